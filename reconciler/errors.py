@@ -1,0 +1,34 @@
+"""The one exception type the CLI turns into a single line on stderr and exit 1.
+
+Anything else that escapes is a bug and keeps its traceback (STYLE: pre-commit's
+error_handler). Messages must never contain a secret.
+"""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the user can fix: bad input, refused plan, unreachable service."""
+
+
+class Located(UserError):
+    """A UserError at a place in a file, rendered `FILE:LINE:COLUMN: message`."""
+
+    def __init__(self, file: str, line: int | None, column: int | None, message: str) -> None:
+        self.file, self.line, self.column, self.message = file, line, column, message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+class UserErrors(UserError):
+    """Several located errors found in one pass (every schema violation at once)."""
+
+    def __init__(self, errors: list[UserError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))

@@ -1,0 +1,391 @@
+"""The data every module agrees on (DESIGN §1, §5, §7).
+
+Everything here is plain, immutable data plus the few pure helpers that define what
+"the same value" means, so that resolve, diff, the plan file and every provider compare
+tag values in exactly one way.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Literal, Mapping, Union
+
+Scalar = Union[str, int, float, bool, datetime]
+# A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
+TagValue = tuple  # tuple[Scalar, ...]
+
+TAG_POLICIES = ("merge", "exact")
+LockOp = Literal["lock", "unlock"]
+Outcome = Literal["applied", "unchanged", "stale", "blocked", "failed", "skipped"]
+
+
+# --------------------------------------------------------------------------- values
+def to_scalar(value: Any) -> Scalar:
+    """Normalise one YAML/JSON scalar: dates become UTC datetimes with ms precision."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    raise TypeError(f"not a tag scalar: {type(value).__name__}")
+
+
+def to_tag_value(value: Any) -> TagValue:
+    """A scalar or list of scalars → the canonical tuple form."""
+    if isinstance(value, (list, tuple)):
+        return tuple(to_scalar(v) for v in value)
+    return (to_scalar(value),)
+
+
+def scalar_key(value: Scalar) -> tuple:
+    """Typed comparison key: 1, 1.0, True and "1" are four different stored values.
+
+    Providers store numbers typed (Synapse LONG vs DOUBLE, JSON int vs float), so a
+    spec saying `rank: 1` against a live `1.0` is a real change of stored type. NaN
+    equals NaN here, otherwise a NaN tag could never converge.
+    """
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return ("int", value)
+    if isinstance(value, float):
+        return ("float", "nan") if math.isnan(value) else ("float", value)
+    if isinstance(value, datetime):
+        return ("timestamp", timestamp_ms(value))
+    return ("str", value)
+
+
+def tag_key(value: TagValue | None) -> tuple | None:
+    return None if value is None else tuple(scalar_key(v) for v in value)
+
+
+def same_tag_value(a: TagValue | None, b: TagValue | None) -> bool:
+    return tag_key(a) == tag_key(b)
+
+
+def timestamp_ms(value: datetime) -> int:
+    return int(round(value.timestamp() * 1000))
+
+
+def from_timestamp_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def format_scalar(value: Scalar) -> str:
+    """How a value is shown to people (YAML-like, unambiguous about type)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, str):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def format_tag_value(value: TagValue | None) -> str:
+    if value is None:
+        return "(absent)"
+    if len(value) == 1:
+        return format_scalar(value[0])
+    return "[" + ", ".join(format_scalar(v) for v in value) + "]"
+
+
+# --------------------------------------------------------------------- JSON codec
+def encode_scalar(value: Scalar) -> Any:
+    """Scalar → JSON that decodes to the same typed value (plan files, local store)."""
+    if isinstance(value, datetime):
+        return {"timestamp": format_scalar(value)}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": repr(value)}
+    return value
+
+
+def decode_scalar(value: Any) -> Scalar:
+    if isinstance(value, dict):
+        if set(value) == {"timestamp"} and isinstance(value["timestamp"], str):
+            return to_scalar(datetime.fromisoformat(value["timestamp"].replace("Z", "+00:00")))
+        if set(value) == {"float"} and value["float"] in ("nan", "inf", "-inf"):
+            return float(value["float"])
+        raise ValueError(f"unknown encoded scalar {value!r}")
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    raise ValueError(f"not a scalar: {value!r}")
+
+
+def encode_tag_value(value: TagValue | None) -> Any:
+    if value is None:
+        return None
+    if len(value) == 1:
+        return encode_scalar(value[0])
+    return [encode_scalar(v) for v in value]
+
+
+def decode_tag_value(value: Any) -> TagValue | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return tuple(decode_scalar(v) for v in value)
+    return (decode_scalar(value),)
+
+
+def encode_tags(tags: Mapping[str, TagValue | None]) -> dict[str, Any]:
+    return {k: encode_tag_value(v) for k, v in sorted(tags.items())}
+
+
+def decode_tags(tags: Mapping[str, Any]) -> dict[str, TagValue | None]:
+    return {k: decode_tag_value(v) for k, v in tags.items()}
+
+
+# ---------------------------------------------------------------------- the spec
+@dataclass(frozen=True)
+class Source:
+    """Where a desired value came from: shown in plans so reviewers can find it."""
+
+    file: str
+    line: int
+    rule: str | None = None  # None: an explicit `submissions:` entry or queue setting
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where} (rule {self.rule})" if self.rule else where
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One desired field value with its provenance. `value is None` deletes a tag."""
+
+    value: Any
+    source: Source
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The `set:` of a rule or one explicit `submissions:` entry."""
+
+    status: Setting | None = None
+    locked: Setting | None = None
+    tags: Mapping[str, Setting] = field(default_factory=dict)  # value: TagValue | None
+
+
+@dataclass(frozen=True)
+class TagCondition:
+    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool}}`."""
+
+    equals: TagValue | None = None
+    exists: bool | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule's `where:`; every given part must hold (empty matches everything)."""
+
+    statuses: frozenset[str] | None = None
+    ids: frozenset[str] | None = None
+    tags: Mapping[str, TagCondition] = field(default_factory=dict)
+    locked: bool | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    where: Match
+    set: Assignment
+    source: Source  # the rule's own position, for cycle and oscillation errors
+
+
+@dataclass(frozen=True)
+class Safety:
+    max_change_percent: float = 30.0
+    max_changes: int | None = None
+    min_items: int = 10  # smaller queues are exempt from the percentage limit
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    id: str
+    source: Source
+    tag_policy: str = "merge"
+    ignore: tuple[str, ...] = ()
+    lock_annotation: str = "locked"
+    safety: Safety = Safety()
+    rules: tuple[Rule, ...] = ()
+    submissions: Mapping[str, Assignment] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    type: str
+    options: Mapping[str, Any]
+    base_dir: str  # directory of the root spec file: relative paths resolve here
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    provider: ProviderConfig
+    queues: tuple[QueueSpec, ...]
+    files: tuple[str, ...]  # every file read, root first
+    digest: str  # sha256 of those files' bytes: ties a plan file to the reviewed spec
+
+
+# ------------------------------------------------------------------- live state
+@dataclass(frozen=True)
+class Item:
+    """One submission's mutable record as the engine sees it.
+
+    `base` is the provider's native object exactly as read; writes start from it so
+    that every field the engine does not manage survives untouched.
+    """
+
+    id: str
+    etag: str
+    status: str
+    tags: Mapping[str, TagValue] = field(default_factory=dict)
+    locked: bool = False
+    base: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What resolve says one item should look like; only managed fields appear."""
+
+    id: str
+    status: Setting | None = None
+    locked: Setting | None = None
+    tags: Mapping[str, Setting] = field(default_factory=dict)  # value None = delete
+
+
+# -------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class FieldChange:
+    """`field` is "status", "locked" or "tags.<key>"; tag values are TagValue | None."""
+
+    field: str
+    before: Any
+    after: Any
+    source: Source | None
+
+
+@dataclass(frozen=True)
+class Change:
+    item_id: str
+    etag: str
+    fields: tuple[FieldChange, ...]
+    base: Mapping[str, Any] = field(compare=False, repr=False)
+    lock: LockOp | None = None
+    blocked: bool = False
+
+    @property
+    def tag_changes(self) -> dict[str, TagValue | None]:
+        return {f.field[5:]: f.after for f in self.fields if f.field.startswith("tags.")}
+
+    def after_value(self, name: str) -> Any:
+        for f in self.fields:
+            if f.field == name:
+                return f.after
+        raise KeyError(name)
+
+    def changes_field(self, name: str) -> bool:
+        return any(f.field == name for f in self.fields)
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    queue_id: str
+    items_seen: int
+    changes: tuple[Change, ...]
+    safety: Safety = Safety()
+
+    @property
+    def blocked(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.blocked)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "change": sum(1 for c in self.changes if not c.blocked),
+            "lock": sum(1 for c in self.changes if c.lock == "lock"),
+            "unlock": sum(1 for c in self.changes if c.lock == "unlock"),
+            "blocked": len(self.blocked),
+        }
+
+    def safety_violation(self) -> str | None:
+        """Why applying this queue's plan would change too much, or None (DESIGN §5)."""
+        n = len(self.changes)
+        limit = self.safety.max_changes
+        if limit is not None and n > limit:
+            return f"queue {self.queue_id}: {n} changes exceed max_changes {limit}"
+        if self.items_seen >= self.safety.min_items and n:
+            percent = 100.0 * n / self.items_seen
+            if percent > self.safety.max_change_percent:
+                return (
+                    f"queue {self.queue_id}: {n} of {self.items_seen} items would change "
+                    f"({percent:.1f}%), more than max_change_percent "
+                    f"{self.safety.max_change_percent:g}%"
+                )
+        return None
+
+
+@dataclass(frozen=True)
+class Plan:
+    provider_type: str
+    endpoint: str
+    spec_digest: str
+    queues: tuple[QueuePlan, ...]
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for q in self.queues for c in q.changes)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(q.changes for q in self.queues)
+
+    @property
+    def blocked(self) -> tuple[Change, ...]:
+        return tuple(c for q in self.queues for c in q.blocked)
+
+    def safety_violations(self) -> list[str]:
+        return [v for q in self.queues if (v := q.safety_violation())]
+
+    def summary(self) -> dict[str, int]:
+        total = {"items_seen": 0, "change": 0, "lock": 0, "unlock": 0, "blocked": 0}
+        for q in self.queues:
+            total["items_seen"] += q.items_seen
+            for k, v in q.counts().items():
+                total[k] += v
+        return total
+
+
+# ------------------------------------------------------------------ the report
+@dataclass(frozen=True)
+class ItemResult:
+    queue_id: str
+    item_id: str
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    results: tuple[ItemResult, ...]
+    requests: int = 0  # write requests sent, for the report and the benchmarks
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    def by_outcome(self, outcome: Outcome) -> list[ItemResult]:
+        return [r for r in self.results if r.outcome == outcome]
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.outcome in ("stale", "blocked", "failed", "skipped") for r in self.results)

@@ -1,0 +1,31 @@
+"""Provider registry: a spec's `provider.type` → the class that talks to that service."""
+from __future__ import annotations
+
+import importlib
+
+from ..model import ProviderConfig
+from .base import ConfigError, Provider
+
+# Imported lazily so `validate` never loads HTTP machinery it does not need.
+_MODULES = {"local": "reconciler.providers.local", "synapse": "reconciler.providers.synapse"}
+DEFAULT_TYPE = "local"
+
+
+def provider_types() -> list[str]:
+    return sorted(_MODULES)
+
+
+def provider_class(type_name: str) -> type[Provider]:
+    try:
+        module = importlib.import_module(_MODULES[type_name])
+    except KeyError:
+        raise ConfigError(
+            f"unknown provider type {type_name!r} (known: {', '.join(provider_types())})"
+        ) from None
+    return module.PROVIDER
+
+
+def open_provider(config: ProviderConfig) -> Provider:
+    """Instantiate the provider a spec names; each module exposes `PROVIDER` and
+    `PROVIDER.from_config(config)`."""
+    return provider_class(config.type).from_config(config)  # type: ignore[attr-defined]
