@@ -29,3 +29,20 @@ def open_provider(config: ProviderConfig) -> Provider:
     """Instantiate the provider a spec names; each module exposes `PROVIDER` and
     `PROVIDER.from_config(config)`."""
     return provider_class(config.type).from_config(config)  # type: ignore[attr-defined]
+
+
+def open_provider_for_plan(type_name: str, endpoint: str) -> Provider:
+    """The provider a plan file was made against, from its recorded endpoint alone.
+
+    A plan file carries no credentials and no spec: the endpoint says where to write
+    (a local store path or a service URL) and credentials come from the environment.
+    """
+    from ..model import ProviderConfig
+
+    if type_name == "local":
+        if not endpoint.startswith("local:"):
+            raise ConfigError(f"plan file: local endpoint must start with 'local:', got {endpoint!r}")
+        options = {"path": endpoint[len("local:"):]}
+    else:
+        options = {"endpoint": endpoint}
+    return open_provider(ProviderConfig(type=type_name, options=options, base_dir="/"))

@@ -1,0 +1,479 @@
+"""Command line: parse, call the engine, pick a renderer, return the exit code.
+
+Exit codes (DESIGN §6): 0 ok / no changes · 2 changes present (plan with
+--detailed-exitcode) · 1 error: invalid spec, blocked change, safety limit, stale
+items, failed writes, bad usage. Usage errors are 1, not click's usual 2, so that a CI
+gate never mistakes a typo for "changes present".
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from . import __version__
+from .errors import UserError, UserErrors
+from .model import ApplyReport
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+FORMATS = ("text", "json", "markdown", "github")
+
+EPILOG_EXIT = """\b
+Exit codes:
+  0  success; with --detailed-exitcode: no changes
+  1  error: invalid spec, blocked change, safety limit, stale or failed items
+  2  (plan --detailed-exitcode only) changes are present"""
+
+
+class Failed(Exception):
+    """Output already printed; only the exit code is left to return."""
+
+    def __init__(self, code: int = EXIT_ERROR) -> None:
+        self.code = code
+
+
+@dataclass
+class Options:
+    quiet: bool
+    verbose: int
+
+    @property
+    def color(self) -> bool:
+        return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+    def progress(self):
+        from .progress import Progress
+
+        return Progress.for_terminal(self.quiet)
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG_EXIT,
+)
+@click.version_option(__version__, "--version", prog_name="reconciler")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output and no notes on stderr.")
+@click.option("-v", "--verbose", count=True, help="Log each HTTP request (method, path, status, ms) on stderr; -vv for more.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
+    """Infrastructure-as-code for evaluation queues.
+
+    Keep the desired status, tags and locks of your submissions in YAML, see the
+    smallest set of changes with `plan`, and make them with `apply`: etag-guarded
+    batch writes that never overwrite someone else's concurrent edit.
+
+    \b
+    Quick start (embedded local backend, no credentials):
+      reconciler validate examples/challenge/spec.yaml
+      reconciler plan examples/challenge/spec.yaml
+      reconciler apply examples/challenge/spec.yaml --auto-approve
+    """
+    ctx.obj = Options(quiet=quiet, verbose=verbose)
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            stream=sys.stderr,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+def _load_specs(paths: Sequence[str]):
+    from .resolve import find_oscillations
+    from .spec import load_spec
+
+    specs, errors = [], []
+    for path in paths:
+        try:
+            spec = load_spec(path)
+        except UserErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        except UserError as exc:
+            errors.append(exc)
+            continue
+        for queue in spec.queues:
+            errors.extend(find_oscillations(queue))
+        specs.append(spec)
+    if errors:
+        raise UserErrors(errors)
+    return specs
+
+
+def _plan_from_specs(opts: Options, paths: Sequence[str], only: tuple[str, ...]):
+    from .planner import build_plan, merge_specs
+    from .providers import open_provider
+
+    spec = merge_specs(_load_specs(paths))
+    progress = opts.progress()
+    provider = open_provider(spec.provider)
+    try:
+        result = build_plan(
+            spec,
+            provider,
+            only=frozenset(only) if only else None,
+            progress=lambda q: progress.line(f"Reading queue {q.id}"),
+        )
+    except BaseException:
+        provider.close()
+        raise
+    finally:
+        progress.close()
+    if not opts.quiet:
+        for warning in result.warnings:
+            _echo_err(f"warning: {warning}")
+    return spec, provider, result
+
+
+def _render(plan, fmt: str, opts: Options, **meta) -> str:
+    if fmt == "json":
+        from .render.json import render_plan_json
+
+        return render_plan_json(plan, **meta)
+    if fmt == "markdown":
+        from .render.markdown import render_plan_markdown
+
+        return render_plan_markdown(plan)
+    if fmt == "github":
+        from .render.github import render_plan_github
+
+        _write_step_summary(plan)
+        return render_plan_github(plan)
+    from .render.text import render_plan_text
+
+    return render_plan_text(plan, color=opts.color)
+
+
+def _write_step_summary(plan) -> None:
+    """GitHub shows $GITHUB_STEP_SUMMARY on the run page; append the markdown plan."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        from .render.markdown import render_plan_markdown
+
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(render_plan_markdown(plan) + "\n")
+
+
+def _plan_meta(spec_queues) -> dict:
+    return {
+        "tool_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "queue_settings": {q.id: {"lock_annotation": q.lock_annotation} for q in spec_queues},
+    }
+
+
+def _gate(plan, force: bool) -> list[str]:
+    """Problems that make plan fail and apply refuse (blocked changes, safety)."""
+    problems = []
+    blocked = plan.blocked
+    if blocked:
+        ids = ", ".join(c.item_id for c in blocked[:10]) + (" …" if len(blocked) > 10 else "")
+        problems.append(
+            f"{len(blocked)} change(s) blocked by locks ({ids}): set `locked: false` "
+            "for an item to change it, or stop changing it"
+        )
+    if not force:
+        problems += [f"{v} (use --force to override)" for v in plan.safety_violations()]
+    return problems
+
+
+def _is_plan_file(path: str) -> bool:
+    if path.endswith(".json"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------- commands
+@cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text",
+              help="github: report errors as workflow annotations (::error file=…,line=…::).")
+@click.pass_obj
+def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
+    """Check spec files offline: YAML, schema, service rules, rule oscillation.
+
+    Reads nothing but the spec files (and their includes) and sends nothing.
+    """
+    try:
+        loaded = _load_specs(specs)
+    except UserErrors as exc:
+        if fmt == "github":
+            from .render.github import github_errors_for
+
+            click.echo(github_errors_for(exc.errors))
+        raise
+    for spec in loaded:
+        rules = sum(len(q.rules) for q in spec.queues)
+        entries = sum(len(q.submissions) for q in spec.queues)
+        if not opts.quiet:
+            click.echo(
+                f"{spec.files[0]}: valid ({len(spec.queues)} queue(s), {rules} rule(s), "
+                f"{entries} explicit submission(s))"
+            )
+
+
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler plan spec.yaml\n"
+    "  reconciler plan spec.yaml -o plan.json        # save for `apply plan.json`\n"
+    "  reconciler plan spec.yaml --detailed-exitcode # CI: 0 none, 2 changes, 1 error\n"
+    "  reconciler plan spec.yaml --format markdown > plan.md\n"
+    "  reconciler plan spec.yaml --only 9700001 --only 9700002\n\n" + EPILOG_EXIT
+)
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as a JSON plan file for `apply PLANFILE`.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="json: the plan file document only on stdout; markdown: for PR comments; github: workflow annotations.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option("--only", multiple=True, metavar="ID", help="Plan only these submission ids (repeatable).")
+@click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
+@click.pass_obj
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None:
+    """Show the smallest set of changes that makes live state match the spec.
+
+    Reads every page of each queue once and writes nothing. Fails (exit 1) when a
+    change is blocked by a lock or the plan exceeds the queue's safety limits.
+    """
+    spec, provider, result = _plan_from_specs(opts, specs, only)
+    provider.close()
+    meta = _plan_meta(spec.queues)
+    click.echo(_render(result.plan, fmt, opts, **meta))
+    if out:
+        from .planfile import dump_plan
+
+        Path(out).write_text(dump_plan(result.plan, **meta), encoding="utf-8")
+        if not opts.quiet:
+            _echo_err(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
+    problems = _gate(result.plan, force)
+    for problem in problems:
+        _echo_err(f"error: {problem}")
+    if problems:
+        raise Failed()
+    if detailed_exitcode and result.plan.has_changes:
+        raise Failed(EXIT_CHANGES)
+
+
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler apply spec.yaml                 # plan, confirm, apply\n"
+    "  reconciler apply spec.yaml --auto-approve  # no prompt (CI)\n"
+    "  reconciler apply plan.json                 # exactly the reviewed plan\n\n" + EPILOG_EXIT
+)
+@click.argument("targets", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Format of the final report on stdout.")
+@click.pass_obj
+def apply(opts: Options, targets, auto_approve, force, fmt) -> None:
+    """Make live state match a spec, or apply a saved plan file.
+
+    With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
+    re-reads, re-diffs and retries items that someone else changed meanwhile (at most
+    3 rounds). With one PLANFILE (from `plan -o`): writes exactly the reviewed changes
+    without reading first; an item changed since the plan was made is skipped and
+    reported as stale (exit 1), nothing else about it is changed.
+    """
+    from .apply import apply_plan
+
+    if len(targets) == 1 and _is_plan_file(targets[0]):
+        plan_obj, queues, provider, rediff = _open_plan_file(targets[0])
+    else:
+        spec, provider, result = _plan_from_specs(opts, targets, ())
+        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers()
+    with provider:
+        if fmt == "text" or not auto_approve:
+            from .render.text import render_plan_text
+
+            click.echo(render_plan_text(plan_obj, color=opts.color), err=fmt != "text")
+        problems = _gate(plan_obj, force)
+        if problems:
+            for problem in problems:
+                _echo_err(f"error: {problem}")
+            _echo_err("Nothing was applied.")
+            raise Failed()
+        if not plan_obj.has_changes:
+            _echo_report(ApplyReport(results=()), fmt, opts)
+            return
+        if not auto_approve:
+            _confirm()
+        progress = opts.progress()
+        total = len([c for c in plan_obj.changes if not c.blocked])
+        try:
+            report = apply_plan(
+                plan_obj, provider, queues, rediff=rediff,
+                progress=progress.line("Writing", total),
+            )
+        finally:
+            progress.close()
+    _echo_report(report, fmt, opts)
+    if not report.ok:
+        raise Failed()
+
+
+def _echo_report(report: ApplyReport, fmt: str, opts: Options) -> None:
+    if fmt == "json":
+        from .render.report import report_to_dict
+
+        click.echo(json.dumps(report_to_dict(report), indent=2, sort_keys=True))
+    else:
+        from .render.report import render_report_text
+
+        click.echo(render_report_text(report, color=opts.color))
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise UserError(
+            "refusing to apply without confirmation: stdin is not a terminal "
+            "(review the plan, then pass --auto-approve)"
+        )
+    answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True)
+    if answer.strip() != "yes":
+        raise UserError("apply cancelled; nothing was written")
+
+
+def _open_plan_file(path: str):
+    from .model import QueueSpec, Source
+    from .planfile import load_plan
+    from .providers import open_provider_for_plan
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read plan file: {exc.strerror}") from None
+    loaded = load_plan(data, path)
+    plan_obj = loaded.plan
+    queues = {
+        q.queue_id: QueueSpec(
+            id=q.queue_id,
+            source=Source(path, 1),
+            lock_annotation=loaded.lock_annotations.get(q.queue_id, "locked"),
+            safety=q.safety,
+        )
+        for q in plan_obj.queues
+    }
+    provider = open_provider_for_plan(plan_obj.provider_type, plan_obj.endpoint)
+    return plan_obj, queues, provider, None
+
+
+@cli.command(epilog="Example:\n\n\b\n  reconciler show plan.json --format markdown")
+@click.argument("planfile", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.pass_obj
+def show(opts: Options, planfile: str, fmt: str) -> None:
+    """Print a saved plan file (validated first; nothing is sent)."""
+    from .planfile import load_plan
+
+    try:
+        data = Path(planfile).read_bytes()
+    except OSError as exc:
+        raise UserError(f"{planfile}: cannot read plan file: {exc.strerror}") from None
+    loaded = load_plan(data, planfile)
+    if fmt == "json":
+        click.echo(data.decode("utf-8").rstrip("\n"))
+    else:
+        click.echo(_render(loaded.plan, fmt, opts))
+
+
+@cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
+@click.argument("which", type=click.Choice(["spec", "plan"]), default="spec")
+def schema(which: str) -> None:
+    """Print the JSON Schema of spec files (default) or plan files.
+
+    Point your editor's YAML language server at it for completion and checks:
+    add `# yaml-language-server: $schema=spec.schema.json` as a spec's first line.
+    """
+    from importlib.resources import files
+
+    click.echo((files("reconciler") / "schemas" / f"{which}.schema.json").read_text("utf-8").rstrip("\n"))
+
+
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler serve --token dev --synthetic 9615000:1000\n"
+    "  reconciler serve --token dev --seed examples/challenge/live.yaml --port 8080\n"
+    "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3"
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for explicitly.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port (0: a free port).")
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite store (default: a temporary file).")
+@click.option("--token", required=True, envvar="RECONCILER_SANDBOX_TOKEN", help="Bearer token clients must send (or RECONCILER_SANDBOX_TOKEN).")
+@click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="Seed file (JSON or YAML) when the store is new.")
+@click.option("--synthetic", multiple=True, metavar="EVAL:COUNT", help="COUNT RECEIVED submissions in evaluation EVAL (ids from 9700001).")
+@click.option("--log-requests", type=click.Path(dir_okay=False), help="Append one JSON line per request to this file.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests answered 503 before processing.")
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests processed, then dropped without a response.")
+@click.option("--latency-ms", type=click.IntRange(0), default=0, help="Added latency per request.")
+@click.option("--max-concurrent", type=click.IntRange(1), default=None, help="429 beyond this many concurrent requests (Synapse: 3).")
+@click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
+@click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
+def serve(host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_rate, latency_ms,
+          max_concurrent, max_per_minute, random_seed) -> None:
+    """Run a Synapse-compatible sandbox server for rehearsals, tests and demos.
+
+    Serves the evaluation-queue endpoints of Synapse's REST API under /repo/v1 from a
+    local SQLite store, with Synapse's etags, batch rules and error codes, optional
+    fault injection and throttling. Point a spec at it with
+    `provider: {type: synapse, endpoint: http://127.0.0.1:PORT/repo/v1}` and
+    SYNAPSE_AUTH_TOKEN set to the token.
+    """
+    from .sandbox.server import SandboxConfig, serve_forever
+
+    evals = []
+    for entry in synthetic:
+        eval_id, _, count = entry.partition(":")
+        if not (eval_id.isdigit() and count.isdigit()):
+            raise click.BadParameter(f"expected EVAL:COUNT, got {entry!r}", param_hint="--synthetic")
+        evals.append((eval_id, int(count)))
+    serve_forever(SandboxConfig(
+        host=host, port=port, db_path=db, token=token, seed=seed, synthetic=evals,
+        log_requests=log_requests, fail_rate=fail_rate, drop_rate=drop_rate,
+        latency_ms=latency_ms, max_concurrent=max_concurrent, max_per_minute=max_per_minute,
+        random_seed=random_seed,
+    ))
+
+
+# ------------------------------------------------------------------------ entry
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every user error is one line, no traceback."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="reconciler", standalone_mode=False)
+    except Failed as exc:
+        return exc.code
+    except UserErrors as exc:
+        for error in exc.errors:
+            _echo_err(f"error: {error}")
+        return EXIT_ERROR
+    except UserError as exc:
+        _echo_err(f"error: {exc}")
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        _echo_err("Aborted.")
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _echo_err("Interrupted.")
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,92 @@
+"""Read live state through a provider and turn it into a Plan (DESIGN §2, left half).
+
+The only I/O here is `provider.list`; everything it feeds is the pure resolve/diff core.
+Several spec files given together are merged into one spec so that one plan (and one
+plan file) covers them, which needs them to agree on the provider.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from . import diff
+from .apply import Rediff
+from .errors import UserError
+from .model import Item, Plan, QueueSpec, Spec
+from .providers.base import Progress, Provider
+
+# Called once per queue before it is read; returns the progress callback for it.
+ProgressFactory = Callable[[QueueSpec], "Progress | None"]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    queues: Mapping[str, QueueSpec]
+    warnings: tuple[str, ...]
+
+    def rediffers(self) -> dict[str, Rediff]:
+        """Spec mode's conflict handler: re-diff one fresh item against its queue."""
+        return {qid: _rediffer(q) for qid, q in self.queues.items()}
+
+
+def _rediffer(queue: QueueSpec) -> Rediff:
+    return lambda item: diff.rediff(queue, item)
+
+
+def merge_specs(specs: Sequence[Spec]) -> Spec:
+    """One Spec out of several files naming the same provider and disjoint queues."""
+    if len(specs) == 1:
+        return specs[0]
+    first = specs[0]
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if (spec.provider.type, dict(spec.provider.options)) != (
+            first.provider.type, dict(first.provider.options)
+        ) or spec.provider.base_dir != first.provider.base_dir:
+            raise UserError(
+                f"{spec.files[0]}: its provider differs from {first.files[0]}'s; "
+                "plan specs for different services separately"
+            )
+        for queue in spec.queues:
+            if queue.id in seen:
+                raise UserError(
+                    f"{queue.source}: queue {queue.id} is also defined in {seen[queue.id]}"
+                )
+            seen[queue.id] = str(queue.source)
+    digest = hashlib.sha256("".join(s.digest for s in specs).encode()).hexdigest()
+    return Spec(
+        provider=first.provider,
+        queues=tuple(q for s in specs for q in s.queues),
+        files=tuple(f for s in specs for f in s.files),
+        digest=digest,
+    )
+
+
+def build_plan(
+    spec: Spec,
+    provider: Provider,
+    *,
+    only: frozenset[str] | None = None,
+    progress: ProgressFactory | None = None,
+) -> PlanResult:
+    queue_plans = []
+    warnings: list[str] = []
+    for queue in spec.queues:
+        items: list[Item] = provider.list(queue, progress(queue) if progress else None)
+        queue_plans.append(diff.plan_queue(queue, items, only))
+        missing = diff.missing_ids(queue, items)
+        if missing:
+            shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+            warnings.append(
+                f"queue {queue.id}: {len(missing)} submission(s) in the spec do not exist "
+                f"in the queue and are ignored: {shown}"
+            )
+    plan = Plan(
+        provider_type=spec.provider.type,
+        endpoint=provider.endpoint,
+        spec_digest=spec.digest,
+        queues=tuple(queue_plans),
+    )
+    return PlanResult(plan, {q.id: q for q in spec.queues}, tuple(warnings))
