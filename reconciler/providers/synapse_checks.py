@@ -1,0 +1,182 @@
+"""What Synapse would refuse in a queue spec, found offline (docs/spec.md, "Synapse").
+
+A spec that passes here can still meet live data Synapse refuses (an item that already
+carries 100 annotation keys), but everything decidable from the spec alone is caught
+before a single request, with the file position of the offending value. Pure: a
+QueueSpec in, problems out. Each problem's path is relative to the queue's mapping and
+ends at the offending field (for tags, at the tag key).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Iterator, Mapping
+
+from ..model import Assignment, QueueSpec, Scalar, Setting
+from .base import SpecProblem
+
+# org.sagebionetworks.evaluation.model.SubmissionStatusEnum
+STATUSES = (
+    "OPEN", "CLOSED", "SCORED", "INVALID", "VALIDATED", "EVALUATION_IN_PROGRESS",
+    "RECEIVED", "REJECTED", "ACCEPTED",
+)
+KEY_PATTERN = re.compile(r"[a-zA-Z0-9,_.]+")
+RESERVED_KEY = "_accessrequirementids"
+MAX_KEYS = 100  # annotation keys per submission status
+MAX_VALUES = 100  # values per annotation key
+MAX_STRING_CHARS = 500  # characters across all values of one STRING key
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+_ID = re.compile(r"[0-9]+")
+
+
+def check_queue(queue: QueueSpec) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    if not _ID.fullmatch(queue.id):
+        problems.append(SpecProblem(
+            f"queue id {queue.id!r} is not a Synapse evaluation id (digits only)", ("id",)
+        ))
+    problems += _lock_key_problems(queue.lock_annotation)
+    for index, rule in enumerate(queue.rules):
+        base = ("rules", index)
+        for status in sorted(rule.where.statuses or ()):
+            problems += _status_problems(status, base + ("where", "status", status))
+        for item_id in sorted(rule.where.ids or ()):
+            if not _ID.fullmatch(item_id):
+                problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
+        for key, condition in rule.where.tags.items():
+            where = base + ("where", "tags", key)
+            problems += _key_problems(key, queue.lock_annotation, where)
+            if condition.equals is not None:
+                problems += _value_problems(key, condition.equals, where)
+        problems += _assignment_problems(rule.set, queue.lock_annotation, base + ("set",))
+    for item_id, entry in queue.submissions.items():
+        base = ("submissions", item_id)
+        if not _ID.fullmatch(item_id):
+            problems.append(_bad_id(item_id, base))
+        problems += _assignment_problems(entry, queue.lock_annotation, base)
+    problems += _key_count_problems(queue)
+    return problems
+
+
+def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
+    return SpecProblem(f"submission id {item_id!r} is not a Synapse id (digits only)", path)
+
+
+def _status_problems(status: Any, path: tuple[Any, ...]) -> list[SpecProblem]:
+    if status in STATUSES:
+        return []
+    return [SpecProblem(
+        f"status {status!r} is not a Synapse submission status (one of: {', '.join(sorted(STATUSES))})",
+        path,
+    )]
+
+
+def _assignment_problems(
+    assignment: Assignment, lock_key: str, base: tuple[Any, ...]
+) -> list[SpecProblem]:
+    problems = []
+    if assignment.status is not None:
+        problems += _status_problems(assignment.status.value, base + ("status",))
+    for key, setting in assignment.tags.items():
+        path = base + ("tags", key)
+        problems += _key_problems(key, lock_key, path)
+        if setting.value is not None:
+            problems += _value_problems(key, setting.value, path)
+    return problems
+
+
+def _lock_key_problems(lock_key: str) -> list[SpecProblem]:
+    path = ("lock", "annotation")
+    if not KEY_PATTERN.fullmatch(lock_key):
+        return [SpecProblem(
+            f"lock annotation {lock_key!r} is not a valid Synapse annotation key "
+            "(letters, digits, ',', '_' and '.' only)",
+            path,
+        )]
+    if lock_key.lower() == RESERVED_KEY:
+        return [SpecProblem(f"lock annotation {lock_key!r} is reserved by Synapse", path)]
+    return []
+
+
+def _key_problems(key: str, lock_key: str, path: tuple[Any, ...]) -> list[SpecProblem]:
+    if key == lock_key:
+        return [SpecProblem(
+            f"{key!r} is the lock annotation of this queue; use `locked:`", path
+        )]
+    if not KEY_PATTERN.fullmatch(key):
+        return [SpecProblem(
+            f"tag key {key!r} is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
+            path,
+        )]
+    if key.lower() == RESERVED_KEY:
+        return [SpecProblem(f"tag key {key!r} is reserved by Synapse", path)]
+    return []
+
+
+def _value_problems(key: str, value: tuple[Scalar, ...], path: tuple[Any, ...]) -> list[SpecProblem]:
+    kinds = sorted({_kind(v) for v in value})
+    if len(kinds) > 1:
+        return [SpecProblem(
+            f"tag {key!r} mixes {' and '.join(kinds)} values; Synapse stores one type per "
+            "key (write floats as 1.0, quote strings)",
+            path,
+        )]
+    if len(value) > MAX_VALUES:
+        return [SpecProblem(
+            f"tag {key!r} has {len(value)} values; Synapse allows at most {MAX_VALUES}", path
+        )]
+    if kinds == ["string"]:
+        chars = sum(len(v) for v in value)  # type: ignore[arg-type]
+        if chars > MAX_STRING_CHARS:
+            return [SpecProblem(
+                f"tag {key!r} has {chars} characters of text; Synapse allows at most "
+                f"{MAX_STRING_CHARS} across a key's values",
+                path,
+            )]
+    if kinds == ["integer"] and any(not LONG_MIN <= v <= LONG_MAX for v in value):  # type: ignore[operator]
+        return [SpecProblem(f"tag {key!r} has an integer outside Synapse's 64-bit range", path)]
+    return []
+
+
+def _kind(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, datetime):
+        return "timestamp"
+    return "string"
+
+
+def _key_count_problems(queue: QueueSpec) -> list[SpecProblem]:
+    """Conservative: any rule may apply to any item, and the lock annotation may be set,
+    so an item can end up with every rule's keys plus its explicit entry's keys."""
+    problems = []
+    rule_keys: set[str] = {queue.lock_annotation}
+    for index, rule in enumerate(queue.rules):
+        before = len(rule_keys)
+        rule_keys |= set(_written_keys(rule.set.tags))
+        if before <= MAX_KEYS < len(rule_keys):
+            problems.append(_too_many_keys(len(rule_keys), ("rules", index, "set", "tags")))
+    if len(rule_keys) > MAX_KEYS:
+        return problems  # every entry would repeat the rules' problem
+    for item_id, entry in queue.submissions.items():
+        count = len(rule_keys | set(_written_keys(entry.tags)))
+        if count > MAX_KEYS:
+            problems.append(_too_many_keys(count, ("submissions", item_id, "tags")))
+    return problems
+
+
+def _written_keys(tags: Mapping[str, Setting]) -> Iterator[str]:
+    return (key for key, setting in tags.items() if setting.value is not None)
+
+
+def _too_many_keys(count: int, path: tuple[Any, ...]) -> SpecProblem:
+    return SpecProblem(
+        f"up to {count} tag keys on one submission (counting every rule's keys and the "
+        f"lock annotation); Synapse allows at most {MAX_KEYS}",
+        path,
+    )
+

@@ -1,0 +1,603 @@
+"""Spec files → model.Spec: YAML, JSON Schema, includes, provider checks (docs/spec.md).
+
+Every problem is reported at its file:line:column, and as many as can be found at once:
+all schema violations of all files, then all problems of the built spec. The JSON
+Schema (schemas/spec.schema.json) is the single description of the format; this module
+only rewrites jsonschema's wording into short messages and adds what a schema cannot
+say (unique names, includes, secrets, service rules).
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from .errors import Located, UserErrors
+from .model import (
+    Assignment,
+    Match,
+    ProviderConfig,
+    QueueSpec,
+    Rule,
+    Safety,
+    Setting,
+    Source,
+    Spec,
+    TagCondition,
+    to_tag_value,
+)
+from .providers import DEFAULT_TYPE, provider_class
+from .yamlload import Document, read_yaml
+
+SECRET_KEYS = frozenset({"token", "authtoken", "auth_token", "password", "secret"})
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read, validate and convert one spec and its includes; raises UserError(s)."""
+    return _Loader(Path(path)).load()
+
+
+@lru_cache(maxsize=None)
+def spec_schema() -> dict[str, Any]:
+    return json.loads((files("reconciler") / "schemas" / "spec.schema.json").read_text("utf-8"))
+
+
+# ------------------------------------------------------------------------ files
+@dataclass(frozen=True)
+class _File:
+    """One YAML file: its Document (positions) and the JSON view the schema checks.
+
+    The JSON view has text keys (an unquoted `9700003:` becomes "9700003") and the
+    value of every secret-named key replaced by null, so nothing can echo a secret.
+    """
+
+    doc: Document
+    data: Any
+
+    @property
+    def display(self) -> str:
+        return self.doc.file
+
+    def original(self, path: tuple) -> tuple:
+        """A path into `data` → the same place in `doc.data` (number keys, labels)."""
+        node, out = self.doc.data, []
+        for elem in path:
+            if isinstance(node, dict):
+                if elem not in node and isinstance(elem, str) and _DECIMAL.fullmatch(elem):
+                    elem = int(elem)
+                if elem not in node:
+                    break
+                node = node[elem]
+            elif isinstance(node, list):
+                if not isinstance(elem, int):
+                    index = next((i for i, x in enumerate(node) if _text_of(x) == elem), None)
+                    if index is None:
+                        break
+                    elem = index
+                if not 0 <= elem < len(node):
+                    break
+                node = node[elem]
+            else:
+                break
+            out.append(elem)
+        return tuple(out)
+
+    def error(self, path: tuple, message: str, *, key: bool = False) -> Located:
+        return self.doc.error(self.original(path), message, key=key)
+
+    def line(self, path: tuple) -> int:
+        return self.doc.position(self.original(path))[0]
+
+    def source(self, path: tuple, rule: str | None = None) -> Source:
+        return Source(self.display, self.line(path), rule)
+
+
+def _text_of(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _read(path: Path, display: str) -> tuple[_File, list[Located]]:
+    doc = read_yaml(path, display)
+    errors: list[Located] = []
+    return _File(doc, _project(doc, doc.data, (), errors)), errors
+
+
+def _project(doc: Document, value: Any, path: tuple, errors: list[Located]) -> Any:
+    if isinstance(value, list):
+        return [_project(doc, item, path + (i,), errors) for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        here = path + (key,)
+        if _is_secret(key):
+            errors.append(doc.error(
+                here, f"secrets do not belong in a spec: remove {_q(key)} (use SYNAPSE_AUTH_TOKEN)",
+                key=True,
+            ))
+            out[key] = None  # kept, so that its mapping is not reported as incomplete
+            continue
+        name = _key_text(doc, here, key, errors)
+        if name is None:
+            continue
+        if name in out:
+            line, column = doc.key_position(path + (_first_key(value, name),))
+            errors.append(doc.error(
+                here, f"duplicate key {_q(name)} (first defined at line {line}, column {column})",
+                key=True,
+            ))
+            continue
+        out[name] = _project(doc, item, here, errors)
+    return out
+
+
+def _is_secret(key: Any) -> bool:
+    return isinstance(key, str) and key.lower() in SECRET_KEYS
+
+
+def _key_text(doc: Document, path: tuple, key: Any, errors: list[Located]) -> str | None:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        written = doc.int_text(path, key=True)
+        if written is None:
+            return str(key)
+        errors.append(doc.error(path, _quote_number(written, key), key=True))
+        return None
+    errors.append(doc.error(path, f"a key must be text, got {_kind(key)} (quote it)", key=True))
+    return None
+
+
+def _first_key(mapping: dict, name: str) -> Any:
+    return next(k for k in mapping if _text_of(k) == name)
+
+
+def _quote_number(written: str, value: int) -> str:
+    return f"quote {_q(written)}: unquoted, it reads as the number {value}"
+
+
+# ---------------------------------------------------------------------- loading
+class _Loader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.display = str(path)
+        self.spec_dir = os.path.dirname(os.path.abspath(path))
+        self.real_dir = os.path.realpath(self.spec_dir)
+        self.files: dict[str, _File] = {}  # realpath → file, in reading order
+        self.errors: list[Located] = []
+
+    def load(self) -> Spec:
+        root, self.errors = _read(self.path, self.display)
+        self.files[os.path.realpath(self.path)] = root
+        self.errors += _schema_errors(root, _validator("spec"))
+        self.raise_errors()
+        includes = [self.includes(root, i, q) for i, q in enumerate(root.data["queues"])]
+        self.raise_errors()
+        provider = self.provider(root)
+        built = [self.queue(root, i, q, inc) for i, (q, inc) in enumerate(zip(root.data["queues"], includes))]
+        queues = tuple(queue for queue, _ in built)
+        self.check_unique_queues(root, queues)
+        self.raise_errors()
+        check = provider_class(provider.type).check_queue
+        for index, (queue, origins) in enumerate(built):
+            for problem in check(queue):
+                file, path = self.problem_place(root, index, origins, problem.path)
+                self.errors.append(file.error(path, problem.message, key=True))
+        self.raise_errors()
+        digest = hashlib.sha256()
+        for file in self.files.values():
+            digest.update(file.doc.raw)
+        return Spec(
+            provider=provider,
+            queues=queues,
+            files=tuple(f.display for f in self.files.values()),
+            digest=digest.hexdigest(),
+        )
+
+    def raise_errors(self) -> None:
+        if not self.errors:
+            return
+        order = {f.display: i for i, f in enumerate(self.files.values())}
+        unique = {str(e): e for e in self.errors}.values()
+        raise UserErrors(sorted(unique, key=lambda e: _sort_key(e, order)))
+
+    # ------------------------------------------------------------ includes
+    def includes(self, root: _File, index: int, queue: dict) -> list[_File]:
+        found: list[_File] = []
+        for n, pattern in enumerate(queue.get("include", [])):
+            where = ("queues", index, "include", n)
+            for relative in self.expand(root, where, pattern):
+                real = os.path.realpath(os.path.join(self.spec_dir, relative))
+                file = self.files.get(real)
+                if file is None:
+                    display = posixpath.normpath(
+                        posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/"))
+                    )
+                    try:
+                        file, errors = _read(Path(self.spec_dir, relative), display)
+                    except Located as error:
+                        self.errors.append(error)
+                        continue
+                    self.files[real] = file
+                    self.errors += errors + _schema_errors(file, _validator("include_file"))
+                if file not in found:
+                    found.append(file)
+        return found
+
+    def expand(self, root: _File, where: tuple, pattern: str) -> list[str]:
+        """Files a pattern names, all inside the spec's directory; nothing else is read."""
+        if os.path.isabs(pattern) or ".." in Path(pattern).parts:
+            self.errors.append(root.error(where, f"include {_q(pattern)} leaves the spec's directory"))
+            return []
+        matches = sorted(
+            m for m in glob.glob(pattern, root_dir=self.spec_dir, recursive=True)
+            if os.path.isfile(os.path.join(self.spec_dir, m))
+        )
+        if not matches:
+            self.errors.append(root.error(where, f"include {_q(pattern)} matches no files"))
+            return []
+        for match in matches:
+            real = os.path.realpath(os.path.join(self.spec_dir, match))
+            if os.path.commonpath([self.real_dir, real]) != self.real_dir:
+                self.errors.append(root.error(
+                    where,
+                    f"include {_q(pattern)} leaves the spec's directory ({_q(match)} resolves outside it)",
+                ))
+                return []
+            if real == os.path.realpath(self.path):
+                self.errors.append(root.error(where, f"include {_q(pattern)} matches the spec file itself"))
+                return []
+        return matches
+
+    # ------------------------------------------------------------ building
+    def provider(self, root: _File) -> ProviderConfig:
+        block = root.data.get("provider")
+        if block is None:
+            return ProviderConfig(DEFAULT_TYPE, {}, self.spec_dir)
+        options = {k: v for k, v in block.items() if k != "type"}
+        return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
+
+    def queue(
+        self, root: _File, index: int, data: dict, includes: list[_File]
+    ) -> tuple[QueueSpec, dict[str, tuple[_File, tuple]]]:
+        """The QueueSpec, and where each submission id was written (for positions)."""
+        base = ("queues", index)
+        policy = data.get("tags", {})
+        safety = data.get("safety", {})
+        submissions: dict[str, Assignment] = {}
+        origins: dict[str, tuple[_File, tuple]] = {}
+        places = [(root, base + ("submissions",), data.get("submissions", {}))]
+        places += [(file, ("submissions",), file.data["submissions"]) for file in includes]
+        for file, at, entries in places:
+            for item_id, entry in entries.items():
+                if item_id in origins:
+                    first, first_at = origins[item_id]
+                    line, column = first.doc.key_position(first.original(first_at + (item_id,)))
+                    self.errors.append(file.error(
+                        at + (item_id,),
+                        f"submission {_q(item_id)} is already defined at {first.display}:{line}:{column}",
+                        key=True,
+                    ))
+                    continue
+                origins[item_id] = (file, at)
+                submissions[item_id] = _assignment(file, at + (item_id,), entry, None)
+        queue = QueueSpec(
+            id=self.id_text(root, base + ("id",), data["id"]),
+            source=root.source(base),
+            tag_policy=policy.get("policy", "merge"),
+            ignore=tuple(policy.get("ignore", ())),
+            lock_annotation=data.get("lock", {}).get("annotation", "locked"),
+            safety=Safety(
+                max_change_percent=float(safety.get("max_change_percent", Safety.max_change_percent)),
+                max_changes=safety.get("max_changes"),
+            ),
+            rules=self.rules(root, base + ("rules",), data.get("rules", [])),
+            submissions=submissions,
+        )
+        return queue, origins
+
+    def rules(self, root: _File, base: tuple, data: list[dict]) -> tuple[Rule, ...]:
+        rules: list[Rule] = []
+        named: dict[str, tuple] = {}  # name → path of its name (or of the unnamed rule)
+        for index, rule in enumerate(data):
+            at = base + (index,)
+            name = rule.get("name", f"rule-{index + 1}")
+            if name in named:
+                self.errors.append(self.duplicate_rule(root, name, named[name], at, "name" in rule))
+            named.setdefault(name, at + ("name",) if "name" in rule else at)
+            where = rule["where"]
+            statuses = where.get("status")
+            rules.append(Rule(
+                name=name,
+                where=Match(
+                    statuses=None if statuses is None else frozenset(
+                        [statuses] if isinstance(statuses, str) else statuses
+                    ),
+                    ids=None if "ids" not in where else frozenset(
+                        self.id_text(root, at + ("where", "ids", i), v) for i, v in enumerate(where["ids"])
+                    ),
+                    tags={k: _condition(v) for k, v in where.get("tags", {}).items()},
+                    locked=where.get("locked"),
+                ),
+                set=_assignment(root, at + ("set",), rule["set"], name),
+                source=root.source(at, name),
+            ))
+        return tuple(rules)
+
+    def duplicate_rule(self, root: _File, name: str, first: tuple, at: tuple, explicit: bool) -> Located:
+        line, column = root.doc.position(root.original(first))
+        if not explicit:
+            return root.error(at, f"this unnamed rule's default name {_q(name)} is already used at "
+                                  f"line {line}, column {column}; give it a name")
+        if first[-1] != "name":
+            return root.error(at + ("name",), f"duplicate rule name {_q(name)} (the unnamed rule at "
+                                              f"line {line}, column {column} is called that by default)")
+        return root.error(at + ("name",), f"duplicate rule name {_q(name)} (first defined at line "
+                                          f"{line}, column {column})")
+
+    def id_text(self, file: _File, path: tuple, value: str | int) -> str:
+        if isinstance(value, int):
+            written = file.doc.int_text(file.original(path))
+            if written is not None:
+                self.errors.append(file.error(path, _quote_number(written, value)))
+            return str(value)
+        return value
+
+    def check_unique_queues(self, root: _File, queues: tuple[QueueSpec, ...]) -> None:
+        seen: dict[str, int] = {}
+        for index, queue in enumerate(queues):
+            if queue.id in seen:
+                line, column = root.doc.position(root.original(("queues", seen[queue.id], "id")))
+                self.errors.append(root.error(
+                    ("queues", index, "id"),
+                    f"duplicate queue id {_q(queue.id)} (first defined at line {line}, column {column})",
+                ))
+            seen.setdefault(queue.id, index)
+
+    def problem_place(
+        self, root: _File, index: int, origins: dict[str, tuple[_File, tuple]], path: tuple
+    ) -> tuple[_File, tuple]:
+        if len(path) >= 2 and path[0] == "submissions" and path[1] in origins:
+            file, at = origins[path[1]]
+            return file, at + tuple(path[1:])
+        return root, ("queues", index) + tuple(path)
+
+
+def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignment:
+    def setting(value: Any, path: tuple) -> Setting:
+        return Setting(value, file.source(at + path, rule))
+
+    tags = data.get("tags", {})
+    if isinstance(tags, list):
+        tag_settings = {label: setting((True,), ("tags", i)) for i, label in enumerate(tags)}
+    else:
+        tag_settings = {
+            key: setting(None if value is None else to_tag_value(value), ("tags", key))
+            for key, value in tags.items()
+        }
+    return Assignment(
+        status=setting(data["status"], ("status",)) if "status" in data else None,
+        locked=setting(data["locked"], ("locked",)) if "locked" in data else None,
+        tags=tag_settings,
+    )
+
+
+def _condition(value: Any) -> TagCondition:
+    if isinstance(value, dict):
+        return TagCondition(exists=value["exists"])
+    return TagCondition(equals=to_tag_value(value))
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for elem in path:
+        data = data[elem]
+    return data
+
+
+def _sort_key(error: Located, order: dict[str, int]) -> tuple:
+    """Spec first, then included files in reading order, then by position."""
+    return (order.get(error.file, len(order)), error.file, error.line or 0, error.column or 0, error.message)
+
+
+# ----------------------------------------------------------------------- schema
+def _type(validator: Any, types: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    """YAML timestamps are valid exactly where the schema says `format: date-time`."""
+    if isinstance(instance, datetime):
+        listed = [types] if isinstance(types, str) else types
+        if "string" not in listed or schema.get("format") != "date-time":
+            yield ValidationError(f"timestamp is not of type {types!r}")
+        return
+    yield from jsonschema.Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    validators={"type": _type},
+    # 5.0 is a number, not an integer: ids and counts must be written as integers.
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
+    ),
+)
+
+
+@lru_cache(maxsize=None)
+def _validator(definition: str) -> Any:
+    schema = spec_schema()
+    if definition != "spec":
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    return _Validator(schema)
+
+
+def _schema_errors(file: _File, validator: Any) -> list[Located]:
+    return [e for error in validator.iter_errors(file.data) for e in _explain(error, file, validator.schema)]
+
+
+def _explain(error: ValidationError, file: _File, root: dict) -> list[Located]:
+    path = tuple(error.absolute_path)
+    if any(_is_secret(part) for part in path):
+        return []  # already reported as a secret; its value is never looked at
+    keyword, instance, schema = error.validator, error.instance, error.schema
+    custom = _custom_message(error, root)
+    if keyword == "anyOf" and not custom:
+        fitting = [i for i, branch in enumerate(error.validator_value) if _admits(branch, instance, root)]
+        if len(fitting) == 1:
+            return [
+                located
+                for sub in error.context or ()
+                if sub.relative_schema_path[0] == fitting[0]
+                for located in _explain(sub, file, root)
+            ]
+        expected = schema.get("title") or _or([_expected_of(b, root) for b in error.validator_value])
+        return [file.error(path, f"expected {expected}, got {_kind(instance)}")]
+    if keyword == "additionalProperties" and not custom:
+        allowed = sorted(schema.get("properties", {}))
+        return [
+            file.error(path + (key,), f"unknown field {_q(key)} (allowed: {', '.join(allowed)})", key=True)
+            for key in instance
+            if key not in allowed and not _is_secret(key)
+        ]
+    if keyword == "required" and not custom:
+        return [
+            file.error(path, f"missing required field {_q(name)}")
+            for name in error.validator_value
+            if name not in instance
+        ]
+    message = custom or _message(keyword, error.validator_value, instance, schema)
+    if "propertyNames" in error.absolute_schema_path:
+        return [file.error(path + (instance,), f"key {_q(instance)}: {message}", key=True)]
+    if "dependentSchemas" in error.absolute_schema_path:
+        schema_path = list(error.absolute_schema_path)
+        name = schema_path[schema_path.index("dependentSchemas") + 1]
+        while path and not (isinstance(_value_at(file.data, path), dict) and name in _value_at(file.data, path)):
+            path = path[:-1]
+        return [file.error(path + (name,), message, key=True)]
+    return [file.error(path, message)]
+
+
+def _message(keyword: str, expected: Any, instance: Any, schema: dict) -> str:
+    if keyword == "type":
+        types = [expected] if isinstance(expected, str) else expected
+        message = f"expected {_or([_TYPE_WORDS[t] for t in types])}, got {_kind(instance)}"
+        if "string" in types and isinstance(instance, datetime):
+            message += " (quote it to keep it as text)"
+        if "boolean" in types and isinstance(instance, str) and instance.lower() in _YAML11_BOOLEANS:
+            message += f" {_q(instance)} (only true and false are booleans)"
+        return message
+    if keyword == "enum":
+        return f"expected {_or([_fmt(v) for v in expected])}, got {_fmt(instance)}"
+    if keyword == "const":
+        return f"expected {_fmt(expected)}, got {_fmt(instance)}"
+    if keyword == "minimum":
+        return f"must be at least {_fmt(expected)}, got {_fmt(instance)}"
+    if keyword == "maximum":
+        return f"must be at most {_fmt(expected)}, got {_fmt(instance)}"
+    if keyword == "minProperties" and schema.get("properties"):
+        return f"must not be empty (give at least one of: {', '.join(schema['properties'])})"
+    if keyword in ("minItems", "minLength", "minProperties"):
+        return "must not be empty"
+    return f"does not satisfy {keyword}: {json.dumps(expected)}"
+
+
+def _custom_message(error: ValidationError, root: dict) -> str | None:
+    """The deepest `errorMessage` on the schema path (the convention of ajv-errors and
+    yaml-language-server, so editors show the same words)."""
+    node: Any = root
+    found: Any = None
+    for elem in error.absolute_schema_path:
+        while isinstance(node, dict) and elem not in node and "$ref" in node:
+            node = root["$defs"][node["$ref"].rsplit("/", 1)[1]]
+            found = node.get("errorMessage", found)
+        node = node[elem]
+        if isinstance(node, dict) and "errorMessage" in node:
+            found = node["errorMessage"]
+    return found
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _admits(schema: dict, instance: Any, root: dict) -> bool:
+    """Does the schema's type (through $ref and anyOf) allow this kind of value?"""
+    schema = _resolve(schema, root)
+    if "anyOf" in schema:
+        return any(_admits(branch, instance, root) for branch in schema["anyOf"])
+    types = schema.get("type")
+    if types is None:
+        return True
+    types = [types] if isinstance(types, str) else types
+    if isinstance(instance, datetime):
+        return "string" in types and schema.get("format") == "date-time"
+    return any(_Validator.TYPE_CHECKER.is_type(instance, t) for t in types)
+
+
+def _expected_of(schema: dict, root: dict) -> str:
+    schema = _resolve(schema, root)
+    if "title" in schema:
+        return schema["title"]
+    types = schema.get("type", [])
+    return _or([_TYPE_WORDS[t] for t in ([types] if isinstance(types, str) else types)])
+
+
+# ---------------------------------------------------------------------- wording
+_TYPE_WORDS = {
+    "string": "a string", "integer": "an integer", "number": "a number",
+    "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null",
+}
+_YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, datetime):
+        return "timestamp"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return "string"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return _q(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if isinstance(value, float) and value.is_integer() else repr(value)
+    return f"a {_kind(value)}"
+
+
+def _q(text: Any) -> str:
+    text = str(text)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return "'" + json.dumps(text, ensure_ascii=False)[1:-1] + "'"
+
+
+def _or(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
