@@ -1,0 +1,363 @@
+"""Rules + explicit entries → what one item should look like (DESIGN §4, docs/semantics.md).
+
+A *pass* applies, in order, every rule whose `where` matches the state as updated so far
+in that pass, then the item's explicit entry; under `tags.policy: exact` it ends by
+deleting every tag nobody set in that pass. Passes repeat from the live item until the
+state stops changing, so the result is a fixpoint: applying it and resolving again
+changes nothing, which is what makes `apply` then `plan` empty.
+
+Resolution runs once per item of every queue, so rules are compiled once per queue
+(`CompiledQueue`) and an item nothing applies to costs one `where` test per rule.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any, Callable, Mapping
+
+from .errors import Located, UserError
+from .model import (
+    Assignment,
+    Desired,
+    Item,
+    Match,
+    QueueSpec,
+    Rule,
+    Setting,
+    Source,
+    TagValue,
+    same_tag_value,
+    tag_key,
+)
+
+Tags = Mapping[str, TagValue]
+# Status, locked, tags between passes; a pass copies the tags before changing them.
+State = tuple[str, bool, Tags]
+# A Desired's fields without the id: status, locked, tags.
+Settled = tuple["Setting | None", "Setting | None", dict[str, Setting]]
+
+
+class CycleError(UserError):
+    """The rules keep changing an item and never settle on one state."""
+
+
+class _Step:
+    """A rule, or an explicit entry (which always applies), flattened for speed."""
+
+    __slots__ = (
+        "label", "statuses", "ids", "locked", "tag_tests", "set_status", "set_locked", "set_tags"
+    )
+
+    def __init__(self, label: str | None, where: Match, assignment: Assignment) -> None:
+        self.label = label  # None for an entry: each setting's own source names it
+        self.statuses = where.statuses
+        self.ids = where.ids
+        self.locked = where.locked
+        # (key, exists, typed key of the required value or None)
+        self.tag_tests = tuple(
+            (key, cond.exists, tag_key(cond.equals)) for key, cond in where.tags.items()
+        )
+        self.set_status = assignment.status
+        self.set_locked = assignment.locked
+        self.set_tags = tuple(assignment.tags.items())
+
+    def matches(self, item_id: str, status: str, locked: bool, tags: Tags) -> bool:
+        if self.statuses is not None and status not in self.statuses:
+            return False
+        if self.locked is not None and locked != self.locked:
+            return False
+        if self.ids is not None and item_id not in self.ids:
+            return False
+        for key, exists, required in self.tag_tests:
+            value = tags.get(key)
+            if exists is not None and (value is not None) != exists:
+                return False
+            if required is not None and (value is None or tag_key(value) != required):
+                return False
+        return True
+
+    def who(self, setting: Setting) -> str:
+        return self.label or _where(setting.source)
+
+
+_ALWAYS = Match()
+
+
+class _Trace:
+    """Who changed which field in each pass; only built to explain a cycle."""
+
+    def __init__(self) -> None:
+        self.passes: list[list[tuple[str, str]]] = []
+
+    def start_pass(self) -> None:
+        self.passes.append([])
+
+    def changed(self, who: str, field: str) -> None:
+        self.passes[-1].append((who, field))
+
+
+class CompiledQueue:
+    """A queue spec prepared once and reused to resolve all of its items."""
+
+    def __init__(self, queue: QueueSpec) -> None:
+        self.queue = queue
+        self.rules = tuple(
+            _Step(f"{r.name} ({_where(r.source)})", r.where, r.set) for r in queue.rules
+        )
+        self.entries = queue.submissions
+        self.exact = queue.tag_policy == "exact"
+        # Exact-policy deletions are attributed to the queue that declares the policy.
+        self.exact_delete = Setting(None, queue.source)
+        self.exact_label = f"tags.policy exact ({_where(queue.source)})"
+        self._ignore_glob = _glob_matcher(queue.ignore)
+        self._ignored: dict[str, bool] = {}  # tag keys repeat across items: match once
+        # A chain of n rules each enabling an earlier one settles within n + 1 passes;
+        # anything far beyond that is a spec that never settles.
+        self.max_passes = 2 * len(self.rules) + 16
+
+    # ------------------------------------------------------------------ public
+    def resolve(self, item: Item) -> Desired:
+        settled = self.settle(item)
+        return Desired(item.id) if settled is None else Desired(item.id, *settled)
+
+    def settle(self, item: Item) -> Settled | None:
+        """`resolve` without building a Desired, and None when nothing manages the item
+        (the common case): what a whole-queue plan needs per item, nothing more."""
+        entry = self.entries.get(item.id)
+        steps = self.rules if entry is None else (*self.rules, _Step(None, _ALWAYS, entry))
+        touched: dict[str, Setting] = {}
+        tag_touched: dict[str, Setting] = {}
+        initial: State = (item.status, item.locked, item.tags)
+        state, changed = self._pass(item.id, initial, steps, touched, tag_touched, None)
+        if not touched and not tag_touched:
+            return None
+        history = [initial]
+        while changed:
+            if len(history) > 1 and (
+                any(_same_state(state, old) for old in history[:-1])
+                or len(history) >= self.max_passes
+            ):
+                raise self._cycle_error(item, steps)
+            history.append(state)
+            state, changed = self._pass(item.id, state, steps, touched, tag_touched, None)
+        return touched.get("status"), touched.get("locked"), tag_touched
+
+    # ---------------------------------------------------------------- internals
+    def _is_ignored(self, key: str) -> bool:
+        known = self._ignored.get(key)
+        if known is None:
+            known = self._ignored[key] = bool(self._ignore_glob(key))
+        return known
+
+    def _pass(
+        self,
+        item_id: str,
+        state: State,
+        steps: tuple[_Step, ...],
+        touched: dict[str, Setting],
+        tag_touched: dict[str, Setting],
+        trace: _Trace | None,
+    ) -> tuple[State, bool]:
+        """One pass from `state`, recording every setting made in `touched`/`tag_touched`;
+        also says whether it changed the state, comparing only what it touched."""
+        status, locked, tags = state
+        own_tags = False  # copy-on-write: `state`'s dict is never modified
+        set_keys: list[str] = []
+        for step in steps:
+            if not step.matches(item_id, status, locked, tags):
+                continue
+            setting = step.set_status
+            if setting is not None:
+                if trace is not None and setting.value != status:
+                    trace.changed(step.who(setting), "status")
+                status = setting.value
+                touched["status"] = setting
+            setting = step.set_locked
+            if setting is not None:
+                if trace is not None and setting.value != locked:
+                    trace.changed(step.who(setting), "locked")
+                locked = setting.value
+                touched["locked"] = setting
+            for key, setting in step.set_tags:
+                value = setting.value
+                # Later passes set the very same objects again: no copy, no write.
+                if tags.get(key) is not value:
+                    if trace is not None and not same_tag_value(tags.get(key), value):
+                        trace.changed(step.who(setting), f"tags.{key}")
+                    if not own_tags:
+                        tags, own_tags = dict(tags), True
+                    if value is None:
+                        tags.pop(key, None)  # type: ignore[attr-defined]
+                    else:
+                        tags[key] = value  # type: ignore[index]
+                set_keys.append(key)
+                tag_touched[key] = setting
+        changed = status != state[0] or locked != state[1]
+        if self.exact:
+            ignored = self._ignored
+            doomed = [
+                k for k in tags
+                if k not in set_keys and not (ignored[k] if k in ignored else self._is_ignored(k))
+            ]
+            if doomed:
+                # Nobody set these keys in this pass, so they were there when it started.
+                changed = True
+                if not own_tags:
+                    tags = dict(tags)
+                for key in doomed:
+                    del tags[key]  # type: ignore[attr-defined]
+                    tag_touched[key] = self.exact_delete
+                    if trace is not None:
+                        trace.changed(self.exact_label, f"tags.{key}")
+        if not changed and own_tags:
+            before = state[2]
+            for key in set_keys:
+                old, new = before.get(key), tags.get(key)
+                if old is not new and not same_tag_value(old, new):
+                    changed = True
+                    break
+        return (status, locked, tags), changed
+
+    def _cycle_error(self, item: Item, steps: tuple[_Step, ...]) -> CycleError:
+        """Replay with a trace and name whoever changed a field that keeps varying."""
+        trace = _Trace()
+        state: State = (item.status, item.locked, item.tags)
+        states = [state]
+        start = None
+        while start is None and len(states) <= self.max_passes:
+            trace.start_pass()
+            state, _ = self._pass(item.id, state, steps, {}, {}, trace)
+            start = next((i for i, old in enumerate(states) if _same_state(old, state)), None)
+            states.append(state)
+        if start is None:  # never repeated: hit the pass limit
+            start = 1
+            prefix = f"rules do not settle after {self.max_passes} passes"
+        else:
+            prefix = "rules cycle"
+        varying = _varying_fields(states[start:])
+        involved: list[str] = []
+        for events in trace.passes[start:]:
+            for who, field in events:
+                if field in varying and who not in involved:
+                    involved.append(who)
+        return CycleError(f"item {item.id}: {prefix}: " + " → ".join(involved))
+
+
+def _where(source: Source) -> str:
+    return f"{source.file}:{source.line}"
+
+
+def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], Any]:
+    """Case-sensitive on every OS: tag keys are case-sensitive on every service."""
+    if not globs:
+        return lambda key: False
+    pattern = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+    return pattern.match
+
+
+def _same_state(a: State, b: State) -> bool:
+    if a[0] != b[0] or a[1] != b[1]:
+        return False
+    ta, tb = a[2], b[2]
+    if ta is tb:
+        return True
+    return ta.keys() == tb.keys() and all(same_tag_value(ta[k], tb[k]) for k in ta)
+
+
+def _varying_fields(states: list[State]) -> set[str]:
+    fields = set()
+    if len({s[0] for s in states}) > 1:
+        fields.add("status")
+    if len({s[1] for s in states}) > 1:
+        fields.add("locked")
+    for key in {k for s in states for k in s[2]}:
+        if len({tag_key(s[2].get(key)) for s in states}) > 1:
+            fields.add(f"tags.{key}")
+    return fields
+
+
+def resolve_item(queue: QueueSpec, item: Item) -> Desired:
+    """Desired state of one item; to resolve many, build one `CompiledQueue` and reuse it."""
+    return CompiledQueue(queue).resolve(item)
+
+
+# ------------------------------------------------------------ static oscillation check
+def find_oscillations(queue: QueueSpec) -> list[Located]:
+    """Rule pairs that can flip an item back and forth, whatever the queue holds today.
+
+    Rules A and B oscillate when A's `set` can satisfy B's `where`, B's `set` can satisfy
+    A's `where`, and the two sets give some field different values. Explicit entries are
+    applied last and never re-enable anything, so only rules are checked. Under
+    `tags.policy: exact` a rule that adds a tag its own `where` requires absent also
+    oscillates: the next pass no longer matches it, so exact deletes the tag again.
+    """
+    problems: list[Located] = []
+    rules = queue.rules
+    for j, b in enumerate(rules):
+        if queue.tag_policy == "exact":
+            key = _self_undoing_tag(b, queue.ignore)
+            if key is not None:
+                problems.append(Located(
+                    b.source.file, b.source.line, None,
+                    f"rule '{b.name}' ({_where(b.source)}) can oscillate under "
+                    f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
+                    "requires absent, and exact deletes it once the rule stops matching",
+                ))
+        for a in rules[:j]:
+            if (
+                _ids_overlap(a.where, b.where)
+                and _enables(a.set, b.where)
+                and _enables(b.set, a.where)
+                and _conflict(a.set, b.set)
+            ):
+                problems.append(Located(
+                    b.source.file, b.source.line, None,
+                    f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
+                    "can oscillate: each one's `set` re-enables the other's `where`",
+                ))
+    return problems
+
+
+def _ids_overlap(a: Match, b: Match) -> bool:
+    return a.ids is None or b.ids is None or not a.ids.isdisjoint(b.ids)
+
+
+def _enables(assignment: Assignment, where: Match) -> bool:
+    """`assignment` sets a field `where` tests to an accepted value and breaks no test."""
+    verdicts: list[bool] = []
+    if assignment.status is not None and where.statuses is not None:
+        verdicts.append(assignment.status.value in where.statuses)
+    if assignment.locked is not None and where.locked is not None:
+        verdicts.append(assignment.locked.value == where.locked)
+    for key, setting in assignment.tags.items():
+        cond = where.tags.get(key)
+        if cond is not None:
+            value = setting.value
+            ok = True
+            if cond.exists is not None:
+                ok = (value is not None) == cond.exists
+            if cond.equals is not None:
+                ok = ok and same_tag_value(value, cond.equals)
+            verdicts.append(ok)
+    return bool(verdicts) and all(verdicts)
+
+
+def _conflict(a: Assignment, b: Assignment) -> bool:
+    if a.status is not None and b.status is not None and a.status.value != b.status.value:
+        return True
+    if a.locked is not None and b.locked is not None and a.locked.value != b.locked.value:
+        return True
+    return any(
+        key in b.tags and not same_tag_value(setting.value, b.tags[key].value)
+        for key, setting in a.tags.items()
+    )
+
+
+def _self_undoing_tag(rule: Rule, ignore: tuple[str, ...]) -> str | None:
+    ignored = _glob_matcher(ignore)
+    for key, setting in sorted(rule.set.tags.items()):
+        cond = rule.where.tags.get(key)
+        adds = setting.value is not None and not ignored(key)
+        if adds and cond is not None and cond.exists is False:
+            return key
+    return None
