@@ -1,0 +1,147 @@
+"""The embedded default provider: a SQLite file with real etags, batches and locks.
+
+It needs no account or network, so specs can be tried, tested and demonstrated as is;
+and because it refuses stale etags and writes to locked items itself, the engine's
+conflict and lock handling is exercised exactly as against a real service.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import UserError
+from ..model import Change, Item, ProviderConfig, QueueSpec
+from ..seed import load_seed
+from ..store import (
+    Record,
+    StaleRecord,
+    Store,
+    UnknownItems,
+    UnknownQueue,
+    Update,
+    create_new,
+)
+from .base import (
+    Capabilities,
+    ConfigError,
+    LockedItem,
+    Progress,
+    Provider,
+    QueueNotFound,
+    StaleEtag,
+    WriteFailed,
+)
+
+DEFAULT_PATH = ".reconciler/state.db"
+_OPTIONS = {"path", "seed"}
+
+
+class LocalProvider(Provider):
+    type = "local"
+    capabilities = Capabilities(batch_limit=500, native_locks=True)
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> "LocalProvider":
+        unknown = sorted(set(config.options) - _OPTIONS)
+        if unknown:
+            raise ConfigError(f"provider local: unknown option(s) {', '.join(unknown)} "
+                              f"(allowed: {', '.join(sorted(_OPTIONS))})")
+        base = Path(config.base_dir)
+        path = base / _option(config, "path", DEFAULT_PATH)
+        seed = config.options.get("seed")
+        if not path.exists():
+            seeded = {}
+            if seed is not None:
+                seed_path = base / _option(config, "seed", "")
+                if not seed_path.is_file():
+                    raise ConfigError(f"provider local: seed file {seed_path} not found")
+                seeded = load_seed(seed_path)
+
+            def fill(store: Store) -> None:
+                for queue_id, items in seeded.items():
+                    store.create_queue(queue_id)
+                    store.insert(queue_id, items)
+
+            try:
+                create_new(path, fill)
+            except OSError as e:
+                raise ConfigError(f"provider local: cannot create {path}: {e.strerror}") from None
+        try:
+            return cls(Store(path))
+        except UserError as e:
+            raise ConfigError(f"provider local: {e}") from None
+
+    @property
+    def endpoint(self) -> str:
+        return f"local:{self._store.path.resolve()}"
+
+    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        self._require(queue)
+        records = self._store.page(queue.id)
+        if progress is not None:
+            progress(len(records))
+        return [_item(r) for r in records]
+
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        self._require(queue)
+        found = self._store.get_many(ids)
+        return [_item(found[i]) for i in dict.fromkeys(ids)
+                if i in found and found[i].queue == queue.id]
+
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
+        """One transaction; fields are applied to the *stored* record, which equals
+        `change.base` whenever the etag guard passes, so unmanaged data survives."""
+        self._require(queue)
+        updates = [
+            Update(
+                id=c.item_id, etag=c.etag,
+                status=c.after_value("status") if c.changes_field("status") else None,
+                locked=c.after_value("locked") if c.changes_field("locked") else None,
+                tag_changes=c.tag_changes,
+            )
+            for c in changes
+        ]
+        try:
+            self._store.write(queue.id, updates, check=_refuse_locked)
+        except StaleRecord as e:
+            raise StaleEtag(e.item_id) from None
+        except UnknownItems as e:
+            raise WriteFailed(f"queue {queue.id}: item {e.ids[0]} does not exist") from None
+        except UnknownQueue:
+            raise self._not_found(queue) from None
+
+    def close(self) -> None:
+        self._store.close()
+
+    def _require(self, queue: QueueSpec) -> None:
+        if not self._store.has_queue(queue.id):
+            raise self._not_found(queue)
+
+    def _not_found(self, queue: QueueSpec) -> QueueNotFound:
+        return QueueNotFound(f"queue {queue.id} does not exist in the local store "
+                             f"{self._store.path} (add it to the seed file before the "
+                             "store is first created)")
+
+
+def _refuse_locked(stored: Record, new: Record) -> None:
+    """Native lock: a locked item takes no write unless that write unlocks it."""
+    if stored.locked and new.locked:
+        raise LockedItem(stored.id)
+
+
+def _item(record: Record) -> Item:
+    return Item(id=record.id, etag=record.etag, status=record.status, tags=record.tags,
+                locked=record.locked, base=record.to_json())
+
+
+def _option(config: ProviderConfig, name: str, default: str) -> str:
+    value = config.options.get(name, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"provider local: option {name} must be a non-empty path")
+    return value
+
+
+PROVIDER = LocalProvider

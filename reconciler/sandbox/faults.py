@@ -1,0 +1,79 @@
+"""Injected failures and Synapse's throttles, so clients can be tested against both.
+
+Throttle texts are Synapse's own (REST-FACTS §4) with the configured numbers. The random
+generator is seeded, so a single-threaded test sees the same faults on every run.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class Throttled(Exception):
+    """Answer 429 with this reason."""
+
+
+class Faults:
+    def __init__(
+        self,
+        fail_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        latency_ms: int = 0,
+        max_concurrent: int | None = None,
+        max_per_minute: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        for name, rate in (("fail_rate", fail_rate), ("drop_rate", drop_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {rate}")
+        self.fail_rate, self.drop_rate, self.latency_ms = fail_rate, drop_rate, latency_ms
+        self.max_concurrent, self.max_per_minute = max_concurrent, max_per_minute
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._recent: deque[float] = deque()
+
+    def should_fail(self) -> bool:
+        return self._roll(self.fail_rate)
+
+    def should_drop(self) -> bool:
+        return self._roll(self.drop_rate)
+
+    def _roll(self, rate: float) -> bool:
+        if rate <= 0.0:
+            return False
+        with self._lock:
+            return self._random.random() < rate
+
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Hold one of the concurrent slots for the whole request, as Synapse's
+        per-user semaphore does; raises Throttled when the request is refused."""
+        with self._lock:
+            if self.max_per_minute is not None:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] >= 60.0:
+                    self._recent.popleft()
+                if len(self._recent) >= self.max_per_minute:
+                    raise Throttled(
+                        f"Requests are too frequent. Allowed {self.max_per_minute} requests"
+                        " every 60 seconds."
+                    )
+                self._recent.append(now)
+            if self.max_concurrent is not None and self._in_flight >= self.max_concurrent:
+                raise Throttled(
+                    f"Too many concurrent requests. Allowed {self.max_concurrent} concurrent"
+                    " connections at any time."
+                )
+            self._in_flight += 1
+        try:
+            if self.latency_ms:
+                time.sleep(self.latency_ms / 1000)
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1

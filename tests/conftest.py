@@ -1,0 +1,66 @@
+"""Shared fixtures: a real Synapse-compatible sandbox over HTTP on 127.0.0.1.
+
+    def test_x(make_sandbox):
+        sb = make_sandbox(synthetic=[("9615000", 12)])   # any SandboxConfig field
+        requests.get(sb.url + "/evaluation/9615000/submission/status/all",
+                     headers={"Authorization": f"Bearer {sb.token}"})
+        sb.store.get("9700001")          # the live state, for assertions
+        sb.request_log()                 # one dict per request served
+
+`sandbox` is an empty sandbox; queues and items come from `seed=`/`synthetic=` or are
+inserted through `sb.store` (`create_queue`, `insert`) before the test talks to it.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from reconciler.sandbox import RunningSandbox, SandboxConfig, start
+
+SANDBOX_TOKEN = "sandbox-test-token"
+
+
+@pytest.fixture
+def make_sandbox(tmp_path: Path) -> Callable[..., RunningSandbox]:
+    """Start sandboxes with SandboxConfig overrides; each gets its own db and request log
+    under tmp_path; all are stopped at teardown."""
+    started: list[RunningSandbox] = []
+
+    def make(**overrides: Any) -> RunningSandbox:
+        n = len(started)
+        options: dict[str, Any] = {
+            "token": SANDBOX_TOKEN,
+            "db_path": tmp_path / f"sandbox-{n}.db",
+            "log_requests": tmp_path / f"sandbox-{n}.requests.jsonl",
+        }
+        options.update(overrides)
+        running = start(SandboxConfig(**options))
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., RunningSandbox]) -> RunningSandbox:
+    return make_sandbox()
+
+
+@pytest.fixture
+def tmp_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write a spec (YAML text, dedented, or a dict) to tmp_path and return its path."""
+
+    def write(content: str | dict, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
