@@ -1,0 +1,314 @@
+"""Synapse evaluation queues over the REST API (docs/synapse.md).
+
+Reads page through `GET /evaluation/{id}/submission/status/all`; writes are one
+`PUT /evaluation/{id}/statusBatch` per batch. Transport failures are retried by the
+session (reconciler.http); this module turns what is left into the provider errors of
+base.py. Every response is untrusted: a wrong shape is a ProviderError naming the URL,
+never a crash.
+"""
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+from urllib.parse import quote
+
+import requests
+
+from .. import __version__
+from ..auth import HOW_TO, find_token
+from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session
+from ..model import Change, Item, ProviderConfig, QueueSpec
+from .base import (
+    Capabilities,
+    ConfigError,
+    Progress,
+    Provider,
+    ProviderError,
+    QueueNotFound,
+    SpecProblem,
+    StaleEtag,
+    WriteFailed,
+)
+from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
+
+DEFAULT_ENDPOINT = "https://repo-prod.prod.sagebase.org/repo/v1"
+PAGE_LIMIT = 100  # the server's maximum page size
+BATCH_LIMIT = 500  # statusBatch refuses more ("Batch size cannot exceed 500")
+MAX_BODY_BYTES = 2 * 1024 * 1024  # larger request bodies get 413
+RETRIES = 5
+BACKOFF = 1.0  # seconds; waits 0, 2, 4, 8, 16 s (+ up to 1 s jitter each)
+TIMEOUT = (10.0, 120.0)  # connect, read: a 500-status batch can take a while
+OPTIONS = frozenset({"endpoint"})
+
+_STALE = re.compile(r"Submission Status: (\S+) was updated since")
+_NUMERIC = re.compile(r"[0-9]+")
+# batches() cannot know the queue's lock key, so it sizes a lock with a long stand-in
+# key and over-estimates; write() measures the real body again before sending.
+_SIZING_LOCK_KEY = "_" * 256
+
+
+class _ListedTwice(Exception):
+    """The listing returned a submission twice: it is not one consistent snapshot."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
+class SynapseProvider(Provider):
+    type = "synapse"
+    capabilities = Capabilities(batch_limit=BATCH_LIMIT, native_locks=False, max_in_flight=MAX_IN_FLIGHT)
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str,
+        *,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
+        endpoint = endpoint.rstrip("/")
+        check_endpoint(endpoint)
+        self._endpoint = endpoint
+        self._session = make_session(
+            token=token, retries=retries, backoff=backoff, timeout=timeout,
+            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> "SynapseProvider":
+        unknown = sorted(set(config.options) - OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown synapse provider option(s): {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(OPTIONS))})"
+            )
+        endpoint = config.options.get("endpoint", DEFAULT_ENDPOINT)
+        if not isinstance(endpoint, str):
+            raise ConfigError("synapse provider option `endpoint` must be a URL string")
+        check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before asking for a token
+        return cls(endpoint, find_token())
+
+    @classmethod
+    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
+        from .synapse_checks import check_queue
+
+        return check_queue(queue)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ----------------------------------------------------------------- reading
+    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        """Pages of 100, one after the other, until a short page.
+
+        Sequential on purpose: the total Synapse reports is only an estimate, so any
+        page fetched ahead may be past the end; one request per page is the cost a
+        plan promises (DESIGN §7). Synapse pages without ORDER BY, so a queue that
+        changes mid-listing can repeat (or skip) a row: a repeat is detected and the
+        queue listed once more.
+        """
+        try:
+            return self._list_once(queue, progress)
+        except _ListedTwice:
+            pass
+        try:
+            return self._list_once(queue, progress)
+        except _ListedTwice as exc:
+            raise ProviderError(
+                f"evaluation {queue.id}: submission {exc.item_id} was listed twice; the queue "
+                "kept changing while it was read, try again"
+            ) from None
+
+    def _list_once(self, queue: QueueSpec, progress: Progress | None) -> list[Item]:
+        items: dict[str, Item] = {}
+        offset = 0
+        while True:
+            path = f"/evaluation/{_segment(queue.id)}/submission/status/all"
+            query = f"?limit={PAGE_LIMIT}&offset={offset}"
+            response = self._get(path + query)
+            if response.status_code == 403:
+                raise QueueNotFound(f"evaluation {queue.id} not found or not readable")
+            self._expect_ok(response, "GET", path + query)
+            page = self._page(response, queue, path + query)
+            for item in page:
+                if item.id in items:
+                    raise _ListedTwice(item.id)
+                items[item.id] = item
+            if progress and page:
+                progress(len(page))
+            if len(page) < PAGE_LIMIT:
+                return list(items.values())
+            offset += PAGE_LIMIT
+
+    def _page(self, response: requests.Response, queue: QueueSpec, path: str) -> list[Item]:
+        body = self._json(response, path)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) > PAGE_LIMIT:
+            raise self._unexpected(path, "expected an object with a `results` array of at most 100")
+        try:
+            return [status_to_item(status, queue.lock_annotation) for status in results]
+        except MalformedStatus as exc:
+            raise self._unexpected(path, str(exc)) from None
+
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        wanted = [i for i in dict.fromkeys(ids) if _NUMERIC.fullmatch(i)]  # no other id exists
+        with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT) as pool:
+            found = pool.map(lambda sid: self._get_one(queue, sid), wanted)
+            return [item for item in found if item is not None]
+
+    def _get_one(self, queue: QueueSpec, submission_id: str) -> Item | None:
+        path = f"/evaluation/submission/{submission_id}/status"
+        response = self._get(path)
+        if response.status_code == 404:
+            return None
+        if response.status_code == 403:
+            raise ProviderError(
+                f"evaluation {queue.id}: submission {submission_id} is not readable (HTTP 403)"
+            )
+        self._expect_ok(response, "GET", path)
+        try:
+            item = status_to_item(self._json(response, path), queue.lock_annotation)
+        except MalformedStatus as exc:
+            raise self._unexpected(path, str(exc)) from None
+        if item.id != submission_id:
+            raise self._unexpected(path, f"asked for submission {submission_id}, got {item.id}")
+        return item
+
+    # ----------------------------------------------------------------- writing
+    def batches(self, changes: Sequence[Change]) -> list[list[Change]]:
+        """At most 500 statuses and under 2 MiB of JSON per batch, in order."""
+        envelope = len(encode_body(batch_body([])))
+        out: list[list[Change]] = []
+        current: list[Change] = []
+        size = envelope
+        for change in changes:
+            grows = len(encode_body(_status(change, _SIZING_LOCK_KEY))) + (1 if current else 0)
+            if current and (len(current) >= BATCH_LIMIT or size + grows >= MAX_BODY_BYTES):
+                out.append(current)
+                current, size = [], envelope
+                grows -= 1
+            current.append(change)
+            size += grows
+        if current:
+            out.append(current)
+        return out
+
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
+        """One statusBatch request, sent as its own single-batch series.
+
+        `isFirstBatch` and `isLastBatch` are both true and no token is sent. A series'
+        token is the evaluation-wide etag that *any* write to the queue rotates (another
+        scorer's single PUT, a new submission, a cancellation request), so a multi-batch
+        series fails with 412 for reasons unrelated to our items. Nothing is lost
+        without it: each batch commits atomically on its own in Synapse anyway, and
+        every status still carries its own etag.
+        """
+        if not changes:
+            return
+        body = encode_body(batch_body([_status(c, queue.lock_annotation) for c in changes]))
+        if len(body) >= MAX_BODY_BYTES:
+            raise WriteFailed(
+                f"evaluation {queue.id}: a batch of {len(changes)} statuses is {len(body)} bytes, "
+                f"over Synapse's {MAX_BODY_BYTES} byte request limit"
+            )
+        path = f"/evaluation/{_segment(queue.id)}/statusBatch"
+        try:
+            response = self._session.put(
+                self._endpoint + path, data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+        except requests.RequestException as exc:
+            raise WriteFailed(
+                f"evaluation {queue.id}: statusBatch got no response ({failure_name(exc)}) "
+                "after retries; it may or may not have been written, run plan again"
+            ) from None
+        if response.ok:
+            return
+        if response.status_code == 401:
+            raise self._token_refused()
+        reason = self._reason(response)
+        if response.status_code == 412:
+            match = _STALE.search(reason)
+            if match and match.group(1) in {c.item_id for c in changes}:
+                raise StaleEtag(match.group(1))
+            # A conflict we cannot pin on one item: nothing was written, but retrying
+            # blindly could loop, so the batch fails with Synapse's words.
+        raise WriteFailed(
+            f"evaluation {queue.id}: statusBatch refused (HTTP {response.status_code}): {reason}"
+        )
+
+    # --------------------------------------------------------------- plumbing
+    def _get(self, path: str) -> requests.Response:
+        try:
+            return self._session.get(self._endpoint + path)
+        except requests.RequestException as exc:
+            raise ProviderError(
+                f"GET {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
+            ) from None
+
+    def _expect_ok(self, response: requests.Response, method: str, path: str) -> None:
+        if response.status_code == 401:
+            raise self._token_refused()
+        if response.status_code != 200:
+            raise ProviderError(
+                f"{method} {self._endpoint}{path} failed (HTTP {response.status_code}): "
+                f"{self._reason(response)}"
+            )
+
+    def _json(self, response: requests.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unexpected(path, "the body is not JSON") from None
+
+    def _unexpected(self, path: str, detail: str) -> ProviderError:
+        return ProviderError(f"unexpected response from {self._endpoint}{path}: {self._session.redact(detail)}")
+
+    def _reason(self, response: requests.Response) -> str:
+        """Synapse's `reason`, else the start of the body, on one line and redacted."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("reason"), str):
+            text = body["reason"]
+        else:
+            text = response.text[:300] or response.reason or ""
+        one_line = " ".join(line.strip() for line in text.splitlines() if line.strip())
+        return self._session.redact(one_line)[:500]
+
+    @staticmethod
+    def _token_refused() -> ConfigError:
+        return ConfigError(f"Synapse refused the token (HTTP 401: invalid or expired); {HOW_TO}")
+
+
+PROVIDER = SynapseProvider
+
+
+def batch_body(statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    """A SubmissionStatusBatch that is a whole series by itself (see `write`)."""
+    return {"statuses": statuses, "isFirstBatch": True, "isLastBatch": True}
+
+
+def encode_body(body: Any) -> bytes:
+    """The exact bytes sent, so that sizes measured for batching are the real ones."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _status(change: Change, lock_key: str) -> dict[str, Any]:
+    try:
+        return status_for_write(change, lock_key)
+    except MalformedStatus as exc:
+        raise WriteFailed(f"submission {change.item_id}: {exc}") from None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,559 @@
+"""The Synapse provider over real HTTP: against the sandbox, and against a scripted
+server for the responses a healthy Synapse never sends."""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+import requests
+
+from local_app import Scripted, json_response, serve
+from reconciler.auth import find_token
+from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source
+from reconciler.providers import provider_class
+from reconciler.providers.base import (
+    ConfigError,
+    ProviderError,
+    QueueNotFound,
+    StaleEtag,
+    WriteFailed,
+)
+from reconciler.providers.synapse import (
+    DEFAULT_ENDPOINT,
+    MAX_BODY_BYTES,
+    SynapseProvider,
+    batch_body,
+    encode_body,
+)
+from reconciler.providers.synapse_annotations import status_for_write
+from reconciler.store import NewItem
+
+QUEUE = "9615000"
+FIRST = 9700001  # the sandbox's first synthetic id
+
+
+def queue_spec(queue_id: str = QUEUE, lock: str = "locked") -> QueueSpec:
+    return QueueSpec(id=queue_id, source=Source("spec.yaml", 1), lock_annotation=lock)
+
+
+def provider(url: str, token: str = "sandbox-test-token", retries: int = 3) -> SynapseProvider:
+    return SynapseProvider(url, token, retries=retries, backoff=0.01, timeout=(2.0, 10.0))
+
+
+def config(**options: Any) -> ProviderConfig:
+    return ProviderConfig(type="synapse", options=options, base_dir=".")
+
+
+def change(item: Item, *fields: tuple[str, Any], lock: str | None = None) -> Change:
+    before = {"status": item.status, "locked": item.locked}
+    return Change(
+        item_id=item.id, etag=item.etag, base=item.base, lock=lock,  # type: ignore[arg-type]
+        fields=tuple(
+            FieldChange(name, item.tags.get(name[5:]) if name.startswith("tags.") else before[name],
+                        after, None)
+            for name, after in fields
+        ),
+    )
+
+
+def requests_to(sb, method: str, path_part: str) -> list[dict]:
+    return [e for e in sb.request_log() if e["method"] == method and path_part in e["path"]]
+
+
+def put_status(sb, status: dict) -> requests.Response:
+    """Another writer: a single-status PUT, straight over HTTP."""
+    return requests.put(f"{sb.url}/evaluation/submission/{status['id']}/status", json=status,
+                        headers={"Authorization": f"Bearer {sb.token}"}, timeout=10)
+
+
+# -------------------------------------------------------------------- config
+def test_the_registry_finds_the_synapse_provider():
+    assert provider_class("synapse") is SynapseProvider
+    assert SynapseProvider.type == "synapse"
+    caps = SynapseProvider.capabilities
+    assert (caps.batch_limit, caps.native_locks, caps.max_in_flight) == (500, False, 3)
+
+
+def test_from_config_defaults_to_production_with_the_env_token(monkeypatch):
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", "tok")
+    with SynapseProvider.from_config(config()) as p:
+        assert p.endpoint == DEFAULT_ENDPOINT == "https://repo-prod.prod.sagebase.org/repo/v1"
+
+
+def test_from_config_strips_a_trailing_slash(monkeypatch):
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", "tok")
+    p = SynapseProvider.from_config(config(endpoint="https://repo-staging.prod.sagebase.org/repo/v1/"))
+    assert p.endpoint == "https://repo-staging.prod.sagebase.org/repo/v1"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"endpiont": "https://x"}, "unknown synapse provider option(s): endpiont (known: endpoint)"),
+    ({"endpoint": 5}, "synapse provider option `endpoint` must be a URL string"),
+    ({"endpoint": "http://10.255.255.1/repo/v1"},
+     "endpoint 'http://10.255.255.1/repo/v1' uses plain http://, which is only allowed for a "
+     "loopback address (127.0.0.1, ::1, localhost); use https://"),
+])
+def test_bad_options_are_config_errors_before_any_token_lookup(options, message, monkeypatch, tmp_path):
+    monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ConfigError) as exc:
+        SynapseProvider.from_config(config(**options))
+    assert str(exc.value) == message
+
+
+def test_constructing_with_remote_plain_http_is_refused():
+    with pytest.raises(ConfigError, match="uses plain http://"):
+        SynapseProvider("http://10.255.255.1/repo/v1", "tok")
+
+
+def test_offline_checks_are_the_synapse_checks_module():
+    checks = pytest.importorskip("reconciler.providers.synapse_checks")
+    spec = queue_spec()
+    assert SynapseProvider.check_queue(spec) == checks.check_queue(spec)
+
+
+# --------------------------------------------------------------------- token
+def test_the_token_comes_from_the_environment_first(tmp_path):
+    cfg = tmp_path / ".synapseConfig"
+    cfg.write_text("[authentication]\nauthtoken = from-file\n")
+    assert find_token({"SYNAPSE_AUTH_TOKEN": " from-env\n", "HOME": str(tmp_path)}) == "from-env"
+
+
+def test_the_token_comes_from_the_config_file_in_home(tmp_path):
+    (tmp_path / ".synapseConfig").write_text("[authentication]\nauthtoken = a%b-from-file\n")
+    assert find_token({"HOME": str(tmp_path)}) == "a%b-from-file"
+
+
+def test_the_config_file_location_can_be_overridden(tmp_path):
+    cfg = tmp_path / "other.ini"
+    cfg.write_text("[authentication]\nauthToken = elsewhere\n")
+    assert find_token({"SYNAPSE_CONFIG_FILE": str(cfg), "HOME": "/nonexistent"}) == "elsewhere"
+
+
+@pytest.mark.parametrize("content", [None, "", "[authentication]\n", "[other]\nauthtoken = x\n",
+                                     "[authentication]\nauthtoken =\n"])
+def test_a_missing_token_says_how_to_set_one(tmp_path, content):
+    if content is not None:
+        (tmp_path / ".synapseConfig").write_text(content)
+    with pytest.raises(ConfigError) as exc:
+        find_token({"HOME": str(tmp_path), "SYNAPSE_AUTH_TOKEN": ""})
+    assert str(exc.value) == (
+        "no Synapse token found: set SYNAPSE_AUTH_TOKEN or add `authtoken = <token>` under "
+        "[authentication] in ~/.synapseConfig (a Synapse personal access token with view and "
+        "modify scopes)"
+    )
+
+
+def test_a_broken_config_file_is_reported_without_its_content(tmp_path):
+    cfg = tmp_path / ".synapseConfig"
+    cfg.write_text("authtoken = secret-in-a-broken-file\n[authentication\n")
+    with pytest.raises(ConfigError) as exc:
+        find_token({"HOME": str(tmp_path)})
+    assert str(exc.value) == f"{cfg} is not a valid config file (INI syntax)"
+    assert exc.value.__context__ is None and exc.value.__cause__ is None
+
+
+def test_a_token_with_whitespace_is_refused_without_showing_it(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        find_token({"SYNAPSE_AUTH_TOKEN": "abc def", "HOME": str(tmp_path)})
+    assert str(exc.value) == (
+        "the Synapse token in the SYNAPSE_AUTH_TOKEN environment variable contains spaces or "
+        "control characters"
+    )
+
+
+def test_from_config_reads_the_token_and_talks_to_the_sandbox(make_sandbox, monkeypatch):
+    sb = make_sandbox(synthetic=[(QUEUE, 3)])
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", sb.token)
+    with SynapseProvider.from_config(config(endpoint=sb.url)) as p:
+        assert [i.id for i in p.list(queue_spec())] == [str(FIRST + n) for n in range(3)]
+
+
+# ------------------------------------------------------------------- listing
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 250])
+def test_listing_reads_pages_of_100_until_a_short_page(make_sandbox, count):
+    sb = make_sandbox(synthetic=[(QUEUE, count)])
+    seen: list[int] = []
+    items = provider(sb.url).list(queue_spec(), progress=seen.append)
+    assert [i.id for i in items] == [str(FIRST + n) for n in range(count)]
+    pages = requests_to(sb, "GET", "/submission/status/all")
+    assert len(pages) == count // 100 + 1
+    assert [e["query"] for e in pages] == [
+        f"limit=100&offset={100 * n}" for n in range(count // 100 + 1)
+    ]
+    assert sum(seen) == count
+
+
+def test_listing_turns_annotations_into_tags_and_the_lock(make_sandbox):
+    sb = make_sandbox()
+    sb.store.create_queue(QUEUE)
+    when = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
+    sb.store.insert(QUEUE, [
+        NewItem(id="1", status="SCORED", tags={"auc": (0.91,), "rank": (2,), "when": (when,),
+                                               "who": ("a", "b"), "locked": (True,)},
+                extra={"canCancel": False}),
+        NewItem(id="2", tags={"frozen": (True,)}),
+    ])
+    one, two = provider(sb.url).list(queue_spec())
+    assert (one.status, one.locked) == ("SCORED", True)
+    assert one.tags == {"auc": (0.91,), "rank": (2,), "when": (when,), "who": ("a", "b")}
+    assert (two.locked, two.tags) == (False, {"frozen": (True,)})
+    assert one.base["etag"] == one.etag and one.base["canCancel"] is False
+
+
+def test_listing_an_unknown_or_unreadable_queue_is_queue_not_found(sandbox):
+    with pytest.raises(QueueNotFound) as exc:
+        provider(sandbox.url).list(queue_spec("404404"))
+    assert str(exc.value) == "evaluation 404404 not found or not readable"
+
+
+def test_a_refused_token_is_a_config_error_without_the_token(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1)])
+    with pytest.raises(ConfigError) as exc:
+        provider(sb.url, token="wrong-secret-token").list(queue_spec())
+    assert str(exc.value) == (
+        "Synapse refused the token (HTTP 401: invalid or expired); set SYNAPSE_AUTH_TOKEN or add "
+        "`authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse personal "
+        "access token with view and modify scopes)"
+    )
+
+
+def test_a_queue_that_changes_during_listing_is_listed_again(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 250)])
+    inserted: list[str] = []
+
+    def insert_before_the_listed_rows(n: int) -> None:
+        if not inserted:  # ids sort first, so every later row shifts down by one
+            inserted.append("1000")
+            sb.store.insert(QUEUE, [NewItem(id="1000")])
+
+    items = provider(sb.url).list(queue_spec(), progress=insert_before_the_listed_rows)
+    ids = [i.id for i in items]
+    assert len(ids) == len(set(ids)) == 251
+    offsets = [e["query"] for e in requests_to(sb, "GET", "/submission/status/all")]
+    assert offsets.count("limit=100&offset=0") == 2
+
+
+def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 150)])
+    ids = iter(range(1000, 2000))
+
+    def insert_before_the_listed_rows(n: int) -> None:
+        sb.store.insert(QUEUE, [NewItem(id=str(next(ids)))])
+
+    with pytest.raises(ProviderError) as exc:
+        provider(sb.url).list(queue_spec(), progress=insert_before_the_listed_rows)
+    # The second listing starts with two inserted rows, so its repeat is one row earlier.
+    assert str(exc.value) == (
+        f"evaluation {QUEUE}: submission {FIRST + 98} was listed twice; the queue kept changing "
+        "while it was read, try again"
+    )
+
+
+def test_listing_survives_injected_503s_and_dropped_connections(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1000)], fail_rate=0.2, drop_rate=0.2, random_seed=11)
+    items = provider(sb.url, retries=10).list(queue_spec())
+    assert len({i.id for i in items}) == 1000
+    log = sb.request_log()
+    assert any(e["status"] == 503 for e in log) and any(e.get("dropped") for e in log)
+
+
+def test_a_dead_service_is_a_provider_error(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1)], fail_rate=1.0)
+    with pytest.raises(ProviderError) as exc:
+        provider(sb.url, retries=1).list(queue_spec())
+    assert str(exc.value) == (
+        f"GET {sb.url}/evaluation/{QUEUE}/submission/status/all?limit=100&offset=0 failed "
+        "(HTTP 503): Service temporarily unavailable, please try again later."
+    )
+
+
+def test_an_unreachable_service_is_a_provider_error():
+    with pytest.raises(ProviderError) as exc:
+        provider("http://127.0.0.1:9/repo/v1", retries=0).list(queue_spec())
+    assert str(exc.value) == (
+        f"GET http://127.0.0.1:9/repo/v1/evaluation/{QUEUE}/submission/status/all?limit=100&offset=0: "
+        "no response after retries (NewConnectionError)"
+    )
+
+
+# -------------------------------------------------------- untrusted responses
+def status(sid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": sid, "etag": f"e{sid}", "status": "RECEIVED", "statusVersion": 1, **extra}
+
+
+@pytest.mark.parametrize("body, detail", [
+    ("<html>maintenance</html>", "the body is not JSON"),
+    ([], "expected an object with a `results` array of at most 100"),
+    ({"results": {"id": "1"}}, "expected an object with a `results` array of at most 100"),
+    ({"results": [status(str(n)) for n in range(101)]},
+     "expected an object with a `results` array of at most 100"),
+    ({"results": ["1"]}, "a status is a string, not an object"),
+    ({"results": [{"id": "1", "status": "OPEN"}]}, "status '1' has no string 'etag'"),
+    ({"results": [status("1", submissionAnnotations={"annotations": {"k": {"type": "LONG", "value": ["x"]}}})]},
+     "submission 1: LONG annotation value 'x' is not valid"),
+])
+def test_a_malformed_listing_is_an_unexpected_response_error(body, detail):
+    with serve(Scripted(lambda r: json_response(body))) as url:
+        with pytest.raises(ProviderError) as exc:
+            provider(url).list(queue_spec())
+    assert str(exc.value) == (
+        f"unexpected response from {url}/evaluation/{QUEUE}/submission/status/all"
+        f"?limit=100&offset=0: {detail}"
+    )
+
+
+def test_a_malformed_single_status_is_an_unexpected_response_error():
+    with serve(Scripted(lambda r: json_response(status("2")))) as url:
+        with pytest.raises(ProviderError) as exc:
+            provider(url).get(queue_spec(), ["1"])
+    assert str(exc.value) == (
+        f"unexpected response from {url}/evaluation/submission/1/status: "
+        "asked for submission 1, got 2"
+    )
+
+
+def test_a_token_echoed_by_the_server_is_redacted_from_errors(caplog):
+    caplog.set_level(logging.DEBUG)
+    token = "very-secret-token"
+
+    def echo(request):
+        return json_response({"reason": f"bad header {request.headers['Authorization']} / {token}"}, 400)
+
+    with serve(Scripted(echo)) as url:
+        p = provider(url, token=token)
+        with pytest.raises(ProviderError) as listing:
+            p.list(queue_spec())
+        with pytest.raises(WriteFailed) as writing:
+            p.write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
+    for exc in (listing.value, writing.value):
+        assert token not in str(exc) and token not in repr(exc)
+        assert "bad header Bearer *** / ***" in str(exc)
+    assert token not in caplog.text
+
+
+# ----------------------------------------------------------------------- get
+def test_get_returns_fresh_items_and_leaves_out_unknown_ids(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 5)])
+    ids = [str(FIRST + 3), "424242", str(FIRST), "not-a-number", str(FIRST + 3)]
+    items = provider(sb.url).get(queue_spec(), ids)
+    assert [i.id for i in items] == [str(FIRST + 3), str(FIRST)]
+    assert len(requests_to(sb, "GET", "/evaluation/submission/")) == 3
+
+
+def test_get_keeps_at_most_three_requests_in_flight(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 12)], max_concurrent=3, latency_ms=50)
+    items = provider(sb.url, retries=0).get(queue_spec(), [str(FIRST + n) for n in range(12)])
+    assert len(items) == 12
+    assert all(e["status"] == 200 for e in sb.request_log())
+
+
+# --------------------------------------------------------------------- write
+def test_a_write_is_one_statusbatch_request_and_keeps_unmanaged_fields(make_sandbox):
+    sb = make_sandbox()
+    sb.store.create_queue(QUEUE)
+    sb.store.insert(QUEUE, [
+        NewItem(id=str(FIRST + n), tags={"keep": ("x",), "old": (1,)},
+                extra={"canCancel": True, "cancelRequested": True, "score": 0.5})
+        for n in range(3)
+    ])
+    p = provider(sb.url)
+    items = p.list(queue_spec())
+    changes = [
+        change(items[0], ("status", "SCORED"), ("tags.auc", (0.91,)), ("tags.old", None)),
+        change(items[1], ("locked", True), lock="lock"),
+    ]
+    p.write(queue_spec(), changes)
+    puts = requests_to(sb, "PUT", "/statusBatch")
+    assert [e["path"] for e in puts] == [f"/repo/v1/evaluation/{QUEUE}/statusBatch"]
+    fresh = {i.id: i for i in p.list(queue_spec())}
+    first, second, third = (fresh[i.id] for i in items)
+    assert (first.status, first.tags) == ("SCORED", {"keep": ("x",), "auc": (0.91,)})
+    assert (second.locked, second.tags) == (True, {"keep": ("x",), "old": (1,)})
+    assert third.etag == items[2].etag
+    for item in (first, second):
+        assert item.etag != items[0].etag
+        assert (item.base["canCancel"], item.base["cancelRequested"], item.base["score"]) == (True, True, 0.5)
+
+
+def test_a_stale_etag_refuses_the_whole_batch_naming_the_item(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 3)])
+    p = provider(sb.url)
+    items = p.list(queue_spec())
+    concurrent = dict(items[1].base, status="INVALID")
+    assert put_status(sb, concurrent).status_code == 200
+    with pytest.raises(StaleEtag) as exc:
+        p.write(queue_spec(), [change(i, ("status", "ACCEPTED")) for i in items])
+    assert exc.value.item_id == items[1].id
+    assert str(exc.value) == f"item {items[1].id} was changed since it was read"
+    fresh = {i.id: i for i in p.list(queue_spec())}
+    assert fresh[items[0].id].etag == items[0].etag and fresh[items[0].id].status == "RECEIVED"
+    assert fresh[items[1].id].status == "INVALID"
+
+
+def bad_then_good_seed() -> int:
+    """A fault seed whose first roll at rate 0.5 hits and whose second does not."""
+    return next(s for s in range(1000) if (r := random.Random(s)).random() < 0.5 <= r.random())
+
+
+def test_a_lost_response_is_retried_and_surfaces_as_stale_with_the_change_applied(make_sandbox):
+    seed = bad_then_good_seed()
+    sb = make_sandbox(synthetic=[(QUEUE, 2)])
+    items = provider(sb.url).list(queue_spec())
+    flaky = make_sandbox(db_path=sb.db_path, drop_rate=0.5, random_seed=seed)
+    with pytest.raises(StaleEtag):
+        provider(flaky.url).write(queue_spec(), [change(i, ("status", "ACCEPTED")) for i in items])
+    assert [(e["status"], e.get("dropped", False)) for e in flaky.request_log()] == [
+        (200, True), (412, False)
+    ]
+    assert {i.status for i in provider(flaky.url).get(queue_spec(), [i.id for i in items])} == {"ACCEPTED"}
+
+
+def test_a_write_answered_503_is_retried(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 20)])
+    items = provider(sb.url).list(queue_spec())
+    flaky = make_sandbox(db_path=sb.db_path, fail_rate=0.5, random_seed=bad_then_good_seed())
+    provider(flaky.url).write(queue_spec(), [change(i, ("status", "VALIDATED")) for i in items])
+    assert [(e["method"], e["status"]) for e in flaky.request_log()] == [("PUT", 503), ("PUT", 200)]
+    assert {i.status for i in provider(sb.url).list(queue_spec())} == {"VALIDATED"}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ((("status", "BOGUS"),), "No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.BOGUS"),
+    ((("tags.bad key", ("x",)),), "Invalid annotation name: 'bad key'. Annotation names may only "
+                                  "contain; letters, numbers, '_' and '.'"),
+])
+def test_a_refused_batch_is_write_failed_with_synapse_reason(make_sandbox, fields, message):
+    sb = make_sandbox(synthetic=[(QUEUE, 1)])
+    p = provider(sb.url)
+    (item,) = p.list(queue_spec())
+    with pytest.raises(WriteFailed) as exc:
+        p.write(queue_spec(), [change(item, *fields)])
+    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP 400): {message}"
+
+
+def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1)])
+    ghost = Item("424242", "e", "OPEN", base=status("424242"))
+    with pytest.raises(WriteFailed) as exc:
+        provider(sb.url).write(queue_spec(), [change(ghost, ("status", "SCORED"))])
+    assert str(exc.value) == (
+        f"evaluation {QUEUE}: statusBatch refused (HTTP 404): Submissions are not found in the system."
+    )
+
+
+@pytest.mark.parametrize("code, reason", [
+    (403, "User lacks UPDATE_SUBMISSION access to Evaluation 9615000"),
+    (413, "Request body exceeds the maximum allowed size of 2097152 bytes."),
+    (412, "Your batch token is out of date.  You must restart upload from first batch."),
+    (412, "Submission Status: 999 was updated since you last fetched it"),  # not in the batch
+])
+def test_other_refusals_are_write_failed(code, reason):
+    app = Scripted(lambda r: json_response({"reason": reason}, code))
+    with serve(app) as url:
+        with pytest.raises(WriteFailed) as exc:
+            provider(url).write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
+    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP {code}): {reason}"
+    assert len(app.seen) == 1
+
+
+def test_a_write_whose_answer_never_comes_may_have_been_written(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1)])
+    (item,) = provider(sb.url).list(queue_spec())
+    flaky = make_sandbox(db_path=sb.db_path, drop_rate=1.0)
+    with pytest.raises(WriteFailed) as exc:
+        provider(flaky.url, retries=1).write(queue_spec(), [change(item, ("status", "SCORED"))])
+    assert str(exc.value) == (
+        f"evaluation {QUEUE}: statusBatch got no response (ProtocolError) after retries; it may "
+        "or may not have been written, run plan again"
+    )
+
+
+def test_any_2xx_answer_to_a_write_is_success():
+    app = Scripted(lambda r: json_response("not json at all", 200))
+    with serve(app) as url:
+        provider(url).write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
+    body = app.seen[0]
+    assert body.method == "PUT" and body.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+def test_writing_nothing_sends_nothing(sandbox):
+    provider(sandbox.url).write(queue_spec(), [])
+    assert sandbox.request_log() == []
+
+
+def test_the_body_sent_is_a_single_batch_series():
+    app = Scripted(lambda r: json_response({}))
+    item = Item("1", "e1", "OPEN", base=status("1", modifiedOn="2024-01-01T00:00:00.000Z"))
+    with serve(app) as url:
+        provider(url).write(queue_spec(), [change(item, ("status", "SCORED"))])
+    assert app.seen[0].body == encode_body({
+        "statuses": [{"id": "1", "etag": "e1", "status": "SCORED", "statusVersion": 1}],
+        "isFirstBatch": True, "isLastBatch": True,
+    })
+
+
+# ------------------------------------------------------------------- batches
+def big_changes(n: int, chars: int = 450, keys: int = 10) -> list[Change]:
+    out = []
+    for k in range(n):
+        item = Item(str(FIRST + k), f"e{k}", "RECEIVED", base=status(str(FIRST + k)))
+        out.append(change(item, *((f"tags.k{j}", ("x" * chars,)) for j in range(keys))))
+    return out
+
+
+def body_size(changes: list[Change]) -> int:
+    return len(encode_body(batch_body([status_for_write(c, "locked") for c in changes])))
+
+
+def test_batches_hold_at_most_500_changes_in_order():
+    changes = big_changes(1201, chars=1, keys=1)
+    batches = provider("https://example.org/repo/v1").batches(changes)
+    assert [len(b) for b in batches] == [500, 500, 201]
+    assert [c for b in batches for c in b] == changes
+
+
+def test_batches_stay_under_two_mebibytes_of_json():
+    changes = big_changes(500)
+    assert body_size(changes) > MAX_BODY_BYTES
+    batches = provider("https://example.org/repo/v1").batches(changes)
+    assert len(batches) == 2
+    assert [c for b in batches for c in b] == changes
+    assert all(body_size(b) < MAX_BODY_BYTES for b in batches)
+    assert body_size(batches[0] + batches[1][:1]) >= MAX_BODY_BYTES  # filled, not halved
+
+
+def test_large_batches_are_accepted_by_the_sandbox(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 500)])
+    p = provider(sb.url)
+    items = p.list(queue_spec())
+    changes = [change(i, *((f"tags.k{j}", ("x" * 450,)) for j in range(10)), ("locked", True), lock="lock")
+               for i in items]
+    batches = p.batches(changes)
+    assert len(batches) == 2
+    for batch in batches:
+        p.write(queue_spec(), batch)
+    puts = requests_to(sb, "PUT", "/statusBatch")
+    assert [e["status"] for e in puts] == [200, 200]
+    assert all(e["bytes_in"] < MAX_BODY_BYTES for e in puts)
+    assert all(i.locked and len(i.tags) == 10 for i in p.list(queue_spec()))
+
+
+def test_a_batch_over_two_mebibytes_is_refused_before_sending(sandbox):
+    with pytest.raises(WriteFailed) as exc:
+        provider(sandbox.url).write(queue_spec(), big_changes(500))
+    assert str(exc.value).startswith(
+        f"evaluation {QUEUE}: a batch of 500 statuses is "
+    )
+    assert str(exc.value).endswith(" bytes, over Synapse's 2097152 byte request limit")
+    assert sandbox.request_log() == []
+
+
+def test_an_unwritable_tag_value_is_write_failed_naming_the_submission():
+    item = Item("1", "e1", "OPEN", base=status("1"))
+    with pytest.raises(WriteFailed) as exc:
+        provider("https://example.org/repo/v1").batches([change(item, ("tags.k", (1, "a")))])
+    assert str(exc.value) == "submission 1: values of one tag must share a type, got LONG, STRING"
