@@ -1,0 +1,513 @@
+"""Plan ⇄ JSON plan file (DESIGN §7): what `plan -o` writes and `apply PLANFILE` reads.
+
+A plan file is reviewed by people and then applied by a machine, possibly elsewhere and
+later, so reading one treats it as untrusted input: bounded size, strict JSON (no
+duplicate keys, no NaN), a schema with no unknown fields, a checksum that catches edits,
+and every error located at the line and column of the offending value.
+The format is described field by field in docs/plan-file.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from itertools import islice
+from json.decoder import scanstring
+from typing import Any, Mapping, Sequence
+
+from .errors import Located, UserError, UserErrors
+from .model import (
+    Change,
+    FieldChange,
+    Plan,
+    QueuePlan,
+    Safety,
+    Source,
+    decode_tag_value,
+    encode_tag_value,
+)
+
+FORMAT_VERSION = 1
+# Enough for ~100,000 changes with Synapse-sized objects; more would take gigabytes
+# of memory to parse, and a plan that large is better split with `plan --only`.
+MAX_PLAN_BYTES = 200 * 1024 * 1024
+MAX_SCHEMA_ERRORS = 20  # one systematic mistake must not bury the terminal
+_MAX_DIGITS = 4000  # under Python's own limit for int(str), which fails with a bare ValueError
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A plan file's Plan plus what it carries besides: apply needs the lock annotation
+    of each queue without having the spec."""
+
+    plan: Plan
+    lock_annotations: Mapping[str, str]
+    tool_version: str
+    created_at: str
+    checksum: str
+
+    def meta(self) -> dict[str, Any]:
+        """The keyword arguments with which `dump_plan(plan, **meta)` rewrites this file."""
+        return {
+            "tool_version": self.tool_version,
+            "created_at": self.created_at,
+            "queue_settings": {q: {"lock_annotation": a} for q, a in self.lock_annotations.items()},
+        }
+
+
+# --------------------------------------------------------------------------- writing
+def plan_to_dict(
+    plan: Plan,
+    *,
+    tool_version: str,
+    created_at: str,
+    queue_settings: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The plan file document; `queue_settings[queue_id]["lock_annotation"]` is required
+    for every queue of the plan (safety limits travel in the QueuePlan itself)."""
+    doc: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "tool_version": tool_version,
+        "created_at": created_at,
+        "spec_digest": plan.spec_digest,
+        "provider": {"type": plan.provider_type, "endpoint": plan.endpoint},
+        "queues": [
+            _queue_to_json(q, queue_settings[q.queue_id]["lock_annotation"]) for q in plan.queues
+        ],
+        "summary": plan.summary(),
+    }
+    doc["checksum"] = _checksum(doc)
+    return doc
+
+
+def dump_plan(
+    plan: Plan,
+    *,
+    tool_version: str,
+    created_at: str,
+    queue_settings: Mapping[str, Mapping[str, Any]],
+) -> str:
+    """The plan file text: sorted keys, indent 2, ASCII only (so no editor or code page
+    can change its bytes' meaning), ending with a newline."""
+    doc = plan_to_dict(
+        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
+    )
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False) + "\n"
+
+
+def _queue_to_json(queue: QueuePlan, lock_annotation: str) -> dict[str, Any]:
+    safety = queue.safety
+    return {
+        "id": queue.queue_id,
+        "items_seen": queue.items_seen,
+        "lock_annotation": lock_annotation,
+        "safety": {
+            "max_change_percent": float(safety.max_change_percent),
+            "max_changes": safety.max_changes,
+            "min_items": safety.min_items,
+        },
+        "changes": [_change_to_json(c) for c in queue.changes],
+    }
+
+
+def _change_to_json(change: Change) -> dict[str, Any]:
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    sources = []
+    for f in change.fields:
+        if f.field.startswith("tags."):
+            before.setdefault("tags", {})[f.field[5:]] = encode_tag_value(f.before)
+            after.setdefault("tags", {})[f.field[5:]] = encode_tag_value(f.after)
+        elif f.field in ("status", "locked"):
+            before[f.field], after[f.field] = f.before, f.after
+        else:
+            raise ValueError(f"unknown field {f.field!r} in change of item {change.item_id}")
+        if f.source is not None:
+            sources.append({"field": f.field, **f.source.to_json()})
+    return {
+        "id": change.item_id,
+        "etag": change.etag,
+        "before": before,
+        "after": after,
+        "lock": change.lock,
+        "blocked": change.blocked,
+        "sources": sources,
+        "base": dict(change.base),
+    }
+
+
+def _checksum(doc: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of everything but the checksum itself."""
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+# --------------------------------------------------------------------------- reading
+def load_plan(text: str | bytes, display: str) -> LoadedPlan:
+    """Parse, validate and verify a plan file; `display` names it in error messages.
+
+    Raises Located (or UserErrors of several) for anything wrong with the file.
+    """
+    try:
+        return _load(text, display)
+    except RecursionError:
+        raise Located(display, None, None, "plan file nests too deeply") from None
+
+
+def _load(text: str | bytes, display: str) -> LoadedPlan:
+    if len(text) > MAX_PLAN_BYTES:
+        raise Located(
+            display, None, None,
+            f"plan file is larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB, the most a plan "
+            "file may be; make smaller plans with `reconciler plan --only ID…`",
+        )
+    if isinstance(text, bytes):
+        text = _decode_utf8(text, display)
+    text = text.removeprefix("\ufeff")
+    doc = _parse_json(text, display)
+    if isinstance(doc, dict) and "format_version" in doc and doc["format_version"] != FORMAT_VERSION:
+        version = json.dumps(doc["format_version"])[:40]
+        raise _located(
+            display, text, ("format_version",),
+            f"unsupported plan format_version {version} (this reconciler reads {FORMAT_VERSION})",
+            name_path=False,
+        )
+    _check_schema(doc, text, display)
+    if _checksum(doc) != doc["checksum"]:
+        raise _located(
+            display, text, ("checksum",),
+            "plan file was modified after it was written (checksum mismatch)",
+            name_path=False,
+        )
+    return _Reader(text, display).loaded(doc)
+
+
+def _decode_utf8(data: bytes, display: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise Located(
+            display, line, column, f"plan file is not UTF-8 text (invalid byte 0x{data[exc.start]:02x})"
+        ) from None
+
+
+class _BadToken(Exception):
+    """Valid to Python's json module but not to a plan file; located by `_find_bad_token`."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key would let a file show reviewers one value while apply uses another.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _BadToken()
+    return obj
+
+
+def _reject_constant(token: str) -> Any:
+    raise _BadToken()
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _BadToken()
+    return value
+
+
+def _short_int(token: str) -> int:
+    if len(token) > _MAX_DIGITS:
+        raise _BadToken()
+    return int(token)
+
+
+def _number_problem(token: str) -> str | None:
+    if token in ("NaN", "Infinity", "-Infinity"):
+        return f"{token} is not valid JSON (a plan file writes it as {{\"float\": \"nan\"}} etc.)"
+    if re.fullmatch(r"-?\d+", token):
+        return "number has too many digits" if len(token) > _MAX_DIGITS else None
+    return None if math.isfinite(float(token)) else f"number {token[:40]} is out of range"
+
+
+def _parse_json(text: str, display: str) -> Any:
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_short_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}") from None
+    except _BadToken:
+        found = _find_bad_token(text)
+        if found is None:  # pragma: no cover - the scanner sees what the hooks saw
+            raise Located(display, None, None, "not valid JSON") from None
+        pos, message = found
+        line, column = _line_col(text, pos)
+        raise Located(display, line, column, message) from None
+
+
+_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity|true|false|null")
+
+
+def _find_bad_token(text: str) -> tuple[int, str] | None:
+    """Where the first duplicate key or unacceptable number is (a slow pass, run only
+    after the fast parser refused the file, to say where)."""
+    keys: list[set[str] | None] = []  # per open container: keys seen (None: an array)
+    expect_key = False
+    pos, end = 0, len(text)
+    while pos < end:
+        ch = text[pos]
+        if ch in " \t\r\n:":
+            pos += 1
+        elif ch in "{[":
+            keys.append(set() if ch == "{" else None)
+            expect_key = ch == "{"
+            pos += 1
+        elif ch in "}]":
+            keys.pop()
+            expect_key = False
+            pos += 1
+        elif ch == ",":
+            expect_key = keys[-1] is not None
+            pos += 1
+        elif ch == '"':
+            value, after = scanstring(text, pos + 1)
+            seen = keys[-1] if expect_key and keys else None
+            if seen is not None:
+                if value in seen:
+                    return pos, f"duplicate key {json.dumps(value)}"
+                seen.add(value)
+                expect_key = False
+            pos = after
+        else:
+            match = _SCALAR.match(text, pos)
+            if match is None:
+                return None
+            token = match.group()
+            if token not in ("true", "false", "null") and (problem := _number_problem(token)):
+                return pos, problem
+            pos = match.end()
+    return None
+
+
+# ------------------------------------------------------------------ schema checking
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((files("reconciler") / "schemas" / "plan.schema.json").read_text("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
+
+
+def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
+    """The schema with each local `$ref` replaced by its definition: the same rules,
+    validated about a third faster (reference lookups dominate on big plans)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline_refs(defs[node["$ref"].removeprefix("#/$defs/")], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def _check_schema(doc: Any, text: str, display: str) -> None:
+    errors = list(islice(_validator().iter_errors(doc), MAX_SCHEMA_ERRORS + 1))
+    if not errors:
+        return
+    located = [
+        _located(display, text, tuple(e.absolute_path), _schema_message(e))
+        for e in errors[:MAX_SCHEMA_ERRORS]
+    ]
+    located.sort(key=lambda e: (e.line or 0, e.column or 0))
+    if len(errors) > MAX_SCHEMA_ERRORS:
+        located.append(Located(display, None, None, f"(only the first {MAX_SCHEMA_ERRORS} schema errors are shown)"))
+    raise located[0] if len(located) == 1 else UserErrors(list(located))
+
+
+def _schema_message(error: Any) -> str:
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator in ("anyOf", "oneOf") and description:
+        message = f"{_short_json(error.instance)} is not {description}"
+    else:
+        message = error.message
+    if len(message) > 300:
+        message = message[:299] + "…"
+    return message
+
+
+def _short_json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+# ----------------------------------------------------------------- building the plan
+class _Reader:
+    """Turns a schema-valid document into model objects; raises for what the schema
+    cannot express (field sets, duplicate ids, bad timestamps, a false summary)."""
+
+    def __init__(self, text: str, display: str) -> None:
+        self.text, self.display = text, display
+
+    def fail(self, path: Sequence[str | int], message: str) -> UserError:
+        return _located(self.display, self.text, tuple(path), message)
+
+    def loaded(self, doc: dict[str, Any]) -> LoadedPlan:
+        queues, annotations = [], {}
+        for qi, raw in enumerate(doc["queues"]):
+            if raw["id"] in annotations:
+                raise self.fail(("queues", qi, "id"), f"queue {raw['id']} appears twice")
+            annotations[raw["id"]] = raw["lock_annotation"]
+            queues.append(self.queue(raw, ("queues", qi)))
+        plan = Plan(
+            provider_type=doc["provider"]["type"],
+            endpoint=doc["provider"]["endpoint"],
+            spec_digest=doc["spec_digest"],
+            queues=tuple(queues),
+        )
+        if plan.summary() != doc["summary"]:
+            raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
+        return LoadedPlan(plan, annotations, doc["tool_version"], doc["created_at"], doc["checksum"])
+
+    def queue(self, raw: dict[str, Any], path: tuple) -> QueuePlan:
+        seen: set[str] = set()
+        changes = []
+        for ci, change in enumerate(raw["changes"]):
+            if change["id"] in seen:
+                raise self.fail(path + ("changes", ci, "id"), f"item {change['id']} appears twice in queue {raw['id']}")
+            seen.add(change["id"])
+            changes.append(self.change(change, path + ("changes", ci)))
+        safety = raw["safety"]
+        return QueuePlan(
+            queue_id=raw["id"],
+            items_seen=int(raw["items_seen"]),
+            changes=tuple(changes),
+            safety=Safety(
+                max_change_percent=float(safety["max_change_percent"]),
+                max_changes=None if safety["max_changes"] is None else int(safety["max_changes"]),
+                min_items=int(safety["min_items"]),
+            ),
+        )
+
+    def change(self, raw: dict[str, Any], path: tuple) -> Change:
+        before, after = raw["before"], raw["after"]
+        names = _field_names(before)
+        if names != _field_names(after):
+            only = sorted(names ^ _field_names(after))
+            raise self.fail(path + ("after",), f"before and after must name the same fields ({', '.join(only)} in only one)")
+        sources: dict[str, Source] = {}
+        for si, source in enumerate(raw["sources"]):
+            name = source["field"]
+            if name not in names or name in sources:
+                what = "a field the change does not change" if name not in names else "a field named by an earlier source"
+                raise self.fail(path + ("sources", si, "field"), f"source for {name} names {what}")
+            sources[name] = Source(source["file"], int(source["line"]), source["rule"])
+        fields = []
+        if "status" in before:
+            fields.append(FieldChange("status", before["status"], after["status"], sources.get("status")))
+        for key in sorted(before.get("tags", {})):
+            fields.append(FieldChange(
+                f"tags.{key}",
+                self.tag_value(before["tags"][key], path + ("before", "tags", key)),
+                self.tag_value(after["tags"][key], path + ("after", "tags", key)),
+                sources.get(f"tags.{key}"),
+            ))
+        if "locked" in before:
+            fields.append(FieldChange("locked", before["locked"], after["locked"], sources.get("locked")))
+        return Change(
+            item_id=raw["id"],
+            etag=raw["etag"],
+            fields=tuple(fields),
+            base=raw["base"],
+            lock=raw["lock"],
+            blocked=raw["blocked"],
+        )
+
+    def tag_value(self, value: Any, path: tuple) -> Any:
+        try:
+            return decode_tag_value(value)
+        except ValueError as exc:
+            raise self.fail(path, f"not a valid tag value: {exc}") from None
+
+
+def _field_names(fields: Mapping[str, Any]) -> set[str]:
+    names = {name for name in ("status", "locked") if name in fields}
+    return names | {f"tags.{key}" for key in fields.get("tags", {})}
+
+
+# ---------------------------------------------------------------------- positions
+_WS = re.compile(r"[ \t\n\r]*")
+_PLAIN_DECODER = json.JSONDecoder()
+
+
+def _located(display: str, text: str, path: tuple, message: str, *, name_path: bool = True) -> Located:
+    """An error at the value `path` leads to, naming that path in the message too
+    (line and column alone are little help in a minified file)."""
+    where = _path_text(path) if name_path else ""
+    pos = _offset_of(text, path)
+    line, column = _line_col(text, pos) if pos is not None else (None, None)
+    return Located(display, line, column, f"{where}: {message}" if where else message)
+
+
+def _path_text(path: tuple) -> str:
+    """`queues[0].changes[3].etag`, with odd keys quoted: `tags["a.b"]`."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", step):
+            out += f".{step}" if out else step
+        else:
+            out += f"[{json.dumps(step, ensure_ascii=False)}]"
+    return out
+
+
+def _offset_of(text: str, path: tuple) -> int | None:
+    """Offset of the value at `path` in a document that parsed; None if not found."""
+    def skip(p: int) -> int:
+        return _WS.match(text, p).end()  # type: ignore[union-attr]  # matches empty too
+
+    try:
+        pos = skip(0)
+        for step in path:
+            if isinstance(step, int):
+                if text[pos] != "[":
+                    return None
+                pos = skip(pos + 1)
+                for _ in range(step):
+                    pos = skip(_PLAIN_DECODER.raw_decode(text, pos)[1])
+                    if text[pos] != ",":
+                        return None
+                    pos = skip(pos + 1)
+                continue
+            if text[pos] != "{":
+                return None
+            pos = skip(pos + 1)
+            while True:
+                if text[pos] != '"':
+                    return None
+                key, pos = scanstring(text, pos + 1)
+                pos = skip(skip(pos) + 1)  # past the colon
+                if key == step:
+                    break
+                pos = skip(_PLAIN_DECODER.raw_decode(text, pos)[1])
+                if text[pos] != ",":
+                    return None
+                pos = skip(pos + 1)
+        return pos
+    except (IndexError, ValueError):
+        return None
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)

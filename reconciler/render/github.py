@@ -1,0 +1,69 @@
+"""GitHub Actions workflow commands: annotations on the spec lines that cause trouble.
+
+`::error file=F,line=L::message` puts the message on line L of F in the pull request's
+diff. Values are escaped by GitHub's rules (`%`, CR and LF in the message; also `:` and
+`,` in properties), so a tag value can neither end the command early nor start a
+second one.
+"""
+from __future__ import annotations
+
+from ..errors import Located, UserError, UserErrors
+from ..model import Change, Plan, Source
+from .text import BLOCKED_REASON, field_line, printable, summary_sentence
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: str, **properties: object) -> str:
+    """One workflow command line; properties whose value is None are left out."""
+    props = ",".join(
+        f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None
+    )
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def render_plan_github(plan: Plan) -> str:
+    """An error per blocked change, at the spec line that asks for it, then a notice
+    with the plan's summary."""
+    lines = []
+    for queue in plan.queues:
+        for change in queue.blocked:
+            source = _first_source(change)
+            message = (
+                f"queue {printable(queue.queue_id)}: {printable(change.item_id)} is blocked: "
+                f"{BLOCKED_REASON} ({'; '.join(field_line(f) for f in change.fields)})"
+            )
+            lines.append(command(
+                "error", message,
+                file=printable(source.file) if source else None,
+                line=source.line if source else None,
+                title="blocked change",
+            ))
+    lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
+    return "\n".join(lines)
+
+
+def _first_source(change: Change) -> Source | None:
+    return next((f.source for f in change.fields if f.source is not None), None)
+
+
+def github_errors_for(errors: list[UserError]) -> str:
+    """Located errors as annotations at their file, line and column; others unplaced."""
+    lines = []
+    for error in errors:
+        if isinstance(error, UserErrors):
+            lines.append(github_errors_for(error.errors))
+        elif isinstance(error, Located):
+            lines.append(command(
+                "error", printable(error.message),
+                file=printable(error.file), line=error.line, col=error.column,
+            ))
+        else:
+            lines.append(command("error", printable(str(error))))
+    return "\n".join(lines)

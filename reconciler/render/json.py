@@ -1,0 +1,21 @@
+"""`--format json`: exactly the plan file document, so `plan --format json > plan.json`
+and `plan -o plan.json` produce the same file (DESIGN §7)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..model import Plan
+from ..planfile import dump_plan
+
+
+def render_plan_json(
+    plan: Plan,
+    *,
+    tool_version: str,
+    created_at: str,
+    queue_settings: Mapping[str, Mapping[str, Any]],
+) -> str:
+    """The plan file text without its final newline (the CLI's echo adds one)."""
+    return dump_plan(
+        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
+    ).removesuffix("\n")

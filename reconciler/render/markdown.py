@@ -1,0 +1,128 @@
+"""The plan as a pull-request comment or a GitHub step summary (DESIGN §6).
+
+Every value from the spec or the service is written as a code span: GitHub renders no
+HTML, links, emphasis or @mentions inside one, so a tag value can neither inject
+markup nor ping people; the only character that still needs care is `|`, which would
+split a table cell and is escaped as `\\|`. Comments have a size limit (65,536
+characters), so the output is capped and says what it left out; blocked changes come
+first in each queue so the cap never hides them.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from ..model import Change, FieldChange, Plan, QueuePlan
+from .text import BLOCKED_REASON, describe_value, printable, summary_sentence
+
+TITLE = "### reconciler plan"
+_CLOSE = "\n</details>\n"
+_MIN_LIMIT = 1_000
+
+
+def cell_code(text: str) -> str:
+    """`text` as a code span that is safe inside a table cell (empty text: empty cell)."""
+    text = printable(text)
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return fence + pad + text.replace("|", "\\|") + pad + fence
+
+
+def render_plan_markdown(plan: Plan, *, limit: int = 60_000) -> str:
+    """At most `limit` characters; changes that do not fit are counted in a final note."""
+    if limit < _MIN_LIMIT:
+        raise ValueError(f"limit must be at least {_MIN_LIMIT}")
+    total = len(plan.changes)
+    reserve = len(_CLOSE) + len(_cut_note(total, limit)) + 2
+    out = _Budget(limit - reserve)
+    out.add(f"{TITLE}\n\n**{summary_sentence(plan)}**\n\n")
+    out.add("| Queue | Items seen | Change | Lock | Unlock | Blocked |\n")
+    out.add("| --- | ---: | ---: | ---: | ---: | ---: |\n")
+    for queue in plan.queues:
+        c = queue.counts()
+        row = (
+            f"| {cell_code(queue.queue_id)} | {queue.items_seen} | {c['change']} | "
+            f"{c['lock']} | {c['unlock']} | {c['blocked']} |\n"
+        )
+        if not out.add(row):
+            break
+    shown = 0
+    for queue in plan.queues:
+        if not queue.changes:
+            continue
+        if not out.add(_opening(queue)):
+            break
+        for change in sorted(queue.changes, key=lambda c: not c.blocked):
+            if not out.add(_rows(change)):
+                break
+            shown += 1
+        out.force(_CLOSE)  # room reserved up front: a cut table is still closed
+    if shown < total:
+        out.force("\n" + _cut_note(total - shown, limit) + "\n")
+    return out.text().rstrip("\n")
+
+
+class _Budget:
+    """Appends pieces while they fit; once one does not, nothing more is added."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.used, self.full = size, 0, False
+        self.parts: list[str] = []
+
+    def add(self, piece: str) -> bool:
+        if self.full or self.used + len(piece) > self.size:
+            self.full = True
+            return False
+        self.force(piece)
+        return True
+
+    def force(self, piece: str) -> None:
+        """For the closing tag and the note, whose room was reserved up front."""
+        self.parts.append(piece)
+        self.used += len(piece)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _opening(queue: QueuePlan) -> str:
+    n = len(queue.changes)
+    lines = [
+        f"\n<details><summary>Queue {html.escape(printable(queue.queue_id))}: "
+        f"{n} change{'s' if n != 1 else ''}</summary>\n"
+    ]
+    if queue.blocked:
+        lines.append(f"**Blocked** ({BLOCKED_REASON}): listed first.\n")
+    lines.append("| Item | Field | Before | After | Source |\n| --- | --- | --- | --- | --- |\n")
+    return "\n".join(lines)
+
+
+def _rows(change: Change) -> str:
+    item = cell_code(change.item_id)
+    if change.blocked:
+        item += " **blocked**"
+    elif change.lock:
+        item += f" ({change.lock})"
+    rows = []
+    for i, f in enumerate(change.fields):
+        rows.append(f"| {item if i == 0 else ''} | {_field_cells(f)} |\n")
+    return "".join(rows)
+
+
+def _field_cells(f: FieldChange) -> str:
+    source = cell_code(str(f.source)) if f.source is not None else ""
+    return " | ".join((cell_code(f.field), _value_cell(f.field, f.before), _value_cell(f.field, f.after), source))
+
+
+def _value_cell(field: str, value: object) -> str:
+    # Not a code span: `(absent)` is no value at all, not a string.
+    return "*(absent)*" if value is None else cell_code(describe_value(field, value))
+
+
+def _cut_note(hidden: int, limit: int) -> str:
+    return (
+        f"… {hidden:,} more change{'s' if hidden != 1 else ''} not shown (output capped at "
+        f"{limit:,} characters); run `reconciler show plan.json` on a saved plan for all"
+    )

@@ -1,0 +1,62 @@
+"""What apply did (DESIGN §5: a run always ends with a report of every item's outcome).
+
+Problems come first and the one-line summary last, where a CI log's tail shows it.
+Items that were applied are only counted: the plan already listed them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import ApplyReport, Outcome
+from .text import printable
+
+OUTCOMES: tuple[Outcome, ...] = ("applied", "unchanged", "stale", "blocked", "failed", "skipped")
+
+# Not applied, most urgent first; each result's detail says why.
+_GROUPS: tuple[tuple[Outcome, str, str], ...] = (
+    ("failed", "Failed", "31"),
+    ("blocked", "Blocked", "31"),
+    ("stale", "Stale", "33"),
+    ("skipped", "Skipped", "33"),
+    ("unchanged", "Unchanged", "2"),
+)
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{style}m{text}\x1b[0m" if color else text
+
+
+def summary_sentence(report: ApplyReport) -> str:
+    c = {o: report.count(o) for o in OUTCOMES}
+    return (
+        f"Apply complete: {c['applied']} applied, {c['unchanged']} unchanged, {c['stale']} stale, "
+        f"{c['blocked']} blocked, {c['failed']} failed, {c['skipped']} skipped."
+    )
+
+
+def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
+    lines = []
+    for outcome, heading, style in _GROUPS:
+        results = report.by_outcome(outcome)
+        if not results:
+            continue
+        lines.append(_paint(f"{heading}: {len(results)}", style, color))
+        for r in results:
+            detail = f": {printable(r.detail)}" if r.detail else ""
+            lines.append(f"  queue {printable(r.queue_id)}, item {printable(r.item_id)}{detail}")
+        lines.append("")
+    lines.append(_paint(summary_sentence(report), "1;32" if report.ok else "1;31", color))
+    return "\n".join(lines)
+
+
+def report_to_dict(report: ApplyReport) -> dict[str, Any]:
+    """`apply --format json`: every item's outcome, in the order apply decided them."""
+    return {
+        "ok": report.ok,
+        "requests": report.requests,
+        "summary": {o: report.count(o) for o in OUTCOMES},
+        "results": [
+            {"queue_id": r.queue_id, "item_id": r.item_id, "outcome": r.outcome, "detail": r.detail}
+            for r in report.results
+        ],
+    }

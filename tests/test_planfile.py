@@ -1,0 +1,387 @@
+"""The plan file: round trip, canonical form, and every way an untrusted file is refused."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plan_samples import META, big_plan, empty_plan, normal_plan
+from reconciler import planfile
+from reconciler.errors import Located, UserErrors
+from reconciler.model import Change, FieldChange, Plan, QueuePlan, Safety, Source, tag_key
+from reconciler.planfile import MAX_PLAN_BYTES, dump_plan, load_plan, plan_to_dict
+
+
+def comparable(plan: Plan) -> Any:
+    """Plan equality that also compares `base` and treats NaN as equal to NaN."""
+
+    def value(field: str, v: Any) -> Any:
+        return tag_key(v) if field.startswith("tags.") else v
+
+    return (
+        plan.provider_type, plan.endpoint, plan.spec_digest,
+        tuple(
+            (q.queue_id, q.items_seen, q.safety, tuple(
+                (c.item_id, c.etag, c.lock, c.blocked, json.dumps(c.base, sort_keys=True), tuple(
+                    (f.field, value(f.field, f.before), value(f.field, f.after), f.source)
+                    for f in c.fields
+                ))
+                for c in q.changes
+            ))
+            for q in plan.queues
+        ),
+    )
+
+
+def document(plan: Plan | None = None) -> dict[str, Any]:
+    return json.loads(dump_plan(plan or normal_plan(), **META))
+
+
+def text_of(doc: dict[str, Any], *, sign: bool = False) -> str:
+    if sign:
+        body = {k: v for k, v in doc.items() if k != "checksum"}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        doc["checksum"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
+def load_error(text: str | bytes) -> str:
+    with pytest.raises(Located) as info:
+        load_plan(text, "plan.json")
+    return str(info.value)
+
+
+def position_of(text: str, needle: str) -> tuple[int, int]:
+    pos = text.index(needle)
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+
+
+# ------------------------------------------------------------------------ round trip
+@pytest.mark.parametrize("make", [empty_plan, normal_plan, lambda: big_plan(50)], ids=["empty", "normal", "big"])
+def test_load_reproduces_the_dumped_plan(make):
+    plan = make()
+    text = dump_plan(plan, **META)
+    loaded = load_plan(text.encode(), "plan.json")
+    assert comparable(loaded.plan) == comparable(plan)
+    assert dump_plan(loaded.plan, **loaded.meta()) == text
+
+
+def test_round_trip_keeps_types_of_nan_infinity_lists_timestamps_and_deletions():
+    loaded = load_plan(dump_plan(normal_plan(), **META), "plan.json").plan
+    fields = {(c.item_id, f.field): f for c in loaded.changes for f in c.fields}
+    metric = fields[("9700004", "tags.metric")]
+    assert math.isnan(metric.before[0]) and metric.after == (math.inf, -math.inf)
+    assert fields[("9700004", "tags.labels")].after == ("a", "b", 3, True)
+    assert type(fields[("9700004", "tags.rank")].before[0]) is int
+    assert type(fields[("9700004", "tags.rank")].after[0]) is float
+    assert fields[("9700004", "tags.submitted_at")].after == (
+        datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc),
+    )
+    assert fields[("9700004", "tags.submitted_at")].before is None
+    assert fields[("9700003", "tags.score")].after is None
+    assert fields[("9700006", "tags.stale")].source is None
+    assert fields[("9700001", "status")].source == Source("spec.yaml", 14, "accept-validated")
+
+
+def test_loaded_plan_carries_lock_annotations_safety_and_metadata():
+    loaded = load_plan(dump_plan(normal_plan(), **META), "plan.json")
+    assert loaded.lock_annotations == {"9615000": "locked", "9615001": "frozen"}
+    assert loaded.plan.queues[1].safety == Safety(max_change_percent=10.0, max_changes=5)
+    assert (loaded.tool_version, loaded.created_at) == ("1.2.3", "2026-01-02T03:04:05Z")
+    assert loaded.checksum == document()["checksum"]
+
+
+def test_fields_come_back_in_status_tags_locked_order():
+    plan = Plan("local", "db", "d", (QueuePlan("q", 1, (Change(
+        "1", "e", (
+            FieldChange("locked", True, False, None),
+            FieldChange("tags.b", None, ("x",), None),
+            FieldChange("status", "A", "B", None),
+            FieldChange("tags.a", ("y",), None, None),
+        ), base={}, lock="unlock",
+    ),)),))
+    loaded = load_plan(dump_plan(plan, **{**META, "queue_settings": {"q": {"lock_annotation": "locked"}}}), "p")
+    assert [f.field for f in loaded.plan.changes[0].fields] == ["status", "tags.a", "tags.b", "locked"]
+
+
+scalars = st.one_of(
+    st.text(max_size=8),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.datetimes(
+        min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
+    ).map(lambda d: d.replace(microsecond=d.microsecond - d.microsecond % 1000)),
+)
+tag_values = st.one_of(st.none(), scalars.map(lambda v: (v,)), st.lists(scalars, max_size=3).map(tuple))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=6), st.tuples(tag_values, tag_values), max_size=4))
+def test_any_tag_values_survive_the_round_trip(tags):
+    fields = tuple(FieldChange(f"tags.{k}", b, a, Source("s.yaml", 1)) for k, (b, a) in sorted(tags.items()))
+    plan = Plan("local", "db", "d", (QueuePlan("q", 3, (Change("1", "e", fields, base={"k": [1, None]}),)),))
+    meta = {**META, "queue_settings": {"q": {"lock_annotation": "locked"}}}
+    loaded = load_plan(dump_plan(plan, **meta), "plan.json")
+    assert comparable(loaded.plan) == comparable(plan)
+
+
+# ----------------------------------------------------------------------- the format
+def test_document_has_the_documented_shape():
+    doc = document()
+    assert sorted(doc) == [
+        "checksum", "created_at", "format_version", "provider", "queues", "spec_digest",
+        "summary", "tool_version",
+    ]
+    assert doc["format_version"] == 1
+    assert doc["provider"] == {"type": "synapse", "endpoint": "http://127.0.0.1:8080/repo/v1"}
+    assert doc["summary"] == {"items_seen": 52, "change": 5, "lock": 1, "unlock": 1, "blocked": 1}
+    queue = doc["queues"][0]
+    assert (queue["id"], queue["items_seen"], queue["lock_annotation"]) == ("9615000", 12, "locked")
+    assert queue["safety"] == {"max_change_percent": 30.0, "max_changes": None, "min_items": 10}
+    unlock = queue["changes"][2]
+    assert unlock == {
+        "id": "9700003",
+        "etag": "etag-9700003",
+        "before": {"status": "SCORED", "tags": {"reason": None, "score": 0.2}, "locked": True},
+        "after": {"status": "INVALID", "tags": {"reason": "wrong format", "score": None}, "locked": False},
+        "lock": "unlock",
+        "blocked": False,
+        "sources": [
+            {"field": f, "file": "spec.yaml", "line": 30, "rule": None}
+            for f in ("status", "tags.reason", "tags.score", "locked")
+        ],
+        "base": {"id": "9700003", "etag": "etag-9700003", "status": "SCORED", "statusVersion": 3},
+    }
+    encoded = queue["changes"][3]["after"]["tags"]
+    assert encoded["metric"] == [{"float": "inf"}, {"float": "-inf"}]
+    assert encoded["submitted_at"] == {"timestamp": "2026-01-02T03:04:05.678Z"}
+
+
+def test_dump_is_sorted_indented_ascii_and_ends_with_a_newline():
+    plan = Plan("local", "db", "d", (QueuePlan("q", 1, (Change(
+        "1", "e", (FieldChange("tags.team", None, ("Équipe ☃",), None),), base={"z": 1, "a": 2},
+    ),)),))
+    text = dump_plan(plan, **{**META, "queue_settings": {"q": {"lock_annotation": "locked"}}})
+    assert text.endswith("}\n") and text.isascii()
+    assert '"team": "\\u00c9quipe \\u2603"' in text
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    assert text.index('"a": 2') < text.index('"z": 1')
+
+
+def test_checksum_is_sha256_of_the_canonical_json_of_everything_else():
+    doc = document()
+    claimed = doc.pop("checksum")
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert claimed == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_plan_file_never_holds_the_token(monkeypatch):
+    token = "syn-planted-secret-4f1c9e"
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", token)
+    monkeypatch.setenv("RECONCILER_SANDBOX_TOKEN", token)
+    text = dump_plan(normal_plan(), **META)
+    assert token not in text
+    assert token not in json.dumps(plan_to_dict(normal_plan(), **META))
+
+
+def test_bundled_schema_is_a_valid_draft_2020_12_schema():
+    from importlib.resources import files
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((files("reconciler") / "schemas" / "plan.schema.json").read_text("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    Draft202012Validator(schema).validate(document())
+
+
+# ------------------------------------------------------------------ refused files
+def test_checksum_mismatch_is_refused_at_the_checksum():
+    text = dump_plan(normal_plan(), **META).replace('"ACCEPTED"', '"REJECTED"', 1)
+    line, column = position_of(text, '"sha256:')
+    assert load_error(text) == (
+        f"plan.json:{line}:{column}: plan file was modified after it was written (checksum mismatch)"
+    )
+
+
+def test_other_format_versions_are_refused_before_anything_else():
+    doc = document()
+    doc["format_version"] = 2
+    doc["surprise"] = True
+    text = text_of(doc)
+    line, column = position_of(text, "2,\n")
+    assert load_error(text) == (
+        f"plan.json:{line}:{column}: unsupported plan format_version 2 (this reconciler reads 1)"
+    )
+
+
+def test_invalid_json_is_located_at_the_syntax_error():
+    assert load_error('{\n  "format_version": 1,\n  "queues": [}\n') == (
+        "plan.json:3:14: not valid JSON: Expecting value"
+    )
+
+
+def test_bytes_that_are_not_utf8_are_refused_with_their_position():
+    assert load_error(b'{\n  "a": "\xff"\n}') == (
+        "plan.json:2:9: plan file is not UTF-8 text (invalid byte 0xff)"
+    )
+
+
+def test_a_byte_order_mark_is_accepted():
+    text = dump_plan(normal_plan(), **META)
+    assert load_plan(b"\xef\xbb\xbf" + text.encode(), "plan.json").plan.spec_digest == normal_plan().spec_digest
+
+
+def test_files_over_the_size_cap_are_refused_unread():
+    assert load_error(b" " * (MAX_PLAN_BYTES + 1)) == (
+        "plan.json: plan file is larger than 200 MiB, the most a plan file may be; "
+        "make smaller plans with `reconciler plan --only ID…`"
+    )
+
+
+def test_duplicate_keys_are_refused_where_they_repeat():
+    text = dump_plan(normal_plan(), **META).replace(
+        '"etag": "etag-9700001",', '"etag": "etag-9700001",\n          "etag": "other",', 1
+    )
+    line, column = position_of(text, '"etag": "other"')
+    assert load_error(text) == f'plan.json:{line}:{column}: duplicate key "etag"'
+
+
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ("NaN", 'NaN is not valid JSON (a plan file writes it as {"float": "nan"} etc.)'),
+        ("-Infinity", '-Infinity is not valid JSON (a plan file writes it as {"float": "nan"} etc.)'),
+        ("1e400", "number 1e400 is out of range"),
+        ("9" * 5000, "number has too many digits"),
+    ],
+)
+def test_numbers_json_cannot_carry_are_refused_where_they_are(literal, message):
+    text = '{\n  "base": {"x": [1, ' + literal + "]}\n}"
+    assert load_error(text) == f"plan.json:2:21: {message}"
+
+
+def test_absurd_nesting_is_refused():
+    assert load_error("[" * 200_000 + "]" * 200_000) == "plan.json: plan file nests too deeply"
+
+
+def test_schema_violation_is_located_and_names_the_json_path():
+    doc = document()
+    doc["queues"][0]["changes"][3]["etag"] = 5
+    text = text_of(doc)
+    line, column = position_of(text, '"etag": 5')
+    assert load_error(text) == (
+        f"plan.json:{line}:{column + 8}: queues[0].changes[3].etag: 5 is not of type 'string'"
+    )
+
+
+def test_unknown_fields_are_refused():
+    doc = document()
+    doc["queues"][0]["changes"][0]["token"] = "x"
+    text = text_of(doc)
+    line, column = position_of(text, '"after"')  # the change's first key
+    assert load_error(text) == (
+        f"plan.json:{line - 1}:{column - 2}: queues[0].changes[0]: "
+        "Additional properties are not allowed ('token' was unexpected)"
+    )
+
+
+def test_a_malformed_tag_value_says_what_a_tag_value_is():
+    doc = document()
+    doc["queues"][0]["changes"][0]["after"]["tags"]["score"] = {"when": "now"}
+    text = text_of(doc)
+    line, column = position_of(text, '"score": {')
+    assert load_error(text) == (
+        f"plan.json:{line}:{column + 9}: queues[0].changes[0].after.tags.score: "
+        '{"when": "now"} is not a tag value (a scalar or a list of scalars) or null '
+        "(absent before, deleted after)"
+    )
+
+
+def test_all_schema_violations_are_reported_together_in_file_order():
+    doc = document()
+    del doc["queues"][0]["changes"][1]["blocked"]
+    doc["queues"][0]["changes"][0]["lock"] = "freeze"
+    doc["provider"]["type"] = ""
+    with pytest.raises(UserErrors) as info:
+        load_plan(text_of(doc), "plan.json")
+    messages = [e.message for e in info.value.errors]
+    assert messages == [
+        "provider.type: '' should be non-empty",
+        "queues[0].changes[0].lock: 'freeze' is not one of ['lock', 'unlock', None]",
+        "queues[0].changes[1]: 'blocked' is a required property",
+    ]
+    assert all(isinstance(e, Located) and e.line for e in info.value.errors)
+
+
+def test_schema_errors_are_capped():
+    doc = document(big_plan(40))
+    for change in doc["queues"][0]["changes"]:
+        change["etag"] = 1
+    with pytest.raises(UserErrors) as info:
+        load_plan(text_of(doc), "plan.json")
+    assert len(info.value.errors) == planfile.MAX_SCHEMA_ERRORS + 1
+    assert str(info.value.errors[-1]) == "plan.json: (only the first 20 schema errors are shown)"
+
+
+def test_odd_keys_are_quoted_in_json_paths():
+    doc = document()
+    doc["queues"][0]["changes"][0]["after"]["tags"] = {"a.b": {"bad": 1}, "score": 0.91}
+    assert "queues[0].changes[0].after.tags[\"a.b\"]: " in load_error(text_of(doc))
+
+
+# Files with a valid checksum whose content still makes no sense (hand-made or buggy).
+@pytest.mark.parametrize(
+    ("edit", "path", "message"),
+    [
+        (
+            lambda d: d["queues"][0]["changes"][0]["after"].pop("status"),
+            '"after"',
+            "queues[0].changes[0].after: before and after must name the same fields (status in only one)",
+        ),
+        (
+            lambda d: d["queues"][0]["changes"][1]["sources"][0].update(field="status"),
+            None,
+            "queues[0].changes[1].sources[0].field: source for status names a field the change does not change",
+        ),
+        (
+            lambda d: d["queues"][0]["changes"][1].update(id="9700001"),
+            None,
+            "queues[0].changes[1].id: item 9700001 appears twice in queue 9615000",
+        ),
+        (
+            lambda d: d["queues"][1].update(id="9615000"),
+            None,
+            "queues[1].id: queue 9615000 appears twice",
+        ),
+        (
+            lambda d: d["summary"].update(change=99),
+            '"summary"',
+            'summary: summary does not match the changes (they give {"blocked": 1, "change": 5, '
+            '"items_seen": 52, "lock": 1, "unlock": 1})',
+        ),
+        (
+            lambda d: d["queues"][0]["changes"][3]["after"]["tags"].update(
+                submitted_at={"timestamp": "2026-13-02T03:04:05.678Z"}
+            ),
+            None,
+            "queues[0].changes[3].after.tags.submitted_at: not a valid tag value: month must be in 1..12",
+        ),
+    ],
+    ids=["field-sets", "source-field", "duplicate-item", "duplicate-queue", "summary", "timestamp"],
+)
+def test_inconsistent_content_is_refused_even_with_a_valid_checksum(edit, path, message):
+    doc = document()
+    edit(doc)
+    text = text_of(doc, sign=True)
+    error = load_error(text)
+    assert error.endswith(": " + message)
+    if path is not None:
+        line, _ = position_of(text, path)
+        assert error.startswith(f"plan.json:{line}:")
