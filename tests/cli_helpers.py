@@ -1,0 +1,23 @@
+"""Run the CLI in-process exactly as the console script does (through `main`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from click.testing import CliRunner
+
+from reconciler.cli import main
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str, input: str | None = None, env: Mapping[str, str | None] | None = None) -> Result:
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as (out, err, _mixed):
+        code = main([str(a) for a in args])
+    return Result(code, out.getvalue().decode(), err.getvalue().decode())
