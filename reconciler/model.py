@@ -42,6 +42,22 @@ def to_tag_value(value: Any) -> TagValue:
     return (to_scalar(value),)
 
 
+def scalar_kind(value: Scalar) -> str:
+    """The stored type of a scalar: "bool", "int", "float", "timestamp" or "str".
+
+    bool is tested before int because Python's True is an int.
+    """
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, datetime):
+        return "timestamp"
+    return "str"
+
+
 def scalar_key(value: Scalar) -> tuple:
     """Typed comparison key: 1, 1.0, True and "1" are four different stored values.
 
@@ -49,15 +65,12 @@ def scalar_key(value: Scalar) -> tuple:
     spec saying `rank: 1` against a live `1.0` is a real change of stored type. NaN
     equals NaN here, otherwise a NaN tag could never converge.
     """
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", value)
-    if isinstance(value, float):
-        return ("float", "nan") if math.isnan(value) else ("float", value)
-    if isinstance(value, datetime):
-        return ("timestamp", timestamp_ms(value))
-    return ("str", value)
+    kind = scalar_kind(value)
+    if kind == "float" and math.isnan(value):  # type: ignore[arg-type]
+        return (kind, "nan")
+    if kind == "timestamp":
+        return (kind, timestamp_ms(value))  # type: ignore[arg-type]
+    return (kind, value)
 
 
 def tag_key(value: TagValue | None) -> tuple | None:

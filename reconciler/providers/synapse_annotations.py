@@ -17,9 +17,11 @@ import re
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..model import Change, Item, Scalar, TagValue, from_timestamp_ms, timestamp_ms
+from ..model import Change, Item, Scalar, TagValue, from_timestamp_ms, scalar_kind, timestamp_ms
 
 STRING, LONG, DOUBLE, BOOLEAN, TIMESTAMP_MS = "STRING", "LONG", "DOUBLE", "BOOLEAN", "TIMESTAMP_MS"
+# model.scalar_kind → the annotation type Synapse stores it as.
+ANNOTATION_TYPES = {"str": STRING, "int": LONG, "float": DOUBLE, "bool": BOOLEAN, "timestamp": TIMESTAMP_MS}
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1  # a Java long
 
 # Synapse's own spellings of the non-finite doubles (lib-utils AbstractDouble).
@@ -179,19 +181,12 @@ def encode_value(value: TagValue) -> dict[str, Any]:
 
 
 def _annotation_type(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return BOOLEAN
-    if isinstance(value, int):
-        if not LONG_MIN <= value <= LONG_MAX:
-            raise MalformedStatus(f"integer {value} does not fit Synapse's LONG (64-bit)")
-        return LONG
-    if isinstance(value, float):
-        return DOUBLE
-    if isinstance(value, str):
-        return STRING
-    if isinstance(value, datetime):
-        return TIMESTAMP_MS
-    raise MalformedStatus(f"not a tag scalar: {type(value).__name__}")
+    if not isinstance(value, (str, bool, int, float, datetime)):
+        raise MalformedStatus(f"not a tag scalar: {type(value).__name__}")
+    kind = scalar_kind(value)
+    if kind == "int" and not LONG_MIN <= value <= LONG_MAX:  # type: ignore[operator]
+        raise MalformedStatus(f"integer {value} does not fit Synapse's LONG (64-bit)")
+    return ANNOTATION_TYPES[kind]
 
 
 def _text(value: Any) -> str:

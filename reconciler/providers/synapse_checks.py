@@ -9,10 +9,9 @@ ends at the offending field (for tags, at the tag key).
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any, Iterator, Mapping
 
-from ..model import Assignment, QueueSpec, Scalar, Setting
+from ..model import Assignment, QueueSpec, Scalar, Setting, scalar_kind
 from .base import SpecProblem
 
 # org.sagebionetworks.evaluation.model.SubmissionStatusEnum
@@ -27,6 +26,8 @@ MAX_VALUES = 100  # values per annotation key
 MAX_STRING_CHARS = 500  # characters across all values of one STRING key
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 _ID = re.compile(r"[0-9]+")
+# How the kinds are named in messages to spec authors.
+_KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "float", "timestamp": "timestamp", "str": "string"}
 
 
 def check_queue(queue: QueueSpec) -> list[SpecProblem]:
@@ -114,7 +115,7 @@ def _key_problems(key: str, lock_key: str, path: tuple[Any, ...]) -> list[SpecPr
 
 
 def _value_problems(key: str, value: tuple[Scalar, ...], path: tuple[Any, ...]) -> list[SpecProblem]:
-    kinds = sorted({_kind(v) for v in value})
+    kinds = sorted({_KIND_NAMES[scalar_kind(v)] for v in value})
     if len(kinds) > 1:
         return [SpecProblem(
             f"tag {key!r} mixes {' and '.join(kinds)} values; Synapse stores one type per "
@@ -138,16 +139,6 @@ def _value_problems(key: str, value: tuple[Scalar, ...], path: tuple[Any, ...]) 
     return []
 
 
-def _kind(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, datetime):
-        return "timestamp"
-    return "string"
 
 
 def _key_count_problems(queue: QueueSpec) -> list[SpecProblem]:
