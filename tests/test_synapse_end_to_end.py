@@ -1,0 +1,159 @@
+"""The Synapse provider end to end through the CLI, against the sandbox over HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from cli_helpers import run_cli
+
+QUEUE = "9615000"
+
+
+def write_spec(tmp_path: Path, endpoint: str, body: str = "") -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\n"
+        f"provider: {{type: synapse, endpoint: \"{endpoint}\"}}\n"
+        "queues:\n"
+        f"  - id: \"{QUEUE}\"\n"
+        "    safety: {max_change_percent: 100}\n"
+        "    rules:\n"
+        "      - name: validate-received\n"
+        "        where: {status: RECEIVED}\n"
+        "        set: {status: VALIDATED, tags: {phase: 1}}\n" + body
+    )
+    return spec
+
+
+def external_update(url: str, token: str, sub_id: str, status: str, annotations: dict) -> dict:
+    """Another client (a scoring script): GET the status, change it, PUT it back."""
+    headers = {"Authorization": f"Bearer {token}"}
+    got = requests.get(f"{url}/evaluation/submission/{sub_id}/status", headers=headers, timeout=10)
+    got.raise_for_status()
+    status_obj = got.json()
+    status_obj["status"] = status
+    annos = status_obj.setdefault("submissionAnnotations", {"id": sub_id, "etag": status_obj["etag"], "annotations": {}})
+    annos.setdefault("annotations", {}).update(annotations)
+    put = requests.put(f"{url}/evaluation/submission/{sub_id}/status", json=status_obj, headers=headers, timeout=10)
+    put.raise_for_status()
+    return put.json()
+
+
+def read_status(url: str, token: str, sub_id: str) -> dict:
+    got = requests.get(f"{url}/evaluation/submission/{sub_id}/status",
+                       headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    got.raise_for_status()
+    return got.json()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`reconciler serve --synthetic 9615000:1000` as a real separate process."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--token", "e2e-token",
+         "--synthetic", f"{QUEUE}:1000", "--db", str(tmp_path / "sandbox.db"),
+         "--log-requests", str(tmp_path / "requests.jsonl")],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            match = re.search(r"(http://127\.0\.0\.1:\d+/repo/v1)", line)
+            url = match.group(1) if match else None
+        assert url, "the sandbox did not announce its URL"
+        yield url, "e2e-token", tmp_path / "requests.jsonl"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_plan_apply_plan_on_a_served_sandbox(served, tmp_path):
+    url, token, log = served
+    env = {"SYNAPSE_AUTH_TOKEN": token}
+    spec = write_spec(tmp_path, url)
+
+    first = run_cli("plan", spec, "--detailed-exitcode", env=env)
+    assert first.code == 2, first.err
+    assert "Plan: 1000 to change" in first.out
+
+    applied = run_cli("apply", spec, "--auto-approve", env=env)
+    assert applied.code == 0, applied.err
+    assert "1000 applied" in applied.out
+
+    again = run_cli("plan", spec, "--detailed-exitcode", env=env)
+    assert again.code == 0, again.err
+    assert "No changes" in again.out
+
+    requests_seen = [json.loads(line) for line in log.read_text().splitlines()]
+    batches = [r for r in requests_seen if r["method"] == "PUT" and r["path"].endswith("/statusBatch")]
+    pages = [r for r in requests_seen if r["path"].endswith("/submission/status/all")]
+    assert len(batches) == 2  # ceil(1000 / 500)
+    assert len(pages) == 3 * 11  # three reads of floor(1000/100)+1 pages: plan, apply's plan, plan
+    assert read_status(url, token, "9700500")["statusVersion"] == 2
+
+
+def test_concurrent_writer_is_never_overwritten(make_sandbox, tmp_path):
+    sandbox = make_sandbox(synthetic=[(QUEUE, 20)])
+    env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+    spec = write_spec(tmp_path, sandbox.url)
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", plan_file, env=env).code == 0
+
+    # A scoring pipeline writes between review and apply.
+    theirs = external_update(sandbox.url, sandbox.token, "9700007", "SCORED",
+                             {"score": {"type": "DOUBLE", "value": ["0.83"]}})
+
+    applied = run_cli("apply", plan_file, "--auto-approve", env=env)
+    assert applied.code == 1
+    assert "9700007" in applied.out and "stale" in applied.out.lower()
+    assert "19 applied" in applied.out
+    untouched = read_status(sandbox.url, sandbox.token, "9700007")
+    assert untouched["etag"] == theirs["etag"] and untouched["status"] == "SCORED"
+
+    # Spec mode converges on the same item and keeps the pipeline's score.
+    converged = run_cli("apply", spec, "--auto-approve", env=env)
+    assert converged.code == 0, converged.err
+    final = read_status(sandbox.url, sandbox.token, "9700007")
+    assert final["submissionAnnotations"]["annotations"]["score"] == {"type": "DOUBLE", "value": ["0.83"]}
+    assert run_cli("plan", spec, "--detailed-exitcode", env=env).code == 0
+
+
+def test_unmanaged_annotations_and_fields_survive_a_write(make_sandbox, tmp_path):
+    sandbox = make_sandbox(synthetic=[(QUEUE, 3)])
+    env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+    external_update(sandbox.url, sandbox.token, "9700001", "RECEIVED",
+                    {"team": {"type": "STRING", "value": ["owls"]}})
+    before = read_status(sandbox.url, sandbox.token, "9700001")
+    spec = write_spec(tmp_path, sandbox.url)
+    assert run_cli("apply", spec, "--auto-approve", env=env).code == 0
+    after = read_status(sandbox.url, sandbox.token, "9700001")
+    assert after["status"] == "VALIDATED"
+    assert after["submissionAnnotations"]["annotations"]["team"] == {"type": "STRING", "value": ["owls"]}
+    assert after["submissionAnnotations"]["annotations"]["phase"] == {"type": "LONG", "value": ["1"]}
+    for field in ("entityId", "versionNumber", "canCancel", "cancelRequested"):
+        assert after.get(field) == before.get(field)
+
+
+def test_apply_of_a_plan_file_reads_nothing(make_sandbox, tmp_path):
+    sandbox = make_sandbox(synthetic=[(QUEUE, 250)])
+    env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+    spec = write_spec(tmp_path, sandbox.url)
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", plan_file, env=env).code == 0
+    seen = len(sandbox.request_log())
+    assert run_cli("apply", plan_file, "--auto-approve", env=env).code == 0
+    during_apply = sandbox.request_log()[seen:]
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in during_apply] == [("PUT", "statusBatch")]
+    assert os.path.getsize(plan_file) > 0
