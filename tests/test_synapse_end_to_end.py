@@ -157,3 +157,22 @@ def test_apply_of_a_plan_file_reads_nothing(make_sandbox, tmp_path):
     during_apply = sandbox.request_log()[seen:]
     assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in during_apply] == [("PUT", "statusBatch")]
     assert os.path.getsize(plan_file) > 0
+
+
+@pytest.mark.parametrize("faults", [
+    {"fail_rate": 0.2, "drop_rate": 0.1, "random_seed": 7},
+    {"max_concurrent": 1, "max_per_minute": 600},
+])
+def test_apply_converges_under_faults_and_writes_each_change_once(make_sandbox, tmp_path, faults):
+    sandbox = make_sandbox(synthetic=[(QUEUE, 300)], **faults)
+    env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+    spec = write_spec(tmp_path, sandbox.url)
+
+    applied = run_cli("apply", spec, "--auto-approve", env=env)
+
+    assert applied.code == 0, applied.err + applied.out
+    assert "300 applied" in applied.out
+    # read the store directly: the faults would hit a plain HTTP read too
+    versions = {sandbox.store.get(str(9700001 + i)).version for i in range(300)}
+    assert versions == {2}  # written exactly once: a dropped-then-retried batch is not re-sent blindly
+    assert run_cli("plan", spec, "--detailed-exitcode", env=env).code == 0
