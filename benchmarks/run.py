@@ -1,0 +1,256 @@
+"""Requests, wall time and memory of reconciler against the raw-HTTP floor.
+
+Starts `reconciler serve` as a separate process (so the server's CPU is not charged to
+the client) on a fresh store per scenario, seeded with N submissions of which a drift
+fraction is VALIDATED; the spec moves VALIDATED → ACCEPTED. For each (N, drift) it runs:
+
+  reconciler   `plan -o plan.json` then `apply plan.json` (CLI subprocesses)
+  floor        plain requests: GET every page, PUT the same changes in 500-batches
+  naive        list all, batch-write ALL items without diffing (rotates every etag)
+  per-item     GET + PUT one status per changed item (the official client's get/store
+               loop), measured on at most 500 items and extrapolated (marked *)
+
+and prints a markdown table. Request counts come from the sandbox's request log.
+
+    python benchmarks/run.py                 # N = 20,000 and 100,000; drift 1 % and 10 %
+    python benchmarks/run.py --quick         # N = 2,000, drift 10 % (a smoke run)
+    python benchmarks/run.py --throttled     # adds the Synapse-like throttle scenario
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+QUEUE = "9615000"
+TOKEN = "bench-token"
+FIRST_ID = 9700001
+PER_ITEM_CAP = 500
+
+
+@dataclass
+class Row:
+    scenario: str
+    n: int
+    drift: float
+    requests: int
+    reads: int
+    writes: int
+    rotated: int
+    seconds: float
+    rss_mb: float | None = None
+    extrapolated: bool = False
+
+
+class Server:
+    """`reconciler serve` on a free port with a fresh store seeded for one scenario."""
+
+    def __init__(self, workdir: Path, n: int, drift: float, extra: list[str] = ()) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        seed = workdir / "seed.json"
+        step = max(1, round(1 / drift)) if drift else 0
+        items = [
+            {"id": str(FIRST_ID + i), "status": "VALIDATED" if step and i % step == 0 else "RECEIVED"}
+            for i in range(n)
+        ]
+        seed.write_text(json.dumps({"queues": [{"id": QUEUE, "items": items}]}))
+        self.changes = sum(1 for it in items if it["status"] == "VALIDATED")
+        self.log = workdir / "requests.jsonl"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--token", TOKEN,
+             "--seed", str(seed), "--db", str(workdir / "sandbox.db"),
+             "--log-requests", str(self.log), *extra],
+            stderr=subprocess.PIPE, text=True,
+        )
+        line = self.proc.stderr.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/repo/v1)", line)
+        if not match:
+            self.stop()
+            raise SystemExit(f"sandbox did not start: {line}")
+        self.url = match.group(1)
+
+    def mark(self) -> int:
+        return len(self.log.read_text().splitlines()) if self.log.exists() else 0
+
+    def since(self, mark: int) -> list[dict]:
+        time.sleep(0.05)  # the log line is written after the response is sent
+        return [json.loads(line) for line in self.log.read_text().splitlines()[mark:]]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def counts(log: list[dict]) -> tuple[int, int, int]:
+    reads = sum(1 for r in log if r["method"] == "GET")
+    writes = sum(1 for r in log if r["method"] == "PUT")
+    return len(log), reads, writes
+
+
+def run_cli(args: list[str], env: dict) -> tuple[float, float]:
+    """Run the CLI as a child process; (wall seconds, peak RSS MB of that child)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        raise SystemExit(f"reconciler {' '.join(args)} failed ({code}): {proc.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def write_spec(workdir: Path, url: str) -> Path:
+    spec = workdir / "spec.yaml"
+    spec.write_text(
+        f'version: 1\nprovider: {{type: synapse, endpoint: "{url}"}}\nqueues:\n'
+        f'  - id: "{QUEUE}"\n    safety: {{max_change_percent: 100}}\n    rules:\n'
+        "      - {name: accept, where: {status: VALIDATED}, set: {status: ACCEPTED}}\n"
+    )
+    return spec
+
+
+def scenario_reconciler(workdir: Path, n: int, drift: float, extra: list[str] = ()) -> list[Row]:
+    server = Server(workdir, n, drift, list(extra))
+    try:
+        env = dict(os.environ, SYNAPSE_AUTH_TOKEN=TOKEN)
+        spec, plan = write_spec(workdir, server.url), workdir / "plan.json"
+        m0 = server.mark()
+        plan_s, plan_rss = run_cli(["plan", str(spec), "-o", str(plan)], env)
+        m1 = server.mark()
+        apply_s, apply_rss = run_cli(["apply", str(plan), "--auto-approve"], env)
+        plan_log, apply_log = server.since(m0)[: m1 - m0], server.since(m1)
+        name = "reconciler (throttled)" if extra else "reconciler"
+        total, reads, writes = counts(plan_log + apply_log)
+        rows = [
+            Row(f"{name}: plan", n, drift, *counts(plan_log), 0, plan_s, plan_rss),
+            Row(f"{name}: apply plan.json", n, drift, *counts(apply_log), server.changes, apply_s, apply_rss),
+            Row(f"{name}: plan + apply", n, drift, total, reads, writes, server.changes,
+                plan_s + apply_s, max(plan_rss, apply_rss)),
+        ]
+        return rows
+    finally:
+        server.stop()
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    return session
+
+
+def _list_all(session: requests.Session, url: str) -> list[dict]:
+    statuses, offset = [], 0
+    while True:
+        page = session.get(f"{url}/evaluation/{QUEUE}/submission/status/all",
+                           params={"limit": 100, "offset": offset}, timeout=60).json()["results"]
+        statuses += page
+        offset += len(page)
+        if len(page) < 100:
+            return statuses
+
+
+def _put_batches(session: requests.Session, url: str, statuses: list[dict]) -> None:
+    for i in range(0, len(statuses), 500):
+        body = {"statuses": statuses[i : i + 500], "isFirstBatch": True, "isLastBatch": True}
+        session.put(f"{url}/evaluation/{QUEUE}/statusBatch", json=body, timeout=120).raise_for_status()
+
+
+def scenario_floor(workdir: Path, n: int, drift: float, *, naive: bool) -> Row:
+    server = Server(workdir, n, drift)
+    try:
+        mark, start = server.mark(), time.perf_counter()
+        with _session() as session:
+            statuses = _list_all(session, server.url)
+            todo = statuses if naive else [s for s in statuses if s["status"] == "VALIDATED"]
+            for status in todo:
+                if status["status"] == "VALIDATED":
+                    status["status"] = "ACCEPTED"
+            _put_batches(session, server.url, todo)
+        elapsed = time.perf_counter() - start
+        name = "naive: list all, write all" if naive else "floor: raw GET pages + PUT batches"
+        return Row(name, n, drift, *counts(server.since(mark)), len(todo), elapsed)
+    finally:
+        server.stop()
+
+
+def scenario_per_item(workdir: Path, n: int, drift: float) -> Row:
+    server = Server(workdir, n, drift)
+    try:
+        ids = [str(FIRST_ID + i) for i in range(n) if drift and i % max(1, round(1 / drift)) == 0]
+        sample = ids[:PER_ITEM_CAP]
+        mark, start = server.mark(), time.perf_counter()
+        with _session() as session:
+            for sub_id in sample:
+                status = session.get(f"{server.url}/evaluation/submission/{sub_id}/status", timeout=60).json()
+                status["status"] = "ACCEPTED"
+                session.put(f"{server.url}/evaluation/submission/{sub_id}/status", json=status, timeout=60).raise_for_status()
+        elapsed = time.perf_counter() - start
+        scale = len(ids) / len(sample) if sample else 1
+        total, reads, writes = counts(server.since(mark))
+        return Row("per-item GET + PUT loop", n, drift, round(total * scale), round(reads * scale),
+                   round(writes * scale), len(ids), elapsed * scale, extrapolated=scale > 1)
+    finally:
+        server.stop()
+
+
+def table(rows: list[Row]) -> str:
+    out = ["| scenario | N | drift | requests | GET | PUT | etags rotated | wall s | peak RSS MB |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        star = "*" if r.extrapolated else ""
+        rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else ""
+        out.append(f"| {r.scenario} | {r.n:,} | {r.drift:.0%} | {r.requests:,}{star} | {r.reads:,}{star} | "
+                   f"{r.writes:,}{star} | {r.rotated:,} | {r.seconds:.2f}{star} | {rss} |")
+    return "\n".join(out)
+
+
+def expected_requests(n: int, changes: int) -> tuple[int, int]:
+    return n // 100 + 1, math.ceil(changes / 500)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="N = 2,000 and drift 10 % only")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[20_000, 100_000])
+    parser.add_argument("--drifts", type=lambda s: [float(x) for x in s.split(",")], default=[0.01, 0.10])
+    parser.add_argument("--throttled", action="store_true", help="also N=20,000 under --max-concurrent 3 --max-per-minute 600")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    sizes, drifts = ([2_000], [0.10]) if args.quick else (args.sizes, args.drifts)
+
+    rows: list[Row] = []
+    for n in sizes:
+        for drift in drifts:
+            for run in ("reconciler", "floor", "naive", "per-item"):
+                with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
+                    work = Path(tmp)
+                    if run == "reconciler":
+                        rows += scenario_reconciler(work, n, drift)
+                    elif run == "per-item":
+                        rows.append(scenario_per_item(work, n, drift))
+                    else:
+                        rows.append(scenario_floor(work, n, drift, naive=run == "naive"))
+                print(table(rows[-3:] if run == "reconciler" else rows[-1:]).splitlines()[-1], file=sys.stderr)
+    if args.throttled:
+        with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
+            rows += scenario_reconciler(Path(tmp), 20_000, 0.10,
+                                        ["--max-concurrent", "3", "--max-per-minute", "600"])
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
