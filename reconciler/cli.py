@@ -391,6 +391,43 @@ def show(opts: Options, planfile: str, fmt: str) -> None:
         click.echo(_render(loaded.plan, fmt, opts))
 
 
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
+    "  reconciler export spec.yaml -o -              # print it"
+)
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Where to write the exported spec ('-' for stdout).")
+@click.pass_obj
+def export(opts: Options, spec_path: str, out: str) -> None:
+    """Write the live state of a spec's queues as a spec of explicit entries.
+
+    Brings an existing queue under management: planning the exported spec shows no
+    changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
+    Reads each queue once; writes nothing to the service.
+    """
+    from .export import export_spec
+    from .providers import open_provider
+
+    (spec,) = _load_specs([spec_path])
+    out_dir = os.getcwd() if out == "-" else os.path.dirname(os.path.abspath(out))
+    progress = opts.progress()
+    with open_provider(spec.provider) as provider:
+        try:
+            queues = [(q, provider.list(q, progress.line(f"Reading queue {q.id}"))) for q in spec.queues]
+        finally:
+            progress.close()
+    text = export_spec(spec.provider, queues, out_dir)
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+        if not opts.quiet:
+            items = sum(len(items) for _, items in queues)
+            _echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
+
+
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
 @click.argument("which", type=click.Choice(["spec", "plan"]), default="spec")
 def schema(which: str) -> None:

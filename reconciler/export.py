@@ -1,0 +1,91 @@
+"""Live items → a spec with explicit entries, to bring an existing queue under management.
+
+Pure: the CLI reads the items and writes the text. Every string is emitted quoted where
+YAML could read it as anything else, so the exported spec plans to no changes.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Sequence
+
+import yaml
+
+from .diff import item_order
+from .model import Item, ProviderConfig, QueueSpec, TagValue
+
+HEADER = (
+    "# yaml-language-server: $schema=spec.schema.json\n"
+    "# Exported live state (`reconciler schema > spec.schema.json` for editor checks).\n"
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML quotes what YAML 1.1 would read as non-strings; the spec reader follows
+    YAML 1.2, whose numbers (`0o17`, `1_000`) need quoting too."""
+
+
+_YAML12_NUMBER = re.compile(r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+|[0-9._]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN))")
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if _YAML12_NUMBER.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _tag(value: TagValue) -> Any:
+    return value[0] if len(value) == 1 else list(value)
+
+
+def _entry(item: Item) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": item.status}
+    if item.tags:
+        entry["tags"] = {k: _tag(v) for k, v in sorted(item.tags.items())}
+    if item.locked:
+        entry["locked"] = True
+    return entry
+
+
+def _provider_block(config: ProviderConfig, out_dir: str) -> dict[str, Any]:
+    """The spec's provider, with a local store path re-anchored to the output's folder
+    and no seed (the store exists: that is what is being exported)."""
+    block: dict[str, Any] = {"type": config.type}
+    for key, value in config.options.items():
+        if key == "seed":
+            continue
+        if config.type == "local" and key == "path":
+            value = os.path.relpath(os.path.join(config.base_dir, value), out_dir)
+        block[key] = value
+    if config.type == "local" and "path" not in block:
+        default = os.path.join(config.base_dir, ".reconciler", "state.db")
+        block["path"] = os.path.relpath(default, out_dir)
+    return block
+
+
+def export_spec(
+    provider: ProviderConfig,
+    queues: Sequence[tuple[QueueSpec, Sequence[Item]]],
+    out_dir: str,
+) -> str:
+    doc: dict[str, Any] = {"version": 1, "provider": _provider_block(provider, out_dir), "queues": []}
+    for queue, items in queues:
+        tags: dict[str, Any] = {"policy": queue.tag_policy}
+        if queue.ignore:
+            tags["ignore"] = list(queue.ignore)
+        doc["queues"].append({
+            "id": queue.id,
+            "tags": tags,
+            "lock": {"annotation": queue.lock_annotation},
+            "submissions": {
+                item.id: _entry(item) for item in sorted(items, key=lambda i: item_order(i.id))
+            },
+        })
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=None)
+    return HEADER + body
+
+
