@@ -176,3 +176,33 @@ def test_apply_converges_under_faults_and_writes_each_change_once(make_sandbox, 
     versions = {sandbox.store.get(str(9700001 + i)).version for i in range(300)}
     assert versions == {2}  # written exactly once: a dropped-then-retried batch is not re-sent blindly
     assert run_cli("plan", spec, "--detailed-exitcode", env=env).code == 0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
+    sandbox = make_sandbox(synthetic=[(QUEUE, 2500)], latency_ms=150)
+    spec = write_spec(tmp_path, sandbox.url)
+    env = dict(os.environ, SYNAPSE_AUTH_TOKEN=sandbox.token)
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(r["path"].endswith("/statusBatch") and r["status"] == 200 for r in sandbox.request_log()):
+            break
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no cleanup, no report
+    proc.wait(timeout=30)
+    time.sleep(1.0)  # a batch already in flight may still land on the server
+    written = sum(1 for i in range(2500) if sandbox.store.get(str(9700001 + i)).version == 2)
+    assert 0 < written < 2500  # really interrupted mid-run
+
+    # nothing half-written: every item is either untouched or fully changed
+    for i in range(2500):
+        record = sandbox.store.get(str(9700001 + i))
+        assert (record.version, record.status, dict(record.tags)) in (
+            (1, "RECEIVED", {}), (2, "VALIDATED", {"phase": (1,)}))
+
+    again = run_cli("apply", spec, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
+    assert again.code == 0, again.err
+    assert f"{2500 - written} applied" in again.out
+    assert {sandbox.store.get(str(9700001 + i)).version for i in range(2500)} == {2}
