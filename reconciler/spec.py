@@ -36,6 +36,7 @@ from .model import (
     Source,
     Spec,
     TagCondition,
+    scalar_kind,
     to_tag_value,
 )
 from .providers import DEFAULT_TYPE, provider_class
@@ -559,25 +560,19 @@ _TYPE_WORDS = {
     "string": "a string", "integer": "an integer", "number": "a number",
     "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null",
 }
+# model.scalar_kind → how a YAML value's type is named in messages.
+_SCALAR_KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "number", "timestamp": "timestamp", "str": "string"}
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
 
 
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, datetime):
-        return "timestamp"
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):
         return "mapping"
-    return "string"
+    return _SCALAR_KIND_NAMES[scalar_kind(value)]
 
 
 def _fmt(value: Any) -> str:

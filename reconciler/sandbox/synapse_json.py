@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from ..model import Scalar, TagValue, timestamp_ms
+from ..model import Scalar, TagValue, scalar_kind, timestamp_ms
+from ..providers.synapse_annotations import ANNOTATION_TYPES as TYPE_OF_KIND
 from ..store import Record
 
 STATUS_ENUM = (
@@ -79,7 +80,7 @@ def bundle_json(record: Record) -> dict[str, Any]:
 
 def annotation_value(value: TagValue) -> dict[str, Any]:
     """A typed tag → `{"type", "value": [strings]}`; mixed types fall back to STRING."""
-    kinds = {_kind(v) for v in value}
+    kinds = {TYPE_OF_KIND[scalar_kind(v)] for v in value}
     if kinds == {"LONG", "DOUBLE"}:
         kinds = {"DOUBLE"}
     kind = kinds.pop() if len(kinds) == 1 else "STRING"
@@ -88,16 +89,6 @@ def annotation_value(value: TagValue) -> dict[str, Any]:
     return {"type": kind, "value": [_wire(v) for v in value]}
 
 
-def _kind(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, int):
-        return "LONG"
-    if isinstance(value, float):
-        return "DOUBLE"
-    if isinstance(value, datetime):
-        return "TIMESTAMP_MS"
-    return "STRING"
 
 
 def _wire(value: Scalar) -> str:
