@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import math
 import re
 from dataclasses import dataclass
@@ -91,12 +92,31 @@ def dump_plan(
     created_at: str,
     queue_settings: Mapping[str, Mapping[str, Any]],
 ) -> str:
-    """The plan file text: sorted keys, indent 2, ASCII only (so no editor or code page
-    can change its bytes' meaning), ending with a newline."""
+    """The plan file text: sorted keys, ASCII only (so no editor or code page can change
+    its bytes' meaning), ending with a newline.
+
+    The frame is indented for reading; each change is one compact line, because
+    `json.dumps(indent=...)` falls back to the pure-Python encoder, which took 2 s of a
+    10,000-change plan — one line per change keeps diffs per item and uses the C encoder.
+    """
     doc = plan_to_dict(
         plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
     )
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False) + "\n"
+    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False}
+    marker = f"changes-{uuid.uuid4().hex}"
+    lines: dict[str, str] = {}
+    for i, queue in enumerate(doc["queues"]):
+        placeholder = f"{marker}-{i}"
+        changes = queue["changes"]
+        lines[json.dumps(placeholder)] = (
+            "[\n" + ",\n".join("        " + json.dumps(c, separators=(",", ":"), **options) for c in changes)
+            + "\n      ]" if changes else "[]"
+        )
+        queue["changes"] = placeholder
+    text = json.dumps(doc, indent=2, **options)
+    for placeholder, rendered in lines.items():
+        text = text.replace(placeholder, rendered, 1)
+    return text + "\n"
 
 
 def _queue_to_json(queue: QueuePlan, lock_annotation: str) -> dict[str, Any]:
