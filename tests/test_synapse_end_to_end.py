@@ -206,3 +206,50 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     assert again.code == 0, again.err
     assert f"{2500 - written} applied" in again.out
     assert {sandbox.store.get(str(9700001 + i)).version for i in range(2500)} == {2}
+
+
+@pytest.mark.slow
+def test_writer_running_during_apply_loses_nothing_and_apply_converges(make_sandbox, tmp_path):
+    import random
+    import threading
+
+    sandbox = make_sandbox(synthetic=[(QUEUE, 2000)], latency_ms=5)
+    spec = write_spec(tmp_path, sandbox.url)
+    done = threading.Event()
+    landed: list[tuple[str, str]] = []  # (item, annotation key) the writer got a 200 for
+    refused = []
+
+    def writer() -> None:
+        rng = random.Random(3)
+        headers = {"Authorization": f"Bearer {sandbox.token}"}
+        with requests.Session() as http:
+            n = 0
+            while not done.is_set():
+                sub_id = str(9700001 + rng.randrange(2000))
+                status = http.get(f"{sandbox.url}/evaluation/submission/{sub_id}/status",
+                                  headers=headers, timeout=10).json()
+                key = f"ext{n}"
+                n += 1
+                annos = status.setdefault("submissionAnnotations", {"id": sub_id, "etag": status["etag"]})
+                annos.setdefault("annotations", {})[key] = {"type": "STRING", "value": ["x"]}
+                status["status"] = rng.choice(["RECEIVED", "SCORED"])
+                put = http.put(f"{sandbox.url}/evaluation/submission/{sub_id}/status",
+                               json=status, headers=headers, timeout=10)
+                (landed if put.status_code == 200 else refused).append((sub_id, key))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        result = run_cli("apply", spec, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    assert result.code == 0, result.out[-2000:] + result.err
+    assert landed, "the writer never got a write in"
+    print(f"\nwriter: {len(landed)} writes landed, {len(refused)} refused (412); "
+          f"apply: {result.out.strip().splitlines()[-1]}")
+    for sub_id, key in landed:  # no external write was lost
+        assert key in sandbox.store.get(sub_id).tags
+    again = run_cli("apply", spec, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
+    assert again.code == 0
+    assert run_cli("plan", spec, "--detailed-exitcode", env={"SYNAPSE_AUTH_TOKEN": sandbox.token}).code == 0
