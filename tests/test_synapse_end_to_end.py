@@ -253,3 +253,25 @@ def test_writer_running_during_apply_loses_nothing_and_apply_converges(make_sand
     again = run_cli("apply", spec, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
     assert again.code == 0
     assert run_cli("plan", spec, "--detailed-exitcode", env={"SYNAPSE_AUTH_TOKEN": sandbox.token}).code == 0
+
+
+def test_batch_refused_for_good_stops_the_run_with_an_exact_report(make_sandbox, tmp_path):
+    sandbox = make_sandbox(synthetic=[(QUEUE, 1500)], forbid_batches=[2])
+    env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+    spec = write_spec(tmp_path, sandbox.url)
+
+    result = run_cli("apply", spec, "--auto-approve", "--format", "json", env=env)
+
+    assert result.code == 1
+    report = json.loads(result.out)
+    by_outcome: dict[str, list[str]] = {}
+    for entry in report["results"]:
+        by_outcome.setdefault(entry["outcome"], []).append(entry["item_id"])
+    assert len(by_outcome["applied"]) == 500 and len(by_outcome["failed"]) == 500
+    assert len(by_outcome["skipped"]) == 500  # sticky: the third batch was never sent
+    failed = next(e for e in report["results"] if e["outcome"] == "failed")
+    assert "UPDATE_SUBMISSION" in failed["detail"]
+    batches = [r for r in sandbox.request_log() if r["path"].endswith("/statusBatch")]
+    assert len(batches) == 2
+    written = {sub for sub in (str(9700001 + i) for i in range(1500)) if sandbox.store.get(sub).version == 2}
+    assert written == set(by_outcome["applied"])

@@ -178,6 +178,8 @@ class SandboxApp:
 
     def put_batch(self, request: Request, eval_id: str) -> dict:
         """SMI.updateSubmissionStatusBatch, step by step (REST-FACTS §2)."""
+        if self.faults.forbids_next_batch():
+            raise ApiError(403, f"User lacks UPDATE_SUBMISSION access to Evaluation {eval_id}")
         batch = self._body(request)
         if not isinstance(batch, dict):
             raise InvalidStatus("SubmissionStatusBatch must be a JSONObject.")

@@ -10,7 +10,7 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 
 class Throttled(Exception):
@@ -26,6 +26,7 @@ class Faults:
         max_concurrent: int | None = None,
         max_per_minute: int | None = None,
         seed: int | None = None,
+        forbid_batches: Sequence[int] = (),
     ) -> None:
         for name, rate in (("fail_rate", fail_rate), ("drop_rate", drop_rate)):
             if not 0.0 <= rate <= 1.0:
@@ -36,6 +37,15 @@ class Faults:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._recent: deque[float] = deque()
+        self.forbid_batches = frozenset(forbid_batches)
+        self._batches = 0
+
+    def forbids_next_batch(self) -> bool:
+        """Counts statusBatch requests; True for the configured ones (1-based), which
+        the sandbox refuses for good, as Synapse does for a missing permission."""
+        with self._lock:
+            self._batches += 1
+            return self._batches in self.forbid_batches
 
     def should_fail(self) -> bool:
         return self._roll(self.fail_rate)

@@ -41,6 +41,7 @@ class SandboxConfig:
     max_concurrent: int | None = None
     max_per_minute: int | None = None
     random_seed: int | None = None  # of the fault generator
+    forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
 
 
 class RunningSandbox:
@@ -149,7 +150,8 @@ def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, SandboxApp]:
     if not config.token:
         raise UserError("the sandbox needs a token (clients must send it as a Bearer token)")
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
-                    config.max_concurrent, config.max_per_minute, config.random_seed)
+                    config.max_concurrent, config.max_per_minute, config.random_seed,
+                    config.forbid_batches)
     listener = _listen(config.host, config.port)
     try:
         store = open_store(config)
