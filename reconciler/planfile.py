@@ -265,7 +265,9 @@ def _parse_json(text: str, display: str) -> Any:
             parse_int=_short_int,
         )
     except json.JSONDecodeError as exc:
-        raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}") from None
+        # "Unterminated string starting at": the position follows, as line and column
+        message = exc.msg.removesuffix(" starting at")
+        raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {message}") from None
     except _BadToken:
         found = _find_bad_token(text)
         if found is None:  # pragma: no cover - the scanner sees what the hooks saw
@@ -383,6 +385,14 @@ class _Reader:
         return _located(self.display, self.text, tuple(path), message)
 
     def loaded(self, doc: dict[str, Any]) -> LoadedPlan:
+        from .providers import provider_types
+
+        if doc["provider"]["type"] not in provider_types():
+            raise self.fail(
+                ("provider", "type"),
+                f"unknown provider type {_short_json(doc['provider']['type'])} "
+                f"(known: {', '.join(provider_types())})",
+            )
         queues, annotations = [], {}
         for qi, raw in enumerate(doc["queues"]):
             if raw["id"] in annotations:
@@ -420,6 +430,15 @@ class _Reader:
         )
 
     def change(self, raw: dict[str, Any], path: tuple) -> Change:
+        base = raw["base"]
+        if base.get("id") != raw["id"] or base.get("etag") != raw["etag"]:
+            # The write starts from `base`: one that is not the item as read (another
+            # item, another version, or no object at all) would be sent as it is.
+            raise self.fail(
+                path + ("base",),
+                f"must be the object the change was computed from, with the change's "
+                f"id {_short_json(raw['id'])} and etag {_short_json(raw['etag'])}",
+            )
         before, after = raw["before"], raw["after"]
         names = _field_names(before)
         if names != _field_names(after):

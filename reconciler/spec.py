@@ -39,7 +39,7 @@ from .model import (
     scalar_kind,
     to_tag_value,
 )
-from .providers import DEFAULT_TYPE, provider_class
+from .providers import DEFAULT_TYPE, endpoint_problem, provider_class
 from .yamlload import Document, read_yaml
 
 SECRET_KEYS = frozenset({"token", "authtoken", "auth_token", "password", "secret"})
@@ -269,6 +269,9 @@ class _Loader:
         if block is None:
             return ProviderConfig(DEFAULT_TYPE, {}, self.spec_dir)
         options = {k: v for k, v in block.items() if k != "type"}
+        problem = endpoint_problem(block["type"], options.get("endpoint"))
+        if problem:
+            self.errors.append(root.error(("provider", "endpoint"), problem))
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(

@@ -1,5 +1,14 @@
-"""Bad input through the CLI: exit 1, one located message per problem, no traceback,
-nothing on stdout, and not a single request sent to the service."""
+"""Bad input through the CLI: exit 1, exactly the expected located messages on stderr, no
+traceback (an escaping exception would fail the test itself), nothing on stdout, and not
+one request sent to the service the input names.
+
+Two corpora: the malformed specs of tests/specs/bad/ with the messages test_spec.BAD_SPECS
+lists for them, and the malformed plan files of tests/inputs/plans/ with PLAN_ERRORS below.
+Every run has a live sandbox to send requests to: a valid synapse spec pointing at it is
+named first on the command line (and each bad spec with `provider: {type: synapse}` is
+pointed at it too), and each plan file records the sandbox's URL as its endpoint (the
+corpus writes `@ENDPOINT@` and an `@`-filled checksum, both filled in per run).
+"""
 from __future__ import annotations
 
 import json
@@ -9,10 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import run_cli
+from cli_helpers import Result, run_cli
+from reconciler import http
+from reconciler.planfile import MAX_PLAN_BYTES, _checksum
+from reconciler.yamlload import MAX_BYTES
+from test_spec import BAD, BAD_SPECS
 
-BAD = Path(__file__).resolve().parent / "specs" / "bad"
-CORPUS = sorted(p.name for p in BAD.iterdir())
+PLANS = Path(__file__).resolve().parent / "inputs" / "plans"
+SEAL = "sha256:" + "@" * 64
+SYNAPSE = "{type: synapse}"
 GOOD_SYNAPSE = """version: 1
 provider: {{type: synapse, endpoint: "{url}"}}
 queues:
@@ -21,101 +35,249 @@ queues:
     rules:
       - {{name: accept, where: {{status: RECEIVED}}, set: {{status: ACCEPTED}}}}
 """
-
-
-def point_at(tmp_path: Path, name: str, url: str) -> Path:
-    """A private copy of one corpus entry whose synapse provider targets the sandbox."""
-    source = BAD / name
-    if source.is_dir():
-        shutil.copytree(source, tmp_path / name)
-        target = tmp_path / name / "spec.yaml"
-    else:
-        target = tmp_path / name
-        shutil.copy(source, target)
-    raw = target.read_bytes()
-    target.write_bytes(raw.replace(b"{type: synapse}", f'{{type: synapse, endpoint: "{url}"}}'.encode()))
-    return target
-
-
-@pytest.mark.parametrize("name", CORPUS)
-@pytest.mark.parametrize("command", [("validate",), ("plan",), ("apply", "--auto-approve")])
-def test_bad_spec_is_refused_before_anything_is_sent(sandbox, tmp_path, name, command):
-    spec = point_at(tmp_path, name, sandbox.url)
-    result = run_cli(*command, spec, env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
-    assert result.code == 1
-    assert result.out == ""
-    lines = result.err.splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines), result.err
-    assert "Traceback" not in result.err
-    assert re.match(r"error: [^:]+(:\d+(:\d+)?)?: ", lines[0]), lines[0]
-    assert sandbox.request_log() == []
-    assert not (spec.parent / "state.db").exists() and not (spec.parent / ".reconciler").exists()
+ITEMS = ("9700001", "9700002", "9700003")
 
 
 @pytest.fixture
-def plan_file(sandbox, tmp_path):
+def live(make_sandbox):
+    """A sandbox holding queue 9615000 with the three items the plan corpus changes."""
+    return make_sandbox(synthetic=[("9615000", 3)])
+
+
+def env(sandbox) -> dict[str, str]:
+    return {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+
+
+def assert_refused(result: Result, expected: list[str], sandbox) -> None:
+    assert (result.code, result.err, result.out) == (1, "".join(f"error: {m}\n" for m in expected), "")
+    assert "Traceback" not in result.err
+    assert sandbox.request_log() == []
+
+
+# ------------------------------------------------------------------------ specs
+def pointed_at(name: str, url: str, root: Path) -> Path:
+    """A copy of one corpus entry under `root` whose synapse provider targets the sandbox.
+
+    Only the rewritten lines change length, and no expected message is located on one
+    (checked), so BAD_SPECS's positions hold for the copy."""
+    source, target = BAD / name.split("/")[0], root / name.split("/")[0]
+    shutil.copytree(source, target) if source.is_dir() else shutil.copy(source, target)
+    for path in [p for p in root.rglob("*") if p.is_file()]:
+        lines = path.read_bytes().split(b"\n")
+        for n, line in enumerate(lines, 1):
+            if SYNAPSE.encode() in line:
+                assert not any(m.startswith(f"{path.relative_to(root).as_posix()}:{n}:") for m in BAD_SPECS[name])
+                lines[n - 1] = line.replace(SYNAPSE.encode(), f'{{type: synapse, endpoint: "{url}"}}'.encode())
+        path.write_bytes(b"\n".join(lines))
+    return target if source.is_file() else root / name
+
+
+SPEC_COMMANDS = [("validate",), ("plan",), ("apply", "--auto-approve")]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SPECS))
+@pytest.mark.parametrize("command", SPEC_COMMANDS, ids=lambda c: c[0])
+def test_bad_spec_is_refused_with_exact_messages_before_anything_is_sent(
+    sandbox, tmp_path, monkeypatch, name, command
+):
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD_SYNAPSE.format(url=sandbox.url))
+    root = tmp_path / "bad"
+    root.mkdir()
+    spec = pointed_at(name, sandbox.url, root)
+    monkeypatch.chdir(root)
+    files = sorted(root.rglob("*"))
+    result = run_cli(*command, good, spec.relative_to(root), env=env(sandbox))
+    assert_refused(result, BAD_SPECS[name], sandbox)
+    assert sorted(root.rglob("*")) == files  # no local store, no plan file, nothing written
+
+
+def test_a_good_spec_alone_does_reach_the_sandbox(sandbox, tmp_path):
+    """The control for the test above: without the bad spec, the same run sends requests."""
     sandbox.store.create_queue("9615000")
-    from reconciler.store import NewItem
-
-    sandbox.store.insert("9615000", [NewItem(id=str(9700001 + i)) for i in range(3)])
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(GOOD_SYNAPSE.format(url=sandbox.url))
-    out = tmp_path / "plan.json"
-    assert run_cli("plan", spec, "-o", out, env={"SYNAPSE_AUTH_TOKEN": sandbox.token}).code == 0
-    return out
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD_SYNAPSE.format(url=sandbox.url))
+    assert run_cli("plan", good, env=env(sandbox)).code == 0
+    assert len(sandbox.request_log()) == 1
 
 
-def _edit(path: Path, change, *, reseal: bool) -> Path:
-    """Edit a plan file; `reseal` recomputes its checksum, as a deliberate forger would,
-    so the checks behind the checksum are exercised too."""
-    from reconciler.planfile import _checksum
-
-    doc = json.loads(path.read_text())
-    change(doc)
-    if reseal:
-        doc.pop("checksum")
-        doc["checksum"] = _checksum(doc)
-    path.write_text(json.dumps(doc, indent=2))
-    return path
+@pytest.mark.parametrize("command", SPEC_COMMANDS, ids=lambda c: c[0])
+def test_a_huge_spec_is_refused_unparsed(sandbox, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    text = GOOD_SYNAPSE.format(url=sandbox.url)
+    Path("huge.yaml").write_text(text + "#" * (MAX_BYTES + 1 - len(text)) + "\n")
+    result = run_cli(*command, "huge.yaml", env=env(sandbox))
+    assert_refused(result, ["huge.yaml: file is larger than 5 MiB"], sandbox)
 
 
-def _retarget(doc: dict, endpoint: str) -> None:
-    doc["provider"]["endpoint"] = endpoint
-
-
-BAD_PLANS = {
-    "tampered": (lambda d: d["queues"][0]["changes"][0]["after"].update(status="SCORED"),
-                 "plan file was modified after it was written (checksum mismatch)"),
-    "wrong-version": (lambda d: d.update(format_version=2),
-                      "unsupported plan format_version 2 (this reconciler reads 1)"),
-    "non-loopback-http": (lambda d: _retarget(d, "http://10.255.255.1/repo/v1"), "http"),
-    "unknown-provider": (lambda d: d["provider"].update(type="ftp"), "ftp"),
+# -------------------------------------------------------------------- plan files
+# Problems with the file itself: refused by `apply` and `show` alike.
+PLAN_ERRORS = {
+    "bad-lock-value.json": "12:338: queues[0].changes[0].lock: 'yes' is not one of ['lock', 'unlock', None]",
+    "bad-timestamp.json": "12:55: queues[0].changes[0].after.tags.score: not a valid tag value: month must be in 1..12",
+    "base-empty.json": "12:66: queues[0].changes[0].base: must be the object the change was computed "
+                       'from, with the change\'s id "9700001" and etag "etag-9700001"',
+    "base-not-object.json": "12:66: queues[0].changes[0].base: ['9700001'] is not of type 'object'",
+    "base-of-another-item.json": "12:66: queues[0].changes[0].base: must be the object the change was "
+                                 'computed from, with the change\'s id "9700001" and etag "etag-9700001"',
+    "base-of-another-version.json": "12:66: queues[0].changes[0].base: must be the object the change was "
+                                    'computed from, with the change\'s id "9700001" and etag "etag-9700001"',
+    "before-after-mismatch.json": "12:18: queues[0].changes[0].after: before and after must name the same "
+                                  "fields (status in only one)",
+    "comment.json": "2:3: not valid JSON: Expecting property name enclosed in double quotes",
+    "deep-nesting.json": "plan file nests too deeply",
+    "duplicate-item.json": "13:321: queues[0].changes[1].id: item 9700001 appears twice in queue 9615000",
+    "duplicate-key.json": '12:39: duplicate key "status"',
+    "duplicate-queue.json": "31:13: queues[1].id: queue 9615000 appears twice",
+    "duplicate-top-level-key.json": '5:3: duplicate key "format_version"',
+    "empty-tag-key.json": "12:46: queues[0].changes[0].after.tags: '' should be non-empty",
+    "empty.json": "1:1: not valid JSON: Expecting value",
+    "etag-not-string.json": "12:301: queues[0].changes[0].etag: 5 is not of type 'string'",
+    "format-version-string.json": '4:21: unsupported plan format_version "1" (this reconciler reads 1)',
+    "huge-number.json": "17:21: number 1e999 is out of range",
+    "malformed-checksum.json": "2:15: checksum: 'md5:abc' does not match '^sha256:[0-9a-f]{64}$'",
+    "missing-checksum.json": "1:1: 'checksum' is a required property",
+    "missing-queues.json": "1:1: 'queues' is a required property",
+    "nan.json": '12:55: NaN is not valid JSON (a plan file writes it as {"float": "nan"} etc.)',
+    "negative-items-seen.json": "17:21: queues[0].items_seen: -1 is less than the minimum of 0",
+    "not-utf8.json": "12:411: plan file is not UTF-8 text (invalid byte 0xff)",
+    "provider-not-object.json": "5:15: provider: 'synapse' is not of type 'object'",
+    "single-quotes.json": "4:3: not valid JSON: Expecting property name enclosed in double quotes",
+    "source-for-unchanged-field.json": "12:493: queues[0].changes[0].sources[2].field: source for locked "
+                                       "names a field the change does not change",
+    "status-not-string.json": "12:28: queues[0].changes[0].after.status: ['ACCEPTED'] is not of type 'string'",
+    "summary-mismatch.json": '27:14: summary: summary does not match the changes (they give {"blocked": 0, '
+                             '"change": 3, "items_seen": 3, "lock": 0, "unlock": 0})',
+    "tag-value-mapping.json": '12:55: queues[0].changes[0].after.tags.score: {"value": 1} is not a tag value '
+                              "(a scalar or a list of scalars) or null (absent before, deleted after)",
+    "tampered.json": "2:15: plan file was modified after it was written (checksum mismatch)",
+    "too-many-digits.json": "17:21: number has too many digits",
+    "top-level-array.json": "1:1: [] is not of type 'object'",
+    "top-level-string.json": "1:1: 'plan' is not of type 'object'",
+    "trailing-comma.json": "23:7: not valid JSON: Expecting property name enclosed in double quotes",
+    "trailing-garbage.json": "36:1: not valid JSON: Extra data",
+    "truncated.json": "13:321: not valid JSON: Unterminated string",
+    "unknown-change-field.json": "12:9: queues[0].changes[0]: Additional properties are not allowed "
+                                 "('force' was unexpected)",
+    "unknown-provider.json": '7:13: provider.type: unknown provider type "ftp" (known: local, synapse)',
+    "unknown-top-level-field.json": "1:1: Additional properties are not allowed ('apply_to' was unexpected)",
+    "whitespace-only.json": "3:1: not valid JSON: Expecting value",
+    "wrong-format-version.json": "4:21: unsupported plan format_version 2 (this reconciler reads 1)",
+}
+_PLAIN_HTTP = "uses plain http://, which is only allowed for a loopback address (127.0.0.1, ::1, localhost); use https://"
+# A well-formed file whose recorded endpoint apply must not send to (the token would go
+# in clear text, or to a place no plan could have been made against). `show` prints it.
+ENDPOINT_ERRORS = {
+    "credentials-in-endpoint.json": "plan file: endpoint must not contain credentials (user:password@)",
+    "empty-endpoint.json": "plan file: endpoint '' must be an https:// URL",
+    "ftp-endpoint.json": "plan file: endpoint 'ftp://127.0.0.1/repo/v1' must be an https:// URL",
+    "http-lookalike-host.json": f"plan file: endpoint 'http://127.0.0.1.nip.io/repo/v1' {_PLAIN_HTTP}",
+    "local-type-with-url.json": "plan file: local endpoint must start with 'local:', got '{url}'",
+    "non-loopback-http.json": f"plan file: endpoint 'http://10.255.255.1/repo/v1' {_PLAIN_HTTP}",
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_PLANS))
-@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("show",)])
-def test_bad_plan_file_is_refused_before_anything_is_sent(sandbox, plan_file, case, command):
-    change, expected = BAD_PLANS[case]
-    _edit(plan_file, change, reseal=case != "tampered")
-    before = len(sandbox.request_log())
-    result = run_cli(*command, plan_file, env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
-    if command[0] == "show" and case in ("non-loopback-http", "unknown-provider"):
-        return  # show only prints; the endpoint is judged when applying (checksum aside)
-    assert result.code == 1
-    assert expected in result.err and result.err.startswith("error: ")
-    assert "Traceback" not in result.err
-    assert sandbox.request_log()[before:] == []
+def plan_copy(name: str, url: str, directory: Path) -> Path:
+    """The corpus file with the sandbox as its endpoint, sealed with a matching checksum
+    where it holds the `@` placeholder and parses (elsewhere it fails before the check)."""
+    raw = (PLANS / name).read_bytes().replace(b"@ENDPOINT@", url.encode())
+    if SEAL.encode() in raw:
+        try:
+            raw = raw.replace(SEAL.encode(), _checksum(json.loads(raw)).encode())
+        except ValueError:
+            pass
+    target = directory / name
+    target.write_bytes(raw)
+    return target
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("", "plan.json:"),
-    ('{"format_version": 1, "queues": [', "plan.json:1:"),
-    ("\xff\xfe not json", "plan.json:"),
-])
-def test_truncated_or_garbage_plan_files(sandbox, tmp_path, text, expected):
-    path = tmp_path / "plan.json"
-    path.write_bytes(text.encode("latin-1"))
-    result = run_cli("apply", path, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
-    assert result.code == 1 and expected in result.err and "Traceback" not in result.err
-    assert sandbox.request_log() == []
+def test_every_plan_corpus_file_has_its_expected_outcome():
+    named = set(PLAN_ERRORS) | set(ENDPOINT_ERRORS) | {"valid.json", "unknown-queue.json"}
+    assert {p.name for p in PLANS.iterdir()} == named
+    assert len(PLAN_ERRORS) + len(ENDPOINT_ERRORS) + len(BAD_SPECS) >= 40
+
+
+@pytest.mark.parametrize("name", sorted(PLAN_ERRORS))
+@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("show",)], ids=lambda c: c[0])
+def test_bad_plan_file_is_refused_with_an_exact_message_before_anything_is_sent(
+    live, tmp_path, monkeypatch, name, command
+):
+    monkeypatch.chdir(tmp_path)
+    plan_copy(name, live.url, tmp_path)
+    message = PLAN_ERRORS[name]
+    where = f"{name}:" if re.match(r"\d+:\d+: ", message) else f"{name}: "
+    assert_refused(run_cli(*command, name, env=env(live)), [where + message], live)
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINT_ERRORS))
+def test_a_plan_file_for_a_forbidden_endpoint_is_refused_before_anything_is_sent(live, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    plan_copy(name, live.url, tmp_path)
+    result = run_cli("apply", name, "--auto-approve", env=env(live))
+    assert_refused(result, [ENDPOINT_ERRORS[name].format(url=live.url)], live)
+    shown = run_cli("show", name, env=env(live))  # printing it sends nothing either
+    assert shown.code == 0 and "Plan: 3 to change" in shown.out
+    assert live.request_log() == []
+
+
+def test_the_valid_plan_file_does_reach_the_sandbox(live, tmp_path, monkeypatch):
+    """The control for the tests above: the corpus's endpoint really is the sandbox (its
+    etags are made up, so every item is reported stale and nothing is written)."""
+    monkeypatch.chdir(tmp_path)
+    plan_copy("valid.json", live.url, tmp_path)
+    result = run_cli("apply", "valid.json", "--auto-approve", env=env(live))
+    assert result.code == 1 and "0 applied, 0 unchanged, 3 stale" in result.out
+    assert live.request_log()[0]["path"] == "/repo/v1/evaluation/9615000/statusBatch"
+
+
+def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_changes_nothing(
+    live, tmp_path, monkeypatch
+):
+    """Which queues exist only the service knows, and applying a plan file reads
+    nothing first: the one batch is refused whole and reported; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    plan_copy("unknown-queue.json", live.url, tmp_path)
+    before = [live.store.get(i) for i in ITEMS]
+    result = run_cli("apply", "unknown-queue.json", "--auto-approve", env=env(live))
+    assert (result.code, result.err) == (1, "")
+    refusal = ("evaluation 9999999: statusBatch refused (HTTP 400): Specified Evaluation ID does not "
+               "match submissions in the batch.")
+    for item in ITEMS:
+        assert f"  queue 9999999, item {item}: {refusal}\n" in result.out
+    assert result.out.endswith(
+        "Apply complete: 0 applied, 0 unchanged, 0 stale, 0 blocked, 3 failed, 0 skipped.\n"
+    )
+    assert [(e["method"], e["path"], e["status"]) for e in live.request_log()] == [
+        ("PUT", "/repo/v1/evaluation/9999999/statusBatch", 400)
+    ]
+    assert [live.store.get(i) for i in ITEMS] == before
+
+
+@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("show",)], ids=lambda c: c[0])
+def test_a_huge_plan_file_is_refused_unparsed(live, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    with open("huge.json", "wb") as fh:  # sparse: costs no disk, only the read
+        fh.write(b"{")
+        fh.truncate(MAX_PLAN_BYTES + 1)
+    message = ("huge.json: plan file is larger than 200 MiB, the most a plan file may be; "
+               "make smaller plans with `reconciler plan --only ID…`")
+    assert_refused(run_cli(*command, "huge.json", env=env(live)), [message], live)
+
+
+def test_a_plan_file_applies_only_to_the_endpoint_it_records(make_sandbox, tmp_path, monkeypatch):
+    """A plan made against sandbox A, applied while only sandbox B runs, sends nothing to
+    B: the endpoint is the file's, not the environment's (docs/plan-file.md)."""
+    monkeypatch.setattr(http, "MAX_BACKOFF", 0.0)  # retries to the dead endpoint, at once
+    a = make_sandbox(synthetic=[("9615000", 3)])
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD_SYNAPSE.format(url=a.url))
+    plan = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", plan, env=env(a)).code == 0
+    b = make_sandbox(synthetic=[("9615000", 3)])  # started first, so it cannot reuse A's port
+    a.stop()
+    before = [b.store.get(i) for i in ITEMS]
+    result = run_cli("apply", plan, "--auto-approve", env=env(b))
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "statusBatch got no response (NewConnectionError) after retries" in result.out
+    assert b.request_log() == []
+    assert [b.store.get(i) for i in ITEMS] == before

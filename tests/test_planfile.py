@@ -104,7 +104,7 @@ def test_fields_come_back_in_status_tags_locked_order():
             FieldChange("tags.b", None, ("x",), None),
             FieldChange("status", "A", "B", None),
             FieldChange("tags.a", ("y",), None, None),
-        ), base={}, lock="unlock",
+        ), base={"id": "1", "etag": "e"}, lock="unlock",
     ),)),))
     loaded = load_plan(dump_plan(plan, **{**META, "queue_settings": {"q": {"lock_annotation": "locked"}}}), "p")
     assert [f.field for f in loaded.plan.changes[0].fields] == ["status", "tags.a", "tags.b", "locked"]
@@ -126,7 +126,7 @@ tag_values = st.one_of(st.none(), scalars.map(lambda v: (v,)), st.lists(scalars,
 @given(st.dictionaries(st.text(min_size=1, max_size=6), st.tuples(tag_values, tag_values), max_size=4))
 def test_any_tag_values_survive_the_round_trip(tags):
     fields = tuple(FieldChange(f"tags.{k}", b, a, Source("s.yaml", 1)) for k, (b, a) in sorted(tags.items()))
-    plan = Plan("local", "db", "d", (QueuePlan("q", 3, (Change("1", "e", fields, base={"k": [1, None]}),)),))
+    plan = Plan("local", "db", "d", (QueuePlan("q", 3, (Change("1", "e", fields, base={"id": "1", "etag": "e", "k": [1, None]}),)),))
     meta = {**META, "queue_settings": {"q": {"lock_annotation": "locked"}}}
     loaded = load_plan(dump_plan(plan, **meta), "plan.json")
     assert comparable(loaded.plan) == comparable(plan)

@@ -31,11 +31,29 @@ def open_provider(config: ProviderConfig) -> Provider:
     return provider_class(config.type).from_config(config)  # type: ignore[attr-defined]
 
 
+def endpoint_problem(type_name: str, endpoint: object) -> str | None:
+    """Why the provider would refuse this endpoint, found without opening anything, so
+    `validate` reports it at the spec's line and a plan file's is refused before apply
+    sends a request; None if it is acceptable (or absent: the provider's default)."""
+    if type_name == "local" or not isinstance(endpoint, str):
+        return None
+    from ..http import check_endpoint
+
+    try:
+        check_endpoint(endpoint.rstrip("/"))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def open_provider_for_plan(type_name: str, endpoint: str) -> Provider:
     """The provider a plan file was made against, from its recorded endpoint alone.
 
     A plan file carries no credentials and no spec: the endpoint says where to write
     (a local store path or a service URL) and credentials come from the environment.
+    The endpoint is the file's, never the environment's, so a plan cannot be pointed
+    elsewhere by accident; it is checked before anything is opened or sent because the
+    file is untrusted (plain http:// to a remote host would carry the token in clear).
     """
     from ..model import ProviderConfig
 
@@ -44,5 +62,8 @@ def open_provider_for_plan(type_name: str, endpoint: str) -> Provider:
             raise ConfigError(f"plan file: local endpoint must start with 'local:', got {endpoint!r}")
         options = {"path": endpoint[len("local:"):]}
     else:
+        problem = endpoint_problem(type_name, endpoint)
+        if problem:
+            raise ConfigError(f"plan file: {problem}")
         options = {"endpoint": endpoint}
     return open_provider(ProviderConfig(type=type_name, options=options, base_dir="/"))
