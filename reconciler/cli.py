@@ -11,10 +11,11 @@ import json
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import click
 
@@ -80,15 +81,39 @@ def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
       reconciler apply examples/challenge/spec.yaml --auto-approve
     """
     ctx.obj = Options(quiet=quiet, verbose=verbose)
-    if verbose:
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            stream=sys.stderr,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+    _configure_logging(verbose)
 
 
 # ---------------------------------------------------------------------- helpers
+_LOG_HANDLER: logging.Handler | None = None
+
+
+def _configure_logging(verbose: int) -> None:
+    """-v: one line per HTTP request (`reconciler.http`) and urllib3's retry warnings;
+    -vv: urllib3's debug lines too. Without -v nothing is logged: urllib3 keeps its
+    NullHandler, so a retried connection does not print a warning in CI logs.
+
+    Our own handler on our loggers rather than logging.basicConfig, which does nothing
+    once the root logger has a handler and would leave -v silent in that case; it is
+    replaced on each run, so it always writes to the current stderr."""
+    global _LOG_HANDLER
+    loggers = {name: logging.getLogger(name) for name in ("reconciler", "urllib3")}
+    if _LOG_HANDLER is not None:
+        for logger in loggers.values():
+            logger.removeHandler(_LOG_HANDLER)
+        _LOG_HANDLER = None
+    if not verbose:
+        loggers["reconciler"].setLevel(logging.NOTSET)
+        loggers["urllib3"].setLevel(logging.NOTSET)
+        return
+    _LOG_HANDLER = logging.StreamHandler(sys.stderr)
+    _LOG_HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    loggers["reconciler"].setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    loggers["urllib3"].setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+    for logger in loggers.values():
+        logger.addHandler(_LOG_HANDLER)
+
+
 def _load_specs(paths: Sequence[str]):
     from .resolve import find_oscillations
     from .spec import load_spec
@@ -161,8 +186,11 @@ def _write_step_summary(plan) -> None:
     if target:
         from .render.markdown import render_plan_markdown
 
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(render_plan_markdown(plan) + "\n")
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(render_plan_markdown(plan) + "\n")
+        except OSError as exc:
+            raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
 
 
 def _plan_meta(spec_queues) -> dict:
@@ -188,6 +216,21 @@ def _gate(plan, force: bool) -> list[str]:
     return problems
 
 
+@contextmanager
+def _annotated(fmt: str) -> Iterator[None]:
+    """With --format github, errors also go to stdout as workflow annotations (at their
+    file, line and column), so a failing check points at the spec line; stderr and the
+    exit code stay as in every other format."""
+    try:
+        yield
+    except UserError as exc:
+        if fmt == "github":
+            from .render.github import github_errors_for
+
+            click.echo(github_errors_for([exc]))
+        raise
+
+
 def _is_plan_file(path: str) -> bool:
     if path.endswith(".json"):
         return True
@@ -209,14 +252,8 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
 
     Reads nothing but the spec files (and their includes) and sends nothing.
     """
-    try:
+    with _annotated(fmt):
         loaded = _load_specs(specs)
-    except UserErrors as exc:
-        if fmt == "github":
-            from .render.github import github_errors_for
-
-            click.echo(github_errors_for(exc.errors))
-        raise
     for spec in loaded:
         rules = sum(len(q.rules) for q in spec.queues)
         entries = sum(len(q.submissions) for q in spec.queues)
@@ -249,19 +286,29 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
     change is blocked by a lock or the plan exceeds the queue's safety limits.
     """
-    spec, provider, result = _plan_from_specs(opts, specs, only)
-    provider.close()
-    meta = _plan_meta(spec.queues)
-    click.echo(_render(result.plan, fmt, opts, **meta))
-    if out:
-        from .planfile import dump_plan
+    with _annotated(fmt):
+        spec, provider, result = _plan_from_specs(opts, specs, only)
+        provider.close()
+        meta = _plan_meta(spec.queues)
+        click.echo(_render(result.plan, fmt, opts, **meta))
+        if out:
+            from .planfile import dump_plan
 
-        Path(out).write_text(dump_plan(result.plan, **meta), encoding="utf-8")
-        if not opts.quiet:
-            _echo_err(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
+            try:
+                Path(out).write_text(dump_plan(result.plan, **meta), encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"{out}: cannot write the plan file: {exc.strerror}") from None
+            if not opts.quiet:
+                _echo_err(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
     problems = _gate(result.plan, force)
     for problem in problems:
         _echo_err(f"error: {problem}")
+    if fmt == "github" and not force:
+        from .render.github import command
+
+        # Blocked changes are already annotated at their spec lines by the renderer.
+        for violation in result.plan.safety_violations():
+            click.echo(command("error", violation, title="safety limit"))
     if problems:
         raise Failed()
     if detailed_exitcode and result.plan.has_changes:
@@ -407,7 +454,7 @@ def export(opts: Options, spec_path: str, out: str) -> None:
     changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
     Reads each queue once; writes nothing to the service.
     """
-    from .export import export_spec
+    from .export import export_spec, unstatable_tags
     from .providers import open_provider
 
     (spec,) = _load_specs([spec_path])
@@ -419,10 +466,16 @@ def export(opts: Options, spec_path: str, out: str) -> None:
         finally:
             progress.close()
     text = export_spec(spec.provider, queues, out_dir)
+    if not opts.quiet:
+        for warning in unstatable_tags(queues):
+            _echo_err(f"warning: {warning}")
     if out == "-":
         click.echo(text, nl=False)
     else:
-        Path(out).write_text(text, encoding="utf-8")
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{out}: cannot write the exported spec: {exc.strerror}") from None
         if not opts.quiet:
             items = sum(len(items) for _, items in queues)
             _echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")

@@ -22,14 +22,18 @@ HEADER = (
 
 class _Dumper(yaml.SafeDumper):
     """PyYAML quotes what YAML 1.1 would read as non-strings; the spec reader follows
-    YAML 1.2, whose numbers (`0o17`, `1_000`) need quoting too."""
+    YAML 1.2, whose numbers (`0o17`, `1_000`) need quoting too. Strings with line
+    breaks or unprintable characters are double-quoted, the one style that escapes them:
+    plain, single-quoted and block styles fold a NEL or U+2028 into a space."""
 
 
-_YAML12_NUMBER = re.compile(r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+|[0-9._]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN))")
+_YAML12_NUMBER = re.compile(
+    r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+|[0-9._]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN))"
+)
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if _YAML12_NUMBER.fullmatch(value):
+    if _YAML12_NUMBER.fullmatch(value) or not value.isprintable():
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_str(value)
 
@@ -43,11 +47,25 @@ def _tag(value: TagValue) -> Any:
 
 def _entry(item: Item) -> dict[str, Any]:
     entry: dict[str, Any] = {"status": item.status}
-    if item.tags:
-        entry["tags"] = {k: _tag(v) for k, v in sorted(item.tags.items())}
+    tags = {k: _tag(v) for k, v in sorted(item.tags.items()) if v}
+    if tags:
+        entry["tags"] = tags
     if item.locked:
         entry["locked"] = True
     return entry
+
+
+def unstatable_tags(queues: Sequence[tuple[QueueSpec, Sequence[Item]]]) -> list[str]:
+    """Tags the export leaves out because a spec cannot state them: an empty list is
+    not a tag value (`null` deletes). Under `policy: exact` a plan would delete them."""
+    return [
+        f"queue {queue.id}: submission {item.id}: tag {key!r} is an empty list, "
+        "which a spec cannot state; left out of the export"
+        for queue, items in queues
+        for item in sorted(items, key=lambda i: item_order(i.id))
+        for key, value in sorted(item.tags.items())
+        if not value
+    ]
 
 
 def _provider_block(config: ProviderConfig, out_dir: str) -> dict[str, Any]:
