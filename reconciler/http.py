@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import random
 import re
 import threading
 import time
+from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +27,9 @@ from .providers.base import ConfigError
 
 LOG = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 429 is retried by Session itself (it has to read the reason); these by urllib3.
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+THROTTLED = 429
 # Synapse counts concurrent requests per user and answers the fourth with 429
 # ("Allowed 3 concurrent connections at any time"). Staying at 3 means the limit is
 # never hit by this process, so retries are spent on real failures.
@@ -33,6 +37,12 @@ MAX_IN_FLIGHT = 3
 # Retry-After comes from an untrusted server; urllib3 would honour up to six hours.
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+
+# Synapse's other throttle is a sliding window per user ("Allowed 600 requests every 60
+# seconds") and it sends no Retry-After (REST-FACTS §4), so the wait is worked out from
+# the reason and this session's own request times.
+_TOO_FREQUENT = re.compile(r"Allowed (\d+) requests every (\d+) seconds")
+_WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never waited for
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
@@ -106,7 +116,11 @@ class BearerAuth(AuthBase):
 
 
 class _Retry(Retry):
-    """urllib3's Retry with Retry-After capped and a malformed one ignored."""
+    """urllib3's Retry with Retry-After capped and a malformed one ignored; 429 is left
+    to Session, which reads the throttle's reason."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        return status_code != THROTTLED and super().is_retry(method, status_code, has_retry_after)
 
     def get_retry_after(self, response: Any) -> float | None:
         try:
@@ -116,20 +130,82 @@ class _Retry(Retry):
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
+class _Window:
+    """When this session's admitted requests were answered, and the per-user allowance
+    once the server has named it.
+
+    After the first "too frequent" 429 every request first waits until the window has
+    room, so a long run meets the throttle once instead of on every request past the
+    allowance; until then nothing is delayed, so a server without the throttle (or a
+    run under the allowance) pays nothing. Answer times, not send times, are kept: the
+    server counts a request somewhere in between, so waiting from the answer is never
+    too early.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answered: deque[float] = deque(maxlen=_WINDOW_MEMORY)
+        self._allowance: tuple[int, float] | None = None
+
+    def record(self) -> None:
+        with self._lock:
+            self._answered.append(time.monotonic())
+
+    def learn(self, reason: str) -> bool:
+        """Take the allowance from a "too frequent" reason; False if it names none."""
+        match = _TOO_FREQUENT.search(reason)
+        if not match or int(match.group(1)) < 1:
+            return False
+        with self._lock:
+            self._allowance = (int(match.group(1)), float(match.group(2)))
+        return True
+
+    def wait(self) -> float:
+        """Seconds until one more request fits the allowance as far as this session
+        knows (0 before the allowance is known or while fewer requests were answered)."""
+        with self._lock:
+            if self._allowance is None:
+                return 0.0
+            count, period = self._allowance
+            if count > len(self._answered):
+                return 0.0
+            return max(0.0, self._answered[-count] + period - time.monotonic())
+
+
 class Session(requests.Session):
     """requests.Session that applies the module's policies to every request."""
 
-    def __init__(self, timeout: tuple[float, float]) -> None:
+    def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0) -> None:
         super().__init__()
         self.timeout = timeout
+        self.retries, self.backoff = retries, backoff
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._window = _Window()
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """One request, re-sent on 429 after the wait the throttle asks for (at most
+        `retries` times); 5xx and transport failures are retried by urllib3 below."""
         check_endpoint(url)
         if kwargs.get("timeout") is None:  # requests' None means "wait forever"
             kwargs["timeout"] = self.timeout
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
+        attempt = 0
+        while True:
+            _sleep(self._window.wait())
+            response = self._send(method, url, path, *args, **kwargs)
+            if response.status_code != THROTTLED:
+                self._window.record()
+                return response
+            if attempt >= self.retries:
+                return response
+            attempt += 1
+            delay = self._throttle_delay(response, attempt)
+            response.close()
+            _sleep(delay)
+
+    def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
         start = time.monotonic()
         try:
             with self._slots:
@@ -140,6 +216,33 @@ class Session(requests.Session):
         LOG.info("%s %s -> %d in %d ms", method, path, response.status_code, _ms(start))
         return response
 
+    def _throttle_delay(self, response: requests.Response, attempt: int) -> float | None:
+        """Retry-After (capped) if sent; none if the reason names the allowance (the
+        window then says how long); else exponential backoff with jitter, as for 5xx
+        (e.g. "too many concurrent requests" from another client with this token)."""
+        header = response.headers.get("Retry-After")
+        if header is not None:
+            try:
+                return min(_Retry.DEFAULT.parse_retry_after(header), MAX_RETRY_AFTER)
+            except InvalidHeader:
+                pass
+        if self._window.learn(_reason_text(response)) and self._window.wait():
+            return None  # our own requests fill the window: wait until the oldest leaves
+        return min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF) + random.uniform(0, self.backoff)
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        """requests reads proxy and CA settings from the environment on every request,
+        about 1 ms each; every request here goes to one endpoint with the same
+        arguments, so the answer is kept per scheme and host."""
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
+        return {**settings, "proxies": dict(settings["proxies"])}
+
     def get_redirect_target(self, response: requests.Response) -> None:
         """Never follow a redirect: it would bypass check_endpoint (and the Synapse API
         does not redirect), so a 3xx is returned as it is."""
@@ -149,6 +252,20 @@ class Session(requests.Session):
         """Scrub this session's token from text bound for a message or a log."""
         auth = self.auth
         return auth.redact(text) if isinstance(auth, BearerAuth) else redact(text, None)
+
+
+def _reason_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else ""
+
+
+def _sleep(seconds: float | None) -> None:
+    if seconds:
+        time.sleep(min(seconds, MAX_RETRY_AFTER))
 
 
 def _ms(start: float) -> int:
@@ -166,7 +283,7 @@ def make_session(
     """A session with transport retries, a default timeout, auth and TLS verification.
 
     Retried: connection failures, read timeouts and 429/500/502/503/504, for GET and
-    PUT alike. Re-sending a PUT is safe because every status carries its etag: a
+    PUT alike (429 by Session, which waits as long as the throttle asks). Re-sending a PUT is safe because every status carries its etag: a
     write that did land makes the retry fail with 412 instead of writing twice.
     """
     retry = _Retry(
@@ -183,7 +300,7 @@ def make_session(
         respect_retry_after_header=True,
         raise_on_status=False,  # the caller turns the final response into its own error
     )
-    session = Session(timeout)
+    session = Session(timeout, retries=retries, backoff=backoff)
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=MAX_IN_FLIGHT)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

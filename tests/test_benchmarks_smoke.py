@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,3 +37,31 @@ def test_floor_and_naive_baselines_count_their_requests(bench, tmp_path):
     naive = bench.scenario_floor(tmp_path / "b", 250, 0.1, naive=True)
     assert (floor.reads, floor.writes, floor.rotated) == (3, 1, 25)
     assert (naive.reads, naive.writes, naive.rotated) == (3, 1, 250)
+
+
+def test_the_quick_run_prints_a_table_and_counts_every_scenario(tmp_path):
+    out = tmp_path / "rows.json"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--sizes", "300", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=SCRIPT.parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("| scenario | N | drift | requests | GET | PUT | 429 |")
+    rows = {r["scenario"]: r for r in json.loads(out.read_text())}
+    changes = 30  # 10 % of 300
+    plan, apply_ = rows["reconciler: plan"], rows["reconciler: apply plan.json"]
+    assert (plan["reads"], plan["writes"]) == (300 // 100 + 1, 0)
+    assert (apply_["reads"], apply_["writes"], apply_["rotated"]) == (0, math.ceil(changes / 500), changes)
+    assert all(r["throttled"] == 0 for r in rows.values())
+    assert rows["naive: list all, write all"]["rotated"] == 300
+    per_item = rows["per-item GET + PUT loop"]
+    assert (per_item["reads"], per_item["writes"], per_item["extrapolated"]) == (changes, changes, False)
+
+
+def test_the_throttled_floors_are_computed_from_the_runs_own_requests(bench):
+    total = bench.Row("reconciler (throttled): plan + apply", 100_000, 0.1, 1_022, 1_002, 20, 10_000,
+                      70.0, throttled=1)
+    floor = bench.Row("floor: raw GET pages + PUT batches", 100_000, 0.1, 1_021, 1_001, 20, 10_000, 10.21)
+    rate, window = bench.throttled_floors(total, floor)
+    assert (rate.requests, rate.seconds) == (1_021, 102.1)
+    assert window.seconds == pytest.approx(60 + 10.21 * 421 / 1_021)

@@ -107,13 +107,15 @@ class SynapseProvider(Provider):
 
     # ----------------------------------------------------------------- reading
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        """Pages of 100, one after the other, until a short page.
+        """Pages of 100, one request at a time, until a short page.
 
-        Sequential on purpose: the total Synapse reports is only an estimate, so any
-        page fetched ahead may be past the end; one request per page is the cost a
-        plan promises (DESIGN §7). Synapse pages without ORDER BY, so a queue that
-        changes mid-listing can repeat (or skip) a row: a repeat is detected and the
-        queue listed once more.
+        One request at a time on purpose: the total Synapse reports is only an estimate
+        (offset + page + 1 while pages are full), so any page fetched ahead may be past
+        the end; one request per page is the cost a plan promises (DESIGN §7). The next
+        page is asked for as soon as the last one is known to be full, so turning a
+        page into items overlaps the server's work on the next one. Synapse pages
+        without ORDER BY, so a queue that changes mid-listing can repeat (or skip) a
+        row: a repeat is detected and the queue listed once more.
         """
         try:
             return self._list_once(queue, progress)
@@ -128,35 +130,44 @@ class SynapseProvider(Provider):
             ) from None
 
     def _list_once(self, queue: QueueSpec, progress: Progress | None) -> list[Item]:
-        items: dict[str, Item] = {}
-        offset = 0
-        while True:
-            path = f"/evaluation/{_segment(queue.id)}/submission/status/all"
-            query = f"?limit={PAGE_LIMIT}&offset={offset}"
-            response = self._get(path + query)
-            if response.status_code == 403:
-                raise QueueNotFound(f"evaluation {queue.id} not found or not readable")
-            self._expect_ok(response, "GET", path + query)
-            page = self._page(response, queue, path + query)
-            for item in page:
-                if item.id in items:
-                    raise _ListedTwice(item.id)
-                items[item.id] = item
-            if progress and page:
-                progress(len(page))
-            if len(page) < PAGE_LIMIT:
-                return list(items.values())
-            offset += PAGE_LIMIT
+        items: list[Item] = []
+        seen: set[str] = set()
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            offset = 0
+            pending = reader.submit(self._read_page, queue, offset)
+            while True:
+                path, results = pending.result()
+                for status in results:  # before the next request: a repeat means relist
+                    sid = status.get("id") if isinstance(status, dict) else None
+                    if isinstance(sid, str) and sid:  # an empty one is malformed, below
+                        if sid in seen:
+                            raise _ListedTwice(sid)
+                        seen.add(sid)
+                if progress and results:
+                    progress(len(results))
+                full = len(results) == PAGE_LIMIT
+                if full:
+                    offset += PAGE_LIMIT
+                    pending = reader.submit(self._read_page, queue, offset)
+                try:
+                    items += [status_to_item(status, queue.lock_annotation) for status in results]
+                except MalformedStatus as exc:
+                    raise self._unexpected(path, str(exc)) from None
+                if not full:
+                    return items
 
-    def _page(self, response: requests.Response, queue: QueueSpec, path: str) -> list[Item]:
+    def _read_page(self, queue: QueueSpec, offset: int) -> tuple[str, list[Any]]:
+        """One page's `results`, still raw; (the path it came from, the results)."""
+        path = f"/evaluation/{_segment(queue.id)}/submission/status/all?limit={PAGE_LIMIT}&offset={offset}"
+        response = self._get(path)
+        if response.status_code == 403:
+            raise QueueNotFound(f"evaluation {queue.id} not found or not readable")
+        self._expect_ok(response, "GET", path)
         body = self._json(response, path)
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) > PAGE_LIMIT:
             raise self._unexpected(path, "expected an object with a `results` array of at most 100")
-        try:
-            return [status_to_item(status, queue.lock_annotation) for status in results]
-        except MalformedStatus as exc:
-            raise self._unexpected(path, str(exc)) from None
+        return path, results
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         wanted = [i for i in dict.fromkeys(ids) if _NUMERIC.fullmatch(i)]  # no other id exists
