@@ -400,11 +400,7 @@ def _open_plan_file(path: str):
     from .planfile import load_plan
     from .providers import open_provider_for_plan
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read plan file: {exc.strerror}") from None
-    loaded = load_plan(data, path)
+    loaded = load_plan(_read_plan_file(path), path)
     plan_obj = loaded.plan
     queues = {
         q.queue_id: QueueSpec(
@@ -419,6 +415,18 @@ def _open_plan_file(path: str):
     return plan_obj, queues, provider, None
 
 
+def _read_plan_file(path: str) -> bytes:
+    """The file's bytes, but never more than one past the size cap: load_plan refuses
+    an oversized file from those alone, so a huge one is not read into memory."""
+    from .planfile import MAX_PLAN_BYTES
+
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read plan file: {exc.strerror}") from None
+
+
 @cli.command(epilog="Example:\n\n\b\n  reconciler show plan.json --format markdown")
 @click.argument("planfile", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
@@ -427,10 +435,7 @@ def show(opts: Options, planfile: str, fmt: str) -> None:
     """Print a saved plan file (validated first; nothing is sent)."""
     from .planfile import load_plan
 
-    try:
-        data = Path(planfile).read_bytes()
-    except OSError as exc:
-        raise UserError(f"{planfile}: cannot read plan file: {exc.strerror}") from None
+    data = _read_plan_file(planfile)
     loaded = load_plan(data, planfile)
     if fmt == "json":
         click.echo(data.decode("utf-8").rstrip("\n"))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from .providers.base import ConfigError
@@ -47,6 +47,10 @@ _WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never 
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 REDACTED = "***"
+# A shorter token is scrubbed only where it follows "Bearer": replaced wherever it
+# occurs, "a" or "id" would mangle every message, and no real credential is that short
+# (Synapse's personal access tokens are JWTs of hundreds of characters).
+MIN_REDACTED_LENGTH = 8
 
 
 def check_endpoint(url: str) -> None:
@@ -82,10 +86,17 @@ def is_loopback(host: str) -> bool:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """`text` with the secret and any bearer credential replaced by `***`."""
-    if secret:
+    """`text` with the secret (if not too short to tell from ordinary text) and any
+    bearer credential replaced by `***`."""
+    if secret and len(secret) >= MIN_REDACTED_LENGTH:
         text = text.replace(secret, REDACTED)
     return _BEARER.sub(rf"\g<1>{REDACTED}", text)
+
+
+def nothing_sent(exc: requests.RequestException) -> bool:
+    """Whether every attempt failed before a connection was made (refused, unresolvable
+    host, connect timeout), so the server cannot have seen the request."""
+    return bool(exc.args) and isinstance(exc.args[0], NeverConnected)
 
 
 def failure_name(exc: requests.RequestException) -> str:
@@ -115,9 +126,25 @@ class BearerAuth(AuthBase):
         return redact(text, self._token)
 
 
+class NeverConnected(MaxRetryError):
+    """Retries ran out and no attempt got as far as a connection: nothing was sent."""
+
+
 class _Retry(Retry):
     """urllib3's Retry with Retry-After capped and a malformed one ignored; 429 is left
     to Session, which reads the throttle's reason."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> _Retry:
+        """As Retry's, but when retries run out after only connect failures (urllib3's
+        NewConnectionError is a ConnectTimeoutError) the error says so: requests keeps
+        only the last failure, and an earlier attempt may have reached the server."""
+        try:
+            return super().increment(*args, **kwargs)
+        except MaxRetryError as exc:
+            errors = [attempt.error for attempt in self.history] + [exc.reason]
+            if all(isinstance(error, ConnectTimeoutError) for error in errors):
+                raise NeverConnected(exc.pool, exc.url, exc.reason) from exc.reason
+            raise
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         return status_code != THROTTLED and super().is_retry(method, status_code, has_retry_after)
@@ -257,7 +284,7 @@ class Session(requests.Session):
 def _reason_text(response: requests.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         return ""
     reason = body.get("reason") if isinstance(body, dict) else None
     return reason if isinstance(reason, str) else ""

@@ -62,7 +62,8 @@ class _File:
     """One YAML file: its Document (positions) and the JSON view the schema checks.
 
     The JSON view has text keys (an unquoted `9700003:` becomes "9700003") and the
-    value of every secret-named key replaced by null, so nothing can echo a secret.
+    value of every secret-named setting (not tag name) replaced by null, so nothing can
+    echo a secret.
     """
 
     doc: Document
@@ -124,7 +125,7 @@ def _project(doc: Document, value: Any, path: tuple, errors: list[Located]) -> A
     out: dict[str, Any] = {}
     for key, item in value.items():
         here = path + (key,)
-        if _is_secret(key):
+        if _is_secret(key) and not _is_tag_mapping(path):
             errors.append(doc.error(
                 here, f"secrets do not belong in a spec: remove {_q(key)} (use SYNAPSE_AUTH_TOKEN)",
                 key=True,
@@ -147,6 +148,19 @@ def _project(doc: Document, value: Any, path: tuple, errors: list[Located]) -> A
 
 def _is_secret(key: Any) -> bool:
     return isinstance(key, str) and key.lower() in SECRET_KEYS
+
+
+def _is_tag_mapping(path: tuple) -> bool:
+    """Whether the mapping at `path` is keyed by tag names (a submission's `tags`, a
+    rule's `set.tags` or `where.tags`). Tag names are data, not settings: a tag called
+    `token` is exported from the service and must load again, so the secret-key check
+    skips them (a queue's own `tags:` policy is a settings mapping and is checked)."""
+    return len(path) >= 3 and path[-1] == "tags" and (path[-3] == "submissions" or path[-2] in ("set", "where"))
+
+
+def _refused_secret(path: tuple) -> bool:
+    """Whether some key along `path` is a secret-named setting (reported as such)."""
+    return any(_is_secret(key) and not _is_tag_mapping(path[:i]) for i, key in enumerate(path))
 
 
 def _key_text(doc: Document, path: tuple, key: Any, errors: list[Located]) -> str | None:
@@ -451,7 +465,7 @@ def _schema_errors(file: _File, validator: Any) -> list[Located]:
 
 def _explain(error: ValidationError, file: _File, root: dict) -> list[Located]:
     path = tuple(error.absolute_path)
-    if any(_is_secret(part) for part in path):
+    if _refused_secret(path):
         return []  # already reported as a secret; its value is never looked at
     keyword, instance, schema = error.validator, error.instance, error.schema
     custom = _custom_message(error, root)
@@ -471,7 +485,7 @@ def _explain(error: ValidationError, file: _File, root: dict) -> list[Located]:
         return [
             file.error(path + (key,), f"unknown field {_q(key)} (allowed: {', '.join(allowed)})", key=True)
             for key in instance
-            if key not in allowed and not _is_secret(key)
+            if key not in allowed and not _refused_secret(path + (key,))
         ]
     if keyword == "required" and not custom:
         return [

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import Result, run_cli
-from reconciler import http
+from reconciler import http, planfile
 from reconciler.planfile import MAX_PLAN_BYTES, _checksum
 from reconciler.yamlload import MAX_BYTES
 from test_spec import BAD, BAD_SPECS
@@ -264,6 +264,26 @@ def test_a_huge_plan_file_is_refused_unparsed(live, tmp_path, monkeypatch, comma
     assert_refused(run_cli(*command, "huge.json", env=env(live)), [message], live)
 
 
+@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("show",)], ids=lambda c: c[0])
+def test_a_huge_plan_file_is_read_only_up_to_one_byte_past_the_cap(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    with open("huge.json", "wb") as fh:  # sparse: 8 GiB that reading whole would hold in memory
+        fh.truncate(8 * 1024**3)
+    given: list[int] = []
+    real_load_plan = planfile.load_plan
+
+    def load_plan(data: bytes, display: str):
+        given.append(len(data))
+        return real_load_plan(data, display)
+
+    monkeypatch.setattr(planfile, "load_plan", load_plan)
+    result = run_cli(*command, "huge.json", env={"SYNAPSE_AUTH_TOKEN": None})
+    assert (result.code, result.out) == (1, "")
+    assert result.err == ("error: huge.json: plan file is larger than 200 MiB, the most a plan file may be; "
+                          "make smaller plans with `reconciler plan --only ID…`\n")
+    assert given == [MAX_PLAN_BYTES + 1]
+
+
 def test_a_plan_file_applies_only_to_the_endpoint_it_records(make_sandbox, tmp_path, monkeypatch):
     """A plan made against sandbox A, applied while only sandbox B runs, sends nothing to
     B: the endpoint is the file's, not the environment's (docs/plan-file.md)."""
@@ -278,6 +298,6 @@ def test_a_plan_file_applies_only_to_the_endpoint_it_records(make_sandbox, tmp_p
     before = [b.store.get(i) for i in ITEMS]
     result = run_cli("apply", plan, "--auto-approve", env=env(b))
     assert result.code == 1 and "Traceback" not in result.err
-    assert "statusBatch got no response (NewConnectionError) after retries" in result.out
+    assert "statusBatch got no connection (NewConnectionError) after retries; it was not written" in result.out
     assert b.request_log() == []
     assert [b.store.get(i) for i in ITEMS] == before

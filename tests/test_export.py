@@ -25,7 +25,7 @@ NASTY_VALUES = [(v,) for v in NASTY_STRINGS] + [
     (datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone.utc),), (1, 2), ("NO", 1, 1.0, True), ("", ""),
 ]
 NASTY_KEYS = ["NO", "1", "1.0", "true", "null", "~", "a: b", "#x", " lead", "-", "?", "key.with.dots",
-              "2024-01-01", "x" * 100]
+              "2024-01-01", "x" * 100, *sorted(SECRET_KEYS), "Token", "PASSWORD"]  # tag names are data
 
 
 def round_trip(tmp_path: Path, tags: dict) -> dict:
@@ -59,7 +59,7 @@ scalars = st.one_of(
                  timezones=st.just(timezone.utc)).map(to_scalar),
 )
 tag_values = st.one_of(scalars.map(lambda v: (v,)), st.lists(scalars, min_size=2, max_size=3).map(tuple))
-tag_keys = st.text(min_size=1).filter(lambda k: k.isprintable() and k.lower() not in SECRET_KEYS)
+tag_keys = st.text(min_size=1).filter(str.isprintable)
 
 
 @settings(max_examples=100, deadline=None)

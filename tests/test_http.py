@@ -98,10 +98,22 @@ def test_tls_verification_is_on():
 
 
 def test_redact_scrubs_the_token_and_any_bearer_credential():
-    text = "failed: token abc123 in header Authorization: Bearer xyz.789 (abc123)"
-    assert redact(text, "abc123") == "failed: token *** in header Authorization: Bearer *** (***)"
-    assert session(token="abc123").redact(text) == redact(text, "abc123")
+    text = "failed: token abc12345 in header Authorization: Bearer xyz.789 (abc12345)"
+    assert redact(text, "abc12345") == "failed: token *** in header Authorization: Bearer *** (***)"
+    assert session(token="abc12345").redact(text) == redact(text, "abc12345")
     assert redact("nothing secret", None) == "nothing secret"
+
+
+@pytest.mark.parametrize("token", ["a", "id", "abc", "1234567"])
+def test_a_token_too_short_to_tell_from_text_is_scrubbed_only_after_bearer(token):
+    text = f"a batch id abc1234567 failed; Authorization: Bearer {token}"
+    assert redact(text, token) == "a batch id abc1234567 failed; Authorization: Bearer ***"
+    assert session(token=token).redact(text) == redact(text, token)
+
+
+def test_a_token_long_enough_is_scrubbed_wherever_it_occurs():
+    text = "x=tok-12345678&y=tok-12345678tok-12345678, Bearer tok-12345678"
+    assert redact(text, "tok-12345678") == "x=***&y=******, Bearer ***"
 
 
 # ------------------------------------------------------------------- timeouts

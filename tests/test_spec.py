@@ -151,8 +151,8 @@ BAD_SPECS = {
         "rule-without-where.yaml:5:9: missing required field 'where'",
     ],
     'secret-keys-anywhere.yaml': [
-        "secret-keys-anywhere.yaml:5:26: secrets do not belong in a spec: remove 'Password' (use SYNAPSE_AUTH_TOKEN)",
-        "secret-keys-anywhere.yaml:5:61: secrets do not belong in a spec: remove 'auth_token' (use SYNAPSE_AUTH_TOKEN)",
+        "secret-keys-anywhere.yaml:4:5: secrets do not belong in a spec: remove 'Password' (use SYNAPSE_AUTH_TOKEN)",
+        "secret-keys-anywhere.yaml:6:19: secrets do not belong in a spec: remove 'auth_token' (use SYNAPSE_AUTH_TOKEN)",
     ],
     'synapse-bad-ids.yaml': [
         "synapse-bad-ids.yaml:4:5: queue id 'syn9615000' is not a Synapse evaluation id (digits only)",
@@ -339,7 +339,8 @@ SECRET_CASES = {
     "top level": "token: DO-NOT-ECHO\nversion: 1\nqueues: [{id: '1'}]\n",
     "provider": "version: 1\nprovider: {type: synapse, AuthToken: DO-NOT-ECHO}\nqueues: [{id: '1'}]\n",
     "list value": "version: 1\nqueues: [{id: '1', password: [DO-NOT-ECHO, {x: 1}]}]\n",
-    "tag key": "version: 1\nqueues: [{id: '1', submissions: {'2': {tags: {secret: DO-NOT-ECHO}}}}]\n",
+    "submission key": "version: 1\nqueues: [{id: '1', submissions: {'2': {secret: DO-NOT-ECHO}}}]\n",
+    "rule key": "version: 1\nqueues: [{id: '1', rules: [{name: r, where: {}, set: {token: [DO-NOT-ECHO]}}]}]\n",
     "bad timestamp": "version: 1\nqueues: [{id: '1'}]\nauth_token: 2024-13-45\n",
     "duplicate": "version: 1\nqueues: [{id: '1'}]\ntoken: DO-NOT-ECHO\ntoken: DO-NOT-ECHO\n",
     "bad tag": "version: 1\nqueues: [{id: '1'}]\nsecret: !!int DO-NOT-ECHO\n",
@@ -357,6 +358,44 @@ def test_secret_key_is_named_with_its_position(tmp_spec):
     spec = tmp_spec(SECRET_CASES["provider"])
     assert errors_of(spec) == [
         f"{spec}:2:27: secrets do not belong in a spec: remove 'AuthToken' (use SYNAPSE_AUTH_TOKEN)"
+    ]
+
+
+def test_tag_names_that_look_like_secrets_are_data_and_load(tmp_spec):
+    spec = tmp_spec(
+        """\
+        version: 1
+        provider: {type: local}
+        queues:
+          - id: "9615000"
+            submissions:
+              "9700001": {tags: {token: abc, Password: [1, 2], AUTH_TOKEN: true}}
+            rules:
+              - name: r
+                where: {tags: {secret: {exists: true}}}
+                set: {tags: {authtoken: 1.5}}
+        """
+    )
+    queue = load_spec(spec).queues[0]
+    tags = queue.submissions["9700001"].tags
+    assert {key: setting.value for key, setting in tags.items()} == {
+        "token": ("abc",), "Password": (1, 2), "AUTH_TOKEN": (True,)
+    }
+    assert list(queue.rules[0].where.tags) == ["secret"]
+    assert list(queue.rules[0].set.tags) == ["authtoken"]
+
+
+def test_a_bad_value_of_a_tag_named_like_a_secret_is_still_reported(tmp_spec):
+    spec = tmp_spec('version: 1\nqueues: [{id: "1", submissions: {"2": {tags: {token: []}}}}]\n')
+    assert errors_of(spec) == [
+        f"{spec}:2:54: an empty list is not a tag value (use null to delete the key)"
+    ]
+
+
+def test_a_secret_named_queue_tag_policy_key_is_still_refused(tmp_spec):
+    spec = tmp_spec('version: 1\nqueues: [{id: "1", tags: {policy: merge, token: DO-NOT-ECHO}}]\n')
+    assert errors_of(spec) == [
+        f"{spec}:2:42: secrets do not belong in a spec: remove 'token' (use SYNAPSE_AUTH_TOKEN)"
     ]
 
 

@@ -78,6 +78,39 @@ def test_every_provider_request_gives_up_within_its_timeout_on_a_silent_server(c
     assert isinstance(caught.value, WriteFailed) == (call == "write")
 
 
+def test_a_write_refused_at_every_connect_says_it_was_not_written():
+    with socket.socket() as bound:  # bound but not listening: every connect is refused
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}/repo/v1"
+        provider = SynapseProvider(url, "t", retries=2, backoff=0.0)
+        with pytest.raises(WriteFailed) as caught:
+            provider.write(QUEUE, [a_change()])
+    assert str(caught.value) == ("evaluation 9615000: statusBatch got no connection (NewConnectionError) "
+                                 "after retries; it was not written")
+
+
+def test_a_write_sent_once_before_connects_were_refused_may_have_been_written():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/repo/v1"
+
+    def take_one_then_go_away() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)  # the request arrived...
+        listener.close()  # ...the retry will be refused...
+        connection.close()  # ...and this attempt gets no answer
+
+    taker = threading.Thread(target=take_one_then_go_away, daemon=True)
+    taker.start()
+    provider = SynapseProvider(url, "t", retries=1, backoff=0.0)
+    with pytest.raises(WriteFailed) as caught:
+        provider.write(QUEUE, [a_change()])
+    taker.join(5)
+    assert str(caught.value) == ("evaluation 9615000: statusBatch got no response (NewConnectionError) "
+                                 "after retries; it may or may not have been written, run plan again")
+
+
 def test_the_provider_a_spec_opens_has_a_finite_timeout(monkeypatch):
     monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", "t")
     provider = SynapseProvider.from_config(ProviderConfig("synapse", {}, "."))
@@ -160,14 +193,18 @@ NOT_A_PAGE = "expected an object with a `results` array of at most 100"
     ("[]", NOT_A_PAGE),
     ('{"results": "9700001"}', NOT_A_PAGE),
     ('{"totalNumberOfResults": 1}', NOT_A_PAGE),
-    pytest.param('{"results": [1]}', "a status is a number, not an object", marks=pytest.mark.xfail(
-        strict=True, reason="synapse_annotations._kind names int/float/bool by Python type: 'a status is int'")),
+    ('{"results": [1]}', "a status is a number, not an object"),
+    ('{"results": [1.5]}', "a status is a number, not an object"),
+    ('{"results": [true]}', "a status is a boolean, not an object"),
+    ('{"results": [null]}', "a status is null, not an object"),
+    ('{"results": [[]]}', "a status is an array, not an object"),
     ('{"results": [{"id": 9700001, "etag": "e1", "status": "RECEIVED"}]}', "status 9700001 has no string 'id'"),
     ('{"results": [{"id": "9700001", "status": "RECEIVED"}]}', "status '9700001' has no string 'etag'"),
     ('{"results": [{"id": "9700001", "etag": "e1", "status": ["RECEIVED"]}]}',
      "status '9700001' has no string 'status'"),
 ], ids=["html", "empty", "binary", "truncated", "null", "array", "results-string", "no-results",
-        "status-number", "id-number", "no-etag", "status-list"])
+        "status-number", "status-float", "status-boolean", "status-null", "status-array",
+        "id-number", "no-etag", "status-list"])
 def test_a_malformed_listing_is_one_error_line_through_the_cli(tmp_path, body, detail):
     app = Scripted(lambda r: Response(body, 200, content_type="application/json"))
     with serve(app) as url:
@@ -191,15 +228,33 @@ def test_an_unexpected_status_is_one_error_line_through_the_cli(tmp_path, code, 
     assert result.err == f"error: GET {url}{LISTING} failed (HTTP {code}): {reason}\n"
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason=(
-    "synapse.py _json/_reason and http._reason_text catch ValueError only; a deeply nested "
-    "JSON body makes response.json() raise RecursionError (owner: reconciler/providers/synapse.py)"))
 def test_a_deeply_nested_response_is_one_error_line_through_the_cli(tmp_path):
     body = "[" * 100_000 + "]" * 100_000
     with serve(Scripted(lambda r: json_response(body))) as url:
         result = run_cli("plan", spec_for(tmp_path, url), env=ENV)
     assert (result.code, result.out) == (1, "")
     assert result.err == f"error: unexpected response from {url}{LISTING}: {NOT_JSON}\n"
+
+
+@pytest.mark.parametrize("code", [400, 429, 500])
+def test_a_deeply_nested_error_body_is_quoted_as_text(code):
+    body = "[" * 100_000 + "]" * 100_000  # 429: the throttle's reason is read; 500: retried
+    app = Scripted(lambda r: json_response(body, status=code))
+    with serve(app) as url:
+        provider = SynapseProvider(url, "t", retries=1, backoff=0.0)
+        with pytest.raises(ProviderError) as caught:
+            provider.list(QUEUE)
+    assert str(caught.value) == f"GET {url}{LISTING} failed (HTTP {code}): {'[' * 300}"
+    assert len(app.seen) == (1 if code == 400 else 2)
+
+
+def test_a_one_letter_token_does_not_mangle_the_servers_reason():
+    app = Scripted(lambda r: json_response({"reason": f"a bad request; {r.headers['Authorization']}"}, status=400))
+    with serve(app) as url:
+        provider = SynapseProvider(url, "a", retries=0)
+        with pytest.raises(ProviderError) as caught:
+            provider.list(QUEUE)
+    assert str(caught.value) == f"GET {url}{LISTING} failed (HTTP 400): a bad request; Bearer ***"
 
 
 def test_a_failed_write_with_a_garbage_answer_is_reported_in_one_line_per_item(tmp_path, monkeypatch):
