@@ -213,9 +213,11 @@ def test_a_write_keeps_every_field_it_does_not_manage():
 
 
 def test_a_write_does_not_modify_the_base():
-    base = status({"keep": {"type": "STRING", "value": ["x"]}})
+    base = status({"keep": {"type": "STRING", "value": ["x"]}, "n": {"type": "LONG", "value": [1]}},
+                  annotations={"stringAnnos": [{"key": "k", "value": "v"}]}, modifiedOn="2024-01-01")
     before = repr(base)
-    status_for_write(change(base, ("tags.keep", ("x",), None), ("status", "RECEIVED", "OPEN")), LOCK)
+    status_for_write(change(base, ("tags.keep", ("x",), None), ("tags.new", None, (2,)),
+                            ("status", "RECEIVED", "OPEN"), ("locked", False, True), lock="lock"), LOCK)
     assert repr(base) == before
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from queue import Full, Queue
 from typing import Any, Sequence
 from urllib.parse import quote
 
@@ -18,7 +20,7 @@ import requests
 
 from .. import __version__
 from ..auth import HOW_TO, find_token
-from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session
+from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec
 from .base import (
     Capabilities,
@@ -47,6 +49,8 @@ _NUMERIC = re.compile(r"[0-9]+")
 # batches() cannot know the queue's lock key, so it sizes a lock with a long stand-in
 # key and over-estimates; write() measures the real body again before sending.
 _SIZING_LOCK_KEY = "_" * 256
+# Pages read but not yet turned into items; the reader waits when this many are queued.
+_PAGES_AHEAD = 8
 
 
 class _ListedTwice(Exception):
@@ -130,31 +134,56 @@ class SynapseProvider(Provider):
             ) from None
 
     def _list_once(self, queue: QueueSpec, progress: Progress | None) -> list[Item]:
+        pages: Queue[tuple[str, list[Any]] | BaseException | None] = Queue(maxsize=_PAGES_AHEAD)
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._read_pages, args=(queue, pages, stop), name="synapse-pages", daemon=True
+        )
+        reader.start()
         items: list[Item] = []
-        seen: set[str] = set()
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            offset = 0
-            pending = reader.submit(self._read_page, queue, offset)
+        try:
             while True:
-                path, results = pending.result()
-                for status in results:  # before the next request: a repeat means relist
-                    sid = status.get("id") if isinstance(status, dict) else None
-                    if isinstance(sid, str) and sid:  # an empty one is malformed, below
-                        if sid in seen:
-                            raise _ListedTwice(sid)
-                        seen.add(sid)
-                if progress and results:
-                    progress(len(results))
-                full = len(results) == PAGE_LIMIT
-                if full:
-                    offset += PAGE_LIMIT
-                    pending = reader.submit(self._read_page, queue, offset)
+                page = pages.get()
+                if page is None:
+                    return items
+                if isinstance(page, BaseException):
+                    raise page
+                path, results = page
                 try:
                     items += [status_to_item(status, queue.lock_annotation) for status in results]
                 except MalformedStatus as exc:
                     raise self._unexpected(path, str(exc)) from None
-                if not full:
-                    return items
+                if progress and results:
+                    progress(len(results))
+        finally:
+            stop.set()
+            reader.join()
+
+    def _read_pages(self, queue: QueueSpec, pages: Queue, stop: threading.Event) -> None:
+        """The reader thread: every page in order, then None; or the exception that
+        ended the listing. It asks for the next page the moment the last one is known
+        to be full, with no hand-off between threads on that path, so the only gap
+        between two requests is reading one response; turning pages into items happens
+        on the caller's thread while this one waits on the server. A repeated id is
+        caught here, before the next request (the queue is then listed again)."""
+        seen: set[str] = set()
+        offset = 0
+        try:
+            while not stop.is_set():
+                path, results = self._read_page(queue, offset)
+                for status in results:
+                    sid = status.get("id") if isinstance(status, dict) else None
+                    if isinstance(sid, str) and sid:  # an empty one is malformed: the caller says so
+                        if sid in seen:
+                            raise _ListedTwice(sid)
+                        seen.add(sid)
+                _put(pages, (path, results), stop)
+                if len(results) < PAGE_LIMIT:
+                    _put(pages, None, stop)
+                    return
+                offset += PAGE_LIMIT
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            _put(pages, exc, stop)
 
     def _read_page(self, queue: QueueSpec, offset: int) -> tuple[str, list[Any]]:
         """One page's `results`, still raw; (the path it came from, the results)."""
@@ -237,6 +266,11 @@ class SynapseProvider(Provider):
                 headers={"Content-Type": "application/json; charset=utf-8"},
             )
         except requests.RequestException as exc:
+            if nothing_sent(exc):
+                raise WriteFailed(
+                    f"evaluation {queue.id}: statusBatch got no connection ({failure_name(exc)}) "
+                    "after retries; it was not written"
+                ) from None
             raise WriteFailed(
                 f"evaluation {queue.id}: statusBatch got no response ({failure_name(exc)}) "
                 "after retries; it may or may not have been written, run plan again"
@@ -277,7 +311,7 @@ class SynapseProvider(Provider):
     def _json(self, response: requests.Response, path: str) -> Any:
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise self._unexpected(path, "the body is not JSON") from None
 
     def _unexpected(self, path: str, detail: str) -> ProviderError:
@@ -287,7 +321,7 @@ class SynapseProvider(Provider):
         """Synapse's `reason`, else the start of the body, on one line and redacted."""
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and isinstance(body.get("reason"), str):
             text = body["reason"]
@@ -319,6 +353,16 @@ def _status(change: Change, lock_key: str) -> dict[str, Any]:
         return status_for_write(change, lock_key)
     except MalformedStatus as exc:
         raise WriteFailed(f"submission {change.item_id}: {exc}") from None
+
+
+def _put(pages: Queue, entry: Any, stop: threading.Event) -> None:
+    """Queue `entry` for the caller unless it has stopped listening (it failed)."""
+    while not stop.is_set():
+        try:
+            pages.put(entry, timeout=0.1)
+            return
+        except Full:
+            continue
 
 
 def _segment(value: str) -> str:

@@ -11,7 +11,6 @@ object written is the fresh one that was read, with only the managed parts chang
 """
 from __future__ import annotations
 
-import copy
 import math
 import re
 from datetime import datetime
@@ -207,7 +206,9 @@ def status_for_write(change: Change, lock_key: str) -> dict[str, Any]:
     (server-owned). `submissionAnnotations` is omitted when empty (that is how Synapse
     stores "none") and otherwise carries the status's own id and etag.
     """
-    obj = copy.deepcopy(dict(change.base))
+    # A shallow copy: only top-level keys are set here and the annotation container is
+    # rebuilt, so the base is never changed (a deep copy was a third of apply's CPU).
+    obj = dict(change.base)
     obj.pop("modifiedOn", None)
     obj["id"] = change.item_id
     obj["etag"] = change.etag
@@ -260,9 +261,10 @@ def _normalised(entry: Any) -> Any:
 
 # ------------------------------------------------------------------------ helpers
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
+    """What a JSON value is, in JSON's words (looked up by exact type: True is not "a number")."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _short(value: Any, limit: int = 60) -> str:
