@@ -18,7 +18,7 @@ from functools import cache
 from importlib.resources import files
 from itertools import islice
 from json.decoder import scanstring
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
 from .model import (
@@ -103,14 +103,14 @@ def dump_plan(
         plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
     )
     options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False}
+    compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
     marker = f"changes-{uuid.uuid4().hex}"
     lines: dict[str, str] = {}
     for i, queue in enumerate(doc["queues"]):
         placeholder = f"{marker}-{i}"
         changes = queue["changes"]
         lines[json.dumps(placeholder)] = (
-            "[\n" + ",\n".join("        " + json.dumps(c, separators=(",", ":"), **options) for c in changes)
-            + "\n      ]" if changes else "[]"
+            "[\n" + ",\n".join("        " + compact(c) for c in changes) + "\n      ]" if changes else "[]"
         )
         queue["changes"] = placeholder
     text = json.dumps(doc, indent=2, **options)
@@ -323,12 +323,35 @@ def _find_bad_token(text: str) -> tuple[int, str] | None:
 
 # ------------------------------------------------------------------ schema checking
 @cache
+def _schema() -> dict[str, Any]:
+    return json.loads((files("reconciler") / "schemas" / "plan.schema.json").read_text("utf-8"))
+
+
+@cache
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    schema = json.loads((files("reconciler") / "schemas" / "plan.schema.json").read_text("utf-8"))
+    schema = _schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
+
+
+@cache
+def _fast_validator() -> Callable[[Any], Any]:
+    """The same schema compiled to Python by fastjsonschema: about 20× faster than
+    jsonschema, which spent ~2 s validating a 10,000-change plan before the first write.
+
+    It only answers "valid or not": a file it refuses is validated again by jsonschema,
+    whose errors carry the paths the located messages need, and only jsonschema's
+    verdict refuses a file. So a rule fastjsonschema applies more strictly costs time,
+    never a wrong refusal; one it applied more loosely would let a file through, which
+    tests/test_planfile_schema.py checks against jsonschema on generated documents.
+    The schema uses no keyword that differs between draft-07 (the newest
+    fastjsonschema knows) and 2020-12: no `$ref` with siblings, no `prefixItems`.
+    """
+    import fastjsonschema
+
+    return fastjsonschema.compile({**_schema(), "$schema": "http://json-schema.org/draft-07/schema#"})
 
 
 def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
@@ -344,6 +367,13 @@ def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
 
 
 def _check_schema(doc: Any, text: str, display: str) -> None:
+    from fastjsonschema import JsonSchemaException
+
+    try:
+        _fast_validator()(doc)
+        return
+    except JsonSchemaException:
+        pass  # jsonschema judges and says where
     errors = list(islice(_validator().iter_errors(doc), MAX_SCHEMA_ERRORS + 1))
     if not errors:
         return
