@@ -5,6 +5,7 @@ the client) on a fresh store per scenario, seeded with N submissions of which a 
 fraction is VALIDATED; the spec moves VALIDATED → ACCEPTED. For each (N, drift) it runs:
 
   reconciler   `plan -o plan.json` then `apply plan.json` (CLI subprocesses)
+  apply SPEC   `apply SPEC --auto-approve`: the same plan and writes in one process
   floor        benchmarks/raw_floor.py (plain requests, a child process like the CLI):
                GET every page, PUT the same changes in 500-batches
   naive        raw_floor.py --naive: list all, batch-write ALL items without diffing
@@ -12,8 +13,9 @@ fraction is VALIDATED; the spec moves VALIDATED → ACCEPTED. For each (N, drift
   per-item     GET + PUT one status per changed item (the official client's get/store
                loop), in-process, measured on at most 500 items and extrapolated (*)
 
-and prints a markdown table. Request counts come from the sandbox's request log (a
-429 is a request too, and is also counted on its own).
+and prints a markdown table, then each reconciler route's wall time over the floor's.
+Request counts come from the sandbox's request log (a 429 is a request too, and is also
+counted on its own).
 
     python benchmarks/run.py                 # N = 20,000 and 100,000; drift 1 % and 10 %
     python benchmarks/run.py --quick         # N = 2,000, drift 10 % (a smoke run)
@@ -163,6 +165,34 @@ def scenario_reconciler(workdir: Path, n: int, drift: float, extra: list[str] = 
         server.stop()
 
 
+def scenario_apply_spec(workdir: Path, n: int, drift: float) -> Row:
+    """`apply SPEC --auto-approve`: plan and write in one process, as the floor script
+    does (the two-process plan-file route pays a second interpreter start-up)."""
+    server = Server(workdir, n, drift)
+    try:
+        env = dict(os.environ, SYNAPSE_AUTH_TOKEN=TOKEN)
+        spec = write_spec(workdir, server.url)
+        mark = server.mark()
+        seconds, rss = run_cli(["apply", str(spec), "--auto-approve"], env)
+        log = server.since(mark)
+        return Row("reconciler: apply SPEC (one process)", n, drift, *counts(log), server.changes,
+                   seconds, rss, throttled=refused(log))
+    finally:
+        server.stop()
+
+
+def ratios(rows: list[Row]) -> str:
+    """Each reconciler route's wall time over the raw floor of the same (N, drift)."""
+    floors = {(r.n, r.drift): r.seconds for r in rows if r.scenario.startswith("floor: raw")}
+    out = ["| N | drift | route | wall s | floor s | ratio |", "|---:|---:|---|---:|---:|---:|"]
+    for r in rows:
+        floor = floors.get((r.n, r.drift))
+        if floor and r.scenario in ("reconciler: plan + apply", "reconciler: apply SPEC (one process)"):
+            out.append(f"| {r.n:,} | {r.drift:.0%} | {r.scenario.removeprefix('reconciler: ')} | "
+                       f"{r.seconds:.2f} | {floor:.2f} | {r.seconds / floor:.2f}× |")
+    return "\n".join(out)
+
+
 def _session() -> requests.Session:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -257,9 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     floors: dict[tuple[int, float], Row] = {}
     for n in sizes:
         for drift in drifts:
-            for run in ("reconciler", "floor", "naive", "per-item"):
+            for run in ("reconciler", "apply-spec", "floor", "naive", "per-item"):
                 if run == "reconciler":
                     found = best([fresh(scenario_reconciler, n, drift) for _ in range(args.repeat)])
+                elif run == "apply-spec":
+                    found = best([fresh(scenario_apply_spec, n, drift) for _ in range(args.repeat)])
                 elif run == "per-item":
                     found = fresh(scenario_per_item, n, drift)
                 else:
@@ -273,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         found = fresh(scenario_reconciler, args.throttled, 0.10, THROTTLE)
         rows += found + throttled_floors(found[-1], floors.get((args.throttled, 0.10)))
     print(table(rows))
+    print()
+    print(ratios(rows))
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from json.encoder import encode_basestring
 from typing import Any, Literal, Mapping, Union
 
 Scalar = Union[str, int, float, bool, datetime]
@@ -96,9 +97,9 @@ def format_scalar(value: Scalar) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, str):
-        import json
-
-        return json.dumps(value, ensure_ascii=False)
+        # json.dumps(value, ensure_ascii=False) without building an encoder per call:
+        # a report of 10,000 changes formats 20,000 values
+        return encode_basestring(value)
     return repr(value)
 
 
