@@ -41,7 +41,11 @@ MAX_BACKOFF = 30.0
 # Synapse's other throttle is a sliding window per user ("Allowed 600 requests every 60
 # seconds") and it sends no Retry-After (REST-FACTS §4), so the wait is worked out from
 # the reason and this session's own request times.
-_TOO_FREQUENT = re.compile(r"Allowed (\d+) requests every (\d+) seconds")
+_TOO_FREQUENT = re.compile(r"too frequent\. Allowed (\d+) requests every (\d+) seconds")
+# One endpoint's own limit (THROTTLE_RULES, e.g. 1 call per second for a single status):
+# "Requests are too frequent for API call: %s. Allowed %d requests every %d seconds."
+# It says nothing about other endpoints, so it must not slow the whole session down.
+_API_TOO_FREQUENT = re.compile(r"too frequent for API call: .*Allowed (\d+) requests every (\d+) seconds")
 _WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never waited for
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -244,8 +248,9 @@ class Session(requests.Session):
         return response
 
     def _throttle_delay(self, response: requests.Response, attempt: int) -> float | None:
-        """Retry-After (capped) if sent; none if the reason names the allowance (the
-        window then says how long); else exponential backoff with jitter, as for 5xx
+        """Retry-After (capped) if sent; none if the reason names the per-user allowance
+        (the window then says how long); one call's share of the period if it names one
+        endpoint's limit; else exponential backoff with jitter, as for 5xx
         (e.g. "too many concurrent requests" from another client with this token)."""
         header = response.headers.get("Retry-After")
         if header is not None:
@@ -253,7 +258,13 @@ class Session(requests.Session):
                 return min(_Retry.DEFAULT.parse_retry_after(header), MAX_RETRY_AFTER)
             except InvalidHeader:
                 pass
-        if self._window.learn(_reason_text(response)) and self._window.wait():
+        reason = _reason_text(response)
+        per_api = _API_TOO_FREQUENT.search(reason)
+        if per_api and int(per_api.group(1)) >= 1:
+            # this request waits one call's share of that endpoint's period, no more
+            share = float(per_api.group(2)) / int(per_api.group(1))
+            return min(share, MAX_RETRY_AFTER) + random.uniform(0, self.backoff)
+        if self._window.learn(reason) and self._window.wait():
             return None  # our own requests fill the window: wait until the oldest leaves
         return min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF) + random.uniform(0, self.backoff)
 

@@ -75,3 +75,30 @@ def test_a_window_filled_by_another_client_is_backed_off_not_spun_on():
     assert response.status_code == 429
     assert len(app.seen) == 4
     assert time.monotonic() - started >= 0.01 + 0.02 + 0.04
+
+
+def test_one_endpoints_own_limit_delays_only_the_refused_request():
+    """A per-API rule (Synapse's THROTTLE_RULES, e.g. 1 call per second for a single
+    status) names an allowance too, but only for that endpoint: the listing and batch
+    writes of the same session must not be paced by it."""
+    refused = []
+
+    def respond(request):
+        if request.path.endswith("/single") and not refused:
+            refused.append(time.monotonic())
+            return json_response({"reason": "Requests are too frequent for API call: "
+                                  "/evaluation/submission/#/status. Allowed 2 requests every 1 seconds."}, 429)
+        return json_response({"results": []})
+
+    app = Scripted(respond)
+    with serve(app) as url:
+        s = session(retries=2)
+        started = time.monotonic()
+        assert s.get(f"{url}/single").status_code == 200
+        retried_after = time.monotonic() - started
+        started = time.monotonic()
+        assert [s.get(f"{url}/x").status_code for _ in range(10)] == [200] * 10
+        others = time.monotonic() - started
+    assert 0.5 <= retried_after < 1.5  # one call's share of the period: 1 s / 2
+    assert others < 1.0  # ten requests elsewhere were not held to that endpoint's pace
+    assert len(app.seen) == 12
