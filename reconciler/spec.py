@@ -21,8 +21,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterator
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 from .errors import Located, UserErrors
 from .model import (
@@ -197,7 +199,7 @@ class _Loader:
     def load(self) -> Spec:
         root, self.errors = _read(self.path, self.display)
         self.files[os.path.realpath(self.path)] = root
-        self.errors += _schema_errors(root, _validator("spec"))
+        self.errors += _schema_errors(root, "spec")
         self.raise_errors()
         includes = [self.includes(root, i, q) for i, q in enumerate(root.data["queues"])]
         self.raise_errors()
@@ -247,7 +249,7 @@ class _Loader:
                         self.errors.append(error)
                         continue
                     self.files[real] = file
-                    self.errors += errors + _schema_errors(file, _validator("include_file"))
+                    self.errors += errors + _schema_errors(file, "include_file")
                 if file not in found:
                     found.append(file)
         return found
@@ -433,33 +435,91 @@ def _sort_key(error: Located, order: dict[str, int]) -> tuple:
 # ----------------------------------------------------------------------- schema
 def _type(validator: Any, types: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
     """YAML timestamps are valid exactly where the schema says `format: date-time`."""
+    import jsonschema
+
     if isinstance(instance, datetime):
         listed = [types] if isinstance(types, str) else types
         if "string" not in listed or schema.get("format") != "date-time":
-            yield ValidationError(f"timestamp is not of type {types!r}")
+            yield jsonschema.ValidationError(f"timestamp is not of type {types!r}")
         return
     yield from jsonschema.Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema)
 
 
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    validators={"type": _type},
-    # 5.0 is a number, not an integer: ids and counts must be written as integers.
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
-    ),
-)
+@lru_cache(maxsize=None)
+def _validator_class() -> Any:
+    """jsonschema, imported only when a file fails the fast check (it is a tenth of a
+    second of start-up, paid by every plan)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        validators={"type": _type},
+        # 5.0 is a number, not an integer: ids and counts must be written as integers.
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+            "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
+        ),
+    )
+
+
+def _definition_schema(definition: str) -> dict[str, Any]:
+    schema = spec_schema()
+    if definition == "spec":
+        return schema
+    return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
 
 
 @lru_cache(maxsize=None)
 def _validator(definition: str) -> Any:
-    schema = spec_schema()
-    if definition != "spec":
-        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
-    return _Validator(schema)
+    return _validator_class()(_definition_schema(definition))
 
 
-def _schema_errors(file: _File, validator: Any) -> list[Located]:
+@lru_cache(maxsize=None)
+def _fast_validator(definition: str) -> Any:
+    """The same schema compiled by fastjsonschema, which knows draft-07 at most: the
+    only 2020-12 keyword used, `dependentSchemas`, is draft-07's `dependencies` with a
+    schema value. It answers "valid or not" only; a file it refuses goes to jsonschema,
+    whose verdict and wording count, so where it is stricter (a YAML timestamp is not a
+    string to it) a valid file only costs the slow path. Where it is looser (5.0 passes
+    as an integer) `_fast_accepts` does not trust it; tests/test_spec_schema.py checks
+    on generated documents that nothing else slips through."""
+    import fastjsonschema
+
+    def draft07(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {("dependencies" if k == "dependentSchemas" else k): draft07(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [draft07(v) for v in node]
+        return node
+
+    schema = draft07(_definition_schema(definition))
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return fastjsonschema.compile(schema)
+
+
+def _fast_accepts(definition: str, data: Any) -> bool:
+    from fastjsonschema import JsonSchemaException
+
+    try:
+        _fast_validator(definition)(data)
+    except JsonSchemaException:
+        return False
+    return not _has_integral_float(data)
+
+
+def _has_integral_float(node: Any) -> bool:
+    if isinstance(node, float):
+        return node.is_integer()
+    if isinstance(node, dict):
+        return any(_has_integral_float(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_integral_float(v) for v in node)
+    return False
+
+
+def _schema_errors(file: _File, definition: str) -> list[Located]:
+    if _fast_accepts(definition, file.data):
+        return []
+    validator = _validator(definition)
     return [e for error in validator.iter_errors(file.data) for e in _explain(error, file, validator.schema)]
 
 
@@ -561,7 +621,7 @@ def _admits(schema: dict, instance: Any, root: dict) -> bool:
     types = [types] if isinstance(types, str) else types
     if isinstance(instance, datetime):
         return "string" in types and schema.get("format") == "date-time"
-    return any(_Validator.TYPE_CHECKER.is_type(instance, t) for t in types)
+    return any(_validator_class().TYPE_CHECKER.is_type(instance, t) for t in types)
 
 
 def _expected_of(schema: dict, root: dict) -> str:
