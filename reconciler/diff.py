@@ -26,13 +26,13 @@ from .resolve import CompiledQueue
 
 def diff_item(queue: QueueSpec, item: Item, desired: Desired) -> Change | None:
     """The change that makes `item` match `desired` (resolved from `queue`), or None."""
-    return _diff(item, desired.status, desired.locked, desired.tags)
+    return _diff(item, desired.status, desired.locked, desired.tags, _SharedFieldChanges())
 
 
 def rediff(queue: QueueSpec, item: Item) -> Change | None:
     """Resolve and diff one freshly read item (apply, after an etag conflict)."""
     settled = CompiledQueue(queue).settle(item)
-    return None if settled is None else _diff(item, *settled)
+    return None if settled is None else _diff(item, *settled, _SharedFieldChanges())
 
 
 def plan_queue(
@@ -44,6 +44,7 @@ def plan_queue(
     because the safety percentage is about the whole queue.
     """
     settle = CompiledQueue(queue).settle
+    shared = _SharedFieldChanges()
     changes: list[Change] = []
     seen: set[str] = set()
     with _collector_paused():
@@ -58,7 +59,7 @@ def plan_queue(
                 continue
             settled = settle(item)
             if settled is not None:
-                change = _diff(item, *settled)
+                change = _diff(item, *settled, shared)
                 if change is not None:
                     changes.append(change)
         changes.sort(key=lambda c: item_order(c.item_id))
@@ -101,21 +102,59 @@ def item_order(item_id: str) -> tuple[int, int, str, str]:
     return (1, 0, item_id, "")
 
 
+class _SharedFieldChanges:
+    """One FieldChange per distinct edit, shared by every change that makes it.
+
+    A bulk plan makes the same few edits to thousands of items (status VALIDATED →
+    ACCEPTED by one rule, tag `stage` added by another), and building each frozen
+    FieldChange cost about as much as the rest of the diff. FieldChange is immutable, so
+    sharing is invisible. Keys hold id(setting): every Setting lives in the queue spec for as long
+    as this object is used. Only edits whose `before` is a status or an absent tag are
+    shared: typed-equal tag values can still differ as objects (a timestamp's zone),
+    and each change must show its own item's live value.
+    """
+
+    def __init__(self) -> None:
+        self._status: dict[tuple[int, str], FieldChange] = {}
+        self._added: dict[tuple[str, int], FieldChange] = {}
+
+    def status(self, before: str, setting: Setting) -> FieldChange:
+        key = (id(setting), before)
+        shared = self._status.get(key)
+        if shared is None:
+            shared = self._status[key] = FieldChange("status", before, setting.value, setting.source)
+        return shared
+
+    def added_tag(self, key: str, setting: Setting) -> FieldChange:
+        """The change that adds tag `key`, absent from the live item, as `setting` says."""
+        memo = (key, id(setting))
+        shared = self._added.get(memo)
+        if shared is None:
+            shared = self._added[memo] = FieldChange(f"tags.{key}", None, setting.value, setting.source)
+        return shared
+
+
 def _diff(
-    item: Item, status: Setting | None, locked: Setting | None, tags: Mapping[str, Setting]
+    item: Item,
+    status: Setting | None,
+    locked: Setting | None,
+    tags: Mapping[str, Setting],
+    shared: _SharedFieldChanges,
 ) -> Change | None:
     fields: list[FieldChange] = []
     if status is not None and status.value != item.status:
-        fields.append(FieldChange("status", item.status, status.value, status.source))
+        fields.append(shared.status(item.status, status))
     if tags:
         live = item.tags
         for key in sorted(tags):
             setting = tags[key]
             before, after = live.get(key), setting.value
             # Typed comparison (tag_key), skipped when identity or absence decides it.
-            if before is not after and (
-                before is None or after is None or tag_key(before) != tag_key(after)
-            ):
+            if before is after:
+                continue
+            if before is None:
+                fields.append(shared.added_tag(key, setting))
+            elif after is None or tag_key(before) != tag_key(after):
                 fields.append(FieldChange(f"tags.{key}", before, after, setting.source))
     lock = None
     if locked is not None and locked.value != item.locked:

@@ -111,6 +111,11 @@ class CompiledQueue:
         self.exact_label = f"tags.policy exact ({_where(queue.source)})"
         self._ignore_glob = _glob_matcher(queue.ignore)
         self._ignored: dict[str, bool] = {}  # tag keys repeat across items: match once
+        # What the rules' `where`s read (entries read nothing, ids never change): a pass
+        # that changed none of it is followed by the same pass again (see `_pass`).
+        self._reads_status = any(r.statuses is not None for r in self.rules)
+        self._reads_locked = any(r.locked is not None for r in self.rules)
+        self._read_tags = tuple(dict.fromkeys(k for r in self.rules for k, _, _ in r.tag_tests))
         # A chain of n rules each enabling an earlier one settles within n + 1 passes;
         # anything far beyond that is a spec that never settles.
         self.max_passes = 2 * len(self.rules) + 16
@@ -128,18 +133,22 @@ class CompiledQueue:
         touched: dict[str, Setting] = {}
         tag_touched: dict[str, Setting] = {}
         initial: State = (item.status, item.locked, item.tags)
-        state, changed = self._pass(item.id, initial, steps, touched, tag_touched, None)
+        state, changed, final = self._pass(item.id, initial, steps, touched, tag_touched, None)
         if not touched and not tag_touched:
             return None
         history = [initial]
         while changed:
+            # A final state repeats no earlier one: the pass after that one would have
+            # changed nothing and ended the loop there.
             if len(history) > 1 and (
-                any(_same_state(state, old) for old in history[:-1])
-                or len(history) >= self.max_passes
+                len(history) >= self.max_passes
+                or (not final and any(_same_state(state, old) for old in history[:-1]))
             ):
                 raise self._cycle_error(item, steps)
+            if final:  # the confirming pass would change nothing and record nothing new
+                break
             history.append(state)
-            state, changed = self._pass(item.id, state, steps, touched, tag_touched, None)
+            state, changed, final = self._pass(item.id, state, steps, touched, tag_touched, None)
         return touched.get("status"), touched.get("locked"), tag_touched
 
     # ---------------------------------------------------------------- internals
@@ -157,9 +166,17 @@ class CompiledQueue:
         touched: dict[str, Setting],
         tag_touched: dict[str, Setting],
         trace: _Trace | None,
-    ) -> tuple[State, bool]:
-        """One pass from `state`, recording every setting made in `touched`/`tag_touched`;
-        also says whether it changed the state, comparing only what it touched."""
+    ) -> tuple[State, bool, bool]:
+        """One pass from `state`, recording every setting made in `touched`/`tag_touched`.
+
+        Also says whether it changed the state, comparing only what it touched, and
+        whether it is *final*: it changed nothing any `where` reads. Then the next pass
+        matches the very same steps, which set the same fields to the same values, and
+        exact deletes nothing (every key this pass left unset is gone or ignored), so
+        that pass would return this state unchanged and is skipped. Typically a pass
+        that only deleted under exact what an earlier pass's rule had set: it saves one
+        pass in three for every such item.
+        """
         status, locked, tags = state
         own_tags = False  # copy-on-write: `state`'s dict is never modified
         set_keys: list[str] = []
@@ -216,7 +233,22 @@ class CompiledQueue:
                 if old is not new and not same_tag_value(old, new):
                     changed = True
                     break
-        return (status, locked, tags), changed
+        new_state = (status, locked, tags)
+        return new_state, changed, not changed or self._reads_nothing_changed(state, new_state)
+
+    def _reads_nothing_changed(self, old: State, new: State) -> bool:
+        """No field any rule's `where` reads differs (typed) between `old` and `new`."""
+        if self._reads_status and old[0] != new[0]:
+            return False
+        if self._reads_locked and old[1] != new[1]:
+            return False
+        before, after = old[2], new[2]
+        if before is not after:
+            for key in self._read_tags:
+                a, b = before.get(key), after.get(key)
+                if a is not b and not same_tag_value(a, b):
+                    return False
+        return True
 
     def _cycle_error(self, item: Item, steps: tuple[_Step, ...]) -> CycleError:
         """Replay with a trace and name whoever changed a field that keeps varying."""
@@ -226,7 +258,7 @@ class CompiledQueue:
         start = None
         while start is None and len(states) <= self.max_passes:
             trace.start_pass()
-            state, _ = self._pass(item.id, state, steps, {}, {}, trace)
+            state, _, _ = self._pass(item.id, state, steps, {}, {}, trace)
             start = next((i for i, old in enumerate(states) if _same_state(old, state)), None)
             states.append(state)
         if start is None:  # never repeated: hit the pass limit

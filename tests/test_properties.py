@@ -104,7 +104,11 @@ def queue_specs(draw) -> QueueSpec:
 
 
 # ------------------------------------------------------ a naive reference model
-def reference_pass(queue: QueueSpec, item_id: str, state: tuple) -> tuple:
+def reference_pass(
+    queue: QueueSpec, item_id: str, state: tuple, sources: dict[str, Source] | None = None
+) -> tuple:
+    """One pass; `sources` (if given) records who set each field last, by field name."""
+    sources = {} if sources is None else sources
     status, locked, tags = state[0], state[1], dict(state[2])
     declared = set()
     steps = [(r.where, r.set) for r in queue.rules]
@@ -124,10 +128,13 @@ def reference_pass(queue: QueueSpec, item_id: str, state: tuple) -> tuple:
             continue
         if assignment.status is not None:
             status = assignment.status.value
+            sources["status"] = assignment.status.source
         if assignment.locked is not None:
             locked = assignment.locked.value
+            sources["locked"] = assignment.locked.source
         for key, setting in assignment.tags.items():
             declared.add(key)
+            sources[f"tags.{key}"] = setting.source
             if setting.value is None:
                 tags.pop(key, None)
             else:
@@ -136,6 +143,7 @@ def reference_pass(queue: QueueSpec, item_id: str, state: tuple) -> tuple:
         for key in list(tags):
             if key not in declared and not any(fnmatchcase(key, g) for g in queue.ignore):
                 del tags[key]
+                sources[f"tags.{key}"] = queue.source
     return status, locked, tags
 
 
@@ -158,6 +166,16 @@ def reference_settle(queue: QueueSpec, item: Item) -> tuple | None:
         seen.append(new)
         state = new
     return None
+
+
+def reference_sources(queue: QueueSpec, item: Item) -> dict[str, Source]:
+    """Who set each field last over every pass, the confirming pass included, of an item
+    that settles."""
+    sources: dict[str, Source] = {}
+    state = (item.status, item.locked, dict(item.tags))
+    while not same_state(new := reference_pass(queue, item.id, state, sources), state):
+        state = new
+    return sources
 
 
 def plan_or_discard(queue: QueueSpec, items: list[Item]):
@@ -220,3 +238,22 @@ def test_plan_does_not_depend_on_the_order_items_are_listed_in(queue, items, rnd
     shuffled = list(items)
     rnd.shuffle(shuffled)
     assert plan_data(plan_queue(queue, shuffled)) == plan_data(plan)
+
+
+def live_value(item: Item, field: str):
+    if field.startswith("tags."):
+        return item.tags.get(field[5:])
+    return item.status if field == "status" else item.locked
+
+
+@common
+@given(queue_specs(), live_items())
+def test_every_field_change_shows_its_own_live_value_and_who_set_it_last(queue, items):
+    plan = plan_or_discard(queue, items)
+    live = {i.id: i for i in items}
+    for change in plan.changes:
+        item = live[change.item_id]
+        expected = reference_sources(queue, item)
+        assert [(f.field, typed(f.before), f.source) for f in change.fields] == [
+            (f.field, typed(live_value(item, f.field)), expected[f.field]) for f in change.fields
+        ]
