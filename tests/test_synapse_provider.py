@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import requests
@@ -221,16 +221,23 @@ def test_a_refused_token_is_a_config_error_without_the_token(make_sandbox):
     )
 
 
+def after_each_response(p: SynapseProvider, act: Callable[[], None]) -> SynapseProvider:
+    """Run `act` when a response arrives, before the next request is sent: pages are
+    read ahead on a reader thread, so the progress callback would race with it."""
+    p._session.hooks["response"].append(lambda response, *args, **kwargs: act())
+    return p
+
+
 def test_a_queue_that_changes_during_listing_is_listed_again(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 250)])
     inserted: list[str] = []
 
-    def insert_before_the_listed_rows(n: int) -> None:
+    def insert_before_the_listed_rows() -> None:
         if not inserted:  # ids sort first, so every later row shifts down by one
             inserted.append("1000")
             sb.store.insert(QUEUE, [NewItem(id="1000")])
 
-    items = provider(sb.url).list(queue_spec(), progress=insert_before_the_listed_rows)
+    items = after_each_response(provider(sb.url), insert_before_the_listed_rows).list(queue_spec())
     ids = [i.id for i in items]
     assert len(ids) == len(set(ids)) == 251
     offsets = [e["query"] for e in requests_to(sb, "GET", "/submission/status/all")]
@@ -241,14 +248,16 @@ def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 150)])
     ids = iter(range(1000, 2000))
 
-    def insert_before_the_listed_rows(n: int) -> None:
+    def insert_before_the_listed_rows() -> None:
         sb.store.insert(QUEUE, [NewItem(id=str(next(ids)))])
 
     with pytest.raises(ProviderError) as exc:
-        provider(sb.url).list(queue_spec(), progress=insert_before_the_listed_rows)
-    # The second listing starts with two inserted rows, so its repeat is one row earlier.
+        after_each_response(provider(sb.url), insert_before_the_listed_rows).list(queue_spec())
+    # A row arrives after every page. The first listing repeats its 100th row; the
+    # second starts with two new rows and a third shifts its second page, so its first
+    # page ends at FIRST + 97 and the second page starts with that row again.
     assert str(exc.value) == (
-        f"evaluation {QUEUE}: submission {FIRST + 98} was listed twice; the queue kept changing "
+        f"evaluation {QUEUE}: submission {FIRST + 97} was listed twice; the queue kept changing "
         "while it was read, try again"
     )
 
