@@ -81,37 +81,43 @@ def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
       reconciler apply examples/challenge/spec.yaml --auto-approve
     """
     ctx.obj = Options(quiet=quiet, verbose=verbose)
-    _configure_logging(verbose)
+    _configure_logging(verbose, quiet)
 
 
 # ---------------------------------------------------------------------- helpers
 _LOG_HANDLER: logging.Handler | None = None
 
 
-def _configure_logging(verbose: int) -> None:
-    """-v: one line per HTTP request (`reconciler.http`) and urllib3's retry warnings;
-    -vv: urllib3's debug lines too. Without -v nothing is logged: urllib3 keeps its
-    NullHandler, so a retried connection does not print a warning in CI logs.
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    """Default: the notes the HTTP layer logs at WARNING (a retry about to wait a second
+    or more, a throttle being waited out) as "note: …" lines, so a run that stalls on
+    the network says why instead of going silent for half a minute; -q: none of them.
+    -v: one line per HTTP request (`reconciler.http`) and urllib3's retry warnings;
+    -vv: urllib3's debug lines too. urllib3 is never heard without -v.
 
     Our own handler on our loggers rather than logging.basicConfig, which does nothing
-    once the root logger has a handler and would leave -v silent in that case; it is
-    replaced on each run, so it always writes to the current stderr."""
+    once the root logger has a handler; it is replaced on each run, so it always writes
+    to the current stderr."""
     global _LOG_HANDLER
     loggers = {name: logging.getLogger(name) for name in ("reconciler", "urllib3")}
     if _LOG_HANDLER is not None:
         for logger in loggers.values():
             logger.removeHandler(_LOG_HANDLER)
         _LOG_HANDLER = None
-    if not verbose:
-        loggers["reconciler"].setLevel(logging.NOTSET)
-        loggers["urllib3"].setLevel(logging.NOTSET)
+    if verbose:
+        _LOG_HANDLER = logging.StreamHandler(sys.stderr)
+        _LOG_HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        loggers["reconciler"].setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        loggers["urllib3"].setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+        for logger in loggers.values():
+            logger.addHandler(_LOG_HANDLER)
         return
-    _LOG_HANDLER = logging.StreamHandler(sys.stderr)
-    _LOG_HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    loggers["reconciler"].setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
-    loggers["urllib3"].setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
-    for logger in loggers.values():
-        logger.addHandler(_LOG_HANDLER)
+    loggers["urllib3"].setLevel(logging.NOTSET)
+    # With -q a handler that drops everything, else logging's last resort would print
+    _LOG_HANDLER = logging.NullHandler() if quiet else logging.StreamHandler(sys.stderr)
+    _LOG_HANDLER.setFormatter(logging.Formatter("note: %(message)s"))
+    loggers["reconciler"].setLevel(logging.WARNING)
+    loggers["reconciler"].addHandler(_LOG_HANDLER)
 
 
 def _load_specs(paths: Sequence[str]):

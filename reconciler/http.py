@@ -37,6 +37,7 @@ MAX_IN_FLIGHT = 3
 # Retry-After comes from an untrusted server; urllib3 would honour up to six hours.
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+NOTICE_AFTER = 1.0  # seconds: a shorter wait before a retry is not announced
 
 # Synapse's other throttle is a sliding window per user ("Allowed 600 requests every 60
 # seconds") and it sends no Retry-After (REST-FACTS §4), so the wait is worked out from
@@ -150,6 +151,17 @@ class _Retry(Retry):
                 raise NeverConnected(exc.pool, exc.url, exc.reason) from exc.reason
             raise
 
+    def get_backoff_time(self) -> float:
+        """The wait before the next attempt, announced when it is long enough to notice
+        (urllib3 asks for it only just before sleeping)."""
+        seconds = super().get_backoff_time()
+        if seconds >= NOTICE_AFTER and self.history:
+            last = self.history[-1]
+            what = f"HTTP {last.status}" if last.status else type(last.error).__name__
+            LOG.warning("%s %s: %s; retry %d of %d in %.1f s", last.method, last.url, what,
+                        len(self.history), len(self.history) + (self.total or 0), seconds)
+        return seconds
+
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         return status_code != THROTTLED and super().is_retry(method, status_code, has_retry_after)
 
@@ -224,7 +236,11 @@ class Session(requests.Session):
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         attempt = 0
         while True:
-            _sleep(self._window.wait())
+            paced = self._window.wait()
+            if paced >= NOTICE_AFTER:
+                LOG.warning("%s %s: keeping to the service's request allowance; waiting %.1f s",
+                            method, path, paced)
+            _sleep(paced)
             response = self._send(method, url, path, *args, **kwargs)
             if response.status_code != THROTTLED:
                 self._window.record()
@@ -234,6 +250,11 @@ class Session(requests.Session):
             attempt += 1
             delay = self._throttle_delay(response, attempt)
             response.close()
+            wait = self._window.wait() if delay is None else delay
+            if wait >= NOTICE_AFTER:
+                reason = "".join(c if c.isprintable() else "?" for c in _reason_text(response)[:200])
+                LOG.warning("%s %s: throttled (HTTP 429: %s); waiting %.1f s", method, path,
+                            self.redact(reason) or "no reason given", wait)
             _sleep(delay)
 
     def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
