@@ -253,7 +253,7 @@ class Spec:
 
 
 # ------------------------------------------------------------------- live state
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One submission's mutable record as the engine sees it.
 
@@ -269,7 +269,7 @@ class Item:
     base: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Desired:
     """What resolve says one item should look like; only managed fields appear."""
 
@@ -280,7 +280,7 @@ class Desired:
 
 
 # -------------------------------------------------------------------- the plan
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """`field` is "status", "locked" or "tags.<key>"; tag values are TagValue | None."""
 
@@ -290,7 +290,7 @@ class FieldChange:
     source: Source | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     item_id: str
     etag: str
