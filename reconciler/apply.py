@@ -113,7 +113,7 @@ def apply_plan(
             if not pending or run.failure:
                 break
             conflicts: list[Change] = []
-            for batch in provider.batches(pending):
+            for batch in provider.batches(queue, pending):
                 if run.failure:
                     break
                 conflicts += run.write_batch(queue, batch)

@@ -161,7 +161,7 @@ class FailingProvider:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def batches(self, changes):
+    def batches(self, queue, changes):
         return [list(changes[i : i + 2]) for i in range(0, len(changes), 2)]
 
     def write(self, queue, changes):

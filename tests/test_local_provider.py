@@ -182,7 +182,7 @@ def test_capabilities_and_batches(spec_dir):
     assert LocalProvider.capabilities.native_locks is True
     with provider(spec_dir) as p:
         item = p.list(Q)[0]
-        assert [len(b) for b in p.batches([change(item)] * 1001)] == [500, 500, 1]
+        assert [len(b) for b in p.batches(Q, [change(item)] * 1001)] == [500, 500, 1]
 
 
 def test_a_store_file_shared_with_another_writer_sees_its_writes(spec_dir):

@@ -520,7 +520,7 @@ def body_size(changes: list[Change]) -> int:
 
 def test_batches_hold_at_most_500_changes_in_order():
     changes = big_changes(1201, chars=1, keys=1)
-    batches = provider("https://example.org/repo/v1").batches(changes)
+    batches = provider("https://example.org/repo/v1").batches(queue_spec(), changes)
     assert [len(b) for b in batches] == [500, 500, 201]
     assert [c for b in batches for c in b] == changes
 
@@ -528,7 +528,7 @@ def test_batches_hold_at_most_500_changes_in_order():
 def test_batches_stay_under_two_mebibytes_of_json():
     changes = big_changes(500)
     assert body_size(changes) > MAX_BODY_BYTES
-    batches = provider("https://example.org/repo/v1").batches(changes)
+    batches = provider("https://example.org/repo/v1").batches(queue_spec(), changes)
     assert len(batches) == 2
     assert [c for b in batches for c in b] == changes
     assert all(body_size(b) < MAX_BODY_BYTES for b in batches)
@@ -541,7 +541,7 @@ def test_large_batches_are_accepted_by_the_sandbox(make_sandbox):
     items = p.list(queue_spec())
     changes = [change(i, *((f"tags.k{j}", ("x" * 450,)) for j in range(10)), ("locked", True), lock="lock")
                for i in items]
-    batches = p.batches(changes)
+    batches = p.batches(queue_spec(), changes)
     assert len(batches) == 2
     for batch in batches:
         p.write(queue_spec(), batch)
@@ -564,5 +564,28 @@ def test_a_batch_over_two_mebibytes_is_refused_before_sending(sandbox):
 def test_an_unwritable_tag_value_is_write_failed_naming_the_submission():
     item = Item("1", "e1", "OPEN", base=status("1"))
     with pytest.raises(WriteFailed) as exc:
-        provider("https://example.org/repo/v1").batches([change(item, ("tags.k", (1, "a")))])
+        provider("https://example.org/repo/v1").batches(queue_spec(), [change(item, ("tags.k", (1, "a")))])
     assert str(exc.value) == "submission 1: values of one tag must share a type, got LONG, STRING"
+
+
+def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_not():
+    """write() joins the statuses batches() encoded; the bytes sent must be exactly
+    encode_body(batch_body(...)) with the queue's own lock annotation."""
+    app = Scripted(lambda request: json_response({}))
+    items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(4)]
+    changes = [change(i, ("tags.note", ("é\u2028x",)), ("locked", True), lock="lock") for i in items]
+    frozen = queue_spec(lock="frozen")
+    with serve(app) as url:
+        p = provider(url)
+        (batch,) = p.batches(frozen, changes)
+        p.write(frozen, batch[:3])  # as batches() encoded them
+        assert p._encoded.keys() == {id(changes[3])}
+        p.write(queue_spec(lock="other"), batch[3:])  # another lock key: encoded again
+        assert p._encoded == {}
+        provider(url).write(frozen, changes)  # never seen by batches(): encoded on the spot
+    bodies = [seen.body for seen in app.seen]
+    assert bodies == [
+        encode_body(batch_body([status_for_write(c, "frozen") for c in changes[:3]])),
+        encode_body(batch_body([status_for_write(changes[3], "other")])),
+        encode_body(batch_body([status_for_write(c, "frozen") for c in changes])),
+    ]

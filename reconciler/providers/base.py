@@ -93,8 +93,9 @@ class Provider(ABC):
         raises WriteFailed when the batch cannot be written for another reason.
         """
 
-    def batches(self, changes: Sequence[Change]) -> list[list[Change]]:
-        """Split changes into write batches; providers with size limits refine this."""
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+        """Split changes into write batches, in order; providers with size limits refine
+        this (the queue's settings, such as its lock annotation, shape what is written)."""
         return chunk(changes, self.capabilities.batch_limit)
 
     @classmethod

@@ -46,9 +46,6 @@ OPTIONS = frozenset({"endpoint"})
 
 _STALE = re.compile(r"Submission Status: (\S+) was updated since")
 _NUMERIC = re.compile(r"[0-9]+")
-# batches() cannot know the queue's lock key, so it sizes a lock with a long stand-in
-# key and over-estimates; write() measures the real body again before sending.
-_SIZING_LOCK_KEY = "_" * 256
 # Pages read but not yet turned into items; the reader waits when this many are queued.
 _PAGES_AHEAD = 8
 
@@ -81,6 +78,9 @@ class SynapseProvider(Provider):
             token=token, retries=retries, backoff=backoff, timeout=timeout,
             user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
         )
+        # id(change) → (change, lock annotation, its encoded status): set by batches(),
+        # taken by write(); the change is held so that its id cannot be reused meanwhile
+        self._encoded: dict[int, tuple[Change, str, bytes]] = {}
 
     @property
     def endpoint(self) -> str:
@@ -107,6 +107,7 @@ class SynapseProvider(Provider):
         return check_queue(queue)
 
     def close(self) -> None:
+        self._encoded.clear()
         self._session.close()
 
     # ----------------------------------------------------------------- reading
@@ -223,14 +224,19 @@ class SynapseProvider(Provider):
         return item
 
     # ----------------------------------------------------------------- writing
-    def batches(self, changes: Sequence[Change]) -> list[list[Change]]:
-        """At most 500 statuses and under 2 MiB of JSON per batch, in order."""
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+        """At most 500 statuses and under 2 MiB of JSON per batch, in order.
+
+        Each status is encoded here to measure it, and the bytes are kept for `write`,
+        which would otherwise build and encode every status a second time."""
         envelope = len(encode_body(batch_body([])))
         out: list[list[Change]] = []
         current: list[Change] = []
         size = envelope
         for change in changes:
-            grows = len(encode_body(_status(change, _SIZING_LOCK_KEY))) + (1 if current else 0)
+            encoded = encode_body(_status(change, queue.lock_annotation))
+            self._encoded[id(change)] = (change, queue.lock_annotation, encoded)
+            grows = len(encoded) + (1 if current else 0)
             if current and (len(current) >= BATCH_LIMIT or size + grows >= MAX_BODY_BYTES):
                 out.append(current)
                 current, size = [], envelope
@@ -253,7 +259,7 @@ class SynapseProvider(Provider):
         """
         if not changes:
             return
-        body = encode_body(batch_body([_status(c, queue.lock_annotation) for c in changes]))
+        body = _BODY_START + b",".join(self._take_encoded(queue, c) for c in changes) + _BODY_END
         if len(body) >= MAX_BODY_BYTES:
             raise WriteFailed(
                 f"evaluation {queue.id}: a batch of {len(changes)} statuses is {len(body)} bytes, "
@@ -289,6 +295,13 @@ class SynapseProvider(Provider):
         raise WriteFailed(
             f"evaluation {queue.id}: statusBatch refused (HTTP {response.status_code}): {reason}"
         )
+
+    def _take_encoded(self, queue: QueueSpec, change: Change) -> bytes:
+        """The status `batches` encoded for this change, else encoded now."""
+        kept = self._encoded.pop(id(change), None)
+        if kept is not None and kept[0] is change and kept[1] == queue.lock_annotation:
+            return kept[2]
+        return encode_body(_status(change, queue.lock_annotation))
 
     # --------------------------------------------------------------- plumbing
     def _get(self, path: str) -> requests.Response:
@@ -341,6 +354,10 @@ PROVIDER = SynapseProvider
 def batch_body(statuses: list[dict[str, Any]]) -> dict[str, Any]:
     """A SubmissionStatusBatch that is a whole series by itself (see `write`)."""
     return {"statuses": statuses, "isFirstBatch": True, "isLastBatch": True}
+
+
+# encode_body(batch_body(statuses)) around statuses encoded one by one
+_BODY_START, _BODY_END = (b'{"statuses":[', b'],"isFirstBatch":true,"isLastBatch":true}')
 
 
 def encode_body(body: Any) -> bytes:
