@@ -181,15 +181,24 @@ def scenario_apply_spec(workdir: Path, n: int, drift: float) -> Row:
         server.stop()
 
 
-def ratios(rows: list[Row]) -> str:
-    """Each reconciler route's wall time over the raw floor of the same (N, drift)."""
+ROUTES = ("reconciler: plan + apply", "reconciler: apply SPEC (one process)")
+
+
+def ratios(rows: list[Row], paired: dict[tuple[int, float, str], list[float]]) -> str:
+    """Each reconciler route's wall time over the raw floor of the same (N, drift): the
+    best against the best, and the median (and range) of the ratios within each round,
+    where the route and the floor ran back to back on the same state of the VM."""
     floors = {(r.n, r.drift): r.seconds for r in rows if r.scenario.startswith("floor: raw")}
-    out = ["| N | drift | route | wall s | floor s | ratio |", "|---:|---:|---|---:|---:|---:|"]
+    out = ["| N | drift | route | best wall s | best floor s | ratio of bests | per-round ratio: median (range) |",
+           "|---:|---:|---|---:|---:|---:|---|"]
     for r in rows:
         floor = floors.get((r.n, r.drift))
-        if floor and r.scenario in ("reconciler: plan + apply", "reconciler: apply SPEC (one process)"):
+        if floor and r.scenario in ROUTES:
+            rounds = sorted(paired.get((r.n, r.drift, r.scenario), []))
+            spread = (f"{rounds[len(rounds) // 2]:.2f}× ({rounds[0]:.2f}–{rounds[-1]:.2f}, {len(rounds)} rounds)"
+                      if rounds else "")
             out.append(f"| {r.n:,} | {r.drift:.0%} | {r.scenario.removeprefix('reconciler: ')} | "
-                       f"{r.seconds:.2f} | {floor:.2f} | {r.seconds / floor:.2f}× |")
+                       f"{r.seconds:.2f} | {floor:.2f} | {r.seconds / floor:.2f}× | {spread} |")
     return "\n".join(out)
 
 
@@ -285,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[Row] = []
     floors: dict[tuple[int, float], Row] = {}
+    paired: dict[tuple[int, float, str], list[float]] = {}
     timed = {
         "reconciler": lambda n, drift: fresh(scenario_reconciler, n, drift),
         "apply-spec": lambda n, drift: fresh(scenario_apply_spec, n, drift),
@@ -299,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeat):
                 for name, scenario in timed.items():
                     runs[name].append(scenario(n, drift))
+            for i, floor_rows in enumerate(runs["floor"]):
+                for name, route in (("reconciler", ROUTES[0]), ("apply-spec", ROUTES[1])):
+                    paired.setdefault((n, drift, route), []).append(
+                        runs[name][i][-1].seconds / floor_rows[0].seconds)
             for name in timed:
                 found = best(runs[name])
                 if name == "floor":
@@ -313,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += found + throttled_floors(found[-1], floors.get((args.throttled, 0.10)))
     print(table(rows))
     print()
-    print(ratios(rows))
+    print(ratios(rows, paired))
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     return 0

@@ -12,6 +12,7 @@ inserted through `sb.store` (`create_queue`, `insert`) before the test talks to 
 """
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any, Callable
@@ -64,3 +65,14 @@ def tmp_spec(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "challenge"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A private copy of the challenge example (its local store is created inside)."""
+    target = tmp_path / "challenge"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".reconciler"))
+    return target / "spec.yaml"

@@ -45,13 +45,15 @@ class _Quiet(WSGIRequestHandler):
 
 
 @contextmanager
-def serve(app: Callable) -> Iterator[str]:
-    """Serve `app` in a thread; yields `http://127.0.0.1:PORT/repo/v1`."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
+def serve(app: Callable, *, tls: bool = False) -> Iterator[str]:
+    """Serve `app` in a thread; yields `http://127.0.0.1:PORT/repo/v1` (https with a
+    self-signed certificate that no client trusts when `tls`)."""
+    ssl_context = "adhoc" if tls else None  # werkzeug's ad-hoc certificate
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet, ssl_context=ssl_context)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.port}/repo/v1"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.port}/repo/v1"
     finally:
         server.shutdown()
         server.server_close()

@@ -13,15 +13,6 @@ import pytest
 from cli_helpers import run_cli
 from reconciler import __version__
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "challenge"
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    """A private copy of the challenge example (its local store is created inside)."""
-    target = tmp_path / "challenge"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".reconciler"))
-    return target / "spec.yaml"
 
 
 def test_example_plan_apply_plan_cycle(example):

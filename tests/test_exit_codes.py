@@ -3,22 +3,13 @@
 never read a typo or a failure as "changes present"."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from cli_helpers import run_cli
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "challenge"
 BLOCKING_ENTRY = '"9700002": {status: INVALID}\n      "9700004": {status: INVALID'
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    target = tmp_path / "challenge"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".reconciler"))
-    return target / "spec.yaml"
 
 
 def edit(spec: Path, old: str, new: str) -> Path:

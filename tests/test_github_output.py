@@ -2,21 +2,12 @@
 and the same exit codes as every other format."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from cli_helpers import run_cli
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "challenge"
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    target = tmp_path / "challenge"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".reconciler"))
-    return target / "spec.yaml"
 
 
 def test_plan_appends_the_markdown_plan_to_the_step_summary(example, tmp_path):

@@ -7,7 +7,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,14 +16,6 @@ import pytest
 from cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "challenge"
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    target = tmp_path / "challenge"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".reconciler"))
-    return target / "spec.yaml"
 
 
 def run_with_tty_stderr(*args: str) -> tuple[int, str, str]:

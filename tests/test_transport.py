@@ -14,7 +14,6 @@ from typing import Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from cli_helpers import run_cli
@@ -119,18 +118,9 @@ def test_the_provider_a_spec_opens_has_a_finite_timeout(monkeypatch):
 
 
 # ------------------------------------------------------------------------ TLS
-@contextmanager
-def self_signed_server(app) -> Iterator[str]:
+def self_signed_server(app):
     pytest.importorskip("cryptography")  # werkzeug's ad-hoc certificate needs it
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context="adhoc")
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.port}/repo/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serve(app, tls=True)
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the control request
