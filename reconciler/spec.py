@@ -19,14 +19,13 @@ from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 from .errors import Located, UserErrors
+from .fastschema import compile_predicate
 from .model import (
     Assignment,
     Match,
@@ -474,36 +473,15 @@ def _validator(definition: str) -> Any:
 
 
 @lru_cache(maxsize=None)
-def _fast_validator(definition: str) -> Any:
-    """The same schema compiled by fastjsonschema, which knows draft-07 at most: the
-    only 2020-12 keyword used, `dependentSchemas`, is draft-07's `dependencies` with a
-    schema value. It answers "valid or not" only; a file it refuses goes to jsonschema,
-    whose verdict and wording count, so where it is stricter (a YAML timestamp is not a
-    string to it) a valid file only costs the slow path. Where it is looser (5.0 passes
-    as an integer) `_fast_accepts` does not trust it; tests/test_spec_schema.py checks
-    on generated documents that nothing else slips through."""
-    import fastjsonschema
-
-    def draft07(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {("dependencies" if k == "dependentSchemas" else k): draft07(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [draft07(v) for v in node]
-        return node
-
-    schema = draft07(_definition_schema(definition))
-    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-    return fastjsonschema.compile(schema)
+def _compiled(definition: str) -> Callable[[Any], bool]:
+    return compile_predicate(_definition_schema(definition))
 
 
 def _fast_accepts(definition: str, data: Any) -> bool:
-    from fastjsonschema import JsonSchemaException
-
-    try:
-        _fast_validator(definition)(data)
-    except JsonSchemaException:
-        return False
-    return not _has_integral_float(data)
+    """The compiled check (fastschema.py) where it can be trusted. Where it is stricter
+    than our jsonschema (a YAML timestamp is not a string to it) a valid file only costs
+    the slow path; where it is looser (5.0 passes as an integer) it is not asked."""
+    return _compiled(definition)(data) and not _has_integral_float(data)
 
 
 def _has_integral_float(node: Any) -> bool:
