@@ -248,14 +248,17 @@ class Session(requests.Session):
             if attempt >= self.retries:
                 return response
             attempt += 1
-            delay = self._throttle_delay(response, attempt)
+            reason = reason_of(response) or ""
+            delay = self._throttle_delay(response, reason, attempt)
             response.close()
+            # None: the window says how long; waited here, so the pacing at the top of
+            # the loop finds it over and does not announce the same wait again
             wait = self._window.wait() if delay is None else delay
             if wait >= NOTICE_AFTER:
-                reason = "".join(c if c.isprintable() else "?" for c in _reason_text(response)[:200])
+                shown = "".join(c if c.isprintable() else "?" for c in reason[:200])
                 LOG.warning("%s %s: throttled (HTTP 429: %s); waiting %.1f s", method, path,
-                            self.redact(reason) or "no reason given", wait)
-            _sleep(delay)
+                            self.redact(shown) or "no reason given", wait)
+            _sleep(wait)
 
     def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
         start = time.monotonic()
@@ -268,7 +271,7 @@ class Session(requests.Session):
         LOG.info("%s %s -> %d in %d ms", method, path, response.status_code, _ms(start))
         return response
 
-    def _throttle_delay(self, response: requests.Response, attempt: int) -> float | None:
+    def _throttle_delay(self, response: requests.Response, reason: str, attempt: int) -> float | None:
         """Retry-After (capped) if sent; none if the reason names the per-user allowance
         (the window then says how long); one call's share of the period if it names one
         endpoint's limit; else exponential backoff with jitter, as for 5xx
@@ -279,7 +282,6 @@ class Session(requests.Session):
                 return min(_Retry.DEFAULT.parse_retry_after(header), MAX_RETRY_AFTER)
             except InvalidHeader:
                 pass
-        reason = _reason_text(response)
         per_api = _API_TOO_FREQUENT.search(reason)
         if per_api and int(per_api.group(1)) >= 1:
             # this request waits one call's share of that endpoint's period, no more
@@ -313,13 +315,16 @@ class Session(requests.Session):
         return auth.redact(text) if isinstance(auth, BearerAuth) else redact(text, None)
 
 
-def _reason_text(response: requests.Response) -> str:
+def reason_of(response: requests.Response) -> str | None:
+    """The `reason` string of a Synapse error body (ErrorResponse); None if the body is
+    not a JSON object with one. The body is untrusted: not JSON, or nested too deeply
+    to parse (RecursionError), is simply no reason."""
     try:
         body = response.json()
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
-        return ""
+    except (ValueError, RecursionError):
+        return None
     reason = body.get("reason") if isinstance(body, dict) else None
-    return reason if isinstance(reason, str) else ""
+    return reason if isinstance(reason, str) else None
 
 
 def _sleep(seconds: float | None) -> None:

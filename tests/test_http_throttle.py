@@ -2,6 +2,7 @@
 the session waits it out from its own request times instead of backing off blindly."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -102,3 +103,15 @@ def test_one_endpoints_own_limit_delays_only_the_refused_request():
     assert 0.5 <= retried_after < 1.5  # one call's share of the period: 1 s / 2
     assert others < 1.0  # ten requests elsewhere were not held to that endpoint's pace
     assert len(app.seen) == 12
+
+
+def test_a_throttle_wait_is_announced_once(caplog):
+    """The 429 that teaches the allowance waits for the window there and then, so the
+    pacing before the re-sent request has nothing left to wait or announce."""
+    app = sliding_window(3, 2)
+    with serve(app) as url, caplog.at_level(logging.WARNING, logger="reconciler"):
+        s = session(retries=1)
+        assert [s.get(f"{url}/x").status_code for _ in range(4)] == [200] * 4
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1 and "throttled (HTTP 429: Requests are too frequent." in notes[0], notes
+    assert len(app.seen) == 5

@@ -20,7 +20,7 @@ import requests
 
 from .. import __version__
 from ..auth import HOW_TO, find_token
-from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session, nothing_sent
+from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session, nothing_sent, reason_of
 from ..model import Change, Item, ProviderConfig, QueueSpec
 from .base import (
     Capabilities,
@@ -332,13 +332,8 @@ class SynapseProvider(Provider):
 
     def _reason(self, response: requests.Response) -> str:
         """Synapse's `reason`, else the start of the body, on one line and redacted."""
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("reason"), str):
-            text = body["reason"]
-        else:
+        text = reason_of(response)
+        if text is None:
             text = response.text[:300] or response.reason or ""
         one_line = " ".join(line.strip() for line in text.splitlines() if line.strip())
         return self._session.redact(one_line)[:500]
