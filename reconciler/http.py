@@ -347,8 +347,9 @@ def make_session(
     """A session with transport retries, a default timeout, auth and TLS verification.
 
     Retried: connection failures, read timeouts and 429/500/502/503/504, for GET and
-    PUT alike (429 by Session, which waits as long as the throttle asks). Re-sending a PUT is safe because every status carries its etag: a
-    write that did land makes the retry fail with 412 instead of writing twice.
+    PUT alike (429 by Session, which waits as long as the throttle asks). Re-sending a
+    PUT is safe because every status carries its etag: a write that did land makes the
+    retry fail with 412 instead of writing twice.
     """
     retry = _Retry(
         total=retries,
