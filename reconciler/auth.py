@@ -11,7 +11,6 @@ exception raised here contains it or any line of the config file.
 """
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from pathlib import Path
@@ -56,6 +55,8 @@ def find_token(environ: Mapping[str, str] | None = None) -> str:
 def _read_config(path: Path) -> str:
     if not path.is_file():
         return ""
+    import configparser  # here, not at the top: unused when the token is in the environment
+
     parser = configparser.RawConfigParser()  # raw: a `%` in a token is not interpolation
     try:
         text = path.read_text(encoding="utf-8")
