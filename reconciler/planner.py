@@ -1,20 +1,21 @@
 """Read live state through a provider and turn it into a Plan (DESIGN §2, left half).
 
-The only I/O here is `provider.list`; everything it feeds is the pure resolve/diff core.
+The only I/O here is `provider.pages`; everything it feeds is the pure resolve/diff core.
 Several spec files given together are merged into one spec so that one plan (and one
 plan file) covers them, which needs them to agree on the provider.
 """
 from __future__ import annotations
 
 import hashlib
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from . import diff
 from .apply import Rediff
 from .errors import UserError
-from .model import Item, Plan, QueueSpec, Spec
-from .providers.base import Progress, Provider
+from .model import Plan, QueueSpec, Spec
+from .providers.base import RELISTED, Progress, Provider
 
 # Called once per queue before it is read; returns the progress callback for it.
 ProgressFactory = Callable[[QueueSpec], "Progress | None"]
@@ -64,6 +65,21 @@ def merge_specs(specs: Sequence[Spec]) -> Spec:
     )
 
 
+def _read_and_diff(
+    queue: QueueSpec, provider: Provider, only: frozenset[str] | None, progress: Progress | None
+) -> diff.QueueDiffer:
+    """Each page diffed as it arrives, while the provider reads the next; a RELISTED
+    listing starts the diff over."""
+    differ = diff.QueueDiffer(queue, only)
+    with diff.collector_paused(), closing(provider.pages(queue, progress)) as pages:
+        for page in pages:
+            if page is RELISTED:
+                differ = diff.QueueDiffer(queue, only)
+            else:
+                differ.add(page)
+    return differ
+
+
 def build_plan(
     spec: Spec,
     provider: Provider,
@@ -74,9 +90,9 @@ def build_plan(
     queue_plans = []
     warnings: list[str] = []
     for queue in spec.queues:
-        items: list[Item] = provider.list(queue, progress(queue) if progress else None)
-        queue_plans.append(diff.plan_queue(queue, items, only))
-        missing = diff.missing_ids(queue, items)
+        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None)
+        queue_plans.append(differ.plan())
+        missing = differ.missing_ids()
         if missing:
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
             warnings.append(

@@ -12,9 +12,11 @@ import requests
 
 from local_app import Scripted, json_response, serve
 from reconciler.auth import find_token
-from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source
+from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source, Spec
 from reconciler.providers import provider_class
+from reconciler.planner import build_plan
 from reconciler.providers.base import (
+    RELISTED,
     ConfigError,
     ProviderError,
     QueueNotFound,
@@ -242,6 +244,30 @@ def test_a_queue_that_changes_during_listing_is_listed_again(make_sandbox):
     assert len(ids) == len(set(ids)) == 251
     offsets = [e["query"] for e in requests_to(sb, "GET", "/submission/status/all")]
     assert offsets.count("limit=100&offset=0") == 2
+
+
+def test_pages_signal_the_second_listing_and_the_plan_uses_only_it(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 250)])
+    new_ids = iter(["1000", "1001"])
+    armed = [True]
+
+    def insert_once_before_the_listed_rows() -> None:
+        if armed[0]:
+            armed[0] = False
+            sb.store.insert(QUEUE, [NewItem(id=next(new_ids))])
+
+    p = after_each_response(provider(sb.url), insert_once_before_the_listed_rows)
+    pages = list(p.pages(queue_spec()))
+    restart = pages.index(RELISTED)
+    assert RELISTED not in pages[restart + 1 :]
+    after = [i.id for page in pages[restart + 1 :] for i in page]
+    assert len(after) == len(set(after)) == 251 and "1000" in after
+    assert [len(page) for page in pages[restart + 1 :]] == [100, 100, 51]
+
+    armed[0] = True
+    spec = Spec(config(endpoint=sb.url), (queue_spec(),), ("spec.yaml",), "sha256:0")
+    (planned,) = build_plan(spec, p).plan.queues
+    assert planned.items_seen == 252  # not "listed twice": the first listing was dropped
 
 
 def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import UserError
 from ..model import Change, Item, ProviderConfig, QueueSpec, TagValue
@@ -67,6 +67,16 @@ class WriteFailed(ProviderError):
     """A batch failed for good (after transport retries); nothing in it was written."""
 
 
+class Relisted:
+    """The signal in `Provider.pages` that the listing starts over."""
+
+    def __repr__(self) -> str:
+        return "RELISTED"
+
+
+RELISTED: Final = Relisted()
+
+
 class Provider(ABC):
     type: ClassVar[str]
     capabilities: ClassVar[Capabilities]
@@ -79,6 +89,16 @@ class Provider(ABC):
     @abstractmethod
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
         """Every item of the queue, each exactly once, as one consistent snapshot."""
+
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
+        """The snapshot `list` returns, a page at a time as it is read, so that the
+        planner diffs one page while the service prepares the next.
+
+        A provider that finds its listing inconsistent part-way and reads the queue
+        again yields RELISTED first: every page before it is void. Close the iterator
+        when stopping early (it may hold a reader thread). Default: `list` as one page.
+        """
+        yield self.list(queue, progress)
 
     @abstractmethod
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
@@ -130,6 +150,18 @@ def apply_tag_changes(
         else:
             out[key] = value
     return out
+
+
+def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:
+    """The items of a `pages` iteration, honouring RELISTED: `list` for providers that
+    read page by page."""
+    items: list[Item] = []
+    for page in pages:
+        if page is RELISTED:
+            items = []
+        else:
+            items += page  # type: ignore[arg-type]
+    return items
 
 
 def chunk(seq: Sequence[Any] | Iterable[Any], size: int) -> list[list[Any]]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from queue import Full, Queue
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 from urllib.parse import quote
 
 import requests
@@ -23,15 +22,18 @@ from ..auth import HOW_TO, find_token
 from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session, nothing_sent, reason_of
 from ..model import Change, Item, ProviderConfig, QueueSpec
 from .base import (
+    RELISTED,
     Capabilities,
     ConfigError,
     Progress,
     Provider,
     ProviderError,
     QueueNotFound,
+    Relisted,
     SpecProblem,
     StaleEtag,
     WriteFailed,
+    gather,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
 
@@ -112,50 +114,56 @@ class SynapseProvider(Provider):
 
     # ----------------------------------------------------------------- reading
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        return gather(self.pages(queue, progress))
+
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """Pages of 100, one request at a time, until a short page.
 
         One request at a time on purpose: the total Synapse reports is only an estimate
         (offset + page + 1 while pages are full), so any page fetched ahead may be past
         the end; one request per page is the cost a plan promises (DESIGN §7). The next
         page is asked for as soon as the last one is known to be full, so turning a
-        page into items overlaps the server's work on the next one. Synapse pages
-        without ORDER BY, so a queue that changes mid-listing can repeat (or skip) a
-        row: a repeat is detected and the queue listed once more.
+        page into items (and the planner's diff of it) overlaps the server's work on the
+        next one. Synapse pages without ORDER BY, so a queue that changes mid-listing
+        can repeat (or skip) a row: a repeat is detected and the queue listed once more,
+        after RELISTED.
         """
         try:
-            return self._list_once(queue, progress)
+            yield from self._pages_once(queue, progress)
+            return
         except _ListedTwice:
             pass
+        yield RELISTED
         try:
-            return self._list_once(queue, progress)
+            yield from self._pages_once(queue, progress)
         except _ListedTwice as exc:
             raise ProviderError(
                 f"evaluation {queue.id}: submission {exc.item_id} was listed twice; the queue "
                 "kept changing while it was read, try again"
             ) from None
 
-    def _list_once(self, queue: QueueSpec, progress: Progress | None) -> list[Item]:
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
         pages: Queue[tuple[str, list[Any]] | BaseException | None] = Queue(maxsize=_PAGES_AHEAD)
         stop = threading.Event()
         reader = threading.Thread(
             target=self._read_pages, args=(queue, pages, stop), name="synapse-pages", daemon=True
         )
         reader.start()
-        items: list[Item] = []
         try:
             while True:
                 page = pages.get()
                 if page is None:
-                    return items
+                    return
                 if isinstance(page, BaseException):
                     raise page
                 path, results = page
                 try:
-                    items += [status_to_item(status, queue.lock_annotation) for status in results]
+                    items = [status_to_item(status, queue.lock_annotation) for status in results]
                 except MalformedStatus as exc:
                     raise self._unexpected(path, str(exc)) from None
                 if progress and results:
                     progress(len(results))
+                yield items
         finally:
             stop.set()
             reader.join()
@@ -200,6 +208,8 @@ class SynapseProvider(Provider):
         return path, results
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        from concurrent.futures import ThreadPoolExecutor  # only conflict re-reads need it
+
         wanted = [i for i in dict.fromkeys(ids) if _NUMERIC.fullmatch(i)]  # no other id exists
         with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT) as pool:
             found = pool.map(lambda sid: self._get_one(queue, sid), wanted)
