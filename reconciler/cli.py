@@ -7,6 +7,7 @@ gate never mistakes a typo for "changes present".
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NoReturn, Sequence
 
 import click
 
@@ -551,6 +552,21 @@ def serve(host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_
 
 
 # ------------------------------------------------------------------------ entry
+def run() -> NoReturn:
+    """The `reconciler` command: exit with main's code, minus the interpreter's last
+    garbage collection.
+
+    At exit CPython runs a full cycle collection over every object still alive (all of
+    click, requests and PyYAML included) although the process is about to end: 30-40 ms
+    of every command's wall time, more than its own plan takes on a small queue. Frozen
+    objects are skipped; everything else about exiting (flushing output, closing files
+    and connections, atexit handlers) happens as usual.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every user error is one line, no traceback."""
     try:

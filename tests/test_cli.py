@@ -1,6 +1,7 @@
 """The command line end to end on the embedded local backend."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -128,3 +129,18 @@ def test_console_script_smoke(example):
     version = subprocess.run([sys.executable, "-m", "reconciler", "--version"],
                              capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and __version__ in version.stdout
+
+
+def test_the_command_exits_with_mains_code_without_the_last_collection(monkeypatch, example):
+    """`run` (the console script) ends like `sys.exit(main())` but freezes the heap first,
+    so the interpreter's exit does not walk every object once more."""
+    from reconciler.cli import run
+
+    monkeypatch.setattr(sys, "argv", ["reconciler", "-q", "plan", str(example), "--detailed-exitcode"])
+    try:
+        with pytest.raises(SystemExit) as exc:
+            run()
+        assert exc.value.code == 2
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
