@@ -21,7 +21,7 @@ from json.decoder import scanstring
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
-from .fastschema import compile_predicate
+from .fastschema import compile_predicate, inline_refs
 from .model import (
     Change,
     FieldChange,
@@ -334,7 +334,7 @@ def _validator() -> Any:
 
     schema = _schema()
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
+    return Draft202012Validator(inline_refs(schema))
 
 
 @cache
@@ -343,18 +343,6 @@ def _fast_accepts() -> Callable[[Any], bool]:
     spent ~2 s validating a 10,000-change plan before the first write. A file it refuses
     is validated again by jsonschema, whose verdict and messages count."""
     return compile_predicate(_schema())
-
-
-def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
-    """The schema with each local `$ref` replaced by its definition: the same rules,
-    validated about a third faster (reference lookups dominate on big plans)."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            return _inline_refs(defs[node["$ref"].removeprefix("#/$defs/")], defs)
-        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
-    if isinstance(node, list):
-        return [_inline_refs(v, defs) for v in node]
-    return node
 
 
 def _check_schema(doc: Any, text: str, display: str) -> None:
