@@ -96,7 +96,8 @@ def collector_paused() -> Iterator[None]:
     reference cycle (a 100,000-item Synapse listing leaves nothing for gc.collect()),
     and each allocation burst triggers full collections that walk every live item: at
     100,000 items that was a third of planning, and ~20 ms of a 20,000-item listing.
-    Pausing loses nothing and the previous setting is restored.
+    Only a retried request leaves a little cyclic garbage (its exception's traceback),
+    collected once the queue is read; the previous setting is restored.
     """
     was_enabled = gc.isenabled()
     gc.disable()
