@@ -65,3 +65,16 @@ def test_the_throttled_floors_are_computed_from_the_runs_own_requests(bench):
     rate, window = bench.throttled_floors(total, floor)
     assert (rate.requests, rate.seconds) == (1_021, 102.1)
     assert window.seconds == pytest.approx(60 + 10.21 * 421 / 1_021)
+
+
+def test_the_sliding_window_floor_counts_what_the_later_requests_cost_the_raw_run(bench):
+    total = bench.Row("reconciler (throttled): plan + apply", 100_000, 0.1, 1_021, 1_001, 20, 10_000, 70.0)
+    # the raw run: 1,021 requests in 10 s; the first 600 took 1 ms of server time each, the
+    # 421 after them 10 ms (deep pages, then the PUTs)
+    ms = (1.0,) * 600 + (10.0,) * 421
+    floor = bench.Row("floor: raw GET pages + PUT batches", 100_000, 0.1, 1_021, 1_001, 20, 10_000, 10.0,
+                      server_ms=ms)
+    _, window = bench.throttled_floors(total, floor)
+    other = (10_000 - sum(ms)) / 1_021  # client time and start-up, spread evenly
+    assert window.seconds == pytest.approx(60 + 421 * (10 + other) / 1000)
+    assert window.seconds > 60 + 10.0 * 421 / 1_021  # more than an even share of the wall time
