@@ -84,8 +84,10 @@ class QueueDiffer:
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety)
 
     def missing_ids(self) -> list[str]:
-        """Explicit entries naming none of the items added (see `missing_ids`)."""
-        return _missing(self._queue, self._seen)
+        """Explicit entries naming none of the items added: never invented, reported so
+        the CLI warns."""
+        live = self._seen
+        return sorted((i for i in self._queue.submissions if i not in live), key=item_order)
 
 
 @contextmanager
@@ -106,15 +108,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def missing_ids(queue: QueueSpec, items: Sequence[Item]) -> list[str]:
-    """Explicit entries naming no live item: never invented, reported so the CLI warns."""
-    return _missing(queue, {item.id for item in items})
-
-
-def _missing(queue: QueueSpec, live: set[str]) -> list[str]:
-    return sorted((i for i in queue.submissions if i not in live), key=item_order)
 
 
 def item_order(item_id: str) -> tuple[int, int, str, str]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from builders import item, plan_data, queue, rule, src
 
-from reconciler.diff import diff_item, item_order, missing_ids, plan_queue, rediff
+from reconciler.diff import QueueDiffer, diff_item, item_order, plan_queue, rediff
 from reconciler.errors import UserError
 from reconciler.model import Change, FieldChange, Safety, to_tag_value
 from reconciler.resolve import resolve_item
@@ -228,7 +228,9 @@ def test_planning_leaves_the_garbage_collector_as_it_was(enabled):
 def test_entries_without_a_live_item_are_reported_not_invented():
     q = queue(submissions={"404": {"status": "X"}, "7": {"status": "X"}, "b": {}, "1": {"status": "X"}})
     items = [item("1")]
-    assert missing_ids(q, items) == ["7", "404", "b"]
+    differ = QueueDiffer(q)
+    differ.add(items)
+    assert differ.missing_ids() == ["7", "404", "b"]
     assert [c.item_id for c in plan_queue(q, items).changes] == ["1"]
 
 
