@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ from reconciler.providers.base import (
     WriteFailed,
 )
 from reconciler.providers.synapse import (
+    _PAGES_AHEAD,
     DEFAULT_ENDPOINT,
     MAX_BODY_BYTES,
     SynapseProvider,
@@ -268,6 +270,17 @@ def test_pages_signal_the_second_listing_and_the_plan_uses_only_it(make_sandbox)
     spec = Spec(config(endpoint=sb.url), (queue_spec(),), ("spec.yaml",), "sha256:0")
     (planned,) = build_plan(spec, p).plan.queues
     assert planned.items_seen == 252  # not "listed twice": the first listing was dropped
+
+
+def test_closing_the_pages_early_stops_the_reader_thread(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 5_000)])
+    pages = provider(sb.url).pages(queue_spec())
+    first = next(pages)
+    pages.close()
+    assert len(first) == 100
+    assert not [t for t in threading.enumerate() if t.name == "synapse-pages"]
+    # the reader runs at most _PAGES_AHEAD pages ahead (plus the one in flight), never to the end
+    assert len(requests_to(sb, "GET", "/submission/status/all")) <= 3 + _PAGES_AHEAD < 51
 
 
 def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
