@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from .providers.base import ConfigError
+from .errors import ConfigError
 
 TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
 CONFIG_ENV = "SYNAPSE_CONFIG_FILE"  # overrides the file's location (tests, several accounts)

@@ -509,15 +509,18 @@ def schema(which: str) -> None:
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler serve --token dev --synthetic 9615000:1000\n"
+    "  reconciler serve --service workflow-results --token dev --synthetic frb-search:500\n"
     "  reconciler serve --token dev --seed examples/challenge/live.yaml --port 8080\n"
     "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3"
 )
+@click.option("--service", default="synapse", show_default=True, metavar="TYPE",
+              help="Which service to fake: synapse, workflow-results, datamaker, supervisely or omics.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for explicitly.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: a free port).")
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite store (default: a temporary file).")
 @click.option("--token", required=True, envvar="RECONCILER_SANDBOX_TOKEN", help="Bearer token clients must send (or RECONCILER_SANDBOX_TOKEN).")
 @click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="Seed file (JSON or YAML) when the store is new.")
-@click.option("--synthetic", multiple=True, metavar="EVAL:COUNT", help="COUNT RECEIVED submissions in evaluation EVAL (ids from 9700001).")
+@click.option("--synthetic", multiple=True, metavar="QUEUE:COUNT", help="COUNT new items in queue QUEUE (Synapse: RECEIVED submissions, ids from 9700001; docs/sandbox.md says what each fake makes).")
 @click.option("--log-requests", type=click.Path(dir_okay=False), help="Append one JSON line per request to this file.")
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests answered 503 before processing.")
 @click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests processed, then dropped without a response.")
@@ -525,13 +528,14 @@ def schema(which: str) -> None:
 @click.option("--max-concurrent", type=click.IntRange(1), default=None, help="429 beyond this many concurrent requests (Synapse: 3).")
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
-def serve(host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_rate, latency_ms,
+def serve(service, host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_rate, latency_ms,
           max_concurrent, max_per_minute, random_seed) -> None:
-    """Run a Synapse-compatible sandbox server for rehearsals, tests and demos.
+    """Run a faithful fake of a service for rehearsals, tests and demos.
 
-    Serves the evaluation-queue endpoints of Synapse's REST API under /repo/v1 from a
-    local SQLite store, with Synapse's etags, batch rules and error codes, optional
-    fault injection and throttling. Point a spec at it with
+    By default the evaluation-queue endpoints of Synapse's REST API under /repo/v1 from a
+    local SQLite store, with Synapse's etags, batch rules and error codes; --service
+    picks another service's fake (docs/sandbox.md). Every fake takes the same fault
+    injection, latency and throttling options. Point a spec at it with e.g.
     `provider: {type: synapse, endpoint: http://127.0.0.1:PORT/repo/v1}` and
     SYNAPSE_AUTH_TOKEN set to the token.
     """
@@ -539,12 +543,12 @@ def serve(host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_
 
     evals = []
     for entry in synthetic:
-        eval_id, _, count = entry.partition(":")
-        if not (eval_id.isdigit() and count.isdigit()):
-            raise click.BadParameter(f"expected EVAL:COUNT, got {entry!r}", param_hint="--synthetic")
-        evals.append((eval_id, int(count)))
+        queue_id, _, count = entry.rpartition(":")
+        if not (queue_id and count.isdigit()):
+            raise click.BadParameter(f"expected QUEUE:COUNT, got {entry!r}", param_hint="--synthetic")
+        evals.append((queue_id, int(count)))
     serve_forever(SandboxConfig(
-        host=host, port=port, db_path=db, token=token, seed=seed, synthetic=evals,
+        service=service, host=host, port=port, db_path=db, token=token, seed=seed, synthetic=evals,
         log_requests=log_requests, fail_rate=fail_rate, drop_rate=drop_rate,
         latency_ms=latency_ms, max_concurrent=max_concurrent, max_per_minute=max_per_minute,
         random_seed=random_seed,

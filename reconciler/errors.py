@@ -32,3 +32,11 @@ class UserErrors(UserError):
     def __init__(self, errors: list[UserError]) -> None:
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+class ProviderError(UserError):
+    """A failure of a service the user must see; never carries a secret in its message."""
+
+
+class ConfigError(ProviderError):
+    """Bad provider configuration (endpoint, credentials, missing seed...)."""

@@ -7,7 +7,6 @@ secret. Call sites only say what to fetch.
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import re
@@ -23,7 +22,8 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
-from .providers.base import ConfigError
+from .errors import ConfigError
+from .netcheck import check_endpoint
 
 LOG = logging.getLogger(__name__)
 
@@ -49,45 +49,12 @@ _TOO_FREQUENT = re.compile(r"too frequent\. Allowed (\d+) requests every (\d+) s
 _API_TOO_FREQUENT = re.compile(r"too frequent for API call: .*Allowed (\d+) requests every (\d+) seconds")
 _WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never waited for
 
-_LOOPBACK_NAMES = frozenset({"localhost"})
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 REDACTED = "***"
 # A shorter token is scrubbed only where it follows "Bearer": replaced wherever it
 # occurs, "a" or "id" would mangle every message, and no real credential is that short
 # (Synapse's personal access tokens are JWTs of hundreds of characters).
 MIN_REDACTED_LENGTH = 8
-
-
-def check_endpoint(url: str) -> None:
-    """Refuse what would send the token in clear text or to a surprising place.
-
-    Plain http:// is only for the local sandbox (a loopback address). Credentials in
-    the URL are refused because endpoints are printed and saved in plan files.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        raise ConfigError(f"endpoint {url!r} is not a valid URL") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigError(f"endpoint {url!r} must be an https:// URL")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError("endpoint must not contain credentials (user:password@)")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
-            f"endpoint {url!r} uses plain http://, which is only allowed for a loopback "
-            "address (127.0.0.1, ::1, localhost); use https://"
-        )
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def redact(text: str, secret: str | None) -> str:

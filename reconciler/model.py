@@ -252,6 +252,19 @@ class Spec:
     digest: str  # sha256 of those files' bytes: ties a plan file to the reviewed spec
 
 
+def apply_tag_changes(
+    tags: Mapping[str, TagValue], changes: Mapping[str, "TagValue | None"]
+) -> dict[str, TagValue]:
+    """Live tags with the changed keys replaced or (value None) removed."""
+    out = dict(tags)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
 # ------------------------------------------------------------------- live state
 @dataclass(frozen=True, slots=True)
 class Item:

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
-from .model import TagValue, decode_tags, encode_tags
-from .providers.base import apply_tag_changes
+from .model import TagValue, apply_tag_changes, decode_tags, encode_tags
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0

@@ -10,7 +10,8 @@ import requests
 
 from local_app import Scripted, json_response, serve
 from reconciler import http
-from reconciler.http import BearerAuth, check_endpoint, make_session, redact
+from reconciler.http import BearerAuth, make_session, redact
+from reconciler.netcheck import check_endpoint
 from reconciler.providers.base import ConfigError
 
 TOKEN = "sandbox-test-token"

@@ -603,3 +603,23 @@ def test_serve_forever_prints_its_url_and_stops_cleanly_on_interrupt(tmp_path):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     assert not db.exists()
+
+
+def test_serve_deletes_its_temporary_store_on_sigterm_too(tmp_path):
+    """A service manager or `kill` stops the sandbox with SIGTERM, not Ctrl-C; the
+    temporary store must go all the same (docs/sandbox.md)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "serve", "--token", "t", "--port", "0",
+         "--synthetic", "1:2"],
+        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        line = proc.stderr.readline()
+        match = re.search(r"\(store: (.+)\)", line)
+        assert match, line
+        db = Path(match.group(1))
+        assert db.exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert not db.exists() and not db.parent.exists()

@@ -37,7 +37,7 @@ def endpoint_problem(type_name: str, endpoint: object) -> str | None:
     sends a request; None if it is acceptable (or absent: the provider's default)."""
     if type_name == "local" or not isinstance(endpoint, str):
         return None
-    from ..http import check_endpoint
+    from ..netcheck import check_endpoint
 
     try:
         check_endpoint(endpoint.rstrip("/"))

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import UserError
+from ..errors import ConfigError, ProviderError, UserError
 from ..model import Change, Item, ProviderConfig, QueueSpec, TagValue
 
 Progress = Callable[[int], None]  # called with the number of items just read or written
@@ -33,14 +33,6 @@ class SpecProblem:
 
     message: str
     path: tuple[Any, ...] = ()  # JSON path inside the queue mapping, for file:line:col
-
-
-class ProviderError(UserError):
-    """A failure the user must see; never carries a secret in its message."""
-
-
-class ConfigError(ProviderError):
-    """Bad provider configuration (endpoint, credentials, missing seed...)."""
 
 
 class QueueNotFound(ProviderError):
@@ -137,19 +129,6 @@ class Provider(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def apply_tag_changes(
-    tags: Mapping[str, TagValue], changes: Mapping[str, TagValue | None]
-) -> dict[str, TagValue]:
-    """Live tags with the changed keys replaced or (value None) removed."""
-    out = dict(tags)
-    for key, value in changes.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
 
 
 def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:

@@ -19,7 +19,8 @@ import requests
 
 from .. import __version__
 from ..auth import HOW_TO, find_token
-from ..http import MAX_IN_FLIGHT, check_endpoint, failure_name, make_session, nothing_sent, reason_of
+from ..http import MAX_IN_FLIGHT, failure_name, make_session, nothing_sent, reason_of
+from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec
 from .base import (
     RELISTED,

@@ -1,39 +1,41 @@
-"""Run the sandbox: a threaded werkzeug server over a store file, in the background for
-tests (`start`) or in the foreground for `reconciler serve` (`serve_forever`)."""
+"""Run a sandbox: a threaded werkzeug server around one fake service (SERVICES), in the
+background for tests (`start`) or in the foreground for `reconciler serve`."""
 from __future__ import annotations
 
-import ipaddress
+import importlib
 import json
 import shutil
+import signal
 import socket
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..errors import UserError
-from ..seed import load_seed
-from ..store import NewItem, Store, create_new
-from .app import PREFIX, SandboxApp
+from ..netcheck import is_loopback
 from .faults import Faults
+from .harness import FakeService, Harness
 
-FIRST_SYNTHETIC_ID = 9700001
-# What a new Synapse submission's status carries besides the modelled fields.
-NEW_STATUS_EXTRA = {"canCancel": False, "cancelRequested": False}
+# `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
+SERVICES = {
+    "synapse": "reconciler.sandbox.synapse",
+}
+DEFAULT_SERVICE = "synapse"
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
     token: str
+    service: str = DEFAULT_SERVICE  # which fake: a key of SERVICES
     db_path: str | Path | None = None  # None: a temporary file, removed on stop
     host: str = "127.0.0.1"  # anything else must be named explicitly; serve warns
     port: int = 0  # 0: any free port
     seed: str | Path | None = None  # applied only when db_path does not exist yet
-    synthetic: Sequence[tuple[str, int]] = ()  # (evaluation id, item count), same rule
+    synthetic: Sequence[tuple[str, int]] = ()  # (queue id, item count), same rule
     log_requests: str | Path | None = None
     fail_rate: float = 0.0  # share of requests answered 503 before any processing
     drop_rate: float = 0.0  # share processed and committed, then cut without an answer
@@ -45,16 +47,19 @@ class SandboxConfig:
 
 
 class RunningSandbox:
-    """A sandbox serving in a background thread; `store` is the live state to inspect."""
+    """A sandbox serving in a background thread; `service` is the fake (its `store` the
+    live state to inspect)."""
 
-    def __init__(self, config: SandboxConfig, server: BaseWSGIServer, app: SandboxApp) -> None:
+    def __init__(self, config: SandboxConfig, server: BaseWSGIServer, app: Harness) -> None:
         self.config, self._server, self._app = config, server, app
-        self.store: Store = app.store
+        self.service: FakeService = app.service
+        self.store: Any = getattr(app.service, "store", None)
         self.token = config.token
-        self.db_path = app.store.path
+        self.db_path = getattr(self.store, "path", None)
         self.log_path = Path(config.log_requests) if config.log_requests else None
         self.port: int = server.port
-        self.url = f"http://{_url_host(config.host)}:{self.port}{PREFIX}"
+        self.root = f"http://{_url_host(config.host)}:{self.port}"
+        self.url = self.root + app.service.prefix
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02},  # fast stop()
             name=f"sandbox:{self.port}", daemon=True,
@@ -89,74 +94,49 @@ def start(config: SandboxConfig) -> RunningSandbox:
 def serve_forever(config: SandboxConfig) -> None:
     """Serve in the foreground until interrupted (the CLI's `serve`)."""
     server, app = _build(config)
-    if not _is_loopback(config.host):
+    if not is_loopback(config.host):
         print(f"warning: listening on {config.host}: anyone who can reach this address and "
               "knows the token can change the sandbox's data", file=sys.stderr)
-    print(f"Synapse-compatible sandbox listening on http://{_url_host(config.host)}:"
-          f"{server.port}{PREFIX} (store: {app.store.path})", file=sys.stderr, flush=True)
+    store = getattr(app.service, "store", None)
+    where = f" (store: {store.path})" if store is not None else ""
+    print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
+          f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
+    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
+    # is deleted on exit (docs/sandbox.md)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         _close(server, app, config)
 
 
-def _close(server: BaseWSGIServer, app: SandboxApp, config: SandboxConfig) -> None:
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _close(server: BaseWSGIServer, app: Harness, config: SandboxConfig) -> None:
     server.server_close()
     app.close()
-    app.store.close()
-    if config.db_path is None:
-        shutil.rmtree(app.store.path.parent, ignore_errors=True)
+    store = getattr(app.service, "store", None)
+    if config.db_path is None and store is not None:
+        shutil.rmtree(Path(store.path).parent, ignore_errors=True)
 
 
-def open_store(config: SandboxConfig) -> Store:
-    """The sandbox's store, created from the seed and synthetic items if it is new."""
-    seeded = load_seed(config.seed) if config.seed else {}
-
-    def fill(store: Store) -> None:
-        for queue_id, items in seeded.items():
-            store.create_queue(queue_id)
-            store.insert(queue_id, [_as_submission(item) for item in items])
-        next_id = max([FIRST_SYNTHETIC_ID - 1] + [
-            int(item.id) for items in seeded.values() for item in items if item.id.isdigit()
-        ]) + 1
-        for eval_id, count in config.synthetic:
-            store.create_queue(eval_id)
-            store.insert(eval_id, _synthetic(next_id, count))
-            next_id += count
-
-    path = Path(config.db_path) if config.db_path is not None else Path(
-        tempfile.mkdtemp(prefix="reconciler-sandbox-")) / "sandbox.db"
-    create_new(path, fill)
-    return Store(path)
-
-
-def _as_submission(item: NewItem) -> NewItem:
-    """Synapse has no native lock: a seeded lock becomes the BOOLEAN annotation `locked`."""
-    tags = dict(item.tags)
-    if item.locked:
-        tags["locked"] = (True,)
-    return NewItem(id=item.id, status=item.status, tags=tags,
-                   extra={**NEW_STATUS_EXTRA, **item.extra})
-
-
-def _synthetic(first: int, count: int) -> Iterator[NewItem]:
-    for n in range(first, first + count):
-        yield NewItem(id=str(n), extra=NEW_STATUS_EXTRA)
-
-
-def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, SandboxApp]:
+def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, Harness]:
     if not config.token:
-        raise UserError("the sandbox needs a token (clients must send it as a Bearer token)")
+        raise UserError("the sandbox needs a token (clients must send it with every request)")
+    if config.service not in SERVICES:
+        raise UserError(f"unknown sandbox service {config.service!r} (known: {', '.join(sorted(SERVICES))})")
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
     listener = _listen(config.host, config.port)
     try:
-        store = open_store(config)
-        app = SandboxApp(store, config.token, faults,
-                         Path(config.log_requests) if config.log_requests else None)
+        service = importlib.import_module(SERVICES[config.service]).build(config, faults)
+        app = Harness(service, faults, Path(config.log_requests) if config.log_requests else None)
         server = make_server(config.host, config.port, app, threaded=True,
                              request_handler=_QuietHandler, fd=listener.fileno())
     finally:
@@ -171,15 +151,6 @@ def _listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family)
     except OSError as e:
         raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_host(host: str) -> str:

@@ -1,7 +1,7 @@
-"""The WSGI app: Synapse's SubmissionStatus endpoints over the embedded store.
+"""The Synapse fake: SubmissionStatus endpoints over the embedded store.
 
 Request handling follows Synapse's order of checks (REST-FACTS §1–§4): filters first
-(injected 503, bearer token, throttles), then each endpoint's own validation in the
+(injected 503, bearer token, throttles: the harness), then each endpoint's own validation in the
 order the server performs it, so a client sees the same error Synapse would send.
 """
 from __future__ import annotations
@@ -9,20 +9,23 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import socket
-import threading
-import time
-import traceback
+import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+if TYPE_CHECKING:
+    from .server import SandboxConfig
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..errors import UserError
 from ..model import TagValue
-from ..store import Record, StaleRecord, StaleToken, Store, Update
-from .faults import Faults, Throttled
+from ..seed import load_seed
+from ..store import NewItem, Record, StaleRecord, StaleToken, Store, Update, create_new
+from .faults import Faults
+from .harness import BadJson, BodyTooLarge, FakeService, read_json
 from .synapse_json import (
     SANDBOX_USER_ID,
     SUBMISSION_FIELDS,
@@ -37,6 +40,9 @@ from .synapse_json import (
 )
 
 PREFIX = "/repo/v1"
+FIRST_SYNTHETIC_ID = 9700001
+# What a new Synapse submission's status carries besides the modelled fields.
+NEW_STATUS_EXTRA = {"canCancel": False, "cancelRequested": False}
 MAX_BODY_BYTES = 2 * 1024 * 1024  # RequestSizeThrottleFilter.maximumInputStreamBytes
 MAX_BATCH = 500
 MAX_LIMIT = 100
@@ -71,51 +77,33 @@ class ApiError(Exception):
         self.code, self.reason = code, reason
 
 
-class SandboxApp:
-    def __init__(
-        self, store: Store, token: str, faults: Faults, log_path: Path | None = None
-    ) -> None:
+class SynapseFake(FakeService):
+    prefix = PREFIX
+    title = "Synapse-compatible sandbox"
+
+    def __init__(self, store: Store, token: str, faults: Faults) -> None:
         self.store, self.faults = store, faults
         self._token = token.encode()
-        self._log_lock = threading.Lock()
-        self._log = open(log_path, "a", encoding="utf-8") if log_path else None
 
     def close(self) -> None:
-        if self._log:
-            with self._log_lock:
-                self._log.close()
+        self.store.close()
 
-    # ------------------------------------------------------------------ WSGI
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
-        started = time.perf_counter()
-        request = Request(environ)
-        environ["sandbox.bytes_in"] = 0
-        try:
-            response = self._respond(request)
-        except Exception:  # a sandbox bug: answer like Synapse's 500 and show it
-            traceback.print_exc()
-            response = _error(500, "An internal error occurred in the sandbox.")
-        dropped = self.faults.should_drop()
-        self._write_log(request, response, started, dropped)
-        if dropped:
-            # The work is committed; the client only loses the answer (a lost response).
-            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
-            raise ConnectionAbortedError("sandbox drop_rate")
-        return response(environ, start_response)
-
-    def _respond(self, request: Request) -> Response:
+    def probe(self, request: Request) -> Response | None:
         if request.method == "GET" and request.path.rstrip("/") == PREFIX:
             return _json(200, {})  # the official client's endpoint probe, unauthenticated
-        if self.faults.should_fail():
-            return _error(503, "Service temporarily unavailable, please try again later.")
-        denied = self._authenticate(request)
-        if denied:
-            return denied
-        try:
-            with self.faults.admitted():
-                return self._route(request)
-        except Throttled as e:
-            return _json(429, {"reason": str(e)})
+        return None
+
+    def error(self, code: int, message: str) -> Response:
+        return _error(code, message)
+
+    def throttled(self, reason: str) -> Response:
+        return _json(429, {"reason": reason})
+
+    def authenticate(self, request: Request) -> Response | None:
+        return self._authenticate(request)
+
+    def route(self, request: Request) -> Response:
+        return self._route(request)
 
     def _authenticate(self, request: Request) -> Response | None:
         header = request.headers.get("Authorization")
@@ -280,37 +268,12 @@ class SandboxApp:
         return self.store.page(eval_id, offset, limit, status), limit, offset
 
     def _body(self, request: Request) -> Any:
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            raise ApiError(413, _too_large())
-        data = request.stream.read(MAX_BODY_BYTES + 1)
-        request.environ["sandbox.bytes_in"] = len(data)
-        if len(data) > MAX_BODY_BYTES:
-            raise ApiError(413, _too_large())
         try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
+            return read_json(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            raise ApiError(413, _too_large()) from None
+        except BadJson as e:
             raise InvalidStatus(f"The request body is not valid JSON: {e}") from None
-
-    def _write_log(self, request: Request, response: Response, started: float,
-                   dropped: bool) -> None:
-        """One JSON line per request; never a header, so never the token."""
-        if self._log is None:
-            return
-        entry = {
-            "method": request.method,
-            "path": request.path,
-            "query": request.query_string.decode("latin-1"),
-            "status": response.status_code,
-            "bytes_in": request.environ["sandbox.bytes_in"] or request.content_length or 0,
-            "bytes_out": len(response.get_data()),
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        }
-        if dropped:
-            entry["dropped"] = True
-        with self._log_lock:
-            self._log.write(json.dumps(entry) + "\n")
-            self._log.flush()
 
 
 def _stale_message(item_id: str) -> str:
@@ -358,3 +321,47 @@ def _defuse(match: re.Match) -> str:
     if " " in text:
         return text.replace(" ", "-", 1)
     return text[:4] + "-" + text[4:]
+
+
+# ------------------------------------------------------------------ building
+def build(config: "SandboxConfig", faults: Faults) -> SynapseFake:
+    for eval_id, _ in config.synthetic:
+        if not eval_id.isdigit():
+            raise UserError(f"--synthetic {eval_id}: a Synapse evaluation id is a number")
+    return SynapseFake(open_store(config), config.token, faults)
+
+
+def open_store(config: "SandboxConfig") -> Store:
+    """The sandbox's store, created from the seed and synthetic items if it is new."""
+    seeded = load_seed(config.seed) if config.seed else {}
+
+    def fill(store: Store) -> None:
+        for queue_id, items in seeded.items():
+            store.create_queue(queue_id)
+            store.insert(queue_id, [_as_submission(item) for item in items])
+        next_id = max([FIRST_SYNTHETIC_ID - 1] + [
+            int(item.id) for items in seeded.values() for item in items if item.id.isdigit()
+        ]) + 1
+        for eval_id, count in config.synthetic:
+            store.create_queue(eval_id)
+            store.insert(eval_id, _synthetic(next_id, count))
+            next_id += count
+
+    path = Path(config.db_path) if config.db_path is not None else Path(
+        tempfile.mkdtemp(prefix="reconciler-sandbox-")) / "sandbox.db"
+    create_new(path, fill)
+    return Store(path)
+
+
+def _as_submission(item: NewItem) -> NewItem:
+    """Synapse has no native lock: a seeded lock becomes the BOOLEAN annotation `locked`."""
+    tags = dict(item.tags)
+    if item.locked:
+        tags["locked"] = (True,)
+    return NewItem(id=item.id, status=item.status, tags=tags,
+                   extra={**NEW_STATUS_EXTRA, **item.extra})
+
+
+def _synthetic(first: int, count: int) -> Iterator[NewItem]:
+    for n in range(first, first + count):
+        yield NewItem(id=str(n), extra=NEW_STATUS_EXTRA)

@@ -1,0 +1,43 @@
+"""Where a token may be sent: the one endpoint policy every provider, plan file and
+sandbox applies (DESIGN §8). Pure, and free of HTTP machinery, so `validate` can check an
+endpoint at its spec line without importing requests."""
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def check_endpoint(url: str) -> None:
+    """Refuse what would send the token in clear text or to a surprising place.
+
+    Plain http:// is only for the local sandbox (a loopback address). Credentials in
+    the URL are refused because endpoints are printed and saved in plan files.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ConfigError(f"endpoint {url!r} is not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(f"endpoint {url!r} must be an https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("endpoint must not contain credentials (user:password@)")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ConfigError(
+            f"endpoint {url!r} uses plain http://, which is only allowed for a loopback "
+            "address (127.0.0.1, ::1, localhost); use https://"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
