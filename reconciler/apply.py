@@ -1,41 +1,32 @@
-"""Carry out a plan: batching, etag conflicts, bounded re-tries of conflicts, report.
+"""Carry out a plan: batching, conflicts, bounded re-tries of conflicts, report.
 
 Transport failures (429, 5xx, dropped connections) are retried below this layer by the
-provider's HTTP session; what reaches here is either a conflict about one item (stale
-etag, native lock) or a batch that failed for good. The engine never re-sends a stale
-object: a conflicting item is re-read and either re-diffed against the spec (spec mode)
-or reported as stale (plan-file mode, which applies exactly what was reviewed).
+provider's HTTP session; what reaches here is a conflict about one item (stale etag,
+native lock), a per-item account of a write (WriteResult: services where a change is
+several calls or a batch is not all or nothing), or a write that failed for good. The
+engine never re-sends a stale object: a conflicting item is re-read and either re-diffed
+against the spec (spec mode) or reported as stale with what changed (plan-file mode,
+which applies exactly what was reviewed).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec, same_tag_value
-from .providers.base import LockedItem, Progress, Provider, ProviderError, StaleEtag
+from .diff import Rediff
+from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec
+from .providers.base import (
+    LockedItem,
+    Progress,
+    Provider,
+    ProviderError,
+    StaleEtag,
+    WriteResult,
+    matches_after,
+)
 
-# Spec mode: turn a fresh copy of a conflicting item into its new change (None: it
-# already matches the spec). Plan-file mode passes no re-differ.
-Rediff = Callable[[Item], "Change | None"]
 MAX_CONFLICT_ROUNDS = 3
-
-
-def matches_after(change: Change, item: Item) -> bool:
-    """True when a fresh item already holds every value the change would write.
-
-    After a conflict this tells "someone (or our own retried request) already made
-    exactly this change" apart from a real concurrent edit.
-    """
-    for f in change.fields:
-        if f.field == "status":
-            if item.status != f.after:
-                return False
-        elif f.field == "locked":
-            if item.locked != f.after:
-                return False
-        elif not same_tag_value(item.tags.get(f.field[5:]), f.after):
-            return False
-    return True
+MAX_STALE_PATHS = 5  # fields named in one stale item's report; the rest are counted
 
 
 @dataclass
@@ -55,30 +46,54 @@ class _Run:
         if self.progress and n:
             self.progress(n)
 
-    def write_batch(self, queue: QueueSpec, batch: list[Change]) -> list[Change]:
-        """Write one batch, peeling off conflicting items; returns the conflicts."""
-        conflicts: list[Change] = []
+    def write_batch(self, queue: QueueSpec, batch: list[Change]) -> list[tuple[Change, Item | None]]:
+        """Write one batch, peeling off conflicting items; returns the conflicts, each
+        with its fresh copy when the provider already read one (compare guard)."""
+        conflicts: list[tuple[Change, Item | None]] = []
         remaining = batch
         while remaining and self.failure is None:
             try:
                 self.requests += 1
-                self.provider.write(queue, remaining)
+                result = self.provider.write(queue, remaining)
             except (StaleEtag, LockedItem) as exc:
                 culprit = next((c for c in remaining if c.item_id == exc.item_id), None)
                 if culprit is None:  # the service named an id we did not send
                     self.fail(queue, remaining, f"write refused with an unexpected conflict: {exc}")
                     break
-                conflicts.append(culprit)
+                conflicts.append((culprit, None))
                 remaining = [c for c in remaining if c is not culprit]
                 continue
             except ProviderError as exc:
-                self.fail(queue, remaining, str(exc))
+                self.fail(queue, remaining, self.unwritten(str(exc)))
                 break
-            for change in remaining:
-                self.record(queue, change.item_id, "applied")
-            self.tick(len(remaining))
+            if result is None:
+                for change in remaining:
+                    self.record(queue, change.item_id, "applied")
+                self.tick(len(remaining))
+            else:
+                conflicts += self.account(queue, remaining, result)
             break
         return conflicts
+
+    def account(self, queue: QueueSpec, batch: Sequence[Change], result: WriteResult) -> list[tuple[Change, Item | None]]:
+        """Record exactly what a WriteResult says; changes it does not name were not
+        attempted and are left for the final "skipped" pass."""
+        by_id = {c.item_id: c for c in batch}
+        for item_id in result.applied:
+            self.record(queue, item_id, "applied")
+        for item_id in result.unchanged:
+            self.record(queue, item_id, "unchanged", "already held the planned values")
+        for item_id, reason in result.failed.items():
+            self.record(queue, item_id, "failed", reason)
+        self.tick(len(result.applied) + len(result.unchanged) + len(result.failed))
+        if result.error:
+            self.failure = f"queue {queue.id}: {result.error}"
+        return [(by_id[i], fresh) for i, fresh in result.stale.items() if i in by_id]
+
+    def unwritten(self, reason: str) -> str:
+        if self.provider.capabilities.atomic_batches:
+            return reason
+        return f"{reason} (parts of this write may have landed; run plan again to see)"
 
     def fail(self, queue: QueueSpec, changes: Iterable[Change], reason: str) -> None:
         for change in changes:
@@ -97,7 +112,7 @@ def apply_plan(
 ) -> ApplyReport:
     """Apply every non-blocked change of `plan`; the caller refuses blocked plans.
 
-    `queues` gives each queue's settings the provider needs to write (lock annotation).
+    `queues` gives each queue's settings the provider needs to write (lock key).
     With `rediff` (spec mode) conflicting items are re-read, re-diffed and retried up to
     `max_rounds` rounds; without it (plan-file mode) they are reported stale unless the
     fresh item already holds the planned values.
@@ -107,12 +122,12 @@ def apply_plan(
         queue = queues[queue_plan.queue_id]
         pending = [c for c in queue_plan.changes if not c.blocked]
         for change in queue_plan.blocked:
-            run.record(queue, change.item_id, "blocked", "item is locked")
+            run.record(queue, change.item_id, "blocked", change.refused or "item is locked")
         differ = rediff.get(queue.id) if rediff else None
         for round_no in range(1, max_rounds + 1):
             if not pending or run.failure:
                 break
-            conflicts: list[Change] = []
+            conflicts: list[tuple[Change, Item | None]] = []
             for batch in provider.batches(queue, pending):
                 if run.failure:
                     break
@@ -131,34 +146,40 @@ def apply_plan(
 
 
 def _settle_conflicts(
-    run: _Run, queue: QueueSpec, conflicts: Sequence[Change], differ: Rediff | None, *, last: bool
+    run: _Run, queue: QueueSpec, conflicts: Sequence[tuple[Change, Item | None]],
+    differ: Rediff | None, *, last: bool,
 ) -> list[Change]:
-    """Re-read conflicting items once and decide each: done, stale, blocked or retry."""
-    try:
-        fresh = {item.id: item for item in run.provider.get(queue, [c.item_id for c in conflicts])}
-    except ProviderError as exc:
-        run.fail(queue, conflicts, f"could not re-read conflicting items: {exc}")
-        return []
+    """Decide each conflicting item from a fresh copy (read once, here, unless the
+    provider's guard already read it): done, stale, blocked or retry."""
+    fresh = {c.item_id: item for c, item in conflicts if item is not None}
+    unread = [c.item_id for c, item in conflicts if item is None]
+    if unread:
+        try:
+            fresh.update({item.id: item for item in run.provider.get(queue, unread)})
+        except ProviderError as exc:
+            run.fail(queue, (c for c, _ in conflicts), f"could not re-read conflicting items: {exc}")
+            return []
     retry: list[Change] = []
-    for change in conflicts:
+    for change, _ in conflicts:
         item = fresh.get(change.item_id)
         if item is None:
             run.record(queue, change.item_id, "failed", "item no longer exists")
         elif differ is None:
             if matches_after(change, item):
-                run.record(queue, change.item_id, "applied", "already held the planned values when re-read")
+                run.record(queue, change.item_id, "unchanged", "already held the planned values when re-read")
             else:
                 run.record(
                     queue, change.item_id, "stale",
-                    f"changed since the plan was made (etag {change.etag} is now {item.etag}); "
+                    f"changed since the plan was made ({what_changed(change.base, item.base)}); "
                     "nothing was written to it",
                 )
         else:
             new = differ(item)
             if new is None:
-                run.record(queue, change.item_id, "applied", "matched the spec when re-read")
+                run.record(queue, change.item_id, "unchanged", "matched the spec when re-read")
             elif new.blocked:
-                run.record(queue, change.item_id, "blocked", "item was locked by a concurrent write")
+                run.record(queue, change.item_id, "blocked",
+                           new.refused or "item was locked by a concurrent write")
             elif last:
                 run.record(
                     queue, change.item_id, "stale",
@@ -168,3 +189,63 @@ def _settle_conflicts(
                 retry.append(new)
     run.tick(len(conflicts) - len(retry))
     return retry
+
+
+def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
+    """The fields that differ between the object a change was planned from and the
+    item as re-read, as `path: before → now` (deepdiff does the structural diff).
+
+    A provider may plan from a projection of the object (only the fields the plan
+    needs), so the fresh object is cut to the shape of `base` first: a field the plan
+    never read is not news about the item.
+    """
+    from deepdiff import DeepDiff  # only a stale item needs it
+
+    diff = DeepDiff(dict(base), _shaped_like(fresh, base), verbose_level=2)
+    lines: list[str] = []
+    for kind in ("values_changed", "type_changes"):
+        for path, change in diff.get(kind, {}).items():
+            lines.append(f"{_path(path)}: {_short(change['old_value'])} → {_short(change['new_value'])}")
+    for kind, arrow in (("dictionary_item_added", "(absent) → {}"), ("iterable_item_added", "(absent) → {}")):
+        for path, value in diff.get(kind, {}).items():
+            lines.append(f"{_path(path)}: " + arrow.format(_short(value)))
+    for kind in ("dictionary_item_removed", "iterable_item_removed"):
+        for path, value in diff.get(kind, {}).items():
+            lines.append(f"{_path(path)}: {_short(value)} → (absent)")
+    if not lines:
+        return "its version changed"
+    lines.sort()
+    shown = "; ".join(lines[:MAX_STALE_PATHS])
+    more = len(lines) - MAX_STALE_PATHS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _shaped_like(fresh: Any, base: Any) -> Any:
+    if isinstance(fresh, Mapping) and isinstance(base, Mapping):
+        return {k: _shaped_like(fresh[k], base[k]) if k in base else fresh[k]
+                for k in fresh if k in base}
+    return fresh
+
+
+def _path(deepdiff_path: str) -> str:
+    """root['results']['locked'] → results.locked; root['tags'][0] → tags[0]."""
+    text = deepdiff_path.removeprefix("root")
+    out = ""
+    for part in text.replace("]", "").split("["):
+        if not part:
+            continue
+        if part[0] in "'\"":
+            out += ("." if out else "") + part.strip("'\"")
+        else:
+            out += f"[{part}]"
+    return out or "(the object)"
+
+
+def _short(value: Any) -> str:
+    import json
+
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -200,11 +200,10 @@ def _write_step_summary(plan) -> None:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
 
 
-def _plan_meta(spec_queues) -> dict:
+def _plan_meta() -> dict:
     return {
         "tool_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "queue_settings": {q.id: {"lock_annotation": q.lock_annotation} for q in spec_queues},
     }
 
 
@@ -296,7 +295,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
     with _annotated(fmt):
         spec, provider, result = _plan_from_specs(opts, specs, only)
         provider.close()
-        meta = _plan_meta(spec.queues)
+        meta = _plan_meta()
         click.echo(_render(result.plan, fmt, opts, **meta))
         if out:
             from .planfile import dump_plan
@@ -413,12 +412,12 @@ def _open_plan_file(path: str):
         q.queue_id: QueueSpec(
             id=q.queue_id,
             source=Source(path, 1),
-            lock_annotation=loaded.lock_annotations.get(q.queue_id, "locked"),
+            lock_key=q.lock_key,
             safety=q.safety,
         )
         for q in plan_obj.queues
     }
-    provider = open_provider_for_plan(plan_obj.provider_type, plan_obj.endpoint)
+    provider = open_provider_for_plan(plan_obj)
     return plan_obj, queues, provider, None
 
 

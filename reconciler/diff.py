@@ -6,63 +6,65 @@ judged here because only the diff knows whether a change touches more than the l
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .model import (
     Change,
-    Desired,
     FieldChange,
     Item,
     QueuePlan,
     QueueSpec,
     Setting,
+    StatusRules,
     tag_key,
 )
 from .resolve import CompiledQueue
 
 
-def diff_item(queue: QueueSpec, item: Item, desired: Desired) -> Change | None:
-    """The change that makes `item` match `desired` (resolved from `queue`), or None."""
-    return _diff(item, desired.status, desired.locked, desired.tags, _SharedFieldChanges())
+# Spec mode's conflict handler: a fresh copy of a conflicting item → its new change
+# (None: it already matches the spec).
+Rediff = Callable[[Item], "Change | None"]
+ANY_STATUS = StatusRules()
 
 
-def rediff(queue: QueueSpec, item: Item) -> Change | None:
-    """Resolve and diff one freshly read item (apply, after an etag conflict)."""
+def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS) -> Change | None:
+    """Resolve and diff one freshly read item (apply, after a conflict)."""
     settled = CompiledQueue(queue).settle(item)
-    return None if settled is None else _diff(item, *settled, _SharedFieldChanges())
+    return None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules)
 
 
 def plan_queue(
-    queue: QueueSpec, items: Sequence[Item], only: frozenset[str] | None = None
+    queue: QueueSpec, items: Sequence[Item], only: frozenset[str] | None = None,
+    rules: StatusRules = ANY_STATUS,
 ) -> QueuePlan:
     """Every item's change, in id order whatever order the provider listed them in.
 
     `only` restricts which items may change; `items_seen` still counts every listed item
-    because the safety percentage is about the whole queue.
+    because the safety percentage is about the whole queue. `rules` are the service's
+    (Capabilities.status): which statuses settle on their own, which it refuses.
     """
-    with collector_paused():
-        differ = QueueDiffer(queue, only)
-        differ.add(items)
-        return differ.plan()
+    differ = QueueDiffer(queue, only, rules)
+    differ.add(items)
+    return differ.plan()
 
 
 class QueueDiffer:
     """plan_queue a page at a time: the planner diffs each page while the service is
     still working on the next, instead of all of them after the last one arrives."""
 
-    def __init__(self, queue: QueueSpec, only: frozenset[str] | None = None) -> None:
+    def __init__(self, queue: QueueSpec, only: frozenset[str] | None = None,
+                 rules: StatusRules = ANY_STATUS) -> None:
         self._queue = queue
         self._only = only
+        self._rules = rules
         self._settle = CompiledQueue(queue).settle
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
         self._seen: set[str] = set()
 
     def add(self, items: Iterable[Item]) -> None:
-        seen, only, settle, shared = self._seen, self._only, self._settle, self._shared
+        seen, only, settle, shared, rules = self._seen, self._only, self._settle, self._shared, self._rules
         changes = self._changes
         for item in items:
             if item.id in seen:
@@ -75,39 +77,20 @@ class QueueDiffer:
                 continue
             settled = settle(item)
             if settled is not None:
-                change = _diff(item, *settled, shared)
+                change = _diff(item, *settled, shared, rules)
                 if change is not None:
                     changes.append(change)
 
     def plan(self) -> QueuePlan:
         changes = sorted(self._changes, key=lambda c: item_order(c.item_id))
-        return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety)
+        return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
+                         self._queue.lock_key)
 
     def missing_ids(self) -> list[str]:
         """Explicit entries naming none of the items added: never invented, reported so
         the CLI warns."""
         live = self._seen
         return sorted((i for i in self._queue.submissions if i not in live), key=item_order)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause CPython's cycle collector while a queue is read and planned.
-
-    Reading and planning allocate a few small objects per item, none of them in a
-    reference cycle (a 100,000-item Synapse listing leaves nothing for gc.collect()),
-    and each allocation burst triggers full collections that walk every live item: at
-    100,000 items that was a third of planning, and ~20 ms of a 20,000-item listing.
-    Only a retried request leaves a little cyclic garbage (its exception's traceback),
-    collected once the queue is read; the previous setting is restored.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def item_order(item_id: str) -> tuple[int, int, str, str]:
@@ -160,10 +143,13 @@ def _diff(
     locked: Setting | None,
     tags: Mapping[str, Setting],
     shared: _SharedFieldChanges,
+    rules: StatusRules,
 ) -> Change | None:
     fields: list[FieldChange] = []
-    if status is not None and status.value != item.status:
+    refused = None
+    if status is not None and status.value != item.status and not rules.settled(item.status, status.value):
         fields.append(shared.status(item.status, status))
+        refused = rules.refusal(item.status, status.value)
     if tags:
         live = item.tags
         for key in sorted(tags):
@@ -182,6 +168,7 @@ def _diff(
         lock = "lock" if locked.value else "unlock"
     if not fields:
         return None
-    # A frozen item may only change together with its own unlock (DESIGN §5, Locks).
-    blocked = bool(item.locked) and lock is None
-    return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked)
+    # A frozen item may only change together with its own unlock (DESIGN §5, Locks);
+    # a change the service refuses from the item's state fails the plan the same way.
+    blocked = (bool(item.locked) and lock is None) or refused is not None
+    return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused)

@@ -97,7 +97,7 @@ def export_spec(
         doc["queues"].append({
             "id": queue.id,
             "tags": tags,
-            "lock": {"annotation": queue.lock_annotation},
+            "lock": {"annotation": queue.lock_key},
             "submissions": {
                 item.id: _entry(item) for item in sorted(items, key=lambda i: item_order(i.id))
             },

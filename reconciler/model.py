@@ -230,7 +230,7 @@ class QueueSpec:
     source: Source
     tag_policy: str = "merge"
     ignore: tuple[str, ...] = ()
-    lock_annotation: str = "locked"
+    lock_key: str = "locked"  # tag/annotation/meta key of an advisory lock (`lock:`)
     safety: Safety = Safety()
     rules: tuple[Rule, ...] = ()
     submissions: Mapping[str, Assignment] = field(default_factory=dict)
@@ -263,6 +263,35 @@ def apply_tag_changes(
         else:
             out[key] = value
     return out
+
+
+@dataclass(frozen=True)
+class StatusRules:
+    """What a service lets `status` be, read by `validate` and by the diff.
+
+    `values` None: any string; (): status is not writable on this service (a spec that
+    sets or matches it is refused at its line). `allowed_from[target]`: the live
+    statuses from which the service accepts `target`; from any other the change is a
+    refusal shown in the plan (cancel a finished batch). `settles[target]`: live
+    statuses the service moves through on its own towards `target` (STOPPING on the way
+    to CANCELLED), which count as converged so `apply` then `plan` is empty.
+    """
+
+    values: tuple[str, ...] | None = None
+    allowed_from: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    settles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def settled(self, live: str, desired: str) -> bool:
+        return live == desired or live in self.settles.get(desired, ())
+
+    def refusal(self, live: str, desired: str) -> str | None:
+        """Why the service cannot set `desired` from `live`, or None."""
+        allowed = self.allowed_from.get(desired)
+        if allowed is None or live in allowed:
+            return None
+        return (f"the service cannot set status {desired} from {live} "
+                f"(only from {', '.join(sorted(allowed))})")
+
 
 
 # ------------------------------------------------------------------- live state
@@ -310,7 +339,11 @@ class Change:
     fields: tuple[FieldChange, ...]
     base: Mapping[str, Any] = field(compare=False, repr=False)
     lock: LockOp | None = None
+    # The plan fails and apply refuses while any change is blocked: by the item's lock
+    # (DESIGN §5), or, with `refused` saying why, by the service, which cannot make this
+    # change from the item's live state (DESIGN §9 "Refusals").
     blocked: bool = False
+    refused: str | None = None
 
     @property
     def tag_changes(self) -> dict[str, TagValue | None]:
@@ -332,6 +365,7 @@ class QueuePlan:
     items_seen: int
     changes: tuple[Change, ...]
     safety: Safety = Safety()
+    lock_key: str = "locked"  # where an advisory lock is stored (QueueSpec.lock_key)
 
     @property
     def blocked(self) -> tuple[Change, ...]:
@@ -368,6 +402,9 @@ class Plan:
     endpoint: str
     spec_digest: str
     queues: tuple[QueuePlan, ...]
+    # What `apply PLANFILE` needs of the provider besides the endpoint (Provider.plan_options)
+    provider_options: Mapping[str, Any] = field(default_factory=dict)
+    guard: str = "etag"  # the provider's concurrency guard: "etag" or "compare"
 
     @property
     def changes(self) -> tuple[Change, ...]:

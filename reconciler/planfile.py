@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 import math
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
 from itertools import islice
@@ -43,22 +44,12 @@ _MAX_DIGITS = 4000  # under Python's own limit for int(str), which fails with a 
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A plan file's Plan plus what it carries besides: apply needs the lock annotation
-    of each queue without having the spec."""
+    """A plan file's Plan plus the metadata it carries besides (shown by `show`)."""
 
     plan: Plan
-    lock_annotations: Mapping[str, str]
     tool_version: str
     created_at: str
     checksum: str
-
-    def meta(self) -> dict[str, Any]:
-        """The keyword arguments with which `dump_plan(plan, **meta)` rewrites this file."""
-        return {
-            "tool_version": self.tool_version,
-            "created_at": self.created_at,
-            "queue_settings": {q: {"lock_annotation": a} for q, a in self.lock_annotations.items()},
-        }
 
 
 # --------------------------------------------------------------------------- writing
@@ -67,19 +58,18 @@ def plan_to_dict(
     *,
     tool_version: str,
     created_at: str,
-    queue_settings: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The plan file document; `queue_settings[queue_id]["lock_annotation"]` is required
-    for every queue of the plan (safety limits travel in the QueuePlan itself)."""
+    """The plan file document (every queue setting apply needs travels in its QueuePlan)."""
+    provider: dict[str, Any] = {"type": plan.provider_type, "endpoint": plan.endpoint}
+    if plan.provider_options:
+        provider["options"] = dict(plan.provider_options)
     doc: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "tool_version": tool_version,
         "created_at": created_at,
         "spec_digest": plan.spec_digest,
-        "provider": {"type": plan.provider_type, "endpoint": plan.endpoint},
-        "queues": [
-            _queue_to_json(q, queue_settings[q.queue_id]["lock_annotation"]) for q in plan.queues
-        ],
+        "provider": provider,
+        "queues": [_queue_to_json(q) for q in plan.queues],
         "summary": plan.summary(),
     }
     doc["checksum"] = _checksum(doc)
@@ -91,7 +81,6 @@ def dump_plan(
     *,
     tool_version: str,
     created_at: str,
-    queue_settings: Mapping[str, Mapping[str, Any]],
 ) -> str:
     """The plan file text: sorted keys, ASCII only (so no editor or code page can change
     its bytes' meaning), ending with a newline.
@@ -100,10 +89,9 @@ def dump_plan(
     `json.dumps(indent=...)` falls back to the pure-Python encoder, which took 2 s of a
     10,000-change plan — one line per change keeps diffs per item and uses the C encoder.
     """
-    doc = plan_to_dict(
-        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
-    )
-    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False}
+    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at)
+    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
+                               "default": _json_default}
     compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
     marker = f"changes-{uuid.uuid4().hex}"
     lines: dict[str, str] = {}
@@ -120,12 +108,12 @@ def dump_plan(
     return text + "\n"
 
 
-def _queue_to_json(queue: QueuePlan, lock_annotation: str) -> dict[str, Any]:
+def _queue_to_json(queue: QueuePlan) -> dict[str, Any]:
     safety = queue.safety
     return {
         "id": queue.queue_id,
         "items_seen": queue.items_seen,
-        "lock_annotation": lock_annotation,
+        "lock_key": queue.lock_key,
         "safety": {
             "max_change_percent": float(safety.max_change_percent),
             "max_changes": safety.max_changes,
@@ -149,7 +137,7 @@ def _change_to_json(change: Change) -> dict[str, Any]:
             raise ValueError(f"unknown field {f.field!r} in change of item {change.item_id}")
         if f.source is not None:
             sources.append({"field": f.field, **f.source.to_json()})
-    return {
+    doc = {
         "id": change.item_id,
         "etag": change.etag,
         "before": before,
@@ -159,12 +147,24 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "sources": sources,
         "base": dict(change.base),
     }
+    if change.refused is not None:
+        doc["refused"] = change.refused
+    return doc
+
+
+def _json_default(value: Any) -> Any:
+    """A provider's `base` is the service's object as its client returned it; botocore
+    returns datetimes, which a plan file keeps as ISO 8601 text."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _checksum(doc: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of everything but the checksum itself."""
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                           allow_nan=False, default=_json_default)
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
@@ -389,7 +389,7 @@ class _Reader:
         return _located(self.display, self.text, tuple(path), message)
 
     def loaded(self, doc: dict[str, Any]) -> LoadedPlan:
-        from .providers import provider_types
+        from .providers import provider_class, provider_types
 
         if doc["provider"]["type"] not in provider_types():
             raise self.fail(
@@ -397,21 +397,23 @@ class _Reader:
                 f"unknown provider type {_short_json(doc['provider']['type'])} "
                 f"(known: {', '.join(provider_types())})",
             )
-        queues, annotations = [], {}
+        queues, seen = [], set()
         for qi, raw in enumerate(doc["queues"]):
-            if raw["id"] in annotations:
+            if raw["id"] in seen:
                 raise self.fail(("queues", qi, "id"), f"queue {raw['id']} appears twice")
-            annotations[raw["id"]] = raw["lock_annotation"]
+            seen.add(raw["id"])
             queues.append(self.queue(raw, ("queues", qi)))
         plan = Plan(
             provider_type=doc["provider"]["type"],
             endpoint=doc["provider"]["endpoint"],
             spec_digest=doc["spec_digest"],
             queues=tuple(queues),
+            provider_options=doc["provider"].get("options", {}),
+            guard=provider_class(doc["provider"]["type"]).capabilities.guard,
         )
         if plan.summary() != doc["summary"]:
             raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
-        return LoadedPlan(plan, annotations, doc["tool_version"], doc["created_at"], doc["checksum"])
+        return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"])
 
     def queue(self, raw: dict[str, Any], path: tuple) -> QueuePlan:
         seen: set[str] = set()
@@ -426,6 +428,7 @@ class _Reader:
             queue_id=raw["id"],
             items_seen=int(raw["items_seen"]),
             changes=tuple(changes),
+            lock_key=raw["lock_key"],
             safety=Safety(
                 max_change_percent=float(safety["max_change_percent"]),
                 max_changes=None if safety["max_changes"] is None else int(safety["max_changes"]),
@@ -435,7 +438,8 @@ class _Reader:
 
     def change(self, raw: dict[str, Any], path: tuple) -> Change:
         base = raw["base"]
-        if base.get("id") != raw["id"] or base.get("etag") != raw["etag"]:
+        # a service without etags keeps none in its objects (the etag is a digest)
+        if str(base.get("id")) != raw["id"] or base.get("etag", raw["etag"]) != raw["etag"]:
             # The write starts from `base`: one that is not the item as read (another
             # item, another version, or no object at all) would be sent as it is.
             raise self.fail(
@@ -473,7 +477,8 @@ class _Reader:
             fields=tuple(fields),
             base=raw["base"],
             lock=raw["lock"],
-            blocked=raw["blocked"],
+            blocked=raw["blocked"] or raw.get("refused") is not None,
+            refused=raw.get("refused"),
         )
 
     def tag_value(self, value: Any, path: tuple) -> Any:

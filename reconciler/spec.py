@@ -40,7 +40,7 @@ from .model import (
     scalar_kind,
     to_tag_value,
 )
-from .providers import DEFAULT_TYPE, endpoint_problem, provider_class
+from .providers import DEFAULT_TYPE, provider_class
 from .yamlload import Document, read_yaml
 
 SECRET_KEYS = frozenset({"token", "authtoken", "auth_token", "password", "secret"})
@@ -284,7 +284,7 @@ class _Loader:
         if block is None:
             return ProviderConfig(DEFAULT_TYPE, {}, self.spec_dir)
         options = {k: v for k, v in block.items() if k != "type"}
-        problem = endpoint_problem(block["type"], options.get("endpoint"))
+        problem = provider_class(block["type"]).endpoint_problem(options.get("endpoint"))
         if problem:
             self.errors.append(root.error(("provider", "endpoint"), problem))
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
@@ -318,7 +318,7 @@ class _Loader:
             source=root.source(base),
             tag_policy=policy.get("policy", "merge"),
             ignore=tuple(policy.get("ignore", ())),
-            lock_annotation=data.get("lock", {}).get("annotation", "locked"),
+            lock_key=data.get("lock", {}).get("annotation", "locked"),
             safety=Safety(
                 max_change_percent=float(safety.get("max_change_percent", Safety.max_change_percent)),
                 max_changes=safety.get("max_changes"),

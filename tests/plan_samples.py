@@ -10,11 +10,6 @@ DIGEST = "5f2b0c0e" * 8
 META = {
     "tool_version": "1.2.3",
     "created_at": "2026-01-02T03:04:05Z",
-    "queue_settings": {
-        "9615000": {"lock_annotation": "locked"},
-        "9615001": {"lock_annotation": "frozen"},
-        "9615002": {"lock_annotation": "locked"},
-    },
 }
 
 SPEC = "spec.yaml"
@@ -38,7 +33,7 @@ def change(item_id: str, status: str, *fields: FieldChange, **kwargs: object) ->
 def empty_plan() -> Plan:
     return Plan(
         "synapse", ENDPOINT, DIGEST,
-        (QueuePlan("9615000", 12, ()), QueuePlan("9615001", 40, (), Safety(10, 5))),
+        (QueuePlan("9615000", 12, ()), QueuePlan("9615001", 40, (), Safety(10, 5), "frozen")),
     )
 
 
@@ -71,7 +66,7 @@ def normal_plan() -> Plan:
     )
     return Plan(
         "synapse", ENDPOINT, DIGEST,
-        (QueuePlan("9615000", 12, changes), QueuePlan("9615001", 40, (), Safety(10, 5))),
+        (QueuePlan("9615000", 12, changes), QueuePlan("9615001", 40, (), Safety(10, 5), "frozen")),
     )
 
 

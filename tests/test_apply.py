@@ -110,7 +110,8 @@ def test_conflict_in_spec_mode_is_rediffed_and_concurrent_tags_survive(tmp_path)
     assert item.tags == {"score": (0.7,), "stage": ("review",)}
 
 
-def test_item_that_already_holds_the_planned_values_counts_as_applied(tmp_path):
+def test_item_that_already_holds_the_planned_values_counts_as_unchanged_not_applied(tmp_path):
+    """Nothing was written to it, so the report must not say "applied"."""
     spec_path = make_spec(tmp_path, ACCEPT_RULE, seed_items(2))
     _, provider, result = plan_for(spec_path)
     queue = result.queues[QUEUE]
@@ -118,7 +119,7 @@ def test_item_that_already_holds_the_planned_values_counts_as_applied(tmp_path):
 
     report = apply_plan(result.plan, provider, result.queues)
 
-    assert report.ok and report.count("applied") == 2
+    assert report.ok and report.count("applied") == 1 and report.count("unchanged") == 1
     detail = {r.item_id: r.detail for r in report.results}
     assert detail["9700001"] == "already held the planned values when re-read"
 

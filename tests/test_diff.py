@@ -9,14 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from builders import item, plan_data, queue, rule, src
 
-from reconciler.diff import QueueDiffer, diff_item, item_order, plan_queue, rediff
+from reconciler.diff import QueueDiffer, item_order, plan_queue, rediff
 from reconciler.errors import UserError
 from reconciler.model import Change, FieldChange, Safety, to_tag_value
-from reconciler.resolve import resolve_item
 
 
 def change_of(q, live):
-    return diff_item(q, live, resolve_item(q, live))
+    return rediff(q, live)
 
 
 def set_tag(value):

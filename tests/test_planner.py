@@ -12,7 +12,7 @@ from reconciler.diff import plan_queue
 from reconciler.errors import UserError
 from reconciler.model import Change, Item, ProviderConfig, QueueSpec, Spec
 from reconciler.planner import build_plan
-from reconciler.providers.base import RELISTED, Provider, Relisted, gather
+from reconciler.providers.base import RELISTED, Capabilities, Provider, Relisted, gather
 
 ACCEPT = rule("accept", {"status": "VALIDATED"}, {"status": "ACCEPTED"})
 
@@ -21,6 +21,7 @@ class Paged(Provider):
     """A service that hands out scripted pages and records what it saw while doing so."""
 
     type = "paged"
+    capabilities = Capabilities(batch_limit=100)
 
     def __init__(self, pages: Sequence[Sequence[Item] | Relisted]) -> None:
         self._pages = pages

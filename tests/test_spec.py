@@ -413,7 +413,7 @@ def test_full_spec_converts_every_field(monkeypatch):
         "local", {"path": "state/store.db", "seed": "live.yaml"}, str(GOOD), Source(f, 3)
     )
     first, second = spec.queues
-    assert (first.id, first.source, first.tag_policy, first.ignore, first.lock_annotation) == (
+    assert (first.id, first.source, first.tag_policy, first.ignore, first.lock_key) == (
         "9615000", Source(f, 5), "exact", ("pipeline_*", "qc.?"), "frozen"
     )
     assert first.safety == Safety(max_change_percent=25.0, max_changes=40)
@@ -457,7 +457,7 @@ def test_full_spec_converts_every_field(monkeypatch):
         }),
     }
     assert second.id == "9615001" and second.rules == () and second.submissions == {}
-    assert (second.tag_policy, second.lock_annotation, second.safety) == ("merge", "locked", Safety())
+    assert (second.tag_policy, second.lock_key, second.safety) == ("merge", "locked", Safety())
     assert spec.files == (f,)
     assert spec.digest == hashlib.sha256((GOOD / f).read_bytes()).hexdigest()
 
@@ -594,7 +594,7 @@ def test_synapse_spec_with_a_bad_status_fails_at_the_status(tmp_spec):
 def test_good_synapse_spec_loads_offline():
     spec = load_spec(GOOD / "synapse.yaml")
     assert spec.provider.options == {"endpoint": "http://127.0.0.1:8080/repo/v1"}
-    assert spec.queues[0].lock_annotation == "reconciler.locked"
+    assert spec.queues[0].lock_key == "reconciler.locked"
 
 
 def test_errors_of_several_files_are_sorted_by_file_then_position(tmp_spec):

@@ -142,7 +142,7 @@ def test_the_base_is_the_object_as_read():
     ({"type": "BOOLEAN", "value": ["maybe"]}, True),
     ("garbage", True),
 ])
-def test_the_lock_annotation_becomes_item_locked_and_leaves_the_tags(entry, locked):
+def test_the_lock_key_becomes_item_locked_and_leaves_the_tags(entry, locked):
     annotations = {"score": {"type": "DOUBLE", "value": ["0.5"]}}
     if entry is not None:
         annotations["locked"] = entry
@@ -151,7 +151,7 @@ def test_the_lock_annotation_becomes_item_locked_and_leaves_the_tags(entry, lock
     assert item.tags == {"score": (0.5,)}
 
 
-def test_the_lock_annotation_name_is_per_queue():
+def test_the_lock_key_name_is_per_queue():
     item = status_to_item(status({"frozen": {"type": "BOOLEAN", "value": ["true"]},
                                   "locked": {"type": "BOOLEAN", "value": ["true"]}}), "frozen")
     assert item.locked is True
@@ -264,7 +264,7 @@ def test_an_unchanged_lock_is_kept():
     assert tags_of(out) == {"locked": {"type": "STRING", "value": ["true"]}}
 
 
-def test_a_tag_change_to_the_lock_annotation_is_refused():
+def test_a_tag_change_to_the_lock_key_is_refused():
     with pytest.raises(MalformedStatus) as exc:
         status_for_write(change(status(), ("tags.locked", None, ("x",))), LOCK)
     assert str(exc.value) == "tag 'locked' is the queue's lock annotation"

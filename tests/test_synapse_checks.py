@@ -76,11 +76,11 @@ def test_keys_in_where_are_checked_too():
     ]
 
 
-def test_the_lock_annotation_cannot_be_used_as_a_tag():
+def test_the_lock_key_cannot_be_used_as_a_tag():
     q = replace(
         queue(rule("r", {"tags": {"frozen": True}}, {"tags": {"frozen": False}}),
               submissions={"1": {"tags": {"frozen": None}}}),
-        lock_annotation="frozen",
+        lock_key="frozen",
     )
     message = "'frozen' is the lock annotation of this queue; use `locked:`"
     assert check_queue(q) == [
@@ -95,13 +95,13 @@ def test_the_lock_annotation_cannot_be_used_as_a_tag():
     [("my lock", f"lock annotation 'my lock' is not a valid Synapse annotation key {KEY_RULE}"),
      ("_accessrequirementids", "lock annotation '_accessrequirementids' is reserved by Synapse")],
 )
-def test_the_lock_annotation_must_be_a_valid_key(annotation, message):
-    assert check_queue(replace(queue(), lock_annotation=annotation)) == [
+def test_the_lock_key_must_be_a_valid_key(annotation, message):
+    assert check_queue(replace(queue(), lock_key=annotation)) == [
         SpecProblem(message, ("lock", "annotation"))
     ]
 
 
-def test_one_hundred_keys_with_the_lock_annotation_is_the_limit():
+def test_one_hundred_keys_with_the_lock_key_is_the_limit():
     tags = {f"k{i}": i for i in range(99)}
     assert check_queue(queue(submissions={"1": {"tags": tags}})) == []
     tags["k99"] = 99

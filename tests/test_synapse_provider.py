@@ -40,7 +40,7 @@ FIRST = 9700001  # the sandbox's first synthetic id
 
 
 def queue_spec(queue_id: str = QUEUE, lock: str = "locked") -> QueueSpec:
-    return QueueSpec(id=queue_id, source=Source("spec.yaml", 1), lock_annotation=lock)
+    return QueueSpec(id=queue_id, source=Source("spec.yaml", 1), lock_key=lock)
 
 
 def provider(url: str, token: str = "sandbox-test-token", retries: int = 3) -> SynapseProvider:
@@ -78,7 +78,7 @@ def test_the_registry_finds_the_synapse_provider():
     assert provider_class("synapse") is SynapseProvider
     assert SynapseProvider.type == "synapse"
     caps = SynapseProvider.capabilities
-    assert (caps.batch_limit, caps.native_locks, caps.max_in_flight) == (500, False, 3)
+    assert (caps.batch_limit, caps.lock_option, caps.guard, caps.atomic_batches) == (500, "annotation", "etag", True)
 
 
 def test_from_config_defaults_to_production_with_the_env_token(monkeypatch):

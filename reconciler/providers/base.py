@@ -7,24 +7,46 @@ plug in later as one file each.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, ProviderError, UserError
-from ..model import Change, Item, ProviderConfig, QueueSpec, TagValue
+from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
+from ..netcheck import check_endpoint
 
 Progress = Callable[[int], None]  # called with the number of items just read or written
+Guard = Literal["etag", "compare"]
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What the engine may assume about a service."""
+    """What the engine may assume about a service; every field is read by the engine."""
 
-    batch_limit: int  # most changes one all-or-nothing write may carry
-    native_locks: bool  # True: the service itself refuses writes to locked items
-    label_only_tags: bool = False  # tags are a set of names (`tags: [a, b]`)
-    max_in_flight: int = 1  # concurrent requests the service tolerates per credential
+    batch_limit: int  # most changes one `write` call may carry (read by `batches`)
+    # Name of the queue's `lock:` option where the lock is advisory (stored by the
+    # service as a tag, annotation or meta key and enforced by the engine), e.g.
+    # "annotation" for `lock: {annotation: locked}`; None: the service locks natively
+    # and a `lock:` block is refused by validate.
+    lock_option: str | None = None
+    label_tags: bool = False  # tags are a set of names: `tags: [a, b]`, values true/null only
+    guard: Guard = "etag"  # etag: the service refuses stale writes; compare: the engine re-reads
+    atomic_batches: bool = True  # False: a failed write may have landed in part (WriteResult)
+    status: StatusRules = StatusRules()
+
+    @property
+    def native_locks(self) -> bool:
+        return self.lock_option is None
+
+
+# What `plan` and `apply` say, once, for a service that cannot refuse a stale write.
+COMPARE_GUARD_NOTE = (
+    "{service} has no etags: right before writing, reconciler re-reads each item and "
+    "refuses (as stale) those changed since the plan; a write by someone else between "
+    "that re-read and ours cannot be detected and would be overwritten."
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,37 @@ class LockedItem(ProviderError):
 
 
 class WriteFailed(ProviderError):
-    """A batch failed for good (after transport retries); nothing in it was written."""
+    """A write failed for good (after transport retries). From a provider whose batches
+    are atomic: nothing in it was written. Otherwise the provider returns a WriteResult
+    instead, saying what landed."""
+
+
+@dataclass
+class WriteResult:
+    """What one `write` call did, item by item, for services where a write is several
+    calls or a batch is not all or nothing (DESIGN §9 "Partial writes").
+
+    Every change of the call is named in at most one field; a change named in none was
+    not attempted (the engine reports it skipped). `failed` reasons say what landed of a
+    change that needed several calls. `error` stops the whole run (sticky), after the
+    items named here are recorded.
+    """
+
+    applied: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # already held the planned values
+    stale: dict[str, Item] = field(default_factory=dict)  # refused by the guard: fresh copy
+    failed: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def named(self) -> set[str]:
+        return {*self.applied, *self.unchanged, *self.stale, *self.failed}
+
+    def absorb(self, other: "WriteResult") -> None:
+        self.applied += other.applied
+        self.unchanged += other.unchanged
+        self.stale.update(other.stale)
+        self.failed.update(other.failed)
+        self.error = self.error or other.error
 
 
 class Relisted:
@@ -72,6 +124,10 @@ RELISTED: Final = Relisted()
 class Provider(ABC):
     type: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    # JSON Schema (draft 2020-12) of the provider's `provider:` block besides `type`:
+    # {"description": ..., "properties": {...}}; spec.schema.json is assembled from these
+    # (reconciler/schemas/assemble.py) and a test keeps the shipped file in step.
+    options_schema: ClassVar[Mapping[str, Any]] = {"properties": {}}
 
     @property
     @abstractmethod
@@ -97,12 +153,16 @@ class Provider(ABC):
         """Fresh copies of some items (after a conflict); unknown ids are left out."""
 
     @abstractmethod
-    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
-        """Write one batch, all or nothing, each change guarded by its etag.
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult | None:
+        """Write one batch, each change guarded by its etag (or the compare guard).
 
-        Builds each object from `change.base` with only the changed fields replaced.
-        Raises StaleEtag (or LockedItem) naming one offending item and writes nothing;
-        raises WriteFailed when the batch cannot be written for another reason.
+        Builds each object from the item as stored (`change.base` where the service
+        refuses a stale etag, a fresh read under the compare guard) with only the
+        changed fields replaced, so fields owned by others survive.
+
+        Atomic providers return None (all written) or raise StaleEtag (or LockedItem)
+        naming one offending item, or WriteFailed, having written nothing. Other
+        providers return a WriteResult naming what happened to each change.
         """
 
     def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
@@ -118,8 +178,41 @@ class Provider(ABC):
 
     @classmethod
     def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
-        """Offline checks of what this service would refuse (status enum, key syntax)."""
+        """Offline checks of what this service would refuse (id syntax, key syntax,
+        value types); the status values of `capabilities.status` are checked by the
+        spec loader itself."""
         return []
+
+    @classmethod
+    def endpoint_problem(cls, endpoint: object) -> str | None:
+        """Why this provider would refuse `endpoint`, found without opening anything, so
+        `validate` reports it at the spec's line and a plan file's is refused before
+        apply sends a request; None if acceptable (or absent: the default). Default: a
+        URL under the endpoint policy (netcheck.check_endpoint)."""
+        if not isinstance(endpoint, str):
+            return None
+        try:
+            check_endpoint(endpoint.rstrip("/"))
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def plan_options(self) -> dict[str, Any]:
+        """The non-secret options besides the endpoint that `apply PLANFILE` needs to
+        write as this provider would (saved in the plan file's `provider.options`)."""
+        return {}
+
+    @classmethod
+    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "Provider":
+        """The provider a plan file was made against, from its recorded endpoint and
+        options alone; credentials come from the environment, never from the file.
+        The endpoint is checked before anything is opened (the file is untrusted)."""
+        problem = cls.endpoint_problem(endpoint)
+        if problem:
+            raise ConfigError(f"plan file: {problem}")
+        return cls.from_config(
+            ProviderConfig(type=cls.type, options={**options, "endpoint": endpoint}, base_dir="/")
+        )
 
     def close(self) -> None:
         """Release connections or files."""
@@ -129,6 +222,58 @@ class Provider(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ------------------------------------------------------------------ compare guard
+def digest_etag(status: str, tags: Mapping[str, Any], locked: bool) -> str:
+    """An etag for a service that has none: a stable digest of the managed fields as
+    read, so plans and plan files look the same everywhere and the compare guard can
+    tell a changed item from an unchanged one. Unmanaged fields are left out on purpose:
+    a pipeline writing its own fields must not make every planned change stale."""
+    canonical = json.dumps([status, encode_tags(tags), bool(locked)], sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=True, default=str)
+    return "d" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:23]
+
+
+def matches_after(change: Change, item: Item) -> bool:
+    """True when a fresh item already holds every value the change would write: someone
+    (or our own earlier, interrupted write) already made exactly this change."""
+    for f in change.fields:
+        if f.field == "status":
+            if item.status != f.after:
+                return False
+        elif f.field == "locked":
+            if item.locked != f.after:
+                return False
+        elif not same_tag_value(item.tags.get(f.field[5:]), f.after):
+            return False
+    return True
+
+
+def compare_guard(
+    changes: Sequence[Change], fresh: Mapping[str, Item]
+) -> tuple[list[tuple[Change, Item]], WriteResult]:
+    """Judge each change against its item as re-read right before the write.
+
+    Returns the (change, fresh item) pairs to write (build each write from the fresh
+    object, with only the planned fields changed) and a WriteResult for the rest: gone
+    (failed), already holding the planned values (unchanged), or changed since the plan
+    (stale, with the fresh copy, so the engine need not read it again).
+    """
+    to_write: list[tuple[Change, Item]] = []
+    result = WriteResult()
+    for change in changes:
+        item = fresh.get(change.item_id)
+        if item is None:
+            result.failed[change.item_id] = "item no longer exists"
+        elif item.etag != change.etag:
+            if matches_after(change, item):
+                result.unchanged.append(change.item_id)
+            else:
+                result.stale[change.item_id] = item
+        else:
+            to_write.append((change, item))
+    return to_write, result
 
 
 def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:

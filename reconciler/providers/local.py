@@ -7,7 +7,7 @@ conflict and lock handling is exercised exactly as against a real service.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import UserError
 from ..model import Change, Item, ProviderConfig, QueueSpec
@@ -38,7 +38,22 @@ _OPTIONS = {"path", "seed"}
 
 class LocalProvider(Provider):
     type = "local"
-    capabilities = Capabilities(batch_limit=500, native_locks=True)
+    capabilities = Capabilities(batch_limit=500)
+    options_schema = {
+        "description": "The embedded local store (no account, no network).",
+        "properties": {
+            "path": {
+                "description": "SQLite file of the store, relative to the spec's directory. Default: .reconciler/state.db.",
+                "type": "string",
+                "minLength": 1,
+            },
+            "seed": {
+                "description": "YAML or JSON file with the live state to start from when the store does not exist yet, relative to the spec's directory.",
+                "type": "string",
+                "minLength": 1,
+            },
+        },
+    }
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -69,6 +84,29 @@ class LocalProvider(Provider):
                 create_new(path, fill)
             except OSError as e:
                 raise ConfigError(f"provider local: cannot create {path}: {e.strerror}") from None
+        try:
+            return cls(Store(path))
+        except UserError as e:
+            raise ConfigError(f"provider local: {e}") from None
+
+    @classmethod
+    def endpoint_problem(cls, endpoint: object) -> str | None:
+        return None  # a local spec names a path, never an endpoint
+
+    @classmethod
+    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "LocalProvider":
+        """The store a plan was made against. Applying a plan never creates a store: a
+        missing one means the plan is for another machine or the store was deleted,
+        and creating an empty one would only fail item by item."""
+        if not endpoint.startswith("local:"):
+            raise ConfigError(f"plan file: local endpoint must start with 'local:', got {endpoint!r}")
+        path = Path(endpoint[len("local:"):])
+        if not path.is_file():
+            raise ConfigError(
+                f"plan file: the local store {path} does not exist (the plan was made "
+                "against a store that is not here); run `reconciler plan SPEC -o PLANFILE` "
+                "again on this machine"
+            )
         try:
             return cls(Store(path))
         except UserError as e:

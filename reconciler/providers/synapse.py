@@ -63,7 +63,18 @@ class _ListedTwice(Exception):
 
 class SynapseProvider(Provider):
     type = "synapse"
-    capabilities = Capabilities(batch_limit=BATCH_LIMIT, native_locks=False, max_in_flight=MAX_IN_FLIGHT)
+    capabilities = Capabilities(batch_limit=BATCH_LIMIT, lock_option="annotation")
+    options_schema = {
+        "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
+        "properties": {
+            "endpoint": {
+                "description": f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback).",
+                "type": "string",
+                "pattern": "^https?://",
+                "errorMessage": "expected an http:// or https:// URL",
+            },
+        },
+    }
 
     def __init__(
         self,
@@ -159,7 +170,7 @@ class SynapseProvider(Provider):
                     raise page
                 path, results = page
                 try:
-                    items = [status_to_item(status, queue.lock_annotation) for status in results]
+                    items = [status_to_item(status, queue.lock_key) for status in results]
                 except MalformedStatus as exc:
                     raise self._unexpected(path, str(exc)) from None
                 if progress and results:
@@ -227,7 +238,7 @@ class SynapseProvider(Provider):
             )
         self._expect_ok(response, "GET", path)
         try:
-            item = status_to_item(self._json(response, path), queue.lock_annotation)
+            item = status_to_item(self._json(response, path), queue.lock_key)
         except MalformedStatus as exc:
             raise self._unexpected(path, str(exc)) from None
         if item.id != submission_id:
@@ -245,8 +256,8 @@ class SynapseProvider(Provider):
         current: list[Change] = []
         size = envelope
         for change in changes:
-            encoded = encode_body(_status(change, queue.lock_annotation))
-            self._encoded[id(change)] = (change, queue.lock_annotation, encoded)
+            encoded = encode_body(_status(change, queue.lock_key))
+            self._encoded[id(change)] = (change, queue.lock_key, encoded)
             grows = len(encoded) + (1 if current else 0)
             if current and (len(current) >= BATCH_LIMIT or size + grows >= MAX_BODY_BYTES):
                 out.append(current)
@@ -310,9 +321,9 @@ class SynapseProvider(Provider):
     def _take_encoded(self, queue: QueueSpec, change: Change) -> bytes:
         """The status `batches` encoded for this change, else encoded now."""
         kept = self._encoded.pop(id(change), None)
-        if kept is not None and kept[0] is change and kept[1] == queue.lock_annotation:
+        if kept is not None and kept[0] is change and kept[1] == queue.lock_key:
             return kept[2]
-        return encode_body(_status(change, queue.lock_annotation))
+        return encode_body(_status(change, queue.lock_key))
 
     # --------------------------------------------------------------- plumbing
     def _get(self, path: str) -> requests.Response:

@@ -36,7 +36,7 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
         problems.append(SpecProblem(
             f"queue id {queue.id!r} is not a Synapse evaluation id (digits only)", ("id",)
         ))
-    problems += _lock_key_problems(queue.lock_annotation)
+    problems += _lock_key_problems(queue.lock_key)
     for index, rule in enumerate(queue.rules):
         base = ("rules", index)
         for status in sorted(rule.where.statuses or ()):
@@ -46,15 +46,15 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
                 problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
         for key, condition in rule.where.tags.items():
             where = base + ("where", "tags", key)
-            problems += _key_problems(key, queue.lock_annotation, where)
+            problems += _key_problems(key, queue.lock_key, where)
             if condition.equals is not None:
                 problems += _value_problems(key, condition.equals, where)
-        problems += _assignment_problems(rule.set, queue.lock_annotation, base + ("set",))
+        problems += _assignment_problems(rule.set, queue.lock_key, base + ("set",))
     for item_id, entry in queue.submissions.items():
         base = ("submissions", item_id)
         if not _ID.fullmatch(item_id):
             problems.append(_bad_id(item_id, base))
-        problems += _assignment_problems(entry, queue.lock_annotation, base)
+        problems += _assignment_problems(entry, queue.lock_key, base)
     problems += _key_count_problems(queue)
     return problems
 
@@ -145,7 +145,7 @@ def _key_count_problems(queue: QueueSpec) -> list[SpecProblem]:
     """Conservative: any rule may apply to any item, and the lock annotation may be set,
     so an item can end up with every rule's keys plus its explicit entry's keys."""
     problems = []
-    rule_keys: set[str] = {queue.lock_annotation}
+    rule_keys: set[str] = {queue.lock_key}
     for index, rule in enumerate(queue.rules):
         before = len(rule_keys)
         rule_keys |= set(_written_keys(rule.set.tags))

@@ -2,8 +2,6 @@
 and `plan -o plan.json` produce the same file (DESIGN §7)."""
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 from ..model import Plan
 from ..planfile import dump_plan
 
@@ -13,9 +11,6 @@ def render_plan_json(
     *,
     tool_version: str,
     created_at: str,
-    queue_settings: Mapping[str, Mapping[str, Any]],
 ) -> str:
     """The plan file text without its final newline (the CLI's echo adds one)."""
-    return dump_plan(
-        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
-    ).removesuffix("\n")
+    return dump_plan(plan, tool_version=tool_version, created_at=created_at).removesuffix("\n")
