@@ -187,11 +187,11 @@ class OmicsProvider(Provider):
         try:
             client = session.create_client(
                 "omics", region_name=region, endpoint_url=endpoint,
-                config=Config(retries={"mode": "standard", "max_attempts": RETRY_ATTEMPTS}, **base),
+                config=Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, **base),
             )
             cancel_client = session.create_client(
                 "omics", region_name=region, endpoint_url=endpoint,
-                config=Config(retries={"mode": "standard", "max_attempts": 1}, **base),
+                config=Config(retries={"mode": "standard", "total_max_attempts": 1}, **base),
             )
         except BotoCoreError as exc:
             raise ConfigError(f"provider omics: {_scrub(str(exc), secrets)}") from None
@@ -416,7 +416,8 @@ class OmicsProvider(Provider):
 
     # ------------------------------------------------------------- transport
     def _call(self, client: Any, operation: str, path: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         method = getattr(client, _snake(operation))
         try:
@@ -435,7 +436,7 @@ class OmicsProvider(Provider):
             if code in _TRANSIENT or (isinstance(status, int) and status >= 500):
                 raise _Transient(text) from None
             raise ProviderError(text) from None
-        except (BotoConnectionError, ReadTimeoutError) as exc:
+        except (BotoConnectionError, HTTPClientError) as exc:  # no answer: it may have landed
             raise _Transient(f"omics {operation} {path}: {self._scrub(str(exc))}") from None
         except BotoCoreError as exc:
             raise ProviderError(f"omics {operation} {path}: {self._scrub(str(exc))}") from None
