@@ -431,28 +431,6 @@ def test_check_queue_paths_for_ids_rules_and_where():
 
 
 # ----------------------------------------------------------------- the CLI
-def _loader_knows_omics() -> bool:
-    """The spec loader's generic handling of a provider's status values and advisory
-    lock option (the lead's work); until it is on this branch the CLI tests below
-    cannot load an omics spec."""
-    import tempfile
-
-    from reconciler.errors import UserError
-    from reconciler.spec import load_spec
-
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d, "spec.yaml")
-        path.write_text('version: 1\nprovider: {type: omics}\nqueues:\n  - id: "1"\n    lock: {tag: frozen}\n')
-        try:
-            return load_spec(path).queues[0].lock_key == "frozen"
-        except UserError:
-            return False
-
-
-needs_loader = pytest.mark.xfail(not _loader_knows_omics(), strict=True,
-                                 reason="spec loader: provider type omics / lock: {tag: ...} not on main yet")
-
-
 def write_spec(tmp_path: Path, endpoint: str, body: str) -> Path:
     spec = tmp_path / "spec.yaml"
     spec.write_text(
@@ -474,21 +452,48 @@ CANCEL_RUNNING = (
 )
 
 
-@needs_loader
 def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, CANCEL_RUNNING)
+    sb.service.settle_reads = 1000  # the cancels are still STOPPING at the second plan
+    spec = write_spec(tmp_path, sb.root, (
+        "    rules:\n"
+        "      - name: tag-all\n"
+        "        where: {}\n"
+        "        set: {tags: {project: demo}}\n"
+        "    submissions:\n"
+        f'      "{BY_STATUS["PENDING"]}": {{status: CANCELLED, locked: true}}\n'
+        f'      "{BY_STATUS["INPROGRESS"]}": {{status: CANCELLED, tags: {{project: null}}}}\n'
+    ))
     planned = run_cli("plan", spec, "--detailed-exitcode")
     assert planned.code == 2, planned.err
-    assert "no etags" in planned.out + planned.err  # the compare guard is said once
     applied = run_cli("apply", spec, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
     again = run_cli("plan", spec, "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
     for result in (planned, applied, again):
         assert KEY not in result.out + result.err and SECRET not in result.out + result.err
+    assert live(sb, BY_STATUS["PENDING"])["status"] == "STOPPING"
+    assert live(sb, BY_STATUS["PENDING"])["tags"] == {"project": "demo", "frozen": "true"}
+    assert live(sb, BY_STATUS["INPROGRESS"])["tags"] == {}
 
 
-@needs_loader
+@pytest.mark.xfail(strict=True, reason="the CLI does not print COMPARE_GUARD_NOTE yet (engine side)")
+def test_cli_plan_and_apply_say_once_that_the_service_has_no_etags(sb, tmp_path):
+    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
+    for command in (["plan", spec], ["apply", spec, "--auto-approve"]):
+        result = run_cli(*command)
+        assert (result.out + result.err).count("no etags") == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "providers/checks.py checks `where: {status: ...}` against the writable values; "
+    "omics matches on every live status but can only set CANCELLED"))
+def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
+    spec = write_spec(tmp_path, sb.root, CANCEL_RUNNING)
+    assert run_cli("validate", spec).code == 0
+    assert run_cli("apply", spec, "--auto-approve").code == 0
+    assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
 def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
     spec = write_spec(tmp_path, sb.root,
                       f'    submissions:\n      "{BY_STATUS["PROCESSED"]}": {{status: CANCELLED}}\n')
@@ -498,7 +503,6 @@ def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
     assert not [op for op, _, _ in operations(sb) if op in ("CancelRunBatch", "TagResource")]
 
 
-@needs_loader
 def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
     batch = BY_STATUS["PENDING"]
     spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{batch}": {{tags: {{owner: ana}}}}\n')
@@ -511,17 +515,16 @@ def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
     assert live(sb, batch)["tags"] == {"owner": "bob"}
 
 
-@needs_loader
-@pytest.mark.parametrize("tag, column", [("rank: 1", 44), ("aws:x: v", 44)])
-def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, column):
+@pytest.mark.parametrize("tag, message", [
+    ("rank: 1", "must be one string"), ('"aws:x": v', "begins with `aws:`")])
+def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message):
     spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
     result = run_cli("validate", spec)
     assert result.code == 1
-    assert f"spec.yaml:8:" in result.err + result.out
+    assert "spec.yaml:8:26: " in result.err and message in result.err
     assert not sb.request_log()
 
 
-@needs_loader
 def test_cli_validate_refuses_statuses_other_than_cancelled(sb, tmp_path):
     spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{status: PENDING}}\n')
     result = run_cli("validate", spec)

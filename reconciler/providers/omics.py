@@ -80,6 +80,7 @@ class OmicsProvider(Provider):
             values=(CANCELLED,),
             allowed_from={CANCELLED: CANCELLABLE},
             settles={CANCELLED: frozenset({STOPPING})},
+            name="run batch status reconciler can set on HealthOmics",
         ),
     )
     options_schema = {
