@@ -12,6 +12,7 @@ from .base import ConfigError, Provider
 _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
+    "omics": "reconciler.providers.omics",
 }
 DEFAULT_TYPE = "local"
 

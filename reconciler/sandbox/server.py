@@ -23,6 +23,7 @@ from .harness import FakeService, Harness
 # `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
+    "omics": "reconciler.sandbox.omics",
 }
 DEFAULT_SERVICE = "synapse"
 
