@@ -476,7 +476,6 @@ def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
     assert live(sb, BY_STATUS["INPROGRESS"])["tags"] == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the CLI does not print COMPARE_GUARD_NOTE yet (engine side)")
 def test_cli_plan_and_apply_say_once_that_the_service_has_no_etags(sb, tmp_path):
     spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
     for command in (["plan", spec], ["apply", spec, "--auto-approve"]):
@@ -484,9 +483,6 @@ def test_cli_plan_and_apply_say_once_that_the_service_has_no_etags(sb, tmp_path)
         assert (result.out + result.err).count("no etags") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "providers/checks.py checks `where: {status: ...}` against the writable values; "
-    "omics matches on every live status but can only set CANCELLED"))
 def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
     spec = write_spec(tmp_path, sb.root, CANCEL_RUNNING)
     assert run_cli("validate", spec).code == 0

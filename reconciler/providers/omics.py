@@ -51,6 +51,11 @@ RETRY_ATTEMPTS = 8  # botocore `standard` mode, counting the first attempt
 CANCEL_ATTEMPTS = 5  # our own loop: a cancel is re-sent only after a re-read says so
 TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60}
 CANCELLED = "CANCELLED"
+# Every batch status (the service model's RunBatchStatus), which a rule may match.
+BATCH_STATUSES = (
+    "CREATING", "PENDING", "SUBMITTING", "INPROGRESS", "STOPPING", "CANCELLED", "FAILED",
+    "PROCESSED", "RUNS_DELETING", "RUNS_DELETE_FAILED", "RUNS_DELETED",
+)
 CANCELLABLE = frozenset({"PENDING", "SUBMITTING", "INPROGRESS"})
 STOPPING = "STOPPING"
 LOCK_VALUE = "true"
@@ -80,7 +85,8 @@ class OmicsProvider(Provider):
             values=(CANCELLED,),
             allowed_from={CANCELLED: CANCELLABLE},
             settles={CANCELLED: frozenset({STOPPING})},
-            name="run batch status reconciler can set on HealthOmics",
+            known=BATCH_STATUSES,
+            name="HealthOmics run batch status",
         ),
     )
     options_schema = {
