@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Collection
 from urllib.parse import urlsplit
 
 import requests
@@ -29,6 +29,7 @@ LOG = logging.getLogger(__name__)
 
 # 429 is retried by Session itself (it has to read the reason); these by urllib3.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+RETRY_METHODS = frozenset({"GET", "PUT", "HEAD", "OPTIONS"})
 THROTTLED = 429
 # Synapse counts concurrent requests per user and answers the fourth with 429
 # ("Allowed 3 concurrent connections at any time"). Staying at 3 means the limit is
@@ -185,11 +186,12 @@ class _Window:
 class Session(requests.Session):
     """requests.Session that applies the module's policies to every request."""
 
-    def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0) -> None:
+    def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
         super().__init__()
         self.timeout = timeout
         self.retries, self.backoff = retries, backoff
-        self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._slots = threading.BoundedSemaphore(max_in_flight)
         self._window = _Window()
         self._environment: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -310,13 +312,18 @@ def make_session(
     backoff: float,
     timeout: tuple[float, float],
     user_agent: str,
+    retry_statuses: Collection[int] = RETRY_STATUSES,
+    retry_methods: Collection[str] = RETRY_METHODS,
+    max_in_flight: int = MAX_IN_FLIGHT,
 ) -> Session:
     """A session with transport retries, a default timeout, auth and TLS verification.
 
     Retried: connection failures, read timeouts and 429/500/502/503/504, for GET and
     PUT alike (429 by Session, which waits as long as the throttle asks). Re-sending a
     PUT is safe because every status carries its etag: a write that did land makes the
-    retry fail with 412 instead of writing twice.
+    retry fail with 412 instead of writing twice. A service with other retryable
+    statuses or idempotent POSTs names its own (`retry_statuses`, `retry_methods`);
+    `max_in_flight` caps requests in flight (and the connection pool).
     """
     retry = _Retry(
         total=retries,
@@ -327,13 +334,13 @@ def make_session(
         backoff_factor=backoff,
         backoff_jitter=backoff,
         backoff_max=MAX_BACKOFF,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "PUT", "HEAD", "OPTIONS"}),
+        status_forcelist=frozenset(retry_statuses) - {THROTTLED},
+        allowed_methods=frozenset(retry_methods),
         respect_retry_after_header=True,
         raise_on_status=False,  # the caller turns the final response into its own error
     )
-    session = Session(timeout, retries=retries, backoff=backoff)
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=MAX_IN_FLIGHT)
+    session = Session(timeout, retries=retries, backoff=backoff, max_in_flight=max_in_flight)
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max_in_flight)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.verify = True

@@ -12,6 +12,7 @@ from .base import ConfigError, Provider
 _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
+    "supervisely": "reconciler.providers.supervisely",
 }
 DEFAULT_TYPE = "local"
 

@@ -23,6 +23,7 @@ from .harness import FakeService, Harness
 # `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
+    "supervisely": "reconciler.sandbox.supervisely",
 }
 DEFAULT_SERVICE = "synapse"
 
