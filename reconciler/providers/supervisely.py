@@ -58,6 +58,7 @@ TIMEOUT = (10.0, 60.0)
 SDK_RETRY_STATUSES = frozenset({408, 429, 499, 500, 502, 503, 504, 509, 598, 599})
 # Writes are not re-sent after a lost answer: the task is re-read and the call judged
 WRITE_METHODS = ("tasks.status.update", "tasks.meta.update")
+LOST_ANSWER_RESENDS = 2  # a write re-read and found not to have landed is sent again this often
 OPTIONS = frozenset({"endpoint", "tags_key", "max_in_flight"})
 
 ADDRESS_ENV, TOKEN_ENV, MODE_ENV = "SERVER_ADDRESS", "API_TOKEN", "ENV"
@@ -425,19 +426,25 @@ class SuperviselyProvider(Provider):
         return calls
 
     def _send_write(self, method: str, body: dict, landed: Callable[[Any], bool], task_id: str) -> None:
-        try:
-            response = self._session.post(self._url(method), json=body)
-        except requests.RequestException as exc:
-            if nothing_sent(exc):
-                raise _Fatal(f"{method} got no connection after retries ({failure_name(exc)})") from None
-            try:  # the answer was lost: the call may have landed, so look before deciding
-                task = self._info(task_id)
-            except ProviderError as reread:
-                raise _Fatal(f"{method} got no response ({failure_name(exc)}) and the task could not be "
-                             f"re-read, so it may or may not have landed: {reread}") from None
-            if task is not None and landed(task):
-                return
-            raise _ItemFailed(f"{method} got no response ({failure_name(exc)}); re-read, it had not landed") from None
+        """One write call. Its answer lost (the server may have acted on it), the task is
+        re-read: landed, done; not landed, sent again, at most LOST_ANSWER_RESENDS times."""
+        for attempt in range(LOST_ANSWER_RESENDS + 1):
+            try:
+                response = self._session.post(self._url(method), json=body)
+                break
+            except requests.RequestException as exc:
+                if nothing_sent(exc):
+                    raise _Fatal(f"{method} got no connection after retries ({failure_name(exc)})") from None
+                try:
+                    task = self._info(task_id)
+                except ProviderError as reread:
+                    raise _Fatal(f"{method} got no response ({failure_name(exc)}) and the task could not be "
+                                 f"re-read, so it may or may not have landed: {reread}") from None
+                if task is not None and landed(task):
+                    return
+                if attempt == LOST_ANSWER_RESENDS:
+                    raise _ItemFailed(f"{method} got no response ({failure_name(exc)}) {attempt + 1} times; "
+                                      "re-read, it had not landed") from None
         if response.status_code == 200:
             return
         reason = f"{method} failed (HTTP {response.status_code}): {self._reason(response)}"
