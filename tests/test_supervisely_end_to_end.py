@@ -127,3 +127,33 @@ def test_validate_refuses_bad_values_at_their_line_and_sends_nothing(make_sandbo
         assert "stopped" in result.err.replace("'Stopped'", "")
     assert run_cli("plan", spec, env=variables).code == 1
     assert sb.request_log() == []
+
+
+@pytest.mark.slow
+def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 400)], latency_ms=20)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(write_spec(tmp_path, sb.url).read_text().replace("where: {status: finished}", "where: {}"))
+    env = dict(os.environ, API_TOKEN=sb.token, HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if sum(r["path"].endswith("tasks.meta.update") for r in sb.request_log()) >= 40:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=30)
+    time.sleep(0.5)  # calls in flight may still land
+    written = sum(sb.service.store.get(f"tasks:{WS}", str(FIRST + n))["status"] == "stopped" for n in range(400))
+    assert 0 < written < 400  # really interrupted
+    again = run_cli("apply", spec, "--auto-approve", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)})
+    assert again.code == 0, again.err + again.out
+    ok = collections.Counter(r["path"].rsplit("/", 1)[-1] for r in sb.request_log() if r["status"] == 200)
+    assert ok["tasks.status.update"] == 400 and ok["tasks.meta.update"] == 400  # each call landed once
+    assert run_cli("plan", spec, "--detailed-exitcode", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)}).code == 0
