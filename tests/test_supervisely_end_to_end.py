@@ -1,8 +1,4 @@
 """The Supervisely provider through the CLI (reconciler.cli.main) against the fake.
-
-One test needs engine work not yet on this branch: plan/apply printing the
-compare-guard note (COMPARE_GUARD_NOTE); it is a strict xfail until then, so it starts
-counting the moment that lands.
 """
 from __future__ import annotations
 
@@ -16,14 +12,6 @@ from reconciler.providers.supervisely import DEFAULT_TAGS_KEY
 
 WS = "7"
 FIRST = 50001
-
-
-def _guard_note_is_printed() -> bool:
-    import inspect
-
-    from reconciler import cli
-
-    return "COMPARE_GUARD_NOTE" in inspect.getsource(cli)
 
 
 def write_spec(tmp_path, endpoint, status="stopped", tag='"one"'):
@@ -80,8 +68,6 @@ def test_the_lock_is_stored_under_the_queue_lock_key(make_sandbox, tmp_path, env
     assert meta == {DEFAULT_TAGS_KEY: {"phase": "one"}, "frozen": True}
 
 
-@pytest.mark.xfail(not _guard_note_is_printed(), strict=True,
-                   reason="engine: plan/apply do not print COMPARE_GUARD_NOTE yet")
 def test_plan_and_apply_state_the_guard_window(make_sandbox, tmp_path, env):
     sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)])
     variables = env(sb)
