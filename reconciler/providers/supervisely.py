@@ -25,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
-from ..http import BearerAuth, REDACTED, failure_name, make_session, nothing_sent
+from ..http import HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
@@ -68,19 +68,6 @@ HOW_TO = (f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/
 _DIGITS = re.compile(r"[0-9]+")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
-
-
-class ApiKeyAuth(BearerAuth):
-    """Adds `x-api-key: <token>`; its repr never shows the token (BearerAuth's redaction)."""
-
-    __slots__ = ()
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["x-api-key"] = self._token
-        return request
-
-    def __repr__(self) -> str:
-        return f"ApiKeyAuth({REDACTED})"
 
 
 class _Inconsistent(Exception):
@@ -151,11 +138,10 @@ class SuperviselyProvider(Provider):
         self._tags_key = tags_key
         self._max_in_flight = max_in_flight
         self._session = make_session(
-            token=None, retries=retries, backoff=backoff, timeout=timeout,
+            auth=HeaderAuth("x-api-key", token), retries=retries, backoff=backoff, timeout=timeout,
             user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
-            retry_statuses=SDK_RETRY_STATUSES, retry_methods=("POST",), max_in_flight=max_in_flight,
+            retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
         )
-        self._session.auth = ApiKeyAuth(token)
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
         # landed, so the task is re-read and the call judged (_send_write).
         reads = self._session.get_adapter(endpoint + API).max_retries
