@@ -61,8 +61,8 @@ def _detail(code: int, text: str) -> DrfError:
 class DatamakerFake(FakeService):
     title = "datamaker (synapse-sdk backend) sandbox"
 
-    def __init__(self, store: DocStore, token: str) -> None:
-        self.store = store
+    def __init__(self, store: DocStore, token: str, faults: Faults) -> None:
+        self.store, self.faults = store, faults
         self._token = token.encode()
 
     def close(self) -> None:
@@ -155,7 +155,11 @@ class DatamakerFake(FakeService):
 
     def set_tags(self, request: Request) -> dict:
         """`{ids, tags, action}` as synapse-sdk's SetTagsRequest (extra keys forbidden);
-        one transaction: every task gets (or loses) every tag, or nothing changes."""
+        one transaction: every task gets (or loses) every tag, or nothing changes.
+        `forbid_batches` (the harness option) counts these calls: the named ones get a
+        403, as a user without change permission on the project would."""
+        if self.faults.forbids_next_batch():
+            raise _detail(403, "You do not have permission to perform this action.")
         try:
             body = read_json(request, MAX_BODY_BYTES)
         except BodyTooLarge:
@@ -308,7 +312,7 @@ def build(config: "SandboxConfig", faults: Faults) -> DatamakerFake:
             store.put_many(TASKS, ((str(t["id"]), t) for t in (
                 _task(store.next_value("task", FIRST_TASK_ID), int(project), []) for _ in range(count))))
 
-    return DatamakerFake(DocStore(config.db_path, fill), config.token)
+    return DatamakerFake(DocStore(config.db_path, fill), config.token, faults)
 
 
 def _make_project(store: DocStore, project: int, tag_names: Iterable[str]) -> dict[str, int]:
