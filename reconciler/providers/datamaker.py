@@ -210,7 +210,8 @@ class DatamakerProvider(Provider):
 
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """The project's tags (every tag the spec names must exist: checked before any
-        task is read), then who carries each tag of interest, then the task ids a page
+        task is read), then who carries each of them (all are read, so items show the
+        tags the spec does not manage too, as `export` needs), then the task ids a page
         at a time, each page yielded as items. A listing that moves while it is paged
         is read once more (after RELISTED if pages were already yielded)."""
         tags = self._read_tags(queue, fresh=True)
@@ -218,7 +219,7 @@ class DatamakerProvider(Provider):
         for attempt in (1, 2):
             yielded = False
             try:
-                members = {name: self._members(queue, tags[name]) for name in watched if name in tags}
+                members = {name: self._members(queue, tag_id) for name, tag_id in tags.items()}
                 seen: set[int] = set()
                 for rows in self._paged("sdk/tasks/", {"project": queue.id, "page_size": PAGE_SIZE, "fields": FIELDS}):
                     ids = self._task_ids(queue, rows)
@@ -228,7 +229,7 @@ class DatamakerProvider(Provider):
                     if progress and ids:
                         progress(len(ids))
                     yielded = True
-                    yield [_item(i, queue, watched, members) for i in ids]
+                    yield [_item(i, queue, tags, members, watched) for i in ids]
                 if not yielded:
                     yield []
                 return
@@ -243,8 +244,8 @@ class DatamakerProvider(Provider):
         tags = self._read_tags(queue)
         watched = self._watched(queue, tags)
         wanted = [int(i) for i in dict.fromkeys(ids) if _ID.fullmatch(i)]
-        found, members = self._membership(queue, wanted, {n: tags[n] for n in watched if n in tags})
-        return [_item(i, queue, watched, members) for i in wanted if i in found]
+        found, members = self._membership(queue, wanted, tags)
+        return [_item(i, queue, tags, members, watched) for i in wanted if i in found]
 
     def _read_tags(self, queue: QueueSpec, fresh: bool = False) -> dict[str, int]:
         """The project's tags, name → id (`task_tags/?project=P`, every page)."""
@@ -266,8 +267,8 @@ class DatamakerProvider(Provider):
         return names
 
     def _watched(self, queue: QueueSpec, tags: Mapping[str, int]) -> list[str]:
-        """The tags whose holders are read: those the spec names and the lock tag (under
-        `exact`, every tag of the project). A named tag the project lacks is an error
+        """The managed tags (digested into etags, read again by the guard): those the
+        spec names and the lock tag (under `exact`, every tag of the project). A named tag the project lacks is an error
         here, before a task is read or anything is written."""
         named = _spec_tag_names(queue)
         missing = sorted(n for n in named if n not in tags)
@@ -567,23 +568,28 @@ def _find_token(environ: Mapping[str, str], stored: Mapping[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------ the mapping
-def _item(task_id: int, queue: QueueSpec, names: Iterable[str], members: Mapping[str, set[int]]) -> Item:
-    """A task as reconciler sees it: the tags of interest it carries (the lock tag is
-    `locked`). `base` records every tag read and whether the task carried it, so the
-    guard of `apply PLANFILE` can read exactly those tags again."""
+def _item(task_id: int, queue: QueueSpec, names: Iterable[str], members: Mapping[str, set[int]],
+          managed: Iterable[str] | None = None) -> Item:
+    """A task as reconciler sees it: the tags read that it carries (the lock tag is
+    `locked`). The etag digests only the managed tags (a pipeline's own tags must not
+    make planned changes stale), and `base` records each managed tag and whether the
+    task carried it, so the guard of `apply PLANFILE` reads exactly those again."""
     held = {name: task_id in members.get(name, ()) for name in sorted(names)}
+    kept = set(held) if managed is None else set(managed)
     tags = {name: (True,) for name, has in held.items() if has and name != queue.lock_key}
     locked = held.get(queue.lock_key, False)
-    return Item(id=str(task_id), etag=digest_etag("", tags, locked), status="", tags=tags,
-                locked=locked, base={"id": task_id, "project": int(queue.id), "tags": held})
+    digested = {name: value for name, value in tags.items() if name in kept}
+    return Item(id=str(task_id), etag=digest_etag("", digested, locked), status="", tags=tags,
+                locked=locked, base={"id": task_id, "project": int(queue.id),
+                                     "tags": {name: held.get(name, False) for name in sorted(kept)}})
 
 
 def _read_names(change: Change, lock_key: str) -> list[str]:
-    """The tags the change's item was read with (its base), else what it changes."""
+    """The tags the change's item was read with (its base) and those it changes: the
+    fresh copy is read with the same tags, so its digest is comparable."""
     read = change.base.get("tags") if isinstance(change.base, Mapping) else None
-    if isinstance(read, Mapping):
-        return sorted(read)
-    return sorted(set(change.tag_changes) | {lock_key})
+    names = set(read) if isinstance(read, Mapping) else {lock_key}
+    return sorted(names | set(change.tag_changes))
 
 
 def _names_involved(changes: Iterable[Change], lock_key: str) -> set[str]:

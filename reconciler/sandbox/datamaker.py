@@ -68,6 +68,12 @@ class DatamakerFake(FakeService):
     def close(self) -> None:
         self.store.close()
 
+    def add_tags(self, project: int, names: Iterable[str]) -> dict[str, int]:
+        """Create tags in a project (in the real service: its settings page, or v2's
+        `POST /v2/projects/{pk}/tags/`); name → tag id of every tag of the project."""
+        with self.store.transaction():
+            return _make_project(self.store, project, names)
+
     def error(self, code: int, message: str) -> Response:
         return json_response(code, {"detail": message})
 
