@@ -26,11 +26,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 
 from .. import __version__
-from ..http import MAX_IN_FLIGHT, REDACTED, failure_name, make_session, nothing_sent, redact
+from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -82,26 +80,24 @@ class _Inconsistent(Exception):
     """A paged listing changed while it was read (count moved, or an id repeated)."""
 
 
-class SynapseTokenAuth(AuthBase):
+class SynapseTokenAuth(HeaderAuth):
     """synapse-sdk's headers: `Synapse-Access-Token: Token <token>` and, with a tenant,
     `Synapse-Tenant: Token <tenant>`. Its repr never shows the token."""
 
-    __slots__ = ("_token", "_tenant")
+    __slots__ = ("_tenant",)
 
     def __init__(self, token: str, tenant: str | None) -> None:
-        self._token, self._tenant = token, tenant
+        super().__init__("Synapse-Access-Token", token, "Token ")
+        self._tenant = tenant
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Synapse-Access-Token"] = f"Token {self._token}"
+        super().__call__(request)
         if self._tenant:
             request.headers["Synapse-Tenant"] = f"Token {self._tenant}"
         return request
 
-    def __repr__(self) -> str:
-        return f"SynapseTokenAuth({REDACTED})"
-
     def redact(self, text: str) -> str:
-        text = redact(text, self._token)
+        text = super().redact(text)
         return re.sub(r"(Token\s+)\S+", rf"\g<1>{REDACTED}", text) if "Token" in text else text
 
 
@@ -143,18 +139,14 @@ class DatamakerProvider(Provider):
         check_endpoint(endpoint)
         self._endpoint, self._tenant = endpoint, tenant
         self._retries, self._backoff = retries, backoff
-        self._session = make_session(
-            token=None, retries=retries, backoff=backoff, timeout=timeout,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
-        )
         # The SDK's transport retries: 502/503/504 only, never POST (a POST is decided
-        # in `_send` from the answer, or from a fresh read when the answer was lost).
-        retry = self._session.get_adapter(endpoint).max_retries.new(status_forcelist=RETRY_STATUSES)
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=MAX_IN_FLIGHT)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        # in `_post` from the answer, or from a fresh read when the answer was lost).
         self._auth = SynapseTokenAuth(token, tenant)
-        self._session.auth = self._auth
+        self._session = make_session(
+            auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
+            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
+            retry_statuses=RETRY_STATUSES,
+        )
         self._tag_ids: dict[str, dict[str, int]] = {}  # project → tag name → id
 
     @property
