@@ -13,6 +13,7 @@ _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
     "datamaker": "reconciler.providers.datamaker",
+    "omics": "reconciler.providers.omics",
 }
 DEFAULT_TYPE = "local"
 

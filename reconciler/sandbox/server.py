@@ -24,6 +24,7 @@ from .harness import FakeService, Harness
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
     "datamaker": "reconciler.sandbox.datamaker",
+    "omics": "reconciler.sandbox.omics",
 }
 DEFAULT_SERVICE = "synapse"
 
@@ -77,6 +78,7 @@ class RunningSandbox:
     def stop(self) -> None:
         if not self._thread.is_alive():
             return
+        self.faults.release()  # a held request must not keep the server from stopping
         self._server.shutdown()
         self._thread.join()
         _close(self._server, self._app, self.config)
@@ -99,13 +101,14 @@ def serve_forever(config: SandboxConfig) -> None:
     if not is_loopback(config.host):
         print(f"warning: listening on {config.host}: anyone who can reach this address and "
               "knows the token can change the sandbox's data", file=sys.stderr)
+    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
+    # is deleted on exit (docs/sandbox.md); installed before the "listening" line, which
+    # is what a supervisor waits for
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
     print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
           f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
-    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
-    # is deleted on exit (docs/sandbox.md)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
