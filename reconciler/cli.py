@@ -527,8 +527,9 @@ def schema(which: str) -> None:
 @click.option("--max-concurrent", type=click.IntRange(1), default=None, help="429 beyond this many concurrent requests (Synapse: 3).")
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
+@click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
 def serve(service, host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_rate, latency_ms,
-          max_concurrent, max_per_minute, random_seed) -> None:
+          max_concurrent, max_per_minute, random_seed, no_lock_refusal) -> None:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 
     By default the evaluation-queue endpoints of Synapse's REST API under /repo/v1 from a
@@ -550,7 +551,7 @@ def serve(service, host, port, db, token, seed, synthetic, log_requests, fail_ra
         service=service, host=host, port=port, db_path=db, token=token, seed=seed, synthetic=evals,
         log_requests=log_requests, fail_rate=fail_rate, drop_rate=drop_rate,
         latency_ms=latency_ms, max_concurrent=max_concurrent, max_per_minute=max_per_minute,
-        random_seed=random_seed,
+        random_seed=random_seed, lock_refuses_updates=not no_lock_refusal,
     ))
 
 

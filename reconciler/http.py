@@ -30,6 +30,7 @@ LOG = logging.getLogger(__name__)
 # 429 is retried by Session itself (it has to read the reason); these by urllib3.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 THROTTLED = 429
+RETRY_METHODS = frozenset({"GET", "PUT", "HEAD", "OPTIONS"})  # re-sent after 5xx or a lost answer
 # Synapse counts concurrent requests per user and answers the fourth with 429
 # ("Allowed 3 concurrent connections at any time"). Staying at 3 means the limit is
 # never hit by this process, so retries are spent on real failures.
@@ -310,13 +311,16 @@ def make_session(
     backoff: float,
     timeout: tuple[float, float],
     user_agent: str,
+    retry_methods: frozenset[str] = RETRY_METHODS,
 ) -> Session:
     """A session with transport retries, a default timeout, auth and TLS verification.
 
     Retried: connection failures, read timeouts and 429/500/502/503/504, for GET and
     PUT alike (429 by Session, which waits as long as the throttle asks). Re-sending a
     PUT is safe because every status carries its etag: a write that did land makes the
-    retry fail with 412 instead of writing twice.
+    retry fail with 412 instead of writing twice. A service whose reads are POSTs, or
+    whose PUTs carry no etag, names the methods that may be re-sent (`retry_methods`);
+    failed connections and 429s are retried for every method (nothing was processed).
     """
     retry = _Retry(
         total=retries,
@@ -328,7 +332,7 @@ def make_session(
         backoff_jitter=backoff,
         backoff_max=MAX_BACKOFF,
         status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "PUT", "HEAD", "OPTIONS"}),
+        allowed_methods=retry_methods,
         respect_retry_after_header=True,
         raise_on_status=False,  # the caller turns the final response into its own error
     )

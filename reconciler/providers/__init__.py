@@ -12,6 +12,7 @@ from .base import ConfigError, Provider
 _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
+    "workflow-results": "reconciler.providers.workflow_results",
 }
 DEFAULT_TYPE = "local"
 

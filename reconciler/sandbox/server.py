@@ -23,6 +23,7 @@ from .harness import FakeService, Harness
 # `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
+    "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
 
@@ -44,6 +45,7 @@ class SandboxConfig:
     max_per_minute: int | None = None
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
+    lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
 
 
 class RunningSandbox:
