@@ -36,6 +36,7 @@ DEFAULT_LIMIT = 100
 ID_PREFIX = "66000000"
 ID_COUNTER = "work-id"
 SYNTHETIC_CREATION = 1_700_000_000.0
+SYNTHETIC_EVENT = 9_000_000
 
 
 class ApiError(Exception):
@@ -334,7 +335,8 @@ def synthetic_works(pipeline: str, numbers: list[int]) -> Iterator[tuple[str, di
         yield work_id, {
             "id": work_id, "pipeline": pipeline, "site": "local", "user": "sandbox",
             "function": "sandbox.synthetic", "parameters": {"n": n}, "status": "success",
-            "tags": None, "results": {"locked": False}, "creation": SYNTHETIC_CREATION + n,
+            "tags": None, "results": {"locked": False}, "event": [SYNTHETIC_EVENT + n],
+            "creation": SYNTHETIC_CREATION + n,
             "attempt": 1, "retries": 2, "timeout": 3600, "priority": 3,
         }
 
