@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import yaml
 
 from .diff import item_order
+from .providers import provider_class
 from .model import Item, ProviderConfig, QueueSpec, TagValue
 
 HEADER = (
@@ -90,18 +91,18 @@ def export_spec(
     out_dir: str,
 ) -> str:
     doc: dict[str, Any] = {"version": 1, "provider": _provider_block(provider, out_dir), "queues": []}
+    lock_option = provider_class(provider.type).capabilities.lock_option
     for queue, items in queues:
         tags: dict[str, Any] = {"policy": queue.tag_policy}
         if queue.ignore:
             tags["ignore"] = list(queue.ignore)
-        doc["queues"].append({
-            "id": queue.id,
-            "tags": tags,
-            "lock": {"annotation": queue.lock_key},
-            "submissions": {
-                item.id: _entry(item) for item in sorted(items, key=lambda i: item_order(i.id))
-            },
-        })
+        entry: dict[str, Any] = {"id": queue.id, "tags": tags}
+        if lock_option is not None:  # a native lock has nothing to configure
+            entry["lock"] = {lock_option: queue.lock_key}
+        entry["submissions"] = {
+            item.id: _entry(item) for item in sorted(items, key=lambda i: item_order(i.id))
+        }
+        doc["queues"].append(entry)
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=None)
     return HEADER + body

@@ -278,6 +278,7 @@ class StatusRules:
     """
 
     values: tuple[str, ...] | None = None
+    name: str = "status"  # how messages name a status of this service
     allowed_from: Mapping[str, frozenset[str]] = field(default_factory=dict)
     settles: Mapping[str, frozenset[str]] = field(default_factory=dict)
 

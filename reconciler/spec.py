@@ -41,8 +41,10 @@ from .model import (
     to_tag_value,
 )
 from .providers import DEFAULT_TYPE, provider_class
+from .providers.checks import capability_problems
 from .yamlload import Document, read_yaml
 
+DEFAULT_LOCK_KEY = "locked"
 SECRET_KEYS = frozenset({"token", "authtoken", "auth_token", "password", "secret"})
 _DECIMAL = re.compile(r"-?[0-9]+")
 
@@ -203,13 +205,15 @@ class _Loader:
         includes = [self.includes(root, i, q) for i, q in enumerate(root.data["queues"])]
         self.raise_errors()
         provider = self.provider(root)
-        built = [self.queue(root, i, q, inc) for i, (q, inc) in enumerate(zip(root.data["queues"], includes))]
+        lock_option = provider_class(provider.type).capabilities.lock_option
+        built = [self.queue(root, i, q, inc, provider.type, lock_option) for i, (q, inc) in enumerate(zip(root.data["queues"], includes))]
         queues = tuple(queue for queue, _ in built)
         self.check_unique_queues(root, queues)
         self.raise_errors()
-        check = provider_class(provider.type).check_queue
+        provider_cls = provider_class(provider.type)
         for index, (queue, origins) in enumerate(built):
-            for problem in check(queue):
+            problems = capability_problems(queue, provider_cls.capabilities, provider.type)
+            for problem in problems + provider_cls.check_queue(queue):
                 file, path = self.problem_place(root, index, origins, problem.path)
                 self.errors.append(file.error(path, problem.message, key=True))
         self.raise_errors()
@@ -290,10 +294,12 @@ class _Loader:
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(
-        self, root: _File, index: int, data: dict, includes: list[_File]
+        self, root: _File, index: int, data: dict, includes: list[_File],
+        service: str, lock_option: str | None,
     ) -> tuple[QueueSpec, dict[str, tuple[_File, tuple]]]:
         """The QueueSpec, and where each submission id was written (for positions)."""
         base = ("queues", index)
+        lock_key = self.lock_key(root, base, data.get("lock", {}), service, lock_option)
         policy = data.get("tags", {})
         safety = data.get("safety", {})
         submissions: dict[str, Assignment] = {}
@@ -318,7 +324,7 @@ class _Loader:
             source=root.source(base),
             tag_policy=policy.get("policy", "merge"),
             ignore=tuple(policy.get("ignore", ())),
-            lock_key=data.get("lock", {}).get("annotation", "locked"),
+            lock_key=lock_key,
             safety=Safety(
                 max_change_percent=float(safety.get("max_change_percent", Safety.max_change_percent)),
                 max_changes=safety.get("max_changes"),
@@ -327,6 +333,22 @@ class _Loader:
             submissions=submissions,
         )
         return queue, origins
+
+    def lock_key(self, root: _File, base: tuple, lock: dict, service: str, option: str | None) -> str:
+        """Where the queue's advisory lock is stored: `lock: {<option>: KEY}`, the option
+        named by the provider (annotation, tag, key). A service that locks natively has
+        nothing to configure."""
+        if not lock:
+            return DEFAULT_LOCK_KEY
+        (given, key), = lock.items()  # the schema allows exactly one
+        if option is None:
+            self.errors.append(root.error(base + ("lock",), f"{service} locks items natively; remove `lock:`", key=True))
+        elif given != option:
+            self.errors.append(root.error(
+                base + ("lock", given),
+                f"{service} names where it keeps the lock `{option}`: write `lock: {{{option}: {key}}}`", key=True,
+            ))
+        return key
 
     def rules(self, root: _File, base: tuple, data: list[dict]) -> tuple[Rule, ...]:
         rules: list[Rule] = []

@@ -162,7 +162,7 @@ BAD_SPECS = {
     'synapse-bad-status.yaml': [
         "synapse-bad-status.yaml:6:37: status 'DONE' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
         "synapse-bad-status.yaml:7:15: status 'FINISHED' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
-        "synapse-bad-status.yaml:9:19: status 'scored' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
+        "synapse-bad-status.yaml:9:19: status 'scored' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED); did you mean 'SCORED'?",
     ],
     'synapse-bad-tag-key.yaml': [
         "synapse-bad-tag-key.yaml:6:26: tag key 'team name' is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
@@ -414,7 +414,7 @@ def test_full_spec_converts_every_field(monkeypatch):
     )
     first, second = spec.queues
     assert (first.id, first.source, first.tag_policy, first.ignore, first.lock_key) == (
-        "9615000", Source(f, 5), "exact", ("pipeline_*", "qc.?"), "frozen"
+        "9615000", Source(f, 5), "exact", ("pipeline_*", "qc.?"), "locked"
     )
     assert first.safety == Safety(max_change_percent=25.0, max_changes=40)
     accept, unnamed = first.rules
@@ -742,6 +742,7 @@ def _queue_like():
     )
 
 
+@pytest.mark.slow
 def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path):
     """Whatever the file holds, the loader returns a Spec or located user errors: any
     other exception would be a bug (a traceback for the user)."""
@@ -752,7 +753,7 @@ def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path):
     spec = tmp_path / "spec.yaml"
     outcomes = {"loaded": 0, "refused": 0}
 
-    @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.fixed_dictionaries({
         "version": st.just(1),
         "provider": st.sampled_from([{"type": "local"}, {"type": "synapse"}]),

@@ -78,3 +78,12 @@ def test_the_fast_check_never_accepts_a_spec_jsonschema_refuses(data):
 def test_the_fast_check_never_accepts_an_include_file_jsonschema_refuses(data):
     if fast_accepts("include_file", data):
         assert jsonschema_accepts("include_file", data), repr(data)[:2000]
+
+
+def test_the_shipped_schema_is_the_one_assembled_from_the_providers():
+    """Providers own their options (Provider.options_schema); the shipped file is
+    generated from them. Regenerate with `python -m reconciler.schema_assembly`."""
+    from reconciler.schema_assembly import assemble, render, shipped_text
+
+    shipped = shipped_text()
+    assert render(assemble(json.loads(shipped))) == shipped

@@ -32,16 +32,21 @@ def test_every_synapse_status_is_accepted(status):
 
 
 def test_statuses_outside_the_enum_are_reported_where_they_appear():
+    """The enum is the provider's Capabilities.status, checked by the shared checks."""
+    from reconciler.providers.checks import capability_problems
+    from reconciler.providers.synapse import SynapseProvider
+
     q = queue(
         rule("r", {"status": ["VALIDATED", "DONE"]}, {"status": "FINISHED"}),
         submissions={"1": {"status": "scored"}},
     )
-    assert check_queue(q) == [
+    assert check_queue(q) == []
+    assert capability_problems(q, SynapseProvider.capabilities, "synapse") == [
         SpecProblem(f"status 'DONE' is not a Synapse submission status (one of: {STATUS_LIST})",
                     ("rules", 0, "where", "status", "DONE")),
         SpecProblem(f"status 'FINISHED' is not a Synapse submission status (one of: {STATUS_LIST})",
                     ("rules", 0, "set", "status")),
-        SpecProblem(f"status 'scored' is not a Synapse submission status (one of: {STATUS_LIST})",
+        SpecProblem(f"status 'scored' is not a Synapse submission status (one of: {STATUS_LIST}); did you mean 'SCORED'?",
                     ("submissions", "1", "status")),
     ]
 

@@ -21,7 +21,7 @@ from .. import __version__
 from ..auth import HOW_TO, find_token
 from ..http import MAX_IN_FLIGHT, failure_name, make_session, nothing_sent, reason_of
 from ..netcheck import check_endpoint
-from ..model import Change, Item, ProviderConfig, QueueSpec
+from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
     RELISTED,
     Capabilities,
@@ -37,6 +37,7 @@ from .base import (
     gather,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
+from .synapse_checks import STATUSES
 
 DEFAULT_ENDPOINT = "https://repo-prod.prod.sagebase.org/repo/v1"
 PAGE_LIMIT = 100  # the server's maximum page size
@@ -63,7 +64,10 @@ class _ListedTwice(Exception):
 
 class SynapseProvider(Provider):
     type = "synapse"
-    capabilities = Capabilities(batch_limit=BATCH_LIMIT, lock_option="annotation")
+    capabilities = Capabilities(
+        batch_limit=BATCH_LIMIT, lock_option="annotation",
+        status=StatusRules(values=STATUSES, name="Synapse submission status"),
+    )
     options_schema = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
         "properties": {

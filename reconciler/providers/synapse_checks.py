@@ -14,7 +14,8 @@ from typing import Any, Iterator, Mapping
 from ..model import Assignment, QueueSpec, Scalar, Setting, scalar_kind
 from .base import SpecProblem
 
-# org.sagebionetworks.evaluation.model.SubmissionStatusEnum
+# org.sagebionetworks.evaluation.model.SubmissionStatusEnum (checked, as the provider's
+# Capabilities.status, by providers/checks.py)
 STATUSES = (
     "OPEN", "CLOSED", "SCORED", "INVALID", "VALIDATED", "EVALUATION_IN_PROGRESS",
     "RECEIVED", "REJECTED", "ACCEPTED",
@@ -39,8 +40,6 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
     problems += _lock_key_problems(queue.lock_key)
     for index, rule in enumerate(queue.rules):
         base = ("rules", index)
-        for status in sorted(rule.where.statuses or ()):
-            problems += _status_problems(status, base + ("where", "status", status))
         for item_id in sorted(rule.where.ids or ()):
             if not _ID.fullmatch(item_id):
                 problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
@@ -63,21 +62,10 @@ def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
     return SpecProblem(f"submission id {item_id!r} is not a Synapse id (digits only)", path)
 
 
-def _status_problems(status: Any, path: tuple[Any, ...]) -> list[SpecProblem]:
-    if status in STATUSES:
-        return []
-    return [SpecProblem(
-        f"status {status!r} is not a Synapse submission status (one of: {', '.join(sorted(STATUSES))})",
-        path,
-    )]
-
-
 def _assignment_problems(
     assignment: Assignment, lock_key: str, base: tuple[Any, ...]
 ) -> list[SpecProblem]:
     problems = []
-    if assignment.status is not None:
-        problems += _status_problems(assignment.status.value, base + ("status",))
     for key, setting in assignment.tags.items():
         path = base + ("tags", key)
         problems += _key_problems(key, lock_key, path)
