@@ -194,14 +194,12 @@ def _settle_conflicts(
 def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
     """The fields that differ between the object a change was planned from and the
     item as re-read, as `path: before → now` (deepdiff does the structural diff).
-
-    A provider may plan from a projection of the object (only the fields the plan
-    needs), so the fresh object is cut to the shape of `base` first: a field the plan
-    never read is not news about the item.
-    """
+    Both are in the shape `list` returns (a provider that plans from a projection hands
+    back its fresh copies projected the same way)."""
     from deepdiff import DeepDiff  # only a stale item needs it
 
-    diff = DeepDiff(dict(base), _shaped_like(fresh, base), verbose_level=2)
+    # threshold_to_diff_deeper=0: name each changed key even when most of them changed
+    diff = DeepDiff(dict(base), dict(fresh), verbose_level=2, threshold_to_diff_deeper=0)
     lines: list[str] = []
     for kind in ("values_changed", "type_changes"):
         for path, change in diff.get(kind, {}).items():
@@ -218,13 +216,6 @@ def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
     shown = "; ".join(lines[:MAX_STALE_PATHS])
     more = len(lines) - MAX_STALE_PATHS
     return shown + (f"; and {more} more" if more > 0 else "")
-
-
-def _shaped_like(fresh: Any, base: Any) -> Any:
-    if isinstance(fresh, Mapping) and isinstance(base, Mapping):
-        return {k: _shaped_like(fresh[k], base[k]) if k in base else fresh[k]
-                for k in fresh if k in base}
-    return fresh
 
 
 def _path(deepdiff_path: str) -> str:

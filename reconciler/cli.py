@@ -210,12 +210,18 @@ def _plan_meta() -> dict:
 def _gate(plan, force: bool) -> list[str]:
     """Problems that make plan fail and apply refuse (blocked changes, safety)."""
     problems = []
-    blocked = plan.blocked
-    if blocked:
-        ids = ", ".join(c.item_id for c in blocked[:10]) + (" …" if len(blocked) > 10 else "")
+    locked = [c for c in plan.blocked if c.refused is None]
+    if locked:
+        ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
         problems.append(
-            f"{len(blocked)} change(s) blocked by locks ({ids}): set `locked: false` "
+            f"{len(locked)} change(s) blocked by locks ({ids}): set `locked: false` "
             "for an item to change it, or stop changing it"
+        )
+    refused = [c for c in plan.blocked if c.refused is not None]
+    if refused:
+        shown = "; ".join(f"{c.item_id}: {c.refused}" for c in refused[:5]) + (" …" if len(refused) > 5 else "")
+        problems.append(
+            f"{len(refused)} change(s) the service would refuse ({shown}): stop asking for them"
         )
     if not force:
         problems += [f"{v} (use --force to override)" for v in plan.safety_violations()]

@@ -96,7 +96,9 @@ class WriteResult:
 
     applied: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already held the planned values
-    stale: dict[str, Item] = field(default_factory=dict)  # refused by the guard: fresh copy
+    # refused by the guard: the fresh copy, its `base` in the shape `list` gives (the
+    # engine reports what changed by comparing it with the plan's base)
+    stale: dict[str, Item] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 

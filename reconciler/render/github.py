@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import Located, UserError, UserErrors
 from ..model import Change, Plan, Source
-from .text import BLOCKED_REASON, field_line, printable, summary_sentence
+from .text import blocked_reason, field_line, printable, summary_sentence
 
 
 def escape_data(text: str) -> str:
@@ -37,13 +37,13 @@ def render_plan_github(plan: Plan) -> str:
             source = _first_source(change)
             message = (
                 f"queue {printable(queue.queue_id)}: {printable(change.item_id)} is blocked: "
-                f"{BLOCKED_REASON} ({'; '.join(field_line(f) for f in change.fields)})"
+                f"{printable(blocked_reason(change))} ({'; '.join(field_line(f) for f in change.fields)})"
             )
             lines.append(command(
                 "error", message,
                 file=printable(source.file) if source else None,
                 line=source.line if source else None,
-                title="blocked change",
+                title="refused change" if change.refused else "blocked change",
             ))
     lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import html
 import re
 
 from ..model import Change, FieldChange, Plan, QueuePlan
-from .text import BLOCKED_REASON, describe_value, printable, summary_sentence
+from .text import blocked_reason, describe_value, guard_note, printable, summary_sentence
 
 TITLE = "### reconciler plan"
 _CLOSE = "\n</details>\n"
@@ -38,6 +38,9 @@ def render_plan_markdown(plan: Plan, *, limit: int = 60_000) -> str:
     reserve = len(_CLOSE) + len(_cut_note(total, limit)) + 2
     out = _Budget(limit - reserve)
     out.add(f"{TITLE}\n\n**{summary_sentence(plan)}**\n\n")
+    note = guard_note(plan)
+    if note:
+        out.add(f"_{html.escape(note)}_\n\n")
     out.add("| Queue | Items seen | Change | Lock | Unlock | Blocked |\n")
     out.add("| --- | ---: | ---: | ---: | ---: | ---: |\n")
     for queue in plan.queues:
@@ -94,7 +97,8 @@ def _opening(queue: QueuePlan) -> str:
         f"{n} change{'s' if n != 1 else ''}</summary>\n"
     ]
     if queue.blocked:
-        lines.append(f"**Blocked** ({BLOCKED_REASON}): listed first.\n")
+        reasons = sorted({blocked_reason(c) for c in queue.blocked})
+        lines.append(f"**Blocked** ({html.escape(printable('; '.join(reasons)))}): listed first.\n")
     lines.append("| Item | Field | Before | After | Source |\n| --- | --- | --- | --- | --- |\n")
     return "\n".join(lines)
 

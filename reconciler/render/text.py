@@ -14,6 +14,12 @@ from typing import Any
 from ..model import Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value
 
 BLOCKED_REASON = "item is locked; add `locked: false` to change it"
+# Said once under every plan for a service whose writes cannot be refused as stale.
+GUARD_NOTE = (
+    "Note: {service} has no etags. Right before writing, reconciler re-reads each item "
+    "and refuses as stale those changed since this plan; a write by someone else between "
+    "that re-read and ours cannot be detected."
+)
 NO_CHANGES = "No changes. Live state matches the spec."
 
 # C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, line/paragraph separators.
@@ -30,6 +36,15 @@ def describe_value(field: str, value: Any) -> str:
     if field.startswith("tags.") or value is None:
         return printable(format_tag_value(value))
     return printable(format_scalar(value))
+
+
+def blocked_reason(change: Change) -> str:
+    """Why a blocked change cannot be applied: the service's refusal, else the lock."""
+    return change.refused or BLOCKED_REASON
+
+
+def guard_note(plan: Plan) -> str | None:
+    return GUARD_NOTE.format(service=plan.provider_type) if plan.guard == "compare" else None
 
 
 def marker(change: Change) -> str:
@@ -70,6 +85,7 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 # --------------------------------------------------------------------------- render
 def render_plan_text(plan: Plan, *, color: bool = False) -> str:
+    note = guard_note(plan)
     if not plan.has_changes:
         return NO_CHANGES
     lines: list[str] = []
@@ -79,6 +95,8 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
         _queue_lines(queue, color, lines)
         lines.append("")
     lines.append(_paint(summary_sentence(plan), "bold", color))
+    if note:
+        lines.append(_paint(note, "dim", color))
     return "\n".join(lines)
 
 
@@ -91,7 +109,7 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str]) -> None:
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
         if change.blocked:
-            head += f"  BLOCKED: {BLOCKED_REASON}"
+            head += f"  BLOCKED: {printable(blocked_reason(change))}"
         out.append(_paint(head, sign, color))
         for body, f in zip(lines, change.fields):
             if f.source is None:

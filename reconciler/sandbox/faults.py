@@ -39,6 +39,23 @@ class Faults:
         self._recent: deque[float] = deque()
         self.forbid_batches = frozenset(forbid_batches)
         self._batches = 0
+        self._admitted_before_refusal: int | None = None
+
+    def refuse_after(self, count: int | None) -> None:
+        """From now on serve `count` more requests, then refuse every later one for good
+        (403), as a service does when a permission is revoked mid-run: how tests make a
+        write fail part-way on any fake. None: stop refusing."""
+        with self._lock:
+            self._admitted_before_refusal = count
+
+    def refuses(self) -> bool:
+        with self._lock:
+            if self._admitted_before_refusal is None:
+                return False
+            if self._admitted_before_refusal > 0:
+                self._admitted_before_refusal -= 1
+                return False
+            return True
 
     def forbids_next_batch(self) -> bool:
         """Counts statusBatch requests; True for the configured ones (1-based), which

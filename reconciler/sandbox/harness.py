@@ -96,6 +96,8 @@ class Harness:
         denied = self.service.authenticate(request)
         if denied is not None:
             return denied
+        if self.faults.refuses():
+            return self.service.error(403, "Forbidden: the sandbox refuses further requests (refuse_after).")
         try:
             with self.faults.admitted():
                 return self.service.route(request)

@@ -55,6 +55,7 @@ class RunningSandbox:
     def __init__(self, config: SandboxConfig, server: BaseWSGIServer, app: Harness) -> None:
         self.config, self._server, self._app = config, server, app
         self.service: FakeService = app.service
+        self.faults = app.faults  # tests may change faults while it serves (refuse_after)
         self.store: Any = getattr(app.service, "store", None)
         self.token = config.token
         self.db_path = getattr(self.store, "path", None)

@@ -1,0 +1,140 @@
+"""The provider contract (DESIGN §9), asserted the same way for every provider against
+its own fake: each item listed exactly once, `get` leaving unknown ids out, apply then
+plan empty with unmanaged data kept, a concurrent write refused as stale and never
+overwritten, and a write that fails part-way reported exactly as it landed.
+
+Each provider joins through one backend module in tests/backends/ (NAMES there).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+
+import pytest
+from backends import NAMES
+from backends.base import Backend
+from builders import rule
+
+from reconciler.apply import apply_plan
+from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Safety, Spec
+from reconciler.planner import build_plan
+from reconciler.providers.base import Provider, gather
+
+EVERYTHING = Safety(max_change_percent=100.0)
+
+
+@pytest.fixture(params=NAMES)
+def backend(request, make_sandbox, tmp_path, monkeypatch) -> Backend:
+    module = importlib.import_module(f"backends.{request.param}")
+    return module.Backend(make_sandbox, tmp_path, monkeypatch)
+
+
+def spec_of(provider: Provider, queue: QueueSpec) -> Spec:
+    return Spec(ProviderConfig(provider.type, {}, "/"), (queue,), ("spec.yaml",), "digest")
+
+
+def review_queue(backend: Backend, queue: QueueSpec) -> QueueSpec:
+    """Every item gets tag `reviewed`; tag `held` must be absent (both managed)."""
+    review = rule("review", {}, {"tags": {"reviewed": backend.tag_value, "held": None}})
+    return replace(queue, rules=(review,), safety=EVERYTHING)
+
+
+def someone_else_writes(provider: Provider, queue: QueueSpec, item_id: str, **tags) -> None:
+    """Another client's write: a fresh read, then the provider's own guarded write."""
+    (item,) = provider.get(queue, [item_id])
+    fields = tuple(FieldChange(f"tags.{k}", item.tags.get(k), v, None) for k, v in tags.items())
+    result = provider.write(queue, [Change(item_id, item.etag, fields, base=item.base)])
+    assert result is None or result.applied == [item_id], result
+
+
+def tags_of(provider: Provider, queue: QueueSpec) -> dict[str, dict]:
+    return {item.id: dict(item.tags) for item in provider.list(queue)}
+
+
+# ------------------------------------------------------------------------- reading
+def test_listing_names_each_item_exactly_once_page_by_page_and_whole(backend):
+    provider, queue = backend.make(250)
+    with provider:
+        counted: list[int] = []
+        listed = provider.list(queue, counted.append)
+        paged = gather(provider.pages(queue))
+    ids = [item.id for item in listed]
+    assert len(ids) == len(set(ids)) == 250 and sum(counted) == 250
+    assert sorted(item.id for item in paged) == sorted(ids)
+    assert all(isinstance(item, Item) and item.etag and not item.locked for item in listed)
+
+
+def test_get_returns_fresh_copies_and_leaves_unknown_ids_out(backend):
+    provider, queue = backend.make(3)
+    with provider:
+        ids = [item.id for item in provider.list(queue)]
+        found = provider.get(queue, [ids[0], "999999999999999", ids[2]])
+        assert sorted(item.id for item in found) == sorted([ids[0], ids[2]])
+        assert provider.get(queue, []) == []
+
+
+# ------------------------------------------------------------------------- writing
+def test_apply_then_plan_is_empty_and_unmanaged_tags_survive(backend):
+    provider, base_queue = backend.make(12)
+    queue = review_queue(backend, base_queue)
+    with provider:
+        first = provider.list(queue)[0].id
+        someone_else_writes(provider, queue, first, other=backend.tag_value)
+        result = build_plan(spec_of(provider, queue), provider)
+        assert len(result.plan.changes) == 12
+        report = apply_plan(result.plan, provider, result.queues, rediff=result.rediffers())
+        assert report.ok and report.count("applied") == 12, report
+        again = build_plan(spec_of(provider, queue), provider)
+        assert not again.plan.has_changes
+        tags = tags_of(provider, queue)
+    assert tags[first] == {"reviewed": backend.tag_value, "other": backend.tag_value}
+
+
+def test_a_write_between_plan_and_apply_is_refused_as_stale_and_never_overwritten(backend):
+    provider, base_queue = backend.make(5)
+    queue = review_queue(backend, base_queue)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        victim = result.plan.changes[0].item_id
+        someone_else_writes(provider, queue, victim, held=backend.tag_value)
+        report = apply_plan(result.plan, provider, result.queues)  # plan-file mode
+        outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
+        tags = tags_of(provider, queue)
+    assert outcomes[victim][0] == "stale" and "nothing was written" in outcomes[victim][1]
+    assert tags[victim] == {"held": backend.tag_value}
+    assert [o for i, (o, _) in outcomes.items() if i != victim] == ["applied"] * 4
+
+
+def test_a_repeated_apply_of_the_same_plan_writes_nothing_twice(backend):
+    provider, base_queue = backend.make(4)
+    queue = review_queue(backend, base_queue)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        assert apply_plan(result.plan, provider, result.queues).count("applied") == 4
+        again = apply_plan(result.plan, provider, result.queues)
+    assert again.count("unchanged") == 4 and again.ok, again
+
+
+@pytest.mark.parametrize("served", [0, 1, 2])
+def test_a_write_that_fails_part_way_is_reported_exactly_as_it_landed(backend, served):
+    """The service starts refusing every request after `served` more: whatever landed by
+    then, the report calls applied exactly the items that hold the new values."""
+    provider, base_queue = backend.make(min(2 * backend.batch_limit + 1, backend.max_items))
+    if backend.fake is None:
+        pytest.skip(f"{backend.name} has no HTTP fake to fail")
+    queue = review_queue(backend, base_queue)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        backend.fake.faults.refuse_after(served)
+        report = apply_plan(result.plan, provider, result.queues)
+        backend.fake.faults.refuse_after(None)
+        tags = tags_of(provider, queue)
+        landed = {i for i, t in tags.items() if "reviewed" in t}
+        applied = {r.item_id for r in report.results if r.outcome == "applied"}
+        assert applied == landed, report
+        assert report.ok == (len(landed) == len(tags)) and (served > 0 or not landed)
+        assert all(r.detail for r in report.results if r.outcome in ("failed", "skipped"))
+        # and a re-run converges
+        rerun = build_plan(spec_of(provider, queue), provider)
+        assert apply_plan(rerun.plan, provider, rerun.queues, rediff=rerun.rediffers()).ok
+        assert not build_plan(spec_of(provider, queue), provider).plan.has_changes
