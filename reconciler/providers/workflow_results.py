@@ -494,7 +494,22 @@ def _to_item(doc: Mapping[str, Any]) -> Item:
     locked = _locked(doc, work_id)
     tags = {label: (True,) for label in labels}
     return Item(id=work_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
-                locked=locked, base=dict(doc))
+                locked=locked, base=_as_planned(doc))
+
+
+def _as_planned(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The work cut to PROJECTION, as a plan reads it: MongoDB's inclusion projection
+    (`results` kept as an object holding only `locked`; left out when it is not an
+    object). The guard's fresh copies are whole documents cut the same way, so a stale
+    report compares like with like, whatever the server's projection does at the edges."""
+    out: dict[str, Any] = {"id": doc["id"]}
+    for name in ("status", "tags"):
+        if name in doc:
+            out[name] = doc[name]
+    results = doc.get("results")
+    if isinstance(results, dict):
+        out["results"] = {"locked": results["locked"]} if "locked" in results else {}
+    return out
 
 
 def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
