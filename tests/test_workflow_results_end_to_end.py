@@ -76,6 +76,8 @@ def test_plan_apply_plan_is_empty_and_costs_what_it_promises(make_sandbox, monke
     spec = write_spec(tmp_path)
     planned = run_cli("plan", spec, "--detailed-exitcode")
     assert planned.code == 2, planned.err
+    note = "Note: workflow-results has no etags."
+    assert (planned.out + planned.err).count(note) == 1  # the guard's window, said once
     assert len(calls(sb)) == math.ceil(250 / 100) + 2
     before = len(sb.request_log())
     applied = run_cli("apply", spec, "--auto-approve")
