@@ -13,7 +13,8 @@ import re
 import threading
 import time
 from collections import deque
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -30,24 +31,12 @@ LOG = logging.getLogger(__name__)
 # 429 is retried by Session itself (it has to read the reason); these by urllib3.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 THROTTLED = 429
-RETRY_METHODS = frozenset({"GET", "PUT", "HEAD", "OPTIONS"})  # re-sent after 5xx or a lost answer
-# Synapse counts concurrent requests per user and answers the fourth with 429
-# ("Allowed 3 concurrent connections at any time"). Staying at 3 means the limit is
-# never hit by this process, so retries are spent on real failures.
-MAX_IN_FLIGHT = 3
+DEFAULT_IN_FLIGHT = 3  # requests one session has in flight at most, unless a provider says
 # Retry-After comes from an untrusted server; urllib3 would honour up to six hours.
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
 NOTICE_AFTER = 1.0  # seconds: a shorter wait before a retry is not announced
 
-# Synapse's other throttle is a sliding window per user ("Allowed 600 requests every 60
-# seconds") and it sends no Retry-After (REST-FACTS §4), so the wait is worked out from
-# the reason and this session's own request times.
-_TOO_FREQUENT = re.compile(r"too frequent\. Allowed (\d+) requests every (\d+) seconds")
-# One endpoint's own limit (THROTTLE_RULES, e.g. 1 call per second for a single status):
-# "Requests are too frequent for API call: %s. Allowed %d requests every %d seconds."
-# It says nothing about other endpoints, so it must not slow the whole session down.
-_API_TOO_FREQUENT = re.compile(r"too frequent for API call: .*Allowed (\d+) requests every (\d+) seconds")
 _WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never waited for
 
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
@@ -80,23 +69,54 @@ def failure_name(exc: requests.RequestException) -> str:
     return type(reason).__name__ if isinstance(reason, Exception) else type(exc).__name__
 
 
-class BearerAuth(AuthBase):
-    """Adds `Authorization: Bearer …`; its repr never shows the token."""
+class HeaderAuth(AuthBase):
+    """Puts the token in one header (`x-access-token: T`, `Synapse-Access-Token: Token
+    T`…), the way each service's own client does; its repr never shows the token."""
 
-    __slots__ = ("_token",)
+    __slots__ = ("_header", "_prefix", "_token")
 
-    def __init__(self, token: str) -> None:
-        self._token = token
+    def __init__(self, header: str, token: str, prefix: str = "") -> None:
+        self._header, self._token, self._prefix = header, token, prefix
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers[self._header] = f"{self._prefix}{self._token}"
         return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._header}: {REDACTED})"
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._token)
+
+
+class BearerAuth(HeaderAuth):
+    """Adds `Authorization: Bearer …`."""
+
+    __slots__ = ()
+
+    def __init__(self, token: str) -> None:
+        super().__init__("Authorization", token, "Bearer ")
 
     def __repr__(self) -> str:
         return f"BearerAuth({REDACTED})"
 
-    def redact(self, text: str) -> str:
-        return redact(text, self._token)
+
+@dataclass(frozen=True)
+class ThrottleDialect:
+    """How a service explains a 429, so the session waits as long as it asks.
+
+    `reason` reads the service's error text from a response; `allowance` matches a
+    per-credential sliding window in it and `endpoint_limit` one endpoint's own limit,
+    each with groups (count, seconds). A service that says neither gets Retry-After or
+    exponential backoff, as for 5xx.
+    """
+
+    reason: Callable[[requests.Response], "str | None"] = lambda response: None
+    allowance: "re.Pattern[str] | None" = None
+    endpoint_limit: "re.Pattern[str] | None" = None
+
+
+PLAIN = ThrottleDialect()
 
 
 class NeverConnected(MaxRetryError):
@@ -162,9 +182,9 @@ class _Window:
         with self._lock:
             self._answered.append(time.monotonic())
 
-    def learn(self, reason: str) -> bool:
-        """Take the allowance from a "too frequent" reason; False if it names none."""
-        match = _TOO_FREQUENT.search(reason)
+    def learn(self, reason: str, pattern: "re.Pattern[str] | None") -> bool:
+        """Take the allowance from a throttle reason; False if it names none."""
+        match = pattern.search(reason) if pattern is not None else None
         if not match or int(match.group(1)) < 1:
             return False
         with self._lock:
@@ -186,11 +206,13 @@ class _Window:
 class Session(requests.Session):
     """requests.Session that applies the module's policies to every request."""
 
-    def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0) -> None:
+    def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0,
+                 max_in_flight: int = DEFAULT_IN_FLIGHT, dialect: ThrottleDialect = PLAIN) -> None:
         super().__init__()
         self.timeout = timeout
         self.retries, self.backoff = retries, backoff
-        self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self.dialect = dialect
+        self._slots = threading.BoundedSemaphore(max_in_flight)
         self._window = _Window()
         self._environment: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -216,7 +238,7 @@ class Session(requests.Session):
             if attempt >= self.retries:
                 return response
             attempt += 1
-            reason = reason_of(response) or ""
+            reason = self.dialect.reason(response) or ""
             delay = self._throttle_delay(response, reason, attempt)
             response.close()
             # None: the window says how long; waited here, so the pacing at the top of
@@ -250,12 +272,13 @@ class Session(requests.Session):
                 return min(_Retry.DEFAULT.parse_retry_after(header), MAX_RETRY_AFTER)
             except InvalidHeader:
                 pass
-        per_api = _API_TOO_FREQUENT.search(reason)
+        limit = self.dialect.endpoint_limit
+        per_api = limit.search(reason) if limit is not None else None
         if per_api and int(per_api.group(1)) >= 1:
             # this request waits one call's share of that endpoint's period, no more
             share = float(per_api.group(2)) / int(per_api.group(1))
             return min(share, MAX_RETRY_AFTER) + random.uniform(0, self.backoff)
-        if self._window.learn(reason) and self._window.wait():
+        if self._window.learn(reason, self.dialect.allowance) and self._window.wait():
             return None  # our own requests fill the window: wait until the oldest leaves
         return min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF) + random.uniform(0, self.backoff)
 
@@ -280,19 +303,7 @@ class Session(requests.Session):
     def redact(self, text: str) -> str:
         """Scrub this session's token from text bound for a message or a log."""
         auth = self.auth
-        return auth.redact(text) if isinstance(auth, BearerAuth) else redact(text, None)
-
-
-def reason_of(response: requests.Response) -> str | None:
-    """The `reason` string of a Synapse error body (ErrorResponse); None if the body is
-    not a JSON object with one. The body is untrusted: not JSON, or nested too deeply
-    to parse (RecursionError), is simply no reason."""
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return None
-    reason = body.get("reason") if isinstance(body, dict) else None
-    return reason if isinstance(reason, str) else None
+        return auth.redact(text) if isinstance(auth, HeaderAuth) else redact(text, None)
 
 
 def _sleep(seconds: float | None) -> None:
@@ -304,23 +315,32 @@ def _ms(start: float) -> int:
     return int((time.monotonic() - start) * 1000)
 
 
+# What may be re-sent after a failure: reads, and writes that carry their own guard
+# (Synapse's PUT with an etag; a whole-document PUT that lands twice writes the same).
+# POST is not: a provider whose writes are POSTs re-reads to decide instead.
+IDEMPOTENT = frozenset({"GET", "PUT", "HEAD", "OPTIONS"})
+
+
 def make_session(
     *,
-    token: str | None,
+    token: str | None = None,
+    auth: HeaderAuth | None = None,
     retries: int,
     backoff: float,
     timeout: tuple[float, float],
     user_agent: str,
-    retry_methods: frozenset[str] = RETRY_METHODS,
+    max_in_flight: int = DEFAULT_IN_FLIGHT,
+    dialect: ThrottleDialect = PLAIN,
+    retry_statuses: frozenset[int] = RETRY_STATUSES,
+    retry_methods: frozenset[str] = IDEMPOTENT,
 ) -> Session:
     """A session with transport retries, a default timeout, auth and TLS verification.
 
-    Retried: connection failures, read timeouts and 429/500/502/503/504, for GET and
-    PUT alike (429 by Session, which waits as long as the throttle asks). Re-sending a
-    PUT is safe because every status carries its etag: a write that did land makes the
-    retry fail with 412 instead of writing twice. A service whose reads are POSTs, or
-    whose PUTs carry no etag, names the methods that may be re-sent (`retry_methods`);
-    failed connections and 429s are retried for every method (nothing was processed).
+    Retried: connection failures, read timeouts and `retry_statuses` (default
+    500/502/503/504) for `retry_methods`, plus 429 by Session, which waits as long as
+    the throttle asks. `token` is sent as a bearer token, or `auth` says how the
+    service wants it. `max_in_flight` caps concurrent requests (a service that counts
+    them per credential answers the one too many with 429).
     """
     retry = _Retry(
         total=retries,
@@ -331,18 +351,21 @@ def make_session(
         backoff_factor=backoff,
         backoff_jitter=backoff,
         backoff_max=MAX_BACKOFF,
-        status_forcelist=RETRY_STATUSES,
+        status_forcelist=retry_statuses - {THROTTLED},
         allowed_methods=retry_methods,
         respect_retry_after_header=True,
         raise_on_status=False,  # the caller turns the final response into its own error
     )
-    session = Session(timeout, retries=retries, backoff=backoff)
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=MAX_IN_FLIGHT)
+    session = Session(timeout, retries=retries, backoff=backoff, max_in_flight=max_in_flight,
+                      dialect=dialect)
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max_in_flight)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.verify = True
     session.headers["User-Agent"] = user_agent
     session.headers["Accept"] = "application/json"
-    if token is not None:
+    if auth is not None:
+        session.auth = auth
+    elif token is not None:
         session.auth = BearerAuth(token)
     return session

@@ -9,13 +9,14 @@ from collections import deque
 
 from local_app import Scripted, json_response, serve
 from reconciler.http import Session, make_session
+from reconciler.providers.synapse import MAX_IN_FLIGHT, THROTTLE
 
 TOKEN = "sandbox-test-token"
 
 
 def session(retries: int) -> Session:
     return make_session(token=TOKEN, retries=retries, backoff=0.01, timeout=(2.0, 5.0),
-                        user_agent="reconciler-tests/1")
+                        user_agent="reconciler-tests/1", max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE)
 
 
 def sliding_window(count: int, period: float, reason: str | None = None, used: int = 0) -> Scripted:
@@ -115,3 +116,13 @@ def test_a_throttle_wait_is_announced_once(caplog):
     notes = [r.getMessage() for r in caplog.records]
     assert len(notes) == 1 and "throttled (HTTP 429: Requests are too frequent." in notes[0], notes
     assert len(app.seen) == 5
+
+
+def test_a_session_without_the_synapse_dialect_backs_off_instead_of_reading_synapse_texts():
+    """The throttle texts are Synapse's (providers/synapse.THROTTLE), not the session's:
+    another service's 429 saying the same words is just backed off from."""
+    app = sliding_window(5, 1)
+    with serve(app) as url:
+        s = make_session(token=TOKEN, retries=1, backoff=0.01, timeout=(2.0, 5.0), user_agent="t/1")
+        codes = [s.get(f"{url}/x").status_code for _ in range(8)]
+    assert 429 in codes  # nothing learnt the allowance: one blind retry cannot outlast 1 s

@@ -7,6 +7,7 @@ import logging
 from cli_helpers import run_cli
 from local_app import Scripted, json_response, serve
 from reconciler.http import make_session
+from reconciler.providers.synapse import THROTTLE
 
 TOKEN = "sandbox-test-token-1234"
 
@@ -66,7 +67,8 @@ def test_a_throttle_wait_is_announced_with_the_servers_reason_on_one_line(caplog
     reason = "Requests are too frequent.\x1b[2J Allowed 1 requests every 1 seconds."
     app = failing_first(1, status=429, reason=reason)
     with serve(app) as url, caplog.at_level(logging.WARNING, logger="reconciler"):
-        session = make_session(token=TOKEN, retries=2, backoff=1.5, timeout=(2.0, 5.0), user_agent="t/1")
+        session = make_session(token=TOKEN, retries=2, backoff=1.5, timeout=(2.0, 5.0), user_agent="t/1",
+                               dialect=THROTTLE)
         assert session.get(f"{url}/x").status_code == 200
     (note,) = [r.getMessage() for r in caplog.records]
     assert note.startswith("GET /repo/v1/x: throttled (HTTP 429: Requests are too frequent.?[2J Allowed")

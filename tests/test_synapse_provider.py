@@ -113,10 +113,12 @@ def test_constructing_with_remote_plain_http_is_refused():
         SynapseProvider("http://10.255.255.1/repo/v1", "tok")
 
 
-def test_offline_checks_are_the_synapse_checks_module():
-    checks = pytest.importorskip("reconciler.providers.synapse_checks")
-    spec = queue_spec()
-    assert SynapseProvider.check_queue(spec) == checks.check_queue(spec)
+def test_offline_checks_refuse_what_synapse_would_refuse():
+    bad = queue_spec("syn123")
+    assert [p.message for p in SynapseProvider.check_queue(bad)] == [
+        "queue id 'syn123' is not a Synapse evaluation id (digits only)"
+    ]
+    assert SynapseProvider.check_queue(queue_spec()) == []
 
 
 # --------------------------------------------------------------------- token

@@ -19,7 +19,7 @@ import requests
 
 from .. import __version__
 from ..auth import HOW_TO, find_token
-from ..http import MAX_IN_FLIGHT, failure_name, make_session, nothing_sent, reason_of
+from ..http import ThrottleDialect, failure_name, make_session, nothing_sent
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
@@ -47,6 +47,35 @@ RETRIES = 5
 BACKOFF = 1.0  # seconds; waits 0, 2, 4, 8, 16 s (+ up to 1 s jitter each)
 TIMEOUT = (10.0, 120.0)  # connect, read: a 500-status batch can take a while
 OPTIONS = frozenset({"endpoint"})
+# Synapse counts concurrent requests per user and answers the fourth with 429
+# ("Allowed 3 concurrent connections at any time"). Staying at 3 means the limit is
+# never hit by this process, so retries are spent on real failures.
+MAX_IN_FLIGHT = 3
+
+
+def reason_of(response: requests.Response) -> str | None:
+    """The `reason` string of a Synapse error body (ErrorResponse); None if the body is
+    not a JSON object with one. The body is untrusted: not JSON, or nested too deeply
+    to parse (RecursionError), is simply no reason."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return None
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+# Synapse's throttles (REST-FACTS §4). The per-user one is a sliding window ("Allowed
+# 600 requests every 60 seconds") sent without Retry-After, so the session works the
+# wait out from the reason and its own request times. One endpoint's own limit
+# (THROTTLE_RULES, e.g. 1 call per second for a single status): "Requests are too
+# frequent for API call: %s. Allowed %d requests every %d seconds." says nothing about
+# other endpoints, so it must not slow the whole session down.
+THROTTLE = ThrottleDialect(
+    reason=reason_of,
+    allowance=re.compile(r"too frequent\. Allowed (\d+) requests every (\d+) seconds"),
+    endpoint_limit=re.compile(r"too frequent for API call: .*Allowed (\d+) requests every (\d+) seconds"),
+)
 
 _STALE = re.compile(r"Submission Status: (\S+) was updated since")
 _NUMERIC = re.compile(r"[0-9]+")
@@ -94,6 +123,7 @@ class SynapseProvider(Provider):
         self._endpoint = endpoint
         self._session = make_session(
             token=token, retries=retries, backoff=backoff, timeout=timeout,
+            max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE,
             user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
         )
         # id(change) → (change, lock annotation, its encoded status): set by batches(),

@@ -20,10 +20,9 @@ import time
 from typing import Any, Iterator, Mapping, Sequence
 
 import requests
-from requests.auth import AuthBase
 
 from .. import __version__
-from ..http import RETRY_STATUSES, REDACTED, failure_name, make_session, nothing_sent, redact
+from ..http import RETRY_STATUSES, HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -58,25 +57,6 @@ OPTIONS = frozenset({"endpoint"})
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
-
-
-class AccessTokenAuth(AuthBase):
-    """Adds `x-access-token: …` (the workflow servers' header); its repr never shows it."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers[TOKEN_HEADER] = self._token
-        return request
-
-    def __repr__(self) -> str:
-        return f"AccessTokenAuth({REDACTED})"
-
-    def redact(self, text: str) -> str:
-        return redact(text, self._token)
 
 
 class _Changed(Exception):
@@ -129,14 +109,14 @@ class WorkflowResultsProvider(Provider):
         check_endpoint(endpoint)
         self._endpoint = endpoint
         self._backoff = backoff
-        self._auth = AccessTokenAuth(token)
+        self._auth = HeaderAuth(TOKEN_HEADER, token)
         self._session = make_session(
-            token=None, retries=retries, backoff=backoff, timeout=timeout,
+            auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
             user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
-            # /view and /view/count are reads; this provider never deposits (POST /results)
+            # /view and /view/count are reads; this provider never deposits (POST /results).
+            # A PUT is not re-sent by the session: `write` re-reads first.
             retry_methods=frozenset({"GET", "HEAD", "POST"}),
         )
-        self._session.auth = self._auth
 
     @property
     def endpoint(self) -> str:

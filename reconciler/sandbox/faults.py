@@ -40,6 +40,30 @@ class Faults:
         self.forbid_batches = frozenset(forbid_batches)
         self._batches = 0
         self._admitted_before_refusal: int | None = None
+        self._served_before_hold: int | None = None
+        self._released = threading.Event()
+
+    def hold_after(self, count: int) -> None:
+        """Serve `count` more requests, then hold every later one (before it is processed)
+        until `release()`: a client killed while it waits has had exactly `count`
+        requests served, whatever the timing (kill -9 tests)."""
+        with self._lock:
+            self._served_before_hold = count
+            self._released.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._served_before_hold = None
+            self._released.set()
+
+    def wait_if_held(self) -> None:
+        with self._lock:
+            if self._served_before_hold is None:
+                return
+            if self._served_before_hold > 0:
+                self._served_before_hold -= 1
+                return
+        self._released.wait()
 
     def refuse_after(self, count: int | None) -> None:
         """From now on serve `count` more requests, then refuse every later one for good

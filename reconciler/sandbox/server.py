@@ -78,6 +78,7 @@ class RunningSandbox:
     def stop(self) -> None:
         if not self._thread.is_alive():
             return
+        self.faults.release()  # a held request must not keep the server from stopping
         self._server.shutdown()
         self._thread.join()
         _close(self._server, self._app, self.config)
