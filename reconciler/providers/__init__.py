@@ -12,6 +12,7 @@ from .base import ConfigError, Provider
 _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
+    "omics": "reconciler.providers.omics",
     "workflow-results": "reconciler.providers.workflow_results",
 }
 DEFAULT_TYPE = "local"

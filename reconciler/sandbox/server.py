@@ -23,6 +23,7 @@ from .harness import FakeService, Harness
 # `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
+    "omics": "reconciler.sandbox.omics",
     "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
@@ -101,13 +102,14 @@ def serve_forever(config: SandboxConfig) -> None:
     if not is_loopback(config.host):
         print(f"warning: listening on {config.host}: anyone who can reach this address and "
               "knows the token can change the sandbox's data", file=sys.stderr)
+    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
+    # is deleted on exit (docs/sandbox.md); installed before the "listening" line, which
+    # is what a supervisor waits for
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
     print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
           f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
-    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
-    # is deleted on exit (docs/sandbox.md)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
