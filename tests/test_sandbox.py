@@ -620,5 +620,6 @@ def test_serve_deletes_its_temporary_store_on_sigterm_too(tmp_path):
         assert db.exists()
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
+        stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr
     assert not db.exists() and not db.parent.exists()

@@ -13,6 +13,7 @@ _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
     "omics": "reconciler.providers.omics",
+    "supervisely": "reconciler.providers.supervisely",
     "workflow-results": "reconciler.providers.workflow_results",
 }
 DEFAULT_TYPE = "local"

@@ -24,6 +24,7 @@ from .harness import FakeService, Harness
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
     "omics": "reconciler.sandbox.omics",
+    "supervisely": "reconciler.sandbox.supervisely",
     "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
