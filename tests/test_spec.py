@@ -207,7 +207,7 @@ BAD_SPECS = {
         "unknown-provider-option.yaml:2:25: unknown field 'endpoint' (allowed: path, seed, type)",
     ],
     'unknown-provider-type.yaml': [
-        "unknown-provider-type.yaml:2:18: expected 'local', 'omics', 'supervisely', 'synapse' or 'workflow-results', got 'aws'",
+        "unknown-provider-type.yaml:2:18: expected 'datamaker', 'local', 'omics', 'supervisely', 'synapse' or 'workflow-results', got 'aws'",
     ],
     'unknown-top-level-key.yaml': [
         "unknown-top-level-key.yaml:2:1: unknown field 'queus' (allowed: provider, queues, version)",

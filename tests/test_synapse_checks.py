@@ -8,7 +8,8 @@ import pytest
 
 from builders import queue, rule
 from reconciler.providers.base import SpecProblem
-from reconciler.providers.synapse_checks import STATUSES, check_queue
+from reconciler.providers.synapse_checks import check_queue
+from reconciler.providers.synapse_facts import STATUSES
 
 STATUS_LIST = "ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED"
 KEY_RULE = "(letters, digits, ',', '_' and '.' only)"

@@ -37,12 +37,9 @@ from .base import (
     gather,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
-from .synapse_checks import STATUSES
+from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
 
 DEFAULT_ENDPOINT = "https://repo-prod.prod.sagebase.org/repo/v1"
-PAGE_LIMIT = 100  # the server's maximum page size
-BATCH_LIMIT = 500  # statusBatch refuses more ("Batch size cannot exceed 500")
-MAX_BODY_BYTES = 2 * 1024 * 1024  # larger request bodies get 413
 RETRIES = 5
 BACKOFF = 1.0  # seconds; waits 0, 2, 4, 8, 16 s (+ up to 1 s jitter each)
 TIMEOUT = (10.0, 120.0)  # connect, read: a 500-status batch can take a while

@@ -26,7 +26,6 @@ from ..http import RETRY_STATUSES, HeaderAuth, failure_name, make_session, nothi
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
-    RELISTED,
     Capabilities,
     ConfigError,
     Progress,
@@ -39,7 +38,9 @@ from .base import (
     chunk,
     compare_guard,
     digest_etag,
+    ListingMoved,
     gather,
+    read_twice,
 )
 
 ENDPOINT_ENV = "WORKFLOW_HTTP_BASEURL"
@@ -57,10 +58,6 @@ OPTIONS = frozenset({"endpoint"})
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
-
-
-class _Changed(Exception):
-    """The listing is not one consistent snapshot (what gave it away)."""
 
 
 class _Malformed(Exception):
@@ -167,18 +164,11 @@ class WorkflowResultsProvider(Provider):
         can repeat or skip a work: a repeated id, pages short of or beyond the count, or
         ids at the end that are not the ids read make the pipeline be read once more,
         after RELISTED."""
-        try:
-            yield from self._pages_once(queue, progress)
-            return
-        except _Changed:
-            pass
-        yield RELISTED
-        try:
-            yield from self._pages_once(queue, progress)
-        except _Changed as exc:
-            raise ProviderError(
-                f"pipeline {queue.id}: {exc}; the pipeline kept changing while it was read, try again"
-            ) from None
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: (f"pipeline {queue.id}: {exc}; the pipeline kept changing while it "
+                         "was read, try again"),
+        )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
         total = self._count(queue)
@@ -194,25 +184,25 @@ class WorkflowResultsProvider(Provider):
             items = [self._item(doc, "/view") for doc in docs]
             for item in items:
                 if item.id in seen:
-                    raise _Changed(f"work {item.id} was listed twice")
+                    raise ListingMoved(f"work {item.id} was listed twice")
                 seen.add(item.id)
             read += len(items)
             if read > total:
-                raise _Changed(f"more works were listed than the {total} counted")
+                raise ListingMoved(f"more works were listed than the {total} counted")
             if progress and items:
                 progress(len(items))
             yield items
             if len(docs) < PAGE_LIMIT:
                 break
         if read != total:
-            raise _Changed(f"{read} works were listed of the {total} counted")
+            raise ListingMoved(f"{read} works were listed of the {total} counted")
         # A work deleted and another deposited keep the count but shift every later
         # work back by one, so a work can slip past a page boundary unseen: the ids as
         # they are now (one request, ids only) must be exactly the ids read.
         now = [doc.get("id") for doc in self._view(queue, {}, {"id": True}, skip=0, limit=0)]
         if len(now) != len(seen) or set(now) != seen:
             gone, new = len(seen - set(now)), len(set(now) - seen)
-            raise _Changed(f"works changed while they were listed ({new} new, {gone} gone, "
+            raise ListingMoved(f"works changed while they were listed ({new} new, {gone} gone, "
                            f"{len(now)} listed now)")
 
     def _require_known(self, queue: QueueSpec) -> None:

@@ -23,6 +23,7 @@ from .harness import FakeService, Harness
 # `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
+    "datamaker": "reconciler.sandbox.datamaker",
     "omics": "reconciler.sandbox.omics",
     "supervisely": "reconciler.sandbox.supervisely",
     "workflow-results": "reconciler.sandbox.workflow_results",
