@@ -143,10 +143,25 @@ def _load_specs(paths: Sequence[str]):
     return specs
 
 
-def _plan_from_specs(opts: Options, paths: Sequence[str], only: tuple[str, ...]):
+def _only_ids(values: Sequence[str]) -> tuple[str, ...]:
+    """`--only 1,2 --only 3` → ("1", "2", "3"): commas separate ids as well as repeats,
+    because that is how people write lists on a command line."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def _check_only(unmatched: Sequence[str]) -> None:
+    """An `--only` id that no queue lists is a typo: planning nothing would print
+    "No changes" and pass a CI gate."""
+    if unmatched:
+        what = "this id" if len(unmatched) == 1 else "these ids"
+        raise UserError(f"--only {', '.join(unmatched)}: no queue in the spec has an item with {what}")
+
+
+def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str]):
     from .planner import build_plan, merge_specs
     from .providers import open_provider
 
+    only = _only_ids(only)
     spec = merge_specs(_load_specs(paths))
     progress = opts.progress()
     provider = open_provider(spec.provider)
@@ -157,6 +172,7 @@ def _plan_from_specs(opts: Options, paths: Sequence[str], only: tuple[str, ...])
             only=frozenset(only) if only else None,
             progress=lambda q: progress.line(f"Reading queue {q.id}"),
         )
+        _check_only(result.unmatched_only)
     except BaseException:
         provider.close()
         raise
@@ -277,14 +293,14 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
     "  reconciler plan spec.yaml -o plan.json        # save for `apply plan.json`\n"
     "  reconciler plan spec.yaml --detailed-exitcode # CI: 0 none, 2 changes, 1 error\n"
     "  reconciler plan spec.yaml --format markdown > plan.md\n"
-    "  reconciler plan spec.yaml --only 9700001 --only 9700002\n\n" + EPILOG_EXIT
+    "  reconciler plan spec.yaml --only 9700001,9700002\n\n" + EPILOG_EXIT
 )
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as a JSON plan file for `apply PLANFILE`.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="json: the plan file document only on stdout; markdown: for PR comments; github: workflow annotations.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option("--only", multiple=True, metavar="ID", help="Plan only these submission ids (repeatable).")
+@click.option("--only", multiple=True, metavar="ID[,ID…]", help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
 @click.pass_obj
 def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None:

@@ -83,6 +83,11 @@ class QueueDiffer:
         changes = sorted(self._changes, key=lambda c: item_order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety)
 
+    def listed(self, item_id: str) -> bool:
+        """Whether the service listed this item: an `--only` id that no queue lists is
+        a typo the CLI reports rather than planning nothing."""
+        return item_id in self._seen
+
     def missing_ids(self) -> list[str]:
         """Explicit entries naming none of the items added: never invented, reported so
         the CLI warns."""

@@ -26,6 +26,8 @@ class PlanResult:
     plan: Plan
     queues: Mapping[str, QueueSpec]
     warnings: tuple[str, ...]
+    # `only` ids that no queue listed, in the order given
+    unmatched_only: tuple[str, ...] = ()
 
     def rediffers(self) -> dict[str, Rediff]:
         """Spec mode's conflict handler: re-diff one fresh item against its queue."""
@@ -89,9 +91,11 @@ def build_plan(
 ) -> PlanResult:
     queue_plans = []
     warnings: list[str] = []
+    unmatched = set(only or ())
     for queue in spec.queues:
         differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None)
         queue_plans.append(differ.plan())
+        unmatched = {i for i in unmatched if not differ.listed(i)}
         missing = differ.missing_ids()
         if missing:
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
@@ -105,4 +109,7 @@ def build_plan(
         spec_digest=spec.digest,
         queues=tuple(queue_plans),
     )
-    return PlanResult(plan, {q.id: q for q in spec.queues}, tuple(warnings))
+    return PlanResult(
+        plan, {q.id: q for q in spec.queues}, tuple(warnings),
+        tuple(sorted(unmatched, key=diff.item_order)),
+    )
