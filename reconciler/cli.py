@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import os
+import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,24 @@ class Options:
         from .progress import Progress
 
         return Progress.for_terminal(self.quiet)
+
+
+class OutPath(click.Path):
+    """A file to write, `-` meaning stdout, refusing what can only be a mistyped flag:
+    `-out=plan.json` reaches us as `-o ut=plan.json` and `-o=plan.json` as
+    `-o =plan.json`, and writing a file named `ut=plan.json` helps nobody."""
+
+    _MISTYPED = re.compile(r"(?:ut|utput)?=(?P<rest>.*)", re.DOTALL)
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, allow_dash=True)
+
+    def convert(self, value, param, ctx):
+        mistyped = self._MISTYPED.fullmatch(value) if isinstance(value, str) else None
+        if mistyped:
+            rest = mistyped.group("rest") or "FILE"
+            self.fail(f"{value!r} looks like a mistyped flag; write `-o {rest}` or `--out={rest}`", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _echo_err(message: str) -> None:
@@ -296,7 +315,8 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
     "  reconciler plan spec.yaml --only 9700001,9700002\n\n" + EPILOG_EXIT
 )
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as a JSON plan file for `apply PLANFILE`.")
+@click.option("-o", "--out", type=OutPath(),
+              help="Save the plan as a JSON plan file for `apply PLANFILE` ('-': the plan file on stdout, the report on stderr).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="json: the plan file document only on stdout; markdown: for PR comments; github: workflow annotations.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
@@ -313,8 +333,14 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
         spec, provider, result = _plan_from_specs(opts, specs, only)
         provider.close()
         meta = _plan_meta(spec.queues)
-        click.echo(_render(result.plan, fmt, opts, **meta))
-        if out:
+        to_stdout = out == "-"
+        if not (to_stdout and fmt == "json"):  # else the same document twice
+            click.echo(_render(result.plan, fmt, opts, **meta), err=to_stdout)
+        if to_stdout:
+            from .planfile import dump_plan
+
+            click.echo(dump_plan(result.plan, **meta), nl=False)
+        elif out:
             from .planfile import dump_plan
 
             try:
@@ -472,7 +498,7 @@ def show(opts: Options, planfile: str, fmt: str) -> None:
     "  reconciler export spec.yaml -o -              # print it"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("-o", "--out", required=True, type=OutPath(),
               help="Where to write the exported spec ('-' for stdout).")
 @click.pass_obj
 def export(opts: Options, spec_path: str, out: str) -> None:

@@ -23,3 +23,42 @@ def test_only_names_every_id_that_matches_nothing(example):
     result = run_cli("plan", example, "--only", "9700003, 1", "--only", "2")
     assert result.code == 1
     assert "error: --only 1, 2: no queue in the spec has an item with these ids" in result.err
+
+
+# ------------------------------------------------------------------------- -o
+import json  # noqa: E402
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("argv", [["-out=plan.json"], ["-o=plan.json"], ["-o", "ut=plan.json"]])
+def test_an_out_value_that_is_a_mistyped_flag_is_refused(example, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("plan", example, *argv)
+    assert result.code == 1
+    assert "--out=plan.json" in result.err and "Traceback" not in result.err
+    assert sorted(os.listdir(tmp_path)) == ["challenge"]  # no `ut=plan.json`, no `=plan.json`
+
+
+def test_export_refuses_a_mistyped_out_value_too(example, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("export", example, "-o=current.yaml")
+    assert result.code == 1 and "--out=current.yaml" in result.err
+    assert sorted(os.listdir(tmp_path)) == ["challenge"]
+
+
+def test_plan_out_dash_writes_the_plan_file_to_stdout_and_the_report_to_stderr(example, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("plan", example, "-o", "-")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["format_version"] == 1 and document["summary"]["change"] > 0
+    assert "Plan:" in result.err and "9700003" in result.err
+    assert not (tmp_path / "-").exists()
+
+
+def test_plan_out_dash_with_json_format_prints_the_document_once(example):
+    result = run_cli("plan", example, "-o", "-", "--format", "json")
+    assert result.code == 0
+    assert json.loads(result.out)["format_version"] == 1
