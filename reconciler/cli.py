@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, NoReturn, Sequence
+from typing import Iterator, Mapping, NoReturn, Sequence
 
 import click
 
@@ -42,14 +42,21 @@ class Failed(Exception):
         self.code = code
 
 
+def color_wanted(is_tty: bool, env: Mapping[str, str], no_color: bool) -> bool:
+    """Colour only on a terminal, and not when the user or the terminal says no:
+    `--no-color`, NO_COLOR (https://no-color.org) or TERM=dumb."""
+    return is_tty and not no_color and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+
+
 @dataclass
 class Options:
     quiet: bool
     verbose: int
+    no_color: bool = False
 
     @property
     def color(self) -> bool:
-        return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        return color_wanted(sys.stdout.isatty(), os.environ, self.no_color)
 
     def progress(self):
         from .progress import Progress
@@ -79,15 +86,50 @@ def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
+QUIET_HELP = "No progress output and no notes on stderr."
+VERBOSE_HELP = "Log each HTTP request (method, path, status, ms) on stderr; -vv for more."
+NO_COLOR_HELP = "No colour (also when NO_COLOR is set or TERM=dumb)."
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option given after the subcommand (`plan spec.yaml -q`): people add
+    flags at the end of a command line, so it counts as if given before."""
+    if not value:
+        return
+    opts = ctx.find_object(Options)
+    if opts is None:
+        return
+    if param.name == "quiet":
+        opts.quiet = True
+    elif param.name == "verbose":
+        opts.verbose += int(value)  # type: ignore[call-overload]
+    else:
+        opts.no_color = True
+    _configure_logging(opts.verbose, opts.quiet)
+
+
+def global_options(command: click.Command) -> click.Command:
+    """-q, -v and --no-color on a subcommand too (see _late_global), listed last in its
+    --help."""
+    for decl, kwargs in (
+        (("-q", "--quiet"), {"is_flag": True, "help": QUIET_HELP}),
+        (("-v", "--verbose"), {"count": True, "help": VERBOSE_HELP}),
+        (("--no-color", "no_color"), {"is_flag": True, "help": NO_COLOR_HELP}),
+    ):
+        command = click.option(*decl, expose_value=False, callback=_late_global, **kwargs)(command)
+    return command
+
+
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG_EXIT,
 )
 @click.version_option(__version__, "--version", prog_name="reconciler")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output and no notes on stderr.")
-@click.option("-v", "--verbose", count=True, help="Log each HTTP request (method, path, status, ms) on stderr; -vv for more.")
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
+@click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
+@click.option("--no-color", is_flag=True, help=NO_COLOR_HELP)
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
+def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
     """Infrastructure-as-code for evaluation queues.
 
     Keep the desired status, tags and locks of your submissions in YAML, see the
@@ -100,7 +142,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
       reconciler plan examples/challenge/spec.yaml
       reconciler apply examples/challenge/spec.yaml --auto-approve
     """
-    ctx.obj = Options(quiet=quiet, verbose=verbose)
+    ctx.obj = Options(quiet=quiet, verbose=verbose, no_color=no_color)
     _configure_logging(verbose, quiet)
 
 
@@ -284,6 +326,7 @@ def _is_plan_file(path: str) -> bool:
 
 
 # --------------------------------------------------------------------- commands
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text",
@@ -306,6 +349,7 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
             )
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler plan spec.yaml\n"
@@ -364,6 +408,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
         raise Failed(EXIT_CHANGES)
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler apply spec.yaml                 # plan, confirm, apply\n"
@@ -476,6 +521,7 @@ def _read_plan_file(path: str) -> bytes:
         raise UserError(f"{path}: cannot read plan file: {exc.strerror}") from None
 
 
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler show plan.json --format markdown")
 @click.argument("planfile", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
@@ -492,6 +538,7 @@ def show(opts: Options, planfile: str, fmt: str) -> None:
         click.echo(_render(loaded.plan, fmt, opts))
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
@@ -535,6 +582,7 @@ def export(opts: Options, spec_path: str, out: str) -> None:
             _echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
 
 
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
 @click.argument("which", type=click.Choice(["spec", "plan"]), default="spec")
 def schema(which: str) -> None:
@@ -548,6 +596,7 @@ def schema(which: str) -> None:
     click.echo((files("reconciler") / "schemas" / f"{which}.schema.json").read_text("utf-8").rstrip("\n"))
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler serve --token dev --synthetic 9615000:1000\n"
@@ -609,9 +658,29 @@ def run() -> NoReturn:
     sys.exit(code)
 
 
+def _long_option_names(group: click.Group) -> frozenset[str]:
+    names = {o for p in group.params for o in getattr(p, "opts", ()) if o.startswith("--")}
+    for command in group.commands.values():
+        names |= {o for p in command.params for o in getattr(p, "opts", ()) if o.startswith("--")}
+    return frozenset(names)
+
+
+def _check_single_dash(args: Sequence[str]) -> None:
+    """Terraform spells its flags with one dash (`-auto-approve`); click would read that
+    as `-a` and answer "No such option: -a", so name the flag that was meant."""
+    names = _long_option_names(cli)
+    for arg in args:
+        if arg == "--":
+            return
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+            if f"-{arg.partition('=')[0]}" in names:
+                raise UserError(f"no such option {arg}: did you mean `-{arg}`?")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every user error is one line, no traceback."""
     try:
+        _check_single_dash(list(argv) if argv is not None else sys.argv[1:])
         cli.main(args=list(argv) if argv is not None else None, prog_name="reconciler", standalone_mode=False)
     except Failed as exc:
         return exc.code

@@ -62,3 +62,45 @@ def test_plan_out_dash_with_json_format_prints_the_document_once(example):
     result = run_cli("plan", example, "-o", "-", "--format", "json")
     assert result.code == 0
     assert json.loads(result.out)["format_version"] == 1
+
+
+# ------------------------------------------------------------- global options
+from reconciler.cli import color_wanted  # noqa: E402
+
+
+@pytest.mark.parametrize("flag", ["-q", "--quiet", "-v", "-vv", "--no-color"])
+def test_global_options_work_after_the_subcommand_too(example, flag):
+    result = run_cli("plan", example, flag)
+    assert result.code == 0, result.err
+    assert "Plan:" in result.out
+
+
+def test_quiet_after_the_subcommand_silences_notes(example, tmp_path):
+    text = example.read_text().replace('"9700004": {', '"1234": {status: SCORED}\n      "9700004": {')
+    example.write_text(text)
+    assert "warning:" in run_cli("plan", example).err
+    assert run_cli("plan", example, "-q").err == ""
+
+
+@pytest.mark.parametrize(("tty", "env", "no_color", "expected"), [
+    (True, {}, False, True),
+    (False, {}, False, False),
+    (True, {"NO_COLOR": "1"}, False, False),
+    (True, {"TERM": "dumb"}, False, False),
+    (True, {"TERM": "xterm-256color"}, True, False),
+])
+def test_colour_only_on_a_terminal_that_wants_it(tty, env, no_color, expected):
+    assert color_wanted(tty, env, no_color) is expected
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("-auto-approve", "--auto-approve"),
+    ("-detailed-exitcode", "--detailed-exitcode"),
+    ("-force", "--force"),
+])
+def test_terraform_single_dash_spellings_get_a_did_you_mean(example, typed, meant):
+    command = "apply" if typed == "-auto-approve" else "plan"
+    result = run_cli(command, example, typed)
+    assert result.code == 1
+    assert f"did you mean `{meant}`?" in result.err
+    assert "No such option: -a" not in result.err and "No such option: -d" not in result.err
