@@ -1,6 +1,6 @@
 """Command line: parse, call the engine, pick a renderer, return the exit code.
 
-Exit codes (DESIGN §6): 0 ok / no changes · 2 changes present (plan with
+Exit codes (README "Exit codes"): 0 ok / no changes · 2 changes present (plan with
 --detailed-exitcode) · 1 error: invalid spec, blocked change, safety limit, stale
 items, failed writes, bad usage. Usage errors are 1, not click's usual 2, so that a CI
 gate never mistakes a typo for "changes present".
@@ -33,6 +33,10 @@ Exit codes:
   0  success; with --detailed-exitcode: no changes
   1  error: invalid spec, blocked change, safety limit, stale or failed items
   2  (plan --detailed-exitcode only) changes are present"""
+EPILOG_APPLY_EXIT = """\b
+Exit codes:
+  0  applied (or nothing to apply)
+  1  error: invalid spec, blocked change, safety limit, stale or failed items, cancelled"""
 
 
 class Failed(Exception):
@@ -413,7 +417,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
     epilog="\b\nExamples:\n"
     "  reconciler apply spec.yaml                 # plan, confirm, apply\n"
     "  reconciler apply spec.yaml --auto-approve  # no prompt (CI)\n"
-    "  reconciler apply plan.json                 # exactly the reviewed plan\n\n" + EPILOG_EXIT
+    "  reconciler apply plan.json                 # exactly the reviewed plan\n\n" + EPILOG_APPLY_EXIT
 )
 @click.argument("targets", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
@@ -478,13 +482,23 @@ def _echo_report(report: ApplyReport, fmt: str, opts: Options) -> None:
         click.echo(render_report_text(report, color=opts.color))
 
 
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm() -> None:
-    if not sys.stdin.isatty():
+    """Only "yes" applies; anything else, end of input (Ctrl-D) or Ctrl-C cancels with
+    the one message that says nothing was written (click would say "Aborted.")."""
+    if not _stdin_is_terminal():
         raise UserError(
             "refusing to apply without confirmation: stdin is not a terminal "
             "(review the plan, then pass --auto-approve)"
         )
-    answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True)
+    try:
+        answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True)
+    except click.Abort:
+        _echo_err("")  # the prompt's line was left open
+        answer = ""
     if answer.strip() != "yes":
         raise UserError("apply cancelled; nothing was written")
 

@@ -104,3 +104,36 @@ def test_terraform_single_dash_spellings_get_a_did_you_mean(example, typed, mean
     assert result.code == 1
     assert f"did you mean `{meant}`?" in result.err
     assert "No such option: -a" not in result.err and "No such option: -d" not in result.err
+
+
+# ------------------------------------------------------ prompt, help and docs
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("answer", ["", "no\n"])
+def test_end_of_input_or_no_at_the_prompt_cancels_cleanly(example, monkeypatch, answer):
+    monkeypatch.setattr("reconciler.cli._stdin_is_terminal", lambda: True)
+    result = run_cli("apply", example, input=answer)  # "": Ctrl-D, end of input
+    assert result.code == 1
+    assert "error: apply cancelled; nothing was written" in result.err
+    assert "Aborted" not in result.err
+    assert run_cli("plan", example, "--detailed-exitcode").code == 2
+
+
+def test_apply_help_documents_only_its_own_exit_codes():
+    helped = run_cli("apply", "--help")
+    assert helped.code == 0 and "Exit codes" in helped.out
+    assert "detailed-exitcode" not in helped.out
+
+
+def test_docs_stand_on_their_own():
+    """No pointer to files outside the repository (the design notes, the service facts)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "BENCHMARKS.md"]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for needle in ("shared/", "DESIGN §", "REST-FACTS", "CLIENT-FACTS"):
+            assert needle not in text, f"{page.name} refers to {needle}"
+    helps = [run_cli(*cmd, "--help").out for cmd in ([], ["plan"], ["apply"], ["show"], ["export"], ["validate"])]
+    assert not any("DESIGN" in h or "shared/" in h for h in helps)
