@@ -417,6 +417,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
     epilog="\b\nExamples:\n"
     "  reconciler apply spec.yaml                 # plan, confirm, apply\n"
     "  reconciler apply spec.yaml --auto-approve  # no prompt (CI)\n"
+    "  reconciler apply spec.yaml --only 9700003  # just this item\n"
     "  reconciler apply plan.json                 # exactly the reviewed plan\n\n" + EPILOG_APPLY_EXIT
 )
 @click.argument("targets", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -424,8 +425,10 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the final report on stdout.")
+@click.option("--only", multiple=True, metavar="ID[,ID…]",
+              help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt) -> None:
+def apply(opts: Options, targets, auto_approve, force, fmt, only) -> None:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -437,9 +440,14 @@ def apply(opts: Options, targets, auto_approve, force, fmt) -> None:
     from .apply import apply_plan
 
     if len(targets) == 1 and _is_plan_file(targets[0]):
+        if only:
+            raise UserError(
+                f"{targets[0]}: --only selects items of a spec, but a plan file is applied "
+                "exactly as reviewed; make a smaller plan with `reconciler plan --only ID -o FILE`"
+            )
         plan_obj, queues, provider, rediff = _open_plan_file(targets[0])
     else:
-        spec, provider, result = _plan_from_specs(opts, targets, ())
+        spec, provider, result = _plan_from_specs(opts, targets, only)
         plan_obj, queues, rediff = result.plan, result.queues, result.rediffers()
     with provider:
         if fmt == "text" or not auto_approve:

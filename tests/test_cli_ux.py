@@ -137,3 +137,21 @@ def test_docs_stand_on_their_own():
             assert needle not in text, f"{page.name} refers to {needle}"
     helps = [run_cli(*cmd, "--help").out for cmd in ([], ["plan"], ["apply"], ["show"], ["export"], ["validate"])]
     assert not any("DESIGN" in h or "shared/" in h for h in helps)
+
+
+# ------------------------------------------------------------------ apply --only
+def test_apply_only_changes_just_the_named_items(example):
+    applied = run_cli("apply", example, "--only", "9700003,9700004", "--auto-approve")
+    assert applied.code == 0, applied.err
+    assert "9700005" not in applied.out
+    assert run_cli("plan", example, "--only", "9700003,9700004", "--detailed-exitcode").code == 0
+    assert run_cli("plan", example, "--only", "9700005", "--detailed-exitcode").code == 2
+
+
+def test_apply_only_refuses_a_plan_file(example, tmp_path):
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", example, "-o", plan_file).code == 0
+    result = run_cli("apply", plan_file, "--only", "9700003", "--auto-approve")
+    assert result.code == 1
+    assert "--only" in result.err and "plan --only" in result.err
+    assert run_cli("plan", example, "--detailed-exitcode").code == 2
