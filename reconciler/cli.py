@@ -475,6 +475,14 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only) -> None:
         finally:
             progress.close()
     _echo_report(report, fmt, opts)
+    stale = report.count("stale")
+    if stale:
+        # what to do next: the stale items' new state has not been reviewed by anyone
+        click.echo(
+            f"Nothing was written to them: run `reconciler plan` again to review the new state "
+            f"of the {stale} stale item{'s' if stale != 1 else ''}, then apply the new plan.",
+            err=fmt != "text",
+        )
     if not report.ok:
         raise Failed()
 

@@ -155,3 +155,16 @@ def test_apply_only_refuses_a_plan_file(example, tmp_path):
     assert result.code == 1
     assert "--only" in result.err and "plan --only" in result.err
     assert run_cli("plan", example, "--detailed-exitcode").code == 2
+
+
+# ------------------------------------------------------------- stale saved plan
+def test_a_partly_stale_plan_file_says_to_plan_again(example, tmp_path):
+    reviewed = tmp_path / "reviewed.json"
+    assert run_cli("plan", example, "-o", reviewed).code == 0
+    example.write_text(example.read_text().replace('"9700004": {status: INVALID', '"9700004": {status: REJECTED'))
+    assert run_cli("apply", example, "--only", "9700004", "--auto-approve").code == 0
+    stale = run_cli("apply", reviewed, "--auto-approve")
+    assert stale.code == 1 and "1 stale" in stale.out
+    assert "run `reconciler plan` again to review the new state of the 1 stale item" in stale.out
+    as_json = run_cli("apply", reviewed, "--auto-approve", "--format", "json")
+    assert "run `reconciler plan` again" in as_json.err
