@@ -249,26 +249,45 @@ def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str]):
     return spec, provider, result
 
 
-def _render(plan, fmt: str, opts: Options, **meta) -> str:
+@dataclass(frozen=True)
+class View:
+    """What every rendering of one plan shares besides the plan itself: its plan file
+    metadata, the header naming the service, and why the plan fails (if it does)."""
+
+    meta: Mapping
+    header: str
+    problems: tuple[str, ...] = ()
+
+
+def _view(plan, meta: Mapping, *, saved: bool, force: bool) -> View:
+    from .render.text import plan_header
+
+    header = plan_header(
+        plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
+    )
+    return View(meta, header, tuple(_gate(plan, force)))
+
+
+def _render(plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "json":
         from .render.json import render_plan_json
 
-        return render_plan_json(plan, **meta)
+        return render_plan_json(plan, **view.meta)
     if fmt == "markdown":
         from .render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan)
+        return render_plan_markdown(plan, header=view.header, problems=view.problems)
     if fmt == "github":
         from .render.github import render_plan_github
 
-        _write_step_summary(plan)
-        return render_plan_github(plan)
+        _write_step_summary(plan, view)
+        return render_plan_github(plan, view.problems)
     from .render.text import render_plan_text
 
-    return render_plan_text(plan, color=opts.color)
+    return render_plan_text(plan, color=opts.color, header=view.header)
 
 
-def _write_step_summary(plan) -> None:
+def _write_step_summary(plan, view: View) -> None:
     """GitHub shows $GITHUB_STEP_SUMMARY on the run page; append the markdown plan."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
@@ -276,9 +295,24 @@ def _write_step_summary(plan) -> None:
 
         try:
             with open(target, "a", encoding="utf-8") as fh:
-                fh.write(render_plan_markdown(plan) + "\n")
+                fh.write(render_plan_markdown(plan, header=view.header, problems=view.problems) + "\n")
         except OSError as exc:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
+
+
+def _fail_if_problems(plan, view: View, fmt: str, force: bool) -> None:
+    """plan and show alike: each problem on stderr, safety limits also as annotations
+    under --format github (blocked changes are annotated at their spec lines by the
+    renderer), and exit 1."""
+    for problem in view.problems:
+        _echo_err(f"error: {problem}")
+    if fmt == "github" and not force:
+        from .render.github import command
+
+        for violation in plan.safety_violations():
+            click.echo(command("error", violation, title="safety limit"))
+    if view.problems:
+        raise Failed()
 
 
 def _plan_meta(spec_queues) -> dict:
@@ -381,9 +415,10 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
         spec, provider, result = _plan_from_specs(opts, specs, only)
         provider.close()
         meta = _plan_meta(spec.queues)
+        view = _view(result.plan, meta, saved=False, force=force)
         to_stdout = out == "-"
         if not (to_stdout and fmt == "json"):  # else the same document twice
-            click.echo(_render(result.plan, fmt, opts, **meta), err=to_stdout)
+            click.echo(_render(result.plan, fmt, opts, view), err=to_stdout)
         if to_stdout:
             from .planfile import dump_plan
 
@@ -397,17 +432,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
                 raise UserError(f"{out}: cannot write the plan file: {exc.strerror}") from None
             if not opts.quiet:
                 _echo_err(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
-    problems = _gate(result.plan, force)
-    for problem in problems:
-        _echo_err(f"error: {problem}")
-    if fmt == "github" and not force:
-        from .render.github import command
-
-        # Blocked changes are already annotated at their spec lines by the renderer.
-        for violation in result.plan.safety_violations():
-            click.echo(command("error", violation, title="safety limit"))
-    if problems:
-        raise Failed()
+    _fail_if_problems(result.plan, view, fmt, force)
     if detailed_exitcode and result.plan.has_changes:
         raise Failed(EXIT_CHANGES)
 
@@ -445,15 +470,16 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only) -> None:
                 f"{targets[0]}: --only selects items of a spec, but a plan file is applied "
                 "exactly as reviewed; make a smaller plan with `reconciler plan --only ID -o FILE`"
             )
-        plan_obj, queues, provider, rediff = _open_plan_file(targets[0])
+        plan_obj, queues, provider, rediff, header = _open_plan_file(targets[0])
     else:
         spec, provider, result = _plan_from_specs(opts, targets, only)
         plan_obj, queues, rediff = result.plan, result.queues, result.rediffers()
+        header = _view(plan_obj, _plan_meta(spec.queues), saved=False, force=force).header
     with provider:
         if fmt == "text" or not auto_approve:
             from .render.text import render_plan_text
 
-            click.echo(render_plan_text(plan_obj, color=opts.color), err=fmt != "text")
+            click.echo(render_plan_text(plan_obj, color=opts.color, header=header), err=fmt != "text")
         problems = _gate(plan_obj, force)
         if problems:
             for problem in problems:
@@ -536,7 +562,8 @@ def _open_plan_file(path: str):
         for q in plan_obj.queues
     }
     provider = open_provider_for_plan(plan_obj.provider_type, plan_obj.endpoint)
-    return plan_obj, queues, provider, None
+    header = _view(plan_obj, loaded.meta(), saved=True, force=True).header
+    return plan_obj, queues, provider, None, header
 
 
 def _read_plan_file(path: str) -> bytes:
@@ -557,15 +584,21 @@ def _read_plan_file(path: str) -> bytes:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.pass_obj
 def show(opts: Options, planfile: str, fmt: str) -> None:
-    """Print a saved plan file (validated first; nothing is sent)."""
+    """Print a saved plan file (validated first; nothing is sent).
+
+    Exits 1, as `plan` does, when the plan fails (a blocked change, a safety limit):
+    `apply` would refuse it.
+    """
     from .planfile import load_plan
 
     data = _read_plan_file(planfile)
     loaded = load_plan(data, planfile)
+    view = _view(loaded.plan, loaded.meta(), saved=True, force=False)
     if fmt == "json":
         click.echo(data.decode("utf-8").rstrip("\n"))
     else:
-        click.echo(_render(loaded.plan, fmt, opts))
+        click.echo(_render(loaded.plan, fmt, opts, view))
+    _fail_if_problems(loaded.plan, view, fmt, False)
 
 
 @global_options

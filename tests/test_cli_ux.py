@@ -168,3 +168,73 @@ def test_a_partly_stale_plan_file_says_to_plan_again(example, tmp_path):
     assert "run `reconciler plan` again to review the new state of the 1 stale item" in stale.out
     as_json = run_cli("apply", reviewed, "--auto-approve", "--format", "json")
     assert "run `reconciler plan` again" in as_json.err
+
+
+# ------------------------------------------------------------ counts and legend
+import re  # noqa: E402
+
+
+def test_plan_counts_add_up_to_the_items_listed_and_the_markers_are_explained(example):
+    out = run_cli("plan", example).out
+    marked = [line for line in out.splitlines() if re.match(r"  [~+\-!] \S", line)]
+    summary = re.search(r"Plan: (\d+) to change \(including 2 locks\), (\d+) blocked", out)
+    assert summary, out
+    assert int(summary.group(1)) + int(summary.group(2)) == len(marked) == 8
+    assert "Markers: ~ change · + change that locks · - change that unlocks · ! blocked" in out
+    docs = (ROOT / "docs" / "semantics.md").read_text() + (ROOT / "README.md").read_text()
+    assert "| `+` |" in docs and "| `!` |" in docs
+
+
+# ---------------------------------------------------- which service, made when
+def test_plan_and_show_say_which_service_and_tool_made_the_plan(example, tmp_path):
+    from reconciler import __version__
+
+    store = example.parent / ".reconciler" / "state.db"
+    planned = run_cli("plan", example, "-o", tmp_path / "plan.json")
+    assert planned.out.splitlines()[0] == f"Plan for local at local:{store} (reconciler {__version__})"
+    created = json.loads((tmp_path / "plan.json").read_text())["created_at"]
+    saved = f"Plan for local at local:{store} (saved {created} by reconciler {__version__})"
+    assert run_cli("show", tmp_path / "plan.json").out.splitlines()[0] == saved
+    assert f"`{saved}`" in run_cli("show", tmp_path / "plan.json", "--format", "markdown").out
+    assert f"local:{store}" in run_cli("plan", example, "--format", "markdown").out
+
+
+def test_the_apply_prompt_is_preceded_by_the_target_service(example, tmp_path, monkeypatch):
+    monkeypatch.setattr("reconciler.cli._stdin_is_terminal", lambda: True)
+    assert run_cli("plan", example, "-o", tmp_path / "plan.json").code == 0
+    for target in (example, tmp_path / "plan.json"):
+        result = run_cli("apply", target, input="no\n")
+        assert result.code == 1
+        assert result.out.startswith("Plan for local at local:"), result.out
+
+
+# --------------------------------------------------------------- failing plans
+def safety_failing(example):
+    example.write_text(example.read_text().replace("max_change_percent: 50", "max_change_percent: 10"))
+    return example
+
+
+def test_a_failing_plan_says_so_in_the_pr_comment(example):
+    result = run_cli("plan", safety_failing(example), "--format", "markdown")
+    assert result.code == 1
+    assert "**This plan fails** (exit 1; `apply` refuses it):" in result.out
+    assert "more than max_change_percent 10%" in result.out
+
+
+def test_a_failing_plan_says_so_in_the_annotations(example):
+    result = run_cli("plan", safety_failing(example), "--format", "github")
+    assert result.code == 1
+    assert "::error title=reconciler plan::the plan fails: queue 9615000: 6 of 20" in result.out
+    assert "::notice" not in result.out
+
+
+def test_show_of_a_failing_plan_fails_as_plan_does(example, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", safety_failing(example), "--force", "-o", saved).code == 0
+    for fmt in ("github", "text", "markdown", "json"):
+        shown = run_cli("show", saved, "--format", fmt)
+        assert shown.code == 1, fmt
+        assert "max_change_percent 10%" in shown.err
+    github = run_cli("show", saved, "--format", "github").out
+    assert "::error title=reconciler plan::the plan fails:" in github
+    assert "::error title=safety limit::" in github and "::notice" not in github

@@ -7,6 +7,8 @@ second one.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..errors import Located, UserError, UserErrors
 from ..model import Change, Plan, Source
 from .text import BLOCKED_REASON, field_line, printable, summary_sentence
@@ -28,9 +30,9 @@ def command(name: str, message: str, **properties: object) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def render_plan_github(plan: Plan) -> str:
-    """An error per blocked change, at the spec line that asks for it, then a notice
-    with the plan's summary."""
+def render_plan_github(plan: Plan, problems: Sequence[str] = ()) -> str:
+    """An error per blocked change, at the spec line that asks for it, then the plan's
+    summary: a notice, or an error saying why when the plan fails (`problems`)."""
     lines = []
     for queue in plan.queues:
         for change in queue.blocked:
@@ -45,7 +47,11 @@ def render_plan_github(plan: Plan) -> str:
                 line=source.line if source else None,
                 title="blocked change",
             ))
-    lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
+    if problems:
+        message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}"
+        lines.append(command("error", message, title="reconciler plan"))
+    else:
+        lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Sequence
 
 from ..model import Change, FieldChange, Plan, QueuePlan
 from .text import BLOCKED_REASON, describe_value, printable, summary_sentence
@@ -30,15 +31,31 @@ def cell_code(text: str) -> str:
     return fence + pad + text.replace("|", "\\|") + pad + fence
 
 
-def render_plan_markdown(plan: Plan, *, limit: int = 60_000) -> str:
-    """At most `limit` characters; changes that do not fit are counted in a final note."""
+def render_plan_markdown(
+    plan: Plan,
+    *,
+    limit: int = 60_000,
+    header: str | None = None,
+    problems: Sequence[str] = (),
+) -> str:
+    """At most `limit` characters; changes that do not fit are counted in a final note.
+
+    `header` (text.plan_header) says which service the plan is for; `problems` are why
+    the plan fails (blocked changes, safety limits): a PR comment that looked like any
+    other plan would let a reviewer approve one that `apply` will refuse."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT}")
     total = len(plan.changes)
     reserve = len(_CLOSE) + len(_cut_note(total, limit)) + 2
     out = _Budget(limit - reserve)
-    out.add(f"{TITLE}\n\n**{summary_sentence(plan)}**\n\n")
-    out.add("| Queue | Items seen | Change | Lock | Unlock | Blocked |\n")
+    out.add(f"{TITLE}\n\n")
+    if header:
+        out.add(f"{cell_code(header)}\n\n")
+    if problems:
+        out.add("**This plan fails** (exit 1; `apply` refuses it):\n\n")
+        out.add("".join(f"- {cell_code(p)}\n" for p in problems) + "\n")
+    out.add(f"**{summary_sentence(plan)}**\n\n")
+    out.add("| Queue | Items seen | To change | of them locks | of them unlocks | Blocked |\n")
     out.add("| --- | ---: | ---: | ---: | ---: | ---: |\n")
     for queue in plan.queues:
         c = queue.counts()
