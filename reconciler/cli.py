@@ -243,10 +243,14 @@ def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str]):
         raise
     finally:
         progress.close()
-    if not opts.quiet:
-        for warning in result.warnings:
-            _echo_err(f"warning: {warning}")
     return spec, provider, result
+
+
+def _echo_warnings(warnings) -> None:
+    """Spec entries the queue lacks, at their lines, on stderr in every format and even
+    with -q: they are findings about the spec (a mistyped id), not progress notes."""
+    for warning in warnings:
+        _echo_err(f"warning: {warning}")
 
 
 @dataclass(frozen=True)
@@ -258,14 +262,19 @@ class View:
     header: str
     problems: tuple[str, ...] = ()
 
+    @property
+    def warnings(self) -> tuple:
+        return tuple(self.meta.get("warnings", ()))
 
-def _view(plan, meta: Mapping, *, saved: bool, force: bool) -> View:
+
+def _view(plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False) -> View:
     from .render.text import plan_header
 
     header = plan_header(
         plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
     )
-    return View(meta, header, tuple(_gate(plan, force)))
+    missing = meta.get("warnings", ()) if fail_on_missing else ()
+    return View(meta, header, tuple(_gate(plan, force, missing)))
 
 
 def _render(plan, fmt: str, opts: Options, view: View) -> str:
@@ -276,12 +285,12 @@ def _render(plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "markdown":
         from .render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan, header=view.header, problems=view.problems)
+        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings)
     if fmt == "github":
         from .render.github import render_plan_github
 
         _write_step_summary(plan, view)
-        return render_plan_github(plan, view.problems)
+        return render_plan_github(plan, view.problems, view.warnings)
     from .render.text import render_plan_text
 
     return render_plan_text(plan, color=opts.color, header=view.header)
@@ -295,7 +304,9 @@ def _write_step_summary(plan, view: View) -> None:
 
         try:
             with open(target, "a", encoding="utf-8") as fh:
-                fh.write(render_plan_markdown(plan, header=view.header, problems=view.problems) + "\n")
+                fh.write(render_plan_markdown(
+                    plan, header=view.header, problems=view.problems, warnings=view.warnings
+                ) + "\n")
         except OSError as exc:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
 
@@ -315,17 +326,24 @@ def _fail_if_problems(plan, view: View, fmt: str, force: bool) -> None:
         raise Failed()
 
 
-def _plan_meta(spec_queues) -> dict:
+def _plan_meta(spec_queues, warnings: Sequence = ()) -> dict:
     return {
         "tool_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "queue_settings": {q.id: {"lock_annotation": q.lock_annotation} for q in spec_queues},
+        "warnings": tuple(warnings),
     }
 
 
-def _gate(plan, force: bool) -> list[str]:
-    """Problems that make plan fail and apply refuse (blocked changes, safety)."""
+def _gate(plan, force: bool, missing: Sequence = ()) -> list[str]:
+    """Problems that make plan fail and apply refuse (blocked changes, safety, and with
+    --fail-on-missing the spec entries their queue lacks)."""
     problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} warning(s) about spec entries for submissions not in their queue "
+            "(--fail-on-missing)"
+        )
     blocked = plan.blocked
     if blocked:
         ids = ", ".join(c.item_id for c in blocked[:10]) + (" …" if len(blocked) > 10 else "")
@@ -404,8 +422,10 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--only", multiple=True, metavar="ID[,ID…]", help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
+@click.option("--fail-on-missing", is_flag=True,
+              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing) -> None:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
@@ -414,8 +434,9 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
     with _annotated(fmt):
         spec, provider, result = _plan_from_specs(opts, specs, only)
         provider.close()
-        meta = _plan_meta(spec.queues)
-        view = _view(result.plan, meta, saved=False, force=force)
+        _echo_warnings(result.missing)
+        meta = _plan_meta(spec.queues, result.missing)
+        view = _view(result.plan, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
         to_stdout = out == "-"
         if not (to_stdout and fmt == "json"):  # else the same document twice
             click.echo(_render(result.plan, fmt, opts, view), err=to_stdout)
@@ -452,8 +473,10 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
               help="Format of the final report on stdout.")
 @click.option("--only", multiple=True, metavar="ID[,ID…]",
               help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
+@click.option("--fail-on-missing", is_flag=True,
+              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only) -> None:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing) -> None:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -470,19 +493,21 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only) -> None:
                 f"{targets[0]}: --only selects items of a spec, but a plan file is applied "
                 "exactly as reviewed; make a smaller plan with `reconciler plan --only ID -o FILE`"
             )
-        plan_obj, queues, provider, rediff, header = _open_plan_file(targets[0])
+        plan_obj, queues, provider, rediff, meta = _open_plan_file(targets[0])
+        view = _view(plan_obj, meta, saved=True, force=force, fail_on_missing=fail_on_missing)
     else:
         spec, provider, result = _plan_from_specs(opts, targets, only)
         plan_obj, queues, rediff = result.plan, result.queues, result.rediffers()
-        header = _view(plan_obj, _plan_meta(spec.queues), saved=False, force=force).header
+        meta = _plan_meta(spec.queues, result.missing)
+        view = _view(plan_obj, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
     with provider:
+        _echo_warnings(view.warnings)
         if fmt == "text" or not auto_approve:
             from .render.text import render_plan_text
 
-            click.echo(render_plan_text(plan_obj, color=opts.color, header=header), err=fmt != "text")
-        problems = _gate(plan_obj, force)
-        if problems:
-            for problem in problems:
+            click.echo(render_plan_text(plan_obj, color=opts.color, header=view.header), err=fmt != "text")
+        if view.problems:
+            for problem in view.problems:
                 _echo_err(f"error: {problem}")
             _echo_err("Nothing was applied.")
             raise Failed()
@@ -562,8 +587,7 @@ def _open_plan_file(path: str):
         for q in plan_obj.queues
     }
     provider = open_provider_for_plan(plan_obj.provider_type, plan_obj.endpoint)
-    header = _view(plan_obj, loaded.meta(), saved=True, force=True).header
-    return plan_obj, queues, provider, None, header
+    return plan_obj, queues, provider, None, loaded.meta()
 
 
 def _read_plan_file(path: str) -> bytes:
@@ -594,6 +618,7 @@ def show(opts: Options, planfile: str, fmt: str) -> None:
     data = _read_plan_file(planfile)
     loaded = load_plan(data, planfile)
     view = _view(loaded.plan, loaded.meta(), saved=True, force=False)
+    _echo_warnings(view.warnings)
     if fmt == "json":
         click.echo(data.decode("utf-8").rstrip("\n"))
     else:

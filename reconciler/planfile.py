@@ -32,6 +32,7 @@ from .model import (
     decode_tag_value,
     encode_tag_value,
 )
+from .notes import SpecWarning
 
 FORMAT_VERSION = 1
 # Enough for ~100,000 changes with Synapse-sized objects; more would take gigabytes
@@ -51,6 +52,7 @@ class LoadedPlan:
     tool_version: str
     created_at: str
     checksum: str
+    warnings: tuple[SpecWarning, ...] = ()
 
     def meta(self) -> dict[str, Any]:
         """The keyword arguments with which `dump_plan(plan, **meta)` rewrites this file."""
@@ -58,6 +60,7 @@ class LoadedPlan:
             "tool_version": self.tool_version,
             "created_at": self.created_at,
             "queue_settings": {q: {"lock_annotation": a} for q, a in self.lock_annotations.items()},
+            "warnings": self.warnings,
         }
 
 
@@ -68,9 +71,12 @@ def plan_to_dict(
     tool_version: str,
     created_at: str,
     queue_settings: Mapping[str, Mapping[str, Any]],
+    warnings: Sequence[SpecWarning] = (),
 ) -> dict[str, Any]:
     """The plan file document; `queue_settings[queue_id]["lock_annotation"]` is required
-    for every queue of the plan (safety limits travel in the QueuePlan itself)."""
+    for every queue of the plan (safety limits travel in the QueuePlan itself).
+    `warnings` (spec entries the queues lack) are kept only when there are some, so a
+    plan without them reads as before."""
     doc: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "tool_version": tool_version,
@@ -82,6 +88,8 @@ def plan_to_dict(
         ],
         "summary": plan.summary(),
     }
+    if warnings:
+        doc["warnings"] = [w.to_json() for w in warnings]
     doc["checksum"] = _checksum(doc)
     return doc
 
@@ -92,6 +100,7 @@ def dump_plan(
     tool_version: str,
     created_at: str,
     queue_settings: Mapping[str, Mapping[str, Any]],
+    warnings: Sequence[SpecWarning] = (),
 ) -> str:
     """The plan file text: sorted keys, ASCII only (so no editor or code page can change
     its bytes' meaning), ending with a newline.
@@ -101,7 +110,8 @@ def dump_plan(
     10,000-change plan — one line per change keeps diffs per item and uses the C encoder.
     """
     doc = plan_to_dict(
-        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
+        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings,
+        warnings=warnings,
     )
     options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False}
     compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
@@ -411,7 +421,8 @@ class _Reader:
         )
         if plan.summary() != doc["summary"]:
             raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
-        return LoadedPlan(plan, annotations, doc["tool_version"], doc["created_at"], doc["checksum"])
+        warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
+        return LoadedPlan(plan, annotations, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
 
     def queue(self, raw: dict[str, Any], path: tuple) -> QueuePlan:
         seen: set[str] = set()

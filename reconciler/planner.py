@@ -14,8 +14,13 @@ from typing import Callable, Mapping, Sequence
 from . import diff
 from .apply import Rediff
 from .errors import UserError
-from .model import Plan, QueueSpec, Spec
+from .model import Assignment, Plan, QueueSpec, Spec
+from .notes import SpecWarning
 from .providers.base import RELISTED, Progress, Provider
+
+# Explicit entries missing from their queue that are each named at their spec line; the
+# rest are counted in one more warning (a spec pointed at the wrong queue has thousands).
+MAX_LOCATED_MISSING = 20
 
 # Called once per queue before it is read; returns the progress callback for it.
 ProgressFactory = Callable[[QueueSpec], "Progress | None"]
@@ -28,6 +33,8 @@ class PlanResult:
     warnings: tuple[str, ...]
     # `only` ids that no queue listed, in the order given
     unmatched_only: tuple[str, ...] = ()
+    # the same news as `warnings` about missing entries, located, for every format
+    missing: tuple[SpecWarning, ...] = ()
 
     def rediffers(self) -> dict[str, Rediff]:
         """Spec mode's conflict handler: re-diff one fresh item against its queue."""
@@ -92,11 +99,13 @@ def build_plan(
     queue_plans = []
     warnings: list[str] = []
     unmatched = set(only or ())
+    located: list[SpecWarning] = []
     for queue in spec.queues:
         differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None)
         queue_plans.append(differ.plan())
         unmatched = {i for i in unmatched if not differ.listed(i)}
         missing = differ.missing_ids()
+        located.extend(missing_warnings(queue, missing))
         if missing:
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
             warnings.append(
@@ -111,5 +120,29 @@ def build_plan(
     )
     return PlanResult(
         plan, {q.id: q for q in spec.queues}, tuple(warnings),
-        tuple(sorted(unmatched, key=diff.item_order)),
+        tuple(sorted(unmatched, key=diff.item_order)), tuple(located),
     )
+
+
+def missing_warnings(queue: QueueSpec, missing: Sequence[str]) -> list[SpecWarning]:
+    """One warning per explicit entry the queue does not have, at the entry's line (the
+    first MAX_LOCATED_MISSING of them; the others counted in one more)."""
+    out = []
+    for item_id in missing[:MAX_LOCATED_MISSING]:
+        source = _entry_source(queue.submissions[item_id]) or queue.source
+        out.append(SpecWarning(
+            f"queue {queue.id}: submission {item_id} is not in the queue; its entry is ignored",
+            source.file, source.line,
+        ))
+    rest = len(missing) - MAX_LOCATED_MISSING
+    if rest > 0:
+        out.append(SpecWarning(
+            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue "
+            "and are ignored", queue.source.file, queue.source.line,
+        ))
+    return out
+
+
+def _entry_source(entry: Assignment):
+    settings = [entry.status, entry.locked, *entry.tags.values()]
+    return next((s.source for s in settings if s is not None), None)

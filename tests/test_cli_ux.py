@@ -76,10 +76,9 @@ def test_global_options_work_after_the_subcommand_too(example, flag):
 
 
 def test_quiet_after_the_subcommand_silences_notes(example, tmp_path):
-    text = example.read_text().replace('"9700004": {', '"1234": {status: SCORED}\n      "9700004": {')
-    example.write_text(text)
-    assert "warning:" in run_cli("plan", example).err
-    assert run_cli("plan", example, "-q").err == ""
+    saved = tmp_path / "plan.json"
+    assert "Saved the plan" in run_cli("plan", example, "-o", saved).err
+    assert run_cli("plan", example, "-o", saved, "-q").err == ""
 
 
 @pytest.mark.parametrize(("tty", "env", "no_color", "expected"), [
@@ -238,3 +237,47 @@ def test_show_of_a_failing_plan_fails_as_plan_does(example, tmp_path):
     github = run_cli("show", saved, "--format", "github").out
     assert "::error title=reconciler plan::the plan fails:" in github
     assert "::error title=safety limit::" in github and "::notice" not in github
+
+
+# ------------------------------------------------------- entries not in the queue
+def with_missing_entry(example):
+    """Adds an entry for 1234, which the queue does not have, at spec.yaml line 26."""
+    text = example.read_text().replace('      "9700004": {', '      "1234": {status: SCORED}\n      "9700004": {')
+    example.write_text(text)
+    assert text.splitlines()[25].strip().startswith('"1234"')
+    return example
+
+
+MISSING = "queue 9615000: submission 1234 is not in the queue; its entry is ignored"
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_an_entry_not_in_the_queue_is_a_located_warning_even_with_quiet(example, quiet):
+    result = run_cli("plan", with_missing_entry(example), *quiet)
+    assert result.code == 0
+    assert f"warning: {example}:26: {MISSING}" in result.err.splitlines()
+
+
+def test_an_entry_not_in_the_queue_is_in_every_format(example, tmp_path):
+    spec = with_missing_entry(example)
+    markdown = run_cli("plan", spec, "--format", "markdown").out
+    assert "**Warnings:**" in markdown and f"`{spec}:26: {MISSING}`" in markdown
+    github = run_cli("plan", spec, "--format", "github").out
+    assert f"::warning file={spec},line=26,title=not in the queue::{MISSING}" in github.splitlines()
+    document = json.loads(run_cli("plan", spec, "--format", "json").out)
+    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 26}]
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", saved).code == 0
+    shown = run_cli("show", saved, "--format", "markdown")
+    assert shown.code == 0 and f"`{spec}:26: {MISSING}`" in shown.out
+
+
+def test_fail_on_missing_fails_the_plan_and_refuses_apply(example):
+    spec = with_missing_entry(example)
+    failed = run_cli("plan", spec, "--fail-on-missing")
+    assert failed.code == 1
+    assert "(--fail-on-missing)" in failed.err and f"{spec}:26:" in failed.err
+    assert "**This plan fails**" in run_cli("plan", spec, "--fail-on-missing", "--format", "markdown").out
+    refused = run_cli("apply", spec, "--fail-on-missing", "--auto-approve")
+    assert refused.code == 1 and "Nothing was applied" in refused.err
+    assert run_cli("plan", spec, "--detailed-exitcode").code == 2

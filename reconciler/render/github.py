@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ..errors import Located, UserError, UserErrors
 from ..model import Change, Plan, Source
+from ..notes import SpecWarning
 from .text import BLOCKED_REASON, field_line, printable, summary_sentence
 
 
@@ -30,10 +31,17 @@ def command(name: str, message: str, **properties: object) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def render_plan_github(plan: Plan, problems: Sequence[str] = ()) -> str:
-    """An error per blocked change, at the spec line that asks for it, then the plan's
-    summary: a notice, or an error saying why when the plan fails (`problems`)."""
-    lines = []
+def render_plan_github(
+    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = ()
+) -> str:
+    """A warning per spec entry the queue lacks and an error per blocked change, each at
+    the spec line that causes it, then the plan's summary: a notice, or an error saying
+    why when the plan fails (`problems`)."""
+    lines = [
+        command("warning", printable(w.message),
+                file=printable(w.file) if w.file else None, line=w.line, title="not in the queue")
+        for w in warnings
+    ]
     for queue in plan.queues:
         for change in queue.blocked:
             source = _first_source(change)

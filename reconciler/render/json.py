@@ -2,9 +2,10 @@
 and `plan -o plan.json` produce the same file (DESIGN §7)."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..model import Plan
+from ..notes import SpecWarning
 from ..planfile import dump_plan
 
 
@@ -14,8 +15,10 @@ def render_plan_json(
     tool_version: str,
     created_at: str,
     queue_settings: Mapping[str, Mapping[str, Any]],
+    warnings: Sequence[SpecWarning] = (),
 ) -> str:
     """The plan file text without its final newline (the CLI's echo adds one)."""
     return dump_plan(
-        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings
+        plan, tool_version=tool_version, created_at=created_at, queue_settings=queue_settings,
+        warnings=warnings,
     ).removesuffix("\n")

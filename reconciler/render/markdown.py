@@ -14,6 +14,7 @@ import re
 from typing import Sequence
 
 from ..model import Change, FieldChange, Plan, QueuePlan
+from ..notes import SpecWarning
 from .text import BLOCKED_REASON, describe_value, printable, summary_sentence
 
 TITLE = "### reconciler plan"
@@ -37,12 +38,15 @@ def render_plan_markdown(
     limit: int = 60_000,
     header: str | None = None,
     problems: Sequence[str] = (),
+    warnings: Sequence[SpecWarning] = (),
 ) -> str:
     """At most `limit` characters; changes that do not fit are counted in a final note.
 
     `header` (text.plan_header) says which service the plan is for; `problems` are why
     the plan fails (blocked changes, safety limits): a PR comment that looked like any
-    other plan would let a reviewer approve one that `apply` will refuse."""
+    other plan would let a reviewer approve one that `apply` will refuse. `warnings`
+    (spec entries the queue lacks, at their lines) come before the changes for the same
+    reason: a typo in an id must not pass review as "nothing to do"."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT}")
     total = len(plan.changes)
@@ -54,6 +58,8 @@ def render_plan_markdown(
     if problems:
         out.add("**This plan fails** (exit 1; `apply` refuses it):\n\n")
         out.add("".join(f"- {cell_code(p)}\n" for p in problems) + "\n")
+    if warnings:
+        out.add("**Warnings:**\n\n" + "".join(f"- {cell_code(str(w))}\n" for w in warnings) + "\n")
     out.add(f"**{summary_sentence(plan)}**\n\n")
     out.add("| Queue | Items seen | To change | of them locks | of them unlocks | Blocked |\n")
     out.add("| --- | ---: | ---: | ---: | ---: | ---: |\n")
