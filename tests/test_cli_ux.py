@@ -281,3 +281,45 @@ def test_fail_on_missing_fails_the_plan_and_refuses_apply(example):
     refused = run_cli("apply", spec, "--fail-on-missing", "--auto-approve")
     assert refused.code == 1 and "Nothing was applied" in refused.err
     assert run_cli("plan", spec, "--detailed-exitcode").code == 2
+
+
+# ----------------------------------------------------------- a stopped server
+import logging  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+
+from local_app import Scripted, json_response, serve  # noqa: E402
+from reconciler.http import make_session  # noqa: E402
+
+
+def refusing_url() -> tuple[socket.socket, str]:
+    """A port that is bound but not listening: every connect is refused at once."""
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 0))
+    return bound, f"http://127.0.0.1:{bound.getsockname()[1]}/repo/v1"
+
+
+def test_a_stopped_server_fails_fast_naming_the_url(tmp_spec):
+    bound, url = refusing_url()
+    with bound:
+        spec = tmp_spec(f'version: 1\nprovider: {{type: synapse, endpoint: "{url}"}}\nqueues:\n  - id: "9615000"\n')
+        started = time.monotonic()
+        result = run_cli("plan", spec, env={"SYNAPSE_AUTH_TOKEN": "t0ken-for-test"})
+        elapsed = time.monotonic() - started
+    assert result.code == 1 and elapsed < 3.0, (elapsed, result.err)
+    assert result.err == f"error: cannot connect to {url}: connection refused; is the server running, on that port?\n"
+
+
+def test_the_first_retry_note_says_the_earlier_retry_did_not_wait(caplog):
+    def respond(request):
+        if len(app.seen) <= 2:
+            return json_response({"reason": "down"}, 503)
+        return json_response({"results": [], "totalNumberOfResults": 0})
+
+    app = Scripted(respond)
+    with serve(app) as url, caplog.at_level(logging.WARNING, logger="reconciler"):
+        session = make_session(token="t0ken-for-test", retries=3, backoff=0.6, timeout=(2.0, 5.0), user_agent="t/1")
+        assert session.get(f"{url}/x").status_code == 200
+    (note,) = [r.getMessage() for r in caplog.records]
+    assert note.startswith("GET /repo/v1/x: HTTP 503; retry 2 of 3 in ")
+    assert note.endswith(" s (retry 1 was immediate)")
