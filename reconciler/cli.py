@@ -641,7 +641,9 @@ def export(opts: Options, spec_path: str, out: str) -> None:
 
     Brings an existing queue under management: planning the exported spec shows no
     changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
-    Reads each queue once; writes nothing to the service.
+    Reads each queue once; writes nothing to the service. The output's first line
+    points editors at `spec.schema.json`, which is written beside it (what
+    `reconciler schema` prints); with `-o -` create it yourself.
     """
     from .export import export_spec, unstatable_tags
     from .providers import open_provider
@@ -665,9 +667,29 @@ def export(opts: Options, spec_path: str, out: str) -> None:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UserError(f"{out}: cannot write the exported spec: {exc.strerror}") from None
+        _write_schema_beside(out)
         if not opts.quiet:
             items = sum(len(items) for _, items in queues)
             _echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
+
+
+def _write_schema_beside(out: str) -> None:
+    """The exported spec's first line points editors at `spec.schema.json` beside it;
+    write that file (what `reconciler schema` prints) so the pointer resolves, replacing
+    an older copy, since the schema belongs to this reconciler version."""
+    path = Path(out).parent / "spec.schema.json"
+    text = _schema_text("spec") + "\n"
+    try:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the spec schema: {exc.strerror}") from None
+
+
+def _schema_text(which: str) -> str:
+    from importlib.resources import files
+
+    return (files("reconciler") / "schemas" / f"{which}.schema.json").read_text("utf-8").rstrip("\n")
 
 
 @global_options
@@ -679,9 +701,7 @@ def schema(which: str) -> None:
     Point your editor's YAML language server at it for completion and checks:
     add `# yaml-language-server: $schema=spec.schema.json` as a spec's first line.
     """
-    from importlib.resources import files
-
-    click.echo((files("reconciler") / "schemas" / f"{which}.schema.json").read_text("utf-8").rstrip("\n"))
+    click.echo(_schema_text(which))
 
 
 @global_options

@@ -323,3 +323,18 @@ def test_the_first_retry_note_says_the_earlier_retry_did_not_wait(caplog):
     (note,) = [r.getMessage() for r in caplog.records]
     assert note.startswith("GET /repo/v1/x: HTTP 503; retry 2 of 3 in ")
     assert note.endswith(" s (retry 1 was immediate)")
+
+
+# ---------------------------------------------------------- export's schema line
+def test_export_writes_the_schema_its_first_line_points_at(example, tmp_path):
+    out = tmp_path / "adopted" / "current.yaml"
+    out.parent.mkdir()
+    result = run_cli("export", example, "-o", out)
+    assert result.code == 0, result.err
+    first = out.read_text().splitlines()[0]
+    target = first.removeprefix("# yaml-language-server: $schema=")
+    schema = out.parent / target
+    assert schema.read_text() == run_cli("schema").out
+    schema.write_text("{}")  # an outdated copy is brought up to date
+    assert run_cli("export", example, "-o", out).code == 0
+    assert schema.read_text() == run_cli("schema").out
