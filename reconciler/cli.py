@@ -186,12 +186,53 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     loggers["reconciler"].addHandler(_LOG_HANDLER)
 
 
+_TOP_LEVEL_KEY = re.compile(rb"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+
+
+def _file_kind(path: str) -> str | None:
+    """"plan", "spec" or "include" from a file's first 64 KiB, or None when it is none
+    of them recognisably. Used only to say which command fits a file given to the wrong
+    one, instead of a dozen errors about fields the file was never meant to have."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024).removeprefix(b"\xef\xbb\xbf")
+    except OSError:
+        return None
+    if head.lstrip().startswith(b"{"):
+        return "plan" if b'"format_version"' in head else None
+    keys = {m.group(1) for m in _TOP_LEVEL_KEY.finditer(head)}
+    if b"queues" in keys or b"version" in keys:
+        return "spec"
+    return "include" if keys == {b"submissions"} else None
+
+
+def _wrong_kind_for_spec(path: str) -> UserError | None:
+    kind = _file_kind(path)
+    if kind == "plan":
+        return UserError(
+            f"{path} is a plan file, not a spec: print it with `reconciler show {path}` "
+            f"or apply it with `reconciler apply {path}`"
+        )
+    if kind == "include":
+        ctx = click.get_current_context(silent=True)
+        command = ctx.info_name if ctx is not None else "plan"
+        return UserError(
+            f"{path} is an include file (only `submissions:`): {command} the spec that "
+            "lists it under `include:`"
+        )
+    return None
+
+
 def _load_specs(paths: Sequence[str]):
     from .resolve import find_oscillations
     from .spec import load_spec
 
     specs, errors = [], []
     for path in paths:
+        wrong = _wrong_kind_for_spec(path)
+        if wrong is not None:
+            errors.append(wrong)
+            continue
         try:
             spec = load_spec(path)
         except UserErrors as exc:
@@ -590,6 +631,14 @@ def _open_plan_file(path: str):
     return plan_obj, queues, provider, None, loaded.meta()
 
 
+def _refuse_spec_as_plan_file(path: str) -> None:
+    if _file_kind(path) in ("spec", "include"):
+        raise UserError(
+            f"{path} is a spec, not a plan file: plan it with `reconciler plan {path}` "
+            "(add `-o plan.json` to save the plan)"
+        )
+
+
 def _read_plan_file(path: str) -> bytes:
     """The file's bytes, but never more than one past the size cap: load_plan refuses
     an oversized file from those alone, so a huge one is not read into memory."""
@@ -615,6 +664,7 @@ def show(opts: Options, planfile: str, fmt: str) -> None:
     """
     from .planfile import load_plan
 
+    _refuse_spec_as_plan_file(planfile)
     data = _read_plan_file(planfile)
     loaded = load_plan(data, planfile)
     view = _view(loaded.plan, loaded.meta(), saved=True, force=False)

@@ -338,3 +338,31 @@ def test_export_writes_the_schema_its_first_line_points_at(example, tmp_path):
     schema.write_text("{}")  # an outdated copy is brought up to date
     assert run_cli("export", example, "-o", out).code == 0
     assert schema.read_text() == run_cli("schema").out
+
+
+# ------------------------------------------------------------ mixed-up file kinds
+def test_planning_a_plan_file_says_which_commands_take_it(example, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", example, "-o", saved).code == 0
+    for command in ("plan", "validate", "export"):
+        args = [command, saved] + (["-o", "-"] if command == "export" else [])
+        result = run_cli(*args)
+        assert result.code == 1
+        assert result.err == (f"error: {saved} is a plan file, not a spec: print it with "
+                              f"`reconciler show {saved}` or apply it with `reconciler apply {saved}`\n")
+
+
+def test_showing_a_spec_says_to_plan_it(example):
+    result = run_cli("show", example)
+    assert result.code == 1
+    assert result.err == (f"error: {example} is a spec, not a plan file: plan it with "
+                          f"`reconciler plan {example}` (add `-o plan.json` to save the plan)\n")
+
+
+def test_validating_an_include_file_says_to_validate_the_spec_that_includes_it(example):
+    include = example.parent / "scores" / "round-2.yaml"
+    for command in ("validate", "plan"):
+        result = run_cli(command, include)
+        assert result.code == 1
+        assert result.err == (f"error: {include} is an include file (only `submissions:`): "
+                              f"{command} the spec that lists it under `include:`\n")
