@@ -5,6 +5,9 @@ error_handler). Messages must never contain a secret.
 """
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class UserError(Exception):
     """Something the user can fix: bad input, refused plan, unreachable service."""
@@ -32,3 +35,10 @@ class UserErrors(UserError):
     def __init__(self, errors: list[UserError]) -> None:
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice `word` was most likely meant to be (difflib's closest, at 0.6
+    similarity), or None: an error that says "did you mean 'where'?" names the fix."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None

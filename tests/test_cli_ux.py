@@ -366,3 +366,56 @@ def test_validating_an_include_file_says_to_validate_the_spec_that_includes_it(e
         assert result.code == 1
         assert result.err == (f"error: {include} is an include file (only `submissions:`): "
                               f"{command} the spec that lists it under `include:`\n")
+
+
+# ------------------------------------------------------------ errors name the fix
+def validate_text(tmp_spec, text: str):
+    spec = tmp_spec(text)
+    return spec, run_cli("validate", spec)
+
+
+def test_a_misspelt_field_is_one_error_with_did_you_mean(tmp_spec):
+    spec, result = validate_text(tmp_spec, """\
+        version: 1
+        queues:
+          - id: "1"
+            rules:
+              - name: a
+                wehre: {status: VALIDATED}
+                set: {status: ACCEPTED}
+        """)
+    assert result.code == 1
+    assert result.err == (f"error: {spec}:6:9: unknown field 'wehre': did you mean 'where'? "
+                          "(allowed: name, set, where)\n")
+
+
+def test_a_status_in_the_wrong_case_suggests_the_right_one(tmp_spec):
+    spec, result = validate_text(tmp_spec, """\
+        version: 1
+        provider: {type: synapse}
+        queues:
+          - id: "1"
+            submissions:
+              "9": {status: scored}
+        """)
+    assert result.code == 1
+    assert result.err.startswith(f"error: {spec}:6:13: status 'scored' is not a Synapse submission "
+                                 "status: did you mean 'SCORED'? (one of: ACCEPTED, ")
+
+
+@pytest.mark.parametrize(("text", "line", "col"), [
+    ('version: 1\nqueues:\n  - id: "1"\n    submissions:\n      "9": {status: SCORED}\n     tags: {a: 1}\n', 6, 6),
+    ('version: 1\nqueues:\n  - id: "1"\n  tags: {policy: merge}\n', 4, 3),
+])
+def test_bad_indentation_is_said_in_plain_words(tmp_spec, text, line, col):
+    spec, result = validate_text(tmp_spec, text)
+    assert result.code == 1
+    assert result.err.startswith(f"error: {spec}:{line}:{col}: bad indentation: ")
+    assert "<block" not in result.err and "'?'" not in result.err
+    assert "line 3, column" in result.err  # where the enclosing block starts
+
+
+def test_a_string_where_a_list_belongs_shows_the_list_to_write(tmp_spec):
+    spec, result = validate_text(tmp_spec, 'version: 1\nqueues:\n  - id: "1"\n    include: scores/*.yaml\n')
+    assert result.code == 1
+    assert result.err == f"error: {spec}:4:14: expected a list, got string (write `include: [scores/*.yaml]`)\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
+from ..errors import suggest
 from ..model import Assignment, QueueSpec, Scalar, Setting, scalar_kind
 from .base import SpecProblem
 
@@ -66,8 +67,10 @@ def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
 def _status_problems(status: Any, path: tuple[Any, ...]) -> list[SpecProblem]:
     if status in STATUSES:
         return []
+    fix = suggest(str(status).upper(), STATUSES)
+    hint = f": did you mean {fix!r}?" if fix is not None else ""
     return [SpecProblem(
-        f"status {status!r} is not a Synapse submission status (one of: {', '.join(sorted(STATUSES))})",
+        f"status {status!r} is not a Synapse submission status{hint} (one of: {', '.join(sorted(STATUSES))})",
         path,
     )]
 
