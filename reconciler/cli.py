@@ -263,11 +263,25 @@ def _check_only(unmatched: Sequence[str]) -> None:
         raise UserError(f"--only {', '.join(unmatched)}: no queue in the spec has an item with {what}")
 
 
-def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str]):
+def _check_replace(replace: frozenset[str], plan) -> None:
+    """`--replace ID` names an item whose change the lock blocks; anything else is a
+    typo or a stale command line, and changing a locked item is never done silently."""
+    relocked = {c.item_id for c in plan.changes if c.relock}
+    unmatched = sorted(replace - relocked)
+    if unmatched:
+        what = "this id" if len(unmatched) == 1 else "these ids"
+        raise UserError(
+            f"--replace {', '.join(unmatched)}: no change to {what} is blocked by a lock "
+            "(--replace is for changing an item that stays locked)"
+        )
+
+
+def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str], replace: Sequence[str] = ()):
     from .planner import build_plan, merge_specs
     from .providers import open_provider
 
     only = _only_ids(only)
+    replace_ids = frozenset(_only_ids(replace))
     spec = merge_specs(_load_specs(paths))
     progress = opts.progress()
     provider = open_provider(spec.provider)
@@ -277,8 +291,10 @@ def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str]):
             provider,
             only=frozenset(only) if only else None,
             progress=lambda q: progress.line(f"Reading queue {q.id}"),
+            replace=replace_ids,
         )
         _check_only(result.unmatched_only)
+        _check_replace(replace_ids, result.plan)
     except BaseException:
         provider.close()
         raise
@@ -465,15 +481,17 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
 @click.option("--fail-on-missing", is_flag=True,
               help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--replace", multiple=True, metavar="ID[,ID…]",
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing) -> None:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace) -> None:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
     change is blocked by a lock or the plan exceeds the queue's safety limits.
     """
     with _annotated(fmt):
-        spec, provider, result = _plan_from_specs(opts, specs, only)
+        spec, provider, result = _plan_from_specs(opts, specs, only, replace)
         provider.close()
         _echo_warnings(result.missing)
         meta = _plan_meta(spec.queues, result.missing)
@@ -516,8 +534,10 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
               help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
 @click.option("--fail-on-missing", is_flag=True,
               help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--replace", multiple=True, metavar="ID[,ID…]",
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing) -> None:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace) -> None:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -529,16 +549,17 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
     from .apply import apply_plan
 
     if len(targets) == 1 and _is_plan_file(targets[0]):
-        if only:
+        if only or replace:
+            flag = "--only" if only else "--replace"
             raise UserError(
-                f"{targets[0]}: --only selects items of a spec, but a plan file is applied "
-                "exactly as reviewed; make a smaller plan with `reconciler plan --only ID -o FILE`"
+                f"{targets[0]}: {flag} works on a spec, but a plan file is applied exactly as "
+                f"reviewed; make the plan with `reconciler plan {flag} ID -o FILE`"
             )
         plan_obj, queues, provider, rediff, meta = _open_plan_file(targets[0])
         view = _view(plan_obj, meta, saved=True, force=force, fail_on_missing=fail_on_missing)
     else:
-        spec, provider, result = _plan_from_specs(opts, targets, only)
-        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers()
+        spec, provider, result = _plan_from_specs(opts, targets, only, replace)
+        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(_only_ids(replace)))
         meta = _plan_meta(spec.queues, result.missing)
         view = _view(plan_obj, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
     with provider:

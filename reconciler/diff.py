@@ -6,6 +6,7 @@ judged here because only the diff knows whether a change touches more than the l
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 from contextlib import contextmanager
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -29,10 +30,20 @@ def diff_item(queue: QueueSpec, item: Item, desired: Desired) -> Change | None:
     return _diff(item, desired.status, desired.locked, desired.tags, _SharedFieldChanges())
 
 
-def rediff(queue: QueueSpec, item: Item) -> Change | None:
+def rediff(queue: QueueSpec, item: Item, replace: frozenset[str] = frozenset()) -> Change | None:
     """Resolve and diff one freshly read item (apply, after an etag conflict)."""
     settled = CompiledQueue(queue).settle(item)
-    return None if settled is None else _diff(item, *settled, _SharedFieldChanges())
+    change = None if settled is None else _diff(item, *settled, _SharedFieldChanges())
+    return replaced(change, replace)
+
+
+def replaced(change: Change | None, replace: frozenset[str]) -> Change | None:
+    """`--replace ID`: a change the lock blocks becomes one that unlocks, changes and
+    relocks the item in one write (`relock`), for the ids named only: correcting a
+    locked result is one deliberate, visible step instead of two reviewed applies."""
+    if change is None or not change.blocked or change.item_id not in replace:
+        return change
+    return dataclasses.replace(change, blocked=False, relock=True)
 
 
 def plan_queue(
@@ -53,9 +64,12 @@ class QueueDiffer:
     """plan_queue a page at a time: the planner diffs each page while the service is
     still working on the next, instead of all of them after the last one arrives."""
 
-    def __init__(self, queue: QueueSpec, only: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, queue: QueueSpec, only: frozenset[str] | None = None, replace: frozenset[str] = frozenset()
+    ) -> None:
         self._queue = queue
         self._only = only
+        self._replace = replace
         self._settle = CompiledQueue(queue).settle
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
@@ -77,7 +91,7 @@ class QueueDiffer:
             if settled is not None:
                 change = _diff(item, *settled, shared)
                 if change is not None:
-                    changes.append(change)
+                    changes.append(replaced(change, self._replace) if change.blocked else change)
 
     def plan(self) -> QueuePlan:
         changes = sorted(self._changes, key=lambda c: item_order(c.item_id))

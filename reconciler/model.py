@@ -298,6 +298,9 @@ class Change:
     base: Mapping[str, Any] = field(compare=False, repr=False)
     lock: LockOp | None = None
     blocked: bool = False
+    # A change to a locked item made anyway under `--replace ID`: written as unlock,
+    # change, relock in one write, so the item stays locked (never blocked as well).
+    relock: bool = False
 
     @property
     def tag_changes(self) -> dict[str, TagValue | None]:

@@ -146,6 +146,7 @@ def _queue_to_json(queue: QueuePlan, lock_annotation: str) -> dict[str, Any]:
 
 
 def _change_to_json(change: Change) -> dict[str, Any]:
+    """`relock` is written only when true, so plans without `--replace` read as before."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     sources = []
@@ -168,6 +169,7 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "blocked": change.blocked,
         "sources": sources,
         "base": dict(change.base),
+        **({"relock": True} if change.relock else {}),
     }
 
 
@@ -478,6 +480,9 @@ class _Reader:
             ))
         if "locked" in before:
             fields.append(FieldChange("locked", before["locked"], after["locked"], sources.get("locked")))
+        relock = raw.get("relock", False)
+        if relock and (raw["blocked"] or raw["lock"] is not None):
+            raise self.fail(path + ("relock",), "a relocked change (`--replace`) is neither blocked nor a lock change")
         return Change(
             item_id=raw["id"],
             etag=raw["etag"],
@@ -485,6 +490,7 @@ class _Reader:
             base=raw["base"],
             lock=raw["lock"],
             blocked=raw["blocked"],
+            relock=relock,
         )
 
     def tag_value(self, value: Any, path: tuple) -> Any:

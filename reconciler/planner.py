@@ -36,13 +36,13 @@ class PlanResult:
     # the same news as `warnings` about missing entries, located, for every format
     missing: tuple[SpecWarning, ...] = ()
 
-    def rediffers(self) -> dict[str, Rediff]:
+    def rediffers(self, replace: frozenset[str] = frozenset()) -> dict[str, Rediff]:
         """Spec mode's conflict handler: re-diff one fresh item against its queue."""
-        return {qid: _rediffer(q) for qid, q in self.queues.items()}
+        return {qid: _rediffer(q, replace) for qid, q in self.queues.items()}
 
 
-def _rediffer(queue: QueueSpec) -> Rediff:
-    return lambda item: diff.rediff(queue, item)
+def _rediffer(queue: QueueSpec, replace: frozenset[str]) -> Rediff:
+    return lambda item: diff.rediff(queue, item, replace)
 
 
 def merge_specs(specs: Sequence[Spec]) -> Spec:
@@ -75,15 +75,19 @@ def merge_specs(specs: Sequence[Spec]) -> Spec:
 
 
 def _read_and_diff(
-    queue: QueueSpec, provider: Provider, only: frozenset[str] | None, progress: Progress | None
+    queue: QueueSpec,
+    provider: Provider,
+    only: frozenset[str] | None,
+    progress: Progress | None,
+    replace: frozenset[str] = frozenset(),
 ) -> diff.QueueDiffer:
     """Each page diffed as it arrives, while the provider reads the next; a RELISTED
     listing starts the diff over."""
-    differ = diff.QueueDiffer(queue, only)
+    differ = diff.QueueDiffer(queue, only, replace)
     with diff.collector_paused(), closing(provider.pages(queue, progress)) as pages:
         for page in pages:
             if page is RELISTED:
-                differ = diff.QueueDiffer(queue, only)
+                differ = diff.QueueDiffer(queue, only, replace)
             else:
                 differ.add(page)
     return differ
@@ -95,13 +99,14 @@ def build_plan(
     *,
     only: frozenset[str] | None = None,
     progress: ProgressFactory | None = None,
+    replace: frozenset[str] = frozenset(),
 ) -> PlanResult:
     queue_plans = []
     warnings: list[str] = []
     unmatched = set(only or ())
     located: list[SpecWarning] = []
     for queue in spec.queues:
-        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None)
+        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace)
         queue_plans.append(differ.plan())
         unmatched = {i for i in unmatched if not differ.listed(i)}
         missing = differ.missing_ids()

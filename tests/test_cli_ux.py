@@ -58,10 +58,12 @@ def test_plan_out_dash_writes_the_plan_file_to_stdout_and_the_report_to_stderr(e
     assert not (tmp_path / "-").exists()
 
 
-def test_plan_out_dash_with_json_format_prints_the_document_once(example):
+def test_plan_out_dash_with_json_format_prints_the_document_once(example, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = run_cli("plan", example, "-o", "-", "--format", "json")
     assert result.code == 0
     assert json.loads(result.out)["format_version"] == 1
+    assert not (tmp_path / "-").exists()
 
 
 # ------------------------------------------------------------- global options
@@ -419,3 +421,102 @@ def test_a_string_where_a_list_belongs_shows_the_list_to_write(tmp_spec):
     spec, result = validate_text(tmp_spec, 'version: 1\nqueues:\n  - id: "1"\n    include: scores/*.yaml\n')
     assert result.code == 1
     assert result.err == f"error: {spec}:4:14: expected a list, got string (write `include: [scores/*.yaml]`)\n"
+
+
+# ------------------------------------------------- --replace: change a locked item
+def with_locked_correction(example):
+    """9700002 is locked in the seed (score 0.37); the spec corrects its score."""
+    text = example.read_text().replace('      "9700004": {', '      "9700002": {tags: {score: 0.4}}\n      "9700004": {')
+    example.write_text(text)
+    return example
+
+
+def live_item(example, item_id):
+    from reconciler.store import Store
+
+    store = Store(example.parent / ".reconciler" / "state.db")
+    try:
+        return store.get(item_id)
+    finally:
+        store.close()
+
+
+def test_replace_turns_a_blocked_change_into_one_marked_change_that_keeps_the_lock(example):
+    spec = with_locked_correction(example)
+    assert run_cli("plan", spec).code == 1  # blocked without --replace
+    planned = run_cli("plan", spec, "--replace", "9700002", "--detailed-exitcode")
+    assert planned.code == 2, planned.err
+    assert "  ! 9700002  LOCKED: changed under --replace; stays locked" in planned.out
+    assert "including 2 locks, 1 under --replace" in planned.out
+    applied = run_cli("apply", spec, "--replace", "9700002", "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    record = live_item(example, "9700002")
+    assert record.locked and record.tags["score"] == (0.4,)
+    assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+def test_replace_is_carried_in_the_plan_file(example, tmp_path):
+    spec = with_locked_correction(example)
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "--replace", "9700002", "-o", saved).code == 0
+    (change,) = [c for q in json.loads(saved.read_text())["queues"] for c in q["changes"] if c["id"] == "9700002"]
+    assert change["relock"] is True and change["blocked"] is False and change["lock"] is None
+    shown = run_cli("show", saved, "--format", "markdown")
+    assert shown.code == 0 and "`9700002` **locked; changed under --replace**" in shown.out
+    assert run_cli("apply", saved, "--auto-approve").code == 0
+    record = live_item(example, "9700002")
+    assert record.locked and record.tags["score"] == (0.4,)
+
+
+def test_replace_of_an_item_that_is_not_blocked_is_an_error(example):
+    result = run_cli("plan", with_locked_correction(example), "--replace", "9700005,9700002")
+    assert result.code == 1
+    assert "error: --replace 9700005: no change to this id is blocked by a lock" in result.err
+
+
+def test_replace_refuses_a_plan_file(example, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", example, "-o", saved).code == 0
+    result = run_cli("apply", saved, "--replace", "9700002", "--auto-approve")
+    assert result.code == 1 and "plan --replace" in result.err
+
+
+def test_replace_on_synapse_writes_the_change_and_keeps_the_lock_annotation(make_sandbox, tmp_path):
+    import requests
+
+    from conftest import SANDBOX_TOKEN
+
+    sb = make_sandbox(synthetic=[("9615000", 3)])
+    env = {"SYNAPSE_AUTH_TOKEN": SANDBOX_TOKEN}
+    head = f'version: 1\nprovider: {{type: synapse, endpoint: "{sb.url}"}}\nqueues:\n  - id: "9615000"\n    submissions:\n'
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(head + '      "9700001": {locked: true}\n')
+    assert run_cli("apply", spec, "--auto-approve", env=env).code == 0
+    spec.write_text(head + '      "9700001": {status: SCORED, tags: {score: 0.9}, locked: true}\n')
+    assert run_cli("plan", spec, env=env).code == 1  # blocked
+    applied = run_cli("apply", spec, "--replace", "9700001", "--auto-approve", env=env)
+    assert applied.code == 0, applied.out + applied.err
+    status = requests.get(f"{sb.url}/evaluation/submission/9700001/status",
+                          headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}, timeout=10).json()
+    assert status["status"] == "SCORED"
+    annotations = status["submissionAnnotations"]["annotations"]
+    assert annotations["locked"]["value"] == ["true"] and annotations["score"]["value"] == ["0.9"]
+    assert run_cli("plan", spec, "--detailed-exitcode", env=env).code == 0
+
+
+def test_a_plan_file_change_both_relocked_and_blocked_is_refused(example, tmp_path):
+    from reconciler.planfile import _checksum
+
+    spec = with_locked_correction(example)
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "--replace", "9700002", "-o", saved).code == 0
+    doc = json.loads(saved.read_text())
+    (change,) = [c for q in doc["queues"] for c in q["changes"] if c.get("relock")]
+    change["blocked"] = True
+    doc["summary"]["change"] -= 1
+    doc["summary"]["blocked"] += 1
+    doc["checksum"] = _checksum(doc)
+    saved.write_text(json.dumps(doc, indent=2))
+    result = run_cli("show", saved)
+    assert result.code == 1
+    assert "a relocked change (`--replace`) is neither blocked nor a lock change" in result.err

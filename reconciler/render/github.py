@@ -12,7 +12,7 @@ from typing import Sequence
 from ..errors import Located, UserError, UserErrors
 from ..model import Change, Plan, Source
 from ..notes import SpecWarning
-from .text import BLOCKED_REASON, field_line, printable, summary_sentence
+from .text import BLOCKED_REASON, REPLACED, field_line, printable, summary_sentence
 
 
 def escape_data(text: str) -> str:
@@ -54,6 +54,16 @@ def render_plan_github(
                 file=printable(source.file) if source else None,
                 line=source.line if source else None,
                 title="blocked change",
+            ))
+        for change in (c for c in queue.changes if c.relock):
+            source = _first_source(change)
+            lines.append(command(
+                "warning",
+                f"queue {printable(queue.queue_id)}: {printable(change.item_id)} {REPLACED} "
+                f"({'; '.join(field_line(f) for f in change.fields)})",
+                file=printable(source.file) if source else None,
+                line=source.line if source else None,
+                title="locked item changed",
             ))
     if problems:
         message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}"

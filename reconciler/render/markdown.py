@@ -126,6 +126,8 @@ def _rows(change: Change) -> str:
     item = cell_code(change.item_id)
     if change.blocked:
         item += " **blocked**"
+    elif change.relock:
+        item += " **locked; changed under --replace**"
     elif change.lock:
         item += f" ({change.lock})"
     rows = []

@@ -33,13 +33,18 @@ def describe_value(field: str, value: Any) -> str:
 
 
 def marker(change: Change) -> str:
-    """`!` blocked, `+` lock, `-` unlock, `~` any other change (see LEGEND)."""
-    if change.blocked:
+    """`!` blocked or changed under --replace (a locked item either way), `+` lock,
+    `-` unlock, `~` any other change (see LEGEND)."""
+    if change.blocked or change.relock:
         return "!"
     return {"lock": "+", "unlock": "-"}.get(change.lock or "", "~")
 
 
-LEGEND = "Markers: ~ change · + change that locks · - change that unlocks · ! blocked (item is locked)"
+LEGEND = (
+    "Markers: ~ change · + change that locks · - change that unlocks · "
+    "! blocked (item is locked), or changed under --replace"
+)
+REPLACED = "LOCKED: changed under --replace; stays locked"
 
 
 def plan_header(plan: Plan, *, tool_version: str, created_at: str | None = None) -> str:
@@ -60,6 +65,8 @@ def change_counts(counts: dict[str, int]) -> str:
         f"{counts[kind]} {kind}{'s' if counts[kind] != 1 else ''}"
         for kind in ("lock", "unlock") if counts[kind]
     ]
+    if counts.get("replace"):
+        included.append(f"{counts['replace']} under --replace")
     extra = f" (including {', '.join(included)})" if included else ""
     return f"{counts['change']} to change{extra}, {counts['blocked']} blocked"
 
@@ -67,14 +74,14 @@ def change_counts(counts: dict[str, int]) -> str:
 def summary_sentence(plan: Plan) -> str:
     if not plan.has_changes:
         return NO_CHANGES
-    s = plan.summary()
+    s = {**plan.summary(), "replace": sum(1 for c in plan.changes if c.relock)}
     return f"Plan: {change_counts(s)} (of {s['items_seen']} items seen)."
 
 
 def queue_counts(queue: QueuePlan) -> str:
     if not queue.changes:
         return "no changes"
-    return change_counts(queue.counts())
+    return change_counts({**queue.counts(), "replace": sum(1 for c in queue.changes if c.relock)})
 
 
 def field_line(f: FieldChange) -> str:
@@ -116,6 +123,8 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str]) -> None:
         head = f"  {sign} {printable(change.item_id)}"
         if change.blocked:
             head += f"  BLOCKED: {BLOCKED_REASON}"
+        elif change.relock:
+            head += f"  {REPLACED}"
         out.append(_paint(head, sign, color))
         for body, f in zip(lines, change.fields):
             if f.source is None:
