@@ -67,8 +67,6 @@ def test_plan_out_dash_with_json_format_prints_the_document_once(example, tmp_pa
 
 
 # ------------------------------------------------------------- global options
-from reconciler.cli import color_wanted  # noqa: E402
-
 
 @pytest.mark.parametrize("flag", ["-q", "--quiet", "-v", "-vv", "--no-color"])
 def test_global_options_work_after_the_subcommand_too(example, flag):
@@ -91,6 +89,8 @@ def test_quiet_after_the_subcommand_silences_notes(example, tmp_path):
     (True, {"TERM": "xterm-256color"}, True, False),
 ])
 def test_colour_only_on_a_terminal_that_wants_it(tty, env, no_color, expected):
+    from reconciler.cli import color_wanted
+
     assert color_wanted(tty, env, no_color) is expected
 
 
