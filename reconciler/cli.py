@@ -249,7 +249,7 @@ def _load_specs(paths: Sequence[str]):
     return specs
 
 
-def _only_ids(values: Sequence[str]) -> tuple[str, ...]:
+def _id_list(values: Sequence[str]) -> tuple[str, ...]:
     """`--only 1,2 --only 3` → ("1", "2", "3"): commas separate ids as well as repeats,
     because that is how people write lists on a command line."""
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
@@ -280,8 +280,8 @@ def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str], r
     from .planner import build_plan, merge_specs
     from .providers import open_provider
 
-    only = _only_ids(only)
-    replace_ids = frozenset(_only_ids(replace))
+    only = _id_list(only)
+    replace_ids = frozenset(_id_list(replace))
     spec = merge_specs(_load_specs(paths))
     progress = opts.progress()
     provider = open_provider(spec.provider)
@@ -469,7 +469,8 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
     "  reconciler plan spec.yaml -o plan.json        # save for `apply plan.json`\n"
     "  reconciler plan spec.yaml --detailed-exitcode # CI: 0 none, 2 changes, 1 error\n"
     "  reconciler plan spec.yaml --format markdown > plan.md\n"
-    "  reconciler plan spec.yaml --only 9700001,9700002\n\n" + EPILOG_EXIT
+    "  reconciler plan spec.yaml --only 9700001,9700002\n"
+    "  reconciler plan spec.yaml --replace 9700003   # correct a locked item, keep it locked\n\n" + EPILOG_EXIT
 )
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=OutPath(),
@@ -559,7 +560,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
         view = _view(plan_obj, meta, saved=True, force=force, fail_on_missing=fail_on_missing)
     else:
         spec, provider, result = _plan_from_specs(opts, targets, only, replace)
-        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(_only_ids(replace)))
+        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(_id_list(replace)))
         meta = _plan_meta(spec.queues, result.missing)
         view = _view(plan_obj, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
     with provider:
