@@ -110,9 +110,9 @@ def serve_forever(config: SandboxConfig) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
-    print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
-          f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
     try:
+        print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
+              f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
