@@ -1,5 +1,5 @@
 """The workflow Results fake over HTTP: routes, bodies, errors and harness options
-(docs/sandbox.md, ../shared/services/workflow-results.md)."""
+(docs/sandbox.md, docs/workflow-results.md)."""
 from __future__ import annotations
 
 import re

@@ -1,6 +1,6 @@
 """The CHIME/FRB workflow Results fake: the routes `workflow.http.results.Results`
 (workflow-core 1.12.3) calls, at the root of the URL, over one DocStore collection per
-pipeline (../shared/services/workflow-results.md).
+pipeline (docs/sandbox.md, docs/workflow-results.md).
 
 The real server is not public, so every rule the client cannot show is this fake's own
 choice, written down in docs/sandbox.md: the `{"error": ...}` bodies and their status
