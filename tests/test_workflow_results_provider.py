@@ -388,3 +388,24 @@ def test_faults_converge_and_no_work_is_written_twice(make_sandbox):
             pytest.fail("did not converge in 5 rounds")
     assert all(d["tags"] == ["reviewed"] for d in docs(sb))
     assert set(written) == {d["id"] for d in docs(sb)} and max(written.values()) == 1
+
+
+def test_replace_changes_a_locked_work_in_two_guarded_puts_and_leaves_it_locked(make_sandbox):
+    """The Results lock is native and the server refuses an update that keeps a work
+    locked: `--replace` unlocks with the change, then locks again."""
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)])
+    ids = [d["id"] for d in docs(sb)]
+    for work_id in ids[:2]:
+        work = sb.store.get(PIPELINE, work_id)
+        sb.store.put(PIPELINE, work_id, {**work, "results": {"locked": True, "snr": 7}})
+    q = queue(rule("review", Match(), labels=("reviewed",)))
+    with open_provider(sb) as provider:
+        result = build_plan(spec_of(sb, q), provider, replace=frozenset(ids[:1]))
+        blocked = {c.item_id for c in result.plan.changes if c.blocked}
+        assert blocked == {ids[1]}  # only the named work is replaced
+        report = apply_plan(result.plan, provider, result.queues)
+    outcome = {r.item_id: r.outcome for r in report.results}
+    assert outcome == {ids[0]: "applied", ids[1]: "blocked", ids[2]: "applied"}
+    first = sb.store.get(PIPELINE, ids[0])
+    assert first["tags"] == ["reviewed"] and first["results"] == {"locked": True, "snr": 7}
+    assert sb.store.get(PIPELINE, ids[1])["tags"] in (None, [])

@@ -17,13 +17,14 @@ import json
 import os
 import re
 import time
+from dataclasses import replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
 from .. import __version__
 from ..http import RETRY_STATUSES, HeaderAuth, failure_name, make_session, nothing_sent
-from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
+from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
     Capabilities,
@@ -231,7 +232,16 @@ class WorkflowResultsProvider(Provider):
         Still as it was: sent again (up to PUT_ATTEMPTS in all). Changed by someone else
         meanwhile: stale or unchanged, as the guard says. A refusal (4xx) fails its
         request's works with the server's words; later requests are not attempted."""
+        result = self._write(queue, [c for c in changes if not c.relock])
+        relocked = [c for c in changes if c.relock]
+        if relocked and not result.error:
+            self._write_relocked(queue, relocked, result)
+        return result
+
+    def _write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
         result = WriteResult()
+        if not changes:
+            return result
         try:
             fresh_docs = self._by_id(queue, [c.item_id for c in changes], None)
         except ProviderError as exc:
@@ -243,6 +253,32 @@ class WorkflowResultsProvider(Provider):
             if result.error:
                 break
         return result
+
+    def _write_relocked(self, queue: QueueSpec, changes: Sequence[Change], result: WriteResult) -> None:
+        """`--replace`: the lock is native, and a server that enforces it refuses an
+        update that keeps a work locked, so a relocked change is two guarded writes: the
+        change with the unlock, then the lock alone (guarded by the state the first one
+        left). A work whose second write fails is reported failed, saying it was left
+        unlocked, so nobody mistakes it for done."""
+        opened = [replace(c, fields=c.fields + (FieldChange("locked", True, False, None),),
+                          lock="unlock", relock=False) for c in changes]
+        first = self._write(queue, opened)
+        result.stale.update(first.stale)
+        result.failed.update(first.failed)
+        ready = [c for c in opened if c.item_id in (*first.applied, *first.unchanged)]
+        closing = [_relocking(c) for c in ready]
+        second = self._write(queue, closing) if closing and not first.error else WriteResult()
+        result.applied += second.applied + second.unchanged
+        unlocked = "changed, but left UNLOCKED: relocking it"
+        for change in ready:
+            reason = second.failed.get(change.item_id)
+            if change.item_id in second.stale:
+                result.failed[change.item_id] = f"{unlocked} was refused: it changed again meanwhile"
+            elif reason is not None:
+                result.failed[change.item_id] = f"{unlocked} failed: {reason}"
+            elif change.item_id not in result.applied:
+                result.failed[change.item_id] = f"{unlocked} was not attempted"
+        result.error = result.error or first.error or second.error
 
     def _judge(
         self, changes: Sequence[Change], docs: Mapping[str, dict[str, Any]], result: WriteResult
@@ -495,6 +531,14 @@ def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
     if not isinstance(locked, bool):
         raise _Malformed(f"work {work_id}: results.locked is not true or false")
     return locked
+
+
+def _relocking(opened: Change) -> Change:
+    """The lock-only change that follows `opened` (a change with its unlock): guarded by
+    the digest of the state `opened` leaves."""
+    after = _to_item(updated_work(opened.base, opened))
+    return Change(opened.item_id, after.etag, (FieldChange("locked", False, True, None),),
+                  base=after.base, lock="lock")
 
 
 def updated_work(doc: Mapping[str, Any], change: Change) -> dict[str, Any]:
