@@ -349,6 +349,9 @@ class Change:
     # change from the item's live state (DESIGN §9 "Refusals").
     blocked: bool = False
     refused: str | None = None
+    # A change to a locked item made anyway under `--replace ID`: written as unlock,
+    # change, relock in one write, so the item stays locked (never blocked as well).
+    relock: bool = False
 
     @property
     def tag_changes(self) -> dict[str, TagValue | None]:

@@ -25,9 +25,9 @@ def test_a_status_outside_the_declared_values_is_refused_with_the_closest_one():
     q = queue(rule("r", {"status": "Success"}, {"status": "failed"}),
               submissions={"1": {"status": "running"}})
     assert capability_problems(q, LABELS, "workflow-results") == [
-        SpecProblem("status 'Success' is not a status (one of: failure, success); did you mean 'success'?",
+        SpecProblem("status 'Success' is not a status: did you mean 'success'? (one of: failure, success)",
                     ("rules", 0, "where", "status", "Success")),
-        SpecProblem("status 'failed' is not a status (one of: failure, success); did you mean 'failure'?",
+        SpecProblem("status 'failed' is not a status: did you mean 'failure'? (one of: failure, success)",
                     ("rules", 0, "set", "status")),
         SpecProblem("status 'running' is not a status (one of: failure, success)", ("submissions", "1", "status")),
     ]

@@ -47,11 +47,9 @@ def _status_problems(queue: QueueSpec, rules: StatusRules, service: str) -> Iter
         if not isinstance(status, str) or status in allowed:
             continue
         what = rules.name if matching or allowed == known else f"{rules.name} a spec can set"
-        message = f"status {status!r} is not a {what} (one of: {', '.join(sorted(allowed))})"
         suggestion = closest(status, allowed)
-        if suggestion is not None:
-            message += f"; did you mean {suggestion!r}?"
-        yield SpecProblem(message, path)
+        hint = f": did you mean {suggestion!r}?" if suggestion is not None else ""
+        yield SpecProblem(f"status {status!r} is not a {what}{hint} (one of: {', '.join(sorted(allowed))})", path)
 
 
 def _statuses(queue: QueueSpec) -> Iterator[tuple[tuple[Any, ...], Any, bool]]:

@@ -32,7 +32,7 @@ from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sen
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
-    RELISTED,
+    ListingMoved,
     Capabilities,
     ConfigError,
     Progress,
@@ -46,6 +46,7 @@ from .base import (
     compare_guard,
     digest_etag,
     gather,
+    read_twice,
 )
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
@@ -74,10 +75,6 @@ FIELDS = "id,project,tags"
 UNKNOWN = "no answer"  # _post: the call may or may not have been applied
 _ID = re.compile(r"[0-9]+")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
-
-
-class _Inconsistent(Exception):
-    """A paged listing changed while it was read (count moved, or an id repeated)."""
 
 
 class SynapseTokenAuth(HeaderAuth):
@@ -205,32 +202,29 @@ class DatamakerProvider(Provider):
         task is read), then who carries each of them (all are read, so items show the
         tags the spec does not manage too, as `export` needs), then the task ids a page
         at a time, each page yielded as items. A listing that moves while it is paged
-        is read once more (after RELISTED if pages were already yielded)."""
+        is read once more, after RELISTED."""
         tags = self._read_tags(queue, fresh=True)
         watched = self._watched(queue, tags)
-        for attempt in (1, 2):
-            yielded = False
-            try:
-                members = {name: self._members(queue, tag_id) for name, tag_id in tags.items()}
-                seen: set[int] = set()
-                for rows in self._paged("sdk/tasks/", {"project": queue.id, "page_size": PAGE_SIZE, "fields": FIELDS}):
-                    ids = self._task_ids(queue, rows)
-                    if seen.intersection(ids) or len(set(ids)) < len(ids):
-                        raise _Inconsistent()  # a row moved to a later page while paging
-                    seen.update(ids)
-                    if progress and ids:
-                        progress(len(ids))
-                    yielded = True
-                    yield [_item(i, queue, tags, members, watched) for i in ids]
-                if not yielded:
-                    yield []
-                return
-            except _Inconsistent:
-                if attempt == 2:
-                    raise ProviderError(f"project {queue.id}: the task listing kept changing while it "
-                                        "was read; try again") from None
-                if yielded:
-                    yield RELISTED
+        return read_twice(
+            lambda: self._pages_once(queue, progress, tags, watched),
+            lambda exc: f"project {queue.id}: the task listing kept changing while it was read; try again",
+        )
+
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None, tags: dict, watched: Any) -> Iterator[list[Item]]:
+        members = {name: self._members(queue, tag_id) for name, tag_id in tags.items()}
+        seen: set[int] = set()
+        yielded = False
+        for rows in self._paged("sdk/tasks/", {"project": queue.id, "page_size": PAGE_SIZE, "fields": FIELDS}):
+            ids = self._task_ids(queue, rows)
+            if seen.intersection(ids) or len(set(ids)) < len(ids):
+                raise ListingMoved()  # a row moved to a later page while paging
+            seen.update(ids)
+            if progress and ids:
+                progress(len(ids))
+            yielded = True
+            yield [_item(i, queue, tags, members, watched) for i in ids]
+        if not yielded:
+            yield []
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         tags = self._read_tags(queue)
@@ -450,7 +444,7 @@ class DatamakerProvider(Provider):
     # --------------------------------------------------------------- plumbing
     def _paged(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:
         """Each page's `results` of a DRF listing, following `next` (only to this
-        endpoint: the URL comes from the server). Raises _Inconsistent when `count`
+        endpoint: the URL comes from the server). Raises ListingMoved when `count`
         moves between pages; QueueNotFound when the server refuses the `project`
         filter's value (django-filter: "Select a valid choice")."""
         url: str | None = f"{self._endpoint}/{path}"
@@ -468,7 +462,7 @@ class DatamakerProvider(Provider):
             if not isinstance(results, list) or not isinstance(body.get("count"), int):
                 raise self._unexpected(path, "expected a page with `count` and a `results` array")
             if count is not None and body["count"] != count:
-                raise _Inconsistent()
+                raise ListingMoved()
             count = body["count"]
             yield results
             url, query = body.get("next"), None

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
-    RELISTED,
+    ListingMoved,
     Capabilities,
     ConfigError,
     Progress,
@@ -37,6 +37,7 @@ from .base import (
     compare_guard,
     digest_etag,
     gather,
+    read_twice,
 )
 
 OPTIONS = frozenset({"region", "profile", "endpoint"})
@@ -66,12 +67,6 @@ _TRANSIENT = frozenset({
     "InternalServerException", "ServiceUnavailableException", "InternalFailure",
 })
 _SECRETISH = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b|Credential=[^,\s]+|Signature=[0-9a-f]+")
-
-
-class _ListedTwice(Exception):
-    def __init__(self, item_id: str) -> None:
-        super().__init__(item_id)
-        self.item_id = item_id
 
 
 class OmicsProvider(Provider):
@@ -257,19 +252,10 @@ class OmicsProvider(Provider):
         """ListBatch pages of 100, each followed by its batches' GetBatch (tags and arn
         are only there), MAX_IN_FLIGHT at a time. The service documents no order for
         ListBatch; a batch listed twice means the listing moved under us: read it again."""
-        try:
-            yield from self._pages_once(queue, progress)
-            return
-        except _ListedTwice:
-            pass
-        yield RELISTED
-        try:
-            yield from self._pages_once(queue, progress)
-        except _ListedTwice as exc:
-            raise ProviderError(
-                f"run group {queue.id}: batch {exc.item_id} was listed twice; the run group kept "
-                "changing while it was read, try again"
-            ) from None
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: f"run group {queue.id}: {exc}; the run group kept changing while it was read, try again",
+        )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
         seen: set[str] = set()
@@ -289,7 +275,7 @@ class OmicsProvider(Provider):
             ids = [b["id"] for b in listed]
             for batch_id in ids:
                 if batch_id in seen:
-                    raise _ListedTwice(batch_id)
+                    raise ListingMoved(f"batch {batch_id} was listed twice")
                 seen.add(batch_id)
             # A batch deleted between the listing and its GetBatch is simply not there.
             items = [item for item in self._get_many(ids, queue) if item is not None]

@@ -29,7 +29,7 @@ from ..http import HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
-    RELISTED,
+    ListingMoved,
     Capabilities,
     ConfigError,
     Progress,
@@ -42,6 +42,7 @@ from .base import (
     compare_guard,
     digest_etag,
     gather,
+    read_twice,
 )
 
 STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
@@ -68,10 +69,6 @@ HOW_TO = (f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/
 _DIGITS = re.compile(r"[0-9]+")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
-
-
-class _Inconsistent(Exception):
-    """The listing changed while it was paged."""
 
 
 class Malformed(Exception):
@@ -198,17 +195,10 @@ class SuperviselyProvider(Provider):
         moves, or that repeats an id changed while it was read: RELISTED, and read
         once more."""
         self._check_keys(queue)
-        try:
-            yield from self._pages_once(queue, progress)
-            return
-        except _Inconsistent:
-            pass
-        yield RELISTED
-        try:
-            yield from self._pages_once(queue, progress)
-        except _Inconsistent as exc:
-            raise ProviderError(f"workspace {queue.id}: the task listing kept changing while it was "
-                                f"read ({exc}); try again") from None
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: f"workspace {queue.id}: the task listing kept changing while it was read ({exc}); try again",
+        )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
         first = self._list_page(queue, 1, PAGE_SIZE)
@@ -219,11 +209,11 @@ class SuperviselyProvider(Provider):
         def take(page: Mapping[str, Any]) -> list[Item]:
             nonlocal count
             if page["total"] != total:
-                raise _Inconsistent(f"total went from {total} to {page['total']}")
+                raise ListingMoved(f"total went from {total} to {page['total']}")
             items = [self._item(task, queue, "tasks.list") for task in page["entities"]]
             for item in items:
                 if item.id in seen:
-                    raise _Inconsistent(f"task {item.id} was listed twice")
+                    raise ListingMoved(f"task {item.id} was listed twice")
                 seen.add(item.id)
             count += len(items)
             if progress and items:
@@ -243,7 +233,7 @@ class SuperviselyProvider(Provider):
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if count != total:
-            raise _Inconsistent(f"{count} tasks listed for a total of {total}")
+            raise ListingMoved(f"{count} tasks listed for a total of {total}")
 
     def _list_page(self, queue: QueueSpec, page: int, per_page: int) -> dict[str, Any]:
         body = {"workspaceId": int(queue.id), "filter": [], "sort": "id", "sort_order": "asc",

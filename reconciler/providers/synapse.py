@@ -19,7 +19,7 @@ import requests
 
 from .. import __version__
 from ..auth import HOW_TO, find_token
-from ..http import ThrottleDialect, failure_name, make_session, nothing_sent
+from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
@@ -327,8 +327,8 @@ class SynapseProvider(Provider):
         except requests.RequestException as exc:
             if nothing_sent(exc):
                 raise WriteFailed(
-                    f"evaluation {queue.id}: statusBatch got no connection ({failure_name(exc)}) "
-                    "after retries; it was not written"
+                    f"evaluation {queue.id}: statusBatch got no connection ({self._no_connection(exc)}); "
+                    "it was not written"
                 ) from None
             raise WriteFailed(
                 f"evaluation {queue.id}: statusBatch got no response ({failure_name(exc)}) "
@@ -361,9 +361,21 @@ class SynapseProvider(Provider):
         try:
             return self._session.get(self._endpoint + path)
         except requests.RequestException as exc:
+            if nothing_sent(exc) and connection_refused(exc):
+                raise ProviderError(
+                    f"cannot connect to {self._endpoint}: connection refused; is the server "
+                    "running, on that port?"
+                ) from None
             raise ProviderError(
                 f"GET {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
             ) from None
+
+    def _no_connection(self, exc: requests.RequestException) -> str:
+        """Why no attempt connected, with the fix when the connection was refused (it is
+        not retried: nothing listens there)."""
+        if connection_refused(exc):
+            return f"connection refused at {self._endpoint}; is the server running, on that port?"
+        return f"{failure_name(exc)} after retries"
 
     def _expect_ok(self, response: requests.Response, method: str, path: str) -> None:
         if response.status_code == 401:

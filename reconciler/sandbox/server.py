@@ -26,6 +26,7 @@ SERVICES = {
     "datamaker": "reconciler.sandbox.datamaker",
     "omics": "reconciler.sandbox.omics",
     "supervisely": "reconciler.sandbox.supervisely",
+    "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
 
@@ -47,6 +48,7 @@ class SandboxConfig:
     max_per_minute: int | None = None
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
+    lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
 
 
 class RunningSandbox:
@@ -108,9 +110,9 @@ def serve_forever(config: SandboxConfig) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
-    print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
-          f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
     try:
+        print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
+              f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
