@@ -51,3 +51,19 @@ def test_a_temporary_store_is_deleted_on_close():
     store.put("t", "1", {})
     store.close()
     assert not folder.exists()
+
+
+def test_iterate_after_starts_past_a_document_and_reads_only_what_is_taken(tmp_path):
+    store = DocStore(tmp_path / "s.db")
+    store.put_many("t", [(str(i), {"id": i}) for i in range(10)])
+    store.put_many("other", [("x", {"id": "x"})])
+    store.put("t", "2", {"id": 2, "updated": True})  # an update keeps its place
+    assert [d["id"] for d in store.iterate_after("t", chunk=3)] == list(range(10))
+    assert [d["id"] for d in store.iterate_after("t", "6", chunk=3)] == [7, 8, 9]
+    assert list(store.iterate_after("t", "9")) == []
+    with pytest.raises(KeyError):
+        store.iterate_after("t", "x")  # at once, not on the first next()
+    taken = store.iterate_after("t", "1", chunk=2)
+    assert next(taken) == {"id": 2, "updated": True}
+    assert [d["id"] for d in taken] == [3, 4, 5, 6, 7, 8, 9]
+    store.close()

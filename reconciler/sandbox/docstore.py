@@ -93,6 +93,34 @@ class DocStore:
             ).fetchall()
         return dict(rows)
 
+    def iterate_after(self, collection: str, after: str | None = None, chunk: int = 200) -> Iterator[dict[str, Any]]:
+        """The documents after document `after` (all when None), oldest first, read `chunk`
+        rows at a time: a caller that stops early (one page of a listing) reads and
+        decodes only what it took, not the whole collection. Raises KeyError at once if
+        `after` is not in the collection. Call inside `transaction()` for a consistent view."""
+        with self._lock:
+            start = 0
+            if after is not None:
+                row = self._db.execute("SELECT seq FROM docs WHERE collection = ? AND id = ?",
+                                       (collection, after)).fetchone()
+                if row is None:
+                    raise KeyError(after)
+                start = row[0]
+
+        def chunks(seq: int) -> Iterator[dict[str, Any]]:
+            while True:
+                with self._lock:
+                    rows = self._db.execute(
+                        "SELECT seq, body FROM docs WHERE collection = ? AND seq > ? ORDER BY seq LIMIT ?",
+                        (collection, seq, chunk),
+                    ).fetchall()
+                for seq, body in rows:
+                    yield json.loads(body)
+                if len(rows) < chunk:
+                    return
+
+        return chunks(start)
+
     def count(self, collection: str) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM docs WHERE collection = ?", (collection,)).fetchone()[0]

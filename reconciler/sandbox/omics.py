@@ -158,12 +158,13 @@ class OmicsFake(FakeService):
         items: list[dict] = []
         more = False
         with self.store.transaction():
-            past_token = after is None
-            for doc in self.store.iterate(COLLECTION):
-                batch = doc["batch"]
-                if not past_token:
-                    past_token = batch["id"] == after
-                    continue
+            try:
+                # from the token on, read as far as the page goes: the last page of a
+                # large run group costs what the first does
+                docs = self.store.iterate_after(COLLECTION, after)
+            except KeyError:
+                raise _validation("The pagination token is no longer valid (its batch was deleted)") from None
+            for doc in docs:
                 if not _matches(doc, filter_name, filter_value):
                     continue
                 if len(items) == max_items:
@@ -173,8 +174,6 @@ class OmicsFake(FakeService):
                 items.append({k: batch[k] for k in ("id", "name", "status", "totalRuns") if k in batch}
                              | {"createdAt": batch["creationTime"],
                                 "workflowId": batch["defaultRunSetting"]["workflowId"]})
-            if not past_token:
-                raise _validation("The pagination token is no longer valid (its batch was deleted)")
         body: dict[str, Any] = {"items": items}
         if more:
             body["nextToken"] = _make_token(filter_name, filter_value, items[-1]["id"])
