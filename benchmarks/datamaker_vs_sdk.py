@@ -124,7 +124,7 @@ SERVICE = Service(
     official_name="SDK set_tags per task (requests, sequential)",
     prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"SYNAPSE_ACCESS_TOKEN": TOKEN},
-    official=official, operation=operation, minimum=minimum, check=check,
+    official=official, operation=operation, minimum=minimum, check=check, once=frozenset({"task_tags"}),
 )
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ class Service:
     # check(db, n, drift, limit) -> problems: items among the first `limit` not in the
     # desired state after a run
     check: Callable[[Path, int, float, int], list[str]]
+    # operations the official way sends a fixed number of times whatever N (a lookup of
+    # the project's tags): not scaled up when a sample is extrapolated
+    once: frozenset[str] = frozenset()
 
 
 def drifted(i: int, drift: float) -> bool:
@@ -221,8 +224,10 @@ def run_official(service: Service, prepared: Prepared, n: int, drift: float, lat
         finally:
             fake.stop()
         scale = n / processed if processed else 1.0
-        by_op = {op: round(count * scale) for op, count in tally(service, entries).items()}
-        return Row(service.name, service.official_name, n, drift, latency_ms, round(len(entries) * scale), by_op,
+        by_op = {op: count if op in service.once else round(count * scale)
+                 for op, count in tally(service, entries).items()}
+        requests = sum(count for op, count in by_op.items() if op != "(refused)")
+        return Row(service.name, service.official_name, n, drift, latency_ms, requests, by_op,
                    seconds * scale, processed, extrapolated=processed < n,
                    server_seconds=served(entries) * scale, problems=service.check(db, n, drift, processed))
 

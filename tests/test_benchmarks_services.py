@@ -59,3 +59,4 @@ def test_reconciler_sends_the_minimum_and_both_sides_do_the_whole_job(name, drif
     assert theirs.problems == [] and theirs.processed == n and not theirs.extrapolated
     sampled = service_bench.run_official(service, prepared, n, drift, 0, sample=50)
     assert sampled.processed == 50 and sampled.extrapolated and sampled.problems == []
+    assert all(sampled.by_operation[op] == theirs.by_operation[op] for op in service.once)
