@@ -1,7 +1,7 @@
 """The one exception type the CLI turns into a single line on stderr and exit 1.
 
-Anything else that escapes is a bug and keeps its traceback (STYLE: pre-commit's
-error_handler). Messages must never contain a secret.
+Anything else that escapes is a bug: error_handler.py exits 3 and writes its traceback
+to a log file. Messages must never contain a secret.
 """
 from __future__ import annotations
 
