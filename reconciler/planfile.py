@@ -30,6 +30,7 @@ from .model import (
     Source,
     decode_tag_value,
     encode_tag_value,
+    tag_field,
 )
 from .notes import SpecWarning
 
@@ -135,9 +136,9 @@ def _change_to_json(change: Change) -> dict[str, Any]:
     after: dict[str, Any] = {}
     sources = []
     for f in change.fields:
-        if f.field.startswith("tags."):
-            before.setdefault("tags", {})[f.field[5:]] = encode_tag_value(f.before)
-            after.setdefault("tags", {})[f.field[5:]] = encode_tag_value(f.after)
+        if (key := f.tag_key) is not None:
+            before.setdefault("tags", {})[key] = encode_tag_value(f.before)
+            after.setdefault("tags", {})[key] = encode_tag_value(f.after)
         elif f.field in ("status", "locked"):
             before[f.field], after[f.field] = f.before, f.after
         else:
@@ -357,10 +358,10 @@ class _Reader:
             fields.append(FieldChange("status", before["status"], after["status"], sources.get("status")))
         for key in sorted(before.get("tags", {})):
             fields.append(FieldChange(
-                f"tags.{key}",
+                tag_field(key),
                 self.tag_value(before["tags"][key], path + ("before", "tags", key)),
                 self.tag_value(after["tags"][key], path + ("after", "tags", key)),
-                sources.get(f"tags.{key}"),
+                sources.get(tag_field(key)),
             ))
         if "locked" in before:
             fields.append(FieldChange("locked", before["locked"], after["locked"], sources.get("locked")))
@@ -387,6 +388,6 @@ class _Reader:
 
 def _field_names(fields: Mapping[str, Any]) -> set[str]:
     names = {name for name in ("status", "locked") if name in fields}
-    return names | {f"tags.{key}" for key in fields.get("tags", {})}
+    return names | {tag_field(key) for key in fields.get("tags", {})}
 
 

@@ -13,7 +13,7 @@ import requests
 
 from local_app import Scripted, json_response, serve
 from reconciler.auth import find_token
-from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source, Spec
+from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source, Spec, tag_key_of
 from reconciler.providers import provider_class
 from reconciler.planner import build_plan
 from reconciler.providers.base import (
@@ -56,7 +56,7 @@ def change(item: Item, *fields: tuple[str, Any], lock: str | None = None) -> Cha
     return Change(
         item_id=item.id, etag=item.etag, base=item.base, lock=lock,  # type: ignore[arg-type]
         fields=tuple(
-            FieldChange(name, item.tags.get(name[5:]) if name.startswith("tags.") else before[name],
+            FieldChange(name, item.tags.get(key) if (key := tag_key_of(name)) is not None else before[name],
                         after, None)
             for name, after in fields
         ),

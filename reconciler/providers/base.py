@@ -247,7 +247,7 @@ def matches_after(change: Change, item: Item) -> bool:
         elif f.field == "locked":
             if item.locked != f.after:
                 return False
-        elif not same_tag_value(item.tags.get(f.field[5:]), f.after):
+        elif not same_tag_value(item.tags.get(f.tag_key), f.after):
             return False
     return True
 
