@@ -309,11 +309,6 @@ def _varying_fields(states: list[State]) -> set[str]:
     return fields
 
 
-def resolve_item(queue: QueueSpec, item: Item) -> Desired:
-    """Desired state of one item; to resolve many, build one `CompiledQueue` and reuse it."""
-    return CompiledQueue(queue).resolve(item)
-
-
 # ------------------------------------------------------------ static oscillation check
 def find_oscillations(queue: QueueSpec) -> list[Located]:
     """Rule pairs that can flip an item back and forth, whatever the queue holds today.

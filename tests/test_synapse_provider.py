@@ -608,9 +608,20 @@ def test_an_unwritable_tag_value_is_write_failed_naming_the_submission():
     assert str(exc.value) == "submission 1: values of one tag must share a type, got LONG, STRING"
 
 
-def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_not():
-    """write() joins the statuses batches() encoded; the bytes sent must be exactly
-    encode_body(batch_body(...)) with the queue's own lock annotation."""
+def count_encodings(monkeypatch) -> Callable[[], int]:
+    """How many statuses the provider has built since (each is then encoded)."""
+    from reconciler.providers import synapse
+
+    calls = []
+    built = synapse._status
+    monkeypatch.setattr(synapse, "_status", lambda *args: calls.append(1) or built(*args))
+    return lambda: len(calls)
+
+
+def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_not(monkeypatch):
+    """write() joins the statuses batches() encoded and its batch carries; the bytes
+    sent must be exactly encode_body(batch_body(...)) with the queue's own lock
+    annotation."""
     app = Scripted(lambda request: json_response({}))
     items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(4)]
     changes = [change(i, ("tags.note", ("é\u2028x",)), ("locked", True), lock="lock") for i in items]
@@ -618,14 +629,35 @@ def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_
     with serve(app) as url:
         p = provider(url)
         (batch,) = p.batches(frozen, changes)
+        encoded_since = count_encodings(monkeypatch)
         p.write(frozen, batch[:3])  # as batches() encoded them
-        assert p._encoded.keys() == {id(changes[3])}
+        assert encoded_since() == 0
         p.write(queue_spec(lock="other"), batch[3:])  # another lock key: encoded again
-        assert p._encoded == {}
+        assert encoded_since() == 1
         provider(url).write(frozen, changes)  # never seen by batches(): encoded on the spot
+        assert encoded_since() == 5
     bodies = [seen.body for seen in app.seen]
     assert bodies == [
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes[:3]])),
         encode_body(batch_body([status_for_write(changes[3], "other")])),
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes])),
+    ]
+
+
+def test_a_batch_without_a_conflicting_change_keeps_the_others_encodings(monkeypatch):
+    """The engine peels a stale item off with Batch.without and re-sends the rest: those
+    are sent as batches() encoded them, and the peeled one is not sent."""
+    app = Scripted(lambda request: json_response({}))
+    items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(3)]
+    changes = [change(i, ("tags.note", (f"n{n}",))) for n, i in enumerate(items)]
+    with serve(app) as url:
+        p = provider(url)
+        (batch,) = p.batches(queue_spec(), changes)
+        encoded_since = count_encodings(monkeypatch)
+        rest = batch.without(changes[1])
+        assert list(rest) == [changes[0], changes[2]]
+        p.write(queue_spec(), rest)
+        assert encoded_since() == 0
+    assert [seen.body for seen in app.seen] == [
+        encode_body(batch_body([status_for_write(c, "locked") for c in (changes[0], changes[2])])),
     ]

@@ -36,10 +36,6 @@ class Capabilities:
     atomic_batches: bool = True  # False: a failed write may have landed in part (WriteResult)
     status: StatusRules = StatusRules()
 
-    @property
-    def native_locks(self) -> bool:
-        return self.lock_option is None
-
 
 # What `plan` and `apply` say, once, for a service that cannot refuse a stale write.
 COMPARE_GUARD_NOTE = (
@@ -123,6 +119,20 @@ class Relisted:
 RELISTED: Final = Relisted()
 
 
+class Batch(tuple):  # tuple[Change, ...]
+    """The changes of one `write` call, in order, as `Provider.batches` returns them.
+
+    A provider that prepares each change's request while it sizes its batches (Synapse
+    encodes each status to measure it) returns a subclass carrying what it prepared, so
+    `write` need not prepare it again; `without` is how the engine peels a conflicting
+    change off, and a subclass keeps what it prepared for the changes that remain."""
+
+    __slots__ = ()
+
+    def without(self, change: Change) -> "Batch":
+        return Batch(c for c in self if c is not change)
+
+
 class Provider(ABC):
     type: ClassVar[str]
     capabilities: ClassVar[Capabilities]
@@ -157,6 +167,8 @@ class Provider(ABC):
     @abstractmethod
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult | None:
         """Write one batch, each change guarded by its etag (or the compare guard).
+        `changes` is a Batch from `batches` (or what `without` left of one), or any
+        sequence of changes: a test, or a caller that made no batches.
 
         Builds each object from the item as stored (`change.base` where the service
         refuses a stale etag, a fresh read under the compare guard) with only the
@@ -167,10 +179,11 @@ class Provider(ABC):
         providers return a WriteResult naming what happened to each change.
         """
 
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """Split changes into write batches, in order; providers with size limits refine
-        this (the queue's settings, such as its lock annotation, shape what is written)."""
-        return chunk(changes, self.capabilities.batch_limit)
+        this (the queue's settings, such as its lock annotation, shape what is written).
+        The engine hands each batch to `write`, or what `Batch.without` leaves of it."""
+        return [Batch(part) for part in chunk(changes, self.capabilities.batch_limit)]
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "Provider":

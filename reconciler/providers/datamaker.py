@@ -32,6 +32,7 @@ from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sen
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
+    Batch,
     ListingMoved,
     Capabilities,
     ConfigError,
@@ -313,12 +314,12 @@ class DatamakerProvider(Provider):
         return out
 
     # ----------------------------------------------------------------- writing
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """Changes that need the same calls next to each other, then cut into batches
         of BATCH_LIMIT: the calls of one batch are as few as grouping can make them,
         and a batch boundary splits at most one group."""
         ordered = sorted(changes, key=lambda c: _signature(c, queue.lock_key))
-        return chunk(ordered, self.capabilities.batch_limit)
+        return [Batch(part) for part in chunk(ordered, self.capabilities.batch_limit)]
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
         result = WriteResult()

@@ -24,6 +24,7 @@ from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
     RELISTED,
+    Batch,
     Capabilities,
     ConfigError,
     Progress,
@@ -125,7 +126,6 @@ class SynapseProvider(Provider):
         )
         # id(change) → (change, lock annotation, its encoded status): set by batches(),
         # taken by write(); the change is held so that its id cannot be reused meanwhile
-        self._encoded: dict[int, tuple[Change, str, bytes]] = {}
 
     @property
     def endpoint(self) -> str:
@@ -152,7 +152,6 @@ class SynapseProvider(Provider):
         return check_queue(queue)
 
     def close(self) -> None:
-        self._encoded.clear()
         self._session.close()
 
     # ----------------------------------------------------------------- reading
@@ -277,27 +276,29 @@ class SynapseProvider(Provider):
         return item
 
     # ----------------------------------------------------------------- writing
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """At most 500 statuses and under 2 MiB of JSON per batch, in order.
 
-        Each status is encoded here to measure it, and the bytes are kept for `write`,
-        which would otherwise build and encode every status a second time."""
+        Each status is encoded here to measure it, and each batch carries those bytes
+        (EncodedBatch) to `write`, which would otherwise build and encode every status a
+        second time (BENCHMARKS.md, "each status encoded once")."""
         envelope = len(encode_body(batch_body([])))
-        out: list[list[Change]] = []
+        out: list[Batch] = []
         current: list[Change] = []
+        encoded: list[bytes] = []
         size = envelope
         for change in changes:
-            encoded = encode_body(_status(change, queue.lock_key))
-            self._encoded[id(change)] = (change, queue.lock_key, encoded)
-            grows = len(encoded) + (1 if current else 0)
+            status = encode_body(_status(change, queue.lock_key))
+            grows = len(status) + (1 if current else 0)
             if current and (len(current) >= BATCH_LIMIT or size + grows >= MAX_BODY_BYTES):
-                out.append(current)
-                current, size = [], envelope
+                out.append(EncodedBatch(current, encoded, queue.lock_key))
+                current, encoded, size = [], [], envelope
                 grows -= 1
             current.append(change)
+            encoded.append(status)
             size += grows
         if current:
-            out.append(current)
+            out.append(EncodedBatch(current, encoded, queue.lock_key))
         return out
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
@@ -312,7 +313,11 @@ class SynapseProvider(Provider):
         """
         if not changes:
             return
-        body = _BODY_START + b",".join(self._take_encoded(queue, c) for c in changes) + _BODY_END
+        if isinstance(changes, EncodedBatch) and changes.lock_key == queue.lock_key:
+            statuses: Sequence[bytes] = changes.encoded
+        else:
+            statuses = [encode_body(_status(c, queue.lock_key)) for c in changes]
+        body = _BODY_START + b",".join(statuses) + _BODY_END
         if len(body) >= MAX_BODY_BYTES:
             raise WriteFailed(
                 f"evaluation {queue.id}: a batch of {len(changes)} statuses is {len(body)} bytes, "
@@ -348,13 +353,6 @@ class SynapseProvider(Provider):
         raise WriteFailed(
             f"evaluation {queue.id}: statusBatch refused (HTTP {response.status_code}): {reason}"
         )
-
-    def _take_encoded(self, queue: QueueSpec, change: Change) -> bytes:
-        """The status `batches` encoded for this change, else encoded now."""
-        kept = self._encoded.pop(id(change), None)
-        if kept is not None and kept[0] is change and kept[1] == queue.lock_key:
-            return kept[2]
-        return encode_body(_status(change, queue.lock_key))
 
     # --------------------------------------------------------------- plumbing
     def _get(self, path: str) -> requests.Response:
@@ -409,6 +407,28 @@ class SynapseProvider(Provider):
 
 
 PROVIDER = SynapseProvider
+
+
+class EncodedBatch(Batch):
+    """A batch with each change's status as encoded for the queue's lock annotation
+    (`lock_key`), in the same order: the bytes `write` joins into the request body."""
+
+    encoded: tuple[bytes, ...]
+    lock_key: str
+
+    def __new__(cls, changes: Sequence[Change], encoded: Sequence[bytes], lock_key: str) -> "EncodedBatch":
+        batch = super().__new__(cls, changes)
+        batch.encoded, batch.lock_key = tuple(encoded), lock_key
+        return batch
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return EncodedBatch(tuple.__getitem__(self, index), self.encoded[index], self.lock_key)
+        return tuple.__getitem__(self, index)
+
+    def without(self, change: Change) -> "EncodedBatch":
+        kept = [i for i, c in enumerate(self) if c is not change]
+        return EncodedBatch([self[i] for i in kept], [self.encoded[i] for i in kept], self.lock_key)
 
 
 def batch_body(statuses: list[dict[str, Any]]) -> dict[str, Any]:
