@@ -159,7 +159,7 @@ PLAN_ERRORS = {
     "truncated.json": "13:321: not valid JSON: Unterminated string",
     "unknown-change-field.json": "12:9: queues[0].changes[0]: Additional properties are not allowed "
                                  "('force' was unexpected)",
-    "unknown-provider.json": '7:13: provider.type: unknown provider type "ftp" (known: datamaker, local, omics, supervisely, synapse)',
+    "unknown-provider.json": '7:13: provider.type: unknown provider type "ftp" (known: datamaker, local, omics, supervisely, synapse, workflow-results)',
     "unknown-top-level-field.json": "1:1: Additional properties are not allowed ('apply_to' was unexpected)",
     "whitespace-only.json": "3:1: not valid JSON: Expecting value",
     "wrong-format-version.json": "4:21: unsupported plan format_version 2 (this reconciler reads 1)",

@@ -206,7 +206,7 @@ BAD_SPECS = {
         "unknown-provider-option.yaml:2:25: unknown field 'endpoint' (allowed: path, seed, type)",
     ],
     'unknown-provider-type.yaml': [
-        "unknown-provider-type.yaml:2:18: expected 'datamaker', 'local', 'omics', 'supervisely' or 'synapse', got 'aws'",
+        "unknown-provider-type.yaml:2:18: expected 'datamaker', 'local', 'omics', 'supervisely', 'synapse' or 'workflow-results', got 'aws'",
     ],
     'unknown-top-level-key.yaml': [
         "unknown-top-level-key.yaml:2:1: unknown field 'queus': did you mean 'queues'? (allowed: provider, queues, version)",

@@ -122,20 +122,23 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     import sys
     import time
 
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 400)], latency_ms=20)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 400)])
     spec = tmp_path / "spec.yaml"
     spec.write_text(write_spec(tmp_path, sb.url).read_text().replace("where: {status: finished}", "where: {}"))
     env = dict(os.environ, API_TOKEN=sb.token, HOME=str(tmp_path))
+    # the plan's listing, the guard's re-read and 80 write calls are served, then every
+    # later request is held until the client is dead: a kill at a known point
+    sb.faults.hold_after(82)
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if sum(r["path"].endswith("tasks.meta.update") for r in sb.request_log()) >= 40:
-            break
+    while len(sb.request_log()) < 82 and time.monotonic() < deadline:
         time.sleep(0.02)
+    time.sleep(0.2)  # the client has its next calls in flight, held by the sandbox
     proc.kill()
     proc.wait(timeout=30)
-    time.sleep(0.5)  # calls in flight may still land
+    sb.faults.release()  # the held calls reach a closed connection; they may still land
+    time.sleep(0.5)
     written = sum(sb.service.store.get(f"tasks:{WS}", str(FIRST + n))["status"] == "stopped" for n in range(400))
     assert 0 < written < 400  # really interrupted
     again = run_cli("apply", spec, "--auto-approve", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)})

@@ -15,6 +15,7 @@ _MODULES = {
     "datamaker": "reconciler.providers.datamaker",
     "omics": "reconciler.providers.omics",
     "supervisely": "reconciler.providers.supervisely",
+    "workflow-results": "reconciler.providers.workflow_results",
 }
 DEFAULT_TYPE = "local"
 

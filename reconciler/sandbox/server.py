@@ -26,6 +26,7 @@ SERVICES = {
     "datamaker": "reconciler.sandbox.datamaker",
     "omics": "reconciler.sandbox.omics",
     "supervisely": "reconciler.sandbox.supervisely",
+    "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
 
@@ -47,6 +48,7 @@ class SandboxConfig:
     max_per_minute: int | None = None
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
+    lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
 
 
 class RunningSandbox:
