@@ -326,7 +326,7 @@ class Session(requests.Session):
 
     def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
         """requests reads proxy and CA settings from the environment on every request,
-        about 1 ms each; every request here goes to one endpoint with the same
+        which adds up over a listing (BENCHMARKS.md); every request here goes to one endpoint with the same
         arguments, so the answer is kept per scheme and host."""
         if proxies or stream is not None or verify is not None or cert is not None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
