@@ -23,6 +23,7 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
+from . import __version__
 from .errors import ConfigError
 from .netcheck import check_endpoint
 
@@ -370,7 +371,7 @@ def make_session(
     retries: int,
     backoff: float,
     timeout: tuple[float, float],
-    user_agent: str,
+    user_agent: str | None = None,
     max_in_flight: int = DEFAULT_IN_FLIGHT,
     dialect: ThrottleDialect = PLAIN,
     retry_statuses: frozenset[int] = RETRY_STATUSES,
@@ -382,7 +383,8 @@ def make_session(
     500/502/503/504) for `retry_methods`, plus 429 by Session, which waits as long as
     the throttle asks. `token` is sent as a bearer token, or `auth` says how the
     service wants it. `max_in_flight` caps concurrent requests (a service that counts
-    them per credential answers the one too many with 429).
+    them per credential answers the one too many with 429). `user_agent` defaults to
+    reconciler's version and requests'.
     """
     retry = _Retry(
         total=retries,
@@ -404,7 +406,7 @@ def make_session(
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.verify = True
-    session.headers["User-Agent"] = user_agent
+    session.headers["User-Agent"] = user_agent or f"reconciler/{__version__} {requests.utils.default_user_agent()}"
     session.headers["Accept"] = "application/json"
     if auth is not None:
         session.auth = auth

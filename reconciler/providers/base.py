@@ -331,6 +331,24 @@ def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:
     return items
 
 
+def refuse_unknown_options(service: str, options: Mapping[str, Any], known: Iterable[str]) -> None:
+    """A provider block's options must all be `known` ones (a typo would be ignored)."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown {service} provider option(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+
+
+def endpoint_option(service: str, options: Mapping[str, Any]) -> str | None:
+    """The provider block's `endpoint`, a string if given (None: not given)."""
+    endpoint = options.get("endpoint")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise ConfigError(f"{service} provider option `endpoint` must be a URL string")
+    return endpoint
+
+
 def chunk(seq: Sequence[Any] | Iterable[Any], size: int) -> list[list[Any]]:
     items = list(seq)
     return [items[i : i + size] for i in range(0, len(items), size)]

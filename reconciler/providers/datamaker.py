@@ -27,15 +27,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .. import __version__
 from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
     Batch,
-    ListingMoved,
     Capabilities,
     ConfigError,
+    ListingMoved,
     Progress,
     Provider,
     ProviderError,
@@ -46,8 +45,10 @@ from .base import (
     chunk,
     compare_guard,
     digest_etag,
+    endpoint_option,
     gather,
     read_twice,
+    refuse_unknown_options,
 )
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
@@ -142,7 +143,6 @@ class DatamakerProvider(Provider):
         self._auth = SynapseTokenAuth(token, tenant)
         self._session = make_session(
             auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
             retry_statuses=RETRY_STATUSES,
         )
         self._tag_ids: dict[str, dict[str, int]] = {}  # project → tag name → id
@@ -156,15 +156,11 @@ class DatamakerProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "DatamakerProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(f"unknown datamaker provider option(s): {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(OPTIONS))})")
+        refuse_unknown_options("datamaker", config.options, OPTIONS)
         environ = os.environ
         stored = _read_config(_config_path(environ))
-        endpoint = config.options.get("endpoint") or environ.get(HOST_ENV) or stored.get("host") or DEFAULT_ENDPOINT
-        if not isinstance(endpoint, str):
-            raise ConfigError("datamaker provider option `endpoint` must be a URL string")
+        endpoint = endpoint_option("datamaker", config.options) or environ.get(HOST_ENV) or stored.get("host") \
+            or DEFAULT_ENDPOINT
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
         tenant = config.options.get("tenant") or environ.get(TENANT_ENV) or None
         if tenant is not None and (not isinstance(tenant, str) or not _TOKEN_SHAPE.fullmatch(tenant)):

@@ -25,9 +25,9 @@ from urllib.parse import quote, urlsplit
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
-    ListingMoved,
     Capabilities,
     ConfigError,
+    ListingMoved,
     Progress,
     Provider,
     ProviderError,
@@ -38,6 +38,7 @@ from .base import (
     digest_etag,
     gather,
     read_twice,
+    refuse_unknown_options,
 )
 
 OPTIONS = frozenset({"region", "profile", "endpoint"})
@@ -122,12 +123,7 @@ class OmicsProvider(Provider):
     # ------------------------------------------------------------- opening
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "OmicsProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown omics provider option(s): {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(OPTIONS))})"
-            )
+        refuse_unknown_options("omics", config.options, OPTIONS)
         for name in OPTIONS:
             value = config.options.get(name)
             if value is not None and (not isinstance(value, str) or not value):

@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 import requests
 
-from .. import __version__
 from ..auth import HOW_TO, find_token
 from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent
 from ..netcheck import check_endpoint
@@ -35,7 +34,9 @@ from .base import (
     SpecProblem,
     StaleEtag,
     WriteFailed,
+    endpoint_option,
     gather,
+    refuse_unknown_options,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
 from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
@@ -122,10 +123,7 @@ class SynapseProvider(Provider):
         self._session = make_session(
             token=token, retries=retries, backoff=backoff, timeout=timeout,
             max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
         )
-        # id(change) → (change, lock annotation, its encoded status): set by batches(),
-        # taken by write(); the change is held so that its id cannot be reused meanwhile
 
     @property
     def endpoint(self) -> str:
@@ -133,15 +131,10 @@ class SynapseProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "SynapseProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown synapse provider option(s): {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(OPTIONS))})"
-            )
-        endpoint = config.options.get("endpoint", DEFAULT_ENDPOINT)
-        if not isinstance(endpoint, str):
-            raise ConfigError("synapse provider option `endpoint` must be a URL string")
+        refuse_unknown_options("synapse", config.options, OPTIONS)
+        endpoint = endpoint_option("synapse", config.options)
+        if endpoint is None:
+            endpoint = DEFAULT_ENDPOINT
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before asking for a token
         return cls(endpoint, find_token())
 
