@@ -331,6 +331,16 @@ def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:
     return items
 
 
+def url_option_schema(description: str) -> dict[str, Any]:
+    """The `options_schema` property of an `endpoint:` option (an http(s) URL)."""
+    return {
+        "description": description,
+        "type": "string",
+        "pattern": "^https?://",
+        "errorMessage": "expected an http:// or https:// URL",
+    }
+
+
 def refuse_unknown_options(service: str, options: Mapping[str, Any], known: Iterable[str]) -> None:
     """A provider block's options must all be `known` ones (a typo would be ignored)."""
     unknown = sorted(set(options) - set(known))

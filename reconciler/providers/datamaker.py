@@ -49,6 +49,7 @@ from .base import (
     gather,
     read_twice,
     refuse_unknown_options,
+    url_option_schema,
 )
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
@@ -116,13 +117,10 @@ class DatamakerProvider(Provider):
             f"comes from {TOKEN_ENV} or ~/{CONFIG_RELATIVE}, never from the spec."
         ),
         "properties": {
-            "endpoint": {
-                "description": (f"Backend URL. Default: {HOST_ENV}, else `host` in ~/{CONFIG_RELATIVE}, "
-                                f"else {DEFAULT_ENDPOINT} (plain http only for loopback)."),
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(
+                f"Backend URL. Default: {HOST_ENV}, else `host` in ~/{CONFIG_RELATIVE}, "
+                f"else {DEFAULT_ENDPOINT} (plain http only for loopback)."
+            ),
             "tenant": {
                 "description": f"Tenant code sent as Synapse-Tenant. Default: {TENANT_ENV}, else none.",
                 "type": "string",

@@ -39,6 +39,7 @@ from .base import (
     gather,
     read_twice,
     refuse_unknown_options,
+    url_option_schema,
 )
 
 OPTIONS = frozenset({"region", "profile", "endpoint"})
@@ -99,12 +100,7 @@ class OmicsProvider(Provider):
                 "type": "string",
                 "minLength": 1,
             },
-            "endpoint": {
-                "description": "Endpoint URL instead of AWS's (a VPC endpoint, the sandbox); plain http only for loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL, else AWS's.",
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema("Endpoint URL instead of AWS's (a VPC endpoint, the sandbox); plain http only for loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL, else AWS's."),
         },
     }
 

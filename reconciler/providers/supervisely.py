@@ -44,6 +44,7 @@ from .base import (
     gather,
     read_twice,
     refuse_unknown_options,
+    url_option_schema,
 )
 
 STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
@@ -98,13 +99,10 @@ class SuperviselyProvider(Provider):
         "description": ("Supervisely tasks (queue: workspace id; item: task id); the token comes from "
                         "API_TOKEN or ~/supervisely.env, never from the spec."),
         "properties": {
-            "endpoint": {
-                "description": ("Server address, e.g. https://app.supervisely.com. Default: SERVER_ADDRESS, "
-                                "else ~/supervisely.env (plain http only for loopback)."),
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(
+                "Server address, e.g. https://app.supervisely.com. Default: SERVER_ADDRESS, "
+                "else ~/supervisely.env (plain http only for loopback)."
+            ),
             "tags_key": {
                 "description": f"The task meta key holding the tags (a map of strings). Default: {DEFAULT_TAGS_KEY}.",
                 "type": "string",

@@ -37,6 +37,7 @@ from .base import (
     endpoint_option,
     gather,
     refuse_unknown_options,
+    url_option_schema,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
 from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
@@ -99,12 +100,7 @@ class SynapseProvider(Provider):
     options_schema = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
         "properties": {
-            "endpoint": {
-                "description": f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback).",
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback)."),
         },
     }
 

@@ -43,6 +43,7 @@ from .base import (
     gather,
     read_twice,
     refuse_unknown_options,
+    url_option_schema,
 )
 
 ENDPOINT_ENV = "WORKFLOW_HTTP_BASEURL"
@@ -82,16 +83,11 @@ class WorkflowResultsProvider(Provider):
             "WORKFLOW_TOKEN, GITHUB_TOKEN or GITHUB_PAT, never from the spec."
         ),
         "properties": {
-            "endpoint": {
-                "description": (
-                    f"Base URL of the Results server. Default: the {ENDPOINT_ENV} environment "
-                    "variable (e.g. https://frb.chimenet.ca/workflow/results; plain http only "
-                    "for loopback)."
-                ),
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(
+                f"Base URL of the Results server. Default: the {ENDPOINT_ENV} environment "
+                "variable (e.g. https://frb.chimenet.ca/workflow/results; plain http only "
+                "for loopback)."
+            ),
         },
     }
 
