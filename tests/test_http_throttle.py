@@ -7,6 +7,8 @@ import threading
 import time
 from collections import deque
 
+import pytest
+
 from local_app import Scripted, json_response, serve
 from reconciler.http import Session, make_session
 from reconciler.providers.synapse import MAX_IN_FLIGHT, THROTTLE
@@ -39,6 +41,7 @@ def sliding_window(count: int, period: float, reason: str | None = None, used: i
     return Scripted(respond)
 
 
+@pytest.mark.slow  # waits out a real 2 s throttle
 def test_a_too_frequent_429_is_waited_out_once_and_later_requests_are_paced():
     app = sliding_window(5, 1)
     started = time.monotonic()
@@ -106,6 +109,7 @@ def test_one_endpoints_own_limit_delays_only_the_refused_request():
     assert len(app.seen) == 12
 
 
+@pytest.mark.slow  # waits out a real 2 s throttle
 def test_a_throttle_wait_is_announced_once(caplog):
     """The 429 that teaches the allowance waits for the window there and then, so the
     pacing before the re-sent request has nothing left to wait or announce."""

@@ -63,15 +63,6 @@ def test_where_ids_matches_only_listed_items():
     assert values(CompiledQueue(q).resolve(item("9700003"))) == {}
 
 
-def test_where_tag_value_is_compared_typed():
-    q = queue(rule("top", {"tags": {"rank": 1}}, {"tags": {"podium": True}}))
-    assert values(CompiledQueue(q).resolve(item("1", tags={"rank": 1}))) == {"tags.podium": (True,)}
-    assert values(CompiledQueue(q).resolve(item("2", tags={"rank": [1]}))) == {"tags.podium": (True,)}
-    for other in (1.0, True, "1", [1, 1]):
-        assert values(CompiledQueue(q).resolve(item("3", tags={"rank": other}))) == {}, other
-    assert values(CompiledQueue(q).resolve(item("4"))) == {}
-
-
 def test_where_tag_exists_tests_presence_only():
     q = queue(
         rule("has-score", {"tags": {"score": {"exists": True}}}, {"tags": {"scored": True}}),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from cli_helpers import run_cli
 from local_app import Scripted, json_response, serve
 from reconciler.http import make_session
@@ -43,6 +45,7 @@ def test_a_retry_that_waits_is_announced_with_what_failed(caplog):
     assert len(app.seen) == 3
 
 
+@pytest.mark.slow
 def test_the_cli_prints_retry_notes_on_stderr_and_keeps_stdout_clean(tmp_spec):
     app = failing_first(2)
     with serve(app) as url:
@@ -54,6 +57,7 @@ def test_the_cli_prints_retry_notes_on_stderr_and_keeps_stdout_clean(tmp_spec):
     assert "note:" not in result.out and TOKEN not in result.err
 
 
+@pytest.mark.slow
 def test_quiet_silences_retry_notes(tmp_spec):
     app = failing_first(2)
     with serve(app) as url:
