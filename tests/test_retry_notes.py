@@ -67,6 +67,7 @@ def test_quiet_silences_retry_notes(tmp_spec):
     assert "note:" not in result.err
 
 
+@pytest.mark.slow  # waits out a real throttle with a 1.5 s backoff
 def test_a_throttle_wait_is_announced_with_the_servers_reason_on_one_line(caplog):
     reason = "Requests are too frequent.\x1b[2J Allowed 1 requests every 1 seconds."
     app = failing_first(1, status=429, reason=reason)
