@@ -1,4 +1,6 @@
-"""The one exception type the CLI turns into a single line on stderr and exit 1.
+"""Errors the user can fix: UserError and its kinds (located in a file, several at once,
+from a service), which the CLI turns into one line each on stderr and exit 1, and the
+one "did you mean …?" suggestion their messages use.
 
 Anything else that escapes is a bug: error_handler.py exits 3 and writes its traceback
 to a log file. Messages must never contain a secret.
