@@ -109,6 +109,12 @@ def test_bad_options_are_config_errors_before_any_token_lookup(options, message,
     assert str(exc.value) == message
 
 
+@pytest.mark.parametrize("readers", [0, 4])
+def test_page_readers_are_between_one_and_synapses_in_flight_limit(readers):
+    with pytest.raises(ValueError, match="readers must be between 1 and 3"):
+        SynapseProvider("https://example.org/repo/v1", "tok", readers=readers)
+
+
 def test_constructing_with_remote_plain_http_is_refused():
     with pytest.raises(ConfigError, match="uses plain http://"):
         SynapseProvider("http://10.255.255.1/repo/v1", "tok")
