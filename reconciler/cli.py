@@ -1,6 +1,6 @@
 """Command line: parse, call the engine, pick a renderer, return the exit code.
 
-Exit codes (DESIGN §6): 0 ok / no changes · 2 changes present (plan with
+Exit codes (README "Exit codes"): 0 ok / no changes · 2 changes present (plan with
 --detailed-exitcode) · 1 error: invalid spec, blocked change, safety limit, stale
 items, failed writes, bad usage. Usage errors are 1, not click's usual 2, so that a CI
 gate never mistakes a typo for "changes present".
@@ -11,12 +11,13 @@ import gc
 import json
 import logging
 import os
+import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, NoReturn, Sequence
+from typing import Iterator, Mapping, NoReturn, Sequence
 
 import click
 
@@ -32,6 +33,10 @@ Exit codes:
   0  success; with --detailed-exitcode: no changes
   1  error: invalid spec, blocked change, safety limit, stale or failed items
   2  (plan --detailed-exitcode only) changes are present"""
+EPILOG_APPLY_EXIT = """\b
+Exit codes:
+  0  applied (or nothing to apply)
+  1  error: invalid spec, blocked change, safety limit, stale or failed items, cancelled"""
 
 
 class Failed(Exception):
@@ -41,14 +46,21 @@ class Failed(Exception):
         self.code = code
 
 
+def color_wanted(is_tty: bool, env: Mapping[str, str], no_color: bool) -> bool:
+    """Colour only on a terminal, and not when the user or the terminal says no:
+    `--no-color`, NO_COLOR (https://no-color.org) or TERM=dumb."""
+    return is_tty and not no_color and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+
+
 @dataclass
 class Options:
     quiet: bool
     verbose: int
+    no_color: bool = False
 
     @property
     def color(self) -> bool:
-        return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        return color_wanted(sys.stdout.isatty(), os.environ, self.no_color)
 
     def progress(self):
         from .progress import Progress
@@ -56,8 +68,60 @@ class Options:
         return Progress.for_terminal(self.quiet)
 
 
+class OutPath(click.Path):
+    """A file to write, `-` meaning stdout, refusing what can only be a mistyped flag:
+    `-out=plan.json` reaches us as `-o ut=plan.json` and `-o=plan.json` as
+    `-o =plan.json`, and writing a file named `ut=plan.json` helps nobody."""
+
+    _MISTYPED = re.compile(r"(?:ut|utput)?=(?P<rest>.*)", re.DOTALL)
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, allow_dash=True)
+
+    def convert(self, value, param, ctx):
+        mistyped = self._MISTYPED.fullmatch(value) if isinstance(value, str) else None
+        if mistyped:
+            rest = mistyped.group("rest") or "FILE"
+            self.fail(f"{value!r} looks like a mistyped flag; write `-o {rest}` or `--out={rest}`", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+QUIET_HELP = "No progress output and no notes on stderr."
+VERBOSE_HELP = "Log each HTTP request (method, path, status, ms) on stderr; -vv for more."
+NO_COLOR_HELP = "No colour (also when NO_COLOR is set or TERM=dumb)."
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option given after the subcommand (`plan spec.yaml -q`): people add
+    flags at the end of a command line, so it counts as if given before."""
+    if not value:
+        return
+    opts = ctx.find_object(Options)
+    if opts is None:
+        return
+    if param.name == "quiet":
+        opts.quiet = True
+    elif param.name == "verbose":
+        opts.verbose += int(value)  # type: ignore[call-overload]
+    else:
+        opts.no_color = True
+    _configure_logging(opts.verbose, opts.quiet)
+
+
+def global_options(command: click.Command) -> click.Command:
+    """-q, -v and --no-color on a subcommand too (see _late_global), listed last in its
+    --help."""
+    for decl, kwargs in (
+        (("-q", "--quiet"), {"is_flag": True, "help": QUIET_HELP}),
+        (("-v", "--verbose"), {"count": True, "help": VERBOSE_HELP}),
+        (("--no-color", "no_color"), {"is_flag": True, "help": NO_COLOR_HELP}),
+    ):
+        command = click.option(*decl, expose_value=False, callback=_late_global, **kwargs)(command)
+    return command
 
 
 @click.group(
@@ -65,10 +129,11 @@ def _echo_err(message: str) -> None:
     epilog=EPILOG_EXIT,
 )
 @click.version_option(__version__, "--version", prog_name="reconciler")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output and no notes on stderr.")
-@click.option("-v", "--verbose", count=True, help="Log each HTTP request (method, path, status, ms) on stderr; -vv for more.")
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
+@click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
+@click.option("--no-color", is_flag=True, help=NO_COLOR_HELP)
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
+def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
     """Infrastructure-as-code for evaluation queues.
 
     Keep the desired status, tags and locks of your submissions in YAML, see the
@@ -81,7 +146,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
       reconciler plan examples/challenge/spec.yaml
       reconciler apply examples/challenge/spec.yaml --auto-approve
     """
-    ctx.obj = Options(quiet=quiet, verbose=verbose)
+    ctx.obj = Options(quiet=quiet, verbose=verbose, no_color=no_color)
     _configure_logging(verbose, quiet)
 
 
@@ -121,12 +186,53 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     loggers["reconciler"].addHandler(_LOG_HANDLER)
 
 
+_TOP_LEVEL_KEY = re.compile(rb"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+
+
+def _file_kind(path: str) -> str | None:
+    """"plan", "spec" or "include" from a file's first 64 KiB, or None when it is none
+    of them recognisably. Used only to say which command fits a file given to the wrong
+    one, instead of a dozen errors about fields the file was never meant to have."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024).removeprefix(b"\xef\xbb\xbf")
+    except OSError:
+        return None
+    if head.lstrip().startswith(b"{"):
+        return "plan" if b'"format_version"' in head else None
+    keys = {m.group(1) for m in _TOP_LEVEL_KEY.finditer(head)}
+    if b"queues" in keys or b"version" in keys:
+        return "spec"
+    return "include" if keys == {b"submissions"} else None
+
+
+def _wrong_kind_for_spec(path: str) -> UserError | None:
+    kind = _file_kind(path)
+    if kind == "plan":
+        return UserError(
+            f"{path} is a plan file, not a spec: print it with `reconciler show {path}` "
+            f"or apply it with `reconciler apply {path}`"
+        )
+    if kind == "include":
+        ctx = click.get_current_context(silent=True)
+        command = ctx.info_name if ctx is not None else "plan"
+        return UserError(
+            f"{path} is an include file (only `submissions:`): {command} the spec that "
+            "lists it under `include:`"
+        )
+    return None
+
+
 def _load_specs(paths: Sequence[str]):
     from .resolve import find_oscillations
     from .spec import load_spec
 
     specs, errors = [], []
     for path in paths:
+        wrong = _wrong_kind_for_spec(path)
+        if wrong is not None:
+            errors.append(wrong)
+            continue
         try:
             spec = load_spec(path)
         except UserErrors as exc:
@@ -143,10 +249,39 @@ def _load_specs(paths: Sequence[str]):
     return specs
 
 
-def _plan_from_specs(opts: Options, paths: Sequence[str], only: tuple[str, ...]):
+def _id_list(values: Sequence[str]) -> tuple[str, ...]:
+    """`--only 1,2 --only 3` → ("1", "2", "3"): commas separate ids as well as repeats,
+    because that is how people write lists on a command line."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def _check_only(unmatched: Sequence[str]) -> None:
+    """An `--only` id that no queue lists is a typo: planning nothing would print
+    "No changes" and pass a CI gate."""
+    if unmatched:
+        what = "this id" if len(unmatched) == 1 else "these ids"
+        raise UserError(f"--only {', '.join(unmatched)}: no queue in the spec has an item with {what}")
+
+
+def _check_replace(replace: frozenset[str], plan) -> None:
+    """`--replace ID` names an item whose change the lock blocks; anything else is a
+    typo or a stale command line, and changing a locked item is never done silently."""
+    relocked = {c.item_id for c in plan.changes if c.relock}
+    unmatched = sorted(replace - relocked)
+    if unmatched:
+        what = "this id" if len(unmatched) == 1 else "these ids"
+        raise UserError(
+            f"--replace {', '.join(unmatched)}: no change to {what} is blocked by a lock "
+            "(--replace is for changing an item that stays locked)"
+        )
+
+
+def _plan_from_specs(opts: Options, paths: Sequence[str], only: Sequence[str], replace: Sequence[str] = ()):
     from .planner import build_plan, merge_specs
     from .providers import open_provider
 
+    only = _id_list(only)
+    replace_ids = frozenset(_id_list(replace))
     spec = merge_specs(_load_specs(paths))
     progress = opts.progress()
     provider = open_provider(spec.provider)
@@ -156,38 +291,69 @@ def _plan_from_specs(opts: Options, paths: Sequence[str], only: tuple[str, ...])
             provider,
             only=frozenset(only) if only else None,
             progress=lambda q: progress.line(f"Reading queue {q.id}"),
+            replace=replace_ids,
         )
+        _check_only(result.unmatched_only)
+        _check_replace(replace_ids, result.plan)
     except BaseException:
         provider.close()
         raise
     finally:
         progress.close()
-    if not opts.quiet:
-        for warning in result.warnings:
-            _echo_err(f"warning: {warning}")
     return spec, provider, result
 
 
-def _render(plan, fmt: str, opts: Options, **meta) -> str:
+def _echo_warnings(warnings) -> None:
+    """Spec entries the queue lacks, at their lines, on stderr in every format and even
+    with -q: they are findings about the spec (a mistyped id), not progress notes."""
+    for warning in warnings:
+        _echo_err(f"warning: {warning}")
+
+
+@dataclass(frozen=True)
+class View:
+    """What every rendering of one plan shares besides the plan itself: its plan file
+    metadata, the header naming the service, and why the plan fails (if it does)."""
+
+    meta: Mapping
+    header: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple:
+        return tuple(self.meta.get("warnings", ()))
+
+
+def _view(plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False) -> View:
+    from .render.text import plan_header
+
+    header = plan_header(
+        plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
+    )
+    missing = meta.get("warnings", ()) if fail_on_missing else ()
+    return View(meta, header, tuple(_gate(plan, force, missing)))
+
+
+def _render(plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "json":
         from .render.json import render_plan_json
 
-        return render_plan_json(plan, **meta)
+        return render_plan_json(plan, **view.meta)
     if fmt == "markdown":
         from .render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan)
+        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings)
     if fmt == "github":
         from .render.github import render_plan_github
 
-        _write_step_summary(plan)
-        return render_plan_github(plan)
+        _write_step_summary(plan, view)
+        return render_plan_github(plan, view.problems, view.warnings)
     from .render.text import render_plan_text
 
-    return render_plan_text(plan, color=opts.color)
+    return render_plan_text(plan, color=opts.color, header=view.header)
 
 
-def _write_step_summary(plan) -> None:
+def _write_step_summary(plan, view: View) -> None:
     """GitHub shows $GITHUB_STEP_SUMMARY on the run page; append the markdown plan."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
@@ -195,21 +361,50 @@ def _write_step_summary(plan) -> None:
 
         try:
             with open(target, "a", encoding="utf-8") as fh:
-                fh.write(render_plan_markdown(plan) + "\n")
+                fh.write(render_plan_markdown(
+                    plan, header=view.header, problems=view.problems, warnings=view.warnings
+                ) + "\n")
         except OSError as exc:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
 
 
-def _plan_meta() -> dict:
+def _fail_if_problems(plan, view: View, fmt: str, force: bool) -> None:
+    """plan and show alike: each problem on stderr, safety limits also as annotations
+    under --format github (blocked changes are annotated at their spec lines by the
+    renderer), and exit 1."""
+    for problem in view.problems:
+        _echo_err(f"error: {problem}")
+    if fmt == "github" and not force:
+        from .render.github import command
+
+        for violation in plan.safety_violations():
+            click.echo(command("error", violation, title="safety limit"))
+    if view.problems:
+        raise Failed()
+
+
+def _saved_meta(loaded) -> dict:
+    """What a saved plan says about itself, as _plan_meta says it of a new one."""
+    return {"tool_version": loaded.tool_version, "created_at": loaded.created_at, "warnings": loaded.warnings}
+
+
+def _plan_meta(warnings: Sequence = ()) -> dict:
     return {
         "tool_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "warnings": tuple(warnings),
     }
 
 
-def _gate(plan, force: bool) -> list[str]:
-    """Problems that make plan fail and apply refuse (blocked changes, safety)."""
+def _gate(plan, force: bool, missing: Sequence = ()) -> list[str]:
+    """Problems that make plan fail and apply refuse (blocked changes, safety, and with
+    --fail-on-missing the spec entries their queue lacks)."""
     problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} warning(s) about spec entries for submissions not in their queue "
+            "(--fail-on-missing)"
+        )
     locked = [c for c in plan.blocked if c.refused is None]
     if locked:
         ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
@@ -254,6 +449,7 @@ def _is_plan_file(path: str) -> bool:
 
 
 # --------------------------------------------------------------------- commands
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text",
@@ -276,34 +472,49 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> None:
             )
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler plan spec.yaml\n"
     "  reconciler plan spec.yaml -o plan.json        # save for `apply plan.json`\n"
     "  reconciler plan spec.yaml --detailed-exitcode # CI: 0 none, 2 changes, 1 error\n"
     "  reconciler plan spec.yaml --format markdown > plan.md\n"
-    "  reconciler plan spec.yaml --only 9700001 --only 9700002\n\n" + EPILOG_EXIT
+    "  reconciler plan spec.yaml --only 9700001,9700002\n"
+    "  reconciler plan spec.yaml --replace 9700003   # correct a locked item, keep it locked\n\n" + EPILOG_EXIT
 )
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as a JSON plan file for `apply PLANFILE`.")
+@click.option("-o", "--out", type=OutPath(),
+              help="Save the plan as a JSON plan file for `apply PLANFILE` ('-': the plan file on stdout, the report on stderr).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="json: the plan file document only on stdout; markdown: for PR comments; github: workflow annotations.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option("--only", multiple=True, metavar="ID", help="Plan only these submission ids (repeatable).")
+@click.option("--only", multiple=True, metavar="ID[,ID…]", help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
+@click.option("--fail-on-missing", is_flag=True,
+              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--replace", multiple=True, metavar="ID[,ID…]",
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace) -> None:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
     change is blocked by a lock or the plan exceeds the queue's safety limits.
     """
     with _annotated(fmt):
-        spec, provider, result = _plan_from_specs(opts, specs, only)
+        spec, provider, result = _plan_from_specs(opts, specs, only, replace)
         provider.close()
-        meta = _plan_meta()
-        click.echo(_render(result.plan, fmt, opts, **meta))
-        if out:
+        _echo_warnings(result.missing)
+        meta = _plan_meta(result.missing)
+        view = _view(result.plan, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
+        to_stdout = out == "-"
+        if not (to_stdout and fmt == "json"):  # else the same document twice
+            click.echo(_render(result.plan, fmt, opts, view), err=to_stdout)
+        if to_stdout:
+            from .planfile import dump_plan
+
+            click.echo(dump_plan(result.plan, **meta), nl=False)
+        elif out:
             from .planfile import dump_plan
 
             try:
@@ -312,34 +523,32 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force) -> None
                 raise UserError(f"{out}: cannot write the plan file: {exc.strerror}") from None
             if not opts.quiet:
                 _echo_err(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
-    problems = _gate(result.plan, force)
-    for problem in problems:
-        _echo_err(f"error: {problem}")
-    if fmt == "github" and not force:
-        from .render.github import command
-
-        # Blocked changes are already annotated at their spec lines by the renderer.
-        for violation in result.plan.safety_violations():
-            click.echo(command("error", violation, title="safety limit"))
-    if problems:
-        raise Failed()
+    _fail_if_problems(result.plan, view, fmt, force)
     if detailed_exitcode and result.plan.has_changes:
         raise Failed(EXIT_CHANGES)
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler apply spec.yaml                 # plan, confirm, apply\n"
     "  reconciler apply spec.yaml --auto-approve  # no prompt (CI)\n"
-    "  reconciler apply plan.json                 # exactly the reviewed plan\n\n" + EPILOG_EXIT
+    "  reconciler apply spec.yaml --only 9700003  # just this item\n"
+    "  reconciler apply plan.json                 # exactly the reviewed plan\n\n" + EPILOG_APPLY_EXIT
 )
 @click.argument("targets", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the final report on stdout.")
+@click.option("--only", multiple=True, metavar="ID[,ID…]",
+              help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
+@click.option("--fail-on-missing", is_flag=True,
+              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--replace", multiple=True, metavar="ID[,ID…]",
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt) -> None:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace) -> None:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -351,18 +560,27 @@ def apply(opts: Options, targets, auto_approve, force, fmt) -> None:
     from .apply import apply_plan
 
     if len(targets) == 1 and _is_plan_file(targets[0]):
-        plan_obj, queues, provider, rediff = _open_plan_file(targets[0])
+        if only or replace:
+            flag = "--only" if only else "--replace"
+            raise UserError(
+                f"{targets[0]}: {flag} works on a spec, but a plan file is applied exactly as "
+                f"reviewed; make the plan with `reconciler plan {flag} ID -o FILE`"
+            )
+        plan_obj, queues, provider, rediff, meta = _open_plan_file(targets[0])
+        view = _view(plan_obj, meta, saved=True, force=force, fail_on_missing=fail_on_missing)
     else:
-        spec, provider, result = _plan_from_specs(opts, targets, ())
-        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers()
+        spec, provider, result = _plan_from_specs(opts, targets, only, replace)
+        plan_obj, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(_id_list(replace)))
+        meta = _plan_meta(result.missing)
+        view = _view(plan_obj, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
     with provider:
+        _echo_warnings(view.warnings)
         if fmt == "text" or not auto_approve:
             from .render.text import render_plan_text
 
-            click.echo(render_plan_text(plan_obj, color=opts.color), err=fmt != "text")
-        problems = _gate(plan_obj, force)
-        if problems:
-            for problem in problems:
+            click.echo(render_plan_text(plan_obj, color=opts.color, header=view.header), err=fmt != "text")
+        if view.problems:
+            for problem in view.problems:
                 _echo_err(f"error: {problem}")
             _echo_err("Nothing was applied.")
             raise Failed()
@@ -381,6 +599,14 @@ def apply(opts: Options, targets, auto_approve, force, fmt) -> None:
         finally:
             progress.close()
     _echo_report(report, fmt, opts)
+    stale = report.count("stale")
+    if stale:
+        # what to do next: the stale items' new state has not been reviewed by anyone
+        click.echo(
+            f"Nothing was written to them: run `reconciler plan` again to review the new state "
+            f"of the {stale} stale item{'s' if stale != 1 else ''}, then apply the new plan.",
+            err=fmt != "text",
+        )
     if not report.ok:
         raise Failed()
 
@@ -396,13 +622,23 @@ def _echo_report(report: ApplyReport, fmt: str, opts: Options) -> None:
         click.echo(render_report_text(report, color=opts.color))
 
 
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _confirm() -> None:
-    if not sys.stdin.isatty():
+    """Only "yes" applies; anything else, end of input (Ctrl-D) or Ctrl-C cancels with
+    the one message that says nothing was written (click would say "Aborted.")."""
+    if not _stdin_is_terminal():
         raise UserError(
             "refusing to apply without confirmation: stdin is not a terminal "
             "(review the plan, then pass --auto-approve)"
         )
-    answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True)
+    try:
+        answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True)
+    except click.Abort:
+        _echo_err("")  # the prompt's line was left open
+        answer = ""
     if answer.strip() != "yes":
         raise UserError("apply cancelled; nothing was written")
 
@@ -424,7 +660,15 @@ def _open_plan_file(path: str):
         for q in plan_obj.queues
     }
     provider = open_provider_for_plan(plan_obj)
-    return plan_obj, queues, provider, None
+    return plan_obj, queues, provider, None, _saved_meta(loaded)
+
+
+def _refuse_spec_as_plan_file(path: str) -> None:
+    if _file_kind(path) in ("spec", "include"):
+        raise UserError(
+            f"{path} is a spec, not a plan file: plan it with `reconciler plan {path}` "
+            "(add `-o plan.json` to save the plan)"
+        )
 
 
 def _read_plan_file(path: str) -> bytes:
@@ -439,29 +683,39 @@ def _read_plan_file(path: str) -> bytes:
         raise UserError(f"{path}: cannot read plan file: {exc.strerror}") from None
 
 
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler show plan.json --format markdown")
 @click.argument("planfile", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.pass_obj
 def show(opts: Options, planfile: str, fmt: str) -> None:
-    """Print a saved plan file (validated first; nothing is sent)."""
+    """Print a saved plan file (validated first; nothing is sent).
+
+    Exits 1, as `plan` does, when the plan fails (a blocked change, a safety limit):
+    `apply` would refuse it.
+    """
     from .planfile import load_plan
 
+    _refuse_spec_as_plan_file(planfile)
     data = _read_plan_file(planfile)
     loaded = load_plan(data, planfile)
+    view = _view(loaded.plan, _saved_meta(loaded), saved=True, force=False)
+    _echo_warnings(view.warnings)
     if fmt == "json":
         click.echo(data.decode("utf-8").rstrip("\n"))
     else:
-        click.echo(_render(loaded.plan, fmt, opts))
+        click.echo(_render(loaded.plan, fmt, opts, view))
+    _fail_if_problems(loaded.plan, view, fmt, False)
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
     "  reconciler export spec.yaml -o -              # print it"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("-o", "--out", required=True, type=OutPath(),
               help="Where to write the exported spec ('-' for stdout).")
 @click.pass_obj
 def export(opts: Options, spec_path: str, out: str) -> None:
@@ -469,7 +723,9 @@ def export(opts: Options, spec_path: str, out: str) -> None:
 
     Brings an existing queue under management: planning the exported spec shows no
     changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
-    Reads each queue once; writes nothing to the service.
+    Reads each queue once; writes nothing to the service. The output's first line
+    points editors at `spec.schema.json`, which is written beside it (what
+    `reconciler schema` prints); with `-o -` create it yourself.
     """
     from .export import export_spec, unstatable_tags
     from .providers import open_provider
@@ -493,11 +749,32 @@ def export(opts: Options, spec_path: str, out: str) -> None:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UserError(f"{out}: cannot write the exported spec: {exc.strerror}") from None
+        _write_schema_beside(out)
         if not opts.quiet:
             items = sum(len(items) for _, items in queues)
             _echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
 
 
+def _write_schema_beside(out: str) -> None:
+    """The exported spec's first line points editors at `spec.schema.json` beside it;
+    write that file (what `reconciler schema` prints) so the pointer resolves, replacing
+    an older copy, since the schema belongs to this reconciler version."""
+    path = Path(out).parent / "spec.schema.json"
+    text = _schema_text("spec") + "\n"
+    try:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the spec schema: {exc.strerror}") from None
+
+
+def _schema_text(which: str) -> str:
+    from importlib.resources import files
+
+    return (files("reconciler") / "schemas" / f"{which}.schema.json").read_text("utf-8").rstrip("\n")
+
+
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
 @click.argument("which", type=click.Choice(["spec", "plan"]), default="spec")
 def schema(which: str) -> None:
@@ -506,11 +783,10 @@ def schema(which: str) -> None:
     Point your editor's YAML language server at it for completion and checks:
     add `# yaml-language-server: $schema=spec.schema.json` as a spec's first line.
     """
-    from importlib.resources import files
-
-    click.echo((files("reconciler") / "schemas" / f"{which}.schema.json").read_text("utf-8").rstrip("\n"))
+    click.echo(_schema_text(which))
 
 
+@global_options
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler serve --token dev --synthetic 9615000:1000\n"
@@ -533,8 +809,9 @@ def schema(which: str) -> None:
 @click.option("--max-concurrent", type=click.IntRange(1), default=None, help="429 beyond this many concurrent requests (Synapse: 3).")
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
+@click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
 def serve(service, host, port, db, token, seed, synthetic, log_requests, fail_rate, drop_rate, latency_ms,
-          max_concurrent, max_per_minute, random_seed) -> None:
+          max_concurrent, max_per_minute, random_seed, no_lock_refusal) -> None:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 
     By default the evaluation-queue endpoints of Synapse's REST API under /repo/v1 from a
@@ -556,7 +833,7 @@ def serve(service, host, port, db, token, seed, synthetic, log_requests, fail_ra
         service=service, host=host, port=port, db_path=db, token=token, seed=seed, synthetic=evals,
         log_requests=log_requests, fail_rate=fail_rate, drop_rate=drop_rate,
         latency_ms=latency_ms, max_concurrent=max_concurrent, max_per_minute=max_per_minute,
-        random_seed=random_seed,
+        random_seed=random_seed, lock_refuses_updates=not no_lock_refusal,
     ))
 
 
@@ -576,9 +853,29 @@ def run() -> NoReturn:
     sys.exit(code)
 
 
+def _long_option_names(group: click.Group) -> frozenset[str]:
+    names = {o for p in group.params for o in getattr(p, "opts", ()) if o.startswith("--")}
+    for command in group.commands.values():
+        names |= {o for p in command.params for o in getattr(p, "opts", ()) if o.startswith("--")}
+    return frozenset(names)
+
+
+def _check_single_dash(args: Sequence[str]) -> None:
+    """Terraform spells its flags with one dash (`-auto-approve`); click would read that
+    as `-a` and answer "No such option: -a", so name the flag that was meant."""
+    names = _long_option_names(cli)
+    for arg in args:
+        if arg == "--":
+            return
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+            if f"-{arg.partition('=')[0]}" in names:
+                raise UserError(f"no such option {arg}: did you mean `-{arg}`?")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every user error is one line, no traceback."""
     try:
+        _check_single_dash(list(argv) if argv is not None else sys.argv[1:])
         cli.main(args=list(argv) if argv is not None else None, prog_name="reconciler", standalone_mode=False)
     except Failed as exc:
         return exc.code

@@ -6,6 +6,7 @@ judged here because only the diff knows whether a change touches more than the l
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
@@ -28,10 +29,22 @@ Rediff = Callable[[Item], "Change | None"]
 ANY_STATUS = StatusRules()
 
 
-def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS) -> Change | None:
+def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
+           replace: frozenset[str] = frozenset()) -> Change | None:
     """Resolve and diff one freshly read item (apply, after a conflict)."""
     settled = CompiledQueue(queue).settle(item)
-    return None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules)
+    change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules)
+    return replaced(change, replace)
+
+
+def replaced(change: Change | None, replace: frozenset[str]) -> Change | None:
+    """`--replace ID`: a change the lock blocks becomes one that unlocks, changes and
+    relocks the item in one write (`relock`), for the ids named only: correcting a
+    locked result is one deliberate, visible step instead of two reviewed applies. A
+    change the service itself refuses stays blocked: no flag can make it possible."""
+    if change is None or not change.blocked or change.refused is not None or change.item_id not in replace:
+        return change
+    return dataclasses.replace(change, blocked=False, relock=True)
 
 
 def plan_queue(
@@ -53,11 +66,14 @@ class QueueDiffer:
     """plan_queue a page at a time: the planner diffs each page while the service is
     still working on the next, instead of all of them after the last one arrives."""
 
-    def __init__(self, queue: QueueSpec, only: frozenset[str] | None = None,
-                 rules: StatusRules = ANY_STATUS) -> None:
+    def __init__(
+        self, queue: QueueSpec, only: frozenset[str] | None = None,
+        rules: StatusRules = ANY_STATUS, replace: frozenset[str] = frozenset(),
+    ) -> None:
         self._queue = queue
         self._only = only
         self._rules = rules
+        self._replace = replace
         self._settle = CompiledQueue(queue).settle
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
@@ -79,12 +95,17 @@ class QueueDiffer:
             if settled is not None:
                 change = _diff(item, *settled, shared, rules)
                 if change is not None:
-                    changes.append(change)
+                    changes.append(replaced(change, self._replace) if change.blocked else change)
 
     def plan(self) -> QueuePlan:
         changes = sorted(self._changes, key=lambda c: item_order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
                          self._queue.lock_key)
+
+    def listed(self, item_id: str) -> bool:
+        """Whether the service listed this item: an `--only` id that no queue lists is
+        a typo the CLI reports rather than planning nothing."""
+        return item_id in self._seen
 
     def missing_ids(self) -> list[str]:
         """Explicit entries naming none of the items added: never invented, reported so

@@ -5,6 +5,9 @@ error_handler). Messages must never contain a secret.
 """
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class UserError(Exception):
     """Something the user can fix: bad input, refused plan, unreachable service."""
@@ -40,3 +43,10 @@ class ProviderError(UserError):
 
 class ConfigError(ProviderError):
     """Bad provider configuration (endpoint, credentials, missing seed...)."""
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice `word` was most likely meant to be (difflib's closest, at 0.6
+    similarity), or None: an error that says "did you mean 'where'?" names the fix."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 from urllib.parse import urlsplit
 
 import requests
@@ -60,6 +60,17 @@ def nothing_sent(exc: requests.RequestException) -> bool:
     """Whether every attempt failed before a connection was made (refused, unresolvable
     host, connect timeout), so the server cannot have seen the request."""
     return bool(exc.args) and isinstance(exc.args[0], NeverConnected)
+
+
+def connection_refused(exc: requests.RequestException) -> bool:
+    """Whether the last attempt was refused outright (nothing listens at that port)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return _refused(reason)
+
+
+def _refused(error: object) -> bool:
+    # urllib3 wraps the socket's ConnectionRefusedError in NewConnectionError (`from e`)
+    return isinstance(error, ConnectTimeoutError) and isinstance(error.__cause__, ConnectionRefusedError)
 
 
 def failure_name(exc: requests.RequestException) -> str:
@@ -128,17 +139,37 @@ class _Retry(Retry):
     """urllib3's Retry with Retry-After capped and a malformed one ignored; 429 is left
     to Session, which reads the throttle's reason."""
 
+    announced = False  # whether a retry note was logged yet (carried over by new())
+
+    def new(self, **kwargs: Any) -> _Retry:
+        retry = super().new(**kwargs)
+        retry.announced = self.announced
+        return retry
+
     def increment(self, *args: Any, **kwargs: Any) -> _Retry:
         """As Retry's, but when retries run out after only connect failures (urllib3's
         NewConnectionError is a ConnectTimeoutError) the error says so: requests keeps
-        only the last failure, and an earlier attempt may have reached the server."""
+        only the last failure, and an earlier attempt may have reached the server.
+
+        A refused connection is not retried: nothing listens at that address (a stopped
+        sandbox, a wrong port), and waiting out the backoff series only delays the
+        answer by half a minute."""
+        error = kwargs.get("error")
+        if _refused(error):
+            url = kwargs.get("url", args[1] if len(args) > 1 else None)
+            final = MaxRetryError(kwargs.get("_pool"), url, error)  # type: ignore[arg-type]
+            return self._give_up(final)
         try:
             return super().increment(*args, **kwargs)
         except MaxRetryError as exc:
-            errors = [attempt.error for attempt in self.history] + [exc.reason]
-            if all(isinstance(error, ConnectTimeoutError) for error in errors):
-                raise NeverConnected(exc.pool, exc.url, exc.reason) from exc.reason
+            self._give_up(exc)
             raise
+
+    def _give_up(self, exc: MaxRetryError) -> NoReturn:
+        errors = [attempt.error for attempt in self.history] + [exc.reason]
+        if all(isinstance(error, ConnectTimeoutError) for error in errors):
+            raise NeverConnected(exc.pool, exc.url, exc.reason) from exc.reason
+        raise exc from exc.reason
 
     def get_backoff_time(self) -> float:
         """The wait before the next attempt, announced when it is long enough to notice
@@ -147,9 +178,20 @@ class _Retry(Retry):
         if seconds >= NOTICE_AFTER and self.history:
             last = self.history[-1]
             what = f"HTTP {last.status}" if last.status else type(last.error).__name__
-            LOG.warning("%s %s: %s; retry %d of %d in %.1f s", last.method, last.url, what,
-                        len(self.history), len(self.history) + (self.total or 0), seconds)
+            number = len(self.history)
+            LOG.warning("%s %s: %s; retry %d of %d in %.1f s%s", last.method, last.url, what,
+                        number, number + (self.total or 0), seconds, self._unannounced(number))
+            self.announced = True
         return seconds
+
+    def _unannounced(self, number: int) -> str:
+        """On the first note, the retries before it that waited too little to be
+        announced, so the count does not seem to start at 2."""
+        if self.announced or number == 1:
+            return ""
+        if number == 2:
+            return " (retry 1 was immediate)"
+        return f" (retries 1-{number - 1} waited under {NOTICE_AFTER:g} s)"
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         return status_code != THROTTLED and super().is_retry(method, status_code, has_retry_after)

@@ -270,7 +270,8 @@ class StatusRules:
     """What a service lets `status` be, read by `validate` and by the diff.
 
     `values` None: any string; (): status is not writable on this service (a spec that
-    sets or matches it is refused at its line). `allowed_from[target]`: the live
+    sets it is refused at its line; one that matches it too, unless `known` lists the
+    statuses items report). `allowed_from[target]`: the live
     statuses from which the service accepts `target`; from any other the change is a
     refusal shown in the plan (cancel a finished batch). `settles[target]`: live
     statuses the service moves through on its own towards `target` (STOPPING on the way
@@ -279,6 +280,9 @@ class StatusRules:
 
     values: tuple[str, ...] | None = None
     name: str = "status"  # how messages name a status of this service
+    # Every status an item can be in, which a rule may match (`where: {status: …}`);
+    # None: the writable `values` (a service may report statuses it cannot set).
+    known: tuple[str, ...] | None = None
     allowed_from: Mapping[str, frozenset[str]] = field(default_factory=dict)
     settles: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
@@ -345,6 +349,9 @@ class Change:
     # change from the item's live state (DESIGN §9 "Refusals").
     blocked: bool = False
     refused: str | None = None
+    # A change to a locked item made anyway under `--replace ID`: written as unlock,
+    # change, relock in one write, so the item stays locked (never blocked as well).
+    relock: bool = False
 
     @property
     def tag_changes(self) -> dict[str, TagValue | None]:

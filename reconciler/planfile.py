@@ -33,6 +33,7 @@ from .model import (
     decode_tag_value,
     encode_tag_value,
 )
+from .notes import SpecWarning
 
 FORMAT_VERSION = 1
 # Enough for ~100,000 changes with Synapse-sized objects; more would take gigabytes
@@ -50,6 +51,7 @@ class LoadedPlan:
     tool_version: str
     created_at: str
     checksum: str
+    warnings: tuple[SpecWarning, ...] = ()
 
 
 # --------------------------------------------------------------------------- writing
@@ -58,8 +60,11 @@ def plan_to_dict(
     *,
     tool_version: str,
     created_at: str,
+    warnings: Sequence[SpecWarning] = (),
 ) -> dict[str, Any]:
-    """The plan file document (every queue setting apply needs travels in its QueuePlan)."""
+    """The plan file document (every queue setting apply needs travels in its QueuePlan).
+    `warnings` (spec entries the queues lack) are kept only when there are some, so a
+    plan without them reads as before."""
     provider: dict[str, Any] = {"type": plan.provider_type, "endpoint": plan.endpoint}
     if plan.provider_options:
         provider["options"] = dict(plan.provider_options)
@@ -72,6 +77,8 @@ def plan_to_dict(
         "queues": [_queue_to_json(q) for q in plan.queues],
         "summary": plan.summary(),
     }
+    if warnings:
+        doc["warnings"] = [w.to_json() for w in warnings]
     doc["checksum"] = _checksum(doc)
     return doc
 
@@ -81,6 +88,7 @@ def dump_plan(
     *,
     tool_version: str,
     created_at: str,
+    warnings: Sequence[SpecWarning] = (),
 ) -> str:
     """The plan file text: sorted keys, ASCII only (so no editor or code page can change
     its bytes' meaning), ending with a newline.
@@ -89,7 +97,7 @@ def dump_plan(
     `json.dumps(indent=...)` falls back to the pure-Python encoder, which took 2 s of a
     10,000-change plan — one line per change keeps diffs per item and uses the C encoder.
     """
-    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at)
+    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings)
     options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
                                "default": _json_default}
     compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
@@ -124,6 +132,7 @@ def _queue_to_json(queue: QueuePlan) -> dict[str, Any]:
 
 
 def _change_to_json(change: Change) -> dict[str, Any]:
+    """`relock` is written only when true, so plans without `--replace` read as before."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     sources = []
@@ -146,6 +155,7 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "blocked": change.blocked,
         "sources": sources,
         "base": dict(change.base),
+        **({"relock": True} if change.relock else {}),
     }
     if change.refused is not None:
         doc["refused"] = change.refused
@@ -413,7 +423,8 @@ class _Reader:
         )
         if plan.summary() != doc["summary"]:
             raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
-        return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"])
+        warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
+        return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
 
     def queue(self, raw: dict[str, Any], path: tuple) -> QueuePlan:
         seen: set[str] = set()
@@ -471,6 +482,9 @@ class _Reader:
             ))
         if "locked" in before:
             fields.append(FieldChange("locked", before["locked"], after["locked"], sources.get("locked")))
+        relock = raw.get("relock", False)
+        if relock and (raw["blocked"] or raw["lock"] is not None):
+            raise self.fail(path + ("relock",), "a relocked change (`--replace`) is neither blocked nor a lock change")
         return Change(
             item_id=raw["id"],
             etag=raw["etag"],
@@ -479,6 +493,7 @@ class _Reader:
             lock=raw["lock"],
             blocked=raw["blocked"] or raw.get("refused") is not None,
             refused=raw.get("refused"),
+            relock=relock,
         )
 
     def tag_value(self, value: Any, path: tuple) -> Any:

@@ -15,8 +15,13 @@ from typing import Callable, Iterator, Mapping, Sequence
 from . import diff
 from .diff import Rediff
 from .errors import UserError
-from .model import Plan, QueueSpec, Spec, StatusRules
+from .model import Assignment, Plan, QueueSpec, Spec, StatusRules
+from .notes import SpecWarning
 from .providers.base import RELISTED, Progress, Provider
+
+# Explicit entries missing from their queue that are each named at their spec line; the
+# rest are counted in one more warning (a spec pointed at the wrong queue has thousands).
+MAX_LOCATED_MISSING = 20
 
 # Called once per queue before it is read; returns the progress callback for it.
 ProgressFactory = Callable[[QueueSpec], "Progress | None"]
@@ -28,14 +33,18 @@ class PlanResult:
     queues: Mapping[str, QueueSpec]
     warnings: tuple[str, ...]
     rules: StatusRules = diff.ANY_STATUS
+    # `only` ids that no queue listed, in the order given
+    unmatched_only: tuple[str, ...] = ()
+    # the same news as `warnings` about missing entries, located, for every format
+    missing: tuple[SpecWarning, ...] = ()
 
-    def rediffers(self) -> dict[str, Rediff]:
+    def rediffers(self, replace: frozenset[str] = frozenset()) -> dict[str, Rediff]:
         """Spec mode's conflict handler: re-diff one fresh item against its queue."""
-        return {qid: _rediffer(q, self.rules) for qid, q in self.queues.items()}
+        return {qid: _rediffer(q, self.rules, replace) for qid, q in self.queues.items()}
 
 
-def _rediffer(queue: QueueSpec, rules: StatusRules) -> Rediff:
-    return lambda item: diff.rediff(queue, item, rules)
+def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str]) -> Rediff:
+    return lambda item: diff.rediff(queue, item, rules, replace)
 
 
 @contextmanager
@@ -88,16 +97,20 @@ def merge_specs(specs: Sequence[Spec]) -> Spec:
 
 
 def _read_and_diff(
-    queue: QueueSpec, provider: Provider, only: frozenset[str] | None, progress: Progress | None
+    queue: QueueSpec,
+    provider: Provider,
+    only: frozenset[str] | None,
+    progress: Progress | None,
+    replace: frozenset[str] = frozenset(),
 ) -> diff.QueueDiffer:
     """Each page diffed as it arrives, while the provider reads the next; a RELISTED
     listing starts the diff over."""
     rules = provider.capabilities.status
-    differ = diff.QueueDiffer(queue, only, rules)
+    differ = diff.QueueDiffer(queue, only, rules, replace)
     with collector_paused(), closing(provider.pages(queue, progress)) as pages:
         for page in pages:
             if page is RELISTED:
-                differ = diff.QueueDiffer(queue, only, rules)
+                differ = diff.QueueDiffer(queue, only, rules, replace)
             else:
                 differ.add(page)
     return differ
@@ -109,13 +122,18 @@ def build_plan(
     *,
     only: frozenset[str] | None = None,
     progress: ProgressFactory | None = None,
+    replace: frozenset[str] = frozenset(),
 ) -> PlanResult:
     queue_plans = []
     warnings: list[str] = []
+    unmatched = set(only or ())
+    located: list[SpecWarning] = []
     for queue in spec.queues:
-        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None)
+        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace)
         queue_plans.append(differ.plan())
+        unmatched = {i for i in unmatched if not differ.listed(i)}
         missing = differ.missing_ids()
+        located.extend(missing_warnings(queue, missing))
         if missing:
             shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
             warnings.append(
@@ -130,5 +148,31 @@ def build_plan(
         provider_options=provider.plan_options(),
         guard=provider.capabilities.guard,
     )
-    return PlanResult(plan, {q.id: q for q in spec.queues}, tuple(warnings),
-                      provider.capabilities.status)
+    return PlanResult(
+        plan, {q.id: q for q in spec.queues}, tuple(warnings),
+        provider.capabilities.status, tuple(sorted(unmatched, key=diff.item_order)), tuple(located),
+    )
+
+
+def missing_warnings(queue: QueueSpec, missing: Sequence[str]) -> list[SpecWarning]:
+    """One warning per explicit entry the queue does not have, at the entry's line (the
+    first MAX_LOCATED_MISSING of them; the others counted in one more)."""
+    out = []
+    for item_id in missing[:MAX_LOCATED_MISSING]:
+        source = _entry_source(queue.submissions[item_id]) or queue.source
+        out.append(SpecWarning(
+            f"queue {queue.id}: submission {item_id} is not in the queue; its entry is ignored",
+            source.file, source.line,
+        ))
+    rest = len(missing) - MAX_LOCATED_MISSING
+    if rest > 0:
+        out.append(SpecWarning(
+            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue "
+            "and are ignored", queue.source.file, queue.source.line,
+        ))
+    return out
+
+
+def _entry_source(entry: Assignment):
+    settings = [entry.status, entry.locked, *entry.tags.values()]
+    return next((s.source for s in settings if s is not None), None)

@@ -19,12 +19,12 @@ from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-from .errors import Located, UserErrors
+from .errors import Located, UserErrors, suggest
 from .fastschema import compile_predicate
 from .model import (
     Assignment,
@@ -520,10 +520,32 @@ def _schema_errors(file: _File, definition: str) -> list[Located]:
     if _fast_accepts(definition, file.data):
         return []
     validator = _validator(definition)
-    return [e for error in validator.iter_errors(file.data) for e in _explain(error, file, validator.schema)]
+    errors = list(validator.iter_errors(file.data))
+    typos = _typo_fixes(errors, validator.schema)
+    return [e for error in errors for e in _explain(error, file, validator.schema, typos)]
 
 
-def _explain(error: ValidationError, file: _File, root: dict) -> list[Located]:
+def _typo_fixes(errors: list[ValidationError], root: dict) -> dict[tuple, set[str]]:
+    """Per mapping, the allowed fields its unknown keys look like misspellings of: the
+    "missing required field 'where'" that `wehre:` also causes is the same mistake and
+    is left out, so one typo is one error."""
+    fixes: dict[tuple, set[str]] = {}
+    for error in errors:
+        for path, names in _typo_fixes(list(error.context or ()), root).items():
+            fixes.setdefault(path, set()).update(names)  # the branches of an anyOf
+        if error.validator != "additionalProperties" or _custom_message(error, root):
+            continue
+        allowed = error.schema.get("properties", {})
+        for key in error.instance:
+            fix = suggest(str(key), allowed) if key not in allowed else None
+            if fix is not None:
+                fixes.setdefault(tuple(error.absolute_path), set()).add(fix)
+    return fixes
+
+
+def _explain(
+    error: ValidationError, file: _File, root: dict, typos: Mapping[tuple, set[str]] = {}
+) -> list[Located]:
     path = tuple(error.absolute_path)
     if _refused_secret(path):
         return []  # already reported as a secret; its value is never looked at
@@ -536,14 +558,15 @@ def _explain(error: ValidationError, file: _File, root: dict) -> list[Located]:
                 located
                 for sub in error.context or ()
                 if sub.relative_schema_path[0] == fitting[0]
-                for located in _explain(sub, file, root)
+                for located in _explain(sub, file, root, typos)
             ]
         expected = schema.get("title") or _or([_expected_of(b, root) for b in error.validator_value])
         return [file.error(path, f"expected {expected}, got {_kind(instance)}")]
     if keyword == "additionalProperties" and not custom:
         allowed = sorted(schema.get("properties", {}))
         return [
-            file.error(path + (key,), f"unknown field {_q(key)} (allowed: {', '.join(allowed)})", key=True)
+            file.error(path + (key,), f"unknown field {_q(key)}{_did_you_mean(key, allowed)} "
+                       f"(allowed: {', '.join(allowed)})", key=True)
             for key in instance
             if key not in allowed and not _refused_secret(path + (key,))
         ]
@@ -551,9 +574,11 @@ def _explain(error: ValidationError, file: _File, root: dict) -> list[Located]:
         return [
             file.error(path, f"missing required field {_q(name)}")
             for name in error.validator_value
-            if name not in instance
+            if name not in instance and name not in typos.get(path, ())
         ]
     message = custom or _message(keyword, error.validator_value, instance, schema)
+    if keyword == "type" and not custom and path and isinstance(path[-1], str):
+        message += _list_fix(path[-1], error.validator_value, instance)
     if "propertyNames" in error.absolute_schema_path:
         return [file.error(path + (instance,), f"key {_q(instance)}: {message}", key=True)]
     if "dependentSchemas" in error.absolute_schema_path:
@@ -575,7 +600,9 @@ def _message(keyword: str, expected: Any, instance: Any, schema: dict) -> str:
             message += f" {_q(instance)} (only true and false are booleans)"
         return message
     if keyword == "enum":
-        return f"expected {_or([_fmt(v) for v in expected])}, got {_fmt(instance)}"
+        words = [v for v in expected if isinstance(v, str)]
+        hint = _did_you_mean(instance, words) if isinstance(instance, str) else ""
+        return f"expected {_or([_fmt(v) for v in expected])}, got {_fmt(instance)}{hint}"
     if keyword == "const":
         return f"expected {_fmt(expected)}, got {_fmt(instance)}"
     if keyword == "minimum":
@@ -662,6 +689,27 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{value:g}" if isinstance(value, float) and value.is_integer() else repr(value)
     return f"a {_kind(value)}"
+
+
+def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
+    """": did you mean 'where'?" when `word` looks like a misspelling of a choice."""
+    fix = suggest(str(word), choices)
+    return f": did you mean {_q(fix)}?" if fix is not None else ""
+
+
+_PLAIN_ITEM = re.compile(r"[\w./*?@+-]+")
+
+
+def _list_fix(key: str, types: Any, instance: Any) -> str:
+    """A single value where a list belongs: show the list to write (`include: a.yaml`
+    means `include: [a.yaml]`)."""
+    types = [types] if isinstance(types, str) else types
+    if "array" not in types or not isinstance(instance, (str, int, float)) or isinstance(instance, bool):
+        return ""
+    text = str(instance)
+    plain = isinstance(instance, str) and _PLAIN_ITEM.fullmatch(text) and re.search(r"[A-Za-z_/*]", text)
+    item = text if plain else json.dumps(instance)
+    return f" (write `{key}: [{item}]`)"
 
 
 def _q(text: Any) -> str:

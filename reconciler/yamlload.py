@@ -153,6 +153,13 @@ def _located(display: str, exc: yaml.MarkedYAMLError) -> Located:
         message = "tab character where YAML expects spaces (indent with spaces only)"
     elif exc.context == "expected a single document in the stream":
         message = "a second YAML document ('---') in the file; only one is allowed"
+    elif problem.startswith("expected <block end>") and exc.context_mark is not None:
+        message = _bad_indentation(exc.context or "", exc.context_mark)
+    elif problem == "mapping values are not allowed here":
+        message = (
+            "unexpected ':' (a value holding ': ' must be quoted, and a key must not be "
+            "indented deeper than the keys beside it)"
+        )
     else:
         message = problem
         if exc.context and exc.problem:
@@ -162,6 +169,17 @@ def _located(display: str, exc: yaml.MarkedYAMLError) -> Located:
                 message += f" at line {where.line + 1}, column {where.column + 1}"
             message += ")"
     return Located(display, line, column, message)
+
+
+def _bad_indentation(context: str, start: yaml.Mark) -> str:
+    """PyYAML's "expected <block end>, but found '<block mapping start>'" in plain words:
+    a line that does not line up with the block around it."""
+    block = "list" if "collection" in context or "sequence" in context else "mapping"
+    return (
+        f"bad indentation: this line does not line up with the {block} that starts at "
+        f"line {start.line + 1}, column {start.column + 1} (the keys of one mapping, and "
+        "the items of one list, start in the same column)"
+    )
 
 
 def _describe_key(key: Any) -> str:

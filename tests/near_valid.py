@@ -41,6 +41,8 @@ def near(draw: st.DrawFn, valid: Any, values: st.SearchStrategy, new_keys: list[
             parent[path[-1]]  # an earlier edit may have removed it
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, (dict, list)):  # or replaced its container by a string
+            continue
         action = draw(st.sampled_from(["replace", "delete", "add"]))
         if action == "replace":
             parent[path[-1]] = draw(values)

@@ -32,10 +32,6 @@ PAGINATED = "org.sagebionetworks.reflection.model.PaginatedResults.effective-sch
 _DROPPED = {"transient", "name", "key", "id", "implements", "required", "value"}
 
 
-def available() -> bool:
-    return (SCHEMA_DIR / "org" / "sagebionetworks").is_dir()
-
-
 @lru_cache(maxsize=None)
 def _raw(name: str) -> dict[str, Any]:
     if name == PAGINATED:

@@ -159,7 +159,7 @@ PLAN_ERRORS = {
     "truncated.json": "13:321: not valid JSON: Unterminated string",
     "unknown-change-field.json": "12:9: queues[0].changes[0]: Additional properties are not allowed "
                                  "('force' was unexpected)",
-    "unknown-provider.json": '7:13: provider.type: unknown provider type "ftp" (known: local, synapse)',
+    "unknown-provider.json": '7:13: provider.type: unknown provider type "ftp" (known: datamaker, local, omics, supervisely, synapse, workflow-results)',
     "unknown-top-level-field.json": "1:1: Additional properties are not allowed ('apply_to' was unexpected)",
     "whitespace-only.json": "3:1: not valid JSON: Expecting value",
     "wrong-format-version.json": "4:21: unsupported plan format_version 2 (this reconciler reads 1)",
@@ -298,6 +298,7 @@ def test_a_plan_file_applies_only_to_the_endpoint_it_records(make_sandbox, tmp_p
     before = [b.store.get(i) for i in ITEMS]
     result = run_cli("apply", plan, "--auto-approve", env=env(b))
     assert result.code == 1 and "Traceback" not in result.err
-    assert "statusBatch got no connection (NewConnectionError) after retries; it was not written" in result.out
+    assert (f"statusBatch got no connection (connection refused at {a.url}; is the server running, "
+            "on that port?); it was not written") in result.out
     assert b.request_log() == []
     assert [b.store.get(i) for i in ITEMS] == before

@@ -25,9 +25,9 @@ def test_a_status_outside_the_declared_values_is_refused_with_the_closest_one():
     q = queue(rule("r", {"status": "Success"}, {"status": "failed"}),
               submissions={"1": {"status": "running"}})
     assert capability_problems(q, LABELS, "workflow-results") == [
-        SpecProblem("status 'Success' is not a status (one of: failure, success); did you mean 'success'?",
+        SpecProblem("status 'Success' is not a status: did you mean 'success'? (one of: failure, success)",
                     ("rules", 0, "where", "status", "Success")),
-        SpecProblem("status 'failed' is not a status (one of: failure, success); did you mean 'failure'?",
+        SpecProblem("status 'failed' is not a status: did you mean 'failure'? (one of: failure, success)",
                     ("rules", 0, "set", "status")),
         SpecProblem("status 'running' is not a status (one of: failure, success)", ("submissions", "1", "status")),
     ]
@@ -75,4 +75,16 @@ def test_a_native_lock_refuses_a_lock_block_and_an_advisory_one_its_wrong_option
     assert err == [
         f"error: {local}:4:5: local locks items natively; remove `lock:`",
         f"error: {synapse}:5:12: synapse names where it keeps the lock `annotation`: write `lock: {{annotation: frozen}}`",
+    ]
+
+
+def test_a_rule_may_match_every_status_the_service_reports_but_set_only_the_writable_ones():
+    caps = Capabilities(batch_limit=1, status=StatusRules(
+        values=("CANCELLED",), known=("PENDING", "RUNNING", "CANCELLED"), name="run status"))
+    q = queue(rule("r", {"status": ["PENDING", "DONE"]}, {"status": "RUNNING"}))
+    assert capability_problems(q, caps, "omics") == [
+        SpecProblem("status 'DONE' is not a run status (one of: CANCELLED, PENDING, RUNNING)",
+                    ("rules", 0, "where", "status", "DONE")),
+        SpecProblem("status 'RUNNING' is not a run status a spec can set (one of: CANCELLED)",
+                    ("rules", 0, "set", "status")),
     ]

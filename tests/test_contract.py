@@ -14,11 +14,8 @@ from reconciler.model import Change, FieldChange, Item, QueueSpec, Source
 from reconciler.providers.synapse import SynapseProvider, batch_body, encode_body
 from reconciler.providers.synapse_annotations import status_for_write
 from reconciler.store import NewItem
-from synapse_schemas import SCHEMA_DIR, available, errors, paginated, schema
+from synapse_schemas import errors, paginated, schema
 
-pytestmark = pytest.mark.skipif(
-    not available(), reason=f"Synapse's schemas are not at {SCHEMA_DIR} (shared/synapse beside the repo)"
-)
 
 QUEUE = "9615000"
 STATUS = "org.sagebionetworks.evaluation.model.SubmissionStatus"

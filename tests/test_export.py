@@ -1,6 +1,8 @@
 """`reconciler export`: live state as a spec that plans to no changes."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import math
 from datetime import datetime, timezone
@@ -62,6 +64,7 @@ tag_values = st.one_of(scalars.map(lambda v: (v,)), st.lists(scalars, min_size=2
 tag_keys = st.text(min_size=1).filter(str.isprintable)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.dictionaries(tag_keys, tag_values, max_size=4))
 def test_any_typed_tags_read_back_as_the_same_values(tmp_path_factory, tags):

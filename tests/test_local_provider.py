@@ -177,9 +177,7 @@ def test_get_returns_fresh_copies_and_leaves_out_unknown_and_foreign_ids(spec_di
     assert fresh[0].status == "SCORED" and fresh[0].etag != old.etag
 
 
-def test_capabilities_and_batches(spec_dir):
-    assert LocalProvider.capabilities.batch_limit == 500
-    assert LocalProvider.capabilities.native_locks is True
+def test_writes_go_in_batches_of_500(spec_dir):
     with provider(spec_dir) as p:
         item = p.list(Q)[0]
         assert [len(b) for b in p.batches(Q, [change(item)] * 1001)] == [500, 500, 1]

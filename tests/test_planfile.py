@@ -122,6 +122,7 @@ scalars = st.one_of(
 tag_values = st.one_of(st.none(), scalars.map(lambda v: (v,)), st.lists(scalars, max_size=3).map(tuple))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=6), st.tuples(tag_values, tag_values), max_size=4))
 def test_any_tag_values_survive_the_round_trip(tags):

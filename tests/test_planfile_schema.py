@@ -40,6 +40,7 @@ def test_both_accept_a_valid_plan_file():
     assert fast_accepts(VALID) and jsonschema_accepts(VALID)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near(VALID, VALUES, ["extra", "id", "tags", "locked", "float"]))
 def test_fastjsonschema_never_accepts_what_jsonschema_refuses(doc):

@@ -6,6 +6,8 @@ checked against a naive reference and then discarded.
 """
 from __future__ import annotations
 
+import pytest
+
 import math
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -27,6 +29,8 @@ from reconciler.model import (
     same_tag_value,
 )
 from reconciler.resolve import CycleError
+
+pytestmark = pytest.mark.slow  # property tests and benchmark smoke runs: CI runs them, `-m "not slow"` skips them
 
 STATUSES = ["RECEIVED", "VALIDATED", "ACCEPTED", "SCORED", "INVALID"]
 KEYS = ["a", "b", "c", "pipeline_x"]

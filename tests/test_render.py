@@ -107,7 +107,8 @@ def test_text_marks_each_kind_of_change_and_ends_with_the_summary():
         "  ! 9700005  BLOCKED: item is locked; add `locked: false` to change it",
         "  ~ 9700006",
     ]
-    assert lines[-1] == "Plan: 5 to change, 1 to lock, 1 to unlock, 1 blocked (of 52 items seen)."
+    assert lines[0].startswith("Markers: ~ change · + change that locks")
+    assert lines[-1] == "Plan: 5 to change (including 1 lock, 1 unlock), 1 blocked (of 52 items seen)."
 
 
 def test_text_has_no_colour_unless_asked():
@@ -128,7 +129,8 @@ def test_text_rendering_is_linear_in_the_number_of_changes():
     start = time.perf_counter()
     text = render_plan_text(plan)
     assert time.perf_counter() - start < 2.0
-    assert text.count("\n") == 3 * 10_000 + 2  # header, 3 lines a change, blank, summary
+    # legend, blank, queue header, 3 lines a change, blank, summary
+    assert text.count("\n") == 3 * 10_000 + 4
 
 
 # ------------------------------------------------------------------------ markdown
@@ -212,7 +214,7 @@ def test_github_annotates_each_blocked_change_at_its_source_and_summarises():
     assert out == [
         "::error file=spec.yaml,line=33,title=blocked change::queue 9615000: 9700005 is blocked: "
         'item is locked; add `locked: false` to change it (status: "SCORED" → "INVALID")',
-        "::notice title=reconciler plan::Plan: 5 to change, 1 to lock, 1 to unlock, 1 blocked (of 52 items seen).",
+        "::notice title=reconciler plan::Plan: 5 to change (including 1 lock, 1 unlock), 1 blocked (of 52 items seen).",
     ]
 
 

@@ -46,7 +46,7 @@ BAD_SPECS = {
         'bad-safety-type.yaml:4:54: expected an integer, got number',
     ],
     'bad-tag-policy.yaml': [
-        "bad-tag-policy.yaml:4:20: expected 'merge' or 'exact', got 'mrege'",
+        "bad-tag-policy.yaml:4:20: expected 'merge' or 'exact', got 'mrege': did you mean 'merge'?",
     ],
     'billion-laughs.yaml': [
         'billion-laughs.yaml:12:14: alias expansion exceeds 100000 nodes',
@@ -100,9 +100,9 @@ BAD_SPECS = {
         "leading-zero-key.yaml:5:7: quote '0700001': unquoted, it reads as the number 700001",
     ],
     'many-errors.yaml': [
-        "many-errors.yaml:4:20: expected 'merge' or 'exact', got 'mrege'",
+        "many-errors.yaml:4:20: expected 'merge' or 'exact', got 'mrege': did you mean 'merge'?",
         'many-errors.yaml:5:34: must be at most 100, got 150',
-        "many-errors.yaml:7:17: unknown field 'staus' (allowed: ids, locked, status, tags)",
+        "many-errors.yaml:7:17: unknown field 'staus': did you mean 'status'? (allowed: ids, locked, status, tags)",
         "many-errors.yaml:8:23: expected true or false, got string 'yes' (only true and false are booleans)",
     ],
     'mapping-tag-value.yaml': [
@@ -132,8 +132,7 @@ BAD_SPECS = {
     ],
     'null-where-condition.yaml': [
         'null-where-condition.yaml:5:31: expected a tag value or {exists: true|false}, got null',
-        "null-where-condition.yaml:5:43: missing required field 'exists'",
-        "null-where-condition.yaml:5:44: unknown field 'exist' (allowed: exists)",
+        "null-where-condition.yaml:5:44: unknown field 'exist': did you mean 'exists'? (allowed: exists)",
     ],
     'provider-without-type.yaml': [
         "provider-without-type.yaml:2:11: missing required field 'type'",
@@ -162,7 +161,7 @@ BAD_SPECS = {
     'synapse-bad-status.yaml': [
         "synapse-bad-status.yaml:6:37: status 'DONE' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
         "synapse-bad-status.yaml:7:15: status 'FINISHED' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
-        "synapse-bad-status.yaml:9:19: status 'scored' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED); did you mean 'SCORED'?",
+        "synapse-bad-status.yaml:9:19: status 'scored' is not a Synapse submission status: did you mean 'SCORED'? (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
     ],
     'synapse-bad-tag-key.yaml': [
         "synapse-bad-tag-key.yaml:6:26: tag key 'team name' is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
@@ -201,22 +200,22 @@ BAD_SPECS = {
         "two-documents.yaml:4:1: a second YAML document ('---') in the file; only one is allowed",
     ],
     'unknown-nested-key.yaml': [
-        "unknown-nested-key.yaml:5:17: unknown field 'staus' (allowed: ids, locked, status, tags)",
+        "unknown-nested-key.yaml:5:17: unknown field 'staus': did you mean 'status'? (allowed: ids, locked, status, tags)",
     ],
     'unknown-provider-option.yaml': [
         "unknown-provider-option.yaml:2:25: unknown field 'endpoint' (allowed: path, seed, type)",
     ],
     'unknown-provider-type.yaml': [
-        "unknown-provider-type.yaml:2:18: expected 'local' or 'synapse', got 'aws'",
+        "unknown-provider-type.yaml:2:18: expected 'datamaker', 'local', 'omics', 'supervisely', 'synapse' or 'workflow-results', got 'aws'",
     ],
     'unknown-top-level-key.yaml': [
-        "unknown-top-level-key.yaml:2:1: unknown field 'queus' (allowed: provider, queues, version)",
+        "unknown-top-level-key.yaml:2:1: unknown field 'queus': did you mean 'queues'? (allowed: provider, queues, version)",
     ],
     'wrong-type-list-for-mapping.yaml': [
         'wrong-type-list-for-mapping.yaml:5:7: expected a mapping, got list',
     ],
     'wrong-type-string-for-list.yaml': [
-        'wrong-type-string-for-list.yaml:4:14: expected a list, got string',
+        'wrong-type-string-for-list.yaml:4:14: expected a list, got string (write `include: [scores/*.yaml]`)',
     ],
     'wrong-version.yaml': [
         'wrong-version.yaml:1:10: unsupported version (this reconciler reads version 1)',

@@ -66,6 +66,7 @@ def test_an_integral_float_where_an_integer_belongs_is_refused():
     assert not fast_accepts("spec", data) and not jsonschema_accepts("spec", data)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(range(len(SPECS))).flatmap(lambda i: near(SPECS[i], VALUES, KEYS)))
 def test_the_fast_check_never_accepts_a_spec_jsonschema_refuses(data):
@@ -73,6 +74,7 @@ def test_the_fast_check_never_accepts_a_spec_jsonschema_refuses(data):
         assert jsonschema_accepts("spec", data), repr(data)[:2000]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near(INCLUDE, VALUES, KEYS))
 def test_the_fast_check_never_accepts_an_include_file_jsonschema_refuses(data):

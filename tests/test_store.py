@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -194,12 +193,11 @@ def test_a_file_that_is_not_a_database_is_a_user_error(tmp_path):
         Store(path)
 
 
-def test_100k_rows_insert_and_read_in_seconds(tmp_path):
+@pytest.mark.slow
+def test_100k_rows_insert_and_read_back_in_order(tmp_path):
+    """How long it takes is benchmarks/core.py's business; this is what it does."""
     with Store(tmp_path / "big.db") as s:
         s.create_queue("q")
-        started = time.perf_counter()
         s.insert("q", (NewItem(str(9700001 + n)) for n in range(100_000)))
         records = s.page("q")
-        elapsed = time.perf_counter() - started
     assert len(records) == 100_000 and records[-1].id == "9800000"
-    assert elapsed < 10, elapsed

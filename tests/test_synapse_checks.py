@@ -8,7 +8,8 @@ import pytest
 
 from builders import queue, rule
 from reconciler.providers.base import SpecProblem
-from reconciler.providers.synapse_checks import STATUSES, check_queue
+from reconciler.providers.synapse_checks import check_queue
+from reconciler.providers.synapse_facts import STATUSES
 
 STATUS_LIST = "ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED"
 KEY_RULE = "(letters, digits, ',', '_' and '.' only)"
@@ -46,7 +47,7 @@ def test_statuses_outside_the_enum_are_reported_where_they_appear():
                     ("rules", 0, "where", "status", "DONE")),
         SpecProblem(f"status 'FINISHED' is not a Synapse submission status (one of: {STATUS_LIST})",
                     ("rules", 0, "set", "status")),
-        SpecProblem(f"status 'scored' is not a Synapse submission status (one of: {STATUS_LIST}); did you mean 'SCORED'?",
+        SpecProblem(f"status 'scored' is not a Synapse submission status: did you mean 'SCORED'? (one of: {STATUS_LIST})",
                     ("submissions", "1", "status")),
     ]
 

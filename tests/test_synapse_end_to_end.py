@@ -163,6 +163,7 @@ def test_apply_of_a_plan_file_reads_nothing(make_sandbox, tmp_path):
     assert os.path.getsize(plan_file) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", [
     {"fail_rate": 0.2, "drop_rate": 0.1, "random_seed": 7},
     {"max_concurrent": 1, "max_per_minute": 600},
@@ -184,21 +185,25 @@ def test_apply_converges_under_faults_and_writes_each_change_once(make_sandbox, 
 
 @pytest.mark.slow
 def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
-    sandbox = make_sandbox(synthetic=[(QUEUE, 2500)], latency_ms=150)
+    sandbox = make_sandbox(synthetic=[(QUEUE, 2500)])
     spec = write_spec(tmp_path, sandbox.url)
     env = dict(os.environ, SYNAPSE_AUTH_TOKEN=sandbox.token)
+    # 26 pages and the first statusBatch are served; the second batch is held until the
+    # client is dead, so exactly one batch of 500 has landed whatever the timing
+    sandbox.faults.hold_after(27)
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any(r["path"].endswith("/statusBatch") and r["status"] == 200 for r in sandbox.request_log()):
-            break
+    while len(sandbox.request_log()) < 27 and time.monotonic() < deadline:
         time.sleep(0.02)
+    time.sleep(0.2)  # the client sends its second batch, which the sandbox holds
     proc.kill()  # SIGKILL: no cleanup, no report
     proc.wait(timeout=30)
-    time.sleep(1.0)  # a batch already in flight may still land on the server
+    sandbox.faults.release()  # the held batch reaches a closed connection
+    time.sleep(0.5)
     written = sum(1 for i in range(2500) if sandbox.store.get(str(9700001 + i)).version == 2)
-    assert 0 < written < 2500  # really interrupted mid-run
+    assert [r["path"].endswith("/statusBatch") for r in sandbox.request_log()[:27]] == [False] * 26 + [True]
+    assert written in (500, 1000)  # the first batch; the held one may land after the kill
 
     # nothing half-written: every item is either untouched or fully changed
     for i in range(2500):

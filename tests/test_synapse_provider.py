@@ -120,10 +120,12 @@ def test_constructing_with_remote_plain_http_is_refused():
         SynapseProvider("http://10.255.255.1/repo/v1", "tok")
 
 
-def test_offline_checks_are_the_synapse_checks_module():
-    checks = pytest.importorskip("reconciler.providers.synapse_checks")
-    spec = queue_spec()
-    assert SynapseProvider.check_queue(spec) == checks.check_queue(spec)
+def test_offline_checks_refuse_what_synapse_would_refuse():
+    bad = queue_spec("syn123")
+    assert [p.message for p in SynapseProvider.check_queue(bad)] == [
+        "queue id 'syn123' is not a Synapse evaluation id (digits only)"
+    ]
+    assert SynapseProvider.check_queue(queue_spec()) == []
 
 
 # --------------------------------------------------------------------- token
@@ -435,9 +437,8 @@ def test_a_dead_service_is_a_provider_error(make_sandbox):
 def test_an_unreachable_service_is_a_provider_error():
     with pytest.raises(ProviderError) as exc:
         provider("http://127.0.0.1:9/repo/v1", retries=0).list(queue_spec())
-    assert str(exc.value) == (
-        f"GET http://127.0.0.1:9/repo/v1/evaluation/{QUEUE}/submission/status/all?limit=100&offset=0: "
-        "no response after retries (NewConnectionError)"
+    assert str(exc.value) == (  # port 9 refuses: not retried, and the fix is named
+        "cannot connect to http://127.0.0.1:9/repo/v1: connection refused; is the server running, on that port?"
     )
 
 

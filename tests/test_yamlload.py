@@ -187,11 +187,11 @@ def test_tab_indentation_is_located(fails):
     "text, message",
     [
         ("a: [1, 2\n", "f.yaml:2:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 1, column 4)"),
-        ("a: b: c\n", "f.yaml:1:5: mapping values are not allowed here"),
+        ("a: b: c\n", "f.yaml:1:5: unexpected ':' (a value holding ': ' must be quoted, and a key must not be indented deeper than the keys beside it)"),
         ("a: 'x\n", "f.yaml:2:1: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)"),
         ("a: *nope\n", "f.yaml:1:4: found undefined alias 'nope'"),
         ("a: 1\n---\nb: 2\n", "f.yaml:2:1: a second YAML document ('---') in the file; only one is allowed"),
-        ("a: 1\n- b\n", "f.yaml:2:1: expected <block end>, but found '-' (while parsing a block mapping at line 1, column 1)"),
+        ("a: 1\n- b\n", "f.yaml:2:1: bad indentation: this line does not line up with the mapping that starts at line 1, column 1 (the keys of one mapping, and the items of one list, start in the same column)"),
     ],
 )
 def test_syntax_errors_are_located_one_based(fails, text, message):

@@ -12,6 +12,10 @@ from .base import ConfigError, Provider
 _MODULES = {
     "local": "reconciler.providers.local",
     "synapse": "reconciler.providers.synapse",
+    "datamaker": "reconciler.providers.datamaker",
+    "omics": "reconciler.providers.omics",
+    "supervisely": "reconciler.providers.supervisely",
+    "workflow-results": "reconciler.providers.workflow_results",
 }
 DEFAULT_TYPE = "local"
 

@@ -278,6 +278,34 @@ def compare_guard(
     return to_write, result
 
 
+class ListingMoved(ProviderError):
+    """A one-pass listing found itself inconsistent (an id listed twice, a total that
+    moved while paging): it is not one snapshot and must be read again. Raised outside
+    `read_twice` (a short read that is not retried) it is one clear line, never a bug."""
+
+    def __init__(self, detail: str = "the listing changed while it was read; try again") -> None:
+        super().__init__(detail)
+
+
+def read_twice(
+    read_once: Callable[[], Iterator[Sequence[Item]]], gave_up: Callable[[ListingMoved], str]
+) -> Iterator[Sequence[Item] | Relisted]:
+    """`pages` for a provider whose listing can move under it: one pass, and if it
+    raises ListingMoved, RELISTED and a second pass; a second move is one ProviderError
+    with `gave_up(exc)`'s words, since a queue that keeps changing is the user's to wait
+    out, not ours to loop on."""
+    try:
+        yield from read_once()
+        return
+    except ListingMoved:
+        pass
+    yield RELISTED
+    try:
+        yield from read_once()
+    except ListingMoved as exc:
+        raise ProviderError(gave_up(exc)) from None
+
+
 def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:
     """The items of a `pages` iteration, honouring RELISTED: `list` for providers that
     read page by page."""

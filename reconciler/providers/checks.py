@@ -36,20 +36,20 @@ def closest(value: str, choices: tuple[str, ...]) -> str | None:
 def _status_problems(queue: QueueSpec, rules: StatusRules, service: str) -> Iterator[SpecProblem]:
     if rules.values is None:
         return
+    known = rules.values if rules.known is None else rules.known
     for path, status, matching in _statuses(queue):
-        if not rules.values:
+        allowed = known if matching else rules.values
+        if not allowed:
             verb = "match on" if matching else "set"
             yield SpecProblem(f"{service} items have no writable status: a spec cannot {verb} "
                               "`status` here; remove it", path)
             continue
-        if not isinstance(status, str) or status in rules.values:
+        if not isinstance(status, str) or status in allowed:
             continue
-        message = (f"status {status!r} is not a {rules.name} "
-                   f"(one of: {', '.join(sorted(rules.values))})")
-        suggestion = closest(status, rules.values)
-        if suggestion is not None:
-            message += f"; did you mean {suggestion!r}?"
-        yield SpecProblem(message, path)
+        what = rules.name if matching or allowed == known else f"{rules.name} a spec can set"
+        suggestion = closest(status, allowed)
+        hint = f": did you mean {suggestion!r}?" if suggestion is not None else ""
+        yield SpecProblem(f"status {status!r} is not a {what}{hint} (one of: {', '.join(sorted(allowed))})", path)
 
 
 def _statuses(queue: QueueSpec) -> Iterator[tuple[tuple[Any, ...], Any, bool]]:

@@ -7,7 +7,7 @@ conflict and lock handling is exercised exactly as against a real service.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
 from ..model import Change, Item, ProviderConfig, QueueSpec
@@ -143,7 +143,7 @@ class LocalProvider(Provider):
             for c in changes
         ]
         try:
-            self._store.write(queue.id, updates, check=_refuse_locked)
+            self._store.write(queue.id, updates, check=_lock_check(c.item_id for c in changes if c.relock))
         except StaleRecord as e:
             raise StaleEtag(e.item_id) from None
         except UnknownItems as e:
@@ -164,10 +164,17 @@ class LocalProvider(Provider):
                              "store is first created)")
 
 
-def _refuse_locked(stored: Record, new: Record) -> None:
-    """Native lock: a locked item takes no write unless that write unlocks it."""
-    if stored.locked and new.locked:
-        raise LockedItem(stored.id)
+def _lock_check(relocked: Iterable[str]) -> Callable[[Record, Record], None]:
+    """Native lock: a locked item takes no write unless that write unlocks it, or it is
+    a relocked change (`--replace`): unlocked, changed and locked again in this one
+    transaction."""
+    allowed = frozenset(relocked)
+
+    def refuse_locked(stored: Record, new: Record) -> None:
+        if stored.locked and new.locked and stored.id not in allowed:
+            raise LockedItem(stored.id)
+
+    return refuse_locked
 
 
 def _item(record: Record) -> Item:

@@ -18,7 +18,7 @@ import requests
 
 from .. import __version__
 from ..auth import HOW_TO, find_token
-from ..http import ThrottleDialect, failure_name, make_session, nothing_sent
+from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
@@ -36,12 +36,9 @@ from .base import (
     gather,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
-from .synapse_checks import STATUSES
+from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
 
 DEFAULT_ENDPOINT = "https://repo-prod.prod.sagebase.org/repo/v1"
-PAGE_LIMIT = 100  # the server's maximum page size
-BATCH_LIMIT = 500  # statusBatch refuses more ("Batch size cannot exceed 500")
-MAX_BODY_BYTES = 2 * 1024 * 1024  # larger request bodies get 413
 RETRIES = 5
 BACKOFF = 1.0  # seconds; waits 0, 2, 4, 8, 16 s (+ up to 1 s jitter each)
 TIMEOUT = (10.0, 120.0)  # connect, read: a 500-status batch can take a while
@@ -402,8 +399,8 @@ class SynapseProvider(Provider):
         except requests.RequestException as exc:
             if nothing_sent(exc):
                 raise WriteFailed(
-                    f"evaluation {queue.id}: statusBatch got no connection ({failure_name(exc)}) "
-                    "after retries; it was not written"
+                    f"evaluation {queue.id}: statusBatch got no connection ({self._no_connection(exc)}); "
+                    "it was not written"
                 ) from None
             raise WriteFailed(
                 f"evaluation {queue.id}: statusBatch got no response ({failure_name(exc)}) "
@@ -436,9 +433,21 @@ class SynapseProvider(Provider):
         try:
             return self._session.get(self._endpoint + path)
         except requests.RequestException as exc:
+            if nothing_sent(exc) and connection_refused(exc):
+                raise ProviderError(
+                    f"cannot connect to {self._endpoint}: connection refused; is the server "
+                    "running, on that port?"
+                ) from None
             raise ProviderError(
                 f"GET {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
             ) from None
+
+    def _no_connection(self, exc: requests.RequestException) -> str:
+        """Why no attempt connected, with the fix when the connection was refused (it is
+        not retried: nothing listens there)."""
+        if connection_refused(exc):
+            return f"connection refused at {self._endpoint}; is the server running, on that port?"
+        return f"{failure_name(exc)} after retries"
 
     def _expect_ok(self, response: requests.Response, method: str, path: str) -> None:
         if response.status_code == 401:

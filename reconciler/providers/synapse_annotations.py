@@ -11,25 +11,16 @@ object written is the fresh one that was read, with only the managed parts chang
 """
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 from typing import Any, Mapping
 
 from ..model import Change, Item, Scalar, TagValue, from_timestamp_ms, scalar_kind, timestamp_ms
+from .synapse_facts import LONG_MAX, LONG_MIN, NON_FINITE
 
 STRING, LONG, DOUBLE, BOOLEAN, TIMESTAMP_MS = "STRING", "LONG", "DOUBLE", "BOOLEAN", "TIMESTAMP_MS"
 # model.scalar_kind → the annotation type Synapse stores it as.
 ANNOTATION_TYPES = {"str": STRING, "int": LONG, "float": DOUBLE, "bool": BOOLEAN, "timestamp": TIMESTAMP_MS}
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1  # a Java long
-
-# Synapse's own spellings of the non-finite doubles (lib-utils AbstractDouble).
-_DOUBLE_ALIASES = {
-    "nan": math.nan,
-    "inf": math.inf, "+inf": math.inf, "infinity": math.inf, "+infinity": math.inf,
-    "\u221e": math.inf, "+\u221e": math.inf,
-    "-inf": -math.inf, "-infinity": -math.inf, "-\u221e": -math.inf,
-}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -113,7 +104,7 @@ def _read_double(raw: Any) -> float | None:
     if not isinstance(raw, str):
         return None
     text = raw.strip()
-    alias = _DOUBLE_ALIASES.get(text.lower())
+    alias = NON_FINITE.get(text.lower())
     if alias is not None:
         return alias
     if text[-1:] in ("d", "D", "f", "F"):  # Java's Double.valueOf accepts "1.5d"

@@ -13,19 +13,16 @@ from typing import Any, Iterator, Mapping
 
 from ..model import Assignment, QueueSpec, Scalar, Setting, scalar_kind
 from .base import SpecProblem
-
-# org.sagebionetworks.evaluation.model.SubmissionStatusEnum (checked, as the provider's
-# Capabilities.status, by providers/checks.py)
-STATUSES = (
-    "OPEN", "CLOSED", "SCORED", "INVALID", "VALIDATED", "EVALUATION_IN_PROGRESS",
-    "RECEIVED", "REJECTED", "ACCEPTED",
+from .synapse_facts import (
+    KEY_PATTERN,
+    LONG_MAX,
+    LONG_MIN,
+    MAX_KEYS,
+    MAX_STRING_CHARS,
+    MAX_VALUES,
+    RESERVED_KEY,
 )
-KEY_PATTERN = re.compile(r"[a-zA-Z0-9,_.]+")
-RESERVED_KEY = "_accessrequirementids"
-MAX_KEYS = 100  # annotation keys per submission status
-MAX_VALUES = 100  # values per annotation key
-MAX_STRING_CHARS = 500  # characters across all values of one STRING key
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
 _ID = re.compile(r"[0-9]+")
 # How the kinds are named in messages to spec authors.
 _KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "float", "timestamp": "timestamp", "str": "string"}

@@ -7,9 +7,12 @@ second one.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..errors import Located, UserError, UserErrors
 from ..model import Change, Plan, Source
-from .text import blocked_reason, field_line, printable, summary_sentence
+from ..notes import SpecWarning
+from .text import REPLACED, blocked_reason, field_line, printable, summary_sentence
 
 
 def escape_data(text: str) -> str:
@@ -28,10 +31,17 @@ def command(name: str, message: str, **properties: object) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def render_plan_github(plan: Plan) -> str:
-    """An error per blocked change, at the spec line that asks for it, then a notice
-    with the plan's summary."""
-    lines = []
+def render_plan_github(
+    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = ()
+) -> str:
+    """A warning per spec entry the queue lacks and an error per blocked change, each at
+    the spec line that causes it, then the plan's summary: a notice, or an error saying
+    why when the plan fails (`problems`)."""
+    lines = [
+        command("warning", printable(w.message),
+                file=printable(w.file) if w.file else None, line=w.line, title="not in the queue")
+        for w in warnings
+    ]
     for queue in plan.queues:
         for change in queue.blocked:
             source = _first_source(change)
@@ -45,7 +55,21 @@ def render_plan_github(plan: Plan) -> str:
                 line=source.line if source else None,
                 title="refused change" if change.refused else "blocked change",
             ))
-    lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
+        for change in (c for c in queue.changes if c.relock):
+            source = _first_source(change)
+            lines.append(command(
+                "warning",
+                f"queue {printable(queue.queue_id)}: {printable(change.item_id)} {REPLACED} "
+                f"({'; '.join(field_line(f) for f in change.fields)})",
+                file=printable(source.file) if source else None,
+                line=source.line if source else None,
+                title="locked item changed",
+            ))
+    if problems:
+        message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}"
+        lines.append(command("error", message, title="reconciler plan"))
+    else:
+        lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
     return "\n".join(lines)
 
 

@@ -2,7 +2,10 @@
 and `plan -o plan.json` produce the same file (DESIGN §7)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..model import Plan
+from ..notes import SpecWarning
 from ..planfile import dump_plan
 
 
@@ -11,6 +14,7 @@ def render_plan_json(
     *,
     tool_version: str,
     created_at: str,
+    warnings: Sequence[SpecWarning] = (),
 ) -> str:
     """The plan file text without its final newline (the CLI's echo adds one)."""
-    return dump_plan(plan, tool_version=tool_version, created_at=created_at).removesuffix("\n")
+    return dump_plan(plan, tool_version=tool_version, created_at=created_at, warnings=warnings).removesuffix("\n")

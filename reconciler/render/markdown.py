@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Sequence
 
 from ..model import Change, FieldChange, Plan, QueuePlan
+from ..notes import SpecWarning
 from .text import blocked_reason, describe_value, guard_note, printable, summary_sentence
 
 TITLE = "### reconciler plan"
@@ -30,18 +32,39 @@ def cell_code(text: str) -> str:
     return fence + pad + text.replace("|", "\\|") + pad + fence
 
 
-def render_plan_markdown(plan: Plan, *, limit: int = 60_000) -> str:
-    """At most `limit` characters; changes that do not fit are counted in a final note."""
+def render_plan_markdown(
+    plan: Plan,
+    *,
+    limit: int = 60_000,
+    header: str | None = None,
+    problems: Sequence[str] = (),
+    warnings: Sequence[SpecWarning] = (),
+) -> str:
+    """At most `limit` characters; changes that do not fit are counted in a final note.
+
+    `header` (text.plan_header) says which service the plan is for; `problems` are why
+    the plan fails (blocked changes, safety limits): a PR comment that looked like any
+    other plan would let a reviewer approve one that `apply` will refuse. `warnings`
+    (spec entries the queue lacks, at their lines) come before the changes for the same
+    reason: a typo in an id must not pass review as "nothing to do"."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT}")
     total = len(plan.changes)
     reserve = len(_CLOSE) + len(_cut_note(total, limit)) + 2
     out = _Budget(limit - reserve)
-    out.add(f"{TITLE}\n\n**{summary_sentence(plan)}**\n\n")
+    out.add(f"{TITLE}\n\n")
+    if header:
+        out.add(f"{cell_code(header)}\n\n")
+    if problems:
+        out.add("**This plan fails** (exit 1; `apply` refuses it):\n\n")
+        out.add("".join(f"- {cell_code(p)}\n" for p in problems) + "\n")
+    if warnings:
+        out.add("**Warnings:**\n\n" + "".join(f"- {cell_code(str(w))}\n" for w in warnings) + "\n")
+    out.add(f"**{summary_sentence(plan)}**\n\n")
     note = guard_note(plan)
     if note:
         out.add(f"_{html.escape(note)}_\n\n")
-    out.add("| Queue | Items seen | Change | Lock | Unlock | Blocked |\n")
+    out.add("| Queue | Items seen | To change | of them locks | of them unlocks | Blocked |\n")
     out.add("| --- | ---: | ---: | ---: | ---: | ---: |\n")
     for queue in plan.queues:
         c = queue.counts()
@@ -107,6 +130,8 @@ def _rows(change: Change) -> str:
     item = cell_code(change.item_id)
     if change.blocked:
         item += " **blocked**"
+    elif change.relock:
+        item += " **locked; changed under --replace**"
     elif change.lock:
         item += f" ({change.lock})"
     rows = []

@@ -48,27 +48,55 @@ def guard_note(plan: Plan) -> str | None:
 
 
 def marker(change: Change) -> str:
-    """`!` blocked, `+` lock, `-` unlock, `~` any other change."""
-    if change.blocked:
+    """`!` blocked or changed under --replace (a locked item either way), `+` lock,
+    `-` unlock, `~` any other change (see LEGEND)."""
+    if change.blocked or change.relock:
         return "!"
     return {"lock": "+", "unlock": "-"}.get(change.lock or "", "~")
+
+
+LEGEND = (
+    "Markers: ~ change · + change that locks · - change that unlocks · "
+    "! blocked (item is locked), or changed under --replace"
+)
+REPLACED = "LOCKED: changed under --replace; stays locked"
+
+
+def plan_header(plan: Plan, *, tool_version: str, created_at: str | None = None) -> str:
+    """Which service a plan targets and what made it: a reviewer must be able to tell a
+    plan for the sandbox from one for production. `created_at` only for a saved plan
+    (a live plan is made now)."""
+    made = f"saved {created_at} by " if created_at else ""
+    return (
+        f"Plan for {printable(plan.provider_type)} at {printable(plan.endpoint)} "
+        f"({made}reconciler {printable(tool_version)})"
+    )
+
+
+def change_counts(counts: dict[str, int]) -> str:
+    """Disjoint counts: every listed item is either to change or blocked; locks and
+    unlocks are some of the changes, so they are said to be included, not added."""
+    included = [
+        f"{counts[kind]} {kind}{'s' if counts[kind] != 1 else ''}"
+        for kind in ("lock", "unlock") if counts[kind]
+    ]
+    if counts.get("replace"):
+        included.append(f"{counts['replace']} under --replace")
+    extra = f" (including {', '.join(included)})" if included else ""
+    return f"{counts['change']} to change{extra}, {counts['blocked']} blocked"
 
 
 def summary_sentence(plan: Plan) -> str:
     if not plan.has_changes:
         return NO_CHANGES
-    s = plan.summary()
-    return (
-        f"Plan: {s['change']} to change, {s['lock']} to lock, {s['unlock']} to unlock, "
-        f"{s['blocked']} blocked (of {s['items_seen']} items seen)."
-    )
+    s = {**plan.summary(), "replace": sum(1 for c in plan.changes if c.relock)}
+    return f"Plan: {change_counts(s)} (of {s['items_seen']} items seen)."
 
 
 def queue_counts(queue: QueuePlan) -> str:
     if not queue.changes:
         return "no changes"
-    c = queue.counts()
-    return f"{c['change']} to change, {c['lock']} to lock, {c['unlock']} to unlock, {c['blocked']} blocked"
+    return change_counts({**queue.counts(), "replace": sum(1 for c in queue.changes if c.relock)})
 
 
 def field_line(f: FieldChange) -> str:
@@ -84,11 +112,14 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 # --------------------------------------------------------------------------- render
-def render_plan_text(plan: Plan, *, color: bool = False) -> str:
+def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = None) -> str:
+    """The plan with `header` (plan_header) first when given, then a legend of the
+    markers, each queue's changes and the summary last, where a log's tail shows it."""
+    top = [_paint(header, "dim", color)] if header else []
     note = guard_note(plan)
     if not plan.has_changes:
-        return NO_CHANGES
-    lines: list[str] = []
+        return "\n".join(top + [NO_CHANGES])
+    lines: list[str] = top + [_paint(LEGEND, "dim", color), ""]
     for queue in plan.queues:
         header = f"Queue {printable(queue.queue_id)} ({queue.items_seen} items seen): {queue_counts(queue)}"
         lines.append(_paint(header, "bold", color))
@@ -110,6 +141,8 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str]) -> None:
         head = f"  {sign} {printable(change.item_id)}"
         if change.blocked:
             head += f"  BLOCKED: {printable(blocked_reason(change))}"
+        elif change.relock:
+            head += f"  {REPLACED}"
         out.append(_paint(head, sign, color))
         for body, f in zip(lines, change.fields):
             if f.source is None:

@@ -75,6 +75,24 @@ class DocStore:
         for (body,) in rows:
             yield json.loads(body)
 
+    def page(self, collection: str, offset: int, limit: int | None) -> list[dict[str, Any]]:
+        """Documents `offset`.. of the collection in insertion order (None: to the end),
+        without decoding the ones skipped (a deep page of a large collection)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM docs WHERE collection = ? ORDER BY seq LIMIT ? OFFSET ?",
+                (collection, -1 if limit is None else limit, offset),
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def collections(self) -> dict[str, int]:
+        """Each non-empty collection with its document count, by name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT collection, COUNT(*) FROM docs GROUP BY collection ORDER BY collection"
+            ).fetchall()
+        return dict(rows)
+
     def count(self, collection: str) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM docs WHERE collection = ?", (collection,)).fetchone()[0]

@@ -45,6 +45,34 @@ class Faults:
         self.forbid_batches = frozenset(forbid_batches)
         self._batches = 0
         self._admitted_before_refusal: int | None = None
+        self._served_before_hold: int | None = None
+        self._hold_path: str | None = None
+        self._released = threading.Event()
+
+    def hold_after(self, count: int, path_contains: str | None = None) -> None:
+        """Serve `count` more requests (with `path_contains`: `count` more whose path
+        contains it, and every other one meanwhile), then hold every later request
+        (before it is processed) until `release()`: a client killed while it waits has
+        had exactly those requests served, whatever the timing (kill -9 tests)."""
+        with self._lock:
+            self._served_before_hold = count
+            self._hold_path = path_contains
+            self._released.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._served_before_hold = None
+            self._released.set()
+
+    def wait_if_held(self, path: str = "") -> None:
+        with self._lock:
+            if self._served_before_hold is None:
+                return
+            if self._served_before_hold > 0:
+                if self._hold_path is None or self._hold_path in path:
+                    self._served_before_hold -= 1
+                return
+        self._released.wait()
 
     def refuse_after(self, count: int | None) -> None:
         """From now on serve `count` more requests, then refuse every later one for good

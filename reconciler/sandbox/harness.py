@@ -96,6 +96,7 @@ class Harness:
         denied = self.service.authenticate(request)
         if denied is not None:
             return denied
+        self.faults.wait_if_held(request.path)
         if self.faults.refuses():
             return self.service.error(403, "Forbidden: the sandbox refuses further requests (refuse_after).")
         try:

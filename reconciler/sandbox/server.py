@@ -23,6 +23,10 @@ from .harness import FakeService, Harness
 # `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
+    "datamaker": "reconciler.sandbox.datamaker",
+    "omics": "reconciler.sandbox.omics",
+    "supervisely": "reconciler.sandbox.supervisely",
+    "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
 
@@ -44,6 +48,7 @@ class SandboxConfig:
     max_per_minute: int | None = None
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
+    lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
 
 
 class RunningSandbox:
@@ -76,6 +81,7 @@ class RunningSandbox:
     def stop(self) -> None:
         if not self._thread.is_alive():
             return
+        self.faults.release()  # a held request must not keep the server from stopping
         self._server.shutdown()
         self._thread.join()
         _close(self._server, self._app, self.config)
@@ -98,14 +104,15 @@ def serve_forever(config: SandboxConfig) -> None:
     if not is_loopback(config.host):
         print(f"warning: listening on {config.host}: anyone who can reach this address and "
               "knows the token can change the sandbox's data", file=sys.stderr)
+    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
+    # is deleted on exit (docs/sandbox.md); installed before the "listening" line, which
+    # is what a supervisor waits for
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
-    print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
-          f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
-    # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
-    # is deleted on exit (docs/sandbox.md)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
+              f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

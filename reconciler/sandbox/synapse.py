@@ -24,6 +24,7 @@ from ..errors import UserError
 from ..model import TagValue
 from ..seed import load_seed
 from ..store import NewItem, Record, StaleRecord, StaleToken, Store, Update, create_new
+from ..providers.synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES
 from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, read_json
 from .synapse_json import (
@@ -43,8 +44,7 @@ PREFIX = "/repo/v1"
 FIRST_SYNTHETIC_ID = 9700001
 # What a new Synapse submission's status carries besides the modelled fields.
 NEW_STATUS_EXTRA = {"canCancel": False, "cancelRequested": False}
-MAX_BODY_BYTES = 2 * 1024 * 1024  # RequestSizeThrottleFilter.maximumInputStreamBytes
-MAX_BATCH = 500
+MAX_BATCH = BATCH_LIMIT
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
 ERROR_TYPE = "org.sagebionetworks.repo.model.ErrorResponse"

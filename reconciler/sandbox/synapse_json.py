@@ -14,16 +14,23 @@ from typing import Any, Mapping
 
 from ..model import Scalar, TagValue, scalar_kind, timestamp_ms
 from ..providers.synapse_annotations import ANNOTATION_TYPES as TYPE_OF_KIND
+from ..providers.synapse_facts import (
+    KEY_PATTERN,
+    LONG_MAX,
+    LONG_MIN,
+    MAX_KEYS,
+    MAX_STRING_CHARS,
+    MAX_VALUES,
+    NON_FINITE,
+    RESERVED_KEY,
+    STATUSES,
+)
 from ..store import Record
 
-STATUS_ENUM = (
-    "OPEN", "CLOSED", "SCORED", "INVALID", "VALIDATED", "EVALUATION_IN_PROGRESS",
-    "RECEIVED", "REJECTED", "ACCEPTED",
-)
+
 ANNOTATION_TYPES = ("STRING", "DOUBLE", "LONG", "TIMESTAMP_MS", "BOOLEAN")
-MAX_ANNOTATION_KEYS = 100
-MAX_VALUES_PER_KEY = 100
-MAX_STRING_CHARS = 500  # per key, summed over its values
+MAX_ANNOTATION_KEYS = MAX_KEYS
+MAX_VALUES_PER_KEY = MAX_VALUES
 SANDBOX_USER_ID = "3350000"
 
 # Status fields the sandbox keeps in the store's `extra`; unknown keys are dropped as
@@ -32,11 +39,7 @@ EXTRA_FIELDS = ("score", "report", "annotations", "canCancel", "cancelRequested"
 # Read from the Submission on every GET, so a client cannot change them (SDI:283-293).
 SUBMISSION_FIELDS = ("entityId", "versionNumber")
 
-_KEY = re.compile(r"[a-zA-Z0-9,_.]+")  # Java `matcher.matches()` against ^[a-zA-Z0-9,_.]+
 _LONG = re.compile(r"[+-]?[0-9]+")
-_INFINITIES = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
-               "+infinity": math.inf, "-infinity": -math.inf, "∞": math.inf, "+∞": math.inf,
-               "-∞": -math.inf}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -132,7 +135,7 @@ def parse_status(body: Any) -> StatusIn:
     for name, kind in (("entityId", str), ("versionNumber", int)):
         _typed(obj, name, kind)
     status = _typed(obj, "status", str)
-    if status is not None and status not in STATUS_ENUM:
+    if status is not None and status not in STATUSES:
         raise InvalidStatus(_no_enum(status))
     fields = {}
     for name, kind in (("score", float), ("report", str), ("annotations", dict),
@@ -191,12 +194,12 @@ def _check_key(key: str) -> None:
     name = key.strip()
     if not name:
         raise InvalidStatus("Annotation names cannot be empty strings")
-    if not _KEY.fullmatch(name):
+    if not KEY_PATTERN.fullmatch(name):
         raise InvalidStatus(
             f"Invalid annotation name: '{name}'. Annotation names may only contain; letters,"
             " numbers, '_' and '.'"
         )
-    if name.lower() == "_accessrequirementids":
+    if name.lower() == RESERVED_KEY:
         raise InvalidStatus(
             f"Invalid annotation name: '{name}'. The annotation name is a system reserved"
             " annotation."
@@ -258,15 +261,15 @@ def _typed_value(key: str, kind: str, text: str) -> Scalar:
         return text.lower() == "true"
     if kind == "DOUBLE":
         stripped = text.strip()
-        if stripped.lower() in _INFINITIES:
-            return _INFINITIES[stripped.lower()]
+        if stripped.lower() in NON_FINITE:
+            return NON_FINITE[stripped.lower()]
         if "_" in stripped:
             raise bad
         try:
             return float(stripped)
         except ValueError:
             raise bad from None
-    if not _LONG.fullmatch(text) or not -(2**63) <= int(text) < 2**63:
+    if not _LONG.fullmatch(text) or not LONG_MIN <= int(text) <= LONG_MAX:
         raise bad
     if kind == "LONG":
         return int(text)
@@ -340,6 +343,6 @@ def _no_enum(value: str) -> str:
 def parse_status_filter(value: str) -> str:
     """The `status` query parameter: trimmed, case-insensitive, else Enum.valueOf's 400."""
     name = value.strip().upper()
-    if name not in STATUS_ENUM:
+    if name not in STATUSES:
         raise InvalidStatus(_no_enum(name))
     return name

@@ -11,4 +11,4 @@ provider joins the suite with one small module here and one line in NAMES.
 from __future__ import annotations
 
 # module names under tests/backends/, one per provider
-NAMES = ["local", "synapse"]
+NAMES = ["local", "synapse", "omics", "supervisely", "datamaker", "workflow_results"]

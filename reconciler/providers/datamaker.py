@@ -1,0 +1,692 @@
+"""datamaker projects over the synapse-sdk backend API: task tags (docs/datamaker.md).
+
+A queue is a project, an item is a task, and the only thing reconciler manages on a
+task is which of the project's tags it carries (labels, named in the spec by tag name,
+sent by tag id). Tasks have no writable status, no version and no etag, so:
+
+- Reads never trust the unverified `tags` field of a task row. Who carries a tag is the
+  answer of `sdk/tasks/?project=P&tags=<id>`, once per tag of interest, and every answer
+  is filtered again here: the server silently ignores a filter key it does not know, so
+  a typo (or an old server) would otherwise widen an answer to the whole project.
+- Writes are `POST tasks/set_tags/ {ids, tags, action}`: one call gives (or takes) the
+  same tags to up to 200 tasks, so tasks that need the same (action, tag set) share a
+  call, and one task may need two calls (remove, then add). Right before writing, the
+  changed tasks' membership is read again (the compare guard of base.py).
+- POST is never re-sent blindly: after a lost answer the membership of that call's
+  tasks is read again and only those the call did not reach are sent once more.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import requests
+
+from .. import __version__
+from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sent
+from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
+from ..netcheck import check_endpoint
+from .base import (
+    ListingMoved,
+    Capabilities,
+    ConfigError,
+    Progress,
+    Provider,
+    ProviderError,
+    QueueNotFound,
+    Relisted,
+    SpecProblem,
+    WriteResult,
+    chunk,
+    compare_guard,
+    digest_etag,
+    gather,
+    read_twice,
+)
+
+DEFAULT_ENDPOINT = "https://api.synapse.sh"
+HOST_ENV = "SYNAPSE_HOST"
+TOKEN_ENV = "SYNAPSE_ACCESS_TOKEN"
+TENANT_ENV = "SYNAPSE_PLUGIN_RUN_TENANT"
+CONFIG_RELATIVE = Path(".synapse") / "config.json"  # written by `synapse login`
+HOW_TO = (f"set {TOKEN_ENV} or log in with `synapse login` (it writes `access_token` to "
+          f"~/{CONFIG_RELATIVE})")
+
+PAGE_SIZE = 100  # what synapse-sdk asks for; the server may clamp it, `next` is followed
+IDS_PER_CALL = 200  # set_tags declares no cap; this keeps one call's work bounded
+IDS_PER_READ = 100  # id__in values per membership read (one page, a short URL)
+# Changes per write batch: the guard reads them again and then writes them; a larger
+# batch groups more tasks per call but widens the window between that read and the
+# last call. 1000 is a multiple of IDS_PER_CALL, so a big same-tag plan stays minimal.
+BATCH_LIMIT = 1000
+RETRIES = 3  # the SDK's: 3 retries, backoff factor 2, on 502/503/504 only
+BACKOFF = 2.0
+RETRY_STATUSES = frozenset({502, 503, 504})
+TIMEOUT = (5.0, 60.0)
+RESENDS = 2  # rounds of re-sending a set_tags call whose answer was lost
+OPTIONS = frozenset({"endpoint", "tenant"})
+# `tags` is asked for only to cross-check a filtered answer where the server sends it
+FIELDS = "id,project,tags"
+UNKNOWN = "no answer"  # _post: the call may or may not have been applied
+_ID = re.compile(r"[0-9]+")
+_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
+
+
+class SynapseTokenAuth(HeaderAuth):
+    """synapse-sdk's headers: `Synapse-Access-Token: Token <token>` and, with a tenant,
+    `Synapse-Tenant: Token <tenant>`. Its repr never shows the token."""
+
+    __slots__ = ("_tenant",)
+
+    def __init__(self, token: str, tenant: str | None) -> None:
+        super().__init__("Synapse-Access-Token", token, "Token ")
+        self._tenant = tenant
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        super().__call__(request)
+        if self._tenant:
+            request.headers["Synapse-Tenant"] = f"Token {self._tenant}"
+        return request
+
+    def redact(self, text: str) -> str:
+        text = super().redact(text)
+        return re.sub(r"(Token\s+)\S+", rf"\g<1>{REDACTED}", text) if "Token" in text else text
+
+
+class DatamakerProvider(Provider):
+    type = "datamaker"
+    capabilities = Capabilities(
+        batch_limit=BATCH_LIMIT,
+        lock_option="tag",
+        label_tags=True,
+        guard="compare",
+        atomic_batches=False,
+        status=StatusRules(values=()),
+    )
+    options_schema = {
+        "description": (
+            "datamaker projects (synapse-sdk backend): tags of tasks, by tag name. The token "
+            f"comes from {TOKEN_ENV} or ~/{CONFIG_RELATIVE}, never from the spec."
+        ),
+        "properties": {
+            "endpoint": {
+                "description": (f"Backend URL. Default: {HOST_ENV}, else `host` in ~/{CONFIG_RELATIVE}, "
+                                f"else {DEFAULT_ENDPOINT} (plain http only for loopback)."),
+                "type": "string",
+                "pattern": "^https?://",
+                "errorMessage": "expected an http:// or https:// URL",
+            },
+            "tenant": {
+                "description": f"Tenant code sent as Synapse-Tenant. Default: {TENANT_ENV}, else none.",
+                "type": "string",
+                "minLength": 1,
+            },
+        },
+    }
+
+    def __init__(self, endpoint: str, token: str, tenant: str | None = None, *,
+                 retries: int = RETRIES, backoff: float = BACKOFF,
+                 timeout: tuple[float, float] = TIMEOUT) -> None:
+        endpoint = endpoint.rstrip("/")
+        check_endpoint(endpoint)
+        self._endpoint, self._tenant = endpoint, tenant
+        self._retries, self._backoff = retries, backoff
+        # The SDK's transport retries: 502/503/504 only, never POST (a POST is decided
+        # in `_post` from the answer, or from a fresh read when the answer was lost).
+        self._auth = SynapseTokenAuth(token, tenant)
+        self._session = make_session(
+            auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
+            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
+            retry_statuses=RETRY_STATUSES,
+        )
+        self._tag_ids: dict[str, dict[str, int]] = {}  # project → tag name → id
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    def plan_options(self) -> dict[str, Any]:
+        return {"tenant": self._tenant} if self._tenant else {}
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> "DatamakerProvider":
+        unknown = sorted(set(config.options) - OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown datamaker provider option(s): {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(OPTIONS))})")
+        environ = os.environ
+        stored = _read_config(_config_path(environ))
+        endpoint = config.options.get("endpoint") or environ.get(HOST_ENV) or stored.get("host") or DEFAULT_ENDPOINT
+        if not isinstance(endpoint, str):
+            raise ConfigError("datamaker provider option `endpoint` must be a URL string")
+        check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
+        tenant = config.options.get("tenant") or environ.get(TENANT_ENV) or None
+        if tenant is not None and (not isinstance(tenant, str) or not _TOKEN_SHAPE.fullmatch(tenant)):
+            raise ConfigError("datamaker tenant must be a code without spaces or control characters")
+        return cls(endpoint, _find_token(environ, stored), tenant)
+
+    @classmethod
+    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
+        problems: list[SpecProblem] = []
+        if not _ID.fullmatch(queue.id):
+            problems.append(SpecProblem(f"queue id {queue.id!r} is not a datamaker project id (digits only)", ("id",)))
+        for index, rule in enumerate(queue.rules):
+            for item_id in sorted(rule.where.ids or ()):
+                if not _ID.fullmatch(item_id):
+                    problems.append(_bad_id(item_id, ("rules", index, "where", "ids", item_id)))
+            for name in rule.where.tags:
+                problems += _name_problems(name, queue.lock_key, ("rules", index, "where", "tags", name))
+            for name in rule.set.tags:
+                problems += _name_problems(name, queue.lock_key, ("rules", index, "set", "tags", name))
+        for item_id, entry in queue.submissions.items():
+            if not _ID.fullmatch(item_id):
+                problems.append(_bad_id(item_id, ("submissions", item_id)))
+            for name in entry.tags:
+                problems += _name_problems(name, queue.lock_key, ("submissions", item_id, "tags", name))
+        return problems
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ----------------------------------------------------------------- reading
+    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        return gather(self.pages(queue, progress))
+
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+        """The project's tags (every tag the spec names must exist: checked before any
+        task is read), then who carries each of them (all are read, so items show the
+        tags the spec does not manage too, as `export` needs), then the task ids a page
+        at a time, each page yielded as items. A listing that moves while it is paged
+        is read once more, after RELISTED."""
+        tags = self._read_tags(queue, fresh=True)
+        watched = self._watched(queue, tags)
+        return read_twice(
+            lambda: self._pages_once(queue, progress, tags, watched),
+            lambda exc: f"project {queue.id}: the task listing kept changing while it was read; try again",
+        )
+
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None, tags: dict, watched: Any) -> Iterator[list[Item]]:
+        members = {name: self._members(queue, tag_id) for name, tag_id in tags.items()}
+        seen: set[int] = set()
+        yielded = False
+        for rows in self._paged("sdk/tasks/", {"project": queue.id, "page_size": PAGE_SIZE, "fields": FIELDS}):
+            ids = self._task_ids(queue, rows)
+            if seen.intersection(ids) or len(set(ids)) < len(ids):
+                raise ListingMoved()  # a row moved to a later page while paging
+            seen.update(ids)
+            if progress and ids:
+                progress(len(ids))
+            yielded = True
+            yield [_item(i, queue, tags, members, watched) for i in ids]
+        if not yielded:
+            yield []
+
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        tags = self._read_tags(queue)
+        watched = self._watched(queue, tags)
+        wanted = [int(i) for i in dict.fromkeys(ids) if _ID.fullmatch(i)]
+        found, members = self._membership(queue, wanted, tags)
+        return [_item(i, queue, tags, members, watched) for i in wanted if i in found]
+
+    def _read_tags(self, queue: QueueSpec, fresh: bool = False) -> dict[str, int]:
+        """The project's tags, name → id (`task_tags/?project=P`, every page)."""
+        if not fresh and queue.id in self._tag_ids:
+            return self._tag_ids[queue.id]
+        project = int(queue.id)
+        names: dict[str, int] = {}
+        for rows in self._paged("task_tags/", {"project": queue.id, "page_size": PAGE_SIZE}):
+            for row in rows:
+                if not isinstance(row, dict) or type(row.get("id")) is not int or not isinstance(row.get("name"), str):
+                    raise self._unexpected("task_tags/", "a tag without an integer `id` and a string `name`")
+                if not _of_project(row, project):
+                    continue  # the project filter was not applied: the tag is another project's
+                if row["name"] in names and names[row["name"]] != row["id"]:
+                    raise ProviderError(f"project {queue.id} has two tags named {row['name']!r} "
+                                        f"(ids {names[row['name']]} and {row['id']}); rename one")
+                names[row["name"]] = row["id"]
+        self._tag_ids[queue.id] = names
+        return names
+
+    def _watched(self, queue: QueueSpec, tags: Mapping[str, int]) -> list[str]:
+        """The managed tags (digested into etags, read again by the guard): those the
+        spec names and the lock tag (under `exact`, every tag of the project). A named tag the project lacks is an error
+        here, before a task is read or anything is written."""
+        named = _spec_tag_names(queue)
+        missing = sorted(n for n in named if n not in tags)
+        if queue.lock_key not in tags and _sets_lock(queue):
+            missing.append(queue.lock_key)
+        if missing:
+            known = ", ".join(sorted(tags)) or "none"
+            which = ", ".join(repr(n) for n in missing)
+            raise ProviderError(
+                f"project {queue.id} has no tag {which} (its tags: {known}); datamaker tags "
+                "are created in the project's settings, reconciler only adds and removes them"
+            )
+        names = set(named) | {queue.lock_key}
+        if queue.tag_policy == "exact":
+            names |= set(tags)
+        return sorted(names)
+
+    def _members(self, queue: QueueSpec, tag_id: int) -> set[int]:
+        """Ids of the project's tasks carrying the tag."""
+        held: set[int] = set()
+        for rows in self._paged("sdk/tasks/", {"project": queue.id, "tags": tag_id,
+                                               "page_size": PAGE_SIZE, "fields": FIELDS}):
+            held.update(self._task_ids(queue, rows, tag_id))
+        return held
+
+    def _membership(self, queue: QueueSpec, ids: Sequence[int], tags: Mapping[str, int]) -> tuple[set[int], dict[str, set[int]]]:
+        """Which of `ids` exist in the project, and which of them carry each tag; by
+        `id__in` chunks, each answer filtered again to the ids asked for."""
+        found: set[int] = set()
+        members: dict[str, set[int]] = {name: set() for name in tags}
+        for part in chunk(ids, IDS_PER_READ):
+            asked = set(part)
+            joined = ",".join(str(i) for i in part)
+            for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined,
+                                                   "page_size": PAGE_SIZE, "fields": FIELDS}):
+                found.update(i for i in self._task_ids(queue, rows) if i in asked)
+            for name, tag_id in tags.items():
+                for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined, "tags": tag_id,
+                                                       "page_size": PAGE_SIZE, "fields": FIELDS}):
+                    members[name].update(i for i in self._task_ids(queue, rows, tag_id) if i in asked)
+        return found, members
+
+    def _task_ids(self, queue: QueueSpec, rows: list[Any], tag_id: int | None = None) -> list[int]:
+        """Ids of the rows that are tasks of this project (and carry `tag_id`, where
+        the row says which tags it carries): a filter the server ignored is undone."""
+        project = int(queue.id)
+        out = []
+        for row in rows:
+            if not isinstance(row, dict) or type(row.get("id")) is not int:
+                raise self._unexpected("sdk/tasks/", "a task without an integer `id`")
+            if not _of_project(row, project):
+                continue
+            if tag_id is not None and not _may_carry(row, tag_id):
+                continue
+            out.append(row["id"])
+        return out
+
+    # ----------------------------------------------------------------- writing
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+        """Changes that need the same calls next to each other, then cut into batches
+        of BATCH_LIMIT: the calls of one batch are as few as grouping can make them,
+        and a batch boundary splits at most one group."""
+        ordered = sorted(changes, key=lambda c: _signature(c, queue.lock_key))
+        return chunk(ordered, self.capabilities.batch_limit)
+
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
+        result = WriteResult()
+        usable = []
+        for change in changes:
+            if _ID.fullmatch(change.item_id):
+                usable.append(change)
+            else:
+                result.failed[change.item_id] = "not a datamaker task id; nothing was written to it"
+        if not usable:
+            return result
+        try:
+            tags = self._read_tags(queue)
+            names = _names_involved(usable, queue.lock_key)
+            found, members = self._membership(
+                queue, [int(c.item_id) for c in usable], {n: tags[n] for n in names if n in tags})
+        except ProviderError as exc:
+            for change in usable:
+                result.failed[change.item_id] = f"not written: the re-read before writing failed: {exc}"
+            result.error = f"could not re-read tasks before writing: {exc}"
+            return result
+        fresh = {c.item_id: _item(int(c.item_id), queue, _read_names(c, queue.lock_key), members)
+                 for c in usable if int(c.item_id) in found}
+        to_write, guarded = compare_guard(usable, fresh)
+        result.absorb(guarded)
+        needs: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for change, item in to_write:
+            try:
+                ops = _operations(change, item, queue.lock_key, tags)
+            except ValueError as exc:
+                result.failed[change.item_id] = f"{exc}; nothing was written to it"
+                continue
+            if not ops:
+                result.unchanged.append(change.item_id)
+            else:
+                needs[change.item_id] = ops
+        self._send_grouped(queue, needs, tags, result)
+        return result
+
+    def _send_grouped(self, queue: QueueSpec, needs: Mapping[str, list[tuple[str, frozenset[str]]]],
+                      tags: Mapping[str, int], result: WriteResult) -> None:
+        """One call per (action, tag set) and 200 tasks; records per task what landed."""
+        groups: dict[tuple[str, frozenset[str]], list[str]] = {}
+        for item_id, ops in needs.items():
+            for op in ops:
+                groups.setdefault(op, []).append(item_id)
+        landed: dict[str, list[tuple[str, frozenset[str]]]] = {i: [] for i in needs}
+        trouble: dict[str, str] = {}  # item → why its unlanded operations are not written
+        for op in sorted(groups, key=lambda op: _call_order(op, queue.lock_key)):
+            if result.error:
+                break
+            for part in chunk(groups[op], IDS_PER_CALL):
+                reached, reason = self._set_tags(queue, op, part, tags)
+                for item_id in reached:
+                    landed[item_id].append(op)
+                if reason:
+                    for item_id in part:
+                        if item_id not in reached:
+                            trouble[item_id] = reason
+                    result.error = f"set_tags failed: {reason}"
+                    break
+        for item_id, ops in needs.items():
+            done = landed[item_id]
+            if len(done) == len(ops):
+                result.applied.append(item_id)
+            elif done or item_id in trouble:
+                missing = [op for op in ops if op not in done]
+                what = "; ".join([_describe(op, True) for op in done] + [_describe(op, False) for op in missing])
+                result.failed[item_id] = f"{what}: {trouble.get(item_id) or 'not attempted after an earlier failure'}"
+            # else: none of its calls was attempted; the engine reports it skipped
+
+    def _set_tags(self, queue: QueueSpec, op: tuple[str, frozenset[str]], item_ids: list[str],
+                  tags: Mapping[str, int]) -> tuple[set[str], str | None]:
+        """Send one call; (the tasks it reached, why the rest were not written or None).
+
+        A lost answer is not re-sent blindly: the tasks' membership is read again and
+        only those still lacking the change are sent once more."""
+        action, names = op
+        tag_ids = sorted(tags[n] for n in names)
+        pending = list(item_ids)
+        reached: set[str] = set()
+        for round_no in range(RESENDS + 1):
+            body = {"ids": [int(i) for i in pending], "tags": tag_ids, "action": action}
+            outcome = self._post("tasks/set_tags/", body)
+            if outcome is None:
+                return reached | set(pending), None
+            if outcome is not UNKNOWN:
+                return reached, outcome
+            try:
+                _, members = self._membership(queue, [int(i) for i in pending], {n: tags[n] for n in names})
+            except ProviderError as exc:
+                return reached, (f"set_tags got no answer and the re-read failed ({exc}); "
+                                 "it may or may not have been written, run plan again")
+            wanted = action == "add"
+            now = {i for i in pending if all((int(i) in members[n]) == wanted for n in names)}
+            reached |= now
+            pending = [i for i in pending if i not in now]
+            if not pending:
+                return reached, None
+        return reached, "set_tags got no answer after retries and the tasks do not hold its change"
+
+    def _post(self, path: str, body: dict[str, Any]) -> str | None:
+        """None: written. UNKNOWN: no answer (it may have been applied). Else why not
+        written. 502/503/504 say the request was not processed, so they are re-sent."""
+        url = f"{self._endpoint}/{path}"
+        for attempt in range(self._retries + 1):
+            try:
+                response = self._session.post(url, json=body)
+            except requests.RequestException as exc:
+                if nothing_sent(exc):
+                    return f"POST {url}: no connection ({failure_name(exc)}); not written"
+                return UNKNOWN
+            if response.ok:
+                return None
+            if response.status_code in RETRY_STATUSES and attempt < self._retries:
+                time.sleep(min(self._backoff * 2 ** attempt, 30.0))
+                continue
+            if response.status_code == 401:
+                return str(self._token_refused(response))
+            return f"POST {url} refused (HTTP {response.status_code}): {self._detail(response)}"
+        return f"POST {url}: no success after {self._retries} retries"  # pragma: no cover
+
+    # --------------------------------------------------------------- plumbing
+    def _paged(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:
+        """Each page's `results` of a DRF listing, following `next` (only to this
+        endpoint: the URL comes from the server). Raises ListingMoved when `count`
+        moves between pages; QueueNotFound when the server refuses the `project`
+        filter's value (django-filter: "Select a valid choice")."""
+        url: str | None = f"{self._endpoint}/{path}"
+        query: Mapping[str, Any] | None = params
+        count = None
+        visited: set[str] = set()
+        while url is not None:
+            response = self._get(url, query, path)
+            if response.status_code == 400 and "project" in _json_or_none(response):
+                raise QueueNotFound(f"datamaker project {params.get('project')} not found or not "
+                                    f"readable ({path}: {self._detail(response)})")
+            self._expect_ok(response, url)
+            body = self._json(response, path)
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list) or not isinstance(body.get("count"), int):
+                raise self._unexpected(path, "expected a page with `count` and a `results` array")
+            if count is not None and body["count"] != count:
+                raise ListingMoved()
+            count = body["count"]
+            yield results
+            url, query = body.get("next"), None
+            if url is not None:
+                if not isinstance(url, str) or not self._ours(url) or url in visited:
+                    raise self._unexpected(path, "its `next` link is not a new page of this endpoint")
+                visited.add(url)
+
+    def _ours(self, url: str) -> bool:
+        mine, theirs = urlsplit(self._endpoint), urlsplit(url)
+        return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
+            theirs.path.startswith(mine.path.rstrip("/") + "/")
+
+    def _get(self, url: str, params: Mapping[str, Any] | None, path: str) -> requests.Response:
+        try:
+            return self._session.get(url, params=params)
+        except requests.RequestException as exc:
+            raise ProviderError(f"GET {self._endpoint}/{path}: no response after retries "
+                                f"({failure_name(exc)})") from None
+
+    def _expect_ok(self, response: requests.Response, url: str) -> None:
+        if response.status_code == 401:
+            raise self._token_refused(response)
+        if response.status_code != 200:
+            shown = self._auth.redact(url.split("?", 1)[0])
+            raise ProviderError(f"GET {shown} failed (HTTP {response.status_code}): {self._detail(response)}")
+
+    def _json(self, response: requests.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except (ValueError, RecursionError):
+            raise self._unexpected(path, "the body is not JSON") from None
+
+    def _unexpected(self, path: str, detail: str) -> ProviderError:
+        return ProviderError(f"unexpected response from {self._endpoint}/{path}: {detail}")
+
+    def _detail(self, response: requests.Response) -> str:
+        """DRF's `detail`, else the field errors, else the start of the body; one line,
+        redacted."""
+        body = _json_or_none(response)
+        if isinstance(body, dict) and isinstance(body.get("detail"), str):
+            text = body["detail"]
+        elif body:
+            text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+        else:
+            text = response.text[:300] or response.reason or ""
+        one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+        return self._auth.redact(one_line)[:500]
+
+    def _token_refused(self, response: requests.Response) -> ConfigError:
+        return ConfigError(f"datamaker refused the token (HTTP 401: {self._detail(response)}); {HOW_TO}")
+
+
+PROVIDER = DatamakerProvider
+
+
+# ------------------------------------------------------------------ credentials
+def _config_path(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / CONFIG_RELATIVE
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """`host` and `access_token` of synapse-sdk's config file; {} if there is none.
+    Never quotes the file (it holds the token)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a JSON object (synapse-sdk's config file)")
+    return data
+
+
+def _find_token(environ: Mapping[str, str], stored: Mapping[str, Any]) -> str:
+    token = environ.get(TOKEN_ENV, "").strip()
+    origin = f"the {TOKEN_ENV} environment variable"
+    if not token:
+        value = stored.get("access_token")
+        token = value.strip() if isinstance(value, str) else ""
+        origin = f"~/{CONFIG_RELATIVE}"
+    if not token:
+        raise ConfigError(f"no datamaker token found: {HOW_TO}")
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise ConfigError(f"the datamaker token in {origin} contains spaces or control characters")
+    return token
+
+
+# ------------------------------------------------------------------ the mapping
+def _item(task_id: int, queue: QueueSpec, names: Iterable[str], members: Mapping[str, set[int]],
+          managed: Iterable[str] | None = None) -> Item:
+    """A task as reconciler sees it: the tags read that it carries (the lock tag is
+    `locked`). The etag digests only the managed tags (a pipeline's own tags must not
+    make planned changes stale), and `base` records each managed tag and whether the
+    task carried it, so the guard of `apply PLANFILE` reads exactly those again."""
+    held = {name: task_id in members.get(name, ()) for name in sorted(names)}
+    kept = set(held) if managed is None else set(managed)
+    tags = {name: (True,) for name, has in held.items() if has and name != queue.lock_key}
+    locked = held.get(queue.lock_key, False)
+    digested = {name: value for name, value in tags.items() if name in kept}
+    return Item(id=str(task_id), etag=digest_etag("", digested, locked), status="", tags=tags,
+                locked=locked, base={"id": task_id, "project": int(queue.id),
+                                     "tags": {name: held.get(name, False) for name in sorted(kept)}})
+
+
+def _read_names(change: Change, lock_key: str) -> list[str]:
+    """The tags the change's item was read with (its base) and those it changes: the
+    fresh copy is read with the same tags, so its digest is comparable."""
+    read = change.base.get("tags") if isinstance(change.base, Mapping) else None
+    names = set(read) if isinstance(read, Mapping) else {lock_key}
+    return sorted(names | set(change.tag_changes))
+
+
+def _names_involved(changes: Iterable[Change], lock_key: str) -> set[str]:
+    names = {lock_key}
+    for change in changes:
+        names.update(_read_names(change, lock_key))
+        names.update(change.tag_changes)
+    return names
+
+
+def _operations(change: Change, fresh: Item, lock_key: str, tags: Mapping[str, int]) -> list[tuple[str, frozenset[str]]]:
+    """The calls this change needs from the fresh task: (action, tag names)."""
+    add, remove = set(), set()
+    for name, value in change.tag_changes.items():
+        has = name in fresh.tags
+        if value is None:
+            if has:
+                remove.add(name)
+        elif tuple(value) != (True,):
+            raise ValueError(f"tag {name!r}: datamaker tags are labels (true or null), not {value!r}")
+        elif not has:
+            add.add(name)
+    if change.changes_field("locked"):
+        want = bool(change.after_value("locked"))
+        if want and not fresh.locked:
+            add.add(lock_key)
+        elif not want and fresh.locked:
+            remove.add(lock_key)
+    unknown = sorted(n for n in add | remove if n not in tags)
+    if unknown:
+        raise ValueError(f"the project has no tag {', '.join(map(repr, unknown))} (any more)")
+    ops = []
+    if remove:
+        ops.append(("remove", frozenset(remove)))
+    if add:
+        ops.append(("add", frozenset(add)))
+    return ops
+
+
+def _signature(change: Change, lock_key: str) -> tuple:
+    """What calls a change needs, as planned: the sort key that groups batches."""
+    add = sorted(k for k, v in change.tag_changes.items() if v is not None)
+    remove = sorted(k for k, v in change.tag_changes.items() if v is None)
+    if change.changes_field("locked"):
+        (add if change.after_value("locked") else remove).append(lock_key)
+    return (tuple(sorted(add)), tuple(sorted(remove)))
+
+
+def _call_order(op: tuple[str, frozenset[str]], lock_key: str) -> tuple:
+    """Unlocking first, locking last: a task is never locked before its change lands
+    (DESIGN §5), nor changed while still locked."""
+    action, names = op
+    rank = {("remove", True): 0, ("remove", False): 1, ("add", False): 2, ("add", True): 3}
+    return (rank[(action, lock_key in names)], sorted(names))
+
+
+def _describe(op: tuple[str, frozenset[str]], landed: bool) -> str:
+    action, names = op
+    listed = ", ".join(sorted(names))
+    if landed:
+        return f"tags {listed} {'added' if action == 'add' else 'removed'}"
+    return f"tags {listed} not {'added' if action == 'add' else 'removed'}"
+
+
+def _spec_tag_names(queue: QueueSpec) -> set[str]:
+    names: set[str] = set()
+    for rule in queue.rules:
+        names.update(rule.where.tags)
+        names.update(rule.set.tags)
+    for entry in queue.submissions.values():
+        names.update(entry.tags)
+    names.discard(queue.lock_key)
+    return names
+
+
+def _sets_lock(queue: QueueSpec) -> bool:
+    assignments = [r.set for r in queue.rules] + list(queue.submissions.values())
+    return any(a.locked is not None and a.locked.value for a in assignments)
+
+
+def _of_project(row: Mapping[str, Any], project: int) -> bool:
+    value = row.get("project", project)
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value == project
+
+
+def _may_carry(row: Mapping[str, Any], tag_id: int) -> bool:
+    """False only where the row itself lists its tags and this one is not among them."""
+    tags = row.get("tags")
+    if not isinstance(tags, list):
+        return True
+    ids = {t if type(t) is int else t.get("id") if isinstance(t, Mapping) else None for t in tags}
+    return tag_id in ids
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return {}
+    return body if isinstance(body, (dict, list)) else {}
+
+
+def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
+    return SpecProblem(f"task id {item_id!r} is not a datamaker task id (digits only)", path)
+
+
+def _name_problems(name: str, lock_key: str, path: tuple[Any, ...]) -> list[SpecProblem]:
+    if not name.strip():
+        return [SpecProblem("a datamaker tag name must not be empty", path)]
+    if name == lock_key:
+        return [SpecProblem(f"tag {name!r} is the lock tag of this queue: set it with `locked:`", path)]
+    return []

@@ -1,0 +1,525 @@
+"""AWS HealthOmics run batches through botocore (docs/omics.md).
+
+A queue is a run group (or `all`: every batch of the region), an item a run batch. Its
+tags are the batch's AWS tags; its status can only be set to CANCELLED, by
+CancelRunBatch, which the service accepts from PENDING, SUBMITTING and INPROGRESS and
+carries out asynchronously (STOPPING, then CANCELLED). The service has no etags: the
+compare guard re-reads each batch right before writing.
+
+botocore is the transport (credential chain, SigV4, endpoint rules, `standard` retries);
+it is an optional dependency, imported here only when an omics spec is opened. Every
+botocore error is turned into a ProviderError of one line naming the operation and the
+path, with anything that looks like a credential removed.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
+from ..netcheck import check_endpoint
+from .base import (
+    ListingMoved,
+    Capabilities,
+    ConfigError,
+    Progress,
+    Provider,
+    ProviderError,
+    Relisted,
+    SpecProblem,
+    WriteResult,
+    compare_guard,
+    digest_etag,
+    gather,
+    read_twice,
+)
+
+OPTIONS = frozenset({"region", "profile", "endpoint"})
+INSTALL_HINT = "pip install 'reconciler[omics]'"
+REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
+PAGE_SIZE = 100  # ListBatch's maximum maxItems
+MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
+BATCH_LIMIT = 100  # changes per write call: one guard re-read round, then their writes
+MAX_TAG_KEYS = 50  # per TagResource / UntagResource call
+MAX_KEY_CHARS, MAX_VALUE_CHARS = 128, 256
+RETRY_ATTEMPTS = 8  # botocore `standard` mode, counting the first attempt
+CANCEL_ATTEMPTS = 5  # our own loop: a cancel is re-sent only after a re-read says so
+TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60}
+CANCELLED = "CANCELLED"
+# Every batch status (the service model's RunBatchStatus), which a rule may match.
+BATCH_STATUSES = (
+    "CREATING", "PENDING", "SUBMITTING", "INPROGRESS", "STOPPING", "CANCELLED", "FAILED",
+    "PROCESSED", "RUNS_DELETING", "RUNS_DELETE_FAILED", "RUNS_DELETED",
+)
+CANCELLABLE = frozenset({"PENDING", "SUBMITTING", "INPROGRESS"})
+STOPPING = "STOPPING"
+LOCK_VALUE = "true"
+_ID = re.compile(r"[0-9]{1,18}")
+# Transient failures a cancel may be re-sent after (once a re-read shows it did not land).
+_TRANSIENT = frozenset({
+    "ThrottlingException", "TooManyRequestsException", "RequestTimeoutException",
+    "InternalServerException", "ServiceUnavailableException", "InternalFailure",
+})
+_SECRETISH = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b|Credential=[^,\s]+|Signature=[0-9a-f]+")
+
+
+class OmicsProvider(Provider):
+    type = "omics"
+    capabilities = Capabilities(
+        batch_limit=BATCH_LIMIT,
+        lock_option="tag",
+        guard="compare",
+        atomic_batches=False,
+        status=StatusRules(
+            values=(CANCELLED,),
+            allowed_from={CANCELLED: CANCELLABLE},
+            settles={CANCELLED: frozenset({STOPPING})},
+            known=BATCH_STATUSES,
+            name="HealthOmics run batch status",
+        ),
+    )
+    options_schema = {
+        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
+        "properties": {
+            "region": {
+                "description": "AWS region. Default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region.",
+                "type": "string",
+                "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]+$",
+                "errorMessage": "expected an AWS region such as us-east-1",
+            },
+            "profile": {
+                "description": "Profile of ~/.aws/config and ~/.aws/credentials. Default: AWS_PROFILE, else the default chain.",
+                "type": "string",
+                "minLength": 1,
+            },
+            "endpoint": {
+                "description": "Endpoint URL instead of AWS's (a VPC endpoint, the sandbox); plain http only for loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL, else AWS's.",
+                "type": "string",
+                "pattern": "^https?://",
+                "errorMessage": "expected an http:// or https:// URL",
+            },
+        },
+    }
+
+    def __init__(self, client: Any, cancel_client: Any, region: str, profile: str | None,
+                 secrets: Sequence[str] = ()) -> None:
+        self._client = client  # botocore `standard` retries
+        self._cancel_client = cancel_client  # no retries: a cancel is re-sent only by us
+        self._region, self._profile = region, profile
+        self._secrets = tuple(s for s in secrets if s)
+        self._endpoint = client.meta.endpoint_url.rstrip("/")
+        self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
+
+    def __repr__(self) -> str:
+        return f"OmicsProvider(endpoint={self._endpoint!r}, region={self._region!r})"
+
+    # ------------------------------------------------------------- opening
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> "OmicsProvider":
+        unknown = sorted(set(config.options) - OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown omics provider option(s): {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(OPTIONS))})"
+            )
+        for name in OPTIONS:
+            value = config.options.get(name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"omics provider option `{name}` must be a non-empty string")
+        endpoint = config.options.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_OMICS") \
+            or os.environ.get("AWS_ENDPOINT_URL") or None
+        if endpoint is not None:
+            endpoint = endpoint.rstrip("/")
+            check_endpoint(endpoint)  # before anything is opened or sent
+        return cls.open(region=config.options.get("region"), profile=config.options.get("profile"),
+                        endpoint=endpoint)
+
+    @classmethod
+    def open(cls, *, region: str | None, profile: str | None, endpoint: str | None) -> "OmicsProvider":
+        try:
+            import botocore.session
+            from botocore.config import Config
+            from botocore.exceptions import BotoCoreError, ProfileNotFound
+        except ImportError:
+            raise ConfigError(f"provider omics needs botocore, which is not installed: {INSTALL_HINT}") from None
+        try:
+            session = botocore.session.Session(profile=profile)
+            model = session.get_service_model("omics")
+        except ProfileNotFound as exc:
+            raise ConfigError(f"provider omics: {exc}") from None
+        except BotoCoreError as exc:
+            raise ConfigError(f"provider omics: botocore cannot load the omics service: {exc}") from None
+        missing = [op for op in REQUIRED_OPERATIONS if op not in model.operation_names]
+        if missing:
+            raise ConfigError(
+                f"provider omics: botocore {botocore.__version__} has no {', '.join(missing)} "
+                f"(run batches are newer): {INSTALL_HINT} --upgrade"
+            )
+        try:
+            region = region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+        except ProfileNotFound as exc:
+            raise ConfigError(f"provider omics: {exc}") from None
+        if not region:
+            raise ConfigError(
+                "provider omics: no AWS region; set `region:` in the provider block, AWS_REGION "
+                "or AWS_DEFAULT_REGION, or a region in the profile"
+            )
+        try:
+            credentials = session.get_credentials()
+        except BotoCoreError as exc:
+            raise ConfigError(f"provider omics: cannot load AWS credentials: {_scrub(str(exc), ())}") from None
+        if credentials is None:
+            raise ConfigError(
+                "provider omics: no AWS credentials found (AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or `profile:`, ~/.aws/config; for SSO run "
+                "`aws sso login` first)"
+            )
+        frozen = credentials.get_frozen_credentials()
+        secrets = (frozen.access_key, frozen.secret_key, frozen.token or "")
+        # A custom endpoint (the sandbox, a VPC endpoint) is one host: botocore would
+        # otherwise prepend `workflows-` / `tags-` to it.
+        base = dict(TIMEOUTS, max_pool_connections=MAX_IN_FLIGHT, inject_host_prefix=endpoint is None,
+                    user_agent_appid="reconciler")
+        try:
+            client = session.create_client(
+                "omics", region_name=region, endpoint_url=endpoint,
+                config=Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, **base),
+            )
+            cancel_client = session.create_client(
+                "omics", region_name=region, endpoint_url=endpoint,
+                config=Config(retries={"mode": "standard", "total_max_attempts": 1}, **base),
+            )
+        except BotoCoreError as exc:
+            raise ConfigError(f"provider omics: {_scrub(str(exc), secrets)}") from None
+        if endpoint is None:
+            check_endpoint(client.meta.endpoint_url.rstrip("/"))
+        return cls(client, cancel_client, region, profile, secrets)
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    def plan_options(self) -> dict[str, Any]:
+        options = {"region": self._region}
+        if self._profile:
+            options["profile"] = self._profile
+        return options
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._client.close()
+        self._cancel_client.close()
+
+    # ------------------------------------------------------------- checks
+    @classmethod
+    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
+        problems: list[SpecProblem] = []
+        if queue.id != "all" and not _ID.fullmatch(queue.id):
+            problems.append(SpecProblem(
+                f"queue id {queue.id!r} is not a HealthOmics run group id (1 to 18 digits) or `all`",
+                ("id",),
+            ))
+        problems += [SpecProblem(p, ("lock", "tag")) for p in _key_problems(queue.lock_key, None)]
+        for index, rule in enumerate(queue.rules):
+            base = ("rules", index)
+            for item_id in sorted(rule.where.ids or ()):
+                if not _ID.fullmatch(item_id):
+                    problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
+            for key, condition in rule.where.tags.items():
+                where = base + ("where", "tags", key)
+                problems += [SpecProblem(p, where) for p in _key_problems(key, queue.lock_key)]
+                if condition.equals is not None:
+                    problems += [SpecProblem(p, where) for p in _value_problems(key, condition.equals)]
+            problems += _assignment_problems(rule.set.tags, queue.lock_key, base + ("set", "tags"))
+        for item_id, entry in queue.submissions.items():
+            base = ("submissions", item_id)
+            if not _ID.fullmatch(item_id):
+                problems.append(_bad_id(item_id, base))
+            problems += _assignment_problems(entry.tags, queue.lock_key, base + ("tags",))
+        return problems
+
+    # ------------------------------------------------------------- reading
+    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        return gather(self.pages(queue, progress))
+
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+        """ListBatch pages of 100, each followed by its batches' GetBatch (tags and arn
+        are only there), MAX_IN_FLIGHT at a time. The service documents no order for
+        ListBatch; a batch listed twice means the listing moved under us: read it again."""
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: f"run group {queue.id}: {exc}; the run group kept changing while it was read, try again",
+        )
+
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
+        seen: set[str] = set()
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"maxItems": PAGE_SIZE}
+            if queue.id != "all":
+                params["runGroupId"] = queue.id
+            if token:
+                params["startingToken"] = token
+            page = self._call(self._client, "ListBatch", "GET /runBatch", **params)
+            listed = page.get("items")
+            if not isinstance(listed, list) or not all(
+                isinstance(b, dict) and isinstance(b.get("id"), str) for b in listed
+            ):
+                raise self._unexpected("GET /runBatch", "items is not a list of batches with ids")
+            ids = [b["id"] for b in listed]
+            for batch_id in ids:
+                if batch_id in seen:
+                    raise ListingMoved(f"batch {batch_id} was listed twice")
+                seen.add(batch_id)
+            # A batch deleted between the listing and its GetBatch is simply not there.
+            items = [item for item in self._get_many(ids, queue) if item is not None]
+            if progress and items:
+                progress(len(items))
+            yield items
+            token = page.get("nextToken")
+            if token is not None and not isinstance(token, str):
+                raise self._unexpected("GET /runBatch", "nextToken is not a string")
+            if not token:
+                return
+
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        wanted = [i for i in dict.fromkeys(ids) if _ID.fullmatch(i)]
+        return [item for item in self._get_many(wanted, queue) if item is not None]
+
+    def _get_many(self, ids: Sequence[str], queue: QueueSpec) -> list[Item | None]:
+        return list(self._pool.map(lambda batch_id: self._get_one(batch_id, queue), ids))
+
+    def _get_one(self, batch_id: str, queue: QueueSpec) -> Item | None:
+        path = f"GET /runBatch/{batch_id}"
+        try:
+            batch = self._call(self._client, "GetBatch", path, batchId=batch_id)
+        except _NotFound:
+            return None
+        item = self._item(batch, queue.lock_key, path)
+        if item.id != batch_id:
+            raise self._unexpected(path, f"answered batch {item.id!r}")
+        if queue.id != "all" and _run_group(batch) != queue.id:
+            return None  # not (or no longer) in this run group
+        return item
+
+    def _item(self, batch: Mapping[str, Any], lock_key: str, path: str) -> Item:
+        batch_id, status, arn = batch.get("id"), batch.get("status"), batch.get("arn")
+        if not isinstance(batch_id, str) or not isinstance(status, str) or not isinstance(arn, str):
+            raise self._unexpected(path, "a batch needs string id, status and arn")
+        raw_tags = batch.get("tags") or {}
+        if not isinstance(raw_tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw_tags.items()
+        ):
+            raise self._unexpected(path, "tags is not a map of strings")
+        locked = raw_tags.get(lock_key) == LOCK_VALUE
+        tags = {k: (v,) for k, v in raw_tags.items() if k != lock_key}
+        return Item(id=batch_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
+                    locked=locked, base=_json_safe(batch))
+
+    # ------------------------------------------------------------- writing
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
+        """Re-read the batches (compare guard), then per batch: untag, tag, cancel, and
+        the lock tag last when the change locks (the change lands before its lock)."""
+        try:
+            fresh = {item.id: item for item in self.get(queue, [c.item_id for c in changes])}
+        except ProviderError as exc:
+            reason = f"nothing written: the re-read before writing failed: {exc}"
+            return WriteResult(failed={c.item_id: reason for c in changes}, error=str(exc))
+        to_write, result = compare_guard(changes, fresh)
+        outcomes = list(self._pool.map(lambda pair: self._write_one(queue, *pair), to_write))
+        for (change, _), (failure, fatal) in zip(to_write, outcomes):
+            if failure is None:
+                result.applied.append(change.item_id)
+            else:
+                result.failed[change.item_id] = failure
+                if fatal and result.error is None:
+                    result.error = f"batch {change.item_id}: {failure}"
+        return result
+
+    def _write_one(self, queue: QueueSpec, change: Change, fresh: Item) -> tuple[str | None, bool]:
+        """(None, False) when every call landed; else (what landed and what failed, whether
+        the failure should stop the run: access denied, not a property of this batch)."""
+        arn = fresh.base["arn"]
+        tag_path = f"/tags/{quote(arn, safe='')}"
+        upserts = {k: v[0] for k, v in change.tag_changes.items() if v is not None}
+        removals = [k for k, v in change.tag_changes.items() if v is None]
+        if change.lock == "unlock":
+            removals.append(queue.lock_key)
+        lock_last = change.lock == "lock"
+        cancel = change.changes_field("status") and change.after_value("status") == CANCELLED
+        if lock_last and not cancel:
+            upserts[queue.lock_key] = LOCK_VALUE  # with the change: one call
+            lock_last = False
+        steps: list[tuple[str, Any]] = []
+        for keys in _chunks(sorted(removals)):
+            steps.append((f"remove tags {', '.join(keys)}", lambda keys=keys: self._call(
+                self._client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys)))
+        for keys in _chunks(sorted(upserts)):
+            steps.append((f"set tags {', '.join(keys)}", lambda keys=keys: self._call(
+                self._client, "TagResource", f"POST {tag_path}", resourceArn=arn,
+                tags={k: upserts[k] for k in keys})))
+        if cancel:
+            steps.append(("cancel", lambda: self._cancel(change.item_id, queue)))
+        if lock_last:
+            steps.append((f"set lock tag {queue.lock_key}", lambda: self._call(
+                self._client, "TagResource", f"POST {tag_path}", resourceArn=arn,
+                tags={queue.lock_key: LOCK_VALUE})))
+        for n, (action, send) in enumerate(steps):
+            try:
+                send()
+            except ProviderError as exc:
+                done = [a for a, _ in steps[:n]]
+                rest = [a for a, _ in steps[n + 1:]]
+                text = (f"written: {'; '.join(done)}. " if done else "nothing written. ") + f"{action} failed: {exc}"
+                if rest:
+                    text += f". Not sent: {'; '.join(rest)}"
+                # The service failing for good (after retries) or refusing our
+                # credentials is no property of this batch: stop the run.
+                return text, isinstance(exc, (_Denied, _Transient))
+        return None, False
+
+    def _cancel(self, batch_id: str, queue: QueueSpec) -> None:
+        """CancelRunBatch, sent without botocore's retries: after a transient failure the
+        cancel may have landed (a lost answer), so the batch is re-read and the cancel
+        re-sent only while it is still cancellable. A ConflictException (another cancel
+        or delete under way) is reported, never retried."""
+        path = "POST /runBatch/cancel"
+        for attempt in range(CANCEL_ATTEMPTS):
+            try:
+                self._call(self._cancel_client, "CancelRunBatch", path, batchId=batch_id)
+                return
+            except _Transient as exc:
+                last = exc
+            fresh = self._get_one(batch_id, queue)  # not through the pool: we run in it
+            if fresh is None:
+                raise ProviderError(f"omics {path}: batch {batch_id} no longer exists")
+            status = fresh.status
+            if status in (STOPPING, CANCELLED):
+                return  # our cancel landed; only its answer was lost
+            if status not in CANCELLABLE:
+                raise ProviderError(f"omics {path}: batch {batch_id} is now {status} and cannot be cancelled")
+            time.sleep(min(20.0, random.random() * 2 ** attempt))
+        raise last
+
+    # ------------------------------------------------------------- transport
+    def _call(self, client: Any, operation: str, path: str, **params: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        method = getattr(client, _snake(operation))
+        try:
+            response = method(**params)
+        except ClientError as exc:
+            error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
+            code = str(error.get("Code") or "Unknown")
+            message = self._scrub(str(error.get("Message") or "")[:300])
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            text = f"omics {operation} {path}: {code}" + (f" ({status})" if status else "") + (f": {message}" if message else "")
+            if code == "ResourceNotFoundException":
+                raise _NotFound(text) from None
+            if code in ("AccessDeniedException", "UnrecognizedClientException",
+                        "InvalidSignatureException", "ExpiredTokenException"):
+                raise _Denied(text) from None
+            if code in _TRANSIENT or (isinstance(status, int) and status >= 500):
+                raise _Transient(text) from None
+            raise ProviderError(text) from None
+        except (BotoConnectionError, HTTPClientError) as exc:  # no answer: it may have landed
+            raise _Transient(f"omics {operation} {path}: {self._scrub(str(exc))}") from None
+        except BotoCoreError as exc:
+            raise ProviderError(f"omics {operation} {path}: {self._scrub(str(exc))}") from None
+        if not isinstance(response, dict):
+            raise self._unexpected(path, "the answer is not an object")
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def _scrub(self, text: str) -> str:
+        return _scrub(text, self._secrets)
+
+    @staticmethod
+    def _unexpected(path: str, what: str) -> ProviderError:
+        return ProviderError(f"omics {path}: unexpected answer: {what}")
+
+
+class _NotFound(ProviderError):
+    pass
+
+
+class _Denied(ProviderError):
+    pass
+
+
+class _Transient(ProviderError):
+    pass
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _SECRETISH.sub("***", text)
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def _run_group(batch: Mapping[str, Any]) -> Any:
+    setting = batch.get("defaultRunSetting")
+    return setting.get("runGroupId") if isinstance(setting, dict) else None
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def _chunks(keys: Sequence[str]) -> list[list[str]]:
+    return [list(keys[i : i + MAX_TAG_KEYS]) for i in range(0, len(keys), MAX_TAG_KEYS)]
+
+
+# ----------------------------------------------------------------- offline checks
+def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
+    return SpecProblem(f"batch id {item_id!r} is not a HealthOmics run batch id (1 to 18 digits)", path)
+
+
+def _key_problems(key: str, lock_key: str | None) -> list[str]:
+    if lock_key is not None and key == lock_key:
+        return [f"{key!r} is the lock tag of this queue; use `locked:`"]
+    if not 1 <= len(key) <= MAX_KEY_CHARS:
+        return [f"tag key {key!r} has {len(key)} characters; AWS allows 1 to {MAX_KEY_CHARS}"]
+    if key.lower().startswith("aws:"):
+        return [f"tag key {key!r} begins with `aws:`, which AWS reserves"]
+    return []
+
+
+def _value_problems(key: str, value: tuple[Any, ...]) -> list[str]:
+    if len(value) != 1 or not isinstance(value[0], str):
+        return [f"tag {key!r} must be one string on HealthOmics (AWS tags are text; quote numbers "
+                "and booleans, no lists)"]
+    if len(value[0]) > MAX_VALUE_CHARS:
+        return [f"tag {key!r} has {len(value[0])} characters; AWS allows at most {MAX_VALUE_CHARS}"]
+    return []
+
+
+def _assignment_problems(tags: Mapping[str, Setting], lock_key: str, base: tuple[Any, ...]) -> list[SpecProblem]:
+    problems = []
+    for key, setting in tags.items():
+        path = base + (key,)
+        problems += [SpecProblem(p, path) for p in _key_problems(key, lock_key)]
+        if setting.value is not None:
+            problems += [SpecProblem(p, path) for p in _value_problems(key, setting.value)]
+    return problems
+
+
+PROVIDER = OmicsProvider

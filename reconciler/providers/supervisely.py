@@ -1,0 +1,629 @@
+"""Supervisely tasks over the public RPC API (docs/supervisely.md).
+
+A queue is a workspace, an item is a task. Tasks have no tags, no lock and no etag, so
+tags are a string map kept in the task's `meta` under one key (`tags_key`), the lock is
+a `meta` key set to true, and writes go through the compare guard (base.compare_guard):
+the tasks of a write are re-read right before it, and each write is built from the
+fresh task with only the planned fields changed. A change is up to two calls
+(`tasks.status.update`, `tasks.meta.update`); the WriteResult says which landed.
+
+Every response is untrusted: a wrong shape is a ProviderError naming the method, never a
+crash. The token travels in `x-api-key` and is never shown.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .. import __version__
+from ..http import HeaderAuth, failure_name, make_session, nothing_sent
+from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
+from ..netcheck import check_endpoint, is_loopback
+from .base import (
+    ListingMoved,
+    Capabilities,
+    ConfigError,
+    Progress,
+    Provider,
+    ProviderError,
+    QueueNotFound,
+    Relisted,
+    SpecProblem,
+    WriteResult,
+    compare_guard,
+    digest_etag,
+    gather,
+    read_twice,
+)
+
+STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
+API = "/public/api/v3/"
+DEFAULT_TAGS_KEY = "reconciler_tags"
+DEFAULT_MAX_IN_FLIGHT = 4
+MAX_MAX_IN_FLIGHT = 16
+PAGE_SIZE = 500  # per_page asked for; the answer's perPage is what is used
+BATCH_LIMIT = 50  # changes per write call: one guard re-read (`id in` filter) each
+RETRIES = 6
+BACKOFF = 0.5  # seconds: 0, 1, 2, 4, 8 s (+ jitter); a 429's Retry-After wins
+TIMEOUT = (10.0, 60.0)
+# Exactly what the SDK retries (supervisely/io/network_exceptions.py RETRY_STATUS_CODES)
+SDK_RETRY_STATUSES = frozenset({408, 429, 499, 500, 502, 503, 504, 509, 598, 599})
+# Writes are not re-sent after a lost answer: the task is re-read and the call judged
+WRITE_METHODS = ("tasks.status.update", "tasks.meta.update")
+LOST_ANSWER_RESENDS = 2  # a write re-read and found not to have landed is sent again this often
+OPTIONS = frozenset({"endpoint", "tags_key", "max_in_flight"})
+
+ADDRESS_ENV, TOKEN_ENV, MODE_ENV = "SERVER_ADDRESS", "API_TOKEN", "ENV"
+DOTENV_NAME = "supervisely.env"
+HOW_TO = (f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/{DOTENV_NAME}, "
+          "as the Supervisely SDK reads them")
+_DIGITS = re.compile(r"[0-9]+")
+_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
+_DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
+
+
+class Malformed(Exception):
+    """A task is not shaped as the API documents."""
+
+
+class _ItemFailed(Exception):
+    """One call failed for this task only; the run goes on."""
+
+
+class _Fatal(Exception):
+    """One call failed in a way that stops the run (token refused, service down)."""
+
+
+class SuperviselyProvider(Provider):
+    type = "supervisely"
+    capabilities = Capabilities(
+        batch_limit=BATCH_LIMIT,
+        lock_option="key",
+        guard="compare",
+        atomic_batches=False,
+        # Server-side transition rules are unverified: every value is accepted from any.
+        status=StatusRules(values=STATUSES),
+    )
+    options_schema = {
+        "description": ("Supervisely tasks (queue: workspace id; item: task id); the token comes from "
+                        "API_TOKEN or ~/supervisely.env, never from the spec."),
+        "properties": {
+            "endpoint": {
+                "description": ("Server address, e.g. https://app.supervisely.com. Default: SERVER_ADDRESS, "
+                                "else ~/supervisely.env (plain http only for loopback)."),
+                "type": "string",
+                "pattern": "^https?://",
+                "errorMessage": "expected an http:// or https:// URL",
+            },
+            "tags_key": {
+                "description": f"The task meta key holding the tags (a map of strings). Default: {DEFAULT_TAGS_KEY}.",
+                "type": "string",
+                "minLength": 1,
+            },
+            "max_in_flight": {
+                "description": f"Requests sent at once (there is no batch call). Default: {DEFAULT_MAX_IN_FLIGHT}.",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_MAX_IN_FLIGHT,
+            },
+        },
+    }
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str,
+        *,
+        tags_key: str = DEFAULT_TAGS_KEY,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
+        endpoint = endpoint.rstrip("/")
+        check_endpoint(endpoint)
+        self._endpoint = endpoint
+        self._tags_key = tags_key
+        self._max_in_flight = max_in_flight
+        self._session = make_session(
+            auth=HeaderAuth("x-api-key", token), retries=retries, backoff=backoff, timeout=timeout,
+            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
+            retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
+        )
+        # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
+        # landed, so the task is re-read and the call judged (_send_write).
+        reads = self._session.get_adapter(endpoint + API).max_retries
+        writes = HTTPAdapter(max_retries=reads.new(read=0), pool_maxsize=max_in_flight)
+        for method in WRITE_METHODS:
+            self._session.mount(self._url(method), writes)
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    def plan_options(self) -> dict[str, Any]:
+        return {"tags_key": self._tags_key, "max_in_flight": self._max_in_flight}
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> "SuperviselyProvider":
+        unknown = sorted(set(config.options) - OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown supervisely provider option(s): {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(OPTIONS))})")
+        tags_key = config.options.get("tags_key", DEFAULT_TAGS_KEY)
+        if not isinstance(tags_key, str) or not tags_key or tags_key == "id":
+            raise ConfigError("supervisely provider option `tags_key` must be a non-empty meta key other than `id`")
+        in_flight = config.options.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or not 1 <= in_flight <= MAX_MAX_IN_FLIGHT:
+            raise ConfigError(f"supervisely provider option `max_in_flight` must be an integer from 1 to {MAX_MAX_IN_FLIGHT}")
+        endpoint = config.options.get("endpoint")
+        if endpoint is not None and not isinstance(endpoint, str):
+            raise ConfigError("supervisely provider option `endpoint` must be a URL string")
+        found_address, token = find_credentials(os.environ)
+        if endpoint is None:
+            if found_address is None:
+                raise ConfigError(f"no Supervisely server address: set `endpoint` in the spec or {HOW_TO}")
+            endpoint = found_address
+        check_endpoint(endpoint.rstrip("/"))
+        if token is None:
+            raise ConfigError(f"no Supervisely token found: {HOW_TO}")
+        return cls(endpoint, token, tags_key=tags_key, max_in_flight=in_flight)
+
+    @classmethod
+    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
+        return check_queue(queue)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ----------------------------------------------------------------- reading
+    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        return gather(self.pages(queue, progress))
+
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+        """`tasks.list` sorted by id, page 1 first, then the other pages (several in
+        flight). A listing whose row count differs from its `total`, whose `total`
+        moves, or that repeats an id changed while it was read: RELISTED, and read
+        once more."""
+        self._check_keys(queue)
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: f"workspace {queue.id}: the task listing kept changing while it was read ({exc}); try again",
+        )
+
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
+        first = self._list_page(queue, 1, PAGE_SIZE)
+        total, per_page, pages_count = first["total"], first["perPage"], first["pagesCount"]
+        seen: set[str] = set()
+        count = 0
+
+        def take(page: Mapping[str, Any]) -> list[Item]:
+            nonlocal count
+            if page["total"] != total:
+                raise ListingMoved(f"total went from {total} to {page['total']}")
+            items = [self._item(task, queue, "tasks.list") for task in page["entities"]]
+            for item in items:
+                if item.id in seen:
+                    raise ListingMoved(f"task {item.id} was listed twice")
+                seen.add(item.id)
+            count += len(items)
+            if progress and items:
+                progress(len(items))
+            return items
+
+        yield take(first)
+        pool = ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="supervisely-pages")
+        try:
+            ahead: list[Future] = []
+            next_page = 2
+            while next_page <= pages_count or ahead:
+                while next_page <= pages_count and len(ahead) < self._max_in_flight:
+                    ahead.append(pool.submit(self._list_page, queue, next_page, per_page))
+                    next_page += 1
+                yield take(ahead.pop(0).result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if count != total:
+            raise ListingMoved(f"{count} tasks listed for a total of {total}")
+
+    def _list_page(self, queue: QueueSpec, page: int, per_page: int) -> dict[str, Any]:
+        body = {"workspaceId": int(queue.id), "filter": [], "sort": "id", "sort_order": "asc",
+                "page": page, "per_page": per_page}
+        response = self._post("tasks.list", body)
+        if response.status_code in (403, 404):
+            raise QueueNotFound(f"workspace {queue.id} not found or not readable "
+                                f"(tasks.list: HTTP {response.status_code}: {self._reason(response)})")
+        answer = self._ok_json("tasks.list", response)
+        if not isinstance(answer, dict):
+            raise self._unexpected("tasks.list", "the answer is not an object")
+        for name in ("total", "perPage", "pagesCount"):
+            value = answer.get(name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise self._unexpected("tasks.list", f"`{name}` is not a non-negative integer")
+        entities = answer.get("entities")
+        if not isinstance(entities, list) or len(entities) > max(answer["perPage"], 1):
+            raise self._unexpected("tasks.list", "`entities` is not an array of at most `perPage` tasks")
+        if answer["perPage"] < 1 and answer["pagesCount"] > 1:
+            raise self._unexpected("tasks.list", "`perPage` is 0 for several pages")
+        if answer["pagesCount"] > answer["total"] + 1:
+            raise self._unexpected("tasks.list", "`pagesCount` exceeds the number of tasks")
+        return answer
+
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        """`tasks.info` per task, several in flight; unknown ids and tasks of other
+        workspaces are left out."""
+        self._check_keys(queue)
+        wanted = [i for i in dict.fromkeys(ids) if _DIGITS.fullmatch(i)]
+        with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="supervisely-get") as pool:
+            tasks = list(pool.map(self._info, wanted))
+        return [self._item(task, queue, "tasks.info") for task in tasks
+                if task is not None and task.get("workspaceId") == int(queue.id)]
+
+    def _info(self, task_id: str) -> dict[str, Any] | None:
+        response = self._post("tasks.info", {"id": int(task_id)})
+        if response.status_code == 404:
+            return None
+        task = self._ok_json("tasks.info", response)
+        if not isinstance(task, dict) or task.get("id") != int(task_id):
+            raise self._unexpected("tasks.info", f"asked for task {task_id}, got something else")
+        return task
+
+    def _fresh(self, queue: QueueSpec, ids: Sequence[str]) -> dict[str, Item]:
+        """The guard's re-read: one `tasks.list` with an `id in` filter (its support is
+        unverified, so the rows are filtered again here), then `tasks.info` for any task
+        the listing did not return (an ignored filter, a moved or deleted task)."""
+        wanted = set(ids)
+        body = {"workspaceId": int(queue.id), "sort": "id", "sort_order": "asc", "page": 1,
+                "per_page": max(len(wanted), 1),
+                "filter": [{"field": "id", "operator": "in", "value": sorted(int(i) for i in wanted)}]}
+        response = self._post("tasks.list", body)
+        found: dict[str, Item] = {}
+        if response.status_code != 400:  # 400: the filter is refused; read task by task
+            answer = self._ok_json("tasks.list", response)
+            entities = answer.get("entities") if isinstance(answer, dict) else None
+            if not isinstance(entities, list):
+                raise self._unexpected("tasks.list", "`entities` is not an array")
+            for task in entities:
+                item = self._item(task, queue, "tasks.list")
+                if item.id in wanted:
+                    found[item.id] = item
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update({item.id: item for item in self.get(queue, missing)})
+        return found
+
+    def _item(self, task: Any, queue: QueueSpec, method: str) -> Item:
+        try:
+            item = task_to_item(task, self._tags_key, queue.lock_key)
+        except Malformed as exc:
+            raise self._unexpected(method, str(exc)) from None
+        if task.get("workspaceId") != int(queue.id) and method == "tasks.list":
+            raise self._unexpected(method, f"task {item.id} is in workspace {task.get('workspaceId')!r}, "
+                                           f"not {queue.id}")
+        return item
+
+    # ----------------------------------------------------------------- writing
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
+        """The compare guard, then each task's calls, several tasks in flight."""
+        self._check_keys(queue)
+        if not changes:
+            return WriteResult()
+        try:
+            fresh = self._fresh(queue, [c.item_id for c in changes])
+        except ProviderError as exc:
+            return WriteResult(error=f"could not re-read the tasks before writing, nothing written: {exc}")
+        to_write, result = compare_guard(changes, fresh)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="supervisely-write") as pool:
+            outcomes = list(pool.map(lambda pair: self._write_one(queue, *pair, stop), to_write))
+        for (change, _), outcome in zip(to_write, outcomes):
+            if outcome is None:
+                continue  # not attempted: an earlier task's failure stopped the run
+            failure, fatal = outcome
+            if failure is None:
+                result.applied.append(change.item_id)
+            else:
+                result.failed[change.item_id] = failure
+            if fatal and result.error is None:
+                result.error = fatal
+        return result
+
+    def _write_one(self, queue: QueueSpec, change: Change, item: Item,
+                   stop: threading.Event) -> tuple[str | None, str | None] | None:
+        """(None, None) when every call landed; (what landed and what not, the fatal
+        error if the run must stop); None when not attempted."""
+        if stop.is_set():
+            return None
+        try:
+            calls = self._calls(queue, change, item)
+        except _ItemFailed as exc:
+            return f"nothing written: {exc}", None
+        written: list[str] = []
+        for index, (part, method, body, landed) in enumerate(calls):
+            try:
+                self._send_write(method, body, landed, item.id)
+            except (_ItemFailed, _Fatal) as exc:
+                fatal = str(exc) if isinstance(exc, _Fatal) else None
+                if fatal:
+                    stop.set()
+                rest = [p for p, *_ in calls[index + 1:]]
+                text = f"{part} not written: {exc}"
+                if written:
+                    text = f"{' and '.join(written)} written; {text}"
+                if rest:
+                    text += f" ({' and '.join(rest)} not attempted)"
+                return text, fatal and f"task {item.id}: {fatal}"
+            written.append(part)
+        return None, None
+
+    def _calls(self, queue: QueueSpec, change: Change, item: Item) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
+        """The task's calls, built from the fresh task with only the planned fields
+        changed: status first, except that an unlock is written before the change it
+        allows. The meta sent is the whole meta wanted (merge or replace is
+        unverified); an unlock writes `false`, since under a merge an omitted key stays."""
+        task_id = int(item.id)
+        calls: list[tuple[str, str, dict, Callable[[Any], bool]]] = []
+        if change.changes_field("status"):
+            status = change.after_value("status")
+            calls.append(("status", "tasks.status.update", {"id": task_id, "status": status},
+                          lambda task: isinstance(task, dict) and task.get("status") == status))
+        tag_changes = change.tag_changes
+        if tag_changes or change.changes_field("locked"):
+            meta = copy.deepcopy(item.base.get("meta") or {})
+            if "id" in meta:
+                raise _ItemFailed("its meta has a key `id`, which tasks.meta.update cannot carry")
+            if tag_changes:
+                tags = dict(meta.get(self._tags_key) or {})
+                for key, value in tag_changes.items():
+                    if value is None:
+                        tags.pop(key, None)
+                    elif len(value) == 1 and isinstance(value[0], str):
+                        tags[key] = value[0]
+                    else:
+                        raise _ItemFailed(f"tag {key!r} is not one string")
+                meta[self._tags_key] = tags
+            if change.changes_field("locked"):
+                meta[queue.lock_key] = bool(change.after_value("locked"))
+            wanted = dict(meta)
+            calls.append(("meta", "tasks.meta.update", {**meta, "id": task_id},
+                          lambda task: isinstance(task, dict) and isinstance(task.get("meta"), dict)
+                          and all(task["meta"].get(k) == v for k, v in wanted.items())))
+            if change.lock == "unlock":
+                calls.reverse()
+        return calls
+
+    def _send_write(self, method: str, body: dict, landed: Callable[[Any], bool], task_id: str) -> None:
+        """One write call. Its answer lost (the server may have acted on it), the task is
+        re-read: landed, done; not landed, sent again, at most LOST_ANSWER_RESENDS times."""
+        for attempt in range(LOST_ANSWER_RESENDS + 1):
+            try:
+                response = self._session.post(self._url(method), json=body)
+                break
+            except requests.RequestException as exc:
+                if nothing_sent(exc):
+                    raise _Fatal(f"{method} got no connection after retries ({failure_name(exc)})") from None
+                try:
+                    task = self._info(task_id)
+                except ProviderError as reread:
+                    raise _Fatal(f"{method} got no response ({failure_name(exc)}) and the task could not be "
+                                 f"re-read, so it may or may not have landed: {reread}") from None
+                if task is not None and landed(task):
+                    return
+                if attempt == LOST_ANSWER_RESENDS:
+                    raise _ItemFailed(f"{method} got no response ({failure_name(exc)}) {attempt + 1} times; "
+                                      "re-read, it had not landed") from None
+        if response.status_code == 200:
+            return
+        reason = f"{method} failed (HTTP {response.status_code}): {self._reason(response)}"
+        if response.status_code == 401:
+            raise _Fatal(f"Supervisely refused the token ({reason}); {HOW_TO}")
+        if response.status_code == 404:
+            raise _ItemFailed(f"the task no longer exists ({reason})")
+        if response.status_code == 403 or response.status_code in SDK_RETRY_STATUSES:
+            raise _Fatal(reason + (" after retries" if response.status_code != 403 else ""))
+        raise _ItemFailed(reason)
+
+    # --------------------------------------------------------------- plumbing
+    def _check_keys(self, queue: QueueSpec) -> None:
+        if queue.lock_key == self._tags_key:
+            raise ConfigError(f"workspace {queue.id}: the lock key {queue.lock_key!r} is also the "
+                              "provider's `tags_key`; choose different meta keys")
+        if not _DIGITS.fullmatch(queue.id):
+            raise ConfigError(f"queue id {queue.id!r} is not a Supervisely workspace id (digits only)")
+
+    def _url(self, method: str) -> str:
+        return self._endpoint + API + method
+
+    def _post(self, method: str, body: dict) -> requests.Response:
+        try:
+            return self._session.post(self._url(method), json=body)
+        except requests.RequestException as exc:
+            raise ProviderError(f"POST {self._url(method)}: no response after retries ({failure_name(exc)})") from None
+
+    def _ok_json(self, method: str, response: requests.Response) -> Any:
+        if response.status_code == 401:
+            raise ConfigError(f"Supervisely refused the token ({method}: HTTP 401: {self._reason(response)}); {HOW_TO}")
+        if response.status_code != 200:
+            raise ProviderError(f"POST {self._url(method)} failed (HTTP {response.status_code}): "
+                                f"{self._reason(response)}")
+        try:
+            return response.json()
+        except (ValueError, RecursionError):
+            raise self._unexpected(method, "the body is not JSON") from None
+
+    def _unexpected(self, method: str, detail: str) -> ProviderError:
+        return ProviderError(f"unexpected response from {self._url(method)}: {self._session.redact(detail)}")
+
+    def _reason(self, response: requests.Response) -> str:
+        """The error body's `details.message` (or its list's messages), else `error`,
+        else the start of the body; one line, redacted."""
+        text = None
+        try:
+            body = response.json()
+        except (ValueError, RecursionError):
+            body = None
+        if isinstance(body, dict):
+            details = body.get("details")
+            if isinstance(details, dict) and isinstance(details.get("message"), str):
+                text = details["message"]
+            elif isinstance(details, list):
+                messages = [d.get("message") for d in details if isinstance(d, dict)]
+                text = "; ".join(m for m in messages if isinstance(m, str)) or None
+            if text is None and isinstance(body.get("error"), str):
+                text = body["error"]
+        if text is None:
+            text = response.text[:300] or response.reason or ""
+        one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+        return self._session.redact(one_line)[:500]
+
+
+PROVIDER = SuperviselyProvider
+
+
+# ------------------------------------------------------------------ tasks as items
+def task_to_item(task: Any, tags_key: str, lock_key: str) -> Item:
+    if not isinstance(task, dict):
+        raise Malformed("a task is not an object")
+    task_id = task.get("id")
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise Malformed("a task has no integer `id`")
+    status = task.get("status")
+    if not isinstance(status, str):
+        raise Malformed(f"task {task_id} has no string `status`")
+    meta = task.get("meta")
+    meta = {} if meta is None else meta
+    if not isinstance(meta, dict):
+        raise Malformed(f"task {task_id}: `meta` is not an object")
+    raw = meta.get(tags_key)
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise Malformed(f"task {task_id}: meta.{tags_key} is not an object")
+    tags = {}
+    for key, value in raw.items():
+        try:  # ours are strings; another writer's number or list is read as it is
+            tags[key] = to_tag_value(value)
+        except TypeError:
+            raise Malformed(f"task {task_id}: meta.{tags_key}.{key} is not a string") from None
+    locked = meta.get(lock_key) is True
+    return Item(id=str(task_id), etag=digest_etag(status, tags, locked), status=status,
+                tags=tags, locked=locked, base=task)
+
+
+# ------------------------------------------------------------------ credentials
+def find_credentials(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(server address, token) as the SDK finds them: SERVER_ADDRESS and API_TOKEN, and
+    where one is missing (outside ENV=production) ~/supervisely.env. An address without
+    a scheme gets http:// on loopback and https:// elsewhere (the SDK would try http://
+    first; a token is never sent in clear text to another host)."""
+    address = environ.get(ADDRESS_ENV, "").strip() or None
+    token = environ.get(TOKEN_ENV, "").strip() or None
+    origin = f"the {TOKEN_ENV} environment variable"
+    if (address is None or token is None) and environ.get(MODE_ENV) != "production":
+        path = dotenv_path(environ)
+        values = read_dotenv(path) if path.is_file() else {}
+        if address is None:
+            address = values.get(ADDRESS_ENV) or None
+        if token is None and values.get(TOKEN_ENV):
+            token, origin = values[TOKEN_ENV], str(path)
+    if token is not None and not _TOKEN_SHAPE.fullmatch(token):
+        raise ConfigError(f"the Supervisely token in {origin} contains spaces or control characters")
+    return (None if address is None else normalize_address(address)), token
+
+
+def dotenv_path(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / DOTENV_NAME
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (optional `export`, `#` comments, quoted values); nothing is
+    expanded or executed, and no line of the file ever appears in a message."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {type(exc).__name__}") from None
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.fullmatch(line)
+        if match is None:
+            continue  # not an assignment; skipped rather than quoted in an error
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = re.sub(r"\s+#.*$", "", value)
+        values[key] = value
+    return values
+
+
+def normalize_address(address: str) -> str:
+    address = address.strip().strip("/")
+    if "://" in address:
+        return address
+    try:
+        host = urlsplit("//" + address).hostname or ""
+    except ValueError:
+        host = ""
+    return ("http://" if is_loopback(host) else "https://") + address
+
+
+# ------------------------------------------------------------------ offline checks
+def check_queue(queue: QueueSpec) -> list[SpecProblem]:
+    """What Supervisely would refuse, found offline: ids are numbers, tag values are
+    single strings (the status enum is checked by the spec loader)."""
+    problems: list[SpecProblem] = []
+    if not _DIGITS.fullmatch(queue.id):
+        problems.append(SpecProblem(f"queue id {queue.id!r} is not a Supervisely workspace id (digits only)", ("id",)))
+    if queue.lock_key == "id":
+        problems.append(SpecProblem("the lock key cannot be `id` (tasks.meta.update takes the task id there)",
+                                    ("lock", "key")))
+    for index, rule in enumerate(queue.rules):
+        base = ("rules", index)
+        for item_id in sorted(rule.where.ids or ()):
+            if not _DIGITS.fullmatch(item_id):
+                problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
+        for key, condition in rule.where.tags.items():
+            if condition.equals is not None:
+                problems += _value_problems(key, condition.equals, base + ("where", "tags", key))
+        problems += _tag_problems(rule.set.tags, base + ("set", "tags"))
+    for item_id, entry in queue.submissions.items():
+        if not _DIGITS.fullmatch(item_id):
+            problems.append(_bad_id(item_id, ("submissions", item_id)))
+        problems += _tag_problems(entry.tags, ("submissions", item_id, "tags"))
+    return problems
+
+
+def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
+    return SpecProblem(f"task id {item_id!r} is not a Supervisely task id (digits only)", path)
+
+
+def _tag_problems(tags: Mapping[str, Any], base: tuple[Any, ...]) -> list[SpecProblem]:
+    problems = []
+    for key, setting in tags.items():
+        if setting.value is not None:
+            problems += _value_problems(key, setting.value, base + (key,))
+    return problems
+
+
+_KIND_NAMES = {"bool": "a boolean", "int": "an integer", "float": "a float", "timestamp": "a timestamp"}
+
+
+def _value_problems(key: str, value: tuple[Any, ...], path: tuple[Any, ...]) -> list[SpecProblem]:
+    if len(value) != 1:
+        return [SpecProblem(f"tag {key!r} has {len(value)} values; a Supervisely task tag is one string", path)]
+    kind = scalar_kind(value[0])
+    if kind != "str":
+        return [SpecProblem(f"tag {key!r} is {_KIND_NAMES[kind]}; Supervisely task tags are strings "
+                            "(quote the value)", path)]
+    return []

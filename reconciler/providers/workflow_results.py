@@ -1,0 +1,573 @@
+"""CHIME/FRB workflow Results pipelines (docs/workflow-results.md).
+
+A queue is a pipeline, an item one Work result: `status` (success | failure), `tags` (a
+list of labels) and the native lock `results.locked`. The service has no etags and no
+conditional write (PUT /results replaces whole documents, last writer wins), so this
+provider uses the compare guard: it re-reads the works of a write in full right before
+sending them and writes those fresh documents with only the planned fields changed.
+
+Reads are POSTs (`/view`, `/view/count`) and are re-sent by the session after a 5xx or
+a lost answer; a PUT is never re-sent blindly: after a failure the works are read again
+and only those still as they were are sent again (`write`). Every response is
+untrusted: a wrong shape is a ProviderError naming the path, never a crash.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import replace
+from typing import Any, Iterator, Mapping, Sequence
+
+import requests
+
+from .. import __version__
+from ..http import RETRY_STATUSES, HeaderAuth, failure_name, make_session, nothing_sent
+from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
+from ..netcheck import check_endpoint
+from .base import (
+    Capabilities,
+    ConfigError,
+    Progress,
+    Provider,
+    ProviderError,
+    QueueNotFound,
+    Relisted,
+    SpecProblem,
+    WriteResult,
+    chunk,
+    compare_guard,
+    digest_etag,
+    ListingMoved,
+    gather,
+    read_twice,
+)
+
+ENDPOINT_ENV = "WORKFLOW_HTTP_BASEURL"
+TOKEN_ENVS = ("WORKFLOW_HTTP_TOKEN", "WORKFLOW_TOKEN", "GITHUB_TOKEN", "GITHUB_PAT")
+TOKEN_HEADER = "x-access-token"
+PAGE_LIMIT = 100
+BATCH_LIMIT = 100  # works per write: one re-read and one PUT
+MAX_PUT_BYTES = 4 * 1024 * 1024  # one PUT body; the facts cap a work at 4 MB
+RETRIES = 5
+BACKOFF = 1.0  # seconds, doubled per retry (transport retries and re-sent PUTs alike)
+TIMEOUT = (10.0, 60.0)
+PUT_ATTEMPTS = 3  # PUTs of one set of works, each after a fresh re-read
+OPTIONS = frozenset({"endpoint"})
+# What a plan reads of a work: the managed fields, nothing else
+PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
+PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
+_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
+
+
+class _Malformed(Exception):
+    pass
+
+
+class WorkflowResultsProvider(Provider):
+    type = "workflow-results"
+    capabilities = Capabilities(
+        batch_limit=BATCH_LIMIT,
+        lock_option=None,  # native: results.locked
+        label_tags=True,
+        guard="compare",
+        atomic_batches=False,
+        status=StatusRules(values=("success", "failure")),
+    )
+    options_schema = {
+        "description": (
+            "CHIME/FRB workflow Results pipelines; the token comes from WORKFLOW_HTTP_TOKEN, "
+            "WORKFLOW_TOKEN, GITHUB_TOKEN or GITHUB_PAT, never from the spec."
+        ),
+        "properties": {
+            "endpoint": {
+                "description": (
+                    f"Base URL of the Results server. Default: the {ENDPOINT_ENV} environment "
+                    "variable (e.g. https://frb.chimenet.ca/workflow/results; plain http only "
+                    "for loopback)."
+                ),
+                "type": "string",
+                "pattern": "^https?://",
+                "errorMessage": "expected an http:// or https:// URL",
+            },
+        },
+    }
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str,
+        *,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
+        endpoint = endpoint.rstrip("/")
+        check_endpoint(endpoint)
+        self._endpoint = endpoint
+        self._backoff = backoff
+        self._auth = HeaderAuth(TOKEN_HEADER, token)
+        self._session = make_session(
+            auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
+            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
+            # /view and /view/count are reads; this provider never deposits (POST /results).
+            # A PUT is not re-sent by the session: `write` re-reads first.
+            retry_methods=frozenset({"GET", "HEAD", "POST"}),
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> "WorkflowResultsProvider":
+        unknown = sorted(set(config.options) - OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown workflow-results provider option(s): {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(OPTIONS))})"
+            )
+        endpoint = config.options.get("endpoint")
+        if endpoint is None:
+            endpoint = os.environ.get(ENDPOINT_ENV, "").strip()
+            if not endpoint:
+                raise ConfigError(
+                    "workflow-results provider: no endpoint; set `endpoint:` in the spec's "
+                    f"provider block or the {ENDPOINT_ENV} environment variable "
+                    "(e.g. https://frb.chimenet.ca/workflow/results)"
+                )
+        if not isinstance(endpoint, str):
+            raise ConfigError("workflow-results provider option `endpoint` must be a URL string")
+        check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
+        return cls(endpoint, find_token(), retries=RETRIES, backoff=BACKOFF, timeout=TIMEOUT)
+
+    @classmethod
+    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
+        if PIPELINE.fullmatch(queue.id):
+            return []
+        return [SpecProblem(
+            f"a workflow-results queue id is a pipeline name: 1 to 128 letters, digits or '-', "
+            f"not {json.dumps(queue.id)}", ("id",))]
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ----------------------------------------------------------------- reading
+    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+        return gather(self.pages(queue, progress))
+
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+        """`/view/count`, then pages of 100 (skip 0, 100, ...) of the managed fields only,
+        then every id (limit 0, ids only): ceil(N/100) + 2 requests.
+
+        The server's order is unspecified, so a pipeline that changes while it is read
+        can repeat or skip a work: a repeated id, pages short of or beyond the count, or
+        ids at the end that are not the ids read make the pipeline be read once more,
+        after RELISTED."""
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: (f"pipeline {queue.id}: {exc}; the pipeline kept changing while it "
+                         "was read, try again"),
+        )
+
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
+        total = self._count(queue)
+        if total == 0:
+            self._require_known(queue)
+            return
+        seen: set[str] = set()
+        read = 0
+        while read < total:
+            docs = self._view(queue, {}, PROJECTION, skip=read, limit=PAGE_LIMIT)
+            if len(docs) > PAGE_LIMIT:
+                raise self._unexpected("/view", f"asked for at most {PAGE_LIMIT} works, got {len(docs)}")
+            items = [self._item(doc, "/view") for doc in docs]
+            for item in items:
+                if item.id in seen:
+                    raise ListingMoved(f"work {item.id} was listed twice")
+                seen.add(item.id)
+            read += len(items)
+            if read > total:
+                raise ListingMoved(f"more works were listed than the {total} counted")
+            if progress and items:
+                progress(len(items))
+            yield items
+            if len(docs) < PAGE_LIMIT:
+                break
+        if read != total:
+            raise ListingMoved(f"{read} works were listed of the {total} counted")
+        # A work deleted and another deposited keep the count but shift every later
+        # work back by one, so a work can slip past a page boundary unseen: the ids as
+        # they are now (one request, ids only) must be exactly the ids read.
+        now = [doc.get("id") for doc in self._view(queue, {}, {"id": True}, skip=0, limit=0)]
+        if len(now) != len(seen) or set(now) != seen:
+            gone, new = len(seen - set(now)), len(set(now) - seen)
+            raise ListingMoved(f"works changed while they were listed ({new} new, {gone} gone, "
+                           f"{len(now)} listed now)")
+
+    def _require_known(self, queue: QueueSpec) -> None:
+        """An empty listing: a pipeline the server knows of, or a typo in the spec?"""
+        body = self._call("GET", "/status")
+        if not isinstance(body, dict):
+            raise self._unexpected("/status", "expected an object of pipeline counts")
+        if queue.id not in body:
+            raise QueueNotFound(
+                f"pipeline {queue.id} has no works on {self._endpoint} (not in /status; "
+                "a typo in the queue id, or nothing deposited yet)"
+            )
+
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+        docs = self._by_id(queue, ids, PROJECTION)
+        return [self._item(docs[i], "/view") for i in dict.fromkeys(ids) if i in docs]
+
+    # ----------------------------------------------------------------- writing
+    def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
+        """Re-read the works in full (one `/view` by id), judge each with the compare
+        guard, then PUT the fresh documents with only the planned fields changed, in
+        requests of at most MAX_PUT_BYTES: 2 requests per batch when nothing fails.
+
+        A PUT that fails (a 5xx, no answer) may or may not have landed: its works are
+        read again and each is decided from what is stored. Sent as we sent it: applied.
+        Still as it was: sent again (up to PUT_ATTEMPTS in all). Changed by someone else
+        meanwhile: stale or unchanged, as the guard says. A refusal (4xx) fails its
+        request's works with the server's words; later requests are not attempted."""
+        result = self._write(queue, [c for c in changes if not c.relock])
+        relocked = [c for c in changes if c.relock]
+        if relocked and not result.error:
+            self._write_relocked(queue, relocked, result)
+        return result
+
+    def _write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
+        result = WriteResult()
+        if not changes:
+            return result
+        try:
+            fresh_docs = self._by_id(queue, [c.item_id for c in changes], None)
+        except ProviderError as exc:
+            result.error = f"re-reading works before writing: {exc}"
+            return result
+        to_write = self._judge(changes, fresh_docs, result)
+        for group in self._put_groups(to_write, result):
+            self._put_group(queue, group, result)
+            if result.error:
+                break
+        return result
+
+    def _write_relocked(self, queue: QueueSpec, changes: Sequence[Change], result: WriteResult) -> None:
+        """`--replace`: the lock is native, and a server that enforces it refuses an
+        update that keeps a work locked, so a relocked change is two guarded writes: the
+        change with the unlock, then the lock alone (guarded by the state the first one
+        left). A work whose second write fails is reported failed, saying it was left
+        unlocked, so nobody mistakes it for done."""
+        opened = [replace(c, fields=c.fields + (FieldChange("locked", True, False, None),),
+                          lock="unlock", relock=False) for c in changes]
+        first = self._write(queue, opened)
+        result.stale.update(first.stale)
+        result.failed.update(first.failed)
+        ready = [c for c in opened if c.item_id in (*first.applied, *first.unchanged)]
+        closing = [_relocking(c) for c in ready]
+        second = self._write(queue, closing) if closing and not first.error else WriteResult()
+        result.applied += second.applied + second.unchanged
+        unlocked = "changed, but left UNLOCKED: relocking it"
+        for change in ready:
+            reason = second.failed.get(change.item_id)
+            if change.item_id in second.stale:
+                result.failed[change.item_id] = f"{unlocked} was refused: it changed again meanwhile"
+            elif reason is not None:
+                result.failed[change.item_id] = f"{unlocked} failed: {reason}"
+            elif change.item_id not in result.applied:
+                result.failed[change.item_id] = f"{unlocked} was not attempted"
+        result.error = result.error or first.error or second.error
+
+    def _judge(
+        self, changes: Sequence[Change], docs: Mapping[str, dict[str, Any]], result: WriteResult
+    ) -> list[tuple[Change, dict[str, Any]]]:
+        """The compare guard over freshly read documents; (change, document to send)."""
+        fresh: dict[str, Item] = {}
+        for change in changes:
+            doc = docs.get(change.item_id)
+            if doc is None:
+                continue
+            try:
+                fresh[change.item_id] = _to_item(doc)
+            except _Malformed as exc:
+                result.failed[change.item_id] = f"not written: the stored work is malformed ({exc})"
+        pairs, judged = compare_guard([c for c in changes if c.item_id not in result.failed], fresh)
+        result.absorb(judged)
+        out = []
+        for change, _ in pairs:
+            try:
+                out.append((change, updated_work(docs[change.item_id], change)))
+            except _Malformed as exc:
+                result.failed[change.item_id] = f"not written: {exc}"
+        return out
+
+    def _put_groups(
+        self, pairs: list[tuple[Change, dict[str, Any]]], result: WriteResult
+    ) -> list[list[tuple[Change, dict[str, Any]]]]:
+        """Consecutive works whose PUT body stays under MAX_PUT_BYTES."""
+        groups: list[list[tuple[Change, dict[str, Any]]]] = []
+        size = 0
+        for change, doc in pairs:
+            grows = len(_encode(doc)) + 1
+            if grows + 1 > MAX_PUT_BYTES:
+                result.failed[change.item_id] = (
+                    f"not written: the work is {grows - 1} bytes as JSON, over the "
+                    f"{MAX_PUT_BYTES}-byte limit of one request")
+                continue
+            if not groups or size + grows > MAX_PUT_BYTES:
+                groups.append([])
+                size = 1
+            groups[-1].append((change, doc))
+            size += grows
+        return groups
+
+    def _put_group(self, queue: QueueSpec, group: list[tuple[Change, dict[str, Any]]],
+                   result: WriteResult) -> None:
+        for attempt in range(1, PUT_ATTEMPTS + 1):
+            outcome = self._put(group)
+            if outcome is None:
+                result.applied += [c.item_id for c, _ in group]
+                return
+            code, reason = outcome
+            if code is not None and code not in RETRY_STATUSES and code != 429:
+                self._refused(group, code, reason, result)
+                return
+            # no answer, or a 5xx: read what is stored before deciding anything
+            sent = {c.item_id: doc for c, doc in group}
+            try:
+                docs = self._by_id(queue, list(sent), None)
+            except ProviderError as exc:
+                for change, _ in group:
+                    result.failed[change.item_id] = (
+                        f"{reason}; it may or may not have been written (re-reading it failed: "
+                        f"{exc}), run plan again")
+                result.error = f"PUT /results: {reason}"
+                return
+            landed = [c for c, _ in group if c.item_id in docs and docs[c.item_id] == sent[c.item_id]]
+            result.applied += [c.item_id for c in landed]
+            rest = [c for c, _ in group if c not in landed]
+            group = self._judge(rest, docs, result)
+            if not group:
+                return
+            if attempt < PUT_ATTEMPTS:
+                time.sleep(self._backoff * 2 ** (attempt - 1))
+        for change, _ in group:
+            result.failed[change.item_id] = (
+                f"not written: {reason} on each of {PUT_ATTEMPTS} attempts (re-read after the last)")
+        result.error = f"PUT /results: {reason} on each of {PUT_ATTEMPTS} attempts"
+
+    def _put(self, group: list[tuple[Change, dict[str, Any]]]) -> tuple[int | None, str] | None:
+        """None if the PUT was answered 2xx; else (HTTP status or None, reason)."""
+        body = b"[" + b",".join(_encode(doc) for _, doc in group) + b"]"
+        try:
+            response = self._session.put(
+                self._endpoint + "/results", data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+        except requests.RequestException as exc:
+            what = "no connection" if nothing_sent(exc) else "no response"
+            return None, f"PUT /results got {what} ({failure_name(exc)})"
+        if response.ok:
+            return None
+        if response.status_code == 401:
+            return 401, f"the token was refused (HTTP 401): {self._reason(response)}"
+        return response.status_code, f"PUT /results failed (HTTP {response.status_code}): {self._reason(response)}"
+
+    def _refused(self, group: list[tuple[Change, dict[str, Any]]], code: int, reason: str,
+                 result: WriteResult) -> None:
+        """A 4xx: nothing of this request is known to have landed. The work the
+        server's words name, if any, carries them; the others say why they were not."""
+        named = next((c.item_id for c, _ in group if c.item_id in reason), None)
+        for change, _ in group:
+            if named is None or change.item_id == named:
+                result.failed[change.item_id] = f"not written: {reason}"
+            else:
+                result.failed[change.item_id] = (
+                    f"not written: the request holding it was refused because of work {named} "
+                    f"(HTTP {code}); run plan again")
+        result.error = reason
+
+    # --------------------------------------------------------------- plumbing
+    def _count(self, queue: QueueSpec) -> int:
+        body = self._call("POST", "/view/count", {"query": {"pipeline": queue.id}})
+        if not isinstance(body, int) or isinstance(body, bool) or body < 0:
+            raise self._unexpected("/view/count", "expected a non-negative integer")
+        return body
+
+    def _view(self, queue: QueueSpec, query: dict[str, Any], projection: Mapping[str, bool] | None,
+              *, skip: int, limit: int) -> list[dict[str, Any]]:
+        body = self._call("POST", "/view", {
+            "query": {**query, "pipeline": queue.id}, "projection": dict(projection or {}),
+            "skip": skip, "limit": limit,
+        })
+        if not isinstance(body, list) or not all(isinstance(d, dict) for d in body):
+            raise self._unexpected("/view", "expected a list of works")
+        return body
+
+    def _by_id(self, queue: QueueSpec, ids: Sequence[str],
+               projection: Mapping[str, bool] | None) -> dict[str, dict[str, Any]]:
+        """The works with these ids (None: whole documents), 100 ids a request; ids the
+        server does not return are left out."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunk(wanted, PAGE_LIMIT):
+            for doc in self._view(queue, {"id": {"$in": part}}, projection, skip=0, limit=0):
+                work_id = doc.get("id")
+                if isinstance(work_id, str) and work_id in part:
+                    found[work_id] = doc
+        return found
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._session.request(
+                method, self._endpoint + path,
+                data=None if body is None else _encode(body),
+                headers={"Content-Type": "application/json; charset=utf-8"} if body is not None else None,
+            )
+        except requests.RequestException as exc:
+            raise ProviderError(
+                f"{method} {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
+            ) from None
+        if response.status_code == 401:
+            raise ConfigError(
+                f"the workflow Results server refused the token (HTTP 401: {self._reason(response)}); "
+                f"set one of {', '.join(TOKEN_ENVS)} to a token it accepts"
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                f"{method} {self._endpoint}{path} failed (HTTP {response.status_code}): {self._reason(response)}"
+            )
+        try:
+            return response.json()
+        except (ValueError, RecursionError):
+            raise self._unexpected(path, "the body is not JSON") from None
+
+    def _item(self, doc: dict[str, Any], path: str) -> Item:
+        try:
+            return _to_item(doc)
+        except _Malformed as exc:
+            raise self._unexpected(path, str(exc)) from None
+
+    def _unexpected(self, path: str, detail: str) -> ProviderError:
+        return ProviderError(f"unexpected response from {self._endpoint}{path}: {self._auth.redact(detail)}")
+
+    def _reason(self, response: requests.Response) -> str:
+        """The body's `error` (or `detail`, `message`), else its start; one line, redacted."""
+        text = None
+        try:
+            body = response.json()
+        except (ValueError, RecursionError):
+            body = None
+        if isinstance(body, dict):
+            text = next((body[k] for k in ("error", "detail", "message") if isinstance(body.get(k), str)), None)
+        if text is None:
+            text = response.text[:300] or response.reason or ""
+        one_line = " ".join(line.strip() for line in text.splitlines() if line.strip())
+        return self._auth.redact(one_line)[:500]
+
+
+PROVIDER = WorkflowResultsProvider
+
+
+def find_token(environ: Mapping[str, str] | None = None) -> str:
+    """The first token set among TOKEN_ENVS (the official client's order)."""
+    environ = os.environ if environ is None else environ
+    for name in TOKEN_ENVS:
+        token = environ.get(name, "").strip()
+        if token:
+            if not _TOKEN_SHAPE.fullmatch(token):
+                raise ConfigError(f"the {name} environment variable holds characters a token "
+                                  "cannot have (spaces or control characters)")
+            return token
+    raise ConfigError(f"no workflow Results token found: set one of {', '.join(TOKEN_ENVS)}")
+
+
+# ------------------------------------------------------------------ mapping
+def _to_item(doc: Mapping[str, Any]) -> Item:
+    work_id = doc.get("id")
+    if not isinstance(work_id, str) or not work_id:
+        raise _Malformed("a work without a string id")
+    status = doc.get("status")
+    if not isinstance(status, str):
+        raise _Malformed(f"work {work_id}: status is not a string")
+    labels = doc.get("tags")
+    if labels is None:
+        labels = []
+    if not isinstance(labels, list) or not all(isinstance(t, str) for t in labels):
+        raise _Malformed(f"work {work_id}: tags is not a list of strings")
+    locked = _locked(doc, work_id)
+    tags = {label: (True,) for label in labels}
+    return Item(id=work_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
+                locked=locked, base=_as_planned(doc))
+
+
+def _as_planned(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The work cut to PROJECTION, as a plan reads it: MongoDB's inclusion projection
+    (`results` kept as an object holding only `locked`; left out when it is not an
+    object). The guard's fresh copies are whole documents cut the same way, so a stale
+    report compares like with like, whatever the server's projection does at the edges."""
+    out: dict[str, Any] = {"id": doc["id"]}
+    for name in ("status", "tags"):
+        if name in doc:
+            out[name] = doc[name]
+    results = doc.get("results")
+    if isinstance(results, dict):
+        out["results"] = {"locked": results["locked"]} if "locked" in results else {}
+    return out
+
+
+def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
+    """`results.locked`; a work without results (null, absent, or no `locked`) is unlocked."""
+    results = doc.get("results")
+    if results is None:
+        return False
+    if not isinstance(results, dict):
+        raise _Malformed(f"work {work_id}: results is not an object")
+    locked = results.get("locked")
+    if locked is None:
+        return False
+    if not isinstance(locked, bool):
+        raise _Malformed(f"work {work_id}: results.locked is not true or false")
+    return locked
+
+
+def _relocking(opened: Change) -> Change:
+    """The lock-only change that follows `opened` (a change with its unlock): guarded by
+    the digest of the state `opened` leaves."""
+    after = _to_item(updated_work(opened.base, opened))
+    return Change(opened.item_id, after.etag, (FieldChange("locked", False, True, None),),
+                  base=after.base, lock="lock")
+
+
+def updated_work(doc: Mapping[str, Any], change: Change) -> dict[str, Any]:
+    """The whole stored work with only the planned fields changed: status, the label
+    list (old labels in their order, minus the removed, plus the added in sorted order)
+    and results.locked; every other field as stored."""
+    work = dict(doc)
+    if change.changes_field("status"):
+        work["status"] = change.after_value("status")
+    tag_changes = change.tag_changes
+    if tag_changes:
+        for label, value in tag_changes.items():
+            if value is not None and tuple(value) != (True,):
+                raise _Malformed(f"label {label}: a label can only be set (true) or removed (null)")
+        old = work.get("tags")
+        labels = list(old) if isinstance(old, list) else []
+        removed = {label for label, value in tag_changes.items() if value is None}
+        kept = [t for t in labels if t not in removed]
+        added = sorted(label for label, value in tag_changes.items()
+                       if value is not None and label not in kept)
+        new = kept + added
+        work["tags"] = new if (new or old is not None) else None
+    if change.changes_field("locked"):
+        results = work.get("results")
+        if results is not None and not isinstance(results, dict):
+            raise _Malformed("results is not an object, so results.locked cannot be set")
+        work["results"] = {**(results or {}), "locked": bool(change.after_value("locked"))}
+    return work
+
+
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,29 @@
+"""HealthOmics run batches through botocore against the omics fake: AWS tags (strings)."""
+from __future__ import annotations
+
+from reconciler.model import ProviderConfig, QueueSpec
+from reconciler.providers.omics import OmicsProvider
+
+from .base import Backend as Base
+
+KEY = "AKIDCONTRACTSUITE"
+
+
+class Backend(Base):
+    name = "omics"
+    tag_value = ("yes",)  # AWS tag values are strings
+    batch_limit = OmicsProvider.capabilities.batch_limit
+    max_items = 300  # one GetBatch per batch when planning
+
+    def make(self, n: int) -> tuple[OmicsProvider, QueueSpec]:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                     "AWS_ENDPOINT_URL_OMICS", "AWS_DEFAULT_REGION"):
+            self.monkeypatch.delenv(name, raising=False)
+        for name, value in (("AWS_ACCESS_KEY_ID", KEY), ("AWS_SECRET_ACCESS_KEY", "secret"),
+                            ("AWS_REGION", "us-east-1"), ("AWS_EC2_METADATA_DISABLED", "true"),
+                            ("AWS_CONFIG_FILE", str(self.tmp_path / "none")),
+                            ("AWS_SHARED_CREDENTIALS_FILE", str(self.tmp_path / "none"))):
+            self.monkeypatch.setenv(name, value)
+        self.fake = self.make_sandbox(service="omics", token=KEY, synthetic=[("4242", n)])
+        provider = OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": self.fake.root}, "/"))
+        return provider, self.queue("4242")

@@ -1,0 +1,19 @@
+"""Supervisely through its sandbox: the compare guard, up to two calls per change,
+string tags in the task meta, batches of 50."""
+from __future__ import annotations
+
+from reconciler.model import QueueSpec
+from reconciler.providers.supervisely import BATCH_LIMIT, SuperviselyProvider
+
+from .base import Backend as Base
+
+
+class Backend(Base):
+    name = "supervisely"
+    tag_value = ("yes",)
+    batch_limit = BATCH_LIMIT
+
+    def make(self, n: int) -> tuple[SuperviselyProvider, QueueSpec]:
+        self.fake = self.make_sandbox(service="supervisely", synthetic=[("7", n)])
+        provider = SuperviselyProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
+        return provider, self.queue("7")

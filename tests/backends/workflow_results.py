@@ -1,0 +1,18 @@
+"""workflow Results through its fake: labels, native results.locked, compare guard,
+writes of 100 works (one re-read, one PUT)."""
+from __future__ import annotations
+
+from reconciler.model import QueueSpec
+from reconciler.providers.workflow_results import WorkflowResultsProvider
+
+from .base import Backend as Base
+
+
+class Backend(Base):
+    name = "workflow-results"
+    batch_limit = 100
+
+    def make(self, n: int) -> tuple[WorkflowResultsProvider, QueueSpec]:
+        self.fake = self.make_sandbox(service="workflow-results", synthetic=[("frb-search", n)])
+        provider = WorkflowResultsProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
+        return provider, self.queue("frb-search")

@@ -1,0 +1,561 @@
+"""The omics provider against the HealthOmics fake over loopback: through the engine
+(planner, apply) and through the CLI."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+pytest.importorskip("botocore")
+import botocore.session  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from cli_helpers import run_cli  # noqa: E402
+from reconciler.apply import apply_plan  # noqa: E402
+from reconciler.errors import ConfigError, ProviderError  # noqa: E402
+from reconciler.model import (  # noqa: E402
+    Assignment, Match, ProviderConfig, QueueSpec, Rule, Safety, Setting, Source, Spec, TagCondition,
+)
+from reconciler.planfile import dump_plan, load_plan  # noqa: E402
+from reconciler.planner import build_plan  # noqa: E402
+from reconciler.providers.omics import OmicsProvider  # noqa: E402
+from reconciler.sandbox import omics as fake  # noqa: E402
+
+GROUP = "4242"
+KEY = "AKIDSANDBOXTOKEN"
+SECRET = "sandbox-secret-never-shown"
+SRC = Source("spec.yaml", 1)
+FIRST = fake.FIRST_SYNTHETIC_ID
+# batch ids of the synthetic run group by status (13 batches: the 11 statuses, then 2 more)
+BY_STATUS = {status: str(FIRST + n) for n, status in enumerate(fake.STATUSES)}
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch, tmp_path):
+    """Credentials for the sandbox and nothing from this machine's AWS setup."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_OMICS", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def sb(make_sandbox):
+    return make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13), ("77", 3)])
+
+
+def open_provider(sb, **options) -> OmicsProvider:
+    return OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root, **options}, "/"))
+
+
+def botocore_client(sb):
+    return botocore.session.get_session().create_client(
+        "omics", region_name="us-east-1", endpoint_url=sb.root, aws_access_key_id=KEY,
+        aws_secret_access_key="x", config=Config(inject_host_prefix=False),
+    )
+
+
+def queue(queue_id: str = GROUP, rules=(), submissions=None, lock_key: str = "locked") -> QueueSpec:
+    return QueueSpec(id=queue_id, source=SRC, rules=tuple(rules), submissions=submissions or {},
+                     lock_key=lock_key, safety=Safety(max_change_percent=100))
+
+
+def entry(status=None, tags=None, locked=None) -> Assignment:
+    return Assignment(
+        status=None if status is None else Setting(status, SRC),
+        locked=None if locked is None else Setting(locked, SRC),
+        tags={k: Setting(None if v is None else (v,), SRC) for k, v in (tags or {}).items()},
+    )
+
+
+def cancel_rule(statuses=("PENDING", "SUBMITTING", "INPROGRESS"), tags=None) -> Rule:
+    return Rule("cancel-running", Match(statuses=frozenset(statuses)), entry("CANCELLED", tags), SRC)
+
+
+def spec_of(*queues: QueueSpec) -> Spec:
+    return Spec(ProviderConfig("omics", {}, "/"), tuple(queues), ("spec.yaml",), "d" * 64)
+
+
+def plan_and_apply(provider, spec, rediff=True):
+    result = build_plan(spec, provider)
+    report = apply_plan(result.plan, provider, result.queues,
+                        rediff=result.rediffers() if rediff else None)
+    return result, report
+
+
+def operations(sb) -> list[tuple[str, str, int]]:
+    """(operation, batch id or '', status) per request served."""
+    out = []
+    for e in sb.request_log():
+        method, path = e["method"], unquote(e["path"])
+        if path == "/runBatch":
+            op, target = "ListBatch", ""
+        elif path == "/runBatch/cancel":
+            op, target = "CancelRunBatch", ""
+        elif path.startswith("/runBatch/"):
+            op, target = "GetBatch", path.rsplit("/", 1)[1]
+        else:
+            op = {"POST": "TagResource", "DELETE": "UntagResource", "GET": "ListTagsForResource"}[method]
+            target = path.rsplit("/", 1)[1]
+        out.append((op, target, e["status"]))
+    return out
+
+
+def live(sb, batch_id: str) -> dict:
+    return sb.store.get(fake.COLLECTION, batch_id)["batch"]
+
+
+def set_live(sb, batch_id: str, **fields) -> None:
+    doc = sb.store.get(fake.COLLECTION, batch_id)
+    doc["batch"].update(fields)
+    sb.store.put(fake.COLLECTION, batch_id, doc)
+
+
+# ----------------------------------------------------------------- reading
+def test_items_are_batches_with_their_tags_lock_and_json_base(sb):
+    set_live(sb, BY_STATUS["PENDING"], tags={"owner": "ana", "locked": "true"})
+    with open_provider(sb) as p:
+        items = {i.id: i for i in p.list(queue())}
+    assert len(items) == 13
+    item = items[BY_STATUS["PENDING"]]
+    assert (item.status, item.tags, item.locked) == ("PENDING", {"owner": ("ana",)}, True)
+    assert item.base["arn"].endswith(f"runBatch/{item.id}")
+    assert item.base["creationTime"].startswith("2025-01-02T12:00:00")
+    json.dumps(item.base)  # JSON-safe: times are ISO strings
+
+
+def test_queue_all_lists_every_batch_of_the_region(sb):
+    with open_provider(sb) as p:
+        assert len(p.list(queue("all"))) == 16
+        assert len(p.list(queue("77"))) == 3
+
+
+def test_get_leaves_out_unknown_and_other_run_groups(sb):
+    with open_provider(sb) as p:
+        got = p.get(queue(), [BY_STATUS["PENDING"], "999", str(FIRST + 13), "not-an-id"])
+    assert [i.id for i in got] == [BY_STATUS["PENDING"]]  # FIRST+13 is in run group 77
+
+
+def test_plan_costs_one_list_per_100_and_one_get_per_batch(make_sandbox):
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 230)])
+    with open_provider(sb) as p:
+        assert len(p.list(queue())) == 230
+    counts = Counter(op for op, _, _ in operations(sb))
+    assert counts == {"ListBatch": math.ceil(230 / 100), "GetBatch": 230}
+
+
+# ----------------------------------------------------------------- writing
+def test_plan_apply_plan_is_empty_with_cancels_still_stopping(sb):
+    sb.service.settle_reads = 1000  # the cancels stay STOPPING throughout
+    q = queue(rules=[cancel_rule(tags={"cancelled-by": "reconciler"})],
+              submissions={BY_STATUS["CREATING"]: entry(tags={"owner": "ana"})})
+    with open_provider(sb) as p:
+        result, report = plan_and_apply(p, spec_of(q))
+        assert {c.item_id for c in result.plan.changes} == {
+            BY_STATUS["PENDING"], BY_STATUS["SUBMITTING"], BY_STATUS["INPROGRESS"], BY_STATUS["CREATING"],
+            str(FIRST + 12)}  # the 13th batch is PENDING again
+        assert report.ok and report.count("applied") == 5
+        again = build_plan(spec_of(q), p)
+    assert not again.plan.has_changes
+    assert live(sb, BY_STATUS["PENDING"])["status"] == "STOPPING"
+    assert live(sb, BY_STATUS["PENDING"])["tags"] == {"cancelled-by": "reconciler"}
+    assert live(sb, BY_STATUS["CREATING"]) ["tags"] == {"owner": "ana"}
+
+
+def test_apply_writes_guard_reads_tags_and_cancels_and_nothing_else(sb):
+    q = queue(submissions={BY_STATUS["PENDING"]: entry("CANCELLED", {"a": "1"}),
+                           BY_STATUS["CREATING"]: entry(tags={"b": "2"})})
+    with open_provider(sb) as p:
+        result = build_plan(spec_of(q), p)
+        before = len(sb.request_log())
+        report = apply_plan(result.plan, p, result.queues)
+    assert report.ok
+    writes = Counter(op for op, _, _ in operations(sb)[before:])
+    # per change: 1 GetBatch (guard) + 1 TagResource; + 1 CancelRunBatch for the cancel
+    assert writes == {"GetBatch": 2, "TagResource": 2, "CancelRunBatch": 1}
+
+
+def test_tags_are_set_and_removed_exactly_and_unmanaged_tags_survive(sb):
+    batch = BY_STATUS["PROCESSED"]
+    set_live(sb, batch, tags={"keep": "theirs", "old": "x", "stage": "1"})
+    q = queue(submissions={batch: entry(tags={"old": None, "stage": "2", "new": "y"})})
+    with open_provider(sb) as p:
+        _, report = plan_and_apply(p, spec_of(q))
+        assert report.ok
+        assert not build_plan(spec_of(q), p).plan.has_changes
+    assert live(sb, batch)["tags"] == {"keep": "theirs", "stage": "2", "new": "y"}
+    ops = [(op, status) for op, target, status in operations(sb) if op in ("TagResource", "UntagResource")]
+    assert ops == [("UntagResource", 204), ("TagResource", 204)]
+
+
+def test_more_than_50_tag_keys_go_in_calls_of_50(sb):
+    batch = BY_STATUS["FAILED"]
+    set_live(sb, batch, tags={f"old{n}": "x" for n in range(45)})
+    tags = {f"old{n}": None for n in range(45)} | {f"k{n:02d}": "v" for n in range(50)}
+    with open_provider(sb) as p:
+        _, report = plan_and_apply(p, spec_of(queue(submissions={batch: entry(tags=tags)})))
+    assert report.ok
+    assert live(sb, batch)["tags"] == {f"k{n:02d}": "v" for n in range(50)}
+    ops = Counter(op for op, _, _ in operations(sb) if op.endswith("Resource"))
+    assert ops == {"UntagResource": 1, "TagResource": 1}
+
+
+def test_lock_is_the_reserved_tag_and_locked_batches_are_blocked(sb):
+    batch = BY_STATUS["INPROGRESS"]
+    with open_provider(sb) as p:
+        q = queue(submissions={batch: entry("CANCELLED", locked=True)}, lock_key="frozen")
+        _, report = plan_and_apply(p, spec_of(q))
+        assert report.ok
+        assert live(sb, batch)["tags"] == {"frozen": "true"}
+        # the change landed before its lock: cancel first, then the lock tag
+        tail = [op for op, _, _ in operations(sb)][-2:]
+        assert tail == ["CancelRunBatch", "TagResource"]
+        q2 = queue(submissions={batch: entry(tags={"x": "y"})}, lock_key="frozen")
+        plan = build_plan(spec_of(q2), p).plan
+    assert [c.blocked for c in plan.changes] == [True]
+
+
+def test_a_refused_cancel_fails_the_plan_naming_the_batch_and_its_status(sb):
+    q = queue(submissions={BY_STATUS["PROCESSED"]: entry("CANCELLED")})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    [change] = plan.blocked
+    assert change.item_id == BY_STATUS["PROCESSED"]
+    assert "PROCESSED" in change.refused and "CANCELLED" in change.refused
+
+
+def test_already_cancelled_or_stopping_batches_converge(sb):
+    q = queue(submissions={BY_STATUS["CANCELLED"]: entry("CANCELLED"),
+                           BY_STATUS["STOPPING"]: entry("CANCELLED")})
+    with open_provider(sb) as p:
+        assert not build_plan(spec_of(q), p).plan.has_changes
+
+
+def test_a_concurrent_tag_change_between_plan_and_apply_is_stale_and_kept(sb, tmp_path):
+    batch = BY_STATUS["PENDING"]
+    set_live(sb, batch, tags={"owner": "cy"})
+    q = queue(submissions={batch: entry("CANCELLED", {"owner": "ana"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    text = dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z")
+    assert KEY not in text and SECRET not in text
+    loaded = load_plan(text, "plan.json").plan
+    # someone else tags the batch between plan and apply
+    c = botocore_client(sb)
+    c.tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob", "pipeline": "theirs"})
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        report = apply_plan(loaded, p, {GROUP: q})
+    [result] = report.results
+    assert result.outcome == "stale" and 'tags.owner: "cy" → "bob"' in result.detail
+    assert live(sb, batch)["tags"] == {"owner": "bob", "pipeline": "theirs"}
+    assert live(sb, batch)["status"] == "PENDING"  # nothing was written: no cancel either
+    assert not [op for op, _, _ in operations(sb) if op == "CancelRunBatch"]
+
+
+def test_a_conflict_at_cancel_is_reported_once_with_what_landed(sb, monkeypatch):
+    batch = BY_STATUS["INPROGRESS"]
+    q = queue(submissions={batch: entry("CANCELLED", {"owner": "ana"})})
+    with open_provider(sb) as p:
+        result = build_plan(spec_of(q), p)
+        original = p.get
+
+        def get_then_someone_cancels(queue_spec, ids):
+            fresh = original(queue_spec, ids)
+            botocore_client(sb).cancel_run_batch(batchId=batch)  # between our guard and our cancel
+            return fresh
+
+        monkeypatch.setattr(p, "get", get_then_someone_cancels)
+        report = apply_plan(result.plan, p, result.queues)
+    [item] = report.results
+    assert item.outcome == "failed"
+    assert item.detail.startswith("written: set tags owner. cancel failed: ")
+    assert "ConflictException (409)" in item.detail
+    cancels = [s for op, _, s in operations(sb) if op == "CancelRunBatch"]
+    assert cancels == [202, 409]  # theirs, then ours once: never looped on
+    assert live(sb, batch)["tags"] == {"owner": "ana"}
+
+
+def test_access_denied_stops_the_run_and_shows_no_credentials(sb, monkeypatch):
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with open_provider(sb) as p:
+        result = build_plan(spec_of(q), p)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
+    with OmicsProvider.for_plan(result.plan.endpoint, result.plan.provider_options) as p:
+        assert "AKIAWRONG" not in repr(p)
+        report = apply_plan(result.plan, p, result.queues)
+    [item] = report.results
+    assert item.outcome == "failed" and "AccessDeniedException (403)" in item.detail
+    assert "AKIAWRONG" not in item.detail and SECRET not in item.detail
+
+
+def test_throttled_reads_and_writes_converge(make_sandbox):
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 22)], max_concurrent=2)
+    q = queue(rules=[cancel_rule(tags={"owner": "ana"})])
+    with open_provider(sb) as p:
+        _, report = plan_and_apply(p, spec_of(q))
+        assert report.ok
+        assert not build_plan(spec_of(q), p).plan.has_changes
+    statuses = Counter(s for _, _, s in operations(sb))
+    assert statuses[429] > 0
+    assert sum(1 for op, _, s in operations(sb) if op == "CancelRunBatch" and s == 202) == 6
+
+
+def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb, monkeypatch):
+    from botocore.exceptions import ConnectionClosedError
+
+    batch = BY_STATUS["SUBMITTING"]
+    q = queue(submissions={batch: entry("CANCELLED")})
+    with open_provider(sb) as p:
+        result = build_plan(spec_of(q), p)
+        send = p._cancel_client.cancel_run_batch
+
+        def lands_then_the_answer_is_lost(**params):
+            send(**params)
+            raise ConnectionClosedError(endpoint_url=sb.root)
+
+        monkeypatch.setattr(p._cancel_client, "cancel_run_batch", lands_then_the_answer_is_lost)
+        before = len(sb.request_log())
+        report = apply_plan(result.plan, p, result.queues)
+    assert [r.outcome for r in report.results] == ["applied"]
+    assert [op for op, _, _ in operations(sb)[before:]] == ["GetBatch", "CancelRunBatch", "GetBatch"]
+
+
+@pytest.mark.parametrize("faults", [{"fail_rate": 0.2}, {"drop_rate": 0.15}], ids=["503s", "drops"])
+def test_faults_converge_and_no_cancel_is_sent_twice(make_sandbox, faults):
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 33)], random_seed=7, **faults)
+    q = queue(rules=[cancel_rule(tags={"owner": "ana"})])
+    with open_provider(sb) as p:
+        for _ in range(3):  # a run may fail for good on a very unlucky draw; re-runs converge
+            result, report = plan_and_apply(p, spec_of(q))
+            if report.ok and not result.plan.blocked:
+                break
+        assert not build_plan(spec_of(q), p).plan.has_changes
+    cancels = [s for op, _, s in operations(sb) if op == "CancelRunBatch"]
+    landed = sum(1 for s in cancels if s == 202)
+    assert landed == 9  # 33 batches: 3 of each cancellable status
+    assert 409 not in cancels and 400 not in cancels  # never re-sent after it landed
+    key = "dropped" if "drop_rate" in faults else "status"
+    assert any(e.get(key) in (True, 503) for e in sb.request_log())  # the faults did happen
+    assert all(live(sb, str(FIRST + n))["tags"] == {"owner": "ana"}
+               for n in range(33) if fake.STATUSES[n % 11] in ("PENDING", "SUBMITTING", "INPROGRESS"))
+
+
+# ----------------------------------------------------------------- opening
+def test_unknown_option_names_the_known_ones(sb):
+    with pytest.raises(ConfigError, match="known: endpoint, profile, region"):
+        open_provider(sb, colour="red")
+
+
+def test_plain_http_is_refused_unless_loopback():
+    with pytest.raises(ConfigError, match="http"):
+        OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": "http://example.com"}, "/"))
+    assert OmicsProvider.endpoint_problem("http://example.com")
+
+
+def test_endpoint_from_aws_endpoint_url_omics(sb, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_OMICS", sb.root)
+    with OmicsProvider.from_config(ProviderConfig("omics", {}, "/")) as p:
+        assert p.endpoint == sb.root and len(p.list(queue())) == 13
+
+
+def test_default_endpoint_is_aws_for_the_region():
+    with OmicsProvider.from_config(ProviderConfig("omics", {"region": "eu-west-1"}, "/")) as p:
+        assert p.endpoint == "https://omics.eu-west-1.amazonaws.com"
+        assert p.plan_options() == {"region": "eu-west-1"}
+
+
+def test_no_region_and_no_credentials_are_one_line_each(sb, monkeypatch):
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(ConfigError, match="no AWS region"):
+        open_provider(sb)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(ConfigError, match="no AWS credentials"):
+        open_provider(sb)
+
+
+def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    (tmp_path / "no-aws-credentials").write_text(
+        f"[sandbox]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
+    with open_provider(sb, profile="sandbox") as p:
+        assert len(p.list(queue())) == 13
+        assert p.plan_options() == {"region": "us-east-1", "profile": "sandbox"}
+    with pytest.raises(ConfigError, match="could not be found"):
+        open_provider(sb, profile="nope")
+
+
+def test_without_botocore_the_error_says_how_to_install(sb, monkeypatch):
+    monkeypatch.setitem(sys.modules, "botocore", None)
+    monkeypatch.setitem(sys.modules, "botocore.session", None)
+    with pytest.raises(ConfigError, match=r"pip install 'reconciler\[omics\]'"):
+        open_provider(sb)
+
+
+# ----------------------------------------------------------------- offline checks
+@pytest.mark.parametrize("tags, message", [
+    ({"n": 1}, "must be one string"),
+    ({"n": True}, "must be one string"),
+    ({"k" * 129: "v"}, "129 characters; AWS allows 1 to 128"),
+    ({"n": "v" * 257}, "257 characters; AWS allows at most 256"),
+    ({"aws:owner": "v"}, "begins with `aws:`"),
+    ({"locked": "true"}, "lock tag of this queue"),
+])
+def test_check_queue_refuses_what_aws_would(tags, message):
+    value = {k: Setting(v if isinstance(v, tuple) else (v,), SRC) for k, v in tags.items()}
+    q = QueueSpec(id=GROUP, source=SRC, submissions={"1000001": Assignment(tags=value)})
+    [problem] = OmicsProvider.check_queue(q)
+    assert message in problem.message
+    assert problem.path == ("submissions", "1000001", "tags", next(iter(tags)))
+
+
+def test_check_queue_paths_for_ids_rules_and_where():
+    rule = Rule("r", Match(ids=frozenset({"x1"}), tags={"n": TagCondition(equals=(3,))}),
+                Assignment(tags={"aws:x": Setting(("v",), SRC)}), SRC)
+    q = QueueSpec(id="rg-1", source=SRC, rules=(rule,), submissions={"abc": Assignment()})
+    paths = {p.path for p in OmicsProvider.check_queue(q)}
+    assert paths == {("id",), ("rules", 0, "where", "ids", "x1"), ("rules", 0, "where", "tags", "n"),
+                     ("rules", 0, "set", "tags", "aws:x"), ("submissions", "abc")}
+
+
+# ----------------------------------------------------------------- the CLI
+def write_spec(tmp_path: Path, endpoint: str, body: str) -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\n"
+        f'provider: {{type: omics, endpoint: "{endpoint}", region: us-east-1}}\n'
+        "queues:\n"
+        f'  - id: "{GROUP}"\n'
+        "    lock: {tag: frozen}\n"
+        "    safety: {max_change_percent: 100}\n" + body
+    )
+    return spec
+
+
+CANCEL_RUNNING = (
+    "    rules:\n"
+    "      - name: cancel-running\n"
+    "        where: {status: [PENDING, SUBMITTING, INPROGRESS]}\n"
+    "        set: {status: CANCELLED, tags: {cancelled-by: reconciler}}\n"
+)
+
+
+def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
+    sb.service.settle_reads = 1000  # the cancels are still STOPPING at the second plan
+    spec = write_spec(tmp_path, sb.root, (
+        "    rules:\n"
+        "      - name: tag-all\n"
+        "        where: {}\n"
+        "        set: {tags: {project: demo}}\n"
+        "    submissions:\n"
+        f'      "{BY_STATUS["PENDING"]}": {{status: CANCELLED, locked: true}}\n'
+        f'      "{BY_STATUS["INPROGRESS"]}": {{status: CANCELLED, tags: {{project: null}}}}\n'
+    ))
+    planned = run_cli("plan", spec, "--detailed-exitcode")
+    assert planned.code == 2, planned.err
+    applied = run_cli("apply", spec, "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    again = run_cli("plan", spec, "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
+    for result in (planned, applied, again):
+        assert KEY not in result.out + result.err and SECRET not in result.out + result.err
+    assert live(sb, BY_STATUS["PENDING"])["status"] == "STOPPING"
+    assert live(sb, BY_STATUS["PENDING"])["tags"] == {"project": "demo", "frozen": "true"}
+    assert live(sb, BY_STATUS["INPROGRESS"])["tags"] == {}
+
+
+def test_cli_plan_and_apply_say_once_that_the_service_has_no_etags(sb, tmp_path):
+    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
+    for command in (["plan", spec], ["apply", spec, "--auto-approve"]):
+        result = run_cli(*command)
+        assert (result.out + result.err).count("no etags") == 1
+
+
+def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
+    spec = write_spec(tmp_path, sb.root, CANCEL_RUNNING)
+    assert run_cli("validate", spec).code == 0
+    assert run_cli("apply", spec, "--auto-approve").code == 0
+    assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
+    spec = write_spec(tmp_path, sb.root,
+                      f'    submissions:\n      "{BY_STATUS["PROCESSED"]}": {{status: CANCELLED}}\n')
+    planned = run_cli("plan", spec)
+    assert planned.code == 1
+    assert BY_STATUS["PROCESSED"] in planned.out and "PROCESSED" in planned.out
+    assert not [op for op, _, _ in operations(sb) if op in ("CancelRunBatch", "TagResource")]
+
+
+def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
+    batch = BY_STATUS["PENDING"]
+    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{batch}": {{tags: {{owner: ana}}}}\n')
+    planfile = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", planfile).code == 0
+    assert KEY not in planfile.read_text() and SECRET not in planfile.read_text()
+    botocore_client(sb).tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob"})
+    applied = run_cli("apply", planfile, "--auto-approve")
+    assert applied.code == 1 and "stale" in applied.out
+    assert live(sb, batch)["tags"] == {"owner": "bob"}
+
+
+@pytest.mark.parametrize("tag, message", [
+    ("rank: 1", "must be one string"), ('"aws:x": v', "begins with `aws:`")])
+def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message):
+    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1
+    assert "spec.yaml:8:26: " in result.err and message in result.err
+    assert not sb.request_log()
+
+
+def test_cli_validate_refuses_statuses_other_than_cancelled(sb, tmp_path):
+    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{status: PENDING}}\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1 and "spec.yaml:8:" in result.err + result.out
+
+
+@pytest.mark.slow
+def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
+    """The first TagResource is served, every later request is held until the client is
+    dead: a kill at a known point, whatever the timing."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 60)])
+    spec = write_spec(tmp_path, sb.root, "    rules:\n      - name: own\n        where: {}\n"
+                                          "        set: {tags: {owner: lab}}\n")
+    sb.faults.hold_after(1, path_contains="/tags/")
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+
+    def tagged() -> list[int]:
+        return [r["status"] for r in sb.request_log() if r["method"] == "POST" and "/tags/" in r["path"]]
+
+    while not tagged() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the client's next calls are in flight, held by the sandbox
+    proc.kill()
+    proc.wait(timeout=30)
+    sb.faults.release()
+    time.sleep(0.5)
+    assert 1 <= tagged().count(204) < 60  # really interrupted
+    again = run_cli("apply", spec, "--auto-approve")
+    assert again.code == 0, again.out + again.err
+    assert tagged().count(204) == 60  # one TagResource per batch in all: none written twice
+    assert run_cli("plan", spec, "--detailed-exitcode").code == 0

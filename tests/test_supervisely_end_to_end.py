@@ -1,0 +1,148 @@
+"""The Supervisely provider through the CLI (reconciler.cli.main) against the fake.
+"""
+from __future__ import annotations
+
+import collections
+import json
+
+import pytest
+
+from cli_helpers import run_cli
+from reconciler.providers.supervisely import DEFAULT_TAGS_KEY
+
+WS = "7"
+FIRST = 50001
+
+
+def write_spec(tmp_path, endpoint, status="stopped", tag='"one"'):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\n"
+        f"provider: {{type: supervisely, endpoint: \"{endpoint}\"}}\n"
+        "queues:\n"
+        f"  - id: \"{WS}\"\n"
+        "    lock: {key: frozen}\n"
+        "    safety: {max_change_percent: 100}\n"
+        "    rules:\n"
+        "      - name: stop-finished\n"
+        "        where: {status: finished}\n"
+        f"        set: {{status: {status}, tags: {{phase: {tag}}}}}\n"
+        "    submissions:\n"
+        f"      \"{FIRST + 1}\": {{locked: true}}\n"
+    )
+    return spec
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    def setenv(sb):
+        monkeypatch.setenv("API_TOKEN", sb.token)
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/supervisely.env of the developer's
+        return {"API_TOKEN": sb.token}
+    return setenv
+
+
+def test_plan_apply_plan_is_empty_and_the_token_never_shows(make_sandbox, tmp_path, env):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)])
+    variables = env(sb)
+    spec = write_spec(tmp_path, sb.url)
+    first = run_cli("plan", spec, "--detailed-exitcode", env=variables)
+    assert first.code == 2, first.err
+    assert "30 to change" in first.out
+    applied = run_cli("apply", spec, "--auto-approve", env=variables)
+    assert applied.code == 0, applied.err + applied.out
+    again = run_cli("plan", spec, "--detailed-exitcode", env=variables)
+    assert again.code == 0, again.err + again.out
+    for result in (first, applied, again):
+        assert sb.token not in result.out + result.err
+    assert sb.service.store.get(f"tasks:{WS}", str(FIRST + 1))["meta"][DEFAULT_TAGS_KEY] == {"phase": "one"}
+    app = sb.service.store.get(f"tasks:{WS}", str(FIRST))["meta"]
+    assert app["app"] == {"id": 10370, "name": "Sandbox App", "version": "v1"}  # unrelated keys kept
+
+
+def test_the_lock_is_stored_under_the_queue_lock_key(make_sandbox, tmp_path, env):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)])
+    variables = env(sb)
+    assert run_cli("apply", write_spec(tmp_path, sb.url), "--auto-approve", env=variables).code == 0
+    meta = sb.service.store.get(f"tasks:{WS}", str(FIRST + 1))["meta"]
+    assert meta == {DEFAULT_TAGS_KEY: {"phase": "one"}, "frozen": True}
+
+
+def test_plan_and_apply_state_the_guard_window(make_sandbox, tmp_path, env):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)])
+    variables = env(sb)
+    spec = write_spec(tmp_path, sb.url)
+    planned = run_cli("plan", spec, env=variables)
+    assert "no etags" in planned.out + planned.err
+    applied = run_cli("apply", spec, "--auto-approve", env=variables)
+    assert applied.code == 0 and "no etags" in applied.out + applied.err
+
+
+def test_plan_file_applies_with_the_same_tags_key_and_a_concurrent_writer_is_stale(make_sandbox, tmp_path, env):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 12)])
+    variables = env(sb)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(write_spec(tmp_path, sb.url).read_text().replace(
+        "type: supervisely,", "type: supervisely, tags_key: rt,"))
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", plan_file, env=variables).code == 0
+    assert json.loads(plan_file.read_text())["provider"]["options"]["tags_key"] == "rt"
+    theirs = sb.service.store.get(f"tasks:{WS}", str(FIRST + 4))
+    theirs.update(status="error", meta={"pipeline": 1})
+    sb.service.store.put(f"tasks:{WS}", str(FIRST + 4), theirs)
+    seen = len(sb.request_log())
+    applied = run_cli("apply", plan_file, "--auto-approve", env=variables)
+    assert applied.code == 1 and str(FIRST + 4) in applied.out and "stale" in applied.out.lower()
+    assert sb.service.store.get(f"tasks:{WS}", str(FIRST + 4))["meta"] == {"pipeline": 1}
+    assert sb.service.store.get(f"tasks:{WS}", str(FIRST + 2))["meta"] == {"rt": {"phase": "one"}}
+    during = collections.Counter(r["path"].rsplit("/", 1)[-1] for r in sb.request_log()[seen:])
+    assert during == {"tasks.list": 1, "tasks.status.update": 11, "tasks.meta.update": 11}
+
+
+@pytest.mark.parametrize("status,tag,message,where", [
+    ("Stopped", '"one"', "'Stopped'", ":10:"),  # the spec loader: closest value `stopped`
+    ("stopped", "1", "tag 'phase' is an integer; Supervisely task tags are strings", ":10:"),
+])
+def test_validate_refuses_bad_values_at_their_line_and_sends_nothing(make_sandbox, tmp_path, env, status, tag, message, where):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)])
+    variables = env(sb)
+    spec = write_spec(tmp_path, sb.url, status=status, tag=tag)
+    result = run_cli("validate", spec, env=variables)
+    assert result.code == 1 and message in result.err and f"spec.yaml{where}" in result.err
+    if status == "Stopped":
+        assert "stopped" in result.err.replace("'Stopped'", "")
+    assert run_cli("plan", spec, env=variables).code == 1
+    assert sb.request_log() == []
+
+
+@pytest.mark.slow
+def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 400)])
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(write_spec(tmp_path, sb.url).read_text().replace("where: {status: finished}", "where: {}"))
+    env = dict(os.environ, API_TOKEN=sb.token, HOME=str(tmp_path))
+    # the plan's listing, the guard's re-read and 80 write calls are served, then every
+    # later request is held until the client is dead: a kill at a known point
+    sb.faults.hold_after(82)
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(sb.request_log()) < 82 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # the client has its next calls in flight, held by the sandbox
+    proc.kill()
+    proc.wait(timeout=30)
+    sb.faults.release()  # the held calls reach a closed connection; they may still land
+    time.sleep(0.5)
+    written = sum(sb.service.store.get(f"tasks:{WS}", str(FIRST + n))["status"] == "stopped" for n in range(400))
+    assert 0 < written < 400  # really interrupted
+    again = run_cli("apply", spec, "--auto-approve", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)})
+    assert again.code == 0, again.err + again.out
+    ok = collections.Counter(r["path"].rsplit("/", 1)[-1] for r in sb.request_log() if r["status"] == 200)
+    assert ok["tasks.status.update"] == 400 and ok["tasks.meta.update"] == 400  # each call landed once
+    assert run_cli("plan", spec, "--detailed-exitcode", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)}).code == 0
