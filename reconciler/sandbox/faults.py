@@ -36,8 +36,10 @@ class Faults:
                 raise ValueError(f"{name} must be between 0 and 1, not {rate}")
         self.fail_rate, self.drop_rate, self.latency_ms = fail_rate, drop_rate, latency_ms
         self.max_concurrent, self.max_per_minute = max_concurrent, max_per_minute
-        self._random = random.Random(seed)  # writes (and everything but GET)
-        self._read_random = random.Random(None if seed is None else f"{seed}:GET")
+        # one stream for reads (GET), one for everything else, each from the seed: a
+        # client that only reads, or only writes, sees the faults a single stream gave it
+        self._random = random.Random(seed)
+        self._read_random = random.Random(seed)
         self._lock = threading.Lock()
         self._in_flight = 0
         self.max_in_flight = 0  # the most requests ever admitted at once (for tests)
