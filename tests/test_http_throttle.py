@@ -54,6 +54,28 @@ def test_a_too_frequent_429_is_waited_out_once_and_later_requests_are_paced():
     assert 1.9 <= elapsed < 4.0  # 5 + 5 + 2 requests: two waits of about a second
 
 
+def test_threads_sharing_a_session_never_take_the_same_free_place_in_the_window():
+    """Three readers on one session (Synapse's 3 in flight): once the allowance is known,
+    a place that frees up lets one request through, not one per waiting thread. Only
+    the requests already in flight when the first 429 taught the allowance are refused."""
+    app = sliding_window(5, 1)
+    codes: list[int] = []
+    with serve(app) as url:
+        s = session(retries=3)
+
+        def read() -> None:
+            for _ in range(6):
+                codes.append(s.get(f"{url}/x").status_code)
+
+        threads = [threading.Thread(target=read) for _ in range(MAX_IN_FLIGHT)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert codes == [200] * 18
+    assert 18 < len(app.seen) <= 18 + MAX_IN_FLIGHT
+
+
 def test_a_session_under_the_allowance_is_never_delayed():
     app = sliding_window(50, 60)
     started = time.monotonic()
