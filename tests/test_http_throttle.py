@@ -54,6 +54,7 @@ def test_a_too_frequent_429_is_waited_out_once_and_later_requests_are_paced():
     assert 1.9 <= elapsed < 4.0  # 5 + 5 + 2 requests: two waits of about a second
 
 
+@pytest.mark.slow  # 18 requests through a real 5-per-second window
 def test_threads_sharing_a_session_never_take_the_same_free_place_in_the_window():
     """Three readers on one session (Synapse's 3 in flight): once the allowance is known,
     a place that frees up lets one request through, not one per waiting thread. Only
