@@ -21,7 +21,7 @@ from ..http import ThrottleDialect, connection_refused, failure_name, make_sessi
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
-    RELISTED,
+    ListingMoved,
     Batch,
     Capabilities,
     ConfigError,
@@ -35,6 +35,7 @@ from .base import (
     WriteFailed,
     endpoint_option,
     gather,
+    read_twice,
     refuse_unknown_options,
     url_option_schema,
 )
@@ -80,14 +81,6 @@ _STALE = re.compile(r"Submission Status: (\S+) was updated since")
 _NUMERIC = re.compile(r"[0-9]+")
 # Pages asked for but not yet taken by the caller; the readers wait at this many.
 _PAGES_AHEAD = 8
-
-
-class _ListedTwice(Exception):
-    """The listing returned a submission twice: it is not one consistent snapshot."""
-
-    def __init__(self, item_id: str) -> None:
-        super().__init__(item_id)
-        self.item_id = item_id
 
 
 class _Listing:
@@ -174,7 +167,7 @@ class _Listing:
             self._cond.notify_all()
 
     def _check(self, index: int) -> None:
-        """Record page `index`'s ids; a repeat replaces the page with _ListedTwice and
+        """Record page `index`'s ids; a repeat replaces the page with ListingMoved and
         ends the listing there."""
         page = self._done[index]
         if isinstance(page, BaseException):
@@ -183,7 +176,7 @@ class _Listing:
             sid = status.get("id") if isinstance(status, dict) else None
             if isinstance(sid, str) and sid:  # an empty one is malformed: the caller says so
                 if sid in self._seen:
-                    self._done[index] = _ListedTwice(sid)
+                    self._done[index] = ListingMoved(f"submission {sid} was listed twice")
                     self._end = index if self._end is None else min(self._end, index)
                     return
                 self._seen.add(sid)
@@ -264,19 +257,10 @@ class SynapseProvider(Provider):
         that changes mid-listing can repeat (or skip) a row: a repeat is detected and the
         queue listed once more, after RELISTED.
         """
-        try:
-            yield from self._pages_once(queue, progress)
-            return
-        except _ListedTwice:
-            pass
-        yield RELISTED
-        try:
-            yield from self._pages_once(queue, progress)
-        except _ListedTwice as exc:
-            raise ProviderError(
-                f"evaluation {queue.id}: submission {exc.item_id} was listed twice; the queue "
-                "kept changing while it was read, try again"
-            ) from None
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: f"evaluation {queue.id}: {exc}; the queue kept changing while it was read, try again",
+        )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
         listing = _Listing(lambda offset: self._read_page(queue, offset), self._readers, _PAGES_AHEAD)
