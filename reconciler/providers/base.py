@@ -138,7 +138,7 @@ class Provider(ABC):
     capabilities: ClassVar[Capabilities]
     # JSON Schema (draft 2020-12) of the provider's `provider:` block besides `type`:
     # {"description": ..., "properties": {...}}; spec.schema.json is assembled from these
-    # (reconciler/schemas/assemble.py) and a test keeps the shipped file in step.
+    # (reconciler/schema_assembly.py) and a test keeps the shipped file in step.
     options_schema: ClassVar[Mapping[str, Any]] = {"properties": {}}
 
     @property
@@ -146,9 +146,16 @@ class Provider(ABC):
     def endpoint(self) -> str:
         """Identifies the service instance; a plan file only applies to the same one."""
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A provider implements `list` or `pages` (or both); each default is the other."""
+        super().__init_subclass__(**kwargs)
+        if cls.list is Provider.list and cls.pages is Provider.pages:
+            raise TypeError(f"{cls.__name__} must implement list() or pages()")
+
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        """Every item of the queue, each exactly once, as one consistent snapshot."""
+        """Every item of the queue, each exactly once, as one consistent snapshot.
+        Default: the `pages`, gathered (honouring RELISTED)."""
+        return gather(self.pages(queue, progress))
 
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """The snapshot `list` returns, a page at a time as it is read, so that the

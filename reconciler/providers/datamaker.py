@@ -46,7 +46,6 @@ from .base import (
     compare_guard,
     digest_etag,
     endpoint_option,
-    gather,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -189,9 +188,6 @@ class DatamakerProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """The project's tags (every tag the spec names must exist: checked before any
         task is read), then who carries each of them (all are read, so items show the

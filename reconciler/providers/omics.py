@@ -36,7 +36,6 @@ from .base import (
     WriteResult,
     compare_guard,
     digest_etag,
-    gather,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -237,9 +236,6 @@ class OmicsProvider(Provider):
         return problems
 
     # ------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """ListBatch pages of 100, each followed by its batches' GetBatch (tags and arn
         are only there), MAX_IN_FLIGHT at a time. The service documents no order for

@@ -41,7 +41,6 @@ from .base import (
     compare_guard,
     digest_etag,
     endpoint_option,
-    gather,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -179,9 +178,6 @@ class SuperviselyProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """`tasks.list` sorted by id, page 1 first, then the other pages (several in
         flight). A listing whose row count differs from its `total`, whose `total`

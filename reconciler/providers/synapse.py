@@ -34,7 +34,6 @@ from .base import (
     StaleEtag,
     WriteFailed,
     endpoint_option,
-    gather,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -239,9 +238,6 @@ class SynapseProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """Pages of 100, up to `readers` requests at a time, in offset order, until a
         short page (docs/synapse.md "Reading: paging").

@@ -40,7 +40,6 @@ from .base import (
     compare_guard,
     digest_etag,
     endpoint_option,
-    gather,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -143,9 +142,6 @@ class WorkflowResultsProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """`/view/count`, then pages of 100 (skip 0, 100, ...) of the managed fields only,
         then every id (limit 0, ids only): ceil(N/100) + 2 requests.
