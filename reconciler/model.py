@@ -166,6 +166,9 @@ class Source:
     file: str
     line: int
     rule: str | None = None  # None: an explicit `submissions:` entry or queue setting
+    # Where on the line, for error messages (`FILE:LINE:COLUMN`); plans and plan files
+    # name the line only, so two sources on one line are the same source.
+    column: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"

@@ -326,7 +326,7 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
             key = _self_undoing_tag(b, queue.ignore)
             if key is not None:
                 problems.append(Located(
-                    b.source.file, b.source.line, None,
+                    b.source.file, b.source.line, b.source.column,
                     f"rule '{b.name}' ({_where(b.source)}) can oscillate under "
                     f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
                     "requires absent, and exact deletes it once the rule stops matching",
@@ -339,7 +339,7 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                 and _conflict(a.set, b.set)
             ):
                 problems.append(Located(
-                    b.source.file, b.source.line, None,
+                    b.source.file, b.source.line, b.source.column,
                     f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
                     "can oscillate: each one's `set` re-enables the other's `where`",
                 ))

@@ -107,7 +107,8 @@ class _File:
         return self.doc.position(self.original(path))[0]
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
-        return Source(self.display, self.line(path), rule)
+        line, column = self.doc.position(self.original(path))
+        return Source(self.display, line, rule, column)
 
 
 def _as_key_text(value: Any) -> Any:

@@ -89,3 +89,21 @@ def test_a_rule_may_match_every_status_the_service_reports_but_set_only_the_writ
         SpecProblem("status 'RUNNING' is not a run status a spec can set (one of: CANCELLED)",
                     ("rules", 0, "set", "status")),
     ]
+
+
+def test_an_oscillation_error_names_the_rule_by_line_and_column(tmp_spec, capsys):
+    spec = tmp_spec("""\
+        version: 1
+        queues:
+          - id: q
+            rules:
+              - name: accept
+                where: {status: VALIDATED}
+                set: {status: ACCEPTED}
+              - name: back
+                where: {status: ACCEPTED}
+                set: {status: VALIDATED}
+        """)
+    assert main(["validate", str(spec)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {spec}:8:9: rules 'accept' ({spec}:5) and 'back' ({spec}:8) can oscillate")
