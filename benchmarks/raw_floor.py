@@ -2,11 +2,12 @@
 
 GET every page of the queue, then PUT the statuses that must change (VALIDATED →
 ACCEPTED) in batches of 500. With --naive it writes every status without diffing, as a
-"list all, write all" script does (and so rotates every etag). No retries, no checks:
+"list all, write all" script does (and so rotates every etag); with --list-only it only
+GETs every page (the floor of a plan). No retries, no checks:
 run.py times this script as a child process, so it pays the same interpreter start-up
 as the CLI it is compared with.
 
-    python benchmarks/raw_floor.py URL QUEUE TOKEN [--naive]
+    python benchmarks/raw_floor.py URL QUEUE TOKEN [--naive | --list-only]
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def main(argv: list[str]) -> int:
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {token}"
         statuses = list_all(session, url, queue)
+        if "--list-only" in flags:
+            print(0)
+            return 0
         todo = statuses if "--naive" in flags else [s for s in statuses if s["status"] == "VALIDATED"]
         for status in todo:
             if status["status"] == "VALIDATED":

@@ -1,3 +1,4 @@
+"""`python -m reconciler`: the same as the `reconciler` command."""
 from .cli import run
 
 run()

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .diff import Rediff
 from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec
 from .providers.base import (
+    Batch,
     LockedItem,
     Progress,
     Provider,
@@ -46,7 +47,7 @@ class _Run:
         if self.progress and n:
             self.progress(n)
 
-    def write_batch(self, queue: QueueSpec, batch: list[Change]) -> list[tuple[Change, Item | None]]:
+    def write_batch(self, queue: QueueSpec, batch: Batch) -> list[tuple[Change, Item | None]]:
         """Write one batch, peeling off conflicting items; returns the conflicts, each
         with its fresh copy when the provider already read one (compare guard)."""
         conflicts: list[tuple[Change, Item | None]] = []
@@ -61,7 +62,7 @@ class _Run:
                     self.fail(queue, remaining, f"write refused with an unexpected conflict: {exc}")
                     break
                 conflicts.append((culprit, None))
-                remaining = [c for c in remaining if c is not culprit]
+                remaining = remaining.without(culprit)
                 continue
             except ProviderError as exc:
                 self.fail(queue, remaining, self.unwritten(str(exc)))

@@ -1,6 +1,6 @@
 """Desired × live item → the smallest change, and a whole queue → its plan (DESIGN §5).
 
-A change lists only the fields that really differ, compared typed (`model.tag_key`), so
+A change lists only the fields that really differ, compared typed (`model.tag_value_key`), so
 an item that already matches never appears and `apply` never writes twice. Locks are
 judged here because only the diff knows whether a change touches more than the lock.
 """
@@ -18,7 +18,8 @@ from .model import (
     QueueSpec,
     Setting,
     StatusRules,
-    tag_key,
+    tag_field,
+    tag_value_key,
 )
 from .resolve import CompiledQueue
 
@@ -154,7 +155,7 @@ class _SharedFieldChanges:
         memo = (key, id(setting))
         shared = self._added.get(memo)
         if shared is None:
-            shared = self._added[memo] = FieldChange(f"tags.{key}", None, setting.value, setting.source)
+            shared = self._added[memo] = FieldChange(tag_field(key), None, setting.value, setting.source)
         return shared
 
 
@@ -176,13 +177,13 @@ def _diff(
         for key in sorted(tags):
             setting = tags[key]
             before, after = live.get(key), setting.value
-            # Typed comparison (tag_key), skipped when identity or absence decides it.
+            # Typed comparison (tag_value_key), skipped when identity or absence decides it.
             if before is after:
                 continue
             if before is None:
                 fields.append(shared.added_tag(key, setting))
-            elif after is None or tag_key(before) != tag_key(after):
-                fields.append(FieldChange(f"tags.{key}", before, after, setting.source))
+            elif after is None or tag_value_key(before) != tag_value_key(after):
+                fields.append(FieldChange(tag_field(key), before, after, setting.source))
     lock = None
     if locked is not None and locked.value != item.locked:
         fields.append(FieldChange("locked", item.locked, locked.value, locked.source))

@@ -1,7 +1,9 @@
-"""The one exception type the CLI turns into a single line on stderr and exit 1.
+"""Errors the user can fix: UserError and its kinds (located in a file, several at once,
+from a service), which the CLI turns into one line each on stderr and exit 1, and the
+one "did you mean …?" suggestion their messages use.
 
-Anything else that escapes is a bug and keeps its traceback (STYLE: pre-commit's
-error_handler). Messages must never contain a secret.
+Anything else that escapes is a bug: error_handler.py exits 3 and writes its traceback
+to a log file. Messages must never contain a secret.
 """
 from __future__ import annotations
 
@@ -45,8 +47,16 @@ class ConfigError(ProviderError):
     """Bad provider configuration (endpoint, credentials, missing seed...)."""
 
 
-def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice `word` was most likely meant to be (difflib's closest, at 0.6
-    similarity), or None: an error that says "did you mean 'where'?" names the fix."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
+def suggest(word: str, choices: Iterable[str], *, ignore_case: bool = False, cutoff: float = 0.6) -> str | None:
+    """The choice `word` was most likely meant to be (difflib's closest, at `cutoff`
+    similarity), or None: an error that says "did you mean 'where'?" names the fix.
+    With `ignore_case` a match but for case wins (`scored` → `SCORED`), and spellings
+    are compared case-folded."""
+    if not ignore_case:
+        found = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+        return found[0] if found else None
+    folded = {choice.casefold(): choice for choice in choices}
+    if word.casefold() in folded:
+        return folded[word.casefold()]
+    near = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=cutoff)
+    return folded[near[0]] if near else None

@@ -1,8 +1,8 @@
 """JSON Schemas compiled to Python (fastjsonschema) for the fast path of validation.
 
 jsonschema stays the judge: its errors carry the paths that located messages need, but
-validating a 10,000-change plan took it ~1.3 s and importing it ~0.1 s of every start-up.
-So spec.py and planfile.py ask a compiled predicate first and run jsonschema only on a
+it is slow to validate a large plan and slow to import on every start-up (BENCHMARKS.md,
+"Plan-file validation" and "Schemas compiled terse"). So spec.py and planfile.py ask a compiled predicate first and run jsonschema only on a
 document the predicate refuses. That is sound only where the predicate is never looser
 than jsonschema; tests/test_planfile_schema.py and tests/test_spec_schema.py check it
 on generated documents.
@@ -27,9 +27,9 @@ def compile_predicate(schema: dict[str, Any]) -> Callable[[Any], bool]:
 
     class _VerdictOnly(CodeGeneratorDraft07):
         """Each refusal is a bare raise. Only the verdict is used (jsonschema explains),
-        and fastjsonschema's detailed raises embed the schema node they check: a spec
-        schema compiled to 126 KB of Python and cost 40–70 ms of every command's
-        start-up, against ~15 ms like this. (Its own detailed_exceptions=False cannot
+        and fastjsonschema's detailed raises embed the schema node they check, which
+        makes the compiled code several times larger and slower to build at every
+        command's start-up (BENCHMARKS.md). (Its own detailed_exceptions=False cannot
         compile `const`.)"""
 
         def exc(self, *_args: Any, **_kwargs: Any) -> None:
@@ -55,10 +55,10 @@ def compile_predicate(schema: dict[str, Any]) -> Callable[[Any], bool]:
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with each local `$ref` replaced by its definition: the same rules,
-    checked faster. jsonschema resolves a reference on every visit (a third of the time
-    on big plans); fastjsonschema turns each into a call that builds the error path of
-    the value it checks, even when nothing is wrong (inlined: a 10,000-change plan is
-    checked in ~60 ms instead of ~140, and compiles in half the time). Our schemas hold
+    checked faster. jsonschema resolves a reference on every visit; fastjsonschema turns
+    each into a call that builds the error path of the value it checks, even when
+    nothing is wrong (inlined, a large plan is checked in about half the time and the
+    schema compiles in half the time: BENCHMARKS.md). Our schemas hold
     no recursive or sibling-carrying `$ref`; a recursive one is refused."""
     defs = schema.get("$defs", {})
 

@@ -23,6 +23,7 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
+from . import __version__
 from .errors import ConfigError
 from .netcheck import check_endpoint
 
@@ -38,6 +39,7 @@ MAX_BACKOFF = 30.0
 NOTICE_AFTER = 1.0  # seconds: a shorter wait before a retry is not announced
 
 _WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never waited for
+_PENDING_POLL = 0.05  # seconds between looks at a window held full by requests in flight
 
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 REDACTED = "***"
@@ -212,17 +214,32 @@ class _Window:
     allowance; until then nothing is delayed, so a server without the throttle (or a
     run under the allowance) pays nothing. Answer times, not send times, are kept: the
     server counts a request somewhere in between, so waiting from the answer is never
-    too early.
+    too early. Requests let through but not yet answered hold a place in the window
+    (`reserve`), so threads sharing the session never take the same free place: one
+    place freed lets one request through, not one per thread.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._answered: deque[float] = deque(maxlen=_WINDOW_MEMORY)
         self._allowance: tuple[int, float] | None = None
+        self._pending = 0  # let through by reserve(), not yet answered
 
-    def record(self) -> None:
+    def reserve(self) -> float:
+        """0 and a place held for one request if it fits the allowance now; else the
+        seconds to wait before asking again (nothing held)."""
         with self._lock:
-            self._answered.append(time.monotonic())
+            wait = self._wait()
+            if not wait:
+                self._pending += 1
+            return wait
+
+    def record(self, answered: bool = True) -> None:
+        """A reserved request is over: answered (it counts), or refused or failed."""
+        with self._lock:
+            self._pending = max(0, self._pending - 1)
+            if answered:
+                self._answered.append(time.monotonic())
 
     def learn(self, reason: str, pattern: "re.Pattern[str] | None") -> bool:
         """Take the allowance from a throttle reason; False if it names none."""
@@ -237,12 +254,18 @@ class _Window:
         """Seconds until one more request fits the allowance as far as this session
         knows (0 before the allowance is known or while fewer requests were answered)."""
         with self._lock:
-            if self._allowance is None:
-                return 0.0
-            count, period = self._allowance
-            if count > len(self._answered):
-                return 0.0
-            return max(0.0, self._answered[-count] + period - time.monotonic())
+            return self._wait()
+
+    def _wait(self) -> float:
+        if self._allowance is None:
+            return 0.0
+        count, period = self._allowance
+        free = count - self._pending  # places not held by requests still in flight
+        if free < 1:
+            return _PENDING_POLL  # the window is full of requests not yet answered
+        if free > len(self._answered):
+            return 0.0
+        return max(0.0, self._answered[-free] + period - time.monotonic())
 
 
 class Session(requests.Session):
@@ -268,14 +291,20 @@ class Session(requests.Session):
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         attempt = 0
         while True:
-            paced = self._window.wait()
-            if paced >= NOTICE_AFTER:
-                LOG.warning("%s %s: keeping to the service's request allowance; waiting %.1f s",
-                            method, path, paced)
-            _sleep(paced)
-            response = self._send(method, url, path, *args, **kwargs)
+            announced = False
+            while paced := self._window.reserve():
+                if paced >= NOTICE_AFTER and not announced:
+                    LOG.warning("%s %s: keeping to the service's request allowance; waiting %.1f s",
+                                method, path, paced)
+                    announced = True
+                _sleep(paced)
+            try:
+                response = self._send(method, url, path, *args, **kwargs)
+            except BaseException:
+                self._window.record(answered=False)
+                raise
+            self._window.record(answered=response.status_code != THROTTLED)
             if response.status_code != THROTTLED:
-                self._window.record()
                 return response
             if attempt >= self.retries:
                 return response
@@ -326,7 +355,7 @@ class Session(requests.Session):
 
     def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
         """requests reads proxy and CA settings from the environment on every request,
-        about 1 ms each; every request here goes to one endpoint with the same
+        which adds up over a listing (BENCHMARKS.md); every request here goes to one endpoint with the same
         arguments, so the answer is kept per scheme and host."""
         if proxies or stream is not None or verify is not None or cert is not None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -370,7 +399,7 @@ def make_session(
     retries: int,
     backoff: float,
     timeout: tuple[float, float],
-    user_agent: str,
+    user_agent: str | None = None,
     max_in_flight: int = DEFAULT_IN_FLIGHT,
     dialect: ThrottleDialect = PLAIN,
     retry_statuses: frozenset[int] = RETRY_STATUSES,
@@ -382,7 +411,8 @@ def make_session(
     500/502/503/504) for `retry_methods`, plus 429 by Session, which waits as long as
     the throttle asks. `token` is sent as a bearer token, or `auth` says how the
     service wants it. `max_in_flight` caps concurrent requests (a service that counts
-    them per credential answers the one too many with 429).
+    them per credential answers the one too many with 429). `user_agent` defaults to
+    reconciler's version and requests'.
     """
     retry = _Retry(
         total=retries,
@@ -404,7 +434,7 @@ def make_session(
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.verify = True
-    session.headers["User-Agent"] = user_agent
+    session.headers["User-Agent"] = user_agent or f"reconciler/{__version__} {requests.utils.default_user_agent()}"
     session.headers["Accept"] = "application/json"
     if auth is not None:
         session.auth = auth

@@ -74,12 +74,13 @@ def scalar_key(value: Scalar) -> tuple:
     return (kind, value)
 
 
-def tag_key(value: TagValue | None) -> tuple | None:
+def tag_value_key(value: TagValue | None) -> tuple | None:
+    """The typed comparison key of a whole tag value (None: absent)."""
     return None if value is None else tuple(scalar_key(v) for v in value)
 
 
 def same_tag_value(a: TagValue | None, b: TagValue | None) -> bool:
-    return tag_key(a) == tag_key(b)
+    return tag_value_key(a) == tag_value_key(b)
 
 
 def timestamp_ms(value: datetime) -> int:
@@ -165,6 +166,9 @@ class Source:
     file: str
     line: int
     rule: str | None = None  # None: an explicit `submissions:` entry or queue setting
+    # Where on the line, for error messages (`FILE:LINE:COLUMN`); plans and plan files
+    # name the line only, so two sources on one line are the same source.
+    column: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
@@ -327,14 +331,34 @@ class Desired:
 
 
 # -------------------------------------------------------------------- the plan
+# The field a change changes: "status", "locked" or, for a tag, "tags.<key>" (as the plan
+# file's `sources` name it). Build and read tag fields with tag_field and tag_key_of.
+FieldName = str
+_TAG_FIELD_PREFIX = "tags."
+
+
+def tag_field(key: str) -> FieldName:
+    """The field that holds tag `key`."""
+    return _TAG_FIELD_PREFIX + key
+
+
+def tag_key_of(field: FieldName) -> str | None:
+    """The tag key `field` holds, or None for "status" and "locked"."""
+    return field[len(_TAG_FIELD_PREFIX):] if field.startswith(_TAG_FIELD_PREFIX) else None
+
+
 @dataclass(frozen=True, slots=True)
 class FieldChange:
-    """`field` is "status", "locked" or "tags.<key>"; tag values are TagValue | None."""
+    """One field's change; tag values are TagValue | None (None: absent)."""
 
-    field: str
+    field: FieldName
     before: Any
     after: Any
     source: Source | None
+
+    @property
+    def tag_key(self) -> str | None:
+        return tag_key_of(self.field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +379,7 @@ class Change:
 
     @property
     def tag_changes(self) -> dict[str, TagValue | None]:
-        return {f.field[5:]: f.after for f in self.fields if f.field.startswith("tags.")}
+        return {key: f.after for f in self.fields if (key := f.tag_key) is not None}
 
     def after_value(self, name: str) -> Any:
         for f in self.fields:

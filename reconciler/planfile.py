@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
 from itertools import islice
-from json.decoder import scanstring
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
 from .fastschema import compile_predicate, inline_refs
+from .jsonload import JsonPath, located, parse
 from .model import (
     Change,
     FieldChange,
@@ -32,6 +30,7 @@ from .model import (
     Source,
     decode_tag_value,
     encode_tag_value,
+    tag_field,
 )
 from .notes import SpecWarning
 
@@ -40,7 +39,6 @@ FORMAT_VERSION = 1
 # of memory to parse, and a plan that large is better split with `plan --only`.
 MAX_PLAN_BYTES = 200 * 1024 * 1024
 MAX_SCHEMA_ERRORS = 20  # one systematic mistake must not bury the terminal
-_MAX_DIGITS = 4000  # under Python's own limit for int(str), which fails with a bare ValueError
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,40 @@ class LoadedPlan:
 
 
 # --------------------------------------------------------------------------- writing
+def dump_plan(
+    plan: Plan,
+    *,
+    tool_version: str,
+    created_at: str,
+    warnings: Sequence[SpecWarning] = (),
+) -> str:
+    """The plan file text: sorted keys, ASCII only (so no editor or code page can change
+    its bytes' meaning), ending with a newline.
+
+    The frame is indented for reading; each change is one compact line, because
+    `json.dumps(indent=...)` falls back to the pure-Python encoder, several times slower
+    on a large plan (BENCHMARKS.md) — one line per change keeps diffs per item and uses
+    the C encoder.
+    """
+    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings)
+    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
+                               "default": _json_default}
+    compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
+    marker = f"changes-{uuid.uuid4().hex}"
+    lines: dict[str, str] = {}
+    for i, queue in enumerate(doc["queues"]):
+        placeholder = f"{marker}-{i}"
+        changes = queue["changes"]
+        lines[json.dumps(placeholder)] = (
+            "[\n" + ",\n".join("        " + compact(c) for c in changes) + "\n      ]" if changes else "[]"
+        )
+        queue["changes"] = placeholder
+    text = json.dumps(doc, indent=2, **options)
+    for placeholder, rendered in lines.items():
+        text = text.replace(placeholder, rendered, 1)
+    return text + "\n"
+
+
 def plan_to_dict(
     plan: Plan,
     *,
@@ -83,39 +115,6 @@ def plan_to_dict(
     return doc
 
 
-def dump_plan(
-    plan: Plan,
-    *,
-    tool_version: str,
-    created_at: str,
-    warnings: Sequence[SpecWarning] = (),
-) -> str:
-    """The plan file text: sorted keys, ASCII only (so no editor or code page can change
-    its bytes' meaning), ending with a newline.
-
-    The frame is indented for reading; each change is one compact line, because
-    `json.dumps(indent=...)` falls back to the pure-Python encoder, which took 2 s of a
-    10,000-change plan — one line per change keeps diffs per item and uses the C encoder.
-    """
-    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings)
-    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
-                               "default": _json_default}
-    compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
-    marker = f"changes-{uuid.uuid4().hex}"
-    lines: dict[str, str] = {}
-    for i, queue in enumerate(doc["queues"]):
-        placeholder = f"{marker}-{i}"
-        changes = queue["changes"]
-        lines[json.dumps(placeholder)] = (
-            "[\n" + ",\n".join("        " + compact(c) for c in changes) + "\n      ]" if changes else "[]"
-        )
-        queue["changes"] = placeholder
-    text = json.dumps(doc, indent=2, **options)
-    for placeholder, rendered in lines.items():
-        text = text.replace(placeholder, rendered, 1)
-    return text + "\n"
-
-
 def _queue_to_json(queue: QueuePlan) -> dict[str, Any]:
     safety = queue.safety
     return {
@@ -137,9 +136,9 @@ def _change_to_json(change: Change) -> dict[str, Any]:
     after: dict[str, Any] = {}
     sources = []
     for f in change.fields:
-        if f.field.startswith("tags."):
-            before.setdefault("tags", {})[f.field[5:]] = encode_tag_value(f.before)
-            after.setdefault("tags", {})[f.field[5:]] = encode_tag_value(f.after)
+        if (key := f.tag_key) is not None:
+            before.setdefault("tags", {})[key] = encode_tag_value(f.before)
+            after.setdefault("tags", {})[key] = encode_tag_value(f.after)
         elif f.field in ("status", "locked"):
             before[f.field], after[f.field] = f.before, f.after
         else:
@@ -197,139 +196,22 @@ def _load(text: str | bytes, display: str) -> LoadedPlan:
             f"plan file is larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB, the most a plan "
             "file may be; make smaller plans with `reconciler plan --only ID…`",
         )
-    if isinstance(text, bytes):
-        text = _decode_utf8(text, display)
-    text = text.removeprefix("\ufeff")
-    doc = _parse_json(text, display)
+    doc, text = parse(text, display)
     if isinstance(doc, dict) and "format_version" in doc and doc["format_version"] != FORMAT_VERSION:
         version = json.dumps(doc["format_version"])[:40]
-        raise _located(
+        raise located(
             display, text, ("format_version",),
             f"unsupported plan format_version {version} (this reconciler reads {FORMAT_VERSION})",
             name_path=False,
         )
     _check_schema(doc, text, display)
     if _checksum(doc) != doc["checksum"]:
-        raise _located(
+        raise located(
             display, text, ("checksum",),
             "plan file was modified after it was written (checksum mismatch)",
             name_path=False,
         )
     return _Reader(text, display).loaded(doc)
-
-
-def _decode_utf8(data: bytes, display: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - data.rfind(b"\n", 0, exc.start)
-        raise Located(
-            display, line, column, f"plan file is not UTF-8 text (invalid byte 0x{data[exc.start]:02x})"
-        ) from None
-
-
-class _BadToken(Exception):
-    """Valid to Python's json module but not to a plan file; located by `_find_bad_token`."""
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # A repeated key would let a file show reviewers one value while apply uses another.
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _BadToken()
-    return obj
-
-
-def _reject_constant(token: str) -> Any:
-    raise _BadToken()
-
-
-def _finite_float(token: str) -> float:
-    value = float(token)
-    if not math.isfinite(value):
-        raise _BadToken()
-    return value
-
-
-def _short_int(token: str) -> int:
-    if len(token) > _MAX_DIGITS:
-        raise _BadToken()
-    return int(token)
-
-
-def _number_problem(token: str) -> str | None:
-    if token in ("NaN", "Infinity", "-Infinity"):
-        return f"{token} is not valid JSON (a plan file writes it as {{\"float\": \"nan\"}} etc.)"
-    if re.fullmatch(r"-?\d+", token):
-        return "number has too many digits" if len(token) > _MAX_DIGITS else None
-    return None if math.isfinite(float(token)) else f"number {token[:40]} is out of range"
-
-
-def _parse_json(text: str, display: str) -> Any:
-    try:
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicate_keys,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_short_int,
-        )
-    except json.JSONDecodeError as exc:
-        # "Unterminated string starting at": the position follows, as line and column
-        message = exc.msg.removesuffix(" starting at")
-        raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {message}") from None
-    except _BadToken:
-        found = _find_bad_token(text)
-        if found is None:  # pragma: no cover - the scanner sees what the hooks saw
-            raise Located(display, None, None, "not valid JSON") from None
-        pos, message = found
-        line, column = _line_col(text, pos)
-        raise Located(display, line, column, message) from None
-
-
-_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity|true|false|null")
-
-
-def _find_bad_token(text: str) -> tuple[int, str] | None:
-    """Where the first duplicate key or unacceptable number is (a slow pass, run only
-    after the fast parser refused the file, to say where)."""
-    keys: list[set[str] | None] = []  # per open container: keys seen (None: an array)
-    expect_key = False
-    pos, end = 0, len(text)
-    while pos < end:
-        ch = text[pos]
-        if ch in " \t\r\n:":
-            pos += 1
-        elif ch in "{[":
-            keys.append(set() if ch == "{" else None)
-            expect_key = ch == "{"
-            pos += 1
-        elif ch in "}]":
-            keys.pop()
-            expect_key = False
-            pos += 1
-        elif ch == ",":
-            expect_key = keys[-1] is not None
-            pos += 1
-        elif ch == '"':
-            value, after = scanstring(text, pos + 1)
-            seen = keys[-1] if expect_key and keys else None
-            if seen is not None:
-                if value in seen:
-                    return pos, f"duplicate key {json.dumps(value)}"
-                seen.add(value)
-                expect_key = False
-            pos = after
-        else:
-            match = _SCALAR.match(text, pos)
-            if match is None:
-                return None
-            token = match.group()
-            if token not in ("true", "false", "null") and (problem := _number_problem(token)):
-                return pos, problem
-            pos = match.end()
-    return None
 
 
 # ------------------------------------------------------------------ schema checking
@@ -349,9 +231,10 @@ def _validator() -> Any:
 
 @cache
 def _fast_accepts() -> Callable[[Any], bool]:
-    """The same schema compiled (fastschema.py): about 20× faster than jsonschema, which
-    spent ~2 s validating a 10,000-change plan before the first write. A file it refuses
-    is validated again by jsonschema, whose verdict and messages count."""
+    """The same schema compiled (fastschema.py), because jsonschema is an order of
+    magnitude slower on a large plan and would run before the first write (BENCHMARKS.md,
+    "Plan-file validation"). A file it refuses is validated again by jsonschema, whose
+    verdict and messages count."""
     return compile_predicate(_schema())
 
 
@@ -361,14 +244,14 @@ def _check_schema(doc: Any, text: str, display: str) -> None:
     errors = list(islice(_validator().iter_errors(doc), MAX_SCHEMA_ERRORS + 1))
     if not errors:
         return
-    located = [
-        _located(display, text, tuple(e.absolute_path), _schema_message(e))
+    found = [
+        located(display, text, tuple(e.absolute_path), _schema_message(e))
         for e in errors[:MAX_SCHEMA_ERRORS]
     ]
-    located.sort(key=lambda e: (e.line or 0, e.column or 0))
+    found.sort(key=lambda e: (e.line or 0, e.column or 0))
     if len(errors) > MAX_SCHEMA_ERRORS:
-        located.append(Located(display, None, None, f"(only the first {MAX_SCHEMA_ERRORS} schema errors are shown)"))
-    raise located[0] if len(located) == 1 else UserErrors(list(located))
+        found.append(Located(display, None, None, f"(only the first {MAX_SCHEMA_ERRORS} schema errors are shown)"))
+    raise found[0] if len(found) == 1 else UserErrors(list(found))
 
 
 def _schema_message(error: Any) -> str:
@@ -395,8 +278,8 @@ class _Reader:
     def __init__(self, text: str, display: str) -> None:
         self.text, self.display = text, display
 
-    def fail(self, path: Sequence[str | int], message: str) -> UserError:
-        return _located(self.display, self.text, tuple(path), message)
+    def fail(self, path: JsonPath, message: str) -> UserError:
+        return located(self.display, self.text, tuple(path), message)
 
     def loaded(self, doc: dict[str, Any]) -> LoadedPlan:
         from .providers import provider_class, provider_types
@@ -426,7 +309,7 @@ class _Reader:
         warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
         return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
 
-    def queue(self, raw: dict[str, Any], path: tuple) -> QueuePlan:
+    def queue(self, raw: dict[str, Any], path: JsonPath) -> QueuePlan:
         seen: set[str] = set()
         changes = []
         for ci, change in enumerate(raw["changes"]):
@@ -447,7 +330,7 @@ class _Reader:
             ),
         )
 
-    def change(self, raw: dict[str, Any], path: tuple) -> Change:
+    def change(self, raw: dict[str, Any], path: JsonPath) -> Change:
         base = raw["base"]
         # a service without etags keeps none in its objects (the etag is a digest)
         if str(base.get("id")) != raw["id"] or base.get("etag", raw["etag"]) != raw["etag"]:
@@ -475,10 +358,10 @@ class _Reader:
             fields.append(FieldChange("status", before["status"], after["status"], sources.get("status")))
         for key in sorted(before.get("tags", {})):
             fields.append(FieldChange(
-                f"tags.{key}",
+                tag_field(key),
                 self.tag_value(before["tags"][key], path + ("before", "tags", key)),
                 self.tag_value(after["tags"][key], path + ("after", "tags", key)),
-                sources.get(f"tags.{key}"),
+                sources.get(tag_field(key)),
             ))
         if "locked" in before:
             fields.append(FieldChange("locked", before["locked"], after["locked"], sources.get("locked")))
@@ -496,7 +379,7 @@ class _Reader:
             relock=relock,
         )
 
-    def tag_value(self, value: Any, path: tuple) -> Any:
+    def tag_value(self, value: Any, path: JsonPath) -> Any:
         try:
             return decode_tag_value(value)
         except ValueError as exc:
@@ -505,72 +388,6 @@ class _Reader:
 
 def _field_names(fields: Mapping[str, Any]) -> set[str]:
     names = {name for name in ("status", "locked") if name in fields}
-    return names | {f"tags.{key}" for key in fields.get("tags", {})}
+    return names | {tag_field(key) for key in fields.get("tags", {})}
 
 
-# ---------------------------------------------------------------------- positions
-_WS = re.compile(r"[ \t\n\r]*")
-_PLAIN_DECODER = json.JSONDecoder()
-
-
-def _located(display: str, text: str, path: tuple, message: str, *, name_path: bool = True) -> Located:
-    """An error at the value `path` leads to, naming that path in the message too
-    (line and column alone are little help in a minified file)."""
-    where = _path_text(path) if name_path else ""
-    pos = _offset_of(text, path)
-    line, column = _line_col(text, pos) if pos is not None else (None, None)
-    return Located(display, line, column, f"{where}: {message}" if where else message)
-
-
-def _path_text(path: tuple) -> str:
-    """`queues[0].changes[3].etag`, with odd keys quoted: `tags["a.b"]`."""
-    out = ""
-    for step in path:
-        if isinstance(step, int):
-            out += f"[{step}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", step):
-            out += f".{step}" if out else step
-        else:
-            out += f"[{json.dumps(step, ensure_ascii=False)}]"
-    return out
-
-
-def _offset_of(text: str, path: tuple) -> int | None:
-    """Offset of the value at `path` in a document that parsed; None if not found."""
-    def skip(p: int) -> int:
-        return _WS.match(text, p).end()  # type: ignore[union-attr]  # matches empty too
-
-    try:
-        pos = skip(0)
-        for step in path:
-            if isinstance(step, int):
-                if text[pos] != "[":
-                    return None
-                pos = skip(pos + 1)
-                for _ in range(step):
-                    pos = skip(_PLAIN_DECODER.raw_decode(text, pos)[1])
-                    if text[pos] != ",":
-                        return None
-                    pos = skip(pos + 1)
-                continue
-            if text[pos] != "{":
-                return None
-            pos = skip(pos + 1)
-            while True:
-                if text[pos] != '"':
-                    return None
-                key, pos = scanstring(text, pos + 1)
-                pos = skip(skip(pos) + 1)  # past the colon
-                if key == step:
-                    break
-                pos = skip(_PLAIN_DECODER.raw_decode(text, pos)[1])
-                if text[pos] != ",":
-                    return None
-                pos = skip(pos + 1)
-        return pos
-    except (IndexError, ValueError):
-        return None
-
-
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)

@@ -54,7 +54,7 @@ def collector_paused() -> Iterator[None]:
     Reading and planning allocate a few small objects per item, none of them in a
     reference cycle (a 100,000-item Synapse listing leaves nothing for gc.collect()),
     and each allocation burst triggers full collections that walk every live item: at
-    100,000 items that was a third of planning, and ~20 ms of a 20,000-item listing.
+    large queues that was a large share of planning (BENCHMARKS.md, "cycle collector").
     Only a retried request leaves a little cyclic garbage (its exception's traceback),
     collected once the queue is read; the previous setting is restored.
     """

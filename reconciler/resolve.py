@@ -27,7 +27,8 @@ from .model import (
     Source,
     TagValue,
     same_tag_value,
-    tag_key,
+    tag_field,
+    tag_value_key,
 )
 
 Tags = Mapping[str, TagValue]
@@ -55,7 +56,7 @@ class _Step:
         self.locked = where.locked
         # (key, exists, typed key of the required value or None)
         self.tag_tests = tuple(
-            (key, cond.exists, tag_key(cond.equals)) for key, cond in where.tags.items()
+            (key, cond.exists, tag_value_key(cond.equals)) for key, cond in where.tags.items()
         )
         self.set_status = assignment.status
         self.set_locked = assignment.locked
@@ -72,7 +73,7 @@ class _Step:
             value = tags.get(key)
             if exists is not None and (value is not None) != exists:
                 return False
-            if required is not None and (value is None or tag_key(value) != required):
+            if required is not None and (value is None or tag_value_key(value) != required):
                 return False
         return True
 
@@ -200,7 +201,7 @@ class CompiledQueue:
                 # Later passes set the very same objects again: no copy, no write.
                 if tags.get(key) is not value:
                     if trace is not None and not same_tag_value(tags.get(key), value):
-                        trace.changed(step.who(setting), f"tags.{key}")
+                        trace.changed(step.who(setting), tag_field(key))
                     if not own_tags:
                         tags, own_tags = dict(tags), True
                     if value is None:
@@ -225,7 +226,7 @@ class CompiledQueue:
                     del tags[key]  # type: ignore[attr-defined]
                     tag_touched[key] = self.exact_delete
                     if trace is not None:
-                        trace.changed(self.exact_label, f"tags.{key}")
+                        trace.changed(self.exact_label, tag_field(key))
         if not changed and own_tags:
             before = state[2]
             for key in set_keys:
@@ -303,14 +304,9 @@ def _varying_fields(states: list[State]) -> set[str]:
     if len({s[1] for s in states}) > 1:
         fields.add("locked")
     for key in {k for s in states for k in s[2]}:
-        if len({tag_key(s[2].get(key)) for s in states}) > 1:
-            fields.add(f"tags.{key}")
+        if len({tag_value_key(s[2].get(key)) for s in states}) > 1:
+            fields.add(tag_field(key))
     return fields
-
-
-def resolve_item(queue: QueueSpec, item: Item) -> Desired:
-    """Desired state of one item; to resolve many, build one `CompiledQueue` and reuse it."""
-    return CompiledQueue(queue).resolve(item)
 
 
 # ------------------------------------------------------------ static oscillation check
@@ -330,7 +326,7 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
             key = _self_undoing_tag(b, queue.ignore)
             if key is not None:
                 problems.append(Located(
-                    b.source.file, b.source.line, None,
+                    b.source.file, b.source.line, b.source.column,
                     f"rule '{b.name}' ({_where(b.source)}) can oscillate under "
                     f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
                     "requires absent, and exact deletes it once the rule stops matching",
@@ -343,7 +339,7 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                 and _conflict(a.set, b.set)
             ):
                 problems.append(Located(
-                    b.source.file, b.source.line, None,
+                    b.source.file, b.source.line, b.source.column,
                     f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
                     "can oscillate: each one's `set` re-enables the other's `where`",
                 ))

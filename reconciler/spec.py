@@ -88,7 +88,7 @@ class _File:
                 node = node[elem]
             elif isinstance(node, list):
                 if not isinstance(elem, int):
-                    index = next((i for i, x in enumerate(node) if _text_of(x) == elem), None)
+                    index = next((i for i, x in enumerate(node) if _as_key_text(x) == elem), None)
                     if index is None:
                         break
                     elem = index
@@ -107,22 +107,26 @@ class _File:
         return self.doc.position(self.original(path))[0]
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
-        return Source(self.display, self.line(path), rule)
+        line, column = self.doc.position(self.original(path))
+        return Source(self.display, line, rule, column)
 
 
-def _text_of(value: Any) -> Any:
+def _as_key_text(value: Any) -> Any:
+    """A YAML key as the text the spec means by it: `9700001:` is the id "9700001"."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _read(path: Path, display: str) -> tuple[_File, list[Located]]:
     doc = read_yaml(path, display)
     errors: list[Located] = []
-    return _File(doc, _project(doc, doc.data, (), errors)), errors
+    return _File(doc, _with_text_keys(doc, doc.data, (), errors)), errors
 
 
-def _project(doc: Document, value: Any, path: tuple, errors: list[Located]) -> Any:
+def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located]) -> Any:
+    """The document's data with every mapping key as text, refusing (into `errors`)
+    secret-looking keys and keys that are duplicates once they are text."""
     if isinstance(value, list):
-        return [_project(doc, item, path + (i,), errors) for i, item in enumerate(value)]
+        return [_with_text_keys(doc, item, path + (i,), errors) for i, item in enumerate(value)]
     if not isinstance(value, dict):
         return value
     out: dict[str, Any] = {}
@@ -130,7 +134,7 @@ def _project(doc: Document, value: Any, path: tuple, errors: list[Located]) -> A
         here = path + (key,)
         if _is_secret(key) and not _is_tag_mapping(path):
             errors.append(doc.error(
-                here, f"secrets do not belong in a spec: remove {_q(key)} (use SYNAPSE_AUTH_TOKEN)",
+                here, f"secrets do not belong in a spec: remove {_quoted(key)} (use SYNAPSE_AUTH_TOKEN)",
                 key=True,
             ))
             out[key] = None  # kept, so that its mapping is not reported as incomplete
@@ -141,11 +145,11 @@ def _project(doc: Document, value: Any, path: tuple, errors: list[Located]) -> A
         if name in out:
             line, column = doc.key_position(path + (_first_key(value, name),))
             errors.append(doc.error(
-                here, f"duplicate key {_q(name)} (first defined at line {line}, column {column})",
+                here, f"duplicate key {_quoted(name)} (first defined at line {line}, column {column})",
                 key=True,
             ))
             continue
-        out[name] = _project(doc, item, here, errors)
+        out[name] = _with_text_keys(doc, item, here, errors)
     return out
 
 
@@ -175,16 +179,16 @@ def _key_text(doc: Document, path: tuple, key: Any, errors: list[Located]) -> st
             return str(key)
         errors.append(doc.error(path, _quote_number(written, key), key=True))
         return None
-    errors.append(doc.error(path, f"a key must be text, got {_kind(key)} (quote it)", key=True))
+    errors.append(doc.error(path, f"a key must be text, got {_type_name(key)} (quote it)", key=True))
     return None
 
 
 def _first_key(mapping: dict, name: str) -> Any:
-    return next(k for k in mapping if _text_of(k) == name)
+    return next(k for k in mapping if _as_key_text(k) == name)
 
 
 def _quote_number(written: str, value: int) -> str:
-    return f"quote {_q(written)}: unquoted, it reads as the number {value}"
+    return f"quote {_quoted(written)}: unquoted, it reads as the number {value}"
 
 
 # ---------------------------------------------------------------------- loading
@@ -260,25 +264,25 @@ class _Loader:
     def expand(self, root: _File, where: tuple, pattern: str) -> list[str]:
         """Files a pattern names, all inside the spec's directory; nothing else is read."""
         if os.path.isabs(pattern) or ".." in Path(pattern).parts:
-            self.errors.append(root.error(where, f"include {_q(pattern)} leaves the spec's directory"))
+            self.errors.append(root.error(where, f"include {_quoted(pattern)} leaves the spec's directory"))
             return []
         matches = sorted(
             m for m in glob.glob(pattern, root_dir=self.spec_dir, recursive=True)
             if os.path.isfile(os.path.join(self.spec_dir, m))
         )
         if not matches:
-            self.errors.append(root.error(where, f"include {_q(pattern)} matches no files"))
+            self.errors.append(root.error(where, f"include {_quoted(pattern)} matches no files"))
             return []
         for match in matches:
             real = os.path.realpath(os.path.join(self.spec_dir, match))
             if os.path.commonpath([self.real_dir, real]) != self.real_dir:
                 self.errors.append(root.error(
                     where,
-                    f"include {_q(pattern)} leaves the spec's directory ({_q(match)} resolves outside it)",
+                    f"include {_quoted(pattern)} leaves the spec's directory ({_quoted(match)} resolves outside it)",
                 ))
                 return []
             if real == os.path.realpath(self.path):
-                self.errors.append(root.error(where, f"include {_q(pattern)} matches the spec file itself"))
+                self.errors.append(root.error(where, f"include {_quoted(pattern)} matches the spec file itself"))
                 return []
         return matches
 
@@ -313,7 +317,7 @@ class _Loader:
                     line, column = first.doc.key_position(first.original(first_at + (item_id,)))
                     self.errors.append(file.error(
                         at + (item_id,),
-                        f"submission {_q(item_id)} is already defined at {first.display}:{line}:{column}",
+                        f"submission {_quoted(item_id)} is already defined at {first.display}:{line}:{column}",
                         key=True,
                     ))
                     continue
@@ -381,12 +385,12 @@ class _Loader:
     def duplicate_rule(self, root: _File, name: str, first: tuple, at: tuple, explicit: bool) -> Located:
         line, column = root.doc.position(root.original(first))
         if not explicit:
-            return root.error(at, f"this unnamed rule's default name {_q(name)} is already used at "
+            return root.error(at, f"this unnamed rule's default name {_quoted(name)} is already used at "
                                   f"line {line}, column {column}; give it a name")
         if first[-1] != "name":
-            return root.error(at + ("name",), f"duplicate rule name {_q(name)} (the unnamed rule at "
+            return root.error(at + ("name",), f"duplicate rule name {_quoted(name)} (the unnamed rule at "
                                               f"line {line}, column {column} is called that by default)")
-        return root.error(at + ("name",), f"duplicate rule name {_q(name)} (first defined at line "
+        return root.error(at + ("name",), f"duplicate rule name {_quoted(name)} (first defined at line "
                                           f"{line}, column {column})")
 
     def id_text(self, file: _File, path: tuple, value: str | int) -> str:
@@ -404,7 +408,7 @@ class _Loader:
                 line, column = root.doc.position(root.original(("queues", seen[queue.id], "id")))
                 self.errors.append(root.error(
                     ("queues", index, "id"),
-                    f"duplicate queue id {_q(queue.id)} (first defined at line {line}, column {column})",
+                    f"duplicate queue id {_quoted(queue.id)} (first defined at line {line}, column {column})",
                 ))
             seen.setdefault(queue.id, index)
 
@@ -454,7 +458,7 @@ def _sort_key(error: Located, order: dict[str, int]) -> tuple:
 
 
 # ----------------------------------------------------------------------- schema
-def _type(validator: Any, types: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
+def _type_allowing_timestamps(validator: Any, types: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
     """YAML timestamps are valid exactly where the schema says `format: date-time`."""
     import jsonschema
 
@@ -468,13 +472,13 @@ def _type(validator: Any, types: Any, instance: Any, schema: dict) -> Iterator[V
 
 @lru_cache(maxsize=None)
 def _validator_class() -> Any:
-    """jsonschema, imported only when a file fails the fast check (it is a tenth of a
-    second of start-up, paid by every plan)."""
+    """jsonschema, imported only when a file fails the fast check: its import is a
+    large share of a command's start-up (BENCHMARKS.md), paid by every plan otherwise."""
     import jsonschema
 
     return jsonschema.validators.extend(
         jsonschema.Draft202012Validator,
-        validators={"type": _type},
+        validators={"type": _type_allowing_timestamps},
         # 5.0 is a number, not an integer: ids and counts must be written as integers.
         type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
             "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
@@ -560,27 +564,27 @@ def _explain(
                 if sub.relative_schema_path[0] == fitting[0]
                 for located in _explain(sub, file, root, typos)
             ]
-        expected = schema.get("title") or _or([_expected_of(b, root) for b in error.validator_value])
-        return [file.error(path, f"expected {expected}, got {_kind(instance)}")]
+        expected = schema.get("title") or _joined_with_or([_expected_of(b, root) for b in error.validator_value])
+        return [file.error(path, f"expected {expected}, got {_type_name(instance)}")]
     if keyword == "additionalProperties" and not custom:
         allowed = sorted(schema.get("properties", {}))
         return [
-            file.error(path + (key,), f"unknown field {_q(key)}{_did_you_mean(key, allowed)} "
+            file.error(path + (key,), f"unknown field {_quoted(key)}{_did_you_mean(key, allowed)} "
                        f"(allowed: {', '.join(allowed)})", key=True)
             for key in instance
             if key not in allowed and not _refused_secret(path + (key,))
         ]
     if keyword == "required" and not custom:
         return [
-            file.error(path, f"missing required field {_q(name)}")
+            file.error(path, f"missing required field {_quoted(name)}")
             for name in error.validator_value
             if name not in instance and name not in typos.get(path, ())
         ]
-    message = custom or _message(keyword, error.validator_value, instance, schema)
+    message = custom or _keyword_message(keyword, error.validator_value, instance, schema)
     if keyword == "type" and not custom and path and isinstance(path[-1], str):
         message += _list_fix(path[-1], error.validator_value, instance)
     if "propertyNames" in error.absolute_schema_path:
-        return [file.error(path + (instance,), f"key {_q(instance)}: {message}", key=True)]
+        return [file.error(path + (instance,), f"key {_quoted(instance)}: {message}", key=True)]
     if "dependentSchemas" in error.absolute_schema_path:
         schema_path = list(error.absolute_schema_path)
         name = schema_path[schema_path.index("dependentSchemas") + 1]
@@ -590,25 +594,25 @@ def _explain(
     return [file.error(path, message)]
 
 
-def _message(keyword: str, expected: Any, instance: Any, schema: dict) -> str:
+def _keyword_message(keyword: str, expected: Any, instance: Any, schema: dict) -> str:
     if keyword == "type":
         types = [expected] if isinstance(expected, str) else expected
-        message = f"expected {_or([_TYPE_WORDS[t] for t in types])}, got {_kind(instance)}"
+        message = f"expected {_joined_with_or([_TYPE_WORDS[t] for t in types])}, got {_type_name(instance)}"
         if "string" in types and isinstance(instance, datetime):
             message += " (quote it to keep it as text)"
         if "boolean" in types and isinstance(instance, str) and instance.lower() in _YAML11_BOOLEANS:
-            message += f" {_q(instance)} (only true and false are booleans)"
+            message += f" {_quoted(instance)} (only true and false are booleans)"
         return message
     if keyword == "enum":
         words = [v for v in expected if isinstance(v, str)]
         hint = _did_you_mean(instance, words) if isinstance(instance, str) else ""
-        return f"expected {_or([_fmt(v) for v in expected])}, got {_fmt(instance)}{hint}"
+        return f"expected {_joined_with_or([_shown_value(v) for v in expected])}, got {_shown_value(instance)}{hint}"
     if keyword == "const":
-        return f"expected {_fmt(expected)}, got {_fmt(instance)}"
+        return f"expected {_shown_value(expected)}, got {_shown_value(instance)}"
     if keyword == "minimum":
-        return f"must be at least {_fmt(expected)}, got {_fmt(instance)}"
+        return f"must be at least {_shown_value(expected)}, got {_shown_value(instance)}"
     if keyword == "maximum":
-        return f"must be at most {_fmt(expected)}, got {_fmt(instance)}"
+        return f"must be at most {_shown_value(expected)}, got {_shown_value(instance)}"
     if keyword == "minProperties" and schema.get("properties"):
         return f"must not be empty (give at least one of: {', '.join(schema['properties'])})"
     if keyword in ("minItems", "minLength", "minProperties"):
@@ -631,7 +635,7 @@ def _custom_message(error: ValidationError, root: dict) -> str | None:
     return found
 
 
-def _resolve(schema: dict, root: dict) -> dict:
+def _follow_ref(schema: dict, root: dict) -> dict:
     while "$ref" in schema:
         schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
     return schema
@@ -639,7 +643,7 @@ def _resolve(schema: dict, root: dict) -> dict:
 
 def _admits(schema: dict, instance: Any, root: dict) -> bool:
     """Does the schema's type (through $ref and anyOf) allow this kind of value?"""
-    schema = _resolve(schema, root)
+    schema = _follow_ref(schema, root)
     if "anyOf" in schema:
         return any(_admits(branch, instance, root) for branch in schema["anyOf"])
     types = schema.get("type")
@@ -652,11 +656,11 @@ def _admits(schema: dict, instance: Any, root: dict) -> bool:
 
 
 def _expected_of(schema: dict, root: dict) -> str:
-    schema = _resolve(schema, root)
+    schema = _follow_ref(schema, root)
     if "title" in schema:
         return schema["title"]
     types = schema.get("type", [])
-    return _or([_TYPE_WORDS[t] for t in ([types] if isinstance(types, str) else types)])
+    return _joined_with_or([_TYPE_WORDS[t] for t in ([types] if isinstance(types, str) else types)])
 
 
 # ---------------------------------------------------------------------- wording
@@ -669,7 +673,7 @@ _SCALAR_KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "number", "t
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
 
 
-def _kind(value: Any) -> str:
+def _type_name(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, list):
@@ -679,22 +683,22 @@ def _kind(value: Any) -> str:
     return _SCALAR_KIND_NAMES[scalar_kind(value)]
 
 
-def _fmt(value: Any) -> str:
+def _shown_value(value: Any) -> str:
     if isinstance(value, str):
-        return _q(value)
+        return _quoted(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, (int, float)):
         return f"{value:g}" if isinstance(value, float) and value.is_integer() else repr(value)
-    return f"a {_kind(value)}"
+    return f"a {_type_name(value)}"
 
 
 def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
     """": did you mean 'where'?" when `word` looks like a misspelling of a choice."""
     fix = suggest(str(word), choices)
-    return f": did you mean {_q(fix)}?" if fix is not None else ""
+    return f": did you mean {_quoted(fix)}?" if fix is not None else ""
 
 
 _PLAIN_ITEM = re.compile(r"[\w./*?@+-]+")
@@ -712,12 +716,12 @@ def _list_fix(key: str, types: Any, instance: Any) -> str:
     return f" (write `{key}: [{item}]`)"
 
 
-def _q(text: Any) -> str:
+def _quoted(text: Any) -> str:
     text = str(text)
     if len(text) > 60:
         text = text[:57] + "..."
     return "'" + json.dumps(text, ensure_ascii=False)[1:-1] + "'"
 
 
-def _or(words: list[str]) -> str:
+def _joined_with_or(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]

@@ -205,22 +205,10 @@ class Store:
                 "INSERT OR IGNORE INTO queues (id, token) VALUES (?, ?)", (queue, _new_etag())
             )
 
-    def queues(self) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT id FROM queues {_ORDER}").fetchall()
-        return [r[0] for r in rows]
-
     def has_queue(self, queue: str) -> bool:
         with self._lock:
             row = self._db.execute("SELECT 1 FROM queues WHERE id = ?", (queue,)).fetchone()
         return row is not None
-
-    def queue_token(self, queue: str) -> str:
-        with self._lock:
-            row = self._db.execute("SELECT token FROM queues WHERE id = ?", (queue,)).fetchone()
-        if row is None:
-            raise UnknownQueue(queue)
-        return row[0]
 
     # ------------------------------------------------------------------- reads
     def page(

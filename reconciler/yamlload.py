@@ -24,12 +24,12 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Located
+from .jsonload import JsonPath
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
 MAX_DEPTH = 100
 
-JsonPath = tuple  # a JSON path: mapping keys and list indexes from the root
 
 _TAG = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL, TIMESTAMP = (

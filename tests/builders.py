@@ -27,7 +27,7 @@ from reconciler.model import (
     Setting,
     Source,
     TagCondition,
-    tag_key,
+    tag_value_key,
     to_tag_value,
 )
 
@@ -148,7 +148,7 @@ def apply_change(live: Item, change: Change) -> Item:
 def typed(value: Any) -> Any:
     """A field value in a form where 1, 1.0 and True stay different under ==."""
     if isinstance(value, tuple):
-        return ("tag", tag_key(value))
+        return ("tag", tag_value_key(value))
     if value is None:
         return None
     return (type(value).__name__, "nan" if isinstance(value, float) and math.isnan(value) else value)

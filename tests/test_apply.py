@@ -11,7 +11,7 @@ from reconciler.apply import apply_plan
 from reconciler.model import Change, FieldChange, QueueSpec
 from reconciler.planner import build_plan
 from reconciler.providers import open_provider
-from reconciler.providers.base import Provider, WriteFailed
+from reconciler.providers.base import Batch, Provider, WriteFailed
 from reconciler.spec import load_spec
 
 QUEUE = "9615000"
@@ -163,7 +163,7 @@ class FailingProvider:
         return getattr(self.inner, name)
 
     def batches(self, queue, changes):
-        return [list(changes[i : i + 2]) for i in range(0, len(changes), 2)]
+        return [Batch(changes[i : i + 2]) for i in range(0, len(changes), 2)]
 
     def write(self, queue, changes):
         self.calls += 1

@@ -6,19 +6,20 @@ from __future__ import annotations
 from builders import queue, rule
 
 from reconciler.cli import main
+from reconciler.errors import suggest
 from reconciler.model import StatusRules
 from reconciler.providers.base import Capabilities, SpecProblem
-from reconciler.providers.checks import capability_problems, closest
+from reconciler.providers.checks import capability_problems
 
 LABELS = Capabilities(batch_limit=100, label_tags=True, status=StatusRules(values=("success", "failure")))
 NO_STATUS = Capabilities(batch_limit=100, lock_option="tag", status=StatusRules(values=()))
 
 
-def test_closest_prefers_a_case_match_then_a_near_spelling_and_else_nothing():
+def test_a_case_insensitive_suggestion_prefers_a_case_match_then_a_near_spelling_and_else_nothing():
     values = ("queued", "finished", "stopped")
-    assert closest("Finished", values) == "finished"
-    assert closest("finishd", values) == "finished"
-    assert closest("done", values) is None
+    assert suggest("Finished", values, ignore_case=True, cutoff=0.75) == "finished"
+    assert suggest("finishd", values, ignore_case=True, cutoff=0.75) == "finished"
+    assert suggest("done", values, ignore_case=True, cutoff=0.75) is None
 
 
 def test_a_status_outside_the_declared_values_is_refused_with_the_closest_one():
@@ -88,3 +89,21 @@ def test_a_rule_may_match_every_status_the_service_reports_but_set_only_the_writ
         SpecProblem("status 'RUNNING' is not a run status a spec can set (one of: CANCELLED)",
                     ("rules", 0, "set", "status")),
     ]
+
+
+def test_an_oscillation_error_names_the_rule_by_line_and_column(tmp_spec, capsys):
+    spec = tmp_spec("""\
+        version: 1
+        queues:
+          - id: q
+            rules:
+              - name: accept
+                where: {status: VALIDATED}
+                set: {status: ACCEPTED}
+              - name: back
+                where: {status: ACCEPTED}
+                set: {status: VALIDATED}
+        """)
+    assert main(["validate", str(spec)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {spec}:8:9: rules 'accept' ({spec}:5) and 'back' ({spec}:8) can oscillate")

@@ -57,7 +57,7 @@ def test_apply_without_a_terminal_refuses_and_writes_nothing(example):
 
 
 def test_apply_asks_for_yes(example, monkeypatch):
-    monkeypatch.setattr("reconciler.cli._confirm", lambda: None)  # a terminal answering yes
+    monkeypatch.setattr("reconciler.commands.apply._confirm", lambda: None)  # a terminal answering yes
     assert run_cli("apply", example).code == 0
     assert run_cli("plan", example, "--detailed-exitcode").code == 0
 

@@ -89,7 +89,7 @@ def test_quiet_after_the_subcommand_silences_notes(example, tmp_path):
     (True, {"TERM": "xterm-256color"}, True, False),
 ])
 def test_colour_only_on_a_terminal_that_wants_it(tty, env, no_color, expected):
-    from reconciler.cli import color_wanted
+    from reconciler.commands.options import color_wanted
 
     assert color_wanted(tty, env, no_color) is expected
 
@@ -115,7 +115,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("answer", ["", "no\n"])
 def test_end_of_input_or_no_at_the_prompt_cancels_cleanly(example, monkeypatch, answer):
-    monkeypatch.setattr("reconciler.cli._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("reconciler.commands.apply.stdin_is_terminal", lambda: True)
     result = run_cli("apply", example, input=answer)  # "": Ctrl-D, end of input
     assert result.code == 1
     assert "error: apply cancelled; nothing was written" in result.err
@@ -201,7 +201,7 @@ def test_plan_and_show_say_which_service_and_tool_made_the_plan(example, tmp_pat
 
 
 def test_the_apply_prompt_is_preceded_by_the_target_service(example, tmp_path, monkeypatch):
-    monkeypatch.setattr("reconciler.cli._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("reconciler.commands.apply.stdin_is_terminal", lambda: True)
     assert run_cli("plan", example, "-o", tmp_path / "plan.json").code == 0
     for target in (example, tmp_path / "plan.json"):
         result = run_cli("apply", target, input="no\n")

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import gc
-import math
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from builders import item, plan_data, queue, rule, src
 
 from reconciler.diff import QueueDiffer, item_order, plan_queue, rediff
 from reconciler.errors import UserError
-from reconciler.model import Change, FieldChange, Safety, to_tag_value
+from reconciler.model import Change, FieldChange, Safety
 
 
 def change_of(q, live):
@@ -67,52 +64,6 @@ def test_deleting_a_present_tag_is_a_change_to_absent():
 def test_deleting_an_absent_tag_is_no_change():
     q = queue(submissions={"1": {"tags": {"score": None}}})
     assert change_of(q, item("1", tags={"team": "owls"})) is None
-
-
-# ------------------------------------------------------------ typed values
-def test_scalar_and_one_element_list_are_the_same_value():
-    assert change_of(set_tag([0.9]), item("1", tags={"v": 0.9})) is None
-    assert change_of(set_tag(0.9), item("1", tags={"v": [0.9]})) is None
-
-
-@pytest.mark.parametrize(
-    ("live", "wanted"),
-    [(1.0, 1), (1, 1.0), (True, 1), (1, True), ("1", 1), (0, False), ([1, 2], [2, 1]), ([1], [1, 1])],
-)
-def test_values_of_another_type_or_shape_are_a_change(live, wanted):
-    change = change_of(set_tag(wanted), item("1", tags={"v": live}))
-    assert change is not None
-    [field] = change.fields
-    assert (field.before, field.after) == (to_tag_value(live), to_tag_value(wanted))
-    assert [type(v) for v in field.after] == [type(v) for v in to_tag_value(wanted)]
-
-
-def test_equal_typed_values_are_no_change():
-    for value in (1, 1.5, True, "x", "", [1, "a", False]):
-        assert change_of(set_tag(value), item("1", tags={"v": value})) is None, value
-
-
-def test_nan_equals_nan_so_a_nan_tag_converges():
-    assert change_of(set_tag(math.nan), item("1", tags={"v": math.nan})) is None
-
-
-def test_timestamps_are_equal_to_the_millisecond():
-    spec_time = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
-    q = set_tag(spec_time)
-    # Raw live values, as a provider might decode them (not normalised by to_tag_value).
-    same_ms = datetime(2024, 5, 1, 12, 0, 0, 123400, tzinfo=timezone.utc)
-    other_zone = spec_time.astimezone(timezone(timedelta(hours=2)))
-    for live in (same_ms, other_zone):
-        assert change_of(q, replace(item("1"), tags={"v": (live,)})) is None, live
-    next_ms = (spec_time + timedelta(milliseconds=1),)
-    change = change_of(q, replace(item("1"), tags={"v": next_ms}))
-    assert (change.fields[0].before, change.fields[0].after) == (next_ms, (spec_time,))
-
-
-def test_timestamp_and_its_epoch_milliseconds_differ():
-    spec_time = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    live = item("1", tags={"v": int(spec_time.timestamp() * 1000)})
-    assert change_of(set_tag(spec_time), live) is not None
 
 
 # ------------------------------------------------------------------- locks

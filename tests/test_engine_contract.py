@@ -132,3 +132,13 @@ def test_the_plan_says_once_that_the_service_cannot_refuse_a_concurrent_write():
     provider, result = plan_for(five(), REVIEW)
     text = render_plan_text(result.plan)
     assert text.count("has no etags") == 1 and "cannot be detected" in text
+
+
+def test_a_provider_must_read_one_way_or_the_other():
+    import pytest
+
+    from reconciler.providers.base import Provider
+
+    with pytest.raises(TypeError, match="must implement list\\(\\) or pages\\(\\)"):
+        class Reads(Provider):  # noqa: F841 - defining it is the test
+            type = "reads-nothing"

@@ -1,6 +1,6 @@
 """Exit codes are part of the interface (DESIGN §6): 0 ok, 2 changes (plan
 --detailed-exitcode only), 1 every error, including usage errors, so that a CI gate can
-never read a typo or a failure as "changes present"."""
+never read a typo or a failure as "changes present"; 3 a bug, never read as a refusal."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -150,3 +150,61 @@ def test_show_exits_1_for_a_corrupt_or_missing_plan_file(tmp_path):
     assert run_cli("show", corrupt).code == 1
     assert run_cli("show", tmp_path / "missing.json").code == 1
     assert run_cli("show").code == 1
+
+
+def crash_when_listing(monkeypatch, message: str) -> None:
+    """A provider with a bug: its listing raises what no provider may let escape."""
+    from reconciler.providers.local import LocalProvider
+
+    def listing_with_a_bug(self, queue, progress=None):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(LocalProvider, "list", listing_with_a_bug)
+
+
+def test_a_bug_exits_3_with_one_line_naming_the_log_that_holds_its_traceback(example, tmp_path, monkeypatch):
+    """CI must tell a crash from a refused plan (1) or changes (2): a bug is exit 3, one
+    line on stderr, nothing on stdout, and the traceback in the user's cache dir."""
+    crash_when_listing(monkeypatch, "listing fell over")
+    cache = tmp_path / "cache"
+    result = run_cli("plan", example, "--detailed-exitcode",
+                     env={"XDG_CACHE_HOME": str(cache), "RECONCILER_TEST_MARKER": "marker-7f3a"})
+    log = cache / "reconciler" / "reconciler.log"
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err.count("\n") == 1
+    assert result.err.startswith("error: a bug in reconciler ")
+    assert "(RuntimeError: listing fell over)" in result.err
+    assert f"the traceback is in {log}; please report it" in result.err
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text
+    assert "in listing_with_a_bug" in text and "RuntimeError: listing fell over" in text
+    assert "marker-7f3a" not in text  # the environment is never written
+
+
+def test_a_bugs_log_and_line_never_show_a_credential_from_the_environment(example, tmp_path, monkeypatch):
+    crash_when_listing(monkeypatch, "token tok-12345678 in a message")
+    result = run_cli("plan", example, env={"XDG_CACHE_HOME": str(tmp_path), "SYNAPSE_AUTH_TOKEN": "tok-12345678"})
+    assert result.code == 3
+    assert "tok-12345678" not in result.err and "token <redacted> in a message" in result.err
+    text = (tmp_path / "reconciler" / "reconciler.log").read_text()
+    assert "tok-12345678" not in text and "token <redacted> in a message" in text
+
+
+def test_a_bugs_traceback_goes_to_a_temporary_file_when_the_cache_dir_cannot_be_written(example, tmp_path, monkeypatch):
+    crash_when_listing(monkeypatch, "listing fell over")
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    result = run_cli("apply", example, "--auto-approve", env={"XDG_CACHE_HOME": str(not_a_dir)})
+    assert result.code == 3
+    (log,) = tmp_path.glob("reconciler-*.log")
+    assert f"the traceback is in {log}; please report it" in result.err
+    assert "RuntimeError: listing fell over" in log.read_text()
+
+
+def test_help_lists_exit_code_3():
+    for command in ((), ("plan",), ("apply",)):
+        result = run_cli(*command, "--help")
+        assert result.code == 0
+        assert "3  a bug in reconciler" in result.out

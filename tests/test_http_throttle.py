@@ -7,6 +7,8 @@ import threading
 import time
 from collections import deque
 
+import pytest
+
 from local_app import Scripted, json_response, serve
 from reconciler.http import Session, make_session
 from reconciler.providers.synapse import MAX_IN_FLIGHT, THROTTLE
@@ -39,6 +41,7 @@ def sliding_window(count: int, period: float, reason: str | None = None, used: i
     return Scripted(respond)
 
 
+@pytest.mark.slow  # waits out a real 2 s throttle
 def test_a_too_frequent_429_is_waited_out_once_and_later_requests_are_paced():
     app = sliding_window(5, 1)
     started = time.monotonic()
@@ -49,6 +52,29 @@ def test_a_too_frequent_429_is_waited_out_once_and_later_requests_are_paced():
     assert codes == [200] * 12
     assert len(app.seen) == 13  # the allowance is learnt from one 429, then respected
     assert 1.9 <= elapsed < 4.0  # 5 + 5 + 2 requests: two waits of about a second
+
+
+@pytest.mark.slow  # 18 requests through a real 5-per-second window
+def test_threads_sharing_a_session_never_take_the_same_free_place_in_the_window():
+    """Three readers on one session (Synapse's 3 in flight): once the allowance is known,
+    a place that frees up lets one request through, not one per waiting thread. Only
+    the requests already in flight when the first 429 taught the allowance are refused."""
+    app = sliding_window(5, 1)
+    codes: list[int] = []
+    with serve(app) as url:
+        s = session(retries=3)
+
+        def read() -> None:
+            for _ in range(6):
+                codes.append(s.get(f"{url}/x").status_code)
+
+        threads = [threading.Thread(target=read) for _ in range(MAX_IN_FLIGHT)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert codes == [200] * 18
+    assert 18 < len(app.seen) <= 18 + MAX_IN_FLIGHT
 
 
 def test_a_session_under_the_allowance_is_never_delayed():
@@ -106,6 +132,7 @@ def test_one_endpoints_own_limit_delays_only_the_refused_request():
     assert len(app.seen) == 12
 
 
+@pytest.mark.slow  # waits out a real 2 s throttle
 def test_a_throttle_wait_is_announced_once(caplog):
     """The 429 that teaches the allowance waits for the window there and then, so the
     pacing before the re-sent request has nothing left to wait or announce."""

@@ -298,6 +298,7 @@ def test_access_denied_stops_the_run_and_shows_no_credentials(sb, monkeypatch):
     assert "AKIAWRONG" not in item.detail and SECRET not in item.detail
 
 
+@pytest.mark.slow
 def test_throttled_reads_and_writes_converge(make_sandbox):
     sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 22)], max_concurrent=2)
     q = queue(rules=[cancel_rule(tags={"owner": "ana"})])
@@ -330,7 +331,10 @@ def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb, monkeypatch):
     assert [op for op, _, _ in operations(sb)[before:]] == ["GetBatch", "CancelRunBatch", "GetBatch"]
 
 
-@pytest.mark.parametrize("faults", [{"fail_rate": 0.2}, {"drop_rate": 0.15}], ids=["503s", "drops"])
+@pytest.mark.parametrize("faults", [
+    pytest.param({"fail_rate": 0.2}, id="503s", marks=pytest.mark.slow),  # botocore's backoff
+    pytest.param({"drop_rate": 0.15}, id="drops"),
+])
 def test_faults_converge_and_no_cancel_is_sent_twice(make_sandbox, faults):
     sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 33)], random_seed=7, **faults)
     q = queue(rules=[cancel_rule(tags={"owner": "ana"})])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from plan_samples import META, big_plan, empty_plan, normal_plan
 from reconciler import planfile
 from reconciler.errors import Located, UserErrors
-from reconciler.model import Change, FieldChange, Plan, QueuePlan, Safety, Source, tag_key
+from reconciler.model import Change, FieldChange, Plan, QueuePlan, Safety, Source, tag_key_of, tag_value_key
 from reconciler.planfile import MAX_PLAN_BYTES, dump_plan, load_plan, plan_to_dict
 
 
@@ -22,7 +22,7 @@ def comparable(plan: Plan) -> Any:
     """Plan equality that also compares `base` and treats NaN as equal to NaN."""
 
     def value(field: str, v: Any) -> Any:
-        return tag_key(v) if field.startswith("tags.") else v
+        return tag_value_key(v) if tag_key_of(field) is not None else v
 
     return (
         plan.provider_type, plan.endpoint, plan.spec_digest,

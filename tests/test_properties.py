@@ -27,6 +27,7 @@ from reconciler.model import (
     Source,
     TagCondition,
     same_tag_value,
+    tag_key_of,
 )
 from reconciler.resolve import CycleError
 
@@ -224,7 +225,7 @@ def test_every_field_change_really_changes_something(queue, items):
     for change in plan.changes:
         assert change.fields
         for f in change.fields:
-            if f.field.startswith("tags."):
+            if f.tag_key is not None:
                 assert not same_tag_value(f.before, f.after)
             else:
                 assert f.before != f.after
@@ -245,8 +246,8 @@ def test_plan_does_not_depend_on_the_order_items_are_listed_in(queue, items, rnd
 
 
 def live_value(item: Item, field: str):
-    if field.startswith("tags."):
-        return item.tags.get(field[5:])
+    if (key := tag_key_of(field)) is not None:
+        return item.tags.get(key)
     return item.status if field == "status" else item.locked
 
 

@@ -29,6 +29,15 @@ def backend(request, make_sandbox, tmp_path, monkeypatch) -> Backend:
     return module.Backend(make_sandbox, tmp_path, monkeypatch)
 
 
+def every_backend(slow: frozenset[str] = frozenset()) -> pytest.MarkDecorator:
+    """The test for every backend, marked slow for those in `slow`, with which it takes
+    seconds (the omics fake's: botocore's own retries and page sizes)."""
+    return pytest.mark.parametrize(
+        "backend", [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in NAMES],
+        indirect=True,
+    )
+
+
 def spec_of(provider: Provider, queue: QueueSpec) -> Spec:
     return Spec(ProviderConfig(provider.type, {}, "/"), (queue,), ("spec.yaml",), "digest")
 
@@ -52,6 +61,7 @@ def tags_of(provider: Provider, queue: QueueSpec) -> dict[str, dict]:
 
 
 # ------------------------------------------------------------------------- reading
+@every_backend(slow=frozenset({"omics"}))
 def test_listing_names_each_item_exactly_once_page_by_page_and_whole(backend):
     provider, queue = backend.make(250)
     with provider:
@@ -115,6 +125,7 @@ def test_a_repeated_apply_of_the_same_plan_writes_nothing_twice(backend):
     assert again.count("unchanged") == 4 and again.ok, again
 
 
+@every_backend(slow=frozenset({"omics"}))
 @pytest.mark.parametrize("served", [0, 1, 2])
 def test_a_write_that_fails_part_way_is_reported_exactly_as_it_landed(backend, served):
     """The service starts refusing every request after `served` more: whatever landed by

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from cli_helpers import run_cli
 from local_app import Scripted, json_response, serve
 from reconciler.http import make_session
@@ -43,6 +45,7 @@ def test_a_retry_that_waits_is_announced_with_what_failed(caplog):
     assert len(app.seen) == 3
 
 
+@pytest.mark.slow
 def test_the_cli_prints_retry_notes_on_stderr_and_keeps_stdout_clean(tmp_spec):
     app = failing_first(2)
     with serve(app) as url:
@@ -54,6 +57,7 @@ def test_the_cli_prints_retry_notes_on_stderr_and_keeps_stdout_clean(tmp_spec):
     assert "note:" not in result.out and TOKEN not in result.err
 
 
+@pytest.mark.slow
 def test_quiet_silences_retry_notes(tmp_spec):
     app = failing_first(2)
     with serve(app) as url:
@@ -63,6 +67,7 @@ def test_quiet_silences_retry_notes(tmp_spec):
     assert "note:" not in result.err
 
 
+@pytest.mark.slow  # waits out a real throttle with a 1.5 s backoff
 def test_a_throttle_wait_is_announced_with_the_servers_reason_on_one_line(caplog):
     reason = "Requests are too frequent.\x1b[2J Allowed 1 requests every 1 seconds."
     app = failing_first(1, status=429, reason=reason)

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from reconciler.sandbox import SandboxConfig, start
+from store_rows import queue_token
 
 SEED = {
     "queues": [
@@ -368,7 +369,7 @@ def test_batch_series_threads_the_evaluation_token(sb):
     statuses = [dict(s, status="ACCEPTED") for s in listed(sb, "9615002")]
     one = batch(sb, "9615002", statuses[:10], first=True, last=False)
     token = one.json()["nextUploadToken"]
-    assert token == sb.store.queue_token("9615002")
+    assert token == queue_token(sb.store.path, "9615002")
     two = batch(sb, "9615002", statuses[10:20], first=False, last=False, token=token)
     three = batch(sb, "9615002", statuses[20:], first=False, last=True,
                   token=two.json()["nextUploadToken"])

@@ -100,7 +100,11 @@ def test_plan_apply_plan_on_a_served_sandbox(served, tmp_path):
     batches = [r for r in requests_seen if r["method"] == "PUT" and r["path"].endswith("/statusBatch")]
     pages = [r for r in requests_seen if r["path"].endswith("/submission/status/all")]
     assert len(batches) == 2  # ceil(1000 / 500)
-    assert len(pages) == 3 * 11  # three reads of floor(1000/100)+1 pages: plan, apply's plan, plan
+    # three listings (plan, apply's plan, plan), each reading the floor(1000/100)+1 pages
+    # once, plus at most two asked for past the end while the end was not yet known
+    offsets = [int(r["query"].rsplit("offset=", 1)[1]) for r in pages]
+    assert all(offsets.count(100 * n) == 3 for n in range(11))
+    assert len(offsets) - 3 * 11 <= 3 * 2 and min(offsets) == 0 and all(o % 100 == 0 for o in offsets)
     assert read_status(url, token, "9700500")["statusVersion"] == 2
 
 
@@ -184,21 +188,27 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     sandbox = make_sandbox(synthetic=[(QUEUE, 2500)])
     spec = write_spec(tmp_path, sandbox.url)
     env = dict(os.environ, SYNAPSE_AUTH_TOKEN=sandbox.token)
-    # 26 pages and the first statusBatch are served; the second batch is held until the
-    # client is dead, so exactly one batch of 500 has landed whatever the timing
-    sandbox.faults.hold_after(27)
+    # the pages (26, and at most two past the end) and the first statusBatch are served;
+    # the second batch is held until the client is dead, so exactly one batch of 500 has
+    # landed whatever the timing
+    sandbox.faults.hold_after(1, path_contains="/statusBatch")
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(sandbox.request_log()) < 27 and time.monotonic() < deadline:
+    while (not any(r["path"].endswith("/statusBatch") for r in sandbox.request_log())
+           and time.monotonic() < deadline):
         time.sleep(0.02)
     time.sleep(0.2)  # the client sends its second batch, which the sandbox holds
     proc.kill()  # SIGKILL: no cleanup, no report
     proc.wait(timeout=30)
+    served = sandbox.request_log()
     sandbox.faults.release()  # the held batch reaches a closed connection
     time.sleep(0.5)
     written = sum(1 for i in range(2500) if sandbox.store.get(str(9700001 + i)).version == 2)
-    assert [r["path"].endswith("/statusBatch") for r in sandbox.request_log()[:27]] == [False] * 26 + [True]
+    batches = [r["path"].endswith("/statusBatch") for r in served]
+    assert batches.count(True) == 1 and batches[-1] is True  # one batch, after every page
+    offsets = sorted(int(r["query"].rsplit("offset=", 1)[1]) for r in served[:-1])
+    assert offsets[:26] == [100 * n for n in range(26)] and len(offsets) <= 26 + 2
     assert written in (500, 1000)  # the first batch; the held one may land after the kill
 
     # nothing half-written: every item is either untouched or fully changed

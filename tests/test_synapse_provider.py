@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -12,8 +13,7 @@ import pytest
 import requests
 
 from local_app import Scripted, json_response, serve
-from reconciler.auth import find_token
-from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source, Spec
+from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source, Spec, tag_key_of
 from reconciler.providers import provider_class
 from reconciler.planner import build_plan
 from reconciler.providers.base import (
@@ -43,8 +43,8 @@ def queue_spec(queue_id: str = QUEUE, lock: str = "locked") -> QueueSpec:
     return QueueSpec(id=queue_id, source=Source("spec.yaml", 1), lock_key=lock)
 
 
-def provider(url: str, token: str = "sandbox-test-token", retries: int = 3) -> SynapseProvider:
-    return SynapseProvider(url, token, retries=retries, backoff=0.01, timeout=(2.0, 10.0))
+def provider(url: str, token: str = "sandbox-test-token", retries: int = 3, readers: int = 3) -> SynapseProvider:
+    return SynapseProvider(url, token, retries=retries, backoff=0.01, timeout=(2.0, 10.0), readers=readers)
 
 
 def config(**options: Any) -> ProviderConfig:
@@ -56,7 +56,7 @@ def change(item: Item, *fields: tuple[str, Any], lock: str | None = None) -> Cha
     return Change(
         item_id=item.id, etag=item.etag, base=item.base, lock=lock,  # type: ignore[arg-type]
         fields=tuple(
-            FieldChange(name, item.tags.get(name[5:]) if name.startswith("tags.") else before[name],
+            FieldChange(name, item.tags.get(key) if (key := tag_key_of(name)) is not None else before[name],
                         after, None)
             for name, after in fields
         ),
@@ -108,6 +108,12 @@ def test_bad_options_are_config_errors_before_any_token_lookup(options, message,
     assert str(exc.value) == message
 
 
+@pytest.mark.parametrize("readers", [0, 4])
+def test_page_readers_are_between_one_and_synapses_in_flight_limit(readers):
+    with pytest.raises(ValueError, match="readers must be between 1 and 3"):
+        SynapseProvider("https://example.org/repo/v1", "tok", readers=readers)
+
+
 def test_constructing_with_remote_plain_http_is_refused():
     with pytest.raises(ConfigError, match="uses plain http://"):
         SynapseProvider("http://10.255.255.1/repo/v1", "tok")
@@ -121,56 +127,6 @@ def test_offline_checks_refuse_what_synapse_would_refuse():
     assert SynapseProvider.check_queue(queue_spec()) == []
 
 
-# --------------------------------------------------------------------- token
-def test_the_token_comes_from_the_environment_first(tmp_path):
-    cfg = tmp_path / ".synapseConfig"
-    cfg.write_text("[authentication]\nauthtoken = from-file\n")
-    assert find_token({"SYNAPSE_AUTH_TOKEN": " from-env\n", "HOME": str(tmp_path)}) == "from-env"
-
-
-def test_the_token_comes_from_the_config_file_in_home(tmp_path):
-    (tmp_path / ".synapseConfig").write_text("[authentication]\nauthtoken = a%b-from-file\n")
-    assert find_token({"HOME": str(tmp_path)}) == "a%b-from-file"
-
-
-def test_the_config_file_location_can_be_overridden(tmp_path):
-    cfg = tmp_path / "other.ini"
-    cfg.write_text("[authentication]\nauthToken = elsewhere\n")
-    assert find_token({"SYNAPSE_CONFIG_FILE": str(cfg), "HOME": "/nonexistent"}) == "elsewhere"
-
-
-@pytest.mark.parametrize("content", [None, "", "[authentication]\n", "[other]\nauthtoken = x\n",
-                                     "[authentication]\nauthtoken =\n"])
-def test_a_missing_token_says_how_to_set_one(tmp_path, content):
-    if content is not None:
-        (tmp_path / ".synapseConfig").write_text(content)
-    with pytest.raises(ConfigError) as exc:
-        find_token({"HOME": str(tmp_path), "SYNAPSE_AUTH_TOKEN": ""})
-    assert str(exc.value) == (
-        "no Synapse token found: set SYNAPSE_AUTH_TOKEN or add `authtoken = <token>` under "
-        "[authentication] in ~/.synapseConfig (a Synapse personal access token with view and "
-        "modify scopes)"
-    )
-
-
-def test_a_broken_config_file_is_reported_without_its_content(tmp_path):
-    cfg = tmp_path / ".synapseConfig"
-    cfg.write_text("authtoken = secret-in-a-broken-file\n[authentication\n")
-    with pytest.raises(ConfigError) as exc:
-        find_token({"HOME": str(tmp_path)})
-    assert str(exc.value) == f"{cfg} is not a valid config file (INI syntax)"
-    assert exc.value.__context__ is None and exc.value.__cause__ is None
-
-
-def test_a_token_with_whitespace_is_refused_without_showing_it(tmp_path):
-    with pytest.raises(ConfigError) as exc:
-        find_token({"SYNAPSE_AUTH_TOKEN": "abc def", "HOME": str(tmp_path)})
-    assert str(exc.value) == (
-        "the Synapse token in the SYNAPSE_AUTH_TOKEN environment variable contains spaces or "
-        "control characters"
-    )
-
-
 def test_from_config_reads_the_token_and_talks_to_the_sandbox(make_sandbox, monkeypatch):
     sb = make_sandbox(synthetic=[(QUEUE, 3)])
     monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", sb.token)
@@ -180,10 +136,10 @@ def test_from_config_reads_the_token_and_talks_to_the_sandbox(make_sandbox, monk
 
 # ------------------------------------------------------------------- listing
 @pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 250])
-def test_listing_reads_pages_of_100_until_a_short_page(make_sandbox, count):
+def test_one_reader_reads_pages_of_100_until_a_short_page(make_sandbox, count):
     sb = make_sandbox(synthetic=[(QUEUE, count)])
     seen: list[int] = []
-    items = provider(sb.url).list(queue_spec(), progress=seen.append)
+    items = provider(sb.url, readers=1).list(queue_spec(), progress=seen.append)
     assert [i.id for i in items] == [str(FIRST + n) for n in range(count)]
     pages = requests_to(sb, "GET", "/submission/status/all")
     assert len(pages) == count // 100 + 1
@@ -191,6 +147,36 @@ def test_listing_reads_pages_of_100_until_a_short_page(make_sandbox, count):
         f"limit=100&offset={100 * n}" for n in range(count // 100 + 1)
     ]
     assert sum(seen) == count
+
+
+def offsets_read(sb) -> list[int]:
+    return [int(e["query"].rsplit("offset=", 1)[1]) for e in requests_to(sb, "GET", "/submission/status/all")]
+
+
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 250, 1000])
+def test_concurrent_readers_read_each_item_once_and_at_most_two_pages_past_the_end(make_sandbox, count):
+    sb = make_sandbox(synthetic=[(QUEUE, count)])
+    seen: list[int] = []
+    pages = list(provider(sb.url).pages(queue_spec(), progress=seen.append))
+    assert RELISTED not in pages
+    assert [i.id for page in pages for i in page] == [str(FIRST + n) for n in range(count)]  # in order
+    assert [len(page) for page in pages] == [100] * (count // 100) + [count % 100]
+    assert sum(seen) == count
+    offsets = offsets_read(sb)
+    needed = count // 100 + 1
+    assert len(offsets) == len(set(offsets)) <= needed + 2  # floor(N/100) + 1, plus ≤ 2 in flight past the end
+    assert sorted(offsets)[:needed] == [100 * n for n in range(needed)]  # every page, each once
+    assert offsets[0] == 0 and (count >= 100 or len(offsets) == 1)  # the first page is read alone
+
+
+def test_concurrent_readers_keep_at_most_three_requests_in_flight(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1000)], max_concurrent=3, latency_ms=30)
+    items = provider(sb.url, retries=0).list(queue_spec())
+    assert len({i.id for i in items}) == len(items) == 1000
+    log = sb.request_log()
+    assert all(e["status"] == 200 for e in log)  # no 429 "Too many concurrent requests"
+    assert sb.faults.max_in_flight == 3  # three at a time, never four
+    assert len(log) <= 11 + 2
 
 
 def test_listing_turns_annotations_into_tags_and_the_lock(make_sandbox):
@@ -285,6 +271,43 @@ def test_closing_the_pages_early_stops_the_reader_thread(make_sandbox):
     assert len(requests_to(sb, "GET", "/submission/status/all")) <= 3 + _PAGES_AHEAD < 51
 
 
+def test_closing_the_pages_early_stops_every_reader_mid_request(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 5_000)], latency_ms=50)
+    pages = provider(sb.url).pages(queue_spec())
+    first = next(pages)  # the readers are now waiting on pages 100, 200, 300
+    pages.close()
+    assert len(first) == 100
+    assert not [t for t in threading.enumerate() if t.name.startswith("synapse-pages")]
+    sent = len(requests_to(sb, "GET", "/submission/status/all"))
+    assert sent <= 1 + 3  # the first page, and the three in flight when it was closed
+    time.sleep(0.2)
+    assert len(requests_to(sb, "GET", "/submission/status/all")) == sent  # nothing after
+
+
+def test_a_429_mid_listing_slows_every_reader_and_the_listing_completes():
+    """Synapse's sliding window in miniature (4 requests a second): the session learns
+    it from the first refusal; only requests already in flight then can be refused."""
+    count, lock, admitted, answers = 650, threading.Lock(), [], []
+
+    def respond(request):
+        with lock:
+            now = time.monotonic()
+            admitted[:] = [t for t in admitted if now - t < 1.0]
+            if len(admitted) >= 4:
+                answers.append(429)
+                return json_response({"reason": "Requests are too frequent. Allowed 4 requests every 1 seconds."}, 429)
+            admitted.append(now)
+            answers.append(200)
+        offset = int(request.args["offset"])
+        return json_response({"results": [status(str(FIRST + n)) for n in range(offset, min(offset + 100, count))]})
+
+    with serve(Scripted(respond)) as url:
+        items = provider(url, retries=5).list(queue_spec())
+    assert [i.id for i in items] == [str(FIRST + n) for n in range(count)]
+    assert 1 <= answers.count(429) <= 3
+    assert answers.count(200) <= count // 100 + 1 + 2
+
+
 def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 150)])
     ids = iter(range(1000, 2000))
@@ -292,8 +315,8 @@ def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
     def insert_before_the_listed_rows() -> None:
         sb.store.insert(QUEUE, [NewItem(id=str(next(ids)))])
 
-    with pytest.raises(ProviderError) as exc:
-        after_each_response(provider(sb.url), insert_before_the_listed_rows).list(queue_spec())
+    with pytest.raises(ProviderError) as exc:  # one reader: the interleaving below is exact
+        after_each_response(provider(sb.url, readers=1), insert_before_the_listed_rows).list(queue_spec())
     # A row arrives after every page. The first listing repeats its 100th row; the
     # second starts with two new rows and a third shifts its second page, so its first
     # page ends at FIRST + 97 and the second page starts with that row again.
@@ -301,6 +324,45 @@ def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
         f"evaluation {QUEUE}: submission {FIRST + 97} was listed twice; the queue kept changing "
         "while it was read, try again"
     )
+
+
+def test_concurrent_readers_detect_a_queue_that_keeps_changing(make_sandbox):
+    sb = make_sandbox(synthetic=[(QUEUE, 1000)], latency_ms=20)
+    ids = iter(range(1000, 2000))
+
+    def insert_before_the_listed_rows() -> None:
+        sb.store.insert(QUEUE, [NewItem(id=str(next(ids)))])
+
+    with pytest.raises(ProviderError, match=rf"^evaluation {QUEUE}: submission \d+ was listed twice; "
+                                            "the queue kept changing while it was read, try again$"):
+        after_each_response(provider(sb.url), insert_before_the_listed_rows).list(queue_spec())
+    offsets = offsets_read(sb)
+    assert offsets.count(0) == 2  # listed again once, then given up
+    assert len(offsets) < 2 * 11  # neither listing read on to the end after its repeat
+
+
+def test_concurrent_readers_relist_a_queue_changed_mid_read(make_sandbox):
+    """Page 0 is read alone, then three at a time. A row that sorts first is inserted
+    when the first of pages 100, 200, 300 is answered; every page asked for after that
+    reads the store at least 50 ms later (the sandbox's latency comes first), so page
+    400 starts with the row page 300 ended with: the repeat is caught and the queue
+    listed again."""
+    sb = make_sandbox(synthetic=[(QUEUE, 1000)], latency_ms=50)
+    lock = threading.Lock()
+    answered: list[int] = []
+
+    def insert_when_the_second_page_is_answered() -> None:
+        with lock:
+            answered.append(1)
+            if len(answered) == 2:  # page 0, then the first of 100/200/300
+                sb.store.insert(QUEUE, [NewItem(id="1000")])
+
+    pages = list(after_each_response(provider(sb.url), insert_when_the_second_page_is_answered)
+                 .pages(queue_spec()))
+    assert pages.count(RELISTED) == 1
+    after = [i.id for page in pages[pages.index(RELISTED) + 1:] for i in page]
+    assert len(after) == len(set(after)) == 1001 and after[0] == "1000"
+    assert offsets_read(sb).count(0) == 2
 
 
 def test_listing_survives_injected_503s_and_dropped_connections(make_sandbox):
@@ -608,9 +670,20 @@ def test_an_unwritable_tag_value_is_write_failed_naming_the_submission():
     assert str(exc.value) == "submission 1: values of one tag must share a type, got LONG, STRING"
 
 
-def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_not():
-    """write() joins the statuses batches() encoded; the bytes sent must be exactly
-    encode_body(batch_body(...)) with the queue's own lock annotation."""
+def count_encodings(monkeypatch) -> Callable[[], int]:
+    """How many statuses the provider has built since (each is then encoded)."""
+    from reconciler.providers import synapse
+
+    calls = []
+    built = synapse._status
+    monkeypatch.setattr(synapse, "_status", lambda *args: calls.append(1) or built(*args))
+    return lambda: len(calls)
+
+
+def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_not(monkeypatch):
+    """write() joins the statuses batches() encoded and its batch carries; the bytes
+    sent must be exactly encode_body(batch_body(...)) with the queue's own lock
+    annotation."""
     app = Scripted(lambda request: json_response({}))
     items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(4)]
     changes = [change(i, ("tags.note", ("é\u2028x",)), ("locked", True), lock="lock") for i in items]
@@ -618,14 +691,35 @@ def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_
     with serve(app) as url:
         p = provider(url)
         (batch,) = p.batches(frozen, changes)
+        encoded_since = count_encodings(monkeypatch)
         p.write(frozen, batch[:3])  # as batches() encoded them
-        assert p._encoded.keys() == {id(changes[3])}
+        assert encoded_since() == 0
         p.write(queue_spec(lock="other"), batch[3:])  # another lock key: encoded again
-        assert p._encoded == {}
+        assert encoded_since() == 1
         provider(url).write(frozen, changes)  # never seen by batches(): encoded on the spot
+        assert encoded_since() == 5
     bodies = [seen.body for seen in app.seen]
     assert bodies == [
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes[:3]])),
         encode_body(batch_body([status_for_write(changes[3], "other")])),
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes])),
+    ]
+
+
+def test_a_batch_without_a_conflicting_change_keeps_the_others_encodings(monkeypatch):
+    """The engine peels a stale item off with Batch.without and re-sends the rest: those
+    are sent as batches() encoded them, and the peeled one is not sent."""
+    app = Scripted(lambda request: json_response({}))
+    items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(3)]
+    changes = [change(i, ("tags.note", (f"n{n}",))) for n, i in enumerate(items)]
+    with serve(app) as url:
+        p = provider(url)
+        (batch,) = p.batches(queue_spec(), changes)
+        encoded_since = count_encodings(monkeypatch)
+        rest = batch.without(changes[1])
+        assert list(rest) == [changes[0], changes[2]]
+        p.write(queue_spec(), rest)
+        assert encoded_since() == 0
+    assert [seen.body for seen in app.seen] == [
+        encode_body(batch_body([status_for_write(c, "locked") for c in (changes[0], changes[2])])),
     ]

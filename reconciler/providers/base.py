@@ -36,10 +36,6 @@ class Capabilities:
     atomic_batches: bool = True  # False: a failed write may have landed in part (WriteResult)
     status: StatusRules = StatusRules()
 
-    @property
-    def native_locks(self) -> bool:
-        return self.lock_option is None
-
 
 # What `plan` and `apply` say, once, for a service that cannot refuse a stale write.
 COMPARE_GUARD_NOTE = (
@@ -123,12 +119,26 @@ class Relisted:
 RELISTED: Final = Relisted()
 
 
+class Batch(tuple):  # tuple[Change, ...]
+    """The changes of one `write` call, in order, as `Provider.batches` returns them.
+
+    A provider that prepares each change's request while it sizes its batches (Synapse
+    encodes each status to measure it) returns a subclass carrying what it prepared, so
+    `write` need not prepare it again; `without` is how the engine peels a conflicting
+    change off, and a subclass keeps what it prepared for the changes that remain."""
+
+    __slots__ = ()
+
+    def without(self, change: Change) -> "Batch":
+        return Batch(c for c in self if c is not change)
+
+
 class Provider(ABC):
     type: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     # JSON Schema (draft 2020-12) of the provider's `provider:` block besides `type`:
     # {"description": ..., "properties": {...}}; spec.schema.json is assembled from these
-    # (reconciler/schemas/assemble.py) and a test keeps the shipped file in step.
+    # (reconciler/schema_assembly.py) and a test keeps the shipped file in step.
     options_schema: ClassVar[Mapping[str, Any]] = {"properties": {}}
 
     @property
@@ -136,9 +146,16 @@ class Provider(ABC):
     def endpoint(self) -> str:
         """Identifies the service instance; a plan file only applies to the same one."""
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A provider implements `list` or `pages` (or both); each default is the other."""
+        super().__init_subclass__(**kwargs)
+        if cls.list is Provider.list and cls.pages is Provider.pages:
+            raise TypeError(f"{cls.__name__} must implement list() or pages()")
+
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        """Every item of the queue, each exactly once, as one consistent snapshot."""
+        """Every item of the queue, each exactly once, as one consistent snapshot.
+        Default: the `pages`, gathered (honouring RELISTED)."""
+        return gather(self.pages(queue, progress))
 
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """The snapshot `list` returns, a page at a time as it is read, so that the
@@ -157,6 +174,8 @@ class Provider(ABC):
     @abstractmethod
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult | None:
         """Write one batch, each change guarded by its etag (or the compare guard).
+        `changes` is a Batch from `batches` (or what `without` left of one), or any
+        sequence of changes: a test, or a caller that made no batches.
 
         Builds each object from the item as stored (`change.base` where the service
         refuses a stale etag, a fresh read under the compare guard) with only the
@@ -167,10 +186,11 @@ class Provider(ABC):
         providers return a WriteResult naming what happened to each change.
         """
 
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """Split changes into write batches, in order; providers with size limits refine
-        this (the queue's settings, such as its lock annotation, shape what is written)."""
-        return chunk(changes, self.capabilities.batch_limit)
+        this (the queue's settings, such as its lock annotation, shape what is written).
+        The engine hands each batch to `write`, or what `Batch.without` leaves of it."""
+        return [Batch(part) for part in chunk(changes, self.capabilities.batch_limit)]
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "Provider":
@@ -247,7 +267,7 @@ def matches_after(change: Change, item: Item) -> bool:
         elif f.field == "locked":
             if item.locked != f.after:
                 return False
-        elif not same_tag_value(item.tags.get(f.field[5:]), f.after):
+        elif not same_tag_value(item.tags.get(f.tag_key), f.after):
             return False
     return True
 
@@ -316,6 +336,34 @@ def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:
         else:
             items += page  # type: ignore[arg-type]
     return items
+
+
+def url_option_schema(description: str) -> dict[str, Any]:
+    """The `options_schema` property of an `endpoint:` option (an http(s) URL)."""
+    return {
+        "description": description,
+        "type": "string",
+        "pattern": "^https?://",
+        "errorMessage": "expected an http:// or https:// URL",
+    }
+
+
+def refuse_unknown_options(service: str, options: Mapping[str, Any], known: Iterable[str]) -> None:
+    """A provider block's options must all be `known` ones (a typo would be ignored)."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown {service} provider option(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+
+
+def endpoint_option(service: str, options: Mapping[str, Any]) -> str | None:
+    """The provider block's `endpoint`, a string if given (None: not given)."""
+    endpoint = options.get("endpoint")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise ConfigError(f"{service} provider option `endpoint` must be a URL string")
+    return endpoint
 
 
 def chunk(seq: Sequence[Any] | Iterable[Any], size: int) -> list[list[Any]]:

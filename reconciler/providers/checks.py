@@ -9,9 +9,9 @@ as for `check_queue`.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any, Iterator
 
+from ..errors import suggest
 from ..model import Assignment, QueueSpec, StatusRules, same_tag_value
 from .base import Capabilities, SpecProblem
 
@@ -21,16 +21,6 @@ def capability_problems(queue: QueueSpec, caps: Capabilities, service: str) -> l
     if caps.label_tags:
         problems += _label_problems(queue, service)
     return problems
-
-
-def closest(value: str, choices: tuple[str, ...]) -> str | None:
-    """The valid value a typo most likely meant: a case-insensitive match first
-    (`scored` → `SCORED`), else the nearest spelling."""
-    folded = {c.casefold(): c for c in choices}
-    if value.casefold() in folded:
-        return folded[value.casefold()]
-    near = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.75)
-    return folded[near[0]] if near else None
 
 
 def _status_problems(queue: QueueSpec, rules: StatusRules, service: str) -> Iterator[SpecProblem]:
@@ -47,7 +37,7 @@ def _status_problems(queue: QueueSpec, rules: StatusRules, service: str) -> Iter
         if not isinstance(status, str) or status in allowed:
             continue
         what = rules.name if matching or allowed == known else f"{rules.name} a spec can set"
-        suggestion = closest(status, allowed)
+        suggestion = suggest(status, allowed, ignore_case=True, cutoff=0.75)
         hint = f": did you mean {suggestion!r}?" if suggestion is not None else ""
         yield SpecProblem(f"status {status!r} is not a {what}{hint} (one of: {', '.join(sorted(allowed))})", path)
 

@@ -27,14 +27,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .. import __version__
 from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
-    ListingMoved,
+    Batch,
     Capabilities,
     ConfigError,
+    ListingMoved,
     Progress,
     Provider,
     ProviderError,
@@ -45,8 +45,10 @@ from .base import (
     chunk,
     compare_guard,
     digest_etag,
-    gather,
+    endpoint_option,
     read_twice,
+    refuse_unknown_options,
+    url_option_schema,
 )
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
@@ -114,13 +116,10 @@ class DatamakerProvider(Provider):
             f"comes from {TOKEN_ENV} or ~/{CONFIG_RELATIVE}, never from the spec."
         ),
         "properties": {
-            "endpoint": {
-                "description": (f"Backend URL. Default: {HOST_ENV}, else `host` in ~/{CONFIG_RELATIVE}, "
-                                f"else {DEFAULT_ENDPOINT} (plain http only for loopback)."),
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(
+                f"Backend URL. Default: {HOST_ENV}, else `host` in ~/{CONFIG_RELATIVE}, "
+                f"else {DEFAULT_ENDPOINT} (plain http only for loopback)."
+            ),
             "tenant": {
                 "description": f"Tenant code sent as Synapse-Tenant. Default: {TENANT_ENV}, else none.",
                 "type": "string",
@@ -141,7 +140,6 @@ class DatamakerProvider(Provider):
         self._auth = SynapseTokenAuth(token, tenant)
         self._session = make_session(
             auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
             retry_statuses=RETRY_STATUSES,
         )
         self._tag_ids: dict[str, dict[str, int]] = {}  # project → tag name → id
@@ -155,15 +153,11 @@ class DatamakerProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "DatamakerProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(f"unknown datamaker provider option(s): {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(OPTIONS))})")
+        refuse_unknown_options("datamaker", config.options, OPTIONS)
         environ = os.environ
         stored = _read_config(_config_path(environ))
-        endpoint = config.options.get("endpoint") or environ.get(HOST_ENV) or stored.get("host") or DEFAULT_ENDPOINT
-        if not isinstance(endpoint, str):
-            raise ConfigError("datamaker provider option `endpoint` must be a URL string")
+        endpoint = endpoint_option("datamaker", config.options) or environ.get(HOST_ENV) or stored.get("host") \
+            or DEFAULT_ENDPOINT
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
         tenant = config.options.get("tenant") or environ.get(TENANT_ENV) or None
         if tenant is not None and (not isinstance(tenant, str) or not _TOKEN_SHAPE.fullmatch(tenant)):
@@ -194,9 +188,6 @@ class DatamakerProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """The project's tags (every tag the spec names must exist: checked before any
         task is read), then who carries each of them (all are read, so items show the
@@ -313,12 +304,12 @@ class DatamakerProvider(Provider):
         return out
 
     # ----------------------------------------------------------------- writing
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """Changes that need the same calls next to each other, then cut into batches
         of BATCH_LIMIT: the calls of one batch are as few as grouping can make them,
         and a batch boundary splits at most one group."""
         ordered = sorted(changes, key=lambda c: _signature(c, queue.lock_key))
-        return chunk(ordered, self.capabilities.batch_limit)
+        return [Batch(part) for part in chunk(ordered, self.capabilities.batch_limit)]
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
         result = WriteResult()

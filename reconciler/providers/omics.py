@@ -25,9 +25,9 @@ from urllib.parse import quote, urlsplit
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
-    ListingMoved,
     Capabilities,
     ConfigError,
+    ListingMoved,
     Progress,
     Provider,
     ProviderError,
@@ -36,8 +36,9 @@ from .base import (
     WriteResult,
     compare_guard,
     digest_etag,
-    gather,
     read_twice,
+    refuse_unknown_options,
+    url_option_schema,
 )
 
 OPTIONS = frozenset({"region", "profile", "endpoint"})
@@ -98,12 +99,7 @@ class OmicsProvider(Provider):
                 "type": "string",
                 "minLength": 1,
             },
-            "endpoint": {
-                "description": "Endpoint URL instead of AWS's (a VPC endpoint, the sandbox); plain http only for loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL, else AWS's.",
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema("Endpoint URL instead of AWS's (a VPC endpoint, the sandbox); plain http only for loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL, else AWS's."),
         },
     }
 
@@ -122,12 +118,7 @@ class OmicsProvider(Provider):
     # ------------------------------------------------------------- opening
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "OmicsProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown omics provider option(s): {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(OPTIONS))})"
-            )
+        refuse_unknown_options("omics", config.options, OPTIONS)
         for name in OPTIONS:
             value = config.options.get(name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -245,9 +236,6 @@ class OmicsProvider(Provider):
         return problems
 
     # ------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """ListBatch pages of 100, each followed by its batches' GetBatch (tags and arn
         are only there), MAX_IN_FLIGHT at a time. The service documents no order for

@@ -24,14 +24,13 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from .. import __version__
 from ..http import HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
-    ListingMoved,
     Capabilities,
     ConfigError,
+    ListingMoved,
     Progress,
     Provider,
     ProviderError,
@@ -41,8 +40,10 @@ from .base import (
     WriteResult,
     compare_guard,
     digest_etag,
-    gather,
+    endpoint_option,
     read_twice,
+    refuse_unknown_options,
+    url_option_schema,
 )
 
 STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
@@ -97,13 +98,10 @@ class SuperviselyProvider(Provider):
         "description": ("Supervisely tasks (queue: workspace id; item: task id); the token comes from "
                         "API_TOKEN or ~/supervisely.env, never from the spec."),
         "properties": {
-            "endpoint": {
-                "description": ("Server address, e.g. https://app.supervisely.com. Default: SERVER_ADDRESS, "
-                                "else ~/supervisely.env (plain http only for loopback)."),
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(
+                "Server address, e.g. https://app.supervisely.com. Default: SERVER_ADDRESS, "
+                "else ~/supervisely.env (plain http only for loopback)."
+            ),
             "tags_key": {
                 "description": f"The task meta key holding the tags (a map of strings). Default: {DEFAULT_TAGS_KEY}.",
                 "type": "string",
@@ -136,7 +134,6 @@ class SuperviselyProvider(Provider):
         self._max_in_flight = max_in_flight
         self._session = make_session(
             auth=HeaderAuth("x-api-key", token), retries=retries, backoff=backoff, timeout=timeout,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
             retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
         )
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
@@ -155,19 +152,14 @@ class SuperviselyProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "SuperviselyProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(f"unknown supervisely provider option(s): {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(OPTIONS))})")
+        refuse_unknown_options("supervisely", config.options, OPTIONS)
         tags_key = config.options.get("tags_key", DEFAULT_TAGS_KEY)
         if not isinstance(tags_key, str) or not tags_key or tags_key == "id":
             raise ConfigError("supervisely provider option `tags_key` must be a non-empty meta key other than `id`")
         in_flight = config.options.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
         if isinstance(in_flight, bool) or not isinstance(in_flight, int) or not 1 <= in_flight <= MAX_MAX_IN_FLIGHT:
             raise ConfigError(f"supervisely provider option `max_in_flight` must be an integer from 1 to {MAX_MAX_IN_FLIGHT}")
-        endpoint = config.options.get("endpoint")
-        if endpoint is not None and not isinstance(endpoint, str):
-            raise ConfigError("supervisely provider option `endpoint` must be a URL string")
+        endpoint = endpoint_option("supervisely", config.options)
         found_address, token = find_credentials(os.environ)
         if endpoint is None:
             if found_address is None:
@@ -186,9 +178,6 @@ class SuperviselyProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """`tasks.list` sorted by id, page 1 first, then the other pages (several in
         flight). A listing whose row count differs from its `total`, whose `total`

@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-from queue import Full, Queue
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import requests
 
-from .. import __version__
 from ..auth import HOW_TO, find_token
 from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
-    RELISTED,
+    ListingMoved,
+    Batch,
     Capabilities,
     ConfigError,
     Progress,
@@ -34,7 +33,10 @@ from .base import (
     SpecProblem,
     StaleEtag,
     WriteFailed,
-    gather,
+    endpoint_option,
+    read_twice,
+    refuse_unknown_options,
+    url_option_schema,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
 from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
@@ -76,16 +78,107 @@ THROTTLE = ThrottleDialect(
 
 _STALE = re.compile(r"Submission Status: (\S+) was updated since")
 _NUMERIC = re.compile(r"[0-9]+")
-# Pages read but not yet turned into items; the reader waits when this many are queued.
+# Pages asked for but not yet taken by the caller; the readers wait at this many.
 _PAGES_AHEAD = 8
 
 
-class _ListedTwice(Exception):
-    """The listing returned a submission twice: it is not one consistent snapshot."""
+class _Listing:
+    """One pass over a queue's pages: page 0 read on the caller's thread, then up to
+    `readers` reader threads each asking for the next unissued offset as soon as its
+    last request is answered, until a page comes back short (or a request fails).
 
-    def __init__(self, item_id: str) -> None:
-        super().__init__(item_id)
-        self.item_id = item_id
+    Pages are handed out in offset order (`take`). Each arriving page is checked for
+    repeated ids along the frontier, in offset order and under the lock, so a repeat is
+    found as soon as the pages before it are in and no offset is issued after it; the
+    pages after the first short (or failed, or repeating) one are dropped unread, as the
+    one-reader listing never asked for them. Readers stay at most `ahead` pages ahead of
+    the caller, and `close` stops them: no new request is sent, the ones in flight are
+    waited for (each is one request), the threads are joined.
+    """
+
+    def __init__(self, read: Callable[[int], tuple[str, list[Any]]], readers: int, ahead: int) -> None:
+        self._read, self._readers, self._ahead = read, readers, ahead
+        self._cond = threading.Condition()
+        self._done: dict[int, tuple[str, list[Any]] | BaseException] = {}
+        self._seen: set[str] = set()
+        self._issued = 0  # pages asked for (indexes 0 .. issued-1)
+        self._checked = 0  # pages before this index are in and checked for repeats
+        self._end: int | None = None  # the first short, failed or repeating page seen
+        self._taken = 0  # pages handed to the caller
+        self._stopped = False
+        self._threads: list[threading.Thread] = []
+
+    def take(self, index: int) -> tuple[str, list[Any]]:
+        """Page `index` (the caller takes them in order), or its exception raised."""
+        if index == 0:
+            self._issued = 1
+            self._arrived(0, self._fetch(0))
+            if self._end is None:  # a full first page: read the rest concurrently
+                self._threads = [
+                    threading.Thread(target=self._run, name="synapse-pages", daemon=True)
+                    for _ in range(self._readers)
+                ]
+                for thread in self._threads:
+                    thread.start()
+        with self._cond:
+            while index >= self._checked:
+                self._cond.wait()
+            page = self._done.pop(index)
+            self._taken = index + 1
+            self._cond.notify_all()
+        if isinstance(page, BaseException):
+            raise page
+        return page
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while (not self._stopped and self._end is None
+                       and self._issued - self._taken >= self._ahead):
+                    self._cond.wait()
+                if self._stopped or self._end is not None:
+                    return  # every page before the end was issued before it was known
+                index = self._issued
+                self._issued += 1
+            self._arrived(index, self._fetch(index))
+
+    def _fetch(self, index: int) -> tuple[str, list[Any]] | BaseException:
+        try:
+            return self._read(index * PAGE_LIMIT)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            return exc
+
+    def _arrived(self, index: int, page: tuple[str, list[Any]] | BaseException) -> None:
+        with self._cond:
+            self._done[index] = page
+            if isinstance(page, BaseException) or len(page[1]) < PAGE_LIMIT:
+                self._end = index if self._end is None else min(self._end, index)
+            while self._checked in self._done and (self._end is None or self._checked <= self._end):
+                self._check(self._checked)
+                self._checked += 1
+            self._cond.notify_all()
+
+    def _check(self, index: int) -> None:
+        """Record page `index`'s ids; a repeat replaces the page with ListingMoved and
+        ends the listing there."""
+        page = self._done[index]
+        if isinstance(page, BaseException):
+            return
+        for status in page[1]:
+            sid = status.get("id") if isinstance(status, dict) else None
+            if isinstance(sid, str) and sid:  # an empty one is malformed: the caller says so
+                if sid in self._seen:
+                    self._done[index] = ListingMoved(f"submission {sid} was listed twice")
+                    self._end = index if self._end is None else min(self._end, index)
+                    return
+                self._seen.add(sid)
 
 
 class SynapseProvider(Provider):
@@ -97,12 +190,7 @@ class SynapseProvider(Provider):
     options_schema = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
         "properties": {
-            "endpoint": {
-                "description": f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback).",
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback)."),
         },
     }
 
@@ -114,18 +202,18 @@ class SynapseProvider(Provider):
         retries: int = RETRIES,
         backoff: float = BACKOFF,
         timeout: tuple[float, float] = TIMEOUT,
+        readers: int = MAX_IN_FLIGHT,
     ) -> None:
+        if not 1 <= readers <= MAX_IN_FLIGHT:
+            raise ValueError(f"readers must be between 1 and {MAX_IN_FLIGHT}, not {readers}")
         endpoint = endpoint.rstrip("/")
+        self._readers = readers
         check_endpoint(endpoint)
         self._endpoint = endpoint
         self._session = make_session(
             token=token, retries=retries, backoff=backoff, timeout=timeout,
             max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
         )
-        # id(change) → (change, lock annotation, its encoded status): set by batches(),
-        # taken by write(); the change is held so that its id cannot be reused meanwhile
-        self._encoded: dict[int, tuple[Change, str, bytes]] = {}
 
     @property
     def endpoint(self) -> str:
@@ -133,15 +221,10 @@ class SynapseProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "SynapseProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown synapse provider option(s): {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(OPTIONS))})"
-            )
-        endpoint = config.options.get("endpoint", DEFAULT_ENDPOINT)
-        if not isinstance(endpoint, str):
-            raise ConfigError("synapse provider option `endpoint` must be a URL string")
+        refuse_unknown_options("synapse", config.options, OPTIONS)
+        endpoint = endpoint_option("synapse", config.options)
+        if endpoint is None:
+            endpoint = DEFAULT_ENDPOINT
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before asking for a token
         return cls(endpoint, find_token())
 
@@ -152,54 +235,35 @@ class SynapseProvider(Provider):
         return check_queue(queue)
 
     def close(self) -> None:
-        self._encoded.clear()
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
-        """Pages of 100, one request at a time, until a short page.
+        """Pages of 100, up to `readers` requests at a time, in offset order, until a
+        short page (docs/synapse.md "Reading: paging").
 
-        One request at a time on purpose: the total Synapse reports is only an estimate
-        (offset + page + 1 while pages are full), so any page fetched ahead may be past
-        the end; one request per page is the cost a plan promises (DESIGN §7). The next
-        page is asked for as soon as the last one is known to be full, so turning a
-        page into items (and the planner's diff of it) overlaps the server's work on the
-        next one. Synapse pages without ORDER BY, so a queue that changes mid-listing
-        can repeat (or skip) a row: a repeat is detected and the queue listed once more,
-        after RELISTED.
+        The first page is read alone, so a queue of fewer than 100 items (or one that
+        cannot be read) costs one request. After a full first page, reader threads keep
+        up to `readers` pages in flight (Synapse serves 3 at a time per user). The total
+        Synapse reports is only an estimate (offset + page + 1 while pages are full), so
+        the end is known only when a page comes back short: no page after it is asked
+        for from then on, and the pages already in flight past the end (at most
+        `readers` − 1) are the price of reading ahead: at most floor(N/100) + 1 +
+        (readers − 1) requests for N items. Synapse pages without ORDER BY, so a queue
+        that changes mid-listing can repeat (or skip) a row: a repeat is detected and the
+        queue listed once more, after RELISTED.
         """
-        try:
-            yield from self._pages_once(queue, progress)
-            return
-        except _ListedTwice:
-            pass
-        yield RELISTED
-        try:
-            yield from self._pages_once(queue, progress)
-        except _ListedTwice as exc:
-            raise ProviderError(
-                f"evaluation {queue.id}: submission {exc.item_id} was listed twice; the queue "
-                "kept changing while it was read, try again"
-            ) from None
+        return read_twice(
+            lambda: self._pages_once(queue, progress),
+            lambda exc: f"evaluation {queue.id}: {exc}; the queue kept changing while it was read, try again",
+        )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
-        pages: Queue[tuple[str, list[Any]] | BaseException | None] = Queue(maxsize=_PAGES_AHEAD)
-        stop = threading.Event()
-        reader = threading.Thread(
-            target=self._read_pages, args=(queue, pages, stop), name="synapse-pages", daemon=True
-        )
-        reader.start()
+        listing = _Listing(lambda offset: self._read_page(queue, offset), self._readers, _PAGES_AHEAD)
         try:
+            index = 0
             while True:
-                page = pages.get()
-                if page is None:
-                    return
-                if isinstance(page, BaseException):
-                    raise page
-                path, results = page
+                path, results = listing.take(index)
                 try:
                     items = [status_to_item(status, queue.lock_key) for status in results]
                 except MalformedStatus as exc:
@@ -207,35 +271,11 @@ class SynapseProvider(Provider):
                 if progress and results:
                     progress(len(results))
                 yield items
-        finally:
-            stop.set()
-            reader.join()
-
-    def _read_pages(self, queue: QueueSpec, pages: Queue, stop: threading.Event) -> None:
-        """The reader thread: every page in order, then None; or the exception that
-        ended the listing. It asks for the next page the moment the last one is known
-        to be full, with no hand-off between threads on that path, so the only gap
-        between two requests is reading one response; turning pages into items happens
-        on the caller's thread while this one waits on the server. A repeated id is
-        caught here, before the next request (the queue is then listed again)."""
-        seen: set[str] = set()
-        offset = 0
-        try:
-            while not stop.is_set():
-                path, results = self._read_page(queue, offset)
-                for status in results:
-                    sid = status.get("id") if isinstance(status, dict) else None
-                    if isinstance(sid, str) and sid:  # an empty one is malformed: the caller says so
-                        if sid in seen:
-                            raise _ListedTwice(sid)
-                        seen.add(sid)
-                _put(pages, (path, results), stop)
                 if len(results) < PAGE_LIMIT:
-                    _put(pages, None, stop)
                     return
-                offset += PAGE_LIMIT
-        except BaseException as exc:  # handed to the caller's thread, raised there
-            _put(pages, exc, stop)
+                index += 1
+        finally:
+            listing.close()
 
     def _read_page(self, queue: QueueSpec, offset: int) -> tuple[str, list[Any]]:
         """One page's `results`, still raw; (the path it came from, the results)."""
@@ -277,27 +317,29 @@ class SynapseProvider(Provider):
         return item
 
     # ----------------------------------------------------------------- writing
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[list[Change]]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """At most 500 statuses and under 2 MiB of JSON per batch, in order.
 
-        Each status is encoded here to measure it, and the bytes are kept for `write`,
-        which would otherwise build and encode every status a second time."""
+        Each status is encoded here to measure it, and each batch carries those bytes
+        (EncodedBatch) to `write`, which would otherwise build and encode every status a
+        second time (BENCHMARKS.md, "each status encoded once")."""
         envelope = len(encode_body(batch_body([])))
-        out: list[list[Change]] = []
+        out: list[Batch] = []
         current: list[Change] = []
+        encoded: list[bytes] = []
         size = envelope
         for change in changes:
-            encoded = encode_body(_status(change, queue.lock_key))
-            self._encoded[id(change)] = (change, queue.lock_key, encoded)
-            grows = len(encoded) + (1 if current else 0)
+            status = encode_body(_status(change, queue.lock_key))
+            grows = len(status) + (1 if current else 0)
             if current and (len(current) >= BATCH_LIMIT or size + grows >= MAX_BODY_BYTES):
-                out.append(current)
-                current, size = [], envelope
+                out.append(EncodedBatch(current, encoded, queue.lock_key))
+                current, encoded, size = [], [], envelope
                 grows -= 1
             current.append(change)
+            encoded.append(status)
             size += grows
         if current:
-            out.append(current)
+            out.append(EncodedBatch(current, encoded, queue.lock_key))
         return out
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
@@ -312,7 +354,11 @@ class SynapseProvider(Provider):
         """
         if not changes:
             return
-        body = _BODY_START + b",".join(self._take_encoded(queue, c) for c in changes) + _BODY_END
+        if isinstance(changes, EncodedBatch) and changes.lock_key == queue.lock_key:
+            statuses: Sequence[bytes] = changes.encoded
+        else:
+            statuses = [encode_body(_status(c, queue.lock_key)) for c in changes]
+        body = _BODY_START + b",".join(statuses) + _BODY_END
         if len(body) >= MAX_BODY_BYTES:
             raise WriteFailed(
                 f"evaluation {queue.id}: a batch of {len(changes)} statuses is {len(body)} bytes, "
@@ -348,13 +394,6 @@ class SynapseProvider(Provider):
         raise WriteFailed(
             f"evaluation {queue.id}: statusBatch refused (HTTP {response.status_code}): {reason}"
         )
-
-    def _take_encoded(self, queue: QueueSpec, change: Change) -> bytes:
-        """The status `batches` encoded for this change, else encoded now."""
-        kept = self._encoded.pop(id(change), None)
-        if kept is not None and kept[0] is change and kept[1] == queue.lock_key:
-            return kept[2]
-        return encode_body(_status(change, queue.lock_key))
 
     # --------------------------------------------------------------- plumbing
     def _get(self, path: str) -> requests.Response:
@@ -411,6 +450,28 @@ class SynapseProvider(Provider):
 PROVIDER = SynapseProvider
 
 
+class EncodedBatch(Batch):
+    """A batch with each change's status as encoded for the queue's lock annotation
+    (`lock_key`), in the same order: the bytes `write` joins into the request body."""
+
+    encoded: tuple[bytes, ...]
+    lock_key: str
+
+    def __new__(cls, changes: Sequence[Change], encoded: Sequence[bytes], lock_key: str) -> "EncodedBatch":
+        batch = super().__new__(cls, changes)
+        batch.encoded, batch.lock_key = tuple(encoded), lock_key
+        return batch
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return EncodedBatch(tuple.__getitem__(self, index), self.encoded[index], self.lock_key)
+        return tuple.__getitem__(self, index)
+
+    def without(self, change: Change) -> "EncodedBatch":
+        kept = [i for i, c in enumerate(self) if c is not change]
+        return EncodedBatch([self[i] for i in kept], [self.encoded[i] for i in kept], self.lock_key)
+
+
 def batch_body(statuses: list[dict[str, Any]]) -> dict[str, Any]:
     """A SubmissionStatusBatch that is a whole series by itself (see `write`)."""
     return {"statuses": statuses, "isFirstBatch": True, "isLastBatch": True}
@@ -430,16 +491,6 @@ def _status(change: Change, lock_key: str) -> dict[str, Any]:
         return status_for_write(change, lock_key)
     except MalformedStatus as exc:
         raise WriteFailed(f"submission {change.item_id}: {exc}") from None
-
-
-def _put(pages: Queue, entry: Any, stop: threading.Event) -> None:
-    """Queue `entry` for the caller unless it has stopped listening (it failed)."""
-    while not stop.is_set():
-        try:
-            pages.put(entry, timeout=0.1)
-            return
-        except Full:
-            continue
 
 
 def _segment(value: str) -> str:

@@ -22,13 +22,13 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from .. import __version__
 from ..http import RETRY_STATUSES, HeaderAuth, failure_name, make_session, nothing_sent
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
     Capabilities,
     ConfigError,
+    ListingMoved,
     Progress,
     Provider,
     ProviderError,
@@ -39,9 +39,10 @@ from .base import (
     chunk,
     compare_guard,
     digest_etag,
-    ListingMoved,
-    gather,
+    endpoint_option,
     read_twice,
+    refuse_unknown_options,
+    url_option_schema,
 )
 
 ENDPOINT_ENV = "WORKFLOW_HTTP_BASEURL"
@@ -81,16 +82,11 @@ class WorkflowResultsProvider(Provider):
             "WORKFLOW_TOKEN, GITHUB_TOKEN or GITHUB_PAT, never from the spec."
         ),
         "properties": {
-            "endpoint": {
-                "description": (
-                    f"Base URL of the Results server. Default: the {ENDPOINT_ENV} environment "
-                    "variable (e.g. https://frb.chimenet.ca/workflow/results; plain http only "
-                    "for loopback)."
-                ),
-                "type": "string",
-                "pattern": "^https?://",
-                "errorMessage": "expected an http:// or https:// URL",
-            },
+            "endpoint": url_option_schema(
+                f"Base URL of the Results server. Default: the {ENDPOINT_ENV} environment "
+                "variable (e.g. https://frb.chimenet.ca/workflow/results; plain http only "
+                "for loopback)."
+            ),
         },
     }
 
@@ -110,7 +106,6 @@ class WorkflowResultsProvider(Provider):
         self._auth = HeaderAuth(TOKEN_HEADER, token)
         self._session = make_session(
             auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
-            user_agent=f"reconciler/{__version__} {requests.utils.default_user_agent()}",
             # /view and /view/count are reads; this provider never deposits (POST /results).
             # A PUT is not re-sent by the session: `write` re-reads first.
             retry_methods=frozenset({"GET", "HEAD", "POST"}),
@@ -122,13 +117,8 @@ class WorkflowResultsProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> "WorkflowResultsProvider":
-        unknown = sorted(set(config.options) - OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown workflow-results provider option(s): {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(OPTIONS))})"
-            )
-        endpoint = config.options.get("endpoint")
+        refuse_unknown_options("workflow-results", config.options, OPTIONS)
+        endpoint = endpoint_option("workflow-results", config.options)
         if endpoint is None:
             endpoint = os.environ.get(ENDPOINT_ENV, "").strip()
             if not endpoint:
@@ -137,8 +127,6 @@ class WorkflowResultsProvider(Provider):
                     f"provider block or the {ENDPOINT_ENV} environment variable "
                     "(e.g. https://frb.chimenet.ca/workflow/results)"
                 )
-        if not isinstance(endpoint, str):
-            raise ConfigError("workflow-results provider option `endpoint` must be a URL string")
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
         return cls(endpoint, find_token(), retries=RETRIES, backoff=BACKOFF, timeout=TIMEOUT)
 
@@ -154,9 +142,6 @@ class WorkflowResultsProvider(Provider):
         self._session.close()
 
     # ----------------------------------------------------------------- reading
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
-        return gather(self.pages(queue, progress))
-
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """`/view/count`, then pages of 100 (skip 0, 100, ...) of the managed fields only,
         then every id (limit 0, ids only): ceil(N/100) + 2 requests.

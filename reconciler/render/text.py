@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..model import Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value
+from ..model import Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of
 
 BLOCKED_REASON = "item is locked; add `locked: false` to change it"
 # Said once under every plan for a service whose writes cannot be refused as stale.
@@ -33,7 +33,7 @@ def printable(text: str) -> str:
 
 def describe_value(field: str, value: Any) -> str:
     """A field's value for people; a missing tag (before) or deleted one (after) is `(absent)`."""
-    if field.startswith("tags.") or value is None:
+    if tag_key_of(field) is not None or value is None:
         return printable(format_tag_value(value))
     return printable(format_scalar(value))
 

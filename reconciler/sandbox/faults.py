@@ -1,7 +1,10 @@
 """Injected failures and Synapse's throttles, so clients can be tested against both.
 
 Throttle texts are Synapse's own (REST-FACTS §4) with the configured numbers. The random
-generator is seeded, so a single-threaded test sees the same faults on every run.
+generators are seeded, so a single-threaded test sees the same faults on every run. Reads
+(GET) draw from a stream of their own: a client that reads with several threads at once
+(the Synapse provider's page readers) changes which read meets which fault, never which
+write does.
 """
 from __future__ import annotations
 
@@ -33,9 +36,13 @@ class Faults:
                 raise ValueError(f"{name} must be between 0 and 1, not {rate}")
         self.fail_rate, self.drop_rate, self.latency_ms = fail_rate, drop_rate, latency_ms
         self.max_concurrent, self.max_per_minute = max_concurrent, max_per_minute
+        # one stream for reads (GET), one for everything else, each from the seed: a
+        # client that only reads, or only writes, sees the faults a single stream gave it
         self._random = random.Random(seed)
+        self._read_random = random.Random(seed)
         self._lock = threading.Lock()
         self._in_flight = 0
+        self.max_in_flight = 0  # the most requests ever admitted at once (for tests)
         self._recent: deque[float] = deque()
         self.forbid_batches = frozenset(forbid_batches)
         self._batches = 0
@@ -92,17 +99,18 @@ class Faults:
             self._batches += 1
             return self._batches in self.forbid_batches
 
-    def should_fail(self) -> bool:
-        return self._roll(self.fail_rate)
+    def should_fail(self, method: str = "") -> bool:
+        return self._roll(self.fail_rate, method)
 
-    def should_drop(self) -> bool:
-        return self._roll(self.drop_rate)
+    def should_drop(self, method: str = "") -> bool:
+        return self._roll(self.drop_rate, method)
 
-    def _roll(self, rate: float) -> bool:
+    def _roll(self, rate: float, method: str) -> bool:
         if rate <= 0.0:
             return False
         with self._lock:
-            return self._random.random() < rate
+            stream = self._read_random if method == "GET" else self._random
+            return stream.random() < rate
 
     @contextmanager
     def admitted(self) -> Iterator[None]:
@@ -125,6 +133,7 @@ class Faults:
                     " connections at any time."
                 )
             self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
             if self.latency_ms:
                 time.sleep(self.latency_ms / 1000)

@@ -79,7 +79,7 @@ class Harness:
         except Exception:  # a bug in the fake: answer like the service's 500 and show it
             traceback.print_exc()
             response = self.service.error(500, "An internal error occurred in the sandbox.")
-        dropped = self.faults.should_drop()
+        dropped = self.faults.should_drop(request.method)
         self._write_log(request, response, started, dropped)
         if dropped:
             # The work is committed; the client only loses the answer (a lost response).
@@ -91,7 +91,7 @@ class Harness:
         probed = self.service.probe(request)
         if probed is not None:
             return probed
-        if self.faults.should_fail():
+        if self.faults.should_fail(request.method):
             return self.service.error(503, "Service temporarily unavailable, please try again later.")
         denied = self.service.authenticate(request)
         if denied is not None:

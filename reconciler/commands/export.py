@@ -1,0 +1,57 @@
+"""`reconciler export`: write the live state of a spec's queues as a spec of explicit
+entries, and the spec schema beside it; reads each queue once, writes nothing to it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..error_handler import EXIT_OK, echo_err
+from ..errors import UserError
+from .inputs import load_specs
+from .options import Options
+from .schema import schema_text
+
+
+def export(opts: Options, spec_path: str, out: str) -> int:
+    from ..export import export_spec, unstatable_tags
+    from ..providers import open_provider
+
+    (spec,) = load_specs([spec_path], "export")
+    out_dir = os.getcwd() if out == "-" else os.path.dirname(os.path.abspath(out))
+    progress = opts.progress()
+    with open_provider(spec.provider) as provider:
+        try:
+            queues = [(q, provider.list(q, progress.line(f"Reading queue {q.id}"))) for q in spec.queues]
+        finally:
+            progress.close()
+    text = export_spec(spec.provider, queues, out_dir)
+    if not opts.quiet:
+        for warning in unstatable_tags(queues):
+            echo_err(f"warning: {warning}")
+    if out == "-":
+        click.echo(text, nl=False)
+        return EXIT_OK
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the exported spec: {exc.strerror}") from None
+    _write_schema_beside(out)
+    if not opts.quiet:
+        items = sum(len(items) for _, items in queues)
+        echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
+    return EXIT_OK
+
+
+def _write_schema_beside(out: str) -> None:
+    """The exported spec's first line points editors at `spec.schema.json` beside it;
+    write that file (what `reconciler schema` prints) so the pointer resolves, replacing
+    an older copy, since the schema belongs to this reconciler version."""
+    path = Path(out).parent / "spec.schema.json"
+    text = schema_text("spec") + "\n"
+    try:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the spec schema: {exc.strerror}") from None

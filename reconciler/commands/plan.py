@@ -1,0 +1,53 @@
+"""`reconciler plan`: read live state, show the smallest set of changes, optionally save
+them as a plan file; writes nothing to the service."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from ..error_handler import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, echo_err
+from ..errors import UserError
+from .inputs import plan_from_specs
+from .options import Options
+from .views import annotated, echo_warnings, make_view, new_meta, render, report_problems
+
+
+def plan(
+    opts: Options,
+    specs: Sequence[str],
+    *,
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    only: Sequence[str],
+    force: bool,
+    fail_on_missing: bool,
+    replace: Sequence[str],
+) -> int:
+    from ..planfile import dump_plan
+
+    with annotated(fmt):
+        _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
+        provider.close()
+        echo_warnings(result.missing)
+        meta = new_meta(result.missing)
+        view = make_view(result.plan, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
+        to_stdout = out == "-"
+        if not (to_stdout and fmt == "json"):  # else the same document twice
+            click.echo(render(result.plan, fmt, opts, view), err=to_stdout)
+        if to_stdout:
+            click.echo(dump_plan(result.plan, **meta), nl=False)
+        elif out:
+            try:
+                Path(out).write_text(dump_plan(result.plan, **meta), encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"{out}: cannot write the plan file: {exc.strerror}") from None
+            if not opts.quiet:
+                echo_err(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
+    if report_problems(result.plan, view, fmt, force):
+        return EXIT_ERROR
+    if detailed_exitcode and result.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK

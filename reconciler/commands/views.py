@@ -1,0 +1,157 @@
+"""What plan, show and apply print about a plan: its metadata, the problems that make
+it fail, the chosen renderer, warnings, and errors as GitHub annotations."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+import click
+
+from .. import __version__
+from ..error_handler import echo_err
+from ..errors import UserError
+from .options import Options
+
+if TYPE_CHECKING:
+    from ..model import Plan
+    from ..notes import SpecWarning
+    from ..planfile import LoadedPlan
+
+FORMATS = ("text", "json", "markdown", "github")
+
+
+@dataclass(frozen=True)
+class View:
+    """What every rendering of one plan shares besides the plan itself: its plan file
+    metadata, the header naming the service, and why the plan fails (if it does)."""
+
+    meta: Mapping
+    header: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple:
+        return tuple(self.meta.get("warnings", ()))
+
+
+def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False) -> View:
+    from ..render.text import plan_header
+
+    header = plan_header(
+        plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
+    )
+    missing = meta.get("warnings", ()) if fail_on_missing else ()
+    return View(meta, header, tuple(problems(plan, force, missing)))
+
+
+def saved_meta(loaded: LoadedPlan) -> dict:
+    """What a saved plan says about itself, as new_meta says it of a new one."""
+    return {"tool_version": loaded.tool_version, "created_at": loaded.created_at, "warnings": loaded.warnings}
+
+
+def new_meta(warnings: Sequence[SpecWarning] = ()) -> dict:
+    return {
+        "tool_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "warnings": tuple(warnings),
+    }
+
+
+def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[str]:
+    """Problems that make plan fail and apply refuse (blocked changes, safety, and with
+    --fail-on-missing the spec entries their queue lacks)."""
+    found = []
+    if missing:
+        found.append(
+            f"{len(missing)} warning(s) about spec entries for submissions not in their queue "
+            "(--fail-on-missing)"
+        )
+    locked = [c for c in plan.blocked if c.refused is None]
+    if locked:
+        ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
+        found.append(
+            f"{len(locked)} change(s) blocked by locks ({ids}): set `locked: false` "
+            "for an item to change it, or stop changing it"
+        )
+    refused = [c for c in plan.blocked if c.refused is not None]
+    if refused:
+        shown = "; ".join(f"{c.item_id}: {c.refused}" for c in refused[:5]) + (" …" if len(refused) > 5 else "")
+        found.append(
+            f"{len(refused)} change(s) the service would refuse ({shown}): stop asking for them"
+        )
+    if not force:
+        found += [f"{v} (use --force to override)" for v in plan.safety_violations()]
+    return found
+
+
+def render(plan: Plan, fmt: str, opts: Options, view: View) -> str:
+    if fmt == "json":
+        from ..render.json import render_plan_json
+
+        return render_plan_json(plan, **view.meta)
+    if fmt == "markdown":
+        from ..render.markdown import render_plan_markdown
+
+        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings)
+    if fmt == "github":
+        from ..render.github import render_plan_github
+
+        _write_step_summary(plan, view)
+        return render_plan_github(plan, view.problems, view.warnings)
+    from ..render.text import render_plan_text
+
+    return render_plan_text(plan, color=opts.color, header=view.header)
+
+
+def _write_step_summary(plan: Plan, view: View) -> None:
+    """GitHub shows $GITHUB_STEP_SUMMARY on the run page; append the markdown plan."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        from ..render.markdown import render_plan_markdown
+
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(render_plan_markdown(
+                    plan, header=view.header, problems=view.problems, warnings=view.warnings
+                ) + "\n")
+        except OSError as exc:
+            raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
+
+
+def report_problems(plan: Plan, view: View, fmt: str, force: bool) -> bool:
+    """plan and show alike: each problem on stderr, safety limits also as annotations
+    under --format github (blocked changes are annotated at their spec lines by the
+    renderer); True when there are any (the command exits 1)."""
+    for problem in view.problems:
+        echo_err(f"error: {problem}")
+    if fmt == "github" and not force:
+        from ..render.github import command
+
+        for violation in plan.safety_violations():
+            click.echo(command("error", violation, title="safety limit"))
+    return bool(view.problems)
+
+
+def echo_warnings(warnings: Sequence[SpecWarning]) -> None:
+    """Spec entries the queue lacks, at their lines, on stderr in every format and even
+    with -q: they are findings about the spec (a mistyped id), not progress notes."""
+    for warning in warnings:
+        echo_err(f"warning: {warning}")
+
+
+@contextmanager
+def annotated(fmt: str) -> Iterator[None]:
+    """With --format github, errors also go to stdout as workflow annotations (at their
+    file, line and column), so a failing check points at the spec line; stderr and the
+    exit code stay as in every other format."""
+    try:
+        yield
+    except UserError as exc:
+        if fmt == "github":
+            from ..render.github import github_errors_for
+
+            click.echo(github_errors_for([exc]))
+        raise

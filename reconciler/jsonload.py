@@ -1,0 +1,211 @@
+"""Strict JSON reading with positions, for plan files (the twin of yamlload.py).
+
+A plan file is untrusted input, so this reader refuses what Python's json module lets
+through (duplicate keys, NaN and Infinity, numbers too long to convert) and locates
+every error, its own and later ones (schema, model), at the line and column of the
+offending value, naming its path too: line and column alone are little help in a
+minified file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from json.decoder import scanstring
+from typing import Any
+
+from .errors import Located
+
+MAX_DIGITS = 4000  # under Python's own limit for int(str), which fails with a bare ValueError
+
+JsonPath = tuple  # mapping keys and list indexes from the root
+
+
+def parse(data: str | bytes, display: str) -> tuple[Any, str]:
+    """The document and its text (decoded, without a byte-order mark); `display` names
+    the file in errors. Raises Located."""
+    text = _decode_utf8(data, display) if isinstance(data, bytes) else data
+    text = text.removeprefix("\ufeff")
+    return _parse_json(text, display), text
+
+
+def _decode_utf8(data: bytes, display: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise Located(
+            display, line, column, f"plan file is not UTF-8 text (invalid byte 0x{data[exc.start]:02x})"
+        ) from None
+
+
+class _BadToken(Exception):
+    """Valid to Python's json module but not to a plan file; located by `_find_bad_token`."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key would let a file show reviewers one value while apply uses another.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _BadToken()
+    return obj
+
+
+def _reject_constant(token: str) -> Any:
+    raise _BadToken()
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _BadToken()
+    return value
+
+
+def _short_int(token: str) -> int:
+    if len(token) > MAX_DIGITS:
+        raise _BadToken()
+    return int(token)
+
+
+def _number_problem(token: str) -> str | None:
+    if token in ("NaN", "Infinity", "-Infinity"):
+        return f"{token} is not valid JSON (a plan file writes it as {{\"float\": \"nan\"}} etc.)"
+    if re.fullmatch(r"-?\d+", token):
+        return "number has too many digits" if len(token) > MAX_DIGITS else None
+    return None if math.isfinite(float(token)) else f"number {token[:40]} is out of range"
+
+
+def _parse_json(text: str, display: str) -> Any:
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_short_int,
+        )
+    except json.JSONDecodeError as exc:
+        # "Unterminated string starting at": the position follows, as line and column
+        message = exc.msg.removesuffix(" starting at")
+        raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {message}") from None
+    except _BadToken:
+        found = _find_bad_token(text)
+        if found is None:  # pragma: no cover - the scanner sees what the hooks saw
+            raise Located(display, None, None, "not valid JSON") from None
+        pos, message = found
+        line, column = _line_col(text, pos)
+        raise Located(display, line, column, message) from None
+
+
+_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity|true|false|null")
+
+
+def _find_bad_token(text: str) -> tuple[int, str] | None:
+    """Where the first duplicate key or unacceptable number is (a slow pass, run only
+    after the fast parser refused the file, to say where)."""
+    keys: list[set[str] | None] = []  # per open container: keys seen (None: an array)
+    expect_key = False
+    pos, end = 0, len(text)
+    while pos < end:
+        ch = text[pos]
+        if ch in " \t\r\n:":
+            pos += 1
+        elif ch in "{[":
+            keys.append(set() if ch == "{" else None)
+            expect_key = ch == "{"
+            pos += 1
+        elif ch in "}]":
+            keys.pop()
+            expect_key = False
+            pos += 1
+        elif ch == ",":
+            expect_key = keys[-1] is not None
+            pos += 1
+        elif ch == '"':
+            value, after = scanstring(text, pos + 1)
+            seen = keys[-1] if expect_key and keys else None
+            if seen is not None:
+                if value in seen:
+                    return pos, f"duplicate key {json.dumps(value)}"
+                seen.add(value)
+                expect_key = False
+            pos = after
+        else:
+            match = _SCALAR.match(text, pos)
+            if match is None:
+                return None
+            token = match.group()
+            if token not in ("true", "false", "null") and (problem := _number_problem(token)):
+                return pos, problem
+            pos = match.end()
+    return None
+
+
+# ---------------------------------------------------------------------- positions
+_WS = re.compile(r"[ \t\n\r]*")
+_PLAIN_DECODER = json.JSONDecoder()
+
+
+def located(display: str, text: str, path: JsonPath, message: str, *, name_path: bool = True) -> Located:
+    """An error at the value `path` leads to, naming that path in the message too
+    (line and column alone are little help in a minified file)."""
+    where = path_text(path) if name_path else ""
+    pos = _offset_of(text, path)
+    line, column = _line_col(text, pos) if pos is not None else (None, None)
+    return Located(display, line, column, f"{where}: {message}" if where else message)
+
+
+def path_text(path: JsonPath) -> str:
+    """`queues[0].changes[3].etag`, with odd keys quoted: `tags["a.b"]`."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", step):
+            out += f".{step}" if out else step
+        else:
+            out += f"[{json.dumps(step, ensure_ascii=False)}]"
+    return out
+
+
+def _offset_of(text: str, path: JsonPath) -> int | None:
+    """Offset of the value at `path` in a document that parsed; None if not found."""
+    def skip(p: int) -> int:
+        return _WS.match(text, p).end()  # type: ignore[union-attr]  # matches empty too
+
+    try:
+        pos = skip(0)
+        for step in path:
+            if isinstance(step, int):
+                if text[pos] != "[":
+                    return None
+                pos = skip(pos + 1)
+                for _ in range(step):
+                    pos = skip(_PLAIN_DECODER.raw_decode(text, pos)[1])
+                    if text[pos] != ",":
+                        return None
+                    pos = skip(pos + 1)
+                continue
+            if text[pos] != "{":
+                return None
+            pos = skip(pos + 1)
+            while True:
+                if text[pos] != '"':
+                    return None
+                key, pos = scanstring(text, pos + 1)
+                pos = skip(skip(pos) + 1)  # past the colon
+                if key == step:
+                    break
+                pos = skip(_PLAIN_DECODER.raw_decode(text, pos)[1])
+                if text[pos] != ",":
+                    return None
+                pos = skip(pos + 1)
+        return pos
+    except (IndexError, ValueError):
+        return None
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
