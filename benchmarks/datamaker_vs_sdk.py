@@ -120,7 +120,7 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="datamaker", token=TOKEN, queue=str(PROJECT),
+    name="datamaker", token=TOKEN,
     official_name="SDK set_tags per task (requests, sequential)",
     prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"SYNAPSE_ACCESS_TOKEN": TOKEN},

@@ -114,8 +114,9 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
         problems = []
         for i in range(limit):
             batch = store.get(COLLECTION, str(FIRST + i))["batch"]
-            want = "STOPPING" if status_of(i, drift) in CANCELLABLE else status_of(i, drift)
-            if batch["tags"].get("reviewed") != "yes" or batch["status"] not in (want, "CANCELLED" if want == "STOPPING" else want):
+            status = status_of(i, drift)
+            allowed = {"STOPPING", "CANCELLED"} if status in CANCELLABLE else {status}
+            if batch["tags"] != TAG or batch["status"] not in allowed:
                 problems.append(f"batch {batch['id']}: {batch['status']} {batch['tags']}")
         return problems
     finally:
@@ -123,7 +124,7 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="omics", token=TOKEN, queue=GROUP, official_name="boto3 per-batch loop",
+    name="omics", token=TOKEN, official_name="boto3 per-batch loop",
     prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"AWS_ACCESS_KEY_ID": TOKEN, "AWS_SECRET_ACCESS_KEY": "bench-secret",
                      "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"},

@@ -66,7 +66,6 @@ class Service:
 
     name: str  # the provider type and `serve --service` name
     token: str
-    queue: str
     official_name: str  # what the official side is, for the table
     # prepare(db, n, drift): build the fake's store file with n items, `drift` of them to change
     prepare: Callable[[Path, int, float], None]

@@ -108,7 +108,7 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="supervisely", token=TOKEN, queue=str(WORKSPACE),
+    name="supervisely", token=TOKEN,
     official_name="SDK calls (requests, sequential)",
     prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"API_TOKEN": TOKEN, "ENV": "production"},

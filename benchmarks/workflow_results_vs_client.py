@@ -103,8 +103,8 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
         for i, work in enumerate(store.iterate(PIPELINE)):
             if i >= limit:
                 break
-            want = ([LABEL], True) if drifted(i, drift) else (None, False)
-            if (work.get("tags"), (work.get("results") or {}).get("locked")) != want:
+            want = ("failure", [LABEL], True) if drifted(i, drift) else ("success", None, False)
+            if (work["status"], work.get("tags"), (work.get("results") or {}).get("locked")) != want:
                 problems.append(f"work {work['id']}: {work['status']} {work.get('tags')} {work.get('results')}")
         return problems
     finally:
@@ -112,7 +112,7 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="workflow-results", token=TOKEN, queue=PIPELINE,
+    name="workflow-results", token=TOKEN,
     official_name="workflow-core Results.update + lock per page",
     prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"WORKFLOW_HTTP_TOKEN": TOKEN},
