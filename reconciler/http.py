@@ -57,6 +57,18 @@ def redact(text: str, secret: str | None) -> str:
     return _BEARER.sub(rf"\g<1>{REDACTED}", text)
 
 
+MAX_REASON_CHARS = 500
+
+
+def shown_reason(response: requests.Response, text: object, redact_text: Callable[[str], str]) -> str:
+    """A service's error for a message: the words it gave (`text`), else the start of
+    the body; on one line, redacted and capped, since bodies are untrusted."""
+    if text is None:
+        text = response.text[:300] or response.reason or ""
+    one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    return redact_text(one_line)[:MAX_REASON_CHARS]
+
+
 def nothing_sent(exc: requests.RequestException) -> bool:
     """Whether every attempt failed before a connection was made (refused, unresolvable
     host, connect timeout), so the server cannot have seen the request."""

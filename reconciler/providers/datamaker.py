@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..http import REDACTED, HeaderAuth, failure_name, make_session, nothing_sent
+from ..http import HeaderAuth, REDACTED, failure_name, make_session, nothing_sent, shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -499,9 +499,8 @@ class DatamakerProvider(Provider):
         elif body:
             text = json.dumps(body, ensure_ascii=False, sort_keys=True)
         else:
-            text = response.text[:300] or response.reason or ""
-        one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
-        return self._auth.redact(one_line)[:500]
+            text = None
+        return shown_reason(response, text, self._auth.redact)
 
     def _token_refused(self, response: requests.Response) -> ConfigError:
         return ConfigError(f"datamaker refused the token (HTTP 401: {self._detail(response)}); {HOW_TO}")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..http import HeaderAuth, failure_name, make_session, nothing_sent
+from ..http import HeaderAuth, failure_name, make_session, nothing_sent, shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
@@ -469,10 +469,7 @@ class SuperviselyProvider(Provider):
                 text = "; ".join(m for m in messages if isinstance(m, str)) or None
             if text is None and isinstance(body.get("error"), str):
                 text = body["error"]
-        if text is None:
-            text = response.text[:300] or response.reason or ""
-        one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
-        return self._session.redact(one_line)[:500]
+        return shown_reason(response, text, self._session.redact)
 
 
 PROVIDER = SuperviselyProvider

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 
 from ..auth import HOW_TO, find_token
-from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent
+from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent, shown_reason
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
@@ -437,10 +437,7 @@ class SynapseProvider(Provider):
     def _reason(self, response: requests.Response) -> str:
         """Synapse's `reason`, else the start of the body, on one line and redacted."""
         text = reason_of(response)
-        if text is None:
-            text = response.text[:300] or response.reason or ""
-        one_line = " ".join(line.strip() for line in text.splitlines() if line.strip())
-        return self._session.redact(one_line)[:500]
+        return shown_reason(response, text, self._session.redact)
 
     @staticmethod
     def _token_refused() -> ConfigError:

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import RETRY_STATUSES, HeaderAuth, failure_name, make_session, nothing_sent
+from ..http import HeaderAuth, RETRY_STATUSES, failure_name, make_session, nothing_sent, shown_reason
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -447,10 +447,7 @@ class WorkflowResultsProvider(Provider):
             body = None
         if isinstance(body, dict):
             text = next((body[k] for k in ("error", "detail", "message") if isinstance(body.get(k), str)), None)
-        if text is None:
-            text = response.text[:300] or response.reason or ""
-        one_line = " ".join(line.strip() for line in text.splitlines() if line.strip())
-        return self._auth.redact(one_line)[:500]
+        return shown_reason(response, text, self._auth.redact)
 
 
 PROVIDER = WorkflowResultsProvider
