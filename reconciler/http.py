@@ -60,6 +60,15 @@ def redact(text: str, secret: str | None) -> str:
 MAX_REASON_CHARS = 500
 
 
+def error_body(response: requests.Response) -> Any:
+    """An error answer's JSON body, or None when it is not JSON or nests too deeply to
+    parse (RecursionError): the body is untrusted, and a bad one is simply no detail."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
+
+
 def shown_reason(response: requests.Response, text: object, redact_text: Callable[[str], str]) -> str:
     """A service's error for a message: the words it gave (`text`), else the start of
     the body; on one line, redacted and capped, since bodies are untrusted."""

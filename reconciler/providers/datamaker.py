@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..http import HeaderAuth, REDACTED, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -663,10 +663,7 @@ def _may_carry(row: Mapping[str, Any], tag_id: int) -> bool:
 
 
 def _json_or_none(response: requests.Response) -> Any:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return {}
+    body = error_body(response)
     return body if isinstance(body, (dict, list)) else {}
 
 

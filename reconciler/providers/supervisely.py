@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..http import HeaderAuth, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, error_body, failure_name, make_session, nothing_sent, shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
@@ -456,10 +456,7 @@ class SuperviselyProvider(Provider):
         """The error body's `details.message` (or its list's messages), else `error`,
         else the start of the body; one line, redacted."""
         text = None
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            body = None
+        body = error_body(response)
         if isinstance(body, dict):
             details = body.get("details")
             if isinstance(details, dict) and isinstance(details.get("message"), str):

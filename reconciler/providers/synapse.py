@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 
 from ..auth import HOW_TO, find_token
-from ..http import ThrottleDialect, connection_refused, failure_name, make_session, nothing_sent, shown_reason
+from ..http import ThrottleDialect, connection_refused, error_body, failure_name, make_session, nothing_sent, shown_reason
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
@@ -56,10 +56,7 @@ def reason_of(response: requests.Response) -> str | None:
     """The `reason` string of a Synapse error body (ErrorResponse); None if the body is
     not a JSON object with one. The body is untrusted: not JSON, or nested too deeply
     to parse (RecursionError), is simply no reason."""
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return None
+    body = error_body(response)
     reason = body.get("reason") if isinstance(body, dict) else None
     return reason if isinstance(reason, str) else None
 

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import HeaderAuth, RETRY_STATUSES, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -441,10 +441,7 @@ class WorkflowResultsProvider(Provider):
     def _reason(self, response: requests.Response) -> str:
         """The body's `error` (or `detail`, `message`), else its start; one line, redacted."""
         text = None
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            body = None
+        body = error_body(response)
         if isinstance(body, dict):
             text = next((body[k] for k in ("error", "detail", "message") if isinstance(body.get(k), str)), None)
         return shown_reason(response, text, self._auth.redact)
