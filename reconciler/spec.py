@@ -292,9 +292,8 @@ class _Loader:
         if block is None:
             return ProviderConfig(DEFAULT_TYPE, {}, self.spec_dir)
         options = {k: v for k, v in block.items() if k != "type"}
-        problem = provider_class(block["type"]).endpoint_problem(options.get("endpoint"))
-        if problem:
-            self.errors.append(root.error(("provider", "endpoint"), problem))
+        for name, problem in provider_class(block["type"]).option_problems(options):
+            self.errors.append(root.error(("provider", name), problem))
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(

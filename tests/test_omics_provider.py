@@ -54,13 +54,19 @@ def sb(make_sandbox):
     return make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13), ("77", 3)])
 
 
+def endpoints(sb) -> dict[str, str]:
+    """The provider options of the fake's two hosts (AWS: workflows- and tags-)."""
+    return {"endpoint": sb.roots["workflows"], "tags_endpoint": sb.roots["tags"]}
+
+
 def open_provider(sb, **options) -> OmicsProvider:
-    return OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root, **options}, "/"))
+    return OmicsProvider.from_config(ProviderConfig("omics", {**endpoints(sb), **options}, "/"))
 
 
-def botocore_client(sb):
+def botocore_client(sb, host: str = "workflows"):
+    """Another client of the fake: one botocore client per AWS host, as with VPC endpoints."""
     return botocore.session.get_session().create_client(
-        "omics", region_name="us-east-1", endpoint_url=sb.root, aws_access_key_id=KEY,
+        "omics", region_name="us-east-1", endpoint_url=sb.roots[host], aws_access_key_id=KEY,
         aws_secret_access_key="x", config=Config(inject_host_prefix=False),
     )
 
@@ -251,7 +257,7 @@ def test_a_concurrent_tag_change_between_plan_and_apply_is_stale_and_kept(sb, tm
     assert KEY not in text and SECRET not in text
     loaded = load_plan(text, "plan.json").plan
     # someone else tags the batch between plan and apply
-    c = botocore_client(sb)
+    c = botocore_client(sb, "tags")
     c.tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob", "pipeline": "theirs"})
     with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
         report = apply_plan(loaded, p, {GROUP: q})
@@ -318,13 +324,13 @@ def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb, monkeypatch):
     q = queue(submissions={batch: entry("CANCELLED")})
     with open_provider(sb) as p:
         result = build_plan(spec_of(q), p)
-        send = p._cancel_client.cancel_run_batch
+        send = p._client.cancel_run_batch
 
         def lands_then_the_answer_is_lost(**params):
             send(**params)
             raise ConnectionClosedError(endpoint_url=sb.root)
 
-        monkeypatch.setattr(p._cancel_client, "cancel_run_batch", lands_then_the_answer_is_lost)
+        monkeypatch.setattr(p._client, "cancel_run_batch", lands_then_the_answer_is_lost)
         before = len(sb.request_log())
         report = apply_plan(result.plan, p, result.queues)
     assert [r.outcome for r in report.results] == ["applied"]
@@ -372,10 +378,14 @@ def test_endpoint_from_aws_endpoint_url_omics(sb, monkeypatch):
         assert p.endpoint == sb.root and len(p.list(queue())) == 13
 
 
-def test_default_endpoint_is_aws_for_the_region():
+def test_default_endpoints_are_aws_hosts_for_the_region_recorded_as_a_pair():
+    """The plan file names the two hosts botocore's prefixes make (workflows-, tags-)."""
     with OmicsProvider.from_config(ProviderConfig("omics", {"region": "eu-west-1"}, "/")) as p:
-        assert p.endpoint == "https://omics.eu-west-1.amazonaws.com"
-        assert p.plan_options() == {"region": "eu-west-1"}
+        assert p.endpoint == "https://workflows-omics.eu-west-1.amazonaws.com"
+        assert p.plan_options() == {"region": "eu-west-1",
+                                    "tags_endpoint": "https://tags-omics.eu-west-1.amazonaws.com"}
+    with OmicsProvider.for_plan(p.endpoint, p.plan_options()) as again:
+        assert (again.endpoint, again.plan_options()) == (p.endpoint, p.plan_options())
 
 
 def test_no_region_and_no_credentials_are_one_line_each(sb, monkeypatch):
@@ -396,7 +406,7 @@ def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
         f"[sandbox]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
     with open_provider(sb, profile="sandbox") as p:
         assert len(p.list(queue())) == 13
-        assert p.plan_options() == {"region": "us-east-1", "profile": "sandbox"}
+        assert p.plan_options()["profile"] == "sandbox"
     with pytest.raises(ConfigError, match="could not be found"):
         open_provider(sb, profile="nope")
 
@@ -435,11 +445,12 @@ def test_check_queue_paths_for_ids_rules_and_where():
 
 
 # ----------------------------------------------------------------- the CLI
-def write_spec(tmp_path: Path, endpoint: str, body: str) -> Path:
+def write_spec(tmp_path: Path, sb, body: str) -> Path:
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"
-        f'provider: {{type: omics, endpoint: "{endpoint}", region: us-east-1}}\n'
+        f'provider: {{type: omics, endpoint: "{sb.roots["workflows"]}", '
+        f'tags_endpoint: "{sb.roots["tags"]}", region: us-east-1}}\n'
         "queues:\n"
         f'  - id: "{GROUP}"\n'
         "    lock: {tag: frozen}\n"
@@ -458,7 +469,7 @@ CANCEL_RUNNING = (
 
 def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
     sb.service.settle_reads = 1000  # the cancels are still STOPPING at the second plan
-    spec = write_spec(tmp_path, sb.root, (
+    spec = write_spec(tmp_path, sb, (
         "    rules:\n"
         "      - name: tag-all\n"
         "        where: {}\n"
@@ -481,21 +492,21 @@ def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
 
 
 def test_cli_plan_and_apply_say_once_that_the_service_has_no_etags(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
     for command in (["plan", spec], ["apply", spec, "--auto-approve"]):
         result = run_cli(*command)
         assert (result.out + result.err).count("no etags") == 1
 
 
 def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, CANCEL_RUNNING)
+    spec = write_spec(tmp_path, sb, CANCEL_RUNNING)
     assert run_cli("validate", spec).code == 0
     assert run_cli("apply", spec, "--auto-approve").code == 0
     assert run_cli("plan", spec, "--detailed-exitcode").code == 0
 
 
 def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root,
+    spec = write_spec(tmp_path, sb,
                       f'    submissions:\n      "{BY_STATUS["PROCESSED"]}": {{status: CANCELLED}}\n')
     planned = run_cli("plan", spec)
     assert planned.code == 1
@@ -505,11 +516,11 @@ def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
 
 def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
     batch = BY_STATUS["PENDING"]
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{batch}": {{tags: {{owner: ana}}}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{batch}": {{tags: {{owner: ana}}}}\n')
     planfile = tmp_path / "plan.json"
     assert run_cli("plan", spec, "-o", planfile).code == 0
     assert KEY not in planfile.read_text() and SECRET not in planfile.read_text()
-    botocore_client(sb).tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob"})
+    botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob"})
     applied = run_cli("apply", planfile, "--auto-approve")
     assert applied.code == 1 and "stale" in applied.out
     assert live(sb, batch)["tags"] == {"owner": "bob"}
@@ -518,7 +529,7 @@ def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
 @pytest.mark.parametrize("tag, message", [
     ("rank: 1", "must be one string"), ('"aws:x": v', "begins with `aws:`")])
 def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message):
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
     result = run_cli("validate", spec)
     assert result.code == 1
     assert "spec.yaml:8:26: " in result.err and message in result.err
@@ -526,7 +537,7 @@ def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message)
 
 
 def test_cli_validate_refuses_statuses_other_than_cancelled(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{status: PENDING}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{status: PENDING}}\n')
     result = run_cli("validate", spec)
     assert result.code == 1 and "spec.yaml:8:" in result.err + result.out
 
@@ -541,7 +552,7 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     import time
 
     sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 60)])
-    spec = write_spec(tmp_path, sb.root, "    rules:\n      - name: own\n        where: {}\n"
+    spec = write_spec(tmp_path, sb, "    rules:\n      - name: own\n        where: {}\n"
                                           "        set: {tags: {owner: lab}}\n")
     sb.faults.hold_after(1, path_contains="/tags/")
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],

@@ -219,6 +219,14 @@ class Provider(ABC):
             return str(exc)
         return None
 
+    @classmethod
+    def option_problems(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(option name, why) for each provider option this provider would refuse,
+        found offline so `validate` reports it at that option's line. Default: the
+        endpoint (endpoint_problem)."""
+        problem = cls.endpoint_problem(options.get("endpoint"))
+        return [("endpoint", problem)] if problem else []
+
     def plan_options(self) -> dict[str, Any]:
         """The non-secret options besides the endpoint that `apply PLANFILE` needs to
         write as this provider would (saved in the plan file's `provider.options`)."""
