@@ -574,3 +574,121 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     assert again.code == 0, again.out + again.err
     assert tagged().count(204) == 60  # one TagResource per batch in all: none written twice
     assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+# ----------------------------------------------------------------- two hosts (issue 20)
+def test_a_non_loopback_endpoint_without_tags_endpoint_is_refused_at_its_line(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('version: 1\nprovider: {type: omics, region: us-east-1,\n'
+                    '  endpoint: "https://vpce-1.workflows-omics.us-east-1.vpce.amazonaws.com"}\n'
+                    'queues:\n  - id: "4242"\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert "spec.yaml:3:13:" in result.err
+    assert "tags_endpoint" in result.err and "tags-omics" in result.err  # the fix
+    assert "another host" in result.err  # the reason
+
+
+def test_tags_endpoint_without_endpoint_is_refused_at_its_line(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('version: 1\nprovider: {type: omics, region: us-east-1,\n'
+                    '  tags_endpoint: "https://vpce-2.tags-omics.us-east-1.vpce.amazonaws.com"}\n'
+                    'queues:\n  - id: "4242"\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1 and "spec.yaml:3:18:" in result.err and "`endpoint`" in result.err
+
+
+def test_the_endpoint_pair_is_accepted_and_both_are_recorded_in_the_plan_file(sb):
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    doc = json.loads(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"))
+    assert doc["provider"]["endpoint"] == sb.roots["workflows"]
+    assert doc["provider"]["options"]["tags_endpoint"] == sb.roots["tags"]
+    loaded = load_plan(json.dumps(doc), "plan.json").plan
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        assert apply_plan(loaded, p, {GROUP: q}).ok  # the tag call reached the tags host
+    assert live(sb, BY_STATUS["PENDING"])["tags"] == {"a": "b"}
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_OMICS"])
+def test_an_endpoint_from_the_environment_alone_does_not_reroute_tag_calls(monkeypatch, variable):
+    monkeypatch.setenv(variable, "https://vpce-1.workflows-omics.us-east-1.vpce.amazonaws.com")
+    with pytest.raises(ConfigError) as caught:
+        OmicsProvider.from_config(ProviderConfig("omics", {}, "/"))
+    assert variable in str(caught.value) and "tags_endpoint" in str(caught.value)
+
+
+def test_a_loopback_endpoint_alone_serves_both_operation_groups(make_sandbox):
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13)], one_host=True)
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root}, "/")) as p:
+        _, report = plan_and_apply(p, spec_of(q))
+    assert report.ok and live(sb, BY_STATUS["PENDING"])["tags"] == {"a": "b"}
+
+
+def test_tag_calls_to_a_workflows_only_host_fail_in_one_line_naming_the_fix(sb):
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.roots["workflows"]}, "/")) as p:
+        _, report = plan_and_apply(p, spec_of(q))
+    [item] = report.results
+    assert item.outcome == "failed" and "UnknownOperationException (404)" in item.detail
+    assert "tags_endpoint" in item.detail and "\n" not in item.detail
+
+
+def test_a_batch_listed_for_its_run_group_is_kept_when_get_batch_omits_the_group(sb):
+    """AWS's GetBatch need not repeat defaultRunSetting.runGroupId: ListBatch's filter is
+    trusted; only a batch naming another run group is left out."""
+    batch = BY_STATUS["PENDING"]
+    doc = sb.store.get(fake.COLLECTION, batch)
+    del doc["batch"]["defaultRunSetting"]["runGroupId"]
+    sb.store.put(fake.COLLECTION, batch, doc)
+    q = queue(submissions={batch: entry("CANCELLED", {"a": "b"})})
+    with open_provider(sb) as p:
+        assert batch in {item.id for item in p.list(q)}
+        _, report = plan_and_apply(p, spec_of(q))
+    assert report.ok and live(sb, batch)["status"] == "STOPPING"
+
+
+def test_a_profile_from_aws_profile_is_recorded_in_the_plan_file(sb, tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    (tmp_path / "no-aws-credentials").write_text(
+        f"[lab]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    text = dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z")
+    assert json.loads(text)["provider"]["options"]["profile"] == "lab"
+    assert KEY not in text and SECRET not in text
+
+
+# ----------------------------------------------------------------- managed tags only (issue 20)
+def test_an_unmanaged_tag_added_between_plan_and_apply_does_not_make_the_batch_stale(sb):
+    batch = BY_STATUS["INPROGRESS"]
+    q = queue(submissions={batch: entry("CANCELLED", {"reviewed": "yes"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        report = apply_plan(loaded, p, {GROUP: queue()})  # a plan file's queue: no rules
+    assert [r.outcome for r in report.results] == ["applied"], report
+    assert live(sb, batch)["tags"] == {"owner": "ops", "reviewed": "yes"}
+    assert live(sb, batch)["status"] == "STOPPING"
+
+
+def test_under_exact_every_tag_key_is_managed_and_a_new_one_is_stale(sb):
+    from dataclasses import replace
+
+    batch = BY_STATUS["INPROGRESS"]
+    q = replace(queue(submissions={batch: entry(tags={"reviewed": "yes"})}), tag_policy="exact")
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        report = apply_plan(loaded, p, {GROUP: queue()})
+    assert [r.outcome for r in report.results] == ["stale"]
+    assert live(sb, batch)["tags"] == {"owner": "ops"}

@@ -217,6 +217,13 @@ class OmicsProvider(Provider):
             )
         frozen = credentials.get_frozen_credentials()
         secrets = (frozen.access_key, frozen.secret_key, frozen.token or "")
+        for what, value in (("access key id", frozen.access_key), ("secret access key", frozen.secret_key),
+                            ("session token", frozen.token or "")):
+            if value != value.strip() or any(c in value for c in "\r\n\0"):
+                # botocore would send it anyway and quote it whole in its header error
+                raise ConfigError(f"provider omics: the AWS {what} has spaces or a line break in it "
+                                  f"(AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID and the rest come from "
+                                  f"the environment or the profile); remove them")
         # Custom endpoints (the sandbox, VPC endpoints) are the hosts themselves:
         # botocore would otherwise prepend `workflows-` / `tags-` to them. An
         # `endpoint_url` in ~/.aws/config is not followed: it is one URL for both hosts.
@@ -511,7 +518,7 @@ class OmicsProvider(Provider):
         except BotoCoreError as exc:
             raise ProviderError(f"omics {operation} {path}: {self._shown(str(exc))}") from None
         except _UNPARSABLE as exc:  # an answer botocore cannot parse is not our bug
-            raise self._unexpected(path, f"the answer could not be read ({type(exc).__name__})") from None
+            raise self._unexpected(path, _unparsable(exc)) from None
         if not isinstance(response, dict):
             raise self._unexpected(path, "the answer is not an object")
         response.pop("ResponseMetadata", None)
@@ -638,6 +645,17 @@ def _managed_from_plan(raw: Any) -> dict[str, frozenset[str] | None]:
     ):
         raise ConfigError(f"plan file: provider option `{MANAGED_OPTION}` is not a map of queue ids to tag key lists")
     return {q: None if keys is None else frozenset(keys) for q, keys in raw.items()}
+
+
+def _unparsable(exc: BaseException) -> str:
+    """What was wrong with an answer botocore could not parse, in the user's words."""
+    if isinstance(exc, RecursionError):
+        return "the JSON is nested too deeply to read"
+    if isinstance(exc, UnicodeError):
+        return "the body is not UTF-8 JSON (compressed, or another encoding such as an HTML page's)"
+    if isinstance(exc, ValueError):
+        return "the body is not JSON"
+    return "the JSON does not have the shape of the service model (a list, null or a string where an object belongs)"
 
 
 def _reason(message: str) -> str:

@@ -309,8 +309,8 @@ def _matches(doc: dict, filter_name: str, value: str) -> bool:
         return batch["status"] == value
     if filter_name == "name":
         return batch["name"] == value
-    if filter_name == "runGroupId":
-        return batch["defaultRunSetting"].get("runGroupId") == value
+    if filter_name == "runGroupId":  # kept beside the batch: GetBatch need not show it
+        return doc.get("runGroupId", batch["defaultRunSetting"].get("runGroupId")) == value
     return True
 
 
@@ -381,7 +381,8 @@ def build(config: "SandboxConfig", faults: Faults) -> OmicsFake:
             first = store.next_value("batch", FIRST_SYNTHETIC_ID)
             for _ in range(count - 1):
                 store.next_value("batch", FIRST_SYNTHETIC_ID)
-            store.put_many(COLLECTION, ((str(first + n), {"batch": new_batch(str(first + n), group, n)})
+            store.put_many(COLLECTION, ((str(first + n), {"batch": new_batch(str(first + n), group, n),
+                                                          "runGroupId": group})
                                         for n in range(count)))
 
     return OmicsFake(DocStore(config.db_path, fill), config.token, faults, one_host=config.one_host)
