@@ -149,8 +149,9 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
               help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+@click.option("--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace) -> int:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace, strict) -> int:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
@@ -159,7 +160,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
     from .commands.plan import plan as run_plan
 
     return run_plan(opts, specs, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, only=only,
-                    force=force, fail_on_missing=fail_on_missing, replace=replace)
+                    force=force, fail_on_missing=fail_on_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -181,8 +182,9 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
               help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+@click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -194,7 +196,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
     from .commands.apply import apply as run_apply
 
     return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     fail_on_missing=fail_on_missing, replace=replace)
+                     fail_on_missing=fail_on_missing, replace=replace, strict=strict)
 
 
 @global_options

@@ -232,12 +232,27 @@ def test_lock_is_the_reserved_tag_and_locked_batches_are_blocked(sb):
 
 
 def test_a_refused_cancel_fails_the_plan_naming_the_batch_and_its_status(sb):
-    q = queue(submissions={BY_STATUS["PROCESSED"]: entry("CANCELLED")})
+    """A batch still CREATING cannot be cancelled yet: a refusal (a finished one is
+    settled otherwise, below)."""
+    q = queue(submissions={BY_STATUS["CREATING"]: entry("CANCELLED")})
     with open_provider(sb) as p:
         plan = build_plan(spec_of(q), p).plan
     [change] = plan.blocked
-    assert change.item_id == BY_STATUS["PROCESSED"]
-    assert "PROCESSED" in change.refused and "CANCELLED" in change.refused
+    assert change.item_id == BY_STATUS["CREATING"]
+    assert "CREATING" in change.refused and "CANCELLED" in change.refused
+
+
+@pytest.mark.parametrize("status", ["PROCESSED", "FAILED", "RUNS_DELETED"])
+def test_a_cancel_for_a_batch_that_finished_is_settled_otherwise_not_a_failure(sb, status):
+    batch = BY_STATUS[status]
+    q = queue(submissions={batch: entry("CANCELLED", {"note": "x"})})
+    with open_provider(sb) as p:
+        result = build_plan(spec_of(q), p)
+    [change] = result.plan.changes  # the tag still lands; no status field, not blocked
+    assert not change.blocked and [f.field for f in change.fields] == ["tags.note"]
+    [note] = result.ended
+    assert batch in note.message and status in note.message and "settled otherwise" in note.message
+    assert "where: {status: [INPROGRESS, PENDING, SUBMITTING]}" in note.message  # the rule form
 
 
 def test_already_cancelled_or_stopping_batches_converge(sb):
@@ -507,10 +522,27 @@ def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
 
 def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
     spec = write_spec(tmp_path, sb,
-                      f'    submissions:\n      "{BY_STATUS["PROCESSED"]}": {{status: CANCELLED}}\n')
+                      f'    submissions:\n      "{BY_STATUS["CREATING"]}": {{status: CANCELLED}}\n')
     planned = run_cli("plan", spec)
     assert planned.code == 1
-    assert BY_STATUS["PROCESSED"] in planned.out and "PROCESSED" in planned.out
+    assert BY_STATUS["CREATING"] in planned.out and "CREATING" in planned.out
+    assert not [op for op, _, _ in operations(sb) if op in ("CancelRunBatch", "TagResource")]
+
+
+def test_cli_a_cancel_entry_whose_batch_finished_is_a_note_once_and_fails_only_under_strict(sb, tmp_path):
+    """Issue 27: a cancel entry must not fail forever once its batch finished."""
+    batch = BY_STATUS["PROCESSED"]
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{batch}": {{status: CANCELLED}}\n')
+    planned = run_cli("plan", spec, "--detailed-exitcode")
+    assert planned.code == 0, planned.out + planned.err
+    notes = [line for line in planned.err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "spec.yaml:8:" in notes[0] and batch in notes[0]
+    assert "where: {status: [INPROGRESS, PENDING, SUBMITTING]}" in notes[0]
+    applied = run_cli("apply", spec, "--auto-approve")
+    assert applied.code == 0 and applied.err.count("note: ") == 1, applied.out + applied.err
+    strict = run_cli("plan", spec, "--strict")
+    assert strict.code == 1 and "settled otherwise (--strict)" in strict.err
+    assert run_cli("apply", spec, "--auto-approve", "--strict").code == 1
     assert not [op for op, _, _ in operations(sb) if op in ("CancelRunBatch", "TagResource")]
 
 

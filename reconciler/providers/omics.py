@@ -98,6 +98,9 @@ class OmicsProvider(Provider):
             values=(CANCELLED,),
             allowed_from={CANCELLED: CANCELLABLE},
             settles={CANCELLED: frozenset({STOPPING})},
+            # finished on its own: no cancel will ever apply (settled otherwise, a note)
+            ends={CANCELLED: frozenset({"PROCESSED", "FAILED", "RUNS_DELETING", "RUNS_DELETE_FAILED",
+                                        "RUNS_DELETED"})},
             known=BATCH_STATUSES,
             name="HealthOmics run batch status",
         ),
