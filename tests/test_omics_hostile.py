@@ -198,3 +198,10 @@ def test_provider_errors_never_hold_the_secret_key(hostile):
     assert KEY not in str(caught.value) and SECRET not in str(caught.value)
     with pytest.raises(ConfigError):
         OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": "http://u:p4ssw0rd-x@[::1"}, "/"))
+
+
+def test_a_listed_id_that_is_not_a_batch_id_is_refused_before_it_reaches_a_path(hostile, tmp_path):
+    hostile.answers = {"list": (200, JSON, json.dumps({"items": [{"id": "1\x1b[2J/../x"}]}).encode())}
+    line = one_line_failure(run_cli("plan", spec(tmp_path, hostile.url)))
+    assert "\x1b" not in line and "1 to 18 digits" in line
+    assert [path for _, path, _ in hostile.requests] == ["/runBatch?maxItems=100&runGroupId=4242"]

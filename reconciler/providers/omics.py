@@ -317,9 +317,9 @@ class OmicsProvider(Provider):
             page = self._call(self._client, "ListBatch", "GET /runBatch", **params)
             listed = page.get("items")
             if not isinstance(listed, list) or not all(
-                isinstance(b, dict) and isinstance(b.get("id"), str) for b in listed
-            ):
-                raise self._unexpected("GET /runBatch", "items is not a list of batches with ids")
+                isinstance(b, dict) and isinstance(b.get("id"), str) and _ID.fullmatch(b["id"]) for b in listed
+            ):  # ids end up in paths and messages: only what AWS's pattern allows
+                raise self._unexpected("GET /runBatch", "items is not a list of batches with ids of 1 to 18 digits")
             ids = [b["id"] for b in listed]
             for batch_id in ids:
                 if batch_id in seen:
