@@ -231,3 +231,33 @@ def test_list_batch_default_page_is_100_as_documented(make_sandbox):
     sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 101)], one_host=True)
     page = client(sb).list_batch()
     assert len(page["items"]) == 100 and page["nextToken"]
+
+
+def test_the_tags_host_takes_the_next_port_and_a_taken_one_is_one_clear_error(make_sandbox):
+    import socket
+
+    from reconciler.errors import UserError
+
+    def free_pair() -> int:
+        for _ in range(50):
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", 0))
+                try:
+                    second.bind(("127.0.0.1", first.getsockname()[1] + 1))
+                except OSError:
+                    continue
+                return first.getsockname()[1]
+        pytest.skip("no two free consecutive ports")
+
+    port = free_pair()
+    try:
+        sb = make_sandbox(service="omics", token="AKIDSANDBOX", port=port)
+    except UserError:
+        pytest.skip("the port pair was taken meanwhile")
+    assert sb.roots == {"workflows": f"http://127.0.0.1:{port}", "tags": f"http://127.0.0.1:{port + 1}"}
+    sb.stop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen()
+        with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port + 1}"):
+            make_sandbox(service="omics", token="AKIDSANDBOX", port=port)

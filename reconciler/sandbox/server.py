@@ -159,6 +159,7 @@ def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
                     config.forbid_batches)
     listeners = [_listen(config.host, config.port)]
     servers: list[BaseWSGIServer] = []
+    app: Harness | None = None
     try:
         service = importlib.import_module(SERVICES[config.service]).build(config, faults)
         app = Harness(service, faults, Path(config.log_requests) if config.log_requests else None)
@@ -168,9 +169,12 @@ def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
             servers.append(make_server(config.host, listeners[n].getsockname()[1], _on_host(app, name),
                                        threaded=True, request_handler=_QuietHandler,
                                        fd=listeners[n].fileno()))
-    except BaseException:
-        for server in servers:
-            server.server_close()
+    except BaseException:  # e.g. the next port is taken: nothing may stay open
+        if app is None:
+            for server in servers:
+                server.server_close()
+        else:
+            _close(servers, app, config)
         raise
     finally:
         for listener in listeners:
