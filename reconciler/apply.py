@@ -86,7 +86,9 @@ class _Run:
             self.record(queue, item_id, "unchanged", "already held the planned values")
         for item_id, reason in result.failed.items():
             self.record(queue, item_id, "failed", reason)
-        self.tick(len(result.applied) + len(result.unchanged) + len(result.failed))
+        for item_id, reason in result.overwritten.items():
+            self.record(queue, item_id, "stale", reason)
+        self.tick(len(result.applied) + len(result.unchanged) + len(result.failed) + len(result.overwritten))
         if result.error:
             self.failure = f"queue {queue.id}: {result.error}"
         return [(by_id[i], fresh) for i, fresh in result.stale.items() if i in by_id]
