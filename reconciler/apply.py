@@ -25,6 +25,7 @@ from .providers.base import (
     WriteResult,
     matches_after,
 )
+from .secret_keys import without_secrets
 
 MAX_CONFLICT_ROUNDS = 3
 MAX_STALE_PATHS = 5  # fields named in one stale item's report; the rest are counted
@@ -201,8 +202,10 @@ def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
     back its fresh copies projected the same way)."""
     from deepdiff import DeepDiff  # only a stale item needs it
 
-    # threshold_to_diff_deeper=0: name each changed key even when most of them changed
-    diff = DeepDiff(dict(base), dict(fresh), verbose_level=2, threshold_to_diff_deeper=0)
+    # threshold_to_diff_deeper=0: name each changed key even when most of them changed;
+    # a secret's value is never shown (secret_keys.py), so neither side holds one
+    diff = DeepDiff(without_secrets(dict(base)), without_secrets(dict(fresh)), verbose_level=2,
+                    threshold_to_diff_deeper=0)
     lines: list[str] = []
     for kind in ("values_changed", "type_changes"):
         for path, change in diff.get(kind, {}).items():
