@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
+import re
 import threading
 
 import pytest
 import requests
 
 from builders import queue, rule
+from local_app import Scripted, json_response, serve
 from reconciler.apply import apply_plan
 from reconciler.diff import plan_queue
 from reconciler.errors import ConfigError, ProviderError
@@ -397,3 +400,42 @@ def test_two_writers_at_once_never_both_report_applied_when_one_erased_the_other
         for name in specs:
             assert apply_plan(make_plan(p, specs[name]), p, {WS: specs[name]}).ok
     assert all(task(sb, FIRST + i)["meta"]["reconciler_tags"] == {"a": "yes", "b": "yes"} for i in range(n))
+
+
+# ------------------------------------------------------------------ listings bounded by what the server said
+def hostile_listing(page_of):
+    """A server whose tasks.list answers `page_of(page number)`; 500 after 300 requests,
+    so a client that follows it does not run forever in the test."""
+    def respond(request):
+        if len(app.seen) > 300:
+            return json_response({"error": "enough"}, 500)
+        body = json.loads(request.get_data() or b"{}")
+        return json_response(page_of(body.get("page", 1)))
+    app = Scripted(respond)
+    return app
+
+
+def rows(first, count):
+    return [{"id": first + n, "status": "finished", "meta": {}} for n in range(count)]
+
+
+@pytest.mark.parametrize("page_of, error", [
+    # short pages of new ids for ever (10 million tasks claimed)
+    (lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(page * 1000, 2)},
+     "page 1 holds 2 tasks where 500 were due"),
+    # the same full page under every page number
+    (lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(1, 500)},
+     "task 1 was listed twice"),
+    # more pages than the total fills
+    (lambda page: {"total": 10, "perPage": 500, "pagesCount": 11, "entities": rows(page * 1000, 10 if page == 1 else 0)},
+     "`pagesCount` 11 does not fit `total` 10 at `perPage` 500"),
+    # later pages that change what page 1 said
+    (lambda page: {"total": 1000, "perPage": 500, "pagesCount": 2 if page == 1 else 3, "entities": rows(page * 1000, 500)},
+     "page 2 says total 1000, perPage 500, pagesCount 3"),
+])
+def test_a_listing_ends_where_the_server_said_it_would(page_of, error):
+    app = hostile_listing(page_of)
+    with serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p:
+        with pytest.raises(ProviderError, match=re.escape(error)):
+            p.list(spec_queue())
+    assert len(app.seen) <= 2 * (2 + sv.DEFAULT_MAX_IN_FLIGHT)  # two passes, each stopped at once
