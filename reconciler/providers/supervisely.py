@@ -199,14 +199,13 @@ class SuperviselyProvider(Provider):
         )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
-        """Bounded by what page 1 said: `pagesCount` pages, each full but the last,
-        `total` rows in all; a page that says otherwise ends this pass at once (a
-        server sending new ids forever, or the same page again, is not followed)."""
+        """Bounded by what page 1 said: no more pages than `pagesCount` or than
+        `total` fills at `perPage`, each full but the last; a page that says otherwise
+        ends this pass at once (a server sending new ids for ever, or the same page
+        again, is not followed)."""
         first = self._list_page(queue, 1, PAGE_SIZE)
-        total, per_page, pages_count = first["total"], first["perPage"], first["pagesCount"]
-        if pages_count != -(-total // max(per_page, 1)):
-            raise self._unexpected("tasks.list", f"`pagesCount` {pages_count} does not fit `total` {total} "
-                                                 f"at `perPage` {per_page}")
+        total, per_page = first["total"], first["perPage"]
+        pages_count = min(first["pagesCount"], -(-total // max(per_page, 1)))
         seen: set[str] = set()
         count = 0
         number = 0
@@ -214,10 +213,9 @@ class SuperviselyProvider(Provider):
         def take(page: Mapping[str, Any]) -> list[Item]:
             nonlocal count, number
             number += 1
-            said = (page["total"], page["perPage"], page["pagesCount"])
-            if said != (total, per_page, pages_count):
-                raise ListingMoved(f"page {number} says total {said[0]}, perPage {said[1]}, pagesCount "
-                                   f"{said[2]}; page 1 said {total}, {per_page}, {pages_count}")
+            if (page["total"], page["perPage"]) != (total, per_page):
+                raise ListingMoved(f"page {number} says total {page['total']}, perPage {page['perPage']}; "
+                                   f"page 1 said {total}, {per_page}")
             expected = min(per_page, total - per_page * (number - 1))
             if len(page["entities"]) != expected:
                 raise ListingMoved(f"page {number} holds {len(page['entities'])} tasks where {expected} "
