@@ -209,3 +209,13 @@ def test_harness_faults_and_request_log(make_sandbox):
     throttled = make_sandbox(service="supervisely", synthetic=[(str(WS), 3)], max_per_minute=1)
     assert call(throttled, "tasks.info", {"id": FIRST}).status_code == 200
     assert call(throttled, "tasks.info", {"id": FIRST}).status_code == 429
+
+
+def test_serve_offers_the_switches():
+    from cli_helpers import run_cli
+
+    shown = run_cli("serve", "--help").out
+    assert "--meta-update [deep-merge|merge|replace|allow-list]" in shown
+    assert "--list-rows [short|full]" in shown
+    refused = run_cli("serve", "--service", "supervisely", "--token", "t", "--meta-update", "deep")
+    assert refused.code != 0 and "deep-merge" in refused.err
