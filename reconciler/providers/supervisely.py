@@ -414,7 +414,8 @@ class SuperviselyProvider(Provider):
             written.append(part)
         return None, None
 
-    def _calls(self, queue: QueueSpec, change: Change, task: dict[str, Any]) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
+    def _calls(self, queue: QueueSpec, change: Change,
+               task: dict[str, Any]) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
         """The task's calls, built from the fresh task with only the planned fields
         changed: status first, except that an unlock is written before the change it
         allows. The meta sent is the whole meta wanted, every key the app owns
