@@ -171,7 +171,7 @@ def test_a_thousand_tasks_without_workspace_id_plan_and_apply_and_no_session_tok
     victim.update(status="error", meta={**victim["meta"], "sessionToken": "sess-rotated-0f9e8d7c"})
     sb.service.store.put(f"tasks:{WS}", str(victim["id"]), victim)
     secrets.append("sess-rotated-0f9e8d7c")
-    runs["apply plan file"] = run_cli("-v", "apply", plan_file, "--auto-approve", env=variables)
+    runs["apply plan file"] = run_cli("-vv", "apply", plan_file, "--auto-approve", env=variables)
     runs["apply spec"] = run_cli("-v", "apply", spec, "--auto-approve", env=variables)
     runs["plan again"] = run_cli("plan", spec, "--detailed-exitcode", env=variables)
     assert runs["plan -o"].code == 0 and "1000 to change" in runs["plan -o"].out, runs["plan -o"].err
