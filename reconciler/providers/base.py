@@ -171,6 +171,18 @@ class Provider(ABC):
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         """Fresh copies of some items (after a conflict); unknown ids are left out."""
 
+    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> list[Item]:
+        """Fresh copies of every item still to be written after a conflict, read at once
+        the cheapest way the service offers, so one conflict costs one re-read of the
+        run rather than one per item (`queue_size`: items the plan listed). Default:
+        `get`; a service that reads a page of many items per request lists the queue."""
+        return self.get(queue, ids)
+
+    def requests_sent(self) -> int | None:
+        """Requests sent so far, every retry included (the report's count); None for a
+        service reached without requests (the engine then counts its own calls)."""
+        return None
+
     @abstractmethod
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult | None:
         """Write one batch, each change guarded by its etag (or the compare guard).

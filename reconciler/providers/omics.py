@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date, datetime
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
@@ -111,6 +112,10 @@ class OmicsProvider(Provider):
         self._secrets = tuple(s for s in secrets if s)
         self._endpoint = client.meta.endpoint_url.rstrip("/")
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
+        self._sent = 0  # every attempt botocore sends, retries included (the report's count)
+        self._sent_lock = threading.Lock()
+        for each in (client, cancel_client):
+            each.meta.events.register("before-send.omics", self._count_sent)
 
     def __repr__(self) -> str:
         return f"OmicsProvider(endpoint={self._endpoint!r}, region={self._region!r})"
@@ -202,6 +207,14 @@ class OmicsProvider(Provider):
             options["profile"] = self._profile
         return options
 
+    def _count_sent(self, **_: Any) -> None:
+        """botocore's `before-send` fires once per attempt; returning None sends it."""
+        with self._sent_lock:
+            self._sent += 1
+
+    def requests_sent(self) -> int:
+        return self._sent
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._client.close()
@@ -281,7 +294,11 @@ class OmicsProvider(Provider):
         return [item for item in self._get_many(wanted, queue) if item is not None]
 
     def _get_many(self, ids: Sequence[str], queue: QueueSpec) -> list[Item | None]:
-        return list(self._pool.map(lambda batch_id: self._get_one(batch_id, queue), ids))
+        """Every read answered (or given up) before the first failure is raised: no
+        request is still being sent, or retried, once the caller has moved on."""
+        futures = [self._pool.submit(self._get_one, batch_id, queue) for batch_id in ids]
+        wait(futures)
+        return [future.result() for future in futures]
 
     def _get_one(self, batch_id: str, queue: QueueSpec) -> Item | None:
         path = f"GET /runBatch/{batch_id}"
