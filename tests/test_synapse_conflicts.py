@@ -204,3 +204,16 @@ def test_a_total_that_is_not_a_count_is_an_unexpected_response():
             SynapseProvider(url, "t", retries=0).list(queue_spec())
     message = str(exc.value)
     assert message.endswith("`totalNumberOfResults` is not a non-negative integer")
+
+
+def test_apply_spec_reports_every_request_the_command_sent(make_sandbox, tmp_path):
+    """The plan's listing is sent by `apply SPEC` too: the report counts it."""
+    sandbox = make_sandbox(synthetic=[(QUEUE, 250)])
+    env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
+    spec = write_spec(tmp_path, sandbox.url)
+    for _ in range(2):  # a run that writes, then one with nothing to do
+        before = len(sandbox.request_log())
+        result = run_cli("apply", spec, "--auto-approve", "--format", "json", env=env)
+        sent = sandbox.request_log()[before:]
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["requests"] == len(sent) >= pages(250)
