@@ -217,3 +217,15 @@ def test_apply_spec_reports_every_request_the_command_sent(make_sandbox, tmp_pat
         sent = sandbox.request_log()[before:]
         assert result.code == 0, result.err
         assert json.loads(result.out)["requests"] == len(sent) >= pages(250)
+
+
+def test_a_reread_lists_a_grown_queue_whole_and_asks_nothing_past_its_end(make_sandbox):
+    """Planned at 500 items, now 1,000: the pages past the planned ones are read one
+    after another, each only once the page before came back full."""
+    sandbox = make_sandbox(synthetic=[(QUEUE, 1_000)])
+    ids = [str(FIRST + i) for i in range(1_000)]
+    with SynapseProvider(sandbox.url, sandbox.token, retries=0) as provider:
+        items = provider.reread(queue_spec(), ids, queue_size=500)
+    assert [item.id for item in items] == ids
+    offsets = [int(r["query"].rsplit("offset=", 1)[1]) for r in sandbox.request_log()]
+    assert sorted(offsets) == [100 * k for k in range(pages(1_000))]  # each once, none past the end
