@@ -67,12 +67,17 @@ def finish(proc: subprocess.Popen, started: float) -> tuple[float, int | None]:
     """(wall seconds, the report's request count if it printed a JSON report)."""
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
-    if proc.returncode not in (0, 2):
-        raise SystemExit(f"reconciler failed ({proc.returncode}): {err[-2000:]}")
     try:
-        return seconds, json.loads(out)["requests"]
-    except (ValueError, KeyError, TypeError):
-        return seconds, None
+        report = json.loads(out)
+    except ValueError:
+        report = None
+    if proc.returncode not in (0, 2):
+        summary = report.get("summary") if isinstance(report, dict) else out[-2000:]
+        details = sorted({r["detail"] for r in report["results"] if r["outcome"] == "failed"})[:3] \
+            if isinstance(report, dict) else []
+        print(f"note: reconciler exited {proc.returncode} after {seconds:.1f} s: {summary} {details} "
+              f"{err[-500:]}", file=sys.stderr)
+    return seconds, report.get("requests") if isinstance(report, dict) else None
 
 
 def timed(args: list[str], env: dict) -> tuple[float, int | None]:
