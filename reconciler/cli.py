@@ -275,6 +275,11 @@ def schema(which: str) -> int:
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
 @click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
+@click.option("--meta-update", type=click.Choice(["deep-merge", "merge", "replace", "allow-list"]),
+              default="deep-merge", show_default=True,
+              help="supervisely: what tasks.meta.update does with the keys sent (unverified on the real service).")
+@click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
+              help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 

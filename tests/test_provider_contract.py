@@ -142,7 +142,10 @@ def test_a_write_that_fails_part_way_is_reported_exactly_as_it_landed(backend, s
         tags = tags_of(provider, queue)
         landed = {i for i, t in tags.items() if "reviewed" in t}
         applied = {r.item_id for r in report.results if r.outcome == "applied"}
-        assert applied == landed, report
+        # a service whose write answers say nothing confirms by reading back; a write
+        # answered 200 whose read-back was refused is "failed ... not confirmed", never applied
+        unconfirmed = {r.item_id for r in report.results if r.outcome == "failed" and "not confirmed" in r.detail}
+        assert applied <= landed <= applied | unconfirmed, report
         assert report.ok == (len(landed) == len(tags)) and (served > 0 or not landed)
         assert all(r.detail for r in report.results if r.outcome in ("failed", "skipped"))
         # and a re-run converges

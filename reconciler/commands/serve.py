@@ -36,6 +36,8 @@ def serve(
     max_per_minute: int | None,
     random_seed: int | None,
     no_lock_refusal: bool,
+    meta_update: str,
+    list_rows: str,
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
 
@@ -45,5 +47,6 @@ def serve(
         drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
         max_per_minute=max_per_minute, random_seed=random_seed,
         lock_refuses_updates=not no_lock_refusal,
+        supervisely_meta_update=meta_update, supervisely_list_rows=list_rows,
     ))
     return EXIT_OK

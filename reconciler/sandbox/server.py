@@ -49,6 +49,8 @@ class SandboxConfig:
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
     lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
+    supervisely_meta_update: str = "deep-merge"  # supervisely: deep-merge | merge | replace | allow-list
+    supervisely_list_rows: str = "short"  # supervisely: short (no workspaceId) | full
 
 
 class RunningSandbox:
