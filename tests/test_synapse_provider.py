@@ -706,22 +706,3 @@ def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_
         encode_body(batch_body([status_for_write(changes[3], "other")])),
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes])),
     ]
-
-
-def test_a_batch_without_a_conflicting_change_keeps_the_others_encodings(monkeypatch):
-    """The engine peels a stale item off with Batch.without and re-sends the rest: those
-    are sent as batches() encoded them, and the peeled one is not sent."""
-    app = Scripted(lambda request: json_response({}))
-    items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(3)]
-    changes = [change(i, ("tags.note", (f"n{n}",))) for n, i in enumerate(items)]
-    with serve(app) as url:
-        p = provider(url)
-        (batch,) = p.batches(queue_spec(), changes)
-        encoded_since = count_encodings(monkeypatch)
-        rest = batch.without(changes[1])
-        assert list(rest) == [changes[0], changes[2]]
-        p.write(queue_spec(), rest)
-        assert encoded_since() == 0
-    assert [seen.body for seen in app.seen] == [
-        encode_body(batch_body([status_for_write(c, "locked") for c in (changes[0], changes[2])])),
-    ]

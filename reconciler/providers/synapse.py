@@ -519,10 +519,6 @@ class EncodedBatch(Batch):
             return EncodedBatch(tuple.__getitem__(self, index), self.encoded[index], self.lock_key)
         return tuple.__getitem__(self, index)
 
-    def without(self, change: Change) -> "EncodedBatch":
-        kept = [i for i, c in enumerate(self) if c is not change]
-        return EncodedBatch([self[i] for i in kept], [self.encoded[i] for i in kept], self.lock_key)
-
 
 def _stated_total(offset: int, count: int, total: int | None) -> int | None:
     """The most results a page's `totalNumberOfResults` allows the queue, or None when
