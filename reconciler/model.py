@@ -481,7 +481,7 @@ class ItemResult:
 @dataclass(frozen=True)
 class ApplyReport:
     results: tuple[ItemResult, ...]
-    requests: int = 0  # write requests sent, for the report and the benchmarks
+    requests: int = 0  # requests sent, every retry and refusal included (Provider.requests_sent)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
