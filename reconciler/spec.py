@@ -42,6 +42,7 @@ from .model import (
 )
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
+from .sources import MAX_SHOWN, RowOrigin, SourceConfig, SourceFile, format_problem, is_source, read_source
 from .yamlload import Document, read_yaml
 
 DEFAULT_LOCK_KEY = "locked"
@@ -199,6 +200,7 @@ class _Loader:
         self.spec_dir = os.path.dirname(os.path.abspath(path))
         self.real_dir = os.path.realpath(self.spec_dir)
         self.files: dict[str, _File] = {}  # realpath → file, in reading order
+        self.sources: dict[tuple[str, SourceConfig], SourceFile] = {}  # tables, JSON (sources.py)
         self.errors: list[Located] = []
 
     def load(self) -> Spec:
@@ -218,31 +220,57 @@ class _Loader:
         for index, (queue, origins) in enumerate(built):
             problems = capability_problems(queue, provider_cls.capabilities, provider.type)
             for problem in problems + provider_cls.check_queue(queue):
-                file, path = self.problem_place(root, index, origins, problem.path)
-                self.errors.append(file.error(path, problem.message, key=True))
+                self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
         self.raise_errors()
         digest = hashlib.sha256()
-        for file in self.files.values():
-            digest.update(file.doc.raw)
+        for raw in [f.doc.raw for f in self.files.values()] + [s.raw for s in self.sources.values()]:
+            digest.update(raw)
         return Spec(
             provider=provider,
             queues=queues,
-            files=tuple(f.display for f in self.files.values()),
+            files=tuple(f.display for f in self.files.values()) + tuple(
+                dict.fromkeys(s.display for s in self.sources.values())),
             digest=digest.hexdigest(),
         )
 
     def raise_errors(self) -> None:
         if not self.errors:
             return
-        order = {f.display: i for i, f in enumerate(self.files.values())}
+        displays = [f.display for f in self.files.values()] + [s.display for s in self.sources.values()]
+        order = {display: i for i, display in enumerate(dict.fromkeys(displays))}
         unique = {str(e): e for e in self.errors}.values()
-        raise UserErrors(sorted(unique, key=lambda e: _sort_key(e, order)))
+        raise UserErrors(self.capped(sorted(unique, key=lambda e: _sort_key(e, order))))
+
+    def capped(self, errors: list[Located]) -> list[Located]:
+        """At most MAX_SHOWN errors of each table or JSON source, then how many more:
+        a wrong type in each of 100,000 rows is one screenful, not 100,000 lines."""
+        hidden: dict[str, int] = {}
+        for source in self.sources.values():
+            hidden[source.display] = hidden.get(source.display, 0) + source.hidden
+        shown: dict[str, int] = {}
+        out: list[Located] = []
+        for error in errors:
+            if error.file in hidden:
+                shown[error.file] = shown.get(error.file, 0) + 1
+                if shown[error.file] > MAX_SHOWN:
+                    hidden[error.file] += 1
+                    continue
+            out.append(error)
+        for display, count in hidden.items():
+            if count:
+                last = max((i for i, e in enumerate(out) if e.file == display), default=len(out) - 1)
+                out.insert(last + 1, Located(display, None, None, f"... and {count} more problem(s) in this "
+                                                                   f"file (the first {MAX_SHOWN} are shown)"))
+        return out
 
     # ------------------------------------------------------------ includes
-    def includes(self, root: _File, index: int, queue: dict) -> list[_File]:
-        found: list[_File] = []
+    def includes(self, root: _File, index: int, queue: dict) -> list[_File | SourceFile]:
+        found: list[_File | SourceFile] = []
         for n, pattern in enumerate(queue.get("include", [])):
             where = ("queues", index, "include", n)
+            if is_source(pattern):
+                found += self.source_files(root, where, SourceConfig.of(pattern))
+                continue
             for relative in self.expand(root, where, pattern):
                 real = os.path.realpath(os.path.join(self.spec_dir, relative))
                 file = self.files.get(real)
@@ -259,6 +287,30 @@ class _Loader:
                     self.errors += errors + _schema_errors(file, "include_file")
                 if file not in found:
                     found.append(file)
+        return found
+
+    def source_files(self, root: _File, where: tuple, config: SourceConfig) -> list[SourceFile]:
+        """The table or JSON files an include entry names, read and typed (sources.py)."""
+        found = []
+        for relative in self.expand(root, where + (config.kind,), config.pattern):
+            problem = format_problem(config, relative)
+            if problem is not None:
+                self.errors.append(root.error(where + (config.kind,), problem))
+                continue
+            key = (os.path.realpath(os.path.join(self.spec_dir, relative)), config)
+            source = self.sources.get(key)
+            if source is None:
+                display = posixpath.normpath(
+                    posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/"))
+                )
+                try:
+                    source = read_source(Path(self.spec_dir, relative), display, relative.replace(os.sep, "/"), config)
+                except Located as error:
+                    self.errors.append(error)
+                    continue
+                self.sources[key] = source
+                self.errors += source.errors
+            found.append(source)
         return found
 
     def expand(self, root: _File, where: tuple, pattern: str) -> list[str]:
@@ -298,26 +350,34 @@ class _Loader:
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(
-        self, root: _File, index: int, data: dict, includes: list[_File],
+        self, root: _File, index: int, data: dict, includes: list[_File | SourceFile],
         service: str, lock_option: str | None,
-    ) -> tuple[QueueSpec, dict[str, tuple[_File, tuple]]]:
+    ) -> tuple[QueueSpec, dict[str, _Origin]]:
         """The QueueSpec, and where each submission id was written (for positions)."""
         base = ("queues", index)
         lock_key = self.lock_key(root, base, data.get("lock", {}), service, lock_option)
         policy = data.get("tags", {})
         safety = data.get("safety", {})
         submissions: dict[str, Assignment] = {}
-        origins: dict[str, tuple[_File, tuple]] = {}
-        places = [(root, base + ("submissions",), data.get("submissions", {}))]
-        places += [(file, ("submissions",), file.data["submissions"]) for file in includes]
-        for file, at, entries in places:
+        origins: dict[str, _Origin] = {}
+        places: list[tuple[_File, tuple, dict] | SourceFile] = [(root, base + ("submissions",), data.get("submissions", {}))]
+        places += [f if isinstance(f, SourceFile) else (f, ("submissions",), f.data["submissions"]) for f in includes]
+        for place in places:
+            if isinstance(place, SourceFile):  # a table's or JSON file's rows (sources.py)
+                for item_id, assignment, row in place.entries:
+                    if item_id in origins:
+                        self.errors.append(row.error((), f"submission {_quoted(item_id)} is already defined "
+                                                         f"at {_origin_text(origins[item_id], item_id)}"))
+                        continue
+                    origins[item_id] = row
+                    submissions[item_id] = assignment
+                continue
+            file, at, entries = place
             for item_id, entry in entries.items():
                 if item_id in origins:
-                    first, first_at = origins[item_id]
-                    line, column = first.doc.key_position(first.original(first_at + (item_id,)))
                     self.errors.append(file.error(
                         at + (item_id,),
-                        f"submission {_quoted(item_id)} is already defined at {first.display}:{line}:{column}",
+                        f"submission {_quoted(item_id)} is already defined at {_origin_text(origins[item_id], item_id)}",
                         key=True,
                     ))
                     continue
@@ -412,13 +472,30 @@ class _Loader:
                 ))
             seen.setdefault(queue.id, index)
 
-    def problem_place(
-        self, root: _File, index: int, origins: dict[str, tuple[_File, tuple]], path: tuple
-    ) -> tuple[_File, tuple]:
+    def problem_error(
+        self, root: _File, index: int, origins: dict[str, _Origin], path: tuple, message: str
+    ) -> Located:
         if len(path) >= 2 and path[0] == "submissions" and path[1] in origins:
-            file, at = origins[path[1]]
-            return file, at + tuple(path[1:])
-        return root, ("queues", index) + tuple(path)
+            origin = origins[path[1]]
+            if isinstance(origin, RowOrigin):
+                return origin.error(tuple(path[2:]), message)
+            file, at = origin
+            return file.error(at + tuple(path[1:]), message, key=True)
+        return root.error(("queues", index) + tuple(path), message, key=True)
+
+
+# Where an explicit entry was written: a YAML mapping (file, path of the mapping) or a
+# row of a table or JSON source.
+_Origin = tuple[_File, tuple] | RowOrigin
+
+
+def _origin_text(origin: _Origin, item_id: str) -> str:
+    """FILE:LINE:COLUMN of an entry's id, for "already defined at" messages."""
+    if isinstance(origin, RowOrigin):
+        return origin.where()
+    file, at = origin
+    line, column = file.doc.key_position(file.original(at + (item_id,)))
+    return f"{file.display}:{line}:{column}"
 
 
 def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignment:
