@@ -273,11 +273,11 @@ def _json_kind(value: Any) -> str:
     return {list: "a list", dict: "an object"}.get(type(value), "null")
 
 
-def _assignment(display: str, line: int, values: list[tuple[str, Any, str]]) -> Assignment:
-    """(target, value, cell name) → the entry; a tag's value None deletes it."""
+def _assignment(display: str, values: list[tuple[str, Any, str, int]]) -> Assignment:
+    """(target, value, cell name, line) → the entry; a tag's value None deletes it."""
     status = locked = None
     tags: dict[str, Setting] = {}
-    for target, value, cell in values:
+    for target, value, cell, line in values:
         setting = Setting(value if target[0] != "t" or value is None else (value,),
                           Source(display, line, None, None, cell))
         if target == "status":
@@ -302,14 +302,18 @@ class _TableReader(_Located):
         self.header: list[str] = []
         self.lines: list[int] = []  # start line of each entry's record
         self._line_starts: list[int] | None = None
+        self.record_line = 1  # where the record being read starts
 
     def read(self) -> list[tuple[str, Assignment, RowOrigin]]:
         reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter, strict=True)
         try:
             return self._rows(reader)
         except csv.Error as exc:
-            line = reader.line_num or 1
-            self.add(lambda: Located(self.display, line, None, f"not valid {self._format_name()}: {exc}"))
+            line = self.record_line
+            message = str(exc)
+            if "end of data" in message:  # csv's words for a quote never closed
+                message = "a quoted cell of this row is never closed (a quote inside a cell is written \"\")"
+            self.add(lambda: Located(self.display, line, None, f"not valid {self._format_name()}: {message}"))
             return []
 
     def _format_name(self) -> str:
@@ -330,8 +334,10 @@ class _TableReader(_Located):
         display, delete = self.display, self.config.delete_empty
         entries: list[tuple[str, Assignment, RowOrigin]] = []
         previous = reader.line_num
+        self.record_line = previous + 1
         for record in reader:
             line, previous = previous + 1, reader.line_num
+            self.record_line = previous + 1
             if not record:
                 continue  # a blank line
             if len(record) != width:
@@ -348,7 +354,7 @@ class _TableReader(_Located):
                 text = record[index]
                 if not text:
                     if delete and target[0] == "t":
-                        values.append((target, None, cell))
+                        values.append((target, None, cell, line))
                     continue
                 if parse is not None:
                     try:
@@ -359,10 +365,10 @@ class _TableReader(_Located):
                         continue
                 else:
                     value = text
-                values.append((target, value, cell))
+                values.append((target, value, cell, line))
             if bad:
                 continue
-            entries.append((item_id, _assignment(display, line, values), RowOrigin(self, len(self.lines))))
+            entries.append((item_id, _assignment(display, values), RowOrigin(self, len(self.lines))))
             self.lines.append(line)
         return entries
 
@@ -381,10 +387,10 @@ class _TableReader(_Located):
         ok = True
         for index, name in enumerate(header):
             if not name:
-                self.add(lambda index=index: self._cell_located(1, index, f"column {index + 1} has no name"))
+                self.add(lambda index=index: self._at_cell(1, index, f"column {index + 1} has no name"))
                 ok = False
             elif name in first:
-                self.add(lambda index=index, name=name: self._cell_located(
+                self.add(lambda index=index, name=name: self._at_cell(
                     1, index, f"duplicate column name {name!r} (also column {first[name] + 1})"))
                 ok = False
             else:
@@ -413,9 +419,13 @@ class _TableReader(_Located):
         return self._cell_located(self.lines[index], self.header.index(name), message, name)
 
     def _cell_located(self, line: int, field: int, message: str, name: str | None = None) -> Located:
+        """`message` about a cell, naming its column."""
+        name = self.header[field] if name is None else name
+        return self._at_cell(line, field, f"column {name!r}: {message}" if message else "")
+
+    def _at_cell(self, line: int, field: int, message: str) -> Located:
         line, column = self._cell_position(line, field)
-        name = self.header[field] if name is None and field < len(self.header) else name
-        return Located(self.display, line, column, f"column {name!r}: {message}" if message else "")
+        return Located(self.display, line, column, message)
 
     def _cell_position(self, line: int, field: int) -> tuple[int, int]:
         """Line and column (1-based, in characters) where cell `field` of the record
@@ -464,17 +474,18 @@ class _JsonReader(_Located):
                 value = obj.get(column.name)
                 if value is None:
                     if self.config.delete_empty and column.target[0] == "t":
-                        values.append((column.target, None, column.name))
+                        line = self._position(path + (column.name,))[0]
+                        values.append((column.target, None, column.name, line))
                     continue
                 try:
-                    values.append((column.target, _json_value(value, column.type), column.name))
+                    line = self._position(path + (column.name,))[0]
+                    values.append((column.target, _json_value(value, column.type), column.name, line))
                 except _BadCell as exc:
                     self.add(lambda p=path + (column.name,), m=str(exc), n=column.name: self._at(p, f"key {n!r}: {m}"))
                     bad = True
             if bad:
                 continue
-            line = self._position(path)[0]
-            entries.append((item_id, _assignment(self.display, line, values), RowOrigin(self, len(self.rows))))
+            entries.append((item_id, _assignment(self.display, values), RowOrigin(self, len(self.rows))))
             self.rows.append((path, id_path))
         return entries
 
