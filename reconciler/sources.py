@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import gc
 import io
 import math
 import os
@@ -33,6 +34,7 @@ from typing import Any, Callable, Mapping
 from .errors import Located, suggest
 from .jsonload import parse as parse_json
 from .model import Assignment, Setting, Source, to_scalar
+from .planner import collector_paused
 from .yamlload import _decode as decode_utf8
 
 MAX_BYTES = 64 * 1024 * 1024  # a table or JSON source larger than this is refused unread
@@ -278,15 +280,46 @@ def _assignment(display: str, values: list[tuple[str, Any, str, int]]) -> Assign
     status = locked = None
     tags: dict[str, Setting] = {}
     for target, value, cell, line in values:
-        setting = Setting(value if target[0] != "t" or value is None else (value,),
-                          Source(display, line, None, None, cell))
         if target == "status":
-            status = setting
+            status = cell_setting(value, display, line, cell)
         elif target == "locked":
-            locked = setting
+            locked = cell_setting(value, display, line, cell)
         else:
-            tags[target[5:]] = setting
+            tags[target[5:]] = cell_setting(None if value is None else (value,), display, line, cell)
     return Assignment(status=status, locked=locked, tags=tags)
+
+
+_new = object.__new__
+
+
+def cell_setting(value: Any, file: str, line: int, cell: str) -> Setting:
+    """`Setting(value, Source(file, line, None, None, cell))`, built by filling the
+    instances' dicts: a frozen dataclass's __init__ sets each field through
+    object.__setattr__, and a table of 100,000 rows builds half a million of these
+    (that was most of `validate`'s time, BENCHMARKS.md "Table sources"). Equal to the
+    constructed one (tests/test_sources.py)."""
+    source = _new(Source)
+    fields = source.__dict__
+    fields["file"] = file
+    fields["line"] = line
+    fields["rule"] = None
+    fields["column"] = None
+    fields["cell"] = cell
+    setting = _new(Setting)
+    fields = setting.__dict__
+    fields["value"] = value
+    fields["source"] = source
+    return setting
+
+
+def _settle() -> None:
+    """Move what is alive, the rows just built above all, out of the cycle collector's
+    reach (gc.freeze). A table of 100,000 rows is a few million small objects, none in
+    a cycle, that live as long as the spec: built with the collector paused, the first
+    collection after would walk them all (and again when they age), which cost more
+    than reading the file (BENCHMARKS.md "Table sources"). Frozen objects are still
+    freed by reference counting when the spec goes."""
+    gc.freeze()
 
 
 # ------------------------------------------------------------------------ tables
@@ -307,7 +340,10 @@ class _TableReader(_Located):
     def read(self) -> list[tuple[str, Assignment, RowOrigin]]:
         reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter, strict=True)
         try:
-            return self._rows(reader)
+            with collector_paused():
+                entries = self._rows(reader)
+                _settle()
+                return entries
         except csv.Error as exc:
             line = self.record_line
             message = str(exc)
