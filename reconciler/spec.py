@@ -162,8 +162,10 @@ def _is_tag_mapping(path: tuple) -> bool:
     """Whether the mapping at `path` is keyed by tag names (a submission's `tags`, a
     rule's `set.tags` or `where.tags`). Tag names are data, not settings: a tag called
     `token` is exported from the service and must load again, so the secret-key check
-    skips them (a queue's own `tags:` policy is a settings mapping and is checked)."""
-    return len(path) >= 3 and path[-1] == "tags" and (path[-3] == "submissions" or path[-2] in ("set", "where"))
+    skips them, also in a table or JSON source's `tags:` (a queue's own `tags:` policy
+    is a settings mapping and is checked)."""
+    return len(path) >= 3 and path[-1] == "tags" and (
+        path[-3] in ("submissions", "include") or path[-2] in ("set", "where"))
 
 
 def _refused_secret(path: tuple) -> bool:
