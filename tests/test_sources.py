@@ -373,3 +373,49 @@ def test_a_cell_setting_equals_the_constructed_one():
     assert built == Setting((0.5,), Source("s.csv", 3, None, None, "auc"))
     assert hash(built.source) == hash(Source("s.csv", 3, None, None, "auc"))
     assert repr(built) == repr(Setting((0.5,), Source("s.csv", 3, None, None, "auc")))
+
+
+# --------------------------------------------------------------- schema, digest
+def test_the_schema_describes_table_and_json_sources():
+    result = run_cli("schema")
+    defs = json.loads(result.out)["$defs"]
+    assert defs["table_source"]["required"] == ["table", "id"]
+    assert defs["table_source"]["properties"]["empty"]["enum"] == ["skip", "delete"]
+    assert defs["json_source"]["properties"]["id"]["anyOf"][1]["required"] == ["path"]
+    types = defs["table_source"]["properties"]["tags"]["additionalProperties"]["anyOf"][1]
+    assert types["properties"]["type"]["enum"] == list(sources.TYPES)
+
+
+def test_the_spec_digest_covers_the_table(tmp_path):
+    """A plan file is tied to the table it was planned from, as to the YAML."""
+    table = write_table(tmp_path, HEADER + "9700001,SCORED,0.5,owls,1,false\n")
+    spec = write_spec(tmp_path, "http://127.0.0.1:1")
+    before = load_spec(spec).digest
+    table.write_text(HEADER + "9700001,SCORED,0.6,owls,1,false\n")
+    assert load_spec(spec).digest != before
+
+
+def test_a_tag_named_like_a_secret_is_data_in_a_source(tmp_path):
+    write_table(tmp_path, "id,token\n1,abc\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
+                    "      - {table: scores/round-3.csv, id: id, tags: {token: token}}\n")
+    assert load_spec(spec).queues[0].submissions["1"].tags["token"].value == ("abc",)
+
+
+def test_a_format_names_the_delimiter_of_any_extension(tmp_path):
+    write_table(tmp_path, "id\tauc\n1\t0.5\n", "scores/out.txt")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
+                    "      - {table: scores/out.txt, format: tsv, id: id, tags: {auc: {type: float}}}\n")
+    assert load_spec(spec).queues[0].submissions["1"].tags["auc"].value == (0.5,)
+
+
+def test_broken_json_is_refused_at_its_place(tmp_path):
+    write_table(tmp_path, '{"id": "1",\n "auc": 0.5,,}', "results/r.json")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
+                    "      - {json: results/*.json, id: id, tags: {auc: {type: float}}}\n")
+    with pytest.raises(UserErrors) as caught:
+        load_spec(spec)
+    assert str(caught.value) == f"{tmp_path}/results/r.json:2:13: not valid JSON: Expecting property name enclosed in double quotes"
