@@ -62,6 +62,13 @@ def refused(sandbox, root: Path, content: str | bytes | None, *, name: str = "sc
     return [line.removeprefix("error: ") for line in result.err.splitlines()]
 
 
+def source_spec(root: Path, entry: str) -> Path:
+    """A local spec whose one queue includes the source `entry` (a YAML flow mapping)."""
+    spec = root / "spec.yaml"
+    spec.write_text(f"version: 1\nqueues:\n  - id: q\n    include:\n      - {entry}\n")
+    return spec
+
+
 def located(root: Path, lines: list[str]) -> list[str]:
     """The lines with the table's absolute path written relative to `root`."""
     return [line.replace(f"{root}/scores/", "scores/") for line in lines]
@@ -336,9 +343,7 @@ def test_json_results_with_the_id_in_the_path(tmp_path):
 def test_json_list_and_id_mapping_forms(tmp_path):
     write_table(tmp_path, '[{"id": "1", "auc": 0.5},\n {"id": 2, "auc": 0.25}]', "results/list.json")
     write_table(tmp_path, '{"3": {"auc": 0.75}}', "results/map.json")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
-                    "      - {json: results/*.json, id: id, tags: {auc: {type: float}}}\n")
+    spec = source_spec(tmp_path, "{json: results/*.json, id: id, tags: {auc: {type: float}}}")
     entries = load_spec(spec).queues[0].submissions
     assert {k: v.tags["auc"].value for k, v in entries.items()} == {"1": (0.5,), "2": (0.25,), "3": (0.75,)}
     assert entries["2"].tags["auc"].source.line == 2
@@ -346,9 +351,7 @@ def test_json_list_and_id_mapping_forms(tmp_path):
 
 def test_json_type_errors_are_located_at_the_value(tmp_path):
     write_table(tmp_path, '[{"id": "1", "auc": "n/a"},\n {"id": true}]', "results/list.json")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
-                    "      - {json: results/*.json, id: id, tags: {auc: {type: float}}}\n")
+    spec = source_spec(tmp_path, "{json: results/*.json, id: id, tags: {auc: {type: float}}}")
     with pytest.raises(UserErrors) as caught:
         load_spec(spec)
     assert str(caught.value) == (
@@ -397,25 +400,19 @@ def test_the_spec_digest_covers_the_table(tmp_path):
 
 def test_a_tag_named_like_a_secret_is_data_in_a_source(tmp_path):
     write_table(tmp_path, "id,token\n1,abc\n")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
-                    "      - {table: scores/round-3.csv, id: id, tags: {token: token}}\n")
+    spec = source_spec(tmp_path, "{table: scores/round-3.csv, id: id, tags: {token: token}}")
     assert load_spec(spec).queues[0].submissions["1"].tags["token"].value == ("abc",)
 
 
 def test_a_format_names_the_delimiter_of_any_extension(tmp_path):
     write_table(tmp_path, "id\tauc\n1\t0.5\n", "scores/out.txt")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
-                    "      - {table: scores/out.txt, format: tsv, id: id, tags: {auc: {type: float}}}\n")
+    spec = source_spec(tmp_path, "{table: scores/out.txt, format: tsv, id: id, tags: {auc: {type: float}}}")
     assert load_spec(spec).queues[0].submissions["1"].tags["auc"].value == (0.5,)
 
 
 def test_broken_json_is_refused_at_its_place(tmp_path):
     write_table(tmp_path, '{"id": "1",\n "auc": 0.5,,}', "results/r.json")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nqueues:\n  - id: q\n    include:\n"
-                    "      - {json: results/*.json, id: id, tags: {auc: {type: float}}}\n")
+    spec = source_spec(tmp_path, "{json: results/*.json, id: id, tags: {auc: {type: float}}}")
     with pytest.raises(UserErrors) as caught:
         load_spec(spec)
     assert str(caught.value) == f"{tmp_path}/results/r.json:2:13: not valid JSON: Expecting property name enclosed in double quotes"
