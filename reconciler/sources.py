@@ -22,12 +22,14 @@ import bisect
 import csv
 import gc
 import io
+import json
 import math
 import os
 import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from json.decoder import scanstring
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -53,7 +55,6 @@ class Column:
     target: str  # "status", "locked" or "tags.<key>"
     name: str  # the column's header name, or the JSON key
     type: str | None  # one of TYPES; None: a JSON value keeps its own JSON type
-    at: tuple  # where it is declared, relative to the include entry
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,13 @@ class SourceConfig:
         kind = "table" if "table" in entry else "json"
         key = "column" if kind == "table" else "key"
         default_type = "string" if kind == "table" else None
-        columns = [Column(field, entry[field], t, (field,))
+        columns = [Column(field, entry[field], t)
                    for field, t in (("status", "string"), ("locked", "boolean")) if field in entry]
         for tag, declared in entry.get("tags", {}).items():
             if isinstance(declared, str):
-                columns.append(Column("tags." + tag, declared, default_type, ("tags", tag)))
+                columns.append(Column("tags." + tag, declared, default_type))
             else:
-                columns.append(Column("tags." + tag, declared.get(key, tag),
-                                      declared.get("type", default_type), ("tags", tag)))
+                columns.append(Column("tags." + tag, declared.get(key, tag), declared.get("type", default_type)))
         ident = entry["id"]
         return cls(
             kind=kind,
@@ -104,14 +104,17 @@ class RowOrigin:
 
     __slots__ = ("data", "index")
 
-    def __init__(self, data: "_Located", index: int) -> None:
+    def __init__(self, data: "_Reader", index: int) -> None:
         self.data, self.index = data, index
 
     def error(self, path: tuple, message: str) -> Located:
         """An error about the entry's `path` (as providers name it: (), ("status",),
-        ("tags", key), …) at the cell that set it."""
-        target = "status" if path[:1] == ("status",) else "locked" if path[:1] == ("locked",) else (
-            "tags." + str(path[1]) if len(path) >= 2 and path[0] == "tags" else None)
+        ("tags", key), …) at the cell that set it; the id's cell for the entry itself."""
+        target = None
+        if path[:1] in (("status",), ("locked",)):
+            target = path[0]
+        elif len(path) >= 2 and path[0] == "tags":
+            target = f"tags.{path[1]}"
         return self.data.cell_error(self.index, target, message)
 
     def where(self) -> str:
@@ -131,14 +134,18 @@ class SourceFile:
     hidden: int = 0  # problems found beyond the MAX_SHOWN in `errors`
 
 
-class _Located:
-    """What a reader keeps to place a cell's error: implemented per format."""
+class _Reader:
+    """A format's reader, which also places errors on the cells it read."""
 
     display: str
     errors: list[Located]
     hidden: int
 
+    def read(self) -> list[tuple[str, Assignment, RowOrigin]]:
+        raise NotImplementedError
+
     def cell_error(self, index: int, target: str | None, message: str) -> Located:
+        """`message` at the cell of entry `index` that set `target` (None: the id)."""
         raise NotImplementedError
 
     def add(self, error: Callable[[], Located]) -> None:
@@ -158,7 +165,7 @@ def read_source(path: Path, display: str, relative: str, config: SourceConfig) -
     text = decode_utf8(raw, display).removeprefix("\ufeff")  # a UTF-8 BOM is fine
     if config.kind == "table":
         fmt = config.format or FORMATS.get(posixpath.splitext(relative)[1].lower())
-        reader: Any = _TableReader(display, text, fmt or "csv", config)
+        reader: _Reader = _TableReader(display, text, fmt or "csv", config)
     else:
         reader = _JsonReader(display, text, relative, config)
     entries = reader.read()
@@ -323,7 +330,7 @@ def _settle() -> None:
 
 
 # ------------------------------------------------------------------------ tables
-class _TableReader(_Located):
+class _TableReader(_Reader):
     """RFC 4180 CSV (or TSV) with a header line; rows are records, so a quoted cell
     may span lines and the line numbers stay those an editor shows."""
 
@@ -489,7 +496,7 @@ class _TableReader(_Located):
 
 
 # -------------------------------------------------------------------------- JSON
-class _JsonReader(_Located):
+class _JsonReader(_Reader):
     """One object a file (its id from the path or a key), a list of objects, or an
     object of id → object."""
 
@@ -598,7 +605,7 @@ class _JsonReader(_Located):
 
 
 _WS = re.compile(r"[ \t\n\r]*")
-_DECODER = __import__("json").JSONDecoder()
+_DECODER = json.JSONDecoder()
 
 
 def _skip(text: str, pos: int) -> int:
@@ -608,8 +615,6 @@ def _skip(text: str, pos: int) -> int:
 def _members(text: str, pos: int) -> dict[Any, int]:
     """Key (object) or index (list) → offset of its value, for the container at `pos`
     of a document that parsed."""
-    from json.decoder import scanstring
-
     out: dict[Any, int] = {}
     if text[pos] not in "[{":
         return out
