@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from json.decoder import scanstring
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Located, suggest
 from .jsonload import parse as parse_json
@@ -155,6 +155,30 @@ class _Reader:
             self.errors.append(error())
         else:
             self.hidden += 1
+
+
+def capped(errors: list[Located], sources: Iterable[SourceFile]) -> list[Located]:
+    """`errors` (sorted by file) with at most MAX_SHOWN of each table or JSON source,
+    then a line saying how many more: a wrong type in each of 100,000 rows is one
+    screenful, not 100,000 lines. YAML files' errors are all kept."""
+    hidden: dict[str, int] = {}
+    for source in sources:
+        hidden[source.display] = hidden.get(source.display, 0) + source.hidden
+    shown: dict[str, int] = {}
+    out: list[Located] = []
+    for error in errors:
+        if error.file in hidden:
+            shown[error.file] = shown.get(error.file, 0) + 1
+            if shown[error.file] > MAX_SHOWN:
+                hidden[error.file] += 1
+                continue
+        out.append(error)
+    for display, count in hidden.items():
+        if count:
+            last = max((i for i, e in enumerate(out) if e.file == display), default=len(out) - 1)
+            out.insert(last + 1, Located(display, None, None, f"... and {count} more problem(s) in this file "
+                                                              f"(the first {MAX_SHOWN} are shown)"))
+    return out
 
 
 # ------------------------------------------------------------------ reading files

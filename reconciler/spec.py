@@ -42,7 +42,7 @@ from .model import (
 )
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
-from .sources import MAX_SHOWN, RowOrigin, SourceConfig, SourceFile, format_problem, is_source, read_source
+from .sources import RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, read_source
 from .yamlload import Document, read_yaml
 
 DEFAULT_LOCK_KEY = "locked"
@@ -241,29 +241,7 @@ class _Loader:
         displays = [f.display for f in self.files.values()] + [s.display for s in self.sources.values()]
         order = {display: i for i, display in enumerate(dict.fromkeys(displays))}
         unique = {str(e): e for e in self.errors}.values()
-        raise UserErrors(self.capped(sorted(unique, key=lambda e: _sort_key(e, order))))
-
-    def capped(self, errors: list[Located]) -> list[Located]:
-        """At most MAX_SHOWN errors of each table or JSON source, then how many more:
-        a wrong type in each of 100,000 rows is one screenful, not 100,000 lines."""
-        hidden: dict[str, int] = {}
-        for source in self.sources.values():
-            hidden[source.display] = hidden.get(source.display, 0) + source.hidden
-        shown: dict[str, int] = {}
-        out: list[Located] = []
-        for error in errors:
-            if error.file in hidden:
-                shown[error.file] = shown.get(error.file, 0) + 1
-                if shown[error.file] > MAX_SHOWN:
-                    hidden[error.file] += 1
-                    continue
-            out.append(error)
-        for display, count in hidden.items():
-            if count:
-                last = max((i for i, e in enumerate(out) if e.file == display), default=len(out) - 1)
-                out.insert(last + 1, Located(display, None, None, f"... and {count} more problem(s) in this "
-                                                                   f"file (the first {MAX_SHOWN} are shown)"))
-        return out
+        raise UserErrors(capped(sorted(unique, key=lambda e: _sort_key(e, order)), self.sources.values()))
 
     # ------------------------------------------------------------ includes
     def includes(self, root: _File, index: int, queue: dict) -> list[_File | SourceFile]:
@@ -277,11 +255,8 @@ class _Loader:
                 real = os.path.realpath(os.path.join(self.spec_dir, relative))
                 file = self.files.get(real)
                 if file is None:
-                    display = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/"))
-                    )
                     try:
-                        file, errors = _read(Path(self.spec_dir, relative), display)
+                        file, errors = _read(Path(self.spec_dir, relative), self.display_of(relative))
                     except Located as error:
                         self.errors.append(error)
                         continue
@@ -302,11 +277,9 @@ class _Loader:
             key = (os.path.realpath(os.path.join(self.spec_dir, relative)), config)
             source = self.sources.get(key)
             if source is None:
-                display = posixpath.normpath(
-                    posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/"))
-                )
                 try:
-                    source = read_source(Path(self.spec_dir, relative), display, relative.replace(os.sep, "/"), config)
+                    source = read_source(Path(self.spec_dir, relative), self.display_of(relative),
+                                         relative.replace(os.sep, "/"), config)
                 except Located as error:
                     self.errors.append(error)
                     continue
@@ -314,6 +287,10 @@ class _Loader:
                 self.errors += source.errors
             found.append(source)
         return found
+
+    def display_of(self, relative: str) -> str:
+        """How an included file is named in messages and plans: beside the spec's name."""
+        return posixpath.normpath(posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/")))
 
     def expand(self, root: _File, where: tuple, pattern: str) -> list[str]:
         """Files a pattern names, all inside the spec's directory; nothing else is read."""

@@ -416,3 +416,11 @@ def test_broken_json_is_refused_at_its_place(tmp_path):
     with pytest.raises(UserErrors) as caught:
         load_spec(spec)
     assert str(caught.value) == f"{tmp_path}/results/r.json:2:13: not valid JSON: Expecting property name enclosed in double quotes"
+
+
+def test_service_problems_of_every_row_are_capped_too(sandbox, tmp_path):
+    rows = "".join(f"{9700000 + i},SCROED,0.5,owls,1,false\n" for i in range(100))
+    lines = refused(sandbox, tmp_path, HEADER + rows)
+    assert len(lines) == sources.MAX_SHOWN + 1
+    assert lines[-1].endswith(f"round-3.csv: ... and {100 - sources.MAX_SHOWN} more problem(s) in this file "
+                              f"(the first {sources.MAX_SHOWN} are shown)")
