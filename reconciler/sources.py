@@ -28,6 +28,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from json.decoder import scanstring
 from pathlib import Path
@@ -306,41 +307,23 @@ def _json_kind(value: Any) -> str:
     return {list: "a list", dict: "an object"}.get(type(value), "null")
 
 
+@lru_cache(maxsize=1024)
+def _tag_key(target: str) -> str:
+    return target[len("tags."):]
+
+
 def _assignment(display: str, values: list[tuple[str, Any, str, int]]) -> Assignment:
     """(target, value, cell name, line) → the entry; a tag's value None deletes it."""
     status = locked = None
     tags: dict[str, Setting] = {}
     for target, value, cell, line in values:
         if target == "status":
-            status = cell_setting(value, display, line, cell)
+            status = Setting(value, Source(display, line, None, None, cell))
         elif target == "locked":
-            locked = cell_setting(value, display, line, cell)
-        else:
-            tags[target[5:]] = cell_setting(None if value is None else (value,), display, line, cell)
+            locked = Setting(value, Source(display, line, None, None, cell))
+        else:  # the tag key, sliced once per column (_tag_key), not once per cell
+            tags[_tag_key(target)] = Setting(None if value is None else (value,), Source(display, line, None, None, cell))
     return Assignment(status=status, locked=locked, tags=tags)
-
-
-_new = object.__new__
-
-
-def cell_setting(value: Any, file: str, line: int, cell: str) -> Setting:
-    """`Setting(value, Source(file, line, None, None, cell))`, built by filling the
-    instances' dicts: a frozen dataclass's __init__ sets each field through
-    object.__setattr__, and a table of 100,000 rows builds half a million of these
-    (that was most of `validate`'s time, BENCHMARKS.md "Table sources"). Equal to the
-    constructed one (tests/test_sources.py)."""
-    source = _new(Source)
-    fields = source.__dict__
-    fields["file"] = file
-    fields["line"] = line
-    fields["rule"] = None
-    fields["column"] = None
-    fields["cell"] = cell
-    setting = _new(Setting)
-    fields = setting.__dict__
-    fields["value"] = value
-    fields["source"] = source
-    return setting
 
 
 def _settle() -> None:

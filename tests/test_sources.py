@@ -370,14 +370,6 @@ def test_a_json_file_off_the_id_path_is_refused(tmp_path):
                                  "'results/{id}/results.json', so it names no id")
 
 
-def test_a_cell_setting_equals_the_constructed_one():
-    """sources.cell_setting fills the frozen dataclasses' fields directly, for speed."""
-    built = sources.cell_setting((0.5,), "s.csv", 3, "auc")
-    assert built == Setting((0.5,), Source("s.csv", 3, None, None, "auc"))
-    assert hash(built.source) == hash(Source("s.csv", 3, None, None, "auc"))
-    assert repr(built) == repr(Setting((0.5,), Source("s.csv", 3, None, None, "auc")))
-
-
 # --------------------------------------------------------------- schema, digest
 def test_the_schema_describes_table_and_json_sources():
     result = run_cli("schema")
