@@ -6,7 +6,6 @@ located messages on stderr, nothing on stdout, not one request sent.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -119,7 +118,7 @@ def test_a_utf8_bom_is_accepted_and_positions_count_without_it(sandbox, tmp_path
     assert located(tmp_path, lines) == ["scores/round-3.csv:2:16: column 'auc': expected a float, got 'n/a'"]
 
 
-def test_the_plan_names_the_cell_in_every_format(tmp_path):
+def test_the_plan_names_the_cell_in_every_format(tmp_path, monkeypatch):
     (tmp_path / "live.yaml").write_text(
         "queues:\n- id: q\n  items:\n  - {id: '1', status: RECEIVED, tags: {auc: 0.5}, locked: true}\n")
     (tmp_path / "spec.yaml").write_text(
@@ -127,7 +126,7 @@ def test_the_plan_names_the_cell_in_every_format(tmp_path):
         "  - id: q\n    include:\n      - table: scores/round-3.csv\n        id: id\n"
         "        tags: {auc: {type: float}}\n")
     write_table(tmp_path, "id,auc\n\n1,0.91\n")
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     text = run_cli("plan", "spec.yaml", "--no-color")
     assert "tags.auc: 0.5 → 0.91    # scores/round-3.csv:3 (auc)" in text.out
     markdown = run_cli("plan", "spec.yaml", "--format", "markdown")
@@ -142,14 +141,33 @@ def test_the_plan_names_the_cell_in_every_format(tmp_path):
     assert "# scores/round-3.csv:3 (auc)" in shown.out
 
 
-def test_cell_errors_are_github_annotations_on_the_table_line(sandbox, tmp_path):
+def test_cell_errors_are_github_annotations_on_the_table_line(sandbox, tmp_path, monkeypatch):
     write_table(tmp_path, HEADER + "9700001,SCORED,n/a,owls,1,false\n")
     spec = write_spec(tmp_path, sandbox.url)
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     result = run_cli("plan", "--format", "github", spec.name, env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
     assert result.code == 1
     assert result.out.splitlines()[0] == (
         "::error file=scores/round-3.csv,line=2,col=16::column 'auc': expected a float, got 'n/a'")
+
+
+def test_a_row_wins_over_a_rule_as_an_explicit_entry_does(tmp_path, monkeypatch):
+    (tmp_path / "live.yaml").write_text(
+        "queues:\n- id: q\n  items:\n  - {id: '1', status: RECEIVED, tags: {}, locked: false}\n"
+        "  - {id: '2', status: RECEIVED, tags: {}, locked: false}\n")
+    (tmp_path / "spec.yaml").write_text(
+        "version: 1\nprovider: {type: local, path: .reconciler/state.db, seed: live.yaml}\nqueues:\n"
+        "  - id: q\n    safety: {max_change_percent: 100}\n"
+        "    rules: [{name: accept, where: {status: RECEIVED}, set: {status: ACCEPTED}}]\n"
+        "    include: [{table: scores/round-3.csv, id: id, status: status}]\n")
+    write_table(tmp_path, "id,status\n1,SCORED\n2,\n")
+    monkeypatch.chdir(tmp_path)
+    data = json.loads(run_cli("plan", "spec.yaml", "--format", "json").out)
+    changes = {c["id"]: (c["after"]["status"], c["sources"][0]) for c in data["queues"][0]["changes"]}
+    assert changes == {
+        "1": ("SCORED", {"field": "status", "file": "scores/round-3.csv", "line": 2, "rule": None, "cell": "status"}),
+        "2": ("ACCEPTED", {"field": "status", "file": "spec.yaml", "line": 6, "rule": "accept"}),  # empty: skipped
+    }
 
 
 # ------------------------------------------------------------- one place per id
