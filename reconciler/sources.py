@@ -139,8 +139,22 @@ class _Reader:
     """A format's reader, which also places errors on the cells it read."""
 
     display: str
+    text: str
     errors: list[Located]
     hidden: int
+    _line_starts: list[int] | None = None
+
+    def line_starts(self) -> list[int]:
+        """The offset where each line starts (found once, when a position is needed)."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
+        return self._line_starts
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        """1-based line and column (in characters) of a text offset."""
+        starts = self.line_starts()
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
 
     def read(self) -> list[tuple[str, Assignment, RowOrigin]]:
         raise NotImplementedError
@@ -348,7 +362,6 @@ class _TableReader(_Reader):
         self.hidden = 0
         self.header: list[str] = []
         self.lines: list[int] = []  # start line of each entry's record
-        self._line_starts: list[int] | None = None
         self.record_line = 1  # where the record being read starts
 
     def read(self) -> list[tuple[str, Assignment, RowOrigin]]:
@@ -481,10 +494,8 @@ class _TableReader(_Reader):
         """Line and column (1-based, in characters) where cell `field` of the record
         starting on `line` begins: found again only for errors, by walking the record's
         quotes and delimiters."""
-        if self._line_starts is None:
-            self._line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
-        starts, text = self._line_starts, self.text
-        pos = starts[line - 1]
+        text = self.text
+        pos = self.line_starts()[line - 1]
         for _ in range(field):
             if pos < len(text) and text[pos] == '"':
                 pos += 1
@@ -498,8 +509,7 @@ class _TableReader(_Reader):
                     pos += 1
             stop = text.find(self.delimiter, pos)
             pos = len(text) if stop < 0 else stop + 1
-        at = bisect.bisect_right(starts, pos)
-        return at, pos - starts[at - 1] + 1
+        return self.line_column(pos)
 
 
 # -------------------------------------------------------------------------- JSON
@@ -516,6 +526,12 @@ class _JsonReader(_Reader):
 
     def read(self) -> list[tuple[str, Assignment, RowOrigin]]:
         data, _ = parse_json(self.text, self.display)
+        with collector_paused():  # as for tables: many small objects, none in a cycle
+            entries = self._entries(data)
+            _settle()
+            return entries
+
+    def _entries(self, data: Any) -> list[tuple[str, Assignment, RowOrigin]]:
         entries = []
         for item_id, path, id_path, obj in self._objects(data):
             values = []
@@ -593,9 +609,7 @@ class _JsonReader(_Reader):
         return Located(self.display, line, column, message)
 
     def _position(self, path: tuple) -> tuple[int, int]:
-        offset = self._offset(path)
-        line = self.text.count("\n", 0, offset) + 1
-        return line, offset - self.text.rfind("\n", 0, offset)
+        return self.line_column(self._offset(path))
 
     def _offset(self, path: tuple) -> int:
         """Offset of the value at `path`: each container's members are located in one

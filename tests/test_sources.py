@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import Result, run_cli
+from cli_helpers import run_cli
 from reconciler import sources
 from reconciler.errors import UserErrors
 from reconciler.model import Setting, Source
