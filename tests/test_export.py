@@ -230,3 +230,18 @@ def test_an_exported_table_outside_the_spec_folder_is_refused(tmp_path):
     assert result.err == (f"error: --table {tmp_path}/out.csv: the table must be inside the exported spec's "
                           f"folder ({tmp_path}/sub), which the spec can include from\n")
     assert not (tmp_path / "sub" / "out.yaml").exists()
+
+
+def test_export_table_alone_prints_the_spec_that_includes_it(tmp_path, monkeypatch):
+    spec = seed(tmp_path, [{"id": "9700001", "status": "SCORED", "tags": {"auc": 0.5}}])
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("export", spec, "--table", "adopted.csv")
+    assert result.code == 0, result.err
+    assert "  - table: adopted.csv\n" in result.out and "auc: {column: auc, type: float}" in result.out
+    Path("adopted.yaml").write_text(result.out)
+    assert "No changes" in run_cli("plan", "adopted.yaml").out
+
+
+def test_export_needs_an_output(tmp_path):
+    result = run_cli("export", seed(tmp_path, []))
+    assert result.code == 1 and "Missing option '-o' / '--out' (or '--table')." in result.err
