@@ -275,6 +275,7 @@ def schema(which: str) -> int:
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
 @click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
+@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's behaviour (repeatable; docs/sandbox.md lists each service's).")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 

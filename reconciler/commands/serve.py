@@ -19,6 +19,17 @@ def synthetic_queues(entries: Sequence[str]) -> list[tuple[str, int]]:
     return queues
 
 
+def quirks(entries: Sequence[str]) -> dict[str, str]:
+    """`--quirk NAME[=VALUE]` values as a name → value map ("" when no value is given)."""
+    out = {}
+    for entry in entries:
+        name, _, value = entry.partition("=")
+        if not name.strip():
+            raise click.BadParameter(f"expected NAME[=VALUE], got {entry!r}", param_hint="--quirk")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def serve(
     *,
     service: str,
@@ -36,6 +47,7 @@ def serve(
     max_per_minute: int | None,
     random_seed: int | None,
     no_lock_refusal: bool,
+    quirk: Sequence[str] = (),
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
 
@@ -44,6 +56,6 @@ def serve(
         synthetic=synthetic_queues(synthetic), log_requests=log_requests, fail_rate=fail_rate,
         drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
         max_per_minute=max_per_minute, random_seed=random_seed,
-        lock_refuses_updates=not no_lock_refusal,
+        lock_refuses_updates=not no_lock_refusal, quirks=quirks(quirk),
     ))
     return EXIT_OK

@@ -9,9 +9,9 @@ import signal
 import socket
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -49,6 +49,8 @@ class SandboxConfig:
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
     lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
+    # `--quirk NAME[=VALUE]`: a fake's own switches (its module's QUIRKS; docs/sandbox.md)
+    quirks: Mapping[str, str] = field(default_factory=dict)
 
 
 class RunningSandbox:
@@ -141,9 +143,15 @@ def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, Harness]:
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
+    module = importlib.import_module(SERVICES[config.service])
+    known: Mapping[str, str] = getattr(module, "QUIRKS", {})
+    for name in config.quirks:
+        if name not in known:
+            raise UserError(f"--quirk {name}: the {config.service} sandbox has no such quirk "
+                            f"(known: {', '.join(sorted(known)) or 'none'})")
     listener = _listen(config.host, config.port)
     try:
-        service = importlib.import_module(SERVICES[config.service]).build(config, faults)
+        service = module.build(config, faults)
         app = Harness(service, faults, Path(config.log_requests) if config.log_requests else None)
         server = make_server(config.host, config.port, app, threaded=True,
                              request_handler=_QuietHandler, fd=listener.fileno())
