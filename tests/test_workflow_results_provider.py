@@ -481,11 +481,13 @@ def test_a_put_answered_falsy_for_a_work_that_landed_anyway_is_applied(make_sand
     assert [e["method"] for e in sb.request_log()].count("PUT") == 1
 
 
-def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox):
+@pytest.mark.parametrize("spec_mode", [False, True], ids=["apply PLANFILE", "apply SPEC"])
+def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox, spec_mode):
     """Spec A (label a) and spec B (label b) applied at once to the same 60 works: PUT
     replaces whole documents, so one writer can erase the other's label. After its PUT
     each run reads the works back: a run never calls applied a work that does not hold
-    its label, and a re-run of the loser converges to both labels."""
+    its label (plan-file mode reports it stale; spec mode re-diffs and writes it again),
+    and a re-run converges to both labels."""
     import threading
 
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 60)], latency_ms=20)
@@ -497,8 +499,8 @@ def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox):
         with open_provider(sb) as p:
             result = build_plan(spec_of(sb, q), p)
             barrier.wait()
-            # plan-file mode: a lost update is reported, not retried within the run
-            reports[label] = apply_plan(result.plan, p, result.queues)
+            reports[label] = apply_plan(result.plan, p, result.queues,
+                                        rediff=result.rediffers() if spec_mode else None)
 
     threads = [threading.Thread(target=run, args=(label,)) for label in "ab"]
     for t in threads:

@@ -146,9 +146,9 @@ class DatamakerProvider(Provider):
         endpoint = endpoint.rstrip("/")
         check_endpoint(endpoint)
         self._endpoint, self._tenant = endpoint, tenant
-        self._retries, self._backoff = retries, backoff
-        # The SDK's transport retries: 502/503/504 only, never POST (a POST is decided
-        # in `_post` from the answer, or from a fresh read when the answer was lost).
+        self._backoff = backoff
+        # Transport retries of GETs on RETRY_STATUSES, never of a POST (one is decided in
+        # `_set_tags` from the answer, or from a fresh read when the answer was ambiguous).
         self._auth = SynapseTokenAuth(token, tenant)
         self._session = make_session(
             auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
