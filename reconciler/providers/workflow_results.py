@@ -4,7 +4,9 @@ A queue is a pipeline, an item one Work result: `status` (success | failure), `t
 list of labels) and the native lock `results.locked`. The service has no etags and no
 conditional write (PUT /results replaces whole documents, last writer wins), so this
 provider uses the compare guard: it re-reads the works of a write in full right before
-sending them and writes those fresh documents with only the planned fields changed.
+sending them, writes those fresh documents with only the planned fields changed, and
+reads them back after the PUT (another writer's whole-document PUT can erase ours).
+A 2xx whose answer is falsy means "not updated", as the official client reads it.
 
 Reads are POSTs (`/view`, `/view/count`) and are re-sent by the session after a 5xx or
 a lost answer; a PUT is never re-sent blindly: after a failure the works are read again
@@ -215,10 +217,12 @@ class WorkflowResultsProvider(Provider):
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
         """Re-read the works in full (one `/view` by id), judge each with the compare
         guard, then PUT the fresh documents with only the planned fields changed, in
-        requests of at most MAX_PUT_BYTES: 2 requests per batch when nothing fails.
+        requests of at most MAX_PUT_BYTES, then read them back (`_read_back`): 3 requests
+        per batch when nothing fails.
 
-        A PUT that fails (a 5xx, no answer) may or may not have landed: its works are
-        read again and each is decided from what is stored. Sent as we sent it: applied.
+        A PUT that fails (a 5xx, no answer, a falsy answer) may or may not have landed:
+        its works are read again and each is decided from what is stored (after a falsy
+        answer, one still as it was is failed, not sent again). Sent as we sent it: applied.
         Still as it was: sent again (up to PUT_ATTEMPTS in all). Changed by someone else
         meanwhile: stale or unchanged, as the guard says. A refusal (4xx) fails its
         request's works with the server's words; later requests are not attempted."""
