@@ -292,6 +292,7 @@ def schema(which: str) -> int:
 @click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
               help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
 @click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
+@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's behaviour (repeatable; docs/sandbox.md lists each service's).")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 
