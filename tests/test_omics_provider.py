@@ -299,7 +299,7 @@ def test_a_conflict_at_cancel_is_reported_once_with_what_landed(sb, monkeypatch)
         report = apply_plan(result.plan, p, result.queues)
     [item] = report.results
     assert item.outcome == "failed"
-    assert item.detail.startswith("written: set tags owner. cancel failed: ")
+    assert item.detail.startswith("tag owner written; cancel not written: ")
     assert "ConflictException (409)" in item.detail
     cancels = [s for op, _, s in operations(sb) if op == "CancelRunBatch"]
     assert cancels == [202, 409]  # theirs, then ours once: never looped on
@@ -315,7 +315,9 @@ def test_access_denied_stops_the_run_and_shows_no_credentials(sb, monkeypatch):
         assert "AKIAWRONG" not in repr(p)
         report = apply_plan(result.plan, p, result.queues)
     [item] = report.results
-    assert item.outcome == "failed" and "AccessDeniedException (403)" in item.detail
+    # the guard's re-read is refused: nothing is sent, the batch is skipped (guarded.py)
+    assert item.outcome == "skipped" and "AccessDeniedException (403)" in item.detail
+    assert not report.ok
     assert "AKIAWRONG" not in item.detail and SECRET not in item.detail
 
 
