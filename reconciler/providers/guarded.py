@@ -105,6 +105,11 @@ class GuardedService(ABC):
         """The changes' items as stored now (absent: gone; a str: why this one cannot
         be written, such as a malformed object). Raises ProviderError."""
 
+    def confirm_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> Mapping[str, "Fresh | str"]:
+        """The read-back (`reads_back`); default: `guard_reread`. A service that can
+        read the managed fields alone reads only those."""
+        return self.guard_reread(queue, changes)
+
     @abstractmethod
     def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
         """The calls that make each change on its fresh copy; a change needing none is
@@ -162,6 +167,7 @@ class _Run:
         self.calls: dict[str, list[str]] = {i: [] for i in changes}  # item -> what of each call
         self.done: dict[str, list[str]] = {i: [] for i in changes}  # item -> what landed
         self.settled: set[str] = set()  # failed, stale or unchanged on the way
+        self.confirmed: set[str] = set()  # last call seen landed by a re-read: no read-back needed
         self.lock = threading.Lock()
         self.stop = threading.Event()
 
@@ -270,13 +276,15 @@ class _Run:
             else:
                 self.fresh[item_id] = copy
                 still.append(item_id)
-        self.landed(call, reached)
+        self.landed(call, reached, seen=True)
         return still
 
-    def landed(self, call: Call, ids: Sequence[str]) -> None:
+    def landed(self, call: Call, ids: Sequence[str], *, seen: bool = False) -> None:
         with self.lock:
             for item_id in ids:
                 self.done[item_id].append(call.what)
+                if seen and len(self.done[item_id]) == len(self.calls[item_id]):
+                    self.confirmed.add(item_id)
 
     def fail(self, item_id: str, what: str, reason: str) -> None:
         with self.lock:
@@ -309,12 +317,15 @@ class _Run:
                                                       whats[len(done):])
         if not self.service.reads_back:
             self.result.applied += answered
-        elif answered:
-            self.read_back(answered)
+            return
+        self.result.applied += [i for i in answered if i in self.confirmed]
+        unconfirmed = [i for i in answered if i not in self.confirmed]
+        if unconfirmed:
+            self.read_back(unconfirmed)
 
     def read_back(self, ids: list[str]) -> None:
         try:
-            back = self.service.guard_reread(self.queue, [self.changes[i] for i in ids])
+            back = self.service.confirm_reread(self.queue, [self.changes[i] for i in ids])
         except ProviderError as exc:
             for item_id in ids:
                 self.result.failed[item_id] = UNCONFIRMED.format(exc=exc)
