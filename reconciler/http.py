@@ -78,6 +78,13 @@ def shown_reason(response: requests.Response, text: object, redact_text: Callabl
     return redact_text(one_line)[:MAX_REASON_CHARS]
 
 
+def written(response: requests.Response) -> bool:
+    """Whether a write's answer says it was done: 2xx only. requests' `ok` is true for
+    any status under 400, but a redirect (never followed here) or a "304 Not Modified"
+    from a proxy or cache in front of the service says nothing was written."""
+    return 200 <= response.status_code < 300
+
+
 def nothing_sent(exc: requests.RequestException) -> bool:
     """Whether every attempt failed before a connection was made (refused, unresolvable
     host, connect timeout), so the server cannot have seen the request."""

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -422,7 +422,7 @@ class DatamakerProvider(Provider):
                 if nothing_sent(exc):
                     return f"POST {url}: no connection ({failure_name(exc)}); not written"
                 return UNKNOWN
-            if response.ok:
+            if written(response):
                 return None
             if response.status_code in RETRY_STATUSES and attempt < self._retries:
                 time.sleep(min(self._backoff * 2 ** attempt, 30.0))

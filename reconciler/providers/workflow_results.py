@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -354,7 +354,7 @@ class WorkflowResultsProvider(Provider):
         except requests.RequestException as exc:
             what = "no connection" if nothing_sent(exc) else "no response"
             return None, f"PUT /results got {what} ({failure_name(exc)})"
-        if response.ok:
+        if written(response):
             return None
         if response.status_code == 401:
             return 401, f"the token was refused (HTTP 401): {self._reason(response)}"
