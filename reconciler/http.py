@@ -27,6 +27,7 @@ from . import __version__
 from .answer_bounds import MiB, AnswerDeadline, AnswerRefused, arm, expired, read_capped, watching
 from .errors import ConfigError
 from .netcheck import check_endpoint
+from .untrusted_text import SCANNED, body_reason, one_line
 
 LOG = logging.getLogger(__name__)
 
@@ -78,12 +79,13 @@ def error_body(response: requests.Response) -> Any:
 
 
 def shown_reason(response: requests.Response, text: object, redact_text: Callable[[str], str]) -> str:
-    """A service's error for a message: the words it gave (`text`), else the start of
-    the body; on one line, redacted and capped, since bodies are untrusted."""
+    """A service's error for a message: the words it gave (`text`), else what its body
+    says (an HTML page's title; untrusted_text.body_reason), else the status line's
+    reason; on one line, controls escaped, redacted and cut, since bodies are untrusted."""
     if text is None:
-        text = response.text[:300] or response.reason or ""
-    one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
-    return redact_text(one_line)[:MAX_REASON_CHARS]
+        head = response.content[: 4 * SCANNED].decode(response.encoding or "utf-8", "replace")
+        text = body_reason(head, response.headers.get("Content-Type", "")) or response.reason or ""
+    return one_line(redact_text(str(text)), MAX_REASON_CHARS)
 
 
 def written(response: requests.Response) -> bool:
@@ -365,9 +367,8 @@ class Session(requests.Session):
             if wait >= watch.remaining():
                 return response  # the 429 stands: waiting would pass the request's deadline
             if wait >= NOTICE_AFTER:
-                shown = "".join(c if c.isprintable() else "?" for c in reason[:200])
                 LOG.warning("%s %s: throttled (HTTP 429: %s); waiting %.1f s", method, path,
-                            self.redact(shown) or "no reason given", wait)
+                            one_line(self.redact(reason), 200) or "no reason given", wait)
             _sleep(wait)
 
     def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
