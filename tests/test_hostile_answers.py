@@ -7,9 +7,12 @@ import time
 import pytest
 import requests
 
+from cli_helpers import run_cli
 from hostile_server import GiB, MiB, Answer, gzip_bomb
+from reconciler import http
 from reconciler.answer_bounds import AnswerDeadline, AnswerTooLarge
 from reconciler.http import failure_name, make_session, written
+from service_cli import SERVICES, write_spec
 
 GZIP = {"Content-Encoding": "gzip"}
 
@@ -109,3 +112,30 @@ def test_a_redirect_is_returned_as_it_is_never_followed(hostile):
 def test_requests_exceptions_still_catch_every_refusal():
     assert issubclass(AnswerTooLarge, requests.RequestException)
     assert issubclass(AnswerDeadline, requests.Timeout)
+
+
+# ------------------------------------------------- through each provider, the CLI
+@pytest.fixture
+def small_bounds(monkeypatch):
+    monkeypatch.setattr(http, "REQUEST_DEADLINE", 1.0)
+    monkeypatch.setattr(http, "MAX_ANSWER_BYTES", MiB)
+
+
+HOSTILE = {
+    "gzip-bomb": (Answer(body=gzip_bomb(64 * MiB), headers=GZIP), "over the 1 MiB cap once decoded"),
+    "trickle": (Answer(body=b"{}" * 100, trickle=0.2), "no complete answer within the 1 s deadline"),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(HOSTILE))
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_provider_ends_a_hostile_answer_in_one_line(hostile, tmp_path, small_bounds, name, answer):
+    body, words = HOSTILE[answer]
+    hostile.route("/", body)
+    service = SERVICES[name]
+    started = time.monotonic()
+    result = run_cli("plan", write_spec(service, hostile.url, tmp_path),
+                     env=service.env(hostile.url, "token-1234567890", tmp_path))
+    assert time.monotonic() - started < 5
+    assert result.code == 1 and len(result.err.splitlines()) == 1, result.err
+    assert words in result.err, result.err
