@@ -328,8 +328,8 @@ def read_twice(
 
 # A queue's listing ends within this many pages (counted from its last RELISTED): a
 # server that keeps sending new pages is refused, not followed (issue 29). At the
-# providers' page sizes (100 to 1,000 items) that is 1 to 10 million items.
-MAX_PAGES = 10_000
+# providers' page sizes (100 to 500 items) that is 500,000 to 2.5 million items.
+MAX_PAGES = 5_000
 
 
 def bounded(pages: Iterable[Sequence[Item] | Relisted], queue_id: str) -> Iterator[Sequence[Item] | Relisted]:
