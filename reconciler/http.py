@@ -380,6 +380,8 @@ class Session(requests.Session):
             with self._slots:
                 response = super().request(method, url, *args, **kwargs)
                 read_capped(response, self.max_answer_bytes or MAX_ANSWER_BYTES)
+            if expired():  # cut mid-headers, http.client sees their end and an empty body
+                raise requests.ConnectionError("cut at the deadline")
         except requests.RequestException as exc:
             if expired() and not isinstance(exc, AnswerRefused):
                 exc = AnswerDeadline(f"no complete answer within the {self.deadline or REQUEST_DEADLINE:g} s "

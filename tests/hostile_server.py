@@ -43,6 +43,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0  # seconds between bytes, from the status line on (0: all at once)
     trickle_body_only: bool = False  # the status line and headers at once, then trickle
+    trickle_after: int = 0  # bytes sent at once before the trickle starts
     reason: str = "Whatever"
     content_type: str = "application/json"
 
@@ -125,7 +126,7 @@ class HostileServer:
             if not answer.trickle:
                 handler.wfile.write(data)
                 return
-            start = len(data) - len(answer.encoded()) if answer.trickle_body_only else 0
+            start = len(data) - len(answer.encoded()) if answer.trickle_body_only else answer.trickle_after
             handler.wfile.write(data[:start])
             for i in range(start, len(data)):
                 handler.wfile.write(data[i:i + 1])
