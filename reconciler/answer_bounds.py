@@ -97,7 +97,8 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="answer-deadline", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is watch:  # due before all others: the thread must wait less
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
@@ -136,14 +137,15 @@ class watching:
 
     def __init__(self, seconds: float) -> None:
         self.watch = Watch(time.monotonic() + seconds)
+        self._outer: Watch | None = None
 
     def __enter__(self) -> Watch:
-        _current.watch = self.watch
+        self._outer, _current.watch = current(), self.watch
         WATCHDOG.add(self.watch)
         return self.watch
 
     def __exit__(self, *exc: object) -> None:
-        _current.watch = None
+        _current.watch = self._outer
         WATCHDOG.drop(self.watch)
 
 

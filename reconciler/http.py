@@ -24,7 +24,7 @@ from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .answer_bounds import MiB, AnswerDeadline, AnswerRefused, arm, expired, read_capped, watching
+from .answer_bounds import MiB, AnswerDeadline, AnswerRefused, Watch, arm, expired, read_capped, watching
 from .errors import ConfigError
 from .netcheck import check_endpoint
 from .untrusted_text import SCANNED, body_reason, one_line
@@ -338,7 +338,7 @@ class Session(requests.Session):
         with watching(self.deadline or REQUEST_DEADLINE) as watch:
             return self._attempts(method, url, path, watch, *args, **kwargs)
 
-    def _attempts(self, method: str, url: str, path: str, watch: Any, *args: Any, **kwargs: Any) -> requests.Response:
+    def _attempts(self, method: str, url: str, path: str, watch: Watch, *args: Any, **kwargs: Any) -> requests.Response:
         attempt = 0
         while True:
             announced = False
