@@ -12,39 +12,20 @@ exit code, wall seconds, peak RSS in MiB, requests the server saw, the error lin
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from cli_helpers import run_cli  # noqa: E402
 from hostile_server import GiB, Answer, HostileServer, gzip_bomb  # noqa: E402
-from service_cli import SERVICES, write_spec  # noqa: E402
+from service_cli import SERVICES, datamaker_pages, write_spec  # noqa: E402
 
 TOKEN = "token-1234567890"
-
-
-def datamaker_pages(server: HostileServer, endless: bool):
-    """A datamaker project: tag `scored`, and pages of 100 new task ids under a `count`
-    that never moves, each page's `next` link new (endless), or one page (baseline)."""
-    def answer(request):
-        query = parse_qs(urlsplit(request.path).query)
-        if request.path.startswith("/task_tags/"):
-            rows = [{"id": 51, "name": "scored", "project": 7}]
-            return Answer(body=json.dumps({"count": 1, "next": None, "results": rows}))
-        if "tags" in query:
-            return Answer(body=json.dumps({"count": 0, "next": None, "results": []}))
-        page = int(query.get("page", ["0"])[0])
-        rows = [{"id": 100 * page + i, "project": 7, "tags": []} for i in range(1, 101)]
-        more = f"{server.url}/sdk/tasks/?project=7&page={page + 1}" if endless else None
-        return Answer(body=json.dumps({"count": 10 ** 9 if endless else 100, "results": rows, "next": more}))
-    return answer
 
 
 def scenario(name: str, server: HostileServer) -> str:

@@ -2,9 +2,13 @@
 each: the queue, the write requests, a spec and the environment (endpoint, token)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from hostile_server import Answer, HostileServer
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,20 @@ def write_spec(service: Service, url: str, directory: Path) -> Path:
     spec = directory / "spec.yaml"
     spec.write_text(service.spec(url, service.queue))
     return spec
+
+
+def datamaker_pages(server: HostileServer, endless: bool) -> Callable[[Any], Answer]:
+    """A datamaker project: tag `scored`, and pages of 100 new task ids under a `count`
+    that never moves, each page's `next` link new (endless), or one page (baseline)."""
+    def answer(request):
+        query = parse_qs(urlsplit(request.path).query)
+        if request.path.startswith("/task_tags/"):
+            rows = [{"id": 51, "name": "scored", "project": 7}]
+            return Answer(body=json.dumps({"count": 1, "next": None, "results": rows}))
+        if "tags" in query:
+            return Answer(body=json.dumps({"count": 0, "next": None, "results": []}))
+        page = int(query.get("page", ["0"])[0])
+        rows = [{"id": 100 * page + i, "project": 7, "tags": []} for i in range(1, 101)]
+        more = f"{server.url}/sdk/tasks/?project=7&page={page + 1}" if endless else None
+        return Answer(body=json.dumps({"count": 10 ** 9 if endless else 100, "results": rows, "next": more}))
+    return answer

@@ -4,19 +4,16 @@ refused, in one line, wherever pages are gathered (`Provider.list`) or planned."
 from __future__ import annotations
 
 import itertools
-import json
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 import reconciler.providers.base as base
 from builders import item, queue
 from cli_helpers import run_cli
-from hostile_server import Answer
 from reconciler.errors import ProviderError
 from reconciler.planner import build_plan
 from reconciler.providers.base import RELISTED, gather
-from service_cli import SERVICES, write_spec
+from service_cli import SERVICES, datamaker_pages, write_spec
 from test_planner import ACCEPT, Paged, spec_of
 
 
@@ -58,18 +55,7 @@ def test_plan_refuses_an_endless_listing(few_pages):
 def test_an_endless_datamaker_listing_ends_in_one_line(hostile, tmp_path, few_pages):
     """New ids on every page under a `count` that never moves and a `next` link that
     is always new: the provider's own checks all pass, the ceiling ends it."""
-    def answer(request):
-        query = parse_qs(urlsplit(request.path).query)
-        if request.path.startswith("/task_tags/"):
-            rows = [{"id": 51, "name": "scored", "project": 7}]
-            return Answer(body=json.dumps({"count": 1, "next": None, "results": rows}))
-        if "tags" in query:  # who carries tag 51: nobody
-            return Answer(body=json.dumps({"count": 0, "next": None, "results": []}))
-        page = int(query.get("page", ["0"])[0])
-        rows = [{"id": 100 * page + i, "project": 7, "tags": []} for i in range(1, 101)]
-        return Answer(body=json.dumps({"count": 10 ** 9, "results": rows,
-                                       "next": f"{hostile.url}/sdk/tasks/?project=7&page={page + 1}"}))
-    hostile.route("/", answer)
+    hostile.route("/", datamaker_pages(hostile, endless=True))
     service = SERVICES["datamaker"]
     result = run_cli("plan", write_spec(service, hostile.url, tmp_path),
                      env=service.env(hostile.url, "token-1234567890", tmp_path))
