@@ -46,6 +46,5 @@ def body_reason(text: str, content_type: str = "") -> str:
     if not looks_like_html(text, content_type):
         return text
     title = _TITLE.search(text)
-    if title and title.group(1).strip():
-        return html.unescape(_TAG.sub(" ", title.group(1)))
-    return html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", text)))
+    shown = title.group(1) if title and title.group(1).strip() else _HIDDEN.sub(" ", text)
+    return " ".join(html.unescape(_TAG.sub(" ", shown)).split())  # markup's spacing is not the words
