@@ -149,8 +149,9 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
               help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+@click.option("--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace) -> int:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace, strict) -> int:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
@@ -159,7 +160,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
     from .commands.plan import plan as run_plan
 
     return run_plan(opts, specs, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, only=only,
-                    force=force, fail_on_missing=fail_on_missing, replace=replace)
+                    force=force, fail_on_missing=fail_on_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -181,8 +182,9 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
               help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+@click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -194,7 +196,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
     from .commands.apply import apply as run_apply
 
     return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     fail_on_missing=fail_on_missing, replace=replace)
+                     fail_on_missing=fail_on_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -275,6 +277,12 @@ def schema(which: str) -> int:
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
 @click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
+@click.option("--meta-update", type=click.Choice(["deep-merge", "merge", "replace", "allow-list"]),
+              default="deep-merge", show_default=True,
+              help="supervisely: what tasks.meta.update does with the keys sent (unverified on the real service).")
+@click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
+              help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
+@click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 

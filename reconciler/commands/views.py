@@ -37,14 +37,19 @@ class View:
         return tuple(self.meta.get("warnings", ()))
 
 
-def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False) -> View:
+def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False,
+              strict_notes: Sequence[SpecWarning] = ()) -> View:
     from ..render.text import plan_header
 
     header = plan_header(
         plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
     )
     missing = meta.get("warnings", ()) if fail_on_missing else ()
-    return View(meta, header, tuple(problems(plan, force, missing)))
+    found = problems(plan, force, missing)
+    if strict_notes:
+        found.insert(0, f"{len(strict_notes)} spec setting(s) settled otherwise (--strict): "
+                        "items ended in a state they can no longer leave")
+    return View(meta, header, tuple(found))
 
 
 def saved_meta(loaded: LoadedPlan) -> dict:
@@ -133,6 +138,12 @@ def report_problems(plan: Plan, view: View, fmt: str, force: bool) -> bool:
         for violation in plan.safety_violations():
             click.echo(command("error", violation, title="safety limit"))
     return bool(view.problems)
+
+
+def echo_notes(notes: Sequence[SpecWarning]) -> None:
+    """Spec settings live state made moot (settled otherwise), once, at their lines."""
+    for note in notes:
+        echo_err(f"note: {note}")
 
 
 def echo_warnings(warnings: Sequence[SpecWarning]) -> None:
