@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .answer_bounds import MiB, AnswerDeadline, AnswerRefused, Watch, arm, expired, read_capped, watching
+from .answer_bounds import current as current_watch
 from .errors import ConfigError
 from .netcheck import check_endpoint
 from .untrusted_text import SCANNED, body_reason, one_line
@@ -236,6 +237,20 @@ class _Retry(Retry):
         if number == 2:
             return " (retry 1 was immediate)"
         return f" (retries 1-{number - 1} waited under {NOTICE_AFTER:g} s)"
+
+    def sleep(self, response: Any = None) -> None:
+        """As Retry's, but a wait that would pass the request's deadline is not waited:
+        the request ends now (Session reports it as past its deadline)."""
+        watch = current_watch()
+        if watch is None:
+            return super().sleep(response)
+        after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        wait = after or self.get_backoff_time()
+        if wait >= watch.remaining():
+            watch.expired = True
+            raise MaxRetryError(None, "", None)  # type: ignore[arg-type]
+        if wait > 0:
+            time.sleep(wait)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         return status_code != THROTTLED and super().is_retry(method, status_code, has_retry_after)

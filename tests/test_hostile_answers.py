@@ -76,6 +76,15 @@ def test_an_answer_that_trickles_ends_at_the_request_deadline(hostile, where):
     assert len(hostile.seen) == 1  # no attempt after the deadline
 
 
+def test_a_retry_wait_past_the_deadline_is_not_waited(hostile):
+    hostile.route("/x", Answer(503, body=b"{}", headers={"Retry-After": "30"}))
+    started = time.monotonic()
+    with pytest.raises(AnswerDeadline):
+        session(retries=3, deadline=1.0).get(hostile.url + "/x")
+    assert time.monotonic() - started < 1
+    assert len(hostile.seen) == 1
+
+
 def test_the_deadline_leaves_the_session_usable(hostile):
     hostile.route("/slow", Answer(body=b"{}" * 50, trickle=0.2))
     hostile.route("/fast", Answer(body=b"{}"))
