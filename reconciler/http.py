@@ -182,10 +182,11 @@ class _Retry(Retry):
     to Session, which reads the throttle's reason."""
 
     announced = False  # whether a retry note was logged yet (carried over by new())
+    on_retry: Callable[[], None] | None = None  # counts each re-sent attempt (Session.sent)
 
     def new(self, **kwargs: Any) -> _Retry:
         retry = super().new(**kwargs)
-        retry.announced = self.announced
+        retry.announced, retry.on_retry = self.announced, self.on_retry
         return retry
 
     def increment(self, *args: Any, **kwargs: Any) -> _Retry:
@@ -239,16 +240,18 @@ class _Retry(Retry):
         return f" (retries 1-{number - 1} waited under {NOTICE_AFTER:g} s)"
 
     def sleep(self, response: Any = None) -> None:
-        """As Retry's, but a wait that would pass the request's deadline is not waited:
-        the request ends now (Session reports it as past its deadline)."""
-        watch = current_watch()
-        if watch is None:
-            return super().sleep(response)
+        """As Retry's (Retry-After if the answer gave one, else the backoff), but a wait
+        that would pass the request's deadline is not waited: the request ends now
+        (Session reports it as past its deadline). urllib3 calls this right before it
+        sends the request again, so the attempt is counted here (on_retry)."""
         after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
         wait = after or self.get_backoff_time()
-        if wait >= watch.remaining():
+        watch = current_watch()
+        if watch is not None and wait >= watch.remaining():
             watch.expired = True
             raise MaxRetryError(None, "", None)  # type: ignore[arg-type]
+        if self.on_retry is not None:
+            self.on_retry()
         if wait > 0:
             time.sleep(wait)
 
@@ -341,6 +344,18 @@ class Session(requests.Session):
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._window = _Window()
         self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sent = 0
+        self._sent_lock = threading.Lock()
+
+    @property
+    def sent(self) -> int:
+        """Requests attempted so far, every retry included (429s here, 5xx and transport
+        failures by urllib3 below): what a report says was sent."""
+        return self._sent
+
+    def count_sent(self) -> None:
+        with self._sent_lock:
+            self._sent += 1
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """One request, re-sent on 429 after the wait the throttle asks for (at most
@@ -391,6 +406,7 @@ class Session(requests.Session):
         inflate a compressed body whole before anyone could look at its size)."""
         start = time.monotonic()
         kwargs["stream"] = True
+        self.count_sent()
         try:
             with self._slots:
                 response = super().request(method, url, *args, **kwargs)
@@ -512,6 +528,7 @@ def make_session(
     )
     session = Session(timeout, retries=retries, backoff=backoff, max_in_flight=max_in_flight,
                       dialect=dialect, deadline=deadline, max_answer_bytes=max_answer_bytes)
+    retry.on_retry = session.count_sent
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max_in_flight)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
