@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -318,7 +318,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
             what = "no connection" if nothing_sent(exc) else "no response"
             return Answer("lost", f"PUT /results got {what} ({failure_name(exc)})")
         code = response.status_code
-        if 200 <= code < 300:
+        if written(response):
             answer = error_body(response)
             if answer:
                 return OK
