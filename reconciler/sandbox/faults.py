@@ -51,6 +51,8 @@ class Faults:
         self._hold_path: str | None = None
         self._released = threading.Event()
         self._hijack: tuple[int, str, str] | None = None
+        self._refuse_path: str | None = None
+        self._answers_to_lose: tuple[int, str] | None = None
 
     def hold_after(self, count: int, path_contains: str | None = None) -> None:
         """Serve `count` more requests (with `path_contains`: `count` more whose path
@@ -93,16 +95,21 @@ class Faults:
             return None
         return hijack[0]
 
-    def refuse_after(self, count: int | None) -> None:
+    def refuse_after(self, count: int | None, path_contains: str | None = None) -> None:
         """From now on serve `count` more requests, then refuse every later one for good
         (403), as a service does when a permission is revoked mid-run: how tests make a
-        write fail part-way on any fake. None: stop refusing."""
+        write fail part-way on any fake. With `path_contains` only the requests whose
+        path contains it are counted and refused (the second write call of a change,
+        say). None: stop refusing."""
         with self._lock:
             self._admitted_before_refusal = count
+            self._refuse_path = path_contains
 
-    def refuses(self) -> bool:
+    def refuses(self, path: str = "") -> bool:
         with self._lock:
             if self._admitted_before_refusal is None:
+                return False
+            if self._refuse_path is not None and self._refuse_path not in path:
                 return False
             if self._admitted_before_refusal > 0:
                 self._admitted_before_refusal -= 1
@@ -119,7 +126,19 @@ class Faults:
     def should_fail(self, method: str = "") -> bool:
         return self._roll(self.fail_rate, method)
 
-    def should_drop(self, method: str = "") -> bool:
+    def lose_answers(self, count: int, path_contains: str) -> None:
+        """The next `count` requests whose path contains `path_contains` are carried out
+        and their answers lost (the connection closes): a lost answer to a write, exactly
+        where a test wants it, unlike the random drop_rate."""
+        with self._lock:
+            self._answers_to_lose = (count, path_contains) if count > 0 else None
+
+    def should_drop(self, method: str = "", path: str = "") -> bool:
+        with self._lock:
+            if self._answers_to_lose is not None and self._answers_to_lose[1] in path:
+                left = self._answers_to_lose[0] - 1
+                self._answers_to_lose = (left, self._answers_to_lose[1]) if left > 0 else None
+                return True
         return self._roll(self.drop_rate, method)
 
     def _roll(self, rate: float, method: str) -> bool:

@@ -82,7 +82,7 @@ class Harness:
         except Exception:  # a bug in the fake: answer like the service's 500 and show it
             traceback.print_exc()
             response = self.service.error(500, "An internal error occurred in the sandbox.")
-        dropped = self.faults.should_drop(request.method)
+        dropped = self.faults.should_drop(request.method, request.path)
         self._write_log(request, response, started, dropped)
         if dropped:
             # The work is committed; the client only loses the answer (a lost response).
@@ -103,7 +103,7 @@ class Harness:
         if denied is not None:
             return denied
         self.faults.wait_if_held(request.path)
-        if self.faults.refuses():
+        if self.faults.refuses(request.path):
             return self.service.error(403, "Forbidden: the sandbox refuses further requests (refuse_after).")
         try:
             with self.faults.admitted():
