@@ -308,7 +308,7 @@ def test_a_lost_answer_is_settled_by_a_re_read_and_applied(backend):
 @guarded_backends
 def test_a_write_erased_by_another_writer_before_the_read_back_is_stale_with_what_changed(backend):
     provider, queue = fresh_plan(backend, 1)
-    if not getattr(provider, "reads_back", False):
+    if not backend.reads_back:
         provider.close()
         pytest.skip(f"{backend.name}: its writes change parts of an item, nothing can erase them whole")
     with provider:
@@ -334,7 +334,7 @@ def test_a_write_erased_by_another_writer_before_the_read_back_is_stale_with_wha
 @guarded_backends
 def test_a_read_back_that_fails_is_not_confirmed_never_applied(backend):
     provider, queue = fresh_plan(backend, 1)
-    if not getattr(provider, "reads_back", False):
+    if not backend.reads_back:
         provider.close()
         pytest.skip(f"{backend.name}: its write answers are the confirmation")
     with provider:

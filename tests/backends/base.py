@@ -28,6 +28,8 @@ class Backend(ABC):
     extra_call_status: str | None = None
     # whether a change can land in part (False: every change is one call)
     lands_in_part: bool = True
+    # whether every write is read back (answers that say nothing, whole-document writes)
+    reads_back: bool = False
 
     def __init__(self, make_sandbox: Callable[..., RunningSandbox], tmp_path: Path, monkeypatch: Any) -> None:
         self.make_sandbox, self.tmp_path, self.monkeypatch = make_sandbox, tmp_path, monkeypatch

@@ -14,6 +14,7 @@ class Backend(Base):
     name = "supervisely"
     tag_value = ("yes",)
     batch_limit = BATCH_LIMIT
+    reads_back = True
     write_path = ".update"  # tasks.status.update, tasks.meta.update
     extra_call_status = "stopped"
 

@@ -12,6 +12,7 @@ from .base import Backend as Base
 class Backend(Base):
     name = "workflow-results"
     batch_limit = 100
+    reads_back = True
     write_path = "/results"
     lands_in_part = False  # one PUT per change
 
