@@ -312,20 +312,10 @@ def test_a_work_already_holding_the_planned_values_is_unchanged(make_sandbox):
 
 def test_a_dropped_put_is_read_back_and_not_sent_again(make_sandbox):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 5)])
-    faults = sb._app.faults
     q = queue(rule("review", Match(), labels=("reviewed",)))
     with open_provider(sb) as p:
         result = build_plan(spec_of(sb, q), p)
-        put = p._put
-
-        def dropped_once(group):
-            faults.drop_rate = 1.0
-            try:
-                return put(group)
-            finally:
-                faults.drop_rate = 0.0
-
-        p._put = dropped_once
+        sb.faults.lose_answers(1, "/results")  # the PUT lands, its answer is lost
         report = apply_plan(result.plan, p, result.queues)
     assert report.ok and report.count("applied") == 5
     writes = [e for e in sb.request_log() if e["method"] == "PUT"]
@@ -335,21 +325,10 @@ def test_a_dropped_put_is_read_back_and_not_sent_again(make_sandbox):
 
 def test_a_put_answered_503_is_sent_again_after_a_re_read(make_sandbox):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 5)])
-    faults = sb._app.faults
     q = queue(rule("review", Match(), labels=("reviewed",)))
     with open_provider(sb) as p:
         result = build_plan(spec_of(sb, q), p)
-        put, calls = p._put, []
-
-        def failed_once(group):
-            calls.append(1)
-            faults.fail_rate = 1.0 if len(calls) == 1 else 0.0
-            try:
-                return put(group)
-            finally:
-                faults.fail_rate = 0.0
-
-        p._put = failed_once
+        sb.faults.fail_next(1, "/results")  # the first PUT is answered 503
         report = apply_plan(result.plan, p, result.queues)
     assert report.ok and report.count("applied") == 5
     assert [e["status"] for e in sb.request_log() if e["method"] == "PUT"] == [503, 200]

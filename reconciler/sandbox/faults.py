@@ -52,7 +52,7 @@ class Faults:
         self._released = threading.Event()
         self._hijack: tuple[int, str, str] | None = None
         self._refuse_path: str | None = None
-        self._answers_to_lose: tuple[int, str] | None = None
+        self._targeted: dict[str, tuple[int, str]] = {}  # "lose"/"fail" -> (count, path part)
 
     def hold_after(self, count: int, path_contains: str | None = None) -> None:
         """Serve `count` more requests (with `path_contains`: `count` more whose path
@@ -123,23 +123,40 @@ class Faults:
             self._batches += 1
             return self._batches in self.forbid_batches
 
-    def should_fail(self, method: str = "") -> bool:
-        return self._roll(self.fail_rate, method)
+    def should_fail(self, method: str = "", path: str = "") -> bool:
+        return self._targets("fail", path) or self._roll(self.fail_rate, method)
 
     def lose_answers(self, count: int, path_contains: str) -> None:
         """The next `count` requests whose path contains `path_contains` are carried out
         and their answers lost (the connection closes): a lost answer to a write, exactly
         where a test wants it, unlike the random drop_rate."""
+        self._target("lose", count, path_contains)
+
+    def fail_next(self, count: int, path_contains: str) -> None:
+        """The next `count` requests whose path contains `path_contains` are answered 503
+        and not carried out, exactly where a test wants it, unlike the random fail_rate."""
+        self._target("fail", count, path_contains)
+
+    def _target(self, kind: str, count: int, path_contains: str) -> None:
         with self._lock:
-            self._answers_to_lose = (count, path_contains) if count > 0 else None
+            self._target_left(kind, count, path_contains)
+
+    def _targets(self, kind: str, path: str) -> bool:
+        with self._lock:
+            count, part = self._targeted.get(kind, (0, ""))
+            if not count or part not in path:
+                return False
+            self._target_left(kind, count - 1, part)
+            return True
+
+    def _target_left(self, kind: str, count: int, part: str) -> None:
+        if count > 0:
+            self._targeted[kind] = (count, part)
+        else:
+            self._targeted.pop(kind, None)
 
     def should_drop(self, method: str = "", path: str = "") -> bool:
-        with self._lock:
-            if self._answers_to_lose is not None and self._answers_to_lose[1] in path:
-                left = self._answers_to_lose[0] - 1
-                self._answers_to_lose = (left, self._answers_to_lose[1]) if left > 0 else None
-                return True
-        return self._roll(self.drop_rate, method)
+        return self._targets("lose", path) or self._roll(self.drop_rate, method)
 
     def _roll(self, rate: float, method: str) -> bool:
         if rate <= 0.0:

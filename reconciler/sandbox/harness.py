@@ -97,7 +97,7 @@ class Harness:
         unserved = self.faults.unserved_status(request.method, request.path)
         if unserved is not None:  # a redirect elsewhere, the least convenient target
             return Response(b"", status=unserved, headers={"Location": "http://127.0.0.1:9/moved"})
-        if self.faults.should_fail(request.method):
+        if self.faults.should_fail(request.method, request.path):
             return self.service.error(503, "Service temporarily unavailable, please try again later.")
         denied = self.service.authenticate(request)
         if denied is not None:
