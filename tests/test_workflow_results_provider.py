@@ -3,6 +3,8 @@ mapping, paging and its request count, the compare guard, partial and failed wri
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -341,20 +343,22 @@ def test_a_work_locked_in_the_window_fails_its_request_and_stops_the_run(make_sa
     with open_provider(sb) as p:
         result = build_plan(spec_of(sb, q), p)
         ids = [c.item_id for c in result.plan.changes]  # the order of the write batches
-        by_id, reads = p._by_id, []
-
-        def lock_behind_our_back(queue_spec, wanted, projection):
-            found = by_id(queue_spec, wanted, projection)
-            reads.append(1)
-            # read 1: the first batch's guard, 2: its read-back, 3: the second batch's
-            # guard, then someone locks a work
-            if len(reads) == 3:
-                victim = sb.store.get(PIPELINE, ids[150])
-                sb.store.put(PIPELINE, ids[150], {**victim, "results": {"locked": True}})
-            return found
-
-        p._by_id = lock_behind_our_back
-        report = apply_plan(result.plan, p, result.queues)
+        # reads 1: the first batch's guard, 2: its read-back, 3: the second batch's guard;
+        # then every request waits while someone locks a work behind our back
+        sb.faults.hold_after(3, "/view")
+        before = len(sb.request_log())
+        reports = []
+        writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, p, result.queues)))
+        writer.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and \
+                sum(e["path"] == "/view" for e in sb.request_log()[before:]) < 3:
+            time.sleep(0.02)
+        victim = sb.store.get(PIPELINE, ids[150])
+        sb.store.put(PIPELINE, ids[150], {**victim, "results": {"locked": True}})
+        sb.faults.release()
+        writer.join(30)
+        report = reports[0]
     outcome = {r.item_id: r for r in report.results}
     assert Counter(r.outcome for r in report.results) == {"applied": 100, "failed": 100, "skipped": 50}
     assert outcome[ids[150]].detail == (
