@@ -123,7 +123,7 @@ def apply_plan(
         queue = queues[queue_plan.queue_id]
         pending = [c for c in queue_plan.changes if not c.blocked]
         for change in queue_plan.blocked:
-            run.record(queue, change.item_id, "blocked", change.refused or "item is locked")
+            run.record(queue, change.item_id, "blocked", change.why_blocked)
         differ = rediff.get(queue.id) if rediff else None
         for round_no in range(1, max_rounds + 1):
             if not pending or run.failure:

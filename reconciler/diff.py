@@ -45,7 +45,7 @@ def replaced(change: Change | None, replace: frozenset[str]) -> Change | None:
     change the service itself refuses stays blocked: no flag can make it possible."""
     if change is None or not change.blocked or change.refused is not None or change.item_id not in replace:
         return change
-    return dataclasses.replace(change, blocked=False, relock=True)
+    return dataclasses.replace(change, blocked=False, relock=True, drift=False)
 
 
 def plan_queue(
@@ -192,5 +192,22 @@ def _diff(
         return None
     # A frozen item may only change together with its own unlock (DESIGN §5, Locks);
     # a change the service refuses from the item's state fails the plan the same way.
-    blocked = (bool(item.locked) and lock is None) or refused is not None
-    return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused)
+    frozen = bool(item.locked) and lock is None
+    blocked = frozen or refused is not None
+    drift = frozen and refused is None and _drifted(locked, fields)
+    return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused, drift=drift)
+
+
+def _drifted(locked: Setting | None, fields: Sequence[FieldChange]) -> bool:
+    """Whether a change to a locked item is drift rather than blocked: the place that
+    says the item is locked (its entry, or one rule) also says every value that differs,
+    so the spec states what the frozen item holds and the live value moved away from it.
+    A value from elsewhere (a rule changing an item an entry froze, an entry changing an
+    item a rule froze) is a spec asking to change a locked item: blocked. reconciler
+    keeps no history, so an edit of the very entry that locks the item reads as drift
+    too; the remedy is the same (`replace: true`). Explicit entries carry no rule name,
+    and an item has at most one entry."""
+    if locked is None or locked.value is not True:
+        return False
+    place = locked.source.rule
+    return all(f.source is not None and f.source.rule == place for f in fields)

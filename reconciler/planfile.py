@@ -131,7 +131,7 @@ def _queue_to_json(queue: QueuePlan) -> dict[str, Any]:
 
 
 def _change_to_json(change: Change) -> dict[str, Any]:
-    """`relock` is written only when true, so plans without `--replace` read as before."""
+    """`relock` and `drift` are written only when true, so plans without them read as before."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     sources = []
@@ -155,6 +155,7 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "sources": sources,
         "base": dict(change.base),
         **({"relock": True} if change.relock else {}),
+        **({"drift": True} if change.drift else {}),
     }
     if change.refused is not None:
         doc["refused"] = change.refused
@@ -368,6 +369,9 @@ class _Reader:
         relock = raw.get("relock", False)
         if relock and (raw["blocked"] or raw["lock"] is not None):
             raise self.fail(path + ("relock",), "a relocked change (`--replace`) is neither blocked nor a lock change")
+        drift = raw.get("drift", False)
+        if drift and not (raw["blocked"] and raw["lock"] is None and raw.get("refused") is None):
+            raise self.fail(path + ("drift",), "drift on a locked item is blocked, neither a lock change nor refused")
         return Change(
             item_id=raw["id"],
             etag=raw["etag"],
@@ -377,6 +381,7 @@ class _Reader:
             blocked=raw["blocked"] or raw.get("refused") is not None,
             refused=raw.get("refused"),
             relock=relock,
+            drift=drift,
         )
 
     def tag_value(self, value: Any, path: JsonPath) -> Any:

@@ -493,7 +493,9 @@ def test_replace_on_synapse_writes_the_change_and_keeps_the_lock_annotation(make
     spec.write_text(head + '      "9700001": {locked: true}\n')
     assert run_cli("apply", spec, "--auto-approve", env=env).code == 0
     spec.write_text(head + '      "9700001": {status: SCORED, tags: {score: 0.9}, locked: true}\n')
-    assert run_cli("plan", spec, env=env).code == 1  # blocked
+    # the entry that locks the item states other values than it holds: drift, not written
+    drifted = run_cli("plan", spec, "--detailed-exitcode", env=env)
+    assert drifted.code == 2 and "≠ 9700001  DRIFT" in drifted.out, drifted.out + drifted.err
     applied = run_cli("apply", spec, "--replace", "9700001", "--auto-approve", env=env)
     assert applied.code == 0, applied.out + applied.err
     status = requests.get(f"{sb.url}/evaluation/submission/9700001/status",

@@ -69,14 +69,15 @@ def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[str]:
             f"{len(missing)} warning(s) about spec entries for submissions not in their queue "
             "(--fail-on-missing)"
         )
-    locked = [c for c in plan.blocked if c.refused is None]
+    locked = [c for c in plan.failing if c.refused is None]
     if locked:
         ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
         found.append(
-            f"{len(locked)} change(s) blocked by locks ({ids}): set `locked: false` "
-            "for an item to change it, or stop changing it"
+            f"{len(locked)} change(s) blocked by locks ({ids}): to change an item and keep it "
+            "locked add `replace: true` to its entry or pass --replace ID; to unlock it set "
+            "`locked: false`; or stop changing it"
         )
-    refused = [c for c in plan.blocked if c.refused is not None]
+    refused = [c for c in plan.failing if c.refused is not None]
     if refused:
         shown = "; ".join(f"{c.item_id}: {c.refused}" for c in refused[:5]) + (" …" if len(refused) > 5 else "")
         found.append(

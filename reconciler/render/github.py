@@ -49,11 +49,13 @@ def render_plan_github(
                 f"queue {printable(queue.queue_id)}: {printable(change.item_id)} is blocked: "
                 f"{printable(blocked_reason(change))} ({'; '.join(field_line(f) for f in change.fields)})"
             )
+            if change.drift:
+                message = message.replace(" is blocked: ", " drifted: ", 1)
             lines.append(command(
-                "error", message,
+                "warning" if change.drift else "error", message,
                 file=printable(source.file) if source else None,
                 line=source.line if source else None,
-                title="refused change" if change.refused else "blocked change",
+                title="refused change" if change.refused else "drift on a locked item" if change.drift else "blocked change",
             ))
         for change in (c for c in queue.changes if c.relock):
             source = _first_source(change)

@@ -13,7 +13,7 @@ import html
 import re
 from typing import Sequence
 
-from ..model import Change, FieldChange, Plan, QueuePlan
+from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan
 from ..notes import SpecWarning
 from .text import blocked_reason, describe_value, guard_note, printable, summary_sentence
 
@@ -119,16 +119,21 @@ def _opening(queue: QueuePlan) -> str:
         f"\n<details><summary>Queue {html.escape(printable(queue.queue_id))}: "
         f"{n} change{'s' if n != 1 else ''}</summary>\n"
     ]
-    if queue.blocked:
-        reasons = sorted({blocked_reason(c) for c in queue.blocked})
+    failing = [c for c in queue.blocked if not c.drift]
+    if failing:
+        reasons = sorted({blocked_reason(c) for c in failing})
         lines.append(f"**Blocked** ({html.escape(printable('; '.join(reasons)))}): listed first.\n")
+    if queue.drifted:
+        lines.append(f"**Drift on locked items** ({html.escape(printable(DRIFT_REASON))}).\n")
     lines.append("| Item | Field | Before | After | Source |\n| --- | --- | --- | --- | --- |\n")
     return "\n".join(lines)
 
 
 def _rows(change: Change) -> str:
     item = cell_code(change.item_id)
-    if change.blocked:
+    if change.drift:
+        item += " **drift (locked)**"
+    elif change.blocked:
         item += " **blocked**"
     elif change.relock:
         item += " **locked; changed under --replace**"

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..model import Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of
+from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of
 
-BLOCKED_REASON = "item is locked; add `locked: false` to change it"
+BLOCKED_REASON = (
+    "item is locked; to change it and keep it locked add `replace: true` to its entry "
+    "(or pass --replace ID), to unlock it add `locked: false`"
+)
 # Said once under every plan for a service whose writes cannot be refused as stale.
 GUARD_NOTE = (
     "Note: {service} has no etags. Right before writing, reconciler re-reads each item "
@@ -39,8 +42,11 @@ def describe_value(field: str, value: Any) -> str:
 
 
 def blocked_reason(change: Change) -> str:
-    """Why a blocked change cannot be applied: the service's refusal, else the lock."""
-    return change.refused or BLOCKED_REASON
+    """Why a blocked change cannot be applied: the service's refusal, drift on a locked
+    item, else the lock."""
+    if change.refused:
+        return change.refused
+    return DRIFT_REASON if change.drift else BLOCKED_REASON
 
 
 def guard_note(plan: Plan) -> str | None:
@@ -48,8 +54,10 @@ def guard_note(plan: Plan) -> str | None:
 
 
 def marker(change: Change) -> str:
-    """`!` blocked or changed under --replace (a locked item either way), `+` lock,
-    `-` unlock, `~` any other change (see LEGEND)."""
+    """`!` blocked or changed under --replace (a locked item either way), `≠` drift on a
+    locked item, `+` lock, `-` unlock, `~` any other change (see LEGEND)."""
+    if change.drift:
+        return "≠"
     if change.blocked or change.relock:
         return "!"
     return {"lock": "+", "unlock": "-"}.get(change.lock or "", "~")
@@ -57,9 +65,10 @@ def marker(change: Change) -> str:
 
 LEGEND = (
     "Markers: ~ change · + change that locks · - change that unlocks · "
-    "! blocked (item is locked), or changed under --replace"
+    "! blocked (item is locked), or changed under --replace · ≠ drift on a locked item"
 )
 REPLACED = "LOCKED: changed under --replace; stays locked"
+DRIFTED = "DRIFT"
 
 
 def plan_header(plan: Plan, *, tool_version: str, created_at: str | None = None) -> str:
@@ -83,7 +92,8 @@ def change_counts(counts: dict[str, int]) -> str:
     if counts.get("replace"):
         included.append(f"{counts['replace']} under --replace")
     extra = f" (including {', '.join(included)})" if included else ""
-    return f"{counts['change']} to change{extra}, {counts['blocked']} blocked"
+    drift = f", {counts['drift']} drifted (locked)" if counts.get("drift") else ""
+    return f"{counts['change']} to change{extra}, {counts['blocked']} blocked{drift}"
 
 
 def summary_sentence(plan: Plan) -> str:
@@ -104,7 +114,7 @@ def field_line(f: FieldChange) -> str:
 
 
 # --------------------------------------------------------------------------- colour
-_STYLE = {"~": "33", "+": "32", "-": "31", "!": "1;31", "dim": "2", "bold": "1"}
+_STYLE = {"~": "33", "+": "32", "-": "31", "!": "1;31", "≠": "1;35", "dim": "2", "bold": "1"}
 
 
 def _paint(text: str, style: str, color: bool) -> str:
@@ -139,7 +149,9 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str]) -> None:
     for change, lines in zip(queue.changes, bodies):
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
-        if change.blocked:
+        if change.drift:
+            head += f"  {DRIFTED}: {printable(blocked_reason(change))}"
+        elif change.blocked:
             head += f"  BLOCKED: {printable(blocked_reason(change))}"
         elif change.relock:
             head += f"  {REPLACED}"
