@@ -50,6 +50,10 @@ class OutPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+ALLOW_MISSING_HELP = (
+    "Let spec entries name submissions their queue does not have (warnings, not errors): "
+    "reconciler cannot create items, so by default such an entry is an error."
+)
 QUIET_HELP = "No progress output and no notes on stderr."
 VERBOSE_HELP = "Log each HTTP request (method, path, status, ms) on stderr; -vv for more."
 NO_COLOR_HELP = "No colour (also when NO_COLOR is set or TERM=dumb)."
@@ -145,12 +149,11 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--only", multiple=True, metavar="ID[,ID…]", help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
-@click.option("--fail-on-missing", is_flag=True,
-              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace) -> int:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_missing, replace) -> int:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
@@ -159,7 +162,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
     from .commands.plan import plan as run_plan
 
     return run_plan(opts, specs, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, only=only,
-                    force=force, fail_on_missing=fail_on_missing, replace=replace)
+                    force=force, allow_missing=allow_missing, replace=replace)
 
 
 @global_options
@@ -177,12 +180,11 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
               help="Format of the final report on stdout.")
 @click.option("--only", multiple=True, metavar="ID[,ID…]",
               help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
-@click.option("--fail-on-missing", is_flag=True,
-              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -194,7 +196,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
     from .commands.apply import apply as run_apply
 
     return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     fail_on_missing=fail_on_missing, replace=replace)
+                     allow_missing=allow_missing, replace=replace)
 
 
 @global_options

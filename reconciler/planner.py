@@ -161,14 +161,15 @@ def missing_warnings(queue: QueueSpec, missing: Sequence[str]) -> list[SpecWarni
     for item_id in missing[:MAX_LOCATED_MISSING]:
         source = _entry_source(queue.submissions[item_id]) or queue.source
         out.append(SpecWarning(
-            f"queue {queue.id}: submission {item_id} is not in the queue; its entry is ignored",
-            source.file, source.line,
+            f"queue {queue.id}: submission {item_id} is not in the queue (a mistyped id?); "
+            "reconciler cannot create items, so this entry does nothing",
+            source.file, source.line, source.column,
         ))
     rest = len(missing) - MAX_LOCATED_MISSING
     if rest > 0:
         out.append(SpecWarning(
-            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue "
-            "and are ignored", queue.source.file, queue.source.line,
+            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue",
+            queue.source.file, queue.source.line, queue.source.column,
         ))
     return out
 

@@ -250,39 +250,64 @@ def with_missing_entry(example):
     return example
 
 
-MISSING = "queue 9615000: submission 1234 is not in the queue; its entry is ignored"
+MISSING = ("queue 9615000: submission 1234 is not in the queue (a mistyped id?); reconciler "
+           "cannot create items, so this entry does nothing")
+AT = ":26:24"  # the entry's first field
 
 
 @pytest.mark.parametrize("quiet", [[], ["-q"]])
-def test_an_entry_not_in_the_queue_is_a_located_warning_even_with_quiet(example, quiet):
-    result = run_cli("plan", with_missing_entry(example), *quiet)
+def test_an_entry_not_in_the_queue_is_a_located_error_even_with_quiet(example, quiet):
+    """Updated for issue 27: such an entry was a warning and the plan exited 0."""
+    result = run_cli("plan", with_missing_entry(example), "--detailed-exitcode", *quiet)
+    assert result.code == 1
+    assert f"error: {example}{AT}: {MISSING}" in result.err.splitlines()
+    assert "--allow-missing" in result.err
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_allow_missing_makes_an_entry_not_in_the_queue_a_located_warning(example, quiet):
+    result = run_cli("plan", with_missing_entry(example), "--allow-missing", *quiet)
     assert result.code == 0
-    assert f"warning: {example}:26: {MISSING}" in result.err.splitlines()
+    assert f"warning: {example}{AT}: {MISSING}" in result.err.splitlines()
 
 
 def test_an_entry_not_in_the_queue_is_in_every_format(example, tmp_path):
     spec = with_missing_entry(example)
     markdown = run_cli("plan", spec, "--format", "markdown").out
-    assert "**Warnings:**" in markdown and f"`{spec}:26: {MISSING}`" in markdown
+    assert "**Errors:**" in markdown and f"`{spec}{AT}: {MISSING}`" in markdown
+    assert "**This plan fails**" in markdown
     github = run_cli("plan", spec, "--format", "github").out
-    assert f"::warning file={spec},line=26,title=not in the queue::{MISSING}" in github.splitlines()
+    assert f"::error file={spec},line=26,col=24,title=not in the queue::{MISSING}" in github.splitlines()
+    allowed = run_cli("plan", spec, "--format", "github", "--allow-missing").out
+    assert f"::warning file={spec},line=26,col=24,title=not in the queue::{MISSING}" in allowed.splitlines()
     document = json.loads(run_cli("plan", spec, "--format", "json").out)
-    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 26}]
+    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 26, "column": 24}]
     saved = tmp_path / "plan.json"
-    assert run_cli("plan", spec, "-o", saved).code == 0
+    assert run_cli("plan", spec, "-o", saved, "--allow-missing").code == 0
     shown = run_cli("show", saved, "--format", "markdown")
-    assert shown.code == 0 and f"`{spec}:26: {MISSING}`" in shown.out
+    assert shown.code == 1 and f"`{spec}{AT}: {MISSING}`" in shown.out
 
 
-def test_fail_on_missing_fails_the_plan_and_refuses_apply(example):
+def test_an_entry_not_in_the_queue_fails_the_plan_and_apply_refuses_unless_allowed(example):
     spec = with_missing_entry(example)
-    failed = run_cli("plan", spec, "--fail-on-missing")
-    assert failed.code == 1
-    assert "(--fail-on-missing)" in failed.err and f"{spec}:26:" in failed.err
-    assert "**This plan fails**" in run_cli("plan", spec, "--fail-on-missing", "--format", "markdown").out
-    refused = run_cli("apply", spec, "--fail-on-missing", "--auto-approve")
+    refused = run_cli("apply", spec, "--auto-approve")
     assert refused.code == 1 and "Nothing was applied" in refused.err
-    assert run_cli("plan", spec, "--detailed-exitcode").code == 2
+    assert run_cli("plan", spec, "--allow-missing", "--detailed-exitcode").code == 2
+    assert run_cli("apply", spec, "--allow-missing", "--auto-approve").code == 0
+
+
+def test_never_matches_the_spec_while_entries_were_ignored(example):
+    spec = with_missing_entry(example)
+    assert run_cli("apply", spec, "--allow-missing", "--auto-approve").code == 0
+    result = run_cli("plan", spec, "--allow-missing", "--detailed-exitcode")
+    assert result.code == 0
+    assert "matches the spec" not in result.out
+    assert "1 spec entry for submissions not in their queue did nothing" in result.out
+
+
+def test_fail_on_missing_is_gone_replaced_by_allow_missing(example):
+    result = run_cli("plan", example, "--fail-on-missing")
+    assert result.code == 1 and "--fail-on-missing" in result.err
 
 
 # ----------------------------------------------------------- a stopped server

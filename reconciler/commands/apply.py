@@ -24,7 +24,7 @@ def apply(
     force: bool,
     fmt: str,
     only: Sequence[str],
-    fail_on_missing: bool,
+    allow_missing: bool,
     replace: Sequence[str],
 ) -> int:
     from ..apply import apply_plan
@@ -39,15 +39,15 @@ def apply(
             )
         plan, queues, provider, meta = open_plan_file(targets[0])
         rediff = None
-        view = make_view(plan, meta, saved=True, force=force, fail_on_missing=fail_on_missing)
+        view = make_view(plan, meta, saved=True, force=force, allow_missing=allow_missing)
     else:
         _, provider, result = plan_from_specs(opts, targets, "apply", only, replace)
         plan, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(id_list(replace)))
-        view = make_view(plan, new_meta(result.missing), saved=False, force=force, fail_on_missing=fail_on_missing)
+        view = make_view(plan, new_meta(result.missing), saved=False, force=force, allow_missing=allow_missing)
     with provider:
-        echo_warnings(view.warnings)
+        echo_warnings(view)
         if fmt == "text" or not auto_approve:
-            click.echo(render_plan_text(plan, color=opts.color, header=view.header), err=fmt != "text")
+            click.echo(render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings)), err=fmt != "text")
         if view.problems:
             for problem in view.problems:
                 echo_err(f"error: {problem}")

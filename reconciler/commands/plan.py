@@ -23,7 +23,7 @@ def plan(
     detailed_exitcode: bool,
     only: Sequence[str],
     force: bool,
-    fail_on_missing: bool,
+    allow_missing: bool,
     replace: Sequence[str],
 ) -> int:
     from ..planfile import dump_plan
@@ -31,9 +31,9 @@ def plan(
     with annotated(fmt):
         _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
         provider.close()
-        echo_warnings(result.missing)
         meta = new_meta(result.missing)
-        view = make_view(result.plan, meta, saved=False, force=force, fail_on_missing=fail_on_missing)
+        view = make_view(result.plan, meta, saved=False, force=force, allow_missing=allow_missing)
+        echo_warnings(view)
         to_stdout = out == "-"
         if not (to_stdout and fmt == "json"):  # else the same document twice
             click.echo(render(result.plan, fmt, opts, view), err=to_stdout)

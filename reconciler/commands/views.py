@@ -31,20 +31,29 @@ class View:
     meta: Mapping
     header: str
     problems: tuple[str, ...] = ()
+    # --allow-missing: entries for submissions their queue lacks are warnings, not errors
+    allow_missing: bool = False
 
     @property
     def warnings(self) -> tuple:
+        """The located findings about entries their queue lacks (errors unless
+        allow_missing)."""
         return tuple(self.meta.get("warnings", ()))
 
+    @property
+    def level(self) -> str:
+        """How those findings are reported: "error" (the default) or "warning"."""
+        return "warning" if self.allow_missing else "error"
 
-def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False) -> View:
+
+def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, allow_missing: bool = False) -> View:
     from ..render.text import plan_header
 
     header = plan_header(
         plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
     )
-    missing = meta.get("warnings", ()) if fail_on_missing else ()
-    return View(meta, header, tuple(problems(plan, force, missing)))
+    missing = () if allow_missing else meta.get("warnings", ())
+    return View(meta, header, tuple(problems(plan, force, missing)), allow_missing)
 
 
 def saved_meta(loaded: LoadedPlan) -> dict:
@@ -61,13 +70,15 @@ def new_meta(warnings: Sequence[SpecWarning] = ()) -> dict:
 
 
 def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[str]:
-    """Problems that make plan fail and apply refuse (blocked changes, safety, and with
-    --fail-on-missing the spec entries their queue lacks)."""
+    """Problems that make plan fail and apply refuse (blocked changes, safety, and
+    unless --allow-missing the spec entries their queue lacks: reconciler cannot create
+    items, so such an entry is a mistyped or outdated id that would pass CI green)."""
     found = []
     if missing:
         found.append(
-            f"{len(missing)} warning(s) about spec entries for submissions not in their queue "
-            "(--fail-on-missing)"
+            f"{len(missing)} spec entr{'y names a submission' if len(missing) == 1 else 'ies name submissions'} "
+            "not in the queue: reconciler cannot create items; fix the id or pass --allow-missing "
+            "to ignore such entries"
         )
     locked = [c for c in plan.failing if c.refused is None]
     if locked:
@@ -96,15 +107,16 @@ def render(plan: Plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "markdown":
         from ..render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings)
+        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings,
+                                    level=view.level)
     if fmt == "github":
         from ..render.github import render_plan_github
 
         _write_step_summary(plan, view)
-        return render_plan_github(plan, view.problems, view.warnings)
+        return render_plan_github(plan, view.problems, view.warnings, level=view.level)
     from ..render.text import render_plan_text
 
-    return render_plan_text(plan, color=opts.color, header=view.header)
+    return render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings))
 
 
 def _write_step_summary(plan: Plan, view: View) -> None:
@@ -116,7 +128,8 @@ def _write_step_summary(plan: Plan, view: View) -> None:
         try:
             with open(target, "a", encoding="utf-8") as fh:
                 fh.write(render_plan_markdown(
-                    plan, header=view.header, problems=view.problems, warnings=view.warnings
+                    plan, header=view.header, problems=view.problems, warnings=view.warnings,
+                    level=view.level,
                 ) + "\n")
         except OSError as exc:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
@@ -136,11 +149,12 @@ def report_problems(plan: Plan, view: View, fmt: str, force: bool) -> bool:
     return bool(view.problems)
 
 
-def echo_warnings(warnings: Sequence[SpecWarning]) -> None:
+def echo_warnings(view: View) -> None:
     """Spec entries the queue lacks, at their lines, on stderr in every format and even
-    with -q: they are findings about the spec (a mistyped id), not progress notes."""
-    for warning in warnings:
-        echo_err(f"warning: {warning}")
+    with -q: they are findings about the spec (a mistyped id), not progress notes;
+    errors unless --allow-missing."""
+    for warning in view.warnings:
+        echo_err(f"{view.level}: {warning}")
 
 
 @contextmanager

@@ -32,14 +32,14 @@ def command(name: str, message: str, **properties: object) -> str:
 
 
 def render_plan_github(
-    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = ()
+    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = (), *, level: str = "warning",
 ) -> str:
     """A warning per spec entry the queue lacks and an error per blocked change, each at
     the spec line that causes it, then the plan's summary: a notice, or an error saying
     why when the plan fails (`problems`)."""
     lines = [
-        command("warning", printable(w.message),
-                file=printable(w.file) if w.file else None, line=w.line, title="not in the queue")
+        command(level, printable(w.message),
+                file=printable(w.file) if w.file else None, line=w.line, col=w.column, title="not in the queue")
         for w in warnings
     ]
     for queue in plan.queues:
@@ -71,7 +71,7 @@ def render_plan_github(
         message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}"
         lines.append(command("error", message, title="reconciler plan"))
     else:
-        lines.append(command("notice", summary_sentence(plan), title="reconciler plan"))
+        lines.append(command("notice", summary_sentence(plan, len(warnings)), title="reconciler plan"))
     return "\n".join(lines)
 
 

@@ -39,6 +39,7 @@ def render_plan_markdown(
     header: str | None = None,
     problems: Sequence[str] = (),
     warnings: Sequence[SpecWarning] = (),
+    level: str = "warning",
 ) -> str:
     """At most `limit` characters; changes that do not fit are counted in a final note.
 
@@ -46,7 +47,8 @@ def render_plan_markdown(
     the plan fails (blocked changes, safety limits): a PR comment that looked like any
     other plan would let a reviewer approve one that `apply` will refuse. `warnings`
     (spec entries the queue lacks, at their lines) come before the changes for the same
-    reason: a typo in an id must not pass review as "nothing to do"."""
+    reason: a typo in an id must not pass review as "nothing to do"; `level` says
+    whether they are errors (the default of plan) or warnings (--allow-missing)."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT}")
     total = len(plan.changes)
@@ -59,8 +61,9 @@ def render_plan_markdown(
         out.add("**This plan fails** (exit 1; `apply` refuses it):\n\n")
         out.add("".join(f"- {cell_code(p)}\n" for p in problems) + "\n")
     if warnings:
-        out.add("**Warnings:**\n\n" + "".join(f"- {cell_code(str(w))}\n" for w in warnings) + "\n")
-    out.add(f"**{summary_sentence(plan)}**\n\n")
+        heading = "**Errors:**" if level == "error" else "**Warnings:**"
+        out.add(f"{heading}\n\n" + "".join(f"- {cell_code(str(w))}\n" for w in warnings) + "\n")
+    out.add(f"**{summary_sentence(plan, len(warnings))}**\n\n")
     note = guard_note(plan)
     if note:
         out.add(f"_{html.escape(note)}_\n\n")

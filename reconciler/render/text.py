@@ -24,6 +24,17 @@ GUARD_NOTE = (
     "that re-read and ours cannot be detected."
 )
 NO_CHANGES = "No changes. Live state matches the spec."
+# Never "matches the spec" while entries were ignored (--allow-missing).
+NO_CHANGES_IGNORED = (
+    "No changes to the submissions the queues have; {n} spec entr{ies} for submissions "
+    "not in their queue did nothing."
+)
+
+
+def no_changes(ignored: int = 0) -> str:
+    if not ignored:
+        return NO_CHANGES
+    return NO_CHANGES_IGNORED.format(n=ignored, ies="y" if ignored == 1 else "ies")
 
 # C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, line/paragraph separators.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
@@ -96,9 +107,10 @@ def change_counts(counts: dict[str, int]) -> str:
     return f"{counts['change']} to change{extra}, {counts['blocked']} blocked{drift}"
 
 
-def summary_sentence(plan: Plan) -> str:
+def summary_sentence(plan: Plan, ignored: int = 0) -> str:
+    """`ignored`: spec entries for submissions no queue has (see no_changes)."""
     if not plan.has_changes:
-        return NO_CHANGES
+        return no_changes(ignored)
     s = {**plan.summary(), "replace": sum(1 for c in plan.changes if c.relock)}
     return f"Plan: {change_counts(s)} (of {s['items_seen']} items seen)."
 
@@ -122,13 +134,13 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 # --------------------------------------------------------------------------- render
-def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = None) -> str:
+def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = None, ignored: int = 0) -> str:
     """The plan with `header` (plan_header) first when given, then a legend of the
     markers, each queue's changes and the summary last, where a log's tail shows it."""
     top = [_paint(header, "dim", color)] if header else []
     note = guard_note(plan)
     if not plan.has_changes:
-        return "\n".join(top + [NO_CHANGES])
+        return "\n".join(top + [no_changes(ignored)])
     lines: list[str] = top + [_paint(LEGEND, "dim", color), ""]
     for queue in plan.queues:
         header = f"Queue {printable(queue.queue_id)} ({queue.items_seen} items seen): {queue_counts(queue)}"
