@@ -35,16 +35,21 @@ def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
     """Resolve and diff one freshly read item (apply, after a conflict)."""
     settled = CompiledQueue(queue).settle(item)
     change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules)
-    return replaced(change, replace)
+    return replaced(change, replace, queue)
 
 
-def replaced(change: Change | None, replace: frozenset[str]) -> Change | None:
-    """`--replace ID`: a change the lock blocks becomes one that unlocks, changes and
-    relocks the item in one write (`relock`), for the ids named only: correcting a
-    locked result is one deliberate, visible step instead of two reviewed applies. A
-    change the service itself refuses stays blocked: no flag can make it possible."""
-    if change is None or not change.blocked or change.refused is not None or change.item_id not in replace:
+def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | None = None) -> Change | None:
+    """`--replace ID`, or `replace: true` in the item's entry of `queue`: a change the
+    lock blocks becomes one that unlocks, changes and relocks the item in one write
+    (`relock`), for the ids named only: correcting a locked result is one deliberate,
+    visible step instead of two reviewed applies. A change the service itself refuses
+    stays blocked: no flag can make it possible."""
+    if change is None or not change.blocked or change.refused is not None:
         return change
+    if change.item_id not in replace:
+        entry = queue.submissions.get(change.item_id) if queue is not None else None
+        if entry is None or not entry.replace:
+            return change
     return dataclasses.replace(change, blocked=False, relock=True, drift=False)
 
 
@@ -96,7 +101,7 @@ class QueueDiffer:
             if settled is not None:
                 change = _diff(item, *settled, shared, rules)
                 if change is not None:
-                    changes.append(replaced(change, self._replace) if change.blocked else change)
+                    changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
     def plan(self) -> QueuePlan:
         changes = sorted(self._changes, key=lambda c: item_order(c.item_id))

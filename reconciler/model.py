@@ -193,6 +193,9 @@ class Assignment:
     status: Setting | None = None
     locked: Setting | None = None
     tags: Mapping[str, Setting] = field(default_factory=dict)  # value: TagValue | None
+    # An entry's `replace: true`: its change to a locked item is made anyway, as under
+    # `--replace ID` (the reviewed, in-the-spec way to correct a locked item)
+    replace: bool = False
 
 
 @dataclass(frozen=True)

@@ -437,6 +437,7 @@ def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignm
         status=setting(data["status"], ("status",)) if "status" in data else None,
         locked=setting(data["locked"], ("locked",)) if "locked" in data else None,
         tags=tag_settings,
+        replace=data.get("replace", False),
     )
 
 

@@ -84,3 +84,50 @@ def test_drift_survives_the_plan_file(example, tmp_path):
     assert doc["summary"]["drift"] == 1 and doc["summary"]["blocked"] == 0
     shown = run_cli("show", saved, "--format", "markdown")
     assert shown.code == 0 and "`9700003` **drift (locked)**" in shown.out
+
+
+# --------------------------------------------------------- 2. replace: true
+def correct_locked_score(example, extra=""):
+    """9700002 is frozen by the rule freeze-round-1 (score 0.37 in the seed); a pull
+    request corrects its score in a new entry."""
+    text = example.read_text().replace(
+        '      "9700004": {', '      "9700002": {tags: {score: 0.4}' + extra + '}\n      "9700004": {'
+    )
+    example.write_text(text)
+    return example
+
+
+def test_a_blocked_change_names_both_ways_to_correct_a_locked_item(example):
+    result = run_cli("plan", correct_locked_score(example))
+    assert result.code == 1
+    assert "add `replace: true` to its entry or pass --replace ID" in result.err
+    assert "replace: true" in result.out and "--replace ID" in result.out
+
+
+def test_replace_true_in_the_entry_corrects_a_locked_item_and_keeps_it_locked(example):
+    spec = correct_locked_score(example, ", replace: true")
+    planned = run_cli("plan", spec, "--detailed-exitcode")
+    assert planned.code == 2, planned.out + planned.err
+    assert "  ! 9700002  LOCKED: changed under --replace; stays locked" in planned.out
+    assert "1 under --replace" in planned.out
+    applied = run_cli("apply", spec, "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    record = live(example, "9700002")
+    assert record.locked and record.tags["score"] == (0.4,)
+    assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+def test_replace_true_restores_a_drifted_locked_item(example):
+    assert run_cli("apply", example, "--auto-approve").code == 0
+    edit_live(example, "9700003", tag_changes={"score": (0.95,)})
+    text = example.read_text().replace("rank: 1}, locked: true}", "rank: 1}, locked: true, replace: true}")
+    example.write_text(text)
+    assert run_cli("apply", example, "--auto-approve").code == 0
+    assert live(example, "9700003").tags["score"] == (0.91,)
+
+
+def test_replace_is_an_entry_field_not_a_rule_field(example):
+    text = example.read_text().replace("set: {locked: true}", "set: {locked: true, replace: true}")
+    example.write_text(text)
+    result = run_cli("validate", example)
+    assert result.code == 1 and "unknown field 'replace'" in result.err

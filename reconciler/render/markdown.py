@@ -139,7 +139,7 @@ def _rows(change: Change) -> str:
     elif change.blocked:
         item += " **blocked**"
     elif change.relock:
-        item += " **locked; changed under --replace**"
+        item += " **locked; changed under --replace**"  # or its entry's `replace: true`
     elif change.lock:
         item += f" ({change.lock})"
     rows = []

@@ -76,7 +76,8 @@ def marker(change: Change) -> str:
 
 LEGEND = (
     "Markers: ~ change · + change that locks · - change that unlocks · "
-    "! blocked (item is locked), or changed under --replace · ≠ drift on a locked item"
+    "! blocked (item is locked), or changed under --replace or `replace: true` · "
+    "≠ drift on a locked item"
 )
 REPLACED = "LOCKED: changed under --replace; stays locked"
 DRIFTED = "DRIFT"
