@@ -11,7 +11,7 @@ which applies exactly what was reviewed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .diff import Rediff
 from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec
@@ -39,6 +39,15 @@ class _Run:
     results: dict[tuple[str, str], ItemResult] = field(default_factory=dict)
     requests: int = 0
     failure: str | None = None  # sticky: once set, nothing else is attempted
+    # Asked between writes: the name of a signal received (SIGINT, SIGTERM) stops the
+    # run after the write in flight, sending nothing more
+    stop: Callable[[], str | None] | None = None
+    interrupted: str | None = None
+
+    def stopping(self) -> bool:
+        if self.interrupted is None and self.stop is not None:
+            self.interrupted = self.stop()
+        return self.interrupted is not None
 
     def record(self, queue: QueueSpec, item_id: str, outcome: str, detail: str = "") -> None:
         self.results[(queue.id, item_id)] = ItemResult(queue.id, item_id, outcome, detail)  # type: ignore[arg-type]
@@ -110,15 +119,17 @@ def apply_plan(
     rediff: Mapping[str, Rediff] | None = None,
     progress: Progress | None = None,
     max_rounds: int = MAX_CONFLICT_ROUNDS,
+    stop: Callable[[], str | None] | None = None,
 ) -> ApplyReport:
     """Apply every non-blocked change of `plan`; the caller refuses blocked plans.
 
     `queues` gives each queue's settings the provider needs to write (lock key).
     With `rediff` (spec mode) conflicting items are re-read, re-diffed and retried up to
     `max_rounds` rounds; without it (plan-file mode) they are reported stale unless the
-    fresh item already holds the planned values.
+    fresh item already holds the planned values. `stop` is asked between writes; once it
+    names a signal, the write in flight is finished and nothing more is sent.
     """
-    run = _Run(provider, progress)
+    run = _Run(provider, progress, stop=stop)
     for queue_plan in plan.queues:
         queue = queues[queue_plan.queue_id]
         pending = [c for c in queue_plan.changes if not c.blocked]
@@ -126,11 +137,11 @@ def apply_plan(
             run.record(queue, change.item_id, "blocked", change.why_blocked)
         differ = rediff.get(queue.id) if rediff else None
         for round_no in range(1, max_rounds + 1):
-            if not pending or run.failure:
+            if not pending or run.failure or run.stopping():
                 break
             conflicts: list[tuple[Change, Item | None]] = []
             for batch in provider.batches(queue, pending):
-                if run.failure:
+                if run.failure or run.stopping():
                     break
                 conflicts += run.write_batch(queue, batch)
             if run.failure or not conflicts:
@@ -139,11 +150,12 @@ def apply_plan(
     for queue_plan in plan.queues:
         for change in queue_plan.changes:
             if (queue_plan.queue_id, change.item_id) not in run.results:
+                why = (f"not sent: apply was interrupted ({run.interrupted})" if run.interrupted
+                       else f"not attempted after an earlier failure ({run.failure})")
                 run.results[(queue_plan.queue_id, change.item_id)] = ItemResult(
-                    queue_plan.queue_id, change.item_id, "skipped",
-                    f"not attempted after an earlier failure ({run.failure})",
+                    queue_plan.queue_id, change.item_id, "skipped", why,
                 )
-    return ApplyReport(results=tuple(run.results.values()), requests=run.requests)
+    return ApplyReport(results=tuple(run.results.values()), requests=run.requests, interrupted=run.interrupted)
 
 
 def _settle_conflicts(

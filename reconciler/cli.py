@@ -29,7 +29,8 @@ EPILOG_APPLY_EXIT = """\b
 Exit codes:
   0  applied (or nothing to apply)
   1  error: invalid spec, blocked change, safety limit, stale or failed items, cancelled
-  3  a bug in reconciler (the message says where its traceback was written)"""
+  3  a bug in reconciler (the message says where its traceback was written)
+  130  interrupted (Ctrl-C, SIGTERM): the write in flight finished; the report says the rest"""
 
 
 class OutPath(click.Path):

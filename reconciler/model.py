@@ -515,6 +515,8 @@ class ItemResult:
 class ApplyReport:
     results: tuple[ItemResult, ...]
     requests: int = 0  # write requests sent, for the report and the benchmarks
+    # The signal (SIGINT, SIGTERM) that stopped the run after the write in flight
+    interrupted: str | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)

@@ -8,10 +8,11 @@ from typing import Sequence
 
 import click
 
-from ..error_handler import EXIT_ERROR, EXIT_OK, echo_err
+from ..error_handler import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, echo_err
 from ..errors import UserError
 from ..model import ApplyReport
 from .inputs import id_list, is_plan_file, open_plan_file, plan_from_specs
+from .interrupt import stop_between_writes
 from .options import Options
 from .views import echo_warnings, make_view, new_meta
 
@@ -61,10 +62,14 @@ def apply(
         progress = opts.progress()
         total = len([c for c in plan.changes if not c.blocked])
         try:
-            report = apply_plan(plan, provider, queues, rediff=rediff, progress=progress.line("Writing", total))
+            with stop_between_writes() as stop:
+                report = apply_plan(plan, provider, queues, rediff=rediff,
+                                    progress=progress.line("Writing", total), stop=stop)
         finally:
             progress.close()
     _echo_report(report, fmt, opts)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
     stale = report.count("stale")
     if stale:
         # what to do next: the stale items' new state has not been reviewed by anyone
