@@ -119,8 +119,9 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
 @global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text",
-              help="github: report errors as workflow annotations (::error file=…,line=…::).")
+@click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
+              help="github: report errors as workflow annotations (::error file=…,line=…::); "
+                   "json: one document with `valid` and every problem's file, line, column and message.")
 @click.pass_obj
 def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
     """Check spec files offline: YAML, schema, service rules, rule oscillation.

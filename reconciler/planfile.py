@@ -59,6 +59,7 @@ def dump_plan(
     tool_version: str,
     created_at: str,
     warnings: Sequence[SpecWarning] = (),
+    problems: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The plan file text: sorted keys, ASCII only (so no editor or code page can change
     its bytes' meaning), ending with a newline.
@@ -68,7 +69,8 @@ def dump_plan(
     on a large plan (BENCHMARKS.md) — one line per change keeps diffs per item and uses
     the C encoder.
     """
-    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings)
+    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings,
+                       problems=problems)
     options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
                                "default": _json_default}
     compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
@@ -93,10 +95,13 @@ def plan_to_dict(
     tool_version: str,
     created_at: str,
     warnings: Sequence[SpecWarning] = (),
+    problems: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The plan file document (every queue setting apply needs travels in its QueuePlan).
-    `warnings` (spec entries the queues lack) are kept only when there are some, so a
-    plan without them reads as before."""
+    `warnings` (spec entries the queues lack) and `problems` (why the plan fails, each
+    `{kind, message}`: what a script reading `plan --format json` needs to say why) are
+    kept only when there are some, so a plan without them reads as before; a loaded
+    plan's problems are worked out again, never trusted from the file."""
     provider: dict[str, Any] = {"type": plan.provider_type, "endpoint": plan.endpoint}
     if plan.provider_options:
         provider["options"] = dict(plan.provider_options)
@@ -111,6 +116,8 @@ def plan_to_dict(
     }
     if warnings:
         doc["warnings"] = [w.to_json() for w in warnings]
+    if problems:
+        doc["problems"] = [dict(p) for p in problems]
     doc["checksum"] = _checksum(doc)
     return doc
 

@@ -223,3 +223,55 @@ def test_ctrl_c_outside_the_writes_is_interrupted_130_not_aborted(capsys):
     assert run_command(interrupted_in_click) == 130
     assert "Interrupted." in capsys.readouterr().err
     assert run_command(reading) == 1  # a plain Abort (a refused prompt) stays 1
+
+
+# ------------------------------------------------------- 10. JSON that says why
+def test_a_failing_plan_in_json_carries_its_reasons(example):
+    spec = correct_locked_score(example)
+    result = run_cli("plan", spec, "--format", "json")
+    assert result.code == 1
+    doc = json.loads(result.out)
+    (problem,) = doc["problems"]
+    assert problem["kind"] == "blocked" and "9700002" in problem["message"]
+    strict = example.read_text().replace("max_change_percent: 50", "max_change_percent: 10")
+    example.write_text(strict)
+    kinds = {p["kind"] for p in json.loads(run_cli("plan", spec, "--format", "json").out)["problems"]}
+    assert kinds == {"blocked", "safety"}
+
+
+def test_a_plan_file_of_a_failing_plan_says_why_and_still_loads(example, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", correct_locked_score(example), "-o", saved).code == 1
+    assert json.loads(saved.read_text())["problems"][0]["kind"] == "blocked"
+    shown = run_cli("show", saved)
+    assert shown.code == 1 and "blocked by locks" in shown.err
+
+
+def test_apply_json_on_a_refused_plan_still_prints_a_report_saying_why(example, tmp_path):
+    result = run_cli("apply", correct_locked_score(example), "--auto-approve", "--format", "json")
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert report["ok"] is False and report["results"] == []
+    assert report["refused"][0]["kind"] == "blocked"
+    saved = tmp_path / "plan.json"
+    run_cli("plan", example, "-o", saved)
+    from_file = json.loads(run_cli("apply", saved, "--auto-approve", "--format", "json").out)
+    assert from_file["refused"][0]["kind"] == "blocked"
+
+
+def test_validate_json_lists_every_problem_with_its_place(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nqueues:\n  - id: q\n    submissions:\n"
+                    "      \"1\": {statos: A}\n      \"2\": {status: 3, tags: {a: {b: 1}}}\n")
+    result = run_cli("validate", spec, "--format", "json")
+    assert result.code == 1
+    doc = json.loads(result.out)
+    assert doc["valid"] is False and len(doc["problems"]) >= 2
+    first = doc["problems"][0]
+    assert (first["file"], first["line"], first["column"]) == (str(spec), 5, 13)
+    assert "statos" in first["message"]
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("version: 1\nqueues:\n  - id: q\n    submissions:\n      \"1\": {status: A}\n")
+    valid = json.loads(run_cli("validate", ok, "--format", "json").out)
+    assert valid == {"valid": True, "problems": [],
+                     "specs": [{"file": str(ok), "queues": 1, "rules": 0, "entries": 1}]}

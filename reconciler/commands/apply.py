@@ -53,6 +53,8 @@ def apply(
             for problem in view.problems:
                 echo_err(f"error: {problem}")
             echo_err("Nothing was applied.")
+            if fmt == "json":  # a script reading the report must learn why, too
+                _echo_report(ApplyReport(results=()), fmt, opts, refused=view.problem_docs)
             return EXIT_ERROR
         if not plan.has_changes:
             _echo_report(ApplyReport(results=()), fmt, opts)
@@ -81,11 +83,11 @@ def apply(
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _echo_report(report: ApplyReport, fmt: str, opts: Options) -> None:
+def _echo_report(report: ApplyReport, fmt: str, opts: Options, refused: Sequence[dict] = ()) -> None:
     if fmt == "json":
         from ..render.report import report_to_dict
 
-        click.echo(json.dumps(report_to_dict(report), indent=2, sort_keys=True))
+        click.echo(json.dumps(report_to_dict(report, refused), indent=2, sort_keys=True))
     else:
         from ..render.report import render_report_text
 

@@ -38,10 +38,10 @@ def plan(
         if not (to_stdout and fmt == "json"):  # else the same document twice
             click.echo(render(result.plan, fmt, opts, view), err=to_stdout)
         if to_stdout:
-            click.echo(dump_plan(result.plan, **meta), nl=False)
+            click.echo(dump_plan(result.plan, **meta, problems=view.problem_docs), nl=False)
         elif out:
             try:
-                Path(out).write_text(dump_plan(result.plan, **meta), encoding="utf-8")
+                Path(out).write_text(dump_plan(result.plan, **meta, problems=view.problem_docs), encoding="utf-8")
             except OSError as exc:
                 raise UserError(f"{out}: cannot write the plan file: {exc.strerror}") from None
             if not opts.quiet:

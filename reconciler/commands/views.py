@@ -30,7 +30,8 @@ class View:
 
     meta: Mapping
     header: str
-    problems: tuple[str, ...] = ()
+    # why the plan fails, each (kind, message): kind is missing, blocked, refused or safety
+    reasons: tuple[tuple[str, str], ...] = ()
     # --allow-missing: entries for submissions their queue lacks are warnings, not errors
     allow_missing: bool = False
 
@@ -39,6 +40,15 @@ class View:
         """The located findings about entries their queue lacks (errors unless
         allow_missing)."""
         return tuple(self.meta.get("warnings", ()))
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(message for _, message in self.reasons)
+
+    @property
+    def problem_docs(self) -> list[dict[str, str]]:
+        """The reasons as the JSON documents (plan file, apply report) carry them."""
+        return [{"kind": kind, "message": message} for kind, message in self.reasons]
 
     @property
     def level(self) -> str:
@@ -69,33 +79,33 @@ def new_meta(warnings: Sequence[SpecWarning] = ()) -> dict:
     }
 
 
-def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[str]:
+def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[tuple[str, str]]:
     """Problems that make plan fail and apply refuse (blocked changes, safety, and
     unless --allow-missing the spec entries their queue lacks: reconciler cannot create
     items, so such an entry is a mistyped or outdated id that would pass CI green)."""
     found = []
     if missing:
-        found.append(
+        found.append(("missing",
             f"{len(missing)} spec entr{'y names a submission' if len(missing) == 1 else 'ies name submissions'} "
             "not in the queue: reconciler cannot create items; fix the id or pass --allow-missing "
             "to ignore such entries"
-        )
+        ))
     locked = [c for c in plan.failing if c.refused is None]
     if locked:
         ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
-        found.append(
+        found.append(("blocked",
             f"{len(locked)} change(s) blocked by locks ({ids}): to change an item and keep it "
             "locked add `replace: true` to its entry or pass --replace ID; to unlock it set "
             "`locked: false`; or stop changing it"
-        )
+        ))
     refused = [c for c in plan.failing if c.refused is not None]
     if refused:
         shown = "; ".join(f"{c.item_id}: {c.refused}" for c in refused[:5]) + (" …" if len(refused) > 5 else "")
-        found.append(
+        found.append(("refused",
             f"{len(refused)} change(s) the service would refuse ({shown}): stop asking for them"
-        )
+        ))
     if not force:
-        found += [f"{v} (use --force to override)" for v in plan.safety_violations()]
+        found += [("safety", f"{v} (use --force to override)") for v in plan.safety_violations()]
     return found
 
 
@@ -103,7 +113,7 @@ def render(plan: Plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "json":
         from ..render.json import render_plan_json
 
-        return render_plan_json(plan, **view.meta)
+        return render_plan_json(plan, **view.meta, problems=view.problem_docs)
     if fmt == "markdown":
         from ..render.markdown import render_plan_markdown
 

@@ -7,7 +7,7 @@ into the first one and a count; the JSON report lists every item.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from ..model import ApplyReport, ItemResult, Outcome
 from .text import printable
@@ -70,11 +70,13 @@ def _folded(results: list[ItemResult]) -> list[str]:
     return lines
 
 
-def report_to_dict(report: ApplyReport) -> dict[str, Any]:
+def report_to_dict(report: ApplyReport, refused: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """`apply --format json`: every item's outcome, in the order apply decided them;
-    `interrupted` names the signal that stopped the run (null when none did)."""
-    return {
-        "ok": report.ok,
+    `interrupted` names the signal that stopped the run (null when none did). `refused`
+    (the plan's problems, each `{kind, message}`) is present when apply refused the
+    whole plan and sent nothing."""
+    doc = {
+        "ok": report.ok and not refused,
         "interrupted": report.interrupted,
         "requests": report.requests,
         "summary": {o: report.count(o) for o in OUTCOMES},
@@ -83,3 +85,6 @@ def report_to_dict(report: ApplyReport) -> dict[str, Any]:
             for r in report.results
         ],
     }
+    if refused:
+        doc["refused"] = [dict(p) for p in refused]
+    return doc
