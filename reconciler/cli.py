@@ -220,25 +220,30 @@ def show(opts: Options, planfile: str, fmt: str) -> int:
 @global_options
 @cli.command(
     epilog="\b\nExamples:\n"
+    "  reconciler export spec.yaml > current.yaml    # print it (the default)\n"
     "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
-    "  reconciler export spec.yaml -o -              # print it"
+    "  reconciler export spec.yaml -o current.yaml --force   # replace an older export"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", required=True, type=OutPath(),
-              help="Where to write the exported spec ('-' for stdout).")
+@click.option("-o", "--out", default="-", type=OutPath(),
+              help="Where to write the exported spec (default '-': stdout). An existing file is refused without --force.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing output file (and a differing spec.schema.json beside it); never an input spec.")
 @click.pass_obj
-def export(opts: Options, spec_path: str, out: str) -> int:
+def export(opts: Options, spec_path: str, out: str, force: bool) -> int:
     """Write the live state of a spec's queues as a spec of explicit entries.
 
     Brings an existing queue under management: planning the exported spec shows no
     changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
-    Reads each queue once; writes nothing to the service. The output's first line
-    points editors at `spec.schema.json`, which is written beside it (what
-    `reconciler schema` prints); with `-o -` create it yourself.
+    Reads each queue once; writes nothing to the service. With `-o FILE` the output's
+    first line points editors at `spec.schema.json`, which is written beside it (what
+    `reconciler schema` prints) unless a different one is there; on stdout create it
+    yourself. An existing FILE is refused unless --force, and the spec being exported
+    (or a file it includes) is never written over.
     """
     from .commands.export import export as run_export
 
-    return run_export(opts, spec_path, out)
+    return run_export(opts, spec_path, out, force)
 
 
 @global_options
