@@ -183,7 +183,8 @@ def test_markdown_stays_under_the_cap_and_counts_what_it_left_out(limit):
     assert shown > 0 or limit < 2_000
     assert md.endswith(
         f"… {hidden:,} more changes not shown (output capped at {limit:,} characters); "
-        "run `reconciler show plan.json` on a saved plan for all"
+        "every change is in the saved plan file (in CI the `reconciler-plan` artifact): "
+        "`reconciler show plan.json`"
     )
     assert md.count("<details>") == md.count("</details>")
 

@@ -313,3 +313,36 @@ def test_export_then_plan_is_empty_for_every_provider(name, make_sandbox, tmp_pa
         again = build_plan(_replace(loaded, queues=(exported,)), provider)
     assert not again.plan.has_changes, again.plan.changes
     assert not again.missing
+
+
+# ------------------------------------------------------- 7. the PR comment
+from plan_samples import change as sample_change  # noqa: E402
+
+from reconciler.model import FieldChange, Plan, QueuePlan, Source  # noqa: E402
+from reconciler.render.markdown import render_plan_markdown  # noqa: E402
+
+
+def upload_plan() -> Plan:
+    """A 300-item score upload: 300 tag-only changes (score and rank), of which the last
+    50 lock their item too."""
+    scores = Source("scores/round-3.yaml", 3)
+    changes = []
+    for i in range(300):
+        fields = [FieldChange("tags.rank", None, (i + 1,), scores),
+                  FieldChange("tags.score", None, (round(1 - i / 1000, 3),), scores)]
+        if i >= 250:
+            fields.append(FieldChange("locked", False, True, scores))
+        changes.append(sample_change(str(9_700_001 + i), "SCORED", *fields, lock="lock" if i >= 250 else None))
+    return Plan("synapse", "https://repo-prod.prod.sagebase.org/repo/v1", "d" * 64,
+                (QueuePlan("9615000", 300, tuple(changes)),))
+
+
+def test_the_pr_comment_lists_locks_before_other_changes_and_tag_changes_in_one_row():
+    md = render_plan_markdown(upload_plan(), limit=20_000)
+    locks = [n for n in range(9_700_251, 9_700_301) if f"| `{n}` (lock) |" in md]
+    assert len(locks) == 50  # none fell past the cap
+    assert md.index("`9700251` (lock)") < md.index("| `9700001` |")
+    row = next(line for line in md.splitlines() if line.startswith("| `9700001` |"))
+    assert row.startswith("| `9700001` | `tags: rank, score` | `rank: (absent) · score: (absent)` | `rank: 1 · score: 1.0` |")
+    assert md.endswith("every change is in the saved plan file (in CI the `reconciler-plan` artifact): "
+                       "`reconciler show plan.json`")

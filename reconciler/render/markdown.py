@@ -4,8 +4,10 @@ Every value from the spec or the service is written as a code span: GitHub rende
 HTML, links, emphasis or @mentions inside one, so a tag value can neither inject
 markup nor ping people; the only character that still needs care is `|`, which would
 split a table cell and is escaped as `\\|`. Comments have a size limit (65,536
-characters), so the output is capped and says what it left out; blocked changes come
-first in each queue so the cap never hides them.
+characters), so the output is capped and says what it left out: blocked changes come
+first in each queue, then drift on locked items, then locks and unlocks, so the cap
+hides ordinary changes before anything about locks; a change of tags only is one row,
+so a 300-item score upload fits.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ def render_plan_markdown(
             continue
         if not out.add(_opening(queue)):
             break
-        for change in sorted(queue.changes, key=lambda c: not c.blocked):
+        for change in sorted(queue.changes, key=_urgency):
             if not out.add(_rows(change)):
                 break
             shown += 1
@@ -132,6 +134,17 @@ def _opening(queue: QueuePlan) -> str:
     return "\n".join(lines)
 
 
+def _urgency(change: Change) -> int:
+    """Listing order within a queue (stable, so ids stay in order within each kind)."""
+    if change.blocked and not change.drift:
+        return 0
+    if change.drift:
+        return 1
+    if change.lock or change.relock:
+        return 2
+    return 3
+
+
 def _rows(change: Change) -> str:
     item = cell_code(change.item_id)
     if change.drift:
@@ -142,6 +155,8 @@ def _rows(change: Change) -> str:
         item += " **locked; changed under --replace**"  # or its entry's `replace: true`
     elif change.lock:
         item += f" ({change.lock})"
+    if len(change.fields) > 1 and all(f.tag_key is not None for f in change.fields):
+        return f"| {item} | {_tags_row(change.fields)} |\n"
     rows = []
     for i, f in enumerate(change.fields):
         rows.append(f"| {item if i == 0 else ''} | {_field_cells(f)} |\n")
@@ -153,6 +168,16 @@ def _field_cells(f: FieldChange) -> str:
     return " | ".join((cell_code(f.field), _value_cell(f.field, f.before), _value_cell(f.field, f.after), source))
 
 
+def _tags_row(fields: Sequence[FieldChange]) -> str:
+    """Several tag changes of one item as one row: `tags` with the keys, then each
+    side as `key: value` pairs, and the distinct sources."""
+    keys = ", ".join(f.tag_key or "" for f in fields)
+    before = " · ".join(f"{f.tag_key}: {describe_value(f.field, f.before)}" for f in fields)
+    after = " · ".join(f"{f.tag_key}: {describe_value(f.field, f.after)}" for f in fields)
+    sources = "; ".join(dict.fromkeys(str(f.source) for f in fields if f.source is not None))
+    return " | ".join((cell_code(f"tags: {keys}"), cell_code(before), cell_code(after), cell_code(sources)))
+
+
 def _value_cell(field: str, value: object) -> str:
     # Not a code span: `(absent)` is no value at all, not a string.
     return "*(absent)*" if value is None else cell_code(describe_value(field, value))
@@ -161,5 +186,6 @@ def _value_cell(field: str, value: object) -> str:
 def _cut_note(hidden: int, limit: int) -> str:
     return (
         f"… {hidden:,} more change{'s' if hidden != 1 else ''} not shown (output capped at "
-        f"{limit:,} characters); run `reconciler show plan.json` on a saved plan for all"
+        f"{limit:,} characters); every change is in the saved plan file (in CI the "
+        "`reconciler-plan` artifact): `reconciler show plan.json`"
     )
