@@ -17,6 +17,7 @@ from .diff import Rediff
 from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec
 from .providers.base import (
     Batch,
+    ConfigError,
     LockedItem,
     Progress,
     Provider,
@@ -74,6 +75,8 @@ class _Run:
                 remaining = remaining.without(culprit)
                 continue
             except ProviderError as exc:
+                if isinstance(exc, ConfigError) and self.first_write():
+                    raise  # a refused token before anything landed: one line, as plan says it
                 self.fail(queue, remaining, self.unwritten(str(exc)))
                 break
             if result is None:
@@ -99,6 +102,12 @@ class _Run:
         if result.error:
             self.failure = f"queue {queue.id}: {result.error}"
         return [(by_id[i], fresh) for i, fresh in result.stale.items() if i in by_id]
+
+    def first_write(self) -> bool:
+        """Whether nothing can have landed yet: no write answered, and this one either
+        all-or-nothing or the run's first (a token is refused at its first request)."""
+        answered = any(r.outcome in ("applied", "unchanged", "failed") for r in self.results.values())
+        return not answered and (self.provider.capabilities.atomic_batches or self.requests == 1)
 
     def unwritten(self, reason: str) -> str:
         if self.provider.capabilities.atomic_batches:

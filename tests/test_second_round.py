@@ -346,3 +346,22 @@ def test_the_pr_comment_lists_locks_before_other_changes_and_tag_changes_in_one_
     assert row.startswith("| `9700001` | `tags: rank, score` | `rank: (absent) · score: (absent)` | `rank: 1 · score: 1.0` |")
     assert md.endswith("every change is in the saved plan file (in CI the `reconciler-plan` artifact): "
                        "`reconciler show plan.json`")
+
+
+# ------------------------------------------------ 8. a wrong token on apply PLANFILE
+def test_a_wrong_token_on_apply_planfile_is_one_line_and_q_hides_the_plan(make_sandbox, tmp_path):
+    sandbox = make_sandbox(synthetic=[("9615000", 300)])
+    spec = synapse_spec(tmp_path, sandbox.url)
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", spec, "-o", saved, env={"SYNAPSE_AUTH_TOKEN": sandbox.token}).code == 0
+    result = run_cli("-q", "apply", saved, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": "wrong"})
+    assert result.code == 1
+    assert result.out == ""  # no plan echo under -q, no 300-line report
+    assert result.err.count("\n") == 1 and result.err.startswith("error: Synapse refused the token (HTTP 401")
+    assert all(sandbox.store.get(str(9700001 + i)).version == 1 for i in range(300))
+
+
+def test_apply_with_q_prints_the_report_but_not_the_plan(example):
+    result = run_cli("apply", example, "--auto-approve", "-q")
+    assert result.code == 0
+    assert "Apply complete: 8 applied" in result.out and "Markers:" not in result.out

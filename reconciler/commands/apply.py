@@ -47,7 +47,8 @@ def apply(
         view = make_view(plan, new_meta(result.missing), saved=False, force=force, allow_missing=allow_missing)
     with provider:
         echo_warnings(view)
-        if fmt == "text" or not auto_approve:
+        # the plan is shown before a confirmation, and otherwise unless -q asks for quiet
+        if not auto_approve or (fmt == "text" and not opts.quiet):
             click.echo(render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings)), err=fmt != "text")
         if view.problems:
             for problem in view.problems:
