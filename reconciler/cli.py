@@ -55,7 +55,7 @@ ALLOW_MISSING_HELP = (
     "Let spec entries name submissions their queue does not have (warnings, not errors): "
     "reconciler cannot create items, so by default such an entry is an error."
 )
-QUIET_HELP = "No progress output and no notes on stderr."
+QUIET_HELP = "No progress output and no notes on stderr; `apply --auto-approve` does not echo the plan."
 VERBOSE_HELP = "Log each HTTP request (method, path, status, ms) on stderr; -vv for more."
 NO_COLOR_HELP = "No colour (also when NO_COLOR is set or TERM=dumb)."
 
