@@ -365,3 +365,37 @@ def test_apply_with_q_prints_the_report_but_not_the_plan(example):
     result = run_cli("apply", example, "--auto-approve", "-q")
     assert result.code == 0
     assert "Apply complete: 8 applied" in result.out and "Markers:" not in result.out
+
+
+# ---------------------------------------------------------- 11. reference docs
+from pathlib import Path  # noqa: E402
+
+from reconciler.providers import provider_types  # noqa: E402
+
+DOCS = Path(__file__).parent.parent / "docs"
+README = Path(__file__).parent.parent / "README.md"
+
+
+def _line_of(path: Path, start: str) -> str:
+    return next(line for line in path.read_text().splitlines() if line.startswith(start))
+
+
+@pytest.mark.parametrize("service", provider_types())
+def test_reference_docs_name_every_service(service):
+    assert f"| `{service}` |" in (DOCS / "spec.md").read_text()  # the provider table
+    assert f"`{service}`" in _line_of(DOCS / "plan-file.md", "| `provider.type` |")
+    assert f"| `{service}` |" in (DOCS / "ci.md").read_text()  # credentials per service
+
+
+def test_plan_file_docs_name_every_providers_plan_options():
+    row = _line_of(DOCS / "plan-file.md", "| `provider.options` |")
+    for name in ("tenant", "tags_key", "max_in_flight", "region", "profile"):
+        assert f"`{name}`" in row
+
+
+def test_readme_says_single_dash_flags_are_refused_and_they_are():
+    text = " ".join(README.read_text().split())
+    assert "are answered with the double-dash flag" not in text
+    assert "single-dash spellings (`-auto-approve`, `-detailed-exitcode`) are **not** accepted" in text
+    result = run_cli("plan", "x.yaml", "-detailed-exitcode")
+    assert result.code == 1 and "did you mean `--detailed-exitcode`?" in result.err
