@@ -2,7 +2,7 @@
 that name the fix, output that says what it is about (one test per complaint)."""
 from __future__ import annotations
 
-from cli_helpers import run_cli
+from cli_helpers import live_item, run_cli
 
 
 # ------------------------------------------------------------------------ --only
@@ -454,16 +454,6 @@ def with_locked_correction(example):
     text = example.read_text().replace('      "9700004": {', '      "9700002": {tags: {score: 0.4}}\n      "9700004": {')
     example.write_text(text)
     return example
-
-
-def live_item(example, item_id):
-    from reconciler.store import Store
-
-    store = Store(example.parent / ".reconciler" / "state.db")
-    try:
-        return store.get(item_id)
-    finally:
-        store.close()
 
 
 def test_replace_turns_a_blocked_change_into_one_marked_change_that_keeps_the_lock(example):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from builders import item, queue, rule
+from cli_helpers import live_item as live
 from cli_helpers import run_cli
 
 from reconciler.diff import rediff
@@ -18,14 +19,6 @@ def edit_live(example, item_id, **changes):
     try:
         record = store.get(item_id)
         store.write(record.queue, [Update(id=item_id, etag=record.etag, **changes)])
-    finally:
-        store.close()
-
-
-def live(example, item_id):
-    store = Store(example.parent / ".reconciler" / "state.db")
-    try:
-        return store.get(item_id)
     finally:
         store.close()
 
