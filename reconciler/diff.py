@@ -7,7 +7,7 @@ judged here because only the diff knows whether a change touches more than the l
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .model import (
@@ -75,8 +75,10 @@ class QueueDiffer:
     def __init__(
         self, queue: QueueSpec, only: frozenset[str] | None = None,
         rules: StatusRules = ANY_STATUS, replace: frozenset[str] = frozenset(),
+        order: Callable[[str], Any] | None = None,
     ) -> None:
         self._queue = queue
+        self._order = order or item_order
         self._only = only
         self._rules = rules
         self._replace = replace
@@ -104,7 +106,8 @@ class QueueDiffer:
                     changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
     def plan(self) -> QueuePlan:
-        changes = sorted(self._changes, key=lambda c: item_order(c.item_id))
+        order = self._order
+        changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
                          self._queue.lock_key)
 
@@ -117,7 +120,7 @@ class QueueDiffer:
         """Explicit entries naming none of the items added: never invented, reported so
         the CLI warns."""
         live = self._seen
-        return sorted((i for i in self._queue.submissions if i not in live), key=item_order)
+        return sorted((i for i in self._queue.submissions if i not in live), key=self._order)
 
 
 def item_order(item_id: str) -> tuple[int, int, str, str]:

@@ -127,8 +127,9 @@ def export_spec(
         safety = _safety(queue.safety)
         if safety:
             entry["safety"] = safety
+        order = capabilities.order or item_order
         entries = ((item.id, _entry(item, capabilities.status, capabilities.label_tags))
-                   for item in sorted(items, key=lambda i: item_order(i.id)))
+                   for item in sorted(items, key=lambda i: order(i.id)))
         # an item with nothing a spec can say about it (no settable status, no tags, not
         # locked) would be an empty entry, which the schema refuses
         entry["submissions"] = {item_id: fields for item_id, fields in entries if fields}

@@ -468,6 +468,8 @@ class Plan:
     # What `apply PLANFILE` needs of the provider besides the endpoint (Provider.plan_options)
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     guard: str = "etag"  # the provider's concurrency guard: "etag" or "compare"
+    # tags are labels (Capabilities.label_tags): shown as `label rfi: added`, not as values
+    labels: bool = False
 
     @property
     def changes(self) -> tuple[Change, ...]:

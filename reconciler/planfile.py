@@ -311,6 +311,7 @@ class _Reader:
             queues=tuple(queues),
             provider_options=doc["provider"].get("options", {}),
             guard=provider_class(doc["provider"]["type"]).capabilities.guard,
+            labels=provider_class(doc["provider"]["type"]).capabilities.label_tags,
         )
         if plan.summary() != doc["summary"]:
             raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")

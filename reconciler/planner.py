@@ -105,12 +105,12 @@ def _read_and_diff(
 ) -> diff.QueueDiffer:
     """Each page diffed as it arrives, while the provider reads the next; a RELISTED
     listing starts the diff over."""
-    rules = provider.capabilities.status
-    differ = diff.QueueDiffer(queue, only, rules, replace)
+    rules, order = provider.capabilities.status, provider.capabilities.order
+    differ = diff.QueueDiffer(queue, only, rules, replace, order)
     with collector_paused(), closing(provider.pages(queue, progress)) as pages:
         for page in pages:
             if page is RELISTED:
-                differ = diff.QueueDiffer(queue, only, rules, replace)
+                differ = diff.QueueDiffer(queue, only, rules, replace, order)
             else:
                 differ.add(page)
     return differ
@@ -147,6 +147,7 @@ def build_plan(
         queues=tuple(queue_plans),
         provider_options=provider.plan_options(),
         guard=provider.capabilities.guard,
+        labels=provider.capabilities.label_tags,
     )
     return PlanResult(
         plan, {q.id: q for q in spec.queues}, tuple(warnings),

@@ -392,3 +392,41 @@ def test_readme_says_single_dash_flags_are_refused_and_they_are():
     assert "single-dash spellings (`-auto-approve`, `-detailed-exitcode`) are **not** accepted" in text
     result = run_cli("plan", "x.yaml", "-detailed-exitcode")
     assert result.code == 1 and "did you mean `--detailed-exitcode`?" in result.err
+
+
+# ------------------------------------------------- 12. labels, natural order
+import re  # noqa: E402
+
+from conftest import SANDBOX_TOKEN  # noqa: E402
+
+
+def workflow_results(make_sandbox, monkeypatch, tmp_path, n=20):
+    sb = make_sandbox(service="workflow-results", synthetic=[("frb", n)])
+    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
+    monkeypatch.setenv("WORKFLOW_HTTP_TOKEN", SANDBOX_TOKEN)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nprovider: {type: workflow-results}\nqueues:\n  - id: frb\n"
+                    "    safety: {max_change_percent: 100}\n    rules:\n      - name: rfi\n"
+                    "        where: {}\n        set: {tags: [rfi]}\n")
+    return spec
+
+
+def test_labels_read_as_labels_in_every_format(make_sandbox, monkeypatch, tmp_path):
+    spec = workflow_results(make_sandbox, monkeypatch, tmp_path, n=3)
+    text = run_cli("plan", spec).out
+    assert "label rfi: added" in text and "tags.rfi" not in text and "(absent) → true" not in text
+    markdown = run_cli("plan", spec, "--format", "markdown").out
+    assert "| `label rfi` |  | `added` |" in markdown
+    saved = tmp_path / "plan.json"
+    run_cli("plan", spec, "-o", saved)
+    assert "label rfi: added" in run_cli("show", saved).out
+
+
+def test_plans_and_exports_list_works_in_creation_order(make_sandbox, monkeypatch, tmp_path):
+    spec = workflow_results(make_sandbox, monkeypatch, tmp_path, n=20)
+    listed = re.findall(r"^  ~ ([0-9a-f]{24})$", run_cli("plan", spec).out, re.M)
+    assert len(listed) == 20 and listed == sorted(listed, key=lambda i: int(i, 16))
+    assert listed.index("66000000000000000000000a") < listed.index("660000000000000000000010")
+    out = run_cli("export", spec).out
+    exported = re.findall(r'^ +["\']?([0-9a-f]{24})["\']?:', out, re.M)
+    assert exported == listed, out

@@ -47,7 +47,7 @@ def render_plan_github(
             source = _first_source(change)
             message = (
                 f"queue {printable(queue.queue_id)}: {printable(change.item_id)} is blocked: "
-                f"{printable(blocked_reason(change))} ({'; '.join(field_line(f) for f in change.fields)})"
+                f"{printable(blocked_reason(change))} ({'; '.join(field_line(f, plan.labels) for f in change.fields)})"
             )
             if change.drift:
                 message = message.replace(" is blocked: ", " drifted: ", 1)
@@ -62,7 +62,7 @@ def render_plan_github(
             lines.append(command(
                 "warning",
                 f"queue {printable(queue.queue_id)}: {printable(change.item_id)} {REPLACED} "
-                f"({'; '.join(field_line(f) for f in change.fields)})",
+                f"({'; '.join(field_line(f, plan.labels) for f in change.fields)})",
                 file=printable(source.file) if source else None,
                 line=source.line if source else None,
                 title="locked item changed",

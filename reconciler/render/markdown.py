@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan
 from ..notes import SpecWarning
-from .text import blocked_reason, describe_value, guard_note, printable, summary_sentence
+from .text import blocked_reason, describe_value, guard_note, label_change, printable, summary_sentence
 
 TITLE = "### reconciler plan"
 _CLOSE = "\n</details>\n"
@@ -86,7 +86,7 @@ def render_plan_markdown(
         if not out.add(_opening(queue)):
             break
         for change in sorted(queue.changes, key=_urgency):
-            if not out.add(_rows(change)):
+            if not out.add(_rows(change, plan.labels)):
                 break
             shown += 1
         out.force(_CLOSE)  # room reserved up front: a cut table is still closed
@@ -145,7 +145,7 @@ def _urgency(change: Change) -> int:
     return 3
 
 
-def _rows(change: Change) -> str:
+def _rows(change: Change, labels: bool = False) -> str:
     item = cell_code(change.item_id)
     if change.drift:
         item += " **drift (locked)**"
@@ -156,25 +156,35 @@ def _rows(change: Change) -> str:
     elif change.lock:
         item += f" ({change.lock})"
     if len(change.fields) > 1 and all(f.tag_key is not None for f in change.fields):
-        return f"| {item} | {_tags_row(change.fields)} |\n"
+        return f"| {item} | {_tags_row(change.fields, labels)} |\n"
     rows = []
     for i, f in enumerate(change.fields):
-        rows.append(f"| {item if i == 0 else ''} | {_field_cells(f)} |\n")
+        rows.append(f"| {item if i == 0 else ''} | {_field_cells(f, labels)} |\n")
     return "".join(rows)
 
 
-def _field_cells(f: FieldChange) -> str:
+def _field_cells(f: FieldChange, labels: bool = False) -> str:
     source = cell_code(str(f.source)) if f.source is not None else ""
+    if labels and (how := label_change(f)):
+        return " | ".join((cell_code(f"label {f.tag_key}"), "", cell_code(how), source))
     return " | ".join((cell_code(f.field), _value_cell(f.field, f.before), _value_cell(f.field, f.after), source))
 
 
-def _tags_row(fields: Sequence[FieldChange]) -> str:
+def _tags_row(fields: Sequence[FieldChange], labels: bool = False) -> str:
     """Several tag changes of one item as one row: `tags` with the keys, then each
-    side as `key: value` pairs, and the distinct sources."""
+    side as `key: value` pairs (on a label service, when every change adds or removes a
+    label: `labels` and `added: a, b · removed: c`), and the distinct sources."""
+    sources = "; ".join(dict.fromkeys(str(f.source) for f in fields if f.source is not None))
+    hows = [label_change(f) for f in fields] if labels else []
+    if hows and all(hows):
+        said = " · ".join(
+            f"{how}: " + ", ".join(f.tag_key or "" for f, h in zip(fields, hows) if h == how)
+            for how in ("added", "removed") if how in hows
+        )
+        return " | ".join((cell_code("labels"), "", cell_code(said), cell_code(sources)))
     keys = ", ".join(f.tag_key or "" for f in fields)
     before = " · ".join(f"{f.tag_key}: {describe_value(f.field, f.before)}" for f in fields)
     after = " · ".join(f"{f.tag_key}: {describe_value(f.field, f.after)}" for f in fields)
-    sources = "; ".join(dict.fromkeys(str(f.source) for f in fields if f.source is not None))
     return " | ".join((cell_code(f"tags: {keys}"), cell_code(before), cell_code(after), cell_code(sources)))
 
 

@@ -122,7 +122,19 @@ def queue_counts(queue: QueuePlan) -> str:
     return change_counts({**queue.counts(), "replace": sum(1 for c in queue.changes if c.relock)})
 
 
-def field_line(f: FieldChange) -> str:
+def label_change(f: FieldChange) -> str | None:
+    """"added" or "removed" for a change of a label (a tag that is present, as true, or
+    absent), None for any other change: on a label service `tags.rfi: (absent) → true`
+    reads as a value, while the service only has the name `rfi` or not."""
+    if f.tag_key is None or {f.before, f.after} != {None, (True,)}:
+        return None
+    return "added" if f.before is None else "removed"
+
+
+def field_line(f: FieldChange, labels: bool = False) -> str:
+    """`field: before → after`, or `label rfi: added` on a label service."""
+    if labels and (how := label_change(f)):
+        return f"label {printable(f.tag_key or '')}: {how}"
     return f"{printable(f.field)}: {describe_value(f.field, f.before)} → {describe_value(f.field, f.after)}"
 
 
@@ -146,7 +158,7 @@ def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = No
     for queue in plan.queues:
         header = f"Queue {printable(queue.queue_id)} ({queue.items_seen} items seen): {queue_counts(queue)}"
         lines.append(_paint(header, "bold", color))
-        _queue_lines(queue, color, lines)
+        _queue_lines(queue, color, lines, plan.labels)
         lines.append("")
     lines.append(_paint(summary_sentence(plan), "bold", color))
     if note:
@@ -154,10 +166,10 @@ def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = No
     return "\n".join(lines)
 
 
-def _queue_lines(queue: QueuePlan, color: bool, out: list[str]) -> None:
+def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = False) -> None:
     """Provenance comments line up in one column per queue; an overlong value only
     pushes its own comment right."""
-    bodies = [[field_line(f) for f in change.fields] for change in queue.changes]
+    bodies = [[field_line(f, labels) for f in change.fields] for change in queue.changes]
     width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
     for change, lines in zip(queue.changes, bodies):
         sign = marker(change)
