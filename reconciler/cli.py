@@ -115,6 +115,13 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
     configure_logging(verbose, quiet)
 
 
+def _sandbox_services(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of `serve --service` (the sandbox is imported only here)."""
+    from .sandbox.server import SERVICES
+
+    return [name for name in sorted(SERVICES) if name.startswith(incomplete)]
+
+
 # --------------------------------------------------------------------- commands
 @global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
@@ -268,7 +275,7 @@ def schema(which: str) -> int:
     "  reconciler serve --token dev --seed examples/challenge/live.yaml --port 8080\n"
     "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3"
 )
-@click.option("--service", default="synapse", show_default=True, metavar="TYPE",
+@click.option("--service", default="synapse", show_default=True, metavar="TYPE", shell_complete=_sandbox_services,
               help="Which service to fake: synapse, workflow-results, datamaker, supervisely or omics.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for explicitly.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: a free port).")
@@ -284,6 +291,8 @@ def schema(which: str) -> int:
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
 @click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
+@click.option("--url-file", type=click.Path(dir_okay=False),
+              help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 

@@ -430,3 +430,39 @@ def test_plans_and_exports_list_works_in_creation_order(make_sandbox, monkeypatc
     out = run_cli("export", spec).out
     exported = re.findall(r'^ +["\']?([0-9a-f]{24})["\']?:', out, re.M)
     assert exported == listed, out
+
+
+# ------------------------------------------------------------- 13. papercuts
+def test_serve_suggests_the_service_meant_and_completes_it(capsys):
+    from reconciler.cli import main
+
+    assert main(["serve", "--service", "workflow-result", "--token", "t", "--port", "0"]) == 1
+    assert "did you mean 'workflow-results'?" in capsys.readouterr().err
+    from click.shell_completion import ShellComplete
+
+    from reconciler.cli import cli
+
+    completions = ShellComplete(cli, {}, "reconciler", "_RECONCILER_COMPLETE").get_completions(
+        ["serve", "--service"], "work")
+    assert [c.value for c in completions] == ["workflow-results"]
+
+
+def test_serve_port_0_writes_its_url_to_url_file(tmp_path):
+    import requests
+
+    url_file = tmp_path / "url"
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "serve", "--token", "t", "--port", "0",
+                             "--synthetic", "9615000:2", "--url-file", str(url_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not url_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = url_file.read_text().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:[0-9]+/repo/v1", url) and not url.endswith(":0/repo/v1")
+        answer = requests.get(f"{url}/evaluation/submission/9700001/status",
+                              headers={"Authorization": "Bearer t"}, timeout=10)
+        assert answer.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

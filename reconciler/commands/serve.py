@@ -36,6 +36,7 @@ def serve(
     max_per_minute: int | None,
     random_seed: int | None,
     no_lock_refusal: bool,
+    url_file: str | None = None,
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
 
@@ -45,5 +46,5 @@ def serve(
         drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
         max_per_minute=max_per_minute, random_seed=random_seed,
         lock_refuses_updates=not no_lock_refusal,
-    ))
+    ), url_file=url_file)
     return EXIT_OK

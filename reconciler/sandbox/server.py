@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ..errors import UserError
+from ..errors import UserError, suggest
 from ..netcheck import is_loopback
 from .faults import Faults
 from .harness import FakeService, Harness
@@ -98,8 +98,10 @@ def start(config: SandboxConfig) -> RunningSandbox:
     return RunningSandbox(config, server, app)
 
 
-def serve_forever(config: SandboxConfig) -> None:
-    """Serve in the foreground until interrupted (the CLI's `serve`)."""
+def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
+    """Serve in the foreground until interrupted (the CLI's `serve`). `url_file`: where
+    to write the base URL (one line) once listening, so a script that asked for
+    `--port 0` learns the port without parsing a human's message."""
     server, app = _build(config)
     if not is_loopback(config.host):
         print(f"warning: listening on {config.host}: anyone who can reach this address and "
@@ -110,15 +112,27 @@ def serve_forever(config: SandboxConfig) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
+    url = f"http://{_url_host(config.host)}:{server.port}{app.service.prefix}"
     try:
-        print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
-              f"{server.port}{app.service.prefix}{where}", file=sys.stderr, flush=True)
+        if url_file:
+            _write_url(Path(url_file), url)
+        print(f"{app.service.title} listening on {url}{where}", file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
         _close(server, app, config)
+
+
+def _write_url(path: Path, url: str) -> None:
+    """Whole or not at all: a reader polling for the file never sees half a URL."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(url + "\n", encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the sandbox URL: {exc.strerror}") from None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -137,7 +151,9 @@ def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, Harness]:
     if not config.token:
         raise UserError("the sandbox needs a token (clients must send it with every request)")
     if config.service not in SERVICES:
-        raise UserError(f"unknown sandbox service {config.service!r} (known: {', '.join(sorted(SERVICES))})")
+        near = suggest(config.service, SERVICES, ignore_case=True)
+        hint = f"did you mean {near!r}? " if near else ""
+        raise UserError(f"unknown sandbox service {config.service!r}: {hint}(known: {', '.join(sorted(SERVICES))})")
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
