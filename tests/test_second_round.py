@@ -234,7 +234,7 @@ def test_a_failing_plan_in_json_carries_its_reasons(example):
 
 def test_a_plan_file_of_a_failing_plan_says_why_and_still_loads(example, tmp_path):
     saved = tmp_path / "plan.json"
-    assert run_cli("plan", correct_locked_score(example), "-o", saved).code == 1
+    saved.write_text(run_cli("plan", correct_locked_score(example), "--format", "json").out)
     assert json.loads(saved.read_text())["problems"][0]["kind"] == "blocked"
     shown = run_cli("show", saved)
     assert shown.code == 1 and "blocked by locks" in shown.err
@@ -247,7 +247,7 @@ def test_apply_json_on_a_refused_plan_still_prints_a_report_saying_why(example, 
     assert report["ok"] is False and report["results"] == []
     assert report["refused"][0]["kind"] == "blocked"
     saved = tmp_path / "plan.json"
-    run_cli("plan", example, "-o", saved)
+    saved.write_text(run_cli("plan", example, "--format", "json").out)
     from_file = json.loads(run_cli("apply", saved, "--auto-approve", "--format", "json").out)
     assert from_file["refused"][0]["kind"] == "blocked"
 
@@ -466,3 +466,19 @@ def test_serve_port_0_writes_its_url_to_url_file(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_failing_plan_is_not_saved_and_says_so(example, tmp_path):
+    saved = tmp_path / "plan.json"
+    result = run_cli("plan", correct_locked_score(example), "-o", saved)
+    assert result.code == 1 and not saved.exists()
+    assert f"The plan fails, so it was not saved to {saved}: apply would refuse it" in result.err
+    to_stdout = run_cli("plan", example, "-o", "-")
+    assert to_stdout.code == 1 and to_stdout.out == "" and "not saved to stdout" in to_stdout.err
+
+
+def test_o_dash_with_markdown_is_refused_before_anything_is_read(example):
+    result = run_cli("plan", example, "-o", "-", "--format", "markdown")
+    assert result.code == 1 and result.out == ""
+    assert "leaves --format markdown nowhere to go" in result.err
+    assert not (example.parent / ".reconciler").exists()  # the store was never opened

@@ -28,16 +28,27 @@ def plan(
 ) -> int:
     from ..planfile import dump_plan
 
+    to_stdout = out == "-"
+    if to_stdout and fmt == "markdown":
+        # the report goes to stderr when stdout holds the plan file: a PR comment there
+        # would be lost in a log, so say so instead of quietly moving it
+        raise UserError("-o - writes the plan file to stdout, which leaves --format markdown nowhere "
+                        "to go: save the plan with -o plan.json and redirect the markdown, or leave out -o")
     with annotated(fmt):
         _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
         provider.close()
         meta = new_meta(result.missing)
         view = make_view(result.plan, meta, saved=False, force=force, allow_missing=allow_missing)
         echo_warnings(view)
-        to_stdout = out == "-"
-        if not (to_stdout and fmt == "json"):  # else the same document twice
+        # a failing plan is not saved: apply would refuse it, and a file that exists
+        # reads as "ready to apply"
+        save = out is not None and not view.problems
+        if not (to_stdout and fmt == "json" and save):  # else the same document twice
             click.echo(render(result.plan, fmt, opts, view), err=to_stdout)
-        if to_stdout:
+        if out is not None and not save:
+            echo_err(f"The plan fails, so it was not saved to {'stdout' if to_stdout else out}: "
+                     "apply would refuse it (the reasons follow).")
+        elif to_stdout:
             click.echo(dump_plan(result.plan, **meta, problems=view.problem_docs), nl=False)
         elif out:
             try:
