@@ -10,6 +10,7 @@ which applies exactly what was reviewed).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -29,6 +30,9 @@ from .providers.base import (
 
 MAX_CONFLICT_ROUNDS = 3
 MAX_STALE_PATHS = 5  # fields named in one stale item's report; the rest are counted
+# Bookkeeping every write changes (etag, version, modification time): named after the
+# fields someone meant to change, so the cap never hides those behind these
+_INTERNAL = re.compile(r"etag|version|modified|updated", re.IGNORECASE)
 
 
 @dataclass
@@ -234,7 +238,7 @@ def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
             lines.append(f"{_path(path)}: {_short(value)} → (absent)")
     if not lines:
         return "its version changed"
-    lines.sort()
+    lines.sort(key=lambda line: (_INTERNAL.search(line.partition(":")[0]) is not None, line))
     shown = "; ".join(lines[:MAX_STALE_PATHS])
     more = len(lines) - MAX_STALE_PATHS
     return shown + (f"; and {more} more" if more > 0 else "")

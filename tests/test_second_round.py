@@ -482,3 +482,23 @@ def test_o_dash_with_markdown_is_refused_before_anything_is_read(example):
     assert result.code == 1 and result.out == ""
     assert "leaves --format markdown nowhere to go" in result.err
     assert not (example.parent / ".reconciler").exists()  # the store was never opened
+
+
+def test_stale_reports_name_the_managed_fields_before_bookkeeping():
+    from reconciler.apply import what_changed
+
+    base = {"id": "1", "etag": "e1", "modifiedOn": "t1", "statusVersion": 1, "versionNumber": 1,
+            "updatedAt": "u1", "status": "SCORED", "annotations": {"score": 0.4}}
+    fresh = {"id": "1", "etag": "e2", "modifiedOn": "t2", "statusVersion": 2, "versionNumber": 2,
+             "updatedAt": "u2", "status": "INVALID", "annotations": {"score": 0.5}}
+    said = what_changed(base, fresh)
+    assert said.startswith('annotations.score: 0.4 → 0.5; status: "SCORED" → "INVALID"; ')
+    assert said.endswith("; and 2 more")
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:/repo/v1", "https://x.example.org:/r"])
+def test_validate_refuses_an_endpoint_with_an_empty_port(tmp_path, endpoint):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{endpoint}"}}\nqueues:\n  - id: "1"\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1 and f"{spec}:2:" in result.err and "has an empty port" in result.err
