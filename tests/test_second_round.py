@@ -502,3 +502,15 @@ def test_validate_refuses_an_endpoint_with_an_empty_port(tmp_path, endpoint):
     spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{endpoint}"}}\nqueues:\n  - id: "1"\n')
     result = run_cli("validate", spec)
     assert result.code == 1 and f"{spec}:2:" in result.err and "has an empty port" in result.err
+
+
+def test_error_lists_are_capped_per_file_with_a_count(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    entries = "".join(f'      "{i}": {{statos: A}}\n' for i in range(1, 131))
+    spec.write_text("version: 1\nqueues:\n  - id: q\n    submissions:\n" + entries)
+    result = run_cli("validate", spec)
+    lines = result.err.splitlines()
+    assert result.code == 1 and len(lines) == 51
+    assert lines[-1] == f"error: {spec}: … and 80 more problems in this file (fix these and validate again)"
+    as_json = json.loads(run_cli("validate", spec, "--format", "json").out)
+    assert len(as_json["problems"]) == 51 and as_json["problems"][-1]["line"] is None

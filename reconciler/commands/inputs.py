@@ -82,8 +82,36 @@ def load_specs(paths: Sequence[str], command: str) -> list[Spec]:
             errors.extend(find_oscillations(queue))
         specs.append(spec)
     if errors:
-        raise UserErrors(errors)
+        raise UserErrors(capped_per_file(errors))
     return specs
+
+
+# Problems listed per file; a 100,000-row table with one bad column would otherwise print
+# 100,000 lines that all say the same thing
+MAX_ERRORS_PER_FILE = 50
+
+
+def capped_per_file(errors: Sequence[UserError]) -> list[UserError]:
+    """The first MAX_ERRORS_PER_FILE errors of each file, then one line counting the rest
+    of that file's; errors without a file are all kept."""
+    from ..errors import Located
+
+    kept: list[UserError] = []
+    seen: dict[str, int] = {}
+    for error in errors:
+        file = error.file if isinstance(error, Located) else None
+        if file is None:
+            kept.append(error)
+            continue
+        seen[file] = seen.get(file, 0) + 1
+        if seen[file] <= MAX_ERRORS_PER_FILE:
+            kept.append(error)
+    for file, count in seen.items():
+        if count > MAX_ERRORS_PER_FILE:
+            more = count - MAX_ERRORS_PER_FILE
+            kept.append(Located(file, None, None, f"… and {more:,} more problem{'s' if more != 1 else ''} "
+                                                  "in this file (fix these and validate again)"))
+    return kept
 
 
 def id_list(values: Sequence[str]) -> tuple[str, ...]:
