@@ -87,6 +87,8 @@ class Service:
     # operations the official way sends a fixed number of times whatever N (a lookup of
     # the project's tags): not scaled up when a sample is extrapolated
     once: frozenset[str] = frozenset()
+    # more `serve` options this fake needs (omics: --one-host, as the official loop has one URL)
+    serve_args: tuple[str, ...] = ()
 
 
 def drifted(i: int, drift: float) -> bool:
@@ -124,7 +126,7 @@ class Fake:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "serve", "--service", service.name, "--port", "0",
              "--token", service.token, "--db", str(db), "--log-requests", str(self.log),
-             "--latency-ms", str(latency_ms)],
+             "--latency-ms", str(latency_ms), *service.serve_args],
             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_child_env(),
         )
         line = self.proc.stderr.readline()

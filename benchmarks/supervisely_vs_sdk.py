@@ -47,10 +47,11 @@ def prepare(db: Path, n: int, drift: float) -> None:
 
 
 def minimum(n: int, drift: float) -> dict[str, int]:
-    """plan: ceil(N/500) tasks.list; apply: per 50 changes one tasks.list (the guard's
-    re-read), per change one tasks.status.update and one tasks.meta.update."""
+    """plan: ceil(N/500) tasks.list; apply: per 50 changes two tasks.list (the guard's
+    re-read and the read-back of what landed: the write answers say nothing), per
+    change one tasks.status.update and one tasks.meta.update."""
     c = changes(n, drift)
-    return {"tasks.list": max(1, ceil_div(n, 500)) + ceil_div(c, 50), "tasks.status.update": c,
+    return {"tasks.list": max(1, ceil_div(n, 500)) + 2 * ceil_div(c, 50), "tasks.status.update": c,
             "tasks.meta.update": c}
 
 

@@ -27,6 +27,7 @@ from .providers.base import (
     WriteResult,
     matches_after,
 )
+from .secret_keys import without_secrets
 
 MAX_CONFLICT_ROUNDS = 3
 MAX_STALE_PATHS = 5  # fields named in one stale item's report; the rest are counted
@@ -102,7 +103,9 @@ class _Run:
             self.record(queue, item_id, "unchanged", "already held the planned values")
         for item_id, reason in result.failed.items():
             self.record(queue, item_id, "failed", reason)
-        self.tick(len(result.applied) + len(result.unchanged) + len(result.failed))
+        for item_id, reason in result.overwritten.items():
+            self.record(queue, item_id, "stale", reason)
+        self.tick(len(result.applied) + len(result.unchanged) + len(result.failed) + len(result.overwritten))
         if result.error:
             self.failure = f"queue {queue.id}: {result.error}"
         return [(by_id[i], fresh) for i, fresh in result.stale.items() if i in by_id]
@@ -224,8 +227,10 @@ def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
     back its fresh copies projected the same way)."""
     from deepdiff import DeepDiff  # only a stale item needs it
 
-    # threshold_to_diff_deeper=0: name each changed key even when most of them changed
-    diff = DeepDiff(dict(base), dict(fresh), verbose_level=2, threshold_to_diff_deeper=0)
+    # threshold_to_diff_deeper=0: name each changed key even when most of them changed;
+    # a secret's value is never shown (secret_keys.py), so neither side holds one
+    diff = DeepDiff(without_secrets(dict(base)), without_secrets(dict(fresh)), verbose_level=2,
+                    threshold_to_diff_deeper=0)
     lines: list[str] = []
     for kind in ("values_changed", "type_changes"):
         for path, change in diff.get(kind, {}).items():

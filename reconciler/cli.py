@@ -161,8 +161,9 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
 @click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+@click.option("--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_missing, replace) -> int:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_missing, replace, strict) -> int:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
@@ -171,7 +172,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
     from .commands.plan import plan as run_plan
 
     return run_plan(opts, specs, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, only=only,
-                    force=force, allow_missing=allow_missing, replace=replace)
+                    force=force, allow_missing=allow_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -192,8 +193,9 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
 @click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+@click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -205,7 +207,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing,
     from .commands.apply import apply as run_apply
 
     return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     allow_missing=allow_missing, replace=replace)
+                     allow_missing=allow_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -291,6 +293,12 @@ def schema(which: str) -> int:
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
 @click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
+@click.option("--meta-update", type=click.Choice(["deep-merge", "merge", "replace", "allow-list"]),
+              default="deep-merge", show_default=True,
+              help="supervisely: what tasks.meta.update does with the keys sent (unverified on the real service).")
+@click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
+              help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
+@click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
 @click.option("--url-file", type=click.Path(dir_okay=False),
               help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.")
 def serve(**config) -> int:

@@ -7,6 +7,7 @@ judged here because only the diff knows whether a change touches more than the l
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
@@ -17,10 +18,12 @@ from .model import (
     QueuePlan,
     QueueSpec,
     Setting,
+    Source,
     StatusRules,
     tag_field,
     tag_value_key,
 )
+from .notes import SpecWarning
 from .resolve import CompiledQueue
 
 
@@ -34,7 +37,7 @@ def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
            replace: frozenset[str] = frozenset()) -> Change | None:
     """Resolve and diff one freshly read item (apply, after a conflict)."""
     settled = CompiledQueue(queue).settle(item)
-    change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules)
+    change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules, {})
     return replaced(change, replace, queue)
 
 
@@ -86,6 +89,8 @@ class QueueDiffer:
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
         self._seen: set[str] = set()
+        # status settings whose items ended otherwise: setting -> [(item id, live status)]
+        self._ended: dict[int, tuple[Setting, list[tuple[str, str]]]] = {}
 
     def add(self, items: Iterable[Item]) -> None:
         seen, only, settle, shared, rules = self._seen, self._only, self._settle, self._shared, self._rules
@@ -101,7 +106,7 @@ class QueueDiffer:
                 continue
             settled = settle(item)
             if settled is not None:
-                change = _diff(item, *settled, shared, rules)
+                change = _diff(item, *settled, shared, rules, self._ended)
                 if change is not None:
                     changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
@@ -110,6 +115,12 @@ class QueueDiffer:
         changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
                          self._queue.lock_key)
+
+    def ended(self) -> list[EndedOtherwise]:
+        """Each status setting some items can no longer reach (StatusRules.ends), with
+        those items: settled otherwise, for a note (or a failure under --strict)."""
+        return [EndedOtherwise(self._queue.id, setting.value, setting.source, tuple(sorted(found, key=lambda f: item_order(f[0]))))
+                for setting, found in self._ended.values()]
 
     def listed(self, item_id: str) -> bool:
         """Whether the service listed this item: an `--only` id that no queue lists is
@@ -121,6 +132,30 @@ class QueueDiffer:
         the CLI warns."""
         live = self._seen
         return sorted((i for i in self._queue.submissions if i not in live), key=self._order)
+
+
+@dataclass(frozen=True)
+class EndedOtherwise:
+    """A status setting (an entry's or a rule's) that items can no longer reach: they
+    ended in another state on their own. Shown once as a note naming the rule form that
+    avoids it; a failure only under --strict."""
+
+    queue_id: str
+    desired: str
+    source: Source
+    items: tuple[tuple[str, str], ...]  # (item id, the end state it is in)
+
+    def note(self, rules: StatusRules) -> SpecWarning:
+        shown = ", ".join(f"{i} is {s}" for i, s in self.items[:5]) + (" …" if len(self.items) > 5 else "")
+        allowed = ", ".join(sorted(rules.allowed_from.get(self.desired, ())))
+        avoid = (f"; to ask only for what can still happen, set status {self.desired} in a rule "
+                 f"matching `where: {{status: [{allowed}]}}`") if allowed else ""
+        many = f"{len(self.items)} items" if len(self.items) > 1 else "item"
+        return SpecWarning(
+            f"queue {self.queue_id}: settled otherwise, {many} in an end state that can no longer "
+            f"become {self.desired} ({shown}); nothing to write{avoid}",
+            self.source.file, self.source.line,
+        )
 
 
 def item_order(item_id: str) -> tuple[int, int, str, str]:
@@ -174,12 +209,16 @@ def _diff(
     tags: Mapping[str, Setting],
     shared: _SharedFieldChanges,
     rules: StatusRules,
+    ended: dict[int, tuple[Setting, list[tuple[str, str]]]],
 ) -> Change | None:
     fields: list[FieldChange] = []
     refused = None
     if status is not None and status.value != item.status and not rules.settled(item.status, status.value):
-        fields.append(shared.status(item.status, status))
-        refused = rules.refusal(item.status, status.value)
+        if rules.ended(item.status, status.value):
+            ended.setdefault(id(status), (status, []))[1].append((item.id, item.status))
+        else:
+            fields.append(shared.status(item.status, status))
+            refused = rules.refusal(item.status, status.value)
     if tags:
         live = item.tags
         for key in sorted(tags):

@@ -280,9 +280,12 @@ class StatusRules:
     sets it is refused at its line; one that matches it too, unless `known` lists the
     statuses items report). `allowed_from[target]`: the live
     statuses from which the service accepts `target`; from any other the change is a
-    refusal shown in the plan (cancel a finished batch). `settles[target]`: live
+    refusal shown in the plan (cancel a batch still CREATING). `settles[target]`: live
     statuses the service moves through on its own towards `target` (STOPPING on the way
     to CANCELLED), which count as converged so `apply` then `plan` is empty.
+    `ends[target]`: end states from which nothing will ever bring the item to `target`
+    (a PROCESSED batch for a cancel): the entry is *settled otherwise*, a note rather than
+    a refusal, since a spec written while the batch ran cannot be wrong forever after.
     """
 
     values: tuple[str, ...] | None = None
@@ -292,9 +295,13 @@ class StatusRules:
     known: tuple[str, ...] | None = None
     allowed_from: Mapping[str, frozenset[str]] = field(default_factory=dict)
     settles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    ends: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def settled(self, live: str, desired: str) -> bool:
         return live == desired or live in self.settles.get(desired, ())
+
+    def ended(self, live: str, desired: str) -> bool:
+        return live in self.ends.get(desired, ())
 
     def refusal(self, live: str, desired: str) -> str | None:
         """Why the service cannot set `desired` from `live`, or None."""

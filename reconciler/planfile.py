@@ -33,6 +33,7 @@ from .model import (
     tag_field,
 )
 from .notes import SpecWarning
+from .secret_keys import without_secrets
 
 FORMAT_VERSION = 1
 # Enough for ~100,000 changes with Synapse-sized objects; more would take gigabytes
@@ -111,7 +112,7 @@ def plan_to_dict(
         "created_at": created_at,
         "spec_digest": plan.spec_digest,
         "provider": provider,
-        "queues": [_queue_to_json(q) for q in plan.queues],
+        "queues": [_queue_to_json(q, plan.guard) for q in plan.queues],
         "summary": plan.summary(),
     }
     if warnings:
@@ -122,7 +123,7 @@ def plan_to_dict(
     return doc
 
 
-def _queue_to_json(queue: QueuePlan) -> dict[str, Any]:
+def _queue_to_json(queue: QueuePlan, guard: str) -> dict[str, Any]:
     safety = queue.safety
     return {
         "id": queue.queue_id,
@@ -133,11 +134,11 @@ def _queue_to_json(queue: QueuePlan) -> dict[str, Any]:
             "max_changes": safety.max_changes,
             "min_items": safety.min_items,
         },
-        "changes": [_change_to_json(c) for c in queue.changes],
+        "changes": [_change_to_json(c, guard) for c in queue.changes],
     }
 
 
-def _change_to_json(change: Change) -> dict[str, Any]:
+def _change_to_json(change: Change, guard: str) -> dict[str, Any]:
     """`relock` and `drift` are written only when true, so plans without them read as before."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -160,13 +161,23 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "lock": change.lock,
         "blocked": change.blocked,
         "sources": sources,
-        "base": dict(change.base),
+        "base": _kept_base(change, guard),
         **({"relock": True} if change.relock else {}),
         **({"drift": True} if change.drift else {}),
     }
     if change.refused is not None:
         doc["refused"] = change.refused
     return doc
+
+
+def _kept_base(change: Change, guard: str) -> dict[str, Any]:
+    """`base` as a plan file keeps it (docs/plan-file.md). A compare-guard service
+    re-reads every item right before writing and sends back what it re-read, so the
+    plan's copy only serves the checks and leaves out every entry named like a secret
+    (secret_keys.py: an app task's `meta.sessionToken`). An etag service writes the
+    plan's copy back as it is, so it is kept whole: those objects hold no secret fields,
+    only tags, whose names are data (a tag may be called `token`, docs/spec.md)."""
+    return without_secrets(dict(change.base)) if guard == "compare" else dict(change.base)
 
 
 def _json_default(value: Any) -> Any:

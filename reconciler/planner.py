@@ -37,6 +37,8 @@ class PlanResult:
     unmatched_only: tuple[str, ...] = ()
     # the same news as `warnings` about missing entries, located, for every format
     missing: tuple[SpecWarning, ...] = ()
+    # status settings items can no longer reach (StatusRules.ends), located: notes
+    ended: tuple[SpecWarning, ...] = ()
 
     def rediffers(self, replace: frozenset[str] = frozenset()) -> dict[str, Rediff]:
         """Spec mode's conflict handler: re-diff one fresh item against its queue."""
@@ -128,9 +130,11 @@ def build_plan(
     warnings: list[str] = []
     unmatched = set(only or ())
     located: list[SpecWarning] = []
+    ended: list[SpecWarning] = []
     for queue in spec.queues:
         differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace)
         queue_plans.append(differ.plan())
+        ended += [e.note(provider.capabilities.status) for e in differ.ended()]
         unmatched = {i for i in unmatched if not differ.listed(i)}
         missing = differ.missing_ids()
         located.extend(missing_warnings(queue, missing))
@@ -152,6 +156,7 @@ def build_plan(
     return PlanResult(
         plan, {q.id: q for q in spec.queues}, tuple(warnings),
         provider.capabilities.status, tuple(sorted(unmatched, key=diff.item_order)), tuple(located),
+        tuple(ended),
     )
 
 

@@ -42,10 +42,10 @@ from .model import (
 )
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
+from .secret_keys import is_secret_key
 from .yamlload import Document, read_yaml
 
 DEFAULT_LOCK_KEY = "locked"
-SECRET_KEYS = frozenset({"token", "authtoken", "auth_token", "password", "secret"})
 _DECIMAL = re.compile(r"-?[0-9]+")
 
 
@@ -132,7 +132,7 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
     out: dict[str, Any] = {}
     for key, item in value.items():
         here = path + (key,)
-        if _is_secret(key) and not _is_tag_mapping(path):
+        if is_secret_key(key) and not _is_tag_mapping(path):
             errors.append(doc.error(
                 here, f"secrets do not belong in a spec: remove {_quoted(key)} (use SYNAPSE_AUTH_TOKEN)",
                 key=True,
@@ -153,10 +153,6 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
     return out
 
 
-def _is_secret(key: Any) -> bool:
-    return isinstance(key, str) and key.lower() in SECRET_KEYS
-
-
 def _is_tag_mapping(path: tuple) -> bool:
     """Whether the mapping at `path` is keyed by tag names (a submission's `tags`, a
     rule's `set.tags` or `where.tags`). Tag names are data, not settings: a tag called
@@ -167,7 +163,7 @@ def _is_tag_mapping(path: tuple) -> bool:
 
 def _refused_secret(path: tuple) -> bool:
     """Whether some key along `path` is a secret-named setting (reported as such)."""
-    return any(_is_secret(key) and not _is_tag_mapping(path[:i]) for i, key in enumerate(path))
+    return any(is_secret_key(key) and not _is_tag_mapping(path[:i]) for i, key in enumerate(path))
 
 
 def _key_text(doc: Document, path: tuple, key: Any, errors: list[Located]) -> str | None:
@@ -292,9 +288,8 @@ class _Loader:
         if block is None:
             return ProviderConfig(DEFAULT_TYPE, {}, self.spec_dir)
         options = {k: v for k, v in block.items() if k != "type"}
-        problem = provider_class(block["type"]).endpoint_problem(options.get("endpoint"))
-        if problem:
-            self.errors.append(root.error(("provider", "endpoint"), problem))
+        for name, problem in provider_class(block["type"]).option_problems(options):
+            self.errors.append(root.error(("provider", name), problem))
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cli_helpers import run_cli
 from reconciler.export import export_spec, unstatable_tags
 from reconciler.model import Item, ProviderConfig, QueueSpec, Source, same_tag_value, to_scalar
-from reconciler.spec import SECRET_KEYS, load_spec
+from reconciler.spec import load_spec
 
 NASTY_STRINGS = ["NO", "yes", "on", "1.0", "0o17", "0x1F", "1_000", "2024-01-01", "", " lead", "a: b",
                  "#x", "null", "~", "true", ".inf", "- x", "multi\nline", "émoji ✓", "[1]", "{a: 1}",
@@ -27,7 +27,7 @@ NASTY_VALUES = [(v,) for v in NASTY_STRINGS] + [
     (datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone.utc),), (1, 2), ("NO", 1, 1.0, True), ("", ""),
 ]
 NASTY_KEYS = ["NO", "1", "1.0", "true", "null", "~", "a: b", "#x", " lead", "-", "?", "key.with.dots",
-              "2024-01-01", "x" * 100, *sorted(SECRET_KEYS), "Token", "PASSWORD"]  # tag names are data
+              "2024-01-01", "x" * 100, "token", "authtoken", "auth_token", "password", "secret", "sessionToken", "api_key", "Token", "PASSWORD"]  # tag names are data
 
 
 def round_trip(tmp_path: Path, tags: dict) -> dict:

@@ -54,13 +54,19 @@ def sb(make_sandbox):
     return make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13), ("77", 3)])
 
 
+def endpoints(sb) -> dict[str, str]:
+    """The provider options of the fake's two hosts (AWS: workflows- and tags-)."""
+    return {"endpoint": sb.roots["workflows"], "tags_endpoint": sb.roots["tags"]}
+
+
 def open_provider(sb, **options) -> OmicsProvider:
-    return OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root, **options}, "/"))
+    return OmicsProvider.from_config(ProviderConfig("omics", {**endpoints(sb), **options}, "/"))
 
 
-def botocore_client(sb):
+def botocore_client(sb, host: str = "workflows"):
+    """Another client of the fake: one botocore client per AWS host, as with VPC endpoints."""
     return botocore.session.get_session().create_client(
-        "omics", region_name="us-east-1", endpoint_url=sb.root, aws_access_key_id=KEY,
+        "omics", region_name="us-east-1", endpoint_url=sb.roots[host], aws_access_key_id=KEY,
         aws_secret_access_key="x", config=Config(inject_host_prefix=False),
     )
 
@@ -226,12 +232,27 @@ def test_lock_is_the_reserved_tag_and_locked_batches_are_blocked(sb):
 
 
 def test_a_refused_cancel_fails_the_plan_naming_the_batch_and_its_status(sb):
-    q = queue(submissions={BY_STATUS["PROCESSED"]: entry("CANCELLED")})
+    """A batch still CREATING cannot be cancelled yet: a refusal (a finished one is
+    settled otherwise, below)."""
+    q = queue(submissions={BY_STATUS["CREATING"]: entry("CANCELLED")})
     with open_provider(sb) as p:
         plan = build_plan(spec_of(q), p).plan
     [change] = plan.blocked
-    assert change.item_id == BY_STATUS["PROCESSED"]
-    assert "PROCESSED" in change.refused and "CANCELLED" in change.refused
+    assert change.item_id == BY_STATUS["CREATING"]
+    assert "CREATING" in change.refused and "CANCELLED" in change.refused
+
+
+@pytest.mark.parametrize("status", ["PROCESSED", "FAILED", "RUNS_DELETED"])
+def test_a_cancel_for_a_batch_that_finished_is_settled_otherwise_not_a_failure(sb, status):
+    batch = BY_STATUS[status]
+    q = queue(submissions={batch: entry("CANCELLED", {"note": "x"})})
+    with open_provider(sb) as p:
+        result = build_plan(spec_of(q), p)
+    [change] = result.plan.changes  # the tag still lands; no status field, not blocked
+    assert not change.blocked and [f.field for f in change.fields] == ["tags.note"]
+    [note] = result.ended
+    assert batch in note.message and status in note.message and "settled otherwise" in note.message
+    assert "where: {status: [INPROGRESS, PENDING, SUBMITTING]}" in note.message  # the rule form
 
 
 def test_already_cancelled_or_stopping_batches_converge(sb):
@@ -251,7 +272,7 @@ def test_a_concurrent_tag_change_between_plan_and_apply_is_stale_and_kept(sb, tm
     assert KEY not in text and SECRET not in text
     loaded = load_plan(text, "plan.json").plan
     # someone else tags the batch between plan and apply
-    c = botocore_client(sb)
+    c = botocore_client(sb, "tags")
     c.tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob", "pipeline": "theirs"})
     with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
         report = apply_plan(loaded, p, {GROUP: q})
@@ -318,13 +339,13 @@ def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb, monkeypatch):
     q = queue(submissions={batch: entry("CANCELLED")})
     with open_provider(sb) as p:
         result = build_plan(spec_of(q), p)
-        send = p._cancel_client.cancel_run_batch
+        send = p._client.cancel_run_batch
 
         def lands_then_the_answer_is_lost(**params):
             send(**params)
             raise ConnectionClosedError(endpoint_url=sb.root)
 
-        monkeypatch.setattr(p._cancel_client, "cancel_run_batch", lands_then_the_answer_is_lost)
+        monkeypatch.setattr(p._client, "cancel_run_batch", lands_then_the_answer_is_lost)
         before = len(sb.request_log())
         report = apply_plan(result.plan, p, result.queues)
     assert [r.outcome for r in report.results] == ["applied"]
@@ -372,10 +393,14 @@ def test_endpoint_from_aws_endpoint_url_omics(sb, monkeypatch):
         assert p.endpoint == sb.root and len(p.list(queue())) == 13
 
 
-def test_default_endpoint_is_aws_for_the_region():
+def test_default_endpoints_are_aws_hosts_for_the_region_recorded_as_a_pair():
+    """The plan file names the two hosts botocore's prefixes make (workflows-, tags-)."""
     with OmicsProvider.from_config(ProviderConfig("omics", {"region": "eu-west-1"}, "/")) as p:
-        assert p.endpoint == "https://omics.eu-west-1.amazonaws.com"
-        assert p.plan_options() == {"region": "eu-west-1"}
+        assert p.endpoint == "https://workflows-omics.eu-west-1.amazonaws.com"
+        assert p.plan_options() == {"region": "eu-west-1",
+                                    "tags_endpoint": "https://tags-omics.eu-west-1.amazonaws.com"}
+    with OmicsProvider.for_plan(p.endpoint, p.plan_options()) as again:
+        assert (again.endpoint, again.plan_options()) == (p.endpoint, p.plan_options())
 
 
 def test_no_region_and_no_credentials_are_one_line_each(sb, monkeypatch):
@@ -396,7 +421,7 @@ def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
         f"[sandbox]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
     with open_provider(sb, profile="sandbox") as p:
         assert len(p.list(queue())) == 13
-        assert p.plan_options() == {"region": "us-east-1", "profile": "sandbox"}
+        assert p.plan_options()["profile"] == "sandbox"
     with pytest.raises(ConfigError, match="could not be found"):
         open_provider(sb, profile="nope")
 
@@ -435,11 +460,12 @@ def test_check_queue_paths_for_ids_rules_and_where():
 
 
 # ----------------------------------------------------------------- the CLI
-def write_spec(tmp_path: Path, endpoint: str, body: str) -> Path:
+def write_spec(tmp_path: Path, sb, body: str) -> Path:
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"
-        f'provider: {{type: omics, endpoint: "{endpoint}", region: us-east-1}}\n'
+        f'provider: {{type: omics, endpoint: "{sb.roots["workflows"]}", '
+        f'tags_endpoint: "{sb.roots["tags"]}", region: us-east-1}}\n'
         "queues:\n"
         f'  - id: "{GROUP}"\n'
         "    lock: {tag: frozen}\n"
@@ -458,7 +484,7 @@ CANCEL_RUNNING = (
 
 def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
     sb.service.settle_reads = 1000  # the cancels are still STOPPING at the second plan
-    spec = write_spec(tmp_path, sb.root, (
+    spec = write_spec(tmp_path, sb, (
         "    rules:\n"
         "      - name: tag-all\n"
         "        where: {}\n"
@@ -481,35 +507,52 @@ def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
 
 
 def test_cli_plan_and_apply_say_once_that_the_service_has_no_etags(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{tags: {{a: b}}}}\n')
     for command in (["plan", spec], ["apply", spec, "--auto-approve"]):
         result = run_cli(*command)
         assert (result.out + result.err).count("no etags") == 1
 
 
 def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, CANCEL_RUNNING)
+    spec = write_spec(tmp_path, sb, CANCEL_RUNNING)
     assert run_cli("validate", spec).code == 0
     assert run_cli("apply", spec, "--auto-approve").code == 0
     assert run_cli("plan", spec, "--detailed-exitcode").code == 0
 
 
 def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root,
-                      f'    submissions:\n      "{BY_STATUS["PROCESSED"]}": {{status: CANCELLED}}\n')
+    spec = write_spec(tmp_path, sb,
+                      f'    submissions:\n      "{BY_STATUS["CREATING"]}": {{status: CANCELLED}}\n')
     planned = run_cli("plan", spec)
     assert planned.code == 1
-    assert BY_STATUS["PROCESSED"] in planned.out and "PROCESSED" in planned.out
+    assert BY_STATUS["CREATING"] in planned.out and "CREATING" in planned.out
+    assert not [op for op, _, _ in operations(sb) if op in ("CancelRunBatch", "TagResource")]
+
+
+def test_cli_a_cancel_entry_whose_batch_finished_is_a_note_once_and_fails_only_under_strict(sb, tmp_path):
+    """Issue 27: a cancel entry must not fail forever once its batch finished."""
+    batch = BY_STATUS["PROCESSED"]
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{batch}": {{status: CANCELLED}}\n')
+    planned = run_cli("plan", spec, "--detailed-exitcode")
+    assert planned.code == 0, planned.out + planned.err
+    notes = [line for line in planned.err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "spec.yaml:8:" in notes[0] and batch in notes[0]
+    assert "where: {status: [INPROGRESS, PENDING, SUBMITTING]}" in notes[0]
+    applied = run_cli("apply", spec, "--auto-approve")
+    assert applied.code == 0 and applied.err.count("note: ") == 1, applied.out + applied.err
+    strict = run_cli("plan", spec, "--strict")
+    assert strict.code == 1 and "settled otherwise (--strict)" in strict.err
+    assert run_cli("apply", spec, "--auto-approve", "--strict").code == 1
     assert not [op for op, _, _ in operations(sb) if op in ("CancelRunBatch", "TagResource")]
 
 
 def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
     batch = BY_STATUS["PENDING"]
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{batch}": {{tags: {{owner: ana}}}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{batch}": {{tags: {{owner: ana}}}}\n')
     planfile = tmp_path / "plan.json"
     assert run_cli("plan", spec, "-o", planfile).code == 0
     assert KEY not in planfile.read_text() and SECRET not in planfile.read_text()
-    botocore_client(sb).tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob"})
+    botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "bob"})
     applied = run_cli("apply", planfile, "--auto-approve")
     assert applied.code == 1 and "stale" in applied.out
     assert live(sb, batch)["tags"] == {"owner": "bob"}
@@ -518,7 +561,7 @@ def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
 @pytest.mark.parametrize("tag, message", [
     ("rank: 1", "must be one string"), ('"aws:x": v', "begins with `aws:`")])
 def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message):
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
     result = run_cli("validate", spec)
     assert result.code == 1
     assert "spec.yaml:8:26: " in result.err and message in result.err
@@ -526,7 +569,7 @@ def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message)
 
 
 def test_cli_validate_refuses_statuses_other_than_cancelled(sb, tmp_path):
-    spec = write_spec(tmp_path, sb.root, f'    submissions:\n      "{FIRST}": {{status: PENDING}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{status: PENDING}}\n')
     result = run_cli("validate", spec)
     assert result.code == 1 and "spec.yaml:8:" in result.err + result.out
 
@@ -541,7 +584,7 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     import time
 
     sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 60)])
-    spec = write_spec(tmp_path, sb.root, "    rules:\n      - name: own\n        where: {}\n"
+    spec = write_spec(tmp_path, sb, "    rules:\n      - name: own\n        where: {}\n"
                                           "        set: {tags: {owner: lab}}\n")
     sb.faults.hold_after(1, path_contains="/tags/")
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
@@ -563,3 +606,121 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     assert again.code == 0, again.out + again.err
     assert tagged().count(204) == 60  # one TagResource per batch in all: none written twice
     assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+# ----------------------------------------------------------------- two hosts (issue 20)
+def test_a_non_loopback_endpoint_without_tags_endpoint_is_refused_at_its_line(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('version: 1\nprovider: {type: omics, region: us-east-1,\n'
+                    '  endpoint: "https://vpce-1.workflows-omics.us-east-1.vpce.amazonaws.com"}\n'
+                    'queues:\n  - id: "4242"\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert "spec.yaml:3:13:" in result.err
+    assert "tags_endpoint" in result.err and "tags-omics" in result.err  # the fix
+    assert "another host" in result.err  # the reason
+
+
+def test_tags_endpoint_without_endpoint_is_refused_at_its_line(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('version: 1\nprovider: {type: omics, region: us-east-1,\n'
+                    '  tags_endpoint: "https://vpce-2.tags-omics.us-east-1.vpce.amazonaws.com"}\n'
+                    'queues:\n  - id: "4242"\n')
+    result = run_cli("validate", spec)
+    assert result.code == 1 and "spec.yaml:3:18:" in result.err and "`endpoint`" in result.err
+
+
+def test_the_endpoint_pair_is_accepted_and_both_are_recorded_in_the_plan_file(sb):
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    doc = json.loads(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"))
+    assert doc["provider"]["endpoint"] == sb.roots["workflows"]
+    assert doc["provider"]["options"]["tags_endpoint"] == sb.roots["tags"]
+    loaded = load_plan(json.dumps(doc), "plan.json").plan
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        assert apply_plan(loaded, p, {GROUP: q}).ok  # the tag call reached the tags host
+    assert live(sb, BY_STATUS["PENDING"])["tags"] == {"a": "b"}
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_OMICS"])
+def test_an_endpoint_from_the_environment_alone_does_not_reroute_tag_calls(monkeypatch, variable):
+    monkeypatch.setenv(variable, "https://vpce-1.workflows-omics.us-east-1.vpce.amazonaws.com")
+    with pytest.raises(ConfigError) as caught:
+        OmicsProvider.from_config(ProviderConfig("omics", {}, "/"))
+    assert variable in str(caught.value) and "tags_endpoint" in str(caught.value)
+
+
+def test_a_loopback_endpoint_alone_serves_both_operation_groups(make_sandbox):
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13)], one_host=True)
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root}, "/")) as p:
+        _, report = plan_and_apply(p, spec_of(q))
+    assert report.ok and live(sb, BY_STATUS["PENDING"])["tags"] == {"a": "b"}
+
+
+def test_tag_calls_to_a_workflows_only_host_fail_in_one_line_naming_the_fix(sb):
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.roots["workflows"]}, "/")) as p:
+        _, report = plan_and_apply(p, spec_of(q))
+    [item] = report.results
+    assert item.outcome == "failed" and "UnknownOperationException (404)" in item.detail
+    assert "tags_endpoint" in item.detail and "\n" not in item.detail
+
+
+def test_a_batch_listed_for_its_run_group_is_kept_when_get_batch_omits_the_group(sb):
+    """AWS's GetBatch need not repeat defaultRunSetting.runGroupId: ListBatch's filter is
+    trusted; only a batch naming another run group is left out."""
+    batch = BY_STATUS["PENDING"]
+    doc = sb.store.get(fake.COLLECTION, batch)
+    del doc["batch"]["defaultRunSetting"]["runGroupId"]
+    sb.store.put(fake.COLLECTION, batch, doc)
+    q = queue(submissions={batch: entry("CANCELLED", {"a": "b"})})
+    with open_provider(sb) as p:
+        assert batch in {item.id for item in p.list(q)}
+        _, report = plan_and_apply(p, spec_of(q))
+    assert report.ok and live(sb, batch)["status"] == "STOPPING"
+
+
+def test_a_profile_from_aws_profile_is_recorded_in_the_plan_file(sb, tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    (tmp_path / "no-aws-credentials").write_text(
+        f"[lab]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    text = dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z")
+    assert json.loads(text)["provider"]["options"]["profile"] == "lab"
+    assert KEY not in text and SECRET not in text
+
+
+# ----------------------------------------------------------------- managed tags only (issue 20)
+def test_an_unmanaged_tag_added_between_plan_and_apply_does_not_make_the_batch_stale(sb):
+    batch = BY_STATUS["INPROGRESS"]
+    q = queue(submissions={batch: entry("CANCELLED", {"reviewed": "yes"})})
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        report = apply_plan(loaded, p, {GROUP: queue()})  # a plan file's queue: no rules
+    assert [r.outcome for r in report.results] == ["applied"], report
+    assert live(sb, batch)["tags"] == {"owner": "ops", "reviewed": "yes"}
+    assert live(sb, batch)["status"] == "STOPPING"
+
+
+def test_under_exact_every_tag_key_is_managed_and_a_new_one_is_stale(sb):
+    from dataclasses import replace
+
+    batch = BY_STATUS["INPROGRESS"]
+    q = replace(queue(submissions={batch: entry(tags={"reviewed": "yes"})}), tag_policy="exact")
+    with open_provider(sb) as p:
+        plan = build_plan(spec_of(q), p).plan
+    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
+    with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
+        report = apply_plan(loaded, p, {GROUP: queue()})
+    assert [r.outcome for r in report.results] == ["stale"]
+    assert live(sb, batch)["tags"] == {"owner": "ops"}

@@ -26,7 +26,9 @@ def client(sb, key: str | None = None, **config):
 
 @pytest.fixture
 def sb(make_sandbox):
-    return make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 23), ("77", 2)])
+    """One host for both operation groups (`--one-host`): the dialect tests need one
+    client; the two-host mode has tests of its own below."""
+    return make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 23), ("77", 2)], one_host=True)
 
 
 def error_of(call, *args, **kwargs) -> tuple[str, int, str]:
@@ -111,7 +113,7 @@ def test_cancel_moves_to_stopping_then_cancelled_after_reads(sb):
     assert c.get_batch(batchId="1000004")["status"] == "CANCELLED"
     assert c.get_batch(batchId="1000004")["submissionSummary"]["successfulCancelSubmissionCount"] == 3
     code, status, message = error_of(c.cancel_run_batch, batchId="1000004")
-    assert (code, status) == ("ValidationException", 400) and "CANCELLED" in message
+    assert (code, status) == ("ConflictException", 409) and "CANCELLED" in message
 
 
 def test_status_never_moves_on_its_own(sb):
@@ -122,11 +124,14 @@ def test_status_never_moves_on_its_own(sb):
 
 
 @pytest.mark.parametrize("status", ["CREATING", "PROCESSED", "FAILED", "RUNS_DELETED"])
-def test_cancel_from_a_non_cancellable_state_is_a_validation_error(sb, status):
+def test_cancel_from_a_non_cancellable_state_is_a_conflict_as_on_aws(sb, status):
+    """AWS answers a wrong-state CancelRunBatch with ConflictException (409: "cannot be
+    applied to the target resource in its current state"), not a ValidationException."""
     c = client(sb)
     batch_id = str(fake.FIRST_SYNTHETIC_ID + fake.STATUSES.index(status))
     code, status_code, message = error_of(c.cancel_run_batch, batchId=batch_id)
-    assert (code, status_code) == ("ValidationException", 400) and status in message
+    assert (code, status_code) == ("ConflictException", 409) and status in message
+    assert "current state" in message
 
 
 def test_unknown_batch_is_not_found(sb):
@@ -172,11 +177,11 @@ def test_synthetic_needs_a_numeric_run_group(make_sandbox):
 
 def test_state_persists_in_the_db(make_sandbox, tmp_path):
     db = tmp_path / "omics.db"
-    first = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)])
+    first = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], one_host=True)
     arn = client(first).get_batch(batchId="1000001")["arn"]
     client(first).tag_resource(resourceArn=arn, tags={"kept": "yes"})
     first.stop()
-    again = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)])
+    again = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], one_host=True)
     assert client(again).get_batch(batchId="1000001")["tags"] == {"kept": "yes"}
     assert len(client(again).list_batch()["items"]) == 3
 
@@ -185,3 +190,74 @@ def signed_headers(sb) -> dict:
     """What a SigV4 client sends in Authorization (the fake does not check signatures)."""
     return {"Authorization": f"AWS4-HMAC-SHA256 Credential={sb.token}/20250101/us-east-1/omics/aws4_request, "
                              "SignedHeaders=host;x-amz-date, Signature=00"}
+
+
+# ------------------------------------------------------------------ two hosts (default)
+def two_clients(sb):
+    """One botocore client per AWS host, as with the two VPC endpoints."""
+    return (botocore.session.get_session().create_client(
+        "omics", region_name="us-east-1", endpoint_url=sb.roots[host], aws_access_key_id=sb.token,
+        aws_secret_access_key="x", config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1}),
+    ) for host in ("workflows", "tags"))
+
+
+def test_by_default_batch_and_tag_operations_are_served_on_two_ports(make_sandbox):
+    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 2)])
+    assert set(sb.roots) == {"workflows", "tags"} and sb.root == sb.roots["workflows"]
+    assert sb.roots["workflows"] != sb.roots["tags"]
+    workflows, tags = two_clients(sb)
+    arn = workflows.get_batch(batchId="1000001")["arn"]
+    tags.tag_resource(resourceArn=arn, tags={"a": "b"})
+    assert tags.list_tags_for_resource(resourceArn=arn)["tags"] == {"a": "b"}
+    assert workflows.list_batch(runGroupId=GROUP)["items"][0]["id"] == "1000001"
+
+
+def test_a_call_to_the_wrong_host_is_an_unknown_operation_as_on_aws(make_sandbox):
+    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 2)])
+    workflows, tags = two_clients(sb)
+    arn = workflows.get_batch(batchId="1000001")["arn"]
+    for call, params in ((workflows.tag_resource, {"resourceArn": arn, "tags": {"a": "b"}}),
+                         (workflows.untag_resource, {"resourceArn": arn, "tagKeys": ["a"]}),
+                         (tags.get_batch, {"batchId": "1000001"}),
+                         (tags.list_batch, {}),
+                         (tags.cancel_run_batch, {"batchId": "1000002"})):
+        code, status, _ = error_of(call, **params)
+        assert (code, status) == ("UnknownOperationException", 404), call
+    assert fake.batches(sb.store).__next__()["tags"] == {}
+    assert [b["status"] for b in fake.batches(sb.store)] == ["CREATING", "PENDING"]
+
+
+def test_list_batch_default_page_is_100_as_documented(make_sandbox):
+    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 101)], one_host=True)
+    page = client(sb).list_batch()
+    assert len(page["items"]) == 100 and page["nextToken"]
+
+
+def test_the_tags_host_takes_the_next_port_and_a_taken_one_is_one_clear_error(make_sandbox):
+    import socket
+
+    from reconciler.errors import UserError
+
+    def free_pair() -> int:
+        for _ in range(50):
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", 0))
+                try:
+                    second.bind(("127.0.0.1", first.getsockname()[1] + 1))
+                except OSError:
+                    continue
+                return first.getsockname()[1]
+        pytest.skip("no two free consecutive ports")
+
+    port = free_pair()
+    try:
+        sb = make_sandbox(service="omics", token="AKIDSANDBOX", port=port)
+    except UserError:
+        pytest.skip("the port pair was taken meanwhile")
+    assert sb.roots == {"workflows": f"http://127.0.0.1:{port}", "tags": f"http://127.0.0.1:{port + 1}"}
+    sb.stop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen()
+        with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port + 1}"):
+            make_sandbox(service="omics", token="AKIDSANDBOX", port=port)

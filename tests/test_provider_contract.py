@@ -29,13 +29,31 @@ def backend(request, make_sandbox, tmp_path, monkeypatch) -> Backend:
     return module.Backend(make_sandbox, tmp_path, monkeypatch)
 
 
-def every_backend(slow: frozenset[str] = frozenset()) -> pytest.MarkDecorator:
+def every_backend(slow: frozenset[str] = frozenset(), known_failing: dict[str, str] | None = None) -> pytest.MarkDecorator:
     """The test for every backend, marked slow for those in `slow`, with which it takes
-    seconds (the omics fake's: botocore's own retries and page sizes)."""
-    return pytest.mark.parametrize(
-        "backend", [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in NAMES],
-        indirect=True,
-    )
+    seconds (the omics fake's: botocore's own retries and page sizes). `known_failing`:
+    backend -> the open defect (strict xfail: fixing it makes the mark fail, so it is
+    removed with the fix)."""
+    known_failing = known_failing or {}
+
+    def marks(name: str) -> list[pytest.MarkDecorator]:
+        found = [pytest.mark.slow] if name in slow else []
+        if name in known_failing:
+            found.append(pytest.mark.xfail(strict=True, reason=known_failing[name]))
+        return found
+
+    return pytest.mark.parametrize("backend", [pytest.param(n, marks=marks(n)) for n in NAMES], indirect=True)
+
+
+# Issue 20 item 8: providers whose guard still reads an unmanaged tag key as a change.
+UNMANAGED_KEY_STALE = {
+    "local": "the store's etag moves on any write; the engine would need the managed keys in plan-file mode",
+    "synapse": "Synapse's etag moves on any annotation write (412); same engine need as local",
+    "supervisely": "digest_etag over every tag in meta, not only the managed keys",
+    "workflow_results": "digest_etag over every label, not only the managed ones",
+    "datamaker": "a label must exist in the project first (the backend would need a second project tag), "
+                 "then digest_etag over every label",
+}
 
 
 def spec_of(provider: Provider, queue: QueueSpec) -> Spec:
@@ -115,6 +133,25 @@ def test_a_write_between_plan_and_apply_is_refused_as_stale_and_never_overwritte
     assert [o for i, (o, _) in outcomes.items() if i != victim] == ["applied"] * 4
 
 
+@every_backend(known_failing=UNMANAGED_KEY_STALE)
+def test_an_unmanaged_tag_key_added_between_plan_and_apply_does_not_stop_the_planned_change(backend):
+    """Under `tags: {policy: merge}` only the keys the spec names are managed: another
+    writer's own tag key (`owner`) between `plan -o` and `apply PLANFILE` is not a change
+    the guard may refuse, so the planned change still lands and the other key survives."""
+    provider, base_queue = backend.make(3)
+    queue = review_queue(backend, base_queue)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        poked = result.plan.changes[0].item_id
+        someone_else_writes(provider, queue, poked, owner=backend.tag_value)
+        report = apply_plan(result.plan, provider, result.queues)  # plan-file mode
+        outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
+        tags = tags_of(provider, queue)
+    assert outcomes[poked][0] == "applied", outcomes[poked]
+    assert tags[poked] == {"owner": backend.tag_value, "reviewed": backend.tag_value}
+    assert report.ok and report.count("applied") == 3, report
+
+
 def test_a_repeated_apply_of_the_same_plan_writes_nothing_twice(backend):
     provider, base_queue = backend.make(4)
     queue = review_queue(backend, base_queue)
@@ -142,7 +179,10 @@ def test_a_write_that_fails_part_way_is_reported_exactly_as_it_landed(backend, s
         tags = tags_of(provider, queue)
         landed = {i for i, t in tags.items() if "reviewed" in t}
         applied = {r.item_id for r in report.results if r.outcome == "applied"}
-        assert applied == landed, report
+        # a service whose write answers say nothing confirms by reading back; a write
+        # answered 200 whose read-back was refused is "failed ... not confirmed", never applied
+        unconfirmed = {r.item_id for r in report.results if r.outcome == "failed" and "not confirmed" in r.detail}
+        assert applied <= landed <= applied | unconfirmed, report
         assert report.ok == (len(landed) == len(tags)) and (served > 0 or not landed)
         assert all(r.detail for r in report.results if r.outcome in ("failed", "skipped"))
         # and a re-run converges

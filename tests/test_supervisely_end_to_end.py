@@ -96,7 +96,8 @@ def test_plan_file_applies_with_the_same_tags_key_and_a_concurrent_writer_is_sta
     assert sb.service.store.get(f"tasks:{WS}", str(FIRST + 4))["meta"] == {"pipeline": 1}
     assert sb.service.store.get(f"tasks:{WS}", str(FIRST + 2))["meta"] == {"rt": {"phase": "one"}}
     during = collections.Counter(r["path"].rsplit("/", 1)[-1] for r in sb.request_log()[seen:])
-    assert during == {"tasks.list": 1, "tasks.status.update": 11, "tasks.meta.update": 11}
+    # the guard's re-read and the read-back of what landed: one listing each
+    assert during == {"tasks.list": 2, "tasks.status.update": 11, "tasks.meta.update": 11}
 
 
 @pytest.mark.parametrize("status,tag,message,where", [
@@ -146,3 +147,44 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     ok = collections.Counter(r["path"].rsplit("/", 1)[-1] for r in sb.request_log() if r["status"] == 200)
     assert ok["tasks.status.update"] == 400 and ok["tasks.meta.update"] == 400  # each call landed once
     assert run_cli("plan", spec, "--detailed-exitcode", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)}).code == 0
+
+
+@pytest.mark.slow
+def test_a_thousand_tasks_without_workspace_id_plan_and_apply_and_no_session_token_shows(make_sandbox, tmp_path, env):
+    """The fake in its realistic mode (list rows without workspaceId, a deep-merging
+    meta update, app tasks with a meta.sessionToken): every command's output and every
+    file it writes is searched for every session token."""
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 1000)])
+    assert (sb.service.list_rows, sb.service.meta_update) == ("short", "deep-merge")
+    variables = env(sb)
+    tasks = [sb.service.store.get(f"tasks:{WS}", str(FIRST + n)) for n in range(1000)]
+    secrets = [t["meta"]["sessionToken"] for t in tasks if "sessionToken" in t["meta"]]
+    assert len(secrets) >= 300
+    spec = write_spec(tmp_path, sb.url)
+    plan_file, exported = tmp_path / "plan.json", tmp_path / "exported.yaml"
+    runs = {"plan -o": run_cli("-vv", "plan", spec, "-o", plan_file, env=variables)}
+    runs.update({f"plan {f}": run_cli("plan", spec, "--format", f, env=variables) for f in ("json", "markdown", "github")})
+    runs.update({f"show {f}": run_cli("show", plan_file, "--format", f, env=variables) for f in ("text", "json", "markdown")})
+    runs["export"] = run_cli("export", spec, "-o", exported, env=variables)
+    # between plan and apply, another client changes an app task's status and session
+    victim = next(t for t in tasks if "sessionToken" in t["meta"] and t["id"] != FIRST + 1)
+    victim.update(status="error", meta={**victim["meta"], "sessionToken": "sess-rotated-0f9e8d7c"})
+    sb.service.store.put(f"tasks:{WS}", str(victim["id"]), victim)
+    secrets.append("sess-rotated-0f9e8d7c")
+    runs["apply plan file"] = run_cli("-vv", "apply", plan_file, "--auto-approve", env=variables)
+    runs["apply spec"] = run_cli("-v", "apply", spec, "--auto-approve", env=variables)
+    runs["plan again"] = run_cli("plan", spec, "--detailed-exitcode", env=variables)
+    assert runs["plan -o"].code == 0 and "1000 to change" in runs["plan -o"].out, runs["plan -o"].err
+    assert runs["export"].code == 0, runs["export"].err
+    applied = runs["apply plan file"]
+    assert applied.code == 1 and "999 applied" in applied.out and "1 stale" in applied.out, applied.out[-800:]
+    assert f"{victim['id']}" in applied.out and "status" in applied.out
+    assert runs["apply spec"].code == 0 and runs["plan again"].code == 0, runs["plan again"].out
+    assert all(t["meta"].get("sessionToken") == s for t, s in
+               ((sb.service.store.get(f"tasks:{WS}", str(t["id"])), t["meta"].get("sessionToken"))
+                for t in tasks if t["id"] != victim["id"]))  # sent back exactly as read
+    shown = "\n".join(r.out + r.err for r in runs.values())
+    files = "\n".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
+                      and not p.name.endswith(".db"))
+    assert "sessionToken" not in plan_file.read_text()
+    assert [s for s in secrets if s in shown or s in files] == []

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
+import re
+import threading
 
 import pytest
+import requests
 
 from builders import queue, rule
+from local_app import Scripted, json_response, serve
 from reconciler.apply import apply_plan
 from reconciler.diff import plan_queue
 from reconciler.errors import ConfigError, ProviderError
@@ -16,6 +21,7 @@ from reconciler.model import Plan, ProviderConfig, Safety
 from reconciler.providers import supervisely as sv
 from reconciler.providers.base import RELISTED
 from reconciler.providers.supervisely import SuperviselyProvider, find_credentials, read_dotenv
+from reconciler.sandbox.supervisely import session_token
 
 WS = "7"
 FIRST = 50001
@@ -74,12 +80,14 @@ def test_plan_apply_plan_converges_and_keeps_unrelated_meta(sb, monkeypatch):
         report = apply_plan(plan, p, {WS: q})
         assert report.count("applied") == 45 and report.ok
         during = counts(sb, seen)
-        # per change: one status and one meta write; the guard: one `id in` listing per batch of 50
-        assert during == {("tasks.status.update", 200): 45, ("tasks.meta.update", 200): 45, ("tasks.list", 200): 1}
+        # per change: one status and one meta write; per batch of 50: one `id in` listing for
+        # the guard and one to read back what landed (the write answers say nothing)
+        assert during == {("tasks.status.update", 200): 45, ("tasks.meta.update", 200): 45, ("tasks.list", 200): 2}
         assert not make_plan(p, q).has_changes
     app = task(sb, FIRST)  # 50001 carries an app's meta
     assert app["status"] == "stopped"
     assert app["meta"] == {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"},
+                           "sessionToken": session_token(FIRST),
                            "reconciler_tags": {"phase": "one"}, "locked": True}
 
 
@@ -191,7 +199,8 @@ def test_a_listing_that_keeps_changing_is_a_clear_error(sb, monkeypatch):
             next(pages)
             sb.service.store.put(f"tasks:{WS}", str(60000 + n), dict(task(sb, FIRST), id=60000 + n))
             assert next(pages) is RELISTED if n == 0 else True
-        with pytest.raises(ProviderError, match="workspace 7: the task listing kept changing .*total went from 46 to 47"):
+        with pytest.raises(ProviderError, match="workspace 7: the task listing kept changing .*page 2 says total 47.*"
+                                                "page 1 said 46"):
             list(pages)
 
 
@@ -287,3 +296,152 @@ def test_check_queue_refuses_non_string_tags_and_non_numeric_ids():
         ("submissions", "abc", "tags", "flag"): "tag 'flag' is a boolean; Supervisely task tags are strings (quote the value)",
         ("submissions", "50001", "tags", "many"): "tag 'many' has 2 values; a Supervisely task tag is one string",
     }
+
+
+# ------------------------------------------------------------------ the real service's variations
+def tag_queue(name, tags, **fields):
+    return dataclasses.replace(queue(rule(name, {}, {"tags": tags, **fields}), id=WS),
+                               safety=Safety(max_change_percent=100))
+
+
+def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_refused(make_sandbox):
+    """tasks.list rows as the SDK's example shows them (the fake's default): no
+    workspaceId. Only a row naming another workspace is refused."""
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)], supervisely_list_rows="short")
+    q = spec_queue(where={})
+    with provider(sb) as p:
+        assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 30
+        assert not make_plan(p, q).has_changes
+        assert all("workspaceId" not in row for row in
+                   requests.post(f"{sb.url}{API}tasks.list", json={"workspaceId": int(WS)},
+                                 headers={"x-api-key": sb.token}, timeout=10).json()["entities"])
+        sb.service.list_rows = "full"
+        someone_else_writes(sb, FIRST + 7, workspaceId=8)
+        with pytest.raises(ProviderError, match="task 50008 is in workspace 8, not 7"):
+            p.list(q)
+
+
+@pytest.mark.parametrize("mode", ["deep-merge", "merge", "replace"])
+def test_every_meta_update_mode_converges_when_adding_and_keeps_the_apps_keys(make_sandbox, mode):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 6)], supervisely_meta_update=mode)
+    q = tag_queue("add", {"phase": "one"}, locked=True)
+    with provider(sb) as p:
+        assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 6
+        assert not make_plan(p, q).has_changes
+    assert task(sb, FIRST)["meta"] == {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"},
+                                       "sessionToken": session_token(FIRST),
+                                       "reconciler_tags": {"phase": "one"}, "locked": True}
+
+
+@pytest.mark.parametrize("mode, removed", [("deep-merge", False), ("merge", True), ("replace", True)])
+def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_reason(make_sandbox, mode, removed):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)], supervisely_meta_update=mode)
+    for n in range(3):
+        someone_else_writes(sb, FIRST + n, meta={"reconciler_tags": {"old": "x", "kept": "y"}})
+    q = tag_queue("drop-old", {"old": None}, status="stopped")
+    with provider(sb) as p:
+        report = apply_plan(make_plan(p, q), p, {WS: q})
+        assert report.ok == removed and report.count("applied") == (3 if removed else 0), report
+        if not removed:
+            detail = report.by_outcome("failed")[0].detail
+            assert detail.startswith("status written; not applied: the calls were answered 200 but the task "
+                                     "read back still holds its old values (written → read back: tag 'old': (absent) → \"x\")")
+            assert "a deep merge keeps a removed meta key" in detail
+            assert make_plan(p, q).summary()["change"] == 3  # still planned: the next run says so again
+    assert all(task(sb, FIRST + n)["status"] == "stopped" for n in range(3))
+
+
+def test_keys_an_allow_list_drops_are_not_applied(make_sandbox):
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 2)], supervisely_meta_update="allow-list")
+    q = tag_queue("add", {"phase": "one"})
+    with provider(sb) as p:
+        report = apply_plan(make_plan(p, q), p, {WS: q})
+    assert report.count("failed") == 2 and not report.ok
+    assert "tag 'phase': \"one\" → (absent)" in report.by_outcome("failed")[0].detail
+    assert "reconciler_tags" not in task(sb, FIRST)["meta"]
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace", "deep-merge"])
+def test_two_writers_at_once_never_both_report_applied_when_one_erased_the_other(make_sandbox, mode):
+    """Spec A adds tag a, spec B tag b, to the same tasks at once. Both re-read every
+    task before either writes (latency), so under a top-level merge or a replace each
+    task keeps one tag: the run whose tag is gone reports it stale, with what changed,
+    and a re-run of both converges. Under a deep merge both tags land."""
+    n = 8
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, n)], supervisely_meta_update=mode, latency_ms=60)
+    specs = {"a": tag_queue("a", {"a": "yes"}), "b": tag_queue("b", {"b": "yes"})}
+    reports = {}
+    start = threading.Barrier(2)
+
+    def run(name):
+        with provider(sb, max_in_flight=1) as p:
+            plan = make_plan(p, specs[name])
+            start.wait()
+            reports[name] = apply_plan(plan, p, {WS: specs[name]})
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in specs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = {str(FIRST + i): task(sb, FIRST + i)["meta"].get("reconciler_tags", {}) for i in range(n)}
+    for name, report in reports.items():
+        outcomes = {r.item_id: r for r in report.results}
+        for item_id, tags in final.items():
+            if name not in tags:
+                assert outcomes[item_id].outcome == "stale", (name, item_id, outcomes[item_id])
+                assert "changed by another writer before it was read back (written → read back: " in \
+                    outcomes[item_id].detail and f"tag {name!r}: \"yes\" → (absent)" in outcomes[item_id].detail
+            else:
+                assert outcomes[item_id].outcome == "applied", (name, item_id, outcomes[item_id])
+    lost = sum(len(final) - reports[name].count("applied") for name in specs)
+    assert lost == (0 if mode == "deep-merge" else n)  # every task kept exactly one tag
+    with provider(sb) as p:
+        for name in specs:
+            assert apply_plan(make_plan(p, specs[name]), p, {WS: specs[name]}).ok
+    assert all(task(sb, FIRST + i)["meta"]["reconciler_tags"] == {"a": "yes", "b": "yes"} for i in range(n))
+
+
+# ------------------------------------------------------------------ listings bounded by what the server said
+def hostile_listing(page_of):
+    """A server whose tasks.list answers `page_of(page number)`; 500 after 300 requests,
+    so a client that follows it does not run forever in the test."""
+    def respond(request):
+        if len(app.seen) > 300:
+            return json_response({"error": "enough"}, 500)
+        body = json.loads(request.get_data() or b"{}")
+        return json_response(page_of(body.get("page", 1)))
+    app = Scripted(respond)
+    return app
+
+
+def rows(first, count):
+    return [{"id": first + n, "status": "finished", "meta": {}} for n in range(count)]
+
+
+@pytest.mark.parametrize("page_of, error", [
+    # short pages of new ids for ever (10 million tasks claimed)
+    (lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(page * 1000, 2)},
+     "page 1 holds 2 tasks where 500 were due"),
+    # the same full page under every page number
+    (lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(1, 500)},
+     "task 1 was listed twice"),
+    # later pages that change what page 1 said
+    (lambda page: {"total": 1000 if page == 1 else 1500, "perPage": 500, "pagesCount": 2 if page == 1 else 3,
+                   "entities": rows(page * 1000, 500)},
+     "page 2 says total 1500, perPage 500; page 1 said 1000, 500"),
+])
+def test_a_listing_ends_where_the_server_said_it_would(page_of, error):
+    app = hostile_listing(page_of)
+    with serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p:
+        with pytest.raises(ProviderError, match=re.escape(error)):
+            p.list(spec_queue())
+    assert len(app.seen) <= 2 * (2 + sv.DEFAULT_MAX_IN_FLIGHT)  # two passes, each stopped at once
+
+
+def test_more_pages_than_the_total_fills_are_not_read():
+    app = hostile_listing(lambda page: {"total": 10, "perPage": 500, "pagesCount": 11,
+                                        "entities": rows(page * 1000, 10 if page == 1 else 0)})
+    with serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p:
+        assert len(p.list(spec_queue())) == 10
+    assert len(app.seen) == 1

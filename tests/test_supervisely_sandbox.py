@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from reconciler.errors import UserError
-from reconciler.sandbox.supervisely import META_MODE_ENV, STATUSES
+from reconciler.sandbox.supervisely import SHORT_ROW_FIELDS, STATUSES, session_token
 
 WS = 7
 FIRST = 50001
@@ -62,15 +62,19 @@ def test_sdk_wire_calls_replayed_verbatim(sb):
     assert post("tasks.info", {"id": 50005}).json()["status"] == "stopped"
     meta = {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"}, "reconciler_tags": {"phase": "one"}}
     assert post("tasks.meta.update", {**meta, "id": 50001}).status_code == 200
-    assert post("tasks.info", {"id": 50001}).json()["meta"] == meta
+    # the synthetic app task's own sessionToken stays (the default meta update deep-merges)
+    assert post("tasks.info", {"id": 50001}).json()["meta"] == {**meta, "sessionToken": session_token(50001)}
 
 
 def test_synthetic_tasks_are_finished_with_unrelated_meta_on_some(sb):
     tasks = ok(sb, "tasks.list", {"workspaceId": WS, "per_page": 100})["entities"]
     assert len(tasks) == 45 and {t["status"] for t in tasks} == {"finished"}
-    assert {t["workspaceId"] for t in tasks} == {WS}
+    assert {t["workspaceId"] for t in [ok(sb, "tasks.info", {"id": t["id"]}) for t in tasks[:3]]} == {WS}
     metas = [t["meta"] for t in tasks]
     assert {} in metas and any("app" in m for m in metas) and any("output" in m for m in metas)
+    apps = [m for m in metas if "app" in m]
+    assert apps and all(m["sessionToken"].startswith("sess-") for m in apps)  # app tasks carry a secret
+    assert len({m["sessionToken"] for m in apps}) == len(apps)
     assert not any("reconciler_tags" in m or "locked" in m for m in metas)
 
 
@@ -123,20 +127,32 @@ def test_api_key_is_checked_but_the_address_probe_is_open(sb):
     assert requests.get(sb.url + "/", timeout=10).status_code == 200  # the SDK's GET <server>
 
 
-def test_meta_update_replaces_by_default_and_merges_when_switched(sb):
-    ok(sb, "tasks.meta.update", {"id": FIRST, "mine": "x"})
-    assert ok(sb, "tasks.info", {"id": FIRST})["meta"] == {"mine": "x"}  # `app` gone: replace
-    sb.service.meta_update = "merge"
-    ok(sb, "tasks.meta.update", {"id": FIRST, "other": 1})
-    assert ok(sb, "tasks.info", {"id": FIRST})["meta"] == {"mine": "x", "other": 1}
+@pytest.mark.parametrize("mode, expected", [
+    # the default: maps merged at every depth, so `b` removed from the nested map stays
+    ("deep-merge", {"app": {"id": 1}, "tags": {"a": "1", "b": "2", "c": "3"}, "new": 1}),
+    ("merge", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}, "new": 1}),
+    ("replace", {"tags": {"a": "1", "c": "3"}, "new": 1}),
+    ("allow-list", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}}),  # `new` dropped without a word
+])
+def test_meta_update_modes(make_sandbox, mode, expected):
+    sb = make_sandbox(service="supervisely", synthetic=[(str(WS), 1)], supervisely_meta_update=mode)
+    ok(sb, "tasks.meta.update", {"id": FIRST, "app": {"id": 1}, "tags": {"a": "1", "b": "2"}})
+    sb.service.meta_update = "replace"
+    ok(sb, "tasks.meta.update", {"id": FIRST, "app": {"id": 1}, "tags": {"a": "1", "b": "2"}})
+    sb.service.meta_update = mode
+    answer = ok(sb, "tasks.meta.update", {"id": FIRST, "tags": {"a": "1", "c": "3"}, "new": 1})
+    assert answer == {"success": True}  # says nothing about what landed
+    assert ok(sb, "tasks.info", {"id": FIRST})["meta"] == expected
 
 
-def test_meta_mode_comes_from_the_environment(make_sandbox, monkeypatch):
-    monkeypatch.setenv(META_MODE_ENV, "merge")
-    assert make_sandbox(service="supervisely").service.meta_update == "merge"
-    monkeypatch.setenv(META_MODE_ENV, "deep")
-    with pytest.raises(UserError, match="replace, merge"):
-        make_sandbox(service="supervisely")
+def test_list_rows_leave_workspace_id_out_by_default_and_full_when_switched(make_sandbox):
+    short = make_sandbox(service="supervisely", synthetic=[(str(WS), 2)])
+    rows = ok(short, "tasks.list", {"workspaceId": WS})["entities"]
+    assert [set(r) for r in rows] == [set(SHORT_ROW_FIELDS)] * 2 and "workspaceId" not in rows[0]
+    full = make_sandbox(service="supervisely", synthetic=[(str(WS), 2)], supervisely_list_rows="full")
+    assert ok(full, "tasks.list", {"workspaceId": WS})["entities"][0]["workspaceId"] == WS
+    with pytest.raises(UserError, match="--meta-update must be one of deep-merge, merge, replace, allow-list"):
+        make_sandbox(service="supervisely", supervisely_meta_update="deep")
 
 
 def test_meta_update_test_hook_fails_chosen_tasks_and_writes_nothing(sb):
@@ -193,3 +209,13 @@ def test_harness_faults_and_request_log(make_sandbox):
     throttled = make_sandbox(service="supervisely", synthetic=[(str(WS), 3)], max_per_minute=1)
     assert call(throttled, "tasks.info", {"id": FIRST}).status_code == 200
     assert call(throttled, "tasks.info", {"id": FIRST}).status_code == 429
+
+
+def test_serve_offers_the_switches():
+    from cli_helpers import run_cli
+
+    shown = run_cli("serve", "--help").out
+    assert "--meta-update [deep-merge|merge|replace|allow-list]" in shown
+    assert "--list-rows [short|full]" in shown
+    refused = run_cli("serve", "--service", "supervisely", "--token", "t", "--meta-update", "deep")
+    assert refused.code != 0 and "deep-merge" in refused.err

@@ -14,7 +14,7 @@ from ..model import ApplyReport
 from .inputs import id_list, is_plan_file, open_plan_file, plan_from_specs
 from .interrupt import stop_between_writes
 from .options import Options
-from .views import echo_warnings, make_view, new_meta
+from .views import echo_notes, echo_warnings, make_view, new_meta
 
 
 def apply(
@@ -27,6 +27,7 @@ def apply(
     only: Sequence[str],
     allow_missing: bool,
     replace: Sequence[str],
+    strict: bool = False,
 ) -> int:
     from ..apply import apply_plan
     from ..render.text import render_plan_text
@@ -44,7 +45,9 @@ def apply(
     else:
         _, provider, result = plan_from_specs(opts, targets, "apply", only, replace)
         plan, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(id_list(replace)))
-        view = make_view(plan, new_meta(result.missing), saved=False, force=force, allow_missing=allow_missing)
+        view = make_view(plan, new_meta(result.missing), saved=False, force=force, allow_missing=allow_missing,
+                         strict_notes=result.ended if strict else ())
+        echo_notes(result.ended)
     with provider:
         echo_warnings(view)
         # the plan is shown before a confirmation, and otherwise unless -q asks for quiet

@@ -11,7 +11,7 @@ from ..error_handler import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, echo_err
 from ..errors import UserError
 from .inputs import plan_from_specs
 from .options import Options
-from .views import annotated, echo_warnings, make_view, new_meta, render, report_problems
+from .views import annotated, echo_notes, echo_warnings, make_view, new_meta, render, report_problems
 
 
 def plan(
@@ -25,6 +25,7 @@ def plan(
     force: bool,
     allow_missing: bool,
     replace: Sequence[str],
+    strict: bool = False,
 ) -> int:
     from ..planfile import dump_plan
 
@@ -37,8 +38,10 @@ def plan(
     with annotated(fmt):
         _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
         provider.close()
+        echo_notes(result.ended)
         meta = new_meta(result.missing)
-        view = make_view(result.plan, meta, saved=False, force=force, allow_missing=allow_missing)
+        view = make_view(result.plan, meta, saved=False, force=force, allow_missing=allow_missing,
+                         strict_notes=result.ended if strict else ())
         echo_warnings(view)
         # a failing plan is not saved: apply would refuse it, and a file that exists
         # reads as "ready to apply"

@@ -36,6 +36,9 @@ def serve(
     max_per_minute: int | None,
     random_seed: int | None,
     no_lock_refusal: bool,
+    meta_update: str,
+    list_rows: str,
+    one_host: bool = False,
     url_file: str | None = None,
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
@@ -45,6 +48,7 @@ def serve(
         synthetic=synthetic_queues(synthetic), log_requests=log_requests, fail_rate=fail_rate,
         drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
         max_per_minute=max_per_minute, random_seed=random_seed,
-        lock_refuses_updates=not no_lock_refusal,
+        lock_refuses_updates=not no_lock_refusal, one_host=one_host,
+        supervisely_meta_update=meta_update, supervisely_list_rows=list_rows,
     ), url_file=url_file)
     return EXIT_OK

@@ -56,14 +56,19 @@ class View:
         return "warning" if self.allow_missing else "error"
 
 
-def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, allow_missing: bool = False) -> View:
+def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, allow_missing: bool = False,
+              strict_notes: Sequence[SpecWarning] = ()) -> View:
     from ..render.text import plan_header
 
     header = plan_header(
         plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
     )
     missing = () if allow_missing else meta.get("warnings", ())
-    return View(meta, header, tuple(problems(plan, force, missing)), allow_missing)
+    found = problems(plan, force, missing)
+    if strict_notes:
+        found.insert(0, ("settled", f"{len(strict_notes)} spec setting(s) settled otherwise (--strict): "
+                                    "items ended in a state they can no longer leave"))
+    return View(meta, header, tuple(found), allow_missing)
 
 
 def saved_meta(loaded: LoadedPlan) -> dict:
@@ -157,6 +162,12 @@ def report_problems(plan: Plan, view: View, fmt: str, force: bool) -> bool:
         for violation in plan.safety_violations():
             click.echo(command("error", violation, title="safety limit"))
     return bool(view.problems)
+
+
+def echo_notes(notes: Sequence[SpecWarning]) -> None:
+    """Spec settings live state made moot (settled otherwise), once, at their lines."""
+    for note in notes:
+        echo_err(f"note: {note}")
 
 
 def echo_warnings(view: View) -> None:

@@ -99,16 +99,20 @@ class WriteResult:
     # engine reports what changed by comparing it with the plan's base)
     stale: dict[str, Item] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    # written, then read back changed by another writer (a whole-document service's
+    # lost update): reported stale with this detail, never retried in place
+    overwritten: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
     def named(self) -> set[str]:
-        return {*self.applied, *self.unchanged, *self.stale, *self.failed}
+        return {*self.applied, *self.unchanged, *self.stale, *self.failed, *self.overwritten}
 
     def absorb(self, other: "WriteResult") -> None:
         self.applied += other.applied
         self.unchanged += other.unchanged
         self.stale.update(other.stale)
         self.failed.update(other.failed)
+        self.overwritten.update(other.overwritten)
         self.error = self.error or other.error
 
 
@@ -221,6 +225,14 @@ class Provider(ABC):
         except ConfigError as exc:
             return str(exc)
         return None
+
+    @classmethod
+    def option_problems(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(option name, why) for each provider option this provider would refuse,
+        found offline so `validate` reports it at that option's line. Default: the
+        endpoint (endpoint_problem)."""
+        problem = cls.endpoint_problem(options.get("endpoint"))
+        return [("endpoint", problem)] if problem else []
 
     def plan_options(self) -> dict[str, Any]:
         """The non-secret options besides the endpoint that `apply PLANFILE` needs to

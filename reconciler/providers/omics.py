@@ -6,13 +6,18 @@ CancelRunBatch, which the service accepts from PENDING, SUBMITTING and INPROGRES
 carries out asynchronously (STOPPING, then CANCELLED). The service has no etags: the
 compare guard re-reads each batch right before writing.
 
-botocore is the transport (credential chain, SigV4, endpoint rules, `standard` retries);
-it is an optional dependency, imported here only when an omics spec is opened. Every
-botocore error is turned into a ProviderError of one line naming the operation and the
-path, with anything that looks like a credential removed.
+botocore is the transport (credential chain, SigV4, endpoint rules); it is an optional
+dependency, imported here only when an omics spec is opened. AWS serves batch operations
+and tag operations on two hosts (`workflows-` and `tags-` host prefixes; two PrivateLink
+endpoint services), so a custom endpoint comes as a pair, `endpoint` and `tags_endpoint`.
+Retries are ours (reads and tag calls only, a bounded number within a bounded wait; a
+cancel is re-sent only after a re-read). Every botocore error, and every answer botocore
+cannot parse, is turned into a ProviderError of one line naming the operation and the
+path, with anything that looks like a credential removed and control characters escaped.
 """
 from __future__ import annotations
 
+import html
 import os
 import random
 import re
@@ -22,8 +27,9 @@ from datetime import date, datetime
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from ..http import shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
-from ..netcheck import check_endpoint
+from ..netcheck import check_endpoint, is_loopback
 from .base import (
     Capabilities,
     ConfigError,
@@ -41,15 +47,18 @@ from .base import (
     url_option_schema,
 )
 
-OPTIONS = frozenset({"region", "profile", "endpoint"})
+OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
 INSTALL_HINT = "pip install 'reconciler[omics]'"
 REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
 PAGE_SIZE = 100  # ListBatch's maximum maxItems
 MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
 BATCH_LIMIT = 100  # changes per write call: one guard re-read round, then their writes
 MAX_TAG_KEYS = 50  # per TagResource / UntagResource call
+MANAGED_OPTION = "managed_tags"  # plan file: queue id -> the tag keys its spec manages (None: all)
 MAX_KEY_CHARS, MAX_VALUE_CHARS = 128, 256
-RETRY_ATTEMPTS = 8  # botocore `standard` mode, counting the first attempt
+RETRY_ATTEMPTS = 6  # of a read or tag call, counting the first
+RETRY_BUDGET = 15.0  # seconds of waiting between attempts of one call, at most
+BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds: jittered, doubling (AWS's own scheme)
 CANCEL_ATTEMPTS = 5  # our own loop: a cancel is re-sent only after a re-read says so
 TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60}
 CANCELLED = "CANCELLED"
@@ -68,6 +77,14 @@ _TRANSIENT = frozenset({
     "InternalServerException", "ServiceUnavailableException", "InternalFailure",
 })
 _SECRETISH = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b|Credential=[^,\s]+|Signature=[0-9a-f]+")
+_USERINFO = re.compile(r"(?<=://)[^\s'\"]*@")  # user:password@ of a URL, up to its last @
+# What botocore raises, beside its own errors, on an answer it cannot parse: a list or
+# null where an object belongs, JSON nested too deeply, a body that is not UTF-8.
+_UNPARSABLE = (ValueError, TypeError, AttributeError, LookupError, RecursionError)
+# Where the endpoint pair is explained (every refusal names the fix).
+_PAIR_HINT = ("HealthOmics serves tag operations on another host than batch operations "
+              "(`tags-` and `workflows-`; two VPC endpoints): give both `endpoint:` (workflows-omics) "
+              "and `tags_endpoint:` (tags-omics) in the provider block, or neither to use AWS's")
 
 
 class OmicsProvider(Provider):
@@ -81,6 +98,9 @@ class OmicsProvider(Provider):
             values=(CANCELLED,),
             allowed_from={CANCELLED: CANCELLABLE},
             settles={CANCELLED: frozenset({STOPPING})},
+            # finished on its own: no cancel will ever apply (settled otherwise, a note)
+            ends={CANCELLED: frozenset({"PROCESSED", "FAILED", "RUNS_DELETING", "RUNS_DELETE_FAILED",
+                                        "RUNS_DELETED"})},
             known=BATCH_STATUSES,
             name="HealthOmics run batch status",
         ),
@@ -99,17 +119,20 @@ class OmicsProvider(Provider):
                 "type": "string",
                 "minLength": 1,
             },
-            "endpoint": url_option_schema("Endpoint URL instead of AWS's (a VPC endpoint, the sandbox); plain http only for loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL, else AWS's."),
+            "endpoint": url_option_schema("Endpoint URL of the batch operations instead of AWS's (the workflows-omics VPC endpoint, the sandbox); plain http only for loopback. Needs `tags_endpoint` too unless loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL (loopback only), else AWS's."),
+            "tags_endpoint": url_option_schema("Endpoint URL of the tag operations (the tags-omics VPC endpoint, the sandbox's tags port), given together with `endpoint`. Default: `endpoint` when that is loopback."),
         },
     }
 
-    def __init__(self, client: Any, cancel_client: Any, region: str, profile: str | None,
-                 secrets: Sequence[str] = ()) -> None:
-        self._client = client  # botocore `standard` retries
-        self._cancel_client = cancel_client  # no retries: a cancel is re-sent only by us
+    def __init__(self, client: Any, tags_client: Any, region: str, profile: str | None,
+                 secrets: Sequence[str] = (), endpoints: tuple[str, str] | None = None) -> None:
+        self._client = client  # batch operations (workflows host); botocore retries off
+        self._tags_client = tags_client  # tag operations (tags host); may be `client`
         self._region, self._profile = region, profile
         self._secrets = tuple(s for s in secrets if s)
-        self._endpoint = client.meta.endpoint_url.rstrip("/")
+        self._endpoint, self._tags_endpoint = endpoints or (
+            client.meta.endpoint_url.rstrip("/"), tags_client.meta.endpoint_url.rstrip("/"))
+        self._managed: dict[str, frozenset[str] | None] = {}
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
 
     def __repr__(self) -> str:
@@ -123,16 +146,40 @@ class OmicsProvider(Provider):
             value = config.options.get(name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"omics provider option `{name}` must be a non-empty string")
-        endpoint = config.options.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_OMICS") \
-            or os.environ.get("AWS_ENDPOINT_URL") or None
-        if endpoint is not None:
-            endpoint = endpoint.rstrip("/")
-            check_endpoint(endpoint)  # before anything is opened or sent
-        return cls.open(region=config.options.get("region"), profile=config.options.get("profile"),
-                        endpoint=endpoint)
+        endpoints = _endpoints(config.options, os.environ)  # checked before anything is sent
+        profile = config.options.get("profile") or os.environ.get("AWS_PROFILE") \
+            or os.environ.get("AWS_DEFAULT_PROFILE") or None
+        return cls.open(region=config.options.get("region"), profile=profile, endpoints=endpoints)
 
     @classmethod
-    def open(cls, *, region: str | None, profile: str | None, endpoint: str | None) -> "OmicsProvider":
+    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "OmicsProvider":
+        """As recorded, with the tag keys each queue's spec managed when it was planned:
+        the guard compares only those (a plan file holds no rules to derive them from)."""
+        rest = {k: v for k, v in options.items() if k != MANAGED_OPTION}
+        provider = super().for_plan(endpoint, rest)
+        provider._managed.update(_managed_from_plan(options.get(MANAGED_OPTION)))
+        return provider  # type: ignore[return-value]
+
+    @classmethod
+    def endpoint_problem(cls, endpoint: object) -> str | None:
+        return _endpoint_problem(endpoint, "endpoint")
+
+    @classmethod
+    def option_problems(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """`validate`'s view of the endpoint pair, at the line of the option to fix."""
+        problems = [(name, p) for name in ("endpoint", "tags_endpoint")
+                    if (p := _endpoint_problem(options.get(name), name))]
+        if not problems:
+            try:
+                _pair(options.get("endpoint"), options.get("tags_endpoint"), "`endpoint`")
+            except ConfigError as exc:
+                where = "endpoint" if options.get("endpoint") else "tags_endpoint"
+                problems.append((where, str(exc)))
+        return problems
+
+    @classmethod
+    def open(cls, *, region: str | None, profile: str | None,
+             endpoints: tuple[str, str] | None) -> "OmicsProvider":
         try:
             import botocore.session
             from botocore.config import Config
@@ -173,39 +220,52 @@ class OmicsProvider(Provider):
             )
         frozen = credentials.get_frozen_credentials()
         secrets = (frozen.access_key, frozen.secret_key, frozen.token or "")
-        # A custom endpoint (the sandbox, a VPC endpoint) is one host: botocore would
-        # otherwise prepend `workflows-` / `tags-` to it.
-        base = dict(TIMEOUTS, max_pool_connections=MAX_IN_FLIGHT, inject_host_prefix=endpoint is None,
-                    user_agent_appid="reconciler")
+        for what, value in (("access key id", frozen.access_key), ("secret access key", frozen.secret_key),
+                            ("session token", frozen.token or "")):
+            if value != value.strip() or any(c in value for c in "\r\n\0"):
+                # botocore would send it anyway and quote it whole in its header error
+                raise ConfigError(f"provider omics: the AWS {what} has spaces or a line break in it "
+                                  f"(AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID and the rest come from "
+                                  f"the environment or the profile); remove them")
+        # Custom endpoints (the sandbox, VPC endpoints) are the hosts themselves:
+        # botocore would otherwise prepend `workflows-` / `tags-` to them. An
+        # `endpoint_url` in ~/.aws/config is not followed: it is one URL for both hosts.
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1}, **TIMEOUTS,
+                        max_pool_connections=MAX_IN_FLIGHT, inject_host_prefix=endpoints is None,
+                        ignore_configured_endpoint_urls=True, user_agent_appid="reconciler")
+        workflows, tags = endpoints or (None, None)
         try:
-            client = session.create_client(
-                "omics", region_name=region, endpoint_url=endpoint,
-                config=Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, **base),
-            )
-            cancel_client = session.create_client(
-                "omics", region_name=region, endpoint_url=endpoint,
-                config=Config(retries={"mode": "standard", "total_max_attempts": 1}, **base),
-            )
+            client = session.create_client("omics", region_name=region, endpoint_url=workflows, config=config)
+            tags_client = client if tags == workflows else session.create_client(
+                "omics", region_name=region, endpoint_url=tags, config=config)
         except BotoCoreError as exc:
             raise ConfigError(f"provider omics: {_scrub(str(exc), secrets)}") from None
-        if endpoint is None:
-            check_endpoint(client.meta.endpoint_url.rstrip("/"))
-        return cls(client, cancel_client, region, profile, secrets)
+        except ValueError as exc:  # botocore's own URL check, which repeats the URL
+            raise ConfigError(f"provider omics: {_scrub(str(exc), secrets)}") from None
+        if endpoints is None:  # AWS's: the hosts the prefixes make, recorded in plan files
+            default = client.meta.endpoint_url.rstrip("/")
+            check_endpoint(default)
+            endpoints = (_prefixed(default, "workflows-"), _prefixed(default, "tags-"))
+        return cls(client, tags_client, region, profile, secrets, endpoints)
 
     @property
     def endpoint(self) -> str:
         return self._endpoint
 
     def plan_options(self) -> dict[str, Any]:
-        options = {"region": self._region}
+        options: dict[str, Any] = {"region": self._region, "tags_endpoint": self._tags_endpoint}
         if self._profile:
             options["profile"] = self._profile
+        if self._managed:
+            options[MANAGED_OPTION] = {q: None if keys is None else sorted(keys)
+                                       for q, keys in sorted(self._managed.items())}
         return options
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._client.close()
-        self._cancel_client.close()
+        if self._tags_client is not self._client:
+            self._tags_client.close()
 
     # ------------------------------------------------------------- checks
     @classmethod
@@ -257,9 +317,9 @@ class OmicsProvider(Provider):
             page = self._call(self._client, "ListBatch", "GET /runBatch", **params)
             listed = page.get("items")
             if not isinstance(listed, list) or not all(
-                isinstance(b, dict) and isinstance(b.get("id"), str) for b in listed
-            ):
-                raise self._unexpected("GET /runBatch", "items is not a list of batches with ids")
+                isinstance(b, dict) and isinstance(b.get("id"), str) and _ID.fullmatch(b["id"]) for b in listed
+            ):  # ids end up in paths and messages: only what AWS's pattern allows
+                raise self._unexpected("GET /runBatch", "items is not a list of batches with ids of 1 to 18 digits")
             ids = [b["id"] for b in listed]
             for batch_id in ids:
                 if batch_id in seen:
@@ -281,22 +341,37 @@ class OmicsProvider(Provider):
         return [item for item in self._get_many(wanted, queue) if item is not None]
 
     def _get_many(self, ids: Sequence[str], queue: QueueSpec) -> list[Item | None]:
-        return list(self._pool.map(lambda batch_id: self._get_one(batch_id, queue), ids))
+        managed = self._managed_tags(queue)
+        return list(self._pool.map(lambda batch_id: self._get_one(batch_id, queue, managed), ids))
 
-    def _get_one(self, batch_id: str, queue: QueueSpec) -> Item | None:
+    def _managed_tags(self, queue: QueueSpec) -> frozenset[str] | None:
+        """The tag keys the queue's spec manages (None: every key, `policy: exact`): the
+        only ones that feed the etag, so another writer's own tag (`owner: ops`) between
+        plan and apply does not make a planned change stale. Remembered per queue and
+        recorded in plan files, whose queues carry no rules."""
+        if queue.id not in self._managed:
+            self._managed[queue.id] = _managed_keys(queue)
+        return self._managed[queue.id]
+
+    def _get_one(self, batch_id: str, queue: QueueSpec, managed: frozenset[str] | None) -> Item | None:
         path = f"GET /runBatch/{batch_id}"
         try:
             batch = self._call(self._client, "GetBatch", path, batchId=batch_id)
         except _NotFound:
             return None
-        item = self._item(batch, queue.lock_key, path)
+        item = self._item(batch, queue.lock_key, managed, path)
         if item.id != batch_id:
             raise self._unexpected(path, f"answered batch {item.id!r}")
-        if queue.id != "all" and _run_group(batch) != queue.id:
-            return None  # not (or no longer) in this run group
+        group = _run_group(batch)
+        # ListBatch's runGroupId filter is trusted: GetBatch need not repeat the group in
+        # `defaultRunSetting` (AWS documents the field as optional); only a batch that
+        # names another run group is not (or no longer) this queue's.
+        if queue.id != "all" and group is not None and group != queue.id:
+            return None
         return item
 
-    def _item(self, batch: Mapping[str, Any], lock_key: str, path: str) -> Item:
+    def _item(self, batch: Mapping[str, Any], lock_key: str, managed: frozenset[str] | None,
+              path: str) -> Item:
         batch_id, status, arn = batch.get("id"), batch.get("status"), batch.get("arn")
         if not isinstance(batch_id, str) or not isinstance(status, str) or not isinstance(arn, str):
             raise self._unexpected(path, "a batch needs string id, status and arn")
@@ -307,7 +382,8 @@ class OmicsProvider(Provider):
             raise self._unexpected(path, "tags is not a map of strings")
         locked = raw_tags.get(lock_key) == LOCK_VALUE
         tags = {k: (v,) for k, v in raw_tags.items() if k != lock_key}
-        return Item(id=batch_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
+        guarded = tags if managed is None else {k: v for k, v in tags.items() if k in managed}
+        return Item(id=batch_id, etag=digest_etag(status, guarded, locked), status=status, tags=tags,
                     locked=locked, base=_json_safe(batch))
 
     # ------------------------------------------------------------- writing
@@ -347,16 +423,16 @@ class OmicsProvider(Provider):
         steps: list[tuple[str, Any]] = []
         for keys in _chunks(sorted(removals)):
             steps.append((f"remove tags {', '.join(keys)}", lambda keys=keys: self._call(
-                self._client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys)))
+                self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys)))
         for keys in _chunks(sorted(upserts)):
             steps.append((f"set tags {', '.join(keys)}", lambda keys=keys: self._call(
-                self._client, "TagResource", f"POST {tag_path}", resourceArn=arn,
+                self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
                 tags={k: upserts[k] for k in keys})))
         if cancel:
             steps.append(("cancel", lambda: self._cancel(change.item_id, queue)))
         if lock_last:
             steps.append((f"set lock tag {queue.lock_key}", lambda: self._call(
-                self._client, "TagResource", f"POST {tag_path}", resourceArn=arn,
+                self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
                 tags={queue.lock_key: LOCK_VALUE})))
         for n, (action, send) in enumerate(steps):
             try:
@@ -380,11 +456,11 @@ class OmicsProvider(Provider):
         path = "POST /runBatch/cancel"
         for attempt in range(CANCEL_ATTEMPTS):
             try:
-                self._call(self._cancel_client, "CancelRunBatch", path, batchId=batch_id)
+                self._call(self._client, "CancelRunBatch", path, retry=False, batchId=batch_id)
                 return
             except _Transient as exc:
                 last = exc
-            fresh = self._get_one(batch_id, queue)  # not through the pool: we run in it
+            fresh = self._get_one(batch_id, queue, self._managed_tags(queue))  # not through the pool: we run in it
             if fresh is None:
                 raise ProviderError(f"omics {path}: batch {batch_id} no longer exists")
             status = fresh.status
@@ -396,7 +472,26 @@ class OmicsProvider(Provider):
         raise last
 
     # ------------------------------------------------------------- transport
-    def _call(self, client: Any, operation: str, path: str, **params: Any) -> dict[str, Any]:
+    def _call(self, client: Any, operation: str, path: str, *, retry: bool = True,
+              **params: Any) -> dict[str, Any]:
+        """One operation; a throttle, a 5xx or a lost answer is re-sent (with `retry`)
+        up to RETRY_ATTEMPTS times while the waits stay within RETRY_BUDGET, whatever
+        the service says (botocore reads no `Retry-After`; a garbage one changes nothing)."""
+        waited = 0.0
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return self._call_once(client, operation, path, params)
+            except _Transient as exc:
+                delay = random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+                if not retry or attempt == RETRY_ATTEMPTS or waited + delay > RETRY_BUDGET:
+                    if retry:
+                        raise type(exc)(f"{exc} (after {attempt} attempts)") from None
+                    raise
+            time.sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")
+
+    def _call_once(self, client: Any, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -404,10 +499,12 @@ class OmicsProvider(Provider):
         try:
             response = method(**params)
         except ClientError as exc:
-            error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
-            code = str(error.get("Code") or "Unknown")
-            message = self._scrub(str(error.get("Message") or "")[:300])
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raw = exc.response if isinstance(exc.response, dict) else {}
+            error = raw.get("Error") if isinstance(raw.get("Error"), dict) else {}
+            meta = raw.get("ResponseMetadata") if isinstance(raw.get("ResponseMetadata"), dict) else {}
+            code = self._shown(str(error.get("Code") or "Unknown"))[:100]
+            message = self._shown(_reason(str(error.get("Message") or "")))
+            status = meta.get("HTTPStatusCode")
             text = f"omics {operation} {path}: {code}" + (f" ({status})" if status else "") + (f": {message}" if message else "")
             if code == "ResourceNotFoundException":
                 raise _NotFound(text) from None
@@ -416,15 +513,25 @@ class OmicsProvider(Provider):
                 raise _Denied(text) from None
             if code in _TRANSIENT or (isinstance(status, int) and status >= 500):
                 raise _Transient(text) from None
+            if code == "UnknownOperationException":
+                raise ProviderError(f"{text}; this endpoint does not serve {operation}: {_PAIR_HINT}") from None
             raise ProviderError(text) from None
         except (BotoConnectionError, HTTPClientError) as exc:  # no answer: it may have landed
-            raise _Transient(f"omics {operation} {path}: {self._scrub(str(exc))}") from None
+            raise _Transient(f"omics {operation} {path}: {self._shown(str(exc))}") from None
         except BotoCoreError as exc:
-            raise ProviderError(f"omics {operation} {path}: {self._scrub(str(exc))}") from None
+            raise ProviderError(f"omics {operation} {path}: {self._shown(str(exc))}") from None
+        except _UNPARSABLE as exc:  # an answer botocore cannot parse is not our bug
+            raise self._unexpected(path, _unparsable(exc)) from None
         if not isinstance(response, dict):
             raise self._unexpected(path, "the answer is not an object")
         response.pop("ResponseMetadata", None)
         return response
+
+    def _shown(self, text: str) -> str:
+        """Service or botocore text for a message: one line, capped, control characters
+        escaped, credentials removed."""
+        shown = shown_reason(None, text, self._scrub)  # type: ignore[arg-type]  # text given: no response read
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), shown)
 
     def _scrub(self, text: str) -> str:
         return _scrub(text, self._secrets)
@@ -450,7 +557,122 @@ def _scrub(text: str, secrets: Sequence[str]) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return _SECRETISH.sub("***", text)
+            stripped = secret.strip()  # a token with a stray newline is shown without it
+            if len(stripped) >= 8:
+                text = text.replace(stripped, "***")
+    return _USERINFO.sub("***@", _SECRETISH.sub("***", text))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+# ----------------------------------------------------------------- endpoints
+def _endpoints(options: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(workflows endpoint, tags endpoint), or None for AWS's. An endpoint from the
+    environment (AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL) is one URL, so only a
+    loopback one (the sandbox) is taken: another would silently send tag calls to the
+    workflows host."""
+    endpoint, source = options.get("endpoint"), "`endpoint`"
+    if endpoint is None:
+        for name in ("AWS_ENDPOINT_URL_OMICS", "AWS_ENDPOINT_URL"):
+            if environ.get(name):
+                endpoint, source = environ[name], name
+                break
+        if options.get("tags_endpoint") is not None and endpoint is None:
+            raise ConfigError(f"omics provider option `tags_endpoint` needs `endpoint` too: {_PAIR_HINT}")
+    if endpoint is None:
+        return None
+    for value, name in ((endpoint, source), (options.get("tags_endpoint"), "`tags_endpoint`")):
+        problem = _endpoint_problem(value, name)
+        if problem:
+            raise ConfigError(problem)
+    return _pair(endpoint, options.get("tags_endpoint"), source)
+
+
+def _pair(endpoint: str | None, tags_endpoint: str | None, source: str) -> tuple[str, str] | None:
+    if endpoint is None:
+        if tags_endpoint is not None:
+            raise ConfigError(f"`tags_endpoint` without `endpoint`: {_PAIR_HINT}")
+        return None
+    endpoint = endpoint.rstrip("/")
+    if tags_endpoint is None:
+        if not is_loopback(urlsplit(endpoint).hostname or ""):
+            raise ConfigError(f"{source} {_without_userinfo(endpoint)!r} has no `tags_endpoint`: {_PAIR_HINT}")
+        return endpoint, endpoint  # a loopback fake may serve both
+    return endpoint, tags_endpoint.rstrip("/")
+
+
+def _endpoint_problem(value: object, name: str) -> str | None:
+    """check_endpoint's verdict, with no password of the URL in it."""
+    if not isinstance(value, str):
+        return None
+    try:
+        check_endpoint(value.rstrip("/"))
+    except ConfigError as exc:
+        text = _without_userinfo(str(exc))
+        return text if name == "endpoint" else text.replace("endpoint", name, 1)
+    return None
+
+
+def _without_userinfo(url: str) -> str:
+    return _USERINFO.sub("***@", url)
+
+
+def _prefixed(url: str, prefix: str) -> str:
+    """AWS's URL with a host prefix, as botocore sends to it (`workflows-omics…`)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=prefix + parts.netloc).geturl()
+
+
+# ----------------------------------------------------------------- managed tags
+def _managed_keys(queue: QueueSpec) -> frozenset[str] | None:
+    """Tag keys the spec names for this queue (rules' `where` and `set`, entries); None
+    under `tags: {policy: exact}`, which manages every key."""
+    if queue.tag_policy == "exact":
+        return None
+    keys: set[str] = set()
+    for rule in queue.rules:
+        keys.update(rule.where.tags)
+        keys.update(rule.set.tags)
+    for entry in queue.submissions.values():
+        keys.update(entry.tags)
+    return frozenset(keys)
+
+
+def _managed_from_plan(raw: Any) -> dict[str, frozenset[str] | None]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(q, str) and (keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys)))
+        for q, keys in raw.items()
+    ):
+        raise ConfigError(f"plan file: provider option `{MANAGED_OPTION}` is not a map of queue ids to tag key lists")
+    return {q: None if keys is None else frozenset(keys) for q, keys in raw.items()}
+
+
+def _unparsable(exc: BaseException) -> str:
+    """What was wrong with an answer botocore could not parse, in the user's words."""
+    if isinstance(exc, RecursionError):
+        return "the JSON is nested too deeply to read"
+    if isinstance(exc, UnicodeError):
+        return "the body is not UTF-8 JSON (compressed, or another encoding such as an HTML page's)"
+    if isinstance(exc, ValueError):
+        return "the body is not JSON"
+    return "the JSON does not have the shape of the service model (a list, null or a string where an object belongs)"
+
+
+def _reason(message: str) -> str:
+    """The words of an error message that may be a whole HTML page (a proxy's or a load
+    balancer's): its title, else its text without markup."""
+    if "<" not in message:
+        return message
+    title = _TITLE.search(message)
+    text = title.group(1) if title else _MARKUP.sub(" ", message)
+    return html.unescape(text)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_MARKUP = re.compile(r"<[^>]*>")
 
 
 def _snake(operation: str) -> str:

@@ -5,7 +5,12 @@ tags are a string map kept in the task's `meta` under one key (`tags_key`), the 
 a `meta` key set to true, and writes go through the compare guard (base.compare_guard):
 the tasks of a write are re-read right before it, and each write is built from the
 fresh task with only the planned fields changed. A change is up to two calls
-(`tasks.status.update`, `tasks.meta.update`); the WriteResult says which landed.
+(`tasks.status.update`, `tasks.meta.update`) whose answers say nothing, so the tasks
+are read back after them and the WriteResult says, per task, what landed.
+
+An Item's `base` is the managed projection (id, status, the tags and lock meta keys),
+never the whole task: app tasks carry secrets in `meta` (`sessionToken`), and what a
+write must send back unchanged is taken from the task as re-read at write time.
 
 Every response is untrusted: a wrong shape is a ProviderError naming the method, never a
 crash. The token travels in `x-api-key` and is never shown.
@@ -25,7 +30,10 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..http import HeaderAuth, error_body, failure_name, make_session, nothing_sent, shown_reason
-from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value
+from ..model import (
+    Change, Item, ProviderConfig, QueueSpec, StatusRules, format_tag_value, same_tag_value, scalar_kind, tag_field,
+    tag_key_of, to_tag_value,
+)
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
     Capabilities,
@@ -38,6 +46,7 @@ from .base import (
     Relisted,
     SpecProblem,
     WriteResult,
+    matches_after,
     compare_guard,
     digest_etag,
     endpoint_option,
@@ -190,15 +199,27 @@ class SuperviselyProvider(Provider):
         )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
+        """Bounded by what page 1 said: no more pages than `pagesCount` or than
+        `total` fills at `perPage`, each full but the last; a page that says otherwise
+        ends this pass at once (a server sending new ids for ever, or the same page
+        again, is not followed)."""
         first = self._list_page(queue, 1, PAGE_SIZE)
-        total, per_page, pages_count = first["total"], first["perPage"], first["pagesCount"]
+        total, per_page = first["total"], first["perPage"]
+        pages_count = min(first["pagesCount"], -(-total // max(per_page, 1)))
         seen: set[str] = set()
         count = 0
+        number = 0
 
         def take(page: Mapping[str, Any]) -> list[Item]:
-            nonlocal count
-            if page["total"] != total:
-                raise ListingMoved(f"total went from {total} to {page['total']}")
+            nonlocal count, number
+            number += 1
+            if (page["total"], page["perPage"]) != (total, per_page):
+                raise ListingMoved(f"page {number} says total {page['total']}, perPage {page['perPage']}; "
+                                   f"page 1 said {total}, {per_page}")
+            expected = min(per_page, total - per_page * (number - 1))
+            if len(page["entities"]) != expected:
+                raise ListingMoved(f"page {number} holds {len(page['entities'])} tasks where {expected} "
+                                   f"were due (total {total}, perPage {per_page})")
             items = [self._item(task, queue, "tasks.list") for task in page["entities"]]
             for item in items:
                 if item.id in seen:
@@ -251,11 +272,15 @@ class SuperviselyProvider(Provider):
         """`tasks.info` per task, several in flight; unknown ids and tasks of other
         workspaces are left out."""
         self._check_keys(queue)
+        return [self._item(task, queue, "tasks.info") for task in self._infos(queue, ids)]
+
+    def _infos(self, queue: QueueSpec, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The tasks (as `tasks.info` answers, where workspaceId is part of the task) of
+        this workspace among `ids`."""
         wanted = [i for i in dict.fromkeys(ids) if _DIGITS.fullmatch(i)]
         with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="supervisely-get") as pool:
             tasks = list(pool.map(self._info, wanted))
-        return [self._item(task, queue, "tasks.info") for task in tasks
-                if task is not None and task.get("workspaceId") == int(queue.id)]
+        return [task for task in tasks if task is not None and task.get("workspaceId") == int(queue.id)]
 
     def _info(self, task_id: str) -> dict[str, Any] | None:
         response = self._post("tasks.info", {"id": int(task_id)})
@@ -266,16 +291,17 @@ class SuperviselyProvider(Provider):
             raise self._unexpected("tasks.info", f"asked for task {task_id}, got something else")
         return task
 
-    def _fresh(self, queue: QueueSpec, ids: Sequence[str]) -> dict[str, Item]:
-        """The guard's re-read: one `tasks.list` with an `id in` filter (its support is
-        unverified, so the rows are filtered again here), then `tasks.info` for any task
-        the listing did not return (an ignored filter, a moved or deleted task)."""
+    def _fresh(self, queue: QueueSpec, ids: Sequence[str]) -> dict[str, tuple[Item, dict[str, Any]]]:
+        """The guard's re-read and the read-back: one `tasks.list` with an `id in` filter
+        (its support is unverified, so the rows are filtered again here), then
+        `tasks.info` for any task the listing did not return (an ignored filter, a moved
+        or deleted task). Each task as an Item and as read (what a write sends back)."""
         wanted = set(ids)
         body = {"workspaceId": int(queue.id), "sort": "id", "sort_order": "asc", "page": 1,
                 "per_page": max(len(wanted), 1),
                 "filter": [{"field": "id", "operator": "in", "value": sorted(int(i) for i in wanted)}]}
         response = self._post("tasks.list", body)
-        found: dict[str, Item] = {}
+        found: dict[str, tuple[Item, dict[str, Any]]] = {}
         if response.status_code != 400:  # 400: the filter is refused; read task by task
             answer = self._ok_json("tasks.list", response)
             entities = answer.get("entities") if isinstance(answer, dict) else None
@@ -284,10 +310,11 @@ class SuperviselyProvider(Provider):
             for task in entities:
                 item = self._item(task, queue, "tasks.list")
                 if item.id in wanted:
-                    found[item.id] = item
+                    found[item.id] = (item, task)
         missing = [i for i in ids if i not in found]
-        if missing:
-            found.update({item.id: item for item in self.get(queue, missing)})
+        for task in self._infos(queue, missing) if missing else ():
+            item = self._item(task, queue, "tasks.info")
+            found[item.id] = (item, task)
         return found
 
     def _item(self, task: Any, queue: QueueSpec, method: str) -> Item:
@@ -295,7 +322,9 @@ class SuperviselyProvider(Provider):
             item = task_to_item(task, self._tags_key, queue.lock_key)
         except Malformed as exc:
             raise self._unexpected(method, str(exc)) from None
-        if task.get("workspaceId") != int(queue.id) and method == "tasks.list":
+        # List rows may leave workspaceId out (the request names the workspace); a row
+        # that names another one is refused
+        if method == "tasks.list" and "workspaceId" in task and task["workspaceId"] != int(queue.id):
             raise self._unexpected(method, f"task {item.id} is in workspace {task.get('workspaceId')!r}, "
                                            f"not {queue.id}")
         return item
@@ -310,36 +339,67 @@ class SuperviselyProvider(Provider):
             fresh = self._fresh(queue, [c.item_id for c in changes])
         except ProviderError as exc:
             return WriteResult(error=f"could not re-read the tasks before writing, nothing written: {exc}")
-        to_write, result = compare_guard(changes, fresh)
+        to_write, result = compare_guard(changes, {i: item for i, (item, _) in fresh.items()})
+        tasks = {i: task for i, (_, task) in fresh.items()}
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="supervisely-write") as pool:
-            outcomes = list(pool.map(lambda pair: self._write_one(queue, *pair, stop), to_write))
-        for (change, _), outcome in zip(to_write, outcomes):
+            outcomes = list(pool.map(
+                lambda pair: self._write_one(queue, pair[0], tasks[pair[0].item_id], stop), to_write))
+        answered: list[tuple[Change, Item]] = []
+        for (change, item), outcome in zip(to_write, outcomes):
             if outcome is None:
                 continue  # not attempted: an earlier task's failure stopped the run
             failure, fatal = outcome
             if failure is None:
-                result.applied.append(change.item_id)
+                answered.append((change, item))
             else:
                 result.failed[change.item_id] = failure
             if fatal and result.error is None:
                 result.error = fatal
+        self._read_back(queue, answered, result)
         return result
 
-    def _write_one(self, queue: QueueSpec, change: Change, item: Item,
+    def _read_back(self, queue: QueueSpec, answered: Sequence[tuple[Change, Item]], result: WriteResult) -> None:
+        """Every call was answered 200, which says nothing (tasks.meta.update may merge,
+        deep-merge, replace or drop keys; another writer may have written the same
+        task in between): read the tasks back, and call applied only those holding
+        every planned value."""
+        if not answered:
+            return
+        try:
+            back = self._fresh(queue, [change.item_id for change, _ in answered])
+        except ProviderError as exc:
+            for change, _ in answered:
+                result.failed[change.item_id] = (f"written (HTTP 200) but not confirmed: the task could not be "
+                                                 f"read back ({exc}); run plan again to see")
+            return
+        for change, before in answered:
+            now = back.get(change.item_id)
+            if now is None:
+                result.failed[change.item_id] = "written, then no longer found when read back"
+            elif matches_after(change, now[0]):
+                result.applied.append(change.item_id)
+            else:
+                verdict, detail = judge_read_back(change, before, now[0])
+                if verdict == "overwritten":
+                    result.overwritten[change.item_id] = detail
+                else:
+                    result.failed[change.item_id] = detail
+
+    def _write_one(self, queue: QueueSpec, change: Change, task: dict[str, Any],
                    stop: threading.Event) -> tuple[str | None, str | None] | None:
         """(None, None) when every call landed; (what landed and what not, the fatal
         error if the run must stop); None when not attempted."""
         if stop.is_set():
             return None
         try:
-            calls = self._calls(queue, change, item)
+            calls = self._calls(queue, change, task)
         except _ItemFailed as exc:
             return f"nothing written: {exc}", None
         written: list[str] = []
         for index, (part, method, body, landed) in enumerate(calls):
             try:
-                self._send_write(method, body, landed, item.id)
+                self._send_write(method, body, landed, change.item_id)
             except (_ItemFailed, _Fatal) as exc:
                 fatal = str(exc) if isinstance(exc, _Fatal) else None
                 if fatal:
@@ -350,16 +410,18 @@ class SuperviselyProvider(Provider):
                     text = f"{' and '.join(written)} written; {text}"
                 if rest:
                     text += f" ({' and '.join(rest)} not attempted)"
-                return text, fatal and f"task {item.id}: {fatal}"
+                return text, fatal and f"task {change.item_id}: {fatal}"
             written.append(part)
         return None, None
 
-    def _calls(self, queue: QueueSpec, change: Change, item: Item) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
+    def _calls(self, queue: QueueSpec, change: Change,
+               task: dict[str, Any]) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
         """The task's calls, built from the fresh task with only the planned fields
         changed: status first, except that an unlock is written before the change it
-        allows. The meta sent is the whole meta wanted (merge or replace is
-        unverified); an unlock writes `false`, since under a merge an omitted key stays."""
-        task_id = int(item.id)
+        allows. The meta sent is the whole meta wanted, every key the app owns
+        (`sessionToken` included) exactly as read: merge or replace is unverified. An
+        unlock writes `false`, since under a merge an omitted key stays."""
+        task_id = int(change.item_id)
         calls: list[tuple[str, str, dict, Callable[[Any], bool]]] = []
         if change.changes_field("status"):
             status = change.after_value("status")
@@ -367,7 +429,7 @@ class SuperviselyProvider(Provider):
                           lambda task: isinstance(task, dict) and task.get("status") == status))
         tag_changes = change.tag_changes
         if tag_changes or change.changes_field("locked"):
-            meta = copy.deepcopy(item.base.get("meta") or {})
+            meta = copy.deepcopy(task.get("meta") or {})
             if "id" in meta:
                 raise _ItemFailed("its meta has a key `id`, which tasks.meta.update cannot carry")
             if tag_changes:
@@ -497,8 +559,60 @@ def task_to_item(task: Any, tags_key: str, lock_key: str) -> Item:
         except TypeError:
             raise Malformed(f"task {task_id}: meta.{tags_key}.{key} is not a string") from None
     locked = meta.get(lock_key) is True
+    managed = {key: meta[key] for key in (tags_key, lock_key) if key in meta}
     return Item(id=str(task_id), etag=digest_etag(status, tags, locked), status=status,
-                tags=tags, locked=locked, base=task)
+                tags=tags, locked=locked, base={"id": task_id, "status": status, "meta": managed})
+
+
+def judge_read_back(change: Change, before: Item, now: Item) -> tuple[str, str]:
+    """Why a task read back after a 200 does not hold the change: ("not taken", the
+    fields the service left as they were) when only planned fields differ and each
+    still holds its value from before the write (a deep merge keeping a removed tag,
+    keys filtered out); else ("overwritten", what changed) when another writer wrote
+    the task between our write and the read-back."""
+    wanted = _managed(before)
+    for f in change.fields:
+        wanted[f.field] = f.after
+    got, was = _managed(now), _managed(before)
+    differ = sorted(k for k in wanted.keys() | got.keys() if not _same(wanted.get(k), got.get(k)))
+    planned = {f.field for f in change.fields}
+    changes = "; ".join(f"{_label(k)}: {_shown(k, wanted.get(k))} → {_shown(k, got.get(k))}" for k in differ)
+    if all(k in planned and _same(got.get(k), was.get(k)) for k in differ):
+        landed = sorted({_part(f.field) for f in change.fields} - {_part(k) for k in differ})
+        prefix = f"{' and '.join(landed)} written; " if landed else ""
+        return "not taken", (f"{prefix}not applied: the calls were answered 200 but the task read back still "
+                             f"holds its old values (written → read back: {changes}); the server kept them "
+                             "(a deep merge keeps a removed meta key; an allow-list drops unknown keys)")
+    return "overwritten", (f"written, then changed by another writer before it was read back (written → read "
+                           f"back: {changes}); not applied: run again to converge")
+
+
+def _managed(item: Item) -> dict[str, Any]:
+    """The managed fields as change field names: status, locked, tags.KEY."""
+    fields: dict[str, Any] = {"status": item.status, "locked": item.locked}
+    fields.update({tag_field(k): v for k, v in item.tags.items()})
+    return fields
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return same_tag_value(a, b)
+    return a == b
+
+
+def _part(field: str) -> str:
+    return "tags" if tag_key_of(field) is not None else {"locked": "lock"}.get(field, field)
+
+
+def _label(field: str) -> str:
+    key = tag_key_of(field)
+    return field if key is None else f"tag {key!r}"
+
+
+def _shown(field: str, value: Any) -> str:
+    if tag_key_of(field) is not None:
+        return format_tag_value(value)
+    return repr(value)
 
 
 # ------------------------------------------------------------------ credentials

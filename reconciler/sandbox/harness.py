@@ -31,6 +31,9 @@ class FakeService(ABC):
     prefix: str = ""
     #: what `serve` prints when it starts listening
     title: str = "sandbox"
+    #: the hosts the service answers on, one port each (HealthOmics splits its API over
+    #: two); a request's host name is in environ["sandbox.host"]; the first is `root`
+    hosts: tuple[str, ...] = ("",)
 
     def probe(self, request: Request) -> Response | None:
         """An answer the real service gives without authentication (an official client's

@@ -6,6 +6,12 @@ Six operations at the paths, methods and status codes of botocore's service mode
 error code from. A request must be SigV4-signed with the sandbox token as its access key
 id; the signature itself is not verified (the fake has no secret to check it with).
 
+AWS serves batch operations on the `workflows-` host and tag operations on the `tags-`
+host (two PrivateLink endpoint services); so does the fake, on two ports, and a call to
+the wrong one gets what AWS answers for a route it does not have: 404
+UnknownOperationException. `--one-host` serves both on one port (a plain botocore client
+with one `endpoint_url` and host prefixes off).
+
 A batch's status moves only by CancelRunBatch (to STOPPING) and then, as on AWS,
 asynchronously to CANCELLED: here after `settle_reads` reads of the batch (GetBatch or a
 ListBatch page showing it), so tests can hold a batch in STOPPING or watch it settle
@@ -32,6 +38,7 @@ from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, read_json
 
 COLLECTION = "batches"
+WORKFLOWS, TAGS = "workflows", "tags"  # AWS's host prefixes: the fake's two hosts
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FIRST_SYNTHETIC_ID = 1000001
@@ -43,7 +50,7 @@ CANCELLABLE = frozenset({"PENDING", "SUBMITTING", "INPROGRESS"})
 BUSY = frozenset({"STOPPING", "RUNS_DELETING"})  # a cancel or delete already under way
 DEFAULT_SETTLE_READS = 3
 MAX_ITEMS = 100
-DEFAULT_MAX_ITEMS = 100  # unverified: AWS documents no default page size
+DEFAULT_MAX_ITEMS = 100  # AWS documents ListBatch's default maxItems as 100
 MAX_TAG_KEYS = 50  # per TagResource / UntagResource call
 MAX_TAGS_PER_RESOURCE = 50  # unverified for HealthOmics: the usual AWS limit
 MAX_KEY_CHARS, MAX_VALUE_CHARS = 128, 256
@@ -76,9 +83,10 @@ class OmicsFake(FakeService):
     title = "AWS HealthOmics sandbox (run batches)"
 
     def __init__(self, store: DocStore, token: str, faults: Faults,
-                 settle_reads: int = DEFAULT_SETTLE_READS) -> None:
+                 settle_reads: int = DEFAULT_SETTLE_READS, one_host: bool = False) -> None:
         self.store, self.faults = store, faults
         self._token = token
+        self.hosts = ("",) if one_host else (WORKFLOWS, TAGS)
         #: reads of a STOPPING batch after which it shows CANCELLED (tests may change it)
         self.settle_reads = settle_reads
 
@@ -111,6 +119,10 @@ class OmicsFake(FakeService):
         path = _raw_path(request)
         method = request.method
         try:
+            host = request.environ.get("sandbox.host", "")
+            if host and host != (TAGS if path.startswith("/tags/") else WORKFLOWS):
+                raise ApiError(404, f"No operation at {method} {path} on the {host} host",
+                               "UnknownOperationException")
             if path == "/runBatch":
                 if method != "GET":
                     raise ApiError(405, f"{method} is not supported on /runBatch")
@@ -200,11 +212,9 @@ class OmicsFake(FakeService):
             status = doc["batch"]["status"]
             if status in BUSY:
                 raise ApiError(409, f"Batch {batch_id} already has a cancel or delete in progress ({status})")
-            if status not in CANCELLABLE:
-                raise _validation(
-                    f"Batch {batch_id} cannot be cancelled in status {status} "
-                    f"(only {', '.join(sorted(CANCELLABLE))})"
-                )
+            if status not in CANCELLABLE:  # AWS: a ConflictException, like a busy batch
+                raise ApiError(409, "The operation cannot be applied to the target resource in its "
+                                    f"current state ({status})")
             doc["batch"]["status"] = "STOPPING"
             doc["readsUntilCancelled"] = self.settle_reads
             self.store.put(COLLECTION, batch_id, doc)
@@ -299,8 +309,8 @@ def _matches(doc: dict, filter_name: str, value: str) -> bool:
         return batch["status"] == value
     if filter_name == "name":
         return batch["name"] == value
-    if filter_name == "runGroupId":
-        return batch["defaultRunSetting"].get("runGroupId") == value
+    if filter_name == "runGroupId":  # kept beside the batch: GetBatch need not show it
+        return doc.get("runGroupId", batch["defaultRunSetting"].get("runGroupId")) == value
     return True
 
 
@@ -371,10 +381,11 @@ def build(config: "SandboxConfig", faults: Faults) -> OmicsFake:
             first = store.next_value("batch", FIRST_SYNTHETIC_ID)
             for _ in range(count - 1):
                 store.next_value("batch", FIRST_SYNTHETIC_ID)
-            store.put_many(COLLECTION, ((str(first + n), {"batch": new_batch(str(first + n), group, n)})
+            store.put_many(COLLECTION, ((str(first + n), {"batch": new_batch(str(first + n), group, n),
+                                                          "runGroupId": group})
                                         for n in range(count)))
 
-    return OmicsFake(DocStore(config.db_path, fill), config.token, faults)
+    return OmicsFake(DocStore(config.db_path, fill), config.token, faults, one_host=config.one_host)
 
 
 def new_batch(batch_id: str, run_group: str, n: int = 0, status: str | None = None,

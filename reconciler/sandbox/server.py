@@ -11,7 +11,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -49,28 +49,35 @@ class SandboxConfig:
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
     lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
+    supervisely_meta_update: str = "deep-merge"  # supervisely: deep-merge | merge | replace | allow-list
+    supervisely_list_rows: str = "short"  # supervisely: short (no workspaceId) | full
+    one_host: bool = False  # omics: batch and tag operations on one port (AWS: two hosts)
 
 
 class RunningSandbox:
     """A sandbox serving in a background thread; `service` is the fake (its `store` the
     live state to inspect)."""
 
-    def __init__(self, config: SandboxConfig, server: BaseWSGIServer, app: Harness) -> None:
-        self.config, self._server, self._app = config, server, app
+    def __init__(self, config: SandboxConfig, servers: Sequence[BaseWSGIServer], app: Harness) -> None:
+        self.config, self._servers, self._app = config, servers, app
         self.service: FakeService = app.service
         self.faults = app.faults  # tests may change faults while it serves (refuse_after)
         self.store: Any = getattr(app.service, "store", None)
         self.token = config.token
         self.db_path = getattr(self.store, "path", None)
         self.log_path = Path(config.log_requests) if config.log_requests else None
-        self.port: int = server.port
-        self.root = f"http://{_url_host(config.host)}:{self.port}"
+        self.port: int = servers[0].port
+        #: the URL of each host the service answers on (`hosts` of the fake), first = root
+        self.roots = {name: f"http://{_url_host(config.host)}:{s.port}"
+                      for name, s in zip(app.service.hosts, servers)}
+        self.root = self.roots[app.service.hosts[0]]
         self.url = self.root + app.service.prefix
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02},  # fast stop()
-            name=f"sandbox:{self.port}", daemon=True,
-        )
-        self._thread.start()
+        self._threads = [threading.Thread(
+            target=s.serve_forever, kwargs={"poll_interval": 0.02},  # fast stop()
+            name=f"sandbox:{s.port}", daemon=True,
+        ) for s in servers]
+        for thread in self._threads:
+            thread.start()
 
     def request_log(self) -> list[dict[str, Any]]:
         """The requests served so far (needs `log_requests`), oldest first."""
@@ -79,12 +86,13 @@ class RunningSandbox:
         return [json.loads(line) for line in self.log_path.read_text().splitlines()]
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        if not any(t.is_alive() for t in self._threads):
             return
         self.faults.release()  # a held request must not keep the server from stopping
-        self._server.shutdown()
-        self._thread.join()
-        _close(self._server, self._app, self.config)
+        for server, thread in zip(self._servers, self._threads):
+            server.shutdown()
+            thread.join()
+        _close(self._servers, self._app, self.config)
 
     def __enter__(self) -> "RunningSandbox":
         return self
@@ -94,15 +102,16 @@ class RunningSandbox:
 
 
 def start(config: SandboxConfig) -> RunningSandbox:
-    server, app = _build(config)
-    return RunningSandbox(config, server, app)
+    servers, app = _build(config)
+    return RunningSandbox(config, servers, app)
 
 
 def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
     """Serve in the foreground until interrupted (the CLI's `serve`). `url_file`: where
     to write the base URL (one line) once listening, so a script that asked for
     `--port 0` learns the port without parsing a human's message."""
-    server, app = _build(config)
+    servers, app = _build(config)
+    server, extra = servers[0], servers[1:]
     if not is_loopback(config.host):
         print(f"warning: listening on {config.host}: anyone who can reach this address and "
               "knows the token can change the sandbox's data", file=sys.stderr)
@@ -112,17 +121,25 @@ def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     store = getattr(app.service, "store", None)
     where = f" (store: {store.path})" if store is not None else ""
+    for other in extra:
+        threading.Thread(target=other.serve_forever, name=f"sandbox:{other.port}", daemon=True).start()
+    names = app.service.hosts
+    also = "".join(f", {name} host on http://{_url_host(config.host)}:{s.port}"
+                   for name, s in zip(names[1:], extra))
+    first = f" ({names[0]} host)" if also else ""
     url = f"http://{_url_host(config.host)}:{server.port}{app.service.prefix}"
     try:
         if url_file:
             _write_url(Path(url_file), url)
-        print(f"{app.service.title} listening on {url}{where}", file=sys.stderr, flush=True)
+        print(f"{app.service.title} listening on {url}{first}{also}{where}", file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _close(server, app, config)
+        for other in extra:
+            other.shutdown()
+        _close(servers, app, config)
 
 
 def _write_url(path: Path, url: str) -> None:
@@ -139,15 +156,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _close(server: BaseWSGIServer, app: Harness, config: SandboxConfig) -> None:
-    server.server_close()
+def _close(servers: Sequence[BaseWSGIServer], app: Harness, config: SandboxConfig) -> None:
+    for server in servers:
+        server.server_close()
     app.close()
     store = getattr(app.service, "store", None)
     if config.db_path is None and store is not None:
         shutil.rmtree(Path(store.path).parent, ignore_errors=True)
 
 
-def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, Harness]:
+def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
     if not config.token:
         raise UserError("the sandbox needs a token (clients must send it with every request)")
     if config.service not in SERVICES:
@@ -157,15 +175,37 @@ def _build(config: SandboxConfig) -> tuple[BaseWSGIServer, Harness]:
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
-    listener = _listen(config.host, config.port)
+    listeners = [_listen(config.host, config.port)]
+    servers: list[BaseWSGIServer] = []
+    app: Harness | None = None
     try:
         service = importlib.import_module(SERVICES[config.service]).build(config, faults)
         app = Harness(service, faults, Path(config.log_requests) if config.log_requests else None)
-        server = make_server(config.host, config.port, app, threaded=True,
-                             request_handler=_QuietHandler, fd=listener.fileno())
+        for n, name in enumerate(service.hosts):
+            if n:  # another host of the same service: the next port, or any free one
+                listeners.append(_listen(config.host, config.port + n if config.port else 0))
+            servers.append(make_server(config.host, listeners[n].getsockname()[1], _on_host(app, name),
+                                       threaded=True, request_handler=_QuietHandler,
+                                       fd=listeners[n].fileno()))
+    except BaseException:  # e.g. the next port is taken: nothing may stay open
+        if app is None:
+            for server in servers:
+                server.server_close()
+        else:
+            _close(servers, app, config)
+        raise
     finally:
-        listener.close()  # the server holds its own duplicate of the socket
-    return server, app
+        for listener in listeners:
+            listener.close()  # each server holds its own duplicate of its socket
+    return servers, app
+
+
+def _on_host(app: Harness, name: str) -> Callable[[dict, Callable], Any]:
+    """The harness, told which of the service's hosts a request came to."""
+    def serve(environ: dict, start_response: Callable) -> Any:
+        environ["sandbox.host"] = name
+        return app(environ, start_response)
+    return serve
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -2,15 +2,17 @@
 
 Every call is `POST /public/api/v3/<method>` with a JSON body and the `x-api-key`
 header; errors are `{"error": ..., "details": {"message": ...}}`. What the facts mark
-unverified is a choice here, named in docs/sandbox.md: `tasks.meta.update` replaces the
-meta by default (`meta_update = "merge"` merges top-level keys), an unknown workspace
-is a 404, the default page size is 20 and `per_page` is capped at 500.
+unverified is a switch here, named in docs/sandbox.md, and each defaults to the least
+convenient behaviour the facts allow: `tasks.list` rows leave out `workspaceId` (as the
+SDK's own example shows them) and `tasks.meta.update` deep-merges (a key removed from a
+nested map stays). An unknown workspace is a 404, the default page size is 20 and
+`per_page` is capped at 500.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
-import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -34,8 +36,14 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 500
 MAX_BODY_BYTES = 4 * 1024 * 1024
 INSTANCE_VERSION = "6.12.44"
-META_MODE_ENV = "RECONCILER_SANDBOX_SUPERVISELY_META"  # replace (default) | merge
-META_MODES = ("replace", "merge")
+# `serve --meta-update`: what tasks.meta.update does with the keys sent (unverified)
+META_MODES = ("deep-merge", "merge", "replace", "allow-list")
+DEFAULT_META_MODE = "deep-merge"
+# `serve --list-rows`: `short` rows as the SDK's get_list example shows them (no
+# workspaceId); `full` rows as tasks.info answers
+LIST_ROWS = ("short", "full")
+DEFAULT_LIST_ROWS = "short"
+SHORT_ROW_FIELDS = ("id", "type", "status", "startedAt", "finishedAt", "meta", "description")
 # The seed's `tags` land here, the provider's default `tags_key` (docs/supervisely.md).
 SEED_TAGS_KEY = "reconciler_tags"
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -56,12 +64,17 @@ class SuperviselyFake(FakeService):
     prefix = ""  # clients are given the server address; the API is under /public/api/v3
     title = "Supervisely-compatible sandbox"
 
-    def __init__(self, store: DocStore, token: str, meta_update: str = "replace") -> None:
+    def __init__(self, store: DocStore, token: str, meta_update: str = DEFAULT_META_MODE,
+                 list_rows: str = DEFAULT_LIST_ROWS) -> None:
         if meta_update not in META_MODES:
-            raise UserError(f"{META_MODE_ENV} must be one of {', '.join(META_MODES)}, not {meta_update!r}")
+            raise UserError(f"--meta-update must be one of {', '.join(META_MODES)}, not {meta_update!r}")
+        if list_rows not in LIST_ROWS:
+            raise UserError(f"--list-rows must be one of {', '.join(LIST_ROWS)}, not {list_rows!r}")
         self.store = store
         self._token = token.encode()
-        self.meta_update = meta_update  # switchable: the real behaviour is unverified
+        # switchable (tests set them while serving): the real behaviour is unverified
+        self.meta_update = meta_update
+        self.list_rows = list_rows
         # Test hook: task id → HTTP code that `tasks.meta.update` answers for it (nothing written)
         self.fail_meta_update: dict[int, int] = {}
 
@@ -128,9 +141,11 @@ class SuperviselyFake(FakeService):
         rows = [t for t in self.store.iterate(_tasks(workspace)) if all(test(t) for test in tests)]
         rows.sort(key=lambda t: t["id"], reverse=order == "desc")
         start = (page - 1) * per_page
+        shown = rows[start:start + per_page]
+        if self.list_rows == "short":
+            shown = [{k: t.get(k) for k in SHORT_ROW_FIELDS} for t in shown]
         return {"total": len(rows), "perPage": per_page,
-                "pagesCount": math.ceil(len(rows) / per_page),
-                "entities": rows[start:start + per_page]}
+                "pagesCount": math.ceil(len(rows) / per_page), "entities": shown}
 
     def tasks_info(self, body: dict) -> dict:
         return self._task(_int_field(body, "id"))[1]
@@ -155,7 +170,7 @@ class SuperviselyFake(FakeService):
             if code is not None:
                 raise ApiError(code, f"Meta of task {task_id} cannot be updated (sandbox test hook)")
             meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-            task["meta"] = {**meta, **data} if self.meta_update == "merge" else data
+            task["meta"] = updated_meta(self.meta_update, meta, data)
             self.store.put(_tasks(workspace), str(task_id), task)
         return {"success": True}
 
@@ -185,6 +200,30 @@ _METHODS: dict[str, Callable[[SuperviselyFake, dict], dict]] = {
     "tasks.meta.update": SuperviselyFake.tasks_meta_update,
     "tasks.stop": SuperviselyFake.tasks_stop,
 }
+
+
+def updated_meta(mode: str, meta: dict, data: dict) -> dict:
+    """The meta after `tasks.meta.update` sent `data`, in each way the server might
+    treat it: `replace`, `merge` (top-level keys), `deep-merge` (maps merged at every
+    depth, so a key left out of a nested map stays) or `allow-list` (only keys the meta
+    already holds are updated; new ones are dropped without a word)."""
+    if mode == "replace":
+        return data
+    if mode == "merge":
+        return {**meta, **data}
+    if mode == "allow-list":
+        return {**meta, **{k: v for k, v in data.items() if k in meta}}
+    return _deep_merge(meta, data)
+
+
+def _deep_merge(old: dict, new: dict) -> dict:
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _tasks(workspace: int) -> str:
@@ -237,10 +276,17 @@ def new_task(task_id: int, workspace: int, status: str = "finished", meta: dict 
     return task
 
 
+def session_token(n: int) -> str:
+    """The `meta.sessionToken` of synthetic app task `n`: distinct per task, so a test
+    can look for each value in everything reconciler writes or prints."""
+    return "sess-" + hashlib.sha256(f"sandbox-session-{n}".encode()).hexdigest()[:32]
+
+
 def _synthetic_meta(n: int) -> dict:
-    """Unrelated keys on some tasks, as apps leave them, so writes can be seen to keep them."""
+    """Unrelated keys on some tasks, as apps leave them, so writes can be seen to keep
+    them; app tasks carry the secret `sessionToken` real app tasks have."""
     if n % 3 == 0:
-        return {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"}}
+        return {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"}, "sessionToken": session_token(n)}
     if n % 5 == 0:
         return {"output": {"model": {"id": 12380}}, "input": {"isExternal": True}}
     return {}
@@ -266,8 +312,8 @@ def build(config: "SandboxConfig", faults: Faults) -> SuperviselyFake:
             _add(store, int(workspace), (new_task(n, int(workspace), meta=_synthetic_meta(n))
                                          for n in range(first, first + count)))
 
-    mode = os.environ.get(META_MODE_ENV, "replace")
-    return SuperviselyFake(DocStore(config.db_path, fill), config.token, mode)
+    return SuperviselyFake(DocStore(config.db_path, fill), config.token,
+                           config.supervisely_meta_update, config.supervisely_list_rows)
 
 
 def _add(store: DocStore, workspace: int, tasks: Iterator[dict]) -> None:

@@ -25,5 +25,7 @@ class Backend(Base):
                             ("AWS_SHARED_CREDENTIALS_FILE", str(self.tmp_path / "none"))):
             self.monkeypatch.setenv(name, value)
         self.fake = self.make_sandbox(service="omics", token=KEY, synthetic=[("4242", n)])
-        provider = OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": self.fake.root}, "/"))
+        # the fake as AWS serves it: batch and tag operations on two hosts (ports)
+        options = {"endpoint": self.fake.roots["workflows"], "tags_endpoint": self.fake.roots["tags"]}
+        provider = OmicsProvider.from_config(ProviderConfig("omics", options, "/"))
         return provider, self.queue("4242")

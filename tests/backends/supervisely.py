@@ -1,4 +1,6 @@
-"""Supervisely through its sandbox: the compare guard, up to two calls per change,
+"""Supervisely through its sandbox in its least convenient documented mode: list rows
+without workspaceId and a deep-merging tasks.meta.update (the fake's defaults, named
+here so the suite keeps them); the compare guard, up to two calls per change read back,
 string tags in the task meta, batches of 50."""
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ class Backend(Base):
     batch_limit = BATCH_LIMIT
 
     def make(self, n: int) -> tuple[SuperviselyProvider, QueueSpec]:
-        self.fake = self.make_sandbox(service="supervisely", synthetic=[("7", n)])
+        self.fake = self.make_sandbox(service="supervisely", synthetic=[("7", n)],
+                                      supervisely_list_rows="short", supervisely_meta_update="deep-merge")
         provider = SuperviselyProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
         return provider, self.queue("7")
