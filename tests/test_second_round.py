@@ -514,3 +514,22 @@ def test_error_lists_are_capped_per_file_with_a_count(tmp_path):
     assert lines[-1] == f"error: {spec}: … and 80 more problems in this file (fix these and validate again)"
     as_json = json.loads(run_cli("validate", spec, "--format", "json").out)
     assert len(as_json["problems"]) == 51 and as_json["problems"][-1]["line"] is None
+
+
+def test_validate_shows_every_problem_the_structure_allows_in_one_round(tmp_path):
+    """A typo (schema), a status Synapse lacks (service check) and two rules that can
+    oscillate were three rounds of validate; now one."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        'version: 1\nprovider: {type: synapse}\nqueues:\n  - id: "1"\n    submissions:\n'
+        '      "1": {status: SCORD}\n      "2": {statos: SCORED}\n'
+        '    rules:\n      - name: a\n        where: {status: VALIDATED}\n        set: {status: ACCEPTED}\n'
+        '      - name: b\n        where: {status: ACCEPTED}\n        set: {status: VALIDATED}\n'
+    )
+    result = run_cli("validate", spec)
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert lines[0].startswith(f"error: {spec}:6:13: status 'SCORD' is not a Synapse submission status")
+    assert lines[1].startswith(f"error: {spec}:7:13: unknown field 'statos'")
+    assert lines[2].startswith(f"error: {spec}:12:9: rules 'a'") and "can oscillate" in lines[2]
+    assert len(lines) == 3

@@ -59,9 +59,9 @@ def _wrong_kind_for_spec(path: str, command: str) -> UserError | None:
 
 
 def load_specs(paths: Sequence[str], command: str) -> list[Spec]:
-    """Every spec, with every error of every file at once (raised as UserErrors);
+    """Every spec, with every error of every file at once (raised as UserErrors; the
+    loader checks rule oscillation with the service's checks, in one round);
     `command` is named when a file is an include file, which only a spec lists."""
-    from ..resolve import find_oscillations
     from ..spec import load_spec
 
     specs, errors = [], []
@@ -78,8 +78,6 @@ def load_specs(paths: Sequence[str], command: str) -> list[Spec]:
         except UserError as exc:
             errors.append(exc)
             continue
-        for queue in spec.queues:
-            errors.extend(find_oscillations(queue))
         specs.append(spec)
     if errors:
         raise UserErrors(capped_per_file(errors))
