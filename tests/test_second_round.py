@@ -77,6 +77,10 @@ def test_drift_survives_the_plan_file(example, tmp_path):
     assert doc["summary"]["drift"] == 1 and doc["summary"]["blocked"] == 0
     shown = run_cli("show", saved, "--format", "markdown")
     assert shown.code == 0 and "`9700003` **drift (locked)**" in shown.out
+    # the nightly drift workflow's own command line (examples/ci/drift-check.yml)
+    nightly = run_cli("-q", "plan", example, "-o", tmp_path / "drift.json", "--format", "github",
+                      "--detailed-exitcode")
+    assert nightly.code == 2 and (tmp_path / "drift.json").exists()
 
 
 # --------------------------------------------------------- 2. replace: true
