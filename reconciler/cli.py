@@ -160,7 +160,7 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
 @click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
-              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
 @click.option("--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
 def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_missing, replace, strict) -> int:
@@ -192,7 +192,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
               help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
 @click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
-              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
 @click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
 def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict) -> int:
