@@ -4,20 +4,21 @@ Transport failures (429, 5xx, dropped connections) are retried below this layer 
 provider's HTTP session; what reaches here is a conflict about one item (stale etag,
 native lock), a per-item account of a write (WriteResult: services where a change is
 several calls or a batch is not all or nothing), or a write that failed for good. The
-engine never re-sends a stale object: a conflicting item is re-read and either re-diffed
-against the spec (spec mode) or reported as stale with what changed (plan-file mode,
-which applies exactly what was reviewed).
+engine never re-sends a stale object: after a conflict every item not yet written is
+re-read at once (one listing, not one read per item), and each changed one is either
+re-diffed against the spec (spec mode) or reported as stale with what changed
+(plan-file mode, which applies exactly what was reviewed).
 """
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .diff import Rediff
 from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec
 from .providers.base import (
-    Batch,
     ConfigError,
     LockedItem,
     Progress,
@@ -43,7 +44,7 @@ class _Run:
     provider: Provider
     progress: Progress | None
     results: dict[tuple[str, str], ItemResult] = field(default_factory=dict)
-    requests: int = 0
+    calls: int = 0  # provider calls, the count for a provider that sends no requests
     failure: str | None = None  # sticky: once set, nothing else is attempted
     # Asked between writes: the name of a signal received (SIGINT, SIGTERM) stops the
     # run after the write in flight, sending nothing more
@@ -62,38 +63,71 @@ class _Run:
         if self.progress and n:
             self.progress(n)
 
-    def write_batch(self, queue: QueueSpec, batch: Batch) -> list[tuple[Change, Item | None]]:
-        """Write one batch, peeling off conflicting items; returns the conflicts, each
-        with its fresh copy when the provider already read one (compare guard)."""
-        conflicts: list[tuple[Change, Item | None]] = []
-        remaining = batch
-        while remaining and self.failure is None:
+    def write_all(self, queue: QueueSpec, changes: Sequence[Change], queue_size: int) -> list[tuple[Change, Item]]:
+        """Write `changes` batch by batch; returns the conflicts, each with its fresh copy.
+
+        A batch refused for one item's sake (StaleEtag, LockedItem) means others of the
+        run may be stale too (another apply of the same spec, an earlier run that
+        landed): every change not yet written is re-read at once (`Provider.reread`:
+        one listing on Synapse), the stale ones are set aside and only the rest is
+        batched again. So a conflict costs one re-read, never one round trip per item
+        (and a batch re-sent per item peeled off it)."""
+        conflicts: list[tuple[Change, Item]] = []
+        batches = deque(self.provider.batches(queue, changes))
+        while batches and self.failure is None and not self.stopping():
+            batch = batches.popleft()
             try:
-                self.requests += 1
-                result = self.provider.write(queue, remaining)
+                self.calls += 1
+                result = self.provider.write(queue, batch)
             except (StaleEtag, LockedItem) as exc:
-                culprit = next((c for c in remaining if c.item_id == exc.item_id), None)
+                culprit = next((c for c in batch if c.item_id == exc.item_id), None)
                 if culprit is None:  # the service named an id we did not send
-                    self.fail(queue, remaining, f"write refused with an unexpected conflict: {exc}")
+                    self.fail(queue, batch, f"write refused with an unexpected conflict: {exc}")
                     break
-                conflicts.append((culprit, None))
-                remaining = remaining.without(culprit)
+                unwritten = [c for part in (batch, *batches) for c in part]
+                kept = self.sort_out(queue, unwritten, culprit, queue_size, conflicts)
+                batches = deque(self.provider.batches(queue, kept) if kept else ())
                 continue
             except ProviderError as exc:
                 if isinstance(exc, ConfigError) and self.first_write():
                     raise  # a refused token before anything landed: one line, as plan says it
-                self.fail(queue, remaining, self.unwritten(str(exc)))
+                self.fail(queue, batch, self.unwritten(str(exc)))
                 break
             if result is None:
-                for change in remaining:
+                for change in batch:
                     self.record(queue, change.item_id, "applied")
-                self.tick(len(remaining))
+                self.tick(len(batch))
             else:
-                conflicts += self.account(queue, remaining, result)
-            break
+                conflicts += self.account(queue, batch, result)
         return conflicts
 
-    def account(self, queue: QueueSpec, batch: Sequence[Change], result: WriteResult) -> list[tuple[Change, Item | None]]:
+    def sort_out(
+        self, queue: QueueSpec, unwritten: Sequence[Change], culprit: Change, queue_size: int,
+        conflicts: list[tuple[Change, Item]],
+    ) -> list[Change]:
+        """Re-read every unwritten change's item; the ones changed since they were read
+        (and the culprit the service named) join `conflicts` with their fresh copy, gone
+        ones fail; returns the changes still safe to send."""
+        try:
+            self.calls += 1
+            fresh = {item.id: item for item in self.provider.reread(
+                queue, [c.item_id for c in unwritten], queue_size)}
+        except ProviderError as exc:
+            self.fail(queue, unwritten, f"could not re-read conflicting items: {exc}")
+            return []
+        kept: list[Change] = []
+        for change in unwritten:
+            item = fresh.get(change.item_id)
+            if item is None:
+                self.record(queue, change.item_id, "failed", "item no longer exists")
+                self.tick(1)
+            elif change is culprit or item.etag != change.etag:
+                conflicts.append((change, item))
+            else:
+                kept.append(change)
+        return kept
+
+    def account(self, queue: QueueSpec, batch: Sequence[Change], result: WriteResult) -> list[tuple[Change, Item]]:
         """Record exactly what a WriteResult says; changes it does not name were not
         attempted and are left for the final "skipped" pass."""
         by_id = {c.item_id: c for c in batch}
@@ -114,7 +148,7 @@ class _Run:
         """Whether nothing can have landed yet: no write answered, and this one either
         all-or-nothing or the run's first (a token is refused at its first request)."""
         answered = any(r.outcome in ("applied", "unchanged", "failed") for r in self.results.values())
-        return not answered and (self.provider.capabilities.atomic_batches or self.requests == 1)
+        return not answered and (self.provider.capabilities.atomic_batches or self.calls == 1)
 
     def unwritten(self, reason: str) -> str:
         if self.provider.capabilities.atomic_batches:
@@ -140,12 +174,15 @@ def apply_plan(
     """Apply every non-blocked change of `plan`; the caller refuses blocked plans.
 
     `queues` gives each queue's settings the provider needs to write (lock key).
-    With `rediff` (spec mode) conflicting items are re-read, re-diffed and retried up to
-    `max_rounds` rounds; without it (plan-file mode) they are reported stale unless the
-    fresh item already holds the planned values. `stop` is asked between writes; once it
-    names a signal, the write in flight is finished and nothing more is sent.
+    With `rediff` (spec mode) conflicting items are re-diffed from their fresh copies
+    and retried up to `max_rounds` rounds; without it (plan-file mode) they are reported
+    stale unless the fresh item already holds the planned values. The report's request
+    count is what the provider sent meanwhile, every retry and refusal included. `stop`
+    is asked between writes; once it names a signal, the write in flight is finished and
+    nothing more is sent.
     """
     run = _Run(provider, progress, stop=stop)
+    sent_before = provider.requests_sent()
     for queue_plan in plan.queues:
         queue = queues[queue_plan.queue_id]
         pending = [c for c in queue_plan.changes if not c.blocked]
@@ -155,11 +192,7 @@ def apply_plan(
         for round_no in range(1, max_rounds + 1):
             if not pending or run.failure or run.stopping():
                 break
-            conflicts: list[tuple[Change, Item | None]] = []
-            for batch in provider.batches(queue, pending):
-                if run.failure or run.stopping():
-                    break
-                conflicts += run.write_batch(queue, batch)
+            conflicts = run.write_all(queue, pending, queue_plan.items_seen)
             if run.failure or not conflicts:
                 break
             pending = _settle_conflicts(run, queue, conflicts, differ, last=round_no == max_rounds)
@@ -171,29 +204,19 @@ def apply_plan(
                 run.results[(queue_plan.queue_id, change.item_id)] = ItemResult(
                     queue_plan.queue_id, change.item_id, "skipped", why,
                 )
-    return ApplyReport(results=tuple(run.results.values()), requests=run.requests, interrupted=run.interrupted)
+    sent_after = provider.requests_sent()
+    requests = run.calls if sent_before is None or sent_after is None else sent_after - sent_before
+    return ApplyReport(results=tuple(run.results.values()), requests=requests, interrupted=run.interrupted)
 
 
 def _settle_conflicts(
-    run: _Run, queue: QueueSpec, conflicts: Sequence[tuple[Change, Item | None]],
+    run: _Run, queue: QueueSpec, conflicts: Sequence[tuple[Change, Item]],
     differ: Rediff | None, *, last: bool,
 ) -> list[Change]:
-    """Decide each conflicting item from a fresh copy (read once, here, unless the
-    provider's guard already read it): done, stale, blocked or retry."""
-    fresh = {c.item_id: item for c, item in conflicts if item is not None}
-    unread = [c.item_id for c, item in conflicts if item is None]
-    if unread:
-        try:
-            fresh.update({item.id: item for item in run.provider.get(queue, unread)})
-        except ProviderError as exc:
-            run.fail(queue, (c for c, _ in conflicts), f"could not re-read conflicting items: {exc}")
-            return []
+    """Decide each conflicting item from its fresh copy: done, stale, blocked or retry."""
     retry: list[Change] = []
-    for change, _ in conflicts:
-        item = fresh.get(change.item_id)
-        if item is None:
-            run.record(queue, change.item_id, "failed", "item no longer exists")
-        elif differ is None:
+    for change, item in conflicts:
+        if differ is None:
             if matches_after(change, item):
                 run.record(queue, change.item_id, "unchanged", "already held the planned values when re-read")
             else:

@@ -162,10 +162,11 @@ class _Retry(Retry):
     to Session, which reads the throttle's reason."""
 
     announced = False  # whether a retry note was logged yet (carried over by new())
+    on_retry: Callable[[], None] | None = None  # counts each re-sent attempt (Session.sent)
 
     def new(self, **kwargs: Any) -> _Retry:
         retry = super().new(**kwargs)
-        retry.announced = self.announced
+        retry.announced, retry.on_retry = self.announced, self.on_retry
         return retry
 
     def increment(self, *args: Any, **kwargs: Any) -> _Retry:
@@ -182,10 +183,13 @@ class _Retry(Retry):
             final = MaxRetryError(kwargs.get("_pool"), url, error)  # type: ignore[arg-type]
             return self._give_up(final)
         try:
-            return super().increment(*args, **kwargs)
+            retry = super().increment(*args, **kwargs)
         except MaxRetryError as exc:
             self._give_up(exc)
             raise
+        if self.on_retry is not None:
+            self.on_retry()  # urllib3 sends the request again
+        return retry
 
     def _give_up(self, exc: MaxRetryError) -> NoReturn:
         errors = [attempt.error for attempt in self.history] + [exc.reason]
@@ -301,6 +305,18 @@ class Session(requests.Session):
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._window = _Window()
         self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sent = 0
+        self._sent_lock = threading.Lock()
+
+    @property
+    def sent(self) -> int:
+        """Requests attempted so far, every retry included (429s here, 5xx and transport
+        failures by urllib3 below): what a report says was sent."""
+        return self._sent
+
+    def count_sent(self) -> None:
+        with self._sent_lock:
+            self._sent += 1
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """One request, re-sent on 429 after the wait the throttle asks for (at most
@@ -344,6 +360,7 @@ class Session(requests.Session):
 
     def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
         start = time.monotonic()
+        self.count_sent()
         try:
             with self._slots:
                 response = super().request(method, url, *args, **kwargs)
@@ -451,6 +468,7 @@ def make_session(
     )
     session = Session(timeout, retries=retries, backoff=backoff, max_in_flight=max_in_flight,
                       dialect=dialect)
+    retry.on_retry = session.count_sent
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max_in_flight)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -523,7 +523,7 @@ class ItemResult:
 @dataclass(frozen=True)
 class ApplyReport:
     results: tuple[ItemResult, ...]
-    requests: int = 0  # write requests sent, for the report and the benchmarks
+    requests: int = 0  # requests sent, every retry and refusal included (Provider.requests_sent)
     # The signal (SIGINT, SIGTERM) that stopped the run after the write in flight
     interrupted: str | None = None
 

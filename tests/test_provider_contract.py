@@ -189,3 +189,27 @@ def test_a_write_that_fails_part_way_is_reported_exactly_as_it_landed(backend, s
         rerun = build_plan(spec_of(provider, queue), provider)
         assert apply_plan(rerun.plan, provider, rerun.queues, rediff=rerun.rediffers()).ok
         assert not build_plan(spec_of(provider, queue), provider).plan.has_changes
+
+
+@every_backend(slow=frozenset({"omics"}))
+def test_the_report_counts_every_request_sent_retries_included(backend):
+    """The report's request count is what the service saw during apply: first with
+    every request answered 503 (each retried, then given up), then a clean apply."""
+    provider, base_queue = backend.make(min(2 * backend.batch_limit + 1, backend.max_items))
+    if backend.fake is None:
+        pytest.skip(f"{backend.name} sends no requests")
+    queue = review_queue(backend, base_queue)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        before = len(backend.fake.request_log())
+        backend.fake.faults.fail_rate = 1.0
+        failed = apply_plan(result.plan, provider, result.queues)
+        backend.fake.faults.fail_rate = 0.0
+        during_failure = backend.fake.request_log()[before:]
+        rerun = build_plan(spec_of(provider, queue), provider)
+        before = len(backend.fake.request_log())
+        clean = apply_plan(rerun.plan, provider, rerun.queues, rediff=rerun.rediffers())
+        during_clean = backend.fake.request_log()[before:]
+    assert not failed.ok and len(during_failure) >= 2  # retried at least once
+    assert failed.requests == len(during_failure)
+    assert clean.ok and clean.requests == len(during_clean) > 0

@@ -160,7 +160,9 @@ def test_concurrent_readers_read_each_item_once_and_at_most_two_pages_past_the_e
     pages = list(provider(sb.url).pages(queue_spec(), progress=seen.append))
     assert RELISTED not in pages
     assert [i.id for page in pages for i in page] == [str(FIRST + n) for n in range(count)]  # in order
-    assert [len(page) for page in pages] == [100] * (count // 100) + [count % 100]
+    # the empty page after a multiple of 100 may not be handed on: once the page past the
+    # end (total N) is in, a full page reaching N is the end (totalNumberOfResults)
+    assert [len(page) for page in pages if page] == [100] * (count // 100) + [count % 100] * (count % 100 > 0)
     assert sum(seen) == count
     offsets = offsets_read(sb)
     needed = count // 100 + 1
@@ -703,23 +705,4 @@ def test_a_written_body_is_the_canonical_encoding_whether_batches_encoded_it_or_
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes[:3]])),
         encode_body(batch_body([status_for_write(changes[3], "other")])),
         encode_body(batch_body([status_for_write(c, "frozen") for c in changes])),
-    ]
-
-
-def test_a_batch_without_a_conflicting_change_keeps_the_others_encodings(monkeypatch):
-    """The engine peels a stale item off with Batch.without and re-sends the rest: those
-    are sent as batches() encoded them, and the peeled one is not sent."""
-    app = Scripted(lambda request: json_response({}))
-    items = [Item(str(FIRST + n), f"e{n}", "OPEN", base=status(str(FIRST + n))) for n in range(3)]
-    changes = [change(i, ("tags.note", (f"n{n}",))) for n, i in enumerate(items)]
-    with serve(app) as url:
-        p = provider(url)
-        (batch,) = p.batches(queue_spec(), changes)
-        encoded_since = count_encodings(monkeypatch)
-        rest = batch.without(changes[1])
-        assert list(rest) == [changes[0], changes[2]]
-        p.write(queue_spec(), rest)
-        assert encoded_since() == 0
-    assert [seen.body for seen in app.seen] == [
-        encode_body(batch_body([status_for_write(c, "locked") for c in (changes[0], changes[2])])),
     ]

@@ -2,6 +2,7 @@
 plan file exactly as reviewed; prints the report."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Sequence
@@ -61,7 +62,7 @@ def apply(
                 _echo_report(ApplyReport(results=()), fmt, opts, refused=view.problem_docs)
             return EXIT_ERROR
         if not plan.has_changes:
-            _echo_report(ApplyReport(results=()), fmt, opts)
+            _echo_report(ApplyReport(results=(), requests=provider.requests_sent() or 0), fmt, opts)
             return EXIT_OK
         if not auto_approve:
             _confirm()
@@ -73,6 +74,9 @@ def apply(
                                     progress=progress.line("Writing", total), stop=stop)
         finally:
             progress.close()
+        sent = provider.requests_sent()  # the whole command's: apply SPEC's listing too
+        if sent is not None:
+            report = dataclasses.replace(report, requests=sent)
     _echo_report(report, fmt, opts)
     if report.interrupted:
         return EXIT_INTERRUPTED

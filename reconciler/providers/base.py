@@ -131,13 +131,10 @@ class Batch(tuple):  # tuple[Change, ...]
 
     A provider that prepares each change's request while it sizes its batches (Synapse
     encodes each status to measure it) returns a subclass carrying what it prepared, so
-    `write` need not prepare it again; `without` is how the engine peels a conflicting
-    change off, and a subclass keeps what it prepared for the changes that remain."""
+    `write` need not prepare it again. After a conflict the engine asks `batches` again
+    for the changes still to send."""
 
     __slots__ = ()
-
-    def without(self, change: Change) -> "Batch":
-        return Batch(c for c in self if c is not change)
 
 
 class Provider(ABC):
@@ -178,11 +175,22 @@ class Provider(ABC):
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         """Fresh copies of some items (after a conflict); unknown ids are left out."""
 
+    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> list[Item]:
+        """Fresh copies of every item still to be written after a conflict, read at once
+        the cheapest way the service offers, so one conflict costs one re-read of the
+        run rather than one per item (`queue_size`: items the plan listed). Default:
+        `get`; a service that reads a page of many items per request lists the queue."""
+        return self.get(queue, ids)
+
+    def requests_sent(self) -> int | None:
+        """Requests sent so far, every retry included (the report's count); None for a
+        service reached without requests (the engine then counts its own calls)."""
+        return None
+
     @abstractmethod
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult | None:
         """Write one batch, each change guarded by its etag (or the compare guard).
-        `changes` is a Batch from `batches` (or what `without` left of one), or any
-        sequence of changes: a test, or a caller that made no batches.
+        `changes` is a Batch from `batches`, or any sequence of changes: a test, or a caller that made no batches.
 
         Builds each object from the item as stored (`change.base` where the service
         refuses a stale etag, a fresh read under the compare guard) with only the
@@ -196,7 +204,8 @@ class Provider(ABC):
     def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """Split changes into write batches, in order; providers with size limits refine
         this (the queue's settings, such as its lock annotation, shape what is written).
-        The engine hands each batch to `write`, or what `Batch.without` leaves of it."""
+        The engine hands each batch to `write`, and after a conflict batches what is
+        left again."""
         return [Batch(part) for part in chunk(changes, self.capabilities.batch_limit)]
 
     @classmethod

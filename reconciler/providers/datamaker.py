@@ -188,6 +188,9 @@ class DatamakerProvider(Provider):
     def close(self) -> None:
         self._session.close()
 
+    def requests_sent(self) -> int:
+        return self._session.sent
+
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """The project's tags (every tag the spec names must exist: checked before any

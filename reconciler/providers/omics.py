@@ -21,8 +21,9 @@ import html
 import os
 import random
 import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date, datetime
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
@@ -134,6 +135,10 @@ class OmicsProvider(Provider):
             client.meta.endpoint_url.rstrip("/"), tags_client.meta.endpoint_url.rstrip("/"))
         self._managed: dict[str, frozenset[str] | None] = {}
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
+        self._sent = 0  # every attempt botocore sends, retries included (the report's count)
+        self._sent_lock = threading.Lock()
+        for each in {id(c): c for c in (client, tags_client)}.values():
+            each.meta.events.register("before-send.omics", self._count_sent)
 
     def __repr__(self) -> str:
         return f"OmicsProvider(endpoint={self._endpoint!r}, region={self._region!r})"
@@ -261,6 +266,14 @@ class OmicsProvider(Provider):
                                        for q, keys in sorted(self._managed.items())}
         return options
 
+    def _count_sent(self, **_: Any) -> None:
+        """botocore's `before-send` fires once per attempt; returning None sends it."""
+        with self._sent_lock:
+            self._sent += 1
+
+    def requests_sent(self) -> int:
+        return self._sent
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._client.close()
@@ -341,8 +354,12 @@ class OmicsProvider(Provider):
         return [item for item in self._get_many(wanted, queue) if item is not None]
 
     def _get_many(self, ids: Sequence[str], queue: QueueSpec) -> list[Item | None]:
+        """Every read answered (or given up) before the first failure is raised: no
+        request is still being sent, or retried, once the caller has moved on."""
         managed = self._managed_tags(queue)
-        return list(self._pool.map(lambda batch_id: self._get_one(batch_id, queue, managed), ids))
+        futures = [self._pool.submit(self._get_one, batch_id, queue, managed) for batch_id in ids]
+        wait(futures)
+        return [future.result() for future in futures]
 
     def _managed_tags(self, queue: QueueSpec) -> frozenset[str] | None:
         """The tag keys the queue's spec manages (None: every key, `policy: exact`): the

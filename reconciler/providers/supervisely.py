@@ -186,6 +186,9 @@ class SuperviselyProvider(Provider):
     def close(self) -> None:
         self._session.close()
 
+    def requests_sent(self) -> int:
+        return self._session.sent
+
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """`tasks.list` sorted by id, page 1 first, then the other pages (several in

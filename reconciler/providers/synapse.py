@@ -34,6 +34,7 @@ from .base import (
     StaleEtag,
     WriteFailed,
     endpoint_option,
+    gather,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -79,10 +80,21 @@ _NUMERIC = re.compile(r"[0-9]+")
 _PAGES_AHEAD = 8
 
 
+# A page as read: the path it came from, its raw results, and the most results the
+# queue can hold by its totalNumberOfResults (None: Synapse's estimate, saying nothing).
+_Page = tuple[str, list[Any], "int | None"]
+
+
 class _Listing:
     """One pass over a queue's pages: page 0 read on the caller's thread, then up to
     `readers` reader threads each asking for the next unissued offset as soon as its
-    last request is answered, until a page comes back short (or a request fails).
+    last request is answered, until a page comes back short (or a request fails), or
+    the total the service stated is reached (no offset at or past it is asked for).
+
+    `known` (a re-read, which knows the queue held that many items when planned): the
+    pages before it are read concurrently, but one past them only after the page
+    before came back full, so an unchanged queue costs exactly floor(known/100) + 1
+    requests, none in flight past the end.
 
     Pages are handed out in offset order (`take`). Each arriving page is checked for
     repeated ids along the frontier, in offset order and under the lock, so a repeat is
@@ -93,10 +105,13 @@ class _Listing:
     waited for (each is one request), the threads are joined.
     """
 
-    def __init__(self, read: Callable[[int], tuple[str, list[Any]]], readers: int, ahead: int) -> None:
+    def __init__(self, read: Callable[[int], _Page], readers: int, ahead: int, known: int | None = None) -> None:
         self._read, self._readers, self._ahead = read, readers, ahead
+        self._known = None if known is None else known // PAGE_LIMIT  # last page sure to be needed
+        self._full: set[int] = set()  # pages that came back full
+        self._bound: int | None = None  # the fewest results any page's total allowed
         self._cond = threading.Condition()
-        self._done: dict[int, tuple[str, list[Any]] | BaseException] = {}
+        self._done: dict[int, _Page | BaseException] = {}
         self._seen: set[str] = set()
         self._issued = 0  # pages asked for (indexes 0 .. issued-1)
         self._checked = 0  # pages before this index are in and checked for repeats
@@ -105,7 +120,7 @@ class _Listing:
         self._stopped = False
         self._threads: list[threading.Thread] = []
 
-    def take(self, index: int) -> tuple[str, list[Any]]:
+    def take(self, index: int) -> _Page:
         """Page `index` (the caller takes them in order), or its exception raised."""
         if index == 0:
             self._issued = 1
@@ -127,6 +142,11 @@ class _Listing:
             raise page
         return page
 
+    def ended(self, index: int) -> bool:
+        """Whether page `index` (taken) is the last: short, or the stated total reached."""
+        with self._cond:
+            return self._end is not None and index >= self._end
+
     def close(self) -> None:
         with self._cond:
             self._stopped = True
@@ -138,7 +158,7 @@ class _Listing:
         while True:
             with self._cond:
                 while (not self._stopped and self._end is None
-                       and self._issued - self._taken >= self._ahead):
+                       and (self._issued - self._taken >= self._ahead or not self._may_issue(self._issued))):
                     self._cond.wait()
                 if self._stopped or self._end is not None:
                     return  # every page before the end was issued before it was known
@@ -146,16 +166,33 @@ class _Listing:
                 self._issued += 1
             self._arrived(index, self._fetch(index))
 
-    def _fetch(self, index: int) -> tuple[str, list[Any]] | BaseException:
+    def _may_issue(self, index: int) -> bool:
+        """Whether page `index` may be asked for yet: never at or past a stated total
+        (the page before it then ends the listing), and past `known` pages only once
+        the page before came back full. Whoever waits on this is woken by that page."""
+        if self._bound is not None and index * PAGE_LIMIT >= self._bound:
+            return False
+        return self._known is None or index <= self._known or index - 1 in self._full
+
+    def _fetch(self, index: int) -> _Page | BaseException:
         try:
             return self._read(index * PAGE_LIMIT)
         except BaseException as exc:  # handed to the caller's thread, raised there
             return exc
 
-    def _arrived(self, index: int, page: tuple[str, list[Any]] | BaseException) -> None:
+    def _arrived(self, index: int, page: _Page | BaseException) -> None:
         with self._cond:
             self._done[index] = page
-            if isinstance(page, BaseException) or len(page[1]) < PAGE_LIMIT:
+            if not isinstance(page, BaseException):
+                listed = index * PAGE_LIMIT + len(page[1])
+                if page[2] is not None:
+                    self._bound = page[2] if self._bound is None else min(self._bound, page[2])
+                if self._bound is not None and listed > self._bound:
+                    self._done[index] = ListingMoved(
+                        f"the listing passed the {self._bound} results Synapse said the queue has")
+                elif len(page[1]) == PAGE_LIMIT and (self._bound is None or listed < self._bound):
+                    self._full.add(index)
+            if index not in self._full:  # short, failed, inconsistent, or the stated total reached
                 self._end = index if self._end is None else min(self._end, index)
             while self._checked in self._done and (self._end is None or self._checked <= self._end):
                 self._check(self._checked)
@@ -234,6 +271,9 @@ class SynapseProvider(Provider):
     def close(self) -> None:
         self._session.close()
 
+    def requests_sent(self) -> int:
+        return self._session.sent
+
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """Pages of 100, up to `readers` requests at a time, in offset order, until a
@@ -250,17 +290,31 @@ class SynapseProvider(Provider):
         that changes mid-listing can repeat (or skip) a row: a repeat is detected and the
         queue listed once more, after RELISTED.
         """
+        return self._pages(queue, progress, None)
+
+    def _pages(self, queue: QueueSpec, progress: Progress | None, known: int | None) -> Iterator[list[Item] | Relisted]:
         return read_twice(
-            lambda: self._pages_once(queue, progress),
+            lambda: self._pages_once(queue, progress, known),
             lambda exc: f"evaluation {queue.id}: {exc}; the queue kept changing while it was read, try again",
         )
 
-    def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
-        listing = _Listing(lambda offset: self._read_page(queue, offset), self._readers, _PAGES_AHEAD)
+    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> list[Item]:
+        """After a conflict: the queue listed again (floor(N/100) + 1 pages for the N
+        items the plan listed, none read ahead past them), since one page holds 100
+        statuses while the single-status GET returns one and is limited to 1 call a
+        second. Only a few ids (at most one round of requests in flight, and fewer than
+        the pages) are read one by one."""
+        wanted = set(ids)
+        if len(wanted) <= MAX_IN_FLIGHT and len(wanted) < queue_size // PAGE_LIMIT + 1:
+            return self.get(queue, ids)
+        return [item for item in gather(self._pages(queue, None, queue_size)) if item.id in wanted]
+
+    def _pages_once(self, queue: QueueSpec, progress: Progress | None, known: int | None) -> Iterator[list[Item]]:
+        listing = _Listing(lambda offset: self._read_page(queue, offset), self._readers, _PAGES_AHEAD, known)
         try:
             index = 0
             while True:
-                path, results = listing.take(index)
+                path, results, _ = listing.take(index)
                 try:
                     items = [status_to_item(status, queue.lock_key) for status in results]
                 except MalformedStatus as exc:
@@ -268,14 +322,15 @@ class SynapseProvider(Provider):
                 if progress and results:
                     progress(len(results))
                 yield items
-                if len(results) < PAGE_LIMIT:
+                if listing.ended(index):
                     return
                 index += 1
         finally:
             listing.close()
 
-    def _read_page(self, queue: QueueSpec, offset: int) -> tuple[str, list[Any]]:
-        """One page's `results`, still raw; (the path it came from, the results)."""
+    def _read_page(self, queue: QueueSpec, offset: int) -> _Page:
+        """One page's `results`, still raw: (the path it came from, the results, the
+        most results its `totalNumberOfResults` allows the queue, if it says)."""
         path = f"/evaluation/{_segment(queue.id)}/submission/status/all?limit={PAGE_LIMIT}&offset={offset}"
         response = self._get(path)
         if response.status_code == 403:
@@ -285,7 +340,10 @@ class SynapseProvider(Provider):
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) > PAGE_LIMIT:
             raise self._unexpected(path, "expected an object with a `results` array of at most 100")
-        return path, results
+        total = body.get("totalNumberOfResults")
+        if total is not None and (type(total) is not int or total < 0):
+            raise self._unexpected(path, "`totalNumberOfResults` is not a non-negative integer")
+        return path, results, _stated_total(offset, len(results), total)
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         from concurrent.futures import ThreadPoolExecutor  # only conflict re-reads need it
@@ -461,9 +519,15 @@ class EncodedBatch(Batch):
             return EncodedBatch(tuple.__getitem__(self, index), self.encoded[index], self.lock_key)
         return tuple.__getitem__(self, index)
 
-    def without(self, change: Change) -> "EncodedBatch":
-        kept = [i for i, c in enumerate(self) if c is not change]
-        return EncodedBatch([self[i] for i in kept], [self.encoded[i] for i in kept], self.lock_key)
+
+def _stated_total(offset: int, count: int, total: int | None) -> int | None:
+    """The most results a page's `totalNumberOfResults` allows the queue, or None when
+    it says nothing: Synapse only estimates it, as offset + count + 1 while pages are
+    full ("at least one more"), which bounds nothing. Any other value is taken at its
+    word: a listing never asks past it, and a page past it means the queue moved."""
+    if total is None or (count == PAGE_LIMIT and total == offset + PAGE_LIMIT + 1):
+        return None
+    return total
 
 
 def batch_body(statuses: list[dict[str, Any]]) -> dict[str, Any]:

@@ -154,6 +154,9 @@ class WorkflowResultsProvider(Provider):
     def close(self) -> None:
         self._session.close()
 
+    def requests_sent(self) -> int:
+        return self._session.sent
+
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
         """`/view/count`, then pages of 100 (skip 0, 100, ...) of the managed fields only,
