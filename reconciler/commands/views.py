@@ -30,7 +30,8 @@ class View:
 
     meta: Mapping
     header: str
-    # why the plan fails, each (kind, message): kind is missing, blocked, refused or safety
+    # why the plan fails, each (kind, message): kind is missing, blocked, refused, safety
+    # or settled (--strict)
     reasons: tuple[tuple[str, str], ...] = ()
     # --allow-missing: entries for submissions their queue lacks are warnings, not errors
     allow_missing: bool = False
