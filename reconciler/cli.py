@@ -231,15 +231,20 @@ def show(opts: Options, planfile: str, fmt: str) -> int:
     epilog="\b\nExamples:\n"
     "  reconciler export spec.yaml > current.yaml    # print it (the default)\n"
     "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
-    "  reconciler export spec.yaml -o current.yaml --force   # replace an older export"
+    "  reconciler export spec.yaml -o current.yaml --force   # replace an older export\n"
+    "  reconciler export spec.yaml -o adopted.yaml --table adopted.csv   # entries as a table\n"
+    "  reconciler export spec.yaml --table adopted.csv > adopted.yaml    # the same"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", default="-", type=OutPath(),
               help="Where to write the exported spec (default '-': stdout). An existing file is refused without --force.")
+@click.option("--table", type=OutPath(), default=None, metavar="OUT.csv",
+              help="Write the entries as a CSV table the spec includes (one per queue: "
+                   "OUT-<queue>.csv when there are several), inside the spec's folder.")
 @click.option("--force", is_flag=True,
-              help="Replace an existing output file (and a differing spec.schema.json beside it); never an input spec.")
+              help="Replace existing output files (and a differing spec.schema.json beside them); never a file the spec reads.")
 @click.pass_obj
-def export(opts: Options, spec_path: str, out: str, force: bool) -> int:
+def export(opts: Options, spec_path: str, out: str, table: str | None, force: bool) -> int:
     """Write the live state of a spec's queues as a spec of explicit entries.
 
     Brings an existing queue under management: planning the exported spec shows no
@@ -247,12 +252,14 @@ def export(opts: Options, spec_path: str, out: str, force: bool) -> int:
     Reads each queue once; writes nothing to the service. With `-o FILE` the output's
     first line points editors at `spec.schema.json`, which is written beside it (what
     `reconciler schema` prints) unless a different one is there; on stdout create it
-    yourself. An existing FILE is refused unless --force, and the spec being exported
-    (or a file it includes) is never written over.
+    yourself. An existing FILE (or table) is refused unless --force, and a file the
+    spec reads is never written over. With `--table`, the entries go to a typed CSV
+    table the exported spec includes (docs/spec.md "Table and JSON sources"), which
+    plans to no changes just the same.
     """
     from .commands.export import export as run_export
 
-    return run_export(opts, spec_path, out, force)
+    return run_export(opts, spec_path, out, table, force)
 
 
 @global_options
@@ -299,6 +306,7 @@ def schema(which: str) -> int:
 @click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
               help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
 @click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
+@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's behaviour (repeatable; docs/sandbox.md lists each service's).")
 @click.option("--url-file", type=click.Path(dir_okay=False),
               help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.")
 def serve(**config) -> int:

@@ -54,7 +54,9 @@ def _statable(status: str, rules: StatusRules) -> bool:
     return rules.values is None or status in rules.values
 
 
-def _entry(item: Item, rules: StatusRules, labels: bool) -> dict[str, Any]:
+def entry_of(item: Item, rules: StatusRules = StatusRules(), labels: bool = False) -> dict[str, Any]:
+    """What a spec can say of `item` for a service with these status `rules` (and label
+    tags, written as a list); the defaults state everything (any status, a tag map)."""
     entry: dict[str, Any] = {}
     if _statable(item.status, rules):
         entry["status"] = item.status
@@ -114,6 +116,15 @@ def export_spec(
     queues: Sequence[tuple[QueueSpec, Sequence[Item]]],
     out_dir: str,
 ) -> str:
+    return dump_spec(spec_document(provider, queues, out_dir))
+
+
+def spec_document(
+    provider: ProviderConfig,
+    queues: Sequence[tuple[QueueSpec, Sequence[Item]]],
+    out_dir: str,
+) -> dict[str, Any]:
+    """The exported spec as data: each queue with its settings and `submissions:`."""
     doc: dict[str, Any] = {"version": 1, "provider": _provider_block(provider, out_dir), "queues": []}
     capabilities = provider_class(provider.type).capabilities
     lock_option = capabilities.lock_option
@@ -128,12 +139,16 @@ def export_spec(
         if safety:
             entry["safety"] = safety
         order = capabilities.order or item_order
-        entries = ((item.id, _entry(item, capabilities.status, capabilities.label_tags))
+        entries = ((item.id, entry_of(item, capabilities.status, capabilities.label_tags))
                    for item in sorted(items, key=lambda i: order(i.id)))
         # an item with nothing a spec can say about it (no settable status, no tags, not
         # locked) would be an empty entry, which the schema refuses
         entry["submissions"] = {item_id: fields for item_id, fields in entries if fields}
         doc["queues"].append(entry)
+    return doc
+
+
+def dump_spec(doc: dict[str, Any]) -> str:
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=None)
     return HEADER + body

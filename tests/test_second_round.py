@@ -361,7 +361,7 @@ def test_a_wrong_token_on_apply_planfile_is_one_line_and_q_hides_the_plan(make_s
 def test_apply_with_q_prints_the_report_but_not_the_plan(example):
     result = run_cli("apply", example, "--auto-approve", "-q")
     assert result.code == 0
-    assert "Apply complete: 8 applied" in result.out and "Markers:" not in result.out
+    assert "Apply complete: 11 applied" in result.out and "Markers:" not in result.out
 
 
 # ---------------------------------------------------------- 11. reference docs
@@ -537,3 +537,15 @@ def test_validate_shows_every_problem_the_structure_allows_in_one_round(tmp_path
     assert lines[1].startswith(f"error: {spec}:7:13: unknown field 'statos'")
     assert lines[2].startswith(f"error: {spec}:12:9: rules 'a'") and "can oscillate" in lines[2]
     assert len(lines) == 3
+
+
+def test_export_never_writes_over_a_table_the_spec_reads(tmp_path):
+    (tmp_path / "live.yaml").write_text("queues:\n- id: q\n  items:\n  - {id: '1', status: A}\n")
+    table = tmp_path / "t.csv"
+    table.write_text("id,status\n1,A\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\nqueues:\n"
+                    "  - id: q\n    include:\n      - table: t.csv\n        id: id\n        status: status\n")
+    result = run_cli("export", spec, "-o", tmp_path / "adopted.yaml", "--table", table, "--force")
+    assert result.code == 1 and "is a file the spec reads" in result.err
+    assert table.read_text() == "id,status\n1,A\n" and not (tmp_path / "adopted.yaml").exists()

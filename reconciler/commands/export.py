@@ -10,12 +10,13 @@ import click
 
 from ..error_handler import EXIT_OK, echo_err
 from ..errors import UserError
+from ..model import QueueSpec
 from .inputs import load_specs
 from .options import Options
 from .schema import schema_text
 
 
-def export(opts: Options, spec_path: str, out: str, force: bool = False) -> int:
+def export(opts: Options, spec_path: str, out: str, table: str | None = None, force: bool = False) -> int:
     from ..export import export_spec, unstatable_tags
     from ..providers import open_provider
 
@@ -23,28 +24,57 @@ def export(opts: Options, spec_path: str, out: str, force: bool = False) -> int:
     if out != "-":
         _check_out(out, spec.files, force)
     out_dir = os.getcwd() if out == "-" else os.path.dirname(os.path.abspath(out))
+    tables = _table_paths(table, out_dir, spec.queues)
+    for path in tables:
+        _check_out(path, spec.files, force)
     progress = opts.progress()
     with open_provider(spec.provider) as provider:
         try:
             queues = [(q, provider.list(q, progress.line(f"Reading queue {q.id}"))) for q in spec.queues]
         finally:
             progress.close()
-    text = export_spec(spec.provider, queues, out_dir)
+    if tables:
+        from ..table_export import export_tables
+
+        text, table_texts = export_tables(spec.provider, queues, out_dir, tables)
+        for path, table_text in zip(tables, table_texts):
+            _write(path, table_text, "the exported table")
+    else:
+        text = export_spec(spec.provider, queues, out_dir)
     if not opts.quiet:
         for warning in unstatable_tags(queues):
             echo_err(f"warning: {warning}")
     if out == "-":
         click.echo(text, nl=False)
         return EXIT_OK
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{out}: cannot write the exported spec: {exc.strerror}") from None
+    _write(out, text, "the exported spec")
     _write_schema_beside(out, spec.files, force, opts.quiet)
     if not opts.quiet:
         items = sum(len(items) for _, items in queues)
         echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
     return EXIT_OK
+
+
+def _table_paths(table: str | None, out_dir: str, queues: Sequence[QueueSpec]) -> list[str]:
+    """Where each queue's table goes; refused before anything is read when the spec
+    could not include them (a spec's includes stay inside its folder)."""
+    if table is None:
+        return []
+    from ..table_export import table_paths
+
+    paths = [os.path.abspath(p) for p in table_paths(table, queues)]
+    for path in paths:
+        if os.path.commonpath([out_dir, path]) != out_dir:
+            raise UserError(f"--table {table}: the table must be inside the exported spec's folder "
+                            f"({out_dir}), which the spec can include from")
+    return paths
+
+
+def _write(path: str, text: str, what: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write {what}: {exc.strerror}") from None
 
 
 def _is_input(path: Path, inputs: Sequence[str]) -> str | None:
@@ -64,7 +94,7 @@ def _check_out(out: str, inputs: Sequence[str], force: bool) -> None:
     path = Path(out)
     same = _is_input(path, inputs)
     if same is not None:
-        raise UserError(f"{out}: is {'the spec being exported' if same == inputs[0] else 'a file the spec includes'}; "
+        raise UserError(f"{out}: is {'the spec being exported' if same == inputs[0] else 'a file the spec reads'}; "
                         "export to another file (or to stdout: leave out -o)")
     if path.exists() and not force:
         raise UserError(f"{out}: already exists; pass --force to replace it, or export to another file "
