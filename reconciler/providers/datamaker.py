@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import suggest
-from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -454,7 +454,7 @@ class DatamakerProvider(Provider):
             if nothing_sent(exc):
                 return REFUSED, f"POST {url}: no connection ({failure_name(exc)}); not written"
             return AMBIGUOUS, f"POST {url} got no answer ({failure_name(exc)})"
-        if 200 <= response.status_code < 300:
+        if written(response):
             return None
         if response.status_code >= 500:
             return AMBIGUOUS, f"POST {url} failed (HTTP {response.status_code}): {self._detail(response)}"

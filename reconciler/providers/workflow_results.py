@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -423,7 +423,7 @@ class WorkflowResultsProvider(Provider):
         except requests.RequestException as exc:
             what = "no connection" if nothing_sent(exc) else "no response"
             return None, f"PUT /results got {what} ({failure_name(exc)})"
-        if 200 <= response.status_code < 300:
+        if written(response):
             answer = error_body(response)
             if answer:
                 return None

@@ -8,10 +8,10 @@ everywhere.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of
+from ..untrusted_text import printable
 
 BLOCKED_REASON = (
     "item is locked; to change it and keep it locked add `replace: true` to its entry "
@@ -36,13 +36,6 @@ def no_changes(ignored: int = 0) -> str:
         return NO_CHANGES
     return NO_CHANGES_IGNORED.format(n=ignored, ies="y" if ignored == 1 else "ies")
 
-# C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, line/paragraph separators.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-
-
-def printable(text: str) -> str:
-    """`text` with every control or bidi character written as a visible \\uXXXX escape."""
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def describe_value(field: str, value: Any) -> str:
