@@ -287,8 +287,9 @@ from reconciler.model import ProviderConfig, Safety, Spec  # noqa: E402
 from reconciler.planner import build_plan  # noqa: E402
 
 
+@pytest.mark.parametrize("table", [False, True], ids=["entries", "table"])
 @pytest.mark.parametrize("name", NAMES)
-def test_export_then_plan_is_empty_for_every_provider(name, make_sandbox, tmp_path, monkeypatch):
+def test_export_then_plan_is_empty_for_every_provider(name, table, make_sandbox, tmp_path, monkeypatch):
     """Live state with tags and locks, exported, loads as a spec (validate's checks
     included) and plans to no changes against the same service: the README's promise."""
     backend = importlib.import_module(f"backends.{name}").Backend(make_sandbox, tmp_path, monkeypatch)
@@ -303,7 +304,15 @@ def test_export_then_plan_is_empty_for_every_provider(name, make_sandbox, tmp_pa
         made = build_plan(spec, provider)
         assert apply_plan(made.plan, provider, made.queues, rediff=made.rediffers()).ok
         out = tmp_path / "exported.yaml"
-        out.write_text(export_spec(spec.provider, [(touched, provider.list(touched))], str(tmp_path)))
+        live = [(touched, provider.list(touched))]
+        if table:  # `export --table`: the entries as a typed CSV the spec includes
+            from reconciler.table_export import export_tables
+
+            text, (csv_text,) = export_tables(spec.provider, live, str(tmp_path), [str(tmp_path / "live.csv")])
+            (tmp_path / "live.csv").write_text(csv_text, newline="")
+            out.write_text(text)
+        else:
+            out.write_text(export_spec(spec.provider, live, str(tmp_path)))
         (loaded,) = load_specs([str(out)], "plan")
         exported = loaded.queues[0]
         assert exported.safety.max_change_percent == 100.0  # the queue's safety: is kept
