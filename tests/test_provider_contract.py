@@ -241,6 +241,23 @@ def fresh_plan(backend: Backend, n: int, **set_fields):
     return provider, queue
 
 
+def apply_while_the_read_back_waits(backend: Backend, provider: Provider, result, meanwhile):
+    """Apply in a thread; once its (one) write is served the fake holds every later
+    request, `meanwhile` runs, then the read-back goes on."""
+    faults = backend.fake.faults
+    faults.hold_after(1, backend.write_path)
+    reports = []
+    writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, provider, result.queues)))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while not writes_in(backend, backend.fake.request_log()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    meanwhile()
+    faults.release()
+    writer.join(30)
+    return reports[0]
+
+
 @guarded_backends
 def test_guard_re_read_failing_sends_nothing_and_skips_every_item(backend):
     provider, queue = fresh_plan(backend, 3)
@@ -307,25 +324,14 @@ def test_a_lost_answer_is_settled_by_a_re_read_and_applied(backend):
 
 @guarded_backends
 def test_a_write_erased_by_another_writer_before_the_read_back_is_stale_with_what_changed(backend):
-    provider, queue = fresh_plan(backend, 1)
     if not backend.reads_back:
-        provider.close()
         pytest.skip(f"{backend.name}: its writes change parts of an item, nothing can erase them whole")
+    provider, queue = fresh_plan(backend, 1)
     with provider:
         result = build_plan(spec_of(provider, queue), provider)
         [change] = result.plan.changes
-        faults = backend.fake.faults
-        faults.hold_after(1, backend.write_path)  # our write is served, the read-back waits
-        reports = []
-        writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, provider, result.queues)))
-        writer.start()
-        deadline = time.monotonic() + 20
-        while not writes_in(backend, backend.fake.request_log()) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        backend.erase(change.item_id)
-        faults.release()
-        writer.join(30)
-    [erased] = reports[0].results
+        report = apply_while_the_read_back_waits(backend, provider, result, lambda: backend.erase(change.item_id))
+    [erased] = report.results
     assert erased.outcome == "stale"
     assert re.fullmatch(r"written, then changed by another writer before it was read back \(written → read back: "
                         r".*tag 'reviewed': .+\); not applied: run again to converge", erased.detail), erased
@@ -333,25 +339,15 @@ def test_a_write_erased_by_another_writer_before_the_read_back_is_stale_with_wha
 
 @guarded_backends
 def test_a_read_back_that_fails_is_not_confirmed_never_applied(backend):
-    provider, queue = fresh_plan(backend, 1)
     if not backend.reads_back:
-        provider.close()
         pytest.skip(f"{backend.name}: its write answers are the confirmation")
+    provider, queue = fresh_plan(backend, 1)
     with provider:
         result = build_plan(spec_of(provider, queue), provider)
-        faults = backend.fake.faults
-        faults.hold_after(1, backend.write_path)
-        reports = []
-        writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, provider, result.queues)))
-        writer.start()
-        deadline = time.monotonic() + 20
-        while not writes_in(backend, backend.fake.request_log()) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        faults.refuse_after(0)  # every later request refused: the read-back fails
-        faults.release()
-        writer.join(30)
-        faults.refuse_after(None)
-    report = reports[0]
+        # every request after the write is refused: the read-back fails
+        report = apply_while_the_read_back_waits(backend, provider, result,
+                                                 lambda: backend.fake.faults.refuse_after(0))
+        backend.fake.faults.refuse_after(None)
     assert {r.outcome for r in report.results} == {"failed"}, report
     prefix = UNCONFIRMED.split("{exc}")[0]
     assert all(r.detail.startswith(prefix) and r.detail.endswith(UNCONFIRMED.split("{exc}")[1])
