@@ -334,20 +334,12 @@ def test_throttled_reads_and_writes_converge(make_sandbox):
     assert sum(1 for op, _, s in operations(sb) if op == "CancelRunBatch" and s == 202) == 6
 
 
-def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb, monkeypatch):
-    from botocore.exceptions import ConnectionClosedError
-
+def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb):
     batch = BY_STATUS["SUBMITTING"]
     q = queue(submissions={batch: entry("CANCELLED")})
     with open_provider(sb) as p:
         result = build_plan(spec_of(q), p)
-        send = p._client.cancel_run_batch
-
-        def lands_then_the_answer_is_lost(**params):
-            send(**params)
-            raise ConnectionClosedError(endpoint_url=sb.root)
-
-        monkeypatch.setattr(p._client, "cancel_run_batch", lands_then_the_answer_is_lost)
+        sb.faults.lose_answers(1, "/runBatch/cancel")  # the cancel lands, its answer is lost
         before = len(sb.request_log())
         report = apply_plan(result.plan, p, result.queues)
     assert [r.outcome for r in report.results] == ["applied"]
