@@ -11,7 +11,7 @@ sent by tag id). Tasks have no writable status, no version and no etag, so:
 - Writes are `POST tasks/set_tags/ {ids, tags, action}`: one call gives (or takes) the
   same tags to up to 200 tasks, so tasks that need the same (action, tag set) share a
   call, and one task may need two calls (remove, then add). Right before writing, the
-  changed tasks' membership is read again (the compare guard of base.py).
+  changed tasks' membership is read again (the guarded write of guarded.py).
 - POST is never re-sent blindly: after an ambiguous answer (a 5xx, or none at all) the
   server may have committed the call, so the membership of that call's tasks is read
   again and only those the call did not reach are sent once more.

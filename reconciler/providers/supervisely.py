@@ -2,7 +2,7 @@
 
 A queue is a workspace, an item is a task. Tasks have no tags, no lock and no etag, so
 tags are a string map kept in the task's `meta` under one key (`tags_key`), the lock is
-a `meta` key set to true, and writes go through the compare guard (base.compare_guard):
+a `meta` key set to true, and writes go through the guarded write (guarded.py):
 the tasks of a write are re-read right before it, and each write is built from the
 fresh task with only the planned fields changed. A change is up to two calls
 (`tasks.status.update`, `tasks.meta.update`) whose answers say nothing, so the tasks
@@ -141,7 +141,7 @@ class SuperviselyProvider(GuardedService, Provider):
             retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
         )
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
-        # landed, so the task is re-read and the call judged (_send_write).
+        # landed, so the task is re-read and the call judged (guarded.py).
         reads = self._session.get_adapter(endpoint + API).max_retries
         writes = HTTPAdapter(max_retries=reads.new(read=0), pool_maxsize=max_in_flight)
         for method in WRITE_METHODS:

@@ -10,7 +10,7 @@ A 2xx whose answer is falsy means "not updated", as the official client reads it
 
 Reads are POSTs (`/view`, `/view/count`) and are re-sent by the session after a 5xx or
 a lost answer; a PUT is never re-sent blindly: after a failure the works are read again
-and only those still as they were are sent again (`write`). Every response is
+and only those still as they were are sent again (guarded.py). Every response is
 untrusted: a wrong shape is a ProviderError naming the path, never a crash.
 """
 from __future__ import annotations
