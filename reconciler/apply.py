@@ -12,7 +12,7 @@ re-diffed against the spec (spec mode) or reported as stale with what changed
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from .diff import Rediff
@@ -24,6 +24,7 @@ from .providers.base import (
     ProviderError,
     StaleEtag,
     WriteResult,
+    managed_digest,
     matches_after,
 )
 from .secret_keys import without_secrets
@@ -191,8 +192,16 @@ def _settle_conflicts(
     retry: list[Change] = []
     for change, item in conflicts:
         if differ is None:
+            rebased = _rebased(run.provider, queue, change, item)
             if matches_after(change, item):
                 run.record(queue, change.item_id, "unchanged", "already held the planned values when re-read")
+            elif rebased is not None and not last:
+                retry.append(rebased)
+            elif rebased is not None:
+                run.record(
+                    queue, change.item_id, "stale",
+                    f"still changing concurrently after {MAX_CONFLICT_ROUNDS} rounds; nothing was written to it",
+                )
             else:
                 run.record(
                     queue, change.item_id, "stale",
@@ -215,6 +224,21 @@ def _settle_conflicts(
                 retry.append(new)
     run.tick(len(conflicts) - len(retry))
     return retry
+
+
+def _rebased(provider: Provider, queue: QueueSpec, change: Change, fresh: Item) -> Change | None:
+    """The planned change onto the item as re-read, when only what the spec does not
+    manage moved since the plan (another writer's own tag key, an unmanaged field: an
+    etag service's etag moves on any write): the reviewed change is still the change,
+    written with the fresh etag over the fresh object so the other writer's data
+    survives. None when a managed field moved (stale) or the provider cannot tell."""
+    planned = provider.item_of(queue, change.base)
+    if planned is None:
+        return None
+    managed = queue.managed_tags
+    if managed_digest(planned, managed) != managed_digest(fresh, managed):
+        return None
+    return replace(change, etag=fresh.etag, base=fresh.base)
 
 
 def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:

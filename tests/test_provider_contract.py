@@ -45,17 +45,6 @@ def every_backend(slow: frozenset[str] = frozenset(), known_failing: dict[str, s
     return pytest.mark.parametrize("backend", [pytest.param(n, marks=marks(n)) for n in NAMES], indirect=True)
 
 
-# Issue 20 item 8: providers whose guard still reads an unmanaged tag key as a change.
-UNMANAGED_KEY_STALE = {
-    "local": "the store's etag moves on any write; the engine would need the managed keys in plan-file mode",
-    "synapse": "Synapse's etag moves on any annotation write (412); same engine need as local",
-    "supervisely": "digest_etag over every tag in meta, not only the managed keys",
-    "workflow_results": "digest_etag over every label, not only the managed ones",
-    "datamaker": "a label must exist in the project first (the backend would need a second project tag), "
-                 "then digest_etag over every label",
-}
-
-
 def spec_of(provider: Provider, queue: QueueSpec) -> Spec:
     return Spec(ProviderConfig(provider.type, {}, "/"), (queue,), ("spec.yaml",), "digest")
 
@@ -133,7 +122,6 @@ def test_a_write_between_plan_and_apply_is_refused_as_stale_and_never_overwritte
     assert [o for i, (o, _) in outcomes.items() if i != victim] == ["applied"] * 4
 
 
-@every_backend(known_failing=UNMANAGED_KEY_STALE)
 def test_an_unmanaged_tag_key_added_between_plan_and_apply_does_not_stop_the_planned_change(backend):
     """Under `tags: {policy: merge}` only the keys the spec names are managed: another
     writer's own tag key (`owner`) between `plan -o` and `apply PLANFILE` is not a change

@@ -17,6 +17,7 @@ class Backend(Base):
     def make(self, n: int) -> tuple[DatamakerProvider, QueueSpec]:
         self.fake = self.make_sandbox(service="datamaker", synthetic=[(PROJECT, n)])
         # the suite's tags: datamaker only adds and removes tags the project already has
-        self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other"])
+        # (`other` and `owner`: the keys other writers add, which the spec does not manage)
+        self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other", "owner"])
         provider = DatamakerProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
         return provider, self.queue(PROJECT)
