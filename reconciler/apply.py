@@ -42,6 +42,7 @@ class _Run:
     results: dict[tuple[str, str], ItemResult] = field(default_factory=dict)
     calls: int = 0  # provider calls, the count for a provider that sends no requests
     failure: str | None = None  # sticky: once set, nothing else is attempted
+    rebased: set[str] = field(default_factory=set)  # items rebased once by sort_out
 
     def record(self, queue: QueueSpec, item_id: str, outcome: str, detail: str = "") -> None:
         self.results[(queue.id, item_id)] = ItemResult(queue.id, item_id, outcome, detail)  # type: ignore[arg-type]
@@ -92,7 +93,10 @@ class _Run:
     ) -> list[Change]:
         """Re-read every unwritten change's item; the ones changed since they were read
         (and the culprit the service named) join `conflicts` with their fresh copy, gone
-        ones fail; returns the changes still safe to send."""
+        ones fail; returns the changes still safe to send. A change whose item moved only
+        outside what the spec manages (another writer's own tag key: the etag moves on
+        any write) is rebased onto the fresh copy and sent with the rest, once per item
+        (a second move is a conflict, bounded by the engine's rounds)."""
         try:
             self.calls += 1
             fresh = {item.id: item for item in self.provider.reread(
@@ -107,7 +111,14 @@ class _Run:
                 self.record(queue, change.item_id, "failed", "item no longer exists")
                 self.tick(1)
             elif change is culprit or item.etag != change.etag:
-                conflicts.append((change, item))
+                rebased = None
+                if item.etag != change.etag and change.item_id not in self.rebased:
+                    rebased = _rebased(self.provider, queue, change, item)
+                if rebased is None:
+                    conflicts.append((change, item))
+                else:
+                    self.rebased.add(change.item_id)
+                    kept.append(rebased)
             else:
                 kept.append(change)
         return kept
@@ -192,11 +203,10 @@ def _settle_conflicts(
     retry: list[Change] = []
     for change, item in conflicts:
         if differ is None:
-            rebased = _rebased(run.provider, queue, change, item)
             if matches_after(change, item):
                 run.record(queue, change.item_id, "unchanged", "already held the planned values when re-read")
-            elif rebased is not None and not last:
-                retry.append(rebased)
+            elif (rebased := _rebased(run.provider, queue, change, item)) is not None and not last:
+                retry.append(rebased)  # moved again outside the managed fields since sort_out's rebase
             elif rebased is not None:
                 run.record(
                     queue, change.item_id, "stale",
