@@ -134,7 +134,7 @@ class LocalProvider(Provider):
         try:
             return Item(id=base["id"], etag=base["etag"], status=base["status"],
                         tags=decode_tags(base["tags"]), locked=base["locked"] is True, base=base)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):  # a hand-made base: cannot tell
             return None
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
