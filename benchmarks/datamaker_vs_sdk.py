@@ -43,14 +43,14 @@ def prepare(db: Path, n: int, drift: float) -> None:
 
 
 def minimum(n: int, drift: float) -> dict[str, int]:
-    """plan: ceil(T/100) tag pages + per tag max(1, ceil(n_t/100)) membership pages +
-    ceil(N/100) task pages; apply: per 1,000 changes ceil(b/100) × (1 + 2) guard pages
+    """plan: ceil(T/100) tag pages + 1 count (offset page 1 of one row) + per tag
+    max(1, ceil(n_t/100)) membership pages + ceil(N/100) cursor pages of tasks; apply: per 1,000 changes ceil(b/100) × (1 + 2) guard pages
     (existence, `scored`, the lock tag) + ceil(C/200) set_tags (one group: add scored)."""
     c = changes(n, drift)
     guard = sum(ceil_div(min(1000, c - start), 100) * 3 for start in range(0, c, 1000))
     membership = max(1, ceil_div(n - c, 100)) + (TAG_COUNT - 1)
     return {"task_tags": ceil_div(TAG_COUNT, 100),
-            "sdk/tasks": membership + max(1, ceil_div(n, 100)) + guard,
+            "sdk/tasks": 1 + membership + max(1, ceil_div(n, 100)) + guard,
             "tasks/set_tags": ceil_div(c, 200)}
 
 

@@ -55,9 +55,10 @@ def prepare(db: Path, n: int, drift: float) -> None:
 
 def minimum(n: int, drift: float) -> dict[str, int]:
     """plan: 1 count + ceil(N/100) pages + 1 id listing; apply: per 100 changes one
-    re-read (the guard) and one PUT (label and lock together)."""
+    re-read (the guard), one PUT (label and lock together) and one read-back (a
+    concurrent whole-document PUT may have erased it)."""
     c = changes(n, drift)
-    return {"POST /view/count": 1, "POST /view": ceil_div(n, 100) + 1 + ceil_div(c, 100),
+    return {"POST /view/count": 1, "POST /view": ceil_div(n, 100) + 1 + 2 * ceil_div(c, 100),
             "PUT /results": ceil_div(c, 100)}
 
 

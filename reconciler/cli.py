@@ -219,24 +219,33 @@ def show(opts: Options, planfile: str, fmt: str) -> int:
 @cli.command(
     epilog="\b\nExamples:\n"
     "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
-    "  reconciler export spec.yaml -o -              # print it"
+    "  reconciler export spec.yaml -o -              # print it\n"
+    "  reconciler export spec.yaml -o adopted.yaml --table adopted.csv   # entries as a table\n"
+    "  reconciler export spec.yaml --table adopted.csv > adopted.yaml    # the same"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", required=True, type=OutPath(),
-              help="Where to write the exported spec ('-' for stdout).")
+@click.option("-o", "--out", type=OutPath(), default=None,
+              help="Where to write the exported spec ('-' for stdout; the default with --table).")
+@click.option("--table", type=OutPath(), default=None, metavar="OUT.csv",
+              help="Write the entries as a CSV table the spec includes (one per queue: "
+                   "OUT-<queue>.csv when there are several), inside the spec's folder.")
 @click.pass_obj
-def export(opts: Options, spec_path: str, out: str) -> int:
+def export(opts: Options, spec_path: str, out: str | None, table: str | None) -> int:
     """Write the live state of a spec's queues as a spec of explicit entries.
 
     Brings an existing queue under management: planning the exported spec shows no
     changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
     Reads each queue once; writes nothing to the service. The output's first line
     points editors at `spec.schema.json`, which is written beside it (what
-    `reconciler schema` prints); with `-o -` create it yourself.
+    `reconciler schema` prints); with `-o -` create it yourself. With `--table`, the
+    entries go to a typed CSV table the exported spec includes (docs/spec.md "Table
+    and JSON sources"), which plans to no changes just the same.
     """
     from .commands.export import export as run_export
 
-    return run_export(opts, spec_path, out)
+    if out is None and table is None:
+        raise click.UsageError("Missing option '-o' / '--out' (or '--table').")
+    return run_export(opts, spec_path, out or "-", table)
 
 
 @global_options
@@ -283,6 +292,7 @@ def schema(which: str) -> int:
 @click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
               help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
 @click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
+@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's behaviour (repeatable; docs/sandbox.md lists each service's).")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 

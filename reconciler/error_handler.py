@@ -21,6 +21,7 @@ import click
 
 from . import __version__
 from .errors import UserError, UserErrors
+from .untrusted_text import printable
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -42,10 +43,10 @@ def run_command(command: Callable[[], int | None]) -> int:
         code = command()
     except UserErrors as exc:
         for error in exc.errors:
-            echo_err(f"error: {error}")
+            echo_err(f"error: {printable(str(error))}")
         return EXIT_ERROR
-    except UserError as exc:
-        echo_err(f"error: {exc}")
+    except UserError as exc:  # may quote a service's words: never raw to the terminal
+        echo_err(f"error: {printable(str(exc))}")
         return EXIT_ERROR
     except click.exceptions.Exit as exc:
         return exc.exit_code

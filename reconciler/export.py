@@ -46,7 +46,7 @@ def _tag(value: TagValue) -> Any:
     return value[0] if len(value) == 1 else list(value)
 
 
-def _entry(item: Item) -> dict[str, Any]:
+def entry_of(item: Item) -> dict[str, Any]:
     entry: dict[str, Any] = {"status": item.status}
     tags = {k: _tag(v) for k, v in sorted(item.tags.items()) if v}
     if tags:
@@ -90,6 +90,15 @@ def export_spec(
     queues: Sequence[tuple[QueueSpec, Sequence[Item]]],
     out_dir: str,
 ) -> str:
+    return dump_spec(spec_document(provider, queues, out_dir))
+
+
+def spec_document(
+    provider: ProviderConfig,
+    queues: Sequence[tuple[QueueSpec, Sequence[Item]]],
+    out_dir: str,
+) -> dict[str, Any]:
+    """The exported spec as data: each queue with its settings and `submissions:`."""
     doc: dict[str, Any] = {"version": 1, "provider": _provider_block(provider, out_dir), "queues": []}
     lock_option = provider_class(provider.type).capabilities.lock_option
     for queue, items in queues:
@@ -100,9 +109,13 @@ def export_spec(
         if lock_option is not None:  # a native lock has nothing to configure
             entry["lock"] = {lock_option: queue.lock_key}
         entry["submissions"] = {
-            item.id: _entry(item) for item in sorted(items, key=lambda i: item_order(i.id))
+            item.id: entry_of(item) for item in sorted(items, key=lambda i: item_order(i.id))
         }
         doc["queues"].append(entry)
+    return doc
+
+
+def dump_spec(doc: dict[str, Any]) -> str:
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=None)
     return HEADER + body

@@ -24,8 +24,11 @@ from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from . import __version__
+from .answer_bounds import MiB, AnswerDeadline, AnswerRefused, Watch, arm, expired, read_capped, watching
+from .answer_bounds import current as current_watch
 from .errors import ConfigError
 from .netcheck import check_endpoint
+from .untrusted_text import SCANNED, body_reason, one_line
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +40,13 @@ DEFAULT_IN_FLIGHT = 3  # requests one session has in flight at most, unless a pr
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
 NOTICE_AFTER = 1.0  # seconds: a shorter wait before a retry is not announced
+# One request, from its first attempt to the last byte of its answer (retries, waits for
+# a 429, headers and body), ends within this many seconds (answer_bounds.py); the read
+# timeout alone is per read and a server sending a byte at a time never meets it.
+REQUEST_DEADLINE = 300.0
+# An answer's body, decoded (gzip included), is refused past this size: the largest page
+# a provider asks for is a few MiB at most.
+MAX_ANSWER_BYTES = 64 * MiB
 
 _WINDOW_MEMORY = 10_000  # answer times remembered; a larger allowance is never waited for
 _PENDING_POLL = 0.05  # seconds between looks at a window held full by requests in flight
@@ -70,12 +80,20 @@ def error_body(response: requests.Response) -> Any:
 
 
 def shown_reason(response: requests.Response, text: object, redact_text: Callable[[str], str]) -> str:
-    """A service's error for a message: the words it gave (`text`), else the start of
-    the body; on one line, redacted and capped, since bodies are untrusted."""
+    """A service's error for a message: the words it gave (`text`), else what its body
+    says (an HTML page's title; untrusted_text.body_reason), else the status line's
+    reason; on one line, controls escaped, redacted and cut, since bodies are untrusted."""
     if text is None:
-        text = response.text[:300] or response.reason or ""
-    one_line = " ".join(line.strip() for line in str(text).splitlines() if line.strip())
-    return redact_text(one_line)[:MAX_REASON_CHARS]
+        head = response.content[: 4 * SCANNED].decode(response.encoding or "utf-8", "replace")
+        text = body_reason(head, response.headers.get("Content-Type", "")) or response.reason or ""
+    return one_line(redact_text(str(text)), MAX_REASON_CHARS)
+
+
+def written(response: requests.Response) -> bool:
+    """Whether a write's answer says it was done: 2xx only. requests' `ok` is true for
+    any status under 400, but a redirect (never followed here) or a "304 Not Modified"
+    from a proxy or cache in front of the service says nothing was written."""
+    return 200 <= response.status_code < 300
 
 
 def nothing_sent(exc: requests.RequestException) -> bool:
@@ -99,6 +117,8 @@ def failure_name(exc: requests.RequestException) -> str:
     """What went wrong, in one word and without the URL: after retries requests wraps
     the last failure (a read timeout, a refused or dropped connection) in a generic
     ConnectionError, so the name of the underlying urllib3 error is more telling."""
+    if isinstance(exc, AnswerRefused):
+        return str(exc)
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return type(reason).__name__ if isinstance(reason, Exception) else type(exc).__name__
 
@@ -178,18 +198,18 @@ class _Retry(Retry):
         sandbox, a wrong port), and waiting out the backoff series only delays the
         answer by half a minute."""
         error = kwargs.get("error")
+        if expired():  # the request's deadline passed: another attempt would only wait
+            url = kwargs.get("url", args[1] if len(args) > 1 else None)
+            raise MaxRetryError(kwargs.get("_pool"), url, error)  # type: ignore[arg-type]
         if _refused(error):
             url = kwargs.get("url", args[1] if len(args) > 1 else None)
             final = MaxRetryError(kwargs.get("_pool"), url, error)  # type: ignore[arg-type]
             return self._give_up(final)
         try:
-            retry = super().increment(*args, **kwargs)
+            return super().increment(*args, **kwargs)
         except MaxRetryError as exc:
             self._give_up(exc)
             raise
-        if self.on_retry is not None:
-            self.on_retry()  # urllib3 sends the request again
-        return retry
 
     def _give_up(self, exc: MaxRetryError) -> NoReturn:
         errors = [attempt.error for attempt in self.history] + [exc.reason]
@@ -218,6 +238,22 @@ class _Retry(Retry):
         if number == 2:
             return " (retry 1 was immediate)"
         return f" (retries 1-{number - 1} waited under {NOTICE_AFTER:g} s)"
+
+    def sleep(self, response: Any = None) -> None:
+        """As Retry's (Retry-After if the answer gave one, else the backoff), but a wait
+        that would pass the request's deadline is not waited: the request ends now
+        (Session reports it as past its deadline). urllib3 calls this right before it
+        sends the request again, so the attempt is counted here (on_retry)."""
+        after = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        wait = after or self.get_backoff_time()
+        watch = current_watch()
+        if watch is not None and wait >= watch.remaining():
+            watch.expired = True
+            raise MaxRetryError(None, "", None)  # type: ignore[arg-type]
+        if self.on_retry is not None:
+            self.on_retry()
+        if wait > 0:
+            time.sleep(wait)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         return status_code != THROTTLED and super().is_retry(method, status_code, has_retry_after)
@@ -297,9 +333,12 @@ class Session(requests.Session):
     """requests.Session that applies the module's policies to every request."""
 
     def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0,
-                 max_in_flight: int = DEFAULT_IN_FLIGHT, dialect: ThrottleDialect = PLAIN) -> None:
+                 max_in_flight: int = DEFAULT_IN_FLIGHT, dialect: ThrottleDialect = PLAIN,
+                 deadline: float | None = None, max_answer_bytes: int | None = None) -> None:
         super().__init__()
         self.timeout = timeout
+        # None: the module's figures, read at each request
+        self.deadline, self.max_answer_bytes = deadline, max_answer_bytes
         self.retries, self.backoff = retries, backoff
         self.dialect = dialect
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -326,6 +365,10 @@ class Session(requests.Session):
             kwargs["timeout"] = self.timeout
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
+        with watching(self.deadline or REQUEST_DEADLINE) as watch:
+            return self._attempts(method, url, path, watch, *args, **kwargs)
+
+    def _attempts(self, method: str, url: str, path: str, watch: Watch, *args: Any, **kwargs: Any) -> requests.Response:
         attempt = 0
         while True:
             announced = False
@@ -348,25 +391,34 @@ class Session(requests.Session):
             attempt += 1
             reason = self.dialect.reason(response) or ""
             delay = self._throttle_delay(response, reason, attempt)
-            response.close()
             # None: the window says how long; waited here, so the pacing at the top of
             # the loop finds it over and does not announce the same wait again
             wait = self._window.wait() if delay is None else delay
+            if wait >= watch.remaining():
+                return response  # the 429 stands: waiting would pass the request's deadline
             if wait >= NOTICE_AFTER:
-                shown = "".join(c if c.isprintable() else "?" for c in reason[:200])
                 LOG.warning("%s %s: throttled (HTTP 429: %s); waiting %.1f s", method, path,
-                            self.redact(shown) or "no reason given", wait)
+                            one_line(self.redact(reason), 200) or "no reason given", wait)
             _sleep(wait)
 
     def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
+        """One request and its whole answer, read here under the size cap (requests would
+        inflate a compressed body whole before anyone could look at its size)."""
         start = time.monotonic()
+        kwargs["stream"] = True
         self.count_sent()
         try:
             with self._slots:
                 response = super().request(method, url, *args, **kwargs)
+                read_capped(response, self.max_answer_bytes or MAX_ANSWER_BYTES)
+            if expired():  # cut mid-headers, http.client sees their end and an empty body
+                raise requests.ConnectionError("cut at the deadline")
         except requests.RequestException as exc:
+            if expired() and not isinstance(exc, AnswerRefused):
+                exc = AnswerDeadline(f"no complete answer within the {self.deadline or REQUEST_DEADLINE:g} s "
+                                     "deadline of a request")
             LOG.info("%s %s -> %s after %d ms", method, path, failure_name(exc), _ms(start))
-            raise
+            raise exc from None
         LOG.info("%s %s -> %d in %d ms", method, path, response.status_code, _ms(start))
         return response
 
@@ -403,6 +455,11 @@ class Session(requests.Session):
         if settings is None:
             settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
         return {**settings, "proxies": dict(settings["proxies"])}
+
+    def mount(self, prefix: str, adapter: Any) -> None:
+        """Every adapter, a provider's own too, reports its sockets to the deadline."""
+        arm(adapter)
+        super().mount(prefix, adapter)
 
     def get_redirect_target(self, response: requests.Response) -> None:
         """Never follow a redirect: it would bypass check_endpoint (and the Synapse API
@@ -442,6 +499,8 @@ def make_session(
     dialect: ThrottleDialect = PLAIN,
     retry_statuses: frozenset[int] = RETRY_STATUSES,
     retry_methods: frozenset[str] = IDEMPOTENT,
+    deadline: float | None = None,
+    max_answer_bytes: int | None = None,
 ) -> Session:
     """A session with transport retries, a default timeout, auth and TLS verification.
 
@@ -450,7 +509,8 @@ def make_session(
     the throttle asks. `token` is sent as a bearer token, or `auth` says how the
     service wants it. `max_in_flight` caps concurrent requests (a service that counts
     them per credential answers the one too many with 429). `user_agent` defaults to
-    reconciler's version and requests'.
+    reconciler's version and requests'. `deadline` (seconds for a whole request) and
+    `max_answer_bytes` (decoded) default to REQUEST_DEADLINE and MAX_ANSWER_BYTES.
     """
     retry = _Retry(
         total=retries,
@@ -467,7 +527,7 @@ def make_session(
         raise_on_status=False,  # the caller turns the final response into its own error
     )
     session = Session(timeout, retries=retries, backoff=backoff, max_in_flight=max_in_flight,
-                      dialect=dialect)
+                      dialect=dialect, deadline=deadline, max_answer_bytes=max_answer_bytes)
     retry.on_retry = session.count_sent
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max_in_flight)
     session.mount("https://", adapter)

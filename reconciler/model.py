@@ -172,13 +172,19 @@ class Source:
     # Where on the line, for error messages (`FILE:LINE:COLUMN`); plans and plan files
     # name the line only, so two sources on one line are the same source.
     column: int | None = field(default=None, compare=False)
+    # The table column or JSON key a value was read from (a row of a table source is
+    # an explicit entry, one line holding many values): `scores.csv:17 (auc)`.
+    cell: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
+        if self.cell is not None:
+            return f"{where} ({self.cell})"
         return f"{where} (rule {self.rule})" if self.rule else where
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "rule": self.rule}
+        out = {"file": self.file, "line": self.line, "rule": self.rule}
+        return out if self.cell is None else {**out, "cell": self.cell}
 
 
 @dataclass(frozen=True)

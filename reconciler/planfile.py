@@ -384,7 +384,7 @@ class _Reader:
             if name not in names or name in sources:
                 what = "a field the change does not change" if name not in names else "a field named by an earlier source"
                 raise self.fail(path + ("sources", si, "field"), f"source for {name} names {what}")
-            sources[name] = Source(source["file"], int(source["line"]), source["rule"])
+            sources[name] = Source(source["file"], int(source["line"]), source["rule"], cell=source.get("cell"))
         fields = []
         if "status" in before:
             fields.append(FieldChange("status", before["status"], after["status"], sources.get("status")))

@@ -17,7 +17,7 @@ from .diff import Rediff
 from .errors import UserError
 from .model import Assignment, Plan, QueueSpec, Spec, StatusRules
 from .notes import SpecWarning
-from .providers.base import RELISTED, Progress, Provider
+from .providers.base import RELISTED, Progress, Provider, bounded
 
 # Explicit entries missing from their queue that are each named at their spec line; the
 # rest are counted in one more warning (a spec pointed at the wrong queue has thousands).
@@ -109,7 +109,7 @@ def _read_and_diff(
     listing starts the diff over."""
     rules = provider.capabilities.status
     differ = diff.QueueDiffer(queue, only, rules, replace)
-    with collector_paused(), closing(provider.pages(queue, progress)) as pages:
+    with collector_paused(), closing(bounded(provider.pages(queue, progress), queue.id)) as pages:
         for page in pages:
             if page is RELISTED:
                 differ = diff.QueueDiffer(queue, only, rules, replace)

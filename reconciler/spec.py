@@ -43,6 +43,7 @@ from .model import (
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
 from .secret_keys import is_secret_key
+from .sources import RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, read_source
 from .yamlload import Document, read_yaml
 
 DEFAULT_LOCK_KEY = "locked"
@@ -157,8 +158,10 @@ def _is_tag_mapping(path: tuple) -> bool:
     """Whether the mapping at `path` is keyed by tag names (a submission's `tags`, a
     rule's `set.tags` or `where.tags`). Tag names are data, not settings: a tag called
     `token` is exported from the service and must load again, so the secret-key check
-    skips them (a queue's own `tags:` policy is a settings mapping and is checked)."""
-    return len(path) >= 3 and path[-1] == "tags" and (path[-3] == "submissions" or path[-2] in ("set", "where"))
+    skips them, also in a table or JSON source's `tags:` (a queue's own `tags:` policy
+    is a settings mapping and is checked)."""
+    return len(path) >= 3 and path[-1] == "tags" and (
+        path[-3] in ("submissions", "include") or path[-2] in ("set", "where"))
 
 
 def _refused_secret(path: tuple) -> bool:
@@ -195,6 +198,7 @@ class _Loader:
         self.spec_dir = os.path.dirname(os.path.abspath(path))
         self.real_dir = os.path.realpath(self.spec_dir)
         self.files: dict[str, _File] = {}  # realpath → file, in reading order
+        self.sources: dict[tuple[str, SourceConfig], SourceFile] = {}  # tables, JSON (sources.py)
         self.errors: list[Located] = []
 
     def load(self) -> Spec:
@@ -214,40 +218,41 @@ class _Loader:
         for index, (queue, origins) in enumerate(built):
             problems = capability_problems(queue, provider_cls.capabilities, provider.type)
             for problem in problems + provider_cls.check_queue(queue):
-                file, path = self.problem_place(root, index, origins, problem.path)
-                self.errors.append(file.error(path, problem.message, key=True))
+                self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
         self.raise_errors()
         digest = hashlib.sha256()
-        for file in self.files.values():
-            digest.update(file.doc.raw)
+        for raw in [f.doc.raw for f in self.files.values()] + [s.raw for s in self.sources.values()]:
+            digest.update(raw)
         return Spec(
             provider=provider,
             queues=queues,
-            files=tuple(f.display for f in self.files.values()),
+            files=tuple(f.display for f in self.files.values()) + tuple(
+                dict.fromkeys(s.display for s in self.sources.values())),
             digest=digest.hexdigest(),
         )
 
     def raise_errors(self) -> None:
         if not self.errors:
             return
-        order = {f.display: i for i, f in enumerate(self.files.values())}
+        displays = [f.display for f in self.files.values()] + [s.display for s in self.sources.values()]
+        order = {display: i for i, display in enumerate(dict.fromkeys(displays))}
         unique = {str(e): e for e in self.errors}.values()
-        raise UserErrors(sorted(unique, key=lambda e: _sort_key(e, order)))
+        raise UserErrors(capped(sorted(unique, key=lambda e: _sort_key(e, order)), self.sources.values()))
 
     # ------------------------------------------------------------ includes
-    def includes(self, root: _File, index: int, queue: dict) -> list[_File]:
-        found: list[_File] = []
+    def includes(self, root: _File, index: int, queue: dict) -> list[_File | SourceFile]:
+        found: list[_File | SourceFile] = []
         for n, pattern in enumerate(queue.get("include", [])):
             where = ("queues", index, "include", n)
+            if is_source(pattern):
+                found += self.source_files(root, where, SourceConfig.of(pattern))
+                continue
             for relative in self.expand(root, where, pattern):
                 real = os.path.realpath(os.path.join(self.spec_dir, relative))
                 file = self.files.get(real)
                 if file is None:
-                    display = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/"))
-                    )
                     try:
-                        file, errors = _read(Path(self.spec_dir, relative), display)
+                        file, errors = _read(Path(self.spec_dir, relative), self.display_of(relative))
                     except Located as error:
                         self.errors.append(error)
                         continue
@@ -256,6 +261,32 @@ class _Loader:
                 if file not in found:
                     found.append(file)
         return found
+
+    def source_files(self, root: _File, where: tuple, config: SourceConfig) -> list[SourceFile]:
+        """The table or JSON files an include entry names, read and typed (sources.py)."""
+        found = []
+        for relative in self.expand(root, where + (config.kind,), config.pattern):
+            problem = format_problem(config, relative)
+            if problem is not None:
+                self.errors.append(root.error(where + (config.kind,), problem))
+                continue
+            key = (os.path.realpath(os.path.join(self.spec_dir, relative)), config)
+            source = self.sources.get(key)
+            if source is None:
+                try:
+                    source = read_source(Path(self.spec_dir, relative), self.display_of(relative),
+                                         relative.replace(os.sep, "/"), config)
+                except Located as error:
+                    self.errors.append(error)
+                    continue
+                self.sources[key] = source
+                self.errors += source.errors
+            found.append(source)
+        return found
+
+    def display_of(self, relative: str) -> str:
+        """How an included file is named in messages and plans: beside the spec's name."""
+        return posixpath.normpath(posixpath.join(posixpath.dirname(self.display), relative.replace(os.sep, "/")))
 
     def expand(self, root: _File, where: tuple, pattern: str) -> list[str]:
         """Files a pattern names, all inside the spec's directory; nothing else is read."""
@@ -293,26 +324,34 @@ class _Loader:
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(
-        self, root: _File, index: int, data: dict, includes: list[_File],
+        self, root: _File, index: int, data: dict, includes: list[_File | SourceFile],
         service: str, lock_option: str | None,
-    ) -> tuple[QueueSpec, dict[str, tuple[_File, tuple]]]:
+    ) -> tuple[QueueSpec, dict[str, _Origin]]:
         """The QueueSpec, and where each submission id was written (for positions)."""
         base = ("queues", index)
         lock_key = self.lock_key(root, base, data.get("lock", {}), service, lock_option)
         policy = data.get("tags", {})
         safety = data.get("safety", {})
         submissions: dict[str, Assignment] = {}
-        origins: dict[str, tuple[_File, tuple]] = {}
-        places = [(root, base + ("submissions",), data.get("submissions", {}))]
-        places += [(file, ("submissions",), file.data["submissions"]) for file in includes]
-        for file, at, entries in places:
+        origins: dict[str, _Origin] = {}
+        places: list[tuple[_File, tuple, dict] | SourceFile] = [(root, base + ("submissions",), data.get("submissions", {}))]
+        places += [f if isinstance(f, SourceFile) else (f, ("submissions",), f.data["submissions"]) for f in includes]
+        for place in places:
+            if isinstance(place, SourceFile):  # a table's or JSON file's rows (sources.py)
+                for item_id, assignment, row in place.entries:
+                    if item_id in origins:
+                        self.errors.append(row.error((), f"submission {_quoted(item_id)} is already defined "
+                                                         f"at {_origin_text(origins[item_id], item_id)}"))
+                        continue
+                    origins[item_id] = row
+                    submissions[item_id] = assignment
+                continue
+            file, at, entries = place
             for item_id, entry in entries.items():
                 if item_id in origins:
-                    first, first_at = origins[item_id]
-                    line, column = first.doc.key_position(first.original(first_at + (item_id,)))
                     self.errors.append(file.error(
                         at + (item_id,),
-                        f"submission {_quoted(item_id)} is already defined at {first.display}:{line}:{column}",
+                        f"submission {_quoted(item_id)} is already defined at {_origin_text(origins[item_id], item_id)}",
                         key=True,
                     ))
                     continue
@@ -407,13 +446,30 @@ class _Loader:
                 ))
             seen.setdefault(queue.id, index)
 
-    def problem_place(
-        self, root: _File, index: int, origins: dict[str, tuple[_File, tuple]], path: tuple
-    ) -> tuple[_File, tuple]:
+    def problem_error(
+        self, root: _File, index: int, origins: dict[str, _Origin], path: tuple, message: str
+    ) -> Located:
         if len(path) >= 2 and path[0] == "submissions" and path[1] in origins:
-            file, at = origins[path[1]]
-            return file, at + tuple(path[1:])
-        return root, ("queues", index) + tuple(path)
+            origin = origins[path[1]]
+            if isinstance(origin, RowOrigin):
+                return origin.error(tuple(path[2:]), message)
+            file, at = origin
+            return file.error(at + tuple(path[1:]), message, key=True)
+        return root.error(("queues", index) + tuple(path), message, key=True)
+
+
+# Where an explicit entry was written: a YAML mapping (file, path of the mapping) or a
+# row of a table or JSON source.
+_Origin = tuple[_File, tuple] | RowOrigin
+
+
+def _origin_text(origin: _Origin, item_id: str) -> str:
+    """FILE:LINE:COLUMN of an entry's id, for "already defined at" messages."""
+    if isinstance(origin, RowOrigin):
+        return origin.where()
+    file, at = origin
+    line, column = file.doc.key_position(file.original(at + (item_id,)))
+    return f"{file.display}:{line}:{column}"
 
 
 def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignment:

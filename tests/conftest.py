@@ -76,3 +76,12 @@ def example(tmp_path: Path) -> Path:
     target = tmp_path / "challenge"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".reconciler"))
     return target / "spec.yaml"
+
+
+@pytest.fixture
+def hostile():
+    """A HostileServer (tests/hostile_server.py) on 127.0.0.1, stopped at teardown."""
+    from hostile_server import HostileServer
+
+    with HostileServer() as server:
+        yield server

@@ -180,7 +180,7 @@ def test_plan_counts_add_up_to_the_items_listed_and_the_markers_are_explained(ex
     marked = [line for line in out.splitlines() if re.match(r"  [~+\-!] \S", line)]
     summary = re.search(r"Plan: (\d+) to change \(including 2 locks\), (\d+) blocked", out)
     assert summary, out
-    assert int(summary.group(1)) + int(summary.group(2)) == len(marked) == 8
+    assert int(summary.group(1)) + int(summary.group(2)) == len(marked) == 11
     assert "Markers: ~ change · + change that locks · - change that unlocks · ! blocked" in out
     docs = (ROOT / "docs" / "semantics.md").read_text() + (ROOT / "README.md").read_text()
     assert "| `+` |" in docs and "| `!` |" in docs
@@ -225,7 +225,7 @@ def test_a_failing_plan_says_so_in_the_pr_comment(example):
 def test_a_failing_plan_says_so_in_the_annotations(example):
     result = run_cli("plan", safety_failing(example), "--format", "github")
     assert result.code == 1
-    assert "::error title=reconciler plan::the plan fails: queue 9615000: 6 of 20" in result.out
+    assert "::error title=reconciler plan::the plan fails: queue 9615000: 9 of 20" in result.out
     assert "::notice" not in result.out
 
 

@@ -7,10 +7,12 @@ import json
 from collections import Counter
 
 import pytest
+import requests
 
 from builders import through_plan_file
 from datamaker_helpers import (
     PROJECT,
+    headers,
     label_rule,
     plan_and_apply,
     plan_only,
@@ -46,13 +48,14 @@ def test_request_counts_follow_the_documented_formula(make_sandbox):
     with provider(sb) as prov:
         plan_only(prov, q)
         log = sb.request_log()
-        # T=4 tags: 1 page; N=450 ids: 5 pages; each of the 4 tags, all empty: 1 page each
-        assert Counter(r["path"] for r in log) == {"/task_tags/": 1, "/sdk/tasks/": 5 + 4}
+        # T=4 tags: 1 page; the project's count: 1 row; N=450 ids: 5 pages; each of the
+        # 4 tags, all empty: 1 page each
+        assert Counter(r["path"] for r in log) == {"/task_tags/": 1, "/sdk/tasks/": 1 + 5 + 4}
         plan_and_apply(prov, q)
         log = sb.request_log()[len(log):]
-        # plan again (9 + 1) + guard: ceil(450/100) chunks x (1 + |W|=2, W={scored, locked})
+        # plan again (10 + 1) + guard: ceil(450/100) chunks x (1 + |W|=2, W={scored, locked})
         # + 3 calls
-        assert Counter(r["path"] for r in log) == {"/task_tags/": 1, "/sdk/tasks/": 9 + 5 * 3, "/tasks/set_tags/": 3}
+        assert Counter(r["path"] for r in log) == {"/task_tags/": 1, "/sdk/tasks/": 10 + 5 * 3, "/tasks/set_tags/": 3}
 
 
 @pytest.mark.slow
@@ -281,3 +284,82 @@ def test_capabilities_declare_labels_no_status_and_an_advisory_tag_lock():
     caps = DatamakerProvider.capabilities
     assert caps.label_tags and caps.lock_option == "tag" and caps.status.values == ()
     assert caps.guard == "compare" and not caps.atomic_batches
+
+
+# ------------------------------------------- what the real service does (issue 20, 29)
+def sdk_task_reads(sb, since: int = 0) -> list[dict]:
+    return [r for r in sb.request_log()[since:] if r["path"] == "/sdk/tasks/"]
+
+
+@pytest.mark.slow
+def test_a_project_of_30000_tasks_plans_through_cursor_pages_while_deep_offset_pages_die(make_sandbox):
+    """Offset pages past 50 answer Cloudflare's 524 (the SDK's authors met it past ~600):
+    the provider reads tasks through cursor pages, which carry no count."""
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 30_000)],
+                      quirks={"deep-page-524": "50", "deep-page-ms": "0"})
+    deep = requests.get(f"{sb.url}/sdk/tasks/", params={"project": PROJECT, "page": 51, "page_size": 100},
+                        headers=headers(sb), timeout=30)
+    assert deep.status_code == 524
+    q = queue(label_rule("score", {"scored": True}, ids=range(1001, 1101)))
+    with provider(sb, backoff=0) as prov:
+        plan = plan_only(prov, q)
+    assert len(plan.changes) == 100 and plan.queues[0].items_seen == 30_000
+    reads = sdk_task_reads(sb, 1)
+    assert all(r["status"] == 200 for r in reads)
+    assert sum("pagination=cursor" in r["query"] for r in reads) == 300 + 4  # tasks + 4 tags
+
+
+def test_cursor_pages_without_a_count_and_old_servers_with_page_numbers_both_list_everything(make_sandbox):
+    for quirks in ({}, {"no-cursor": ""}):
+        sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 250)], quirks=quirks)
+        with provider(sb, backoff=0) as prov:
+            plan, report = plan_and_apply(prov, queue(label_rule("score", {"scored": True})))
+            assert report.ok and report.count("applied") == 250
+            assert plan_only(prov, queue(label_rule("score", {"scored": True}))).changes == ()
+
+
+def test_520s_on_reads_are_retried(make_sandbox):
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 450)], random_seed=3,
+                      quirks={"glitch-520": "0.2"})
+    q = queue(label_rule("score", {"scored": True}))
+    with provider(sb, backoff=0, retries=5) as prov:
+        _, report = plan_and_apply(prov, q)
+        assert report.ok and report.count("applied") == 450
+        sb.service.glitch_520 = 0.0
+        assert plan_only(prov, q).changes == ()
+    assert any(r["status"] == 520 for r in sdk_task_reads(sb))
+    assert [r["status"] for r in set_tags_calls(sb)] == [200] * 3  # the 520s are the GETs'
+
+
+def test_a_set_tags_committed_then_answered_500_is_settled_by_a_re_read(make_sandbox):
+    """30 tasks: the call lands, the answer is a 500. Not "30 failed": the tasks are read
+    again, hold the tag, and are applied; the call is not sent again."""
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 30)], quirks={"commit-then-500": "1"})
+    q = queue(label_rule("score", {"scored": True}))
+    with provider(sb, backoff=0) as prov:
+        _, report = plan_and_apply(prov, q)
+        assert report.ok and report.count("applied") == 30, report
+        assert plan_only(prov, q).changes == ()
+    assert [r["status"] for r in set_tags_calls(sb)] == [500]
+    assert task_tag_names(sb, 1030) == {"scored"}
+
+
+def test_a_set_tags_answered_500_without_committing_is_sent_again_after_a_re_read(make_sandbox):
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 30)])
+    fake = sb.service
+    set_tags_route = fake.set_tags
+    calls = []
+
+    def fails_first(request):
+        calls.append(1)
+        if len(calls) == 1:
+            from reconciler.sandbox.datamaker import DJANGO_500, HtmlError
+            raise HtmlError(500, DJANGO_500)
+        return set_tags_route(request)
+
+    fake.set_tags = fails_first
+    q = queue(label_rule("score", {"scored": True}))
+    with provider(sb, backoff=0) as prov:
+        _, report = plan_and_apply(prov, q)
+    assert report.ok and report.count("applied") == 30
+    assert [r["status"] for r in set_tags_calls(sb)] == [500, 200]

@@ -184,3 +184,58 @@ def test_serve_service_datamaker_runs_as_a_process(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_cursor_pages_carry_no_count_and_follow_next_newest_first(dm):
+    page = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", ordering="-id", page_size=10,
+               fields="id").json()
+    assert set(page) == {"next", "previous", "results"}
+    seen = [r["id"] for r in page["results"]]
+    url = page["next"]
+    while url:
+        body = requests.get(url, headers=headers(dm), timeout=10).json()
+        seen += [r["id"] for r in body["results"]]
+        url = body["next"]
+    assert seen == list(range(1025, 1000, -1))
+    oldest_first = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", ordering="id", page_size=3).json()
+    assert [r["id"] for r in oldest_first["results"]] == [1001, 1002, 1003]
+    bad = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", cursor="not-a-cursor")
+    assert (bad.status_code, bad.json()) == (404, {"detail": "Invalid cursor"})
+
+
+def test_deep_offset_pages_slow_down_then_answer_cloudflares_524(make_sandbox):
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 60)], quirks={"deep-page-524": "3"})
+    assert get(sb, "sdk/tasks/", project=PROJECT, page=3).status_code == 200
+    deep = get(sb, "sdk/tasks/", project=PROJECT, page=4)
+    assert deep.status_code == 524 and "A timeout occurred" in deep.text
+    assert deep.headers["Content-Type"].startswith("text/html")
+    # cursor pages go as deep as the project does
+    assert get(sb, "sdk/tasks/", project=PROJECT, pagination="cursor").status_code == 200
+    old = make_sandbox(service="datamaker", synthetic=[(PROJECT, 5)], quirks={"no-cursor": ""})
+    assert get(old, "sdk/tasks/", project=PROJECT, pagination="cursor").json()["count"] == 5
+
+
+def test_glitches_and_a_commit_answered_500(make_sandbox):
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 3)], random_seed=1,
+                      quirks={"glitch-520": "1", "commit-then-500": "1"})
+    glitch = get(sb, "task_tags/", project=PROJECT)
+    assert glitch.status_code == 520 and "Web server is returning an unknown error" in glitch.text
+    sb.service.glitch_520 = 0.0
+    scored = tag_ids(sb)["scored"]
+    answer = post(sb, {"ids": [1001], "tags": [scored], "action": "add"})
+    assert answer.status_code == 500 and "Server Error (500)" in answer.text
+    assert sb.store.get("tasks", "1001")["tags"] == [scored]  # committed all the same
+
+
+@pytest.mark.parametrize("quirks, message", [
+    ({"glitch-520": "2"}, "--quirk glitch-520=2: expected a number between 0 and 1"),
+    ({"deep-page-524": "x"}, "--quirk deep-page-524=x: expected a number at least 0"),
+    ({"no-cursor": "yes"}, "--quirk no-cursor takes no value"),
+    ({"put-answer": "false"}, "--quirk put-answer: the datamaker sandbox has no such quirk"),
+])
+def test_bad_quirks_are_refused_in_one_line(make_sandbox, quirks, message):
+    from reconciler.errors import UserError
+
+    with pytest.raises(UserError) as e:
+        make_sandbox(service="datamaker", quirks=quirks)
+    assert str(e.value).startswith(message)

@@ -194,3 +194,54 @@ def test_export_needs_an_output(tmp_path):
     spec = seed(tmp_path, [{"id": "9700001", "status": "RECEIVED"}])
     result = run_cli("export", spec)
     assert result.code == 1 and "Missing option '-o'" in result.err
+
+
+def test_an_exported_table_plans_to_no_changes_with_nasty_values(tmp_path):
+    items = [{"id": str(9700001 + i), "status": "SCORED", "tags": {"v": value, "n": i}, "locked": i % 2 == 0}
+             for i, value in enumerate(NASTY_STRINGS)]
+    items.append({"id": "9800001", "status": "RECEIVED",
+                  "tags": {"f": 1.0, "i": 1, "b": False, "lst": [1, 2], "big": 1e300, "neg": -0.5,
+                           "status": "x", "when": {"timestamp": "2024-05-01T10:00:00.123Z"}}})
+    items.append({"id": "9800002", "status": "ACCEPTED", "tags": {"f": 2, "nan": {"float": "nan"}}})
+    items.append({"id": "9800003", "status": "ACCEPTED", "tags": {}})
+    spec = seed(tmp_path, items)
+    out = tmp_path / "sub" / "exported.yaml"
+    (out.parent / "scores").mkdir(parents=True)
+    result = run_cli("export", spec, "-o", out, "--table", tmp_path / "sub" / "scores" / "live.csv")
+    assert result.code == 0, result.err
+    table = (tmp_path / "sub" / "scores" / "live.csv").read_bytes().decode("utf-8")
+    assert table.startswith("id,status,locked,b,big,f,i,n,nan,neg,tag:status,v,when\r\n")  # no column of lists
+    exported = load_spec(out).queues[0]
+    # a list, an empty string, NUL or a lone surrogate, and a value of another type than
+    # its column's (f: 2 among floats) keep their item in `submissions:`
+    assert set(exported.submissions["9800001"].tags) == {"f", "i", "b", "lst", "big", "neg", "status", "when"}
+    assert str(exported.submissions["9800002"].tags["f"].source).startswith(f"{out}:")
+    assert str(exported.submissions["9700001"].tags["v"].source) == f"{out.parent}/scores/live.csv:2 (v)"
+    again = run_cli("plan", out, "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
+    assert "No changes" in again.out
+
+
+def test_an_exported_table_outside_the_spec_folder_is_refused(tmp_path):
+    spec = seed(tmp_path, [{"id": "9700001", "status": "SCORED", "tags": {}}])
+    (tmp_path / "sub").mkdir()
+    result = run_cli("export", spec, "-o", tmp_path / "sub" / "out.yaml", "--table", tmp_path / "out.csv")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"error: --table {tmp_path}/out.csv: the table must be inside the exported spec's "
+                          f"folder ({tmp_path}/sub), which the spec can include from\n")
+    assert not (tmp_path / "sub" / "out.yaml").exists()
+
+
+def test_export_table_alone_prints_the_spec_that_includes_it(tmp_path, monkeypatch):
+    spec = seed(tmp_path, [{"id": "9700001", "status": "SCORED", "tags": {"auc": 0.5}}])
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("export", spec, "--table", "adopted.csv")
+    assert result.code == 0, result.err
+    assert "  - table: adopted.csv\n" in result.out and "auc: {column: auc, type: float}" in result.out
+    Path("adopted.yaml").write_text(result.out)
+    assert "No changes" in run_cli("plan", "adopted.yaml").out
+
+
+def test_export_needs_an_output(tmp_path):
+    result = run_cli("export", seed(tmp_path, []))
+    assert result.code == 1 and "Missing option '-o' / '--out' (or '--table')." in result.err

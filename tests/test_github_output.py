@@ -17,7 +17,7 @@ def test_plan_appends_the_markdown_plan_to_the_step_summary(example, tmp_path):
     result = run_cli("plan", example, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.code == 0, result.err
     assert summary.read_text() == "earlier step\n" + markdown
-    assert result.out.startswith("::notice title=reconciler plan::Plan: 8 to change")
+    assert result.out.startswith("::notice title=reconciler plan::Plan: 11 to change")
     again = run_cli("plan", example, "--format", "github", "--detailed-exitcode",
                     env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert again.code == 2
@@ -98,7 +98,7 @@ def test_safety_limit_under_plan_github_is_an_error_annotation(example):
     result = run_cli("plan", example, "--format", "github")
     assert result.code == 1
     assert result.out.splitlines()[-1] == (
-        "::error title=safety limit::queue 9615000: 6 of 20 items would change (30.0%25), "
+        "::error title=safety limit::queue 9615000: 9 of 20 items would change (45.0%25), "
         "more than max_change_percent 10%25"  # % escaped by GitHub's rules
     )
     forced = run_cli("plan", example, "--format", "github", "--force")

@@ -138,7 +138,7 @@ def test_a_multi_line_message_with_control_characters_is_one_escaped_line(hostil
     hostile.answers = {"list": (400, {**JSON, "x-amzn-ErrorType": "ValidationException"},
                                 json.dumps({"message": message}).encode())}
     line = one_line_failure(run_cli("plan", spec(tmp_path, hostile.url)))
-    assert "\x1b" not in line and "\\x1b[2J" in line and "first line second line" in line
+    assert "\x1b" not in line and "\\u001b[2J" in line and "first line second line" in line
     assert len(line) < 700
 
 

@@ -91,7 +91,8 @@ def test_the_collector_is_paused_while_reading_and_restored_after(enabled):
 
 
 def test_a_failing_diff_closes_the_listing_and_restores_the_collector():
-    provider = Paged([[item("1")], [item("1")], [item("2")]])
+    # item 1 again on a page that is not wholly a repeat (that is refused before the diff)
+    provider = Paged([[item("1")], [item("2"), item("1")], [item("3")]])
     with pytest.raises(UserError, match="listed item 1 twice"):
         build_plan(spec_of(queue(ACCEPT)), provider)
     assert provider.closed and provider.collector_enabled == [False, False]

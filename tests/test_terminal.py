@@ -48,16 +48,16 @@ def test_progress_lines_for_reading_and_writing_on_a_terminal(example):
     assert code == 0, err
     assert re.search(r"\r\x1b\[KReading queue 9615000: 20 items  [\d,]+/s\r?\n", err), repr(err)
     assert re.search(r"\r\x1b\[KReading queue 9615001: 3 items  [\d,]+/s\r?\n", err), repr(err)
-    assert re.search(r"\r\x1b\[KWriting: 8/8 items  [\d,]+/s\r?\n", err), repr(err)
+    assert re.search(r"\r\x1b\[KWriting: 11/11 items  [\d,]+/s\r?\n", err), repr(err)
     assert "Reading" not in out and "\x1b" not in out  # stdout: the report alone, no colour
-    assert "Apply complete: 8 applied" in out
+    assert "Apply complete: 11 applied" in out
 
 
 def test_quiet_silences_progress_on_a_terminal(example):
     code, out, err = run_with_tty_stderr("-q", "plan", str(example))
     assert code == 0
     assert err == ""
-    assert "Plan: 8 to change" in out
+    assert "Plan: 11 to change" in out
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(example):

@@ -90,7 +90,7 @@ def test_plan_apply_plan_is_empty_and_costs_what_it_promises(make_sandbox, monke
     assert len(writes) == 3
 
 
-def test_apply_of_a_plan_file_writes_two_requests_per_100_works(make_sandbox, monkeypatch, tmp_path):
+def test_apply_of_a_plan_file_writes_three_requests_per_100_works(make_sandbox, monkeypatch, tmp_path):
     sb = served(make_sandbox, monkeypatch, 250)
     spec, planfile = write_spec(tmp_path), tmp_path / "plan.json"
     assert run_cli("plan", spec, "-o", planfile).code == 0
@@ -99,7 +99,8 @@ def test_apply_of_a_plan_file_writes_two_requests_per_100_works(make_sandbox, mo
     before = len(sb.request_log())
     result = run_cli("apply", planfile, "--auto-approve")
     assert result.code == 0, result.err
-    assert calls(sb, before) == ["POST /view", "PUT /results"] * 3  # 2 × ceil(250/100)
+    # 3 × ceil(250/100): the guard's read, the PUT, the read-back of what it wrote
+    assert calls(sb, before) == ["POST /view", "PUT /results", "POST /view"] * 3
 
 
 def test_a_writer_between_plan_and_apply_is_named_stale_and_keeps_its_fields(make_sandbox, monkeypatch, tmp_path):
@@ -185,10 +186,14 @@ def test_no_endpoint_and_no_token_are_one_clear_line_each(make_sandbox, monkeypa
     result = run_cli("plan", spec)
     assert result.code == 1 and "no endpoint; set `endpoint:`" in result.err
     assert "Traceback" not in result.err
-    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", "https://frb.example.org/workflow/results")
+    # no token is no error by itself (the official client allows it); a server that
+    # needs one refuses, and the message names the variables
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 1)])
+    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
     result = run_cli("plan", spec)
-    assert result.code == 1
-    assert "set one of WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT" in result.err
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "needs a token (HTTP 401: missing x-access-token header); set one of WORKFLOW_HTTP_TOKEN, " \
+           "WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT" in result.err
 
 
 @pytest.mark.slow

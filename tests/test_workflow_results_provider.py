@@ -17,6 +17,7 @@ from reconciler.model import (
 from reconciler.planner import build_plan
 from reconciler.providers import provider_class
 from reconciler.providers.base import RELISTED, QueueNotFound, digest_etag
+from reconciler.sandbox.workflow_results import WRITES
 from reconciler.providers.workflow_results import (
     TOKEN_ENVS, WorkflowResultsProvider, _to_item, find_token, updated_work,
 )
@@ -87,12 +88,36 @@ def test_no_endpoint_anywhere_is_one_clear_config_error(monkeypatch):
         "the WORKFLOW_HTTP_BASEURL environment variable (e.g. https://frb.chimenet.ca/workflow/results)")
 
 
-def test_missing_token_names_the_variables(monkeypatch):
-    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", "https://frb.example.org/workflow/results")
-    with pytest.raises(ConfigError) as e:
-        WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/"))
-    assert str(e.value) == ("no workflow Results token found: set one of WORKFLOW_HTTP_TOKEN, "
-                            "WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT")
+def test_no_token_works_with_a_server_that_needs_none(make_sandbox, monkeypatch):
+    """The official client allows no token (it then sends no header): so does the
+    provider, and a server that needs one says so in one line naming the variables."""
+    open_server = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)],
+                               quirks={"no-auth": ""})
+    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", open_server.url)
+    with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
+        plan, report = plan_and_apply(open_server, p, queue(rule("review", Match(), labels=("reviewed",))))
+    assert report.ok and report.count("applied") == 3
+    assert all(d["tags"] == ["reviewed"] for d in docs(open_server))
+    closed = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)])
+    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", closed.url)
+    with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
+        with pytest.raises(ConfigError) as e:
+            p.list(queue())
+    assert str(e.value) == (
+        "the workflow Results server needs a token (HTTP 401: missing x-access-token header); "
+        "set one of WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT")
+
+
+def test_a_token_that_is_set_is_sent_to_a_server_that_needs_none(make_sandbox, monkeypatch):
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 2)], quirks={"no-auth": ""})
+    seen = []
+    authenticate = sb.service.authenticate
+    sb.service.authenticate = lambda request: seen.append(request.headers.get("x-access-token")) or authenticate(request)
+    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
+    monkeypatch.setenv("GITHUB_PAT", SANDBOX_TOKEN)
+    with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
+        assert len(p.list(queue())) == 2
+    assert seen and set(seen) == {SANDBOX_TOKEN}
 
 
 def test_token_variables_are_read_in_the_clients_order():
@@ -236,7 +261,7 @@ def test_get_reads_by_id_in_chunks_and_leaves_unknown_ids_out(make_sandbox):
 
 
 # -------------------------------------------------------------------- writing
-def test_plan_apply_plan_converges_with_two_requests_per_batch(make_sandbox):
+def test_plan_apply_plan_converges_with_three_requests_per_batch(make_sandbox):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 250)])
     ids = [d["id"] for d in docs(sb)]
     sb.store.put(PIPELINE, ids[0], {**docs(sb)[0], "results": None, "tags": ["old"]})
@@ -249,7 +274,8 @@ def test_plan_apply_plan_converges_with_two_requests_per_batch(make_sandbox):
         before = len(sb.request_log())
         assert not build_plan(spec_of(sb, q), p).plan.has_changes
     writes = log_calls(sb)[5:before]  # after the plan's 5 reads
-    assert writes == ["POST /view", "PUT /results"] * 3  # 2 × ceil(250/100)
+    # 3 × ceil(250/100): the guard's read, the PUT, the read-back of what it wrote
+    assert writes == ["POST /view", "PUT /results", "POST /view"] * 3
     first = sb.store.get(PIPELINE, ids[0])
     assert first["tags"] == ["old", "reviewed"] and first["results"] == {"locked": True}
     assert first["status"] == "failure" and first["site"] == "local" and first["parameters"] == {"n": 1}
@@ -343,7 +369,9 @@ def test_a_work_locked_in_the_window_fails_its_request_and_stops_the_run(make_sa
         def lock_behind_our_back(queue_spec, wanted, projection):
             found = by_id(queue_spec, wanted, projection)
             reads.append(1)
-            if len(reads) == 2:  # the second batch's guard read, then someone locks a work
+            # read 1: the first batch's guard, 2: its read-back, 3: the second batch's
+            # guard, then someone locks a work
+            if len(reads) == 3:
                 victim = sb.store.get(PIPELINE, ids[150])
                 sb.store.put(PIPELINE, ids[150], {**victim, "results": {"locked": True}})
             return found
@@ -411,3 +439,94 @@ def test_replace_changes_a_locked_work_in_two_guarded_puts_and_leaves_it_locked(
     first = sb.store.get(PIPELINE, ids[0])
     assert first["tags"] == ["reviewed"] and first["results"] == {"locked": True, "snr": 7}
     assert sb.store.get(PIPELINE, ids[1])["tags"] in (None, [])
+
+
+# ------------------------------------------------------- falsy answers, two writers
+@pytest.mark.parametrize("answer", ["false", "0", "null"])
+def test_a_put_answered_falsy_is_not_applied_and_the_next_run_converges(make_sandbox, answer):
+    """The official client returns PUT /results' answer as the outcome: a 2xx saying
+    `false` (or 0, null) did not update, so nothing is applied, the works are re-read
+    (not re-sent blindly), and the next run writes them."""
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 5)],
+                      quirks={"put-answer": answer})
+    q = queue(rule("review", Match(), labels=("reviewed",)))
+    with open_provider(sb) as p:
+        plan, report = plan_and_apply(sb, p, q)
+        assert not report.ok and report.count("applied") == 0
+        assert Counter(r.outcome for r in report.results) == {"failed": 5}
+        assert all(r.detail == f"not written: PUT /results answered {answer} (HTTP 200): not updated; "
+                               "run plan again" for r in report.results)
+        assert all(d["tags"] is None for d in docs(sb))
+        assert log_calls(sb)[-3:] == ["POST /view", "PUT /results", "POST /view"]
+        sb.service.put_answer = WRITES  # the server updates again
+        plan, report = plan_and_apply(sb, p, q)
+        assert report.ok and report.count("applied") == 5
+        assert not build_plan(spec_of(sb, q), p).plan.has_changes
+    assert all(d["tags"] == ["reviewed"] for d in docs(sb))
+
+
+def test_a_put_answered_falsy_for_a_work_that_landed_anyway_is_applied(make_sandbox):
+    """What is stored decides: a falsy answer is not success, but a re-read that finds
+    exactly what was sent is."""
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)])
+    fake = sb.service
+    update = fake.update
+
+    def writes_then_says_false(request):
+        update(request)
+        return False
+
+    fake.update = writes_then_says_false
+    with open_provider(sb) as p:
+        _, report = plan_and_apply(sb, p, queue(rule("review", Match(), labels=("reviewed",))))
+    assert report.ok and report.count("applied") == 3
+    assert [e["method"] for e in sb.request_log()].count("PUT") == 1
+
+
+@pytest.mark.parametrize("spec_mode", [False, True], ids=["apply PLANFILE", "apply SPEC"])
+def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox, spec_mode):
+    """Spec A (label a) and spec B (label b) applied at once to the same 60 works: PUT
+    replaces whole documents, so one writer can erase the other's label. After its PUT
+    each run reads the works back: a run never calls applied a work that does not hold
+    its label (plan-file mode reports it stale; spec mode re-diffs and writes it again),
+    and a re-run converges to both labels."""
+    import threading
+
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 60)], latency_ms=20)
+    barrier = threading.Barrier(2)
+    reports: dict[str, object] = {}
+
+    def run(label: str) -> None:
+        q = queue(rule(f"label-{label}", Match(), labels=(label,)))
+        with open_provider(sb) as p:
+            result = build_plan(spec_of(sb, q), p)
+            barrier.wait()
+            reports[label] = apply_plan(result.plan, p, result.queues,
+                                        rediff=result.rediffers() if spec_mode else None)
+
+    threads = [threading.Thread(target=run, args=(label,)) for label in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    stored = {d["id"]: set(d["tags"] or ()) for d in docs(sb)}
+    for label, report in reports.items():
+        claimed = {r.item_id for r in report.results if r.outcome == "applied"}
+        assert all(label in stored[i] for i in claimed), (label, report)
+        lost = [r for r in report.results if r.outcome != "applied"]
+        assert all(r.outcome == "stale" and "tags" in r.detail for r in lost), lost
+    assert len(reports) == 2
+    for label in "ab":  # each spec applied again: both labels everywhere
+        with open_provider(sb) as p:
+            plan, report = plan_and_apply(sb, p, queue(rule(f"label-{label}", Match(), labels=(label,))))
+            assert report.ok
+    assert all(set(d["tags"]) == {"a", "b"} for d in docs(sb))
+
+
+def test_a_put_answered_true_that_wrote_nothing_is_not_applied(make_sandbox):
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)])
+    sb.service.put_answer = True  # says true, writes nothing
+    with open_provider(sb) as p:
+        _, report = plan_and_apply(sb, p, queue(rule("review", Match(), labels=("reviewed",))))
+    assert Counter(r.outcome for r in report.results) == {"failed": 3}
+    assert "does not hold the change" in report.results[0].detail

@@ -226,3 +226,24 @@ def test_serve_command_runs_the_fake_with_lock_refusal_off(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_quirks_no_auth_and_falsy_put_answers(make_sandbox):
+    open_fake = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 2)],
+                             quirks={"no-auth": "", "put-answer": "0"})
+    w = requests.post(open_fake.url + "/view", json={"query": {"pipeline": PIPELINE}}, timeout=10).json()[0]
+    answer = requests.put(open_fake.url + "/results", json=[{**w, "tags": ["x"]}], timeout=10)
+    assert (answer.status_code, answer.json()) == (200, 0)
+    assert open_fake.store.get(PIPELINE, w["id"])["tags"] is None  # nothing written
+
+
+def test_unknown_quirks_and_bad_values_are_refused_in_one_line(make_sandbox):
+    from cli_helpers import run_cli
+
+    with pytest.raises(UserError, match=r"put-answer=yes: expected one of false, 0, null"):
+        make_sandbox(service="workflow-results", quirks={"put-answer": "yes"})
+    result = run_cli("serve", "--service", "workflow-results", "--token", "t", "--port", "0",
+                     "--quirk", "cursor-paging")
+    assert result.code == 1 and result.err == (
+        "error: --quirk cursor-paging: the workflow-results sandbox has no such quirk "
+        "(known: no-auth, put-answer)\n")

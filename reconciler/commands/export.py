@@ -4,44 +4,73 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import click
 
 from ..error_handler import EXIT_OK, echo_err
 from ..errors import UserError
+from ..model import QueueSpec
 from .inputs import load_specs
 from .options import Options
 from .schema import schema_text
 
 
-def export(opts: Options, spec_path: str, out: str) -> int:
+def export(opts: Options, spec_path: str, out: str, table: str | None = None) -> int:
     from ..export import export_spec, unstatable_tags
     from ..providers import open_provider
 
     (spec,) = load_specs([spec_path], "export")
     out_dir = os.getcwd() if out == "-" else os.path.dirname(os.path.abspath(out))
+    tables = _table_paths(table, out_dir, spec.queues)
     progress = opts.progress()
     with open_provider(spec.provider) as provider:
         try:
             queues = [(q, provider.list(q, progress.line(f"Reading queue {q.id}"))) for q in spec.queues]
         finally:
             progress.close()
-    text = export_spec(spec.provider, queues, out_dir)
+    if tables:
+        from ..table_export import export_tables
+
+        text, table_texts = export_tables(spec.provider, queues, out_dir, tables)
+        for path, table_text in zip(tables, table_texts):
+            _write(path, table_text, "the exported table")
+    else:
+        text = export_spec(spec.provider, queues, out_dir)
     if not opts.quiet:
         for warning in unstatable_tags(queues):
             echo_err(f"warning: {warning}")
     if out == "-":
         click.echo(text, nl=False)
         return EXIT_OK
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{out}: cannot write the exported spec: {exc.strerror}") from None
+    _write(out, text, "the exported spec")
     _write_schema_beside(out)
     if not opts.quiet:
         items = sum(len(items) for _, items in queues)
         echo_err(f"Wrote {items} submission(s) of {len(queues)} queue(s) to {out}.")
     return EXIT_OK
+
+
+def _table_paths(table: str | None, out_dir: str, queues: Sequence[QueueSpec]) -> list[str]:
+    """Where each queue's table goes; refused before anything is read when the spec
+    could not include them (a spec's includes stay inside its folder)."""
+    if table is None:
+        return []
+    from ..table_export import table_paths
+
+    paths = [os.path.abspath(p) for p in table_paths(table, queues)]
+    for path in paths:
+        if os.path.commonpath([out_dir, path]) != out_dir:
+            raise UserError(f"--table {table}: the table must be inside the exported spec's folder "
+                            f"({out_dir}), which the spec can include from")
+    return paths
+
+
+def _write(path: str, text: str, what: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write {what}: {exc.strerror}") from None
 
 
 def _write_schema_beside(out: str) -> None:

@@ -19,6 +19,17 @@ def synthetic_queues(entries: Sequence[str]) -> list[tuple[str, int]]:
     return queues
 
 
+def quirks(entries: Sequence[str]) -> dict[str, str]:
+    """`--quirk NAME[=VALUE]` values as a name → value map ("" when no value is given)."""
+    out = {}
+    for entry in entries:
+        name, _, value = entry.partition("=")
+        if not name.strip():
+            raise click.BadParameter(f"expected NAME[=VALUE], got {entry!r}", param_hint="--quirk")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def serve(
     *,
     service: str,
@@ -39,6 +50,7 @@ def serve(
     meta_update: str,
     list_rows: str,
     one_host: bool = False,
+    quirk: Sequence[str] = (),
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
 
@@ -48,6 +60,6 @@ def serve(
         drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
         max_per_minute=max_per_minute, random_seed=random_seed,
         lock_refuses_updates=not no_lock_refusal, one_host=one_host,
-        supervisely_meta_update=meta_update, supervisely_list_rows=list_rows,
+        supervisely_meta_update=meta_update, supervisely_list_rows=list_rows, quirks=quirks(quirk),
     ))
     return EXIT_OK

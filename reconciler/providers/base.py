@@ -156,7 +156,7 @@ class Provider(ABC):
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
         """Every item of the queue, each exactly once, as one consistent snapshot.
         Default: the `pages`, gathered (honouring RELISTED)."""
-        return gather(self.pages(queue, progress))
+        return gather(self.pages(queue, progress), queue.id)
 
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """The snapshot `list` returns, a page at a time as it is read, so that the
@@ -364,11 +364,44 @@ def read_twice(
         raise ProviderError(gave_up(exc)) from None
 
 
-def gather(pages: Iterable[Sequence[Item] | Relisted]) -> list[Item]:
-    """The items of a `pages` iteration, honouring RELISTED: `list` for providers that
-    read page by page."""
+# A queue's listing ends within this many pages (counted from its last RELISTED): a
+# server that keeps sending new pages is refused, not followed (issue 29). At the
+# providers' page sizes (100 to 500 items) that is 500,000 to 2.5 million items.
+MAX_PAGES = 5_000
+
+
+def bounded(pages: Iterable[Sequence[Item] | Relisted], queue_id: str) -> Iterator[Sequence[Item] | Relisted]:
+    """`pages` as they come, refused in one line once they pass MAX_PAGES or when a page
+    holds only items already listed (the same page again, under a new link or offset):
+    either way the listing would never end. Closes `pages` when stopped."""
+    seen: set[str] = set()
+    count = 0
+    try:
+        for page in pages:
+            if page is RELISTED:
+                seen, count = set(), 0
+            else:
+                count += 1
+                if count > MAX_PAGES:
+                    raise ProviderError(f"queue {queue_id}: the listing did not end within {MAX_PAGES} pages "
+                                        "(reconciler's ceiling per queue); refused as endless")
+                ids = [item.id for item in page]  # type: ignore[union-attr]
+                if ids and seen.issuperset(ids):
+                    raise ProviderError(f"queue {queue_id}: page {count} of the listing holds only items it "
+                                        "had already listed (the same page again); refused as endless")
+                seen.update(ids)
+            yield page
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
+
+
+def gather(pages: Iterable[Sequence[Item] | Relisted], queue_id: str = "?") -> list[Item]:
+    """The items of a `pages` iteration, honouring RELISTED and bounded (`bounded`):
+    `list` for providers that read page by page."""
     items: list[Item] = []
-    for page in pages:
+    for page in bounded(pages, queue_id):
         if page is RELISTED:
             items = []
         else:

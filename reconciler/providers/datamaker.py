@@ -12,8 +12,13 @@ sent by tag id). Tasks have no writable status, no version and no etag, so:
   same tags to up to 200 tasks, so tasks that need the same (action, tag set) share a
   call, and one task may need two calls (remove, then add). Right before writing, the
   changed tasks' membership is read again (the compare guard of base.py).
-- POST is never re-sent blindly: after a lost answer the membership of that call's
-  tasks is read again and only those the call did not reach are sent once more.
+- POST is never re-sent blindly: after an ambiguous answer (a 5xx, or none at all) the
+  server may have committed the call, so the membership of that call's tasks is read
+  again and only those the call did not reach are sent once more.
+- Task listings use cursor pages (`pagination=cursor&ordering=-id`, no `count`), as the
+  SDK does for large projects: deep offset pages slow down and die behind Cloudflare
+  (524), and 520/524 answers to a GET are retried. Every listing is bounded: a `next`
+  seen before, a task listed twice, or more than MAX_ROWS rows end it.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -66,15 +71,22 @@ IDS_PER_READ = 100  # id__in values per membership read (one page, a short URL)
 # batch groups more tasks per call but widens the window between that read and the
 # last call. 1000 is a multiple of IDS_PER_CALL, so a big same-tag plan stays minimal.
 BATCH_LIMIT = 1000
-RETRIES = 3  # the SDK's: 3 retries, backoff factor 2, on 502/503/504 only
+RETRIES = 3  # the SDK's: 3 retries, backoff factor 2
 BACKOFF = 2.0
-RETRY_STATUSES = frozenset({502, 503, 504})
+# GETs are re-sent after these (the SDK's 502/503/504, and Cloudflare's 520 "unknown
+# error" and 524 "timeout" that the SDK's authors met on long reads); a POST never is
+RETRY_STATUSES = frozenset({502, 503, 504, 520, 524})
 TIMEOUT = (5.0, 60.0)
-RESENDS = 2  # rounds of re-sending a set_tags call whose answer was lost
+RESENDS = 3  # rounds of re-sending a set_tags call whose answer was ambiguous, each after a re-read
+# Task listings: cursor pages, newest first (synapse-sdk's own choice for large projects)
+CURSOR = {"pagination": "cursor", "ordering": "-id"}
+# Rows one listing may return at most: cursor pages carry no count to bound them by, and
+# a server that keeps handing out new rows must not keep a plan running (10,000 pages)
+MAX_ROWS = 1_000_000
 OPTIONS = frozenset({"endpoint", "tenant"})
 # `tags` is asked for only to cross-check a filtered answer where the server sends it
 FIELDS = "id,project,tags"
-UNKNOWN = "no answer"  # _post: the call may or may not have been applied
+AMBIGUOUS, REFUSED = "ambiguous", "refused"  # _post: may have been applied / was not
 _ID = re.compile(r"[0-9]+")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
@@ -134,9 +146,9 @@ class DatamakerProvider(Provider):
         endpoint = endpoint.rstrip("/")
         check_endpoint(endpoint)
         self._endpoint, self._tenant = endpoint, tenant
-        self._retries, self._backoff = retries, backoff
-        # The SDK's transport retries: 502/503/504 only, never POST (a POST is decided
-        # in `_post` from the answer, or from a fresh read when the answer was lost).
+        self._backoff = backoff
+        # Transport retries of GETs on RETRY_STATUSES, never of a POST (one is decided in
+        # `_set_tags` from the answer, or from a fresh read when the answer was ambiguous).
         self._auth = SynapseTokenAuth(token, tenant)
         self._session = make_session(
             auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
@@ -205,14 +217,12 @@ class DatamakerProvider(Provider):
         )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None, tags: dict, watched: Any) -> Iterator[list[Item]]:
-        members = {name: self._members(queue, tag_id) for name, tag_id in tags.items()}
-        seen: set[int] = set()
+        most = self._bound(queue)
+        members = {name: self._members(queue, tag_id, most) for name, tag_id in tags.items()}
         yielded = False
-        for rows in self._paged("sdk/tasks/", {"project": queue.id, "page_size": PAGE_SIZE, "fields": FIELDS}):
-            ids = self._task_ids(queue, rows)
-            if seen.intersection(ids) or len(set(ids)) < len(ids):
-                raise ListingMoved()  # a row moved to a later page while paging
-            seen.update(ids)
+        for rows in self._paged("sdk/tasks/", {"project": queue.id, **CURSOR, "page_size": PAGE_SIZE,
+                                               "fields": FIELDS}, most):
+            ids = self._task_ids(queue, rows)  # each once: _paged refuses a repeated row
             if progress and ids:
                 progress(len(ids))
             yielded = True
@@ -266,11 +276,23 @@ class DatamakerProvider(Provider):
         names |= {name for name in tags if managed.manages(name)}  # under exact: all but `ignore`
         return sorted(names)
 
-    def _members(self, queue: QueueSpec, tag_id: int) -> set[int]:
+    def _bound(self, queue: QueueSpec) -> int | None:
+        """The most rows a task listing of this pass may hold: the project's task count
+        (offset page 1 of one row, which is fast; cursor pages carry no count), plus
+        room for tasks created while it is read. None if the server gives no count."""
+        url = f"{self._endpoint}/sdk/tasks/"
+        body = self._page_body(url, {"project": queue.id, "page_size": 1, "fields": "id"}, "sdk/tasks/",
+                               queue.id)
+        count = body.get("count") if isinstance(body, dict) else None
+        if type(count) is not int or count < 0:
+            return None
+        return count + max(PAGE_SIZE, count // 10)
+
+    def _members(self, queue: QueueSpec, tag_id: int, most: int | None) -> set[int]:
         """Ids of the project's tasks carrying the tag."""
         held: set[int] = set()
-        for rows in self._paged("sdk/tasks/", {"project": queue.id, "tags": tag_id,
-                                               "page_size": PAGE_SIZE, "fields": FIELDS}):
+        for rows in self._paged("sdk/tasks/", {"project": queue.id, "tags": tag_id, **CURSOR,
+                                               "page_size": PAGE_SIZE, "fields": FIELDS}, most):
             held.update(self._task_ids(queue, rows, tag_id))
         return held
 
@@ -282,12 +304,12 @@ class DatamakerProvider(Provider):
         for part in chunk(ids, IDS_PER_READ):
             asked = set(part)
             joined = ",".join(str(i) for i in part)
-            for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined,
+            for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined, **CURSOR,
                                                    "page_size": PAGE_SIZE, "fields": FIELDS}):
                 found.update(i for i in self._task_ids(queue, rows) if i in asked)
             for name, tag_id in tags.items():
                 for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined, "tags": tag_id,
-                                                       "page_size": PAGE_SIZE, "fields": FIELDS}):
+                                                       **CURSOR, "page_size": PAGE_SIZE, "fields": FIELDS}):
                     members[name].update(i for i in self._task_ids(queue, rows, tag_id) if i in asked)
         return found, members
 
@@ -388,82 +410,104 @@ class DatamakerProvider(Provider):
                   tags: Mapping[str, int]) -> tuple[set[str], str | None]:
         """Send one call; (the tasks it reached, why the rest were not written or None).
 
-        A lost answer is not re-sent blindly: the tasks' membership is read again and
-        only those still lacking the change are sent once more."""
+        An ambiguous answer (a 5xx, or none) is settled by reading the tasks'
+        membership again: the server may have committed the call before failing to
+        answer. Only the tasks still lacking the change are sent once more."""
         action, names = op
         tag_ids = sorted(tags[n] for n in names)
         pending = list(item_ids)
         reached: set[str] = set()
+        why = ""
         for round_no in range(RESENDS + 1):
+            if round_no:
+                time.sleep(min(self._backoff * 2 ** (round_no - 1), 30.0))
             body = {"ids": [int(i) for i in pending], "tags": tag_ids, "action": action}
             outcome = self._post("tasks/set_tags/", body)
             if outcome is None:
                 return reached | set(pending), None
-            if outcome is not UNKNOWN:
-                return reached, outcome
+            kind, why = outcome
+            if kind == REFUSED:
+                return reached, why
             try:
                 _, members = self._membership(queue, [int(i) for i in pending], {n: tags[n] for n in names})
             except ProviderError as exc:
-                return reached, (f"set_tags got no answer and the re-read failed ({exc}); "
-                                 "it may or may not have been written, run plan again")
+                return reached, (f"{why}, and the re-read failed ({exc}); it may or may not "
+                                 "have been written, run plan again")
             wanted = action == "add"
             now = {i for i in pending if all((int(i) in members[n]) == wanted for n in names)}
             reached |= now
             pending = [i for i in pending if i not in now]
             if not pending:
                 return reached, None
-        return reached, "set_tags got no answer after retries and the tasks do not hold its change"
+        return reached, (f"{why} on each of {RESENDS + 1} attempts, and the tasks read back do "
+                         "not hold its change")
 
-    def _post(self, path: str, body: dict[str, Any]) -> str | None:
-        """None: written. UNKNOWN: no answer (it may have been applied). Else why not
-        written. 502/503/504 say the request was not processed, so they are re-sent."""
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[str, str] | None:
+        """None: written (a 2xx). (AMBIGUOUS, why): a 5xx or no answer, so the server may
+        have applied it. (REFUSED, why): not written (a 4xx, or no connection made)."""
         url = f"{self._endpoint}/{path}"
-        for attempt in range(self._retries + 1):
-            try:
-                response = self._session.post(url, json=body)
-            except requests.RequestException as exc:
-                if nothing_sent(exc):
-                    return f"POST {url}: no connection ({failure_name(exc)}); not written"
-                return UNKNOWN
-            if response.ok:
-                return None
-            if response.status_code in RETRY_STATUSES and attempt < self._retries:
-                time.sleep(min(self._backoff * 2 ** attempt, 30.0))
-                continue
-            if response.status_code == 401:
-                return str(self._token_refused(response))
-            return f"POST {url} refused (HTTP {response.status_code}): {self._detail(response)}"
-        return f"POST {url}: no success after {self._retries} retries"  # pragma: no cover
+        try:
+            response = self._session.post(url, json=body)
+        except requests.RequestException as exc:
+            if nothing_sent(exc):
+                return REFUSED, f"POST {url}: no connection ({failure_name(exc)}); not written"
+            return AMBIGUOUS, f"POST {url} got no answer ({failure_name(exc)})"
+        if written(response):
+            return None
+        if response.status_code >= 500:
+            return AMBIGUOUS, f"POST {url} failed (HTTP {response.status_code}): {self._detail(response)}"
+        if response.status_code == 401:
+            return REFUSED, str(self._token_refused(response))
+        return REFUSED, f"POST {url} refused (HTTP {response.status_code}): {self._detail(response)}"
 
     # --------------------------------------------------------------- plumbing
-    def _paged(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:
-        """Each page's `results` of a DRF listing, following `next` (only to this
-        endpoint: the URL comes from the server). Raises ListingMoved when `count`
-        moves between pages; QueueNotFound when the server refuses the `project`
-        filter's value (django-filter: "Select a valid choice")."""
+    def _paged(self, path: str, params: Mapping[str, Any], most: int | None = None) -> Iterator[list[Any]]:
+        """Each page's `results` of a DRF listing (cursor or page-number pages alike),
+        following `next` (only to this endpoint: the URL comes from the server); a
+        `count` is never required. Bounded: a `next` seen before is an error; a row id
+        listed twice, more rows than `most` (the project's count, with room) or a page
+        `count` that differs from the first one's raise ListingMoved; more than MAX_ROWS
+        rows is an error whatever the server said."""
         url: str | None = f"{self._endpoint}/{path}"
         query: Mapping[str, Any] | None = params
         count = None
         visited: set[str] = set()
+        seen: set[int] = set()
         while url is not None:
-            response = self._get(url, query, path)
-            if response.status_code == 400 and "project" in _json_or_none(response):
-                raise QueueNotFound(f"datamaker project {params.get('project')} not found or not "
-                                    f"readable ({path}: {self._detail(response)})")
-            self._expect_ok(response, url)
-            body = self._json(response, path)
+            body = self._page_body(url, query, path, params.get("project"))
             results = body.get("results") if isinstance(body, dict) else None
-            if not isinstance(results, list) or not isinstance(body.get("count"), int):
-                raise self._unexpected(path, "expected a page with `count` and a `results` array")
-            if count is not None and body["count"] != count:
-                raise ListingMoved()
-            count = body["count"]
+            if not isinstance(results, list):
+                raise self._unexpected(path, "expected a page with a `results` array")
+            if type(body.get("count")) is int:
+                if count is not None and body["count"] != count:
+                    raise ListingMoved()
+                count = body["count"]
+            ids = [row["id"] for row in results if isinstance(row, dict) and type(row.get("id")) is int]
+            if seen.intersection(ids) or len(set(ids)) < len(ids):
+                raise ListingMoved(f"{path}: a row was listed twice (the listing moved, or the "
+                                   "server repeats its pages)")
+            seen.update(ids)
+            if most is not None and len(seen) > most:
+                raise ListingMoved(f"{path}: more rows listed than the project's tasks counted")
+            if len(seen) > MAX_ROWS:
+                raise ProviderError(f"{self._endpoint}/{path}: more than {MAX_ROWS:,} rows listed; "
+                                    "refusing to read further (a server that keeps listing new rows?)")
             yield results
             url, query = body.get("next"), None
             if url is not None:
                 if not isinstance(url, str) or not self._ours(url) or url in visited:
                     raise self._unexpected(path, "its `next` link is not a new page of this endpoint")
                 visited.add(url)
+
+    def _page_body(self, url: str, query: Mapping[str, Any] | None, path: str, project: Any) -> Any:
+        """One listing page's JSON; QueueNotFound when the server refuses the `project`
+        filter's value (django-filter: "Select a valid choice")."""
+        response = self._get(url, query, path)
+        if response.status_code == 400 and "project" in _json_or_none(response):
+            raise QueueNotFound(f"datamaker project {project} not found or not "
+                                f"readable ({path}: {self._detail(response)})")
+        self._expect_ok(response, url)
+        return self._json(response, path)
 
     def _ours(self, url: str) -> bool:
         mine, theirs = urlsplit(self._endpoint), urlsplit(url)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 
 from ..auth import HOW_TO, find_token
-from ..http import ThrottleDialect, connection_refused, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import ThrottleDialect, connection_refused, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..netcheck import check_endpoint
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
@@ -442,7 +442,7 @@ class SynapseProvider(Provider):
                 f"evaluation {queue.id}: statusBatch got no response ({failure_name(exc)}) "
                 "after retries; it may or may not have been written, run plan again"
             ) from None
-        if response.ok:
+        if written(response):
             return
         if response.status_code == 401:
             raise self._token_refused()

@@ -4,7 +4,9 @@ A queue is a pipeline, an item one Work result: `status` (success | failure), `t
 list of labels) and the native lock `results.locked`. The service has no etags and no
 conditional write (PUT /results replaces whole documents, last writer wins), so this
 provider uses the compare guard: it re-reads the works of a write in full right before
-sending them and writes those fresh documents with only the planned fields changed.
+sending them, writes those fresh documents with only the planned fields changed, and
+reads them back after the PUT (another writer's whole-document PUT can erase ours).
+A 2xx whose answer is falsy means "not updated", as the official client reads it.
 
 Reads are POSTs (`/view`, `/view/count`) and are re-sent by the session after a 5xx or
 a lost answer; a PUT is never re-sent blindly: after a failure the works are read again
@@ -22,7 +24,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
@@ -40,6 +42,7 @@ from .base import (
     compare_guard,
     digest_etag,
     endpoint_option,
+    matches_after,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
@@ -78,8 +81,9 @@ class WorkflowResultsProvider(Provider):
     )
     options_schema = {
         "description": (
-            "CHIME/FRB workflow Results pipelines; the token comes from WORKFLOW_HTTP_TOKEN, "
-            "WORKFLOW_TOKEN, GITHUB_TOKEN or GITHUB_PAT, never from the spec."
+            "CHIME/FRB workflow Results pipelines; the token (if the server needs one) comes "
+            "from WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN or GITHUB_PAT, never from "
+            "the spec."
         ),
         "properties": {
             "endpoint": url_option_schema(
@@ -93,7 +97,7 @@ class WorkflowResultsProvider(Provider):
     def __init__(
         self,
         endpoint: str,
-        token: str,
+        token: str | None,
         *,
         retries: int = RETRIES,
         backoff: float = BACKOFF,
@@ -103,9 +107,12 @@ class WorkflowResultsProvider(Provider):
         check_endpoint(endpoint)
         self._endpoint = endpoint
         self._backoff = backoff
-        self._auth = HeaderAuth(TOKEN_HEADER, token)
+        # No token: the official client then sends no header, and a server without auth
+        # accepts that; `_auth` still redacts (a bearer credential echoed in an error)
+        self._auth = HeaderAuth(TOKEN_HEADER, token or "")
+        self._has_token = bool(token)
         self._session = make_session(
-            auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
+            auth=self._auth if token else None, retries=retries, backoff=backoff, timeout=timeout,
             # /view and /view/count are reads; this provider never deposits (POST /results).
             # A PUT is not re-sent by the session: `write` re-reads first.
             retry_methods=frozenset({"GET", "HEAD", "POST"}),
@@ -213,10 +220,12 @@ class WorkflowResultsProvider(Provider):
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
         """Re-read the works in full (one `/view` by id), judge each with the compare
         guard, then PUT the fresh documents with only the planned fields changed, in
-        requests of at most MAX_PUT_BYTES: 2 requests per batch when nothing fails.
+        requests of at most MAX_PUT_BYTES, then read them back (`_read_back`): 3 requests
+        per batch when nothing fails.
 
-        A PUT that fails (a 5xx, no answer) may or may not have landed: its works are
-        read again and each is decided from what is stored. Sent as we sent it: applied.
+        A PUT that fails (a 5xx, no answer, a falsy answer) may or may not have landed:
+        its works are read again and each is decided from what is stored (after a falsy
+        answer, one still as it was is failed, not sent again). Sent as we sent it: applied.
         Still as it was: sent again (up to PUT_ATTEMPTS in all). Changed by someone else
         meanwhile: stale or unchanged, as the guard says. A refusal (4xx) fails its
         request's works with the server's words; later requests are not attempted."""
@@ -317,13 +326,16 @@ class WorkflowResultsProvider(Provider):
         for attempt in range(1, PUT_ATTEMPTS + 1):
             outcome = self._put(group)
             if outcome is None:
-                result.applied += [c.item_id for c, _ in group]
+                self._read_back(queue, group, result)
                 return
             code, reason = outcome
-            if code is not None and code not in RETRY_STATUSES and code != 429:
+            # a 2xx whose answer is falsy: the server says it did not update (the
+            # official client returns that answer as the outcome); not sent again
+            declined = code is not None and 200 <= code < 300
+            if not declined and code is not None and code not in RETRY_STATUSES and code != 429:
                 self._refused(group, code, reason, result)
                 return
-            # no answer, or a 5xx: read what is stored before deciding anything
+            # no answer, a 5xx or a falsy answer: read what is stored before deciding
             sent = {c.item_id: doc for c, doc in group}
             try:
                 docs = self._by_id(queue, list(sent), None)
@@ -340,6 +352,10 @@ class WorkflowResultsProvider(Provider):
             group = self._judge(rest, docs, result, queue.managed_tags)
             if not group:
                 return
+            if declined:
+                for change, _ in group:
+                    result.failed[change.item_id] = f"not written: {reason}; run plan again"
+                return
             if attempt < PUT_ATTEMPTS:
                 time.sleep(self._backoff * 2 ** (attempt - 1))
         for change, _ in group:
@@ -347,8 +363,45 @@ class WorkflowResultsProvider(Provider):
                 f"not written: {reason} on each of {PUT_ATTEMPTS} attempts (re-read after the last)")
         result.error = f"PUT /results: {reason} on each of {PUT_ATTEMPTS} attempts"
 
+    def _read_back(self, queue: QueueSpec, group: list[tuple[Change, dict[str, Any]]],
+                   result: WriteResult) -> None:
+        """After a PUT the server accepted: read the works again (managed fields only)
+        and call applied only those that still hold what this run wrote. PUT replaces
+        whole documents, so another writer's PUT built from an older read can erase
+        ours at once (a lost update the server cannot refuse): such a work is stale,
+        with its fresh copy, so the engine re-diffs it (`apply SPEC`) or reports what
+        changed (`apply PLANFILE`), and a re-run converges. A failed read-back leaves
+        the server's word: applied."""
+        ids = [c.item_id for c, _ in group]
+        try:
+            docs = self._by_id(queue, ids, PROJECTION)
+        except ProviderError:
+            result.applied += ids
+            return
+        for change, _ in group:
+            doc = docs.get(change.item_id)
+            if doc is None:
+                result.failed[change.item_id] = ("written, but gone when read back right after "
+                                                 "(deleted by someone else meanwhile)")
+                continue
+            try:
+                now = _to_item(doc, queue.managed_tags)
+            except _Malformed as exc:
+                result.failed[change.item_id] = f"written, but malformed when read back ({exc})"
+                continue
+            if matches_after(change, now):
+                result.applied.append(change.item_id)
+            elif now.etag == change.etag:
+                result.failed[change.item_id] = (
+                    "not written: PUT /results answered success, but the work read back right "
+                    "after does not hold the change; run plan again")
+            else:
+                result.stale[change.item_id] = now
+
     def _put(self, group: list[tuple[Change, dict[str, Any]]]) -> tuple[int | None, str] | None:
-        """None if the PUT was answered 2xx; else (HTTP status or None, reason)."""
+        """None if the PUT was answered 2xx with a truthful answer; else (HTTP status or
+        None, reason). A 2xx whose body is falsy (`false`, `0`, `null`, empty) or not
+        JSON comes back with its 2xx status: not updated, as the official client reads it."""
         body = b"[" + b",".join(_encode(doc) for _, doc in group) + b"]"
         try:
             response = self._session.put(
@@ -358,10 +411,18 @@ class WorkflowResultsProvider(Provider):
         except requests.RequestException as exc:
             what = "no connection" if nothing_sent(exc) else "no response"
             return None, f"PUT /results got {what} ({failure_name(exc)})"
-        if response.ok:
-            return None
+        if written(response):
+            answer = error_body(response)
+            if answer:
+                return None
+            if answer is not None:
+                shown = json.dumps(answer)
+            else:
+                shown = shown_reason(response, None, self._auth.redact) if response.content.strip() else ""
+            return response.status_code, (
+                f"PUT /results answered {shown or 'nothing'} (HTTP {response.status_code}): not updated")
         if response.status_code == 401:
-            return 401, f"the token was refused (HTTP 401): {self._reason(response)}"
+            return 401, self._token_refused(response)
         return response.status_code, f"PUT /results failed (HTTP {response.status_code}): {self._reason(response)}"
 
     def _refused(self, group: list[tuple[Change, dict[str, Any]]], code: int, reason: str,
@@ -420,10 +481,7 @@ class WorkflowResultsProvider(Provider):
                 f"{method} {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
             ) from None
         if response.status_code == 401:
-            raise ConfigError(
-                f"the workflow Results server refused the token (HTTP 401: {self._reason(response)}); "
-                f"set one of {', '.join(TOKEN_ENVS)} to a token it accepts"
-            )
+            raise ConfigError(self._token_refused(response))
         if response.status_code != 200:
             raise ProviderError(
                 f"{method} {self._endpoint}{path} failed (HTTP {response.status_code}): {self._reason(response)}"
@@ -432,6 +490,13 @@ class WorkflowResultsProvider(Provider):
             return response.json()
         except (ValueError, RecursionError):
             raise self._unexpected(path, "the body is not JSON") from None
+
+    def _token_refused(self, response: requests.Response) -> str:
+        if self._has_token:
+            return (f"the workflow Results server refused the token (HTTP 401: {self._reason(response)}); "
+                    f"set one of {', '.join(TOKEN_ENVS)} to a token it accepts")
+        return (f"the workflow Results server needs a token (HTTP 401: {self._reason(response)}); "
+                f"set one of {', '.join(TOKEN_ENVS)}")
 
     def _item(self, doc: dict[str, Any], path: str, managed: ManagedTags) -> Item:
         try:
@@ -454,8 +519,10 @@ class WorkflowResultsProvider(Provider):
 PROVIDER = WorkflowResultsProvider
 
 
-def find_token(environ: Mapping[str, str] | None = None) -> str:
-    """The first token set among TOKEN_ENVS (the official client's order)."""
+def find_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The first token set among TOKEN_ENVS (the official client's order), or None: the
+    official client then sends no token, which a server without auth accepts (one that
+    needs a token answers 401, and that message names the variables)."""
     environ = os.environ if environ is None else environ
     for name in TOKEN_ENVS:
         token = environ.get(name, "").strip()
@@ -464,7 +531,7 @@ def find_token(environ: Mapping[str, str] | None = None) -> str:
                 raise ConfigError(f"the {name} environment variable holds characters a token "
                                   "cannot have (spaces or control characters)")
             return token
-    raise ConfigError(f"no workflow Results token found: set one of {', '.join(TOKEN_ENVS)}")
+    return None
 
 
 # ------------------------------------------------------------------ mapping

@@ -8,10 +8,10 @@ everywhere.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..model import Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of
+from ..untrusted_text import printable
 
 BLOCKED_REASON = "item is locked; add `locked: false` to change it"
 # Said once under every plan for a service whose writes cannot be refused as stale.
@@ -22,13 +22,6 @@ GUARD_NOTE = (
 )
 NO_CHANGES = "No changes. Live state matches the spec."
 
-# C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, line/paragraph separators.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-
-
-def printable(text: str) -> str:
-    """`text` with every control or bidi character written as a visible \\uXXXX escape."""
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def describe_value(field: str, value: Any) -> str:

@@ -10,8 +10,12 @@ task rows carry `tags` (a list of tag ids), set_tags answers `{"updated": N}`.
 """
 from __future__ import annotations
 
+import base64
+import bisect
 import hmac
-from typing import TYPE_CHECKING, Any, Iterable
+import random
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
@@ -37,6 +41,27 @@ TASKS, TAGS, PROJECTS = "tasks", "task_tags", "projects"
 FIRST_TASK_ID, FIRST_TAG_ID = 1001, 51  # apart, so a tag id sent as a task id is refused
 CREATED = "2026-02-17T09:00:00.000000+09:00"  # every synthetic task's `created`
 
+# `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md). The defaults are the least
+# convenient behaviour the SDK's authors measured: deep offset pages slow and die.
+QUIRKS = {
+    "no-cursor": "ignore pagination=cursor, as a server without cursor paging would "
+                 "(it ignores unknown keys): page-number pages with a count",
+    "deep-page-524": "page-number pages of sdk/tasks/ numbered above N answer Cloudflare's 524 "
+                     "(default 300: 30,000 tasks at 100 a page; 0: never)",
+    "deep-page-ms": "a page-number page K of sdk/tasks/ first waits K x N ms (default 1, at most 2 s)",
+    "glitch-520": "share of GETs answered Cloudflare's 520 (default 0; seeded by --random-seed)",
+    "commit-then-500": "share of set_tags calls committed, then answered 500 (default 0)",
+}
+DEEP_PAGE_524 = 300
+DEEP_PAGE_MS = 1.0
+MAX_DEEP_PAGE_WAIT = 2.0  # seconds
+CLOUDFLARE = ("<!DOCTYPE html><html><head><title>{host} | {code}: {title}</title></head><body>"
+              "<h1>Error code {code}</h1><p>{title}</p><p>Cloudflare Ray ID: 8f0sandbox</p>"
+              "</body></html>")
+CLOUDFLARE_TITLES = {520: "Web server is returning an unknown error", 524: "A timeout occurred"}
+DJANGO_500 = "<!doctype html><html lang=\"en\"><head><title>Server Error (500)</title></head>" \
+             "<body><h1>Server Error (500)</h1><p></p></body></html>"
+
 URLS = Map([
     Rule("/sdk/tasks/", endpoint="list_tasks", methods=["GET"]),
     Rule("/tasks/<int:task_id>/", endpoint="get_task", methods=["GET"]),
@@ -54,6 +79,18 @@ class DrfError(Exception):
         self.code, self.body = code, body
 
 
+class HtmlError(Exception):
+    """An answer that is not the API's own: a proxy's or Django's HTML error page."""
+
+    def __init__(self, code: int, html: str) -> None:
+        super().__init__(code)
+        self.code, self.html = code, html
+
+
+def _cloudflare(request: Request, code: int) -> HtmlError:
+    return HtmlError(code, CLOUDFLARE.format(host=request.host, code=code, title=CLOUDFLARE_TITLES[code]))
+
+
 def _detail(code: int, text: str) -> DrfError:
     return DrfError(code, {"detail": text})
 
@@ -61,9 +98,17 @@ def _detail(code: int, text: str) -> DrfError:
 class DatamakerFake(FakeService):
     title = "datamaker (synapse-sdk backend) sandbox"
 
-    def __init__(self, store: DocStore, token: str, faults: Faults) -> None:
+    def __init__(self, store: DocStore, token: str, faults: Faults, *, cursor_paging: bool = True,
+                 deep_page_524: int = DEEP_PAGE_524, deep_page_ms: float = DEEP_PAGE_MS,
+                 glitch_520: float = 0.0, commit_then_500: float = 0.0,
+                 random_seed: int | None = None) -> None:
         self.store, self.faults = store, faults
         self._token = token.encode()
+        # the quirks (QUIRKS); tests may change them while the fake serves
+        self.cursor_paging = cursor_paging
+        self.deep_page_524, self.deep_page_ms = deep_page_524, deep_page_ms
+        self.glitch_520, self.commit_then_500 = glitch_520, commit_then_500
+        self._random = random.Random(random_seed)
 
     def close(self) -> None:
         self.store.close()
@@ -117,28 +162,85 @@ class DatamakerFake(FakeService):
         except (NotFound, RequestRedirect):  # DRF routes are exact: no slash, no match
             return self.error(404, "Not found.")
         try:
+            if request.method == "GET" and self._roll(self.glitch_520):
+                raise _cloudflare(request, 520)
             return json_response(200, getattr(self, endpoint)(request, **args))
         except DrfError as e:
             return json_response(e.code, e.body)
+        except HtmlError as e:
+            return Response(e.html, status=e.code, content_type="text/html; charset=UTF-8")
+
+    def _roll(self, rate: float) -> bool:
+        return rate > 0 and self._random.random() < rate
 
     # ------------------------------------------------------------- endpoints
     def list_tasks(self, request: Request) -> dict:
+        """Page-number pages (DRF's default), or cursor pages with `pagination=cursor`
+        (ordered by `ordering`, `-id` or `id`, no `count`), as synapse-sdk reads large
+        projects. Deep page-number pages slow down and then answer Cloudflare's 524."""
         project = _project_filter(request, self.store)
-        rows = self.store.iterate(TASKS)
-        if project is not None:
-            rows = (t for t in rows if t["project"] == project)
         raw_ids = request.args.get("id__in")
-        if raw_ids is not None:
-            wanted = set(_int_list(raw_ids, "id__in"))
-            rows = (t for t in rows if t["id"] in wanted)
+        wanted = None if raw_ids is None else set(_int_list(raw_ids, "id__in"))
         raw_tag = request.args.get("tags")
+        tag = None
         if raw_tag is not None:
             tag = _int_value(raw_tag)
             if tag is None or self.store.get(TAGS, str(tag)) is None:
                 raise DrfError(400, {"tags": [
                     f"Select a valid choice. {raw_tag} is not one of the available choices."]})
-            rows = (t for t in rows if tag in t["tags"])
-        return _page(request, list(rows), _sparse_fields(request))
+
+        def keep(task: Mapping[str, Any]) -> bool:
+            return ((project is None or task["project"] == project)
+                    and (wanted is None or task["id"] in wanted)
+                    and (tag is None or tag in task["tags"]))
+
+        if self.cursor_paging and request.args.get("pagination") == "cursor":
+            return self._cursor_page(request, keep, wanted, tag is not None)
+        self._deep_page(request)
+        return _page(request, [t for t in self.store.iterate(TASKS) if keep(t)], _sparse_fields(request))
+
+    def _deep_page(self, request: Request) -> None:
+        """What the SDK's authors measured on offset pages: the deeper, the slower, and
+        past a point Cloudflare's 524 (its 100 s limit) on every page."""
+        number = _int_value(request.args.get("page", "1")) or 1
+        if self.deep_page_ms:
+            time.sleep(min(number * self.deep_page_ms / 1000, MAX_DEEP_PAGE_WAIT))
+        if self.deep_page_524 and number > self.deep_page_524:
+            raise _cloudflare(request, 524)
+
+    def _cursor_page(self, request: Request, keep: Any, wanted: set[int] | None, filtered: bool) -> dict:
+        """DRF CursorPagination: `{next, previous, results}` (no count), the cursor an
+        opaque base64 position after the last row given."""
+        size = _page_size(request)
+        descending = request.args.get("ordering", "-id") != "id"
+        raw_cursor = request.args.get("cursor")
+        after = None if raw_cursor is None else _decode_cursor(raw_cursor)
+        if filtered:  # a tag filter: read the rows once, in bulk (few match)
+            order = sorted((t["id"] for t in self.store.iterate(TASKS) if keep(t)), reverse=descending)
+        else:  # the ids alone, then only the page's rows are read
+            order = sorted((int(i) for i in self.store.ids(TASKS) if i.isdigit()
+                            and (wanted is None or int(i) in wanted)), reverse=descending)
+        if after is not None:
+            if descending:
+                order = order[bisect.bisect_right(order, -after, key=lambda i: -i):]
+            else:
+                order = order[bisect.bisect_right(order, after):]
+        page: list[dict] = []
+        more = False
+        for task_id in order:
+            task = self.store.get(TASKS, str(task_id))
+            if task is None or not keep(task):
+                continue
+            if len(page) == size:
+                more = True
+                break
+            page.append(task)
+        fields = _sparse_fields(request)
+        return {
+            "next": _cursor_url(request, page[-1]["id"]) if more else None,
+            "previous": None,
+            "results": [_sparse(r, fields) for r in page],
+        }
 
     def get_task(self, request: Request, task_id: int) -> dict:
         task = self.store.get(TASKS, str(task_id))
@@ -214,6 +316,8 @@ class DatamakerFake(FakeService):
                     held += [tag["id"] for tag in tags]
                 task["tags"] = sorted(held)
                 self.store.put(TASKS, str(task["id"]), task)
+        if self._roll(self.commit_then_500):  # committed, then the answer is lost to a 500
+            raise HtmlError(500, DJANGO_500)
         return {"updated": len(tasks)}
 
 
@@ -260,15 +364,37 @@ def _sparse(row: dict, fields: list[str] | None) -> dict:
     return {k: row[k] for k in fields if k in row}
 
 
-def _page(request: Request, rows: list[dict], fields: list[str] | None) -> dict:
-    """DRF PageNumberPagination: `page` from 1, `page_size` clamped to the maximum,
-    absolute `next`/`previous` URLs that keep every other query key."""
+def _page_size(request: Request) -> int:
     size = DEFAULT_PAGE_SIZE
     raw_size = request.args.get("page_size")
     if raw_size is not None:
         parsed = _int_value(raw_size)
         if parsed is not None and parsed > 0:  # DRF falls back to the default otherwise
             size = min(parsed, MAX_PAGE_SIZE)
+    return size
+
+
+def _decode_cursor(raw: str) -> int:
+    try:
+        text = base64.b64decode(raw.encode("ascii"), validate=True).decode("ascii")
+        key, _, value = text.partition("=")
+        if key == "p" and value.isdigit():
+            return int(value)
+    except (ValueError, UnicodeError):
+        pass
+    raise _detail(404, "Invalid cursor")
+
+
+def _cursor_url(request: Request, last_id: int) -> str:
+    cursor = base64.b64encode(f"p={last_id}".encode("ascii")).decode("ascii")
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"] + [("cursor", cursor)]
+    return request.base_url + "?" + urlencode(args)
+
+
+def _page(request: Request, rows: list[dict], fields: list[str] | None) -> dict:
+    """DRF PageNumberPagination: `page` from 1, `page_size` clamped to the maximum,
+    absolute `next`/`previous` URLs that keep every other query key."""
+    size = _page_size(request)
     raw_page = request.args.get("page", "1")
     page = 1 if raw_page == "last" else _int_value(raw_page)
     last = max(1, -(-len(rows) // size))
@@ -318,7 +444,35 @@ def build(config: "SandboxConfig", faults: Faults) -> DatamakerFake:
             store.put_many(TASKS, ((str(t["id"]), t) for t in (
                 _task(store.next_value("task", FIRST_TASK_ID), int(project), []) for _ in range(count))))
 
-    return DatamakerFake(DocStore(config.db_path, fill), config.token, faults)
+    return DatamakerFake(DocStore(config.db_path, fill), config.token, faults, **_quirks(config.quirks),
+                         random_seed=config.random_seed)
+
+
+def _quirks(quirks: Mapping[str, str]) -> dict[str, Any]:
+    """The fake's keyword arguments from `--quirk` values, each checked."""
+    def number(name: str, kind: type, low: float, high: float | None = None) -> Any:
+        raw = quirks[name]
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            raise UserError(f"--quirk {name}={raw}: expected a number {bound}")
+        return value
+
+    out: dict[str, Any] = {}
+    if "no-cursor" in quirks:
+        if quirks["no-cursor"]:
+            raise UserError("--quirk no-cursor takes no value")
+        out["cursor_paging"] = False
+    for name, key, kind, low, high in (("deep-page-524", "deep_page_524", int, 0, None),
+                                       ("deep-page-ms", "deep_page_ms", float, 0, None),
+                                       ("glitch-520", "glitch_520", float, 0, 1),
+                                       ("commit-then-500", "commit_then_500", float, 0, 1)):
+        if name in quirks:
+            out[key] = number(name, kind, low, high)
+    return out
 
 
 def _make_project(store: DocStore, project: int, tag_names: Iterable[str]) -> dict[str, int]:

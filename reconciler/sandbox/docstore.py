@@ -85,6 +85,15 @@ class DocStore:
             ).fetchall()
         return [json.loads(body) for (body,) in rows]
 
+    def ids(self, collection: str) -> list[str]:
+        """The ids of the collection, oldest first, without decoding any document (a
+        fake that orders or pages a large collection by id looks up only the page)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM docs WHERE collection = ? ORDER BY seq", (collection,)
+            ).fetchall()
+        return [doc_id for (doc_id,) in rows]
+
     def collections(self) -> dict[str, int]:
         """Each non-empty collection with its document count, by name."""
         with self._lock:

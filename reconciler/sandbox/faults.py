@@ -50,6 +50,7 @@ class Faults:
         self._served_before_hold: int | None = None
         self._hold_path: str | None = None
         self._released = threading.Event()
+        self._hijack: tuple[int, str, str] | None = None
 
     def hold_after(self, count: int, path_contains: str | None = None) -> None:
         """Serve `count` more requests (with `path_contains`: `count` more whose path
@@ -75,6 +76,22 @@ class Faults:
                     self._served_before_hold -= 1
                 return
         self._released.wait()
+
+    def answer_unserved(self, status: int | None, method: str = "", path_contains: str = "") -> None:
+        """From now on answer every request with `method` (any if empty) whose path
+        contains `path_contains` with a bare `status` and do nothing else, as a proxy or
+        cache in front of a service may (a 302, 304 or 307 to a write): how tests show
+        that an answer outside 2xx is never taken for a write. None: stop."""
+        with self._lock:
+            self._hijack = None if status is None else (status, method.upper(), path_contains)
+
+    def unserved_status(self, method: str, path: str) -> int | None:
+        """The status to answer this request with unserved (answer_unserved), or None."""
+        with self._lock:
+            hijack = self._hijack
+        if hijack is None or hijack[1] not in ("", method) or hijack[2] not in path:
+            return None
+        return hijack[0]
 
     def refuse_after(self, count: int | None) -> None:
         """From now on serve `count` more requests, then refuse every later one for good

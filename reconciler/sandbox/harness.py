@@ -94,6 +94,9 @@ class Harness:
         probed = self.service.probe(request)
         if probed is not None:
             return probed
+        unserved = self.faults.unserved_status(request.method, request.path)
+        if unserved is not None:  # a redirect elsewhere, the least convenient target
+            return Response(b"", status=unserved, headers={"Location": "http://127.0.0.1:9/moved"})
         if self.faults.should_fail(request.method):
             return self.service.error(503, "Service temporarily unavailable, please try again later.")
         denied = self.service.authenticate(request)

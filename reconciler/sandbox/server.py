@@ -9,9 +9,9 @@ import signal
 import socket
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -52,6 +52,8 @@ class SandboxConfig:
     supervisely_meta_update: str = "deep-merge"  # supervisely: deep-merge | merge | replace | allow-list
     supervisely_list_rows: str = "short"  # supervisely: short (no workspaceId) | full
     one_host: bool = False  # omics: batch and tag operations on one port (AWS: two hosts)
+    # `--quirk NAME[=VALUE]`: a fake's own switches (its module's QUIRKS; docs/sandbox.md)
+    quirks: Mapping[str, str] = field(default_factory=dict)
 
 
 class RunningSandbox:
@@ -159,11 +161,17 @@ def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
+    module = importlib.import_module(SERVICES[config.service])
+    known: Mapping[str, str] = getattr(module, "QUIRKS", {})
+    for name in config.quirks:
+        if name not in known:
+            raise UserError(f"--quirk {name}: the {config.service} sandbox has no such quirk "
+                            f"(known: {', '.join(sorted(known)) or 'none'})")
     listeners = [_listen(config.host, config.port)]
     servers: list[BaseWSGIServer] = []
     app: Harness | None = None
     try:
-        service = importlib.import_module(SERVICES[config.service]).build(config, faults)
+        service = module.build(config, faults)
         app = Harness(service, faults, Path(config.log_requests) if config.log_requests else None)
         for n, name in enumerate(service.hosts):
             if n:  # another host of the same service: the next port, or any free one

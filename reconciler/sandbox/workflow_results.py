@@ -37,6 +37,13 @@ ID_PREFIX = "66000000"
 ID_COUNTER = "work-id"
 SYNTHETIC_CREATION = 1_700_000_000.0
 SYNTHETIC_EVENT = 9_000_000
+# `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md)
+QUIRKS = {
+    "no-auth": "need no token (a token sent is ignored), as a server without auth does",
+    "put-answer": "answer every PUT /results with this JSON (false, 0 or null) and write nothing",
+}
+FALSY_ANSWERS = {"false": False, "0": 0, "null": None}
+WRITES = object()  # put_answer: the normal answer (true, after writing)
 
 
 class ApiError(Exception):
@@ -49,10 +56,15 @@ class WorkflowResultsFake(FakeService):
     prefix = ""
     title = "workflow Results sandbox"
 
-    def __init__(self, store: DocStore, token: str, *, lock_refuses_updates: bool = True) -> None:
+    def __init__(self, store: DocStore, token: str, *, lock_refuses_updates: bool = True,
+                 needs_token: bool = True, put_answer: Any = WRITES) -> None:
         self.store = store
         self._token = token.encode()
         self.lock_refuses_updates = lock_refuses_updates
+        self.needs_token = needs_token
+        # anything but WRITES: every update is answered this (a falsy JSON value, the
+        # client's "not updated") and nothing is written; tests may change it while serving
+        self.put_answer = put_answer
 
     def close(self) -> None:
         self.store.close()
@@ -65,6 +77,8 @@ class WorkflowResultsFake(FakeService):
         return None
 
     def authenticate(self, request: Request) -> Response | None:
+        if not self.needs_token:
+            return None
         given = request.headers.get("x-access-token")
         if given is None:
             return self.error(401, "missing x-access-token header")
@@ -111,10 +125,12 @@ class WorkflowResultsFake(FakeService):
                 done[new["pipeline"]] = True
         return done
 
-    def update(self, request: Request) -> bool:
+    def update(self, request: Request) -> Any:
         """Whole documents replaced by id, all or nothing: every work is checked before
-        any is written."""
+        any is written. With `put_answer` set: that answer, and nothing written."""
         works = self._works(request)
+        if self.put_answer is not WRITES:
+            return self.put_answer
         with self.store.transaction():
             for n, work in enumerate(works):
                 _check_work(work, n)
@@ -158,7 +174,7 @@ class WorkflowResultsFake(FakeService):
         skip = _count_arg(body, "skip", 0)
         limit = _count_arg(body, "limit", DEFAULT_LIMIT) or None  # 0: no limit
         if query:
-            docs = [d for d in self.store.iterate(pipeline) if _matches(d, query)]
+            docs = [d for d in self._candidates(pipeline, query) if _matches(d, query)]
             docs = docs[skip:] if limit is None else docs[skip:skip + limit]
         else:  # the listing of a whole pipeline: page in the store, not in Python
             docs = self.store.page(pipeline, skip, limit)
@@ -168,7 +184,21 @@ class WorkflowResultsFake(FakeService):
         pipeline, query = _query(self._object(request))
         if not query:
             return self.store.count(pipeline)
-        return sum(1 for d in self.store.iterate(pipeline) if _matches(d, query))
+        return sum(1 for d in self._candidates(pipeline, query) if _matches(d, query))
+
+    def _candidates(self, pipeline: str, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The documents a query can match: by id where it names ids (as a MongoDB index
+        on the id would; the fake's ids sort in insertion order), else all of them. A
+        guard re-read of 100 works then costs what 100 works cost, not the pipeline."""
+        wanted = query.get("id")
+        if isinstance(wanted, dict) and isinstance(wanted.get("$in"), list):
+            ids = wanted["$in"]
+        elif isinstance(wanted, str):
+            ids = [wanted]
+        else:
+            return self.store.iterate(pipeline)
+        found = (self.store.get(pipeline, i) for i in sorted({i for i in ids if isinstance(i, str)}))
+        return (d for d in found if d is not None)
 
     # ----------------------------------------------------------------- helpers
     def _body(self, request: Request) -> Any:
@@ -355,7 +385,17 @@ def build(config: "SandboxConfig", faults: Faults) -> WorkflowResultsFake:
             numbers = [store.next_value(ID_COUNTER) for _ in range(count)]
             store.put_many(pipeline, synthetic_works(pipeline, numbers))
 
+    quirks = dict(config.quirks)
+    if quirks.get("no-auth", ""):
+        raise UserError("--quirk no-auth takes no value")
+    answer: Any = WRITES
+    if "put-answer" in quirks:
+        if quirks["put-answer"] not in FALSY_ANSWERS:
+            raise UserError(f"--quirk put-answer={quirks['put-answer']}: expected one of "
+                            f"{', '.join(FALSY_ANSWERS)}")
+        answer = FALSY_ANSWERS[quirks["put-answer"]]
     return WorkflowResultsFake(
         DocStore(config.db_path, fill), config.token,
         lock_refuses_updates=config.lock_refuses_updates,
+        needs_token="no-auth" not in quirks, put_answer=answer,
     )

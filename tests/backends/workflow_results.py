@@ -1,5 +1,6 @@
-"""workflow Results through its fake: labels, native results.locked, compare guard,
-writes of 100 works (one re-read, one PUT)."""
+"""workflow Results through its fake in its default (realistic) mode: a token required,
+locked works refusing updates; labels, native results.locked, compare guard, writes of
+100 works (one re-read, one PUT, one read-back)."""
 from __future__ import annotations
 
 from reconciler.model import QueueSpec
