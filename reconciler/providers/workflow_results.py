@@ -25,7 +25,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import requests
 
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
-from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
+from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, apply_tag_changes
 from ..netcheck import check_endpoint
 from .base import (
     Capabilities,
@@ -378,7 +378,7 @@ class WorkflowResultsProvider(Provider):
         except ProviderError:
             result.applied += ids
             return
-        for change, _ in group:
+        for change, sent in group:
             doc = docs.get(change.item_id)
             if doc is None:
                 result.failed[change.item_id] = ("written, but gone when read back right after "
@@ -391,7 +391,7 @@ class WorkflowResultsProvider(Provider):
                 continue
             if matches_after(change, now):
                 result.applied.append(change.item_id)
-            elif now.etag == change.etag:
+            elif _as_before_our_put(change, sent, doc):
                 result.failed[change.item_id] = (
                     "not written: PUT /results answered success, but the work read back right "
                     "after does not hold the change; run plan again")
@@ -581,6 +581,19 @@ def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
     if not isinstance(locked, bool):
         raise _Malformed(f"work {work_id}: results.locked is not true or false")
     return locked
+
+
+def _as_before_our_put(change: Change, sent: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    """Whether a work read back after our PUT is exactly as it was before it (what we
+    sent with the planned fields at their old values): the server declined the write.
+    Every label counts here, not only the managed ones, since another writer's own label
+    is what tells its lost update (stale) from a declined write."""
+    every = ManagedTags()
+    was = _to_item(sent, every)
+    before = {f.field: f.before for f in change.fields}
+    status, locked = before.get("status", was.status), before.get("locked", was.locked)
+    tags = apply_tag_changes(was.tags, {f.tag_key: f.before for f in change.fields if f.tag_key is not None})
+    return _to_item(doc, every).etag == digest_etag(status, tags, locked, every)
 
 
 def _relocking(opened: Change, managed: ManagedTags) -> Change:
