@@ -112,7 +112,7 @@ class _Run:
                 self.tick(1)
             elif change is culprit or item.etag != change.etag:
                 rebased = None
-                if item.etag != change.etag and change.item_id not in self.rebased:
+                if change.item_id not in self.rebased:
                     rebased = _rebased(self.provider, queue, change, item)
                 if rebased is None:
                     conflicts.append((change, item))
@@ -206,7 +206,7 @@ def _settle_conflicts(
             if matches_after(change, item):
                 run.record(queue, change.item_id, "unchanged", "already held the planned values when re-read")
             elif (rebased := _rebased(run.provider, queue, change, item)) is not None and not last:
-                retry.append(rebased)  # moved again outside the managed fields since sort_out's rebase
+                retry.append(rebased)  # moved again outside the managed fields after a rebase
             elif rebased is not None:
                 run.record(
                     queue, change.item_id, "stale",
@@ -242,6 +242,8 @@ def _rebased(provider: Provider, queue: QueueSpec, change: Change, fresh: Item) 
     etag service's etag moves on any write): the reviewed change is still the change,
     written with the fresh etag over the fresh object so the other writer's data
     survives. None when a managed field moved (stale) or the provider cannot tell."""
+    if fresh.etag == change.etag:  # refused for another reason (a lock): not ours to retry
+        return None
     planned = provider.item_of(queue, change.base)
     if planned is None:
         return None
