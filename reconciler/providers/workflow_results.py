@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import requests
 
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
-from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
+from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
     Capabilities,
@@ -189,7 +189,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
             docs = self._view(queue, {}, PROJECTION, skip=read, limit=PAGE_LIMIT)
             if len(docs) > PAGE_LIMIT:
                 raise self._unexpected("/view", f"asked for at most {PAGE_LIMIT} works, got {len(docs)}")
-            items = [self._item(doc, "/view") for doc in docs]
+            items = [self._item(doc, "/view", queue.managed_tags) for doc in docs]
             for item in items:
                 if item.id in seen:
                     raise ListingMoved(f"work {item.id} was listed twice")
@@ -226,7 +226,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         docs = self._by_id(queue, ids, PROJECTION)
-        return [self._item(docs[i], "/view") for i in dict.fromkeys(ids) if i in docs]
+        return [self._item(docs[i], "/view", queue.managed_tags) for i in dict.fromkeys(ids) if i in docs]
 
     # ----------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
@@ -250,11 +250,11 @@ class WorkflowResultsProvider(GuardedService, Provider):
 
     def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh | str]:
         """The works in full (what a PUT sends back), one `/view` by id per 100."""
-        return _fresh(self._by_id(queue, [c.item_id for c in changes], None))
+        return _fresh(self._by_id(queue, [c.item_id for c in changes], None), queue.managed_tags)
 
     def confirm_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh | str]:
         """The read-back reads the managed fields only."""
-        return _fresh(self._by_id(queue, [c.item_id for c in changes], PROJECTION))
+        return _fresh(self._by_id(queue, [c.item_id for c in changes], PROJECTION), queue.managed_tags)
 
     def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
         """One PUT per group of works under MAX_PUT_BYTES, each work the fresh document
@@ -283,7 +283,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
         result.failed.update(first.failed)
         result.overwritten.update(first.overwritten)
         ready = [c for c in opened if c.item_id in (*first.applied, *first.unchanged)]
-        closing = [_relocking(c) for c in ready]
+        closing = [_relocking(c, queue.managed_tags) for c in ready]
         second = self._write(queue, closing) if closing and not first.error else WriteResult()
         result.applied += second.applied + second.unchanged
         unlocked = "changed, but left UNLOCKED: relocking it"
@@ -410,9 +410,9 @@ class WorkflowResultsProvider(GuardedService, Provider):
         return (f"the workflow Results server needs a token (HTTP 401: {self._reason(response)}); "
                 f"set one of {', '.join(TOKEN_ENVS)}")
 
-    def _item(self, doc: dict[str, Any], path: str) -> Item:
+    def _item(self, doc: dict[str, Any], path: str, managed: ManagedTags) -> Item:
         try:
-            return _to_item(doc)
+            return _to_item(doc, managed)
         except _Malformed as exc:
             raise self._unexpected(path, str(exc)) from None
 
@@ -465,18 +465,18 @@ class _PutCall:
         return fresh.raw == self._sent.get(item_id)
 
 
-def _fresh(docs: Mapping[str, dict[str, Any]]) -> dict[str, Fresh | str]:
+def _fresh(docs: Mapping[str, dict[str, Any]], managed: ManagedTags) -> dict[str, Fresh | str]:
     out: dict[str, Fresh | str] = {}
     for work_id, doc in docs.items():
         try:
-            out[work_id] = Fresh(_to_item(doc), doc)
+            out[work_id] = Fresh(_to_item(doc, managed), doc)
         except _Malformed as exc:
             out[work_id] = f"the stored work is malformed ({exc})"
     return out
 
 
 # ------------------------------------------------------------------ mapping
-def _to_item(doc: Mapping[str, Any]) -> Item:
+def _to_item(doc: Mapping[str, Any], managed: ManagedTags) -> Item:
     work_id = doc.get("id")
     if not isinstance(work_id, str) or not work_id:
         raise _Malformed("a work without a string id")
@@ -490,7 +490,7 @@ def _to_item(doc: Mapping[str, Any]) -> Item:
         raise _Malformed(f"work {work_id}: tags is not a list of strings")
     locked = _locked(doc, work_id)
     tags = {label: (True,) for label in labels}
-    return Item(id=work_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
+    return Item(id=work_id, etag=digest_etag(status, tags, locked, managed), status=status, tags=tags,
                 locked=locked, base=_as_planned(doc))
 
 
@@ -524,10 +524,10 @@ def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
     return locked
 
 
-def _relocking(opened: Change) -> Change:
+def _relocking(opened: Change, managed: ManagedTags) -> Change:
     """The lock-only change that follows `opened` (a change with its unlock): guarded by
     the digest of the state `opened` leaves."""
-    after = _to_item(updated_work(opened.base, opened))
+    after = _to_item(updated_work(opened.base, opened), managed)
     return Change(opened.item_id, after.etag, (FieldChange("locked", False, True, None),),
                   base=after.base, lock="lock")
 
