@@ -10,6 +10,7 @@ against a cap. The session (http.py) applies both to every request.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -45,7 +46,7 @@ class Watch:
     a read blocked on a trickling server returns at once (the socket's own timeout is
     per read and never fires)."""
 
-    __slots__ = ("at", "expired", "_lock", "_sock")
+    __slots__ = ("_lock", "_sock", "at", "expired")
 
     def __init__(self, at: float) -> None:
         self.at = at
@@ -74,12 +75,11 @@ class Watch:
 
 
 def _shut(sock: Any) -> None:
-    try:
+    # already closed, or not a plain socket (TLS inside a TLS proxy): nothing to end
+    with contextlib.suppress(OSError, TypeError):
         # socket.socket's own shutdown, also for an SSLSocket: it ends a read blocked in
         # another thread without touching the TLS state that thread is using
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except (OSError, TypeError):
-        pass  # already closed, or not a plain socket (TLS inside a TLS proxy)
 
 
 class _Watchdog:

@@ -354,8 +354,8 @@ def _check_single_dash(args: Sequence[str]) -> None:
     for arg in args:
         if arg == "--":
             return
-        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
-            if f"-{arg.partition('=')[0]}" in names:
+        if (arg.startswith("-") and not arg.startswith("--") and len(arg) > 2
+                and f"-{arg.partition('=')[0]}" in names):
                 raise UserError(f"no such option {arg}: did you mean `-{arg}`?")
 
 

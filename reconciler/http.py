@@ -26,7 +26,6 @@ from urllib3.util.retry import Retry
 from . import __version__
 from .answer_bounds import MiB, AnswerDeadline, AnswerRefused, Watch, arm, expired, read_capped, watching
 from .answer_bounds import current as current_watch
-from .errors import ConfigError
 from .netcheck import check_endpoint
 from .untrusted_text import SCANNED, body_reason, one_line
 
@@ -165,9 +164,9 @@ class ThrottleDialect:
     exponential backoff, as for 5xx.
     """
 
-    reason: Callable[[requests.Response], "str | None"] = lambda response: None
-    allowance: "re.Pattern[str] | None" = None
-    endpoint_limit: "re.Pattern[str] | None" = None
+    reason: Callable[[requests.Response], str | None] = lambda response: None
+    allowance: re.Pattern[str] | None = None
+    endpoint_limit: re.Pattern[str] | None = None
 
 
 PLAIN = ThrottleDialect()
@@ -302,7 +301,7 @@ class _Window:
             if answered:
                 self._answered.append(time.monotonic())
 
-    def learn(self, reason: str, pattern: "re.Pattern[str] | None") -> bool:
+    def learn(self, reason: str, pattern: re.Pattern[str] | None) -> bool:
         """Take the allowance from a throttle reason; False if it names none."""
         match = pattern.search(reason) if pattern is not None else None
         if not match or int(match.group(1)) < 1:

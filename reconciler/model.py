@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
-from typing import Any, Callable, Literal, Mapping, Union
+from typing import Any, Callable, Literal, Mapping
 
-Scalar = Union[str, int, float, bool, datetime]
+Scalar = str | int | float | bool | datetime
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
 TagValue = tuple  # tuple[Scalar, ...]
 
@@ -87,7 +87,7 @@ def same_tag_value(a: TagValue | None, b: TagValue | None) -> bool:
 
 
 def timestamp_ms(value: datetime) -> int:
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 def from_timestamp_ms(ms: int) -> datetime:
@@ -267,7 +267,7 @@ class ManagedTags:
     ignore: tuple[str, ...] = ()  # under exact: keys left alone
 
     @classmethod
-    def of(cls, queue: "QueueSpec") -> "ManagedTags":
+    def of(cls, queue: QueueSpec) -> ManagedTags:
         named: set[str] = set()
         for rule in queue.rules:
             named.update(rule.where.tags)
@@ -296,7 +296,7 @@ class ManagedTags:
         return {"policy": self.policy, "named": sorted(self.named)}
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> "ManagedTags":
+    def from_json(cls, raw: Mapping[str, Any]) -> ManagedTags:
         return cls(raw["policy"], frozenset(raw["named"]), tuple(raw.get("ignore", ())))
 
 
@@ -336,7 +336,7 @@ class Spec:
 
 
 def apply_tag_changes(
-    tags: Mapping[str, TagValue], changes: Mapping[str, "TagValue | None"]
+    tags: Mapping[str, TagValue], changes: Mapping[str, TagValue | None]
 ) -> dict[str, TagValue]:
     """Live tags with the changed keys replaced or (value None) removed."""
     out = dict(tags)

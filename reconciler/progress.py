@@ -52,7 +52,7 @@ class Progress:
         self._open: list[ProgressLine] = []
 
     @classmethod
-    def for_terminal(cls, quiet: bool) -> "Progress":
+    def for_terminal(cls, quiet: bool) -> Progress:
         return cls(enabled=not quiet and sys.stderr.isatty())
 
     def line(self, label: str, total: int | None = None) -> ProgressLine | None:

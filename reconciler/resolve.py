@@ -11,7 +11,7 @@ Resolution runs once per item of every queue, so rules are compiled once per que
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Mapping
 
 from .errors import Located, UserError
 from .model import (
@@ -45,7 +45,14 @@ class _Step:
     """A rule, or an explicit entry (which always applies), flattened for speed."""
 
     __slots__ = (
-        "label", "statuses", "ids", "locked", "tag_tests", "set_status", "set_locked", "set_tags"
+        "ids",
+        "label",
+        "locked",
+        "set_locked",
+        "set_status",
+        "set_tags",
+        "statuses",
+        "tag_tests"
     )
 
     def __init__(self, label: str | None, where: Match, assignment: Assignment) -> None:

@@ -71,7 +71,7 @@ class SourceConfig:
     delete_empty: bool
 
     @classmethod
-    def of(cls, entry: Mapping[str, Any]) -> "SourceConfig":
+    def of(cls, entry: Mapping[str, Any]) -> SourceConfig:
         kind = "table" if "table" in entry else "json"
         key = "column" if kind == "table" else "key"
         default_type = "string" if kind == "table" else None
@@ -105,7 +105,7 @@ class RowOrigin:
 
     __slots__ = ("data", "index")
 
-    def __init__(self, data: "_Reader", index: int) -> None:
+    def __init__(self, data: _Reader, index: int) -> None:
         self.data, self.index = data, index
 
     def error(self, path: tuple, message: str) -> Located:
@@ -404,7 +404,8 @@ class _TableReader(_Reader):
             if not record:
                 continue  # a blank line
             if len(record) != width:
-                self.add(lambda line=line, n=len(record): Located(
+                cells = len(record)
+                self.add(lambda line=line, n=cells: Located(
                     display, line, 1, f"row has {n} cell(s), the header has {width} column(s)"))
                 continue
             item_id = record[id_index]
@@ -588,10 +589,10 @@ class _JsonReader(_Reader):
             if isinstance(ident, int) and not isinstance(ident, bool):
                 ident = str(ident)
             if not isinstance(ident, str) or not ident:
-                self.add(lambda p=path, i=ident: self._at(
-                    p + ((key,) if key in obj else ()),
+                self.add(lambda p=path, i=ident, has=key in obj: self._at(
+                    p + ((key,) if has else ()),
                     f"key {key!r}: expected a non-empty id (text or integer), got {_json_kind(i)}"
-                    if key in obj else f"the object has no id key {key!r}"))
+                    if has else f"the object has no id key {key!r}"))
                 continue
             out.append((ident, path, path + (key,), obj))
         return out

@@ -16,7 +16,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
@@ -56,7 +56,7 @@ def load_spec(path: str | Path) -> Spec:
     return _Loader(Path(path)).load()
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec_schema() -> dict[str, Any]:
     return json.loads((files("reconciler") / "schemas" / "spec.schema.json").read_text("utf-8"))
 
@@ -213,7 +213,7 @@ class _Loader:
         self.raise_errors()
         provider = self.provider(root)
         lock_option = provider_class(provider.type).capabilities.lock_option
-        built = [self.queue(root, i, q, inc, provider.type, lock_option) for i, (q, inc) in enumerate(zip(root.data["queues"], includes))]
+        built = [self.queue(root, i, q, inc, provider.type, lock_option) for i, (q, inc) in enumerate(zip(root.data["queues"], includes, strict=True))]
         queues = tuple(queue for queue, _ in built)
         self.check_unique_queues(root, queues)
         self.raise_errors()
@@ -574,7 +574,7 @@ def _type_allowing_timestamps(validator: Any, types: Any, instance: Any, schema:
     yield from jsonschema.Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator_class() -> Any:
     """jsonschema, imported only when a file fails the fast check: its import is a
     large share of a command's start-up (BENCHMARKS.md), paid by every plan otherwise."""
@@ -597,12 +597,12 @@ def _definition_schema(definition: str) -> dict[str, Any]:
     return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(definition: str) -> Any:
     return _validator_class()(_definition_schema(definition))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(definition: str) -> Callable[[Any], bool]:
     return compile_predicate(_definition_schema(definition))
 

@@ -191,7 +191,7 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -332,7 +332,7 @@ class Store:
         return WriteResult(written, new_token)
 
     # ---------------------------------------------------------------- helpers
-    def _transaction(self) -> "_Transaction":
+    def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
     def _require_queue(self, queue: str) -> None:

@@ -50,7 +50,7 @@ def export_tables(
     capabilities = provider_class(provider.type).capabilities
     order = capabilities.order or item_order
     texts = []
-    for entry, (_queue, items), table in zip(doc["queues"], queues, tables):
+    for entry, (_queue, items), table in zip(doc["queues"], queues, tables, strict=True):
         # only a status the service can set (export.entry_of); none: an empty cell
         rows = {item.id: entry_of(item, capabilities.status)
                 for item in sorted(items, key=lambda i: order(i.id))}

@@ -78,7 +78,7 @@ def assignment(values: Mapping[str, Any] | None, source: Source) -> Assignment:
 def rule(
     name: str,
     where: Mapping[str, Any] | None = None,
-    set: Mapping[str, Any] | None = None,  # noqa: A002 - the YAML key
+    set: Mapping[str, Any] | None = None,
     *,
     line: int = 1,
     file: str = SPEC,
@@ -93,7 +93,7 @@ def queue(
     policy: str = "merge",
     ignore: tuple[str, ...] = (),
     safety: Safety = Safety(),
-    id: str = QUEUE_ID,  # noqa: A002
+    id: str = QUEUE_ID,
     entry_line: int = 100,
 ) -> QueueSpec:
     """Entry `n` (in insertion order) is located at line `entry_line + n`."""
@@ -113,7 +113,7 @@ def queue(
 
 
 def item(
-    id: str,  # noqa: A002
+    id: str,
     status: str = "RECEIVED",
     *,
     tags: Mapping[str, Any] | None = None,

@@ -22,7 +22,7 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Union
+from typing import Callable
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -58,7 +58,7 @@ class Answer:
         return head.encode("latin-1") + b"\r\n" + body
 
 
-Route = Union[Answer, list[Answer], Callable[[Request], Answer]]
+Route = Answer | list[Answer] | Callable[[Request], Answer]
 
 
 @lru_cache(maxsize=4)
@@ -101,7 +101,7 @@ class HostileServer:
             self.routes[path] = answer
             self._turns[path] = 0
 
-    def __enter__(self) -> "HostileServer":
+    def __enter__(self) -> HostileServer:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self

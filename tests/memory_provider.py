@@ -38,7 +38,7 @@ class MemoryService:
         self.queues = {q: {d["id"]: d for d in docs} for q, docs in queues.items()}
         self.calls = 0  # write calls served
         self.fail_at_call: int | None = None  # this call (1-based) and every later one fail
-        self.before_write: Callable[["MemoryService"], None] | None = None  # a concurrent writer
+        self.before_write: Callable[[MemoryService], None] | None = None  # a concurrent writer
 
     def doc(self, queue: str, item_id: str) -> dict:
         return self.queues[queue][item_id]
@@ -77,7 +77,7 @@ class MemoryProvider(Provider):
         to_write, result = compare_guard(changes, fresh)
         if self.service.before_write:
             self.service.before_write(self.service)
-        for change, item in to_write:
+        for change, _item in to_write:
             self.service.calls += 1
             if self.service.fail_at_call is not None and self.service.calls >= self.service.fail_at_call:
                 result.failed[change.item_id] = "refused (HTTP 503); it was not written"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ PAGINATED = "org.sagebionetworks.reflection.model.PaginatedResults.effective-sch
 _DROPPED = {"transient", "name", "key", "id", "implements", "required", "value"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _raw(name: str) -> dict[str, Any]:
     if name == PAGINATED:
         path = SCHEMA_DIR / "org/sagebionetworks/reflection/model/PaginatedResults.effective-schema.json"

@@ -11,6 +11,7 @@ corpus writes `@ENDPOINT@` and an `@`-filled checksum, both filled in per run).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -182,10 +183,8 @@ def plan_copy(name: str, url: str, directory: Path) -> Path:
     where it holds the `@` placeholder and parses (elsewhere it fails before the check)."""
     raw = (PLANS / name).read_bytes().replace(b"@ENDPOINT@", url.encode())
     if SEAL.encode() in raw:
-        try:
+        with contextlib.suppress(ValueError):
             raw = raw.replace(SEAL.encode(), _checksum(json.loads(raw)).encode())
-        except ValueError:
-            pass
     target = directory / name
     target.write_bytes(raw)
     return target

@@ -24,7 +24,7 @@ def bench():
 def test_reapplying_costs_one_412_and_one_listing(bench, tmp_path):
     first, again = bench.reapply(tmp_path, 1_200, [])
     assert [r["method"] for r in first.log] == ["PUT"] * 3 and first.report == 3
-    cells = dict(zip(bench.HEADER, again.cells()))
+    cells = dict(zip(bench.HEADER, again.cells(), strict=True))
     assert (cells["requests"], cells["GET"], cells["PUT"], cells["412"]) == ("14", "13", "1", "1")
     assert again.report == 14
 

@@ -25,7 +25,7 @@ from datamaker_helpers import (
 from reconciler.apply import apply_plan
 from reconciler.errors import ConfigError, ProviderError
 from reconciler.model import ProviderConfig
-from reconciler.planfile import dump_plan, load_plan
+from reconciler.planfile import dump_plan
 from reconciler.providers.base import QueueNotFound
 from reconciler.providers.datamaker import DatamakerProvider
 
@@ -316,7 +316,7 @@ def test_cursor_pages_without_a_count_and_old_servers_with_page_numbers_both_lis
     for quirks in ({}, {"no-cursor": ""}):
         sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 250)], quirks=quirks)
         with provider(sb, backoff=0) as prov:
-            plan, report = plan_and_apply(prov, queue(label_rule("score", {"scored": True})))
+            _plan, report = plan_and_apply(prov, queue(label_rule("score", {"scored": True})))
             assert report.ok and report.count("applied") == 250
             assert plan_only(prov, queue(label_rule("score", {"scored": True}))).changes == ()
 

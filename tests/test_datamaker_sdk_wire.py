@@ -97,7 +97,7 @@ def test_the_sdk_lists_every_task_of_a_project_through_next_links(sdk):
 
 
 def test_the_sdk_sets_and_removes_tags_and_reads_them_back(sdk):
-    sb, client = sdk
+    _sb, client = sdk
     status, tags = client.list_task_tags({"project": PROJECT})
     assert status == 200 and {t["name"] for t in tags["results"]} == {"accepted", "rejected", "scored", "locked"}
     scored = next(t["id"] for t in tags["results"] if t["name"] == "scored")
@@ -114,13 +114,13 @@ def test_the_sdk_sets_and_removes_tags_and_reads_them_back(sdk):
 
 
 def test_the_old_set_tags_body_is_refused_as_the_sdk_model_now_forbids_it(sdk):
-    sb, client = sdk
+    _sb, client = sdk
     status, body = client._post("tasks/set_tags/", {"task_ids": [1001], "tag_ids": [51], "replace": True})
     assert status == 400 and {"task_ids", "tag_ids", "replace"} <= set(body)
 
 
 def test_the_sdk_without_a_token_gets_drf_401(sdk):
-    sb, client = sdk
+    _sb, client = sdk
     client.access_token = None
     status, body = client.list_task_tags({"project": PROJECT})
     assert status == 401 and body == {"detail": "Authentication credentials were not provided."}

@@ -36,11 +36,10 @@ def test_fill_runs_once_and_state_persists_across_opens(tmp_path):
 def test_a_failed_transaction_changes_nothing(tmp_path):
     store = DocStore(tmp_path / "s.db")
     store.put("t", "1", {"v": 1})
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.put("t", "1", {"v": 2})
-            store.put("t", "2", {"v": 2})
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("t", "1", {"v": 2})
+        store.put("t", "2", {"v": 2})
+        raise RuntimeError("boom")
     assert store.all("t") == [{"v": 1}]
     store.close()
 

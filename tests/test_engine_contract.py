@@ -95,7 +95,7 @@ def test_what_changed_names_nested_paths_and_counts_what_it_does_not_show():
 def test_a_change_the_service_refuses_from_the_live_state_is_blocked_with_its_reason():
     service = MemoryService({"q": [doc("1", "QUEUED"), doc("2", "DONE"), doc("3", "STOPPING")]})
     cancel = rule("cancel", {}, {"status": "CANCELLED"})
-    provider, result = plan_for(service, cancel)
+    _provider, result = plan_for(service, cancel)
     changes = {c.item_id: c for c in result.plan.changes}
     assert set(changes) == {"1", "2"}  # STOPPING settles into CANCELLED by itself
     assert not changes["1"].blocked
@@ -120,7 +120,7 @@ def test_a_plan_file_keeps_a_base_holding_datetimes_as_iso_text_and_the_refusal(
 
     monkeypatch.setitem(providers._MODULES, "memory", "memory_provider")
     service = MemoryService({"q": [doc("1", "DONE")]})
-    provider, result = plan_for(service, rule("cancel", {}, {"status": "CANCELLED"}))
+    _provider, result = plan_for(service, rule("cancel", {}, {"status": "CANCELLED"}))
     text = dump_plan(result.plan, tool_version="t", created_at="now")
     change = json.loads(text)["queues"][0]["changes"][0]
     assert change["base"]["created"] == "2026-01-02T03:04:05+00:00"
@@ -129,7 +129,7 @@ def test_a_plan_file_keeps_a_base_holding_datetimes_as_iso_text_and_the_refusal(
 
 
 def test_the_plan_says_once_that_the_service_cannot_refuse_a_concurrent_write():
-    provider, result = plan_for(five(), REVIEW)
+    _provider, result = plan_for(five(), REVIEW)
     text = render_plan_text(result.plan)
     assert text.count("has no etags") == 1 and "cannot be detected" in text
 
@@ -140,5 +140,5 @@ def test_a_provider_must_read_one_way_or_the_other():
     from reconciler.providers.base import Provider
 
     with pytest.raises(TypeError, match="must implement list\\(\\) or pages\\(\\)"):
-        class Reads(Provider):  # noqa: F841 - defining it is the test
+        class Reads(Provider):
             type = "reads-nothing"

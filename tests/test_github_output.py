@@ -2,7 +2,6 @@
 and the same exit codes as every other format."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

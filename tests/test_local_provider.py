@@ -92,9 +92,8 @@ def test_custom_path_is_relative_to_the_spec_and_its_parents_are_created(spec_di
 
 
 def test_queue_missing_from_the_store_is_queue_not_found(spec_dir):
-    with provider(spec_dir) as p:
-        with pytest.raises(QueueNotFound) as err:
-            p.list(QueueSpec(id="1234", source=Source("spec.yaml", 1)))
+    with provider(spec_dir) as p, pytest.raises(QueueNotFound) as err:
+        p.list(QueueSpec(id="1234", source=Source("spec.yaml", 1)))
     assert str(err.value) == (
         f"queue 1234 does not exist in the local store {spec_dir / '.reconciler/state.db'} "
         "(add it to the seed file before the store is first created)")

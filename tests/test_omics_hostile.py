@@ -14,11 +14,11 @@ import pytest
 
 pytest.importorskip("botocore")
 
-from cli_helpers import run_cli  # noqa: E402
-from reconciler.errors import ConfigError  # noqa: E402
-from reconciler.model import ProviderConfig  # noqa: E402
-from reconciler.providers import omics  # noqa: E402
-from reconciler.providers.omics import OmicsProvider  # noqa: E402
+from cli_helpers import run_cli
+from reconciler.errors import ConfigError
+from reconciler.model import ProviderConfig
+from reconciler.providers import omics
+from reconciler.providers.omics import OmicsProvider
 
 KEY = "AKIDHOSTILETEST1"
 SECRET = "hostile-secret-never-shown"
@@ -192,9 +192,9 @@ def test_provider_errors_never_hold_the_secret_key(hostile):
 
     from builders import queue
 
-    with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": hostile.url}, "/")) as p:
-        with pytest.raises(ProviderError) as caught:
-            p.list(queue(id="4242"))
+    with (OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": hostile.url}, "/")) as p,
+          pytest.raises(ProviderError) as caught):
+        p.list(queue(id="4242"))
     assert KEY not in str(caught.value) and SECRET not in str(caught.value)
     with pytest.raises(ConfigError):
         OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": "http://u:p4ssw0rd-x@[::1"}, "/"))

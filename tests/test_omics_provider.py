@@ -12,20 +12,20 @@ from urllib.parse import unquote
 import pytest
 
 pytest.importorskip("botocore")
-import botocore.session  # noqa: E402
-from botocore.config import Config  # noqa: E402
+import botocore.session
+from botocore.config import Config
 
-from builders import through_plan_file  # noqa: E402
-from cli_helpers import run_cli  # noqa: E402
-from reconciler.apply import apply_plan  # noqa: E402
-from reconciler.errors import ConfigError, ProviderError  # noqa: E402
-from reconciler.model import (  # noqa: E402
+from builders import through_plan_file
+from cli_helpers import run_cli
+from reconciler.apply import apply_plan
+from reconciler.errors import ConfigError
+from reconciler.model import (
     Assignment, Match, ProviderConfig, QueueSpec, Rule, Safety, Setting, Source, Spec, TagCondition,
 )
-from reconciler.planfile import dump_plan, load_plan  # noqa: E402
-from reconciler.planner import build_plan  # noqa: E402
-from reconciler.providers.omics import OmicsProvider  # noqa: E402
-from reconciler.sandbox import omics as fake  # noqa: E402
+from reconciler.planfile import dump_plan, load_plan
+from reconciler.planner import build_plan
+from reconciler.providers.omics import OmicsProvider
+from reconciler.sandbox import omics as fake
 
 GROUP = "4242"
 KEY = "AKIDSANDBOXTOKEN"

@@ -6,12 +6,12 @@ from urllib.parse import quote
 import pytest
 import requests
 
-botocore = pytest.importorskip("botocore")
-import botocore.session  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
+pytest.importorskip("botocore")
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from reconciler.sandbox import omics as fake  # noqa: E402
+from reconciler.sandbox import omics as fake
 
 GROUP = "4242"
 

@@ -395,7 +395,7 @@ def test_inconsistent_content_is_refused_even_with_a_valid_checksum(edit, path, 
 
 # ------------------------------------------------------------------ managed tags (issue 20)
 def with_managed(plan: Plan, *managed: ManagedTags) -> Plan:
-    queues = tuple(replace(q, managed_tags=m) for q, m in zip(plan.queues, managed))
+    queues = tuple(replace(q, managed_tags=m) for q, m in zip(plan.queues, managed, strict=True))
     return replace(plan, queues=queues)
 
 

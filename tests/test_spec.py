@@ -541,7 +541,7 @@ def test_anchors_and_aliases_are_expanded_with_the_anchor_position(tmp_spec):
               - {name: b, where: {status: Y}, set: *accept}
         """
     )
-    a, b = load_spec(spec).queues[0].rules
+    _a, b = load_spec(spec).queues[0].rules
     assert b.set.status == Setting("ACCEPTED", Source(str(spec), 5, "b"))
 
 

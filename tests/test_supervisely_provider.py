@@ -199,8 +199,8 @@ def test_a_listing_that_keeps_changing_is_a_clear_error(sb, monkeypatch):
             next(pages)
             sb.service.store.put(f"tasks:{WS}", str(60000 + n), dict(task(sb, FIRST), id=60000 + n))
             assert next(pages) is RELISTED if n == 0 else True
-        with pytest.raises(ProviderError, match="workspace 7: the task listing kept changing .*page 2 says total 47.*"
-                                                "page 1 said 46"):
+        with pytest.raises(ProviderError, match=r"workspace 7: the task listing kept changing .*page 2 says total 47.*"
+                                                r"page 1 said 46"):
             list(pages)
 
 
@@ -226,18 +226,17 @@ def test_a_task_deleted_before_the_write_fails_alone(sb):
 
 def test_a_wrong_token_is_one_clear_line_without_the_token(sb):
     secret = "not-the-sandbox-token-123"
-    with SuperviselyProvider(sb.url, secret) as p:
-        with pytest.raises(ConfigError) as caught:
-            p.list(spec_queue())
+    with SuperviselyProvider(sb.url, secret) as p, pytest.raises(ConfigError) as caught:
+        p.list(spec_queue())
     assert "refused the token" in str(caught.value) and secret not in str(caught.value)
     assert secret not in repr(p._session.auth)
 
 
 def test_a_malformed_answer_is_a_provider_error(sb):
     someone_else_writes(sb, FIRST, meta={"reconciler_tags": ["not", "a", "map"]})
-    with provider(sb) as p:
-        with pytest.raises(ProviderError, match=r"tasks.list: task 50001: meta.reconciler_tags is not an object"):
-            p.list(spec_queue())
+    with (provider(sb) as p,
+          pytest.raises(ProviderError, match=r"tasks.list: task 50001: meta.reconciler_tags is not an object")):
+        p.list(spec_queue())
 
 
 def test_tags_key_is_an_option_recorded_for_plan_files(sb, monkeypatch):
@@ -433,9 +432,9 @@ def rows(first, count):
 ])
 def test_a_listing_ends_where_the_server_said_it_would(page_of, error):
     app = hostile_listing(page_of)
-    with serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p:
-        with pytest.raises(ProviderError, match=re.escape(error)):
-            p.list(spec_queue())
+    with (serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p,
+          pytest.raises(ProviderError, match=re.escape(error))):
+        p.list(spec_queue())
     assert len(app.seen) <= 2 * (2 + sv.DEFAULT_MAX_IN_FLIGHT)  # two passes, each stopped at once
 
 

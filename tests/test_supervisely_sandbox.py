@@ -37,8 +37,9 @@ def test_sdk_wire_calls_replayed_verbatim(sb):
     headers; the first tasks.list page without page/per_page, then page 2.. with the
     answer's perPage."""
     headers = {"x-api-key": sb.token}  # the SDK's whole header dict
-    post = lambda method, body: requests.post(f"{sb.url}/public/api/v3/{method}", json=body,
-                                              headers=headers, timeout=10)
+    def post(method: str, body: dict) -> requests.Response:
+        return requests.post(f"{sb.url}/public/api/v3/{method}", json=body, headers=headers, timeout=10)
+
     first = post("tasks.list", {"workspaceId": WS, "filter": [], "sort": "id", "sort_order": "asc"})
     assert first.status_code == 200 and first.headers["Content-Type"].startswith("application/json")
     page1 = first.json()

@@ -190,18 +190,17 @@ def test_a_page_past_the_stated_total_is_a_queue_that_moved():
     """The first page says 150 and is full, the next full again: not one snapshot,
     listed again once, then one clear error."""
     asked: list[int] = []
-    with serve(endless(150, asked)) as url:
-        with pytest.raises(ProviderError) as exc:
-            SynapseProvider(url, "t", retries=0).list(queue_spec())
+    with serve(endless(150, asked)) as url, pytest.raises(ProviderError) as exc:
+        SynapseProvider(url, "t", retries=0).list(queue_spec())
     message = str(exc.value)
     assert "the listing passed the 150 results Synapse said the queue has" in message
     assert sorted(asked) == [0, 0, 100, 100]  # twice through the two pages below 150, nothing past
 
 
 def test_a_total_that_is_not_a_count_is_an_unexpected_response():
-    with serve(Scripted(lambda r: json_response({"totalNumberOfResults": "many", "results": []}))) as url:
-        with pytest.raises(ProviderError) as exc:
-            SynapseProvider(url, "t", retries=0).list(queue_spec())
+    with (serve(Scripted(lambda r: json_response({"totalNumberOfResults": "many", "results": []}))) as url,
+          pytest.raises(ProviderError) as exc):
+        SynapseProvider(url, "t", retries=0).list(queue_spec())
     message = str(exc.value)
     assert message.endswith("`totalNumberOfResults` is not a non-negative integer")
 

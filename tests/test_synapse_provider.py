@@ -410,9 +410,8 @@ def status(sid: str, **extra: Any) -> dict[str, Any]:
      "submission 1: LONG annotation value 'x' is not valid"),
 ])
 def test_a_malformed_listing_is_an_unexpected_response_error(body, detail):
-    with serve(Scripted(lambda r: json_response(body))) as url:
-        with pytest.raises(ProviderError) as exc:
-            provider(url).list(queue_spec())
+    with serve(Scripted(lambda r: json_response(body))) as url, pytest.raises(ProviderError) as exc:
+        provider(url).list(queue_spec())
     assert str(exc.value) == (
         f"unexpected response from {url}/evaluation/{QUEUE}/submission/status/all"
         f"?limit=100&offset=0: {detail}"
@@ -420,9 +419,8 @@ def test_a_malformed_listing_is_an_unexpected_response_error(body, detail):
 
 
 def test_a_malformed_single_status_is_an_unexpected_response_error():
-    with serve(Scripted(lambda r: json_response(status("2")))) as url:
-        with pytest.raises(ProviderError) as exc:
-            provider(url).get(queue_spec(), ["1"])
+    with serve(Scripted(lambda r: json_response(status("2")))) as url, pytest.raises(ProviderError) as exc:
+        provider(url).get(queue_spec(), ["1"])
     assert str(exc.value) == (
         f"unexpected response from {url}/evaluation/submission/1/status: "
         "asked for submission 1, got 2"
@@ -566,9 +564,8 @@ def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
 ])
 def test_other_refusals_are_write_failed(code, reason):
     app = Scripted(lambda r: json_response({"reason": reason}, code))
-    with serve(app) as url:
-        with pytest.raises(WriteFailed) as exc:
-            provider(url).write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
+    with serve(app) as url, pytest.raises(WriteFailed) as exc:
+        provider(url).write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
     assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP {code}): {reason}"
     assert len(app.seen) == 1
 

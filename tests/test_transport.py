@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from cli_helpers import run_cli
 from local_app import Scripted, json_response, serve
 from reconciler import http
-from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Source
+from reconciler.model import Change, FieldChange, ProviderConfig, QueueSpec, Source
 from reconciler.providers.base import ProviderError, WriteFailed
 from reconciler.providers.synapse import TIMEOUT, SynapseProvider
 

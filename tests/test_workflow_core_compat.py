@@ -39,7 +39,7 @@ def test_construction_probes_version_without_the_token(client):
 
 
 def test_info_status_count_and_view(client):
-    results, sb = client
+    results, _sb = client
     assert results.info()["server"]["service"] == "workflow-results"
     assert results.status() == {PIPELINE: 120}
     assert results.count(PIPELINE, {}) == 120

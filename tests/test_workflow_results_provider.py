@@ -97,14 +97,14 @@ def test_no_token_works_with_a_server_that_needs_none(make_sandbox, monkeypatch)
                                quirks={"no-auth": ""})
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", open_server.url)
     with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
-        plan, report = plan_and_apply(open_server, p, queue(rule("review", Match(), labels=("reviewed",))))
+        _plan, report = plan_and_apply(open_server, p, queue(rule("review", Match(), labels=("reviewed",))))
     assert report.ok and report.count("applied") == 3
     assert all(d["tags"] == ["reviewed"] for d in docs(open_server))
     closed = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)])
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", closed.url)
-    with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
-        with pytest.raises(ConfigError) as e:
-            p.list(queue())
+    with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
+          pytest.raises(ConfigError) as e):
+        p.list(queue())
     assert str(e.value) == (
         "the workflow Results server needs a token (HTTP 401: missing x-access-token header); "
         "set one of WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT")
@@ -152,9 +152,9 @@ def test_endpoint_from_the_environment_and_the_token_never_shown(make_sandbox, m
         assert len(p.list(queue())) == 3
         assert SANDBOX_TOKEN not in repr(p._session.auth) + repr(vars(p))
     monkeypatch.setenv("GITHUB_TOKEN", "wrong-token-123")
-    with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
-        with pytest.raises(ConfigError) as e:
-            p.list(queue())
+    with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
+          pytest.raises(ConfigError) as e):
+        p.list(queue())
     assert "refused the token (HTTP 401: invalid token)" in str(e.value)
     assert "wrong-token-123" not in str(e.value)
 
@@ -434,7 +434,7 @@ def test_a_put_answered_falsy_is_not_applied_and_the_next_run_converges(make_san
                       quirks={"put-answer": answer})
     q = queue(rule("review", Match(), labels=("reviewed",)))
     with open_provider(sb) as p:
-        plan, report = plan_and_apply(sb, p, q)
+        _plan, report = plan_and_apply(sb, p, q)
         assert not report.ok and report.count("applied") == 0
         assert Counter(r.outcome for r in report.results) == {"failed": 5}
         assert all(r.detail == f"not written: PUT /results answered {answer} (HTTP 200): not updated; "
@@ -442,7 +442,7 @@ def test_a_put_answered_falsy_is_not_applied_and_the_next_run_converges(make_san
         assert all(d["tags"] is None for d in docs(sb))
         assert log_calls(sb)[-3:] == ["POST /view", "PUT /results", "POST /view"]
         sb.service.put_answer = WRITES  # the server updates again
-        plan, report = plan_and_apply(sb, p, q)
+        _plan, report = plan_and_apply(sb, p, q)
         assert report.ok and report.count("applied") == 5
         assert not build_plan(spec_of(sb, q), p).plan.has_changes
     assert all(d["tags"] == ["reviewed"] for d in docs(sb))
@@ -503,7 +503,7 @@ def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox, spec_m
     assert len(reports) == 2
     for label in "ab":  # each spec applied again: both labels everywhere
         with open_provider(sb) as p:
-            plan, report = plan_and_apply(sb, p, queue(rule(f"label-{label}", Match(), labels=(label,))))
+            _plan, report = plan_and_apply(sb, p, queue(rule(f"label-{label}", Match(), labels=(label,))))
             assert report.ok
     assert all(set(d["tags"]) == {"a", "b"} for d in docs(sb))
 

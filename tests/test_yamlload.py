@@ -200,7 +200,7 @@ def test_syntax_errors_are_located_one_based(fails, text, message):
 
 def test_billion_laughs_fails_fast(fails):
     lines = ["a: &a [" + ", ".join(["lol"] * 10) + "]"]
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
     start = time.monotonic()
     message = fails("\n".join(lines) + "\n")

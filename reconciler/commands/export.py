@@ -37,7 +37,7 @@ def export(opts: Options, spec_path: str, out: str, table: str | None = None, fo
         from ..table_export import export_tables
 
         text, table_texts = export_tables(spec.provider, queues, out_dir, tables)
-        for path, table_text in zip(tables, table_texts):
+        for path, table_text in zip(tables, table_texts, strict=True):
             _write(path, table_text, "the exported table")
     else:
         text = export_spec(spec.provider, queues, out_dir)

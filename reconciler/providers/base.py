@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Literal, Mapping, Sequence
 
-from ..errors import ConfigError, ProviderError, UserError
+from ..errors import ConfigError, ProviderError
 from ..model import Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
 from ..netcheck import check_endpoint
 
@@ -107,7 +107,7 @@ class WriteResult:
     def named(self) -> set[str]:
         return {*self.applied, *self.unchanged, *self.stale, *self.failed, *self.overwritten}
 
-    def absorb(self, other: "WriteResult") -> None:
+    def absorb(self, other: WriteResult) -> None:
         self.applied += other.applied
         self.unchanged += other.unchanged
         self.stale.update(other.stale)
@@ -218,7 +218,7 @@ class Provider(ABC):
         return [Batch(part) for part in chunk(changes, self.capabilities.batch_limit)]
 
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "Provider":
+    def from_config(cls, config: ProviderConfig) -> Provider:
         """Build from a spec's `provider:` block; relative paths resolve against
         `config.base_dir`. Raises ConfigError for what the user must fix."""
         raise NotImplementedError
@@ -258,7 +258,7 @@ class Provider(ABC):
         return {}
 
     @classmethod
-    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "Provider":
+    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> Provider:
         """The provider a plan file was made against, from its recorded endpoint and
         options alone; credentials come from the environment, never from the file.
         The endpoint is checked before anything is opened (the file is untrusted)."""
@@ -269,10 +269,10 @@ class Provider(ABC):
             ProviderConfig(type=cls.type, options={**options, "endpoint": endpoint}, base_dir="/")
         )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a provider with nothing open keeps it
         """Release connections or files."""
 
-    def __enter__(self) -> "Provider":
+    def __enter__(self) -> Provider:
         return self
 
     def __exit__(self, *exc: object) -> None:

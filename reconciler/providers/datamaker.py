@@ -26,7 +26,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -120,7 +120,7 @@ class DatamakerProvider(GuardedService, Provider):
         atomic_batches=False,
         status=StatusRules(values=()),
     )
-    options_schema = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "description": (
             "datamaker projects (synapse-sdk backend): tags of tasks, by tag name. The token "
             f"comes from {TOKEN_ENV} or ~/{CONFIG_RELATIVE}, never from the spec."
@@ -162,7 +162,7 @@ class DatamakerProvider(GuardedService, Provider):
         return {"tenant": self._tenant} if self._tenant else {}
 
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "DatamakerProvider":
+    def from_config(cls, config: ProviderConfig) -> DatamakerProvider:
         refuse_unknown_options("datamaker", config.options, OPTIONS)
         environ = os.environ
         stored = _read_config(_config_path(environ))

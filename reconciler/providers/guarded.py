@@ -79,7 +79,7 @@ class Call:
     ids: list[str]
     what: str  # how the item's failure text names this call: "status", "tags -held"
     send: Callable[[Sequence[str], Mapping[str, Fresh]], Answer]
-    landed: Callable[[str, Fresh], "bool | str"]
+    landed: Callable[[str, Fresh], bool | str]
 
 
 @dataclass
@@ -101,11 +101,11 @@ class GuardedService(ABC):
     kept_why: str = "the service kept them"
 
     @abstractmethod
-    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> Mapping[str, "Fresh | str"]:
+    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> Mapping[str, Fresh | str]:
         """The changes' items as stored now (absent: gone; a str: why this one cannot
         be written, such as a malformed object). Raises ProviderError."""
 
-    def confirm_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> Mapping[str, "Fresh | str"]:
+    def confirm_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> Mapping[str, Fresh | str]:
         """The read-back (`reads_back`); default: `guard_reread`. A service that can
         read the managed fields alone reads only those."""
         return self.guard_reread(queue, changes)

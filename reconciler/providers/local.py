@@ -7,7 +7,7 @@ conflict and lock handling is exercised exactly as against a real service.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
 from ..model import Change, Item, ProviderConfig, QueueSpec, decode_tags
@@ -39,7 +39,7 @@ _OPTIONS = {"path", "seed"}
 class LocalProvider(Provider):
     type = "local"
     capabilities = Capabilities(batch_limit=500)
-    options_schema = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "description": "The embedded local store (no account, no network).",
         "properties": {
             "path": {
@@ -59,7 +59,7 @@ class LocalProvider(Provider):
         self._store = store
 
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "LocalProvider":
+    def from_config(cls, config: ProviderConfig) -> LocalProvider:
         unknown = sorted(set(config.options) - _OPTIONS)
         if unknown:
             raise ConfigError(f"provider local: unknown option(s) {', '.join(unknown)} "
@@ -94,7 +94,7 @@ class LocalProvider(Provider):
         return None  # a local spec names a path, never an endpoint
 
     @classmethod
-    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "LocalProvider":
+    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> LocalProvider:
         """The store a plan was made against. Applying a plan never creates a store: a
         missing one means the plan is for another machine or the store was deleted,
         and creating an empty one would only fail item by item."""

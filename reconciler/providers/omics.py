@@ -25,7 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date, datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 from ..http import shown_reason
@@ -106,7 +106,7 @@ class OmicsProvider(GuardedService, Provider):
             name="HealthOmics run batch status",
         ),
     )
-    options_schema = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
         "properties": {
             "region": {
@@ -144,7 +144,7 @@ class OmicsProvider(GuardedService, Provider):
 
     # ------------------------------------------------------------- opening
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "OmicsProvider":
+    def from_config(cls, config: ProviderConfig) -> OmicsProvider:
         refuse_unknown_options("omics", config.options, OPTIONS)
         for name in OPTIONS:
             value = config.options.get(name)
@@ -174,7 +174,7 @@ class OmicsProvider(GuardedService, Provider):
 
     @classmethod
     def open(cls, *, region: str | None, profile: str | None,
-             endpoints: tuple[str, str] | None) -> "OmicsProvider":
+             endpoints: tuple[str, str] | None) -> OmicsProvider:
         try:
             import botocore.session
             from botocore.config import Config

@@ -22,7 +22,7 @@ import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -97,7 +97,7 @@ class SuperviselyProvider(GuardedService, Provider):
         # Server-side transition rules are unverified: every value is accepted from any.
         status=StatusRules(values=STATUSES),
     )
-    options_schema = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "description": ("Supervisely tasks (queue: workspace id; item: task id); the token comes from "
                         "API_TOKEN or ~/supervisely.env, never from the spec."),
         "properties": {
@@ -155,7 +155,7 @@ class SuperviselyProvider(GuardedService, Provider):
         return {"tags_key": self._tags_key, "max_in_flight": self._max_in_flight}
 
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "SuperviselyProvider":
+    def from_config(cls, config: ProviderConfig) -> SuperviselyProvider:
         refuse_unknown_options("supervisely", config.options, OPTIONS)
         tags_key = config.options.get("tags_key", DEFAULT_TAGS_KEY)
         if not isinstance(tags_key, str) or not tags_key or tags_key == "id":

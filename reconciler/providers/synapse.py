@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import requests
@@ -221,7 +221,7 @@ class SynapseProvider(Provider):
         batch_limit=BATCH_LIMIT, lock_option="annotation",
         status=StatusRules(values=STATUSES, name="Synapse submission status"),
     )
-    options_schema = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
         "properties": {
             "endpoint": url_option_schema(f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback)."),
@@ -254,7 +254,7 @@ class SynapseProvider(Provider):
         return self._endpoint
 
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "SynapseProvider":
+    def from_config(cls, config: ProviderConfig) -> SynapseProvider:
         refuse_unknown_options("synapse", config.options, OPTIONS)
         endpoint = endpoint_option("synapse", config.options)
         if endpoint is None:
@@ -516,7 +516,7 @@ class EncodedBatch(Batch):
     encoded: tuple[bytes, ...]
     lock_key: str
 
-    def __new__(cls, changes: Sequence[Change], encoded: Sequence[bytes], lock_key: str) -> "EncodedBatch":
+    def __new__(cls, changes: Sequence[Change], encoded: Sequence[bytes], lock_key: str) -> EncodedBatch:
         batch = super().__new__(cls, changes)
         batch.encoded, batch.lock_key = tuple(encoded), lock_key
         return batch

@@ -152,9 +152,7 @@ def _is_locked(entry: Any) -> bool:
         return True
     if not values:
         return False
-    if len(values) == 1 and str(values[0]).strip().lower() == "false":
-        return False
-    return True
+    return not (len(values) == 1 and str(values[0]).strip().lower() == "false")
 
 
 # ----------------------------------------------------------------------- writing

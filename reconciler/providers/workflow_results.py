@@ -19,7 +19,7 @@ import json
 import os
 import re
 from dataclasses import replace
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import requests
 
@@ -91,7 +91,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
         status=StatusRules(values=("success", "failure")),
         order=objectid_order,
     )
-    options_schema = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "description": (
             "CHIME/FRB workflow Results pipelines; the token (if the server needs one) comes "
             "from WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN or GITHUB_PAT, never from "
@@ -135,7 +135,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
         return self._endpoint
 
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> "WorkflowResultsProvider":
+    def from_config(cls, config: ProviderConfig) -> WorkflowResultsProvider:
         refuse_unknown_options("workflow-results", config.options, OPTIONS)
         endpoint = endpoint_option("workflow-results", config.options)
         if endpoint is None:

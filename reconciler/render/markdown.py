@@ -178,7 +178,7 @@ def _tags_row(fields: Sequence[FieldChange], labels: bool = False) -> str:
     hows = [label_change(f) for f in fields] if labels else []
     if hows and all(hows):
         said = " · ".join(
-            f"{how}: " + ", ".join(f.tag_key or "" for f, h in zip(fields, hows) if h == how)
+            f"{how}: " + ", ".join(f.tag_key or "" for f, h in zip(fields, hows, strict=True) if h == how)
             for how in ("added", "removed") if how in hows
         )
         return " | ".join((cell_code("labels"), "", cell_code(said), cell_code(sources)))

@@ -164,7 +164,7 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
     pushes its own comment right."""
     bodies = [[field_line(f, labels) for f in change.fields] for change in queue.changes]
     width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
-    for change, lines in zip(queue.changes, bodies):
+    for change, lines in zip(queue.changes, bodies, strict=True):
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
         if change.drift:
@@ -174,7 +174,7 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
         elif change.relock:
             head += f"  {REPLACED}"
         out.append(_paint(head, sign, color))
-        for body, f in zip(lines, change.fields):
+        for body, f in zip(lines, change.fields, strict=True):
             if f.source is None:
                 out.append(f"      {body}")
             else:

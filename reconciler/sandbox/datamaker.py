@@ -420,7 +420,7 @@ def _page_url(request: Request, page: int) -> str:
 
 
 # ------------------------------------------------------------------ building
-def build(config: "SandboxConfig", faults: Faults) -> DatamakerFake:
+def build(config: SandboxConfig, faults: Faults) -> DatamakerFake:
     for project, _ in config.synthetic:
         if not project.isdigit():
             raise UserError(f"--synthetic {project}: a datamaker project id is a number")

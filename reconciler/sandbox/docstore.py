@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 class DocStore:
     """Documents by (collection, id), in insertion order; every method is atomic."""
 
-    def __init__(self, path: str | Path | None, fill: Callable[["DocStore"], None] | None = None) -> None:
+    def __init__(self, path: str | Path | None, fill: Callable[[DocStore], None] | None = None) -> None:
         """Open `path` (None: a temporary file, deleted by `close`); `fill` runs once,
         when the store is new (seed and synthetic documents)."""
         self._temporary = path is None
@@ -51,7 +51,7 @@ class DocStore:
         if self._temporary:
             shutil.rmtree(self.path.parent, ignore_errors=True)
 
-    def transaction(self) -> "_Transaction":
+    def transaction(self) -> _Transaction:
         """`with store.transaction():` makes several calls one atomic change."""
         return _Transaction(self)
 
@@ -123,10 +123,11 @@ class DocStore:
                         "SELECT seq, body FROM docs WHERE collection = ? AND seq > ? ORDER BY seq LIMIT ?",
                         (collection, seq, chunk),
                     ).fetchall()
-                for seq, body in rows:
+                for _seq, body in rows:
                     yield json.loads(body)
                 if len(rows) < chunk:
                     return
+                seq = rows[-1][0]  # the next chunk starts after the last row read
 
         return chunks(start)
 

@@ -55,7 +55,7 @@ class FakeService(ABC):
     def throttled(self, reason: str) -> Response:
         return self.error(429, reason)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a fake without a store keeps it
         """Release the fake's state (its store)."""
 
 
@@ -65,7 +65,8 @@ class Harness:
     def __init__(self, service: FakeService, faults: Faults, log_path: Path | None = None) -> None:
         self.service, self.faults = service, faults
         self._log_lock = threading.Lock()
-        self._log = open(log_path, "a", encoding="utf-8") if log_path else None
+        # open for the server's life, closed by close(): no `with` spans that
+        self._log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
 
     def close(self) -> None:
         if self._log:

@@ -369,7 +369,7 @@ def _error(error: ApiError) -> Response:
 
 
 # ------------------------------------------------------------------ building
-def build(config: "SandboxConfig", faults: Faults) -> OmicsFake:
+def build(config: SandboxConfig, faults: Faults) -> OmicsFake:
     if config.seed is not None:
         raise UserError("the omics sandbox takes no --seed; use --synthetic RUNGROUP:N")
     for group, _ in config.synthetic:

@@ -71,7 +71,7 @@ class RunningSandbox:
         self.port: int = servers[0].port
         #: the URL of each host the service answers on (`hosts` of the fake), first = root
         self.roots = {name: f"http://{_url_host(config.host)}:{s.port}"
-                      for name, s in zip(app.service.hosts, servers)}
+                      for name, s in zip(app.service.hosts, servers, strict=True)}
         self.root = self.roots[app.service.hosts[0]]
         self.url = self.root + app.service.prefix
         self._threads = [threading.Thread(
@@ -91,12 +91,12 @@ class RunningSandbox:
         if not any(t.is_alive() for t in self._threads):
             return
         self.faults.release()  # a held request must not keep the server from stopping
-        for server, thread in zip(self._servers, self._threads):
+        for server, thread in zip(self._servers, self._threads, strict=True):
             server.shutdown()
             thread.join()
         _close(self._servers, self._app, self.config)
 
-    def __enter__(self) -> "RunningSandbox":
+    def __enter__(self) -> RunningSandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,7 +127,7 @@ def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
         threading.Thread(target=other.serve_forever, name=f"sandbox:{other.port}", daemon=True).start()
     names = app.service.hosts
     also = "".join(f", {name} host on http://{_url_host(config.host)}:{s.port}"
-                   for name, s in zip(names[1:], extra))
+                   for name, s in zip(names[1:], extra, strict=True))
     first = f" ({names[0]} host)" if also else ""
     url = f"http://{_url_host(config.host)}:{server.port}{app.service.prefix}"
     try:

@@ -293,7 +293,7 @@ def _synthetic_meta(n: int) -> dict:
 
 
 # ------------------------------------------------------------------ building
-def build(config: "SandboxConfig", faults: Faults) -> SuperviselyFake:
+def build(config: SandboxConfig, faults: Faults) -> SuperviselyFake:
     for workspace, _ in config.synthetic:
         if not workspace.isdigit():
             raise UserError(f"--synthetic {workspace}: a Supervisely workspace id is a number")

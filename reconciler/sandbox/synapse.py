@@ -199,7 +199,7 @@ class SynapseFake(FakeService):
             raise InvalidStatus("batchToken is required.")
         seen: set[str] = set()
         updates = []
-        for status, (tags, fields) in zip(parsed, contents):
+        for status, (tags, fields) in zip(parsed, contents, strict=True):
             require_fields(status)
             if status.id in seen:
                 raise InvalidStatus(
@@ -324,14 +324,14 @@ def _defuse(match: re.Match) -> str:
 
 
 # ------------------------------------------------------------------ building
-def build(config: "SandboxConfig", faults: Faults) -> SynapseFake:
+def build(config: SandboxConfig, faults: Faults) -> SynapseFake:
     for eval_id, _ in config.synthetic:
         if not eval_id.isdigit():
             raise UserError(f"--synthetic {eval_id}: a Synapse evaluation id is a number")
     return SynapseFake(open_store(config), config.token, faults)
 
 
-def open_store(config: "SandboxConfig") -> Store:
+def open_store(config: SandboxConfig) -> Store:
     """The sandbox's store, created from the seed and synthetic items if it is new."""
     seeded = load_seed(config.seed) if config.seed else {}
 

@@ -211,7 +211,7 @@ def _annotation_values(key: str, entry: Mapping[str, Any]) -> TagValue:
     if values is None:
         raise InvalidStatus(f"value list for key={key} can not be null")
     if not isinstance(values, list):
-        raise InvalidStatus(f'JSONObject["value"] is not a JSONArray.')
+        raise InvalidStatus('JSONObject["value"] is not a JSONArray.')
     if len(values) > MAX_VALUES_PER_KEY:
         raise InvalidStatus(
             f"key={key} has exceeded the maximum number of values allowed: {MAX_VALUES_PER_KEY}"

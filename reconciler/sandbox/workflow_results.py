@@ -291,7 +291,7 @@ def _equals(value: Any, wanted: Any) -> bool:
     """MongoDB equality: a missing field equals null; an array matches a value it holds."""
     if value is _MISSING:
         return wanted is None
-    if value == wanted and type(value) is type(wanted) or _same_number(value, wanted):
+    if (value == wanted and type(value) is type(wanted)) or _same_number(value, wanted):
         return True
     return isinstance(value, list) and not isinstance(wanted, list) and any(
         _equals(v, wanted) for v in value)
@@ -371,7 +371,7 @@ def synthetic_works(pipeline: str, numbers: list[int]) -> Iterator[tuple[str, di
         }
 
 
-def build(config: "SandboxConfig", faults: Faults) -> WorkflowResultsFake:
+def build(config: SandboxConfig, faults: Faults) -> WorkflowResultsFake:
     if config.seed is not None:
         raise UserError("the workflow-results sandbox takes no --seed: use --synthetic "
                         "PIPELINE:COUNT or deposit works with POST /results")
