@@ -216,4 +216,4 @@ def read_capped(response: requests.Response, cap: int) -> None:
         response.close()
         raise
     response._content = b"".join(chunks)  # what requests itself does without stream=True
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]  # requests' private twin of _content

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 import click
 
@@ -80,11 +80,12 @@ def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> N
 def global_options(command: click.Command) -> click.Command:
     """-q, -v and --no-color on a subcommand too (see _late_global), listed last in its
     --help."""
-    for decl, kwargs in (
+    options: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         (("-q", "--quiet"), {"is_flag": True, "help": QUIET_HELP}),
         (("-v", "--verbose"), {"count": True, "help": VERBOSE_HELP}),
         (("--no-color", "no_color"), {"is_flag": True, "help": NO_COLOR_HELP}),
-    ):
+    )
+    for decl, kwargs in options:
         command = click.option(*decl, expose_value=False, callback=_late_global, **kwargs)(command)
     return command
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, overload
 
 from .errors import UserError
 from .model import (
@@ -41,6 +41,12 @@ def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
     return replaced(change, replace, queue)
 
 
+@overload
+def replaced(change: Change, replace: frozenset[str], queue: QueueSpec | None = None) -> Change: ...
+@overload
+def replaced(change: None, replace: frozenset[str], queue: QueueSpec | None = None) -> None: ...
+@overload
+def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | None = None) -> Change | None: ...
 def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | None = None) -> Change | None:
     """`--replace ID`, or `replace: true` in the item's entry of `queue`: a change the
     lock blocks becomes one that unlocks, changes and relocks the item in one write
@@ -231,7 +237,7 @@ def _diff(
                 fields.append(shared.added_tag(key, setting))
             elif after is None or tag_value_key(before) != tag_value_key(after):
                 fields.append(FieldChange(tag_field(key), before, after, setting.source))
-    lock = None
+    lock: Literal["lock", "unlock"] | None = None
     if locked is not None and locked.value != item.locked:
         fields.append(FieldChange("locked", item.locked, locked.value, locked.source))
         lock = "lock" if locked.value else "unlock"

@@ -8,7 +8,7 @@ to a log file. Messages must never contain a secret.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Iterable, Sequence
 
 
 class UserError(Exception):
@@ -34,8 +34,8 @@ class Located(UserError):
 class UserErrors(UserError):
     """Several located errors found in one pass (every schema violation at once)."""
 
-    def __init__(self, errors: list[UserError]) -> None:
-        self.errors = errors
+    def __init__(self, errors: Sequence[UserError]) -> None:
+        self.errors = list(errors)
         super().__init__("\n".join(str(e) for e in errors))
 
 

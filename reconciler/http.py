@@ -18,7 +18,7 @@ from typing import Any, Callable, NoReturn
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
@@ -342,7 +342,7 @@ class Session(requests.Session):
         self.dialect = dialect
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._window = _Window()
-        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+        self._environment: dict[tuple[str, str], Any] = {}  # requests' settings, per scheme and host
         self._sent = 0
         self._sent_lock = threading.Lock()
 
@@ -442,11 +442,13 @@ class Session(requests.Session):
             return None  # our own requests fill the window: wait until the oldest leaves
         return min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF) + random.uniform(0, self.backoff)
 
-    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
         """requests reads proxy and CA settings from the environment on every request,
         which adds up over a listing (BENCHMARKS.md); every request here goes to one endpoint with the same
         arguments, so the answer is kept per scheme and host."""
-        if proxies or stream is not None or verify is not None or cert is not None:
+        if proxies or stream is not None or verify is not None or cert is not None or not isinstance(url, str):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
@@ -455,7 +457,7 @@ class Session(requests.Session):
             settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
         return {**settings, "proxies": dict(settings["proxies"])}
 
-    def mount(self, prefix: str, adapter: Any) -> None:
+    def mount(self, prefix: str | bytes, adapter: BaseAdapter) -> None:
         """Every adapter, a provider's own too, reports its sockets to the deadline."""
         arm(adapter)
         super().mount(prefix, adapter)

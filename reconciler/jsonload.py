@@ -9,12 +9,17 @@ minified file.
 from __future__ import annotations
 
 import json
+import json.decoder
 import math
 import re
-from json.decoder import scanstring
-from typing import Any
+from typing import Any, Callable
 
 from .errors import Located
+
+# json's own string-literal scanner (C-accelerated): (text, index after the opening quote)
+# -> (the string, index after the closing quote). A module attribute of json.decoder
+# since Python 2.6 but undocumented, so typeshed does not declare it.
+scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 MAX_DIGITS = 4000  # under Python's own limit for int(str), which fails with a bare ValueError
 

@@ -161,6 +161,11 @@ def decode_tags(tags: Mapping[str, Any]) -> dict[str, TagValue | None]:
     return {k: decode_tag_value(v) for k, v in tags.items()}
 
 
+def decode_stored_tags(tags: Mapping[str, Any]) -> dict[str, TagValue]:
+    """An item's tags as stored: a null value is no tag (Item.tags never holds None)."""
+    return {k: v for k, v in decode_tags(tags).items() if v is not None}
+
+
 # ---------------------------------------------------------------------- the spec
 @dataclass(frozen=True)
 class Source:

@@ -17,7 +17,7 @@ from .diff import Rediff
 from .errors import UserError
 from .model import Assignment, Plan, QueueSpec, Spec, StatusRules
 from .notes import SpecWarning
-from .providers.base import RELISTED, Progress, Provider, bounded
+from .providers.base import Progress, Provider, Relisted, bounded
 
 # Explicit entries missing from their queue that are each named at their spec line; the
 # rest are counted in one more warning (a spec pointed at the wrong queue has thousands).
@@ -111,7 +111,7 @@ def _read_and_diff(
     differ = diff.QueueDiffer(queue, only, rules, replace, order)
     with collector_paused(), closing(bounded(provider.pages(queue, progress), queue.id)) as pages:
         for page in pages:
-            if page is RELISTED:
+            if isinstance(page, Relisted):  # RELISTED, its one instance
                 differ = diff.QueueDiffer(queue, only, rules, replace, order)
             else:
                 differ.add(page)

@@ -30,12 +30,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime
-from json.decoder import scanstring
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Located, suggest
 from .jsonload import parse as parse_json
+from .jsonload import scanstring
 from .model import Assignment, Setting, Source, to_scalar
 from .planner import collector_paused
 from .yamlload import _decode as decode_utf8
@@ -163,9 +163,10 @@ class _Reader:
         """`message` at the cell of entry `index` that set `target` (None: the id)."""
         raise NotImplementedError
 
-    def add(self, error: Callable[[], Located]) -> None:
+    def add(self, error: Callable[..., Located]) -> None:
         """Record a problem; past MAX_SHOWN only counted (a wrong type in each of
-        100,000 rows is 20 lines and a count, built in no time)."""
+        100,000 rows is 20 lines and a count, built in no time). `error` is called with
+        no arguments: a lambda binding the loop's values as its defaults."""
         if len(self.errors) < MAX_SHOWN:
             self.errors.append(error())
         else:
@@ -318,7 +319,9 @@ def _json_kind(value: Any) -> str:
         return f"the number {value!r}"
     if isinstance(value, str):
         return f"the string {_shown(value)}"
-    return {list: "a list", dict: "an object"}.get(type(value), "null")
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "null"
 
 
 @lru_cache(maxsize=1024)
@@ -478,7 +481,7 @@ class _TableReader(_Reader):
 
     # ------------------------------------------------------------ positions
     def cell_error(self, index: int, target: str | None, message: str) -> Located:
-        name = self.config.id_name if target is None else next(
+        name = (self.config.id_name or "") if target is None else next(
             c.name for c in self.config.columns if c.target == target)
         return self._cell_located(self.lines[index], self.header.index(name), message, name)
 
@@ -570,6 +573,7 @@ class _JsonReader(_Reader):
                 return []
             return [(match.group(1), (), (), data)]
         key = self.config.id_name or ""
+        candidates: list[tuple[tuple[Any, ...], Any]]
         if isinstance(data, dict) and key in data:
             candidates = [((), data)]
         elif isinstance(data, list):

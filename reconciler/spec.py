@@ -633,6 +633,13 @@ def _schema_errors(file: _File, definition: str) -> list[Located]:
     return [e for error in errors for e in _explain(error, file, validator.schema, typos)]
 
 
+def _parts(error: ValidationError) -> tuple[Any, Any, Any, Any]:
+    """An error's keyword, the keyword's value, the instance and the schema. jsonschema
+    sets all four on every error a validation yields; its stubs also allow `Unset`,
+    which only an error built by hand has."""
+    return error.validator, error.validator_value, error.instance, error.schema
+
+
 def _typo_fixes(errors: list[ValidationError], root: dict) -> dict[tuple, set[str]]:
     """Per mapping, the allowed fields its unknown keys look like misspellings of: the
     "missing required field 'where'" that `wehre:` also causes is the same mistake and
@@ -643,8 +650,9 @@ def _typo_fixes(errors: list[ValidationError], root: dict) -> dict[tuple, set[st
             fixes.setdefault(path, set()).update(names)  # the branches of an anyOf
         if error.validator != "additionalProperties" or _custom_message(error, root):
             continue
-        allowed = error.schema.get("properties", {})
-        for key in error.instance:
+        _, _, instance, schema = _parts(error)
+        allowed = schema.get("properties", {})
+        for key in instance:
             fix = suggest(str(key), allowed) if key not in allowed else None
             if fix is not None:
                 fixes.setdefault(tuple(error.absolute_path), set()).add(fix)
@@ -657,10 +665,10 @@ def _explain(
     path = tuple(error.absolute_path)
     if _refused_secret(path):
         return []  # already reported as a secret; its value is never looked at
-    keyword, instance, schema = error.validator, error.instance, error.schema
+    keyword, value, instance, schema = _parts(error)
     custom = _custom_message(error, root)
     if keyword == "anyOf" and not custom:
-        fitting = [i for i, branch in enumerate(error.validator_value) if _admits(branch, instance, root)]
+        fitting = [i for i, branch in enumerate(value) if _admits(branch, instance, root)]
         if len(fitting) == 1:
             return [
                 located
@@ -668,7 +676,7 @@ def _explain(
                 if sub.relative_schema_path[0] == fitting[0]
                 for located in _explain(sub, file, root, typos)
             ]
-        expected = schema.get("title") or _joined_with_or([_expected_of(b, root) for b in error.validator_value])
+        expected = schema.get("title") or _joined_with_or([_expected_of(b, root) for b in value])
         return [file.error(path, f"expected {expected}, got {_type_name(instance)}")]
     if keyword == "additionalProperties" and not custom:
         allowed = sorted(schema.get("properties", {}))
@@ -681,12 +689,12 @@ def _explain(
     if keyword == "required" and not custom:
         return [
             file.error(path, f"missing required field {_quoted(name)}")
-            for name in error.validator_value
+            for name in value
             if name not in instance and name not in typos.get(path, ())
         ]
-    message = custom or _keyword_message(keyword, error.validator_value, instance, schema)
+    message = custom or _keyword_message(keyword, value, instance, schema)
     if keyword == "type" and not custom and path and isinstance(path[-1], str):
-        message += _list_fix(path[-1], error.validator_value, instance)
+        message += _list_fix(path[-1], value, instance)
     if "propertyNames" in error.absolute_schema_path:
         return [file.error(path + (instance,), f"key {_quoted(instance)}: {message}", key=True)]
     if "dependentSchemas" in error.absolute_schema_path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
-from .model import TagValue, apply_tag_changes, decode_tags, encode_tags
+from .model import TagValue, apply_tag_changes, decode_stored_tags, encode_tags
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
@@ -368,7 +368,7 @@ _EMPTY = "{}"
 def _decode_tags(text: str) -> dict[str, TagValue]:
     if text == _EMPTY:
         return {}
-    return {k: v for k, v in decode_tags(json.loads(text)).items() if v is not None}
+    return decode_stored_tags(json.loads(text))
 
 
 def _record(row: tuple) -> Record:

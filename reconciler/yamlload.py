@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import yaml
 from yaml.composer import Composer
@@ -210,7 +210,7 @@ class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
         _Resolver.__init__(self)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         # The composer recurses per level: refuse deep nesting before Python's stack does.
         self._depth += 1
         try:
@@ -277,7 +277,7 @@ class _Builder:
             if node.tag != SEQ:
                 raise self.fail(node, _tag_not_allowed(node.tag))
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
-        value = self.scalar(node)
+        value = self.scalar(cast(ScalarNode, node))  # yaml's third and last kind of node
         if isinstance(value, int) and not isinstance(value, bool) and node.value != str(value):
             self.int_texts[(path, False)] = node.value
         return value

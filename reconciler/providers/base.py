@@ -7,11 +7,12 @@ plug in later as one file each.
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Final, Generator, Iterable, Iterator, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, ProviderError
 from ..model import Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
@@ -156,6 +157,8 @@ class Provider(ABC):
         if cls.list is Provider.list and cls.pages is Provider.pages:
             raise TypeError(f"{cls.__name__} must implement list() or pages()")
 
+    # `list` is the verb a provider author knows; below it, in this class and in any provider
+    # that defines it, the builtin type is spelled `builtins.list`
     def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
         """Every item of the queue, each exactly once, as one consistent snapshot.
         Default: the `pages`, gathered (honouring RELISTED)."""
@@ -172,10 +175,10 @@ class Provider(ABC):
         yield self.list(queue, progress)
 
     @abstractmethod
-    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> builtins.list[Item]:
         """Fresh copies of some items (after a conflict); unknown ids are left out."""
 
-    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> list[Item]:
+    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> builtins.list[Item]:
         """Fresh copies of every item still to be written after a conflict, read at once
         the cheapest way the service offers, so one conflict costs one re-read of the
         run rather than one per item (`queue_size`: items the plan listed). Default:
@@ -210,7 +213,7 @@ class Provider(ABC):
         providers return a WriteResult naming what happened to each change.
         """
 
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> builtins.list[Batch]:
         """Split changes into write batches, in order; providers with size limits refine
         this (the queue's settings, such as its lock annotation, shape what is written).
         The engine hands each batch to `write`, and after a conflict batches what is
@@ -224,7 +227,7 @@ class Provider(ABC):
         raise NotImplementedError
 
     @classmethod
-    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
+    def check_queue(cls, queue: QueueSpec) -> builtins.list[SpecProblem]:
         """Offline checks of what this service would refuse (id syntax, key syntax,
         value types); the status values of `capabilities.status` are checked by the
         spec loader itself."""
@@ -245,7 +248,7 @@ class Provider(ABC):
         return None
 
     @classmethod
-    def option_problems(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def option_problems(cls, options: Mapping[str, Any]) -> builtins.list[tuple[str, str]]:
         """(option name, why) for each provider option this provider would refuse,
         found offline so `validate` reports it at that option's line. Default: the
         endpoint (endpoint_problem)."""
@@ -308,7 +311,7 @@ def matches_after(change: Change, item: Item) -> bool:
         elif f.field == "locked":
             if item.locked != f.after:
                 return False
-        elif not same_tag_value(item.tags.get(f.tag_key), f.after):
+        elif not same_tag_value(item.tags.get(f.tag_key) if f.tag_key is not None else None, f.after):
             return False
     return True
 
@@ -373,7 +376,9 @@ def read_twice(
 MAX_PAGES = 5_000
 
 
-def bounded(pages: Iterable[Sequence[Item] | Relisted], queue_id: str) -> Iterator[Sequence[Item] | Relisted]:
+def bounded(
+    pages: Iterable[Sequence[Item] | Relisted], queue_id: str
+) -> Generator[Sequence[Item] | Relisted, None, None]:
     """`pages` as they come, refused in one line once they pass MAX_PAGES or when a page
     holds only items already listed (the same page again, under a new link or offset):
     either way the listing would never end. Closes `pages` when stopped."""
@@ -381,14 +386,14 @@ def bounded(pages: Iterable[Sequence[Item] | Relisted], queue_id: str) -> Iterat
     count = 0
     try:
         for page in pages:
-            if page is RELISTED:
+            if isinstance(page, Relisted):  # RELISTED, its one instance
                 seen, count = set(), 0
             else:
                 count += 1
                 if count > MAX_PAGES:
                     raise ProviderError(f"queue {queue_id}: the listing did not end within {MAX_PAGES} pages "
                                         "(reconciler's ceiling per queue); refused as endless")
-                ids = [item.id for item in page]  # type: ignore[union-attr]
+                ids = [item.id for item in page]
                 if ids and seen.issuperset(ids):
                     raise ProviderError(f"queue {queue_id}: page {count} of the listing holds only items it "
                                         "had already listed (the same page again); refused as endless")

@@ -201,7 +201,7 @@ class DatamakerProvider(GuardedService, Provider):
         return self._session.sent
 
     # ----------------------------------------------------------------- reading
-    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """The project's tags (every tag the spec names must exist: checked before any
         task is read), then who carries each of them (all are read, so items show the
         tags the spec does not manage too, as `export` needs), then the task ids a page
@@ -371,12 +371,16 @@ class DatamakerProvider(GuardedService, Provider):
         for op in sorted(groups, key=lambda op: _call_order(op, queue.lock_key)):
             action, names = op
             body = {"tags": sorted(tags[n] for n in names), "action": action}
-            for part in chunk(groups[op], IDS_PER_CALL):
-                out.calls.append(Call(
-                    part, f"tags {'+' if action == 'add' else '-'}{', '.join(sorted(names))}",
-                    lambda ids, _, body=body: self._post("tasks/set_tags/", {"ids": [int(i) for i in ids], **body}),
-                    lambda _, fresh, op=op: _holds(fresh.item, op, queue.lock_key)))
+            what = f"tags {'+' if action == 'add' else '-'}{', '.join(sorted(names))}"
+            out.calls += [self._call(part, what, body, op, queue.lock_key)
+                          for part in chunk(groups[op], IDS_PER_CALL)]
         return out
+
+    def _call(self, ids: list[str], what: str, body: dict[str, Any], op: tuple[str, frozenset[str]],
+              lock_key: str) -> Call:
+        """One set_tags call (a function of its own, so each closure keeps its own values)."""
+        return Call(ids, what, lambda ids, _: self._post("tasks/set_tags/", {"ids": [int(i) for i in ids], **body}),
+                    lambda _, fresh: _holds(fresh.item, op, lock_key))
 
     def _post(self, path: str, body: dict[str, Any]) -> Answer:
         """A 5xx or no answer may have been applied (lost); a 4xx, or no connection

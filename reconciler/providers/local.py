@@ -6,11 +6,12 @@ conflict and lock handling is exercised exactly as against a real service.
 """
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any, ClassVar, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
-from ..model import Change, Item, ProviderConfig, QueueSpec, decode_tags
+from ..model import Change, Item, ProviderConfig, QueueSpec, decode_stored_tags
 from ..seed import load_seed
 from ..store import (
     Record,
@@ -123,7 +124,7 @@ class LocalProvider(Provider):
             progress(len(records))
         return [_item(r) for r in records]
 
-    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> builtins.list[Item]:
         self._require(queue)
         found = self._store.get_many(ids)
         return [_item(found[i]) for i in dict.fromkeys(ids)
@@ -133,7 +134,7 @@ class LocalProvider(Provider):
         """A plan's `base` is the record as read (Record.to_json)."""
         try:
             return Item(id=base["id"], etag=base["etag"], status=base["status"],
-                        tags=decode_tags(base["tags"]), locked=base["locked"] is True, base=base)
+                        tags=decode_stored_tags(base["tags"]), locked=base["locked"] is True, base=base)
         except (KeyError, TypeError, ValueError, AttributeError):  # a hand-made base: cannot tell
             return None
 

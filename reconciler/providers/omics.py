@@ -131,8 +131,9 @@ class OmicsProvider(GuardedService, Provider):
         self._tags_client = tags_client  # tag operations (tags host); may be `client`
         self._region, self._profile = region, profile
         self._secrets = tuple(s for s in secrets if s)
-        self._endpoint, self._tags_endpoint = endpoints or (
-            client.meta.endpoint_url.rstrip("/"), tags_client.meta.endpoint_url.rstrip("/"))
+        hosts = endpoints or (client.meta.endpoint_url.rstrip("/"), tags_client.meta.endpoint_url.rstrip("/"))
+        self._endpoint: str = hosts[0]
+        self._tags_endpoint: str = hosts[1]
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
         self._sent = 0  # every attempt botocore sends, retries included (the report's count)
         self._sent_lock = threading.Lock()
@@ -278,7 +279,7 @@ class OmicsProvider(GuardedService, Provider):
             ))
         problems += [SpecProblem(p, ("lock", "tag")) for p in _key_problems(queue.lock_key, None)]
         for index, rule in enumerate(queue.rules):
-            base = ("rules", index)
+            base: tuple[Any, ...] = ("rules", index)
             for item_id in sorted(rule.where.ids or ()):
                 if not _ID.fullmatch(item_id):
                     problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
@@ -296,7 +297,7 @@ class OmicsProvider(GuardedService, Provider):
         return problems
 
     # ------------------------------------------------------------- reading
-    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """ListBatch pages of 100, each followed by its batches' GetBatch (tags and arn
         are only there), MAX_IN_FLIGHT at a time. The service documents no order for
         ListBatch; a batch listed twice means the listing moved under us: read it again."""
@@ -456,9 +457,8 @@ class OmicsProvider(GuardedService, Provider):
         try:
             response = method(**params)
         except ClientError as exc:
-            raw = exc.response if isinstance(exc.response, dict) else {}
-            error = raw.get("Error") if isinstance(raw.get("Error"), dict) else {}
-            meta = raw.get("ResponseMetadata") if isinstance(raw.get("ResponseMetadata"), dict) else {}
+            raw = _object(exc.response)
+            error, meta = _object(raw.get("Error")), _object(raw.get("ResponseMetadata"))
             code = self._shown(str(error.get("Code") or "Unknown"))[:100]
             message = self._shown(_reason(str(error.get("Message") or "")))
             status = meta.get("HTTPStatusCode")
@@ -614,6 +614,12 @@ def _unparsable(exc: BaseException) -> str:
     if isinstance(exc, ValueError):
         return "the body is not JSON"
     return "the JSON does not have the shape of the service model (a list, null or a string where an object belongs)"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` if botocore parsed a JSON object there, else empty: an error body is the
+    service's (or a proxy's) to shape."""
+    return value if isinstance(value, dict) else {}
 
 
 def _reason(message: str) -> str:

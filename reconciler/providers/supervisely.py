@@ -22,7 +22,7 @@ import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Callable, Iterator, Mapping, Sequence, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -142,7 +142,7 @@ class SuperviselyProvider(GuardedService, Provider):
         )
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
         # landed, so the task is re-read and the call judged (guarded.py).
-        reads = self._session.get_adapter(endpoint + API).max_retries
+        reads = cast(HTTPAdapter, self._session.get_adapter(endpoint + API)).max_retries  # make_session's
         writes = HTTPAdapter(max_retries=reads.new(read=0), pool_maxsize=max_in_flight)
         for method in WRITE_METHODS:
             self._session.mount(self._url(method), writes)
@@ -185,7 +185,7 @@ class SuperviselyProvider(GuardedService, Provider):
         return self._session.sent
 
     # ----------------------------------------------------------------- reading
-    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """`tasks.list` sorted by id, page 1 first, then the other pages (several in
         flight). A listing whose row count differs from its `total`, whose `total`
         moves, or that repeats an id changed while it was read: RELISTED, and read
@@ -346,10 +346,13 @@ class SuperviselyProvider(GuardedService, Provider):
             except _ItemFailed as exc:
                 out.unwritable[change.item_id] = str(exc)
                 continue
-            for part, method, body, landed in calls:
-                out.calls.append(Call([change.item_id], part, lambda ids, _, m=method, b=body: self._send_write(m, b),
-                                      lambda _, now, landed=landed: landed(now.raw)))
+            out.calls += [self._call(change.item_id, *call) for call in calls]
         return out
+
+    def _call(self, item_id: str, part: str, method: str, body: dict, landed: Callable[[Any], bool]) -> Call:
+        """One task's call (a function of its own, so each closure keeps its own values)."""
+        return Call([item_id], part, lambda ids, fresh: self._send_write(method, body),
+                    lambda _, now: landed(now.raw))
 
     def _calls(self, queue: QueueSpec, change: Change,
                task: dict[str, Any]) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:

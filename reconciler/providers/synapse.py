@@ -275,7 +275,7 @@ class SynapseProvider(Provider):
         return self._session.sent
 
     # ----------------------------------------------------------------- reading
-    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """Pages of 100, up to `readers` requests at a time, in offset order, until a
         short page (docs/synapse.md "Reading: paging").
 
@@ -292,7 +292,7 @@ class SynapseProvider(Provider):
         """
         return self._pages(queue, progress, None)
 
-    def _pages(self, queue: QueueSpec, progress: Progress | None, known: int | None) -> Iterator[list[Item] | Relisted]:
+    def _pages(self, queue: QueueSpec, progress: Progress | None, known: int | None) -> Iterator[Sequence[Item] | Relisted]:
         return read_twice(
             lambda: self._pages_once(queue, progress, known),
             lambda exc: f"evaluation {queue.id}: {exc}; the queue kept changing while it was read, try again",
@@ -521,7 +521,7 @@ class EncodedBatch(Batch):
         batch.encoded, batch.lock_key = tuple(encoded), lock_key
         return batch
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index: Any) -> Any:  # a slice keeps the encodings alongside
         if isinstance(index, slice):
             return EncodedBatch(tuple.__getitem__(self, index), self.encoded[index], self.lock_key)
         return tuple.__getitem__(self, index)

@@ -36,7 +36,7 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
         ))
     problems += _lock_key_problems(queue.lock_key)
     for index, rule in enumerate(queue.rules):
-        base = ("rules", index)
+        base: tuple[Any, ...] = ("rules", index)
         for item_id in sorted(rule.where.ids or ()):
             if not _ID.fullmatch(item_id):
                 problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
@@ -112,7 +112,7 @@ def _value_problems(key: str, value: tuple[Scalar, ...], path: tuple[Any, ...]) 
             f"tag {key!r} has {len(value)} values; Synapse allows at most {MAX_VALUES}", path
         )]
     if kinds == ["string"]:
-        chars = sum(len(v) for v in value)  # type: ignore[arg-type]
+        chars = sum(len(str(v)) for v in value)  # strings: kinds says so
         if chars > MAX_STRING_CHARS:
             return [SpecProblem(
                 f"tag {key!r} has {chars} characters of text; Synapse allows at most "

@@ -164,7 +164,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
         return self._session.sent
 
     # ----------------------------------------------------------------- reading
-    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[list[Item] | Relisted]:
+    def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
         """`/view/count`, then pages of 100 (skip 0, 100, ...) of the managed fields only,
         then every id (limit 0, ids only): ceil(N/100) + 2 requests.
 

@@ -169,8 +169,8 @@ class SuperviselyFake(FakeService):
             code = self.fail_meta_update.get(task_id)
             if code is not None:
                 raise ApiError(code, f"Meta of task {task_id} cannot be updated (sandbox test hook)")
-            meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-            task["meta"] = updated_meta(self.meta_update, meta, data)
+            meta = task.get("meta")
+            task["meta"] = updated_meta(self.meta_update, meta if isinstance(meta, dict) else {}, data)
             self.store.put(_tasks(workspace), str(task_id), task)
         return {"success": True}
 
@@ -187,7 +187,7 @@ class SuperviselyFake(FakeService):
     def _task(self, task_id: int) -> tuple[int, dict]:
         where = self.store.get("task_workspace", str(task_id))
         task = None if where is None else self.store.get(_tasks(where["workspaceId"]), str(task_id))
-        if task is None:
+        if where is None or task is None:
             raise ApiError(404, f"Task with id {task_id} not found")
         return where["workspaceId"], task
 

@@ -148,8 +148,7 @@ class SynapseFake(FakeService):
             raise InvalidStatus(f"Submission ID does not match requested ID: {sub_id}")
         record = self._submission(sub_id)
         tags, fields = validate_content(status, record.queue)
-        require_fields(status)
-        update = self._update(status, tags, fields, record.extra)
+        update = self._update(status, *require_fields(status), tags, fields, record.extra)
         try:
             result = self.store.write(record.queue, [update])
         except StaleRecord as e:
@@ -188,25 +187,26 @@ class SynapseFake(FakeService):
             raise InvalidStatus("statuses is required and must not be empty.")
         if len(parsed) > MAX_BATCH:
             raise InvalidStatus(f"Batch size cannot exceed {MAX_BATCH}")
-        contents = []
+        contents, present = [], []
         for status in parsed:
             if status is None:
                 raise InvalidStatus("SubmissionStatus is required.")
+            present.append(status)
             contents.append(validate_content(status, eval_id))
-        records = self._batch_records([s.id for s in parsed if s.id is not None], eval_id)
+        records = self._batch_records([s.id for s in present if s.id is not None], eval_id)
         first, last = batch["isFirstBatch"], batch["isLastBatch"]
         if not first and token is None:
             raise InvalidStatus("batchToken is required.")
         seen: set[str] = set()
         updates = []
-        for status, (tags, fields) in zip(parsed, contents, strict=True):
-            require_fields(status)
-            if status.id in seen:
+        for status, (tags, fields) in zip(present, contents, strict=True):
+            sub_id, etag = require_fields(status)
+            if sub_id in seen:
                 raise InvalidStatus(
-                    f"Submission status {status.id} occurs more than once in the batch."
+                    f"Submission status {sub_id} occurs more than once in the batch."
                 )
-            seen.add(status.id)
-            updates.append(self._update(status, tags, fields, records[status.id].extra))
+            seen.add(sub_id)
+            updates.append(self._update(status, sub_id, etag, tags, fields, records[sub_id].extra))
         try:
             result = self.store.write(eval_id, updates, token=None if first else token)
         except StaleToken:
@@ -243,12 +243,12 @@ class SynapseFake(FakeService):
         return records
 
     @staticmethod
-    def _update(status: StatusIn, tags: dict[str, TagValue], fields: dict[str, Any],
+    def _update(status: StatusIn, sub_id: str, etag: str, tags: dict[str, TagValue], fields: dict[str, Any],
                 stored_extra: Mapping[str, Any]) -> Update:
         """Full replacement of the status, except what Synapse takes from the Submission."""
         extra = dict(fields)
         extra.update({k: stored_extra[k] for k in SUBMISSION_FIELDS if k in stored_extra})
-        return Update(id=status.id, etag=status.etag, status=status.status, tags=tags,
+        return Update(id=sub_id, etag=etag, status=status.status, tags=tags,
                       extra=extra)
 
     def _page(

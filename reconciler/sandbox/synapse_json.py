@@ -132,6 +132,7 @@ def parse_status(body: Any) -> StatusIn:
     _typed(obj, "modifiedOn", str)
     if obj.get("modifiedOn") is not None:
         _parse_date(obj["modifiedOn"])
+    kind: type
     for name, kind in (("entityId", str), ("versionNumber", int)):
         _typed(obj, name, kind)
     status = _typed(obj, "status", str)
@@ -167,13 +168,15 @@ def validate_content(status: StatusIn, eval_id: str) -> tuple[dict[str, TagValue
     return tags, fields
 
 
-def require_fields(status: StatusIn) -> None:
-    """The DAO's non-null checks, after content validation (SSD:134-140)."""
+def require_fields(status: StatusIn) -> tuple[str, str]:
+    """The DAO's non-null checks, after content validation (SSD:134-140); the id and
+    etag, now known to be there."""
     for value, name in ((status.id, "Submission ID"), (status.etag, "eTag"),
                         (status.status, "Submission status"),
                         (status.status_version, "Status version")):
         if value is None:
             raise InvalidStatus(f"{name} is required.")
+    return str(status.id), str(status.etag)
 
 
 def parse_annotations(annotations: Mapping[str, Any]) -> dict[str, TagValue]:
