@@ -183,8 +183,10 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
 @click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
+@click.option("--wait-lock", metavar="DURATION", default=None,
+              help="When another run holds the spec's or plan's lock, wait up to DURATION (30s, 5m) instead of refusing.")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict, wait_lock) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -192,11 +194,16 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
     3 rounds). With one PLANFILE (from `plan -o`): writes exactly the reviewed changes
     without reading first; an item changed since the plan was made is skipped and
     reported as stale (exit 1), nothing else about it is changed.
+
+    One run per spec or plan file at a time on this machine: a second one refuses,
+    naming the first (or waits, with --wait-lock).
     """
     from .commands.apply import apply as run_apply
+    from .runlock import locked_targets
 
-    return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     fail_on_missing=fail_on_missing, replace=replace, strict=strict)
+    with locked_targets(targets, "apply", wait_lock):
+        return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
+                         fail_on_missing=fail_on_missing, replace=replace, strict=strict)
 
 
 @global_options
