@@ -185,8 +185,11 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
 @click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.option("--wait-lock", metavar="DURATION", default=None,
               help="When another run holds the spec's or plan's lock, wait up to DURATION (30s, 5m) instead of refusing.")
+@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Record what was written in this journal folder (default: .reconciler/journal/ beside the first file).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict, wait_lock) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict, wait_lock,
+          journal) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -203,7 +206,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
 
     with locked_targets(targets, "apply", wait_lock):
         return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                         fail_on_missing=fail_on_missing, replace=replace, strict=strict)
+                         fail_on_missing=fail_on_missing, replace=replace, strict=strict, journal=journal)
 
 
 @global_options
@@ -257,9 +260,9 @@ def export(opts: Options, spec_path: str, out: str | None, table: str | None) ->
 
 @global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
-@click.argument("which", type=click.Choice(["spec", "plan"]), default="spec")
+@click.argument("which", type=click.Choice(["spec", "plan", "journal"]), default="spec")
 def schema(which: str) -> int:
-    """Print the JSON Schema of spec files (default) or plan files.
+    """Print the JSON Schema of spec files (default), plan files or journal entries.
 
     Point your editor's YAML language server at it for completion and checks:
     add `# yaml-language-server: $schema=spec.schema.json` as a spec's first line.
