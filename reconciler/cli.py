@@ -259,6 +259,21 @@ def export(opts: Options, spec_path: str, out: str | None, table: str | None) ->
 
 
 @global_options
+@cli.command(epilog="\b\nExamples:\n  reconciler history\n  reconciler history examples/challenge/.reconciler/journal --format json")
+@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def history(directory: str | None, fmt: str) -> int:
+    """List the journal's entries, newest first: when, where, who, counts.
+
+    DIR defaults to .reconciler/journal. A file there that is not a journal entry is
+    one error naming it (exit 1); the other entries are listed all the same.
+    """
+    from .commands.history import history as run_history
+
+    return run_history(directory, fmt)
+
+
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
 @click.argument("which", type=click.Choice(["spec", "plan", "journal"]), default="spec")
 def schema(which: str) -> int:
