@@ -259,6 +259,41 @@ def export(opts: Options, spec_path: str, out: str | None, table: str | None) ->
 
 
 @global_options
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler watch spec.yaml --every 5m                 # plan only: report drift\n"
+    "  reconciler watch spec.yaml --every 1m --apply --format json --status-file status.json\n\n"
+    "docs/operations.md: running it under systemd, Kubernetes or a scheduled workflow."
+)
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--every", required=True, metavar="DURATION", help="Time between cycles (30s, 5m, 1h).")
+@click.option("--apply", "apply_", is_flag=True, help="Apply each cycle's plan when it is safe (never a blocked or over-limit one).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per cycle (time, counts, outcome, duration, requests).")
+@click.option("--status-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the last cycle's record here as JSON (atomically), for a monitor.")
+@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Journal folder of the cycles that write (default: .reconciler/journal/ beside the first spec).")
+@click.option("--max-backoff", default="5m", show_default=True, metavar="DURATION",
+              help="Longest wait after failed cycles (the wait doubles from --every).")
+@click.option("--wait-lock", metavar="DURATION", default=None,
+              help="When another run holds a spec's lock, wait up to DURATION instead of refusing.")
+@click.pass_obj
+def watch(opts: Options, specs, every, apply_, fmt, status_file, journal, max_backoff, wait_lock) -> int:
+    """Plan, and with --apply apply, on a schedule until stopped; one line per cycle.
+
+    Each cycle re-reads the spec files. A spec that does not load is reported and
+    nothing is applied from it; a failing service backs off and never ends the watcher.
+    SIGTERM or SIGINT: the cycle in flight finishes its writes, is reported, exit 0.
+    Cycles that write are journalled, as `apply` is.
+    """
+    from .commands.watch import watch as run_watch
+
+    return run_watch(opts, specs, every=every, apply=apply_, fmt=fmt, status_file=status_file,
+                     journal=journal, max_backoff=max_backoff, wait_lock=wait_lock)
+
+
+@global_options
 @cli.command(epilog="\b\nExamples:\n  reconciler history\n  reconciler history examples/challenge/.reconciler/journal --format json")
 @click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
