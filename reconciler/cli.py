@@ -309,6 +309,33 @@ def history(directory: str | None, fmt: str) -> int:
 
 
 @global_options
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler history\n"
+    "  reconciler revert 20261205T012233000000Z-1a2b3c4d -o revert.json\n"
+    "  reconciler apply revert.json"
+)
+@click.argument("entry")
+@click.option("-o", "--out", type=OutPath(), help="Save the revert plan as a plan file for `apply PLANFILE` ('-': on stdout).")
+@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Where to find ENTRY when it is an entry id (default: .reconciler/journal).")
+@click.option("--spec", "specs", multiple=True, type=click.Path(dir_okay=False), metavar="SPEC",
+              help="Refuse unless the entry applied this spec and the spec still names the entry's endpoint.")
+@click.pass_obj
+def revert(opts: Options, entry: str, out: str | None, journal: str | None, specs: tuple[str, ...]) -> int:
+    """Plan undoing a journal entry: restore the `before` values of the items it applied.
+
+    Reads the items as they are now. An item whose managed fields no longer hold what
+    the entry wrote was changed since: it is named and left out, never overwritten.
+    The result is an ordinary plan: review it, save it with -o, apply it with
+    `reconciler apply PLANFILE` (which journals it).
+    """
+    from .commands.revert import revert as run_revert
+
+    return run_revert(opts, entry, out=out, journal=journal, specs=specs)
+
+
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
 @click.argument("which", type=click.Choice(["spec", "plan", "journal"]), default="spec")
 def schema(which: str) -> int:

@@ -233,3 +233,10 @@ def _diff(
     # a change the service refuses from the item's state fails the plan the same way.
     blocked = (bool(item.locked) and lock is None) or refused is not None
     return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused)
+
+
+def diff_fields(item: Item, status: Setting | None, locked: Setting | None, tags: Mapping[str, Setting],
+                rules: StatusRules = ANY_STATUS) -> Change | None:
+    """One item's change towards explicit settings, judged exactly as a plan's (locks,
+    refusals): for `revert`, whose desired values come from a journal entry, not a spec."""
+    return _diff(item, status, locked, tags, _SharedFieldChanges(), rules, {})
