@@ -49,10 +49,12 @@ class Backoff:
         return min(self.every * 2 ** self.failures, max(self.cap, self.every))
 
 
-def cycle(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None) -> dict[str, Any]:
+def cycle(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None,
+          stop: threading.Event | None = None) -> dict[str, Any]:
     """One cycle, as the record its line and the status file show. `outcome`: invalid
     (a spec does not load), failed (the service, or a write), refused (blocked or over
-    a safety limit), changes (planned, not applied: no --apply), applied, no-changes."""
+    a safety limit), changes (planned, not applied: no --apply), applied, no-changes,
+    stopped (a signal came during the writes: the one in flight finished, the rest not sent)."""
     started = time.monotonic()
     record: dict[str, Any] = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "counts": {}}
     try:
@@ -62,7 +64,7 @@ def cycle(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | No
     except UserError as exc:
         return _done(record, started, "invalid", message=str(exc))
     try:
-        record.update(_plan_and_apply(opts, specs, apply=apply, journal=journal))
+        record.update(_plan_and_apply(opts, specs, apply=apply, journal=journal, stop=stop or threading.Event()))
     except UserError as exc:
         return _done(record, started, "failed", message=str(exc))
     except Exception as exc:  # a bug must not end an unattended watcher either
@@ -71,7 +73,8 @@ def cycle(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | No
     return _done(record, started, record.pop("outcome"))
 
 
-def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None) -> dict[str, Any]:
+def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None,
+                    stop: threading.Event) -> dict[str, Any]:
     from ..apply import apply_plan
     from ..journal import record_apply
     from .views import problems
@@ -87,11 +90,13 @@ def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal
         if not plan.has_changes:
             out["outcome"] = "no-changes"
         elif found:
-            out.update(outcome="refused", message="; ".join(found))
+            out.update(outcome="refused", message="; ".join(text for _, text in found))
         elif not apply:
             out["outcome"] = "changes"
         else:
-            report = apply_plan(plan, provider, result.queues, rediff=result.rediffers())
+            # a signal lets the write in flight finish; the rest waits for the next run
+            report = apply_plan(plan, provider, result.queues, rediff=result.rediffers(),
+                                stop=lambda: "signal" if stop.is_set() else None)
             for outcome in ("applied", "unchanged", "stale", "failed", "skipped"):
                 if report.count(outcome):  # type: ignore[arg-type]
                     out["counts"][outcome] = report.count(outcome)  # type: ignore[arg-type]
@@ -99,8 +104,8 @@ def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal
             if entry is not None:
                 out["journal"] = str(entry)
             bad = report.by_outcome("failed") + report.by_outcome("skipped")
-            out["outcome"] = "failed" if bad else "applied"
-            if bad:
+            out["outcome"] = "stopped" if report.interrupted else "failed" if bad else "applied"
+            if bad and not report.interrupted:
                 out["message"] = f"item {bad[0].item_id}: {bad[0].detail}"
         out["requests"] = provider.requests_sent() or 0
     return out
@@ -153,7 +158,7 @@ def watch(
     _stop_on_signals(stop)
     with locked_targets(specs, "watch", wait_lock):
         while True:
-            record = cycle(opts, specs, apply=apply, journal=journal)
+            record = cycle(opts, specs, apply=apply, journal=journal, stop=stop)
             # a spec that does not load is the user's to fix: it is re-read on schedule
             delay = backoff.after(failed=record["outcome"] == "failed")
             record["next_in_s"] = None if stop.is_set() else delay

@@ -35,6 +35,9 @@ class Capabilities:
     guard: Guard = "etag"  # etag: the service refuses stale writes; compare: the engine re-reads
     atomic_batches: bool = True  # False: a failed write may have landed in part (WriteResult)
     status: StatusRules = StatusRules()
+    # The service's natural order of item ids (a sort key), in which plans and exports
+    # list items; None: numeric ids by number, then the rest as text (diff.item_order).
+    order: Callable[[str], Any] | None = None
 
 
 # What `plan` and `apply` say, once, for a service that cannot refuse a stale write.
