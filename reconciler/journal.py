@@ -148,9 +148,10 @@ def record_apply(
     journal: str | None, targets: Sequence[str], plan: Plan, report: ApplyReport,
     started_at: datetime, command: str = "apply",
 ) -> Path | None:
-    """Journal an apply that attempted writes (a run with nothing to write records
-    nothing, so a watcher idling on a converged queue does not fill the journal)."""
-    if not report.results or not any(r.outcome != "blocked" for r in report.results):
+    """Journal an apply that wrote something (a run that wrote nothing records nothing,
+    so a watcher idling on a converged queue does not fill the journal; its report
+    already said what failed)."""
+    if not report.count("applied"):
         return None
     directory = Path(journal) if journal else default_dir(targets[0])
     return write_entry(directory, build_entry(plan, report, command=command, targets=targets, started_at=started_at))
