@@ -72,3 +72,30 @@ def test_revert_of_a_foreign_file_is_one_error(tmp_path):
     bad.write_text('{"hello": 1}')
     result = run_cli("revert", bad)
     assert result.code == 1 and "x.json:1:1: not a reconciler journal entry" in result.err
+
+
+def test_revert_on_a_whole_document_service_keeps_what_others_wrote_since(make_sandbox, monkeypatch, tmp_path):
+    """workflow-results (compare guard, whole-document writes): the revert removes the
+    entry's tag and keeps a tag another spec added to the same works afterwards."""
+    from test_workflow_results_end_to_end import PIPELINE, SPEC
+
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 4)])
+    monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
+    monkeypatch.setenv("WORKFLOW_HTTP_TOKEN", SANDBOX_TOKEN)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    first = tmp_path / "spec.yaml"
+    first.write_text(SPEC)
+    assert run_cli("apply", first, "--auto-approve").code == 0
+    (entry,) = (tmp_path / ".reconciler" / "journal").glob("*.json")
+    other_dir = tmp_path / "pipeline"
+    other_dir.mkdir()
+    other = other_dir / "spec.yaml"
+    other.write_text(SPEC.replace("[reviewed]", "[scored]"))
+    assert run_cli("apply", other, "--auto-approve").code == 0
+    out = tmp_path / "revert.json"
+    assert run_cli("revert", entry, "-o", out).code == 0
+    done = run_cli("apply", out, "--auto-approve")
+    assert done.code == 0 and "4 applied" in done.out, done.out + done.err
+    plan_first = run_cli("plan", first, "--detailed-exitcode")
+    assert plan_first.code == 2 and "4 to change" in plan_first.out  # `reviewed` is gone again
+    assert run_cli("plan", other, "--detailed-exitcode").code == 0  # `scored` survived
