@@ -15,6 +15,7 @@ from .diff import diff_fields
 from .model import (
     Change,
     Item,
+    ManagedTags,
     Plan,
     QueuePlan,
     Safety,
@@ -44,6 +45,14 @@ def applied_ids(entry: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def queue_settings(entry: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {q["id"]: q for q in entry["plan"]["queues"]}
+
+
+def queue_plan(settings: Mapping[str, Any], changes: Sequence[Change] = ()) -> QueuePlan:
+    """A queue of the entry's plan (its settings as recorded: lock key, safety limits,
+    managed tags, which the guard's digests depend on) holding `changes`."""
+    managed = settings.get("managed_tags")
+    return QueuePlan(settings["id"], settings["items_seen"], tuple(changes), Safety(**settings["safety"]),
+                     settings["lock_key"], ManagedTags.from_json(managed) if managed else ManagedTags())
 
 
 def _differences(item: Item, after: Mapping[str, Any]) -> list[str]:
@@ -99,9 +108,7 @@ def revert_plan(
             change = diff_fields(item, *_desired(record["before"], source), rules=rules)
             if change is not None:
                 changes.append(change)
-        q = settings[queue_id]
-        safety = Safety(**q["safety"])
-        queues.append(QueuePlan(queue_id, q["items_seen"], tuple(changes), safety, q["lock_key"]))
+        queues.append(queue_plan(settings[queue_id], changes))
     return entry_plan(entry, queues), changed
 
 

@@ -12,7 +12,7 @@ import click
 from ..error_handler import EXIT_ERROR, EXIT_OK, echo_err
 from ..errors import UserError
 from ..journal import DEFAULT_DIR, Entry, read_entry
-from ..model import QueueSpec, Safety, Source
+from ..model import Source
 from .options import Options
 
 
@@ -50,7 +50,7 @@ def revert(opts: Options, entry_ref: str, *, out: str | None, journal: str | Non
     from ..planfile import dump_plan
     from ..providers import open_provider_for_plan
     from ..render.text import render_plan_text
-    from ..reverting import applied_ids, entry_plan, queue_settings, revert_plan
+    from ..reverting import applied_ids, entry_plan, queue_plan, queue_settings, revert_plan
     from .views import make_view, new_meta
 
     entry = find_entry(entry_ref, journal)
@@ -64,10 +64,9 @@ def revert(opts: Options, entry_ref: str, *, out: str | None, journal: str | Non
     fresh = {}
     with open_provider_for_plan(entry_plan(doc)) as provider:
         for queue_id, item_ids in ids.items():
-            q = settings[queue_id]
-            queue = QueueSpec(id=queue_id, source=Source(str(entry.path), 1), lock_key=q["lock_key"],
-                              safety=Safety(**q["safety"]))
-            fresh[queue_id] = provider.reread(queue, item_ids, q["items_seen"])
+            recorded = queue_plan(settings[queue_id])
+            fresh[queue_id] = provider.reread(recorded.as_queue(Source(str(entry.path), 1)), item_ids,
+                                              recorded.items_seen)
         rules = provider.capabilities.status
     plan, changed = revert_plan(doc, str(entry.path), fresh, rules)
     meta = new_meta()
