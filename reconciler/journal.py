@@ -131,11 +131,24 @@ def build_entry(
     }
 
 
+def entry_text(entry: Mapping[str, Any]) -> str:
+    """The entry as JSON: the frame indented for reading, each item one compact line
+    (indenting it all would use json's pure-Python encoder: about 6 times slower, 5 s
+    for 200,000 items, where one line per item takes under 1 s)."""
+    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False, "default": str}
+    marker = f"items-{uuid.uuid4().hex}"
+    frame = json.dumps({**entry, "items": marker}, indent=1, **options)
+    compact = json.JSONEncoder(separators=(",", ":"), **options).encode
+    items = entry.get("items") or []
+    rendered = "[\n" + ",\n".join("  " + compact(i) for i in items) + "\n ]" if items else "[]"
+    return frame.replace(json.dumps(marker), rendered, 1) + "\n"
+
+
 def write_entry(directory: Path, entry: Mapping[str, Any]) -> Path:
     """Write `entry` as `ID.json` in `directory` (made if missing); a UserError, one
     line, when it cannot be written."""
     path = directory / f"{entry['id']}.json"
-    text = json.dumps(entry, indent=1, sort_keys=True, ensure_ascii=True, allow_nan=False, default=str) + "\n"
+    text = entry_text(entry)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         write_atomically(path, text)
