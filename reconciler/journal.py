@@ -10,6 +10,7 @@ and every item value goes through secret_keys.py. Entries are written atomically
 """
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -85,24 +86,28 @@ def build_entry(
     started_at: datetime, env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The journal entry of one apply of `plan` that ended with `report`."""
-    from .planfile import plan_to_dict
+    from .planfile import change_values, plan_to_dict
 
     env = os.environ if env is None else env
     finished = _now()
-    doc = plan_to_dict(plan, tool_version=__version__, created_at=started_at.isoformat())
+    # the plan file document of the plan's queues without their changes (the items
+    # below hold those): service, endpoint, digest and each queue's settings
+    frame = dataclasses.replace(plan, queues=tuple(dataclasses.replace(q, changes=()) for q in plan.queues))
+    doc = plan_to_dict(frame, tool_version=__version__, created_at=started_at.isoformat())
     outcomes = {(r.queue_id, r.item_id): r for r in report.results}
     items = []
-    for queue in doc["queues"]:
-        for change in queue.pop("changes"):
-            result = outcomes.get((queue["id"], change["id"]))
+    for queue in plan.queues:
+        for change in queue.changes:
+            result = outcomes.get((queue.queue_id, change.item_id))
+            before, after = change_values(change)
             items.append({
-                "queue": queue["id"],
-                "id": change["id"],
+                "queue": queue.queue_id,
+                "id": change.item_id,
                 "outcome": result.outcome if result else "skipped",
                 "detail": result.detail if result else "not attempted",
-                "before": without_secrets(change["before"]),
-                "after": without_secrets(change["after"]),
-                "lock": change["lock"],
+                "before": without_secrets(before),
+                "after": without_secrets(after),
+                "lock": change.lock,
             })
     counts: dict[str, int] = {}
     for item in items:
@@ -122,8 +127,8 @@ def build_entry(
             "provider": {**doc["provider"], "endpoint": without_userinfo(plan.endpoint)},
             "guard": plan.guard,
             "spec_digest": doc["spec_digest"],
-            "queues": doc["queues"],
-            "summary": doc["summary"],
+            "queues": [{k: v for k, v in q.items() if k != "changes"} for q in doc["queues"]],
+            "summary": plan.summary(),
         }),
         "counts": counts,
         "requests": report.requests,
