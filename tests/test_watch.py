@@ -165,3 +165,25 @@ def test_backoff_doubles_to_the_cap_and_resets():
     assert [backoff.after(True) for _ in range(4)] == [2, 4, 5, 5]
     assert backoff.after(False) == 1
     assert backoff.after(True) == 2
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_write_lets_it_finish_reports_the_cycle_and_exits_0(make_sandbox, env, tmp_path):
+    sb = make_sandbox(synthetic=[(QUEUE, 3)])
+    spec = write_spec(tmp_path, sb.url)
+    sb.faults.hold_after(1, path_contains="/submission/status/all")  # the listing served, the write held
+    watcher = Watcher(spec, "--every", "1s", "--apply")
+    try:
+        time.sleep(2)  # start-up and the listing are done well within 2 s
+        assert not watcher.records  # the cycle is still in its write
+        watcher.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        sb.faults.release()
+        code = watcher.proc.wait(timeout=60)
+        watcher._reader.join(timeout=10)
+    finally:
+        watcher.kill()
+    assert code == 0
+    (last,) = watcher.records  # the cycle in flight, reported; no other began
+    assert last["outcome"] == "applied" and last["counts"]["applied"] == 3 and last["next_in_s"] is None
+    assert all(sb.service.store.get(f"970000{i}").status == "VALIDATED" for i in (1, 2, 3))
