@@ -14,13 +14,15 @@ machines nothing is locked (docs/semantics.md says what remains).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import signal
 import socket
-import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -95,19 +97,30 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _take(path: Path, wait: float | None, clock: Callable[[], float]) -> _Held:
+def fallback_path(path: Path) -> Path:
+    """Where the lock of a file in a read-only folder (a mounted config map, a
+    read-only checkout) is kept: the temporary folder, named after the lock's path, so
+    every run on the machine agrees on it."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"reconciler-{digest}{path.name}"
+
+
+def _take(path: Path, display: str, wait: float | None, clock: Callable[[], float]) -> _Held:
     deadline = None if wait is None else clock() + wait
     while True:
         try:
             held = _try_take(path)
         except OSError as exc:
-            raise UserError(f"{path}: cannot take the run lock: {exc.strerror}") from None
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or path.parent == Path(tempfile.gettempdir()):
+                raise UserError(f"{path}: cannot take the run lock: {exc.strerror}") from None
+            path = fallback_path(path)
+            continue
         if held is not None:
             return held
         if deadline is None or clock() >= deadline:
             waited = f" after waiting {format_duration(wait)}" if wait else ""
             raise UserError(
-                f"{path.name.removeprefix('.').removesuffix('.reconciler-lock')} is in use by "
+                f"{display} is in use by "
                 f"{_holder_text(_read(path))}{waited}; wait for it with --wait-lock DURATION "
                 f"(lock file {path})"
             )
@@ -150,15 +163,15 @@ def run_lock(
 ) -> Iterator[None]:
     """Hold the lock of every file in `targets` (in a fixed order, so two runs naming
     the same files never wait on each other) until the block ends, however it ends."""
-    paths = sorted({lock_path(t) for t in targets})
+    locks = sorted({lock_path(t): t for t in targets}.items())
     with contextlib.ExitStack() as stack:
         stack.enter_context(_sigterm_raises())
-        for path in paths:
-            held = _take(path, wait, clock)
+        for path, target in locks:
+            held = _take(path, target, wait, clock)
             stack.callback(held.release)
-            stale = _stale_holder(_read(path))
+            stale = _stale_holder(_read(held.path))
             if stale:
-                log.warning("took over the run lock %s left by %s, which has ended", path, stale)
+                log.warning("took over the run lock %s left by %s, which has ended", held.path, stale)
             _write_holder(held, command)
         yield
 
