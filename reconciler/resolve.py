@@ -137,18 +137,20 @@ class CompiledQueue:
         state, changed, final = self._pass(item.id, initial, steps, touched, tag_touched, None)
         if not touched and not tag_touched:
             return None
-        history = [initial]
+        passes, latest = 1, initial
+        older: set[tuple] = set()  # every state a pass started from but the latest, hashed
         while changed:
             # A final state repeats no earlier one: the pass after that one would have
-            # changed nothing and ended the loop there.
-            if len(history) > 1 and (
-                len(history) >= self.max_passes
-                or (not final and any(_same_state(state, old) for old in history[:-1]))
+            # changed nothing and ended the loop there. (A set, not a scan of the history:
+            # a chain of n rules takes n passes, and the scan made that quadratic.)
+            if passes > 1 and (
+                passes >= self.max_passes or (not final and _state_key(state) in older)
             ):
                 raise self._cycle_error(item, steps)
             if final:  # the confirming pass would change nothing and record nothing new
                 break
-            history.append(state)
+            older.add(_state_key(latest))
+            passes, latest = passes + 1, state
             state, changed, final = self._pass(item.id, state, steps, touched, tag_touched, None)
         return touched.get("status"), touched.get("locked"), tag_touched
 
@@ -297,6 +299,11 @@ def _same_state(a: State, b: State) -> bool:
     return ta.keys() == tb.keys() and all(same_tag_value(ta[k], tb[k]) for k in ta)
 
 
+def _state_key(state: State) -> tuple:
+    """What `_same_state` compares, hashable."""
+    return state[0], state[1], frozenset((k, tag_value_key(v)) for k, v in state[2].items())
+
+
 def _varying_fields(states: list[State]) -> set[str]:
     fields = set()
     if len({s[0] for s in states}) > 1:
@@ -320,10 +327,13 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
     oscillates: the next pass no longer matches it, so exact deletes the tag again.
     """
     problems: list[Located] = []
-    rules = queue.rules
-    for j, b in enumerate(rules):
+    ignored = _glob_matcher(queue.ignore)
+    setters: dict[tuple, list[int]] = {}  # a `set` fact → the earlier rules making it
+    status_keepers: dict[tuple, list[int]] = {}  # the same, for rules setting no status
+    testers: dict[tuple, list[int]] = {}  # a `where` fact → the earlier rules testing it
+    for j, b in enumerate(queue.rules):
         if queue.tag_policy == "exact":
-            key = _self_undoing_tag(b, queue.ignore)
+            key = _self_undoing_tag(b, ignored)
             if key is not None:
                 problems.append(Located(
                     b.source.file, b.source.line, b.source.column,
@@ -331,7 +341,19 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                     f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
                     "requires absent, and exact deletes it once the rule stops matching",
                 ))
-        for a in rules[:j]:
+        # Only a rule whose `set` passes one of b's tests can enable b, and only one
+        # testing something b sets can be enabled by b: look up the shorter of the two
+        # lists instead of trying every earlier rule (validate was quadratic in rules).
+        # A rule enabling b passes every test of b it touches: if b tests the status, only
+        # rules setting an accepted status, or leaving it alone and passing another test.
+        enabling = [
+            (setters if fact[0] == "status" or b.where.statuses is None else status_keepers).get(fact, ())
+            for fact in _tested_facts(b.where)
+        ]
+        enabled = [testers.get(fact, ()) for fact in _set_facts(b.set)]
+        shorter = min(enabling, enabled, key=lambda lists: sum(map(len, lists)))
+        for i in sorted({i for found in shorter for i in found}):
+            a = queue.rules[i]
             if (
                 _ids_overlap(a.where, b.where)
                 and _enables(a.set, b.where)
@@ -343,7 +365,43 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                     f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
                     "can oscillate: each one's `set` re-enables the other's `where`",
                 ))
+        for fact in _set_facts(b.set):
+            setters.setdefault(fact, []).append(j)
+            if b.set.status is None:
+                status_keepers.setdefault(fact, []).append(j)
+        for fact in _tested_facts(b.where):
+            testers.setdefault(fact, []).append(j)
     return problems
+
+
+def _set_facts(assignment: Assignment) -> list[tuple]:
+    """What an assignment makes true, in the terms `_tested_facts` asks for."""
+    facts: list[tuple] = []
+    if assignment.status is not None:
+        facts.append(("status", assignment.status.value))
+    if assignment.locked is not None:
+        facts.append(("locked", assignment.locked.value))
+    for key, setting in assignment.tags.items():
+        facts.append(("tag", key, tag_value_key(setting.value)))
+        if setting.value is not None:
+            facts.append(("tag present", key))
+    return facts
+
+
+def _tested_facts(where: Match) -> list[tuple]:
+    """The facts any one of which a `set` must make true to pass a test of `where`
+    (`_enables` needs at least one passed test)."""
+    facts: list[tuple] = [("status", status) for status in where.statuses or ()]
+    if where.locked is not None:
+        facts.append(("locked", where.locked))
+    for key, cond in where.tags.items():
+        if cond.equals is not None:
+            facts.append(("tag", key, tag_value_key(cond.equals)))
+        elif cond.exists:
+            facts.append(("tag present", key))
+        elif cond.exists is False:
+            facts.append(("tag", key, None))
+    return facts
 
 
 def _ids_overlap(a: Match, b: Match) -> bool:
@@ -381,8 +439,7 @@ def _conflict(a: Assignment, b: Assignment) -> bool:
     )
 
 
-def _self_undoing_tag(rule: Rule, ignore: tuple[str, ...]) -> str | None:
-    ignored = _glob_matcher(ignore)
+def _self_undoing_tag(rule: Rule, ignored: Callable[[str], Any]) -> str | None:
     for key, setting in sorted(rule.set.tags.items()):
         cond = rule.where.tags.get(key)
         adds = setting.value is not None and not ignored(key)

@@ -262,3 +262,27 @@ def test_every_field_change_shows_its_own_live_value_and_who_set_it_last(queue, 
         assert [(f.field, typed(f.before), f.source) for f in change.fields] == [
             (f.field, typed(live_value(item, f.field)), expected[f.field]) for f in change.fields
         ]
+
+
+def reference_oscillations(queue: QueueSpec) -> list[tuple[int, str, str]]:
+    """Every pair of rules tried, as the check did before it was indexed."""
+    from reconciler.resolve import _conflict, _enables, _ids_overlap
+
+    return [
+        (b.source.line, a.name, b.name)
+        for j, b in enumerate(queue.rules)
+        for a in queue.rules[:j]
+        if _ids_overlap(a.where, b.where) and _enables(a.set, b.where)
+        and _enables(b.set, a.where) and _conflict(a.set, b.set)
+    ]
+
+
+@given(queue_specs())
+@settings(max_examples=300, deadline=None)
+def test_the_indexed_oscillation_check_finds_every_pair_the_pairwise_one_does(queue):
+    from reconciler.resolve import find_oscillations
+
+    found = [e.message for e in find_oscillations(queue) if e.message.startswith("rules ")]
+    assert len(found) == len(reference_oscillations(queue))
+    for (_, a, b), message in zip(reference_oscillations(queue), found):
+        assert message.startswith(f"rules '{a}' (") and f"and '{b}' (" in message
