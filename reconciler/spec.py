@@ -8,7 +8,6 @@ say (unique names, includes, secrets, service rules).
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
+from . import treeglob
 from .errors import Located, UserErrors, suggest
 from .fastschema import compile_predicate
 from .model import (
@@ -266,10 +266,12 @@ class _Loader:
         if os.path.isabs(pattern) or ".." in Path(pattern).parts:
             self.errors.append(root.error(where, f"include {_quoted(pattern)} leaves the spec's directory"))
             return []
-        matches = sorted(
-            m for m in glob.glob(pattern, root_dir=self.spec_dir, recursive=True)
-            if os.path.isfile(os.path.join(self.spec_dir, m))
-        )
+        try:
+            found = treeglob.expand(self.spec_dir, pattern)
+        except treeglob.WalkRefused as refused:
+            self.errors.append(root.error(where, f"include {_quoted(pattern)} {refused}"))
+            return []
+        matches = [m for m in found if os.path.isfile(os.path.join(self.spec_dir, m))]
         if not matches:
             self.errors.append(root.error(where, f"include {_quoted(pattern)} matches no files"))
             return []
