@@ -111,7 +111,7 @@ def read_yaml(path: Path, display: str) -> Document:
         raise Located(display, None, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     text = _decode(raw, display)
     try:
-        root = yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+        root = _compose(text)
     except yaml.reader.ReaderError as exc:
         line, column = _line_col(text, exc.position)
         raise Located(
@@ -197,6 +197,78 @@ class _Resolver(BaseResolver):
                 if pattern.fullmatch(value):
                     return tag
         return super().resolve(kind, value, implicit)
+
+
+# libyaml's parser and composer (C) where PyYAML was built with it: the pure-Python
+# scanner was most of a big spec's load time (BENCHMARKS.md, "Loading big specs"). Both
+# compose the same nodes with the same marks; tests run the loader's tests on both paths.
+USE_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+_PURE_PYTHON_ONLY = re.compile("[\t?|>\ufeff]")
+
+
+def _compose(text: str) -> Node | None:
+    if not USE_LIBYAML or _PURE_PYTHON_ONLY.search(text, 1 if text.startswith("\ufeff") else 0):
+        # Where the two parsers were seen to differ (tests/test_yamlload.py compares
+        # them on mangled documents): PyYAML refuses some tabs and some '?' inside a
+        # plain scalar that libyaml accepts, and some block scalar headers (`|#`), and
+        # counts a byte-order mark past the start as a column. A file holding any of
+        # these characters, rare in a spec, keeps the pure-Python verdict (and speed).
+        return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+    loader = _CLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        # libyaml words its errors differently: a broken file is read again by the
+        # pure-Python parser, so every message is the same on both paths.
+        return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+    finally:
+        loader.dispose()
+    if root is not None and not _same_as_pure_python(root, text):
+        return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+    return root
+
+
+def _same_as_pure_python(root: Node, text: str) -> bool:
+    """Check a graph libyaml composed for what `_Loader` refuses while composing: a
+    node written more than MAX_DEPTH levels deep (libyaml stops at 1,000 itself; an
+    alias is a shared node here, and its first visit in document order is where it is
+    written). False where the two parsers place a node differently: an empty value
+    (`{a: , b}`, a bare `? `) is placed after its ':' by PyYAML but at the next token by
+    libyaml; a block `a:` or `- ` with nothing after is placed alike by both."""
+    seen: set[int] = set()
+    empty: list[Node] = []
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nesting deeper than {MAX_DEPTH} levels", node.start_mark
+            )
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in reversed(node.value))
+        elif isinstance(node, MappingNode):
+            stack.extend((part, depth + 1) for pair in reversed(node.value) for part in reversed(pair))
+        elif not node.value and not node.style:
+            empty.append(node)
+    if empty:
+        lines = text.splitlines()
+        for node in empty:
+            line, column = node.start_mark.line, node.start_mark.column
+            if not (0 < column <= len(lines[line]) if line < len(lines) else False) or lines[line][column - 1] not in ":-":
+                return False
+    return True
+
+
+if USE_LIBYAML:
+    class _CLoader(yaml.cyaml.CParser, _Resolver):  # type: ignore[misc]
+        """libyaml's parse and compose, with our resolver: no constructor either."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            _Resolver.__init__(self)
 
 
 class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
@@ -290,7 +362,7 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 raise self.fail(key_node, "a mapping key must be a scalar, not a list or mapping")
             key = self.scalar(key_node)
-            if key == "<<" and key_node.style is None:
+            if key == "<<" and not key_node.style:  # plain: None from PyYAML, '' from libyaml
                 raise self.fail(
                     key_node, "merge keys ('<<') are not supported (YAML 1.2); alias a whole mapping instead"
                 )

@@ -815,7 +815,7 @@ def _queue_like():
 
 
 @pytest.mark.slow
-def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path):
+def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path, yaml_parser):
     """Whatever the file holds, the loader returns a Spec or located user errors: any
     other exception would be a bug (a traceback for the user)."""
     import yaml

@@ -8,9 +8,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from reconciler.errors import Located
+from reconciler import yamlload
 from reconciler.yamlload import MAX_BYTES, MAX_DEPTH, read_yaml
 
 UTC = timezone.utc
+
+
+@pytest.fixture(autouse=True)
+def both_parsers(yaml_parser):
+    """Every test here runs on libyaml's parser and on the pure-Python fallback."""
 
 
 @pytest.fixture
@@ -311,3 +317,54 @@ def test_plain_types_only(load):
     doc = load("a: [1, 2.5, x, true, null, 2024-01-01, {b: c}]\n")
     kinds = {type(v) for v in doc.data["a"]}
     assert kinds == {int, float, str, bool, type(None), datetime, dict}
+
+
+# ------------------------------------------------- the two parser paths agree
+def _outcome(path, use_libyaml: bool, monkeypatch) -> tuple:
+    monkeypatch.setattr(yamlload, "USE_LIBYAML", use_libyaml)
+    try:
+        doc = read_yaml(path, "f.yaml")
+    except Located as error:
+        return ("error", str(error))
+    return ("data", repr(doc.data), sorted(doc._values.items(), key=repr), sorted(doc._keys.items(), key=repr),
+            sorted(doc._int_texts.items(), key=repr))
+
+
+@pytest.mark.slow
+def test_libyaml_and_pure_python_paths_give_the_same_data_positions_and_errors(tmp_path, monkeypatch, yaml_parser):
+    """Random documents, dumped in block and flow style and then mangled (characters
+    dropped, swapped, tabs, anchors): both paths return the same data and positions, or
+    the same located error."""
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    if yaml_parser != "libyaml":
+        pytest.skip("compares the two paths once")
+    path = tmp_path / "f.yaml"
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-10, 10**20), st.floats(allow_nan=False),
+        st.sampled_from(["yes", "NO", "0o17", "0x1F", "007", "2024-01-01", "~", "1e3", ".inf", "<<", "a: b"]),
+        st.text(max_size=6),
+    )
+    documents = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4) | st.integers(0, 9), inner, max_size=4),
+        max_leaves=20,
+    )
+    edits = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from([
+        "", "\t", ":", "&a ", "*a", "- ", "\n  ", "!!int ", "{", "]", "\x00", "'", '"', "#", "? ", "---\n",
+        "...\n", "%YAML 1.1\n", "|", ">-", "\r", "\ufeff", "\x85", "\u2028", "\\", "\x7f", ",", "é",
+    ])), max_size=3)
+
+    @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(documents, st.booleans(), edits)
+    def check(data, flow, changes):
+        text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+        for at, insert in changes:
+            at %= len(text) + 1
+            text = text[:at] + insert + text[at + (0 if insert else 1):]
+        path.write_text(text, encoding="utf-8")
+        assert _outcome(path, True, monkeypatch) == _outcome(path, False, monkeypatch), text
+
+    check()
