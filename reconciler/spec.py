@@ -508,18 +508,37 @@ def _compiled(definition: str) -> Callable[[Any], bool]:
 def _fast_accepts(definition: str, data: Any) -> bool:
     """The compiled check (fastschema.py) where it can be trusted. Where it is stricter
     than our jsonschema (a YAML timestamp is not a string to it) a valid file only costs
-    the slow path; where it is looser (5.0 passes as an integer) it is not asked."""
-    return _compiled(definition)(data) and not _has_integral_float(data)
+    the slow path; where it is looser (5.0 passes as an integer) it sees `_Fraction`s."""
+    return _compiled(definition)(_no_integral_floats(data))
 
 
-def _has_integral_float(node: Any) -> bool:
+class _Fraction(float):
+    """An integral float as fastjsonschema must see it: a number, never an integer
+    (its integer test accepts any float whose is_integer() is true; ours does not)."""
+
+    def is_integer(self) -> bool:
+        return False
+
+
+def _no_integral_floats(node: Any) -> Any:
+    """`node` with each integral float as a `_Fraction`; the same objects where there
+    is none (the common case). Before, one `score: 0.0` sent a whole file through
+    jsonschema: most of a large include's load time (BENCHMARKS.md)."""
     if isinstance(node, float):
-        return node.is_integer()
+        return _Fraction(node) if node.is_integer() else node
     if isinstance(node, dict):
-        return any(_has_integral_float(v) for v in node.values())
+        out = None
+        for key, value in node.items():
+            new = _no_integral_floats(value)
+            if new is not value:
+                if out is None:
+                    out = dict(node)
+                out[key] = new
+        return node if out is None else out
     if isinstance(node, list):
-        return any(_has_integral_float(v) for v in node)
-    return False
+        items = [_no_integral_floats(v) for v in node]
+        return node if all(a is b for a, b in zip(items, node)) else items
+    return node
 
 
 def _schema_errors(file: _File, definition: str) -> list[Located]:
