@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 from yaml.composer import Composer
@@ -111,7 +111,7 @@ def read_yaml(path: Path, display: str) -> Document:
         raise Located(display, None, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     text = _decode(raw, display)
     try:
-        root = _compose(text)
+        root, aliased = _compose(text)
     except yaml.reader.ReaderError as exc:
         line, column = _line_col(text, exc.position)
         raise Located(
@@ -121,8 +121,9 @@ def read_yaml(path: Path, display: str) -> Document:
         raise _located(display, exc) from None
     if root is None:
         raise Located(display, None, None, "file is empty (no YAML document)")
-    builder = _Builder(display)
-    builder.check_size(root)
+    builder = _Builder(display, consume=not aliased)
+    if aliased:  # otherwise the file's own size and nesting, both checked, are all
+        builder.check_size(root)
     data = builder.build(root, ())
     return Document(display, data, raw, builder.values, builder.keys, builder.int_texts)
 
@@ -192,11 +193,14 @@ class _Resolver(BaseResolver):
     """Plain scalars by the YAML 1.2 core schema (+ timestamps); nothing else implicit."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is ScalarNode and implicit[0]:
-            for tag, pattern in _IMPLICIT.get(value[:1], ()):
-                if pattern.fullmatch(value):
-                    return tag
-        return super().resolve(kind, value, implicit)
+        # BaseResolver.resolve without its (empty) tables: called once per node.
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, pattern in _IMPLICIT.get(value[:1], ()):
+                    if pattern.fullmatch(value):
+                        return tag
+            return STR
+        return SEQ if kind is SequenceNode else MAP
 
 
 # libyaml's parser and composer (C) where PyYAML was built with it: the pure-Python
@@ -206,35 +210,44 @@ USE_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 _PURE_PYTHON_ONLY = re.compile("[\t?|>\ufeff]")
 
 
-def _compose(text: str) -> Node | None:
+def _compose(text: str) -> tuple[Node | None, bool]:
+    """The document's root node, and whether it may hold aliases (known on libyaml's
+    path: an alias is a shared node there)."""
     if not USE_LIBYAML or _PURE_PYTHON_ONLY.search(text, 1 if text.startswith("\ufeff") else 0):
         # Where the two parsers were seen to differ (tests/test_yamlload.py compares
         # them on mangled documents): PyYAML refuses some tabs and some '?' inside a
         # plain scalar that libyaml accepts, and some block scalar headers (`|#`), and
         # counts a byte-order mark past the start as a column. A file holding any of
         # these characters, rare in a spec, keeps the pure-Python verdict (and speed).
-        return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+        return _pure_compose(text)
     loader = _CLoader(text)
     try:
         root = loader.get_single_node()
     except yaml.YAMLError:
         # libyaml words its errors differently: a broken file is read again by the
         # pure-Python parser, so every message is the same on both paths.
-        return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+        return _pure_compose(text)
     finally:
         loader.dispose()
-    if root is not None and not _same_as_pure_python(root, text):
-        return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
-    return root
+    if root is None:
+        return None, False
+    aliased = _same_as_pure_python(root, text)
+    return _pure_compose(text) if aliased is None else (root, aliased)
 
 
-def _same_as_pure_python(root: Node, text: str) -> bool:
+def _pure_compose(text: str) -> tuple[Node | None, bool]:
+    return yaml.compose(text, Loader=_Loader), True  # type: ignore[arg-type]
+
+
+def _same_as_pure_python(root: Node, text: str) -> bool | None:
     """Check a graph libyaml composed for what `_Loader` refuses while composing: a
     node written more than MAX_DEPTH levels deep (libyaml stops at 1,000 itself; an
     alias is a shared node here, and its first visit in document order is where it is
     written). False where the two parsers place a node differently: an empty value
     (`{a: , b}`, a bare `? `) is placed after its ':' by PyYAML but at the next token by
-    libyaml; a block `a:` or `- ` with nothing after is placed alike by both."""
+    libyaml; a block `a:` or `- ` with nothing after is placed alike by both. Otherwise,
+    whether the graph holds an alias."""
+    aliased = False
     seen: set[int] = set()
     empty: list[Node] = []
     stack: list[tuple[Node, int]] = [(root, 1)]
@@ -245,6 +258,7 @@ def _same_as_pure_python(root: Node, text: str) -> bool:
                 None, None, f"nesting deeper than {MAX_DEPTH} levels", node.start_mark
             )
         if id(node) in seen:
+            aliased = True
             continue
         seen.add(id(node))
         if isinstance(node, SequenceNode):
@@ -258,8 +272,8 @@ def _same_as_pure_python(root: Node, text: str) -> bool:
         for node in empty:
             line, column = node.start_mark.line, node.start_mark.column
             if not (0 < column <= len(lines[line]) if line < len(lines) else False) or lines[line][column - 1] not in ":-":
-                return False
-    return True
+                return None
+    return aliased
 
 
 if USE_LIBYAML:
@@ -300,8 +314,11 @@ class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
 class _Builder:
     """Nodes → plain data, recording positions; aliases are copied, within bounds."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, *, consume: bool = False) -> None:
         self.display = display
+        # Without aliases each node is built once: let go of it once built, so the
+        # node graph and the data are not both held whole (half a big file's peak).
+        self.consume = consume
         self.values: dict[JsonPath, tuple[int, int]] = {}
         self.keys: dict[JsonPath, tuple[int, int]] = {}
         self.int_texts: dict[tuple[JsonPath, bool], str] = {}
@@ -348,7 +365,7 @@ class _Builder:
         if isinstance(node, SequenceNode):
             if node.tag != SEQ:
                 raise self.fail(node, _tag_not_allowed(node.tag))
-            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+            return [self.build(child, path + (i,)) for i, child in enumerate(self.children(node))]
         value = self.scalar(node)
         if isinstance(value, int) and not isinstance(value, bool) and node.value != str(value):
             self.int_texts[(path, False)] = node.value
@@ -358,7 +375,7 @@ class _Builder:
         if node.tag != MAP:
             raise self.fail(node, _tag_not_allowed(node.tag))
         out: dict = {}
-        for key_node, value_node in node.value:
+        for key_node, value_node in self.children(node):
             if not isinstance(key_node, ScalarNode):
                 raise self.fail(key_node, "a mapping key must be a scalar, not a list or mapping")
             key = self.scalar(key_node)
@@ -377,6 +394,15 @@ class _Builder:
                 self.int_texts[(path + (key,), True)] = key_node.value
             out[key] = self.build(value_node, path + (key,))
         return out
+
+    def children(self, node: Node) -> Iterator[Any]:
+        if not self.consume:
+            yield from node.value
+            return
+        parts, node.value = node.value, None
+        parts.reverse()
+        while parts:
+            yield parts.pop()
 
     def scalar(self, node: ScalarNode) -> Any:
         # Messages never repeat the text: it may be the value of a secret-named key.
