@@ -8,6 +8,7 @@ point at the exact place in the file.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Located
-from .jsonload import JsonPath
+from .jsonload import JsonPath, all_positions
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
@@ -110,6 +111,9 @@ def read_yaml(path: Path, display: str) -> Document:
     if len(raw) > MAX_BYTES:
         raise Located(display, None, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     text = _decode(raw, display)
+    as_json = _read_as_json(text, display, raw)
+    if as_json is not None:
+        return as_json
     try:
         root, aliased = _compose(text)
     except yaml.reader.ReaderError as exc:
@@ -126,6 +130,64 @@ def read_yaml(path: Path, display: str) -> Document:
         builder.check_size(root)
     data = builder.build(root, ())
     return Document(display, data, raw, builder.values, builder.keys, builder.int_texts)
+
+
+# ------------------------------------------------------------------- JSON files
+# JSON is YAML, but a big JSON include composed as YAML costs a hundred times what the
+# json module takes (BENCHMARKS.md, "Loading big specs"). A file that is plain JSON the
+# YAML path would read to the very same data is read with the json module, positions
+# found in one pass over its tokens; anything else (a duplicate key, NaN, a character
+# or escape YAML treats otherwise, too deep, not JSON at all) takes the YAML path,
+# which gives the data or the located error it always gave.
+_JSON_START = re.compile(r"[ \n\r]*[{\[]")
+_NOT_AS_IN_YAML = re.compile(
+    # what YAML refuses, what it reads as a line break inside a string (NEL, LS, PS),
+    # and an inner byte-order mark (not counted as a column)
+    "[^\n\r\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010ffff]"
+    "|\\\\u[dD][89a-fA-F]"  # a surrogate escape: one character in JSON, two in PyYAML
+    '|"[ \\r\\n]*\\n[ \\r\\n]*:'  # a key on another line than its ':', as YAML refuses
+    '|"(?:[^"\\\\]|\\\\.){1000,}"[ \\r\\n]*:'  # a key longer than YAML's 1,024 for a simple key
+)
+READ_JSON = True  # tests turn it off to compare with the YAML path
+
+
+class _NotPlainJson(Exception):
+    pass
+
+
+def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
+    if not READ_JSON or not _JSON_START.match(text) or _NOT_AS_IN_YAML.search(text):
+        return None
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return None  # a lone CR ends a line in YAML
+    try:
+        data = json.loads(
+            text, object_pairs_hook=_unique_keys, parse_constant=_not_plain, parse_int=_plain_int
+        )
+    except (ValueError, RecursionError, _NotPlainJson):
+        return None
+    values, keys = all_positions(text)
+    if max(map(len, values)) >= MAX_DEPTH:
+        return None
+    return Document(display, data, raw, values, keys, {})
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _NotPlainJson()
+    return out
+
+
+def _not_plain(token: str) -> Any:
+    raise _NotPlainJson()
+
+
+def _plain_int(token: str) -> int:
+    value = int(token)
+    if token != str(value):  # -0: YAML keeps the text (Document.int_text)
+        raise _NotPlainJson()
+    return value
 
 
 # ------------------------------------------------------------------ decoding, errors

@@ -368,3 +368,46 @@ def test_libyaml_and_pure_python_paths_give_the_same_data_positions_and_errors(t
         assert _outcome(path, True, monkeypatch) == _outcome(path, False, monkeypatch), text
 
     check()
+
+
+@pytest.mark.slow
+def test_json_files_read_with_the_json_module_give_what_the_yaml_path_gives(tmp_path, monkeypatch, yaml_parser):
+    """A JSON file (JSON is YAML) is read with the json module, positions found by one
+    pass over its tokens: the same data, positions or error as reading it as YAML."""
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    path = tmp_path / "f.yaml"
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(), st.text(max_size=8),
+        st.sampled_from(["yes", "2024-01-01", "0x1F", "<<", "a: b", "\\/", "\u2028", "é", "\x85"]),
+    )
+    documents = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+        max_leaves=25,
+    )
+    layouts = st.sampled_from([
+        {}, {"indent": 1}, {"indent": 2, "ensure_ascii": False}, {"separators": (",", ":")},
+        {"indent": "\t"}, {"indent": 0, "ensure_ascii": False},
+    ])
+    edits = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
+        ["", "\n", "\r", "\r\n", '"', ":", ",", "{", "]", "-0", "1e400", "\x7f", "\\ud83d", '"a": 1, ']
+    )), max_size=2)
+
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(documents, layouts, edits)
+    def check(data, layout, changes):
+        text = json.dumps(data, **layout)
+        for at, insert in changes:
+            at %= len(text) + 1
+            text = text[:at] + insert + text[at + (0 if insert else 1):]
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        monkeypatch.setattr(yamlload, "READ_JSON", True)
+        fast = _outcome(path, yamlload.USE_LIBYAML, monkeypatch)
+        monkeypatch.setattr(yamlload, "READ_JSON", False)
+        assert fast == _outcome(path, yamlload.USE_LIBYAML, monkeypatch), text
+
+    check()
