@@ -4,6 +4,7 @@
     python benchmarks/spec_load.py --entries 20000 --repeat 5
     python benchmarks/spec_load.py --rules 2000 4000 8000 16000   # validate, rules only
     python benchmarks/spec_load.py --chain 250 500 1000           # plan, a chain of n rules
+    python benchmarks/spec_load.py --entries 20000 --baseline ../main  # with another checkout's figures
 
 Every figure is one fresh process (`reconciler validate`/`plan`, or a bare
 `yaml.load(f, Loader=yaml.CSafeLoader)` / `json.load` of the same include file), run
@@ -39,8 +40,9 @@ def write_case(root: Path, n: int, kind: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     subs = {str(FIRST_ID + i): entry(i) for i in range(n)}
     include = root / f"scores.{kind}"
-    if kind == "json":
-        include.write_text(json.dumps({"submissions": subs}, indent=1))
+    if kind == "json":  # one entry a line, as a script exporting scores would write it
+        lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in subs.items())
+        include.write_text('{"submissions": {\n' + lines + "\n}}\n")
     else:
         with open(include, "w") as out:
             out.write("submissions:\n")
@@ -94,10 +96,12 @@ def chain_spec(root: Path, n: int) -> Path:
     return spec
 
 
-def run(argv: list[str]) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of one child process."""
+def run(argv: list[str], checkout: str | None = None) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS MB) of one child process; `checkout`: another source
+    tree of reconciler to run instead of this one (today's figures)."""
+    env = dict(os.environ, PYTHONPATH=checkout) if checkout else None
     start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     err = child.stderr.read().decode() if child.stderr else ""
@@ -122,10 +126,10 @@ def best(samples: list[tuple[float, float, float]]) -> tuple[float, float, float
     return min(samples)
 
 
-def entries_table(sizes: list[int], repeat: int, work: Path) -> None:
-    print("| entries | include | bare load s | validate s | ratio | plan s | plan / (validate + read) "
-          "| validate CPU s | validate peak RSS MB | plan peak RSS MB |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+def entries_table(sizes: list[int], repeat: int, work: Path, baseline: str | None) -> None:
+    print("| entries | include | checkout | bare load s (CPU) | validate s (CPU) | ratio wall (CPU) "
+          "| plan s (CPU) | plan / (validate + read) wall (CPU) | validate peak RSS MB | plan peak RSS MB |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         root = work / f"n{n}"
         for kind in ("yaml", "json"):
@@ -137,13 +141,21 @@ def entries_table(sizes: list[int], repeat: int, work: Path) -> None:
                 "plan": reconciler("plan", str(spec)),
                 "read": [PYTHON, str(Path(__file__).resolve()), "--read-store", str(root / "state.db")],
             }
-            samples: dict[str, list] = {name: [] for name in scenarios}
+            checkouts = {"this": None} | ({"baseline": baseline} if baseline else {})
+            samples: dict[tuple, list] = {}
             for _ in range(repeat):
-                for name, argv in scenarios.items():
-                    samples[name].append(run(argv))
-            b, v, p, r = (best(samples[k]) for k in ("bare", "validate", "plan", "read"))
-            print(f"| {n:,} | {kind} | {b[0]:.2f} | {v[0]:.2f} | {v[0] / b[0]:.2f}× | {p[0]:.2f} | "
-                  f"{p[0] / (v[0] + r[0]):.2f}× | {v[1]:.2f} | {v[2]:.0f} | {p[2]:.0f} |", flush=True)
+                for label, checkout in checkouts.items():
+                    for name, argv in scenarios.items():
+                        if label == "baseline" and name in ("bare", "read"):
+                            continue
+                        samples.setdefault((label, name), []).append(run(argv, checkout))
+            b, r = best(samples[("this", "bare")]), best(samples[("this", "read")])
+            for label in checkouts:
+                v, p = best(samples[(label, "validate")]), best(samples[(label, "plan")])
+                print(f"| {n:,} | {kind} | {label} | {b[0]:.2f} ({b[1]:.2f}) | {v[0]:.2f} ({v[1]:.2f}) | "
+                      f"{v[0] / b[0]:.2f}× ({v[1] / b[1]:.2f}×) | {p[0]:.2f} ({p[1]:.2f}) | "
+                      f"{p[0] / (v[0] + r[0]):.2f}× ({p[1] / (v[1] + r[1]):.2f}×) | "
+                      f"{v[2]:.0f} | {p[2]:.0f} |", flush=True)
 
 
 def rules_table(counts: list[int], work: Path) -> None:
@@ -179,6 +191,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, nargs="*", default=None)
     parser.add_argument("--chain", type=int, nargs="*", default=None)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="another checkout's root (e.g. /work/main): its figures beside these")
     parser.add_argument("--read-store", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read_store:
@@ -189,7 +202,7 @@ def main() -> None:
     print(f"libyaml: {yaml.__with_libyaml__}, python {sys.version.split()[0]}\n")
     with tempfile.TemporaryDirectory() as tmp:
         if args.entries:
-            entries_table(args.entries, args.repeat, Path(tmp))
+            entries_table(args.entries, args.repeat, Path(tmp), args.baseline)
         if args.rules:
             rules_table(args.rules, Path(tmp))
         if args.chain:

@@ -27,7 +27,7 @@ from yaml.scanner import Scanner
 from .errors import Located
 from .jsonload import JsonPath, all_positions
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 8 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
 MAX_DEPTH = 100
 

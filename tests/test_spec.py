@@ -289,7 +289,7 @@ def test_every_error_is_located():
 def test_huge_file_is_refused_before_parsing(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_bytes(b"version: 1\n" + b"#" * MAX_BYTES)
-    assert errors_of(path) == [f"{path}: file is larger than 5 MiB"]
+    assert errors_of(path) == [f"{path}: file is larger than 8 MiB"]
 
 
 def test_missing_file_is_a_user_error(tmp_path):

@@ -237,7 +237,7 @@ def test_nesting_depth_through_aliases_is_bounded(fails):
 
 
 def test_file_size_is_capped(fails):
-    assert fails(b"a: 1\n" + b" " * MAX_BYTES) == "f.yaml: file is larger than 5 MiB"
+    assert fails(b"a: 1\n" + b" " * MAX_BYTES) == "f.yaml: file is larger than 8 MiB"
 
 
 @pytest.mark.parametrize("text", [b"", b"\n\n", b"# only a comment\n", b"---\n"])
