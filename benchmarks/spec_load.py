@@ -101,7 +101,10 @@ def run(argv: list[str], checkout: str | None = None) -> tuple[float, float, flo
     tree of reconciler to run instead of this one (today's figures)."""
     env = dict(os.environ, PYTHONPATH=checkout) if checkout else None
     start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # cwd elsewhere: `python -m` puts the working directory first on sys.path, which
+    # would shadow the baseline checkout with this one
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     err = child.stderr.read().decode() if child.stderr else ""
@@ -158,22 +161,27 @@ def entries_table(sizes: list[int], repeat: int, work: Path, baseline: str | Non
                       f"{v[2]:.0f} | {p[2]:.0f} |", flush=True)
 
 
-def rules_table(counts: list[int], work: Path) -> None:
-    print("| rules | validate s | validate CPU s | peak RSS MB |")
-    print("|---:|---:|---:|---:|")
+def rules_table(counts: list[int], work: Path, baseline: str | None) -> None:
+    print("| rules | checkout | validate s | validate CPU s | peak RSS MB |")
+    print("|---:|---|---:|---:|---:|")
     for n in counts:
-        wall, cpu, rss = run(reconciler("validate", str(rules_spec(work, n))))
-        print(f"| {n:,} | {wall:.2f} | {cpu:.2f} | {rss:.0f} |", flush=True)
+        spec = rules_spec(work, n)
+        for label, checkout in {"this": None, "baseline": baseline}.items():
+            if label == "this" or checkout:
+                wall, cpu, rss = run(reconciler("validate", str(spec)), checkout)
+                print(f"| {n:,} | {label} | {wall:.2f} | {cpu:.2f} | {rss:.0f} |", flush=True)
 
 
-def chain_table(counts: list[int], work: Path) -> None:
-    print("| chain length | plan s (one item, n passes) |")
-    print("|---:|---:|")
+def chain_table(counts: list[int], work: Path, baseline: str | None) -> None:
+    print("| chain length | checkout | plan s (one item, n passes) | plan CPU s |")
+    print("|---:|---|---:|---:|")
     for n in counts:
         spec = chain_spec(work, n)
         run(reconciler("plan", str(spec)))
-        wall, _, _ = run(reconciler("plan", str(spec)))
-        print(f"| {n:,} | {wall:.2f} |", flush=True)
+        for label, checkout in {"this": None, "baseline": baseline}.items():
+            if label == "this" or checkout:
+                wall, cpu, _ = run(reconciler("plan", str(spec)), checkout)
+                print(f"| {n:,} | {label} | {wall:.2f} | {cpu:.2f} |", flush=True)
 
 
 def read_store(path: str) -> None:
@@ -204,9 +212,9 @@ def main() -> None:
         if args.entries:
             entries_table(args.entries, args.repeat, Path(tmp), args.baseline)
         if args.rules:
-            rules_table(args.rules, Path(tmp))
+            rules_table(args.rules, Path(tmp), args.baseline)
         if args.chain:
-            chain_table(args.chain, Path(tmp))
+            chain_table(args.chain, Path(tmp), args.baseline)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Callable, Mapping
+from bisect import bisect_left
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import Located, UserError
 from .model import (
@@ -36,6 +37,9 @@ Tags = Mapping[str, TagValue]
 State = tuple[str, bool, Tags]
 # A Desired's fields without the id: status, locked, tags.
 Settled = tuple["Setting | None", "Setting | None", dict[str, Setting]]
+
+
+_INDEX_RULES_FROM = 32  # below this, testing every rule is as quick as finding the few
 
 
 class CycleError(UserError):
@@ -120,6 +124,17 @@ class CompiledQueue:
         # A chain of n rules each enabling an earlier one settles within n + 1 passes;
         # anything far beyond that is a spec that never settles.
         self.max_passes = 2 * len(self.rules) + 16
+        # Many rules: a pass visits only those that can match the item's status as it
+        # is at that point (the rules requiring it, and those requiring none), found by
+        # bisection; a chain of n status rules took n passes of n tests each.
+        self._by_status: dict[str, list[int]] | None = None
+        self._status_free: list[int] = []
+        if len(self.rules) > _INDEX_RULES_FROM:
+            self._status_free = [i for i, r in enumerate(self.rules) if r.statuses is None]
+            self._by_status = {}
+            for i, r in enumerate(self.rules):
+                for status in r.statuses or ():
+                    self._by_status.setdefault(status, []).append(i)
 
     # ------------------------------------------------------------------ public
     def resolve(self, item: Item) -> Desired:
@@ -183,6 +198,10 @@ class CompiledQueue:
         status, locked, tags = state
         own_tags = False  # copy-on-write: `state`'s dict is never modified
         set_keys: list[str] = []
+        box: list[str] | None = None  # the status so far, for `_indexed`
+        if self._by_status is not None and trace is None:
+            box = [status]
+            steps = self._indexed(box, steps[len(self.rules):])  # type: ignore[assignment]
         for step in steps:
             if not step.matches(item_id, status, locked, tags):
                 continue
@@ -192,6 +211,8 @@ class CompiledQueue:
                     trace.changed(step.who(setting), "status")
                 status = setting.value
                 touched["status"] = setting
+                if box is not None:
+                    box[0] = status
             setting = step.set_locked
             if setting is not None:
                 if trace is not None and setting.value != locked:
@@ -238,6 +259,21 @@ class CompiledQueue:
                     break
         new_state = (status, locked, tags)
         return new_state, changed, not changed or self._reads_nothing_changed(state, new_state)
+
+    def _indexed(self, box: list[str], after: tuple[_Step, ...]) -> Iterator[_Step]:
+        """The rules in order that can match the status `box` holds when each is
+        reached (others fail their status test anyway), then the steps `after`."""
+        rules, free, at = self.rules, self._status_free, 0
+        assert self._by_status is not None
+        while True:
+            own = self._by_status.get(box[0], ())
+            j, k = bisect_left(own, at), bisect_left(free, at)
+            nxt = min(own[j] if j < len(own) else len(rules), free[k] if k < len(free) else len(rules))
+            if nxt == len(rules):
+                break
+            at = nxt + 1
+            yield rules[nxt]
+        yield from after
 
     def _reads_nothing_changed(self, old: State, new: State) -> bool:
         """No field any rule's `where` reads differs (typed) between `old` and `new`."""
