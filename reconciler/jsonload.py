@@ -40,32 +40,32 @@ def _decode_utf8(data: bytes, display: str) -> str:
         ) from None
 
 
-class _BadToken(Exception):
+class BadToken(Exception):
     """Valid to Python's json module but not to a plan file; located by `_find_bad_token`."""
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # A repeated key would let a file show reviewers one value while apply uses another.
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise _BadToken()
+        raise BadToken()
     return obj
 
 
-def _reject_constant(token: str) -> Any:
-    raise _BadToken()
+def reject_constant(token: str) -> Any:
+    raise BadToken()
 
 
 def _finite_float(token: str) -> float:
     value = float(token)
     if not math.isfinite(value):
-        raise _BadToken()
+        raise BadToken()
     return value
 
 
 def _short_int(token: str) -> int:
     if len(token) > MAX_DIGITS:
-        raise _BadToken()
+        raise BadToken()
     return int(token)
 
 
@@ -81,8 +81,8 @@ def _parse_json(text: str, display: str) -> Any:
     try:
         return json.loads(
             text,
-            object_pairs_hook=_no_duplicate_keys,
-            parse_constant=_reject_constant,
+            object_pairs_hook=no_duplicate_keys,
+            parse_constant=reject_constant,
             parse_float=_finite_float,
             parse_int=_short_int,
         )
@@ -90,7 +90,7 @@ def _parse_json(text: str, display: str) -> Any:
         # "Unterminated string starting at": the position follows, as line and column
         message = exc.msg.removesuffix(" starting at")
         raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {message}") from None
-    except _BadToken:
+    except BadToken:
         found = _find_bad_token(text)
         if found is None:  # pragma: no cover - the scanner sees what the hooks saw
             raise Located(display, None, None, "not valid JSON") from None

@@ -25,7 +25,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Located
-from .jsonload import JsonPath, all_positions
+from .jsonload import BadToken, JsonPath, all_positions, no_duplicate_keys, reject_constant
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
@@ -151,10 +151,6 @@ _NOT_AS_IN_YAML = re.compile(
 READ_JSON = True  # tests turn it off to compare with the YAML path
 
 
-class _NotPlainJson(Exception):
-    pass
-
-
 def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
     if not READ_JSON or not _JSON_START.match(text) or _NOT_AS_IN_YAML.search(text):
         return None
@@ -162,9 +158,10 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
         return None  # a lone CR ends a line in YAML
     try:
         data = json.loads(
-            text, object_pairs_hook=_unique_keys, parse_constant=_not_plain, parse_int=_plain_int
+            text, object_pairs_hook=no_duplicate_keys, parse_constant=reject_constant,
+            parse_int=_plain_int,
         )
-    except (ValueError, RecursionError, _NotPlainJson):
+    except (ValueError, RecursionError, BadToken):
         return None
     values, keys = all_positions(text)
     if max(map(len, values)) >= MAX_DEPTH:
@@ -172,21 +169,10 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
     return Document(display, data, raw, values, keys, {})
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise _NotPlainJson()
-    return out
-
-
-def _not_plain(token: str) -> Any:
-    raise _NotPlainJson()
-
-
 def _plain_int(token: str) -> int:
     value = int(token)
     if token != str(value):  # -0: YAML keeps the text (Document.int_text)
-        raise _NotPlainJson()
+        raise BadToken()
     return value
 
 
