@@ -31,8 +31,7 @@ PYTHON = sys.executable
 
 
 def entry(i: int) -> dict:
-    return {"status": "SCORED", "tags": {"score": round((i % 97) / 97, 4), "rank": i % 50 + 1,
-                                         "team": f"team-{i % 300}"}}
+    return {"status": "SCORED", "tags": {"score": round((i % 97) / 97, 4), "rank": i % 50 + 1}}
 
 
 def write_case(root: Path, n: int, kind: str) -> Path:
@@ -49,7 +48,7 @@ def write_case(root: Path, n: int, kind: str) -> Path:
             for item_id, e in subs.items():
                 tags = e["tags"]
                 out.write(f'  "{item_id}": {{status: {e["status"]}, tags: {{score: {tags["score"]}, '
-                          f'rank: {tags["rank"]}, team: {tags["team"]}}}}}\n')
+                          f'rank: {tags["rank"]}}}}}\n')
     seed = root / "live.yaml"
     if not seed.exists():
         with open(seed, "w") as out:
