@@ -40,6 +40,7 @@ from .model import (
     scalar_kind,
     to_tag_value,
 )
+from .planner import collector_paused
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
 from .yamlload import Document, read_yaml
@@ -50,8 +51,13 @@ _DECIMAL = re.compile(r"-?[0-9]+")
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read, validate and convert one spec and its includes; raises UserError(s)."""
-    return _Loader(Path(path)).load()
+    """Read, validate and convert one spec and its includes; raises UserError(s).
+
+    The cycle collector is paused meanwhile, as while planning (planner.py): loading
+    allocates a few objects per value, none in a cycle, and the full collections they
+    set off made 100,000 entries cost 7x what 20,000 do instead of 5x."""
+    with collector_paused():
+        return _Loader(Path(path)).load()
 
 
 @lru_cache(maxsize=None)
