@@ -437,10 +437,11 @@ class _Builder:
                     key_node,
                     f"duplicate key {_describe_key(key)} (first defined at line {line}, column {column})",
                 )
-            self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            here = path + (key,)  # one tuple for both maps: a big file has many
+            self.keys[here] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if isinstance(key, int) and not isinstance(key, bool) and key_node.value != str(key):
-                self.int_texts[(path + (key,), True)] = key_node.value
-            out[key] = self.build(value_node, path + (key,))
+                self.int_texts[(here, True)] = key_node.value
+            out[key] = self.build(value_node, here)
         return out
 
     def children(self, node: Node) -> Iterator[Any]:
