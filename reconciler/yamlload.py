@@ -114,6 +114,10 @@ def read_yaml(path: Path, display: str) -> Document:
     as_json = _read_as_json(text, display, raw)
     if as_json is not None:
         return as_json
+    streamed = _build_streaming(text, display) if _libyaml_fits(text) else None
+    if streamed is not None:
+        data, built = streamed
+        return Document(display, data, raw, built.values, built.keys, built.int_texts)
     try:
         root, aliased = _compose(text)
     except yaml.reader.ReaderError as exc:
@@ -258,10 +262,96 @@ USE_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 _PURE_PYTHON_ONLY = re.compile("[\t?|>\ufeff]")
 
 
+def _libyaml_fits(text: str) -> bool:
+    return USE_LIBYAML and not _PURE_PYTHON_ONLY.search(text, 1 if text.startswith("\ufeff") else 0)
+
+
+class _NotStreamable(Exception):
+    """Something only the node graph handles as it always did: an alias, an error."""
+
+
+def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
+    """The data and positions built straight from libyaml's events, never holding the
+    node graph (two Marks per node: most of a big file's peak memory). Only the common
+    case: any alias, error, nesting over MAX_DEPTH or placement the parsers disagree on
+    (see `_same_as_pure_python`) returns None, and the graph path then gives what it
+    always gave, its error in its order included."""
+    parser = _CLoader(text)
+    builder = _Builder(display)
+    lines: list[str] = []
+
+    def resolved(event: Any, kind: type) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = parser.resolve(kind, getattr(event, "value", None), event.implicit)
+        return tag
+
+    def scalar(event: Any) -> Any:
+        mark = event.start_mark
+        if not event.value and not event.style:  # placed differently by the two parsers?
+            if not lines:
+                lines.extend(text.splitlines() or [""])
+            line = lines[mark.line] if mark.line < len(lines) else ""
+            if not 0 < mark.column <= len(line) or line[mark.column - 1] not in ":-":
+                raise _NotStreamable()
+        return builder.scalar(ScalarNode(resolved(event, ScalarNode), event.value, mark))
+
+    def keep_int_text(event: Any, value: Any, path: JsonPath, key: bool) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and event.value != str(value):
+            builder.int_texts[(path, key)] = event.value
+
+    def node(event: Any, path: JsonPath, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _NotStreamable()
+        mark = event.start_mark
+        builder.values[path] = (mark.line + 1, mark.column + 1)
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            value = scalar(event)
+            keep_int_text(event, value, path, False)
+            return value
+        if kind is yaml.SequenceStartEvent:
+            if resolved(event, SequenceNode) != SEQ:
+                raise _NotStreamable()
+            items: list = []
+            while type(child := parser.get_event()) is not yaml.SequenceEndEvent:
+                items.append(node(child, path + (len(items),), depth + 1))
+            return items
+        if kind is not yaml.MappingStartEvent or resolved(event, MappingNode) != MAP:
+            raise _NotStreamable()  # an alias
+        out: dict = {}
+        while type(key_event := parser.get_event()) is not yaml.MappingEndEvent:
+            if type(key_event) is not yaml.ScalarEvent or depth >= MAX_DEPTH:
+                raise _NotStreamable()
+            key = scalar(key_event)
+            if key in out or (key == "<<" and not key_event.style):
+                raise _NotStreamable()
+            here = path + (key,)
+            keep_int_text(key_event, key, here, True)
+            builder.keys[here] = (key_event.start_mark.line + 1, key_event.start_mark.column + 1)
+            out[key] = node(parser.get_event(), here, depth + 1)
+        return out
+
+    try:
+        parser.get_event()  # stream start
+        if type(parser.get_event()) is not yaml.DocumentStartEvent:
+            return None  # empty: the graph path says so
+        data = node(parser.get_event(), (), 1)
+        if type(parser.get_event()) is not yaml.DocumentEndEvent:
+            return None
+        if type(parser.get_event()) is not yaml.StreamEndEvent:
+            return None  # a second document
+    except (yaml.YAMLError, Located, _NotStreamable):
+        return None
+    finally:
+        parser.dispose()
+    return data, builder
+
+
 def _compose(text: str) -> tuple[Node | None, bool]:
     """The document's root node, and whether it may hold aliases (known on libyaml's
     path: an alias is a shared node there)."""
-    if not USE_LIBYAML or _PURE_PYTHON_ONLY.search(text, 1 if text.startswith("\ufeff") else 0):
+    if not _libyaml_fits(text):
         # Where the two parsers were seen to differ (tests/test_yamlload.py compares
         # them on mangled documents): PyYAML refuses some tabs and some '?' inside a
         # plain scalar that libyaml accepts, and some block scalar headers (`|#`), and
