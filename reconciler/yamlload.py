@@ -5,6 +5,11 @@ so no YAML 1.1 surprise (`NO` → False, `0755` → octal, `<<` merges) and no c
 that could run code ever sees the input. While building, every value and mapping key
 remembers its line and column, so later checks (schema, includes, provider rules) can
 point at the exact place in the file.
+
+Three ways in, one result (tests/test_yamlload.py holds them to it): a plain JSON file
+is read by the json module; otherwise libyaml's events are built into data directly
+when PyYAML has libyaml; anything unusual (an alias, an error, a construct the parsers
+treat differently) is composed into nodes, by libyaml or by PyYAML's pure-Python parser.
 """
 from __future__ import annotations
 
