@@ -12,7 +12,7 @@ import json
 import json.decoder
 import math
 import re
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from .errors import Located
 
@@ -236,7 +236,7 @@ def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[Json
     here: JsonPath = ()
     expect_key = False
     for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
+        kind = cast(str, match.lastgroup)  # every alternative of _TOKEN is a named group
         pos = match.start(kind) - (kind == "string")  # a string starts at its quote
         while next_nl < len(newlines) and newlines[next_nl] < pos:
             line, line_start = line + 1, newlines[next_nl] + 1

@@ -647,7 +647,7 @@ def _no_integral_floats(node: Any) -> Any:
         return node if out is None else out
     if isinstance(node, list):
         items = [_no_integral_floats(v) for v in node]
-        return node if all(a is b for a, b in zip(items, node)) else items
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     return node
 
 

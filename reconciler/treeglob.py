@@ -62,13 +62,11 @@ class _Walker:
                 (name, is_dir) for name, is_dir in self.entries(here, hidden=part.startswith("."))
                 if fnmatch.fnmatchcase(posixpath.basename(name), part)
             ]
-        for name, is_dir in names:
+        for name, known in names:
             if not rest:
                 found.append(name)
                 continue
-            if is_dir is None:
-                is_dir = os.path.isdir(self.full(name))
-            if is_dir:
+            if known if known is not None else os.path.isdir(self.full(name)):
                 below = self.enter(name, chain, recursive=False)
                 if below is not None:
                     self.match(rest, name, below, found)

@@ -333,7 +333,8 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
                 raise _NotStreamable()
             here = path + (key,)
             keep_int_text(key_event, key, here, True)
-            builder.keys[here] = (key_event.start_mark.line + 1, key_event.start_mark.column + 1)
+            key_mark: Any = key_event.start_mark  # a parser's events always carry their marks
+            builder.keys[here] = (key_mark.line + 1, key_mark.column + 1)
             out[key] = node(parser.get_event(), here, depth + 1)
         return out
 
@@ -408,7 +409,7 @@ def _same_as_pure_python(root: Node, text: str) -> bool | None:
             stack.extend((child, depth + 1) for child in reversed(node.value))
         elif isinstance(node, MappingNode):
             stack.extend((part, depth + 1) for pair in reversed(node.value) for part in reversed(pair))
-        elif not node.value and not node.style:
+        elif isinstance(node, ScalarNode) and not node.value and not node.style:
             empty.append(node)
     if empty:
         lines = text.splitlines()
@@ -420,11 +421,13 @@ def _same_as_pure_python(root: Node, text: str) -> bool | None:
 
 
 if USE_LIBYAML:
-    class _CLoader(yaml.cyaml.CParser, _Resolver):  # type: ignore[misc]
+    from yaml._yaml import CParser  # libyaml's binding, where yaml.cyaml takes it from
+
+    class _CLoader(CParser, _Resolver):
         """libyaml's parse and compose, with our resolver: no constructor either."""
 
         def __init__(self, stream: str) -> None:
-            yaml.cyaml.CParser.__init__(self, stream)
+            CParser.__init__(self, stream)
             _Resolver.__init__(self)
 
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -61,7 +60,7 @@ def test_apply_records_one_entry_with_before_and_after_and_no_secret(synapse, tm
 
 
 def test_journal_folder_can_be_chosen_and_schema_is_shipped(synapse, tmp_path):
-    sb, spec = synapse
+    _sb, spec = synapse
     result = run_cli("apply", spec, "--auto-approve", "--journal", tmp_path / "audit")
     assert result.code == 0, result.err
     assert len(list((tmp_path / "audit").glob("*.json"))) == 1

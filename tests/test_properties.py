@@ -284,7 +284,7 @@ def test_the_indexed_oscillation_check_finds_every_pair_the_pairwise_one_does(qu
 
     found = [e.message for e in find_oscillations(queue) if e.message.startswith("rules ")]
     assert len(found) == len(reference_oscillations(queue))
-    for (_, a, b), message in zip(reference_oscillations(queue), found):
+    for (_, a, b), message in zip(reference_oscillations(queue), found, strict=True):
         assert message.startswith(f"rules '{a}' (") and f"and '{b}' (" in message
 
 

@@ -23,7 +23,7 @@ def applied(make_sandbox, monkeypatch, tmp_path):
 
 
 def test_revert_restores_values_and_leaves_an_item_changed_since(applied, tmp_path):
-    sb, spec, entry = applied
+    sb, _spec, entry = applied
     external_update(sb.url, SANDBOX_TOKEN, "9700003", "SCORED", {"phase": {"type": "LONG", "value": [2]}})
     out = tmp_path / "revert.json"
     planned = run_cli("revert", entry, "-o", out)
@@ -42,7 +42,7 @@ def test_revert_restores_values_and_leaves_an_item_changed_since(applied, tmp_pa
     # the revert was journalled like any apply, and names the entry it undid
     entries = sorted((tmp_path / ".reconciler" / "journal").glob("*.json"))
     assert len(entries) == 2
-    newest = [json.loads(p.read_text()) for p in entries if p != entry][0]
+    newest = next(json.loads(p.read_text()) for p in entries if p != entry)
     assert newest["counts"] == {"applied": 4}
 
 

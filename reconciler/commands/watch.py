@@ -98,8 +98,8 @@ def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal
             report = apply_plan(plan, provider, result.queues, rediff=result.rediffers(),
                                 stop=lambda: "signal" if stop.is_set() else None)
             for outcome in ("applied", "unchanged", "stale", "failed", "skipped"):
-                if report.count(outcome):  # type: ignore[arg-type]
-                    out["counts"][outcome] = report.count(outcome)  # type: ignore[arg-type]
+                if report.count(outcome):
+                    out["counts"][outcome] = report.count(outcome)
             entry = record_apply(journal, specs, plan, report, began, command="watch")
             if entry is not None:
                 out["journal"] = str(entry)
