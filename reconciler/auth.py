@@ -1,4 +1,4 @@
-"""Where the Synapse token comes from (DESIGN §8).
+"""Where the Synapse token comes from (docs/synapse.md, "Authentication").
 
 The official client's conventions, so a user who already works with `synapseclient`
 needs no new setup: the `SYNAPSE_AUTH_TOKEN` environment variable, else `authtoken`

@@ -1,4 +1,4 @@
-"""Desired × live item → the smallest change, and a whole queue → its plan (DESIGN §5).
+"""Desired × live item → the smallest change, and a whole queue → its plan (docs/semantics.md).
 
 A change lists only the fields that really differ, compared typed (`model.tag_value_key`), so
 an item that already matches never appears and `apply` never writes twice. Locks are
@@ -243,7 +243,7 @@ def _diff(
         lock = "lock" if locked.value else "unlock"
     if not fields:
         return None
-    # A frozen item may only change together with its own unlock (DESIGN §5, Locks);
+    # A frozen item may only change together with its own unlock (docs/semantics.md, "Locks");
     # a change the service refuses from the item's state fails the plan the same way.
     frozen = bool(item.locked) and lock is None
     blocked = frozen or refused is not None

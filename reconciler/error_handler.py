@@ -4,8 +4,8 @@ Exit codes (README "Exit codes"): 0 ok / no changes · 1 an error the user can f
 (invalid spec, blocked change, safety limit, stale or failed items, bad usage) · 2 changes
 present (`plan --detailed-exitcode`) · 3 a bug in reconciler. Usage errors are 1, not
 click's usual 2, so that a CI gate never mistakes a typo for "changes present"; a bug is
-3, so it is never mistaken for a refused plan. A bug's traceback goes to a log file (STYLE:
-pre-commit's error_handler), never to the terminal.
+3, so it is never mistaken for a refused plan. A bug's traceback goes to a log file (as
+pre-commit's error_handler does), never to the terminal.
 """
 from __future__ import annotations
 

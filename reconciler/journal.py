@@ -1,5 +1,5 @@
 """The journal: one JSON file per `apply` (or `watch` cycle) that wrote, recording what
-it wrote (DESIGN §11). `history` lists entries, `revert` plans undoing one.
+it wrote (docs/operations.md). `history` lists entries, `revert` plans undoing one.
 
 An entry holds the plan applied (its provider, endpoint, spec digest and queue settings)
 and, per item, the outcome with the managed fields' values before and after, plus when,

@@ -1,4 +1,4 @@
-"""The data every module agrees on (DESIGN §1, §5, §7).
+"""The data every module agrees on (docs/architecture.md, docs/semantics.md, docs/plan-file.md).
 
 Everything here is plain, immutable data plus the few pure helpers that define what
 "the same value" means, so that resolve, diff, the plan file and every provider compare
@@ -466,8 +466,8 @@ class Change:
     base: Mapping[str, Any] = field(compare=False, repr=False)
     lock: LockOp | None = None
     # The plan fails and apply refuses while any change is blocked: by the item's lock
-    # (DESIGN §5), or, with `refused` saying why, by the service, which cannot make this
-    # change from the item's live state (DESIGN §9 "Refusals").
+    # (docs/semantics.md, "Locks"), or, with `refused` saying why, by the service, which cannot make this
+    # change from the item's live state (docs/semantics.md, "Services without etags, refusals and settling states").
     blocked: bool = False
     refused: str | None = None
     # A change to a locked item made anyway under `--replace ID` or the entry's
@@ -537,7 +537,7 @@ class QueuePlan:
         }
 
     def safety_violation(self) -> str | None:
-        """Why applying this queue's plan would change too much, or None (DESIGN §5)."""
+        """Why applying this queue's plan would change too much, or None (docs/semantics.md, "Safety limits")."""
         n = len(self.changes)
         limit = self.safety.max_changes
         if limit is not None and n > limit:

@@ -1,4 +1,4 @@
-"""Plan ⇄ JSON plan file (DESIGN §7): what `plan -o` writes and `apply PLANFILE` reads.
+"""Plan ⇄ JSON plan file (docs/plan-file.md): what `plan -o` writes and `apply PLANFILE` reads.
 
 A plan file is reviewed by people and then applied by a machine, possibly elsewhere and
 later, so reading one treats it as untrusted input: bounded size, strict JSON (no

@@ -1,4 +1,4 @@
-"""Read live state through a provider and turn it into a Plan (DESIGN §2, left half).
+"""Read live state through a provider and turn it into a Plan (docs/architecture.md, the data flow's left half).
 
 The only I/O here is `provider.pages`; everything it feeds is the pure resolve/diff core.
 Several spec files given together are merged into one spec so that one plan (and one

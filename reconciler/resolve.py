@@ -1,4 +1,4 @@
-"""Rules + explicit entries → what one item should look like (DESIGN §4, docs/semantics.md).
+"""Rules + explicit entries → what one item should look like (docs/semantics.md).
 
 A *pass* applies, in order, every rule whose `where` matches the state as updated so far
 in that pass, then the item's explicit entry; under `tags.policy: exact` it ends by

@@ -1,4 +1,4 @@
-"""Plan the undoing of one journal entry (DESIGN §11): pure, from the entry and the
+"""Plan the undoing of one journal entry (docs/operations.md): pure, from the entry and the
 items as read now; `reconciler revert` does the reading.
 
 Only items the entry applied are considered. An item still holding, in every managed

@@ -1,4 +1,4 @@
-"""One run per spec or plan file on a machine: a lock file beside it (DESIGN §11).
+"""One run per spec or plan file on a machine: a lock file beside it (docs/operations.md).
 
 Two `apply` runs of the same spec at once would each plan the same changes and both
 write every item (on whole-document services one run can even erase the other's

@@ -1,6 +1,6 @@
 """A small in-memory service and its provider, for engine tests (apply, planner).
 
-It behaves like the services without etags (DESIGN §9): digest etags, a compare guard
+It behaves like the services without etags (docs/semantics.md): digest etags, a compare guard
 before every write, one call per changed item (so a write can land in part), a status
 machine with refusals and a settling state, and a client that hands back datetimes in
 its objects (as botocore does). Tests script it: `fail_at_call`, `before_write`.

@@ -1,6 +1,6 @@
 """Synapse's official JSON schemas, translated for a standard JSON Schema validator.
 
-The files in tests/contract/synapse-schemas (vendored from shared/synapse/schemas) use the
+The files in tests/contract/synapse-schemas (vendored from Synapse's repository) use the
 schema-to-pojo dialect Synapse generates its Java classes from. Translation:
 
 * `"$ref": "org.x.Y"` → the file org/x/Y.json, inlined (translated the same way);
@@ -26,7 +26,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 # Vendored byte-identical copies (Apache-2.0; provenance in SOURCES.md there) so the
-# contract tests run on any clone, not only beside the shared/ folder.
+# contract tests run on any clone, with nothing from outside the repository.
 SCHEMA_DIR = Path(__file__).resolve().parent / "contract" / "synapse-schemas"
 PAGINATED = "org.sagebionetworks.reflection.model.PaginatedResults.effective-schema"
 _DROPPED = {"transient", "name", "key", "id", "implements", "required", "value"}

@@ -1,5 +1,5 @@
 """Contract tests: what the sandbox answers and what the provider sends, checked against
-Synapse's official JSON schemas (../shared/synapse/schemas, translated by synapse_schemas)."""
+Synapse's official JSON schemas (vendored in tests/contract/synapse-schemas, translated by synapse_schemas)."""
 from __future__ import annotations
 
 import json
@@ -176,7 +176,7 @@ def test_the_batch_the_provider_sends_matches_the_schema(sb):
     assert errors(body, schema(BATCH)) == []
     assert (body["isFirstBatch"], body["isLastBatch"], "batchToken" in body) == (True, True, False)
     for status in body["statuses"]:
-        # What the server requires on write beyond the schema (REST-FACTS §2, step 8).
+        # What the server requires on write beyond the schema (docs/sandbox.md, "What is faithful to Synapse").
         assert {"id", "etag", "status", "statusVersion"} <= set(status)
         assert "modifiedOn" not in status
         for entry in status.get("submissionAnnotations", {}).get("annotations", {}).values():

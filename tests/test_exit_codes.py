@@ -1,4 +1,4 @@
-"""Exit codes are part of the interface (DESIGN §6): 0 ok, 2 changes (plan
+"""Exit codes are part of the interface (docs/architecture.md, "Exit codes and bugs"): 0 ok, 2 changes (plan
 --detailed-exitcode only), 1 every error, including usage errors, so that a CI gate can
 never read a typo or a failure as "changes present"; 3 a bug, never read as a refusal."""
 from __future__ import annotations

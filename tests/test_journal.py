@@ -1,4 +1,4 @@
-"""The journal (issue 25, DESIGN §11): every apply that writes records one entry, which
+"""The journal (issue 25, docs/operations.md): every apply that writes records one entry, which
 holds before and after values and no credential, and is never torn by a kill -9."""
 from __future__ import annotations
 

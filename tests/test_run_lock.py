@@ -1,4 +1,4 @@
-"""One run per spec on a machine (issue 29 item 2, DESIGN §11): two `apply` processes
+"""One run per spec on a machine (issue 29 item 2, docs/operations.md): two `apply` processes
 on the same spec against the workflow-results fake, a lock left by a killed run taken
 over, and the lock released however a run ends."""
 from __future__ import annotations

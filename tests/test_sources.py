@@ -1,4 +1,4 @@
-"""Table (CSV, TSV) and JSON sources of `include:` (reconciler/sources.py, DESIGN §10).
+"""Table (CSV, TSV) and JSON sources of `include:` (reconciler/sources.py, docs/spec.md).
 
 Bad input goes through the CLI against a live Synapse sandbox: exit 1, exactly the
 located messages on stderr, nothing on stdout, not one request sent.

@@ -1,5 +1,5 @@
 """The Supervisely fake over real HTTP: the task RPC methods, their bodies, codes and
-errors (shared/services/supervisely.md), the SDK's exact wire calls, and the harness
+errors (docs/supervisely.md), the SDK's exact wire calls, and the harness
 options."""
 from __future__ import annotations
 

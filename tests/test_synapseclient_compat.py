@@ -1,7 +1,7 @@
 """The official `synapseclient` (4.14.0) works against the sandbox unchanged.
 
 Both of its stacks are exercised: the legacy `syn.*` methods (requests) and the
-`synapseclient.models` API (httpx). Its retries are capped (CLIENT-FACTS §4) so that a
+`synapseclient.models` API (httpx). Its retries are capped (docs/synapse.md, "Retries and backoff") so that a
 sandbox failure fails the test in seconds instead of after 30 minutes of retries.
 """
 from __future__ import annotations

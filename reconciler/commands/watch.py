@@ -1,5 +1,5 @@
 """`reconciler watch SPEC… --every DURATION [--apply]`: plan (and apply what is safe)
-on a schedule, one line per cycle (DESIGN §11).
+on a schedule, one line per cycle (docs/operations.md).
 
 Each cycle re-reads the spec files (a `git pull` between cycles takes effect), plans,
 and with --apply applies exactly what `apply --auto-approve` would: a plan that is

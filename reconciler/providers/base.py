@@ -1,4 +1,4 @@
-"""The contract between the engine and a service (DESIGN §1, §3).
+"""The contract between the engine and a service (docs/architecture.md, "Why the provider contract is this small").
 
 A provider only reads items and writes batches; ordering, batching policy, conflicts,
 retries of conflicts and reporting belong to the engine (`apply.py`). Keeping providers
@@ -86,7 +86,7 @@ class WriteFailed(ProviderError):
 @dataclass
 class WriteResult:
     """What one `write` call did, item by item, for services where a write is several
-    calls or a batch is not all or nothing (DESIGN §9 "Partial writes").
+    calls or a batch is not all or nothing (docs/RELIABILITY.md, "Partial failure and re-runs").
 
     Every change of the call is named in at most one field; a change named in none was
     not attempted (the engine reports it skipped). `failed` reasons say what landed of a

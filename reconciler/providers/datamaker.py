@@ -604,7 +604,7 @@ def _signature(change: Change, lock_key: str) -> tuple:
 
 def _call_order(op: tuple[str, frozenset[str]], lock_key: str) -> tuple:
     """Unlocking first, locking last: a task is never locked before its change lands
-    (DESIGN §5), nor changed while still locked."""
+    (docs/semantics.md, "Locks"), nor changed while still locked."""
     action, names = op
     rank = {("remove", True): 0, ("remove", False): 1, ("add", False): 2, ("add", True): 3}
     return (rank[(action, lock_key in names)], sorted(names))

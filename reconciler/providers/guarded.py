@@ -1,4 +1,4 @@
-"""One guarded write for every service without etags (the compare guard, DESIGN §9).
+"""One guarded write for every service without etags (the compare guard, docs/semantics.md).
 
 Workflow Results, datamaker, Supervisely and HealthOmics cannot refuse a stale write,
 so reconciler re-reads the items right before writing and writes only those still as

@@ -62,7 +62,7 @@ def reason_of(response: requests.Response) -> str | None:
     return reason if isinstance(reason, str) else None
 
 
-# Synapse's throttles (REST-FACTS §4). The per-user one is a sliding window ("Allowed
+# Synapse's throttles (docs/synapse.md, "Retries and backoff"). The per-user one is a sliding window ("Allowed
 # 600 requests every 60 seconds") sent without Retry-After, so the session works the
 # wait out from the reason and its own request times. One endpoint's own limit
 # (THROTTLE_RULES, e.g. 1 call per second for a single status): "Requests are too

@@ -1,4 +1,4 @@
-"""Synapse's rules as data (REST-FACTS), the one place each is written.
+"""Synapse's rules as data (docs/synapse.md, docs/spec.md "Synapse checks"), the one place each is written.
 
 The offline checks (synapse_checks), the provider and its annotation codec
 (synapse.py, synapse_annotations) and the sandbox's fake (sandbox/synapse*.py) all read

@@ -1,5 +1,5 @@
 """`--format json`: exactly the plan file document, so `plan --format json > plan.json`
-and `plan -o plan.json` produce the same file (DESIGN §7)."""
+and `plan -o plan.json` produce the same file (docs/plan-file.md)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence

@@ -1,4 +1,4 @@
-"""The plan as a pull-request comment or a GitHub step summary (DESIGN §6).
+"""The plan as a pull-request comment or a GitHub step summary (docs/ci.md).
 
 Every value from the spec or the service is written as a code span: GitHub renders no
 HTML, links, emphasis or @mentions inside one, so a tag value can neither inject

@@ -1,4 +1,4 @@
-"""What apply did (DESIGN §5: a run always ends with a report of every item's outcome).
+"""What apply did (docs/semantics.md: a run always ends with a report of every item's outcome).
 
 Problems come first and the one-line summary last, where a CI log's tail shows it.
 Items that were applied are only counted: the plan already listed them. Items with the

@@ -1,4 +1,4 @@
-"""The plan as people read it in a terminal (DESIGN §6), Terraform-style.
+"""The plan as people read it in a terminal (docs/semantics.md, "Reading a plan"), Terraform-style.
 
 Values come from the service and the spec, so everything printed passes through
 `printable`: a tag value holding an escape sequence must not repaint the reviewer's

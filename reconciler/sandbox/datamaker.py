@@ -1,7 +1,7 @@
 """The datamaker fake: the synapse-sdk backend's tasks and task tags (docs/sandbox.md).
 
 What it serves is what synapse-sdk 2026.2.17 sends and reads (facts:
-shared/services/datamaker.md), in Django REST framework's dialect: page-number pages
+docs/datamaker.md, docs/sandbox.md), in Django REST framework's dialect: page-number pages
 `{count, next, previous, results}` with an absolute `next`, `{"detail": ...}` errors,
 django-filter's 400s for an invalid filter value, and unknown query keys silently
 ignored (the real server widens a typo'd filter to the whole project). Where the

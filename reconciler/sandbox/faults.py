@@ -1,6 +1,6 @@
 """Injected failures and Synapse's throttles, so clients can be tested against both.
 
-Throttle texts are Synapse's own (REST-FACTS §4) with the configured numbers. The random
+Throttle texts are Synapse's own (docs/synapse.md, "Retries and backoff") with the configured numbers. The random
 generators are seeded, so a single-threaded test sees the same faults on every run. Reads
 (GET) draw from a stream of their own: a client that reads with several threads at once
 (the Synapse provider's page readers) changes which read meets which fault, never which

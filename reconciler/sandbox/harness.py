@@ -1,4 +1,4 @@
-"""What every fake service shares (DESIGN §9 "Sandbox"): the WSGI wrapper that injects
+"""What every fake service shares (docs/sandbox.md): the WSGI wrapper that injects
 faults, latency and throttles, answers a crash in the fake as a 500, and writes one JSON
 line per request.
 

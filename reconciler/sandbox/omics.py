@@ -1,4 +1,4 @@
-"""The AWS HealthOmics fake: run batches and their tags (shared/services/omics.md).
+"""The AWS HealthOmics fake: run batches and their tags (docs/omics.md, docs/sandbox.md).
 
 Six operations at the paths, methods and status codes of botocore's service model
 (`omics` 2022-11-28), answering in AWS's rest-json dialect: errors carry the

@@ -1,9 +1,9 @@
-"""The Supervisely fake: the task methods of the public RPC API (shared/services/supervisely.md).
+"""The Supervisely fake: the task methods of the public RPC API (docs/supervisely.md, docs/sandbox.md).
 
 Every call is `POST /public/api/v3/<method>` with a JSON body and the `x-api-key`
-header; errors are `{"error": ..., "details": {"message": ...}}`. What the facts mark
+header; errors are `{"error": ..., "details": {"message": ...}}`. What the service's documentation leaves
 unverified is a switch here, named in docs/sandbox.md, and each defaults to the least
-convenient behaviour the facts allow: `tasks.list` rows leave out `workspaceId` (as the
+convenient behaviour the documentation allows: `tasks.list` rows leave out `workspaceId` (as the
 SDK's own example shows them) and `tasks.meta.update` deep-merges (a key removed from a
 nested map stays). An unknown workspace is a 404, the default page size is 20 and
 `per_page` is capped at 500.
@@ -266,7 +266,7 @@ def _now() -> str:
 
 def new_task(task_id: int, workspace: int, status: str = "finished", meta: dict | None = None,
              **fields: Any) -> dict:
-    """A task as `tasks.info` returns it (the facts file's field list)."""
+    """A task as `tasks.info` returns it (the field list in docs/supervisely.md)."""
     stamp = "2024-01-01T00:00:00.000Z"
     task = {"id": task_id, "workspaceId": workspace, "description": "", "type": "app",
             "status": status, "startedAt": stamp, "finishedAt": stamp if status in FINAL else None,

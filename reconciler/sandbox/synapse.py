@@ -1,8 +1,9 @@
 """The Synapse fake: SubmissionStatus endpoints over the embedded store.
 
-Request handling follows Synapse's order of checks (REST-FACTS §1–§4): filters first
-(injected 503, bearer token, throttles: the harness), then each endpoint's own validation in the
-order the server performs it, so a client sees the same error Synapse would send.
+Request handling follows Synapse's order of checks (docs/sandbox.md, "What is faithful to
+Synapse"): filters first (injected 503, bearer token, throttles: the harness), then each
+endpoint's own validation in the order the server performs it, so a client sees the same
+error Synapse would send.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
 ERROR_TYPE = "org.sagebionetworks.repo.model.ErrorResponse"
 RETRYABLE = {429, 500, 502, 503, 504}
-# Reason texts on which the official client retries any status (CLIENT-FACTS §4);
+# Reason texts on which the official client retries any status (docs/synapse.md, "Retries and backoff");
 # a 4xx that echoes user input containing them must not make a client spin for 30 min.
 _RETRY_MARKERS = re.compile(
     r"proxy error|slow down|slowdown|timeout|timed out|connection reset by peer|"
@@ -164,7 +165,7 @@ class SynapseFake(FakeService):
         return _paginated([bundle_json(r) for r in records], limit, offset)
 
     def put_batch(self, request: Request, eval_id: str) -> dict:
-        """SMI.updateSubmissionStatusBatch, step by step (REST-FACTS §2)."""
+        """SMI.updateSubmissionStatusBatch, step by step (docs/sandbox.md, "What is faithful to Synapse")."""
         if self.faults.forbids_next_batch():
             raise ApiError(403, f"User lacks UPDATE_SUBMISSION access to Evaluation {eval_id}")
         batch = self._body(request)
@@ -225,7 +226,7 @@ class SynapseFake(FakeService):
         return record
 
     def _batch_records(self, ids: list[str], eval_id: str) -> dict[str, Record]:
-        """getEvaluationIdForBatch (SSD:176-195): which evaluation the batch is for."""
+        """getEvaluationIdForBatch (Synapse's SubmissionStatusDAOImpl): which evaluation the batch is for."""
         if not ids:
             raise InvalidStatus("SubmissionStatus batch has no Submission Ids.")
         records = self.store.get_many(ids)

@@ -2,7 +2,7 @@
 
 Kept free of HTTP so the mapping (store tags ↔ v2 `submissionAnnotations`, everything
 else of a SubmissionStatus ↔ `extra`) can be read and tested on its own. Facts and
-messages follow shared/synapse/REST-FACTS.md §2–§3.
+messages follow Synapse's own (docs/sandbox.md, "What is faithful to Synapse").
 """
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def validate_content(status: StatusIn, eval_id: str) -> tuple[dict[str, TagValue
 
 
 def require_fields(status: StatusIn) -> tuple[str, str]:
-    """The DAO's non-null checks, after content validation (SSD:134-140); the id and
+    """The DAO's non-null checks, after content validation (Synapse's SubmissionStatusDAOImpl); the id and
     etag, now known to be there."""
     for value, name in ((status.id, "Submission ID"), (status.etag, "eTag"),
                         (status.status, "Submission status"),
