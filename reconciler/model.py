@@ -19,7 +19,6 @@ Scalar = str | int | float | bool | datetime
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
 TagValue = tuple  # tuple[Scalar, ...]
 
-TAG_POLICIES = ("merge", "exact")
 LockOp = Literal["lock", "unlock"]
 Outcome = Literal["applied", "unchanged", "stale", "blocked", "failed", "skipped"]
 

@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 SECRET_ENDINGS = ("token", "secret", "password", "apikey")
-SECRET_SHOWN = "(secret)"  # what a renderer shows instead of a secret's value
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 
 

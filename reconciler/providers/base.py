@@ -41,14 +41,6 @@ class Capabilities:
     order: Callable[[str], Any] | None = None
 
 
-# What `plan` and `apply` say, once, for a service that cannot refuse a stale write.
-COMPARE_GUARD_NOTE = (
-    "{service} has no etags: right before writing, reconciler re-reads each item and "
-    "refuses (as stale) those changed since the plan; a write by someone else between "
-    "that re-read and ours cannot be detected and would be overwritten."
-)
-
-
 @dataclass(frozen=True)
 class SpecProblem:
     """An offline finding about a queue spec, located where possible."""

@@ -165,7 +165,8 @@ class SynapseFake(FakeService):
         return _paginated([bundle_json(r) for r in records], limit, offset)
 
     def put_batch(self, request: Request, eval_id: str) -> dict:
-        """SMI.updateSubmissionStatusBatch, step by step (docs/sandbox.md, "What is faithful to Synapse")."""
+        """SubmissionManagerImpl.updateSubmissionStatusBatch, step by step (docs/sandbox.md,
+        "What is faithful to Synapse")."""
         if self.faults.forbids_next_batch():
             raise ApiError(403, f"User lacks UPDATE_SUBMISSION access to Evaluation {eval_id}")
         batch = self._body(request)

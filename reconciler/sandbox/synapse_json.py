@@ -35,8 +35,11 @@ SANDBOX_USER_ID = "3350000"
 
 # Status fields the sandbox keeps in the store's `extra`; unknown keys are dropped as
 # Synapse drops them (its generated parser reads only schema fields).
-EXTRA_FIELDS = ("score", "report", "annotations", "canCancel", "cancelRequested")
-# Read from the Submission on every GET, so a client cannot change them (SDI:283-293).
+EXTRA_FIELDS: tuple[tuple[str, type], ...] = (
+    ("score", float), ("report", str), ("annotations", dict), ("canCancel", bool), ("cancelRequested", bool),
+)
+# Read from the Submission on every GET, so a client cannot change them (Synapse's
+# SubmissionDAOImpl).
 SUBMISSION_FIELDS = ("entityId", "versionNumber")
 
 _LONG = re.compile(r"[+-]?[0-9]+")
@@ -139,8 +142,7 @@ def parse_status(body: Any) -> StatusIn:
     if status is not None and status not in STATUSES:
         raise InvalidStatus(_no_enum(status))
     fields = {}
-    for name, kind in (("score", float), ("report", str), ("annotations", dict),
-                       ("canCancel", bool), ("cancelRequested", bool)):
+    for name, kind in EXTRA_FIELDS:
         value = _typed(obj, name, kind)
         if value is not None:
             fields[name] = value
@@ -153,7 +155,7 @@ def parse_status(body: Any) -> StatusIn:
 
 
 def validate_content(status: StatusIn, eval_id: str) -> tuple[dict[str, TagValue], dict]:
-    """Synapse's validateContent (SMI:408-431): → (tags, extra fields to store)."""
+    """Synapse's validateContent (Synapse's SubmissionManagerImpl): → (tags, extra fields to store)."""
     fields = dict(status.fields)
     score = fields.get("score")
     if score is not None and not 0.0 <= score <= 1.0:
@@ -284,7 +286,7 @@ def _typed_value(key: str, kind: str, text: str) -> Scalar:
 
 def _legacy_annotations(annos: dict, sub_id: str | None, eval_id: str) -> dict:
     """Unique keys over the three lists, isPrivate defaulting to true, objectId and
-    scopeId set by the server (AnnotationsUtils, SMI:419-425)."""
+    scopeId set by the server (AnnotationsUtils, SubmissionManagerImpl)."""
     out = dict(annos)
     seen: set[str] = set()
     for name, kind in (("stringAnnos", str), ("longAnnos", int), ("doubleAnnos", float)):
