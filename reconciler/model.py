@@ -203,10 +203,15 @@ class Assignment:
 
 @dataclass(frozen=True)
 class TagCondition:
-    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool}}`."""
+    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool, gt: 0.5, ...}}`.
+
+    `ops`: (operator, operand) pairs that must all hold (conditions.py says what each
+    means); an operand is typed as written, relative times (`now-7d`) left unresolved.
+    """
 
     equals: TagValue | None = None
     exists: bool | None = None
+    ops: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,8 @@ class Match:
     ids: frozenset[str] | None = None
     tags: Mapping[str, TagCondition] = field(default_factory=dict)
     locked: bool | None = None
+    # Read-only fields the service reports (`where: {item: …}`, Capabilities.fields)
+    item: Mapping[str, TagCondition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -331,6 +338,9 @@ class Item:
     tags: Mapping[str, TagValue] = field(default_factory=dict)
     locked: bool = False
     base: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Read-only service fields (Capabilities.fields) a `where: {item: …}` may test:
+    # name → a scalar, absent when the service did not report it.
+    fields: Mapping[str, Scalar] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +460,13 @@ class Plan:
     # What `apply PLANFILE` needs of the provider besides the endpoint (Provider.plan_options)
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     guard: str = "etag"  # the provider's concurrency guard: "etag" or "compare"
+    # The plan's clock, read once: what relative times in conditions (`now-7d`) counted
+    # from. Saved in the plan file; `apply PLANFILE` never evaluates anything again.
+    evaluated_at: datetime | None = None
+    # Whether people are shown `evaluated_at`: when a condition read the clock (a live
+    # plan) or when reviewing a saved plan. Otherwise a time that changes on every run
+    # would make identical plans look different in a PR comment.
+    shows_clock: bool = field(default=False, compare=False)
 
     @property
     def changes(self) -> tuple[Change, ...]:

@@ -35,6 +35,9 @@ class Capabilities:
     guard: Guard = "etag"  # etag: the service refuses stale writes; compare: the engine re-reads
     atomic_batches: bool = True  # False: a failed write may have landed in part (WriteResult)
     status: StatusRules = StatusRules()
+    # Read-only fields the service reports on each item (Item.fields), name → type
+    # (string, integer, float, boolean, timestamp): what `where: {item: …}` may test.
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 # What `plan` and `apply` say, once, for a service that cannot refuse a stale write.

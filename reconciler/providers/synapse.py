@@ -215,11 +215,24 @@ class _Listing:
                 self._seen.add(sid)
 
 
+# Read-only fields of a SubmissionStatus (every listing has them) and those only a
+# submission bundle carries (the Submission beside its status): docs/synapse.md.
+STATUS_FIELDS = {
+    "modifiedOn": "timestamp", "canCancel": "boolean", "cancelRequested": "boolean",
+    "statusVersion": "integer",
+}
+BUNDLE_FIELDS = {
+    "createdOn": "timestamp", "submitterId": "string", "userId": "string", "teamId": "string",
+    "name": "string",
+}
+
+
 class SynapseProvider(Provider):
     type = "synapse"
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT, lock_option="annotation",
         status=StatusRules(values=STATUSES, name="Synapse submission status"),
+        fields={**STATUS_FIELDS, **BUNDLE_FIELDS},
     )
     options_schema = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
