@@ -11,13 +11,15 @@ re-diffed against the spec (spec mode) or reported as stale with what changed
 """
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .diff import Rediff
 from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec
 from .providers.base import (
+    ConfigError,
     LockedItem,
     Progress,
     Provider,
@@ -30,6 +32,9 @@ from .secret_keys import without_secrets
 
 MAX_CONFLICT_ROUNDS = 3
 MAX_STALE_PATHS = 5  # fields named in one stale item's report; the rest are counted
+# Bookkeeping every write changes (etag, version, modification time): named after the
+# fields someone meant to change, so the cap never hides those behind these
+_INTERNAL = re.compile(r"etag|version|modified|updated", re.IGNORECASE)
 
 
 @dataclass
@@ -41,6 +46,15 @@ class _Run:
     results: dict[tuple[str, str], ItemResult] = field(default_factory=dict)
     calls: int = 0  # provider calls, the count for a provider that sends no requests
     failure: str | None = None  # sticky: once set, nothing else is attempted
+    # Asked between writes: the name of a signal received (SIGINT, SIGTERM) stops the
+    # run after the write in flight, sending nothing more
+    stop: Callable[[], str | None] | None = None
+    interrupted: str | None = None
+
+    def stopping(self) -> bool:
+        if self.interrupted is None and self.stop is not None:
+            self.interrupted = self.stop()
+        return self.interrupted is not None
 
     def record(self, queue: QueueSpec, item_id: str, outcome: str, detail: str = "") -> None:
         self.results[(queue.id, item_id)] = ItemResult(queue.id, item_id, outcome, detail)  # type: ignore[arg-type]
@@ -60,7 +74,7 @@ class _Run:
         (and a batch re-sent per item peeled off it)."""
         conflicts: list[tuple[Change, Item]] = []
         batches = deque(self.provider.batches(queue, changes))
-        while batches and self.failure is None:
+        while batches and self.failure is None and not self.stopping():
             batch = batches.popleft()
             try:
                 self.calls += 1
@@ -75,6 +89,8 @@ class _Run:
                 batches = deque(self.provider.batches(queue, kept) if kept else ())
                 continue
             except ProviderError as exc:
+                if isinstance(exc, ConfigError) and self.first_write():
+                    raise  # a refused token before anything landed: one line, as plan says it
                 self.fail(queue, batch, self.unwritten(str(exc)))
                 break
             if result is None:
@@ -128,6 +144,12 @@ class _Run:
             self.failure = f"queue {queue.id}: {result.error}"
         return [(by_id[i], fresh) for i, fresh in result.stale.items() if i in by_id]
 
+    def first_write(self) -> bool:
+        """Whether nothing can have landed yet: no write answered, and this one either
+        all-or-nothing or the run's first (a token is refused at its first request)."""
+        answered = any(r.outcome in ("applied", "unchanged", "failed") for r in self.results.values())
+        return not answered and (self.provider.capabilities.atomic_batches or self.calls == 1)
+
     def unwritten(self, reason: str) -> str:
         if self.provider.capabilities.atomic_batches:
             return reason
@@ -147,6 +169,7 @@ def apply_plan(
     rediff: Mapping[str, Rediff] | None = None,
     progress: Progress | None = None,
     max_rounds: int = MAX_CONFLICT_ROUNDS,
+    stop: Callable[[], str | None] | None = None,
 ) -> ApplyReport:
     """Apply every non-blocked change of `plan`; the caller refuses blocked plans.
 
@@ -154,18 +177,20 @@ def apply_plan(
     With `rediff` (spec mode) conflicting items are re-diffed from their fresh copies
     and retried up to `max_rounds` rounds; without it (plan-file mode) they are reported
     stale unless the fresh item already holds the planned values. The report's request
-    count is what the provider sent meanwhile, every retry and refusal included.
+    count is what the provider sent meanwhile, every retry and refusal included. `stop`
+    is asked between writes; once it names a signal, the write in flight is finished and
+    nothing more is sent.
     """
-    run = _Run(provider, progress)
+    run = _Run(provider, progress, stop=stop)
     sent_before = provider.requests_sent()
     for queue_plan in plan.queues:
         queue = queues[queue_plan.queue_id]
         pending = [c for c in queue_plan.changes if not c.blocked]
         for change in queue_plan.blocked:
-            run.record(queue, change.item_id, "blocked", change.refused or "item is locked")
+            run.record(queue, change.item_id, "blocked", change.why_blocked)
         differ = rediff.get(queue.id) if rediff else None
         for round_no in range(1, max_rounds + 1):
-            if not pending or run.failure:
+            if not pending or run.failure or run.stopping():
                 break
             conflicts = run.write_all(queue, pending, queue_plan.items_seen)
             if run.failure or not conflicts:
@@ -174,13 +199,14 @@ def apply_plan(
     for queue_plan in plan.queues:
         for change in queue_plan.changes:
             if (queue_plan.queue_id, change.item_id) not in run.results:
+                why = (f"not sent: apply was interrupted ({run.interrupted})" if run.interrupted
+                       else f"not attempted after an earlier failure ({run.failure})")
                 run.results[(queue_plan.queue_id, change.item_id)] = ItemResult(
-                    queue_plan.queue_id, change.item_id, "skipped",
-                    f"not attempted after an earlier failure ({run.failure})",
+                    queue_plan.queue_id, change.item_id, "skipped", why,
                 )
     sent_after = provider.requests_sent()
     requests = run.calls if sent_before is None or sent_after is None else sent_after - sent_before
-    return ApplyReport(results=tuple(run.results.values()), requests=requests)
+    return ApplyReport(results=tuple(run.results.values()), requests=requests, interrupted=run.interrupted)
 
 
 def _settle_conflicts(
@@ -240,7 +266,7 @@ def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
             lines.append(f"{_path(path)}: {_short(value)} → (absent)")
     if not lines:
         return "its version changed"
-    lines.sort()
+    lines.sort(key=lambda line: (_INTERNAL.search(line.partition(":")[0]) is not None, line))
     shown = "; ".join(lines[:MAX_STALE_PATHS])
     more = len(lines) - MAX_STALE_PATHS
     return shown + (f"; and {more} more" if more > 0 else "")

@@ -29,7 +29,8 @@ EPILOG_APPLY_EXIT = """\b
 Exit codes:
   0  applied (or nothing to apply)
   1  error: invalid spec, blocked change, safety limit, stale or failed items, cancelled
-  3  a bug in reconciler (the message says where its traceback was written)"""
+  3  a bug in reconciler (the message says where its traceback was written)
+  130  interrupted (Ctrl-C, SIGTERM): the write in flight finished; the report says the rest"""
 
 
 class OutPath(click.Path):
@@ -50,7 +51,11 @@ class OutPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-QUIET_HELP = "No progress output and no notes on stderr."
+ALLOW_MISSING_HELP = (
+    "Let spec entries name submissions their queue does not have (warnings, not errors): "
+    "reconciler cannot create items, so by default such an entry is an error."
+)
+QUIET_HELP = "No progress output and no notes on stderr; `apply --auto-approve` does not echo the plan."
 VERBOSE_HELP = "Log each HTTP request (method, path, status, ms) on stderr; -vv for more."
 NO_COLOR_HELP = "No colour (also when NO_COLOR is set or TERM=dumb)."
 
@@ -110,12 +115,20 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
     configure_logging(verbose, quiet)
 
 
+def _sandbox_services(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of `serve --service` (the sandbox is imported only here)."""
+    from .sandbox.server import SERVICES
+
+    return [name for name in sorted(SERVICES) if name.startswith(incomplete)]
+
+
 # --------------------------------------------------------------------- commands
 @global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text",
-              help="github: report errors as workflow annotations (::error file=…,line=…::).")
+@click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
+              help="github: report errors as workflow annotations (::error file=…,line=…::); "
+                   "json: one document with `valid` and every problem's file, line, column and message.")
 @click.pass_obj
 def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
     """Check spec files offline: YAML, schema, service rules, rule oscillation.
@@ -145,13 +158,12 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--only", multiple=True, metavar="ID[,ID…]", help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
-@click.option("--fail-on-missing", is_flag=True,
-              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
-              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
 @click.option("--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on_missing, replace, strict) -> int:
+def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_missing, replace, strict) -> int:
     """Show the smallest set of changes that makes live state match the spec.
 
     Reads every page of each queue once and writes nothing. Fails (exit 1) when a
@@ -160,7 +172,7 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
     from .commands.plan import plan as run_plan
 
     return run_plan(opts, specs, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, only=only,
-                    force=force, fail_on_missing=fail_on_missing, replace=replace, strict=strict)
+                    force=force, allow_missing=allow_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -178,13 +190,12 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, fail_on
               help="Format of the final report on stdout.")
 @click.option("--only", multiple=True, metavar="ID[,ID…]",
               help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
-@click.option("--fail-on-missing", is_flag=True,
-              help="Fail when a spec entry names a submission its queue does not have (a mistyped id).")
+@click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
-              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`).")
+              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
 @click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missing, replace, strict) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -196,7 +207,7 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, fail_on_missin
     from .commands.apply import apply as run_apply
 
     return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     fail_on_missing=fail_on_missing, replace=replace, strict=strict)
+                     allow_missing=allow_missing, replace=replace, strict=strict)
 
 
 @global_options
@@ -218,34 +229,37 @@ def show(opts: Options, planfile: str, fmt: str) -> int:
 @global_options
 @cli.command(
     epilog="\b\nExamples:\n"
+    "  reconciler export spec.yaml > current.yaml    # print it (the default)\n"
     "  reconciler export spec.yaml -o current.yaml   # adopt an existing queue\n"
-    "  reconciler export spec.yaml -o -              # print it\n"
+    "  reconciler export spec.yaml -o current.yaml --force   # replace an older export\n"
     "  reconciler export spec.yaml -o adopted.yaml --table adopted.csv   # entries as a table\n"
     "  reconciler export spec.yaml --table adopted.csv > adopted.yaml    # the same"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", type=OutPath(), default=None,
-              help="Where to write the exported spec ('-' for stdout; the default with --table).")
+@click.option("-o", "--out", default="-", type=OutPath(),
+              help="Where to write the exported spec (default '-': stdout). An existing file is refused without --force.")
 @click.option("--table", type=OutPath(), default=None, metavar="OUT.csv",
               help="Write the entries as a CSV table the spec includes (one per queue: "
                    "OUT-<queue>.csv when there are several), inside the spec's folder.")
+@click.option("--force", is_flag=True,
+              help="Replace existing output files (and a differing spec.schema.json beside them); never a file the spec reads.")
 @click.pass_obj
-def export(opts: Options, spec_path: str, out: str | None, table: str | None) -> int:
+def export(opts: Options, spec_path: str, out: str, table: str | None, force: bool) -> int:
     """Write the live state of a spec's queues as a spec of explicit entries.
 
     Brings an existing queue under management: planning the exported spec shows no
     changes. Entries are sorted by id and minimal (no empty tags, no `locked: false`).
-    Reads each queue once; writes nothing to the service. The output's first line
-    points editors at `spec.schema.json`, which is written beside it (what
-    `reconciler schema` prints); with `-o -` create it yourself. With `--table`, the
-    entries go to a typed CSV table the exported spec includes (docs/spec.md "Table
-    and JSON sources"), which plans to no changes just the same.
+    Reads each queue once; writes nothing to the service. With `-o FILE` the output's
+    first line points editors at `spec.schema.json`, which is written beside it (what
+    `reconciler schema` prints) unless a different one is there; on stdout create it
+    yourself. An existing FILE (or table) is refused unless --force, and a file the
+    spec reads is never written over. With `--table`, the entries go to a typed CSV
+    table the exported spec includes (docs/spec.md "Table and JSON sources"), which
+    plans to no changes just the same.
     """
     from .commands.export import export as run_export
 
-    if out is None and table is None:
-        raise click.UsageError("Missing option '-o' / '--out' (or '--table').")
-    return run_export(opts, spec_path, out or "-", table)
+    return run_export(opts, spec_path, out, table, force)
 
 
 @global_options
@@ -270,7 +284,7 @@ def schema(which: str) -> int:
     "  reconciler serve --token dev --seed examples/challenge/live.yaml --port 8080\n"
     "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3"
 )
-@click.option("--service", default="synapse", show_default=True, metavar="TYPE",
+@click.option("--service", default="synapse", show_default=True, metavar="TYPE", shell_complete=_sandbox_services,
               help="Which service to fake: synapse, workflow-results, datamaker, supervisely or omics.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for explicitly.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: a free port).")
@@ -293,6 +307,8 @@ def schema(which: str) -> int:
               help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
 @click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
 @click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's behaviour (repeatable; docs/sandbox.md lists each service's).")
+@click.option("--url-file", type=click.Path(dir_okay=False),
+              help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.")
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 

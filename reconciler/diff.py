@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .model import (
@@ -40,17 +40,22 @@ def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
     clock `now`: relative times mean what they meant when the plan was made."""
     settled = CompiledQueue(queue, now).settle(item)
     change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules, {})
-    return replaced(change, replace)
+    return replaced(change, replace, queue)
 
 
-def replaced(change: Change | None, replace: frozenset[str]) -> Change | None:
-    """`--replace ID`: a change the lock blocks becomes one that unlocks, changes and
-    relocks the item in one write (`relock`), for the ids named only: correcting a
-    locked result is one deliberate, visible step instead of two reviewed applies. A
-    change the service itself refuses stays blocked: no flag can make it possible."""
-    if change is None or not change.blocked or change.refused is not None or change.item_id not in replace:
+def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | None = None) -> Change | None:
+    """`--replace ID`, or `replace: true` in the item's entry of `queue`: a change the
+    lock blocks becomes one that unlocks, changes and relocks the item in one write
+    (`relock`), for the ids named only: correcting a locked result is one deliberate,
+    visible step instead of two reviewed applies. A change the service itself refuses
+    stays blocked: no flag can make it possible."""
+    if change is None or not change.blocked or change.refused is not None:
         return change
-    return dataclasses.replace(change, blocked=False, relock=True)
+    if change.item_id not in replace:
+        entry = queue.submissions.get(change.item_id) if queue is not None else None
+        if entry is None or not entry.replace:
+            return change
+    return dataclasses.replace(change, blocked=False, relock=True, drift=False)
 
 
 def plan_queue(
@@ -75,9 +80,11 @@ class QueueDiffer:
     def __init__(
         self, queue: QueueSpec, only: frozenset[str] | None = None,
         rules: StatusRules = ANY_STATUS, replace: frozenset[str] = frozenset(),
+        order: Callable[[str], Any] | None = None,
         now: datetime | None = None,
     ) -> None:
         self._queue = queue
+        self._order = order or item_order
         self._only = only
         self._rules = rules
         self._replace = replace
@@ -104,10 +111,11 @@ class QueueDiffer:
             if settled is not None:
                 change = _diff(item, *settled, shared, rules, self._ended)
                 if change is not None:
-                    changes.append(replaced(change, self._replace) if change.blocked else change)
+                    changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
     def plan(self) -> QueuePlan:
-        changes = sorted(self._changes, key=lambda c: item_order(c.item_id))
+        order = self._order
+        changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
                          self._queue.lock_key)
 
@@ -126,7 +134,7 @@ class QueueDiffer:
         """Explicit entries naming none of the items added: never invented, reported so
         the CLI warns."""
         live = self._seen
-        return sorted((i for i in self._queue.submissions if i not in live), key=item_order)
+        return sorted((i for i in self._queue.submissions if i not in live), key=self._order)
 
 
 @dataclass(frozen=True)
@@ -234,5 +242,22 @@ def _diff(
         return None
     # A frozen item may only change together with its own unlock (DESIGN §5, Locks);
     # a change the service refuses from the item's state fails the plan the same way.
-    blocked = (bool(item.locked) and lock is None) or refused is not None
-    return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused)
+    frozen = bool(item.locked) and lock is None
+    blocked = frozen or refused is not None
+    drift = frozen and refused is None and _drifted(locked, fields)
+    return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused, drift=drift)
+
+
+def _drifted(locked: Setting | None, fields: Sequence[FieldChange]) -> bool:
+    """Whether a change to a locked item is drift rather than blocked: the place that
+    says the item is locked (its entry, or one rule) also says every value that differs,
+    so the spec states what the frozen item holds and the live value moved away from it.
+    A value from elsewhere (a rule changing an item an entry froze, an entry changing an
+    item a rule froze) is a spec asking to change a locked item: blocked. reconciler
+    keeps no history, so an edit of the very entry that locks the item reads as drift
+    too; the remedy is the same (`replace: true`). Explicit entries carry no rule name,
+    and an item has at most one entry."""
+    if locked is None or locked.value is not True:
+        return False
+    place = locked.source.rule
+    return all(f.source is not None and f.source.rule == place for f in fields)

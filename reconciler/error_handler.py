@@ -50,7 +50,10 @@ def run_command(command: Callable[[], int | None]) -> int:
         return EXIT_ERROR
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click: `raise Abort() from` a Ctrl-C
+            echo_err("Interrupted.")
+            return EXIT_INTERRUPTED
         echo_err("Aborted.")
         return EXIT_ERROR
     except click.ClickException as exc:

@@ -1,7 +1,9 @@
 """Live items → a spec with explicit entries, to bring an existing queue under management.
 
 Pure: the CLI reads the items and writes the text. Every string is emitted quoted where
-YAML could read it as anything else, so the exported spec plans to no changes.
+YAML could read it as anything else, and only what a spec can say for the service is
+written (a status the service cannot set, such as HealthOmics' CREATING or datamaker's
+empty one, is left out), so the exported spec loads and plans to no changes.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import yaml
 
 from .diff import item_order
 from .providers import provider_class
-from .model import Item, ProviderConfig, QueueSpec, TagValue
+from .model import Item, ProviderConfig, QueueSpec, Safety, StatusRules, TagValue
 
 HEADER = (
     "# yaml-language-server: $schema=spec.schema.json\n"
@@ -46,14 +48,38 @@ def _tag(value: TagValue) -> Any:
     return value[0] if len(value) == 1 else list(value)
 
 
-def entry_of(item: Item) -> dict[str, Any]:
-    entry: dict[str, Any] = {"status": item.status}
+def _statable(status: str, rules: StatusRules) -> bool:
+    """Whether an entry may say this status: any text where the service takes any, else
+    one of the values it can set (none where status is not writable)."""
+    return rules.values is None or status in rules.values
+
+
+def entry_of(item: Item, rules: StatusRules = StatusRules(), labels: bool = False) -> dict[str, Any]:
+    """What a spec can say of `item` for a service with these status `rules` (and label
+    tags, written as a list); the defaults state everything (any status, a tag map)."""
+    entry: dict[str, Any] = {}
+    if _statable(item.status, rules):
+        entry["status"] = item.status
     tags = {k: _tag(v) for k, v in sorted(item.tags.items()) if v}
-    if tags:
+    if labels and all(v is True for v in tags.values()):
+        if tags:
+            entry["tags"] = list(tags)  # a label service's own form: `tags: [rfi, scored]`
+    elif tags:
         entry["tags"] = tags
     if item.locked:
         entry["locked"] = True
     return entry
+
+
+def _safety(safety: Safety) -> dict[str, Any] | None:
+    """The queue's `safety:` as its spec said it (only what differs from the defaults),
+    so the exported spec guards apply as the original did."""
+    block: dict[str, Any] = {}
+    if safety.max_change_percent != Safety.max_change_percent:
+        block["max_change_percent"] = safety.max_change_percent
+    if safety.max_changes is not None:
+        block["max_changes"] = safety.max_changes
+    return block or None
 
 
 def unstatable_tags(queues: Sequence[tuple[QueueSpec, Sequence[Item]]]) -> list[str]:
@@ -100,7 +126,8 @@ def spec_document(
 ) -> dict[str, Any]:
     """The exported spec as data: each queue with its settings and `submissions:`."""
     doc: dict[str, Any] = {"version": 1, "provider": _provider_block(provider, out_dir), "queues": []}
-    lock_option = provider_class(provider.type).capabilities.lock_option
+    capabilities = provider_class(provider.type).capabilities
+    lock_option = capabilities.lock_option
     for queue, items in queues:
         tags: dict[str, Any] = {"policy": queue.tag_policy}
         if queue.ignore:
@@ -108,9 +135,15 @@ def spec_document(
         entry: dict[str, Any] = {"id": queue.id, "tags": tags}
         if lock_option is not None:  # a native lock has nothing to configure
             entry["lock"] = {lock_option: queue.lock_key}
-        entry["submissions"] = {
-            item.id: entry_of(item) for item in sorted(items, key=lambda i: item_order(i.id))
-        }
+        safety = _safety(queue.safety)
+        if safety:
+            entry["safety"] = safety
+        order = capabilities.order or item_order
+        entries = ((item.id, entry_of(item, capabilities.status, capabilities.label_tags))
+                   for item in sorted(items, key=lambda i: order(i.id)))
+        # an item with nothing a spec can say about it (no settable status, no tags, not
+        # locked) would be an empty entry, which the schema refuses
+        entry["submissions"] = {item_id: fields for item_id, fields in entries if fields}
         doc["queues"].append(entry)
     return doc
 

@@ -199,6 +199,9 @@ class Assignment:
     status: Setting | None = None
     locked: Setting | None = None
     tags: Mapping[str, Setting] = field(default_factory=dict)  # value: TagValue | None
+    # An entry's `replace: true`: its change to a locked item is made anyway, as under
+    # `--replace ID` (the reviewed, in-the-spec way to correct a locked item)
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,12 @@ class StatusRules:
 
 
 
+DRIFT_REASON = (
+    "locked item drifted: its live value differs from what the spec says it holds; "
+    "restore it with `replace: true` in its entry or --replace ID, or find out who changed it"
+)
+
+
 # ------------------------------------------------------------------- live state
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -396,9 +405,22 @@ class Change:
     # change from the item's live state (DESIGN §9 "Refusals").
     blocked: bool = False
     refused: str | None = None
-    # A change to a locked item made anyway under `--replace ID`: written as unlock,
-    # change, relock in one write, so the item stays locked (never blocked as well).
+    # A change to a locked item made anyway under `--replace ID` or the entry's
+    # `replace: true`: written as unlock, change, relock in one write, so the item stays
+    # locked (never blocked as well).
     relock: bool = False
+    # Drift on a locked item: the spec itself says the item is locked, and its live
+    # value moved away from what the spec says the frozen item holds. Not written (it is
+    # `blocked` too) and not a refusal: plan reports it as a change (exit 2 with
+    # --detailed-exitcode), to be restored with `--replace` / `replace: true`.
+    drift: bool = False
+
+    @property
+    def why_blocked(self) -> str:
+        """Why apply leaves this blocked change unwritten, for the report."""
+        if self.refused is not None:
+            return self.refused
+        return DRIFT_REASON if self.drift else "item is locked"
 
     @property
     def tag_changes(self) -> dict[str, TagValue | None]:
@@ -424,14 +446,23 @@ class QueuePlan:
 
     @property
     def blocked(self) -> tuple[Change, ...]:
+        """Every change apply does not write: blocked by a lock or the service, or drift
+        on a locked item."""
         return tuple(c for c in self.changes if c.blocked)
 
+    @property
+    def drifted(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.drift)
+
     def counts(self) -> dict[str, int]:
+        """`blocked` and `drift` are disjoint: only a blocked change fails the plan."""
+        drift = len(self.drifted)
         return {
             "change": sum(1 for c in self.changes if not c.blocked),
             "lock": sum(1 for c in self.changes if c.lock == "lock"),
             "unlock": sum(1 for c in self.changes if c.lock == "unlock"),
-            "blocked": len(self.blocked),
+            "blocked": len(self.blocked) - drift,
+            "drift": drift,
         }
 
     def safety_violation(self) -> str | None:
@@ -460,6 +491,8 @@ class Plan:
     # What `apply PLANFILE` needs of the provider besides the endpoint (Provider.plan_options)
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     guard: str = "etag"  # the provider's concurrency guard: "etag" or "compare"
+    # tags are labels (Capabilities.label_tags): shown as `label rfi: added`, not as values
+    labels: bool = False
     # The plan's clock, read once: what relative times in conditions (`now-7d`) counted
     # from. Saved in the plan file; `apply PLANFILE` never evaluates anything again.
     evaluated_at: datetime | None = None
@@ -480,15 +513,24 @@ class Plan:
     def blocked(self) -> tuple[Change, ...]:
         return tuple(c for q in self.queues for c in q.blocked)
 
+    @property
+    def failing(self) -> tuple[Change, ...]:
+        """The blocked changes that fail the plan: drift does not."""
+        return tuple(c for c in self.blocked if not c.drift)
+
     def safety_violations(self) -> list[str]:
         return [v for q in self.queues if (v := q.safety_violation())]
 
     def summary(self) -> dict[str, int]:
-        total = {"items_seen": 0, "change": 0, "lock": 0, "unlock": 0, "blocked": 0}
+        """The plan file's `summary`; `drift` only when there is some, so plans without
+        it read as before."""
+        total = {"items_seen": 0, "change": 0, "lock": 0, "unlock": 0, "blocked": 0, "drift": 0}
         for q in self.queues:
             total["items_seen"] += q.items_seen
             for k, v in q.counts().items():
                 total[k] += v
+        if not total["drift"]:
+            del total["drift"]
         return total
 
 
@@ -505,6 +547,8 @@ class ItemResult:
 class ApplyReport:
     results: tuple[ItemResult, ...]
     requests: int = 0  # requests sent, every retry and refusal included (Provider.requests_sent)
+    # The signal (SIGINT, SIGTERM) that stopped the run after the write in flight
+    interrupted: str | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)

@@ -27,6 +27,9 @@ def check_endpoint(url: str) -> None:
         raise ConfigError(f"endpoint {shown!r} is not a valid URL") from None
     if parts.scheme not in ("https", "http") or not host:
         raise ConfigError(f"endpoint {shown!r} must be an https:// URL")
+    if parts.netloc.endswith(":"):
+        # urlsplit reads `host:` as no port at all: the user meant one and left it out
+        raise ConfigError(f"endpoint {shown!r} has an empty port after ':'; give the port or drop the ':'")
     if parts.username is not None or parts.password is not None:
         raise ConfigError("endpoint must not contain credentials (user:password@)")
     if parts.scheme == "http" and not is_loopback(host):

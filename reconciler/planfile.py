@@ -63,6 +63,7 @@ def dump_plan(
     tool_version: str,
     created_at: str,
     warnings: Sequence[SpecWarning] = (),
+    problems: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The plan file text: sorted keys, ASCII only (so no editor or code page can change
     its bytes' meaning), ending with a newline.
@@ -72,7 +73,8 @@ def dump_plan(
     on a large plan (BENCHMARKS.md) — one line per change keeps diffs per item and uses
     the C encoder.
     """
-    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings)
+    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings,
+                       problems=problems)
     options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
                                "default": _json_default}
     compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
@@ -97,10 +99,13 @@ def plan_to_dict(
     tool_version: str,
     created_at: str,
     warnings: Sequence[SpecWarning] = (),
+    problems: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The plan file document (every queue setting apply needs travels in its QueuePlan).
-    `warnings` (spec entries the queues lack) are kept only when there are some, so a
-    plan without them reads as before."""
+    `warnings` (spec entries the queues lack) and `problems` (why the plan fails, each
+    `{kind, message}`: what a script reading `plan --format json` needs to say why) are
+    kept only when there are some, so a plan without them reads as before; a loaded
+    plan's problems are worked out again, never trusted from the file."""
     provider: dict[str, Any] = {"type": plan.provider_type, "endpoint": plan.endpoint}
     if plan.provider_options:
         provider["options"] = dict(plan.provider_options)
@@ -116,6 +121,8 @@ def plan_to_dict(
     }
     if warnings:
         doc["warnings"] = [w.to_json() for w in warnings]
+    if problems:
+        doc["problems"] = [dict(p) for p in problems]
     doc["checksum"] = _checksum(doc)
     return doc
 
@@ -136,7 +143,7 @@ def _queue_to_json(queue: QueuePlan, guard: str) -> dict[str, Any]:
 
 
 def _change_to_json(change: Change, guard: str) -> dict[str, Any]:
-    """`relock` is written only when true, so plans without `--replace` read as before."""
+    """`relock` and `drift` are written only when true, so plans without them read as before."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     sources = []
@@ -160,6 +167,7 @@ def _change_to_json(change: Change, guard: str) -> dict[str, Any]:
         "sources": sources,
         "base": _kept_base(change, guard),
         **({"relock": True} if change.relock else {}),
+        **({"drift": True} if change.drift else {}),
     }
     if change.refused is not None:
         doc["refused"] = change.refused
@@ -318,6 +326,7 @@ class _Reader:
             queues=tuple(queues),
             provider_options=doc["provider"].get("options", {}),
             guard=provider_class(doc["provider"]["type"]).capabilities.guard,
+            labels=provider_class(doc["provider"]["type"]).capabilities.label_tags,
             evaluated_at=self.evaluated_at(doc),
             shows_clock="evaluated_at" in doc,
         )
@@ -393,6 +402,9 @@ class _Reader:
         relock = raw.get("relock", False)
         if relock and (raw["blocked"] or raw["lock"] is not None):
             raise self.fail(path + ("relock",), "a relocked change (`--replace`) is neither blocked nor a lock change")
+        drift = raw.get("drift", False)
+        if drift and not (raw["blocked"] and raw["lock"] is None and raw.get("refused") is None):
+            raise self.fail(path + ("drift",), "drift on a locked item is blocked, neither a lock change nor refused")
         return Change(
             item_id=raw["id"],
             etag=raw["etag"],
@@ -402,6 +414,7 @@ class _Reader:
             blocked=raw["blocked"] or raw.get("refused") is not None,
             refused=raw.get("refused"),
             relock=relock,
+            drift=drift,
         )
 
     def tag_value(self, value: Any, path: JsonPath) -> Any:

@@ -112,12 +112,12 @@ def _read_and_diff(
 ) -> diff.QueueDiffer:
     """Each page diffed as it arrives, while the provider reads the next; a RELISTED
     listing starts the diff over."""
-    rules = provider.capabilities.status
-    differ = diff.QueueDiffer(queue, only, rules, replace, now)
+    rules, order = provider.capabilities.status, provider.capabilities.order
+    differ = diff.QueueDiffer(queue, only, rules, replace, order, now)
     with collector_paused(), closing(bounded(provider.pages(queue, progress), queue.id)) as pages:
         for page in pages:
             if page is RELISTED:
-                differ = diff.QueueDiffer(queue, only, rules, replace, now)
+                differ = diff.QueueDiffer(queue, only, rules, replace, order, now)
             else:
                 differ.add(page)
     return differ
@@ -160,6 +160,7 @@ def build_plan(
         queues=tuple(queue_plans),
         provider_options=provider.plan_options(),
         guard=provider.capabilities.guard,
+        labels=provider.capabilities.label_tags,
         evaluated_at=evaluated_at,
         shows_clock=any(reads_clock(q) for q in spec.queues),
     )
@@ -177,14 +178,15 @@ def missing_warnings(queue: QueueSpec, missing: Sequence[str]) -> list[SpecWarni
     for item_id in missing[:MAX_LOCATED_MISSING]:
         source = _entry_source(queue.submissions[item_id]) or queue.source
         out.append(SpecWarning(
-            f"queue {queue.id}: submission {item_id} is not in the queue; its entry is ignored",
-            source.file, source.line,
+            f"queue {queue.id}: submission {item_id} is not in the queue (a mistyped id?); "
+            "reconciler cannot create items, so this entry does nothing",
+            source.file, source.line, source.column,
         ))
     rest = len(missing) - MAX_LOCATED_MISSING
     if rest > 0:
         out.append(SpecWarning(
-            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue "
-            "and are ignored", queue.source.file, queue.source.line,
+            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue",
+            queue.source.file, queue.source.line, queue.source.column,
         ))
     return out
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 from .conditions import operand, where_problems
-from .errors import Located, UserErrors, suggest
+from .errors import Located, UserError, UserErrors, suggest
 from .fastschema import compile_predicate
 from .model import (
     Assignment,
@@ -43,6 +43,7 @@ from .model import (
 )
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
+from .resolve import find_oscillations
 from .secret_keys import is_secret_key
 from .sources import RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, read_source
 from .yamlload import Document, read_yaml
@@ -206,6 +207,8 @@ class _Loader:
         root, self.errors = _read(self.path, self.display)
         self.files[os.path.realpath(self.path)] = root
         self.errors += _schema_errors(root, "spec")
+        if self.errors:
+            self.salvage(root)
         self.raise_errors()
         includes = [self.includes(root, i, q) for i, q in enumerate(root.data["queues"])]
         self.raise_errors()
@@ -215,18 +218,8 @@ class _Loader:
         queues = tuple(queue for queue, _ in built)
         self.check_unique_queues(root, queues)
         self.raise_errors()
-        provider_cls = provider_class(provider.type)
         for index, (queue, origins) in enumerate(built):
-            problems = capability_problems(queue, provider_cls.capabilities, provider.type)
-            for problem in problems + provider_cls.check_queue(queue):
-                self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
-            tag_types = _declared_tag_types(root.data["queues"][index])
-            for rule_index, rule in enumerate(queue.rules):
-                for path, message in where_problems(
-                    rule.where, ("rules", rule_index, "where"), provider_cls.capabilities.fields,
-                    tag_types, provider.type,
-                ):
-                    self.errors.append(root.error(("queues", index) + path, message, key=True))
+            self.check_queue(root, index, queue, origins, provider.type)
         self.raise_errors()
         digest = hashlib.sha256()
         for raw in [f.doc.raw for f in self.files.values()] + [s.raw for s in self.sources.values()]:
@@ -238,6 +231,49 @@ class _Loader:
                 dict.fromkeys(s.display for s in self.sources.values())),
             digest=digest.hexdigest(),
         )
+
+    def check_queue(self, root: _File, index: int, queue: QueueSpec,
+                    origins: dict[str, _Origin], service: str) -> None:
+        """The checks that need a valid structure: the service's (statuses, tag values,
+        options) and rule oscillation, in one round."""
+        provider_cls = provider_class(service)
+        problems = capability_problems(queue, provider_cls.capabilities, service)
+        for problem in problems + provider_cls.check_queue(queue):
+            self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
+        tag_types = _declared_tag_types(root.data["queues"][index])
+        for rule_index, rule in enumerate(queue.rules):
+            for path, message in where_problems(
+                rule.where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
+            ):
+                self.errors.append(root.error(("queues", index) + path, message, key=True))
+        self.errors.extend(find_oscillations(queue))
+
+    def salvage(self, root: _File) -> None:
+        """With schema errors somewhere, still check the queues the schema accepts (and
+        their includes) as a valid spec's are checked, so one round of `validate` shows
+        every problem the structure allows instead of one kind per round. Needs a valid
+        provider block; a queue or include that is itself invalid is left to its errors."""
+        data = root.data
+        if not isinstance(data, dict) or not isinstance(data.get("queues"), list):
+            return
+        if "provider" in data and not _validator("provider").is_valid(data["provider"]):
+            return
+        try:
+            provider = self.provider(root)
+            lock_option = provider_class(provider.type).capabilities.lock_option
+            for index, data_queue in enumerate(data["queues"]):
+                data_queue = _valid_part(data_queue)
+                if data_queue is None:
+                    continue
+                before = len(self.errors)
+                includes = self.includes(root, index, data_queue)
+                if len(self.errors) > before:
+                    continue
+                queue, origins = self.queue(root, index, data_queue, includes, provider.type, lock_option)
+                if len(self.errors) == before:
+                    self.check_queue(root, index, queue, origins, provider.type)
+        except UserError:
+            return  # the errors already found are the round's
 
     def raise_errors(self) -> None:
         if not self.errors:
@@ -497,6 +533,7 @@ def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignm
         status=setting(data["status"], ("status",)) if "status" in data else None,
         locked=setting(data["locked"], ("locked",)) if "locked" in data else None,
         tags=tag_settings,
+        replace=data.get("replace", False),
     )
 
 
@@ -510,6 +547,21 @@ def _declared_tag_types(queue: dict) -> dict[str, str]:
                 if column.target.startswith("tags.") and column.type is not None:
                     types[column.target[len("tags."):]] = column.type
     return types
+
+
+def _valid_part(queue: Any) -> dict | None:
+    """A queue's data as far as the schema accepts it: the queue itself, or without the
+    explicit entries the schema refuses (entries are keyed by id, so every other one
+    keeps its place in the file); None when even that is invalid."""
+    if _validator("queue").is_valid(queue):
+        return queue
+    entries = queue.get("submissions") if isinstance(queue, dict) else None
+    if not isinstance(entries, dict):
+        return None
+    entry = _validator("entry")
+    kept = {**queue, "submissions": {k: v for k, v in entries.items()
+                                     if isinstance(k, str) and k and entry.is_valid(v)}}
+    return kept if _validator("queue").is_valid(kept) else None
 
 
 def _condition(value: Any, item: bool = False) -> TagCondition:

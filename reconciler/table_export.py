@@ -23,6 +23,7 @@ from typing import Any, Sequence
 from .diff import item_order
 from .export import dump_spec, entry_of, spec_document
 from .model import Item, ProviderConfig, QueueSpec, format_scalar, scalar_kind
+from .providers import provider_class
 
 # model.scalar_kind → the column type a source declares (sources.TYPES)
 _COLUMN_TYPES = {"str": "string", "int": "integer", "float": "float", "bool": "boolean", "timestamp": "timestamp"}
@@ -46,9 +47,13 @@ def export_tables(
     """The spec text and each queue's table text (in `tables` order); `tables` are
     paths inside `out_dir`, where the spec is written."""
     doc = spec_document(provider, queues, out_dir)
+    capabilities = provider_class(provider.type).capabilities
+    order = capabilities.order or item_order
     texts = []
     for entry, (_queue, items), table in zip(doc["queues"], queues, tables):
-        rows = {item.id: entry_of(item) for item in sorted(items, key=lambda i: item_order(i.id))}
+        # only a status the service can set (export.entry_of); none: an empty cell
+        rows = {item.id: entry_of(item, capabilities.status)
+                for item in sorted(items, key=lambda i: order(i.id))}
         types = _column_types(rows.values())
         tabled = {i: row for i, row in rows.items() if _fits(i, row, types)}
         columns = _column_names(types)
@@ -78,7 +83,7 @@ def _column_types(rows: Any) -> dict[str, str]:
 
 def _fits(item_id: str, row: dict[str, Any], types: dict[str, str]) -> bool:
     """Whether every value of the row reads back from a typed cell as itself."""
-    if not _text_fits(item_id) or not _text_fits(row["status"]):
+    if not _text_fits(item_id) or ("status" in row and not _text_fits(row["status"])):
         return False
     for key, value in row.get("tags", {}).items():
         if isinstance(value, list) or _COLUMN_TYPES[scalar_kind(value)] != types[key]:
@@ -120,7 +125,7 @@ def _table_text(rows: dict[str, dict[str, Any]], types: dict[str, str], columns:
     for item_id, row in rows.items():
         tags = row.get("tags", {})
         writer.writerow([
-            item_id, row["status"], "true" if row.get("locked") else "",
+            item_id, row.get("status", ""), "true" if row.get("locked") else "",
             *(_cell(tags[key]) if key in tags else "" for key in types),
         ])
     return out.getvalue()

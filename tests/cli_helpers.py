@@ -21,3 +21,14 @@ def run_cli(*args: str, input: str | None = None, env: Mapping[str, str | None] 
     with runner.isolation(input=input, env=env) as (out, err, _mixed):
         code = main([str(a) for a in args])
     return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def live_item(example, item_id):
+    """An item of the example's local store as stored now (the example fixture's spec)."""
+    from reconciler.store import Store
+
+    store = Store(example.parent / ".reconciler" / "state.db")
+    try:
+        return store.get(item_id)
+    finally:
+        store.close()

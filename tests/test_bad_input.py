@@ -242,8 +242,8 @@ def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_chang
     assert (result.code, result.err) == (1, "")
     refusal = ("evaluation 9999999: statusBatch refused (HTTP 400): Specified Evaluation ID does not "
                "match submissions in the batch.")
-    for item in ITEMS:
-        assert f"  queue 9999999, item {item}: {refusal}\n" in result.out
+    # identical failures are folded into the first and a count (issue 27)
+    assert f"  queue 9999999, item {ITEMS[0]}: {refusal}\n  … and 2 more with the same reason\n" in result.out
     assert result.out.endswith(
         "Apply complete: 0 applied, 0 unchanged, 0 stale, 0 blocked, 3 failed, 0 skipped.\n"
     )

@@ -2,7 +2,7 @@
 that name the fix, output that says what it is about (one test per complaint)."""
 from __future__ import annotations
 
-from cli_helpers import run_cli
+from cli_helpers import live_item, run_cli
 
 
 # ------------------------------------------------------------------------ --only
@@ -252,39 +252,64 @@ def with_missing_entry(example):
     return example
 
 
-MISSING = "queue 9615000: submission 1234 is not in the queue; its entry is ignored"
+MISSING = ("queue 9615000: submission 1234 is not in the queue (a mistyped id?); reconciler "
+           "cannot create items, so this entry does nothing")
+AT = ":26:24"  # the entry's first field
 
 
 @pytest.mark.parametrize("quiet", [[], ["-q"]])
-def test_an_entry_not_in_the_queue_is_a_located_warning_even_with_quiet(example, quiet):
-    result = run_cli("plan", with_missing_entry(example), *quiet)
+def test_an_entry_not_in_the_queue_is_a_located_error_even_with_quiet(example, quiet):
+    """Updated for issue 27: such an entry was a warning and the plan exited 0."""
+    result = run_cli("plan", with_missing_entry(example), "--detailed-exitcode", *quiet)
+    assert result.code == 1
+    assert f"error: {example}{AT}: {MISSING}" in result.err.splitlines()
+    assert "--allow-missing" in result.err
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_allow_missing_makes_an_entry_not_in_the_queue_a_located_warning(example, quiet):
+    result = run_cli("plan", with_missing_entry(example), "--allow-missing", *quiet)
     assert result.code == 0
-    assert f"warning: {example}:26: {MISSING}" in result.err.splitlines()
+    assert f"warning: {example}{AT}: {MISSING}" in result.err.splitlines()
 
 
 def test_an_entry_not_in_the_queue_is_in_every_format(example, tmp_path):
     spec = with_missing_entry(example)
     markdown = run_cli("plan", spec, "--format", "markdown").out
-    assert "**Warnings:**" in markdown and f"`{spec}:26: {MISSING}`" in markdown
+    assert "**Errors:**" in markdown and f"`{spec}{AT}: {MISSING}`" in markdown
+    assert "**This plan fails**" in markdown
     github = run_cli("plan", spec, "--format", "github").out
-    assert f"::warning file={spec},line=26,title=not in the queue::{MISSING}" in github.splitlines()
+    assert f"::error file={spec},line=26,col=24,title=not in the queue::{MISSING}" in github.splitlines()
+    allowed = run_cli("plan", spec, "--format", "github", "--allow-missing").out
+    assert f"::warning file={spec},line=26,col=24,title=not in the queue::{MISSING}" in allowed.splitlines()
     document = json.loads(run_cli("plan", spec, "--format", "json").out)
-    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 26}]
+    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 26, "column": 24}]
     saved = tmp_path / "plan.json"
-    assert run_cli("plan", spec, "-o", saved).code == 0
+    assert run_cli("plan", spec, "-o", saved, "--allow-missing").code == 0
     shown = run_cli("show", saved, "--format", "markdown")
-    assert shown.code == 0 and f"`{spec}:26: {MISSING}`" in shown.out
+    assert shown.code == 1 and f"`{spec}{AT}: {MISSING}`" in shown.out
 
 
-def test_fail_on_missing_fails_the_plan_and_refuses_apply(example):
+def test_an_entry_not_in_the_queue_fails_the_plan_and_apply_refuses_unless_allowed(example):
     spec = with_missing_entry(example)
-    failed = run_cli("plan", spec, "--fail-on-missing")
-    assert failed.code == 1
-    assert "(--fail-on-missing)" in failed.err and f"{spec}:26:" in failed.err
-    assert "**This plan fails**" in run_cli("plan", spec, "--fail-on-missing", "--format", "markdown").out
-    refused = run_cli("apply", spec, "--fail-on-missing", "--auto-approve")
+    refused = run_cli("apply", spec, "--auto-approve")
     assert refused.code == 1 and "Nothing was applied" in refused.err
-    assert run_cli("plan", spec, "--detailed-exitcode").code == 2
+    assert run_cli("plan", spec, "--allow-missing", "--detailed-exitcode").code == 2
+    assert run_cli("apply", spec, "--allow-missing", "--auto-approve").code == 0
+
+
+def test_never_matches_the_spec_while_entries_were_ignored(example):
+    spec = with_missing_entry(example)
+    assert run_cli("apply", spec, "--allow-missing", "--auto-approve").code == 0
+    result = run_cli("plan", spec, "--allow-missing", "--detailed-exitcode")
+    assert result.code == 0
+    assert "matches the spec" not in result.out
+    assert "1 spec entry for submissions not in their queue did nothing" in result.out
+
+
+def test_fail_on_missing_is_gone_replaced_by_allow_missing(example):
+    result = run_cli("plan", example, "--fail-on-missing")
+    assert result.code == 1 and "--fail-on-missing" in result.err
 
 
 # ----------------------------------------------------------- a stopped server
@@ -339,8 +364,8 @@ def test_export_writes_the_schema_its_first_line_points_at(example, tmp_path):
     target = first.removeprefix("# yaml-language-server: $schema=")
     schema = out.parent / target
     assert schema.read_text() == run_cli("schema").out
-    schema.write_text("{}")  # an outdated copy is brought up to date
-    assert run_cli("export", example, "-o", out).code == 0
+    schema.write_text("{}")  # an outdated copy is brought up to date with --force (issue 27)
+    assert run_cli("export", example, "-o", out, "--force").code == 0
     assert schema.read_text() == run_cli("schema").out
 
 
@@ -433,16 +458,6 @@ def with_locked_correction(example):
     return example
 
 
-def live_item(example, item_id):
-    from reconciler.store import Store
-
-    store = Store(example.parent / ".reconciler" / "state.db")
-    try:
-        return store.get(item_id)
-    finally:
-        store.close()
-
-
 def test_replace_turns_a_blocked_change_into_one_marked_change_that_keeps_the_lock(example):
     spec = with_locked_correction(example)
     assert run_cli("plan", spec).code == 1  # blocked without --replace
@@ -495,7 +510,9 @@ def test_replace_on_synapse_writes_the_change_and_keeps_the_lock_annotation(make
     spec.write_text(head + '      "9700001": {locked: true}\n')
     assert run_cli("apply", spec, "--auto-approve", env=env).code == 0
     spec.write_text(head + '      "9700001": {status: SCORED, tags: {score: 0.9}, locked: true}\n')
-    assert run_cli("plan", spec, env=env).code == 1  # blocked
+    # the entry that locks the item states other values than it holds: drift, not written
+    drifted = run_cli("plan", spec, "--detailed-exitcode", env=env)
+    assert drifted.code == 2 and "≠ 9700001  DRIFT" in drifted.out, drifted.out + drifted.err
     applied = run_cli("apply", spec, "--replace", "9700001", "--auto-approve", env=env)
     assert applied.code == 0, applied.out + applied.err
     status = requests.get(f"{sb.url}/evaluation/submission/9700001/status",

@@ -81,7 +81,7 @@ def test_an_unknown_tag_name_fails_the_plan_and_sends_nothing_else(make_sandbox,
     spec = write_spec(tmp_path, sb.url, "      - name: s\n        where: {}\n        set: {tags: [scord]}\n")
     result = run_cli("apply", spec, "--auto-approve")
     assert result.code == 1
-    assert "project 7 has no tag 'scord' (its tags: accepted, locked, rejected, scored)" in result.err
+    assert "project 7 has no tag 'scord' (did you mean 'scored'?) (its tags: accepted, locked, rejected, scored)" in result.err
     assert [r["path"] for r in sb.request_log()] == ["/task_tags/"]
 
 

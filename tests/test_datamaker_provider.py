@@ -189,7 +189,9 @@ def test_an_unknown_tag_name_is_one_error_before_any_task_is_read(make_sandbox):
     with provider(sb) as prov, pytest.raises(ProviderError) as caught:
         plan_only(prov, q)
     assert str(caught.value) == (
-        "project 7 has no tag 'gold', 'scord' (its tags: accepted, locked, rejected, scored); "
+        # did-you-mean added by issue 27 (updated deliberately)
+        "project 7 has no tag 'gold', 'scord' (did you mean 'scored'?) (its tags: accepted, locked, rejected, "
+        "scored); "
         "datamaker tags are created in the project's settings, reconciler only adds and removes them"
     )
     assert [r["path"] for r in sb.request_log()] == ["/task_tags/"]

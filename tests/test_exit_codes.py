@@ -118,7 +118,10 @@ def test_apply_plan_file_that_is_corrupt_or_missing_exits_1(tmp_path):
 
 def test_apply_plan_file_with_a_blocked_change_exits_1(example, tmp_path):
     saved = tmp_path / "plan.json"
-    assert run_cli("plan", blocking(example), "-o", saved).code == 1
+    # `plan -o` no longer saves a failing plan (issue 27); its JSON document is the same file
+    printed = run_cli("plan", blocking(example), "--format", "json")
+    assert printed.code == 1
+    saved.write_text(printed.out)
     result = run_cli("apply", saved, "--auto-approve")
     assert result.code == 1 and "Nothing was applied" in result.err
 
@@ -133,7 +136,7 @@ def test_validate_exit_code(example, prepare, code, fmt):
 
 def test_validate_usage_errors_exit_1(example, tmp_path):
     assert run_cli("validate").code == 1
-    assert run_cli("validate", "--format", "json", example).code == 1
+    assert run_cli("validate", "--format", "yaml", example).code == 1  # json exists since issue 27
     assert run_cli("validate", tmp_path / "missing.yaml").code == 1
 
 

@@ -190,10 +190,44 @@ def test_export_to_an_unwritable_place_is_one_line_and_exit_1(tmp_path):
                           "No such file or directory\n")
 
 
-def test_export_needs_an_output(tmp_path):
+def test_export_without_an_output_writes_to_stdout(tmp_path):
+    """Was test_export_needs_an_output: issue 27 made stdout the default."""
     spec = seed(tmp_path, [{"id": "9700001", "status": "RECEIVED"}])
     result = run_cli("export", spec)
-    assert result.code == 1 and "Missing option '-o'" in result.err
+    assert result.code == 0 and result.out == run_cli("export", spec, "-o", "-").out
+    assert "9700001" in result.out and not (tmp_path / "spec.schema.json").exists()
+
+
+def test_export_refuses_an_existing_file_without_force(tmp_path):
+    spec = seed(tmp_path, [{"id": "9700001", "status": "RECEIVED"}])
+    out = tmp_path / "current.yaml"
+    out.write_text("mine\n")
+    result = run_cli("export", spec, "-o", out)
+    assert result.code == 1 and out.read_text() == "mine\n"
+    assert result.err == (f"error: {out}: already exists; pass --force to replace it, or export to "
+                          "another file (or to stdout: leave out -o)\n")
+    assert run_cli("export", spec, "-o", out, "--force").code == 0
+    assert "9700001" in out.read_text()
+
+
+def test_export_never_writes_over_its_input_spec_even_with_force(tmp_path):
+    spec = seed(tmp_path, [{"id": "9700001", "status": "RECEIVED"}])
+    before = spec.read_text()
+    result = run_cli("export", spec, "-o", spec, "--force")
+    assert result.code == 1 and "is the spec being exported" in result.err
+    assert spec.read_text() == before
+
+
+def test_export_keeps_a_users_own_spec_schema_json(tmp_path):
+    spec = seed(tmp_path, [{"id": "9700001", "status": "RECEIVED"}])
+    mine = tmp_path / "spec.schema.json"
+    mine.write_text('{"mine": true}\n')
+    result = run_cli("export", spec, "-o", tmp_path / "current.yaml")
+    assert result.code == 0 and mine.read_text() == '{"mine": true}\n'
+    assert "spec.schema.json exists and differs" in result.err
+    (tmp_path / "current.yaml").unlink()
+    assert run_cli("export", spec, "-o", tmp_path / "current.yaml", "--force").code == 0
+    assert "$defs" in mine.read_text()
 
 
 def test_an_exported_table_plans_to_no_changes_with_nasty_values(tmp_path):
@@ -240,8 +274,3 @@ def test_export_table_alone_prints_the_spec_that_includes_it(tmp_path, monkeypat
     assert "  - table: adopted.csv\n" in result.out and "auc: {column: auc, type: float}" in result.out
     Path("adopted.yaml").write_text(result.out)
     assert "No changes" in run_cli("plan", "adopted.yaml").out
-
-
-def test_export_needs_an_output(tmp_path):
-    result = run_cli("export", seed(tmp_path, []))
-    assert result.code == 1 and "Missing option '-o' / '--out' (or '--table')." in result.err

@@ -104,7 +104,8 @@ def test_text_marks_each_kind_of_change_and_ends_with_the_summary():
         "  + 9700002",
         "  - 9700003",
         "  ~ 9700004",
-        "  ! 9700005  BLOCKED: item is locked; add `locked: false` to change it",
+        "  ! 9700005  BLOCKED: item is locked; to change it and keep it locked add `replace: true` "
+        "to its entry (or pass --replace ID), to unlock it add `locked: false`",
         "  ~ 9700006",
     ]
     assert lines[0].startswith("Markers: ~ change · + change that locks")
@@ -182,7 +183,8 @@ def test_markdown_stays_under_the_cap_and_counts_what_it_left_out(limit):
     assert shown > 0 or limit < 2_000
     assert md.endswith(
         f"… {hidden:,} more changes not shown (output capped at {limit:,} characters); "
-        "run `reconciler show plan.json` on a saved plan for all"
+        "every change is in the saved plan file (in CI the `reconciler-plan` artifact): "
+        "`reconciler show plan.json`"
     )
     assert md.count("<details>") == md.count("</details>")
 
@@ -213,7 +215,8 @@ def test_github_annotates_each_blocked_change_at_its_source_and_summarises():
     out = render_plan_github(normal_plan()).splitlines()
     assert out == [
         "::error file=spec.yaml,line=33,title=blocked change::queue 9615000: 9700005 is blocked: "
-        'item is locked; add `locked: false` to change it (status: "SCORED" → "INVALID")',
+        "item is locked; to change it and keep it locked add `replace: true` to its entry "
+        '(or pass --replace ID), to unlock it add `locked: false` (status: "SCORED" → "INVALID")',
         "::notice title=reconciler plan::Plan: 5 to change (including 1 lock, 1 unlock), 1 blocked (of 52 items seen).",
     ]
 

@@ -9,10 +9,11 @@ from typing import Sequence
 
 import click
 
-from ..error_handler import EXIT_ERROR, EXIT_OK, echo_err
+from ..error_handler import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, echo_err
 from ..errors import UserError
 from ..model import ApplyReport
 from .inputs import id_list, is_plan_file, open_plan_file, plan_from_specs
+from .interrupt import stop_between_writes
 from .options import Options
 from .views import echo_notes, echo_warnings, make_view, new_meta
 
@@ -25,7 +26,7 @@ def apply(
     force: bool,
     fmt: str,
     only: Sequence[str],
-    fail_on_missing: bool,
+    allow_missing: bool,
     replace: Sequence[str],
     strict: bool = False,
 ) -> int:
@@ -41,21 +42,24 @@ def apply(
             )
         plan, queues, provider, meta = open_plan_file(targets[0])
         rediff = None
-        view = make_view(plan, meta, saved=True, force=force, fail_on_missing=fail_on_missing)
+        view = make_view(plan, meta, saved=True, force=force, allow_missing=allow_missing)
     else:
         _, provider, result = plan_from_specs(opts, targets, "apply", only, replace)
         plan, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(id_list(replace)))
-        view = make_view(plan, new_meta(result.missing), saved=False, force=force, fail_on_missing=fail_on_missing,
+        view = make_view(plan, new_meta(result.missing), saved=False, force=force, allow_missing=allow_missing,
                          strict_notes=result.ended if strict else ())
         echo_notes(result.ended)
     with provider:
-        echo_warnings(view.warnings)
-        if fmt == "text" or not auto_approve:
-            click.echo(render_plan_text(plan, color=opts.color, header=view.header), err=fmt != "text")
+        echo_warnings(view)
+        # the plan is shown before a confirmation, and otherwise unless -q asks for quiet
+        if not auto_approve or (fmt == "text" and not opts.quiet):
+            click.echo(render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings)), err=fmt != "text")
         if view.problems:
             for problem in view.problems:
                 echo_err(f"error: {problem}")
             echo_err("Nothing was applied.")
+            if fmt == "json":  # a script reading the report must learn why, too
+                _echo_report(ApplyReport(results=()), fmt, opts, refused=view.problem_docs)
             return EXIT_ERROR
         if not plan.has_changes:
             _echo_report(ApplyReport(results=(), requests=provider.requests_sent() or 0), fmt, opts)
@@ -65,13 +69,17 @@ def apply(
         progress = opts.progress()
         total = len([c for c in plan.changes if not c.blocked])
         try:
-            report = apply_plan(plan, provider, queues, rediff=rediff, progress=progress.line("Writing", total))
+            with stop_between_writes() as stop:
+                report = apply_plan(plan, provider, queues, rediff=rediff,
+                                    progress=progress.line("Writing", total), stop=stop)
         finally:
             progress.close()
         sent = provider.requests_sent()  # the whole command's: apply SPEC's listing too
         if sent is not None:
             report = dataclasses.replace(report, requests=sent)
     _echo_report(report, fmt, opts)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
     stale = report.count("stale")
     if stale:
         # what to do next: the stale items' new state has not been reviewed by anyone
@@ -83,11 +91,11 @@ def apply(
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _echo_report(report: ApplyReport, fmt: str, opts: Options) -> None:
+def _echo_report(report: ApplyReport, fmt: str, opts: Options, refused: Sequence[dict] = ()) -> None:
     if fmt == "json":
         from ..render.report import report_to_dict
 
-        click.echo(json.dumps(report_to_dict(report), indent=2, sort_keys=True))
+        click.echo(json.dumps(report_to_dict(report, refused), indent=2, sort_keys=True))
     else:
         from ..render.report import render_report_text
 

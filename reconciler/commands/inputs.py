@@ -59,9 +59,9 @@ def _wrong_kind_for_spec(path: str, command: str) -> UserError | None:
 
 
 def load_specs(paths: Sequence[str], command: str) -> list[Spec]:
-    """Every spec, with every error of every file at once (raised as UserErrors);
+    """Every spec, with every error of every file at once (raised as UserErrors; the
+    loader checks rule oscillation with the service's checks, in one round);
     `command` is named when a file is an include file, which only a spec lists."""
-    from ..resolve import find_oscillations
     from ..spec import load_spec
 
     specs, errors = [], []
@@ -78,12 +78,38 @@ def load_specs(paths: Sequence[str], command: str) -> list[Spec]:
         except UserError as exc:
             errors.append(exc)
             continue
-        for queue in spec.queues:
-            errors.extend(find_oscillations(queue))
         specs.append(spec)
     if errors:
-        raise UserErrors(errors)
+        raise UserErrors(capped_per_file(errors))
     return specs
+
+
+# Problems listed per file; a 100,000-row table with one bad column would otherwise print
+# 100,000 lines that all say the same thing
+MAX_ERRORS_PER_FILE = 50
+
+
+def capped_per_file(errors: Sequence[UserError]) -> list[UserError]:
+    """The first MAX_ERRORS_PER_FILE errors of each file, then one line counting the rest
+    of that file's; errors without a file are all kept."""
+    from ..errors import Located
+
+    kept: list[UserError] = []
+    seen: dict[str, int] = {}
+    for error in errors:
+        file = error.file if isinstance(error, Located) else None
+        if file is None:
+            kept.append(error)
+            continue
+        seen[file] = seen.get(file, 0) + 1
+        if seen[file] <= MAX_ERRORS_PER_FILE:
+            kept.append(error)
+    for file, count in seen.items():
+        if count > MAX_ERRORS_PER_FILE:
+            more = count - MAX_ERRORS_PER_FILE
+            kept.append(Located(file, None, None, f"… and {more:,} more problem{'s' if more != 1 else ''} "
+                                                  "in this file (fix these and validate again)"))
+    return kept
 
 
 def id_list(values: Sequence[str]) -> tuple[str, ...]:

@@ -23,28 +23,39 @@ def plan(
     detailed_exitcode: bool,
     only: Sequence[str],
     force: bool,
-    fail_on_missing: bool,
+    allow_missing: bool,
     replace: Sequence[str],
     strict: bool = False,
 ) -> int:
     from ..planfile import dump_plan
 
+    to_stdout = out == "-"
+    if to_stdout and fmt == "markdown":
+        # the report goes to stderr when stdout holds the plan file: a PR comment there
+        # would be lost in a log, so say so instead of quietly moving it
+        raise UserError("-o - writes the plan file to stdout, which leaves --format markdown nowhere "
+                        "to go: save the plan with -o plan.json and redirect the markdown, or leave out -o")
     with annotated(fmt):
         _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
         provider.close()
-        echo_warnings(result.missing)
         echo_notes(result.ended)
         meta = new_meta(result.missing)
-        view = make_view(result.plan, meta, saved=False, force=force, fail_on_missing=fail_on_missing,
+        view = make_view(result.plan, meta, saved=False, force=force, allow_missing=allow_missing,
                          strict_notes=result.ended if strict else ())
-        to_stdout = out == "-"
-        if not (to_stdout and fmt == "json"):  # else the same document twice
+        echo_warnings(view)
+        # a failing plan is not saved: apply would refuse it, and a file that exists
+        # reads as "ready to apply"
+        save = out is not None and not view.problems
+        if not (to_stdout and fmt == "json" and save):  # else the same document twice
             click.echo(render(result.plan, fmt, opts, view), err=to_stdout)
-        if to_stdout:
-            click.echo(dump_plan(result.plan, **meta), nl=False)
+        if out is not None and not save:
+            echo_err(f"The plan fails, so it was not saved to {'stdout' if to_stdout else out}: "
+                     "apply would refuse it (the reasons follow).")
+        elif to_stdout:
+            click.echo(dump_plan(result.plan, **meta, problems=view.problem_docs), nl=False)
         elif out:
             try:
-                Path(out).write_text(dump_plan(result.plan, **meta), encoding="utf-8")
+                Path(out).write_text(dump_plan(result.plan, **meta, problems=view.problem_docs), encoding="utf-8")
             except OSError as exc:
                 raise UserError(f"{out}: cannot write the plan file: {exc.strerror}") from None
             if not opts.quiet:

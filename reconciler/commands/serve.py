@@ -51,6 +51,7 @@ def serve(
     list_rows: str,
     one_host: bool = False,
     quirk: Sequence[str] = (),
+    url_file: str | None = None,
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
 
@@ -61,5 +62,5 @@ def serve(
         max_per_minute=max_per_minute, random_seed=random_seed,
         lock_refuses_updates=not no_lock_refusal, one_host=one_host,
         supervisely_meta_update=meta_update, supervisely_list_rows=list_rows, quirks=quirks(quirk),
-    ))
+    ), url_file=url_file)
     return EXIT_OK

@@ -16,7 +16,7 @@ def show(opts: Options, planfile: str, fmt: str) -> int:
     data = read_plan_file(planfile)
     loaded = load_plan(data, planfile)
     view = make_view(loaded.plan, saved_meta(loaded), saved=True, force=False)
-    echo_warnings(view.warnings)
+    echo_warnings(view)
     if fmt == "json":
         click.echo(data.decode("utf-8").rstrip("\n"))
     else:

@@ -2,25 +2,58 @@
 oscillation); reads nothing but the spec files and their includes, sends nothing."""
 from __future__ import annotations
 
-from typing import Sequence
+import json
+from typing import Any, Sequence
 
 import click
 
-from ..error_handler import EXIT_OK
+from ..error_handler import EXIT_ERROR, EXIT_OK
+from ..errors import Located, UserError, UserErrors
 from .inputs import load_specs
 from .options import Options
 from .views import annotated
 
 
 def validate(opts: Options, specs: Sequence[str], fmt: str) -> int:
+    if fmt == "json":
+        return _validate_json(specs)
     with annotated(fmt):
         loaded = load_specs(specs, "validate")
     for spec in loaded:
-        rules = sum(len(q.rules) for q in spec.queues)
-        entries = sum(len(q.submissions) for q in spec.queues)
         if not opts.quiet:
+            counts = _counts(spec)
             click.echo(
-                f"{spec.files[0]}: valid ({len(spec.queues)} queue(s), {rules} rule(s), "
-                f"{entries} explicit submission(s))"
+                f"{spec.files[0]}: valid ({counts['queues']} queue(s), {counts['rules']} rule(s), "
+                f"{counts['entries']} explicit submission(s))"
             )
     return EXIT_OK
+
+
+def _counts(spec: Any) -> dict[str, int]:
+    return {
+        "queues": len(spec.queues),
+        "rules": sum(len(q.rules) for q in spec.queues),
+        "entries": sum(len(q.submissions) for q in spec.queues),
+    }
+
+
+def _validate_json(specs: Sequence[str]) -> int:
+    """One JSON document on stdout whatever the outcome: `valid`, each valid file's
+    counts, and every problem with its file, line, column and message (null where the
+    problem has no place), so an editor or bot can place them without parsing text."""
+    try:
+        loaded = load_specs(specs, "validate")
+    except UserError as exc:
+        errors = exc.errors if isinstance(exc, UserErrors) else [exc]
+        doc = {"valid": False, "specs": [], "problems": [_problem(e) for e in errors]}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return EXIT_ERROR
+    doc = {"valid": True, "specs": [{"file": s.files[0], **_counts(s)} for s in loaded], "problems": []}
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def _problem(error: UserError) -> dict[str, Any]:
+    if isinstance(error, Located):
+        return {"file": error.file, "line": error.line, "column": error.column, "message": error.message}
+    return {"file": None, "line": None, "column": None, "message": str(error)}

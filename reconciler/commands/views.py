@@ -30,26 +30,46 @@ class View:
 
     meta: Mapping
     header: str
-    problems: tuple[str, ...] = ()
+    # why the plan fails, each (kind, message): kind is missing, blocked, refused, safety
+    # or settled (--strict)
+    reasons: tuple[tuple[str, str], ...] = ()
+    # --allow-missing: entries for submissions their queue lacks are warnings, not errors
+    allow_missing: bool = False
 
     @property
     def warnings(self) -> tuple:
+        """The located findings about entries their queue lacks (errors unless
+        allow_missing)."""
         return tuple(self.meta.get("warnings", ()))
 
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(message for _, message in self.reasons)
 
-def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, fail_on_missing: bool = False,
+    @property
+    def problem_docs(self) -> list[dict[str, str]]:
+        """The reasons as the JSON documents (plan file, apply report) carry them."""
+        return [{"kind": kind, "message": message} for kind, message in self.reasons]
+
+    @property
+    def level(self) -> str:
+        """How those findings are reported: "error" (the default) or "warning"."""
+        return "warning" if self.allow_missing else "error"
+
+
+def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, allow_missing: bool = False,
               strict_notes: Sequence[SpecWarning] = ()) -> View:
     from ..render.text import plan_header
 
     header = plan_header(
         plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
     )
-    missing = meta.get("warnings", ()) if fail_on_missing else ()
+    missing = () if allow_missing else meta.get("warnings", ())
     found = problems(plan, force, missing)
     if strict_notes:
-        found.insert(0, f"{len(strict_notes)} spec setting(s) settled otherwise (--strict): "
-                        "items ended in a state they can no longer leave")
-    return View(meta, header, tuple(found))
+        found.insert(0, ("settled", f"{len(strict_notes)} spec setting(s) settled otherwise (--strict): "
+                                    "items ended in a state they can no longer leave"))
+    return View(meta, header, tuple(found), allow_missing)
 
 
 def saved_meta(loaded: LoadedPlan) -> dict:
@@ -65,30 +85,33 @@ def new_meta(warnings: Sequence[SpecWarning] = ()) -> dict:
     }
 
 
-def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[str]:
-    """Problems that make plan fail and apply refuse (blocked changes, safety, and with
-    --fail-on-missing the spec entries their queue lacks)."""
+def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[tuple[str, str]]:
+    """Problems that make plan fail and apply refuse (blocked changes, safety, and
+    unless --allow-missing the spec entries their queue lacks: reconciler cannot create
+    items, so such an entry is a mistyped or outdated id that would pass CI green)."""
     found = []
     if missing:
-        found.append(
-            f"{len(missing)} warning(s) about spec entries for submissions not in their queue "
-            "(--fail-on-missing)"
-        )
-    locked = [c for c in plan.blocked if c.refused is None]
+        found.append(("missing",
+            f"{len(missing)} spec entr{'y names a submission' if len(missing) == 1 else 'ies name submissions'} "
+            "not in the queue: reconciler cannot create items; fix the id or pass --allow-missing "
+            "to ignore such entries"
+        ))
+    locked = [c for c in plan.failing if c.refused is None]
     if locked:
         ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
-        found.append(
-            f"{len(locked)} change(s) blocked by locks ({ids}): set `locked: false` "
-            "for an item to change it, or stop changing it"
-        )
-    refused = [c for c in plan.blocked if c.refused is not None]
+        found.append(("blocked",
+            f"{len(locked)} change(s) blocked by locks ({ids}): to change an item and keep it "
+            "locked add `replace: true` to its entry or pass --replace ID; to unlock it set "
+            "`locked: false`; or stop changing it"
+        ))
+    refused = [c for c in plan.failing if c.refused is not None]
     if refused:
         shown = "; ".join(f"{c.item_id}: {c.refused}" for c in refused[:5]) + (" …" if len(refused) > 5 else "")
-        found.append(
+        found.append(("refused",
             f"{len(refused)} change(s) the service would refuse ({shown}): stop asking for them"
-        )
+        ))
     if not force:
-        found += [f"{v} (use --force to override)" for v in plan.safety_violations()]
+        found += [("safety", f"{v} (use --force to override)") for v in plan.safety_violations()]
     return found
 
 
@@ -96,19 +119,20 @@ def render(plan: Plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "json":
         from ..render.json import render_plan_json
 
-        return render_plan_json(plan, **view.meta)
+        return render_plan_json(plan, **view.meta, problems=view.problem_docs)
     if fmt == "markdown":
         from ..render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings)
+        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings,
+                                    level=view.level)
     if fmt == "github":
         from ..render.github import render_plan_github
 
         _write_step_summary(plan, view)
-        return render_plan_github(plan, view.problems, view.warnings)
+        return render_plan_github(plan, view.problems, view.warnings, level=view.level)
     from ..render.text import render_plan_text
 
-    return render_plan_text(plan, color=opts.color, header=view.header)
+    return render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings))
 
 
 def _write_step_summary(plan: Plan, view: View) -> None:
@@ -120,7 +144,8 @@ def _write_step_summary(plan: Plan, view: View) -> None:
         try:
             with open(target, "a", encoding="utf-8") as fh:
                 fh.write(render_plan_markdown(
-                    plan, header=view.header, problems=view.problems, warnings=view.warnings
+                    plan, header=view.header, problems=view.problems, warnings=view.warnings,
+                    level=view.level,
                 ) + "\n")
         except OSError as exc:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
@@ -146,11 +171,12 @@ def echo_notes(notes: Sequence[SpecWarning]) -> None:
         echo_err(f"note: {note}")
 
 
-def echo_warnings(warnings: Sequence[SpecWarning]) -> None:
+def echo_warnings(view: View) -> None:
     """Spec entries the queue lacks, at their lines, on stderr in every format and even
-    with -q: they are findings about the spec (a mistyped id), not progress notes."""
-    for warning in warnings:
-        echo_err(f"warning: {warning}")
+    with -q: they are findings about the spec (a mistyped id), not progress notes;
+    errors unless --allow-missing."""
+    for warning in view.warnings:
+        echo_err(f"{view.level}: {warning}")
 
 
 @contextmanager

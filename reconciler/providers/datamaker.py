@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..errors import suggest
 from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
@@ -266,7 +267,8 @@ class DatamakerProvider(Provider):
             missing.append(queue.lock_key)
         if missing:
             known = ", ".join(sorted(tags)) or "none"
-            which = ", ".join(repr(n) for n in missing)
+            which = ", ".join(repr(n) + (f" (did you mean {near!r}?)" if (near := suggest(n, tags)) else "")
+                              for n in missing)
             raise ProviderError(
                 f"project {queue.id} has no tag {which} (its tags: {known}); datamaker tags "
                 "are created in the project's settings, reconciler only adds and removes them"

@@ -65,6 +65,18 @@ PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
 
 
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+
+
+def objectid_order(item_id: str) -> tuple[int, int, str]:
+    """Works in creation order: a BSON ObjectId starts with its creation time and ends
+    with a counter, so its value as a number is that order; ordering digit-only ids
+    apart (diff.item_order) would list `…0010` before `…000a`. Anything else after."""
+    if _OBJECT_ID.fullmatch(item_id):
+        return (0, int(item_id, 16), "")
+    return (1, 0, item_id)
+
+
 class _Malformed(Exception):
     pass
 
@@ -78,6 +90,7 @@ class WorkflowResultsProvider(Provider):
         guard="compare",
         atomic_batches=False,
         status=StatusRules(values=("success", "failure")),
+        order=objectid_order,
     )
     options_schema = {
         "description": (
@@ -620,3 +633,4 @@ def updated_work(doc: Mapping[str, Any], change: Change) -> dict[str, Any]:
 
 def _encode(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+

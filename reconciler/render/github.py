@@ -32,14 +32,14 @@ def command(name: str, message: str, **properties: object) -> str:
 
 
 def render_plan_github(
-    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = ()
+    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = (), *, level: str = "warning",
 ) -> str:
     """A warning per spec entry the queue lacks and an error per blocked change, each at
     the spec line that causes it, then the plan's summary: a notice, or an error saying
     why when the plan fails (`problems`)."""
     lines = [
-        command("warning", printable(w.message),
-                file=printable(w.file) if w.file else None, line=w.line, title="not in the queue")
+        command(level, printable(w.message),
+                file=printable(w.file) if w.file else None, line=w.line, col=w.column, title="not in the queue")
         for w in warnings
     ]
     for queue in plan.queues:
@@ -47,20 +47,22 @@ def render_plan_github(
             source = _first_source(change)
             message = (
                 f"queue {printable(queue.queue_id)}: {printable(change.item_id)} is blocked: "
-                f"{printable(blocked_reason(change))} ({'; '.join(field_line(f) for f in change.fields)})"
+                f"{printable(blocked_reason(change))} ({'; '.join(field_line(f, plan.labels) for f in change.fields)})"
             )
+            if change.drift:
+                message = message.replace(" is blocked: ", " drifted: ", 1)
             lines.append(command(
-                "error", message,
+                "warning" if change.drift else "error", message,
                 file=printable(source.file) if source else None,
                 line=source.line if source else None,
-                title="refused change" if change.refused else "blocked change",
+                title="refused change" if change.refused else "drift on a locked item" if change.drift else "blocked change",
             ))
         for change in (c for c in queue.changes if c.relock):
             source = _first_source(change)
             lines.append(command(
                 "warning",
                 f"queue {printable(queue.queue_id)}: {printable(change.item_id)} {REPLACED} "
-                f"({'; '.join(field_line(f) for f in change.fields)})",
+                f"({'; '.join(field_line(f, plan.labels) for f in change.fields)})",
                 file=printable(source.file) if source else None,
                 line=source.line if source else None,
                 title="locked item changed",
@@ -69,7 +71,7 @@ def render_plan_github(
         message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}{_evaluated(plan)}"
         lines.append(command("error", message, title="reconciler plan"))
     else:
-        lines.append(command("notice", summary_sentence(plan) + _evaluated(plan), title="reconciler plan"))
+        lines.append(command("notice", summary_sentence(plan, len(warnings)) + _evaluated(plan), title="reconciler plan"))
     return "\n".join(lines)
 
 

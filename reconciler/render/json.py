@@ -2,7 +2,7 @@
 and `plan -o plan.json` produce the same file (DESIGN §7)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..model import Plan
 from ..notes import SpecWarning
@@ -15,6 +15,8 @@ def render_plan_json(
     tool_version: str,
     created_at: str,
     warnings: Sequence[SpecWarning] = (),
+    problems: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The plan file text without its final newline (the CLI's echo adds one)."""
-    return dump_plan(plan, tool_version=tool_version, created_at=created_at, warnings=warnings).removesuffix("\n")
+    return dump_plan(plan, tool_version=tool_version, created_at=created_at, warnings=warnings,
+                     problems=problems).removesuffix("\n")

@@ -4,8 +4,10 @@ Every value from the spec or the service is written as a code span: GitHub rende
 HTML, links, emphasis or @mentions inside one, so a tag value can neither inject
 markup nor ping people; the only character that still needs care is `|`, which would
 split a table cell and is escaped as `\\|`. Comments have a size limit (65,536
-characters), so the output is capped and says what it left out; blocked changes come
-first in each queue so the cap never hides them.
+characters), so the output is capped and says what it left out: blocked changes come
+first in each queue, then drift on locked items, then locks and unlocks, so the cap
+hides ordinary changes before anything about locks; a change of tags only is one row,
+so a 300-item score upload fits.
 """
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import html
 import re
 from typing import Sequence
 
-from ..model import Change, FieldChange, Plan, QueuePlan
+from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan
 from ..notes import SpecWarning
-from .text import blocked_reason, describe_value, guard_note, printable, summary_sentence
+from .text import blocked_reason, describe_value, guard_note, label_change, printable, summary_sentence
 
 TITLE = "### reconciler plan"
 _CLOSE = "\n</details>\n"
@@ -39,6 +41,7 @@ def render_plan_markdown(
     header: str | None = None,
     problems: Sequence[str] = (),
     warnings: Sequence[SpecWarning] = (),
+    level: str = "warning",
 ) -> str:
     """At most `limit` characters; changes that do not fit are counted in a final note.
 
@@ -46,7 +49,8 @@ def render_plan_markdown(
     the plan fails (blocked changes, safety limits): a PR comment that looked like any
     other plan would let a reviewer approve one that `apply` will refuse. `warnings`
     (spec entries the queue lacks, at their lines) come before the changes for the same
-    reason: a typo in an id must not pass review as "nothing to do"."""
+    reason: a typo in an id must not pass review as "nothing to do"; `level` says
+    whether they are errors (the default of plan) or warnings (--allow-missing)."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT}")
     total = len(plan.changes)
@@ -59,8 +63,9 @@ def render_plan_markdown(
         out.add("**This plan fails** (exit 1; `apply` refuses it):\n\n")
         out.add("".join(f"- {cell_code(p)}\n" for p in problems) + "\n")
     if warnings:
-        out.add("**Warnings:**\n\n" + "".join(f"- {cell_code(str(w))}\n" for w in warnings) + "\n")
-    out.add(f"**{summary_sentence(plan)}**\n\n")
+        heading = "**Errors:**" if level == "error" else "**Warnings:**"
+        out.add(f"{heading}\n\n" + "".join(f"- {cell_code(str(w))}\n" for w in warnings) + "\n")
+    out.add(f"**{summary_sentence(plan, len(warnings))}**\n\n")
     note = guard_note(plan)
     if note:
         out.add(f"_{html.escape(note)}_\n\n")
@@ -80,8 +85,8 @@ def render_plan_markdown(
             continue
         if not out.add(_opening(queue)):
             break
-        for change in sorted(queue.changes, key=lambda c: not c.blocked):
-            if not out.add(_rows(change)):
+        for change in sorted(queue.changes, key=_urgency):
+            if not out.add(_rows(change, plan.labels)):
                 break
             shown += 1
         out.force(_CLOSE)  # room reserved up front: a cut table is still closed
@@ -119,30 +124,68 @@ def _opening(queue: QueuePlan) -> str:
         f"\n<details><summary>Queue {html.escape(printable(queue.queue_id))}: "
         f"{n} change{'s' if n != 1 else ''}</summary>\n"
     ]
-    if queue.blocked:
-        reasons = sorted({blocked_reason(c) for c in queue.blocked})
+    failing = [c for c in queue.blocked if not c.drift]
+    if failing:
+        reasons = sorted({blocked_reason(c) for c in failing})
         lines.append(f"**Blocked** ({html.escape(printable('; '.join(reasons)))}): listed first.\n")
+    if queue.drifted:
+        lines.append(f"**Drift on locked items** ({html.escape(printable(DRIFT_REASON))}).\n")
     lines.append("| Item | Field | Before | After | Source |\n| --- | --- | --- | --- | --- |\n")
     return "\n".join(lines)
 
 
-def _rows(change: Change) -> str:
+def _urgency(change: Change) -> int:
+    """Listing order within a queue (stable, so ids stay in order within each kind)."""
+    if change.blocked and not change.drift:
+        return 0
+    if change.drift:
+        return 1
+    if change.lock or change.relock:
+        return 2
+    return 3
+
+
+def _rows(change: Change, labels: bool = False) -> str:
     item = cell_code(change.item_id)
-    if change.blocked:
+    if change.drift:
+        item += " **drift (locked)**"
+    elif change.blocked:
         item += " **blocked**"
     elif change.relock:
-        item += " **locked; changed under --replace**"
+        item += " **locked; changed under --replace**"  # or its entry's `replace: true`
     elif change.lock:
         item += f" ({change.lock})"
+    if len(change.fields) > 1 and all(f.tag_key is not None for f in change.fields):
+        return f"| {item} | {_tags_row(change.fields, labels)} |\n"
     rows = []
     for i, f in enumerate(change.fields):
-        rows.append(f"| {item if i == 0 else ''} | {_field_cells(f)} |\n")
+        rows.append(f"| {item if i == 0 else ''} | {_field_cells(f, labels)} |\n")
     return "".join(rows)
 
 
-def _field_cells(f: FieldChange) -> str:
+def _field_cells(f: FieldChange, labels: bool = False) -> str:
     source = cell_code(str(f.source)) if f.source is not None else ""
+    if labels and (how := label_change(f)):
+        return " | ".join((cell_code(f"label {f.tag_key}"), "", cell_code(how), source))
     return " | ".join((cell_code(f.field), _value_cell(f.field, f.before), _value_cell(f.field, f.after), source))
+
+
+def _tags_row(fields: Sequence[FieldChange], labels: bool = False) -> str:
+    """Several tag changes of one item as one row: `tags` with the keys, then each
+    side as `key: value` pairs (on a label service, when every change adds or removes a
+    label: `labels` and `added: a, b · removed: c`), and the distinct sources."""
+    sources = "; ".join(dict.fromkeys(str(f.source) for f in fields if f.source is not None))
+    hows = [label_change(f) for f in fields] if labels else []
+    if hows and all(hows):
+        said = " · ".join(
+            f"{how}: " + ", ".join(f.tag_key or "" for f, h in zip(fields, hows) if h == how)
+            for how in ("added", "removed") if how in hows
+        )
+        return " | ".join((cell_code("labels"), "", cell_code(said), cell_code(sources)))
+    keys = ", ".join(f.tag_key or "" for f in fields)
+    before = " · ".join(f"{f.tag_key}: {describe_value(f.field, f.before)}" for f in fields)
+    after = " · ".join(f"{f.tag_key}: {describe_value(f.field, f.after)}" for f in fields)
+    return " | ".join((cell_code(f"tags: {keys}"), cell_code(before), cell_code(after), cell_code(sources)))
 
 
 def _value_cell(field: str, value: object) -> str:
@@ -153,5 +196,6 @@ def _value_cell(field: str, value: object) -> str:
 def _cut_note(hidden: int, limit: int) -> str:
     return (
         f"… {hidden:,} more change{'s' if hidden != 1 else ''} not shown (output capped at "
-        f"{limit:,} characters); run `reconciler show plan.json` on a saved plan for all"
+        f"{limit:,} characters); every change is in the saved plan file (in CI the "
+        "`reconciler-plan` artifact): `reconciler show plan.json`"
     )

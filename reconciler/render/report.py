@@ -1,13 +1,15 @@
 """What apply did (DESIGN §5: a run always ends with a report of every item's outcome).
 
 Problems come first and the one-line summary last, where a CI log's tail shows it.
-Items that were applied are only counted: the plan already listed them.
+Items that were applied are only counted: the plan already listed them. Items with the
+same outcome and the same reason (300 writes refused for one wrong token) are folded
+into the first one and a count; the JSON report lists every item.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
-from ..model import ApplyReport, Outcome
+from ..model import ApplyReport, ItemResult, Outcome
 from .text import printable
 
 OUTCOMES: tuple[Outcome, ...] = ("applied", "unchanged", "stale", "blocked", "failed", "skipped")
@@ -28,10 +30,16 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 def summary_sentence(report: ApplyReport) -> str:
     c = {o: report.count(o) for o in OUTCOMES}
-    return (
-        f"Apply complete: {c['applied']} applied, {c['unchanged']} unchanged, {c['stale']} stale, "
-        f"{c['blocked']} blocked, {c['failed']} failed, {c['skipped']} skipped."
+    counts = (
+        f"{c['applied']} applied, {c['unchanged']} unchanged, {c['stale']} stale, "
+        f"{c['blocked']} blocked, {c['failed']} failed, {c['skipped']} skipped"
     )
+    if report.interrupted:
+        return (
+            f"Apply interrupted ({report.interrupted}) after the write in flight: {counts} "
+            "(not sent); run apply again to make the rest."
+        )
+    return f"Apply complete: {counts}."
 
 
 def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
@@ -41,18 +49,35 @@ def render_report_text(report: ApplyReport, *, color: bool = False) -> str:
         if not results:
             continue
         lines.append(_paint(f"{heading}: {len(results)}", style, color))
-        for r in results:
-            detail = f": {printable(r.detail)}" if r.detail else ""
-            lines.append(f"  queue {printable(r.queue_id)}, item {printable(r.item_id)}{detail}")
+        lines += _folded(results)
         lines.append("")
     lines.append(_paint(summary_sentence(report), "1;32" if report.ok else "1;31", color))
     return "\n".join(lines)
 
 
-def report_to_dict(report: ApplyReport) -> dict[str, Any]:
-    """`apply --format json`: every item's outcome, in the order apply decided them."""
-    return {
-        "ok": report.ok,
+def _folded(results: list[ItemResult]) -> list[str]:
+    """One line per distinct reason: its first item, then how many more share it."""
+    by_detail: dict[str, list[ItemResult]] = {}
+    for r in results:
+        by_detail.setdefault(r.detail, []).append(r)
+    lines = []
+    for detail, same in by_detail.items():
+        first = same[0]
+        shown = f": {printable(detail)}" if detail else ""
+        lines.append(f"  queue {printable(first.queue_id)}, item {printable(first.item_id)}{shown}")
+        if len(same) > 1:
+            lines.append(f"  … and {len(same) - 1:,} more with the same reason")
+    return lines
+
+
+def report_to_dict(report: ApplyReport, refused: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
+    """`apply --format json`: every item's outcome, in the order apply decided them;
+    `interrupted` names the signal that stopped the run (null when none did). `refused`
+    (the plan's problems, each `{kind, message}`) is present when apply refused the
+    whole plan and sent nothing."""
+    doc = {
+        "ok": report.ok and not refused,
+        "interrupted": report.interrupted,
         "requests": report.requests,
         "summary": {o: report.count(o) for o in OUTCOMES},
         "results": [
@@ -60,3 +85,6 @@ def report_to_dict(report: ApplyReport) -> dict[str, Any]:
             for r in report.results
         ],
     }
+    if refused:
+        doc["refused"] = [dict(p) for p in refused]
+    return doc

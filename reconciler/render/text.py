@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of, to_scalar
+from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of, to_scalar
 from ..untrusted_text import printable
 
-BLOCKED_REASON = "item is locked; add `locked: false` to change it"
+BLOCKED_REASON = (
+    "item is locked; to change it and keep it locked add `replace: true` to its entry "
+    "(or pass --replace ID), to unlock it add `locked: false`"
+)
 # Said once under every plan for a service whose writes cannot be refused as stale.
 GUARD_NOTE = (
     "Note: {service} has no etags. Right before writing, reconciler re-reads each item "
@@ -21,6 +24,17 @@ GUARD_NOTE = (
     "that re-read and ours cannot be detected."
 )
 NO_CHANGES = "No changes. Live state matches the spec."
+# Never "matches the spec" while entries were ignored (--allow-missing).
+NO_CHANGES_IGNORED = (
+    "No changes to the submissions the queues have; {n} spec entr{ies} for submissions "
+    "not in their queue did nothing."
+)
+
+
+def no_changes(ignored: int = 0) -> str:
+    if not ignored:
+        return NO_CHANGES
+    return NO_CHANGES_IGNORED.format(n=ignored, ies="y" if ignored == 1 else "ies")
 
 
 
@@ -32,8 +46,11 @@ def describe_value(field: str, value: Any) -> str:
 
 
 def blocked_reason(change: Change) -> str:
-    """Why a blocked change cannot be applied: the service's refusal, else the lock."""
-    return change.refused or BLOCKED_REASON
+    """Why a blocked change cannot be applied: the service's refusal, drift on a locked
+    item, else the lock."""
+    if change.refused:
+        return change.refused
+    return DRIFT_REASON if change.drift else BLOCKED_REASON
 
 
 def guard_note(plan: Plan) -> str | None:
@@ -41,8 +58,10 @@ def guard_note(plan: Plan) -> str | None:
 
 
 def marker(change: Change) -> str:
-    """`!` blocked or changed under --replace (a locked item either way), `+` lock,
-    `-` unlock, `~` any other change (see LEGEND)."""
+    """`!` blocked or changed under --replace (a locked item either way), `≠` drift on a
+    locked item, `+` lock, `-` unlock, `~` any other change (see LEGEND)."""
+    if change.drift:
+        return "≠"
     if change.blocked or change.relock:
         return "!"
     return {"lock": "+", "unlock": "-"}.get(change.lock or "", "~")
@@ -50,9 +69,11 @@ def marker(change: Change) -> str:
 
 LEGEND = (
     "Markers: ~ change · + change that locks · - change that unlocks · "
-    "! blocked (item is locked), or changed under --replace"
+    "! blocked (item is locked), or changed under --replace or `replace: true` · "
+    "≠ drift on a locked item"
 )
 REPLACED = "LOCKED: changed under --replace; stays locked"
+DRIFTED = "DRIFT"
 
 
 def plan_header(plan: Plan, *, tool_version: str, created_at: str | None = None) -> str:
@@ -78,12 +99,14 @@ def change_counts(counts: dict[str, int]) -> str:
     if counts.get("replace"):
         included.append(f"{counts['replace']} under --replace")
     extra = f" (including {', '.join(included)})" if included else ""
-    return f"{counts['change']} to change{extra}, {counts['blocked']} blocked"
+    drift = f", {counts['drift']} drifted (locked)" if counts.get("drift") else ""
+    return f"{counts['change']} to change{extra}, {counts['blocked']} blocked{drift}"
 
 
-def summary_sentence(plan: Plan) -> str:
+def summary_sentence(plan: Plan, ignored: int = 0) -> str:
+    """`ignored`: spec entries for submissions no queue has (see no_changes)."""
     if not plan.has_changes:
-        return NO_CHANGES
+        return no_changes(ignored)
     s = {**plan.summary(), "replace": sum(1 for c in plan.changes if c.relock)}
     return f"Plan: {change_counts(s)} (of {s['items_seen']} items seen)."
 
@@ -94,12 +117,24 @@ def queue_counts(queue: QueuePlan) -> str:
     return change_counts({**queue.counts(), "replace": sum(1 for c in queue.changes if c.relock)})
 
 
-def field_line(f: FieldChange) -> str:
+def label_change(f: FieldChange) -> str | None:
+    """"added" or "removed" for a change of a label (a tag that is present, as true, or
+    absent), None for any other change: on a label service `tags.rfi: (absent) → true`
+    reads as a value, while the service only has the name `rfi` or not."""
+    if f.tag_key is None or {f.before, f.after} != {None, (True,)}:
+        return None
+    return "added" if f.before is None else "removed"
+
+
+def field_line(f: FieldChange, labels: bool = False) -> str:
+    """`field: before → after`, or `label rfi: added` on a label service."""
+    if labels and (how := label_change(f)):
+        return f"label {printable(f.tag_key or '')}: {how}"
     return f"{printable(f.field)}: {describe_value(f.field, f.before)} → {describe_value(f.field, f.after)}"
 
 
 # --------------------------------------------------------------------------- colour
-_STYLE = {"~": "33", "+": "32", "-": "31", "!": "1;31", "dim": "2", "bold": "1"}
+_STYLE = {"~": "33", "+": "32", "-": "31", "!": "1;31", "≠": "1;35", "dim": "2", "bold": "1"}
 
 
 def _paint(text: str, style: str, color: bool) -> str:
@@ -107,18 +142,18 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 # --------------------------------------------------------------------------- render
-def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = None) -> str:
+def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = None, ignored: int = 0) -> str:
     """The plan with `header` (plan_header) first when given, then a legend of the
     markers, each queue's changes and the summary last, where a log's tail shows it."""
     top = [_paint(header, "dim", color)] if header else []
     note = guard_note(plan)
     if not plan.has_changes:
-        return "\n".join(top + [NO_CHANGES])
+        return "\n".join(top + [no_changes(ignored)])
     lines: list[str] = top + [_paint(LEGEND, "dim", color), ""]
     for queue in plan.queues:
         header = f"Queue {printable(queue.queue_id)} ({queue.items_seen} items seen): {queue_counts(queue)}"
         lines.append(_paint(header, "bold", color))
-        _queue_lines(queue, color, lines)
+        _queue_lines(queue, color, lines, plan.labels)
         lines.append("")
     lines.append(_paint(summary_sentence(plan), "bold", color))
     if note:
@@ -126,15 +161,17 @@ def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = No
     return "\n".join(lines)
 
 
-def _queue_lines(queue: QueuePlan, color: bool, out: list[str]) -> None:
+def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = False) -> None:
     """Provenance comments line up in one column per queue; an overlong value only
     pushes its own comment right."""
-    bodies = [[field_line(f) for f in change.fields] for change in queue.changes]
+    bodies = [[field_line(f, labels) for f in change.fields] for change in queue.changes]
     width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
     for change, lines in zip(queue.changes, bodies):
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
-        if change.blocked:
+        if change.drift:
+            head += f"  {DRIFTED}: {printable(blocked_reason(change))}"
+        elif change.blocked:
             head += f"  BLOCKED: {printable(blocked_reason(change))}"
         elif change.relock:
             head += f"  {REPLACED}"

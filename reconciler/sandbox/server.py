@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ..errors import UserError
+from ..errors import UserError, suggest
 from ..netcheck import is_loopback
 from .faults import Faults
 from .harness import FakeService, Harness
@@ -108,8 +108,10 @@ def start(config: SandboxConfig) -> RunningSandbox:
     return RunningSandbox(config, servers, app)
 
 
-def serve_forever(config: SandboxConfig) -> None:
-    """Serve in the foreground until interrupted (the CLI's `serve`)."""
+def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
+    """Serve in the foreground until interrupted (the CLI's `serve`). `url_file`: where
+    to write the base URL (one line) once listening, so a script that asked for
+    `--port 0` learns the port without parsing a human's message."""
     servers, app = _build(config)
     server, extra = servers[0], servers[1:]
     if not is_loopback(config.host):
@@ -127,9 +129,11 @@ def serve_forever(config: SandboxConfig) -> None:
     also = "".join(f", {name} host on http://{_url_host(config.host)}:{s.port}"
                    for name, s in zip(names[1:], extra))
     first = f" ({names[0]} host)" if also else ""
+    url = f"http://{_url_host(config.host)}:{server.port}{app.service.prefix}"
     try:
-        print(f"{app.service.title} listening on http://{_url_host(config.host)}:"
-              f"{server.port}{app.service.prefix}{first}{also}{where}", file=sys.stderr, flush=True)
+        if url_file:
+            _write_url(Path(url_file), url)
+        print(f"{app.service.title} listening on {url}{first}{also}{where}", file=sys.stderr, flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -138,6 +142,16 @@ def serve_forever(config: SandboxConfig) -> None:
         for other in extra:
             other.shutdown()
         _close(servers, app, config)
+
+
+def _write_url(path: Path, url: str) -> None:
+    """Whole or not at all: a reader polling for the file never sees half a URL."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(url + "\n", encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the sandbox URL: {exc.strerror}") from None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -157,7 +171,9 @@ def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
     if not config.token:
         raise UserError("the sandbox needs a token (clients must send it with every request)")
     if config.service not in SERVICES:
-        raise UserError(f"unknown sandbox service {config.service!r} (known: {', '.join(sorted(SERVICES))})")
+        near = suggest(config.service, SERVICES, ignore_case=True)
+        hint = f"did you mean {near!r}? " if near else ""
+        raise UserError(f"unknown sandbox service {config.service!r}: {hint}(known: {', '.join(sorted(SERVICES))})")
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
