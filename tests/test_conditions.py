@@ -389,3 +389,12 @@ def test_the_range_example_in_semantics_md_is_refused_as_documented(tmp_path, mo
     assert oscillations_of("spec.yaml") == [expected]
     Path("spec.yaml").write_text(Path("spec.yaml").read_text().replace("gt: 0.8", "gt: 0.95"))
     assert oscillations_of("spec.yaml") == []
+
+
+@pytest.mark.parametrize("provider", ["local", "datamaker"])
+def test_a_service_that_reports_no_fields_refuses_where_item(tmp_path, provider):
+    messages = refusals(tmp_path, """\
+        - where: {item: {createdOn: {lt: now}}}
+          set: {tags: {old: true}}
+        """, provider=provider)
+    assert messages[-1] == f"{tmp_path / 'spec.yaml'}:6:24: {provider} reports no item fields a `where` can test"

@@ -15,7 +15,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..model import Item, QueueSpec, Scalar, to_scalar
+from ..model import Item, Scalar, to_scalar
+from .listed_fields import fields_read  # noqa: F401 (the provider's import)
 from .synapse_annotations import MalformedStatus, status_to_item
 
 STATUS_FIELDS = {
@@ -28,11 +29,6 @@ BUNDLE_FIELDS = {
 }
 FIELDS = {**STATUS_FIELDS, **BUNDLE_FIELDS}
 _PYTHON_TYPES = {"timestamp": str, "boolean": bool, "integer": int, "string": str}
-
-
-def fields_read(queue: QueueSpec) -> frozenset[str]:
-    """The service fields some rule of `queue` tests."""
-    return frozenset(name for rule in queue.rules for name in rule.where.item)
 
 
 def reads_bundles(fields: frozenset[str]) -> bool:

@@ -27,6 +27,7 @@ import requests
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
+from .listed_fields import ListedFields, fields_read
 from .base import (
     Capabilities,
     ConfigError,
@@ -61,6 +62,10 @@ PUT_ATTEMPTS = 3  # PUTs of one set of works, each after a fresh re-read
 OPTIONS = frozenset({"endpoint"})
 # What a plan reads of a work: the managed fields, nothing else
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
+# Read-only work fields a `where: {item: …}` may test (docs/workflow-results.md); the
+# listing's projection asks for them only when a rule reads one.
+FIELDS = {"creation": "timestamp", "event": "integer", "site": "string", "user": "string",
+          "pipeline": "string"}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
 
@@ -91,6 +96,7 @@ class WorkflowResultsProvider(Provider):
         atomic_batches=False,
         status=StatusRules(values=("success", "failure")),
         order=objectid_order,
+        fields=FIELDS,
     )
     options_schema = {
         "description": (
@@ -187,7 +193,7 @@ class WorkflowResultsProvider(Provider):
         seen: set[str] = set()
         read = 0
         while read < total:
-            docs = self._view(queue, {}, PROJECTION, skip=read, limit=PAGE_LIMIT)
+            docs = self._view(queue, {}, _projection(queue), skip=read, limit=PAGE_LIMIT)
             if len(docs) > PAGE_LIMIT:
                 raise self._unexpected("/view", f"asked for at most {PAGE_LIMIT} works, got {len(docs)}")
             items = [self._item(doc, "/view") for doc in docs]
@@ -226,7 +232,7 @@ class WorkflowResultsProvider(Provider):
             )
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
-        docs = self._by_id(queue, ids, PROJECTION)
+        docs = self._by_id(queue, ids, _projection(queue))
         return [self._item(docs[i], "/view") for i in dict.fromkeys(ids) if i in docs]
 
     # ----------------------------------------------------------------- writing
@@ -562,7 +568,13 @@ def _to_item(doc: Mapping[str, Any]) -> Item:
     locked = _locked(doc, work_id)
     tags = {label: (True,) for label in labels}
     return Item(id=work_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
-                locked=locked, base=_as_planned(doc))
+                locked=locked, base=_as_planned(doc), fields=ListedFields(doc, FIELDS))
+
+
+def _projection(queue: QueueSpec) -> dict[str, bool]:
+    """PROJECTION, plus the service fields the queue's rules read."""
+    wanted = fields_read(queue)
+    return PROJECTION if not wanted else {**PROJECTION, **{name: True for name in sorted(wanted)}}
 
 
 def _as_planned(doc: Mapping[str, Any]) -> dict[str, Any]:
