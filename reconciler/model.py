@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
+from types import MappingProxyType
 from typing import Any, Literal, Mapping, Union
 
 Scalar = Union[str, int, float, bool, datetime]
@@ -333,6 +334,9 @@ DRIFT_REASON = (
 
 
 # ------------------------------------------------------------------- live state
+NO_FIELDS: Mapping[str, Scalar] = MappingProxyType({})  # shared: most items carry none
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One submission's mutable record as the engine sees it.
@@ -349,7 +353,7 @@ class Item:
     base: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # Read-only service fields (Capabilities.fields) a `where: {item: …}` may test:
     # name → a scalar, absent when the service did not report it.
-    fields: Mapping[str, Scalar] = field(default_factory=dict, compare=False, repr=False)
+    fields: Mapping[str, Scalar] = field(default_factory=lambda: NO_FIELDS, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

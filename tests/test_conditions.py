@@ -398,3 +398,21 @@ def test_a_service_that_reports_no_fields_refuses_where_item(tmp_path, provider)
           set: {tags: {old: true}}
         """, provider=provider)
     assert messages[-1] == f"{tmp_path / 'spec.yaml'}:6:24: {provider} reports no item fields a `where` can test"
+
+
+def test_matches_on_a_field_that_is_not_text_is_refused(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        provider: {type: synapse}
+        queues:
+          - id: "1"
+            rules:
+              - where: {item: {statusVersion: {matches: "^1"}, createdOn: {between: [2026-01-01, now]}}}
+                set: {status: CLOSED}
+        """))
+    with pytest.raises(UserErrors) as caught:
+        load_spec(path)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{path}:6:40: item field 'statusVersion': `matches` compares text, and this key holds "
+        "integer values: it can never match"]

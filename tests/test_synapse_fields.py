@@ -130,3 +130,48 @@ def test_the_recipes_in_docs_synapse_md_load(tmp_path, monkeypatch):
     for body in blocks:
         Path("spec.yaml").write_text(body)
         assert load_spec("spec.yaml").queues
+
+
+def test_apply_spec_re_reads_a_conflicting_item_with_its_bundle_fields(make_sandbox, tmp_path):
+    """After a conflict, apply SPEC re-diffs the fresh item: with a rule on a bundle
+    field, the re-read must carry that field (by listing; the status GET has none)."""
+    sb = make_sandbox(synthetic=[(QUEUE, 250)])  # big enough that one id would be a GET
+    env = {"SYNAPSE_AUTH_TOKEN": sb.token}
+    spec = spec_reading(tmp_path, sb.url, "{item: {createdOn: {lt: now}, submitterId: {exists: true}}}")
+    fake, put_batch = sb.service, sb.service.put_batch
+    raced = []
+
+    def racing(request, eval_id):
+        if not raced:  # another writer touches one item right before our first batch lands
+            raced.append(requests.put(
+                f"{sb.url}/evaluation/submission/{FIRST}/status",
+                json={**requests.get(f"{sb.url}/evaluation/submission/{FIRST}/status",
+                                     headers={"Authorization": f"Bearer {sb.token}"}, timeout=10).json(),
+                      "status": "SCORED"},
+                headers={"Authorization": f"Bearer {sb.token}"}, timeout=10).status_code)
+        return put_batch(request, eval_id)
+
+    fake.put_batch = racing
+    applied = run_cli("apply", spec, "--auto-approve", env=env)
+    assert raced == [200]
+    assert applied.code == 0, applied.err + applied.out
+    assert run_cli("plan", spec, "--detailed-exitcode", env=env).code == 0  # converged, item included
+
+
+def test_a_few_ids_re_read_after_a_conflict_carry_their_bundle_fields(make_sandbox, tmp_path):
+    """One id of 250 would be a single-status GET, which has no bundle fields: a spec
+    reading them re-lists instead; one reading status fields only keeps the GET."""
+    sb = make_sandbox(synthetic=[(QUEUE, 250)])
+    provider = SynapseProvider(sb.url, sb.token, retries=1, backoff=0.01, timeout=(2.0, 10.0))
+    try:
+        where = "{item: {submitterId: {exists: true}, teamId: {exists: true}}}"
+        bundled = load_spec(spec_reading(tmp_path, sb.url, where)).queues[0]
+        [item] = provider.reread(bundled, [str(FIRST + 1)], 250)
+        assert item.fields["submitterId"] == item.fields["teamId"]  # id divisible by 3: a team's
+        status_only = load_spec(spec_reading(tmp_path, sb.url, "{item: {statusVersion: 1}}")).queues[0]
+        before = len(sb.request_log())
+        [item] = provider.reread(status_only, [str(FIRST)], 250)
+        assert item.fields["statusVersion"] == 1
+        assert [e["path"].rsplit("/", 2)[-2] for e in sb.request_log()[before:]] == [str(FIRST)]  # one GET
+    finally:
+        provider.close()

@@ -309,7 +309,7 @@ class SynapseProvider(Provider):
         wanted = set(ids)
         # One status GET has no bundle fields: a spec reading them re-lists instead.
         few = len(wanted) <= MAX_IN_FLIGHT and len(wanted) < queue_size // PAGE_LIMIT + 1
-        if few and not fields_read(queue):
+        if few and not reads_bundles(fields_read(queue)):
             return self.get(queue, ids)
         return [item for item in gather(self._pages(queue, None, queue_size)) if item.id in wanted]
 
