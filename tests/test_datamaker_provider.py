@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 import requests
 
+from builders import through_plan_file
 from datamaker_helpers import (
     PROJECT,
     headers,
@@ -93,13 +94,11 @@ def test_a_concurrent_writer_between_plan_and_apply_is_stale_and_unmanaged_tags_
     monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", sb.token)
     with provider(sb) as prov:
         plan = plan_only(prov, q)
-    text = dump_plan(plan, tool_version="test", created_at="2026-01-01T00:00:00Z")
     set_tags(sb, [1004], ["rejected"])  # someone else, on a managed tag
     set_tags(sb, [1005], ["scored"])  # someone else, on a tag the spec does not manage
-    loaded = load_plan(text, "plan.json").plan
-    applied_queue = queue(lock_key="locked")  # what `apply PLANFILE` knows: no rules
+    loaded, queues = through_plan_file(plan)  # what `apply PLANFILE` knows: no rules, the managed tags
     with DatamakerProvider.for_plan(loaded.endpoint, loaded.provider_options) as prov:
-        report = apply_plan(loaded, prov, {PROJECT: applied_queue})
+        report = apply_plan(loaded, prov, queues)
     stale = report.by_outcome("stale")
     assert [r.item_id for r in stale] == ["1004"]
     assert "tags.rejected: false → true" in stale[0].detail
@@ -129,7 +128,8 @@ def test_a_later_call_failing_is_reported_per_task_exactly(make_sandbox):
         _, report = plan_and_apply(prov, q)
     failed = {r.item_id: r.detail for r in report.by_outcome("failed")}
     assert set(failed) == {"1001", "1002", "1003"}
-    assert failed["1001"].startswith("tags rejected not removed; tags accepted not added: POST ")
+    assert failed["1001"].startswith("tags -rejected not written: POST ")
+    assert failed["1001"].endswith("(tags +accepted not attempted)")
     assert "HTTP 403" in failed["1001"]
     skipped = {r.item_id for r in report.by_outcome("skipped")}
     assert skipped == {"1004", "1005"}  # their only call (add) was never sent
@@ -144,8 +144,8 @@ def test_a_task_with_one_of_two_calls_landed_says_which(make_sandbox):
         _, report = plan_and_apply(prov, q)
     # call 2: remove {rejected} from 1001, 1002 lands; call 3: add {accepted} is refused
     failed = {r.item_id: r.detail for r in report.by_outcome("failed")}
-    assert failed["1001"].startswith("tags rejected removed; tags accepted not added: ")
-    assert failed["1003"].startswith("tags accepted not added: ")
+    assert failed["1001"].startswith("tags -rejected written; tags +accepted not written: ")
+    assert failed["1003"].startswith("not written: ")
     assert not report.by_outcome("applied")
     assert task_tag_names(sb, 1001) == set() and task_tag_names(sb, 1003) == set()
     assert len(set_tags_calls(sb)) == 3

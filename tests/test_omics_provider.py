@@ -15,6 +15,7 @@ pytest.importorskip("botocore")
 import botocore.session  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from builders import through_plan_file  # noqa: E402
 from cli_helpers import run_cli  # noqa: E402
 from reconciler.apply import apply_plan  # noqa: E402
 from reconciler.errors import ConfigError, ProviderError  # noqa: E402
@@ -299,7 +300,7 @@ def test_a_conflict_at_cancel_is_reported_once_with_what_landed(sb, monkeypatch)
         report = apply_plan(result.plan, p, result.queues)
     [item] = report.results
     assert item.outcome == "failed"
-    assert item.detail.startswith("written: set tags owner. cancel failed: ")
+    assert item.detail.startswith("tag owner written; cancel not written: ")
     assert "ConflictException (409)" in item.detail
     cancels = [s for op, _, s in operations(sb) if op == "CancelRunBatch"]
     assert cancels == [202, 409]  # theirs, then ours once: never looped on
@@ -315,7 +316,9 @@ def test_access_denied_stops_the_run_and_shows_no_credentials(sb, monkeypatch):
         assert "AKIAWRONG" not in repr(p)
         report = apply_plan(result.plan, p, result.queues)
     [item] = report.results
-    assert item.outcome == "failed" and "AccessDeniedException (403)" in item.detail
+    # the guard's re-read is refused: nothing is sent, the batch is skipped (guarded.py)
+    assert item.outcome == "skipped" and "AccessDeniedException (403)" in item.detail
+    assert not report.ok
     assert "AKIAWRONG" not in item.detail and SECRET not in item.detail
 
 
@@ -332,20 +335,12 @@ def test_throttled_reads_and_writes_converge(make_sandbox):
     assert sum(1 for op, _, s in operations(sb) if op == "CancelRunBatch" and s == 202) == 6
 
 
-def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb, monkeypatch):
-    from botocore.exceptions import ConnectionClosedError
-
+def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb):
     batch = BY_STATUS["SUBMITTING"]
     q = queue(submissions={batch: entry("CANCELLED")})
     with open_provider(sb) as p:
         result = build_plan(spec_of(q), p)
-        send = p._client.cancel_run_batch
-
-        def lands_then_the_answer_is_lost(**params):
-            send(**params)
-            raise ConnectionClosedError(endpoint_url=sb.root)
-
-        monkeypatch.setattr(p._client, "cancel_run_batch", lands_then_the_answer_is_lost)
+        sb.faults.lose_answers(1, "/runBatch/cancel")  # the cancel lands, its answer is lost
         before = len(sb.request_log())
         report = apply_plan(result.plan, p, result.queues)
     assert [r.outcome for r in report.results] == ["applied"]
@@ -702,10 +697,10 @@ def test_an_unmanaged_tag_added_between_plan_and_apply_does_not_make_the_batch_s
     q = queue(submissions={batch: entry("CANCELLED", {"reviewed": "yes"})})
     with open_provider(sb) as p:
         plan = build_plan(spec_of(q), p).plan
-    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    loaded, queues = through_plan_file(plan)  # a plan file's queue: no rules, its managed tags recorded
     botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
     with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
-        report = apply_plan(loaded, p, {GROUP: queue()})  # a plan file's queue: no rules
+        report = apply_plan(loaded, p, queues)
     assert [r.outcome for r in report.results] == ["applied"], report
     assert live(sb, batch)["tags"] == {"owner": "ops", "reviewed": "yes"}
     assert live(sb, batch)["status"] == "STOPPING"
@@ -718,10 +713,10 @@ def test_under_exact_every_tag_key_is_managed_and_a_new_one_is_stale(sb):
     q = replace(queue(submissions={batch: entry(tags={"reviewed": "yes"})}), tag_policy="exact")
     with open_provider(sb) as p:
         plan = build_plan(spec_of(q), p).plan
-    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    loaded, queues = through_plan_file(plan)
     botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
     with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
-        report = apply_plan(loaded, p, {GROUP: queue()})
+        report = apply_plan(loaded, p, queues)
     assert [r.outcome for r in report.results] == ["stale"]
     assert live(sb, batch)["tags"] == {"owner": "ops"}
 

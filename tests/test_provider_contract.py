@@ -8,17 +8,21 @@ Each provider joins through one backend module in tests/backends/ (NAMES there).
 from __future__ import annotations
 
 import importlib
+import re
+import threading
+import time
 from dataclasses import replace
 
 import pytest
 from backends import NAMES
 from backends.base import Backend
-from builders import rule
+from builders import rule, through_plan_file
 
 from reconciler.apply import apply_plan
 from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Safety, Spec
 from reconciler.planner import build_plan
 from reconciler.providers.base import Provider, gather
+from reconciler.providers.guarded import REREAD_FAILED, UNCONFIRMED
 
 EVERYTHING = Safety(max_change_percent=100.0)
 
@@ -43,17 +47,6 @@ def every_backend(slow: frozenset[str] = frozenset(), known_failing: dict[str, s
         return found
 
     return pytest.mark.parametrize("backend", [pytest.param(n, marks=marks(n)) for n in NAMES], indirect=True)
-
-
-# Issue 20 item 8: providers whose guard still reads an unmanaged tag key as a change.
-UNMANAGED_KEY_STALE = {
-    "local": "the store's etag moves on any write; the engine would need the managed keys in plan-file mode",
-    "synapse": "Synapse's etag moves on any annotation write (412); same engine need as local",
-    "supervisely": "digest_etag over every tag in meta, not only the managed keys",
-    "workflow_results": "digest_etag over every label, not only the managed ones",
-    "datamaker": "a label must exist in the project first (the backend would need a second project tag), "
-                 "then digest_etag over every label",
-}
 
 
 def spec_of(provider: Provider, queue: QueueSpec) -> Spec:
@@ -133,23 +126,51 @@ def test_a_write_between_plan_and_apply_is_refused_as_stale_and_never_overwritte
     assert [o for i, (o, _) in outcomes.items() if i != victim] == ["applied"] * 4
 
 
-@every_backend(known_failing=UNMANAGED_KEY_STALE)
-def test_an_unmanaged_tag_key_added_between_plan_and_apply_does_not_stop_the_planned_change(backend):
+@pytest.mark.parametrize("mode", ["plan", "plan file", "spec"])
+def test_an_unmanaged_tag_key_added_between_plan_and_apply_does_not_stop_the_planned_change(backend, mode):
     """Under `tags: {policy: merge}` only the keys the spec names are managed: another
-    writer's own tag key (`owner`) between `plan -o` and `apply PLANFILE` is not a change
-    the guard may refuse, so the planned change still lands and the other key survives."""
+    writer's own tag key (`owner`) between `plan -o` and `apply PLANFILE` (or between
+    plan and write in `apply SPEC`) is not a change the guard may refuse, so the planned
+    change still lands and the other key survives. "plan file": the plan written and read
+    back, its queues' managed tags the recorded ones (no rules); an etag service's write
+    is refused once and rebased onto the fresh item, a compare-guard service's digest
+    never saw the key."""
     provider, base_queue = backend.make(3)
     queue = review_queue(backend, base_queue)
     with provider:
         result = build_plan(spec_of(provider, queue), provider)
         poked = result.plan.changes[0].item_id
         someone_else_writes(provider, queue, poked, owner=backend.tag_value)
-        report = apply_plan(result.plan, provider, result.queues)  # plan-file mode
+        if mode == "plan file":
+            plan, queues = through_plan_file(result.plan)
+            report = apply_plan(plan, provider, queues)
+        else:
+            rediff = result.rediffers() if mode == "spec" else None
+            report = apply_plan(result.plan, provider, result.queues, rediff=rediff)
         outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
         tags = tags_of(provider, queue)
     assert outcomes[poked][0] == "applied", outcomes[poked]
     assert tags[poked] == {"owner": backend.tag_value, "reviewed": backend.tag_value}
     assert report.ok and report.count("applied") == 3, report
+
+
+def test_under_exact_a_tag_key_added_between_plan_and_apply_is_a_change(backend):
+    """`tags: {policy: exact}` manages every key (exact deletes any other), so another
+    writer's new key between `plan -o` and `apply PLANFILE` makes the item stale: the
+    plan was reviewed without it, and nothing is written to that item."""
+    provider, base_queue = backend.make(3)
+    queue = replace(review_queue(backend, base_queue), tag_policy="exact")
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        poked = result.plan.changes[0].item_id
+        someone_else_writes(provider, queue, poked, owner=backend.tag_value)
+        plan, queues = through_plan_file(result.plan)
+        report = apply_plan(plan, provider, queues)
+        outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
+        tags = tags_of(provider, queue)
+    assert outcomes[poked][0] == "stale" and "owner" in outcomes[poked][1], outcomes[poked]
+    assert tags[poked] == {"owner": backend.tag_value}
+    assert [o for i, (o, _) in outcomes.items() if i != poked] == ["applied"] * 2
 
 
 def test_a_repeated_apply_of_the_same_plan_writes_nothing_twice(backend):
@@ -213,3 +234,137 @@ def test_the_report_counts_every_request_sent_retries_included(backend):
     assert not failed.ok and len(during_failure) >= 2  # retried at least once
     assert failed.requests == len(during_failure)
     assert clean.ok and clean.requests == len(during_clean) > 0
+
+
+# ------------------------------------------------- the guarded write (no etags)
+# One event, one outcome and one text on every compare-guard service (guarded.py); the
+# faults come through the fakes' switches, the other writer straight through the store.
+GUARDED = [n for n in NAMES if n not in ("local", "synapse")]
+guarded_backends = pytest.mark.parametrize("backend", GUARDED, indirect=True)
+PARTIAL = re.compile(r"^(?P<done>\S.*) written; (?P<what>\S.*) not written: (?P<why>.+)$")
+
+
+def writes_in(backend: Backend, log: list[dict]) -> list[dict]:
+    return [e for e in log if backend.write_path in e["path"]]
+
+
+def fresh_plan(backend: Backend, n: int, **set_fields):
+    provider, base_queue = backend.make(n)
+    assert provider.capabilities.guard == "compare"
+    queue = review_queue(backend, base_queue)
+    if set_fields:
+        queue = replace(queue, rules=(rule("review", {}, {"tags": {"reviewed": backend.tag_value, "held": None},
+                                                          **set_fields}),))
+    return provider, queue
+
+
+def apply_while_the_read_back_waits(backend: Backend, provider: Provider, result, meanwhile):
+    """Apply in a thread; once its (one) write is served the fake holds every later
+    request, `meanwhile` runs, then the read-back goes on."""
+    faults = backend.fake.faults
+    faults.hold_after(1, backend.write_path)
+    reports = []
+    writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, provider, result.queues)))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while not writes_in(backend, backend.fake.request_log()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    meanwhile()
+    faults.release()
+    writer.join(30)
+    return reports[0]
+
+
+@guarded_backends
+def test_guard_re_read_failing_sends_nothing_and_skips_every_item(backend):
+    provider, queue = fresh_plan(backend, 3)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        before = len(backend.fake.request_log())
+        backend.fake.faults.refuse_after(0)  # the re-read is refused (403)
+        report = apply_plan(result.plan, provider, result.queues)
+        backend.fake.faults.refuse_after(None)
+        log = backend.fake.request_log()[before:]
+    assert not report.ok and {r.outcome for r in report.results} == {"skipped"}
+    prefix = ("not attempted after an earlier failure (queue "
+              f"{queue.id}: " + REREAD_FAILED.format(exc=""))
+    assert all(r.detail.startswith(prefix) for r in report.results), report.results
+    assert writes_in(backend, log) == []
+
+
+@guarded_backends
+def test_item_changed_since_the_plan_is_stale_and_not_written(backend):
+    provider, queue = fresh_plan(backend, 2)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        victim = result.plan.changes[0].item_id
+        someone_else_writes(provider, queue, victim, held=backend.tag_value)
+        report = apply_plan(result.plan, provider, result.queues)
+    [stale] = report.by_outcome("stale")
+    assert stale.item_id == victim
+    # (what changed is told in the service's own stored fields)
+    assert re.fullmatch(r"changed since the plan was made \(.*held.*\); nothing was written to it",
+                        stale.detail), stale.detail
+
+
+@guarded_backends
+def test_a_change_that_lands_in_part_says_what_was_written_and_what_not(backend):
+    if not backend.lands_in_part:
+        pytest.skip(f"{backend.name}: every change is one call")
+    extra = {"status": backend.extra_call_status} if backend.extra_call_status else {}
+    provider, queue = fresh_plan(backend, 1, **extra)
+    with provider:
+        (item,) = provider.list(queue)
+        someone_else_writes(provider, queue, item.id, held=backend.tag_value)  # two calls: -held, +reviewed
+        result = build_plan(spec_of(provider, queue), provider)
+        backend.fake.faults.refuse_after(1, backend.write_path)  # the first call lands, the second is refused
+        report = apply_plan(result.plan, provider, result.queues)
+        backend.fake.faults.refuse_after(None)
+    [failed] = report.results
+    match = PARTIAL.match(failed.detail)
+    assert failed.outcome == "failed" and match, failed
+    assert "403" in match["why"] and "not attempted" not in match["done"]
+    assert not report.ok
+
+
+@guarded_backends
+def test_a_lost_answer_is_settled_by_a_re_read_and_applied(backend):
+    provider, queue = fresh_plan(backend, 3)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        backend.fake.faults.lose_answers(1, backend.write_path)  # carried out, answer lost
+        report = apply_plan(result.plan, provider, result.queues)
+        tags = tags_of(provider, queue)
+    assert report.ok and {(r.outcome, r.detail) for r in report.results} == {("applied", "")}, report
+    assert all(t == {"reviewed": backend.tag_value} for t in tags.values())
+
+
+ERASED = (r"written, then changed by another writer before it was read back \(written → read back: "
+          r".*tag 'reviewed': .+\); not applied: run again to converge")
+
+
+@guarded_backends
+@pytest.mark.parametrize("event", ["erased by another writer", "read-back fails"])
+def test_what_the_read_back_finds_decides_and_only_a_confirmed_write_is_applied(backend, event):
+    """Erased by another writer between our write and the read-back: stale, saying what
+    changed. The read-back failing: failed, not confirmed (never applied)."""
+    if not backend.reads_back:
+        pytest.skip(f"{backend.name}: its answers confirm its writes, which change parts of an item")
+    provider, queue = fresh_plan(backend, 1)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        [change] = result.plan.changes
+        if event == "erased by another writer":
+            report = apply_while_the_read_back_waits(backend, provider, result,
+                                                     lambda: backend.erase(change.item_id))
+        else:  # every request after the write is refused
+            report = apply_while_the_read_back_waits(backend, provider, result,
+                                                     lambda: backend.fake.faults.refuse_after(0))
+            backend.fake.faults.refuse_after(None)
+    [outcome] = report.results
+    if event == "erased by another writer":
+        assert outcome.outcome == "stale" and re.fullmatch(ERASED, outcome.detail), outcome
+    else:
+        before, after = UNCONFIRMED.split("{exc}")
+        assert outcome.outcome == "failed", outcome
+        assert outcome.detail.startswith(before) and outcome.detail.endswith(after), outcome

@@ -42,12 +42,12 @@ from .base import (
     Relisted,
     SpecProblem,
     WriteResult,
-    compare_guard,
     digest_etag,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
 )
+from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
 INSTALL_HINT = "pip install 'reconciler[omics]'"
@@ -56,12 +56,10 @@ PAGE_SIZE = 100  # ListBatch's maximum maxItems
 MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
 BATCH_LIMIT = 100  # changes per write call: one guard re-read round, then their writes
 MAX_TAG_KEYS = 50  # per TagResource / UntagResource call
-MANAGED_OPTION = "managed_tags"  # plan file: queue id -> the tag keys its spec manages (None: all)
 MAX_KEY_CHARS, MAX_VALUE_CHARS = 128, 256
 RETRY_ATTEMPTS = 6  # of a read or tag call, counting the first
 RETRY_BUDGET = 15.0  # seconds of waiting between attempts of one call, at most
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds: jittered, doubling (AWS's own scheme)
-CANCEL_ATTEMPTS = 5  # our own loop: a cancel is re-sent only after a re-read says so
 TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60}
 CANCELLED = "CANCELLED"
 # Every batch status (the service model's RunBatchStatus), which a rule may match.
@@ -106,8 +104,10 @@ FIELDS = {
 }
 
 
-class OmicsProvider(Provider):
+class OmicsProvider(GuardedService, Provider):
     type = "omics"
+    max_in_flight = MAX_IN_FLIGHT
+    resend_wait = BACKOFF_BASE
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT,
         lock_option="tag",
@@ -152,7 +152,6 @@ class OmicsProvider(Provider):
         self._secrets = tuple(s for s in secrets if s)
         self._endpoint, self._tags_endpoint = endpoints or (
             client.meta.endpoint_url.rstrip("/"), tags_client.meta.endpoint_url.rstrip("/"))
-        self._managed: dict[str, frozenset[str] | None] = {}
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
         self._sent = 0  # every attempt botocore sends, retries included (the report's count)
         self._sent_lock = threading.Lock()
@@ -174,15 +173,6 @@ class OmicsProvider(Provider):
         profile = config.options.get("profile") or os.environ.get("AWS_PROFILE") \
             or os.environ.get("AWS_DEFAULT_PROFILE") or None
         return cls.open(region=config.options.get("region"), profile=profile, endpoints=endpoints)
-
-    @classmethod
-    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "OmicsProvider":
-        """As recorded, with the tag keys each queue's spec managed when it was planned:
-        the guard compares only those (a plan file holds no rules to derive them from)."""
-        rest = {k: v for k, v in options.items() if k != MANAGED_OPTION}
-        provider = super().for_plan(endpoint, rest)
-        provider._managed.update(_managed_from_plan(options.get(MANAGED_OPTION)))
-        return provider  # type: ignore[return-value]
 
     @classmethod
     def endpoint_problem(cls, endpoint: object) -> str | None:
@@ -280,9 +270,6 @@ class OmicsProvider(Provider):
         options: dict[str, Any] = {"region": self._region, "tags_endpoint": self._tags_endpoint}
         if self._profile:
             options["profile"] = self._profile
-        if self._managed:
-            options[MANAGED_OPTION] = {q: None if keys is None else sorted(keys)
-                                       for q, keys in sorted(self._managed.items())}
         return options
 
     def _count_sent(self, **_: Any) -> None:
@@ -375,27 +362,17 @@ class OmicsProvider(Provider):
     def _get_many(self, ids: Sequence[str], queue: QueueSpec) -> list[Item | None]:
         """Every read answered (or given up) before the first failure is raised: no
         request is still being sent, or retried, once the caller has moved on."""
-        managed = self._managed_tags(queue)
-        futures = [self._pool.submit(self._get_one, batch_id, queue, managed) for batch_id in ids]
+        futures = [self._pool.submit(self._get_one, batch_id, queue) for batch_id in ids]
         wait(futures)
         return [future.result() for future in futures]
 
-    def _managed_tags(self, queue: QueueSpec) -> frozenset[str] | None:
-        """The tag keys the queue's spec manages (None: every key, `policy: exact`): the
-        only ones that feed the etag, so another writer's own tag (`owner: ops`) between
-        plan and apply does not make a planned change stale. Remembered per queue and
-        recorded in plan files, whose queues carry no rules."""
-        if queue.id not in self._managed:
-            self._managed[queue.id] = _managed_keys(queue)
-        return self._managed[queue.id]
-
-    def _get_one(self, batch_id: str, queue: QueueSpec, managed: frozenset[str] | None) -> Item | None:
+    def _get_one(self, batch_id: str, queue: QueueSpec) -> Item | None:
         path = f"GET /runBatch/{batch_id}"
         try:
             batch = self._call(self._client, "GetBatch", path, batchId=batch_id)
         except _NotFound:
             return None
-        item = self._item(batch, queue.lock_key, managed, path)
+        item = self._item(batch, queue, path)
         if item.id != batch_id:
             raise self._unexpected(path, f"answered batch {item.id!r}")
         group = _run_group(batch)
@@ -406,8 +383,7 @@ class OmicsProvider(Provider):
             return None
         return item
 
-    def _item(self, batch: Mapping[str, Any], lock_key: str, managed: frozenset[str] | None,
-              path: str) -> Item:
+    def _item(self, batch: Mapping[str, Any], queue: QueueSpec, path: str) -> Item:
         batch_id, status, arn = batch.get("id"), batch.get("status"), batch.get("arn")
         if not isinstance(batch_id, str) or not isinstance(status, str) or not isinstance(arn, str):
             raise self._unexpected(path, "a batch needs string id, status and arn")
@@ -416,35 +392,29 @@ class OmicsProvider(Provider):
             isinstance(k, str) and isinstance(v, str) for k, v in raw_tags.items()
         ):
             raise self._unexpected(path, "tags is not a map of strings")
-        locked = raw_tags.get(lock_key) == LOCK_VALUE
-        tags = {k: (v,) for k, v in raw_tags.items() if k != lock_key}
-        guarded = tags if managed is None else {k: v for k, v in tags.items() if k in managed}
-        return Item(id=batch_id, etag=digest_etag(status, guarded, locked), status=status, tags=tags,
+        locked = raw_tags.get(queue.lock_key) == LOCK_VALUE
+        tags = {k: (v,) for k, v in raw_tags.items() if k != queue.lock_key}
+        return Item(id=batch_id, etag=digest_etag(status, tags, locked, queue.managed_tags), status=status, tags=tags,
                     locked=locked, base=_json_safe(batch), fields=ListedFields(batch, FIELDS, FIELD_PATHS))
 
     # ------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
-        """Re-read the batches (compare guard), then per batch: untag, tag, cancel, and
-        the lock tag last when the change locks (the change lands before its lock)."""
-        try:
-            fresh = {item.id: item for item in self.get(queue, [c.item_id for c in changes])}
-        except ProviderError as exc:
-            reason = f"nothing written: the re-read before writing failed: {exc}"
-            return WriteResult(failed={c.item_id: reason for c in changes}, error=str(exc))
-        to_write, result = compare_guard(changes, fresh)
-        outcomes = list(self._pool.map(lambda pair: self._write_one(queue, *pair), to_write))
-        for (change, _), (failure, fatal) in zip(to_write, outcomes):
-            if failure is None:
-                result.applied.append(change.item_id)
-            else:
-                result.failed[change.item_id] = failure
-                if fatal and result.error is None:
-                    result.error = f"batch {change.item_id}: {failure}"
-        return result
+        """The guarded write (guarded.py); per batch: untag, tag, cancel, and the lock
+        tag last when the change locks (the change lands before its lock)."""
+        return guarded_write(self, queue, changes)
 
-    def _write_one(self, queue: QueueSpec, change: Change, fresh: Item) -> tuple[str | None, bool]:
-        """(None, False) when every call landed; else (what landed and what failed, whether
-        the failure should stop the run: access denied, not a property of this batch)."""
+    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh]:
+        return {item.id: Fresh(item) for item in self.get(queue, [c.item_id for c in changes])}
+
+    def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
+        out = Calls()
+        for change, fresh in pairs:
+            out.calls += self._calls(queue, change, fresh.item)
+        return out
+
+    def _calls(self, queue: QueueSpec, change: Change, fresh: Item) -> list[Call]:
+        """A batch's calls: tag calls (idempotent, so `_call` re-sends them after a
+        transient failure), then the cancel (settled by a re-read after a lost answer)."""
         arn = fresh.base["arn"]
         tag_path = f"/tags/{quote(arn, safe='')}"
         upserts = {k: v[0] for k, v in change.tag_changes.items() if v is not None}
@@ -456,56 +426,26 @@ class OmicsProvider(Provider):
         if lock_last and not cancel:
             upserts[queue.lock_key] = LOCK_VALUE  # with the change: one call
             lock_last = False
-        steps: list[tuple[str, Any]] = []
-        for keys in _chunks(sorted(removals)):
-            steps.append((f"remove tags {', '.join(keys)}", lambda keys=keys: self._call(
-                self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys)))
-        for keys in _chunks(sorted(upserts)):
-            steps.append((f"set tags {', '.join(keys)}", lambda keys=keys: self._call(
-                self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
-                tags={k: upserts[k] for k in keys})))
+
+        def call(what: str, send: Any, landed: Any = None) -> Call:
+            return Call([change.item_id], what, lambda _ids, _fresh: _answer(send, landed is not None),
+                        landed or (lambda _id, _fresh: False))
+
+        calls = [call(f"untag {', '.join(keys)}", lambda keys=keys: self._call(
+            self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys))
+            for keys in _chunks(sorted(removals))]
+        calls += [call(f"tag {', '.join(keys)}", lambda keys=keys: self._call(
+            self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
+            tags={k: upserts[k] for k in keys})) for keys in _chunks(sorted(upserts))]
         if cancel:
-            steps.append(("cancel", lambda: self._cancel(change.item_id, queue)))
+            calls.append(call("cancel", lambda: self._call(
+                self._client, "CancelRunBatch", "POST /runBatch/cancel", retry=False, batchId=change.item_id),
+                _cancel_landed))
         if lock_last:
-            steps.append((f"set lock tag {queue.lock_key}", lambda: self._call(
+            calls.append(call(f"lock tag {queue.lock_key}", lambda: self._call(
                 self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
                 tags={queue.lock_key: LOCK_VALUE})))
-        for n, (action, send) in enumerate(steps):
-            try:
-                send()
-            except ProviderError as exc:
-                done = [a for a, _ in steps[:n]]
-                rest = [a for a, _ in steps[n + 1:]]
-                text = (f"written: {'; '.join(done)}. " if done else "nothing written. ") + f"{action} failed: {exc}"
-                if rest:
-                    text += f". Not sent: {'; '.join(rest)}"
-                # The service failing for good (after retries) or refusing our
-                # credentials is no property of this batch: stop the run.
-                return text, isinstance(exc, (_Denied, _Transient))
-        return None, False
-
-    def _cancel(self, batch_id: str, queue: QueueSpec) -> None:
-        """CancelRunBatch, sent without botocore's retries: after a transient failure the
-        cancel may have landed (a lost answer), so the batch is re-read and the cancel
-        re-sent only while it is still cancellable. A ConflictException (another cancel
-        or delete under way) is reported, never retried."""
-        path = "POST /runBatch/cancel"
-        for attempt in range(CANCEL_ATTEMPTS):
-            try:
-                self._call(self._client, "CancelRunBatch", path, retry=False, batchId=batch_id)
-                return
-            except _Transient as exc:
-                last = exc
-            fresh = self._get_one(batch_id, queue, self._managed_tags(queue))  # not through the pool: we run in it
-            if fresh is None:
-                raise ProviderError(f"omics {path}: batch {batch_id} no longer exists")
-            status = fresh.status
-            if status in (STOPPING, CANCELLED):
-                return  # our cancel landed; only its answer was lost
-            if status not in CANCELLABLE:
-                raise ProviderError(f"omics {path}: batch {batch_id} is now {status} and cannot be cancelled")
-            time.sleep(min(20.0, random.random() * 2 ** attempt))
-        raise last
+        return calls
 
     # ------------------------------------------------------------- transport
     def _call(self, client: Any, operation: str, path: str, *, retry: bool = True,
@@ -589,6 +529,30 @@ class _Transient(ProviderError):
     pass
 
 
+def _answer(send: Any, once: bool) -> Answer:
+    """A call's outcome: a transient failure of a call sent once (the cancel) may have
+    landed; the service failing for good (after retries) or refusing our credentials
+    is no property of this batch and stops the run."""
+    try:
+        send()
+    except _Transient as exc:
+        return Answer("lost" if once else "refused", str(exc), fatal=True)
+    except ProviderError as exc:
+        return Answer("refused", str(exc), fatal=isinstance(exc, _Denied))
+    return OK
+
+
+def _cancel_landed(batch_id: str, fresh: Fresh) -> bool | str:
+    """After a lost cancel answer: STOPPING or CANCELLED, ours landed; still
+    cancellable, send it again; anything else never will."""
+    status = fresh.item.status
+    if status in (STOPPING, CANCELLED):
+        return True
+    if status in CANCELLABLE:
+        return False
+    return f"omics POST /runBatch/cancel: batch {batch_id} is now {status} and cannot be cancelled"
+
+
 def _scrub(text: str, secrets: Sequence[str]) -> str:
     for secret in secrets:
         if secret:
@@ -658,32 +622,6 @@ def _prefixed(url: str, prefix: str) -> str:
     """AWS's URL with a host prefix, as botocore sends to it (`workflows-omics…`)."""
     parts = urlsplit(url)
     return parts._replace(netloc=prefix + parts.netloc).geturl()
-
-
-# ----------------------------------------------------------------- managed tags
-def _managed_keys(queue: QueueSpec) -> frozenset[str] | None:
-    """Tag keys the spec names for this queue (rules' `where` and `set`, entries); None
-    under `tags: {policy: exact}`, which manages every key."""
-    if queue.tag_policy == "exact":
-        return None
-    keys: set[str] = set()
-    for rule in queue.rules:
-        keys.update(rule.where.tags)
-        keys.update(rule.set.tags)
-    for entry in queue.submissions.values():
-        keys.update(entry.tags)
-    return frozenset(keys)
-
-
-def _managed_from_plan(raw: Any) -> dict[str, frozenset[str] | None]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not all(
-        isinstance(q, str) and (keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys)))
-        for q, keys in raw.items()
-    ):
-        raise ConfigError(f"plan file: provider option `{MANAGED_OPTION}` is not a map of queue ids to tag key lists")
-    return {q: None if keys is None else frozenset(keys) for q, keys in raw.items()}
 
 
 def _unparsable(exc: BaseException) -> str:

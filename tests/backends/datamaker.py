@@ -14,6 +14,7 @@ PROJECT = "7"
 class Backend(Base):
     name = "datamaker"
     batch_limit = 1000
+    write_path = "set_tags"
 
     def make(self, n: int) -> tuple[DatamakerProvider, QueueSpec]:
         # the realistic mode: offset pages past page 2 die with Cloudflare's 524 (the
@@ -21,6 +22,7 @@ class Backend(Base):
         self.fake = self.make_sandbox(service="datamaker", synthetic=[(PROJECT, n)], random_seed=7,
                                       quirks={"deep-page-524": "2", "glitch-520": "0.05"})
         # the suite's tags: datamaker only adds and removes tags the project already has
-        self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other"])
+        # (`other` and `owner`: the keys other writers add, which the spec does not manage)
+        self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other", "owner"])
         provider = DatamakerProvider(self.fake.url, self.fake.token, retries=3, backoff=0.0)
         return provider, self.queue(PROJECT)
