@@ -226,15 +226,17 @@ def _shown(value: Any) -> str:
 
 def where_problems(
     where: Any, at: tuple, fields: Mapping[str, str], tag_types: Mapping[str, str], service: str,
+    labels: bool = False,
 ) -> Iterable[tuple[tuple, str]]:
     """(path under the queue, message) for every condition of one rule's `where` that
     validate refuses: a service field the service lacks, a literal that can never
-    compare with a key of known type, a pattern that does not compile."""
+    compare with a key of known type (on a label service every tag is a boolean), a
+    pattern that does not compile."""
     from .errors import suggest
 
     for key, cond in where.tags.items():
         for op, value in cond.ops:
-            for message in literal_problems(op, value, tag_types.get(key)):
+            for message in literal_problems(op, value, "boolean" if labels else tag_types.get(key)):
                 yield at + ("tags", key, op), f"tag {key!r}: {message}"
     for name, cond in where.item.items():
         if name not in fields:

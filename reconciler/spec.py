@@ -244,6 +244,7 @@ class _Loader:
         for rule_index, rule in enumerate(queue.rules):
             for path, message in where_problems(
                 rule.where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
+                provider_cls.capabilities.label_tags,
             ):
                 self.errors.append(root.error(("queues", index) + path, message, key=True))
         self.errors.extend(find_oscillations(queue))

@@ -416,3 +416,12 @@ def test_matches_on_a_field_that_is_not_text_is_refused(tmp_path):
     assert [str(e) for e in caught.value.errors] == [
         f"{path}:6:40: item field 'statusVersion': `matches` compares text, and this key holds "
         "integer values: it can never match"]
+
+
+def test_on_a_label_service_an_operator_that_cannot_compare_with_true_is_refused(tmp_path):
+    messages = refusals(tmp_path, """\
+        - where: {tags: {reviewed: {gt: 1}, flagged: {eq: true}}}
+          set: {tags: [done]}
+        """, provider="workflow-results")
+    assert messages == [f"{tmp_path / 'spec.yaml'}:6:35: tag 'reviewed': 1 is a number, and this key holds "
+                        "boolean values: the condition can never compare"]
