@@ -175,3 +175,17 @@ def test_a_few_ids_re_read_after_a_conflict_carry_their_bundle_fields(make_sandb
         assert [e["path"].rsplit("/", 2)[-2] for e in sb.request_log()[before:]] == [str(FIRST)]  # one GET
     finally:
         provider.close()
+
+
+@pytest.mark.parametrize("bundle, message", [
+    ([], "a bundle is not an object"),
+    ({"submission": {"id": "1"}}, "lacks its `submission` or `submissionStatus`"),
+    ({"submission": {"id": "1"}, "submissionStatus": {"id": "2", "etag": "e", "status": "OPEN"}},
+     "bundle of submission '1' holds the status of '2'"),
+])
+def test_a_malformed_bundle_is_refused(bundle, message):
+    from reconciler.providers.synapse_annotations import MalformedStatus
+    from reconciler.providers.synapse_fields import row_to_item
+
+    with pytest.raises(MalformedStatus, match=message):
+        row_to_item(bundle, "locked", frozenset({"createdOn"}), True)
