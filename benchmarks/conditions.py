@@ -79,15 +79,18 @@ def core(n: int, repeat: int) -> None:
     print("| rules | items | changes | seconds | items/s |")
     print("|---|---:|---:|---:|---:|")
     rates = {}
-    for name, rules in (("five equality rules", EQUALITY), ("five operator rules", OPERATORS)):
-        queue = spec_of(rules)
-        elapsed = math.inf
-        for _ in range(repeat):
+    queues = {"five equality rules": spec_of(EQUALITY), "five operator rules": spec_of(OPERATORS)}
+    best = {name: math.inf for name in queues}
+    changes = {}
+    for _ in range(repeat):  # interleaved, so a burst of load on the shared VM hits both
+        for name, queue in queues.items():
             start = time.perf_counter()
             plan = plan_queue(queue, data, now=NOW)
-            elapsed = min(elapsed, time.perf_counter() - start)
+            best[name] = min(best[name], time.perf_counter() - start)
+            changes[name] = len(plan.changes)
+    for name, elapsed in best.items():
         rates[name] = n / elapsed
-        print(f"| {name} | {n:,} | {len(plan.changes):,} | {elapsed:.2f} | {n / elapsed:,.0f} |")
+        print(f"| {name} | {n:,} | {changes[name]:,} | {elapsed:.2f} | {n / elapsed:,.0f} |")
     ratio = rates["five equality rules"] / rates["five operator rules"]
     print(f"\noperator rules take {ratio:.2f}x the time of equality rules (target: at most 1.5x)")
 

@@ -165,20 +165,21 @@ def _compile(op: str, raw: Operand, now: datetime | None) -> Predicate:
         return lambda v: (k := kinds.get(type(v))) in accepted and (k, v) not in members
     if op == "between":
         lo, hi = (_resolved(x, now) for x in raw)
-        kind = literal_kind(raw[0])
+        types = frozenset(t for t, k in kinds.items() if k == literal_kind(raw[0]))
         if isinstance(lo, RelativeTime) or isinstance(hi, RelativeTime):
-            return lambda v: kinds.get(type(v)) == kind
-        return lambda v: kinds.get(type(v)) == kind and lo <= v <= hi
+            return lambda v: type(v) in types
+        return lambda v: type(v) in types and lo <= v <= hi
     literal = _resolved(raw, now)
-    kind = literal_kind(raw)
+    # The Python types of the literal's kind: one set lookup per test in the hot loop.
+    types = frozenset(t for t, k in kinds.items() if k == literal_kind(raw))
     if isinstance(literal, RelativeTime):
-        return lambda v: kinds.get(type(v)) == kind
+        return lambda v: type(v) in types
     if op == "eq":
-        return lambda v: kinds.get(type(v)) == kind and v == literal
+        return lambda v: type(v) in types and v == literal
     if op == "ne":
-        return lambda v: kinds.get(type(v)) == kind and v != literal
+        return lambda v: type(v) in types and v != literal
     compare = ORDERED[op]
-    return lambda v: kinds.get(type(v)) == kind and compare(v, literal)
+    return lambda v: type(v) in types and compare(v, literal)
 
 
 # ------------------------------------------------------------------- validate

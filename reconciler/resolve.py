@@ -89,7 +89,9 @@ class _Step:
                 return False
             if required is not None and (value is None or tag_value_key(value) != required):
                 return False
-            if test is not None and not test(scalar_of(value)):
+            if test is not None and not test(
+                value[0] if value is not None and len(value) == 1 else value  # conditions.scalar_of
+            ):
                 return False
         if self.item_tests:
             fields = item.fields
