@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-from .model import Scalar, to_scalar
+from .model import to_scalar
 
 # Ordering operators and the function each applies (value OP literal).
 ORDERED: Mapping[str, Callable[[Any, Any], bool]] = {
@@ -51,7 +51,7 @@ class RelativeTime:
     text: str
 
     def at(self, now: datetime) -> datetime:
-        return to_scalar(now + timedelta(seconds=self.seconds))  # type: ignore[return-value]
+        return to_scalar(now + timedelta(seconds=self.seconds))
 
 
 Operand = Any  # a Scalar, a RelativeTime, or a tuple of them (between, in, not_in)
@@ -209,7 +209,7 @@ def literal_problems(op: str, raw: Operand, declared: str | None) -> list[str]:
                             f"{_shown(values[0])} and {_shown(values[1])}")
     want = TYPE_KINDS.get(declared) if declared is not None else None
     if want is not None:
-        for value, kind in zip(values, kinds):
+        for value, kind in zip(values, kinds, strict=True):
             if kind != want:
                 problems.append(f"{_shown(value)} is a {kind}, and this key holds {declared} "
                                 "values: the condition can never compare")

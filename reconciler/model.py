@@ -14,7 +14,7 @@ from functools import cached_property
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, overload
 
 Scalar = str | int | float | bool | datetime
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
@@ -25,6 +25,10 @@ Outcome = Literal["applied", "unchanged", "stale", "blocked", "failed", "skipped
 
 
 # --------------------------------------------------------------------------- values
+@overload
+def to_scalar(value: date) -> datetime: ...
+@overload
+def to_scalar(value: Any) -> Scalar: ...
 def to_scalar(value: Any) -> Scalar:
     """Normalise one YAML/JSON scalar: dates become UTC datetimes with ms precision."""
     if isinstance(value, datetime):

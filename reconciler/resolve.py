@@ -53,7 +53,15 @@ class _Step:
     """A rule, or an explicit entry (which always applies), flattened for speed."""
 
     __slots__ = (
-        "label", "statuses", "ids", "locked", "tag_tests", "item_tests", "set_status", "set_locked", "set_tags"
+        "ids",
+        "item_tests",
+        "label",
+        "locked",
+        "set_locked",
+        "set_status",
+        "set_tags",
+        "statuses",
+        "tag_tests"
     )
 
     def __init__(
@@ -96,10 +104,10 @@ class _Step:
         if self.item_tests:
             fields = item.fields
             for name, exists, test in self.item_tests:
-                value = fields.get(name)
-                if exists is not None and (value is not None) != exists:
+                field = fields.get(name)
+                if exists is not None and (field is not None) != exists:
                     return False
-                if test is not None and not test(value):
+                if test is not None and not test(field):
                     return False
         return True
 

@@ -280,7 +280,7 @@ def _boolean(text: str) -> bool:
 
 def _timestamp(text: str) -> datetime:
     try:
-        return to_scalar(datetime.fromisoformat(text))  # type: ignore[return-value]
+        return to_scalar(datetime.fromisoformat(text))
     except ValueError:
         raise _BadCell(f"expected an ISO 8601 timestamp (2026-12-05T10:00:00Z), got {_shown(text)}") from None
 

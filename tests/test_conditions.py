@@ -367,7 +367,6 @@ def test_apply_planfile_applies_what_was_reviewed_without_evaluating_again(tmp_p
 
 
 def test_a_bad_evaluated_at_in_a_plan_file_is_refused(tmp_path):
-    import json
 
     from cli_helpers import run_cli
 

@@ -18,7 +18,7 @@ class ListedFields(Mapping[str, Scalar]):
     """`declared` (name → type) read from `doc`, each at `paths[name]` (a tuple of keys
     into nested objects; default: the name itself)."""
 
-    __slots__ = ("_doc", "_declared", "_paths")
+    __slots__ = ("_declared", "_doc", "_paths")
 
     def __init__(self, doc: Mapping[str, Any], declared: Mapping[str, str],
                  paths: Mapping[str, tuple[str, ...]] | None = None) -> None:

@@ -28,7 +28,7 @@ BUNDLE_FIELDS = {
     "name": "string",
 }
 FIELDS = {**STATUS_FIELDS, **BUNDLE_FIELDS}
-_PYTHON_TYPES = {"timestamp": str, "boolean": bool, "integer": int, "string": str}
+_PYTHON_TYPES: dict[str, type[Any]] = {"timestamp": str, "boolean": bool, "integer": int, "string": str}
 
 
 def reads_bundles(fields: frozenset[str]) -> bool:
@@ -54,16 +54,17 @@ def read_fields(
     """The `wanted` fields present in a status (and its submission); a field of the
     wrong JSON type is refused, since a condition would silently never match it."""
     out: dict[str, Scalar] = {}
+    submitted: Mapping[str, Any] = submission or {}
     for name in wanted:
         if name == "submitterId":
-            source, raw = submission, (submission or {}).get("teamId") or (submission or {}).get("userId")
+            source, raw = submission, submitted.get("teamId") or submitted.get("userId")
         elif name in BUNDLE_FIELDS:
-            source, raw = submission, (submission or {}).get(name)
+            source, raw = submission, submitted.get(name)
         else:
             source, raw = status, status.get(name)
         if source is None or raw is None:
             continue
-        kind = FIELDS.get("teamId" if name == "submitterId" else name)
+        kind = FIELDS["teamId" if name == "submitterId" else name]
         if type(raw) is not _PYTHON_TYPES[kind]:
             raise MalformedStatus(f"submission {status.get('id')}: `{name}` is not of type {kind}")
         out[name] = _timestamp(raw, name, status) if kind == "timestamp" else raw
