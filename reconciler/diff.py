@@ -24,7 +24,8 @@ from .model import (
     tag_value_key,
 )
 from .notes import SpecWarning
-from .resolve import CompiledQueue
+from .ranks import Candidate, Ranked, rank_queue
+from .resolve import CompiledQueue, Settled
 
 
 # Spec mode's conflict handler: a fresh copy of a conflicting item → its new change
@@ -34,9 +35,12 @@ ANY_STATUS = StatusRules()
 
 
 def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
-           replace: frozenset[str] = frozenset()) -> Change | None:
-    """Resolve and diff one freshly read item (apply, after a conflict)."""
+           replace: frozenset[str] = frozenset(), ranked: Ranked | None = None) -> Change | None:
+    """Resolve and diff one freshly read item (apply, after a conflict). Ranks need the
+    whole queue: the item keeps the places `ranked` gave it when the plan was made."""
     settled = CompiledQueue(queue).settle(item)
+    if ranked is not None:
+        settled = with_ranks(queue, item.id, settled, ranked)
     change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules, {})
     return replaced(change, replace, queue)
 
@@ -86,6 +90,9 @@ class QueueDiffer:
         self._rules = rules
         self._replace = replace
         self._settle = CompiledQueue(queue).settle
+        # With ranks, every item waits for the end of the listing (ranks.py)
+        self._held: list[tuple[Item, Settled | None]] | None = [] if queue.ranks else None
+        self.ranked: Ranked | None = None
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
         self._seen: set[str] = set()
@@ -102,6 +109,9 @@ class QueueDiffer:
                     f"queue {self._queue.id}: the service listed item {item.id} twice; plan again"
                 )
             seen.add(item.id)
+            if self._held is not None:
+                self._held.append((item, settle(item)))
+                continue
             if only is not None and item.id not in only:
                 continue
             settled = settle(item)
@@ -111,10 +121,26 @@ class QueueDiffer:
                     changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
     def plan(self) -> QueuePlan:
+        if self._held is not None and self.ranked is None:
+            self._rank()
         order = self._order
         changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
-                         self._queue.lock_key)
+                         self._queue.lock_key, self.ranked.boards if self.ranked else ())
+
+    def _rank(self) -> None:
+        """The held items ranked over their desired states, then diffed."""
+        held, queue, only = self._held or [], self._queue, self._only
+        self.ranked = ranked = rank_queue(
+            queue.ranks, [_candidate(item, settled) for item, settled in held], self._order)
+        for item, settled in held:
+            if only is not None and item.id not in only:
+                continue
+            settled = with_ranks(queue, item.id, settled, ranked)
+            if settled is not None:
+                change = _diff(item, *settled, self._shared, self._rules, self._ended)
+                if change is not None:
+                    self._changes.append(replaced(change, self._replace, queue) if change.blocked else change)
 
     def ended(self) -> list[EndedOtherwise]:
         """Each status setting some items can no longer reach (StatusRules.ends), with
@@ -132,6 +158,40 @@ class QueueDiffer:
         the CLI warns."""
         live = self._seen
         return sorted((i for i in self._queue.submissions if i not in live), key=self._order)
+
+
+def _candidate(item: Item, settled: Settled | None) -> Candidate:
+    """The item as rules and entries leave it: what ranks rank."""
+    if settled is None:
+        return Candidate(item.id, item.status, item.locked, item.tags)
+    status, locked, tags = settled
+    desired = dict(item.tags)
+    for key, setting in tags.items():
+        if setting.value is None:
+            desired.pop(key, None)
+        else:
+            desired[key] = setting.value
+    return Candidate(
+        item.id,
+        item.status if status is None else status.value,
+        item.locked if locked is None else locked.value,
+        desired,
+    )
+
+
+def with_ranks(queue: QueueSpec, item_id: str, settled: Settled | None, ranked: Ranked) -> Settled | None:
+    """`settled` plus the tags the ranks own; an explicit entry's own value of such a
+    tag wins, as it wins over any rule."""
+    owned = ranked.tags(item_id)
+    if not owned:
+        return settled
+    entry = queue.submissions.get(item_id)
+    status, locked, tags = settled if settled is not None else (None, None, {})
+    tags = dict(tags)
+    for key, setting in owned:
+        if entry is None or key not in entry.tags:
+            tags[key] = setting
+    return status, locked, tags
 
 
 @dataclass(frozen=True)

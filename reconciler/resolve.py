@@ -82,6 +82,13 @@ class _Step:
 
 
 _ALWAYS = Match()
+_NOTHING = Assignment()
+
+
+def where_test(where: Match) -> Callable[[str, str, bool, Tags], bool]:
+    """`where`'s test of (id, status, locked, tags), as rules apply it: ranks select
+    their items with it."""
+    return _Step(None, where, _NOTHING).matches
 
 
 class _Trace:

@@ -91,7 +91,7 @@ _PAIR_HINT = ("HealthOmics serves tag operations on another host than batch oper
 class OmicsProvider(Provider):
     type = "omics"
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT,
+        batch_limit=BATCH_LIMIT, text_tags=True,
         lock_option="tag",
         guard="compare",
         atomic_batches=False,

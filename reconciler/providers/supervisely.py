@@ -96,7 +96,7 @@ class _Fatal(Exception):
 class SuperviselyProvider(Provider):
     type = "supervisely"
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT,
+        batch_limit=BATCH_LIMIT, text_tags=True,
         lock_option="key",
         guard="compare",
         atomic_batches=False,
