@@ -1,0 +1,342 @@
+"""Ranks (DESIGN §10 "Ranks", docs/spec.md "Ranks"): the pure ranking, its place in the
+plan (after rules and entries, entries win), validate's refusals at line:col, the
+leaderboard preview, and that a plan whose ranks already hold reads no more than one
+without ranks."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cli_helpers import run_cli
+from reconciler.diff import item_order, plan_queue, rediff
+from reconciler.errors import UserErrors
+from reconciler.model import Assignment, Item, Match, QueueSpec, Rank, RankKey, Setting, Source
+from reconciler.planner import build_plan
+from reconciler.providers.synapse import SynapseProvider
+from reconciler.ranks import Candidate, positions, rank_queue, sort_value
+from reconciler.render.markdown import render_plan_markdown
+from reconciler.render.text import render_plan_text
+from reconciler.spec import load_spec
+from reconciler.store import NewItem
+
+SOURCE = Source("spec.yaml", 7, "leaderboard")
+QUEUE = "9615000"
+
+
+def rank(**kw) -> Rank:
+    defaults = dict(name="leaderboard", where=Match(), into="rank",
+                    by=(RankKey("score", descending=True),), ties="min", source=SOURCE)
+    return Rank(**{**defaults, **kw})
+
+
+def scored(*scores, **tags) -> list[Candidate]:
+    return [Candidate(str(i + 1), "SCORED", False, {"score": (s,), **tags} if s is not None else dict(tags))
+            for i, s in enumerate(scores)]
+
+
+def places(r: Rank, candidates) -> dict[str, int]:
+    return positions(r, candidates, item_order)
+
+
+# ------------------------------------------------------------------ the ranking
+def test_ties_min_dense_and_unique():
+    items = scored(0.9, 0.8, 0.9, 0.7)
+    assert places(rank(ties="min"), items) == {"1": 1, "3": 1, "2": 3, "4": 4}
+    assert places(rank(ties="dense"), items) == {"1": 1, "3": 1, "2": 2, "4": 3}
+    # unique: the id is the last resort, in the service's natural order (numeric here)
+    assert places(rank(ties="unique"), items) == {"1": 1, "3": 2, "2": 3, "4": 4}
+
+
+def test_later_keys_break_ties_and_a_missing_tie_break_comes_last():
+    day = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    items = [
+        Candidate("1", "SCORED", False, {"score": (0.9,), "at": (day + timedelta(hours=2),)}),
+        Candidate("2", "SCORED", False, {"score": (0.9,)}),
+        Candidate("3", "SCORED", False, {"score": (0.9,), "at": (day,)}),
+    ]
+    by = (RankKey("score", descending=True), RankKey("at"))
+    assert places(rank(by=by), items) == {"3": 1, "1": 2, "2": 3}
+    desc = (RankKey("score", descending=True), RankKey("at", descending=True))
+    assert places(rank(by=desc), items) == {"1": 1, "3": 2, "2": 3}  # absent still last
+
+
+def test_items_without_a_first_key_value_are_not_ranked():
+    items = scored(0.5, None, float("nan"))
+    items.append(Candidate("9", "SCORED", False, {"score": (0.1, 0.2)}))  # a list: no one value
+    assert places(rank(), items) == {"1": 1}
+
+
+def test_numbers_compare_as_numbers_and_text_numbers_only_on_text_services():
+    assert places(rank(), scored(1, 1.5, 0.5)) == {"2": 1, "1": 2, "3": 3}
+    texts = scored("9", "10", "1.5")
+    assert places(rank(text=True), texts) == {"2": 1, "1": 2, "3": 3}
+    assert places(rank(by=(RankKey("score"),)), texts) == {"3": 1, "2": 2, "1": 3}  # typed tags: text is text
+    assert sort_value(("x",), text=True) == sort_value("x")
+
+
+def test_per_ranks_within_each_group():
+    items = [Candidate(str(i), "SCORED", False, {"score": (s,), "team": (t,)})
+             for i, (s, t) in enumerate([(0.5, "a"), (0.9, "b"), (0.7, "a"), (0.1, "b")], 1)]
+    items.append(Candidate("5", "SCORED", False, {"score": (0.99,)}))  # no team: no group
+    assert places(rank(per=RankKey("team")), items) == {"3": 1, "1": 2, "2": 1, "4": 2}
+
+
+def test_where_selects_and_top_marks_the_first_n_and_removes_it_elsewhere():
+    items = scored(0.9, 0.8, 0.7) + [Candidate("4", "INVALID", False, {"score": (1.0,), "rank": (1,)})]
+    r = rank(where=Match(statuses=frozenset({"SCORED"})), top="best", top_count=2)
+    ranked = rank_queue([r], items, item_order)
+    values = {i: {k: s.value for k, s in ranked.tags(i)} for i in "1234"}
+    assert values == {
+        "1": {"rank": (1,), "best": (True,)},
+        "2": {"rank": (2,), "best": (True,)},
+        "3": {"rank": (3,), "best": None},
+        "4": {"rank": None, "best": None},  # outside the ranking: both keys removed
+    }
+    assert all(s.source == SOURCE for i in "1234" for _, s in ranked.tags(i))
+
+
+def test_text_services_receive_text():
+    ranked = rank_queue([rank(text=True, top="best")], scored("0.5"), item_order)
+    assert {k: s.value for k, s in ranked.tags("1")} == {"rank": ("1",), "best": ("true",)}
+
+
+def test_service_fields_rank_and_group():
+    when = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    items = [Candidate(str(i), "SCORED", False, {"score": (0.5,)},
+                       {"submitterId": who, "createdOn": when + timedelta(minutes=m)})
+             for i, (who, m) in enumerate([("u1", 5), ("u1", 1), ("u2", 3)], 1)]
+    r = rank(by=(RankKey("score", descending=True), RankKey("createdOn", item=True)),
+             per=RankKey("submitterId", item=True), top="best")
+    assert places(r, items) == {"2": 1, "1": 2, "3": 1}
+
+
+# ------------------------------------------------------------- property tests
+scores = st.lists(st.one_of(st.none(), st.integers(-3, 3), st.floats(-2, 2, allow_nan=False),
+                            st.sampled_from([0.5, 1.0, 1])), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scores, st.sampled_from(["min", "dense", "unique"]), st.booleans(), st.randoms(use_true_random=False))
+def test_rank_invariants(values, ties, grouped, rnd):
+    items = [Candidate(str(i), "SCORED", False,
+                       {**({"score": (v,)} if v is not None else {}), "team": (f"t{i % 3}",)})
+             for i, v in enumerate(values)]
+    r = rank(ties=ties, per=RankKey("team") if grouped else None)
+    got = places(r, items)
+    shuffled = list(items)
+    rnd.shuffle(shuffled)
+    assert places(r, shuffled) == got  # stable under input order
+    assert set(got) == {c.id for c in items if c.tags.get("score") is not None}
+    groups: dict[str, list[Candidate]] = {}
+    for c in items:
+        if c.id in got:
+            groups.setdefault(c.tags["team"][0] if grouped else "", []).append(c)
+    for members in groups.values():
+        ranks = sorted(got[c.id] for c in members)
+        if ties == "unique":
+            assert ranks == list(range(1, len(members) + 1))  # a permutation of 1..n
+        for a in members:
+            for b in members:
+                sa, sb = a.tags["score"][0], b.tags["score"][0]
+                if sa > sb:
+                    assert got[a.id] < got[b.id]  # better score, better place
+                elif sa == sb and ties != "unique":
+                    assert got[a.id] == got[b.id]  # ties equal under min and dense
+        if ties == "dense":
+            assert set(ranks) == set(range(1, len(set(ranks)) + 1))
+        if ties == "min":
+            for place in set(ranks):
+                assert place == 1 + sum(1 for p in ranks if p < place)
+
+
+# ------------------------------------------------------------------ in a plan
+def item(i: str, status: str = "SCORED", locked: bool = False, **tags) -> Item:
+    return Item(i, f"e{i}", status, {k: (v,) for k, v in tags.items()}, locked)
+
+
+def queue(**kw) -> QueueSpec:
+    return QueueSpec(id="q", source=Source("spec.yaml", 3), **kw)
+
+
+def test_a_score_set_in_the_same_spec_ranks_at_once_and_an_entry_wins():
+    spec_source = Source("spec.yaml", 20)
+    q = queue(submissions={
+        "3": Assignment(tags={"score": Setting((0.99,), spec_source)}),
+        "2": Assignment(tags={"rank": Setting((7,), spec_source)}),
+    }, ranks=(rank(),))
+    plan = plan_queue(q, [item("1", score=0.5), item("2", score=0.9, rank=2), item("3")])
+    after = {c.item_id: {f.field: (f.after, f.source) for f in c.fields} for c in plan.changes}
+    assert after == {
+        "1": {"tags.rank": ((3,), SOURCE)},
+        "2": {"tags.rank": ((7,), spec_source)},  # the entry wins over the rank
+        "3": {"tags.rank": ((1,), SOURCE), "tags.score": ((0.99,), spec_source)},
+    }
+    assert plan.leaderboards[0].groups[0].rows[:2] == (
+        (1, "3", ("0.99",)), (2, "2", ("0.9",)))
+
+
+def test_ranks_that_already_hold_plan_nothing_and_only_limits_the_changes_not_the_ranking():
+    q = queue(ranks=(rank(),))
+    held = [item("1", score=0.5, rank=2), item("2", score=0.9, rank=1)]
+    assert plan_queue(q, held).changes == ()
+    moved = [item("1", score=0.95, rank=2), item("2", score=0.9, rank=1)]
+    (only,) = plan_queue(q, moved, only=frozenset({"2"})).changes
+    assert only.item_id == "2" and only.after_value("tags.rank") == (2,)
+
+
+def test_a_rediffed_item_keeps_the_place_of_the_plan():
+    q = queue(ranks=(rank(),))
+    from reconciler.diff import QueueDiffer
+    differ = QueueDiffer(q)
+    differ.add([item("1", score=0.5), item("2", score=0.9)])
+    differ.plan()
+    fresh = item("1", score=0.5, note="x")  # another writer touched it since
+    change = rediff(q, fresh, ranked=differ.ranked)
+    assert change.after_value("tags.rank") == (2,)
+
+
+def test_the_plan_shows_the_leaderboard_in_text_and_markdown(tmp_path, tmp_spec):
+    spec = tmp_spec(f"""
+        version: 1
+        provider: {{type: local, path: {tmp_path / 'db.sqlite'}, seed: live.yaml}}
+        queues:
+          - id: q
+            rules:
+              - name: leaderboard
+                where: {{status: SCORED}}
+                rank: {{into: place, by: [{{tag: score, order: desc}}], per: {{tag: team}}, top: {{tag: best}}}}
+        """)
+    (tmp_path / "live.yaml").write_text(
+        "queues:\n- id: q\n  items:\n"
+        + "".join(f"  - {{id: '{i}', status: SCORED, tags: {{score: {i / 100}, team: t{i % 2}}}}}\n"
+                  for i in range(1, 31)))
+    out = run_cli("plan", str(spec)).out
+    assert f"Leaderboard leaderboard of queue q ({spec}:7), by tag score (desc)" in out
+    assert "  tag team \"t0\" (15 ranked)\n       1  30  0.3\n       2  28  0.28\n" in out
+    assert "     … 5 more\n" in out  # top 10 per group
+    assert "tags.place: (absent) → 1" in out and "tags.best: (absent) → true" in out
+    md = run_cli("plan", str(spec), "--format", "markdown").out
+    assert "| Group | Place | Item | tag score (desc) |" in md
+    assert '| `tag team "t1"` | 1 | `29` | `0.29` |' in md
+    # applied, the ranks hold: the next plan is empty but still previews the board
+    assert run_cli("apply", str(spec), "--auto-approve", "--force").code == 0
+    out = run_cli("plan", str(spec)).out
+    assert "\nNo changes. Live state matches the spec.\n\nLeaderboard leaderboard" in out
+
+
+# ------------------------------------------------------------------- validate
+def errors(tmp_spec, body: str, provider: str = "{type: local}") -> list[str]:
+    path = tmp_spec(f"version: 1\nprovider: {provider}\nqueues:\n  - id: \"1\"\n    rules:\n{body}")
+    with pytest.raises(UserErrors) as caught:
+        load_spec(path)
+    return [str(e)[len(str(path)) + 1:] for e in caught.value.errors]  # LINE:COL: message
+
+
+LEADERBOARD = """\
+      - name: leaderboard
+        where: {status: SCORED}
+        rank: {into: rank, by: [{tag: score, order: desc}], top: {tag: best}}
+"""
+
+
+def test_a_condition_reading_a_ranks_output_is_refused(tmp_spec):
+    body = LEADERBOARD + """\
+      - name: congratulate
+        where: {tags: {best: true}}
+        set: {tags: {note: well done}}
+"""
+    (message,) = errors(tmp_spec, body)
+    assert message.startswith("10:24: this condition reads tag 'best', which rank 'leaderboard' (")
+    assert message.endswith(":6) writes after every rule: reading a rank's output would loop")
+
+
+def test_a_rank_ordering_by_another_ranks_output_is_refused(tmp_spec):
+    body = LEADERBOARD + """\
+      - name: rank-of-rank
+        where: {}
+        rank: {into: rank2, by: [{tag: rank}]}
+"""
+    (message,) = errors(tmp_spec, body)
+    assert message.startswith("11:35: this rank orders by tag 'rank', which rank 'leaderboard'")
+
+
+def test_two_ranks_writing_one_key_are_refused(tmp_spec):
+    body = LEADERBOARD + """\
+      - name: second
+        where: {}
+        rank: {into: best, by: [{tag: score}]}
+"""
+    (message,) = errors(tmp_spec, body)
+    assert message.startswith("11:16: tag 'best' is already written by rank 'leaderboard' (")
+    assert message.endswith(":6); two ranks cannot write one tag")
+
+
+def test_a_rule_setting_a_ranks_output_is_refused(tmp_spec):
+    body = """\
+      - name: pin
+        where: {}
+        set: {tags: {rank: 1}}
+""" + LEADERBOARD
+    (message,) = errors(tmp_spec, body)
+    assert message.startswith("8:22: rule 'pin' sets tag 'rank', which rank 'leaderboard' (")
+
+
+def test_label_only_services_rank_only_into_top(tmp_spec):
+    body = """\
+      - name: leaderboard
+        where: {}
+        rank: {into: rank, by: [{tag: score}], top: {tag: best}}
+"""
+    provider = "{type: datamaker, endpoint: \"https://datamaker.example\"}"
+    got = errors(tmp_spec, body, provider)
+    assert got[0].startswith("8:16: datamaker tags are labels (present or absent), which cannot hold a place")
+    assert got[1].startswith("8:34: datamaker tags are labels, which have no order")
+
+
+def test_a_rule_needs_set_or_rank_not_both(tmp_spec):
+    body = """\
+      - name: both
+        where: {}
+        set: {tags: {a: 1}}
+        rank: {into: rank, by: [{tag: score}]}
+      - name: rank-without-output
+        where: {}
+        rank: {by: [{tag: score}]}
+"""
+    got = errors(tmp_spec, body)
+    assert any("a rule has either `set:` or `rank:`, not both" in e for e in got)
+    assert any("a rank needs `into:` (the tag receiving places), `top:`, or both" in e for e in got)
+
+
+# ------------------------------------------------------------- request counts
+def test_a_plan_whose_ranks_hold_reads_exactly_what_a_plan_without_ranks_reads(make_sandbox, tmp_spec):
+    n = 250
+    sb = make_sandbox()
+    sb.store.create_queue(QUEUE)
+    scores = [round(random.Random(7).random(), 3) for _ in range(n)]
+    candidates = [Candidate(str(9_700_000 + i), "SCORED", False, {"score": (s,)}) for i, s in enumerate(scores)]
+    held = positions(rank(), candidates, item_order)
+    sb.store.insert(QUEUE, [NewItem(c.id, "SCORED", {"score": c.tags["score"], "rank": (held[c.id],)})
+                            for c in candidates])
+
+    def plan(rules: str) -> tuple[int, int]:
+        path = tmp_spec(f"""
+            version: 1
+            provider: {{type: synapse, endpoint: "{sb.url}"}}
+            queues:
+              - id: "{QUEUE}"
+                rules:
+            {rules}""")
+        before = len(sb.request_log())
+        provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
+        result = build_plan(load_spec(path), provider)
+        return len(result.plan.changes), len(sb.request_log()) - before
+
+    plain = plan("      - {name: noop, where: {status: SCORED}, set: {status: SCORED}}")
+    ranked = plan("      - {name: lb, where: {status: SCORED}, rank: {into: rank, by: [{tag: score, order: desc}]}}")
+    assert ranked == plain == (0, plain[1])
+    assert plain[1] > 2  # several pages: the count is not trivially equal
