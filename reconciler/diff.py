@@ -100,8 +100,7 @@ class QueueDiffer:
         self._ended: dict[int, tuple[Setting, list[tuple[str, str]]]] = {}
 
     def add(self, items: Iterable[Item]) -> None:
-        seen, only, settle, shared, rules = self._seen, self._only, self._settle, self._shared, self._rules
-        changes = self._changes
+        seen, only, settle = self._seen, self._only, self._settle
         for item in items:
             if item.id in seen:
                 # Two records for one item would become two writes racing on one etag.
@@ -116,9 +115,7 @@ class QueueDiffer:
                 continue
             settled = settle(item)
             if settled is not None:
-                change = _diff(item, *settled, shared, rules, self._ended)
-                if change is not None:
-                    changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
+                self._record(item, settled)
 
     def plan(self) -> QueuePlan:
         if self._held is not None and self.ranked is None:
@@ -126,7 +123,8 @@ class QueueDiffer:
         order = self._order
         changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
-                         self._queue.lock_key, self.ranked.boards if self.ranked else ())
+                         self._queue.lock_key, self._queue.managed_tags,
+                         self.ranked.boards if self.ranked else ())
 
     def _rank(self) -> None:
         """The held items ranked over their desired states, then diffed."""
@@ -138,9 +136,12 @@ class QueueDiffer:
                 continue
             settled = with_ranks(queue, item.id, settled, ranked)
             if settled is not None:
-                change = _diff(item, *settled, self._shared, self._rules, self._ended)
-                if change is not None:
-                    self._changes.append(replaced(change, self._replace, queue) if change.blocked else change)
+                self._record(item, settled)
+
+    def _record(self, item: Item, settled: Settled) -> None:
+        change = _diff(item, *settled, self._shared, self._rules, self._ended)
+        if change is not None:
+            self._changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
     def ended(self) -> list[EndedOtherwise]:
         """Each status setting some items can no longer reach (StatusRules.ends), with

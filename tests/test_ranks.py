@@ -340,3 +340,10 @@ def test_a_plan_whose_ranks_hold_reads_exactly_what_a_plan_without_ranks_reads(m
     ranked = plan("      - {name: lb, where: {status: SCORED}, rank: {into: rank, by: [{tag: score, order: desc}]}}")
     assert ranked == plain == (0, plain[1])
     assert plain[1] > 2  # several pages: the count is not trivially equal
+
+
+def test_the_guard_compares_what_ranks_write_and_read():
+    """A score changed by another writer between plan and apply changes the ranks: the
+    item is stale, not overwritten with a place computed from the old score."""
+    q = queue(ranks=(rank(per=RankKey("team"), top="best", by=(RankKey("score"), RankKey("createdOn", item=True))),))
+    assert q.managed_tags.named == {"rank", "best", "score", "team"}
