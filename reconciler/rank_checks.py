@@ -63,7 +63,10 @@ def _rule_indexes(queue: QueueSpec) -> list[tuple[int, Rule]]:
 
 
 def _reads_of_outputs(queue: QueueSpec) -> Iterator[SpecProblem]:
-    owners = {key: rank for rank in queue.ranks for key in rank.outputs}
+    owners: dict[str, Rank] = {}
+    for rank in queue.ranks:
+        for key in rank.outputs:
+            owners.setdefault(key, rank)  # a second owner is refused by _shared_outputs
 
     def loop(key: str, path: tuple[Any, ...], what: str) -> SpecProblem:
         rank = owners[key]

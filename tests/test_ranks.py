@@ -5,7 +5,9 @@ without ranks."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -347,3 +349,28 @@ def test_the_guard_compares_what_ranks_write_and_read():
     item is stale, not overwritten with a place computed from the old score."""
     q = queue(ranks=(rank(per=RankKey("team"), top="best", by=(RankKey("score"), RankKey("createdOn", item=True))),))
     assert q.managed_tags.named == {"rank", "best", "score", "team"}
+
+
+# ------------------------------------------------------------------- the docs
+DOCS = Path(__file__).parent.parent / "docs" / "spec.md"
+
+
+def test_the_worked_examples_of_the_docs_plan_as_documented(tmp_path, monkeypatch):
+    """docs/spec.md "Ranks": each valid spec followed by a text block is planned against
+    the documented live state, and the text block is what the plan prints."""
+    monkeypatch.chdir(tmp_path)
+    section = DOCS.read_text().split("\n## Ranks\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```(?:(?:(?!```).)*?```text\n(.*?)```)?", section, re.S)
+    planned = 0
+    for body, expected in blocks:
+        if body.startswith("# file: "):
+            target = Path(body.splitlines()[0][len("# file: "):])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(body)
+        elif expected and not body.startswith("# invalid"):
+            Path("spec.yaml").write_text(body)
+            result = run_cli("plan", "spec.yaml")
+            assert result.code == 0, result.err
+            assert expected in result.out
+            planned += 1
+    assert planned == 2
