@@ -5,6 +5,7 @@ without ranks."""
 from __future__ import annotations
 
 import random
+import shutil
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -374,3 +375,20 @@ def test_the_worked_examples_of_the_docs_plan_as_documented(tmp_path, monkeypatc
             assert expected in result.out
             planned += 1
     assert planned == 2
+
+
+def test_the_example_challenge_plans_a_leaderboard_as_the_readme_shows(tmp_path, monkeypatch):
+    """The README's excerpts of the example's plan (round 3 with its places, then the
+    board) are what `plan` prints; the rank adds fields to items round 3 already
+    changes, so the plan's counts stay those of the example without it."""
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    shutil.copytree(root / "examples" / "challenge", tmp_path / "examples" / "challenge",
+                    ignore=shutil.ignore_patterns(".reconciler"))
+    monkeypatch.chdir(tmp_path)  # the paths the README shows, in a private copy
+    out = run_cli("plan", "examples/challenge/spec.yaml").out
+    board = readme.split("ends with the board:\n\n```text\n", 1)[1].split("```", 1)[0]
+    assert board in out
+    excerpt = readme.split("each value came from:\n\n```text\n", 1)[1].split("```", 1)[0]
+    assert all(line in out.splitlines() for line in excerpt.splitlines())
+    assert "Plan: 11 to change (including 2 locks), 0 blocked (of 23 items seen)." in out
