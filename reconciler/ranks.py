@@ -16,7 +16,6 @@ the service's natural order, applied first so that the stable sorts keep it amon
 """
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
@@ -56,13 +55,6 @@ class Candidate(NamedTuple):
     fields: Mapping[str, Scalar] = {}
 
 
-class _Row(NamedTuple):
-    id: str
-    group: SortValue | None
-    keys: tuple[SortValue | None, ...]
-    candidate: Candidate
-
-
 class Ranked:
     """What a queue's ranks decided: per item, the value (or deletion) of every tag the
     ranks own; and one leaderboard preview per rank."""
@@ -83,21 +75,25 @@ class Ranked:
 def sort_value(value: TagValue | Scalar | None, text: bool = False) -> SortValue | None:
     """How a `by` or `per` value orders, or None when it has none (absent, a list of
     several values, NaN). On a text-only service a decimal number written as text
-    orders as a number, so "10" comes after "9"."""
-    if isinstance(value, tuple):
-        if len(value) != 1:
+    orders as a number, so "10" comes after "9". Types tested exactly (bool is an int),
+    most common first: this runs once per key per item."""
+    if type(value) is tuple:
+        if len(value) != 1:  # type: ignore[arg-type]
             return None
-        value = value[0]
-    if isinstance(value, bool):
-        return (_BOOL, value)
-    if isinstance(value, (int, float)):
-        return None if isinstance(value, float) and math.isnan(value) else (_NUMBER, value)
-    if isinstance(value, datetime):
-        return (_TIME, timestamp_ms(value))
-    if isinstance(value, str):
-        if text and _NUMBER_TEXT.fullmatch(value):
-            return (_NUMBER, float(value))
+        value = value[0]  # type: ignore[index]
+    kind = type(value)
+    if kind is float:
+        return None if value != value else (_NUMBER, value)  # NaN is no value
+    if kind is int:
+        return (_NUMBER, value)
+    if kind is str:
+        if text and _NUMBER_TEXT.fullmatch(value):  # type: ignore[arg-type]
+            return (_NUMBER, float(value))  # type: ignore[arg-type]
         return (_TEXT, value)
+    if kind is datetime:
+        return (_TIME, timestamp_ms(value))  # type: ignore[arg-type]
+    if kind is bool:
+        return (_BOOL, value)
     return None
 
 
@@ -119,7 +115,7 @@ def positions(rank: Rank, candidates: Iterable[Candidate],
               order: Callable[[str], Any]) -> dict[str, int]:
     """Item id → its place under `rank` (what `into` receives): for tests and docs."""
     rows = _sorted_rows(rank, sorted(candidates, key=lambda c: order(c.id)))
-    return {row.id: place for row, place in _numbered(rank, rows)}
+    return {row[_CANDIDATE].id: place for row, place in _numbered(rank, rows)}
 
 
 # ------------------------------------------------------------------ internals
@@ -131,29 +127,42 @@ def _read(key: RankKey, c: Candidate) -> TagValue | Scalar | None:
     return c.fields.get(key.name) if key.item else c.tags.get(key.name)
 
 
+# A ranked row: (sort values of the `by` keys, group sort value, candidate); plain
+# tuples, since one is built per ranked item.
+_Row = tuple
+_KEYS, _GROUP, _CANDIDATE = 0, 1, 2
+
+
 def _sorted_rows(rank: Rank, candidates: Sequence[Candidate]) -> list[_Row]:
     """The items `rank` ranks, best first (groups interleaved); `candidates` in id order."""
     matches = where_test(rank.where)
     text, by, per = rank.text, rank.by, rank.per
     rows: list[_Row] = []
+    first_name, first_item = by[0].name, by[0].item
+    rest = [(k.name, k.item) for k in by[1:]]
     for c in candidates:
-        if not matches(c.id, c.status, c.locked, c.tags):
+        tags = c.tags
+        if not matches(c.id, c.status, c.locked, tags):
             continue
         group = None
         if per is not None:
             group = sort_value(_read(per, c), text)
             if group is None:
                 continue  # no group to rank it in
-        keys = tuple(sort_value(_read(k, c), text) for k in by)
-        if keys[0] is not None:
-            rows.append(_Row(c.id, group, keys, c))
+        first = sort_value((c.fields if first_item else tags).get(first_name), text)
+        if first is not None:
+            keys = (first, *[sort_value((c.fields if item else tags).get(name), text) for name, item in rest])
+            rows.append((keys, group, c))
     for i in reversed(range(len(by))):
         # Stable sorts from the last key to the first; a missing tie-break value
         # comes after every present one, in either order.
-        present = [r for r in rows if r.keys[i] is not None]
-        absent = [r for r in rows if r.keys[i] is None]
-        present.sort(key=lambda r: r.keys[i], reverse=by[i].descending)  # type: ignore[arg-type,return-value]
-        rows = present + absent
+        if i:
+            present = [r for r in rows if r[_KEYS][i] is not None]
+            absent = [r for r in rows if r[_KEYS][i] is None]
+        else:
+            present, absent = rows, []
+        present.sort(key=lambda r: r[_KEYS][i], reverse=by[i].descending)
+        rows = present + absent if absent else present
     return rows
 
 
@@ -162,43 +171,50 @@ def _numbered(rank: Rank, rows: list[_Row]) -> Iterable[tuple[_Row, int]]:
     unique, dense = rank.ties == "unique", rank.ties == "dense"
     counters: dict[Any, list] = {}  # group → [rows so far, last keys, last place, distinct]
     for row in rows:
-        counter = counters.get(row.group)
+        group = row[_GROUP]
+        counter = counters.get(group)
         if counter is None:
-            counter = counters[row.group] = [0, None, 0, 0]
+            counter = counters[group] = [0, None, 0, 0]
         counter[0] += 1
-        if unique or row.keys != counter[1]:
-            counter[1], counter[2] = row.keys, counter[0]
+        keys = row[_KEYS]
+        if unique or keys != counter[1]:
+            counter[1], counter[2] = keys, counter[0]
             counter[3] += 1
         yield row, counter[3] if dense else counter[2]
 
 
 def _rank_one(rank: Rank, candidates: Sequence[Candidate]) -> tuple[dict[str, tuple[Tag, ...]], Leaderboard]:
     rows = _sorted_rows(rank, candidates)
-    values: dict[int, Setting] = {}  # one Setting per place, shared by its items
-    yes = Setting(("true",) if rank.text else (True,), rank.source)
-    no = _deleted(rank)
+    per_place: dict[int, tuple[Tag, ...]] = {}  # the tags of a place, shared by its items
     ranked: dict[str, tuple[Tag, ...]] = {}
     shown: dict[Any, list[tuple[int, str, tuple[str, ...]]]] = {}
+    labels: dict[Any, Candidate] = {}  # group → an item of it, to name the group
     sizes: dict[Any, int] = {}
     for row, place in _numbered(rank, rows):
-        tags: list[Tag] = []
-        if rank.into is not None:
-            setting = values.get(place)
-            if setting is None:
-                setting = values[place] = Setting((str(place),) if rank.text else (place,), rank.source)
-            tags.append((rank.into, setting))
-        if rank.top is not None:
-            tags.append((rank.top, yes if place <= rank.top_count else no))
-        ranked[row.id] = tuple(tags)
-        size = sizes[row.group] = sizes.get(row.group, 0) + 1
+        tags = per_place.get(place)
+        if tags is None:
+            tags = per_place[place] = _place_tags(rank, place)
+        c = row[_CANDIDATE]
+        ranked[c.id] = tags
+        group = row[_GROUP]
+        size = sizes[group] = sizes.get(group, 0) + 1
         if size <= BOARD_ROWS:
-            shown.setdefault(row.group, []).append(
-                (place, row.id, tuple(_shown(_read(k, row.candidate)) for k in rank.by)))
-    return ranked, _board(rank, rows, shown, sizes)
+            labels.setdefault(group, c)
+            shown.setdefault(group, []).append((place, c.id, tuple(_shown(_read(k, c)) for k in rank.by)))
+    return ranked, _board(rank, labels, shown, sizes)
 
 
-def _board(rank: Rank, rows: list[_Row], shown: dict[Any, list], sizes: dict[Any, int]) -> Leaderboard:
-    labels = {row.group: row.candidate for row in rows if row.group in shown}
+def _place_tags(rank: Rank, place: int) -> tuple[Tag, ...]:
+    tags: list[Tag] = []
+    if rank.into is not None:
+        tags.append((rank.into, Setting((str(place),) if rank.text else (place,), rank.source)))
+    if rank.top is not None:
+        top = ("true",) if rank.text else (True,)
+        tags.append((rank.top, Setting(top if place <= rank.top_count else None, rank.source)))
+    return tuple(tags)
+
+
+def _board(rank: Rank, labels: dict[Any, Candidate], shown: dict[Any, list], sizes: dict[Any, int]) -> Leaderboard:
     groups = sorted(shown, key=lambda g: (g is not None, g))[:BOARD_GROUPS]
     per = rank.per
     return Leaderboard(
