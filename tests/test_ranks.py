@@ -392,3 +392,46 @@ def test_the_example_challenge_plans_a_leaderboard_as_the_readme_shows(tmp_path,
     excerpt = readme.split("each value came from:\n\n```text\n", 1)[1].split("```", 1)[0]
     assert all(line in out.splitlines() for line in excerpt.splitlines())
     assert "Plan: 11 to change (including 2 locks), 0 blocked (of 23 items seen)." in out
+
+
+def test_a_text_tag_service_ranks_numbers_written_as_text_and_converges(make_sandbox, tmp_path, monkeypatch):
+    """Supervisely keeps tags as text: "10" ranks above "9.5", places are written as
+    "1", "2", …, and apply then plan is empty."""
+    from reconciler.providers.supervisely import DEFAULT_TAGS_KEY
+
+    sb = make_sandbox(service="supervisely", synthetic=[("7", 4)])
+    monkeypatch.setenv("API_TOKEN", sb.token)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\n"
+        f"provider: {{type: supervisely, endpoint: \"{sb.url}\"}}\n"
+        "queues:\n"
+        "  - id: \"7\"\n"
+        "    safety: {max_change_percent: 100}\n"
+        "    rules:\n"
+        "      - {name: a, where: {ids: [\"50001\"]}, set: {tags: {score: \"0.9\"}}}\n"
+        "      - {name: b, where: {ids: [\"50002\"]}, set: {tags: {score: \"10\"}}}\n"
+        "      - {name: c, where: {ids: [\"50003\"]}, set: {tags: {score: \"9.5\"}}}\n"
+        "      - name: board\n"
+        "        where: {}\n"
+        "        rank: {into: place, by: [{tag: score, order: desc}], top: {tag: best}}\n"
+    )
+    assert load_spec(spec).queues[0].ranks[0].text
+    applied = run_cli("apply", str(spec), "--auto-approve")
+    assert applied.code == 0, applied.err + applied.out
+    meta = {i: sb.service.store.get("tasks:7", i)["meta"].get(DEFAULT_TAGS_KEY, {})
+            for i in ("50001", "50002", "50003", "50004")}
+    assert meta == {
+        "50001": {"score": "0.9", "place": "3"},
+        "50002": {"score": "10", "place": "1", "best": "true"},
+        "50003": {"score": "9.5", "place": "2"},
+        "50004": {},
+    }
+    again = run_cli("plan", str(spec), "--detailed-exitcode")
+    assert again.code == 0, again.err + again.out
+
+
+def test_validate_counts_a_rank_as_a_rule(tmp_spec):
+    spec = tmp_spec("version: 1\nqueues:\n  - id: q\n    rules:\n" + LEADERBOARD)
+    assert "valid (1 queue(s), 1 rule(s), 0 explicit submission(s))" in run_cli("validate", str(spec)).out
