@@ -435,3 +435,12 @@ def test_a_text_tag_service_ranks_numbers_written_as_text_and_converges(make_san
 def test_validate_counts_a_rank_as_a_rule(tmp_spec):
     spec = tmp_spec("version: 1\nqueues:\n  - id: q\n    rules:\n" + LEADERBOARD)
     assert "valid (1 queue(s), 1 rule(s), 0 explicit submission(s))" in run_cli("validate", str(spec)).out
+
+
+def test_a_place_changing_on_a_locked_item_is_blocked_unless_its_entry_says_replace():
+    items = [item("1", score=0.5, rank=1), item("2", locked=True, score=0.9, rank=2)]
+    (blocked,) = plan_queue(queue(ranks=(rank(),)), items).blocked
+    assert blocked.item_id == "2" and blocked.after_value("tags.rank") == (1,)
+    replacing = queue(ranks=(rank(),), submissions={"2": Assignment(replace=True)})
+    changes = {c.item_id: c for c in plan_queue(replacing, items).changes}
+    assert not changes["2"].blocked and changes["2"].relock
