@@ -444,3 +444,16 @@ def test_a_place_changing_on_a_locked_item_is_blocked_unless_its_entry_says_repl
     replacing = queue(ranks=(rank(),), submissions={"2": Assignment(replace=True)})
     changes = {c.item_id: c for c in plan_queue(replacing, items).changes}
     assert not changes["2"].blocked and changes["2"].relock
+
+
+def test_the_markdown_preview_stays_within_the_comment_limit():
+    from reconciler.model import Plan
+
+    items = [item(str(i), score=i / 1000, team=f"t{i % 40}") for i in range(1, 2001)]
+    planned = plan_queue(queue(ranks=(rank(per=RankKey("team")),)), items)
+    plan = Plan("local", "local:db", "digest", (planned,))
+    for limit in (2_000, 20_000, 60_000):
+        md = render_plan_markdown(plan, limit=limit)
+        assert len(md) <= limit and md.count("<details>") == md.count("</details>")
+    assert "_… 20 more groups_" in render_plan_markdown(plan, limit=200_000)
+    assert "  … 20 more groups" in render_plan_text(plan)

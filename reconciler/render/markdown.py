@@ -92,8 +92,7 @@ def render_plan_markdown(
         out.force(_CLOSE)  # room reserved up front: a cut table is still closed
     for queue in plan.queues:
         for board in queue.leaderboards:
-            if out.add(_board(queue, board)):
-                out.force(_CLOSE)
+            out.add(_board(queue, board) + _CLOSE)  # whole or not at all, within the limit
     if shown < total:
         out.force("\n" + _cut_note(total - shown, limit) + "\n")
     return out.text().rstrip("\n")
