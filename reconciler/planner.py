@@ -17,8 +17,8 @@ from .diff import Rediff
 from .errors import UserError
 from .model import Assignment, Plan, QueueSpec, Spec, StatusRules
 from .notes import SpecWarning
-from .ranks import Ranked
 from .providers.base import RELISTED, Progress, Provider, bounded
+from .ranks import Ranked
 
 # Explicit entries missing from their queue that are each named at their spec line; the
 # rest are counted in one more warning (a spec pointed at the wrong queue has thousands).
