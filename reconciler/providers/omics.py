@@ -49,7 +49,7 @@ from .base import (
 )
 
 OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
-INSTALL_HINT = "pip install 'reconciler[omics]'"
+INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
 REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
 PAGE_SIZE = 100  # ListBatch's maximum maxItems
 MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
@@ -107,7 +107,7 @@ class OmicsProvider(Provider):
         ),
     )
     options_schema = {
-        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
+        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'evalqueue-reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
         "properties": {
             "region": {
                 "description": "AWS region. Default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region.",
