@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, Mapping, Sequence, Union
 
 Scalar = Union[str, int, float, bool, datetime]
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
@@ -263,6 +263,37 @@ class Spec:
     queues: tuple[QueueSpec, ...]
     files: tuple[str, ...]  # every file read, root first
     digest: str  # sha256 of those files' bytes: ties a plan file to the reviewed spec
+    # how the loader built it (spec.Origin), so with_entries can build it again with
+    # more rows through the same checks; None for a merge of several specs
+    origin: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base_dir: str = ".") -> "Spec":
+        """A spec from the mapping a spec file holds, checked exactly as a file is;
+        includes and relative paths resolve in `base_dir`. Raises SpecError."""
+        from .spec import spec_from_dict
+
+        return spec_from_dict(data, base_dir)
+
+    def with_entries(
+        self,
+        queue: str,
+        records: "Sequence[Mapping[str, Any]]",
+        *,
+        id: str,
+        status: str | None = None,
+        locked: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        empty: str = "skip",
+    ) -> "Spec":
+        """This spec with one row per record as explicit entries of `queue`, read as a
+        JSON source of DESIGN §10 (`id`, `status`, `locked` name keys of each record;
+        `tags` maps a tag to a key or `{key, type}`), with the same types, checks and
+        one-place-per-id rule. Raises SpecError with each problem at
+        `<display>:RECORD:COLUMN` (RECORD counts from 1)."""
+        from .spec import with_entries
+
+        return with_entries(self, queue, records, id=id, status=status, locked=locked, tags=tags, empty=empty)
 
 
 def apply_tag_changes(
