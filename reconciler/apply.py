@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .diff import Rediff
@@ -26,6 +26,7 @@ from .providers.base import (
     ProviderError,
     StaleEtag,
     WriteResult,
+    managed_digest,
     matches_after,
 )
 from .secret_keys import without_secrets
@@ -55,6 +56,7 @@ class _Run:
         if self.interrupted is None and self.stop is not None:
             self.interrupted = self.stop()
         return self.interrupted is not None
+    rebased: set[str] = field(default_factory=set)  # items rebased once by sort_out
 
     def record(self, queue: QueueSpec, item_id: str, outcome: str, detail: str = "") -> None:
         self.results[(queue.id, item_id)] = ItemResult(queue.id, item_id, outcome, detail)  # type: ignore[arg-type]
@@ -107,7 +109,10 @@ class _Run:
     ) -> list[Change]:
         """Re-read every unwritten change's item; the ones changed since they were read
         (and the culprit the service named) join `conflicts` with their fresh copy, gone
-        ones fail; returns the changes still safe to send."""
+        ones fail; returns the changes still safe to send. A change whose item moved only
+        outside what the spec manages (another writer's own tag key: the etag moves on
+        any write) is rebased onto the fresh copy and sent with the rest, once per item
+        (a second move is a conflict, bounded by the engine's rounds)."""
         try:
             self.calls += 1
             fresh = {item.id: item for item in self.provider.reread(
@@ -122,7 +127,14 @@ class _Run:
                 self.record(queue, change.item_id, "failed", "item no longer exists")
                 self.tick(1)
             elif change is culprit or item.etag != change.etag:
-                conflicts.append((change, item))
+                rebased = None
+                if change.item_id not in self.rebased:
+                    rebased = _rebased(self.provider, queue, change, item)
+                if rebased is None:
+                    conflicts.append((change, item))
+                else:
+                    self.rebased.add(change.item_id)
+                    kept.append(rebased)
             else:
                 kept.append(change)
         return kept
@@ -219,6 +231,13 @@ def _settle_conflicts(
         if differ is None:
             if matches_after(change, item):
                 run.record(queue, change.item_id, "unchanged", "already held the planned values when re-read")
+            elif (rebased := _rebased(run.provider, queue, change, item)) is not None and not last:
+                retry.append(rebased)  # moved again outside the managed fields after a rebase
+            elif rebased is not None:
+                run.record(
+                    queue, change.item_id, "stale",
+                    f"still changing concurrently after {MAX_CONFLICT_ROUNDS} rounds; nothing was written to it",
+                )
             else:
                 run.record(
                     queue, change.item_id, "stale",
@@ -241,6 +260,23 @@ def _settle_conflicts(
                 retry.append(new)
     run.tick(len(conflicts) - len(retry))
     return retry
+
+
+def _rebased(provider: Provider, queue: QueueSpec, change: Change, fresh: Item) -> Change | None:
+    """The planned change onto the item as re-read, when only what the spec does not
+    manage moved since the plan (another writer's own tag key, an unmanaged field: an
+    etag service's etag moves on any write): the reviewed change is still the change,
+    written with the fresh etag over the fresh object so the other writer's data
+    survives. None when a managed field moved (stale) or the provider cannot tell."""
+    if fresh.etag == change.etag:  # refused for another reason (a lock): not ours to retry
+        return None
+    planned = provider.item_of(queue, change.base)
+    if planned is None:
+        return None
+    managed = queue.managed_tags
+    if managed_digest(planned, managed) != managed_digest(fresh, managed):
+        return None
+    return replace(change, etag=fresh.etag, base=fresh.base)
 
 
 def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:

@@ -114,7 +114,7 @@ class QueueDiffer:
         order = self._order
         changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
-                         self._queue.lock_key)
+                         self._queue.lock_key, self._queue.managed_tags)
 
     def ended(self) -> list[EndedOtherwise]:
         """Each status setting some items can no longer reach (StatusRules.ends), with

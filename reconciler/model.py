@@ -6,11 +6,14 @@ tag values in exactly one way.
 """
 from __future__ import annotations
 
+import fnmatch
 import math
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
-from typing import Any, Literal, Mapping, Sequence, Union
+from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 Scalar = Union[str, int, float, bool, datetime]
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
@@ -237,6 +240,66 @@ class Safety:
     min_items: int = 10  # smaller queues are exempt from the percentage limit
 
 
+def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], Any]:
+    """A test of `tags.ignore` globs (`*`, `?`, `[abc]`), case-sensitive on every OS:
+    tag keys are case-sensitive on every service."""
+    if not globs:
+        return lambda key: False
+    pattern = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+    return pattern.match
+
+
+@dataclass(frozen=True)
+class ManagedTags:
+    """The tag keys of a queue's items its spec manages: the only keys that feed the
+    concurrency guard, so another writer's own tag key (`owner: ops`) between plan and
+    apply never makes a planned change stale (docs/semantics.md, "What the guard
+    compares"). Under `policy: merge` the keys the spec names (a rule's `where` or
+    `set`, an entry); under `policy: exact` every key but those matching `ignore`, since
+    exact deletes any other key and so a new one IS a change.
+
+    Derived once from the spec (`QueueSpec.managed_tags`) and carried by the plan and
+    plan file, whose queues hold no rules to derive it from. The default (exact, no
+    ignore: every key) is the cautious reading of a plan file that predates it."""
+
+    policy: str = "exact"
+    named: frozenset[str] = frozenset()  # keys the spec names, under either policy
+    ignore: tuple[str, ...] = ()  # under exact: keys left alone
+
+    @classmethod
+    def of(cls, queue: "QueueSpec") -> "ManagedTags":
+        named: set[str] = set()
+        for rule in queue.rules:
+            named.update(rule.where.tags)
+            named.update(rule.set.tags)
+        for entry in queue.submissions.values():
+            named.update(entry.tags)
+        ignore = queue.ignore if queue.tag_policy == "exact" else ()
+        return cls(queue.tag_policy, frozenset(named), tuple(ignore))
+
+    @cached_property
+    def _ignored(self) -> Callable[[str], Any]:
+        return glob_matcher(self.ignore)
+
+    def manages(self, key: str) -> bool:
+        if key in self.named:
+            return True
+        return self.policy == "exact" and not self._ignored(key)
+
+    def project(self, tags: Mapping[str, Any]) -> dict[str, Any]:
+        """Only the managed keys of `tags`: what the guard compares."""
+        return {k: v for k, v in tags.items() if self.manages(k)}
+
+    def to_json(self) -> dict[str, Any]:
+        if self.policy == "exact":
+            return {"policy": "exact", "named": sorted(self.named), "ignore": list(self.ignore)}
+        return {"policy": self.policy, "named": sorted(self.named)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "ManagedTags":
+        return cls(raw["policy"], frozenset(raw["named"]), tuple(raw.get("ignore", ())))
+
+
 @dataclass(frozen=True)
 class QueueSpec:
     id: str
@@ -247,6 +310,13 @@ class QueueSpec:
     safety: Safety = Safety()
     rules: tuple[Rule, ...] = ()
     submissions: Mapping[str, Assignment] = field(default_factory=dict)
+    # What a plan file recorded (its queues carry no rules); None: derived from the rules
+    recorded_tags: ManagedTags | None = None
+
+    @cached_property
+    def managed_tags(self) -> ManagedTags:
+        """The tag keys this queue's spec manages (ManagedTags), derived once."""
+        return self.recorded_tags or ManagedTags.of(self)
 
 
 @dataclass(frozen=True)
@@ -464,6 +534,12 @@ class QueuePlan:
     changes: tuple[Change, ...]
     safety: Safety = Safety()
     lock_key: str = "locked"  # where an advisory lock is stored (QueueSpec.lock_key)
+    managed_tags: ManagedTags = ManagedTags()  # QueueSpec.managed_tags, for apply PLANFILE
+
+    def as_queue(self, source: Source) -> QueueSpec:
+        """The queue settings `apply PLANFILE` needs, from the plan alone (no rules)."""
+        return QueueSpec(id=self.queue_id, source=source, lock_key=self.lock_key, safety=self.safety,
+                         recorded_tags=self.managed_tags)
 
     @property
     def blocked(self) -> tuple[Change, ...]:

@@ -24,6 +24,7 @@ from .jsonload import JsonPath, located, parse
 from .model import (
     Change,
     FieldChange,
+    ManagedTags,
     Plan,
     QueuePlan,
     Safety,
@@ -129,6 +130,7 @@ def _queue_to_json(queue: QueuePlan, guard: str) -> dict[str, Any]:
         "id": queue.queue_id,
         "items_seen": queue.items_seen,
         "lock_key": queue.lock_key,
+        "managed_tags": queue.managed_tags.to_json(),
         "safety": {
             "max_change_percent": float(safety.max_change_percent),
             "max_changes": safety.max_changes,
@@ -309,18 +311,20 @@ class _Reader:
                 f"unknown provider type {_short_json(doc['provider']['type'])} "
                 f"(known: {', '.join(provider_types())})",
             )
+        options = dict(doc["provider"].get("options", {}))
+        legacy = self.legacy_managed(doc["provider"]["type"], options)
         queues, seen = [], set()
         for qi, raw in enumerate(doc["queues"]):
             if raw["id"] in seen:
                 raise self.fail(("queues", qi, "id"), f"queue {raw['id']} appears twice")
             seen.add(raw["id"])
-            queues.append(self.queue(raw, ("queues", qi)))
+            queues.append(self.queue(raw, ("queues", qi), legacy.get(raw["id"])))
         plan = Plan(
             provider_type=doc["provider"]["type"],
             endpoint=doc["provider"]["endpoint"],
             spec_digest=doc["spec_digest"],
             queues=tuple(queues),
-            provider_options=doc["provider"].get("options", {}),
+            provider_options=options,
             guard=provider_class(doc["provider"]["type"]).capabilities.guard,
             labels=provider_class(doc["provider"]["type"]).capabilities.label_tags,
         )
@@ -329,7 +333,22 @@ class _Reader:
         warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
         return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
 
-    def queue(self, raw: dict[str, Any], path: JsonPath) -> QueuePlan:
+    def legacy_managed(self, provider_type: str, options: dict[str, Any]) -> dict[str, ManagedTags]:
+        """An omics plan file from before queues recorded `managed_tags` kept them in
+        `provider.options.managed_tags` (queue id -> key list, null: every key); taken
+        out of the options (the provider no longer knows it) into each queue's record."""
+        raw = options.pop("managed_tags", None) if provider_type == "omics" else None
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or not all(
+            keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys))
+            for keys in raw.values()
+        ):
+            raise self.fail(("provider", "options", "managed_tags"), "is not a map of queue ids to tag key lists")
+        return {q: ManagedTags() if keys is None else ManagedTags("merge", frozenset(keys))
+                for q, keys in raw.items()}
+
+    def queue(self, raw: dict[str, Any], path: JsonPath, legacy: ManagedTags | None = None) -> QueuePlan:
         seen: set[str] = set()
         changes = []
         for ci, change in enumerate(raw["changes"]):
@@ -343,6 +362,8 @@ class _Reader:
             items_seen=int(raw["items_seen"]),
             changes=tuple(changes),
             lock_key=raw["lock_key"],
+            managed_tags=ManagedTags.from_json(raw["managed_tags"]) if "managed_tags" in raw
+            else legacy or ManagedTags(),
             safety=Safety(
                 max_change_percent=float(safety["max_change_percent"]),
                 max_changes=None if safety["max_changes"] is None else int(safety["max_changes"]),

@@ -11,8 +11,6 @@ Resolution runs once per item of every queue, so rules are compiled once per que
 """
 from __future__ import annotations
 
-import fnmatch
-import re
 from typing import Any, Callable, Mapping
 
 from .errors import Located, UserError
@@ -26,6 +24,7 @@ from .model import (
     Setting,
     Source,
     TagValue,
+    glob_matcher,
     same_tag_value,
     tag_field,
     tag_value_key,
@@ -110,7 +109,7 @@ class CompiledQueue:
         # Exact-policy deletions are attributed to the queue that declares the policy.
         self.exact_delete = Setting(None, queue.source)
         self.exact_label = f"tags.policy exact ({_where(queue.source)})"
-        self._ignore_glob = _glob_matcher(queue.ignore)
+        self._ignore_glob = glob_matcher(queue.ignore)
         self._ignored: dict[str, bool] = {}  # tag keys repeat across items: match once
         # What the rules' `where`s read (entries read nothing, ids never change): a pass
         # that changed none of it is followed by the same pass again (see `_pass`).
@@ -280,14 +279,6 @@ def _where(source: Source) -> str:
     return f"{source.file}:{source.line}"
 
 
-def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], Any]:
-    """Case-sensitive on every OS: tag keys are case-sensitive on every service."""
-    if not globs:
-        return lambda key: False
-    pattern = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
-    return pattern.match
-
-
 def _same_state(a: State, b: State) -> bool:
     if a[0] != b[0] or a[1] != b[1]:
         return False
@@ -382,7 +373,7 @@ def _conflict(a: Assignment, b: Assignment) -> bool:
 
 
 def _self_undoing_tag(rule: Rule, ignore: tuple[str, ...]) -> str | None:
-    ignored = _glob_matcher(ignore)
+    ignored = glob_matcher(ignore)
     for key, setting in sorted(rule.set.tags.items()):
         cond = rule.where.tags.get(key)
         adds = setting.value is not None and not ignored(key)

@@ -170,3 +170,12 @@ def plan_data(plan: QueuePlan | Plan) -> Any:
     if isinstance(plan, Plan):
         return tuple(plan_data(q) for q in plan.queues)
     return (plan.queue_id, plan.items_seen, plan.safety, tuple(change_data(c) for c in plan.changes))
+
+
+def through_plan_file(plan: Plan) -> tuple[Plan, dict[str, QueueSpec]]:
+    """A plan as `apply PLANFILE` sees it: written, read back, and each queue's settings
+    from the file alone (no rules: its managed tags are the ones recorded)."""
+    from reconciler.planfile import dump_plan, load_plan
+
+    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    return loaded, {q.queue_id: q.as_queue(Source("plan.json", 1)) for q in loaded.queues}

@@ -63,14 +63,14 @@ class MemoryProvider(Provider):
         return "memory://test"
 
     def list(self, queue: QueueSpec, progress=None) -> list[Item]:
-        items = [self._item(d) for d in self._queue(queue).values()]
+        items = [self._item(d, queue) for d in self._queue(queue).values()]
         if progress:
             progress(len(items))
         return items
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         docs = self._queue(queue)
-        return [self._item(docs[i]) for i in dict.fromkeys(ids) if i in docs]
+        return [self._item(docs[i], queue) for i in dict.fromkeys(ids) if i in docs]
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
         fresh = {item.id: item for item in self.get(queue, [c.item_id for c in changes])}
@@ -100,10 +100,10 @@ class MemoryProvider(Provider):
             raise QueueNotFound(f"queue {queue.id} not found") from None
 
     @staticmethod
-    def _item(stored: dict) -> Item:
+    def _item(stored: dict, queue: QueueSpec) -> Item:
         return Item(
             id=stored["id"],
-            etag=digest_etag(stored["status"], stored["tags"], stored["locked"]),
+            etag=digest_etag(stored["status"], stored["tags"], stored["locked"], queue.managed_tags),
             status=stored["status"], tags=dict(stored["tags"]), locked=stored["locked"],
             base=copy.deepcopy(stored),
         )

@@ -127,8 +127,8 @@ def test_item_that_already_holds_the_planned_values_counts_as_unchanged_not_appl
 class HostileProvider:
     """Wraps a real provider; before every write another client edits one item."""
 
-    def __init__(self, inner: Provider, queue: QueueSpec, victim: str) -> None:
-        self.inner, self.queue, self.victim, self.n = inner, queue, victim, 0
+    def __init__(self, inner: Provider, queue: QueueSpec, victim: str, key: str = "noise") -> None:
+        self.inner, self.queue, self.victim, self.key, self.n = inner, queue, victim, key, 0
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -136,21 +136,25 @@ class HostileProvider:
     def write(self, queue, changes):
         if any(c.item_id == self.victim for c in changes):
             self.n += 1
-            external_write(self.inner, self.queue, self.victim, tags={"noise": (self.n,)})
+            external_write(self.inner, self.queue, self.victim, tags={self.key: (self.n,)})
         return self.inner.write(queue, changes)
 
 
-def test_conflicts_are_retried_at_most_three_rounds_then_reported_stale(tmp_path):
+@pytest.mark.parametrize("key, writes", [("stage", 3), ("noise", 4)])
+def test_conflicts_are_retried_at_most_three_rounds_then_reported_stale(tmp_path, key, writes):
+    """A managed key (`stage`, which the rule sets) moving before every write: three
+    rounds of re-diffs. An unmanaged one (`noise`): the first conflict rebases the change
+    within its round (only unmanaged data moved), then the same three rounds."""
     spec_path = make_spec(tmp_path, ACCEPT_RULE, seed_items(3))
     _, provider, result = plan_for(spec_path)
-    hostile = HostileProvider(provider, result.queues[QUEUE], "9700002")
+    hostile = HostileProvider(provider, result.queues[QUEUE], "9700002", key)
 
     report = apply_plan(result.plan, hostile, result.queues, rediff=result.rediffers())
 
     assert [r.item_id for r in report.by_outcome("stale")] == ["9700002"]
     assert "after 3 rounds" in report.by_outcome("stale")[0].detail
     assert report.count("applied") == 2
-    assert hostile.n == 3
+    assert hostile.n == writes
 
 
 class FailingProvider:

@@ -221,13 +221,17 @@ def test_a_plan_file_for_a_forbidden_endpoint_is_refused_before_anything_is_sent
 
 
 def test_the_valid_plan_file_does_reach_the_sandbox(live, tmp_path, monkeypatch):
-    """The control for the tests above: the corpus's endpoint really is the sandbox (its
-    etags are made up, so every item is reported stale and nothing is written)."""
+    """The control for the tests above: the corpus's endpoint really is the sandbox. Its
+    etags are made up, so the first write is refused (412); its bases' managed fields
+    (status, tags, lock) are the sandbox items' own, so only unmanaged fields differ and
+    each change is rebased onto the item as re-read and written (issue 20 item 8)."""
     monkeypatch.chdir(tmp_path)
     plan_copy("valid.json", live.url, tmp_path)
     result = run_cli("apply", "valid.json", "--auto-approve", env=env(live))
-    assert result.code == 1 and "0 applied, 0 unchanged, 3 stale" in result.out
-    assert live.request_log()[0]["path"] == "/repo/v1/evaluation/9615000/statusBatch"
+    assert result.code == 0 and "3 applied, 0 unchanged, 0 stale" in result.out
+    sent = live.request_log()
+    assert sent[0]["path"] == "/repo/v1/evaluation/9615000/statusBatch" and sent[0]["status"] == 412
+    assert sent[-1]["path"] == "/repo/v1/evaluation/9615000/statusBatch" and sent[-1]["status"] == 200
 
 
 def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_changes_nothing(

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 import requests
 
+from builders import through_plan_file
 from datamaker_helpers import (
     PROJECT,
     headers,
@@ -93,13 +94,11 @@ def test_a_concurrent_writer_between_plan_and_apply_is_stale_and_unmanaged_tags_
     monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", sb.token)
     with provider(sb) as prov:
         plan = plan_only(prov, q)
-    text = dump_plan(plan, tool_version="test", created_at="2026-01-01T00:00:00Z")
     set_tags(sb, [1004], ["rejected"])  # someone else, on a managed tag
     set_tags(sb, [1005], ["scored"])  # someone else, on a tag the spec does not manage
-    loaded = load_plan(text, "plan.json").plan
-    applied_queue = queue(lock_key="locked")  # what `apply PLANFILE` knows: no rules
+    loaded, queues = through_plan_file(plan)  # what `apply PLANFILE` knows: no rules, the managed tags
     with DatamakerProvider.for_plan(loaded.endpoint, loaded.provider_options) as prov:
-        report = apply_plan(loaded, prov, {PROJECT: applied_queue})
+        report = apply_plan(loaded, prov, queues)
     stale = report.by_outcome("stale")
     assert [r.item_id for r in stale] == ["1004"]
     assert "tags.rejected: false → true" in stale[0].detail

@@ -15,6 +15,7 @@ pytest.importorskip("botocore")
 import botocore.session  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from builders import through_plan_file  # noqa: E402
 from cli_helpers import run_cli  # noqa: E402
 from reconciler.apply import apply_plan  # noqa: E402
 from reconciler.errors import ConfigError, ProviderError  # noqa: E402
@@ -702,10 +703,10 @@ def test_an_unmanaged_tag_added_between_plan_and_apply_does_not_make_the_batch_s
     q = queue(submissions={batch: entry("CANCELLED", {"reviewed": "yes"})})
     with open_provider(sb) as p:
         plan = build_plan(spec_of(q), p).plan
-    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    loaded, queues = through_plan_file(plan)  # a plan file's queue: no rules, its managed tags recorded
     botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
     with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
-        report = apply_plan(loaded, p, {GROUP: queue()})  # a plan file's queue: no rules
+        report = apply_plan(loaded, p, queues)
     assert [r.outcome for r in report.results] == ["applied"], report
     assert live(sb, batch)["tags"] == {"owner": "ops", "reviewed": "yes"}
     assert live(sb, batch)["status"] == "STOPPING"
@@ -718,9 +719,9 @@ def test_under_exact_every_tag_key_is_managed_and_a_new_one_is_stale(sb):
     q = replace(queue(submissions={batch: entry(tags={"reviewed": "yes"})}), tag_policy="exact")
     with open_provider(sb) as p:
         plan = build_plan(spec_of(q), p).plan
-    loaded = load_plan(dump_plan(plan, tool_version="test", created_at="2025-01-01T00:00:00Z"), "plan.json").plan
+    loaded, queues = through_plan_file(plan)
     botocore_client(sb, "tags").tag_resource(resourceArn=live(sb, batch)["arn"], tags={"owner": "ops"})
     with OmicsProvider.for_plan(loaded.endpoint, loaded.provider_options) as p:
-        report = apply_plan(loaded, p, {GROUP: queue()})
+        report = apply_plan(loaded, p, queues)
     assert [r.outcome for r in report.results] == ["stale"]
     assert live(sb, batch)["tags"] == {"owner": "ops"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 from plan_samples import META, big_plan, empty_plan, normal_plan
 from reconciler import planfile
 from reconciler.errors import Located, UserErrors
-from reconciler.model import Change, FieldChange, Plan, QueuePlan, Safety, Source, tag_key_of, tag_value_key
+from reconciler.model import (
+    Change, FieldChange, ManagedTags, Plan, QueuePlan, Safety, Source, tag_key_of, tag_value_key,
+)
 from reconciler.planfile import MAX_PLAN_BYTES, dump_plan, load_plan, plan_to_dict
 
 
@@ -388,3 +391,54 @@ def test_inconsistent_content_is_refused_even_with_a_valid_checksum(edit, path, 
     if path is not None:
         line, _ = position_of(text, path)
         assert error.startswith(f"plan.json:{line}:")
+
+
+# ------------------------------------------------------------------ managed tags (issue 20)
+def with_managed(plan: Plan, *managed: ManagedTags) -> Plan:
+    queues = tuple(replace(q, managed_tags=m) for q, m in zip(plan.queues, managed))
+    return replace(plan, queues=queues)
+
+
+def test_each_queue_records_the_tag_keys_its_spec_manages():
+    merge, exact = ManagedTags("merge", frozenset({"score", "reason"})), ManagedTags("exact", frozenset({"score"}), ("pipeline_*",))
+    plan = with_managed(normal_plan(), merge, exact)
+    doc = document(plan)
+    assert doc["queues"][0]["managed_tags"] == {"policy": "merge", "named": ["reason", "score"]}
+    assert doc["queues"][1]["managed_tags"] == {"policy": "exact", "named": ["score"], "ignore": ["pipeline_*"]}
+    loaded = load_plan(dump_plan(plan, **META), "plan.json").plan
+    assert [q.managed_tags for q in loaded.queues] == [merge, exact]
+    queue = loaded.queues[1].as_queue(Source("plan.json", 1))
+    assert queue.managed_tags == exact and queue.rules == ()
+    assert exact.manages("owner") and not exact.manages("pipeline_7") and not merge.manages("owner")
+
+
+def test_a_plan_file_from_before_managed_tags_manages_every_key():
+    doc = document()
+    for queue in doc["queues"]:
+        queue.pop("managed_tags")
+    loaded = load_plan(text_of(doc, sign=True), "plan.json").plan
+    assert all(q.managed_tags == ManagedTags() and q.managed_tags.manages("anything") for q in loaded.queues)
+
+
+def test_an_older_omics_plan_file_s_managed_tags_option_becomes_each_queue_s_record():
+    """Before queues recorded them, omics kept them in `provider.options.managed_tags`
+    (queue id -> keys, null: every key); such a file still loads, the same keys managed."""
+    doc = document()
+    doc["provider"] = {"type": "omics", "endpoint": "http://127.0.0.1:9/",
+                       "options": {"region": "us-east-1", "managed_tags": {"9615000": ["score"], "9615001": None}}}
+    for queue in doc["queues"]:
+        queue.pop("managed_tags")
+        for change in queue["changes"]:
+            change["base"].pop("etag", None)  # a compare-guard service keeps no etag in its objects
+    loaded = load_plan(text_of(doc, sign=True), "plan.json").plan
+    assert [q.managed_tags for q in loaded.queues] == [ManagedTags("merge", frozenset({"score"})), ManagedTags()]
+    assert loaded.provider_options == {"region": "us-east-1"}
+
+
+def test_a_managed_tags_record_of_another_shape_is_refused_where_it_is():
+    doc = document()
+    doc["queues"][0]["managed_tags"] = {"policy": "some", "named": []}
+    text = text_of(doc, sign=True)
+    error = load_error(text)
+    line, _ = position_of(text, '"some"')
+    assert "queues[0].managed_tags.policy" in error and error.startswith(f"plan.json:{line}:")

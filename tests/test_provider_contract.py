@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from backends import NAMES
 from backends.base import Backend
-from builders import rule
+from builders import rule, through_plan_file
 
 from reconciler.apply import apply_plan
 from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Safety, Spec
@@ -43,17 +43,6 @@ def every_backend(slow: frozenset[str] = frozenset(), known_failing: dict[str, s
         return found
 
     return pytest.mark.parametrize("backend", [pytest.param(n, marks=marks(n)) for n in NAMES], indirect=True)
-
-
-# Issue 20 item 8: providers whose guard still reads an unmanaged tag key as a change.
-UNMANAGED_KEY_STALE = {
-    "local": "the store's etag moves on any write; the engine would need the managed keys in plan-file mode",
-    "synapse": "Synapse's etag moves on any annotation write (412); same engine need as local",
-    "supervisely": "digest_etag over every tag in meta, not only the managed keys",
-    "workflow_results": "digest_etag over every label, not only the managed ones",
-    "datamaker": "a label must exist in the project first (the backend would need a second project tag), "
-                 "then digest_etag over every label",
-}
 
 
 def spec_of(provider: Provider, queue: QueueSpec) -> Spec:
@@ -133,23 +122,51 @@ def test_a_write_between_plan_and_apply_is_refused_as_stale_and_never_overwritte
     assert [o for i, (o, _) in outcomes.items() if i != victim] == ["applied"] * 4
 
 
-@every_backend(known_failing=UNMANAGED_KEY_STALE)
-def test_an_unmanaged_tag_key_added_between_plan_and_apply_does_not_stop_the_planned_change(backend):
+@pytest.mark.parametrize("mode", ["plan", "plan file", "spec"])
+def test_an_unmanaged_tag_key_added_between_plan_and_apply_does_not_stop_the_planned_change(backend, mode):
     """Under `tags: {policy: merge}` only the keys the spec names are managed: another
-    writer's own tag key (`owner`) between `plan -o` and `apply PLANFILE` is not a change
-    the guard may refuse, so the planned change still lands and the other key survives."""
+    writer's own tag key (`owner`) between `plan -o` and `apply PLANFILE` (or between
+    plan and write in `apply SPEC`) is not a change the guard may refuse, so the planned
+    change still lands and the other key survives. "plan file": the plan written and read
+    back, its queues' managed tags the recorded ones (no rules); an etag service's write
+    is refused once and rebased onto the fresh item, a compare-guard service's digest
+    never saw the key."""
     provider, base_queue = backend.make(3)
     queue = review_queue(backend, base_queue)
     with provider:
         result = build_plan(spec_of(provider, queue), provider)
         poked = result.plan.changes[0].item_id
         someone_else_writes(provider, queue, poked, owner=backend.tag_value)
-        report = apply_plan(result.plan, provider, result.queues)  # plan-file mode
+        if mode == "plan file":
+            plan, queues = through_plan_file(result.plan)
+            report = apply_plan(plan, provider, queues)
+        else:
+            rediff = result.rediffers() if mode == "spec" else None
+            report = apply_plan(result.plan, provider, result.queues, rediff=rediff)
         outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
         tags = tags_of(provider, queue)
     assert outcomes[poked][0] == "applied", outcomes[poked]
     assert tags[poked] == {"owner": backend.tag_value, "reviewed": backend.tag_value}
     assert report.ok and report.count("applied") == 3, report
+
+
+def test_under_exact_a_tag_key_added_between_plan_and_apply_is_a_change(backend):
+    """`tags: {policy: exact}` manages every key (exact deletes any other), so another
+    writer's new key between `plan -o` and `apply PLANFILE` makes the item stale: the
+    plan was reviewed without it, and nothing is written to that item."""
+    provider, base_queue = backend.make(3)
+    queue = replace(review_queue(backend, base_queue), tag_policy="exact")
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        poked = result.plan.changes[0].item_id
+        someone_else_writes(provider, queue, poked, owner=backend.tag_value)
+        plan, queues = through_plan_file(result.plan)
+        report = apply_plan(plan, provider, queues)
+        outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
+        tags = tags_of(provider, queue)
+    assert outcomes[poked][0] == "stale" and "owner" in outcomes[poked][1], outcomes[poked]
+    assert tags[poked] == {"owner": backend.tag_value}
+    assert [o for i, (o, _) in outcomes.items() if i != poked] == ["applied"] * 2
 
 
 def test_a_repeated_apply_of_the_same_plan_writes_nothing_twice(backend):

@@ -11,7 +11,8 @@ from conftest import SANDBOX_TOKEN
 from reconciler.apply import apply_plan
 from reconciler.errors import ConfigError, ProviderError
 from reconciler.model import (
-    Assignment, Change, FieldChange, Match, ProviderConfig, QueueSpec, Rule, Safety, Setting, Source, Spec,
+    Assignment, Change, FieldChange, ManagedTags, Match, ProviderConfig, QueueSpec, Rule, Safety, Setting, Source,
+    Spec,
 )
 from reconciler.planner import build_plan
 from reconciler.providers import provider_class
@@ -23,6 +24,7 @@ from reconciler.providers.workflow_results import (
 
 PIPELINE = "frb-search"
 SRC = Source("spec.yaml", 1)
+EVERY_KEY = ManagedTags()  # policy exact: every label feeds the digest
 
 
 @pytest.fixture(autouse=True)
@@ -165,12 +167,12 @@ def test_queue_ids_are_pipeline_names():
 
 # -------------------------------------------------------------------- mapping
 def test_a_work_reads_as_an_item_with_labels_and_its_native_lock():
-    item = _to_item({"id": "a1", "status": "failure", "tags": ["rfi", "b"], "results": {"locked": True, "snr": 3}})
+    item = _to_item({"id": "a1", "status": "failure", "tags": ["rfi", "b"], "results": {"locked": True, "snr": 3}}, EVERY_KEY)
     assert (item.status, item.tags, item.locked) == ("failure", {"rfi": (True,), "b": (True,)}, True)
-    assert item.etag == digest_etag("failure", {"b": (True,), "rfi": (True,)}, True)
+    assert item.etag == digest_etag("failure", {"b": (True,), "rfi": (True,)}, True, EVERY_KEY)
     for results in (None, {}, {"snr": 1}, {"locked": None}):
-        assert _to_item({"id": "a1", "status": "success", "tags": None, "results": results}).locked is False
-    assert _to_item({"id": "a1", "status": "success"}).base == {"id": "a1", "status": "success"}
+        assert _to_item({"id": "a1", "status": "success", "tags": None, "results": results}, EVERY_KEY).locked is False
+    assert _to_item({"id": "a1", "status": "success"}, EVERY_KEY).base == {"id": "a1", "status": "success"}
 
 
 def change(work_id="a1", *fields: FieldChange) -> Change:

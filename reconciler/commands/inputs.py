@@ -218,14 +218,11 @@ def open_plan_file(path: str) -> OpenedPlanFile:
 
 def load_plan_file(path: str) -> tuple[Plan, dict[str, QueueSpec], dict]:
     """A saved plan, the queue settings apply needs from it, and its metadata."""
-    from ..model import QueueSpec, Source
+    from ..model import Source
     from ..planfile import load_plan
     from .views import saved_meta
 
     loaded = load_plan(read_plan_file(path), path)
     plan = loaded.plan
-    queues = {
-        q.queue_id: QueueSpec(id=q.queue_id, source=Source(path, 1), lock_key=q.lock_key, safety=q.safety)
-        for q in plan.queues
-    }
+    queues = {q.queue_id: q.as_queue(Source(path, 1)) for q in plan.queues}
     return plan, queues, saved_meta(loaded)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Final, Iterable, Iterator, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, ProviderError, UserError
-from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
+from ..model import Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
 from ..netcheck import check_endpoint
 
 Progress = Callable[[int], None]  # called with the number of items just read or written
@@ -182,6 +182,15 @@ class Provider(ABC):
         `get`; a service that reads a page of many items per request lists the queue."""
         return self.get(queue, ids)
 
+    def item_of(self, queue: QueueSpec, base: Mapping[str, Any]) -> Item | None:
+        """The item a change's `base` was read as, for an etag service whose etag moves on
+        any write: the engine compares its managed fields (`managed_digest`) with a
+        refused item's fresh copy, and when only unmanaged tags or fields moved it rebases
+        the change rather than calling it stale. None (the default, and for a base that
+        does not parse): the engine cannot tell, so the conflict is stale. A compare-guard
+        service needs none: its etag digests only the managed fields already."""
+        return None
+
     def requests_sent(self) -> int | None:
         """Requests sent so far, every retry included (the report's count); None for a
         service reached without requests (the engine then counts its own calls)."""
@@ -271,14 +280,22 @@ class Provider(ABC):
 
 
 # ------------------------------------------------------------------ compare guard
-def digest_etag(status: str, tags: Mapping[str, Any], locked: bool) -> str:
+def digest_etag(status: str, tags: Mapping[str, Any], locked: bool, managed: ManagedTags) -> str:
     """An etag for a service that has none: a stable digest of the managed fields as
-    read, so plans and plan files look the same everywhere and the compare guard can
-    tell a changed item from an unchanged one. Unmanaged fields are left out on purpose:
-    a pipeline writing its own fields must not make every planned change stale."""
-    canonical = json.dumps([status, encode_tags(tags), bool(locked)], sort_keys=True,
+    read (status, lock, and the tags the queue's spec manages: `queue.managed_tags`), so
+    plans and plan files look the same everywhere and the compare guard can tell a
+    changed item from an unchanged one. Unmanaged fields and tag keys are left out on
+    purpose: a pipeline writing its own fields or tags must not make every planned change
+    stale."""
+    canonical = json.dumps([status, encode_tags(managed.project(tags)), bool(locked)], sort_keys=True,
                            separators=(",", ":"), ensure_ascii=True, default=str)
     return "d" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:23]
+
+
+def managed_digest(item: Item, managed: ManagedTags) -> str:
+    """What the guard compares of an item, whatever the service's own etag: its status,
+    lock and managed tags (digest_etag)."""
+    return digest_etag(item.status, item.tags, item.locked, managed)
 
 
 def matches_after(change: Change, item: Item) -> bool:

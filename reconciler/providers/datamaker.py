@@ -261,7 +261,8 @@ class DatamakerProvider(Provider):
         """The managed tags (digested into etags, read again by the guard): those the
         spec names and the lock tag (under `exact`, every tag of the project). A named tag the project lacks is an error
         here, before a task is read or anything is written."""
-        named = _spec_tag_names(queue)
+        managed = queue.managed_tags
+        named = managed.named - {queue.lock_key}
         missing = sorted(n for n in named if n not in tags)
         if queue.lock_key not in tags and _sets_lock(queue):
             missing.append(queue.lock_key)
@@ -274,8 +275,7 @@ class DatamakerProvider(Provider):
                 "are created in the project's settings, reconciler only adds and removes them"
             )
         names = set(named) | {queue.lock_key}
-        if queue.tag_policy == "exact":
-            names |= set(tags)
+        names |= {name for name in tags if managed.manages(name)}  # under exact: all but `ignore`
         return sorted(names)
 
     def _bound(self, queue: QueueSpec) -> int | None:
@@ -604,7 +604,7 @@ def _item(task_id: int, queue: QueueSpec, names: Iterable[str], members: Mapping
     tags = {name: (True,) for name, has in held.items() if has and name != queue.lock_key}
     locked = held.get(queue.lock_key, False)
     digested = {name: value for name, value in tags.items() if name in kept}
-    return Item(id=str(task_id), etag=digest_etag("", digested, locked), status="", tags=tags,
+    return Item(id=str(task_id), etag=digest_etag("", digested, locked, queue.managed_tags), status="", tags=tags,
                 locked=locked, base={"id": task_id, "project": int(queue.id),
                                      "tags": {name: held.get(name, False) for name in sorted(kept)}})
 
@@ -677,17 +677,6 @@ def _describe(op: tuple[str, frozenset[str]], landed: bool) -> str:
     if landed:
         return f"tags {listed} {'added' if action == 'add' else 'removed'}"
     return f"tags {listed} not {'added' if action == 'add' else 'removed'}"
-
-
-def _spec_tag_names(queue: QueueSpec) -> set[str]:
-    names: set[str] = set()
-    for rule in queue.rules:
-        names.update(rule.where.tags)
-        names.update(rule.set.tags)
-    for entry in queue.submissions.values():
-        names.update(entry.tags)
-    names.discard(queue.lock_key)
-    return names
 
 
 def _sets_lock(queue: QueueSpec) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
-from ..model import Change, Item, ProviderConfig, QueueSpec
+from ..model import Change, Item, ProviderConfig, QueueSpec, decode_tags
 from ..seed import load_seed
 from ..store import (
     Record,
@@ -128,6 +128,14 @@ class LocalProvider(Provider):
         found = self._store.get_many(ids)
         return [_item(found[i]) for i in dict.fromkeys(ids)
                 if i in found and found[i].queue == queue.id]
+
+    def item_of(self, queue: QueueSpec, base: Mapping[str, Any]) -> Item | None:
+        """A plan's `base` is the record as read (Record.to_json)."""
+        try:
+            return Item(id=base["id"], etag=base["etag"], status=base["status"],
+                        tags=decode_tags(base["tags"]), locked=base["locked"] is True, base=base)
+        except (KeyError, TypeError, ValueError, AttributeError):  # a hand-made base: cannot tell
+            return None
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
         """One transaction; fields are applied to the *stored* record, which equals

@@ -55,7 +55,6 @@ PAGE_SIZE = 100  # ListBatch's maximum maxItems
 MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
 BATCH_LIMIT = 100  # changes per write call: one guard re-read round, then their writes
 MAX_TAG_KEYS = 50  # per TagResource / UntagResource call
-MANAGED_OPTION = "managed_tags"  # plan file: queue id -> the tag keys its spec manages (None: all)
 MAX_KEY_CHARS, MAX_VALUE_CHARS = 128, 256
 RETRY_ATTEMPTS = 6  # of a read or tag call, counting the first
 RETRY_BUDGET = 15.0  # seconds of waiting between attempts of one call, at most
@@ -133,7 +132,6 @@ class OmicsProvider(Provider):
         self._secrets = tuple(s for s in secrets if s)
         self._endpoint, self._tags_endpoint = endpoints or (
             client.meta.endpoint_url.rstrip("/"), tags_client.meta.endpoint_url.rstrip("/"))
-        self._managed: dict[str, frozenset[str] | None] = {}
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
         self._sent = 0  # every attempt botocore sends, retries included (the report's count)
         self._sent_lock = threading.Lock()
@@ -155,15 +153,6 @@ class OmicsProvider(Provider):
         profile = config.options.get("profile") or os.environ.get("AWS_PROFILE") \
             or os.environ.get("AWS_DEFAULT_PROFILE") or None
         return cls.open(region=config.options.get("region"), profile=profile, endpoints=endpoints)
-
-    @classmethod
-    def for_plan(cls, endpoint: str, options: Mapping[str, Any]) -> "OmicsProvider":
-        """As recorded, with the tag keys each queue's spec managed when it was planned:
-        the guard compares only those (a plan file holds no rules to derive them from)."""
-        rest = {k: v for k, v in options.items() if k != MANAGED_OPTION}
-        provider = super().for_plan(endpoint, rest)
-        provider._managed.update(_managed_from_plan(options.get(MANAGED_OPTION)))
-        return provider  # type: ignore[return-value]
 
     @classmethod
     def endpoint_problem(cls, endpoint: object) -> str | None:
@@ -261,9 +250,6 @@ class OmicsProvider(Provider):
         options: dict[str, Any] = {"region": self._region, "tags_endpoint": self._tags_endpoint}
         if self._profile:
             options["profile"] = self._profile
-        if self._managed:
-            options[MANAGED_OPTION] = {q: None if keys is None else sorted(keys)
-                                       for q, keys in sorted(self._managed.items())}
         return options
 
     def _count_sent(self, **_: Any) -> None:
@@ -356,27 +342,17 @@ class OmicsProvider(Provider):
     def _get_many(self, ids: Sequence[str], queue: QueueSpec) -> list[Item | None]:
         """Every read answered (or given up) before the first failure is raised: no
         request is still being sent, or retried, once the caller has moved on."""
-        managed = self._managed_tags(queue)
-        futures = [self._pool.submit(self._get_one, batch_id, queue, managed) for batch_id in ids]
+        futures = [self._pool.submit(self._get_one, batch_id, queue) for batch_id in ids]
         wait(futures)
         return [future.result() for future in futures]
 
-    def _managed_tags(self, queue: QueueSpec) -> frozenset[str] | None:
-        """The tag keys the queue's spec manages (None: every key, `policy: exact`): the
-        only ones that feed the etag, so another writer's own tag (`owner: ops`) between
-        plan and apply does not make a planned change stale. Remembered per queue and
-        recorded in plan files, whose queues carry no rules."""
-        if queue.id not in self._managed:
-            self._managed[queue.id] = _managed_keys(queue)
-        return self._managed[queue.id]
-
-    def _get_one(self, batch_id: str, queue: QueueSpec, managed: frozenset[str] | None) -> Item | None:
+    def _get_one(self, batch_id: str, queue: QueueSpec) -> Item | None:
         path = f"GET /runBatch/{batch_id}"
         try:
             batch = self._call(self._client, "GetBatch", path, batchId=batch_id)
         except _NotFound:
             return None
-        item = self._item(batch, queue.lock_key, managed, path)
+        item = self._item(batch, queue, path)
         if item.id != batch_id:
             raise self._unexpected(path, f"answered batch {item.id!r}")
         group = _run_group(batch)
@@ -387,8 +363,7 @@ class OmicsProvider(Provider):
             return None
         return item
 
-    def _item(self, batch: Mapping[str, Any], lock_key: str, managed: frozenset[str] | None,
-              path: str) -> Item:
+    def _item(self, batch: Mapping[str, Any], queue: QueueSpec, path: str) -> Item:
         batch_id, status, arn = batch.get("id"), batch.get("status"), batch.get("arn")
         if not isinstance(batch_id, str) or not isinstance(status, str) or not isinstance(arn, str):
             raise self._unexpected(path, "a batch needs string id, status and arn")
@@ -397,10 +372,9 @@ class OmicsProvider(Provider):
             isinstance(k, str) and isinstance(v, str) for k, v in raw_tags.items()
         ):
             raise self._unexpected(path, "tags is not a map of strings")
-        locked = raw_tags.get(lock_key) == LOCK_VALUE
-        tags = {k: (v,) for k, v in raw_tags.items() if k != lock_key}
-        guarded = tags if managed is None else {k: v for k, v in tags.items() if k in managed}
-        return Item(id=batch_id, etag=digest_etag(status, guarded, locked), status=status, tags=tags,
+        locked = raw_tags.get(queue.lock_key) == LOCK_VALUE
+        tags = {k: (v,) for k, v in raw_tags.items() if k != queue.lock_key}
+        return Item(id=batch_id, etag=digest_etag(status, tags, locked, queue.managed_tags), status=status, tags=tags,
                     locked=locked, base=_json_safe(batch))
 
     # ------------------------------------------------------------- writing
@@ -477,7 +451,7 @@ class OmicsProvider(Provider):
                 return
             except _Transient as exc:
                 last = exc
-            fresh = self._get_one(batch_id, queue, self._managed_tags(queue))  # not through the pool: we run in it
+            fresh = self._get_one(batch_id, queue)  # not through the pool: we run in it
             if fresh is None:
                 raise ProviderError(f"omics {path}: batch {batch_id} no longer exists")
             status = fresh.status
@@ -639,32 +613,6 @@ def _prefixed(url: str, prefix: str) -> str:
     """AWS's URL with a host prefix, as botocore sends to it (`workflows-omics…`)."""
     parts = urlsplit(url)
     return parts._replace(netloc=prefix + parts.netloc).geturl()
-
-
-# ----------------------------------------------------------------- managed tags
-def _managed_keys(queue: QueueSpec) -> frozenset[str] | None:
-    """Tag keys the spec names for this queue (rules' `where` and `set`, entries); None
-    under `tags: {policy: exact}`, which manages every key."""
-    if queue.tag_policy == "exact":
-        return None
-    keys: set[str] = set()
-    for rule in queue.rules:
-        keys.update(rule.where.tags)
-        keys.update(rule.set.tags)
-    for entry in queue.submissions.values():
-        keys.update(entry.tags)
-    return frozenset(keys)
-
-
-def _managed_from_plan(raw: Any) -> dict[str, frozenset[str] | None]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not all(
-        isinstance(q, str) and (keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys)))
-        for q, keys in raw.items()
-    ):
-        raise ConfigError(f"plan file: provider option `{MANAGED_OPTION}` is not a map of queue ids to tag key lists")
-    return {q: None if keys is None else frozenset(keys) for q, keys in raw.items()}
 
 
 def _unparsable(exc: BaseException) -> str:

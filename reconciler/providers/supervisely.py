@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 
 from ..http import HeaderAuth, error_body, failure_name, make_session, nothing_sent, shown_reason
 from ..model import (
-    Change, Item, ProviderConfig, QueueSpec, StatusRules, format_tag_value, same_tag_value, scalar_kind, tag_field,
+    Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, format_tag_value, same_tag_value, scalar_kind, tag_field,
     tag_key_of, to_tag_value,
 )
 from ..netcheck import check_endpoint, is_loopback
@@ -322,7 +322,7 @@ class SuperviselyProvider(Provider):
 
     def _item(self, task: Any, queue: QueueSpec, method: str) -> Item:
         try:
-            item = task_to_item(task, self._tags_key, queue.lock_key)
+            item = task_to_item(task, self._tags_key, queue.lock_key, queue.managed_tags)
         except Malformed as exc:
             raise self._unexpected(method, str(exc)) from None
         # List rows may leave workspaceId out (the request names the workspace); a row
@@ -538,7 +538,7 @@ PROVIDER = SuperviselyProvider
 
 
 # ------------------------------------------------------------------ tasks as items
-def task_to_item(task: Any, tags_key: str, lock_key: str) -> Item:
+def task_to_item(task: Any, tags_key: str, lock_key: str, managed_tags: ManagedTags) -> Item:
     if not isinstance(task, dict):
         raise Malformed("a task is not an object")
     task_id = task.get("id")
@@ -563,7 +563,7 @@ def task_to_item(task: Any, tags_key: str, lock_key: str) -> Item:
             raise Malformed(f"task {task_id}: meta.{tags_key}.{key} is not a string") from None
     locked = meta.get(lock_key) is True
     managed = {key: meta[key] for key in (tags_key, lock_key) if key in meta}
-    return Item(id=str(task_id), etag=digest_etag(status, tags, locked), status=status,
+    return Item(id=str(task_id), etag=digest_etag(status, tags, locked, managed_tags), status=status,
                 tags=tags, locked=locked, base={"id": task_id, "status": status, "meta": managed})
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import requests
@@ -396,6 +396,13 @@ class SynapseProvider(Provider):
         if current:
             out.append(EncodedBatch(current, encoded, queue.lock_key))
         return out
+
+    def item_of(self, queue: QueueSpec, base: Mapping[str, Any]) -> Item | None:
+        """A plan's `base` is the SubmissionStatus as read."""
+        try:
+            return status_to_item(base, queue.lock_key)
+        except MalformedStatus:
+            return None
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> None:
         """One statusBatch request, sent as its own single-batch series.

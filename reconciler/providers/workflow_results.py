@@ -25,7 +25,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import requests
 
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
-from ..model import Change, FieldChange, Item, ProviderConfig, QueueSpec, StatusRules
+from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, apply_tag_changes
 from ..netcheck import check_endpoint
 from .base import (
     Capabilities,
@@ -190,7 +190,7 @@ class WorkflowResultsProvider(Provider):
             docs = self._view(queue, {}, PROJECTION, skip=read, limit=PAGE_LIMIT)
             if len(docs) > PAGE_LIMIT:
                 raise self._unexpected("/view", f"asked for at most {PAGE_LIMIT} works, got {len(docs)}")
-            items = [self._item(doc, "/view") for doc in docs]
+            items = [self._item(doc, "/view", queue.managed_tags) for doc in docs]
             for item in items:
                 if item.id in seen:
                     raise ListingMoved(f"work {item.id} was listed twice")
@@ -227,7 +227,7 @@ class WorkflowResultsProvider(Provider):
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         docs = self._by_id(queue, ids, PROJECTION)
-        return [self._item(docs[i], "/view") for i in dict.fromkeys(ids) if i in docs]
+        return [self._item(docs[i], "/view", queue.managed_tags) for i in dict.fromkeys(ids) if i in docs]
 
     # ----------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
@@ -257,7 +257,7 @@ class WorkflowResultsProvider(Provider):
         except ProviderError as exc:
             result.error = f"re-reading works before writing: {exc}"
             return result
-        to_write = self._judge(changes, fresh_docs, result)
+        to_write = self._judge(changes, fresh_docs, result, queue.managed_tags)
         for group in self._put_groups(to_write, result):
             self._put_group(queue, group, result)
             if result.error:
@@ -276,7 +276,7 @@ class WorkflowResultsProvider(Provider):
         result.stale.update(first.stale)
         result.failed.update(first.failed)
         ready = [c for c in opened if c.item_id in (*first.applied, *first.unchanged)]
-        closing = [_relocking(c) for c in ready]
+        closing = [_relocking(c, queue.managed_tags) for c in ready]
         second = self._write(queue, closing) if closing and not first.error else WriteResult()
         result.applied += second.applied + second.unchanged
         unlocked = "changed, but left UNLOCKED: relocking it"
@@ -291,7 +291,8 @@ class WorkflowResultsProvider(Provider):
         result.error = result.error or first.error or second.error
 
     def _judge(
-        self, changes: Sequence[Change], docs: Mapping[str, dict[str, Any]], result: WriteResult
+        self, changes: Sequence[Change], docs: Mapping[str, dict[str, Any]], result: WriteResult,
+        managed: ManagedTags,
     ) -> list[tuple[Change, dict[str, Any]]]:
         """The compare guard over freshly read documents; (change, document to send)."""
         fresh: dict[str, Item] = {}
@@ -300,7 +301,7 @@ class WorkflowResultsProvider(Provider):
             if doc is None:
                 continue
             try:
-                fresh[change.item_id] = _to_item(doc)
+                fresh[change.item_id] = _to_item(doc, managed)
             except _Malformed as exc:
                 result.failed[change.item_id] = f"not written: the stored work is malformed ({exc})"
         pairs, judged = compare_guard([c for c in changes if c.item_id not in result.failed], fresh)
@@ -361,7 +362,7 @@ class WorkflowResultsProvider(Provider):
             landed = [c for c, _ in group if c.item_id in docs and docs[c.item_id] == sent[c.item_id]]
             result.applied += [c.item_id for c in landed]
             rest = [c for c, _ in group if c not in landed]
-            group = self._judge(rest, docs, result)
+            group = self._judge(rest, docs, result, queue.managed_tags)
             if not group:
                 return
             if declined:
@@ -390,20 +391,20 @@ class WorkflowResultsProvider(Provider):
         except ProviderError:
             result.applied += ids
             return
-        for change, _ in group:
+        for change, sent in group:
             doc = docs.get(change.item_id)
             if doc is None:
                 result.failed[change.item_id] = ("written, but gone when read back right after "
                                                  "(deleted by someone else meanwhile)")
                 continue
             try:
-                now = _to_item(doc)
+                now = _to_item(doc, queue.managed_tags)
             except _Malformed as exc:
                 result.failed[change.item_id] = f"written, but malformed when read back ({exc})"
                 continue
             if matches_after(change, now):
                 result.applied.append(change.item_id)
-            elif now.etag == change.etag:
+            elif _as_before_our_put(change, sent, doc):
                 result.failed[change.item_id] = (
                     "not written: PUT /results answered success, but the work read back right "
                     "after does not hold the change; run plan again")
@@ -510,9 +511,9 @@ class WorkflowResultsProvider(Provider):
         return (f"the workflow Results server needs a token (HTTP 401: {self._reason(response)}); "
                 f"set one of {', '.join(TOKEN_ENVS)}")
 
-    def _item(self, doc: dict[str, Any], path: str) -> Item:
+    def _item(self, doc: dict[str, Any], path: str, managed: ManagedTags) -> Item:
         try:
-            return _to_item(doc)
+            return _to_item(doc, managed)
         except _Malformed as exc:
             raise self._unexpected(path, str(exc)) from None
 
@@ -547,7 +548,7 @@ def find_token(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 # ------------------------------------------------------------------ mapping
-def _to_item(doc: Mapping[str, Any]) -> Item:
+def _to_item(doc: Mapping[str, Any], managed: ManagedTags) -> Item:
     work_id = doc.get("id")
     if not isinstance(work_id, str) or not work_id:
         raise _Malformed("a work without a string id")
@@ -561,7 +562,7 @@ def _to_item(doc: Mapping[str, Any]) -> Item:
         raise _Malformed(f"work {work_id}: tags is not a list of strings")
     locked = _locked(doc, work_id)
     tags = {label: (True,) for label in labels}
-    return Item(id=work_id, etag=digest_etag(status, tags, locked), status=status, tags=tags,
+    return Item(id=work_id, etag=digest_etag(status, tags, locked, managed), status=status, tags=tags,
                 locked=locked, base=_as_planned(doc))
 
 
@@ -595,10 +596,23 @@ def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
     return locked
 
 
-def _relocking(opened: Change) -> Change:
+def _as_before_our_put(change: Change, sent: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    """Whether a work read back after our PUT is exactly as it was before it (what we
+    sent with the planned fields at their old values): the server declined the write.
+    Every label counts here, not only the managed ones, since another writer's own label
+    is what tells its lost update (stale) from a declined write."""
+    every = ManagedTags()
+    was = _to_item(sent, every)
+    before = {f.field: f.before for f in change.fields}
+    status, locked = before.get("status", was.status), before.get("locked", was.locked)
+    tags = apply_tag_changes(was.tags, {f.tag_key: f.before for f in change.fields if f.tag_key is not None})
+    return _to_item(doc, every).etag == digest_etag(status, tags, locked, every)
+
+
+def _relocking(opened: Change, managed: ManagedTags) -> Change:
     """The lock-only change that follows `opened` (a change with its unlock): guarded by
     the digest of the state `opened` leaves."""
-    after = _to_item(updated_work(opened.base, opened))
+    after = _to_item(updated_work(opened.base, opened), managed)
     return Change(opened.item_id, after.etag, (FieldChange("locked", False, True, None),),
                   base=after.base, lock="lock")
 

@@ -21,6 +21,7 @@ class Backend(Base):
         self.fake = self.make_sandbox(service="datamaker", synthetic=[(PROJECT, n)], random_seed=7,
                                       quirks={"deep-page-524": "2", "glitch-520": "0.05"})
         # the suite's tags: datamaker only adds and removes tags the project already has
-        self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other"])
+        # (`other` and `owner`: the keys other writers add, which the spec does not manage)
+        self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other", "owner"])
         provider = DatamakerProvider(self.fake.url, self.fake.token, retries=3, backoff=0.0)
         return provider, self.queue(PROJECT)
