@@ -40,32 +40,32 @@ def _decode_utf8(data: bytes, display: str) -> str:
         ) from None
 
 
-class _BadToken(Exception):
+class BadToken(Exception):
     """Valid to Python's json module but not to a plan file; located by `_find_bad_token`."""
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # A repeated key would let a file show reviewers one value while apply uses another.
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise _BadToken()
+        raise BadToken()
     return obj
 
 
-def _reject_constant(token: str) -> Any:
-    raise _BadToken()
+def reject_constant(token: str) -> Any:
+    raise BadToken()
 
 
 def _finite_float(token: str) -> float:
     value = float(token)
     if not math.isfinite(value):
-        raise _BadToken()
+        raise BadToken()
     return value
 
 
 def _short_int(token: str) -> int:
     if len(token) > MAX_DIGITS:
-        raise _BadToken()
+        raise BadToken()
     return int(token)
 
 
@@ -81,8 +81,8 @@ def _parse_json(text: str, display: str) -> Any:
     try:
         return json.loads(
             text,
-            object_pairs_hook=_no_duplicate_keys,
-            parse_constant=_reject_constant,
+            object_pairs_hook=no_duplicate_keys,
+            parse_constant=reject_constant,
             parse_float=_finite_float,
             parse_int=_short_int,
         )
@@ -90,7 +90,7 @@ def _parse_json(text: str, display: str) -> Any:
         # "Unterminated string starting at": the position follows, as line and column
         message = exc.msg.removesuffix(" starting at")
         raise Located(display, exc.lineno, exc.colno, f"not valid JSON: {message}") from None
-    except _BadToken:
+    except BadToken:
         found = _find_bad_token(text)
         if found is None:  # pragma: no cover - the scanner sees what the hooks saw
             raise Located(display, None, None, "not valid JSON") from None
@@ -209,3 +209,58 @@ def _offset_of(text: str, path: JsonPath) -> int | None:
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
     return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+
+
+# ------------------------------------------------------- every position at once
+_TOKEN = re.compile(
+    r'[ \t\n\r]*(?:(?P<open>[{\[])|(?P<close>[}\]])|(?P<comma>,)|(?P<colon>:)'
+    r'|"(?P<string>(?:[^"\\]|\\.)*)"|(?P<scalar>[^ \t\n\r{}\[\],:"]+))',
+    re.DOTALL,
+)
+
+
+def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+    """Line and column (1-based, in characters) of every value and of every mapping key
+    of a JSON document that parsed, by path, in one pass over its tokens: what a YAML
+    reader records while building, for the JSON files it reads with the json module."""
+    values: dict[JsonPath, tuple[int, int]] = {}
+    keys: dict[JsonPath, tuple[int, int]] = {}
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    next_nl, line, line_start = 0, 1, 0
+    stack: list[list] = []  # per open container: [its path, is a mapping, index or key]
+    here: JsonPath = ()
+    expect_key = False
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        pos = match.start(kind) - (kind == "string")  # a string starts at its quote
+        while next_nl < len(newlines) and newlines[next_nl] < pos:
+            line, line_start = line + 1, newlines[next_nl] + 1
+            next_nl += 1
+        if kind == "comma":
+            top = stack[-1]
+            if top[1]:
+                expect_key = True
+            else:
+                top[2] += 1
+                here = top[0] + (top[2],)
+            continue
+        if kind == "colon":
+            continue
+        if kind == "close":
+            stack.pop()
+            expect_key = False
+            continue
+        if expect_key:  # a string: the key of the next value
+            raw = match.group("string")
+            key = raw if "\\" not in raw else json.loads(f'"{raw}"')
+            here = stack[-1][0] + (key,)
+            keys[here] = (line, pos - line_start + 1)
+            expect_key = False
+            continue
+        values[here] = (line, pos - line_start + 1)
+        if kind == "open":
+            is_map = match.group("open") == "{"
+            stack.append([here, is_map, 0])
+            expect_key = is_map
+            here = here + (0,)
+    return values, keys

@@ -11,7 +11,8 @@ Resolution runs once per item of every queue, so rules are compiled once per que
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from bisect import bisect_left
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import Located, UserError
 from .model import (
@@ -35,6 +36,9 @@ Tags = Mapping[str, TagValue]
 State = tuple[str, bool, Tags]
 # A Desired's fields without the id: status, locked, tags.
 Settled = tuple["Setting | None", "Setting | None", dict[str, Setting]]
+
+
+_INDEX_RULES_FROM = 32  # below this, testing every rule is as quick as finding the few
 
 
 class CycleError(UserError):
@@ -119,6 +123,17 @@ class CompiledQueue:
         # A chain of n rules each enabling an earlier one settles within n + 1 passes;
         # anything far beyond that is a spec that never settles.
         self.max_passes = 2 * len(self.rules) + 16
+        # Many rules: a pass visits only those that can match the item's status as it
+        # is at that point (the rules requiring it, and those requiring none), found by
+        # bisection; a chain of n status rules took n passes of n tests each.
+        self._by_status: dict[str, list[int]] | None = None
+        self._status_free: list[int] = []
+        if len(self.rules) > _INDEX_RULES_FROM:
+            self._status_free = [i for i, r in enumerate(self.rules) if r.statuses is None]
+            self._by_status = {}
+            for i, r in enumerate(self.rules):
+                for status in r.statuses or ():
+                    self._by_status.setdefault(status, []).append(i)
 
     # ------------------------------------------------------------------ public
     def resolve(self, item: Item) -> Desired:
@@ -136,18 +151,20 @@ class CompiledQueue:
         state, changed, final = self._pass(item.id, initial, steps, touched, tag_touched, None)
         if not touched and not tag_touched:
             return None
-        history = [initial]
+        passes, latest = 1, initial
+        older: set[tuple] = set()  # every state a pass started from but the latest, hashed
         while changed:
             # A final state repeats no earlier one: the pass after that one would have
-            # changed nothing and ended the loop there.
-            if len(history) > 1 and (
-                len(history) >= self.max_passes
-                or (not final and any(_same_state(state, old) for old in history[:-1]))
+            # changed nothing and ended the loop there. (A set, not a scan of the history:
+            # a chain of n rules takes n passes, and the scan made that quadratic.)
+            if passes > 1 and (
+                passes >= self.max_passes or (not final and _state_key(state) in older)
             ):
                 raise self._cycle_error(item, steps)
             if final:  # the confirming pass would change nothing and record nothing new
                 break
-            history.append(state)
+            older.add(_state_key(latest))
+            passes, latest = passes + 1, state
             state, changed, final = self._pass(item.id, state, steps, touched, tag_touched, None)
         return touched.get("status"), touched.get("locked"), tag_touched
 
@@ -180,6 +197,10 @@ class CompiledQueue:
         status, locked, tags = state
         own_tags = False  # copy-on-write: `state`'s dict is never modified
         set_keys: list[str] = []
+        box: list[str] | None = None  # the status so far, for `_indexed`
+        if self._by_status is not None and trace is None:
+            box = [status]
+            steps = self._indexed(box, steps[len(self.rules):])  # type: ignore[assignment]
         for step in steps:
             if not step.matches(item_id, status, locked, tags):
                 continue
@@ -189,6 +210,8 @@ class CompiledQueue:
                     trace.changed(step.who(setting), "status")
                 status = setting.value
                 touched["status"] = setting
+                if box is not None:
+                    box[0] = status
             setting = step.set_locked
             if setting is not None:
                 if trace is not None and setting.value != locked:
@@ -235,6 +258,21 @@ class CompiledQueue:
                     break
         new_state = (status, locked, tags)
         return new_state, changed, not changed or self._reads_nothing_changed(state, new_state)
+
+    def _indexed(self, box: list[str], after: tuple[_Step, ...]) -> Iterator[_Step]:
+        """The rules in order that can match the status `box` holds when each is
+        reached (others fail their status test anyway), then the steps `after`."""
+        rules, free, at = self.rules, self._status_free, 0
+        assert self._by_status is not None
+        while True:
+            own = self._by_status.get(box[0], ())
+            j, k = bisect_left(own, at), bisect_left(free, at)
+            nxt = min(own[j] if j < len(own) else len(rules), free[k] if k < len(free) else len(rules))
+            if nxt == len(rules):
+                break
+            at = nxt + 1
+            yield rules[nxt]
+        yield from after
 
     def _reads_nothing_changed(self, old: State, new: State) -> bool:
         """No field any rule's `where` reads differs (typed) between `old` and `new`."""
@@ -288,6 +326,11 @@ def _same_state(a: State, b: State) -> bool:
     return ta.keys() == tb.keys() and all(same_tag_value(ta[k], tb[k]) for k in ta)
 
 
+def _state_key(state: State) -> tuple:
+    """What `_same_state` compares, hashable."""
+    return state[0], state[1], frozenset((k, tag_value_key(v)) for k, v in state[2].items())
+
+
 def _varying_fields(states: list[State]) -> set[str]:
     fields = set()
     if len({s[0] for s in states}) > 1:
@@ -311,10 +354,13 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
     oscillates: the next pass no longer matches it, so exact deletes the tag again.
     """
     problems: list[Located] = []
-    rules = queue.rules
-    for j, b in enumerate(rules):
+    ignored = glob_matcher(queue.ignore)
+    setters: dict[tuple, list[int]] = {}  # a `set` fact → the earlier rules making it
+    status_keepers: dict[tuple, list[int]] = {}  # the same, for rules setting no status
+    testers: dict[tuple, list[int]] = {}  # a `where` fact → the earlier rules testing it
+    for j, b in enumerate(queue.rules):
         if queue.tag_policy == "exact":
-            key = _self_undoing_tag(b, queue.ignore)
+            key = _self_undoing_tag(b, ignored)
             if key is not None:
                 problems.append(Located(
                     b.source.file, b.source.line, b.source.column,
@@ -322,7 +368,19 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                     f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
                     "requires absent, and exact deletes it once the rule stops matching",
                 ))
-        for a in rules[:j]:
+        # Only a rule whose `set` passes one of b's tests can enable b, and only one
+        # testing something b sets can be enabled by b: look up the shorter of the two
+        # lists instead of trying every earlier rule (validate was quadratic in rules).
+        # A rule enabling b passes every test of b it touches: if b tests the status, only
+        # rules setting an accepted status, or leaving it alone and passing another test.
+        enabling = [
+            (setters if fact[0] == "status" or b.where.statuses is None else status_keepers).get(fact, ())
+            for fact in _tested_facts(b.where)
+        ]
+        enabled = [testers.get(fact, ()) for fact in _set_facts(b.set)]
+        shorter = min(enabling, enabled, key=lambda lists: sum(map(len, lists)))
+        for i in sorted({i for found in shorter for i in found}):
+            a = queue.rules[i]
             if (
                 _ids_overlap(a.where, b.where)
                 and _enables(a.set, b.where)
@@ -334,7 +392,43 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                     f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
                     "can oscillate: each one's `set` re-enables the other's `where`",
                 ))
+        for fact in _set_facts(b.set):
+            setters.setdefault(fact, []).append(j)
+            if b.set.status is None:
+                status_keepers.setdefault(fact, []).append(j)
+        for fact in _tested_facts(b.where):
+            testers.setdefault(fact, []).append(j)
     return problems
+
+
+def _set_facts(assignment: Assignment) -> list[tuple]:
+    """What an assignment makes true, in the terms `_tested_facts` asks for."""
+    facts: list[tuple] = []
+    if assignment.status is not None:
+        facts.append(("status", assignment.status.value))
+    if assignment.locked is not None:
+        facts.append(("locked", assignment.locked.value))
+    for key, setting in assignment.tags.items():
+        facts.append(("tag", key, tag_value_key(setting.value)))
+        if setting.value is not None:
+            facts.append(("tag present", key))
+    return facts
+
+
+def _tested_facts(where: Match) -> list[tuple]:
+    """The facts any one of which a `set` must make true to pass a test of `where`
+    (`_enables` needs at least one passed test)."""
+    facts: list[tuple] = [("status", status) for status in where.statuses or ()]
+    if where.locked is not None:
+        facts.append(("locked", where.locked))
+    for key, cond in where.tags.items():
+        if cond.equals is not None:
+            facts.append(("tag", key, tag_value_key(cond.equals)))
+        elif cond.exists:
+            facts.append(("tag present", key))
+        elif cond.exists is False:
+            facts.append(("tag", key, None))
+    return facts
 
 
 def _ids_overlap(a: Match, b: Match) -> bool:
@@ -372,8 +466,7 @@ def _conflict(a: Assignment, b: Assignment) -> bool:
     )
 
 
-def _self_undoing_tag(rule: Rule, ignore: tuple[str, ...]) -> str | None:
-    ignored = glob_matcher(ignore)
+def _self_undoing_tag(rule: Rule, ignored: Callable[[str], Any]) -> str | None:
     for key, setting in sorted(rule.set.tags.items()):
         cond = rule.where.tags.get(key)
         adds = setting.value is not None and not ignored(key)

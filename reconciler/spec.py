@@ -8,7 +8,6 @@ say (unique names, includes, secrets, service rules).
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
+from . import treeglob
 from .errors import Located, SpecError, UserError, UserErrors, suggest
 from .fastschema import compile_predicate
 from .model import (
@@ -41,6 +41,7 @@ from .model import (
     scalar_kind,
     to_tag_value,
 )
+from .planner import collector_paused
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
 from .resolve import find_oscillations
@@ -54,8 +55,13 @@ _DECIMAL = re.compile(r"-?[0-9]+")
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read, validate and convert one spec and its includes; raises UserError(s)."""
-    return _Loader(Origin(Path(path))).load()
+    """Read, validate and convert one spec and its includes; raises UserError(s).
+
+    The cycle collector is paused meanwhile, as while planning (planner.py): loading
+    allocates a few objects per value, none in a cycle, and the full collections they
+    set off made 100,000 entries cost 7x what 20,000 do instead of 5x."""
+    with collector_paused():
+        return _Loader(Origin(Path(path))).load()
 
 
 @dataclass(frozen=True)
@@ -436,10 +442,12 @@ class _Loader:
         if os.path.isabs(pattern) or ".." in Path(pattern).parts:
             self.errors.append(root.error(where, f"include {_quoted(pattern)} leaves the spec's directory"))
             return []
-        matches = sorted(
-            m for m in glob.glob(pattern, root_dir=self.spec_dir, recursive=True)
-            if os.path.isfile(os.path.join(self.spec_dir, m))
-        )
+        try:
+            found = treeglob.expand(self.spec_dir, pattern)
+        except treeglob.WalkRefused as refused:
+            self.errors.append(root.error(where, f"include {_quoted(pattern)} {refused}"))
+            return []
+        matches = [m for m in found if os.path.isfile(os.path.join(self.spec_dir, m))]
         if not matches:
             self.errors.append(root.error(where, f"include {_quoted(pattern)} matches no files"))
             return []
@@ -716,18 +724,37 @@ def _compiled(definition: str) -> Callable[[Any], bool]:
 def _fast_accepts(definition: str, data: Any) -> bool:
     """The compiled check (fastschema.py) where it can be trusted. Where it is stricter
     than our jsonschema (a YAML timestamp is not a string to it) a valid file only costs
-    the slow path; where it is looser (5.0 passes as an integer) it is not asked."""
-    return _compiled(definition)(data) and not _has_integral_float(data)
+    the slow path; where it is looser (5.0 passes as an integer) it sees `_Fraction`s."""
+    return _compiled(definition)(_no_integral_floats(data))
 
 
-def _has_integral_float(node: Any) -> bool:
+class _Fraction(float):
+    """An integral float as fastjsonschema must see it: a number, never an integer
+    (its integer test accepts any float whose is_integer() is true; ours does not)."""
+
+    def is_integer(self) -> bool:
+        return False
+
+
+def _no_integral_floats(node: Any) -> Any:
+    """`node` with each integral float as a `_Fraction`; the same objects where there
+    is none (the common case). Before, one `score: 0.0` sent a whole file through
+    jsonschema: most of a large include's load time (BENCHMARKS.md)."""
     if isinstance(node, float):
-        return node.is_integer()
+        return _Fraction(node) if node.is_integer() else node
     if isinstance(node, dict):
-        return any(_has_integral_float(v) for v in node.values())
+        out = None
+        for key, value in node.items():
+            new = _no_integral_floats(value)
+            if new is not value:
+                if out is None:
+                    out = dict(node)
+                out[key] = new
+        return node if out is None else out
     if isinstance(node, list):
-        return any(_has_integral_float(v) for v in node)
-    return False
+        items = [_no_integral_floats(v) for v in node]
+        return node if all(a is b for a, b in zip(items, node)) else items
+    return node
 
 
 def _schema_errors(file: _File, definition: str) -> list[Located]:

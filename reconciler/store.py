@@ -22,6 +22,9 @@ from .errors import UserError
 from .model import TagValue, apply_tag_changes, decode_tags, encode_tags
 
 SCHEMA_VERSION = 1
+# PRAGMA application_id of every store reconciler creates ("RCN1"): the mark that lets
+# it write to an existing file (https://www.sqlite.org/pragma.html#pragma_application_id).
+APPLICATION_ID = 0x52434E31
 BUSY_TIMEOUT_S = 30.0
 _SQL_VARS = 500  # ids per IN (...) query, well below SQLite's parameter limit
 
@@ -44,6 +47,13 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_by_queue ON items(queue, length(id), id);
 """
+# What _SCHEMA creates, table → columns: an unmarked file holding exactly this was made
+# by a reconciler from before APPLICATION_ID.
+_TABLES = {
+    "queues": ["id", "token"],
+    "items": ["id", "queue", "etag", "version", "created_on", "modified_on", "status", "tags",
+              "locked", "extra"],
+}
 _COLUMNS = "id, queue, etag, version, created_on, modified_on, status, tags, locked, extra"
 # Numeric order for decimal ids (Synapse submission ids) without parsing them.
 _ORDER = "ORDER BY length(id), id"
@@ -167,25 +177,65 @@ def _new_etag() -> str:
 
 class Store:
     def __init__(self, path: str | Path) -> None:
+        """Open the store at `path`, creating it when no file is there. An existing file
+        is written to only when reconciler made it (see `_check_ours`)."""
         self.path = Path(path)
         self._lock = threading.RLock()
+        creating = not self.path.exists()
         try:
+            # mode=rw: an existing path is opened, never created in a race with its removal
+            uri = f"{self.path.resolve().as_uri()}?mode={'rwc' if creating else 'rw'}"
             self._db = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                 check_same_thread=False,
             )
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: state database schema {version} is newer than this "
-                    f"reconciler supports ({SCHEMA_VERSION})"
-                )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            try:
+                if not creating:
+                    self._check_ours()
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except BaseException:
+                self._db.close()
+                raise
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable state database ({e})") from None
+
+    def _check_ours(self) -> None:
+        """Refuse, before any write, a file reconciler did not create: a re-sealed plan
+        could name any file as its local store, and opening used to add reconciler's
+        tables to whatever was there (an empty file, another application's database).
+        Ours carry APPLICATION_ID; a store made before the mark existed is recognised by
+        holding exactly reconciler's tables and columns, and is marked on this open."""
+        app = self._db.execute("PRAGMA application_id").fetchone()[0]
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if app not in (0, APPLICATION_ID):
+            raise StoreError(
+                f"{self.path}: not a reconciler state store (another application's SQLite "
+                f"database, application_id {app:#x}); refusing to write to it"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: state database schema {version} is newer than this "
+                f"reconciler supports ({SCHEMA_VERSION})"
+            )
+        tables = {
+            name: [column[1] for column in self._db.execute(f"PRAGMA table_info({name})")]
+            for (name,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if tables != _TABLES or (app == 0 and version != SCHEMA_VERSION):
+            found = (
+                f"tables {', '.join(sorted(tables))}" if tables
+                else "an empty file" if self.path.stat().st_size == 0 else "no tables"
+            )
+            raise StoreError(
+                f"{self.path}: not a reconciler state store ({found}); reconciler writes "
+                "only to a store it created (delete the file, or name another path)"
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -5,15 +5,21 @@ so no YAML 1.1 surprise (`NO` → False, `0755` → octal, `<<` merges) and no c
 that could run code ever sees the input. While building, every value and mapping key
 remembers its line and column, so later checks (schema, includes, provider rules) can
 point at the exact place in the file.
+
+Three ways in, one result (tests/test_yamlload.py holds them to it): a plain JSON file
+is read by the json module; otherwise libyaml's events are built into data directly
+when PyYAML has libyaml; anything unusual (an alias, an error, a construct the parsers
+treat differently) is composed into nodes, by libyaml or by PyYAML's pure-Python parser.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 from yaml.composer import Composer
@@ -24,9 +30,9 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Located
-from .jsonload import JsonPath
+from .jsonload import BadToken, JsonPath, all_positions, no_duplicate_keys, reject_constant
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 8 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
 MAX_DEPTH = 100
 
@@ -112,8 +118,15 @@ def read_yaml(path: Path | None, display: str, raw: bytes | None = None) -> Docu
     if len(raw) > MAX_BYTES:
         raise Located(display, None, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     text = _decode(raw, display)
+    as_json = _read_as_json(text, display, raw)
+    if as_json is not None:
+        return as_json
+    streamed = _build_streaming(text, display) if _libyaml_fits(text) else None
+    if streamed is not None:
+        data, built = streamed
+        return Document(display, data, raw, built.values, built.keys, built.int_texts)
     try:
-        root = yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
+        root, aliased = _compose(text)
     except yaml.reader.ReaderError as exc:
         line, column = _line_col(text, exc.position)
         raise Located(
@@ -123,10 +136,55 @@ def read_yaml(path: Path | None, display: str, raw: bytes | None = None) -> Docu
         raise _located(display, exc) from None
     if root is None:
         raise Located(display, None, None, "file is empty (no YAML document)")
-    builder = _Builder(display)
-    builder.check_size(root)
+    builder = _Builder(display, consume=not aliased)
+    if aliased:  # otherwise the file's own size and nesting, both checked, are all
+        builder.check_size(root)
     data = builder.build(root, ())
     return Document(display, data, raw, builder.values, builder.keys, builder.int_texts)
+
+
+# ------------------------------------------------------------------- JSON files
+# JSON is YAML, but a big JSON include composed as YAML costs a hundred times what the
+# json module takes (BENCHMARKS.md, "Loading big specs"). A file that is plain JSON the
+# YAML path would read to the very same data is read with the json module, positions
+# found in one pass over its tokens; anything else (a duplicate key, NaN, a character
+# or escape YAML treats otherwise, too deep, not JSON at all) takes the YAML path,
+# which gives the data or the located error it always gave.
+_JSON_START = re.compile(r"[ \n\r]*[{\[]")
+_NOT_AS_IN_YAML = re.compile(
+    # what YAML refuses, what it reads as a line break inside a string (NEL, LS, PS),
+    # and an inner byte-order mark (not counted as a column)
+    "[^\n\r\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010ffff]"
+    "|\\\\u[dD][89a-fA-F]"  # a surrogate escape: one character in JSON, two in PyYAML
+    '|"[ \\r\\n]*\\n[ \\r\\n]*:'  # a key on another line than its ':', as YAML refuses
+    '|"(?:[^"\\\\]|\\\\.){1000,}"[ \\r\\n]*:'  # a key longer than YAML's 1,024 for a simple key
+)
+READ_JSON = True  # tests turn it off to compare with the YAML path
+
+
+def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
+    if not READ_JSON or not _JSON_START.match(text) or _NOT_AS_IN_YAML.search(text):
+        return None
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return None  # a lone CR ends a line in YAML
+    try:
+        data = json.loads(
+            text, object_pairs_hook=no_duplicate_keys, parse_constant=reject_constant,
+            parse_int=_plain_int,
+        )
+    except (ValueError, RecursionError, BadToken):
+        return None
+    values, keys = all_positions(text)
+    if max(map(len, values)) >= MAX_DEPTH:
+        return None
+    return Document(display, data, raw, values, keys, {})
+
+
+def _plain_int(token: str) -> int:
+    value = int(token)
+    if token != str(value):  # -0: YAML keeps the text (Document.int_text)
+        raise BadToken()
+    return value
 
 
 # ------------------------------------------------------------------ decoding, errors
@@ -194,11 +252,182 @@ class _Resolver(BaseResolver):
     """Plain scalars by the YAML 1.2 core schema (+ timestamps); nothing else implicit."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is ScalarNode and implicit[0]:
-            for tag, pattern in _IMPLICIT.get(value[:1], ()):
-                if pattern.fullmatch(value):
-                    return tag
-        return super().resolve(kind, value, implicit)
+        # BaseResolver.resolve without its (empty) tables: called once per node.
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, pattern in _IMPLICIT.get(value[:1], ()):
+                    if pattern.fullmatch(value):
+                        return tag
+            return STR
+        return SEQ if kind is SequenceNode else MAP
+
+
+# libyaml's parser and composer (C) where PyYAML was built with it: the pure-Python
+# scanner was most of a big spec's load time (BENCHMARKS.md, "Loading big specs"). Both
+# compose the same nodes with the same marks; tests run the loader's tests on both paths.
+USE_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+_PURE_PYTHON_ONLY = re.compile("[\t?|>\ufeff]")
+
+
+def _libyaml_fits(text: str) -> bool:
+    return USE_LIBYAML and not _PURE_PYTHON_ONLY.search(text, 1 if text.startswith("\ufeff") else 0)
+
+
+class _NotStreamable(Exception):
+    """Something only the node graph handles as it always did: an alias, an error."""
+
+
+def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
+    """The data and positions built straight from libyaml's events, never holding the
+    node graph (two Marks per node: most of a big file's peak memory). Only the common
+    case: any alias, error, nesting over MAX_DEPTH or placement the parsers disagree on
+    (see `_same_as_pure_python`) returns None, and the graph path then gives what it
+    always gave, its error in its order included."""
+    parser = _CLoader(text)
+    builder = _Builder(display)
+    lines: list[str] = []
+
+    def resolved(event: Any, kind: type) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = parser.resolve(kind, getattr(event, "value", None), event.implicit)
+        return tag
+
+    def scalar(event: Any) -> Any:
+        mark = event.start_mark
+        if not event.value and not event.style:  # placed differently by the two parsers?
+            if not lines:
+                lines.extend(text.splitlines() or [""])
+            line = lines[mark.line] if mark.line < len(lines) else ""
+            if not 0 < mark.column <= len(line) or line[mark.column - 1] not in ":-":
+                raise _NotStreamable()
+        return builder.scalar(ScalarNode(resolved(event, ScalarNode), event.value, mark))
+
+    def keep_int_text(event: Any, value: Any, path: JsonPath, key: bool) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and event.value != str(value):
+            builder.int_texts[(path, key)] = event.value
+
+    def node(event: Any, path: JsonPath, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _NotStreamable()
+        mark = event.start_mark
+        builder.values[path] = (mark.line + 1, mark.column + 1)
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            value = scalar(event)
+            keep_int_text(event, value, path, False)
+            return value
+        if kind is yaml.SequenceStartEvent:
+            if resolved(event, SequenceNode) != SEQ:
+                raise _NotStreamable()
+            items: list = []
+            while type(child := parser.get_event()) is not yaml.SequenceEndEvent:
+                items.append(node(child, path + (len(items),), depth + 1))
+            return items
+        if kind is not yaml.MappingStartEvent or resolved(event, MappingNode) != MAP:
+            raise _NotStreamable()  # an alias
+        out: dict = {}
+        while type(key_event := parser.get_event()) is not yaml.MappingEndEvent:
+            if type(key_event) is not yaml.ScalarEvent or depth >= MAX_DEPTH:
+                raise _NotStreamable()
+            key = scalar(key_event)
+            if key in out or (key == "<<" and not key_event.style):
+                raise _NotStreamable()
+            here = path + (key,)
+            keep_int_text(key_event, key, here, True)
+            builder.keys[here] = (key_event.start_mark.line + 1, key_event.start_mark.column + 1)
+            out[key] = node(parser.get_event(), here, depth + 1)
+        return out
+
+    try:
+        parser.get_event()  # stream start
+        if type(parser.get_event()) is not yaml.DocumentStartEvent:
+            return None  # empty: the graph path says so
+        data = node(parser.get_event(), (), 1)
+        if type(parser.get_event()) is not yaml.DocumentEndEvent:
+            return None
+        if type(parser.get_event()) is not yaml.StreamEndEvent:
+            return None  # a second document
+    except (yaml.YAMLError, Located, _NotStreamable):
+        return None
+    finally:
+        parser.dispose()
+    return data, builder
+
+
+def _compose(text: str) -> tuple[Node | None, bool]:
+    """The document's root node, and whether it may hold aliases (known on libyaml's
+    path: an alias is a shared node there)."""
+    if not _libyaml_fits(text):
+        # Where the two parsers were seen to differ (tests/test_yamlload.py compares
+        # them on mangled documents): PyYAML refuses some tabs and some '?' inside a
+        # plain scalar that libyaml accepts, and some block scalar headers (`|#`), and
+        # counts a byte-order mark past the start as a column. A file holding any of
+        # these characters, rare in a spec, keeps the pure-Python verdict (and speed).
+        return _pure_compose(text)
+    loader = _CLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        # libyaml words its errors differently: a broken file is read again by the
+        # pure-Python parser, so every message is the same on both paths.
+        return _pure_compose(text)
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, False
+    aliased = _same_as_pure_python(root, text)
+    return _pure_compose(text) if aliased is None else (root, aliased)
+
+
+def _pure_compose(text: str) -> tuple[Node | None, bool]:
+    return yaml.compose(text, Loader=_Loader), True  # type: ignore[arg-type]
+
+
+def _same_as_pure_python(root: Node, text: str) -> bool | None:
+    """Check a graph libyaml composed for what `_Loader` refuses while composing: a
+    node written more than MAX_DEPTH levels deep (libyaml stops at 1,000 itself; an
+    alias is a shared node here, and its first visit in document order is where it is
+    written). False where the two parsers place a node differently: an empty value
+    (`{a: , b}`, a bare `? `) is placed after its ':' by PyYAML but at the next token by
+    libyaml; a block `a:` or `- ` with nothing after is placed alike by both. Otherwise,
+    whether the graph holds an alias."""
+    aliased = False
+    seen: set[int] = set()
+    empty: list[Node] = []
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nesting deeper than {MAX_DEPTH} levels", node.start_mark
+            )
+        if id(node) in seen:
+            aliased = True
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in reversed(node.value))
+        elif isinstance(node, MappingNode):
+            stack.extend((part, depth + 1) for pair in reversed(node.value) for part in reversed(pair))
+        elif not node.value and not node.style:
+            empty.append(node)
+    if empty:
+        lines = text.splitlines()
+        for node in empty:
+            line, column = node.start_mark.line, node.start_mark.column
+            if not (0 < column <= len(lines[line]) if line < len(lines) else False) or lines[line][column - 1] not in ":-":
+                return None
+    return aliased
+
+
+if USE_LIBYAML:
+    class _CLoader(yaml.cyaml.CParser, _Resolver):  # type: ignore[misc]
+        """libyaml's parse and compose, with our resolver: no constructor either."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            _Resolver.__init__(self)
 
 
 class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
@@ -230,8 +459,11 @@ class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
 class _Builder:
     """Nodes → plain data, recording positions; aliases are copied, within bounds."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, *, consume: bool = False) -> None:
         self.display = display
+        # Without aliases each node is built once: let go of it once built, so the
+        # node graph and the data are not both held whole (half a big file's peak).
+        self.consume = consume
         self.values: dict[JsonPath, tuple[int, int]] = {}
         self.keys: dict[JsonPath, tuple[int, int]] = {}
         self.int_texts: dict[tuple[JsonPath, bool], str] = {}
@@ -278,7 +510,7 @@ class _Builder:
         if isinstance(node, SequenceNode):
             if node.tag != SEQ:
                 raise self.fail(node, _tag_not_allowed(node.tag))
-            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+            return [self.build(child, path + (i,)) for i, child in enumerate(self.children(node))]
         value = self.scalar(node)
         if isinstance(value, int) and not isinstance(value, bool) and node.value != str(value):
             self.int_texts[(path, False)] = node.value
@@ -288,11 +520,11 @@ class _Builder:
         if node.tag != MAP:
             raise self.fail(node, _tag_not_allowed(node.tag))
         out: dict = {}
-        for key_node, value_node in node.value:
+        for key_node, value_node in self.children(node):
             if not isinstance(key_node, ScalarNode):
                 raise self.fail(key_node, "a mapping key must be a scalar, not a list or mapping")
             key = self.scalar(key_node)
-            if key == "<<" and key_node.style is None:
+            if key == "<<" and not key_node.style:  # plain: None from PyYAML, '' from libyaml
                 raise self.fail(
                     key_node, "merge keys ('<<') are not supported (YAML 1.2); alias a whole mapping instead"
                 )
@@ -302,11 +534,21 @@ class _Builder:
                     key_node,
                     f"duplicate key {_describe_key(key)} (first defined at line {line}, column {column})",
                 )
-            self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            here = path + (key,)  # one tuple for both maps: a big file has many
+            self.keys[here] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if isinstance(key, int) and not isinstance(key, bool) and key_node.value != str(key):
-                self.int_texts[(path + (key,), True)] = key_node.value
-            out[key] = self.build(value_node, path + (key,))
+                self.int_texts[(here, True)] = key_node.value
+            out[key] = self.build(value_node, here)
         return out
+
+    def children(self, node: Node) -> Iterator[Any]:
+        if not self.consume:
+            yield from node.value
+            return
+        parts, node.value = node.value, None
+        parts.reverse()
+        while parts:
+            yield parts.pop()
 
     def scalar(self, node: ScalarNode) -> Any:
         # Messages never repeat the text: it may be the value of a secret-named key.

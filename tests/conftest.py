@@ -85,3 +85,16 @@ def hostile():
 
     with HostileServer() as server:
         yield server
+
+
+@pytest.fixture(params=["libyaml", "pure-python"])
+def yaml_parser(request, monkeypatch):
+    """Run a test on both of the YAML loader's parser paths (yamlload.USE_LIBYAML)."""
+    import yaml
+
+    from reconciler import yamlload
+
+    if request.param == "libyaml" and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without libyaml here")
+    monkeypatch.setattr(yamlload, "USE_LIBYAML", request.param == "libyaml")
+    return request.param

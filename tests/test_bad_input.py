@@ -107,7 +107,7 @@ def test_a_huge_spec_is_refused_unparsed(sandbox, tmp_path, monkeypatch, command
     text = GOOD_SYNAPSE.format(url=sandbox.url)
     Path("huge.yaml").write_text(text + "#" * (MAX_BYTES + 1 - len(text)) + "\n")
     result = run_cli(*command, "huge.yaml", env=env(sandbox))
-    assert_refused(result, ["huge.yaml: file is larger than 5 MiB"], sandbox)
+    assert_refused(result, ["huge.yaml: file is larger than 8 MiB"], sandbox)
 
 
 # -------------------------------------------------------------------- plan files

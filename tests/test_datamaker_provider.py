@@ -128,7 +128,8 @@ def test_a_later_call_failing_is_reported_per_task_exactly(make_sandbox):
         _, report = plan_and_apply(prov, q)
     failed = {r.item_id: r.detail for r in report.by_outcome("failed")}
     assert set(failed) == {"1001", "1002", "1003"}
-    assert failed["1001"].startswith("tags rejected not removed; tags accepted not added: POST ")
+    assert failed["1001"].startswith("tags -rejected not written: POST ")
+    assert failed["1001"].endswith("(tags +accepted not attempted)")
     assert "HTTP 403" in failed["1001"]
     skipped = {r.item_id for r in report.by_outcome("skipped")}
     assert skipped == {"1004", "1005"}  # their only call (add) was never sent
@@ -143,8 +144,8 @@ def test_a_task_with_one_of_two_calls_landed_says_which(make_sandbox):
         _, report = plan_and_apply(prov, q)
     # call 2: remove {rejected} from 1001, 1002 lands; call 3: add {accepted} is refused
     failed = {r.item_id: r.detail for r in report.by_outcome("failed")}
-    assert failed["1001"].startswith("tags rejected removed; tags accepted not added: ")
-    assert failed["1003"].startswith("tags accepted not added: ")
+    assert failed["1001"].startswith("tags -rejected written; tags +accepted not written: ")
+    assert failed["1003"].startswith("not written: ")
     assert not report.by_outcome("applied")
     assert task_tag_names(sb, 1001) == set() and task_tag_names(sb, 1003) == set()
     assert len(set_tags_calls(sb)) == 3

@@ -248,3 +248,33 @@ def test_yaml_seed_errors_point_at_line_and_column(tmp_path):
     with pytest.raises(UserError) as err:
         load_seed(path)
     assert str(err.value) == f"{path}:5:17: queues[0].items[0].locked: must be true or false"
+
+
+@pytest.mark.parametrize("victim", ["empty file", "another application's database"])
+def test_a_resealed_plan_cannot_turn_another_file_into_a_store(example, tmp_path, victim):
+    # issue 29 item 12: opening the plan's store used to add reconciler's tables to it.
+    import sqlite3
+
+    from cli_helpers import run_cli
+    from reconciler.planfile import _checksum
+
+    target = tmp_path / "victim.db"
+    if victim == "empty file":
+        target.touch()
+    else:
+        db = sqlite3.connect(target)
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.commit()
+        db.close()
+    content = target.read_bytes()
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", example, "-o", saved).code == 0
+    doc = json.loads(saved.read_text())
+    doc["provider"]["endpoint"] = f"local:{target}"
+    doc["checksum"] = _checksum(doc)
+    saved.write_text(json.dumps(doc, indent=2))
+    result = run_cli("apply", saved, "--auto-approve")
+    assert result.code == 1
+    [line] = result.err.strip().splitlines()
+    assert f"{target}: not a reconciler state store" in line
+    assert target.read_bytes() == content

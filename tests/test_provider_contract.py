@@ -8,6 +8,9 @@ Each provider joins through one backend module in tests/backends/ (NAMES there).
 from __future__ import annotations
 
 import importlib
+import re
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -19,6 +22,7 @@ from reconciler.apply import apply_plan
 from reconciler.model import Change, FieldChange, Item, ProviderConfig, QueueSpec, Safety, Spec
 from reconciler.planner import build_plan
 from reconciler.providers.base import Provider, gather
+from reconciler.providers.guarded import REREAD_FAILED, UNCONFIRMED
 
 EVERYTHING = Safety(max_change_percent=100.0)
 
@@ -230,3 +234,137 @@ def test_the_report_counts_every_request_sent_retries_included(backend):
     assert not failed.ok and len(during_failure) >= 2  # retried at least once
     assert failed.requests == len(during_failure)
     assert clean.ok and clean.requests == len(during_clean) > 0
+
+
+# ------------------------------------------------- the guarded write (no etags)
+# One event, one outcome and one text on every compare-guard service (guarded.py); the
+# faults come through the fakes' switches, the other writer straight through the store.
+GUARDED = [n for n in NAMES if n not in ("local", "synapse")]
+guarded_backends = pytest.mark.parametrize("backend", GUARDED, indirect=True)
+PARTIAL = re.compile(r"^(?P<done>\S.*) written; (?P<what>\S.*) not written: (?P<why>.+)$")
+
+
+def writes_in(backend: Backend, log: list[dict]) -> list[dict]:
+    return [e for e in log if backend.write_path in e["path"]]
+
+
+def fresh_plan(backend: Backend, n: int, **set_fields):
+    provider, base_queue = backend.make(n)
+    assert provider.capabilities.guard == "compare"
+    queue = review_queue(backend, base_queue)
+    if set_fields:
+        queue = replace(queue, rules=(rule("review", {}, {"tags": {"reviewed": backend.tag_value, "held": None},
+                                                          **set_fields}),))
+    return provider, queue
+
+
+def apply_while_the_read_back_waits(backend: Backend, provider: Provider, result, meanwhile):
+    """Apply in a thread; once its (one) write is served the fake holds every later
+    request, `meanwhile` runs, then the read-back goes on."""
+    faults = backend.fake.faults
+    faults.hold_after(1, backend.write_path)
+    reports = []
+    writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, provider, result.queues)))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while not writes_in(backend, backend.fake.request_log()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    meanwhile()
+    faults.release()
+    writer.join(30)
+    return reports[0]
+
+
+@guarded_backends
+def test_guard_re_read_failing_sends_nothing_and_skips_every_item(backend):
+    provider, queue = fresh_plan(backend, 3)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        before = len(backend.fake.request_log())
+        backend.fake.faults.refuse_after(0)  # the re-read is refused (403)
+        report = apply_plan(result.plan, provider, result.queues)
+        backend.fake.faults.refuse_after(None)
+        log = backend.fake.request_log()[before:]
+    assert not report.ok and {r.outcome for r in report.results} == {"skipped"}
+    prefix = ("not attempted after an earlier failure (queue "
+              f"{queue.id}: " + REREAD_FAILED.format(exc=""))
+    assert all(r.detail.startswith(prefix) for r in report.results), report.results
+    assert writes_in(backend, log) == []
+
+
+@guarded_backends
+def test_item_changed_since_the_plan_is_stale_and_not_written(backend):
+    provider, queue = fresh_plan(backend, 2)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        victim = result.plan.changes[0].item_id
+        someone_else_writes(provider, queue, victim, held=backend.tag_value)
+        report = apply_plan(result.plan, provider, result.queues)
+    [stale] = report.by_outcome("stale")
+    assert stale.item_id == victim
+    # (what changed is told in the service's own stored fields)
+    assert re.fullmatch(r"changed since the plan was made \(.*held.*\); nothing was written to it",
+                        stale.detail), stale.detail
+
+
+@guarded_backends
+def test_a_change_that_lands_in_part_says_what_was_written_and_what_not(backend):
+    if not backend.lands_in_part:
+        pytest.skip(f"{backend.name}: every change is one call")
+    extra = {"status": backend.extra_call_status} if backend.extra_call_status else {}
+    provider, queue = fresh_plan(backend, 1, **extra)
+    with provider:
+        (item,) = provider.list(queue)
+        someone_else_writes(provider, queue, item.id, held=backend.tag_value)  # two calls: -held, +reviewed
+        result = build_plan(spec_of(provider, queue), provider)
+        backend.fake.faults.refuse_after(1, backend.write_path)  # the first call lands, the second is refused
+        report = apply_plan(result.plan, provider, result.queues)
+        backend.fake.faults.refuse_after(None)
+    [failed] = report.results
+    match = PARTIAL.match(failed.detail)
+    assert failed.outcome == "failed" and match, failed
+    assert "403" in match["why"] and "not attempted" not in match["done"]
+    assert not report.ok
+
+
+@guarded_backends
+def test_a_lost_answer_is_settled_by_a_re_read_and_applied(backend):
+    provider, queue = fresh_plan(backend, 3)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        backend.fake.faults.lose_answers(1, backend.write_path)  # carried out, answer lost
+        report = apply_plan(result.plan, provider, result.queues)
+        tags = tags_of(provider, queue)
+    assert report.ok and {(r.outcome, r.detail) for r in report.results} == {("applied", "")}, report
+    assert all(t == {"reviewed": backend.tag_value} for t in tags.values())
+
+
+ERASED = (r"written, then changed by another writer before it was read back \(written → read back: "
+          r".*tag 'reviewed': .+\); not applied: run again to converge")
+
+
+@guarded_backends
+@pytest.mark.parametrize("event", ["erased by another writer", "read-back fails"])
+def test_what_the_read_back_finds_decides_and_only_a_confirmed_write_is_applied(backend, event):
+    """Erased by another writer between our write and the read-back: stale, saying what
+    changed. The read-back failing: failed, not confirmed (never applied)."""
+    if not backend.reads_back:
+        pytest.skip(f"{backend.name}: its answers confirm its writes, which change parts of an item")
+    provider, queue = fresh_plan(backend, 1)
+    with provider:
+        result = build_plan(spec_of(provider, queue), provider)
+        [change] = result.plan.changes
+        if event == "erased by another writer":
+            report = apply_while_the_read_back_waits(backend, provider, result,
+                                                     lambda: backend.erase(change.item_id))
+        else:  # every request after the write is refused
+            report = apply_while_the_read_back_waits(backend, provider, result,
+                                                     lambda: backend.fake.faults.refuse_after(0))
+            backend.fake.faults.refuse_after(None)
+    [outcome] = report.results
+    if event == "erased by another writer":
+        assert outcome.outcome == "stale" and re.fullmatch(ERASED, outcome.detail), outcome
+    else:
+        before, after = UNCONFIRMED.split("{exc}")
+        assert outcome.outcome == "failed", outcome
+        assert outcome.detail.startswith(before) and outcome.detail.endswith(after), outcome

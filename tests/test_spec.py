@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_helpers import run_cli
 
 from reconciler.errors import Located, UserError, UserErrors
 from reconciler.model import (
@@ -288,7 +289,7 @@ def test_every_error_is_located():
 def test_huge_file_is_refused_before_parsing(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_bytes(b"version: 1\n" + b"#" * MAX_BYTES)
-    assert errors_of(path) == [f"{path}: file is larger than 5 MiB"]
+    assert errors_of(path) == [f"{path}: file is larger than 8 MiB"]
 
 
 def test_missing_file_is_a_user_error(tmp_path):
@@ -331,6 +332,78 @@ def test_include_through_a_symlink_inside_the_tree_is_fine(tmp_spec):
     (spec.parent / "scores").mkdir()
     os.symlink(spec.parent / "data" / "r1.yaml", spec.parent / "scores" / "r1.yaml")
     assert list(load_spec(spec).queues[0].submissions) == ["9700009"]
+
+
+INCLUDE_SCORES_RECURSIVELY = """\
+    version: 1
+    queues:
+      - id: "9615000"
+        include: ["scores/**/*.yaml"]
+    """
+
+
+def test_recursive_include_through_two_links_to_the_spec_directory_is_refused_in_one_line(tmp_spec):
+    # Python's recursive glob followed these links for ever (issue 29, item 13).
+    spec = tmp_spec(INCLUDE_SCORES_RECURSIVELY)
+    (spec.parent / "scores").mkdir()
+    (spec.parent / "scores" / "r1.yaml").write_text('submissions:\n  "9700009": {status: OPEN}\n')
+    os.symlink(spec.parent, spec.parent / "scores" / "a")
+    os.symlink(spec.parent, spec.parent / "scores" / "b")
+    result = run_cli("validate", spec)
+    assert result.code == 1
+    assert result.err.strip().splitlines() == [
+        f"error: {spec}:4:15: include 'scores/**/*.yaml' loops: 'scores/a' links back to '.', "
+        "which the walk is already in"
+    ]
+
+
+def test_recursive_include_refuses_a_directory_link_out_of_the_tree(tmp_path, tmp_spec):
+    spec = tmp_spec(INCLUDE_SCORES_RECURSIVELY, name="repo/spec.yaml")
+    (tmp_path / "elsewhere").mkdir()
+    (spec.parent / "scores").mkdir()
+    os.symlink(tmp_path / "elsewhere", spec.parent / "scores" / "ext")
+    assert errors_of(spec) == [
+        f"{spec}:4:15: include 'scores/**/*.yaml' leaves the spec's directory "
+        "('scores/ext' resolves outside it)"
+    ]
+
+
+def test_recursive_include_follows_a_directory_link_inside_the_tree(tmp_spec):
+    spec = tmp_spec(INCLUDE_SCORES_RECURSIVELY)
+    (spec.parent / "data" / "deep").mkdir(parents=True)
+    (spec.parent / "data" / "deep" / "r1.yaml").write_text('submissions:\n  "9700009": {status: OPEN}\n')
+    (spec.parent / "scores").mkdir()
+    os.symlink(spec.parent / "data", spec.parent / "scores" / "data")
+    assert list(load_spec(spec).queues[0].submissions) == ["9700009"]
+
+
+def test_a_recursive_walk_is_bounded(tmp_spec, monkeypatch):
+    from reconciler import treeglob
+
+    monkeypatch.setattr(treeglob, "MAX_DIRECTORIES", 5)
+    spec = tmp_spec(INCLUDE_SCORES_RECURSIVELY)
+    for n in range(6):
+        (spec.parent / "scores" / f"d{n}").mkdir(parents=True)
+    assert errors_of(spec) == [f"{spec}:4:15: include 'scores/**/*.yaml' walks more than 5 directories"]
+
+
+@pytest.mark.parametrize("pattern", [
+    "**/*.yaml", "scores/**/*.yaml", "scores/*.yaml", "*/r?.yaml", "scores/**", "**/.hid*/*.yaml",
+    "scores/[ab]*/*.yaml", "scores/a/r1.yaml", ".hidden/*.yaml", "**/r1.yaml",
+])
+def test_the_tree_walk_matches_what_glob_matches_in_a_tree_without_links(tmp_path, pattern):
+    import glob
+
+    from reconciler import treeglob
+
+    for name in ("scores/r1.yaml", "scores/a/r1.yaml", "scores/a/b/r2.yaml", "scores/b/r3.yml",
+                 ".hidden/r1.yaml", "scores/.hidden/r4.yaml", "top.yaml", "scores/a/.dot.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    def files(paths: list[str]) -> list[str]:  # includes read files only
+        return sorted(p for p in paths if (tmp_path / p).is_file())
+
+    assert files(treeglob.expand(str(tmp_path), pattern)) == files(glob.glob(pattern, root_dir=tmp_path, recursive=True))
 
 
 # ------------------------------------------------------------------------ secrets
@@ -745,7 +818,7 @@ def _queue_like():
 
 
 @pytest.mark.slow
-def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path):
+def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path, yaml_parser):
     """Whatever the file holds, the loader returns a Spec or located user errors: any
     other exception would be a bug (a traceback for the user)."""
     import yaml

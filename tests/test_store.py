@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
 import pytest
 
 from reconciler.store import (
+    _SCHEMA,
+    APPLICATION_ID,
     NewItem,
     Record,
     StaleRecord,
@@ -201,3 +204,82 @@ def test_100k_rows_insert_and_read_back_in_order(tmp_path):
         s.insert("q", (NewItem(str(9700001 + n)) for n in range(100_000)))
         records = s.page("q")
     assert len(records) == 100_000 and records[-1].id == "9800000"
+
+
+# ------------------------------------------------- writing only to a store of ours
+def sqlite_facts(path) -> tuple:
+    """Everything opening a store could have changed: tables, marks, journal mode."""
+    db = sqlite3.connect(path)
+    try:
+        return (
+            db.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall(),
+            db.execute("PRAGMA application_id").fetchone()[0],
+            db.execute("PRAGMA user_version").fetchone()[0],
+            db.execute("PRAGMA journal_mode").fetchone()[0],
+        )
+    finally:
+        db.close()
+
+
+def test_a_new_store_carries_reconciler_s_mark(tmp_path):
+    Store(tmp_path / "state.db").close()
+    assert sqlite_facts(tmp_path / "state.db")[1] == APPLICATION_ID
+
+
+def test_an_empty_file_is_refused_and_left_empty(tmp_path):
+    path = tmp_path / "state.db"
+    path.touch()
+    with pytest.raises(StoreError) as caught:
+        Store(path)
+    assert str(caught.value) == (
+        f"{path}: not a reconciler state store (an empty file); reconciler writes only to a "
+        "store it created (delete the file, or name another path)"
+    )
+    assert path.read_bytes() == b""
+
+
+def test_another_application_s_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    db.execute("INSERT INTO notes (body) VALUES ('keep me')")
+    db.commit()
+    db.close()
+    before, content = sqlite_facts(path), path.read_bytes()
+    with pytest.raises(StoreError, match=r"app\.db: not a reconciler state store \(tables notes\)"):
+        Store(path)
+    assert sqlite_facts(path) == before and path.read_bytes() == content
+
+
+def test_a_database_marked_by_another_application_is_refused_even_with_our_tables(tmp_path):
+    path = tmp_path / "state.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA application_id = 4660")
+    db.close()
+    with pytest.raises(StoreError, match=r"another application's SQLite database, application_id 0x1234"):
+        Store(path)
+
+
+def test_a_store_made_before_the_mark_is_accepted_and_marked(tmp_path):
+    # Exactly what earlier versions created: the same tables, user_version 1, no mark.
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA)
+    db.execute("INSERT INTO queues (id, token) VALUES ('q', 't')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.has_queue("q")
+    assert sqlite_facts(path)[1] == APPLICATION_ID
+
+
+def test_an_unmarked_database_with_extra_tables_is_refused(tmp_path):
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA + "CREATE TABLE users (name TEXT);")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    with pytest.raises(StoreError, match=r"not a reconciler state store \(tables items, queues, users\)"):
+        Store(path)

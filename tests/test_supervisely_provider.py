@@ -344,7 +344,7 @@ def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_rea
         assert report.ok == removed and report.count("applied") == (3 if removed else 0), report
         if not removed:
             detail = report.by_outcome("failed")[0].detail
-            assert detail.startswith("status written; not applied: the calls were answered 200 but the task "
+            assert detail.startswith("status written; not applied: the write was answered as done but the item "
                                      "read back still holds its old values (written → read back: tag 'old': (absent) → \"x\")")
             assert "a deep merge keeps a removed meta key" in detail
             assert make_plan(p, q).summary()["change"] == 3  # still planned: the next run says so again

@@ -8,9 +8,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from reconciler.errors import Located
+from reconciler import yamlload
 from reconciler.yamlload import MAX_BYTES, MAX_DEPTH, read_yaml
 
 UTC = timezone.utc
+
+
+@pytest.fixture(autouse=True)
+def both_parsers(yaml_parser):
+    """Every test here runs on libyaml's parser and on the pure-Python fallback."""
 
 
 @pytest.fixture
@@ -231,7 +237,7 @@ def test_nesting_depth_through_aliases_is_bounded(fails):
 
 
 def test_file_size_is_capped(fails):
-    assert fails(b"a: 1\n" + b" " * MAX_BYTES) == "f.yaml: file is larger than 5 MiB"
+    assert fails(b"a: 1\n" + b" " * MAX_BYTES) == "f.yaml: file is larger than 8 MiB"
 
 
 @pytest.mark.parametrize("text", [b"", b"\n\n", b"# only a comment\n", b"---\n"])
@@ -311,3 +317,97 @@ def test_plain_types_only(load):
     doc = load("a: [1, 2.5, x, true, null, 2024-01-01, {b: c}]\n")
     kinds = {type(v) for v in doc.data["a"]}
     assert kinds == {int, float, str, bool, type(None), datetime, dict}
+
+
+# ------------------------------------------------- the two parser paths agree
+def _outcome(path, use_libyaml: bool, monkeypatch) -> tuple:
+    monkeypatch.setattr(yamlload, "USE_LIBYAML", use_libyaml)
+    try:
+        doc = read_yaml(path, "f.yaml")
+    except Located as error:
+        return ("error", str(error))
+    return ("data", repr(doc.data), sorted(doc._values.items(), key=repr), sorted(doc._keys.items(), key=repr),
+            sorted(doc._int_texts.items(), key=repr))
+
+
+@pytest.mark.slow
+def test_libyaml_and_pure_python_paths_give_the_same_data_positions_and_errors(tmp_path, monkeypatch, yaml_parser):
+    """Random documents, dumped in block and flow style and then mangled (characters
+    dropped, swapped, tabs, anchors): both paths return the same data and positions, or
+    the same located error."""
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    if yaml_parser != "libyaml":
+        pytest.skip("compares the two paths once")
+    path = tmp_path / "f.yaml"
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-10, 10**20), st.floats(allow_nan=False),
+        st.sampled_from(["yes", "NO", "0o17", "0x1F", "007", "2024-01-01", "~", "1e3", ".inf", "<<", "a: b"]),
+        st.text(max_size=6),
+    )
+    documents = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4) | st.integers(0, 9), inner, max_size=4),
+        max_leaves=20,
+    )
+    edits = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from([
+        "", "\t", ":", "&a ", "*a", "- ", "\n  ", "!!int ", "{", "]", "\x00", "'", '"', "#", "? ", "---\n",
+        "...\n", "%YAML 1.1\n", "|", ">-", "\r", "\ufeff", "\x85", "\u2028", "\\", "\x7f", ",", "é",
+    ])), max_size=3)
+
+    @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(documents, st.booleans(), edits)
+    def check(data, flow, changes):
+        text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+        for at, insert in changes:
+            at %= len(text) + 1
+            text = text[:at] + insert + text[at + (0 if insert else 1):]
+        path.write_text(text, encoding="utf-8")
+        assert _outcome(path, True, monkeypatch) == _outcome(path, False, monkeypatch), text
+
+    check()
+
+
+@pytest.mark.slow
+def test_json_files_read_with_the_json_module_give_what_the_yaml_path_gives(tmp_path, monkeypatch, yaml_parser):
+    """A JSON file (JSON is YAML) is read with the json module, positions found by one
+    pass over its tokens: the same data, positions or error as reading it as YAML."""
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    path = tmp_path / "f.yaml"
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(), st.text(max_size=8),
+        st.sampled_from(["yes", "2024-01-01", "0x1F", "<<", "a: b", "\\/", "\u2028", "é", "\x85"]),
+    )
+    documents = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+        max_leaves=25,
+    )
+    layouts = st.sampled_from([
+        {}, {"indent": 1}, {"indent": 2, "ensure_ascii": False}, {"separators": (",", ":")},
+        {"indent": "\t"}, {"indent": 0, "ensure_ascii": False},
+    ])
+    edits = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
+        ["", "\n", "\r", "\r\n", '"', ":", ",", "{", "]", "-0", "1e400", "\x7f", "\\ud83d", '"a": 1, ']
+    )), max_size=2)
+
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(documents, layouts, edits)
+    def check(data, layout, changes):
+        text = json.dumps(data, **layout)
+        for at, insert in changes:
+            at %= len(text) + 1
+            text = text[:at] + insert + text[at + (0 if insert else 1):]
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        monkeypatch.setattr(yamlload, "READ_JSON", True)
+        fast = _outcome(path, yamlload.USE_LIBYAML, monkeypatch)
+        monkeypatch.setattr(yamlload, "READ_JSON", False)
+        assert fast == _outcome(path, yamlload.USE_LIBYAML, monkeypatch), text
+
+    check()

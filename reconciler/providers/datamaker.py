@@ -11,7 +11,7 @@ sent by tag id). Tasks have no writable status, no version and no etag, so:
 - Writes are `POST tasks/set_tags/ {ids, tags, action}`: one call gives (or takes) the
   same tags to up to 200 tasks, so tasks that need the same (action, tag set) share a
   call, and one task may need two calls (remove, then add). Right before writing, the
-  changed tasks' membership is read again (the compare guard of base.py).
+  changed tasks' membership is read again (the guarded write of guarded.py).
 - POST is never re-sent blindly: after an ambiguous answer (a 5xx, or none at all) the
   server may have committed the call, so the membership of that call's tasks is read
   again and only those the call did not reach are sent once more.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -49,13 +48,13 @@ from .base import (
     SpecProblem,
     WriteResult,
     chunk,
-    compare_guard,
     digest_etag,
     endpoint_option,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
 )
+from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
 HOST_ENV = "SYNAPSE_HOST"
@@ -78,7 +77,6 @@ BACKOFF = 2.0
 # error" and 524 "timeout" that the SDK's authors met on long reads); a POST never is
 RETRY_STATUSES = frozenset({502, 503, 504, 520, 524})
 TIMEOUT = (5.0, 60.0)
-RESENDS = 3  # rounds of re-sending a set_tags call whose answer was ambiguous, each after a re-read
 # Task listings: cursor pages, newest first (synapse-sdk's own choice for large projects)
 CURSOR = {"pagination": "cursor", "ordering": "-id"}
 # Rows one listing may return at most: cursor pages carry no count to bound them by, and
@@ -87,7 +85,6 @@ MAX_ROWS = 1_000_000
 OPTIONS = frozenset({"endpoint", "tenant"})
 # `tags` is asked for only to cross-check a filtered answer where the server sends it
 FIELDS = "id,project,tags"
-AMBIGUOUS, REFUSED = "ambiguous", "refused"  # _post: may have been applied / was not
 _ID = re.compile(r"[0-9]+")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
@@ -113,7 +110,7 @@ class SynapseTokenAuth(HeaderAuth):
         return re.sub(r"(Token\s+)\S+", rf"\g<1>{REDACTED}", text) if "Token" in text else text
 
 
-class DatamakerProvider(Provider):
+class DatamakerProvider(GuardedService, Provider):
     type = "datamaker"
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT,
@@ -147,7 +144,7 @@ class DatamakerProvider(Provider):
         endpoint = endpoint.rstrip("/")
         check_endpoint(endpoint)
         self._endpoint, self._tenant = endpoint, tenant
-        self._backoff = backoff
+        self.resend_wait = backoff
         # Transport retries of GETs on RETRY_STATUSES, never of a POST (one is decided in
         # `_set_tags` from the answer, or from a fresh read when the answer was ambiguous).
         self._auth = SynapseTokenAuth(token, tenant)
@@ -339,128 +336,66 @@ class DatamakerProvider(Provider):
         return [Batch(part) for part in chunk(ordered, self.capabilities.batch_limit)]
 
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
-        result = WriteResult()
-        usable = []
-        for change in changes:
-            if _ID.fullmatch(change.item_id):
-                usable.append(change)
-            else:
-                result.failed[change.item_id] = "not a datamaker task id; nothing was written to it"
+        """The guarded write (guarded.py): one set_tags call per (action, tag set) and
+        200 tasks, unlocking first and locking last."""
+        return guarded_write(self, queue, changes)
+
+    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh | str]:
+        """The tasks' membership of every tag the changes were read with or change."""
+        out: dict[str, Fresh | str] = {c.item_id: "not a datamaker task id" for c in changes
+                                       if not _ID.fullmatch(c.item_id)}
+        usable = [c for c in changes if c.item_id not in out]
         if not usable:
-            return result
-        try:
-            tags = self._read_tags(queue)
-            names = _names_involved(usable, queue.lock_key)
-            found, members = self._membership(
-                queue, [int(c.item_id) for c in usable], {n: tags[n] for n in names if n in tags})
-        except ProviderError as exc:
-            for change in usable:
-                result.failed[change.item_id] = f"not written: the re-read before writing failed: {exc}"
-            result.error = f"could not re-read tasks before writing: {exc}"
-            return result
-        fresh = {c.item_id: _item(int(c.item_id), queue, _read_names(c, queue.lock_key), members)
-                 for c in usable if int(c.item_id) in found}
-        to_write, guarded = compare_guard(usable, fresh)
-        result.absorb(guarded)
-        needs: dict[str, list[tuple[str, frozenset[str]]]] = {}
-        for change, item in to_write:
-            try:
-                ops = _operations(change, item, queue.lock_key, tags)
-            except ValueError as exc:
-                result.failed[change.item_id] = f"{exc}; nothing was written to it"
-                continue
-            if not ops:
-                result.unchanged.append(change.item_id)
-            else:
-                needs[change.item_id] = ops
-        self._send_grouped(queue, needs, tags, result)
-        return result
+            return out
+        tags = self._read_tags(queue)
+        names = _names_involved(usable, queue.lock_key)
+        found, members = self._membership(
+            queue, [int(c.item_id) for c in usable], {n: tags[n] for n in names if n in tags})
+        out.update({c.item_id: Fresh(_item(int(c.item_id), queue, _read_names(c, queue.lock_key), members))
+                    for c in usable if int(c.item_id) in found})
+        return out
 
-    def _send_grouped(self, queue: QueueSpec, needs: Mapping[str, list[tuple[str, frozenset[str]]]],
-                      tags: Mapping[str, int], result: WriteResult) -> None:
-        """One call per (action, tag set) and 200 tasks; records per task what landed."""
+    def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
+        """Tasks needing the same (action, tag set) share a call."""
+        tags = self._read_tags(queue)
+        out = Calls()
         groups: dict[tuple[str, frozenset[str]], list[str]] = {}
-        for item_id, ops in needs.items():
-            for op in ops:
-                groups.setdefault(op, []).append(item_id)
-        landed: dict[str, list[tuple[str, frozenset[str]]]] = {i: [] for i in needs}
-        trouble: dict[str, str] = {}  # item → why its unlanded operations are not written
-        for op in sorted(groups, key=lambda op: _call_order(op, queue.lock_key)):
-            if result.error:
-                break
-            for part in chunk(groups[op], IDS_PER_CALL):
-                reached, reason = self._set_tags(queue, op, part, tags)
-                for item_id in reached:
-                    landed[item_id].append(op)
-                if reason:
-                    for item_id in part:
-                        if item_id not in reached:
-                            trouble[item_id] = reason
-                    result.error = f"set_tags failed: {reason}"
-                    break
-        for item_id, ops in needs.items():
-            done = landed[item_id]
-            if len(done) == len(ops):
-                result.applied.append(item_id)
-            elif done or item_id in trouble:
-                missing = [op for op in ops if op not in done]
-                what = "; ".join([_describe(op, True) for op in done] + [_describe(op, False) for op in missing])
-                result.failed[item_id] = f"{what}: {trouble.get(item_id) or 'not attempted after an earlier failure'}"
-            # else: none of its calls was attempted; the engine reports it skipped
-
-    def _set_tags(self, queue: QueueSpec, op: tuple[str, frozenset[str]], item_ids: list[str],
-                  tags: Mapping[str, int]) -> tuple[set[str], str | None]:
-        """Send one call; (the tasks it reached, why the rest were not written or None).
-
-        An ambiguous answer (a 5xx, or none) is settled by reading the tasks'
-        membership again: the server may have committed the call before failing to
-        answer. Only the tasks still lacking the change are sent once more."""
-        action, names = op
-        tag_ids = sorted(tags[n] for n in names)
-        pending = list(item_ids)
-        reached: set[str] = set()
-        why = ""
-        for round_no in range(RESENDS + 1):
-            if round_no:
-                time.sleep(min(self._backoff * 2 ** (round_no - 1), 30.0))
-            body = {"ids": [int(i) for i in pending], "tags": tag_ids, "action": action}
-            outcome = self._post("tasks/set_tags/", body)
-            if outcome is None:
-                return reached | set(pending), None
-            kind, why = outcome
-            if kind == REFUSED:
-                return reached, why
+        for change, fresh in pairs:
             try:
-                _, members = self._membership(queue, [int(i) for i in pending], {n: tags[n] for n in names})
-            except ProviderError as exc:
-                return reached, (f"{why}, and the re-read failed ({exc}); it may or may not "
-                                 "have been written, run plan again")
-            wanted = action == "add"
-            now = {i for i in pending if all((int(i) in members[n]) == wanted for n in names)}
-            reached |= now
-            pending = [i for i in pending if i not in now]
-            if not pending:
-                return reached, None
-        return reached, (f"{why} on each of {RESENDS + 1} attempts, and the tasks read back do "
-                         "not hold its change")
+                ops = _operations(change, fresh.item, queue.lock_key, tags)
+            except ValueError as exc:
+                out.unwritable[change.item_id] = str(exc)
+                continue
+            for op in ops:
+                groups.setdefault(op, []).append(change.item_id)
+        for op in sorted(groups, key=lambda op: _call_order(op, queue.lock_key)):
+            action, names = op
+            body = {"tags": sorted(tags[n] for n in names), "action": action}
+            for part in chunk(groups[op], IDS_PER_CALL):
+                out.calls.append(Call(
+                    part, f"tags {'+' if action == 'add' else '-'}{', '.join(sorted(names))}",
+                    lambda ids, _, body=body: self._post("tasks/set_tags/", {"ids": [int(i) for i in ids], **body}),
+                    lambda _, fresh, op=op: _holds(fresh.item, op, queue.lock_key)))
+        return out
 
-    def _post(self, path: str, body: dict[str, Any]) -> tuple[str, str] | None:
-        """None: written (a 2xx). (AMBIGUOUS, why): a 5xx or no answer, so the server may
-        have applied it. (REFUSED, why): not written (a 4xx, or no connection made)."""
+    def _post(self, path: str, body: dict[str, Any]) -> Answer:
+        """A 5xx or no answer may have been applied (lost); a 4xx, or no connection
+        made, was not (refused). Either failure stops the run."""
         url = f"{self._endpoint}/{path}"
         try:
             response = self._session.post(url, json=body)
         except requests.RequestException as exc:
             if nothing_sent(exc):
-                return REFUSED, f"POST {url}: no connection ({failure_name(exc)}); not written"
-            return AMBIGUOUS, f"POST {url} got no answer ({failure_name(exc)})"
+                return Answer("refused", f"POST {url}: no connection ({failure_name(exc)}); not written", fatal=True)
+            return Answer("lost", f"POST {url} got no answer ({failure_name(exc)})")
         if written(response):
-            return None
+            return OK
         if response.status_code >= 500:
-            return AMBIGUOUS, f"POST {url} failed (HTTP {response.status_code}): {self._detail(response)}"
+            return Answer("lost", f"POST {url} failed (HTTP {response.status_code}): {self._detail(response)}")
         if response.status_code == 401:
-            return REFUSED, str(self._token_refused(response))
-        return REFUSED, f"POST {url} refused (HTTP {response.status_code}): {self._detail(response)}"
+            return Answer("refused", str(self._token_refused(response)), fatal=True)
+        return Answer("refused", f"POST {url} refused (HTTP {response.status_code}): {self._detail(response)}",
+                      fatal=True)
 
     # --------------------------------------------------------------- plumbing
     def _paged(self, path: str, params: Mapping[str, Any], most: int | None = None) -> Iterator[list[Any]]:
@@ -671,12 +606,10 @@ def _call_order(op: tuple[str, frozenset[str]], lock_key: str) -> tuple:
     return (rank[(action, lock_key in names)], sorted(names))
 
 
-def _describe(op: tuple[str, frozenset[str]], landed: bool) -> str:
+def _holds(item: Item, op: tuple[str, frozenset[str]], lock_key: str) -> bool:
+    """Whether a task read again carries (add) or lacks (remove) every tag of the call."""
     action, names = op
-    listed = ", ".join(sorted(names))
-    if landed:
-        return f"tags {listed} {'added' if action == 'add' else 'removed'}"
-    return f"tags {listed} not {'added' if action == 'add' else 'removed'}"
+    return all((item.locked if n == lock_key else n in item.tags) == (action == "add") for n in names)
 
 
 def _sets_lock(queue: QueueSpec) -> bool:

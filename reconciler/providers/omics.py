@@ -41,12 +41,12 @@ from .base import (
     Relisted,
     SpecProblem,
     WriteResult,
-    compare_guard,
     digest_etag,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
 )
+from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
 INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
@@ -59,7 +59,6 @@ MAX_KEY_CHARS, MAX_VALUE_CHARS = 128, 256
 RETRY_ATTEMPTS = 6  # of a read or tag call, counting the first
 RETRY_BUDGET = 15.0  # seconds of waiting between attempts of one call, at most
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0  # seconds: jittered, doubling (AWS's own scheme)
-CANCEL_ATTEMPTS = 5  # our own loop: a cancel is re-sent only after a re-read says so
 TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60}
 CANCELLED = "CANCELLED"
 # Every batch status (the service model's RunBatchStatus), which a rule may match.
@@ -87,8 +86,10 @@ _PAIR_HINT = ("HealthOmics serves tag operations on another host than batch oper
               "and `tags_endpoint:` (tags-omics) in the provider block, or neither to use AWS's")
 
 
-class OmicsProvider(Provider):
+class OmicsProvider(GuardedService, Provider):
     type = "omics"
+    max_in_flight = MAX_IN_FLIGHT
+    resend_wait = BACKOFF_BASE
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT,
         lock_option="tag",
@@ -379,27 +380,22 @@ class OmicsProvider(Provider):
 
     # ------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
-        """Re-read the batches (compare guard), then per batch: untag, tag, cancel, and
-        the lock tag last when the change locks (the change lands before its lock)."""
-        try:
-            fresh = {item.id: item for item in self.get(queue, [c.item_id for c in changes])}
-        except ProviderError as exc:
-            reason = f"nothing written: the re-read before writing failed: {exc}"
-            return WriteResult(failed={c.item_id: reason for c in changes}, error=str(exc))
-        to_write, result = compare_guard(changes, fresh)
-        outcomes = list(self._pool.map(lambda pair: self._write_one(queue, *pair), to_write))
-        for (change, _), (failure, fatal) in zip(to_write, outcomes):
-            if failure is None:
-                result.applied.append(change.item_id)
-            else:
-                result.failed[change.item_id] = failure
-                if fatal and result.error is None:
-                    result.error = f"batch {change.item_id}: {failure}"
-        return result
+        """The guarded write (guarded.py); per batch: untag, tag, cancel, and the lock
+        tag last when the change locks (the change lands before its lock)."""
+        return guarded_write(self, queue, changes)
 
-    def _write_one(self, queue: QueueSpec, change: Change, fresh: Item) -> tuple[str | None, bool]:
-        """(None, False) when every call landed; else (what landed and what failed, whether
-        the failure should stop the run: access denied, not a property of this batch)."""
+    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh]:
+        return {item.id: Fresh(item) for item in self.get(queue, [c.item_id for c in changes])}
+
+    def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
+        out = Calls()
+        for change, fresh in pairs:
+            out.calls += self._calls(queue, change, fresh.item)
+        return out
+
+    def _calls(self, queue: QueueSpec, change: Change, fresh: Item) -> list[Call]:
+        """A batch's calls: tag calls (idempotent, so `_call` re-sends them after a
+        transient failure), then the cancel (settled by a re-read after a lost answer)."""
         arn = fresh.base["arn"]
         tag_path = f"/tags/{quote(arn, safe='')}"
         upserts = {k: v[0] for k, v in change.tag_changes.items() if v is not None}
@@ -411,56 +407,26 @@ class OmicsProvider(Provider):
         if lock_last and not cancel:
             upserts[queue.lock_key] = LOCK_VALUE  # with the change: one call
             lock_last = False
-        steps: list[tuple[str, Any]] = []
-        for keys in _chunks(sorted(removals)):
-            steps.append((f"remove tags {', '.join(keys)}", lambda keys=keys: self._call(
-                self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys)))
-        for keys in _chunks(sorted(upserts)):
-            steps.append((f"set tags {', '.join(keys)}", lambda keys=keys: self._call(
-                self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
-                tags={k: upserts[k] for k in keys})))
+
+        def call(what: str, send: Any, landed: Any = None) -> Call:
+            return Call([change.item_id], what, lambda _ids, _fresh: _answer(send, landed is not None),
+                        landed or (lambda _id, _fresh: False))
+
+        calls = [call(f"untag {', '.join(keys)}", lambda keys=keys: self._call(
+            self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys))
+            for keys in _chunks(sorted(removals))]
+        calls += [call(f"tag {', '.join(keys)}", lambda keys=keys: self._call(
+            self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
+            tags={k: upserts[k] for k in keys})) for keys in _chunks(sorted(upserts))]
         if cancel:
-            steps.append(("cancel", lambda: self._cancel(change.item_id, queue)))
+            calls.append(call("cancel", lambda: self._call(
+                self._client, "CancelRunBatch", "POST /runBatch/cancel", retry=False, batchId=change.item_id),
+                _cancel_landed))
         if lock_last:
-            steps.append((f"set lock tag {queue.lock_key}", lambda: self._call(
+            calls.append(call(f"lock tag {queue.lock_key}", lambda: self._call(
                 self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
                 tags={queue.lock_key: LOCK_VALUE})))
-        for n, (action, send) in enumerate(steps):
-            try:
-                send()
-            except ProviderError as exc:
-                done = [a for a, _ in steps[:n]]
-                rest = [a for a, _ in steps[n + 1:]]
-                text = (f"written: {'; '.join(done)}. " if done else "nothing written. ") + f"{action} failed: {exc}"
-                if rest:
-                    text += f". Not sent: {'; '.join(rest)}"
-                # The service failing for good (after retries) or refusing our
-                # credentials is no property of this batch: stop the run.
-                return text, isinstance(exc, (_Denied, _Transient))
-        return None, False
-
-    def _cancel(self, batch_id: str, queue: QueueSpec) -> None:
-        """CancelRunBatch, sent without botocore's retries: after a transient failure the
-        cancel may have landed (a lost answer), so the batch is re-read and the cancel
-        re-sent only while it is still cancellable. A ConflictException (another cancel
-        or delete under way) is reported, never retried."""
-        path = "POST /runBatch/cancel"
-        for attempt in range(CANCEL_ATTEMPTS):
-            try:
-                self._call(self._client, "CancelRunBatch", path, retry=False, batchId=batch_id)
-                return
-            except _Transient as exc:
-                last = exc
-            fresh = self._get_one(batch_id, queue)  # not through the pool: we run in it
-            if fresh is None:
-                raise ProviderError(f"omics {path}: batch {batch_id} no longer exists")
-            status = fresh.status
-            if status in (STOPPING, CANCELLED):
-                return  # our cancel landed; only its answer was lost
-            if status not in CANCELLABLE:
-                raise ProviderError(f"omics {path}: batch {batch_id} is now {status} and cannot be cancelled")
-            time.sleep(min(20.0, random.random() * 2 ** attempt))
-        raise last
+        return calls
 
     # ------------------------------------------------------------- transport
     def _call(self, client: Any, operation: str, path: str, *, retry: bool = True,
@@ -542,6 +508,30 @@ class _Denied(ProviderError):
 
 class _Transient(ProviderError):
     pass
+
+
+def _answer(send: Any, once: bool) -> Answer:
+    """A call's outcome: a transient failure of a call sent once (the cancel) may have
+    landed; the service failing for good (after retries) or refusing our credentials
+    is no property of this batch and stops the run."""
+    try:
+        send()
+    except _Transient as exc:
+        return Answer("lost" if once else "refused", str(exc), fatal=True)
+    except ProviderError as exc:
+        return Answer("refused", str(exc), fatal=isinstance(exc, _Denied))
+    return OK
+
+
+def _cancel_landed(batch_id: str, fresh: Fresh) -> bool | str:
+    """After a lost cancel answer: STOPPING or CANCELLED, ours landed; still
+    cancellable, send it again; anything else never will."""
+    status = fresh.item.status
+    if status in (STOPPING, CANCELLED):
+        return True
+    if status in CANCELLABLE:
+        return False
+    return f"omics POST /runBatch/cancel: batch {batch_id} is now {status} and cannot be cancelled"
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:

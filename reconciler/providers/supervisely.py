@@ -2,7 +2,7 @@
 
 A queue is a workspace, an item is a task. Tasks have no tags, no lock and no etag, so
 tags are a string map kept in the task's `meta` under one key (`tags_key`), the lock is
-a `meta` key set to true, and writes go through the compare guard (base.compare_guard):
+a `meta` key set to true, and writes go through the guarded write (guarded.py):
 the tasks of a write are re-read right before it, and each write is built from the
 fresh task with only the planned fields changed. A change is up to two calls
 (`tasks.status.update`, `tasks.meta.update`) whose answers say nothing, so the tasks
@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -31,8 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from ..http import HeaderAuth, error_body, failure_name, make_session, nothing_sent, shown_reason
 from ..model import (
-    Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, format_tag_value, same_tag_value, scalar_kind, tag_field,
-    tag_key_of, to_tag_value,
+    Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value,
 )
 from ..netcheck import check_endpoint, is_loopback
 from .base import (
@@ -46,14 +44,13 @@ from .base import (
     Relisted,
     SpecProblem,
     WriteResult,
-    matches_after,
-    compare_guard,
     digest_etag,
     endpoint_option,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
 )
+from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
 API = "/public/api/v3/"
@@ -69,7 +66,6 @@ TIMEOUT = (10.0, 60.0)
 SDK_RETRY_STATUSES = frozenset({408, 429, 499, 500, 502, 503, 504, 509, 598, 599})
 # Writes are not re-sent after a lost answer: the task is re-read and the call judged
 WRITE_METHODS = ("tasks.status.update", "tasks.meta.update")
-LOST_ANSWER_RESENDS = 2  # a write re-read and found not to have landed is sent again this often
 OPTIONS = frozenset({"endpoint", "tags_key", "max_in_flight"})
 
 ADDRESS_ENV, TOKEN_ENV, MODE_ENV = "SERVER_ADDRESS", "API_TOKEN", "ENV"
@@ -89,12 +85,10 @@ class _ItemFailed(Exception):
     """One call failed for this task only; the run goes on."""
 
 
-class _Fatal(Exception):
-    """One call failed in a way that stops the run (token refused, service down)."""
-
-
-class SuperviselyProvider(Provider):
+class SuperviselyProvider(GuardedService, Provider):
     type = "supervisely"
+    reads_back = True
+    kept_why = "the server kept them (a deep merge keeps a removed meta key; an allow-list drops unknown keys)"
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT,
         lock_option="key",
@@ -140,13 +134,14 @@ class SuperviselyProvider(Provider):
         check_endpoint(endpoint)
         self._endpoint = endpoint
         self._tags_key = tags_key
-        self._max_in_flight = max_in_flight
+        self._max_in_flight = self.max_in_flight = max_in_flight
+        self.resend_wait = backoff
         self._session = make_session(
             auth=HeaderAuth("x-api-key", token), retries=retries, backoff=backoff, timeout=timeout,
             retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
         )
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
-        # landed, so the task is re-read and the call judged (_send_write).
+        # landed, so the task is re-read and the call judged (guarded.py).
         reads = self._session.get_adapter(endpoint + API).max_retries
         writes = HTTPAdapter(max_retries=reads.new(read=0), pool_maxsize=max_in_flight)
         for method in WRITE_METHODS:
@@ -334,88 +329,27 @@ class SuperviselyProvider(Provider):
 
     # ----------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
-        """The compare guard, then each task's calls, several tasks in flight."""
+        """The guarded write (guarded.py): re-read, guard, each task's calls (several
+        tasks in flight), read back: every call is answered 200, which says nothing
+        (tasks.meta.update may merge, deep-merge, replace or drop keys)."""
         self._check_keys(queue)
-        if not changes:
-            return WriteResult()
-        try:
-            fresh = self._fresh(queue, [c.item_id for c in changes])
-        except ProviderError as exc:
-            return WriteResult(error=f"could not re-read the tasks before writing, nothing written: {exc}")
-        to_write, result = compare_guard(changes, {i: item for i, (item, _) in fresh.items()})
-        tasks = {i: task for i, (_, task) in fresh.items()}
-        stop = threading.Event()
-        with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="supervisely-write") as pool:
-            outcomes = list(pool.map(
-                lambda pair: self._write_one(queue, pair[0], tasks[pair[0].item_id], stop), to_write))
-        answered: list[tuple[Change, Item]] = []
-        for (change, item), outcome in zip(to_write, outcomes):
-            if outcome is None:
-                continue  # not attempted: an earlier task's failure stopped the run
-            failure, fatal = outcome
-            if failure is None:
-                answered.append((change, item))
-            else:
-                result.failed[change.item_id] = failure
-            if fatal and result.error is None:
-                result.error = fatal
-        self._read_back(queue, answered, result)
-        return result
+        return guarded_write(self, queue, changes)
 
-    def _read_back(self, queue: QueueSpec, answered: Sequence[tuple[Change, Item]], result: WriteResult) -> None:
-        """Every call was answered 200, which says nothing (tasks.meta.update may merge,
-        deep-merge, replace or drop keys; another writer may have written the same
-        task in between): read the tasks back, and call applied only those holding
-        every planned value."""
-        if not answered:
-            return
-        try:
-            back = self._fresh(queue, [change.item_id for change, _ in answered])
-        except ProviderError as exc:
-            for change, _ in answered:
-                result.failed[change.item_id] = (f"written (HTTP 200) but not confirmed: the task could not be "
-                                                 f"read back ({exc}); run plan again to see")
-            return
-        for change, before in answered:
-            now = back.get(change.item_id)
-            if now is None:
-                result.failed[change.item_id] = "written, then no longer found when read back"
-            elif matches_after(change, now[0]):
-                result.applied.append(change.item_id)
-            else:
-                verdict, detail = judge_read_back(change, before, now[0])
-                if verdict == "overwritten":
-                    result.overwritten[change.item_id] = detail
-                else:
-                    result.failed[change.item_id] = detail
+    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh]:
+        return {i: Fresh(item, task) for i, (item, task) in self._fresh(queue, [c.item_id for c in changes]).items()}
 
-    def _write_one(self, queue: QueueSpec, change: Change, task: dict[str, Any],
-                   stop: threading.Event) -> tuple[str | None, str | None] | None:
-        """(None, None) when every call landed; (what landed and what not, the fatal
-        error if the run must stop); None when not attempted."""
-        if stop.is_set():
-            return None
-        try:
-            calls = self._calls(queue, change, task)
-        except _ItemFailed as exc:
-            return f"nothing written: {exc}", None
-        written: list[str] = []
-        for index, (part, method, body, landed) in enumerate(calls):
+    def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
+        out = Calls()
+        for change, fresh in pairs:
             try:
-                self._send_write(method, body, landed, change.item_id)
-            except (_ItemFailed, _Fatal) as exc:
-                fatal = str(exc) if isinstance(exc, _Fatal) else None
-                if fatal:
-                    stop.set()
-                rest = [p for p, *_ in calls[index + 1:]]
-                text = f"{part} not written: {exc}"
-                if written:
-                    text = f"{' and '.join(written)} written; {text}"
-                if rest:
-                    text += f" ({' and '.join(rest)} not attempted)"
-                return text, fatal and f"task {change.item_id}: {fatal}"
-            written.append(part)
-        return None, None
+                calls = self._calls(queue, change, fresh.raw)
+            except _ItemFailed as exc:
+                out.unwritable[change.item_id] = str(exc)
+                continue
+            for part, method, body, landed in calls:
+                out.calls.append(Call([change.item_id], part, lambda ids, _, m=method, b=body: self._send_write(m, b),
+                                      lambda _, now, landed=landed: landed(now.raw)))
+        return out
 
     def _calls(self, queue: QueueSpec, change: Change,
                task: dict[str, Any]) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
@@ -455,36 +389,25 @@ class SuperviselyProvider(Provider):
                 calls.reverse()
         return calls
 
-    def _send_write(self, method: str, body: dict, landed: Callable[[Any], bool], task_id: str) -> None:
-        """One write call. Its answer lost (the server may have acted on it), the task is
-        re-read: landed, done; not landed, sent again, at most LOST_ANSWER_RESENDS times."""
-        for attempt in range(LOST_ANSWER_RESENDS + 1):
-            try:
-                response = self._session.post(self._url(method), json=body)
-                break
-            except requests.RequestException as exc:
-                if nothing_sent(exc):
-                    raise _Fatal(f"{method} got no connection after retries ({failure_name(exc)})") from None
-                try:
-                    task = self._info(task_id)
-                except ProviderError as reread:
-                    raise _Fatal(f"{method} got no response ({failure_name(exc)}) and the task could not be "
-                                 f"re-read, so it may or may not have landed: {reread}") from None
-                if task is not None and landed(task):
-                    return
-                if attempt == LOST_ANSWER_RESENDS:
-                    raise _ItemFailed(f"{method} got no response ({failure_name(exc)}) {attempt + 1} times; "
-                                      "re-read, it had not landed") from None
+    def _send_write(self, method: str, body: dict) -> Answer:
+        """One write call; its answer lost, the guarded write re-reads the task."""
+        try:
+            response = self._session.post(self._url(method), json=body)
+        except requests.RequestException as exc:
+            if nothing_sent(exc):
+                return Answer("refused", f"{method} got no connection after retries ({failure_name(exc)})",
+                              fatal=True)
+            return Answer("lost", f"{method} got no response ({failure_name(exc)})")
         if response.status_code == 200:
-            return
+            return OK
         reason = f"{method} failed (HTTP {response.status_code}): {self._reason(response)}"
         if response.status_code == 401:
-            raise _Fatal(f"Supervisely refused the token ({reason}); {HOW_TO}")
+            return Answer("refused", f"Supervisely refused the token ({reason}); {HOW_TO}", fatal=True)
         if response.status_code == 404:
-            raise _ItemFailed(f"the task no longer exists ({reason})")
+            return Answer("refused", f"the task no longer exists ({reason})")
         if response.status_code == 403 or response.status_code in SDK_RETRY_STATUSES:
-            raise _Fatal(reason + (" after retries" if response.status_code != 403 else ""))
-        raise _ItemFailed(reason)
+            return Answer("refused", reason + (" after retries" if response.status_code != 403 else ""), fatal=True)
+        return Answer("refused", reason)
 
     # --------------------------------------------------------------- plumbing
     def _check_keys(self, queue: QueueSpec) -> None:
@@ -565,57 +488,6 @@ def task_to_item(task: Any, tags_key: str, lock_key: str, managed_tags: ManagedT
     managed = {key: meta[key] for key in (tags_key, lock_key) if key in meta}
     return Item(id=str(task_id), etag=digest_etag(status, tags, locked, managed_tags), status=status,
                 tags=tags, locked=locked, base={"id": task_id, "status": status, "meta": managed})
-
-
-def judge_read_back(change: Change, before: Item, now: Item) -> tuple[str, str]:
-    """Why a task read back after a 200 does not hold the change: ("not taken", the
-    fields the service left as they were) when only planned fields differ and each
-    still holds its value from before the write (a deep merge keeping a removed tag,
-    keys filtered out); else ("overwritten", what changed) when another writer wrote
-    the task between our write and the read-back."""
-    wanted = _managed(before)
-    for f in change.fields:
-        wanted[f.field] = f.after
-    got, was = _managed(now), _managed(before)
-    differ = sorted(k for k in wanted.keys() | got.keys() if not _same(wanted.get(k), got.get(k)))
-    planned = {f.field for f in change.fields}
-    changes = "; ".join(f"{_label(k)}: {_shown(k, wanted.get(k))} → {_shown(k, got.get(k))}" for k in differ)
-    if all(k in planned and _same(got.get(k), was.get(k)) for k in differ):
-        landed = sorted({_part(f.field) for f in change.fields} - {_part(k) for k in differ})
-        prefix = f"{' and '.join(landed)} written; " if landed else ""
-        return "not taken", (f"{prefix}not applied: the calls were answered 200 but the task read back still "
-                             f"holds its old values (written → read back: {changes}); the server kept them "
-                             "(a deep merge keeps a removed meta key; an allow-list drops unknown keys)")
-    return "overwritten", (f"written, then changed by another writer before it was read back (written → read "
-                           f"back: {changes}); not applied: run again to converge")
-
-
-def _managed(item: Item) -> dict[str, Any]:
-    """The managed fields as change field names: status, locked, tags.KEY."""
-    fields: dict[str, Any] = {"status": item.status, "locked": item.locked}
-    fields.update({tag_field(k): v for k, v in item.tags.items()})
-    return fields
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, tuple) or isinstance(b, tuple):
-        return same_tag_value(a, b)
-    return a == b
-
-
-def _part(field: str) -> str:
-    return "tags" if tag_key_of(field) is not None else {"locked": "lock"}.get(field, field)
-
-
-def _label(field: str) -> str:
-    key = tag_key_of(field)
-    return field if key is None else f"tag {key!r}"
-
-
-def _shown(field: str, value: Any) -> str:
-    if tag_key_of(field) is not None:
-        return format_tag_value(value)
-    return repr(value)
 
 
 # ------------------------------------------------------------------ credentials

@@ -10,7 +10,7 @@ A 2xx whose answer is falsy means "not updated", as the official client reads it
 
 Reads are POSTs (`/view`, `/view/count`) and are re-sent by the session after a 5xx or
 a lost answer; a PUT is never re-sent blindly: after a failure the works are read again
-and only those still as they were are sent again (`write`). Every response is
+and only those still as they were are sent again (guarded.py). Every response is
 untrusted: a wrong shape is a ProviderError naming the path, never a crash.
 """
 from __future__ import annotations
@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from dataclasses import replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
-from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, apply_tag_changes
+from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
 from .base import (
     Capabilities,
@@ -39,14 +38,13 @@ from .base import (
     SpecProblem,
     WriteResult,
     chunk,
-    compare_guard,
     digest_etag,
     endpoint_option,
-    matches_after,
     read_twice,
     refuse_unknown_options,
     url_option_schema,
 )
+from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 ENDPOINT_ENV = "WORKFLOW_HTTP_BASEURL"
 TOKEN_ENVS = ("WORKFLOW_HTTP_TOKEN", "WORKFLOW_TOKEN", "GITHUB_TOKEN", "GITHUB_PAT")
@@ -57,7 +55,6 @@ MAX_PUT_BYTES = 4 * 1024 * 1024  # one PUT body; the facts cap a work at 4 MB
 RETRIES = 5
 BACKOFF = 1.0  # seconds, doubled per retry (transport retries and re-sent PUTs alike)
 TIMEOUT = (10.0, 60.0)
-PUT_ATTEMPTS = 3  # PUTs of one set of works, each after a fresh re-read
 OPTIONS = frozenset({"endpoint"})
 # What a plan reads of a work: the managed fields, nothing else
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
@@ -81,8 +78,10 @@ class _Malformed(Exception):
     pass
 
 
-class WorkflowResultsProvider(Provider):
+class WorkflowResultsProvider(GuardedService, Provider):
     type = "workflow-results"
+    reads_back = True  # another writer's whole-document PUT can erase ours at once
+    kept_why = "the server did not store the change; run plan again"
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT,
         lock_option=None,  # native: results.locked
@@ -119,7 +118,7 @@ class WorkflowResultsProvider(Provider):
         endpoint = endpoint.rstrip("/")
         check_endpoint(endpoint)
         self._endpoint = endpoint
-        self._backoff = backoff
+        self.resend_wait = backoff
         # No token: the official client then sends no header, and a server without auth
         # accepts that; `_auth` still redacts (a bearer credential echoed in an error)
         self._auth = HeaderAuth(TOKEN_HEADER, token or "")
@@ -231,17 +230,15 @@ class WorkflowResultsProvider(Provider):
 
     # ----------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
-        """Re-read the works in full (one `/view` by id), judge each with the compare
-        guard, then PUT the fresh documents with only the planned fields changed, in
-        requests of at most MAX_PUT_BYTES, then read them back (`_read_back`): 3 requests
-        per batch when nothing fails.
+        """The guarded write (guarded.py): re-read the works in full (one `/view` by
+        id), judge each with the compare guard, PUT the fresh documents with only the
+        planned fields changed, in requests of at most MAX_PUT_BYTES, then read them back
+        (managed fields only): 3 requests per batch when nothing fails.
 
-        A PUT that fails (a 5xx, no answer, a falsy answer) may or may not have landed:
-        its works are read again and each is decided from what is stored (after a falsy
-        answer, one still as it was is failed, not sent again). Sent as we sent it: applied.
-        Still as it was: sent again (up to PUT_ATTEMPTS in all). Changed by someone else
-        meanwhile: stale or unchanged, as the guard says. A refusal (4xx) fails its
-        request's works with the server's words; later requests are not attempted."""
+        A PUT without an answer (or a 5xx) may have landed: its works are read again;
+        stored as sent: written; still as they were: sent again. A falsy 2xx answer is
+        "not updated": the works are read again, never re-sent. A refusal (4xx) fails
+        its request's works with the server's words; later requests are not attempted."""
         result = self._write(queue, [c for c in changes if not c.relock])
         relocked = [c for c in changes if c.relock]
         if relocked and not result.error:
@@ -249,20 +246,29 @@ class WorkflowResultsProvider(Provider):
         return result
 
     def _write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
-        result = WriteResult()
-        if not changes:
-            return result
-        try:
-            fresh_docs = self._by_id(queue, [c.item_id for c in changes], None)
-        except ProviderError as exc:
-            result.error = f"re-reading works before writing: {exc}"
-            return result
-        to_write = self._judge(changes, fresh_docs, result, queue.managed_tags)
-        for group in self._put_groups(to_write, result):
-            self._put_group(queue, group, result)
-            if result.error:
-                break
-        return result
+        return guarded_write(self, queue, changes)
+
+    def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh | str]:
+        """The works in full (what a PUT sends back), one `/view` by id per 100."""
+        return _fresh(self._by_id(queue, [c.item_id for c in changes], None), queue.managed_tags)
+
+    def confirm_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh | str]:
+        """The read-back reads the managed fields only."""
+        return _fresh(self._by_id(queue, [c.item_id for c in changes], PROJECTION), queue.managed_tags)
+
+    def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
+        """One PUT per group of works under MAX_PUT_BYTES, each work the fresh document
+        with only the planned fields changed."""
+        out = Calls()
+        docs: list[tuple[Change, dict[str, Any]]] = []
+        for change, fresh in pairs:
+            try:
+                docs.append((change, updated_work(fresh.raw, change)))
+            except _Malformed as exc:
+                out.unwritable[change.item_id] = str(exc)
+        for group in self._put_groups(docs, out.unwritable):
+            out.calls.append(_PutCall(self, {c.item_id: c for c, _ in group}).call())
+        return out
 
     def _write_relocked(self, queue: QueueSpec, changes: Sequence[Change], result: WriteResult) -> None:
         """`--replace`: the lock is native, and a server that enforces it refuses an
@@ -275,6 +281,7 @@ class WorkflowResultsProvider(Provider):
         first = self._write(queue, opened)
         result.stale.update(first.stale)
         result.failed.update(first.failed)
+        result.overwritten.update(first.overwritten)
         ready = [c for c in opened if c.item_id in (*first.applied, *first.unchanged)]
         closing = [_relocking(c, queue.managed_tags) for c in ready]
         second = self._write(queue, closing) if closing and not first.error else WriteResult()
@@ -282,7 +289,7 @@ class WorkflowResultsProvider(Provider):
         unlocked = "changed, but left UNLOCKED: relocking it"
         for change in ready:
             reason = second.failed.get(change.item_id)
-            if change.item_id in second.stale:
+            if change.item_id in second.stale or change.item_id in second.overwritten:
                 result.failed[change.item_id] = f"{unlocked} was refused: it changed again meanwhile"
             elif reason is not None:
                 result.failed[change.item_id] = f"{unlocked} failed: {reason}"
@@ -290,32 +297,8 @@ class WorkflowResultsProvider(Provider):
                 result.failed[change.item_id] = f"{unlocked} was not attempted"
         result.error = result.error or first.error or second.error
 
-    def _judge(
-        self, changes: Sequence[Change], docs: Mapping[str, dict[str, Any]], result: WriteResult,
-        managed: ManagedTags,
-    ) -> list[tuple[Change, dict[str, Any]]]:
-        """The compare guard over freshly read documents; (change, document to send)."""
-        fresh: dict[str, Item] = {}
-        for change in changes:
-            doc = docs.get(change.item_id)
-            if doc is None:
-                continue
-            try:
-                fresh[change.item_id] = _to_item(doc, managed)
-            except _Malformed as exc:
-                result.failed[change.item_id] = f"not written: the stored work is malformed ({exc})"
-        pairs, judged = compare_guard([c for c in changes if c.item_id not in result.failed], fresh)
-        result.absorb(judged)
-        out = []
-        for change, _ in pairs:
-            try:
-                out.append((change, updated_work(docs[change.item_id], change)))
-            except _Malformed as exc:
-                result.failed[change.item_id] = f"not written: {exc}"
-        return out
-
     def _put_groups(
-        self, pairs: list[tuple[Change, dict[str, Any]]], result: WriteResult
+        self, pairs: list[tuple[Change, dict[str, Any]]], unwritable: dict[str, str]
     ) -> list[list[tuple[Change, dict[str, Any]]]]:
         """Consecutive works whose PUT body stays under MAX_PUT_BYTES."""
         groups: list[list[tuple[Change, dict[str, Any]]]] = []
@@ -323,9 +306,8 @@ class WorkflowResultsProvider(Provider):
         for change, doc in pairs:
             grows = len(_encode(doc)) + 1
             if grows + 1 > MAX_PUT_BYTES:
-                result.failed[change.item_id] = (
-                    f"not written: the work is {grows - 1} bytes as JSON, over the "
-                    f"{MAX_PUT_BYTES}-byte limit of one request")
+                unwritable[change.item_id] = (
+                    f"the work is {grows - 1} bytes as JSON, over the {MAX_PUT_BYTES}-byte limit of one request")
                 continue
             if not groups or size + grows > MAX_PUT_BYTES:
                 groups.append([])
@@ -334,88 +316,12 @@ class WorkflowResultsProvider(Provider):
             size += grows
         return groups
 
-    def _put_group(self, queue: QueueSpec, group: list[tuple[Change, dict[str, Any]]],
-                   result: WriteResult) -> None:
-        for attempt in range(1, PUT_ATTEMPTS + 1):
-            outcome = self._put(group)
-            if outcome is None:
-                self._read_back(queue, group, result)
-                return
-            code, reason = outcome
-            # a 2xx whose answer is falsy: the server says it did not update (the
-            # official client returns that answer as the outcome); not sent again
-            declined = code is not None and 200 <= code < 300
-            if not declined and code is not None and code not in RETRY_STATUSES and code != 429:
-                self._refused(group, code, reason, result)
-                return
-            # no answer, a 5xx or a falsy answer: read what is stored before deciding
-            sent = {c.item_id: doc for c, doc in group}
-            try:
-                docs = self._by_id(queue, list(sent), None)
-            except ProviderError as exc:
-                for change, _ in group:
-                    result.failed[change.item_id] = (
-                        f"{reason}; it may or may not have been written (re-reading it failed: "
-                        f"{exc}), run plan again")
-                result.error = f"PUT /results: {reason}"
-                return
-            landed = [c for c, _ in group if c.item_id in docs and docs[c.item_id] == sent[c.item_id]]
-            result.applied += [c.item_id for c in landed]
-            rest = [c for c, _ in group if c not in landed]
-            group = self._judge(rest, docs, result, queue.managed_tags)
-            if not group:
-                return
-            if declined:
-                for change, _ in group:
-                    result.failed[change.item_id] = f"not written: {reason}; run plan again"
-                return
-            if attempt < PUT_ATTEMPTS:
-                time.sleep(self._backoff * 2 ** (attempt - 1))
-        for change, _ in group:
-            result.failed[change.item_id] = (
-                f"not written: {reason} on each of {PUT_ATTEMPTS} attempts (re-read after the last)")
-        result.error = f"PUT /results: {reason} on each of {PUT_ATTEMPTS} attempts"
-
-    def _read_back(self, queue: QueueSpec, group: list[tuple[Change, dict[str, Any]]],
-                   result: WriteResult) -> None:
-        """After a PUT the server accepted: read the works again (managed fields only)
-        and call applied only those that still hold what this run wrote. PUT replaces
-        whole documents, so another writer's PUT built from an older read can erase
-        ours at once (a lost update the server cannot refuse): such a work is stale,
-        with its fresh copy, so the engine re-diffs it (`apply SPEC`) or reports what
-        changed (`apply PLANFILE`), and a re-run converges. A failed read-back leaves
-        the server's word: applied."""
-        ids = [c.item_id for c, _ in group]
-        try:
-            docs = self._by_id(queue, ids, PROJECTION)
-        except ProviderError:
-            result.applied += ids
-            return
-        for change, sent in group:
-            doc = docs.get(change.item_id)
-            if doc is None:
-                result.failed[change.item_id] = ("written, but gone when read back right after "
-                                                 "(deleted by someone else meanwhile)")
-                continue
-            try:
-                now = _to_item(doc, queue.managed_tags)
-            except _Malformed as exc:
-                result.failed[change.item_id] = f"written, but malformed when read back ({exc})"
-                continue
-            if matches_after(change, now):
-                result.applied.append(change.item_id)
-            elif _as_before_our_put(change, sent, doc):
-                result.failed[change.item_id] = (
-                    "not written: PUT /results answered success, but the work read back right "
-                    "after does not hold the change; run plan again")
-            else:
-                result.stale[change.item_id] = now
-
-    def _put(self, group: list[tuple[Change, dict[str, Any]]]) -> tuple[int | None, str] | None:
-        """None if the PUT was answered 2xx with a truthful answer; else (HTTP status or
-        None, reason). A 2xx whose body is falsy (`false`, `0`, `null`, empty) or not
-        JSON comes back with its 2xx status: not updated, as the official client reads it."""
-        body = b"[" + b",".join(_encode(doc) for _, doc in group) + b"]"
+    def _put(self, docs: Sequence[dict[str, Any]]) -> Answer:
+        """PUT /results. A 2xx with a truthful answer: written. A 2xx whose body is
+        falsy (`false`, `0`, `null`, empty) or not JSON: not updated, as the official
+        client reads it (declined). No answer, a 5xx, a 429: it may have landed (lost).
+        Another refusal (4xx) names the work the server's words name, if any."""
+        body = b"[" + b",".join(_encode(doc) for doc in docs) + b"]"
         try:
             response = self._session.put(
                 self._endpoint + "/results", data=body,
@@ -423,34 +329,27 @@ class WorkflowResultsProvider(Provider):
             )
         except requests.RequestException as exc:
             what = "no connection" if nothing_sent(exc) else "no response"
-            return None, f"PUT /results got {what} ({failure_name(exc)})"
+            return Answer("lost", f"PUT /results got {what} ({failure_name(exc)})")
+        code = response.status_code
         if written(response):
             answer = error_body(response)
             if answer:
-                return None
+                return OK
             if answer is not None:
                 shown = json.dumps(answer)
             else:
                 shown = shown_reason(response, None, self._auth.redact) if response.content.strip() else ""
-            return response.status_code, (
-                f"PUT /results answered {shown or 'nothing'} (HTTP {response.status_code}): not updated")
-        if response.status_code == 401:
-            return 401, self._token_refused(response)
-        return response.status_code, f"PUT /results failed (HTTP {response.status_code}): {self._reason(response)}"
-
-    def _refused(self, group: list[tuple[Change, dict[str, Any]]], code: int, reason: str,
-                 result: WriteResult) -> None:
-        """A 4xx: nothing of this request is known to have landed. The work the
-        server's words name, if any, carries them; the others say why they were not."""
-        named = next((c.item_id for c, _ in group if c.item_id in reason), None)
-        for change, _ in group:
-            if named is None or change.item_id == named:
-                result.failed[change.item_id] = f"not written: {reason}"
-            else:
-                result.failed[change.item_id] = (
-                    f"not written: the request holding it was refused because of work {named} "
-                    f"(HTTP {code}); run plan again")
-        result.error = reason
+            return Answer("declined", f"PUT /results answered {shown or 'nothing'} (HTTP {code}): not updated")
+        if code == 401:
+            return Answer("refused", self._token_refused(response), fatal=True)
+        reason = f"PUT /results failed (HTTP {code}): {self._reason(response)}"
+        if code in RETRY_STATUSES or code == 429:
+            return Answer("lost", reason)
+        ids = [str(doc.get("id")) for doc in docs]
+        named = next((i for i in ids if i in reason), None)
+        others = (f"the request holding it was refused because of work {named} (HTTP {code}); run plan again")
+        return Answer("refused", reason, fatal=True,
+                      named={} if named is None else {i: others for i in ids if i != named})
 
     # --------------------------------------------------------------- plumbing
     def _count(self, queue: QueueSpec) -> int:
@@ -547,6 +446,35 @@ def find_token(environ: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+class _PutCall:
+    """One PUT of a group of works: rebuilt from the works as last read each time it
+    is sent; a work landed when it is stored exactly as sent."""
+
+    def __init__(self, provider: WorkflowResultsProvider, changes: Mapping[str, Change]) -> None:
+        self._provider, self._changes = provider, changes
+        self._sent: dict[str, dict[str, Any]] = {}
+
+    def call(self) -> Call:
+        return Call(list(self._changes), "the work", self.send, self.landed)
+
+    def send(self, ids: Sequence[str], fresh: Mapping[str, Fresh]) -> Answer:
+        self._sent = {i: updated_work(fresh[i].raw, self._changes[i]) for i in ids}
+        return self._provider._put(list(self._sent.values()))
+
+    def landed(self, item_id: str, fresh: Fresh) -> bool:
+        return fresh.raw == self._sent.get(item_id)
+
+
+def _fresh(docs: Mapping[str, dict[str, Any]], managed: ManagedTags) -> dict[str, Fresh | str]:
+    out: dict[str, Fresh | str] = {}
+    for work_id, doc in docs.items():
+        try:
+            out[work_id] = Fresh(_to_item(doc, managed), doc)
+        except _Malformed as exc:
+            out[work_id] = f"the stored work is malformed ({exc})"
+    return out
+
+
 # ------------------------------------------------------------------ mapping
 def _to_item(doc: Mapping[str, Any], managed: ManagedTags) -> Item:
     work_id = doc.get("id")
@@ -594,19 +522,6 @@ def _locked(doc: Mapping[str, Any], work_id: str) -> bool:
     if not isinstance(locked, bool):
         raise _Malformed(f"work {work_id}: results.locked is not true or false")
     return locked
-
-
-def _as_before_our_put(change: Change, sent: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
-    """Whether a work read back after our PUT is exactly as it was before it (what we
-    sent with the planned fields at their old values): the server declined the write.
-    Every label counts here, not only the managed ones, since another writer's own label
-    is what tells its lost update (stale) from a declined write."""
-    every = ManagedTags()
-    was = _to_item(sent, every)
-    before = {f.field: f.before for f in change.fields}
-    status, locked = before.get("status", was.status), before.get("locked", was.locked)
-    tags = apply_tag_changes(was.tags, {f.tag_key: f.before for f in change.fields if f.tag_key is not None})
-    return _to_item(doc, every).etag == digest_etag(status, tags, locked, every)
 
 
 def _relocking(opened: Change, managed: ManagedTags) -> Change:

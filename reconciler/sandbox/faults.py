@@ -51,6 +51,8 @@ class Faults:
         self._hold_path: str | None = None
         self._released = threading.Event()
         self._hijack: tuple[int, str, str] | None = None
+        self._refuse_path: str | None = None
+        self._targeted: dict[str, tuple[int, str]] = {}  # "lose"/"fail" -> (count, path part)
 
     def hold_after(self, count: int, path_contains: str | None = None) -> None:
         """Serve `count` more requests (with `path_contains`: `count` more whose path
@@ -93,16 +95,21 @@ class Faults:
             return None
         return hijack[0]
 
-    def refuse_after(self, count: int | None) -> None:
+    def refuse_after(self, count: int | None, path_contains: str | None = None) -> None:
         """From now on serve `count` more requests, then refuse every later one for good
         (403), as a service does when a permission is revoked mid-run: how tests make a
-        write fail part-way on any fake. None: stop refusing."""
+        write fail part-way on any fake. With `path_contains` only the requests whose
+        path contains it are counted and refused (the second write call of a change,
+        say). None: stop refusing."""
         with self._lock:
             self._admitted_before_refusal = count
+            self._refuse_path = path_contains
 
-    def refuses(self) -> bool:
+    def refuses(self, path: str = "") -> bool:
         with self._lock:
             if self._admitted_before_refusal is None:
+                return False
+            if self._refuse_path is not None and self._refuse_path not in path:
                 return False
             if self._admitted_before_refusal > 0:
                 self._admitted_before_refusal -= 1
@@ -116,11 +123,40 @@ class Faults:
             self._batches += 1
             return self._batches in self.forbid_batches
 
-    def should_fail(self, method: str = "") -> bool:
-        return self._roll(self.fail_rate, method)
+    def should_fail(self, method: str = "", path: str = "") -> bool:
+        return self._targets("fail", path) or self._roll(self.fail_rate, method)
 
-    def should_drop(self, method: str = "") -> bool:
-        return self._roll(self.drop_rate, method)
+    def lose_answers(self, count: int, path_contains: str) -> None:
+        """The next `count` requests whose path contains `path_contains` are carried out
+        and their answers lost (the connection closes): a lost answer to a write, exactly
+        where a test wants it, unlike the random drop_rate."""
+        self._target("lose", count, path_contains)
+
+    def fail_next(self, count: int, path_contains: str) -> None:
+        """The next `count` requests whose path contains `path_contains` are answered 503
+        and not carried out, exactly where a test wants it, unlike the random fail_rate."""
+        self._target("fail", count, path_contains)
+
+    def _target(self, kind: str, count: int, path_contains: str) -> None:
+        with self._lock:
+            self._target_left(kind, count, path_contains)
+
+    def _targets(self, kind: str, path: str) -> bool:
+        with self._lock:
+            count, part = self._targeted.get(kind, (0, ""))
+            if not count or part not in path:
+                return False
+            self._target_left(kind, count - 1, part)
+            return True
+
+    def _target_left(self, kind: str, count: int, part: str) -> None:
+        if count > 0:
+            self._targeted[kind] = (count, part)
+        else:
+            self._targeted.pop(kind, None)
+
+    def should_drop(self, method: str = "", path: str = "") -> bool:
+        return self._targets("lose", path) or self._roll(self.drop_rate, method)
 
     def _roll(self, rate: float, method: str) -> bool:
         if rate <= 0.0:

@@ -82,7 +82,7 @@ class Harness:
         except Exception:  # a bug in the fake: answer like the service's 500 and show it
             traceback.print_exc()
             response = self.service.error(500, "An internal error occurred in the sandbox.")
-        dropped = self.faults.should_drop(request.method)
+        dropped = self.faults.should_drop(request.method, request.path)
         self._write_log(request, response, started, dropped)
         if dropped:
             # The work is committed; the client only loses the answer (a lost response).
@@ -97,13 +97,13 @@ class Harness:
         unserved = self.faults.unserved_status(request.method, request.path)
         if unserved is not None:  # a redirect elsewhere, the least convenient target
             return Response(b"", status=unserved, headers={"Location": "http://127.0.0.1:9/moved"})
-        if self.faults.should_fail(request.method):
+        if self.faults.should_fail(request.method, request.path):
             return self.service.error(503, "Service temporarily unavailable, please try again later.")
         denied = self.service.authenticate(request)
         if denied is not None:
             return denied
         self.faults.wait_if_held(request.path)
-        if self.faults.refuses():
+        if self.faults.refuses(request.path):
             return self.service.error(403, "Forbidden: the sandbox refuses further requests (refuse_after).")
         try:
             with self.faults.admitted():

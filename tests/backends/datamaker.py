@@ -14,6 +14,7 @@ PROJECT = "7"
 class Backend(Base):
     name = "datamaker"
     batch_limit = 1000
+    write_path = "set_tags"
 
     def make(self, n: int) -> tuple[DatamakerProvider, QueueSpec]:
         # the realistic mode: offset pages past page 2 die with Cloudflare's 524 (the

@@ -14,6 +14,7 @@ class Backend(Base):
     tag_value = ("yes",)  # AWS tag values are strings
     batch_limit = OmicsProvider.capabilities.batch_limit
     max_items = 300  # one GetBatch per batch when planning
+    write_path = "/tags/"  # TagResource, UntagResource (the cancel is not asked for here)
 
     def make(self, n: int) -> tuple[OmicsProvider, QueueSpec]:
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",

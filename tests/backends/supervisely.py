@@ -14,9 +14,17 @@ class Backend(Base):
     name = "supervisely"
     tag_value = ("yes",)
     batch_limit = BATCH_LIMIT
+    reads_back = True
+    write_path = ".update"  # tasks.status.update, tasks.meta.update
+    extra_call_status = "stopped"
 
     def make(self, n: int) -> tuple[SuperviselyProvider, QueueSpec]:
         self.fake = self.make_sandbox(service="supervisely", synthetic=[("7", n)],
                                       supervisely_list_rows="short", supervisely_meta_update="deep-merge")
         provider = SuperviselyProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
         return provider, self.queue("7")
+
+    def erase(self, item_id: str) -> None:
+        task = self.fake.service.store.get("tasks:7", item_id)
+        meta = {**(task.get("meta") or {}), "reconciler_tags": {"other": "yes"}}
+        self.fake.service.store.put("tasks:7", item_id, {**task, "meta": meta})
