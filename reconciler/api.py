@@ -10,6 +10,7 @@ prints them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from .model import Plan as Changes
     from .progress import Progress
     from .providers.base import Provider
+
+
+# A library prints nothing unasked: without this, Python's last-resort handler would put
+# the HTTP layer's retry notes on the caller's stderr (the CLI installs its own handler).
+logging.getLogger("reconciler").addHandler(logging.NullHandler())
 
 
 class PlanError(UserError):

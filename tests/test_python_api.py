@@ -153,3 +153,12 @@ def test_import_cost_benchmark_runs():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "import_cost.py"), "--repeat", "1"],
                           capture_output=True, text=True, timeout=120, check=True)
     assert re.search(r"^\| this checkout \| [0-9.]+ ms \| 1 \|", done.stdout, flags=re.M), done.stdout
+
+
+def test_the_http_layers_notes_stay_off_the_callers_stderr():
+    """The CLI prints retry notes through its own handler; a library user gets none on
+    stderr from Python's last-resort handler (their own logging config still sees them)."""
+    code = ("import logging, reconciler; reconciler.plan; "
+            "logging.getLogger('reconciler.http').warning('note: retrying in 2 s')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stderr == ""
