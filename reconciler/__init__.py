@@ -7,11 +7,11 @@ with it the CLI's start, costs what it did before the API existed (BENCHMARKS.md
 from __future__ import annotations
 
 import sys
+from types import ModuleType  # loaded at interpreter start: free
 
 # Not `from typing import …`: typing alone would cost `import reconciler` ten times what
 # it costs without it (BENCHMARKS.md, import cost). Type checkers read this name as typing's.
 TYPE_CHECKING = False
-_ModuleType = type(sys)
 
 # The one place the version is written (pyproject.toml reads it from here): asking
 # importlib.metadata instead costs every command its imports at start-up (BENCHMARKS.md).
@@ -58,14 +58,14 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
 
 
-class _Package(_ModuleType):
+class _Package(ModuleType):
     """`reconciler.apply` is the API function, though a submodule reconciler/apply.py
     exists: importing a submodule sets the package attribute of its name, which would
     swap the function for the module the first time anything imports the module. The
     module stays importable by name (`from reconciler.apply import apply_plan`)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _API and isinstance(value, _ModuleType):
+        if name in _API and isinstance(value, ModuleType):
             return
         super().__setattr__(name, value)
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from .diff import Rediff
     from .model import Change, ProviderConfig, QueueSpec
     from .model import Plan as Changes
-    from .progress import Progress
     from .providers.base import Provider
 
 
@@ -169,8 +168,8 @@ def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool
     any was stale, blocked, failed or skipped."""
     if isinstance(target, Spec):
         target = plan(target, force=bool(force), allow_missing=bool(allow_missing))
-    overrides = {k: v for k, v in (("force", force), ("allow_missing", allow_missing)) if v is not None}
-    target = dataclasses.replace(target, **overrides) if overrides else target
+    target = dataclasses.replace(target, force=target.force if force is None else force,
+                                 allow_missing=target.allow_missing if allow_missing is None else allow_missing)
     if target.reasons:
         raise PlanError(target.reasons)
     from .providers import open_provider, open_provider_for_plan
@@ -183,7 +182,7 @@ def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool
 
 
 def write_plan(changes: Changes, provider: Provider, queues: Mapping[str, QueueSpec], *,
-               rediff: Mapping[str, Rediff] | None = None, progress: Progress | None = None,
+               rediff: Mapping[str, Rediff] | None = None, progress: Callable[[int], None] | None = None,
                stop: Callable[[], str | None] | None = None) -> ApplyReport:
     """Apply the plan's unblocked changes; the report counts every request the
     provider sent (a spec's listing too), as the CLI's report does."""
