@@ -194,8 +194,13 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
 @click.option("--replace", multiple=True, metavar="ID[,ID…]",
               help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
 @click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
+@click.option("--wait-lock", metavar="DURATION", default=None,
+              help="When another run holds the spec's or plan's lock, wait up to DURATION (30s, 5m) instead of refusing.")
+@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Record what was written in this journal folder (default: .reconciler/journal/ beside the first file).")
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict) -> int:
+def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict, wait_lock,
+          journal) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -203,11 +208,16 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing,
     3 rounds). With one PLANFILE (from `plan -o`): writes exactly the reviewed changes
     without reading first; an item changed since the plan was made is skipped and
     reported as stale (exit 1), nothing else about it is changed.
+
+    One run per spec or plan file at a time on this machine: a second one refuses,
+    naming the first (or waits, with --wait-lock).
     """
     from .commands.apply import apply as run_apply
+    from .runlock import locked_targets
 
-    return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                     allow_missing=allow_missing, replace=replace, strict=strict)
+    with locked_targets(targets, "apply", wait_lock):
+        return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
+                         allow_missing=allow_missing, replace=replace, strict=strict, journal=journal)
 
 
 @global_options
@@ -263,10 +273,87 @@ def export(opts: Options, spec_path: str, out: str, table: str | None, force: bo
 
 
 @global_options
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler watch spec.yaml --every 5m                 # plan only: report drift\n"
+    "  reconciler watch spec.yaml --every 1m --apply --format json --status-file status.json\n\n"
+    "docs/operations.md: running it under systemd, Kubernetes or a scheduled workflow."
+)
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--every", required=True, metavar="DURATION", help="Time between cycles (30s, 5m, 1h).")
+@click.option("--apply", "apply_", is_flag=True, help="Apply each cycle's plan when it is safe (never a blocked or over-limit one).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per cycle (time, counts, outcome, duration, requests).")
+@click.option("--status-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the last cycle's record here as JSON (atomically), for a monitor.")
+@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Journal folder of the cycles that write (default: .reconciler/journal/ beside the first spec).")
+@click.option("--max-backoff", default="5m", show_default=True, metavar="DURATION",
+              help="Longest wait after failed cycles (the wait doubles from --every).")
+@click.option("--wait-lock", metavar="DURATION", default=None,
+              help="When another run holds a spec's lock, wait up to DURATION instead of refusing.")
+@click.pass_obj
+def watch(opts: Options, specs, every, apply_, fmt, status_file, journal, max_backoff, wait_lock) -> int:
+    """Plan, and with --apply apply, on a schedule until stopped; one line per cycle.
+
+    Each cycle re-reads the spec files. A spec that does not load is reported and
+    nothing is applied from it; a failing service backs off and never ends the watcher.
+    SIGTERM or SIGINT: the cycle in flight finishes its writes, is reported, exit 0.
+    Cycles that write are journalled, as `apply` is.
+    """
+    from .commands.watch import watch as run_watch
+
+    return run_watch(opts, specs, every=every, apply=apply_, fmt=fmt, status_file=status_file,
+                     journal=journal, max_backoff=max_backoff, wait_lock=wait_lock)
+
+
+@global_options
+@cli.command(epilog="\b\nExamples:\n  reconciler history\n  reconciler history examples/challenge/.reconciler/journal --format json")
+@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def history(directory: str | None, fmt: str) -> int:
+    """List the journal's entries, newest first: when, where, who, counts.
+
+    DIR defaults to .reconciler/journal. A file there that is not a journal entry is
+    one error naming it (exit 1); the other entries are listed all the same.
+    """
+    from .commands.history import history as run_history
+
+    return run_history(directory, fmt)
+
+
+@global_options
+@cli.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler history\n"
+    "  reconciler revert 20261205T012233000000Z-1a2b3c4d -o revert.json\n"
+    "  reconciler apply revert.json"
+)
+@click.argument("entry")
+@click.option("-o", "--out", type=OutPath(), help="Save the revert plan as a plan file for `apply PLANFILE` ('-': on stdout).")
+@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Where to find ENTRY when it is an entry id (default: .reconciler/journal).")
+@click.option("--spec", "specs", multiple=True, type=click.Path(dir_okay=False), metavar="SPEC",
+              help="Refuse unless the entry applied this spec and the spec still names the entry's endpoint.")
+@click.pass_obj
+def revert(opts: Options, entry: str, out: str | None, journal: str | None, specs: tuple[str, ...]) -> int:
+    """Plan undoing a journal entry: restore the `before` values of the items it applied.
+
+    Reads the items as they are now. An item whose managed fields no longer hold what
+    the entry wrote was changed since: it is named and left out, never overwritten.
+    The result is an ordinary plan: review it, save it with -o, apply it with
+    `reconciler apply PLANFILE` (which journals it).
+    """
+    from .commands.revert import revert as run_revert
+
+    return run_revert(opts, entry, out=out, journal=journal, specs=specs)
+
+
+@global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler schema > spec.schema.json")
-@click.argument("which", type=click.Choice(["spec", "plan"]), default="spec")
+@click.argument("which", type=click.Choice(["spec", "plan", "journal"]), default="spec")
 def schema(which: str) -> int:
-    """Print the JSON Schema of spec files (default) or plan files.
+    """Print the JSON Schema of spec files (default), plan files or journal entries.
 
     Point your editor's YAML language server at it for completion and checks:
     add `# yaml-language-server: $schema=spec.schema.json` as a spec's first line.

@@ -258,3 +258,10 @@ def _drifted(locked: Setting | None, fields: Sequence[FieldChange]) -> bool:
         return False
     place = locked.source.rule
     return all(f.source is not None and f.source.rule == place for f in fields)
+
+
+def diff_fields(item: Item, status: Setting | None, locked: Setting | None, tags: Mapping[str, Setting],
+                rules: StatusRules = ANY_STATUS) -> Change | None:
+    """One item's change towards explicit settings, judged exactly as a plan's (locks,
+    refusals): for `revert`, whose desired values come from a journal entry, not a spec."""
+    return _diff(item, status, locked, tags, _SharedFieldChanges(), rules, {})

@@ -140,11 +140,11 @@ def _queue_to_json(queue: QueuePlan, guard: str) -> dict[str, Any]:
     }
 
 
-def _change_to_json(change: Change, guard: str) -> dict[str, Any]:
-    """`relock` and `drift` are written only when true, so plans without them read as before."""
+def change_values(change: Change) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The changed fields' values before and after, as a plan file (and the journal)
+    writes them: `status`, `locked`, and `tags` holding each changed key."""
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    sources = []
     for f in change.fields:
         if (key := f.tag_key) is not None:
             before.setdefault("tags", {})[key] = encode_tag_value(f.before)
@@ -153,8 +153,13 @@ def _change_to_json(change: Change, guard: str) -> dict[str, Any]:
             before[f.field], after[f.field] = f.before, f.after
         else:
             raise ValueError(f"unknown field {f.field!r} in change of item {change.item_id}")
-        if f.source is not None:
-            sources.append({"field": f.field, **f.source.to_json()})
+    return before, after
+
+
+def _change_to_json(change: Change, guard: str) -> dict[str, Any]:
+    """`relock` and `drift` are written only when true, so plans without them read as before."""
+    before, after = change_values(change)
+    sources = [{"field": f.field, **f.source.to_json()} for f in change.fields if f.source is not None]
     doc = {
         "id": change.item_id,
         "etag": change.etag,

@@ -19,7 +19,7 @@ from reconciler.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / "examples" / "ci").glob("*.yml"))
-DOCS = [ROOT / "README.md", ROOT / "docs" / "ci.md"]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "ci.md", ROOT / "docs" / "operations.md"]
 GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "--verbose"}
 PLACEHOLDER = re.compile(r"…|\[|\]|\||\b[A-Z]{2,}\b")
 SHELL_END = {"|", "||", "&", "&&", ";", ">", ">>", "<", ")", "("}
@@ -205,3 +205,14 @@ def test_parse_check_rejects_what_the_cli_rejects():
         assert_parses(["apply"])
     with pytest.raises(AssertionError):
         assert_signature_exists(["plan", "SPEC", "[--no-such-option]"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_that_apply_keep_one_concurrency_group(path):
+    """The run lock keeps two runs apart on one machine only; CI runners are many
+    machines, so a workflow that applies serialises its runs itself (docs/semantics.md
+    "Two runs at once")."""
+    doc = yaml.safe_load(path.read_text())
+    if any("reconciler apply" in str(step.get("run", "")) for job in doc["jobs"].values() for step in job["steps"]):
+        assert doc.get("concurrency", {}).get("cancel-in-progress") is False
+        assert doc["concurrency"].get("group")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from typing import Sequence
 
 import click
@@ -28,6 +29,7 @@ def apply(
     allow_missing: bool,
     replace: Sequence[str],
     strict: bool = False,
+    journal: str | None = None,
 ) -> int:
     from ..api import write_plan
     from ..render.text import render_plan_text
@@ -67,6 +69,7 @@ def apply(
             _confirm()
         progress = opts.progress()
         total = len([c for c in plan.changes if not c.blocked])
+        started = datetime.now(timezone.utc)
         try:
             with stop_between_writes() as stop:  # the report counts apply SPEC's listing too
                 report = write_plan(plan, provider, queues, rediff=rediff,
@@ -74,6 +77,7 @@ def apply(
         finally:
             progress.close()
     _echo_report(report, fmt, opts)
+    _journal(opts, journal, targets, plan, report, started)  # an interrupted run's writes too
     if report.interrupted:
         return EXIT_INTERRUPTED
     stale = report.count("stale")
@@ -85,6 +89,17 @@ def apply(
             err=fmt != "text",
         )
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _journal(opts: Options, journal: str | None, targets: Sequence[str], plan, report: ApplyReport,
+             started: datetime) -> None:
+    """Record the run in the journal (after the report: what was written is told first
+    even if the journal cannot be written, which is then a UserError, exit 1)."""
+    from ..journal import record_apply
+
+    path = record_apply(journal, targets, plan, report, started)
+    if path is not None and not opts.quiet:
+        echo_err(f"Recorded in the journal: {path}")
 
 
 def _echo_report(report: ApplyReport, fmt: str, opts: Options, refused: Sequence[dict] = ()) -> None:
