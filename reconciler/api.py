@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -69,6 +70,7 @@ class Plan:
     rediff: Mapping[str, Rediff] | None = None  # spec mode: a conflict is re-diffed, not stale
     force: bool = False  # safety limits overridden
     allow_missing: bool = False  # entries the queue lacks are warnings
+    source: str | None = None  # the spec's root file or the plan file: the journal goes beside it
 
     @property
     def reasons(self) -> tuple[tuple[str, str], ...]:
@@ -131,7 +133,7 @@ class Plan:
         with spec_errors():
             refuse_spec_as_plan_file(str(path))
             changes, queues, meta = load_plan_file(str(path))
-        return cls(changes, meta, queues, saved=True)
+        return cls(changes, meta, queues, saved=True, source=str(path))
 
     def _view(self) -> Any:
         from .commands.views import make_view
@@ -158,14 +160,18 @@ def plan(
     provider, result = plan_spec(spec, tuple(only), tuple(replace))
     provider.close()
     return Plan(result.plan, new_meta(result.missing), result.queues, provider=spec.provider,
-                rediff=result.rediffers(frozenset(replace)), force=force, allow_missing=allow_missing)
+                rediff=result.rediffers(frozenset(replace)), force=force, allow_missing=allow_missing,
+                source=spec.files[0])
 
 
-def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool | None = None) -> ApplyReport:
+def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool | None = None,
+          journal: str | Path | None = None) -> ApplyReport:
     """Apply a plan (or plan a spec and apply that, as `reconciler apply SPEC
     --auto-approve` does) with guarded writes. A failing plan raises PlanError and
     nothing is written. The report says each item's outcome; `report.ok` is False when
-    any was stale, blocked, failed or skipped."""
+    any was stale, blocked, failed or skipped. A run that wrote something is recorded in
+    the journal, as the CLI's is: `journal`, else `.reconciler/journal/` beside the spec
+    or plan file (`reconciler history`, `reconciler revert`)."""
     if isinstance(target, Spec):
         target = plan(target, force=bool(force), allow_missing=bool(allow_missing))
     target = dataclasses.replace(target, force=target.force if force is None else force,
@@ -174,11 +180,17 @@ def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool
         raise PlanError(target.reasons)
     from .providers import open_provider, open_provider_for_plan
 
+    from .journal import record_apply
+
     provider = open_provider(target.provider) if target.provider else open_provider_for_plan(target.changes_plan)
+    started = datetime.now(timezone.utc)
     with provider:
         if not target.has_changes:
             return ApplyReport(results=(), requests=provider.requests_sent() or 0)
-        return write_plan(target.changes_plan, provider, target.queues, rediff=target.rediff)
+        report = write_plan(target.changes_plan, provider, target.queues, rediff=target.rediff)
+    record_apply(str(journal) if journal is not None else None, [target.source or "."], target.changes_plan,
+                 report, started)
+    return report
 
 
 def write_plan(changes: Changes, provider: Provider, queues: Mapping[str, QueueSpec], *,

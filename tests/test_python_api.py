@@ -84,12 +84,18 @@ def test_apply_stays_the_function_when_the_module_of_that_name_is_imported():
     assert apply_plan.__module__ == "reconciler.apply"
 
 
-def test_nothing_prints_and_apply_of_a_spec_converges(challenge, capfd):
+def test_nothing_prints_and_apply_of_a_spec_converges_and_is_journaled(challenge, capfd):
+    from reconciler.journal import read_journal
+
     spec = reconciler.load_spec("spec.yaml")
     report = reconciler.apply(spec)
     assert report.ok and report.count("applied") == 11 and report.requests > 0
     assert not reconciler.plan(spec).has_changes
     assert capfd.readouterr() == ("", "")
+    entries, problems = read_journal(challenge / ".reconciler" / "journal")  # as `reconciler apply` records
+    assert not problems and len(entries) == 1
+    assert reconciler.apply(spec).results == ()  # nothing to write: nothing journaled
+    assert len(read_journal(challenge / ".reconciler" / "journal")[0]) == 1
 
 
 def test_a_spec_that_does_not_load_raises_spec_error_with_located_problems(challenge):
