@@ -196,8 +196,9 @@ def test_plan_on_a_pull_request_posts_one_comment_then_updates_it(queue):
 def test_apply_applies_the_saved_plan_and_plan_then_shows_no_changes(queue):
     runner, work = queue
     runner.run(command="plan", specs="specs/spec.yaml", comment="false")
-    outputs, codes, log = runner.run(event="push", command="apply", specs="specs/spec.yaml")
+    outputs, codes, log = runner.run(event="push", command="apply", specs="specs/spec.yaml", journal="journal")
     assert outputs == {"exit-code": "0", "plan-file": ""}, log
+    assert len(list((work / "journal").glob("*.json"))) == 1  # what apply wrote, recorded
     assert "Fail on an error" not in codes and "Post or update the plan comment" not in codes
     (work / "plan.json").unlink()
     outputs, _, log = runner.run(event="schedule", command="plan", specs="specs/spec.yaml", format="github")
