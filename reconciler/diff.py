@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
@@ -34,9 +35,10 @@ ANY_STATUS = StatusRules()
 
 
 def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
-           replace: frozenset[str] = frozenset()) -> Change | None:
-    """Resolve and diff one freshly read item (apply, after a conflict)."""
-    settled = CompiledQueue(queue).settle(item)
+           replace: frozenset[str] = frozenset(), now: datetime | None = None) -> Change | None:
+    """Resolve and diff one freshly read item (apply, after a conflict), on the plan's
+    clock `now`: relative times mean what they meant when the plan was made."""
+    settled = CompiledQueue(queue, now).settle(item)
     change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules, {})
     return replaced(change, replace, queue)
 
@@ -58,7 +60,7 @@ def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | 
 
 def plan_queue(
     queue: QueueSpec, items: Sequence[Item], only: frozenset[str] | None = None,
-    rules: StatusRules = ANY_STATUS,
+    rules: StatusRules = ANY_STATUS, now: datetime | None = None,
 ) -> QueuePlan:
     """Every item's change, in id order whatever order the provider listed them in.
 
@@ -66,7 +68,7 @@ def plan_queue(
     because the safety percentage is about the whole queue. `rules` are the service's
     (Capabilities.status): which statuses settle on their own, which it refuses.
     """
-    differ = QueueDiffer(queue, only, rules)
+    differ = QueueDiffer(queue, only, rules, now=now)
     differ.add(items)
     return differ.plan()
 
@@ -79,13 +81,14 @@ class QueueDiffer:
         self, queue: QueueSpec, only: frozenset[str] | None = None,
         rules: StatusRules = ANY_STATUS, replace: frozenset[str] = frozenset(),
         order: Callable[[str], Any] | None = None,
+        now: datetime | None = None,
     ) -> None:
         self._queue = queue
         self._order = order or item_order
         self._only = only
         self._rules = rules
         self._replace = replace
-        self._settle = CompiledQueue(queue).settle
+        self._settle = CompiledQueue(queue, now).settle
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
         self._seen: set[str] = set()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
+from types import MappingProxyType
 from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 Scalar = Union[str, int, float, bool, datetime]
@@ -209,10 +210,15 @@ class Assignment:
 
 @dataclass(frozen=True)
 class TagCondition:
-    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool}}`."""
+    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool, gt: 0.5, ...}}`.
+
+    `ops`: (operator, operand) pairs that must all hold (conditions.py says what each
+    means); an operand is typed as written, relative times (`now-7d`) left unresolved.
+    """
 
     equals: TagValue | None = None
     exists: bool | None = None
+    ops: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,8 @@ class Match:
     ids: frozenset[str] | None = None
     tags: Mapping[str, TagCondition] = field(default_factory=dict)
     locked: bool | None = None
+    # Read-only fields the service reports (`where: {item: …}`, Capabilities.fields)
+    item: Mapping[str, TagCondition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -427,6 +435,9 @@ DRIFT_REASON = (
 
 
 # ------------------------------------------------------------------- live state
+NO_FIELDS: Mapping[str, Scalar] = MappingProxyType({})  # shared: most items carry none
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One submission's mutable record as the engine sees it.
@@ -441,6 +452,9 @@ class Item:
     tags: Mapping[str, TagValue] = field(default_factory=dict)
     locked: bool = False
     base: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Read-only service fields (Capabilities.fields) a `where: {item: …}` may test:
+    # name → a scalar, absent when the service did not report it.
+    fields: Mapping[str, Scalar] = field(default_factory=lambda: NO_FIELDS, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,6 +604,13 @@ class Plan:
     guard: str = "etag"  # the provider's concurrency guard: "etag" or "compare"
     # tags are labels (Capabilities.label_tags): shown as `label rfi: added`, not as values
     labels: bool = False
+    # The plan's clock, read once: what relative times in conditions (`now-7d`) counted
+    # from. Saved in the plan file; `apply PLANFILE` never evaluates anything again.
+    evaluated_at: datetime | None = None
+    # Whether people are shown `evaluated_at`: when a condition read the clock (a live
+    # plan) or when reviewing a saved plan. Otherwise a time that changes on every run
+    # would make identical plans look different in a PR comment.
+    shows_clock: bool = field(default=False, compare=False)
 
     @property
     def changes(self) -> tuple[Change, ...]:

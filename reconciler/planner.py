@@ -10,12 +10,14 @@ import gc
 import hashlib
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Iterator, Mapping, Sequence
 
 from . import diff
 from .diff import Rediff
+from .conditions import reads_clock
 from .errors import UserError
-from .model import Assignment, Plan, QueueSpec, Spec, StatusRules
+from .model import Assignment, Plan, QueueSpec, Spec, StatusRules, to_scalar
 from .notes import SpecWarning
 from .providers.base import RELISTED, Progress, Provider, bounded
 
@@ -41,12 +43,14 @@ class PlanResult:
     ended: tuple[SpecWarning, ...] = ()
 
     def rediffers(self, replace: frozenset[str] = frozenset()) -> dict[str, Rediff]:
-        """Spec mode's conflict handler: re-diff one fresh item against its queue."""
-        return {qid: _rediffer(q, self.rules, replace) for qid, q in self.queues.items()}
+        """Spec mode's conflict handler: re-diff one fresh item against its queue, on
+        the plan's clock."""
+        now = self.plan.evaluated_at
+        return {qid: _rediffer(q, self.rules, replace, now) for qid, q in self.queues.items()}
 
 
-def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str]) -> Rediff:
-    return lambda item: diff.rediff(queue, item, rules, replace)
+def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None) -> Rediff:
+    return lambda item: diff.rediff(queue, item, rules, replace, now)
 
 
 @contextmanager
@@ -104,15 +108,16 @@ def _read_and_diff(
     only: frozenset[str] | None,
     progress: Progress | None,
     replace: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> diff.QueueDiffer:
     """Each page diffed as it arrives, while the provider reads the next; a RELISTED
     listing starts the diff over."""
     rules, order = provider.capabilities.status, provider.capabilities.order
-    differ = diff.QueueDiffer(queue, only, rules, replace, order)
+    differ = diff.QueueDiffer(queue, only, rules, replace, order, now)
     with collector_paused(), closing(bounded(provider.pages(queue, progress), queue.id)) as pages:
         for page in pages:
             if page is RELISTED:
-                differ = diff.QueueDiffer(queue, only, rules, replace, order)
+                differ = diff.QueueDiffer(queue, only, rules, replace, order, now)
             else:
                 differ.add(page)
     return differ
@@ -125,14 +130,18 @@ def build_plan(
     only: frozenset[str] | None = None,
     progress: ProgressFactory | None = None,
     replace: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> PlanResult:
+    """`now`: the plan's clock (tests pin it); by default read here, once, so that every
+    item and queue of one plan sees the same `now-7d`."""
+    evaluated_at = to_scalar(now or datetime.now(timezone.utc))
     queue_plans = []
     warnings: list[str] = []
     unmatched = set(only or ())
     located: list[SpecWarning] = []
     ended: list[SpecWarning] = []
     for queue in spec.queues:
-        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace)
+        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace, evaluated_at)
         queue_plans.append(differ.plan())
         ended += [e.note(provider.capabilities.status) for e in differ.ended()]
         unmatched = {i for i in unmatched if not differ.listed(i)}
@@ -152,6 +161,8 @@ def build_plan(
         provider_options=provider.plan_options(),
         guard=provider.capabilities.guard,
         labels=provider.capabilities.label_tags,
+        evaluated_at=evaluated_at,
+        shows_clock=any(reads_clock(q) for q in spec.queues),
     )
     return PlanResult(
         plan, {q.id: q for q in spec.queues}, tuple(warnings),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 from . import treeglob
+from .conditions import operand, where_problems
 from .errors import Located, SpecError, UserError, UserErrors, suggest
 from .fastschema import compile_predicate
 from .model import (
@@ -339,6 +340,13 @@ class _Loader:
         problems = capability_problems(queue, provider_cls.capabilities, service)
         for problem in problems + provider_cls.check_queue(queue):
             self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
+        tag_types = _declared_tag_types(root.data["queues"][index])
+        for rule_index, rule in enumerate(queue.rules):
+            for path, message in where_problems(
+                rule.where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
+                provider_cls.capabilities.label_tags,
+            ):
+                self.errors.append(root.error(("queues", index) + path, message, key=True))
         self.errors.extend(find_oscillations(queue))
 
     def salvage(self, root: _File) -> None:
@@ -561,6 +569,7 @@ class _Loader:
                     ),
                     tags={k: _condition(v) for k, v in where.get("tags", {}).items()},
                     locked=where.get("locked"),
+                    item={k: _condition(v, item=True) for k, v in where.get("item", {}).items()},
                 ),
                 set=_assignment(root, at + ("set",), rule["set"], name),
                 source=root.source(at, name),
@@ -643,6 +652,18 @@ def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignm
     )
 
 
+def _declared_tag_types(queue: dict) -> dict[str, str]:
+    """Tag key → the type a table or JSON source of the queue declares for it: what a
+    condition on that key can compare with."""
+    types: dict[str, str] = {}
+    for entry in queue.get("include", ()):
+        if is_source(entry):
+            for column in SourceConfig.of(entry).columns:
+                if column.target.startswith("tags.") and column.type is not None:
+                    types[column.target[len("tags."):]] = column.type
+    return types
+
+
 def _valid_part(queue: Any) -> dict | None:
     """A queue's data as far as the schema accepts it: the queue itself, or without the
     explicit entries the schema refuses (entries are keyed by id, so every other one
@@ -658,9 +679,16 @@ def _valid_part(queue: Any) -> dict | None:
     return kept if _validator("queue").is_valid(kept) else None
 
 
-def _condition(value: Any) -> TagCondition:
+def _condition(value: Any, item: bool = False) -> TagCondition:
+    """A `where:` condition. A bare value is typed equality for a tag (`1` is not
+    `1.0`), and `eq` for a service field, whose kind the service decides."""
     if isinstance(value, dict):
-        return TagCondition(exists=value["exists"])
+        return TagCondition(
+            exists=value.get("exists"),
+            ops=tuple((op, operand(op, raw)) for op, raw in value.items() if op != "exists"),
+        )
+    if item:
+        return TagCondition(ops=(("eq", operand("eq", value)),))
     return TagCondition(equals=to_tag_value(value))
 
 
