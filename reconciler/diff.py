@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
@@ -35,10 +36,12 @@ ANY_STATUS = StatusRules()
 
 
 def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
-           replace: frozenset[str] = frozenset(), ranked: Ranked | None = None) -> Change | None:
-    """Resolve and diff one freshly read item (apply, after a conflict). Ranks need the
-    whole queue: the item keeps the places `ranked` gave it when the plan was made."""
-    settled = CompiledQueue(queue).settle(item)
+           replace: frozenset[str] = frozenset(), now: datetime | None = None,
+           ranked: Ranked | None = None) -> Change | None:
+    """Resolve and diff one freshly read item (apply, after a conflict), on the plan's
+    clock `now`: relative times mean what they meant when the plan was made. Ranks need
+    the whole queue: the item keeps the places `ranked` gave it when the plan was made."""
+    settled = CompiledQueue(queue, now).settle(item)
     if ranked is not None:
         settled = with_ranks(queue, item.id, settled, ranked)
     change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules, {})
@@ -62,7 +65,7 @@ def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | 
 
 def plan_queue(
     queue: QueueSpec, items: Sequence[Item], only: frozenset[str] | None = None,
-    rules: StatusRules = ANY_STATUS,
+    rules: StatusRules = ANY_STATUS, now: datetime | None = None,
 ) -> QueuePlan:
     """Every item's change, in id order whatever order the provider listed them in.
 
@@ -70,7 +73,7 @@ def plan_queue(
     because the safety percentage is about the whole queue. `rules` are the service's
     (Capabilities.status): which statuses settle on their own, which it refuses.
     """
-    differ = QueueDiffer(queue, only, rules)
+    differ = QueueDiffer(queue, only, rules, now=now)
     differ.add(items)
     return differ.plan()
 
@@ -83,13 +86,15 @@ class QueueDiffer:
         self, queue: QueueSpec, only: frozenset[str] | None = None,
         rules: StatusRules = ANY_STATUS, replace: frozenset[str] = frozenset(),
         order: Callable[[str], Any] | None = None,
+        now: datetime | None = None,
     ) -> None:
         self._queue = queue
         self._order = order or item_order
         self._only = only
         self._rules = rules
         self._replace = replace
-        self._settle = CompiledQueue(queue).settle
+        self._settle = CompiledQueue(queue, now).settle
+        self._now = now
         # With ranks, every item waits for the end of the listing (ranks.py)
         self._held: list[tuple[Item, Settled | None]] | None = [] if queue.ranks else None
         self.ranked: Ranked | None = None
@@ -130,7 +135,7 @@ class QueueDiffer:
         """The held items ranked over their desired states, then diffed."""
         held, queue, only = self._held or [], self._queue, self._only
         self.ranked = ranked = rank_queue(
-            queue.ranks, [_candidate(item, settled) for item, settled in held], self._order)
+            queue.ranks, [_candidate(item, settled) for item, settled in held], self._order, self._now)
         for item, settled in held:
             if only is not None and item.id not in only:
                 continue
@@ -164,7 +169,7 @@ class QueueDiffer:
 def _candidate(item: Item, settled: Settled | None) -> Candidate:
     """The item as rules and entries leave it: what ranks rank."""
     if settled is None:
-        return Candidate(item.id, item.status, item.locked, item.tags)
+        return Candidate(item.id, item.status, item.locked, item.tags, item.fields)
     status, locked, tags = settled
     desired = dict(item.tags)
     for key, setting in tags.items():
@@ -177,6 +182,7 @@ def _candidate(item: Item, settled: Settled | None) -> Candidate:
         item.status if status is None else status.value,
         item.locked if locked is None else locked.value,
         desired,
+        item.fields,
     )
 
 

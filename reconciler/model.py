@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
-from typing import Any, Callable, Literal, Mapping, Union
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 Scalar = Union[str, int, float, bool, datetime]
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
@@ -209,10 +210,15 @@ class Assignment:
 
 @dataclass(frozen=True)
 class TagCondition:
-    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool}}`."""
+    """`{key: value}` (equals is a TagValue) or `{key: {exists: bool, gt: 0.5, ...}}`.
+
+    `ops`: (operator, operand) pairs that must all hold (conditions.py says what each
+    means); an operand is typed as written, relative times (`now-7d`) left unresolved.
+    """
 
     equals: TagValue | None = None
     exists: bool | None = None
+    ops: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,8 @@ class Match:
     ids: frozenset[str] | None = None
     tags: Mapping[str, TagCondition] = field(default_factory=dict)
     locked: bool | None = None
+    # Read-only fields the service reports (`where: {item: …}`, Capabilities.fields)
+    item: Mapping[str, TagCondition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,12 @@ class Rank:
     def outputs(self) -> tuple[str, ...]:
         """The tag keys this rank owns on every item of its queue."""
         return tuple(k for k in (self.into, self.top) if k is not None)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The service fields it reads (`where`, `by`, `per`): what a listing must carry."""
+        keys = (*self.by, self.per)
+        return frozenset(self.where.item) | {k.name for k in keys if k is not None and k.item}
 
 
 @dataclass(frozen=True)
@@ -374,6 +388,37 @@ class Spec:
     queues: tuple[QueueSpec, ...]
     files: tuple[str, ...]  # every file read, root first
     digest: str  # sha256 of those files' bytes: ties a plan file to the reviewed spec
+    # how the loader built it (spec.Origin), so with_entries can build it again with
+    # more rows through the same checks; None for a merge of several specs
+    origin: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base_dir: str = ".") -> "Spec":
+        """A spec from the mapping a spec file holds, checked exactly as a file is;
+        includes and relative paths resolve in `base_dir`. Raises SpecError."""
+        from .spec import spec_from_dict
+
+        return spec_from_dict(data, base_dir)
+
+    def with_entries(
+        self,
+        queue: str,
+        records: "Sequence[Mapping[str, Any]]",
+        *,
+        id: str,
+        status: str | None = None,
+        locked: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        empty: str = "skip",
+    ) -> "Spec":
+        """This spec with one row per record as explicit entries of `queue`, read as a
+        JSON source of DESIGN §10 (`id`, `status`, `locked` name keys of each record;
+        `tags` maps a tag to a key or `{key, type}`), with the same types, checks and
+        one-place-per-id rule. Raises SpecError with each problem at
+        `<display>:RECORD:COLUMN` (RECORD counts from 1)."""
+        from .spec import with_entries
+
+        return with_entries(self, queue, records, id=id, status=status, locked=locked, tags=tags, empty=empty)
 
 
 def apply_tag_changes(
@@ -437,6 +482,9 @@ DRIFT_REASON = (
 
 
 # ------------------------------------------------------------------- live state
+NO_FIELDS: Mapping[str, Scalar] = MappingProxyType({})  # shared: most items carry none
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One submission's mutable record as the engine sees it.
@@ -451,6 +499,9 @@ class Item:
     tags: Mapping[str, TagValue] = field(default_factory=dict)
     locked: bool = False
     base: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Read-only service fields (Capabilities.fields) a `where: {item: …}` may test:
+    # name → a scalar, absent when the service did not report it.
+    fields: Mapping[str, Scalar] = field(default_factory=lambda: NO_FIELDS, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,6 +674,13 @@ class Plan:
     guard: str = "etag"  # the provider's concurrency guard: "etag" or "compare"
     # tags are labels (Capabilities.label_tags): shown as `label rfi: added`, not as values
     labels: bool = False
+    # The plan's clock, read once: what relative times in conditions (`now-7d`) counted
+    # from. Saved in the plan file; `apply PLANFILE` never evaluates anything again.
+    evaluated_at: datetime | None = None
+    # Whether people are shown `evaluated_at`: when a condition read the clock (a live
+    # plan) or when reviewing a saved plan. Otherwise a time that changes on every run
+    # would make identical plans look different in a PR comment.
+    shows_clock: bool = field(default=False, compare=False)
 
     @property
     def changes(self) -> tuple[Change, ...]:

@@ -29,9 +29,12 @@ from .model import (
     QueuePlan,
     Safety,
     Source,
+    decode_scalar,
     decode_tag_value,
     encode_tag_value,
+    format_scalar,
     tag_field,
+    to_scalar,
 )
 from .notes import SpecWarning
 from .secret_keys import without_secrets
@@ -112,6 +115,7 @@ def plan_to_dict(
         "tool_version": tool_version,
         "created_at": created_at,
         "spec_digest": plan.spec_digest,
+        **({} if plan.evaluated_at is None else {"evaluated_at": format_scalar(to_scalar(plan.evaluated_at))}),
         "provider": provider,
         "queues": [_queue_to_json(q, plan.guard) for q in plan.queues],
         "summary": plan.summary(),
@@ -332,11 +336,21 @@ class _Reader:
             provider_options=options,
             guard=provider_class(doc["provider"]["type"]).capabilities.guard,
             labels=provider_class(doc["provider"]["type"]).capabilities.label_tags,
+            evaluated_at=self.evaluated_at(doc),
+            shows_clock="evaluated_at" in doc,
         )
         if plan.summary() != doc["summary"]:
             raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
         warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
         return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
+
+    def evaluated_at(self, doc: dict[str, Any]) -> datetime | None:
+        if "evaluated_at" not in doc:
+            return None  # a plan file from before conditions read a clock
+        try:
+            return decode_scalar({"timestamp": doc["evaluated_at"]})  # type: ignore[return-value]
+        except ValueError:
+            raise self.fail(("evaluated_at",), "expected a UTC time such as 2026-12-05T00:00:00.000Z") from None
 
     def legacy_managed(self, provider_type: str, options: dict[str, Any]) -> dict[str, ManagedTags]:
         """An omics plan file from before queues recorded `managed_tags` kept them in

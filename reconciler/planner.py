@@ -10,12 +10,14 @@ import gc
 import hashlib
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable, Iterator, Mapping, Sequence
 
 from . import diff
 from .diff import Rediff
+from .conditions import reads_clock
 from .errors import UserError
-from .model import Assignment, Plan, QueueSpec, Spec, StatusRules
+from .model import Assignment, Plan, QueueSpec, Spec, StatusRules, to_scalar
 from .notes import SpecWarning
 from .providers.base import RELISTED, Progress, Provider, bounded
 from .ranks import Ranked
@@ -44,12 +46,15 @@ class PlanResult:
     ranked: Mapping[str, Ranked] = field(default_factory=dict)
 
     def rediffers(self, replace: frozenset[str] = frozenset()) -> dict[str, Rediff]:
-        """Spec mode's conflict handler: re-diff one fresh item against its queue."""
-        return {qid: _rediffer(q, self.rules, replace, self.ranked.get(qid)) for qid, q in self.queues.items()}
+        """Spec mode's conflict handler: re-diff one fresh item against its queue, on
+        the plan's clock, keeping the places its ranks gave it."""
+        now = self.plan.evaluated_at
+        return {qid: _rediffer(q, self.rules, replace, now, self.ranked.get(qid)) for qid, q in self.queues.items()}
 
 
-def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], ranked: Ranked | None) -> Rediff:
-    return lambda item: diff.rediff(queue, item, rules, replace, ranked)
+def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None,
+              ranked: Ranked | None) -> Rediff:
+    return lambda item: diff.rediff(queue, item, rules, replace, now, ranked)
 
 
 @contextmanager
@@ -107,15 +112,16 @@ def _read_and_diff(
     only: frozenset[str] | None,
     progress: Progress | None,
     replace: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> diff.QueueDiffer:
     """Each page diffed as it arrives, while the provider reads the next; a RELISTED
     listing starts the diff over."""
     rules, order = provider.capabilities.status, provider.capabilities.order
-    differ = diff.QueueDiffer(queue, only, rules, replace, order)
+    differ = diff.QueueDiffer(queue, only, rules, replace, order, now)
     with collector_paused(), closing(bounded(provider.pages(queue, progress), queue.id)) as pages:
         for page in pages:
             if page is RELISTED:
-                differ = diff.QueueDiffer(queue, only, rules, replace, order)
+                differ = diff.QueueDiffer(queue, only, rules, replace, order, now)
             else:
                 differ.add(page)
     return differ
@@ -128,7 +134,11 @@ def build_plan(
     only: frozenset[str] | None = None,
     progress: ProgressFactory | None = None,
     replace: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> PlanResult:
+    """`now`: the plan's clock (tests pin it); by default read here, once, so that every
+    item and queue of one plan sees the same `now-7d`."""
+    evaluated_at = to_scalar(now or datetime.now(timezone.utc))
     queue_plans = []
     warnings: list[str] = []
     unmatched = set(only or ())
@@ -136,7 +146,7 @@ def build_plan(
     ended: list[SpecWarning] = []
     ranked: dict[str, Ranked] = {}
     for queue in spec.queues:
-        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace)
+        differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace, evaluated_at)
         queue_plans.append(differ.plan())
         if differ.ranked is not None:
             ranked[queue.id] = differ.ranked
@@ -158,6 +168,8 @@ def build_plan(
         provider_options=provider.plan_options(),
         guard=provider.capabilities.guard,
         labels=provider.capabilities.label_tags,
+        evaluated_at=evaluated_at,
+        shows_clock=any(reads_clock(q) for q in spec.queues),
     )
     return PlanResult(
         plan, {q.id: q for q in spec.queues}, tuple(warnings),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .model import QueueSpec, Rank, RankKey, Rule
+from .model import Match, QueueSpec, Rank, RankKey, Rule
 from .providers.base import Capabilities, SpecProblem
 
 
@@ -62,6 +62,12 @@ def _rule_indexes(queue: QueueSpec) -> list[tuple[int, Rule]]:
     return list(zip(free, queue.rules))
 
 
+def wheres(queue: QueueSpec) -> list[tuple[int, Match]]:
+    """Every rule's and rank's `where` with its place in `rules:` (for located errors)."""
+    return sorted([(i, rule.where) for i, rule in _rule_indexes(queue)]
+                  + [(rank.index, rank.where) for rank in queue.ranks], key=lambda pair: pair[0])
+
+
 def _reads_of_outputs(queue: QueueSpec) -> Iterator[SpecProblem]:
     owners: dict[str, Rank] = {}
     for rank in queue.ranks:
@@ -103,7 +109,7 @@ def _key_paths(rank: Rank) -> Iterator[tuple[RankKey, tuple[Any, ...]]]:
 
 
 def _service_problems(ranks: tuple[Rank, ...], caps: Capabilities, service: str) -> Iterator[SpecProblem]:
-    fields = _service_fields(caps)
+    fields = caps.fields
     for rank in ranks:
         if caps.label_tags and rank.into is not None:
             yield SpecProblem(f"{service} tags are labels (present or absent), which cannot hold a "
@@ -118,6 +124,3 @@ def _service_problems(ranks: tuple[Rank, ...], caps: Capabilities, service: str)
                                   "by; use a service field ({item: FIELD})", path)
 
 
-def _service_fields(caps: Capabilities) -> frozenset[str]:
-    """The read-only fields the service reports (none until a provider declares them)."""
-    return frozenset()

@@ -98,23 +98,24 @@ def sort_value(value: TagValue | Scalar | None, text: bool = False) -> SortValue
 
 
 def rank_queue(ranks: Sequence[Rank], candidates: Sequence[Candidate],
-               order: Callable[[str], Any]) -> Ranked:
+               order: Callable[[str], Any], now: datetime | None = None) -> Ranked:
     """Every rank of a queue over its items' desired states; `order` is the service's
-    natural id order (the last resort among ties)."""
+    natural id order (the last resort among ties); `now` the plan's clock (conditions
+    such as `{lt: now-7d}` in a rank's `where`)."""
     by_id = sorted(candidates, key=lambda c: order(c.id))
     decided = []
     boards = []
     for rank in ranks:
-        ranked, board = _rank_one(rank, by_id)
+        ranked, board = _rank_one(rank, by_id, now)
         decided.append((ranked, tuple((key, _deleted(rank)) for key in rank.outputs)))
         boards.append(board)
     return Ranked(decided, tuple(boards))
 
 
 def positions(rank: Rank, candidates: Iterable[Candidate],
-              order: Callable[[str], Any]) -> dict[str, int]:
+              order: Callable[[str], Any], now: datetime | None = None) -> dict[str, int]:
     """Item id → its place under `rank` (what `into` receives): for tests and docs."""
-    rows = _sorted_rows(rank, sorted(candidates, key=lambda c: order(c.id)))
+    rows = _sorted_rows(rank, sorted(candidates, key=lambda c: order(c.id)), now)
     return {row[_CANDIDATE].id: place for row, place in _numbered(rank, rows)}
 
 
@@ -133,16 +134,16 @@ _Row = tuple
 _KEYS, _GROUP, _CANDIDATE = 0, 1, 2
 
 
-def _sorted_rows(rank: Rank, candidates: Sequence[Candidate]) -> list[_Row]:
+def _sorted_rows(rank: Rank, candidates: Sequence[Candidate], now: datetime | None) -> list[_Row]:
     """The items `rank` ranks, best first (groups interleaved); `candidates` in id order."""
-    matches = where_test(rank.where)
+    matches = where_test(rank.where, now)
     text, by, per = rank.text, rank.by, rank.per
     rows: list[_Row] = []
     first_name, first_item = by[0].name, by[0].item
     rest = [(k.name, k.item) for k in by[1:]]
     for c in candidates:
         tags = c.tags
-        if not matches(c.id, c.status, c.locked, tags):
+        if not matches(c, c.status, c.locked, tags):
             continue
         group = None
         if per is not None:
@@ -183,8 +184,9 @@ def _numbered(rank: Rank, rows: list[_Row]) -> Iterable[tuple[_Row, int]]:
         yield row, counter[3] if dense else counter[2]
 
 
-def _rank_one(rank: Rank, candidates: Sequence[Candidate]) -> tuple[dict[str, tuple[Tag, ...]], Leaderboard]:
-    rows = _sorted_rows(rank, candidates)
+def _rank_one(rank: Rank, candidates: Sequence[Candidate],
+              now: datetime | None) -> tuple[dict[str, tuple[Tag, ...]], Leaderboard]:
+    rows = _sorted_rows(rank, candidates, now)
     per_place: dict[int, tuple[Tag, ...]] = {}  # the tags of a place, shared by its items
     ranked: dict[str, tuple[Tag, ...]] = {}
     shown: dict[Any, list[tuple[int, str, tuple[str, ...]]]] = {}

@@ -12,8 +12,11 @@ Resolution runs once per item of every queue, so rules are compiled once per que
 from __future__ import annotations
 
 from bisect import bisect_left
+from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping
 
+from .conditions import compile_ops, scalar_of, uses_clock
 from .errors import Located, UserError
 from .model import (
     Assignment,
@@ -24,6 +27,7 @@ from .model import (
     Rule,
     Setting,
     Source,
+    TagCondition,
     TagValue,
     glob_matcher,
     same_tag_value,
@@ -49,35 +53,54 @@ class _Step:
     """A rule, or an explicit entry (which always applies), flattened for speed."""
 
     __slots__ = (
-        "label", "statuses", "ids", "locked", "tag_tests", "set_status", "set_locked", "set_tags"
+        "label", "statuses", "ids", "locked", "tag_tests", "item_tests", "set_status", "set_locked", "set_tags"
     )
 
-    def __init__(self, label: str | None, where: Match, assignment: Assignment) -> None:
+    def __init__(
+        self, label: str | None, where: Match, assignment: Assignment, now: datetime | None = None
+    ) -> None:
         self.label = label  # None for an entry: each setting's own source names it
         self.statuses = where.statuses
         self.ids = where.ids
         self.locked = where.locked
-        # (key, exists, typed key of the required value or None)
+        # (key, exists, typed key of the required value or None, predicate or None)
         self.tag_tests = tuple(
-            (key, cond.exists, tag_value_key(cond.equals)) for key, cond in where.tags.items()
+            (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now))
+            for key, cond in where.tags.items()
+        )
+        # (service field, exists, predicate or None): fields never change between passes
+        self.item_tests = tuple(
+            (name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items()
         )
         self.set_status = assignment.status
         self.set_locked = assignment.locked
         self.set_tags = tuple(assignment.tags.items())
 
-    def matches(self, item_id: str, status: str, locked: bool, tags: Tags) -> bool:
+    def matches(self, item: Item, status: str, locked: bool, tags: Tags) -> bool:
         if self.statuses is not None and status not in self.statuses:
             return False
         if self.locked is not None and locked != self.locked:
             return False
-        if self.ids is not None and item_id not in self.ids:
+        if self.ids is not None and item.id not in self.ids:
             return False
-        for key, exists, required in self.tag_tests:
+        for key, exists, required, test in self.tag_tests:
             value = tags.get(key)
             if exists is not None and (value is not None) != exists:
                 return False
             if required is not None and (value is None or tag_value_key(value) != required):
                 return False
+            if test is not None and not test(
+                value[0] if value is not None and len(value) == 1 else value  # conditions.scalar_of
+            ):
+                return False
+        if self.item_tests:
+            fields = item.fields
+            for name, exists, test in self.item_tests:
+                value = fields.get(name)
+                if exists is not None and (value is not None) != exists:
+                    return False
+                if test is not None and not test(value):
+                    return False
         return True
 
     def who(self, setting: Setting) -> str:
@@ -88,10 +111,10 @@ _ALWAYS = Match()
 _NOTHING = Assignment()
 
 
-def where_test(where: Match) -> Callable[[str, str, bool, Tags], bool]:
-    """`where`'s test of (id, status, locked, tags), as rules apply it: ranks select
-    their items with it."""
-    return _Step(None, where, _NOTHING).matches
+def where_test(where: Match, now: datetime | None = None) -> Callable[[Any, str, bool, Tags], bool]:
+    """`where`'s test of (item, status, locked, tags) on the plan's clock `now`, as rules
+    apply it: ranks select their items with it (the item needs `id` and `fields`)."""
+    return _Step(None, where, _NOTHING, now).matches
 
 
 class _Trace:
@@ -110,10 +133,12 @@ class _Trace:
 class CompiledQueue:
     """A queue spec prepared once and reused to resolve all of its items."""
 
-    def __init__(self, queue: QueueSpec) -> None:
+    def __init__(self, queue: QueueSpec, now: datetime | None = None) -> None:
+        """`now`: the plan's clock (`evaluated_at`), which relative times in conditions
+        (`now-7d`) count from; read once per plan by the caller, so resolving is pure."""
         self.queue = queue
         self.rules = tuple(
-            _Step(f"{r.name} ({_where(r.source)})", r.where, r.set) for r in queue.rules
+            _Step(f"{r.name} ({_where(r.source)})", r.where, r.set, now) for r in queue.rules
         )
         self.entries = queue.submissions
         self.exact = queue.tag_policy == "exact"
@@ -126,7 +151,7 @@ class CompiledQueue:
         # that changed none of it is followed by the same pass again (see `_pass`).
         self._reads_status = any(r.statuses is not None for r in self.rules)
         self._reads_locked = any(r.locked is not None for r in self.rules)
-        self._read_tags = tuple(dict.fromkeys(k for r in self.rules for k, _, _ in r.tag_tests))
+        self._read_tags = tuple(dict.fromkeys(t[0] for r in self.rules for t in r.tag_tests))
         # A chain of n rules each enabling an earlier one settles within n + 1 passes;
         # anything far beyond that is a spec that never settles.
         self.max_passes = 2 * len(self.rules) + 16
@@ -155,7 +180,7 @@ class CompiledQueue:
         touched: dict[str, Setting] = {}
         tag_touched: dict[str, Setting] = {}
         initial: State = (item.status, item.locked, item.tags)
-        state, changed, final = self._pass(item.id, initial, steps, touched, tag_touched, None)
+        state, changed, final = self._pass(item, initial, steps, touched, tag_touched, None)
         if not touched and not tag_touched:
             return None
         passes, latest = 1, initial
@@ -172,7 +197,7 @@ class CompiledQueue:
                 break
             older.add(_state_key(latest))
             passes, latest = passes + 1, state
-            state, changed, final = self._pass(item.id, state, steps, touched, tag_touched, None)
+            state, changed, final = self._pass(item, state, steps, touched, tag_touched, None)
         return touched.get("status"), touched.get("locked"), tag_touched
 
     # ---------------------------------------------------------------- internals
@@ -184,7 +209,7 @@ class CompiledQueue:
 
     def _pass(
         self,
-        item_id: str,
+        item: Item,
         state: State,
         steps: tuple[_Step, ...],
         touched: dict[str, Setting],
@@ -209,7 +234,7 @@ class CompiledQueue:
             box = [status]
             steps = self._indexed(box, steps[len(self.rules):])  # type: ignore[assignment]
         for step in steps:
-            if not step.matches(item_id, status, locked, tags):
+            if not step.matches(item, status, locked, tags):
                 continue
             setting = step.set_status
             if setting is not None:
@@ -303,7 +328,7 @@ class CompiledQueue:
         start = None
         while start is None and len(states) <= self.max_passes:
             trace.start_pass()
-            state, _, _ = self._pass(item.id, state, steps, {}, {}, trace)
+            state, _, _ = self._pass(item, state, steps, {}, {}, trace)
             start = next((i for i, old in enumerate(states) if _same_state(old, state)), None)
             states.append(state)
         if start is None:  # never repeated: hit the pass limit
@@ -318,6 +343,15 @@ class CompiledQueue:
                 if field in varying and who not in involved:
                     involved.append(who)
         return CycleError(f"item {item.id}: {prefix}: " + " → ".join(involved))
+
+
+def _predicate(cond: TagCondition, now: datetime | None) -> Callable[[Any], bool] | None:
+    if not cond.ops:
+        return None
+    if now is None and uses_clock(cond.ops):
+        # A programming error, not a user's: planning always reads the clock once.
+        raise ValueError("a condition with a relative time needs the plan's clock (`now`)")
+    return compile_ops(cond.ops, now)
 
 
 def _where(source: Source) -> str:
@@ -390,6 +424,7 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
             a = queue.rules[i]
             if (
                 _ids_overlap(a.where, b.where)
+                and _fields_overlap(a.where, b.where)
                 and _enables(a.set, b.where)
                 and _enables(b.set, a.where)
                 and _conflict(a.set, b.set)
@@ -431,7 +466,9 @@ def _tested_facts(where: Match) -> list[tuple]:
     for key, cond in where.tags.items():
         if cond.equals is not None:
             facts.append(("tag", key, tag_value_key(cond.equals)))
-        elif cond.exists:
+        elif cond.exists or cond.ops:
+            # A range (`{gt: 0.5}`) is passed only by a present value: any `set` giving
+            # the key a value is a candidate, and `_enables` asks whether it lands inside.
             facts.append(("tag present", key))
         elif cond.exists is False:
             facts.append(("tag", key, None))
@@ -440,6 +477,20 @@ def _tested_facts(where: Match) -> list[tuple]:
 
 def _ids_overlap(a: Match, b: Match) -> bool:
     return a.ids is None or b.ids is None or not a.ids.isdisjoint(b.ids)
+
+
+def _fields_overlap(a: Match, b: Match) -> bool:
+    """No rule changes a service field, so rules that require different values of one
+    (`cancelRequested: true` and `false`) never match the same item: they cannot loop."""
+    for name, cond in a.item.items():
+        other = b.item.get(name)
+        if other is None:
+            continue
+        mine = [v for op, v in cond.ops if op == "eq"]
+        theirs = [v for op, v in other.ops if op == "eq"]
+        if mine and theirs and not _static_test((("eq", mine[0]),))(theirs[0]):
+            return False
+    return True
 
 
 def _enables(assignment: Assignment, where: Match) -> bool:
@@ -458,8 +509,17 @@ def _enables(assignment: Assignment, where: Match) -> bool:
                 ok = (value is not None) == cond.exists
             if cond.equals is not None:
                 ok = ok and same_tag_value(value, cond.equals)
+            if cond.ops:  # a value set inside the other rule's range enables it
+                ok = ok and _static_test(cond.ops)(scalar_of(value))
             verdicts.append(ok)
     return bool(verdicts) and all(verdicts)
+
+
+@lru_cache(maxsize=1024)
+def _static_test(ops: tuple) -> Callable[[Any], bool]:
+    """A condition as the static check reads it: without a clock, a relative time
+    bound holds for every timestamp (the clock moves past any of them)."""
+    return compile_ops(ops, None)
 
 
 def _conflict(a: Assignment, b: Assignment) -> bool:

@@ -193,8 +193,10 @@ def test_plan_and_show_say_which_service_and_tool_made_the_plan(example, tmp_pat
     store = example.parent / ".reconciler" / "state.db"
     planned = run_cli("plan", example, "-o", tmp_path / "plan.json")
     assert planned.out.splitlines()[0] == f"Plan for local at local:{store} (reconciler {__version__})"
-    created = json.loads((tmp_path / "plan.json").read_text())["created_at"]
-    saved = f"Plan for local at local:{store} (saved {created} by reconciler {__version__})"
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    created, evaluated = doc["created_at"], doc["evaluated_at"]
+    # a saved plan names the clock its conditions were evaluated on (issue 23)
+    saved = f"Plan for local at local:{store} (evaluated at {evaluated}, saved {created} by reconciler {__version__})"
     assert run_cli("show", tmp_path / "plan.json").out.splitlines()[0] == saved
     assert f"`{saved}`" in run_cli("show", tmp_path / "plan.json", "--format", "markdown").out
     assert f"local:{store}" in run_cli("plan", example, "--format", "markdown").out

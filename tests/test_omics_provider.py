@@ -424,7 +424,7 @@ def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
 def test_without_botocore_the_error_says_how_to_install(sb, monkeypatch):
     monkeypatch.setitem(sys.modules, "botocore", None)
     monkeypatch.setitem(sys.modules, "botocore.session", None)
-    with pytest.raises(ConfigError, match=r"pip install 'reconciler\[omics\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'evalqueue-reconciler\[omics\]'"):
         open_provider(sb)
 
 
@@ -719,3 +719,21 @@ def test_under_exact_every_tag_key_is_managed_and_a_new_one_is_stale(sb):
         report = apply_plan(loaded, p, queues)
     assert [r.outcome for r in report.results] == ["stale"]
     assert live(sb, batch)["tags"] == {"owner": "ops"}
+
+
+def test_cli_where_item_reads_batch_fields_from_the_getbatch_already_made(sb, tmp_path):
+    """Issue 23: creationTime and the run counts come from each batch's GetBatch, which
+    the listing makes anyway: the plan costs the same requests with or without them."""
+    plain = write_spec(tmp_path, sb, "    rules:\n      - where: {}\n        set: {tags: {seen: x}}\n")
+    assert run_cli("plan", plain).code == 0
+    baseline = len(sb.request_log())
+    spec = write_spec(tmp_path, sb, (
+        "    rules:\n"
+        "      - where: {item: {creationTime: {lt: 2025-01-05}, runSummary.pendingRunCount: {ge: 0}, "
+        "totalRuns: 3}}\n"
+        "        set: {tags: {early: yes}}\n"
+    ))
+    planned = run_cli("plan", spec, "--detailed-exitcode")
+    assert planned.code == 2, planned.err
+    assert "4 to change" in planned.out  # synthetic batches 0-3 were created on 1-4 January
+    assert len(sb.request_log()) - baseline == baseline

@@ -457,3 +457,72 @@ def test_the_markdown_preview_stays_within_the_comment_limit():
         assert len(md) <= limit and md.count("<details>") == md.count("</details>")
     assert "_… 20 more groups_" in render_plan_markdown(plan, limit=200_000)
     assert "  … 20 more groups" in render_plan_text(plan)
+
+
+# ------------------------------------------------------------- service fields
+def test_per_submitter_ranks_on_synapse_break_ties_by_creation_time(make_sandbox, tmp_spec):
+    """Synapse's bundle fields: `per: {item: submitterId}` (the team when there is one,
+    else the user), ties of the score broken by `createdOn`, read from the listing the
+    plan makes anyway (bundle/all: no request per item)."""
+    sb = make_sandbox()
+    sb.store.create_queue(QUEUE)
+    day = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+    def submission(sid: str, user: str, score: float, hour: int, **extra) -> NewItem:
+        created = (day + timedelta(hours=hour)).isoformat().replace("+00:00", "Z")
+        return NewItem(sid, "SCORED", {"score": (score,)}, extra={"userId": user, "createdOn": created, **extra})
+
+    sb.store.insert(QUEUE, [
+        submission("11", "u1", 0.9, 10), submission("12", "u1", 0.9, 9), submission("13", "u1", 0.5, 1),
+        submission("14", "u2", 0.7, 8), submission("15", "u2", 0.95, 2, teamId="t9"),
+    ])
+    path = tmp_spec(f"""\
+        version: 1
+        provider: {{type: synapse, endpoint: "{sb.url}"}}
+        queues:
+          - id: "{QUEUE}"
+            safety: {{max_change_percent: 100}}
+            rules:
+              - name: best-per-submitter
+                where: {{status: SCORED}}
+                rank:
+                  into: rank
+                  by: [{{tag: score, order: desc}}, {{item: createdOn}}]
+                  per: {{item: submitterId}}
+                  top: {{tag: best}}
+        """)
+    provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
+    plan = build_plan(load_spec(path), provider).plan
+    after = {c.item_id: c.tag_changes for c in plan.changes}
+    assert after == {
+        "11": {"rank": (2,)},
+        "12": {"rank": (1,), "best": (True,)},  # same score, submitted an hour earlier
+        "13": {"rank": (3,)},
+        "14": {"rank": (1,), "best": (True,)},
+        "15": {"rank": (1,), "best": (True,)},  # on behalf of team t9: a group of its own
+    }
+    assert any("bundle" in e["path"] for e in sb.request_log())
+    labels = [g.label for g in plan.queues[0].leaderboards[0].groups]
+    assert labels == ['item submitterId "t9"', 'item submitterId "u1"', 'item submitterId "u2"']
+
+
+def test_a_rank_reading_a_field_the_service_lacks_is_refused_with_the_list(tmp_spec):
+    body = """\
+      - name: leaderboard
+        where: {}
+        rank: {into: rank, by: [{tag: score}], per: {item: submiterId}}
+"""
+    (message,) = errors(tmp_spec, body, "{type: synapse}")
+    assert message.startswith("8:54: synapse reports no field 'submiterId' (its fields: ")
+    assert "submitterId" in message
+
+
+def test_a_condition_after_a_rank_is_checked_at_its_own_place(tmp_spec):
+    """Ranks sit between rules in `rules:`; a later rule's condition errors point at it."""
+    body = LEADERBOARD + """\
+      - name: late
+        where: {tags: {score: {gt: "high"}}, item: {nope: 1}}
+        set: {tags: {note: x}}
+"""
+    got = errors(tmp_spec, body, "{type: synapse}")
+    assert got and all(e.startswith("10:") for e in got), got

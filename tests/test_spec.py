@@ -103,7 +103,7 @@ BAD_SPECS = {
     'many-errors.yaml': [
         "many-errors.yaml:4:20: expected 'merge' or 'exact', got 'mrege': did you mean 'merge'?",
         'many-errors.yaml:5:34: must be at most 100, got 150',
-        "many-errors.yaml:7:17: unknown field 'staus': did you mean 'status'? (allowed: ids, locked, status, tags)",
+        "many-errors.yaml:7:17: unknown field 'staus': did you mean 'status'? (allowed: ids, item, locked, status, tags)",
         "many-errors.yaml:8:23: expected true or false, got string 'yes' (only true and false are booleans)",
     ],
     'mapping-tag-value.yaml': [
@@ -132,8 +132,8 @@ BAD_SPECS = {
         'non-utf8.yaml:5:36: not valid UTF-8 (byte 0xe9)',
     ],
     'null-where-condition.yaml': [
-        'null-where-condition.yaml:5:31: expected a tag value or {exists: true|false}, got null',
-        "null-where-condition.yaml:5:44: unknown field 'exist': did you mean 'exists'? (allowed: exists)",
+        'null-where-condition.yaml:5:31: expected a tag value or a condition ({exists: true|false}, {gt: 0.5} ...), got null',
+        "null-where-condition.yaml:5:44: unknown field 'exist': did you mean 'exists'? (allowed: between, eq, exists, ge, gt, in, le, lt, matches, ne, not_in)",
     ],
     'provider-without-type.yaml': [
         "provider-without-type.yaml:2:11: missing required field 'type'",
@@ -201,7 +201,7 @@ BAD_SPECS = {
         "two-documents.yaml:4:1: a second YAML document ('---') in the file; only one is allowed",
     ],
     'unknown-nested-key.yaml': [
-        "unknown-nested-key.yaml:5:17: unknown field 'staus': did you mean 'status'? (allowed: ids, locked, status, tags)",
+        "unknown-nested-key.yaml:5:17: unknown field 'staus': did you mean 'status'? (allowed: ids, item, locked, status, tags)",
     ],
     'unknown-provider-option.yaml': [
         "unknown-provider-option.yaml:2:25: unknown field 'endpoint' (allowed: path, seed, type)",

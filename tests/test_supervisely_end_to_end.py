@@ -188,3 +188,26 @@ def test_a_thousand_tasks_without_workspace_id_plan_and_apply_and_no_session_tok
                       and not p.name.endswith(".db"))
     assert "sessionToken" not in plan_file.read_text()
     assert [s for s in secrets if s in shown or s in files] == []
+
+
+def test_where_item_reads_task_fields_from_the_listed_rows(make_sandbox, tmp_path, env):
+    """Issue 23: startedAt and finishedAt come with the task rows the plan lists; userId
+    does not (short rows), so validate refuses it rather than a request per task."""
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)])
+    variables = env(sb)
+    spec = write_spec(tmp_path, sb.url)
+    baseline = run_cli("plan", spec, env=variables)
+    assert baseline.code == 0, baseline.err
+    count = len(sb.request_log())
+    spec.write_text(spec.read_text().replace(
+        "where: {status: finished}",
+        "where: {status: finished, item: {startedAt: {lt: now}, finishedAt: {exists: true}}}"))
+    planned = run_cli("plan", spec, env=variables)
+    assert planned.code == 0, planned.err
+    assert planned.out.count("phase") == baseline.out.count("phase") > 0
+    assert len(sb.request_log()) - count == count  # no request per task
+    spec.write_text(spec.read_text().replace("{lt: now}", "{gt: now}"))
+    assert "phase" not in run_cli("plan", spec, env=variables).out
+    spec.write_text(spec.read_text().replace("finishedAt:", "userId:"))
+    refused = run_cli("validate", spec, env=variables)
+    assert refused.code == 1 and "no field 'userId'" in refused.err and "(fields: finishedAt, startedAt)" in refused.err

@@ -227,3 +227,20 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbo
     assert "150 applied" in again.out
     assert set(written) == {d["id"] for d in sb.store.all(PIPELINE)} and max(written.values()) == 1
     assert run_cli("plan", spec, "--detailed-exitcode").code == 0
+
+
+def test_where_item_reads_work_fields_from_the_same_listing(make_sandbox, monkeypatch, tmp_path):
+    """Issue 23: `creation`, `site`, `user`, `event` come from the /view pages the plan
+    reads anyway (projected only when a rule reads one): no request per work."""
+    sb = served(make_sandbox, monkeypatch, 250)
+    spec = write_spec(tmp_path, SPEC.replace(
+        "where: {status: success}",
+        # synthetic works are created at 1_700_000_000 + n seconds, event 9000000 + n
+        "where: {status: success, item: {creation: {lt: 2023-11-14T22:15:00Z}, site: local, "
+        "user: sandbox, event: {ge: 9000010}}}"))
+    planned = run_cli("plan", spec, "--detailed-exitcode")
+    assert planned.code == 2, planned.err
+    assert "90 to change" in planned.out  # n from 10 to 99: 1_700_000_100 is 22:15:00Z
+    with_fields = len(calls(sb))
+    assert run_cli("plan", write_spec(tmp_path)).code == 0
+    assert len(calls(sb)) - with_fields == with_fields  # the same requests as without fields

@@ -39,6 +39,9 @@ class Capabilities:
     # The service's natural order of item ids (a sort key), in which plans and exports
     # list items; None: numeric ids by number, then the rest as text (diff.item_order).
     order: Callable[[str], Any] | None = None
+    # Read-only fields the service reports on each item (Item.fields), name → type
+    # (string, integer, float, boolean, timestamp): what `where: {item: …}` may test.
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 # What `plan` and `apply` say, once, for a service that cannot refuse a stale write.

@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 from ..http import shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
 from ..netcheck import check_endpoint, is_loopback
+from .listed_fields import ListedFields
 from .base import (
     Capabilities,
     ConfigError,
@@ -49,7 +50,7 @@ from .base import (
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
-INSTALL_HINT = "pip install 'reconciler[omics]'"
+INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
 REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
 PAGE_SIZE = 100  # ListBatch's maximum maxItems
 MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
@@ -86,6 +87,23 @@ _PAIR_HINT = ("HealthOmics serves tag operations on another host than batch oper
               "and `tags_endpoint:` (tags-omics) in the provider block, or neither to use AWS's")
 
 
+# Read-only batch fields a `where: {item: …}` may test, all in the GetBatch answer the
+# listing already reads (docs/omics.md "Service fields"): name → type, and where it is.
+_RUN_COUNTS = ("pendingRunCount", "startingRunCount", "runningRunCount", "stoppingRunCount",
+               "completedRunCount", "failedRunCount", "cancelledRunCount", "deletedRunCount")
+FIELD_PATHS = {
+    "creationTime": ("creationTime",), "submittedTime": ("submittedTime",),
+    "processedTime": ("processedTime",), "failedTime": ("failedTime",), "totalRuns": ("totalRuns",),
+    "name": ("defaultRunSetting", "name"), "workflowId": ("defaultRunSetting", "workflowId"),
+    **{f"runSummary.{n}": ("runSummary", n) for n in _RUN_COUNTS},
+}
+FIELDS = {
+    **{n: "timestamp" for n in ("creationTime", "submittedTime", "processedTime", "failedTime")},
+    "totalRuns": "integer", "name": "string", "workflowId": "string",
+    **{f"runSummary.{n}": "integer" for n in _RUN_COUNTS},
+}
+
+
 class OmicsProvider(GuardedService, Provider):
     type = "omics"
     max_in_flight = MAX_IN_FLIGHT
@@ -105,9 +123,10 @@ class OmicsProvider(GuardedService, Provider):
             known=BATCH_STATUSES,
             name="HealthOmics run batch status",
         ),
+        fields=FIELDS,
     )
     options_schema = {
-        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
+        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'evalqueue-reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
         "properties": {
             "region": {
                 "description": "AWS region. Default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region.",
@@ -376,7 +395,7 @@ class OmicsProvider(GuardedService, Provider):
         locked = raw_tags.get(queue.lock_key) == LOCK_VALUE
         tags = {k: (v,) for k, v in raw_tags.items() if k != queue.lock_key}
         return Item(id=batch_id, etag=digest_etag(status, tags, locked, queue.managed_tags), status=status, tags=tags,
-                    locked=locked, base=_json_safe(batch))
+                    locked=locked, base=_json_safe(batch), fields=ListedFields(batch, FIELDS, FIELD_PATHS))
 
     # ------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:

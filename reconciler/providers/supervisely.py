@@ -33,6 +33,7 @@ from ..model import (
     Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value,
 )
 from ..netcheck import check_endpoint, is_loopback
+from .listed_fields import ListedFields
 from .base import (
     Capabilities,
     ConfigError,
@@ -52,6 +53,10 @@ from .base import (
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
+# Read-only task fields a `where: {item: …}` may test, from the task rows the listing
+# already returns (docs/supervisely.md "Service fields"). `userId` is not among them:
+# tasks.list's short rows leave it out, and reading it would cost a tasks.info per task.
+FIELDS = {"startedAt": "timestamp", "finishedAt": "timestamp"}
 STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
 API = "/public/api/v3/"
 DEFAULT_TAGS_KEY = "reconciler_tags"
@@ -96,6 +101,7 @@ class SuperviselyProvider(GuardedService, Provider):
         atomic_batches=False,
         # Server-side transition rules are unverified: every value is accepted from any.
         status=StatusRules(values=STATUSES),
+        fields=FIELDS,
     )
     options_schema = {
         "description": ("Supervisely tasks (queue: workspace id; item: task id); the token comes from "
@@ -487,7 +493,8 @@ def task_to_item(task: Any, tags_key: str, lock_key: str, managed_tags: ManagedT
     locked = meta.get(lock_key) is True
     managed = {key: meta[key] for key in (tags_key, lock_key) if key in meta}
     return Item(id=str(task_id), etag=digest_etag(status, tags, locked, managed_tags), status=status,
-                tags=tags, locked=locked, base={"id": task_id, "status": status, "meta": managed})
+                tags=tags, locked=locked, base={"id": task_id, "status": status, "meta": managed},
+                fields=ListedFields(task, FIELDS))
 
 
 # ------------------------------------------------------------------ credentials

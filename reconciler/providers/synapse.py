@@ -40,6 +40,7 @@ from .base import (
     url_option_schema,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
+from .synapse_fields import FIELDS, fields_read, reads_bundles, row_to_item
 from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
 
 DEFAULT_ENDPOINT = "https://repo-prod.prod.sagebase.org/repo/v1"
@@ -220,6 +221,7 @@ class SynapseProvider(Provider):
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT, lock_option="annotation",
         status=StatusRules(values=STATUSES, name="Synapse submission status"),
+        fields=FIELDS,
     )
     options_schema = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
@@ -305,18 +307,22 @@ class SynapseProvider(Provider):
         second. Only a few ids (at most one round of requests in flight, and fewer than
         the pages) are read one by one."""
         wanted = set(ids)
-        if len(wanted) <= MAX_IN_FLIGHT and len(wanted) < queue_size // PAGE_LIMIT + 1:
+        # One status GET has no bundle fields: a spec reading them re-lists instead.
+        few = len(wanted) <= MAX_IN_FLIGHT and len(wanted) < queue_size // PAGE_LIMIT + 1
+        if few and not reads_bundles(fields_read(queue)):
             return self.get(queue, ids)
         return [item for item in gather(self._pages(queue, None, queue_size)) if item.id in wanted]
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None, known: int | None) -> Iterator[list[Item]]:
-        listing = _Listing(lambda offset: self._read_page(queue, offset), self._readers, _PAGES_AHEAD, known)
+        wanted = fields_read(queue)
+        bundles = reads_bundles(wanted)
+        listing = _Listing(lambda offset: self._read_page(queue, offset, bundles), self._readers, _PAGES_AHEAD, known)
         try:
             index = 0
             while True:
                 path, results, _ = listing.take(index)
                 try:
-                    items = [status_to_item(status, queue.lock_key) for status in results]
+                    items = [row_to_item(row, queue.lock_key, wanted, bundles) for row in results]
                 except MalformedStatus as exc:
                     raise self._unexpected(path, str(exc)) from None
                 if progress and results:
@@ -328,10 +334,12 @@ class SynapseProvider(Provider):
         finally:
             listing.close()
 
-    def _read_page(self, queue: QueueSpec, offset: int) -> _Page:
+    def _read_page(self, queue: QueueSpec, offset: int, bundles: bool = False) -> _Page:
         """One page's `results`, still raw: (the path it came from, the results, the
-        most results its `totalNumberOfResults` allows the queue, if it says)."""
-        path = f"/evaluation/{_segment(queue.id)}/submission/status/all?limit={PAGE_LIMIT}&offset={offset}"
+        most results its `totalNumberOfResults` allows the queue, if it says). With
+        `bundles`, the same page of the bundle listing (synapse_fields.py)."""
+        listing = "bundle" if bundles else "status"
+        path = f"/evaluation/{_segment(queue.id)}/submission/{listing}/all?limit={PAGE_LIMIT}&offset={offset}"
         response = self._get(path)
         if response.status_code == 403:
             raise QueueNotFound(f"evaluation {queue.id} not found or not readable")
@@ -364,7 +372,7 @@ class SynapseProvider(Provider):
             )
         self._expect_ok(response, "GET", path)
         try:
-            item = status_to_item(self._json(response, path), queue.lock_key)
+            item = row_to_item(self._json(response, path), queue.lock_key, fields_read(queue), False)
         except MalformedStatus as exc:
             raise self._unexpected(path, str(exc)) from None
         if item.id != submission_id:

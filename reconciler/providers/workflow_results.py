@@ -26,6 +26,7 @@ import requests
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
 from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint
+from .listed_fields import ListedFields, fields_read
 from .base import (
     Capabilities,
     ConfigError,
@@ -58,6 +59,10 @@ TIMEOUT = (10.0, 60.0)
 OPTIONS = frozenset({"endpoint"})
 # What a plan reads of a work: the managed fields, nothing else
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
+# Read-only work fields a `where: {item: …}` may test (docs/workflow-results.md); the
+# listing's projection asks for them only when a rule reads one.
+FIELDS = {"creation": "timestamp", "event": "integer", "site": "string", "user": "string",
+          "pipeline": "string"}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
 
@@ -90,6 +95,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
         atomic_batches=False,
         status=StatusRules(values=("success", "failure")),
         order=objectid_order,
+        fields=FIELDS,
     )
     options_schema = {
         "description": (
@@ -186,7 +192,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
         seen: set[str] = set()
         read = 0
         while read < total:
-            docs = self._view(queue, {}, PROJECTION, skip=read, limit=PAGE_LIMIT)
+            docs = self._view(queue, {}, _projection(queue), skip=read, limit=PAGE_LIMIT)
             if len(docs) > PAGE_LIMIT:
                 raise self._unexpected("/view", f"asked for at most {PAGE_LIMIT} works, got {len(docs)}")
             items = [self._item(doc, "/view", queue.managed_tags) for doc in docs]
@@ -225,7 +231,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
             )
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
-        docs = self._by_id(queue, ids, PROJECTION)
+        docs = self._by_id(queue, ids, _projection(queue))
         return [self._item(docs[i], "/view", queue.managed_tags) for i in dict.fromkeys(ids) if i in docs]
 
     # ----------------------------------------------------------------- writing
@@ -491,7 +497,13 @@ def _to_item(doc: Mapping[str, Any], managed: ManagedTags) -> Item:
     locked = _locked(doc, work_id)
     tags = {label: (True,) for label in labels}
     return Item(id=work_id, etag=digest_etag(status, tags, locked, managed), status=status, tags=tags,
-                locked=locked, base=_as_planned(doc))
+                locked=locked, base=_as_planned(doc), fields=ListedFields(doc, FIELDS))
+
+
+def _projection(queue: QueueSpec) -> dict[str, bool]:
+    """PROJECTION, plus the service fields the queue's rules read."""
+    wanted = fields_read(queue)
+    return PROJECTION if not wanted else {**PROJECTION, **{name: True for name in sorted(wanted)}}
 
 
 def _as_planned(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..errors import Located, UserError, UserErrors
-from ..model import Change, Plan, Source
+from ..model import Change, Plan, Source, format_scalar, to_scalar
 from ..notes import SpecWarning
 from .text import REPLACED, blocked_reason, field_line, printable, summary_sentence
 
@@ -68,11 +68,18 @@ def render_plan_github(
                 title="locked item changed",
             ))
     if problems:
-        message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}"
+        message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}{_evaluated(plan)}"
         lines.append(command("error", message, title="reconciler plan"))
     else:
-        lines.append(command("notice", summary_sentence(plan, len(warnings)), title="reconciler plan"))
+        lines.append(command("notice", summary_sentence(plan, len(warnings)) + _evaluated(plan), title="reconciler plan"))
     return "\n".join(lines)
+
+
+def _evaluated(plan: Plan) -> str:
+    """The plan's clock, which relative times in conditions counted from."""
+    if plan.evaluated_at is None or not plan.shows_clock:
+        return ""
+    return f" (evaluated at {format_scalar(to_scalar(plan.evaluated_at))})"
 
 
 def _first_source(change: Change) -> Source | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..model import (
     DRIFT_REASON, Change, FieldChange, Leaderboard, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of,
+    to_scalar,
 )
 from ..untrusted_text import printable
 
@@ -83,6 +84,8 @@ def plan_header(plan: Plan, *, tool_version: str, created_at: str | None = None)
     plan for the sandbox from one for production. `created_at` only for a saved plan
     (a live plan is made now)."""
     made = f"saved {created_at} by " if created_at else ""
+    if plan.evaluated_at is not None and plan.shows_clock:  # what `now` meant in conditions
+        made = f"evaluated at {format_scalar(to_scalar(plan.evaluated_at))}, {made}"
     return (
         f"Plan for {printable(plan.provider_type)} at {printable(plan.endpoint)} "
         f"({made}reconciler {printable(tool_version)})"

@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
@@ -21,7 +22,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..errors import UserError
-from ..model import TagValue
+from ..model import TagValue, format_scalar, to_scalar
 from ..seed import load_seed
 from ..store import NewItem, Record, StaleRecord, StaleToken, Store, Update, create_new
 from ..providers.synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES
@@ -30,6 +31,7 @@ from .harness import BadJson, BodyTooLarge, FakeService, read_json
 from .synapse_json import (
     SANDBOX_USER_ID,
     SUBMISSION_FIELDS,
+    SUBMITTER_FIELDS,
     InvalidStatus,
     StatusIn,
     bundle_json,
@@ -247,7 +249,7 @@ class SynapseFake(FakeService):
                 stored_extra: Mapping[str, Any]) -> Update:
         """Full replacement of the status, except what Synapse takes from the Submission."""
         extra = dict(fields)
-        extra.update({k: stored_extra[k] for k in SUBMISSION_FIELDS if k in stored_extra})
+        extra.update({k: stored_extra[k] for k in SUBMISSION_FIELDS + SUBMITTER_FIELDS if k in stored_extra})
         return Update(id=status.id, etag=status.etag, status=status.status, tags=tags,
                       extra=extra)
 
@@ -363,5 +365,15 @@ def _as_submission(item: NewItem) -> NewItem:
 
 
 def _synthetic(first: int, count: int) -> Iterator[NewItem]:
+    """Items as a challenge has them: submitted over the past 30 days by some 300 users,
+    every third one on behalf of one of 40 teams, a few asking for cancellation."""
+    start = datetime.now(timezone.utc) - timedelta(days=30)
     for n in range(first, first + count):
-        yield NewItem(id=str(n), extra=NEW_STATUS_EXTRA)
+        extra = {**NEW_STATUS_EXTRA, "userId": str(3350000 + n * 7919 % 300),
+                 "createdOn": format_scalar(to_scalar(start + timedelta(seconds=(n - first) * 30 * 86400 // max(count, 1))))}
+        if n % 3 == 0:
+            team = n * 104729 % 40
+            extra.update(teamId=str(3460000 + team), submitterAlias=f"team-{team}")
+        if n % 97 == 0:
+            extra.update(canCancel=True, cancelRequested=True)
+        yield NewItem(id=str(n), extra=extra)

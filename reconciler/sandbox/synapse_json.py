@@ -38,6 +38,9 @@ SANDBOX_USER_ID = "3350000"
 EXTRA_FIELDS = ("score", "report", "annotations", "canCancel", "cancelRequested")
 # Read from the Submission on every GET, so a client cannot change them (SDI:283-293).
 SUBMISSION_FIELDS = ("entityId", "versionNumber")
+# Who submitted and when: the Submission's own, never part of a status (seeds and
+# --synthetic data set them in `extra`; a write keeps them).
+SUBMITTER_FIELDS = ("userId", "teamId", "submitterAlias", "createdOn")
 
 _LONG = re.compile(r"[+-]?[0-9]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -50,21 +53,24 @@ class InvalidStatus(ValueError):
 # ------------------------------------------------------------------- reading
 def submission_json(record: Record) -> dict[str, Any]:
     extra = record.extra
-    return {
+    out = {
         "id": record.id,
-        "userId": SANDBOX_USER_ID,
+        "userId": extra.get("userId", SANDBOX_USER_ID),
         "evaluationId": record.queue,
         "entityId": extra.get("entityId", f"syn{record.id}"),
         "versionNumber": extra.get("versionNumber", 1),
         "name": f"submission {record.id}",
-        "createdOn": record.created_on,
+        "createdOn": extra.get("createdOn", record.created_on),
     }
+    # Synapse omits a null field: a submission by a user alone has no teamId.
+    out.update({k: extra[k] for k in ("teamId", "submitterAlias") if k in extra})
+    return out
 
 
 def status_json(record: Record) -> dict[str, Any]:
     out: dict[str, Any] = {"id": record.id, "etag": record.etag,
                            "modifiedOn": record.modified_on, "status": record.status}
-    out.update({k: v for k, v in record.extra.items() if k not in out})
+    out.update({k: v for k, v in record.extra.items() if k not in out and k not in SUBMITTER_FIELDS})
     submission = submission_json(record)
     for name in SUBMISSION_FIELDS:
         out[name] = submission[name]
