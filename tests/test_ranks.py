@@ -526,3 +526,28 @@ def test_a_condition_after_a_rank_is_checked_at_its_own_place(tmp_spec):
 """
     got = errors(tmp_spec, body, "{type: synapse}")
     assert got and all(e.startswith("10:") for e in got), got
+
+
+def test_a_rank_selecting_by_a_relative_time_ranks_on_the_plans_clock_and_shows_it(make_sandbox, tmp_spec):
+    sb = make_sandbox()
+    sb.store.create_queue(QUEUE)
+    now = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    sb.store.insert(QUEUE, [
+        NewItem(sid, "SCORED", {"score": (s,)}, extra={"createdOn": (now - timedelta(days=d)).isoformat()})
+        for sid, s, d in [("21", 0.9, 10), ("22", 0.5, 1), ("23", 0.7, 2)]
+    ])
+    path = tmp_spec(f"""\
+        version: 1
+        provider: {{type: synapse, endpoint: "{sb.url}"}}
+        queues:
+          - id: "{QUEUE}"
+            safety: {{max_change_percent: 100}}
+            rules:
+              - name: this-week
+                where: {{item: {{createdOn: {{gt: now-7d}}}}}}
+                rank: {{into: weekly_rank, by: [{{tag: score, order: desc}}]}}
+        """)
+    provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
+    plan = build_plan(load_spec(path), provider, now=now).plan
+    assert {c.item_id: c.tag_changes for c in plan.changes} == {"22": {"weekly_rank": (2,)}, "23": {"weekly_rank": (1,)}}
+    assert plan.shows_clock
