@@ -551,3 +551,24 @@ def test_a_rank_selecting_by_a_relative_time_ranks_on_the_plans_clock_and_shows_
     plan = build_plan(load_spec(path), provider, now=now).plan
     assert {c.item_id: c.tag_changes for c in plan.changes} == {"22": {"weekly_rank": (2,)}, "23": {"weekly_rank": (1,)}}
     assert plan.shows_clock
+
+
+def test_a_label_only_service_accepts_a_top_by_service_fields(tmp_spec):
+    """workflow-results tags are labels: a rank orders by a field it reports and marks
+    the top with a label."""
+    path = tmp_spec("""\
+        version: 1
+        provider: {type: workflow-results}
+        queues:
+          - id: frb
+            rules:
+              - name: newest-per-site
+                where: {}
+                rank: {by: [{item: creation, order: desc}], per: {item: site}, top: {tag: newest, count: 2}}
+        """)
+    (rank_rule,) = load_spec(path).queues[0].ranks
+    assert (rank_rule.into, rank_rule.top, rank_rule.top_count) == (None, "newest", 2)
+    ranked = rank_queue([rank_rule], [
+        Candidate(str(i), "success", False, {}, {"creation": float(i), "site": "chime"}) for i in range(4)
+    ], item_order)
+    assert {i: dict(ranked.tags(str(i)))["newest"].value for i in range(4)} == {0: None, 1: None, 2: (True,), 3: (True,)}
