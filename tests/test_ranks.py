@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import textwrap
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -316,6 +317,16 @@ def test_a_rule_needs_set_or_rank_not_both(tmp_spec):
 
 
 # ------------------------------------------------------------- request counts
+
+def plan_on_synapse(sb, tmp_spec, rules: str, **kw):
+    """Plan `rules` (YAML list items, dedented) for QUEUE against the Synapse sandbox."""
+    path = tmp_spec(f'version: 1\nprovider: {{type: synapse, endpoint: "{sb.url}"}}\nqueues:\n'
+                    f'  - id: "{QUEUE}"\n    safety: {{max_change_percent: 100}}\n    rules:\n'
+                    + textwrap.indent(textwrap.dedent(rules), "      "))
+    provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
+    return build_plan(load_spec(path), provider, **kw).plan
+
+
 def test_a_plan_whose_ranks_hold_reads_exactly_what_a_plan_without_ranks_reads(make_sandbox, tmp_spec):
     n = 250
     sb = make_sandbox()
@@ -327,20 +338,12 @@ def test_a_plan_whose_ranks_hold_reads_exactly_what_a_plan_without_ranks_reads(m
                             for c in candidates])
 
     def plan(rules: str) -> tuple[int, int]:
-        path = tmp_spec(f"""
-            version: 1
-            provider: {{type: synapse, endpoint: "{sb.url}"}}
-            queues:
-              - id: "{QUEUE}"
-                rules:
-            {rules}""")
         before = len(sb.request_log())
-        provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
-        result = build_plan(load_spec(path), provider)
-        return len(result.plan.changes), len(sb.request_log()) - before
+        changes = len(plan_on_synapse(sb, tmp_spec, rules).changes)
+        return changes, len(sb.request_log()) - before
 
-    plain = plan("      - {name: noop, where: {status: SCORED}, set: {status: SCORED}}")
-    ranked = plan("      - {name: lb, where: {status: SCORED}, rank: {into: rank, by: [{tag: score, order: desc}]}}")
+    plain = plan("- {name: noop, where: {status: SCORED}, set: {status: SCORED}}")
+    ranked = plan("- {name: lb, where: {status: SCORED}, rank: {into: rank, by: [{tag: score, order: desc}]}}")
     assert ranked == plain == (0, plain[1])
     assert plain[1] > 2  # several pages: the count is not trivially equal
 
@@ -476,23 +479,15 @@ def test_per_submitter_ranks_on_synapse_break_ties_by_creation_time(make_sandbox
         submission("11", "u1", 0.9, 10), submission("12", "u1", 0.9, 9), submission("13", "u1", 0.5, 1),
         submission("14", "u2", 0.7, 8), submission("15", "u2", 0.95, 2, teamId="t9"),
     ])
-    path = tmp_spec(f"""\
-        version: 1
-        provider: {{type: synapse, endpoint: "{sb.url}"}}
-        queues:
-          - id: "{QUEUE}"
-            safety: {{max_change_percent: 100}}
-            rules:
-              - name: best-per-submitter
-                where: {{status: SCORED}}
-                rank:
-                  into: rank
-                  by: [{{tag: score, order: desc}}, {{item: createdOn}}]
-                  per: {{item: submitterId}}
-                  top: {{tag: best}}
+    plan = plan_on_synapse(sb, tmp_spec, """\
+        - name: best-per-submitter
+          where: {status: SCORED}
+          rank:
+            into: rank
+            by: [{tag: score, order: desc}, {item: createdOn}]
+            per: {item: submitterId}
+            top: {tag: best}
         """)
-    provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
-    plan = build_plan(load_spec(path), provider).plan
     after = {c.item_id: c.tag_changes for c in plan.changes}
     assert after == {
         "11": {"rank": (2,)},
@@ -536,19 +531,11 @@ def test_a_rank_selecting_by_a_relative_time_ranks_on_the_plans_clock_and_shows_
         NewItem(sid, "SCORED", {"score": (s,)}, extra={"createdOn": (now - timedelta(days=d)).isoformat()})
         for sid, s, d in [("21", 0.9, 10), ("22", 0.5, 1), ("23", 0.7, 2)]
     ])
-    path = tmp_spec(f"""\
-        version: 1
-        provider: {{type: synapse, endpoint: "{sb.url}"}}
-        queues:
-          - id: "{QUEUE}"
-            safety: {{max_change_percent: 100}}
-            rules:
-              - name: this-week
-                where: {{item: {{createdOn: {{gt: now-7d}}}}}}
-                rank: {{into: weekly_rank, by: [{{tag: score, order: desc}}]}}
-        """)
-    provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
-    plan = build_plan(load_spec(path), provider, now=now).plan
+    plan = plan_on_synapse(sb, tmp_spec, """\
+        - name: this-week
+          where: {item: {createdOn: {gt: now-7d}}}
+          rank: {into: weekly_rank, by: [{tag: score, order: desc}]}
+        """, now=now)
     assert {c.item_id: c.tag_changes for c in plan.changes} == {"22": {"weekly_rank": (2,)}, "23": {"weekly_rank": (1,)}}
     assert plan.shows_clock
 
