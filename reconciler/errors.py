@@ -8,11 +8,27 @@ to a log file. Messages must never contain a secret.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
+
+
+class Problem(NamedTuple):
+    """One problem as the CLI prints it and the API carries it: file, line and column
+    (None where the problem has no place) and the message."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+    message: str
 
 
 class UserError(Exception):
     """Something the user can fix: bad input, refused plan, unreachable service."""
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Each problem with its place: what `validate --format json` and the Python
+        API's callers read instead of parsing the text."""
+        return (Problem(None, None, None, str(self)),)
 
 
 class Located(UserError):
@@ -30,6 +46,10 @@ class Located(UserError):
                 where += f":{self.column}"
         return f"{where}: {self.message}"
 
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return (Problem(self.file, self.line, self.column, self.message),)
+
 
 class UserErrors(UserError):
     """Several located errors found in one pass (every schema violation at once)."""
@@ -37,6 +57,15 @@ class UserErrors(UserError):
     def __init__(self, errors: Sequence[UserError]) -> None:
         self.errors = list(errors)
         super().__init__("\n".join(str(e) for e in errors))
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return tuple(p for e in self.errors for p in e.problems)
+
+
+class SpecError(UserErrors):
+    """A spec (file, dict or records) that does not load: `.problems` holds every
+    problem found in one pass, located as the CLI prints them."""
 
 
 class ProviderError(UserError):

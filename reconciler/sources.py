@@ -201,7 +201,11 @@ def capped(errors: list[Located], sources: Iterable[SourceFile]) -> list[Located
 def read_source(path: Path, display: str, relative: str, config: SourceConfig) -> SourceFile:
     """Read and type one source file; raises Located when the file as a whole is
     unusable (too large, not UTF-8, not CSV/JSON at all)."""
-    raw = _read_capped(path, display)
+    return parse_source(_read_capped(path, display), display, relative, config)
+
+
+def parse_source(raw: bytes, display: str, relative: str, config: SourceConfig) -> SourceFile:
+    """Type the bytes of one source (a file's, or records given to Spec.with_entries)."""
     text = decode_utf8(raw, display).removeprefix("\ufeff")  # a UTF-8 BOM is fine
     if config.kind == "table":
         fmt = config.format or FORMATS.get(posixpath.splitext(relative)[1].lower())

@@ -13,7 +13,8 @@ import json
 import os
 import posixpath
 import re
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -25,13 +26,15 @@ if TYPE_CHECKING:
 
 from . import treeglob
 from .conditions import operand, where_problems
-from .errors import Located, UserError, UserErrors, suggest
+from .errors import Located, SpecError, UserError, UserErrors, suggest
 from .fastschema import compile_predicate
 from .model import (
     Assignment,
     Match,
     ProviderConfig,
     QueueSpec,
+    Rank,
+    RankKey,
     Rule,
     Safety,
     Setting,
@@ -44,9 +47,11 @@ from .model import (
 from .planner import collector_paused
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
+from .rank_checks import rank_problems, wheres
 from .resolve import find_oscillations
 from .secret_keys import is_secret_key
-from .sources import RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, read_source
+from .sources import (RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, parse_source,
+                      read_source)
 from .yamlload import Document, read_yaml
 
 DEFAULT_LOCK_KEY = "locked"
@@ -60,7 +65,97 @@ def load_spec(path: str | Path) -> Spec:
     allocates a few objects per value, none in a cycle, and the full collections they
     set off made 100,000 entries cost 7x what 20,000 do instead of 5x."""
     with collector_paused():
-        return _Loader(Path(path)).load()
+        return _Loader(Origin(Path(path))).load()
+
+
+@dataclass(frozen=True)
+class Records:
+    """Rows given to Spec.with_entries: a JSON source (sources.py) of one queue."""
+
+    queue: str
+    config: SourceConfig
+    display: str
+    raw: bytes  # a JSON list, one record a line, so a problem's line is its record's number
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What a Spec was built from, so it can be built again with more records."""
+
+    path: Path  # the spec file; for a dict, a name in its base directory
+    raw: bytes | None = None  # the root document's bytes when no file holds them (from_dict)
+    records: tuple[Records, ...] = ()
+
+
+@contextmanager
+def spec_errors() -> Iterator[None]:
+    """Every way a spec fails to load, as one SpecError (the API's promise)."""
+    try:
+        yield
+    except SpecError:
+        raise
+    except UserErrors as exc:
+        raise SpecError(exc.errors) from None
+    except UserError as exc:
+        raise SpecError([exc]) from None
+
+
+def spec_from_dict(data: Mapping[str, Any], base_dir: str | Path = ".") -> Spec:
+    """The spec a file holding `data` would be (YAML's own types: dates stay dates),
+    named `<dict>` in messages; nothing is written to disk."""
+    import yaml
+
+    try:
+        text = yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
+    except yaml.YAMLError as exc:
+        raise SpecError([Located("<dict>", None, None, f"not a spec mapping: {exc}")]) from None
+    with spec_errors():
+        return _Loader(Origin(Path(base_dir, "<dict>"), text.encode("utf-8"))).load()
+
+
+def with_entries(spec: Spec, queue: str, records: Sequence[Mapping[str, Any]], *, id: str,
+                 status: str | None = None, locked: str | None = None,
+                 tags: Mapping[str, Any] | None = None, empty: str = "skip") -> Spec:
+    """Spec.with_entries: the spec built again from its origin with one more source."""
+    origin = spec.origin
+    display = f"<records for queue {queue}>"
+    if not isinstance(origin, Origin):
+        raise SpecError([Located(display, None, None, "this spec was merged from several: "
+                                                      "add the records to one of them before merging")])
+    if queue not in [q.id for q in spec.queues]:
+        shown = ", ".join(q.id for q in spec.queues)
+        raise SpecError([Located(display, None, None, f"the spec has no queue {queue!r} (its queues: {shown})")])
+    entry: dict[str, Any] = {"json": display, "id": id}
+    entry.update({k: v for k, v in (("status", status), ("locked", locked)) if v is not None})
+    if tags:
+        entry["tags"] = {k: ({("key" if f == "column" else f): x for f, x in v.items()} if isinstance(v, Mapping) else v)
+                         for k, v in tags.items()}
+    if empty != "skip":
+        entry["empty"] = empty
+    with spec_errors():
+        _check_records_config(entry, display)
+        lines = [json.dumps(dict(r), default=_json_default, ensure_ascii=False) for r in records]
+        raw = ("[" + ",\n".join(lines) + "]\n").encode("utf-8")
+        added = Records(queue, SourceConfig.of(entry), display, raw)
+        return _Loader(replace(origin, records=origin.records + (added,))).load()
+
+
+def _json_default(value: Any) -> Any:
+    """A record's datetime (a timestamp tag) as the ISO text a JSON source holds."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _check_records_config(entry: dict[str, Any], display: str) -> None:
+    """with_entries' arguments, checked by the schema of a JSON source's `include:`
+    entry (types, names), so a record source is configured as a file source is."""
+    import yaml
+
+    file, errors = _read(None, display + " arguments", yaml.safe_dump(entry).encode("utf-8"))
+    errors += _schema_errors(file, "json_source")
+    if errors:
+        raise SpecError(list(errors))
 
 
 @cache
@@ -125,8 +220,8 @@ def _as_key_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _read(path: Path, display: str) -> tuple[_File, list[Located]]:
-    doc = read_yaml(path, display)
+def _read(path: Path | None, display: str, raw: bytes | None = None) -> tuple[_File, list[Located]]:
+    doc = read_yaml(path, display, raw)
     errors: list[Located] = []
     return _File(doc, _with_text_keys(doc, doc.data, (), errors)), errors
 
@@ -200,8 +295,9 @@ def _quote_number(written: str, value: int) -> str:
 
 # ---------------------------------------------------------------------- loading
 class _Loader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        path = self.path = origin.path
         self.display = str(path)
         self.spec_dir = os.path.dirname(os.path.abspath(path))
         self.real_dir = os.path.realpath(self.spec_dir)
@@ -210,7 +306,7 @@ class _Loader:
         self.errors: list[Located] = []
 
     def load(self) -> Spec:
-        root, self.errors = _read(self.path, self.display)
+        root, self.errors = _read(self.path, self.display, self.origin.raw)
         self.files[os.path.realpath(self.path)] = root
         self.errors += _schema_errors(root, "spec")
         if self.errors:
@@ -236,6 +332,7 @@ class _Loader:
             files=tuple(f.display for f in self.files.values()) + tuple(
                 dict.fromkeys(s.display for s in self.sources.values())),
             digest=digest.hexdigest(),
+            origin=self.origin,
         )
 
     def check_queue(self, root: _File, index: int, queue: QueueSpec,
@@ -244,12 +341,13 @@ class _Loader:
         options) and rule oscillation, in one round."""
         provider_cls = provider_class(service)
         problems = capability_problems(queue, provider_cls.capabilities, service)
+        problems += rank_problems(queue, provider_cls.capabilities, service)
         for problem in problems + provider_cls.check_queue(queue):
             self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
         tag_types = _declared_tag_types(root.data["queues"][index])
-        for rule_index, rule in enumerate(queue.rules):
+        for rule_index, where in wheres(queue):
             for path, message in where_problems(
-                rule.where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
+                where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
                 provider_cls.capabilities.label_tags,
             ):
                 self.errors.append(root.error(("queues", index) + path, message, key=True))
@@ -311,7 +409,19 @@ class _Loader:
                     self.errors += errors + _schema_errors(file, "include_file")
                 if file not in found:
                     found.append(file)
+        for records in self.origin.records:
+            if records.queue == _as_key_text(queue.get("id")):
+                found.append(self.records_source(records))
         return found
+
+    def records_source(self, records: Records) -> SourceFile:
+        """The rows Spec.with_entries was given, typed as a JSON file's."""
+        key = (records.display, records.config)
+        source = self.sources.get(key)
+        if source is None:
+            source = self.sources[key] = parse_source(records.raw, records.display, records.display, records.config)
+            self.errors += source.errors
+        return source
 
     def source_files(self, root: _File, where: tuple, config: SourceConfig) -> list[SourceFile]:
         """The table or JSON files an include entry names, read and typed (sources.py)."""
@@ -410,6 +520,8 @@ class _Loader:
                     continue
                 origins[item_id] = (file, at)
                 submissions[item_id] = _assignment(file, at + (item_id,), entry, None)
+        rules = self.rules(root, base + ("rules",), data.get("rules", []),
+                           provider_class(service).capabilities.text_tags)
         queue = QueueSpec(
             id=self.id_text(root, base + ("id",), data["id"]),
             source=root.source(base),
@@ -420,8 +532,9 @@ class _Loader:
                 max_change_percent=float(safety.get("max_change_percent", Safety.max_change_percent)),
                 max_changes=safety.get("max_changes"),
             ),
-            rules=self.rules(root, base + ("rules",), data.get("rules", [])),
+            rules=tuple(r for r in rules if isinstance(r, Rule)),
             submissions=submissions,
+            ranks=tuple(r for r in rules if isinstance(r, Rank)),
         )
         return queue, origins
 
@@ -441,8 +554,10 @@ class _Loader:
             ))
         return key
 
-    def rules(self, root: _File, base: tuple, data: list[dict]) -> tuple[Rule, ...]:
-        rules: list[Rule] = []
+    def rules(self, root: _File, base: tuple, data: list[dict], text: bool) -> list[Rule | Rank]:
+        """The rules in order; a `rank:` rule is a Rank (QueueSpec keeps them apart);
+        `text`: the service stores tags as text."""
+        rules: list[Rule | Rank] = []
         named: dict[str, tuple] = {}  # name → path of its name (or of the unnamed rule)
         for index, rule in enumerate(data):
             at = base + (index,)
@@ -452,9 +567,7 @@ class _Loader:
             named.setdefault(name, at + ("name",) if "name" in rule else at)
             where = rule["where"]
             statuses = where.get("status")
-            rules.append(Rule(
-                name=name,
-                where=Match(
+            match = Match(
                     statuses=None if statuses is None else frozenset(
                         [statuses] if isinstance(statuses, str) else statuses
                     ),
@@ -464,11 +577,17 @@ class _Loader:
                     tags={k: _condition(v) for k, v in where.get("tags", {}).items()},
                     locked=where.get("locked"),
                     item={k: _condition(v, item=True) for k, v in where.get("item", {}).items()},
-                ),
+                )
+            if "rank" in rule:
+                rules.append(_rank(name, match, rule["rank"], root.source(at, name), index, text))
+                continue
+            rules.append(Rule(
+                name=name,
+                where=match,
                 set=_assignment(root, at + ("set",), rule["set"], name),
                 source=root.source(at, name),
             ))
-        return tuple(rules)
+        return rules
 
     def duplicate_rule(self, root: _File, name: str, first: tuple, at: tuple, explicit: bool) -> Located:
         line, column = root.doc.position(root.original(first))
@@ -571,6 +690,23 @@ def _valid_part(queue: Any) -> dict | None:
     kept = {**queue, "submissions": {k: v for k, v in entries.items()
                                      if isinstance(k, str) and k and entry.is_valid(v)}}
     return kept if _validator("queue").is_valid(kept) else None
+
+
+def _rank(name: str, where: Match, data: dict, source: Source, index: int, text: bool) -> Rank:
+    """A `rank:` block the schema accepted."""
+    top = data.get("top", {})
+    return Rank(
+        name=name, where=where, into=data.get("into"),
+        by=tuple(_rank_key(k) for k in data["by"]),
+        ties=data.get("ties", "min"), source=source,
+        per=_rank_key(data["per"]) if "per" in data else None,
+        top=top.get("tag"), top_count=top.get("count", 1), index=index, text=text,
+    )
+
+
+def _rank_key(data: dict) -> RankKey:
+    item = "item" in data
+    return RankKey(data["item" if item else "tag"], item, data.get("order") == "desc")
 
 
 def _condition(value: Any, item: bool = False) -> TagCondition:

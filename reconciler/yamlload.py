@@ -106,13 +106,15 @@ class Document:
         return Located(self.file, line, column, message)
 
 
-def read_yaml(path: Path, display: str) -> Document:
-    """Read one YAML document; raises Located for anything wrong with the file."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise Located(display, None, None, f"cannot read file: {exc.strerror}") from None
+def read_yaml(path: Path | None, display: str, raw: bytes | None = None) -> Document:
+    """Read one YAML document (from `raw` when given: Spec.from_dict reads no file);
+    raises Located for anything wrong with the file."""
+    if raw is None:
+        try:
+            with open(path, "rb") as handle:  # type: ignore[arg-type]
+                raw = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise Located(display, None, None, f"cannot read file: {exc.strerror}") from None
     if len(raw) > MAX_BYTES:
         raise Located(display, None, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     text = _decode(raw, display)

@@ -146,14 +146,25 @@ def test_workflow_command_line_parses(where, line):
 
 
 def test_workflows_cover_plan_comment_apply_and_drift():
-    commands = {where: [argv_of(line) for w, line in workflow_lines() if w == where]
-                for where in ("plan-on-pull-request.yml", "apply-on-merge.yml", "drift-check.yml")}
-    assert ["-q", "plan", "specs/spec.yaml", "-o", "plan.json", "--format", "markdown",
-            "--detailed-exitcode"] in commands["plan-on-pull-request.yml"]
-    assert ["apply", "plan.json", "--auto-approve"] in commands["apply-on-merge.yml"]
-    assert any("--detailed-exitcode" in argv for argv in commands["drift-check.yml"])
+    """The workflows run reconciler through the action (action.yml; tests/test_action.py
+    runs its steps): plan with a comment and the plan kept as an artifact, apply of that
+    reviewed plan file, and a drift plan whose exit code 2 opens an issue. Updated
+    deliberately when the workflows moved their command lines into the action."""
+    def action_inputs(name: str) -> list[dict]:
+        workflow = yaml.safe_load((ROOT / "examples" / "ci" / name).read_text())
+        return [s["with"] for job in workflow["jobs"].values() for s in job["steps"]
+                if s.get("uses", "").startswith("OWNER/reconciler@")]
+
+    assert {"command": "plan", "specs": "specs/spec.yaml", "plan-file": "plan.json"}.items() \
+        <= action_inputs("plan-on-pull-request.yml")[1].items()
+    assert {"command": "apply", "plan-file": "plan.json"}.items() <= action_inputs("apply-on-merge.yml")[0].items()
+    assert {"command": "plan", "format": "github"}.items() <= action_inputs("drift-check.yml")[0].items()
     pr = (ROOT / "examples" / "ci" / "plan-on-pull-request.yml").read_text()
-    assert "<!-- reconciler-plan -->" in pr and "upload-artifact" in pr
+    assert "upload-artifact" in pr and "steps.plan.outputs.plan-file" in pr
+    assert "steps.plan.outputs.exit-code == '2'" in (ROOT / "examples" / "ci" / "drift-check.yml").read_text()
+    action = (ROOT / "action.yml").read_text()
+    for needle in ("--detailed-exitcode", "<!-- reconciler-plan -->", "--auto-approve", "GITHUB_STEP_SUMMARY"):
+        assert needle in action
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))

@@ -424,7 +424,7 @@ def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
 def test_without_botocore_the_error_says_how_to_install(sb, monkeypatch):
     monkeypatch.setitem(sys.modules, "botocore", None)
     monkeypatch.setitem(sys.modules, "botocore.session", None)
-    with pytest.raises(ConfigError, match=r"pip install 'reconciler\[omics\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'evalqueue-reconciler\[omics\]'"):
         open_provider(sb)
 
 

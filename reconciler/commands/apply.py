@@ -2,7 +2,6 @@
 plan file exactly as reviewed; prints the report."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from datetime import datetime, timezone
@@ -32,7 +31,7 @@ def apply(
     strict: bool = False,
     journal: str | None = None,
 ) -> int:
-    from ..apply import apply_plan
+    from ..api import write_plan
     from ..render.text import render_plan_text
 
     if len(targets) == 1 and is_plan_file(targets[0]):
@@ -72,14 +71,11 @@ def apply(
         total = len([c for c in plan.changes if not c.blocked])
         started = datetime.now(timezone.utc)
         try:
-            with stop_between_writes() as stop:
-                report = apply_plan(plan, provider, queues, rediff=rediff,
+            with stop_between_writes() as stop:  # the report counts apply SPEC's listing too
+                report = write_plan(plan, provider, queues, rediff=rediff,
                                     progress=progress.line("Writing", total), stop=stop)
         finally:
             progress.close()
-        sent = provider.requests_sent()  # the whole command's: apply SPEC's listing too
-        if sent is not None:
-            report = dataclasses.replace(report, requests=sent)
     _echo_report(report, fmt, opts)
     _journal(opts, journal, targets, plan, report, started)  # an interrupted run's writes too
     if report.interrupted:

@@ -10,7 +10,7 @@ from .options import Options
 
 if TYPE_CHECKING:
     from ..model import Plan, QueueSpec, Spec
-    from ..planner import PlanResult
+    from ..planner import PlanResult, ProgressFactory
     from ..providers.base import Provider
 
 _TOP_LEVEL_KEY = re.compile(rb"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
@@ -150,30 +150,36 @@ def plan_from_specs(
 ) -> PlannedSpecs:
     """Load the specs and plan them against their service, checking `--only` and
     `--replace` against what the queues hold."""
-    from ..planner import build_plan, merge_specs
-    from ..providers import open_provider
+    from ..planner import merge_specs
 
-    only_ids = id_list(only)
-    replace_ids = frozenset(id_list(replace))
     spec = merge_specs(load_specs(paths, command))
     progress = opts.progress()
+    try:
+        provider, result = plan_spec(spec, id_list(only), id_list(replace),
+                                     lambda q: progress.line(f"Reading queue {q.id}"))
+    finally:
+        progress.close()
+    return PlannedSpecs(spec, provider, result)
+
+
+def plan_spec(spec: Spec, only: Sequence[str] = (), replace: Sequence[str] = (),
+              progress: ProgressFactory | None = None) -> tuple[Provider, PlanResult]:
+    """Plan one loaded spec against its service (the CLI's and reconciler.plan's way);
+    the provider is returned open, for an apply to follow: the caller closes it."""
+    from ..planner import build_plan
+    from ..providers import open_provider
+
+    replace_ids = frozenset(replace)
     provider = open_provider(spec.provider)
     try:
-        result = build_plan(
-            spec,
-            provider,
-            only=frozenset(only_ids) if only_ids else None,
-            progress=lambda q: progress.line(f"Reading queue {q.id}"),
-            replace=replace_ids,
-        )
+        result = build_plan(spec, provider, only=frozenset(only) if only else None,
+                            progress=progress, replace=replace_ids)
         _check_only(result.unmatched_only)
         _check_replace(replace_ids, result.plan)
     except BaseException:
         provider.close()
         raise
-    finally:
-        progress.close()
-    return PlannedSpecs(spec, provider, result)
+    return provider, result
 
 
 def refuse_spec_as_plan_file(path: str) -> None:
@@ -204,12 +210,19 @@ class OpenedPlanFile(NamedTuple):
 
 
 def open_plan_file(path: str) -> OpenedPlanFile:
+    from ..providers import open_provider_for_plan
+
+    plan, queues, meta = load_plan_file(path)
+    return OpenedPlanFile(plan, queues, open_provider_for_plan(plan), meta)
+
+
+def load_plan_file(path: str) -> tuple[Plan, dict[str, QueueSpec], dict]:
+    """A saved plan, the queue settings apply needs from it, and its metadata."""
     from ..model import Source
     from ..planfile import load_plan
-    from ..providers import open_provider_for_plan
     from .views import saved_meta
 
     loaded = load_plan(read_plan_file(path), path)
     plan = loaded.plan
     queues = {q.queue_id: q.as_queue(Source(path, 1)) for q in plan.queues}
-    return OpenedPlanFile(plan, queues, open_provider_for_plan(plan), saved_meta(loaded))
+    return plan, queues, saved_meta(loaded)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import click
 
 from ..error_handler import EXIT_ERROR, EXIT_OK
-from ..errors import Located, UserError, UserErrors
+from ..errors import UserError
 from .inputs import load_specs
 from .options import Options
 from .views import annotated
@@ -32,7 +32,7 @@ def validate(opts: Options, specs: Sequence[str], fmt: str) -> int:
 def _counts(spec: Any) -> dict[str, int]:
     return {
         "queues": len(spec.queues),
-        "rules": sum(len(q.rules) for q in spec.queues),
+        "rules": sum(len(q.rules) + len(q.ranks) for q in spec.queues),  # a rank is a rule too
         "entries": sum(len(q.submissions) for q in spec.queues),
     }
 
@@ -44,16 +44,10 @@ def _validate_json(specs: Sequence[str]) -> int:
     try:
         loaded = load_specs(specs, "validate")
     except UserError as exc:
-        errors = exc.errors if isinstance(exc, UserErrors) else [exc]
-        doc = {"valid": False, "specs": [], "problems": [_problem(e) for e in errors]}
+        doc = {"valid": False, "specs": [], "problems": [p._asdict() for p in exc.problems]}
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
         return EXIT_ERROR
     doc = {"valid": True, "specs": [{"file": s.files[0], **_counts(s)} for s in loaded], "problems": []}
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
     return EXIT_OK
 
-
-def _problem(error: UserError) -> dict[str, Any]:
-    if isinstance(error, Located):
-        return {"file": error.file, "line": error.line, "column": error.column, "message": error.message}
-    return {"file": None, "line": None, "column": None, "message": str(error)}

@@ -50,7 +50,7 @@ from .base import (
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
-INSTALL_HINT = "pip install 'reconciler[omics]'"
+INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
 REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
 PAGE_SIZE = 100  # ListBatch's maximum maxItems
 MAX_IN_FLIGHT = 8  # GetBatch / tag calls sent at once (one connection each)
@@ -109,7 +109,7 @@ class OmicsProvider(GuardedService, Provider):
     max_in_flight = MAX_IN_FLIGHT
     resend_wait = BACKOFF_BASE
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT,
+        batch_limit=BATCH_LIMIT, text_tags=True,
         lock_option="tag",
         guard="compare",
         atomic_batches=False,
@@ -126,7 +126,7 @@ class OmicsProvider(GuardedService, Provider):
         fields=FIELDS,
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
-        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
+        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'evalqueue-reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
         "properties": {
             "region": {
                 "description": "AWS region. Default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region.",
