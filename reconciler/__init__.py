@@ -37,10 +37,11 @@ __all__ = sorted(_API) + ["__version__"]
 if TYPE_CHECKING:  # what type checkers and editors see; nothing is imported at run time
     from typing import Any
 
-    from .api import Plan, PlanError, apply, load_spec, plan
-    from .errors import Problem, SpecError
-    from .errors import UserError as ReconcilerError
-    from .model import ApplyReport, Change, ItemResult, Spec
+    # `X as X`: re-exported (what `import *` and the names in __all__ give)
+    from .api import Plan as Plan, PlanError as PlanError, apply as apply, load_spec as load_spec, plan as plan
+    from .errors import Problem as Problem, SpecError as SpecError
+    from .errors import UserError as ReconcilerError  # noqa: F401 - public as reconciler.ReconcilerError (__all__ comes from _API)
+    from .model import ApplyReport as ApplyReport, Change as Change, ItemResult as ItemResult, Spec as Spec
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .errors import Problem, SpecError, UserError
+from .errors import Problem, UserError
 from .model import ApplyReport, Spec
 
 if TYPE_CHECKING:

@@ -401,7 +401,7 @@ class Spec:
     origin: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], base_dir: str = ".") -> "Spec":
+    def from_dict(cls, data: Mapping[str, Any], base_dir: str = ".") -> Spec:
         """A spec from the mapping a spec file holds, checked exactly as a file is;
         includes and relative paths resolve in `base_dir`. Raises SpecError."""
         from .spec import spec_from_dict
@@ -411,14 +411,14 @@ class Spec:
     def with_entries(
         self,
         queue: str,
-        records: "Sequence[Mapping[str, Any]]",
+        records: Sequence[Mapping[str, Any]],
         *,
         id: str,
         status: str | None = None,
         locked: str | None = None,
         tags: Mapping[str, Any] | None = None,
         empty: str = "skip",
-    ) -> "Spec":
+    ) -> Spec:
         """This spec with one row per record as explicit entries of `queue`, read as a
         JSON source of DESIGN §10 (`id`, `status`, `locked` name keys of each record;
         `tags` maps a tag to a key or `{key, type}`), with the same types, checks and
@@ -626,7 +626,7 @@ class QueuePlan:
     managed_tags: ManagedTags = ManagedTags()  # QueueSpec.managed_tags, for apply PLANFILE
     # A preview of each rank's leaderboard (ranks.py); shown by text and markdown, not
     # saved in plan files: the changes themselves are the plan.
-    leaderboards: tuple["Leaderboard", ...] = ()
+    leaderboards: tuple[Leaderboard, ...] = ()
 
     def as_queue(self, source: Source) -> QueueSpec:
         """The queue settings `apply PLANFILE` needs, from the plan alone (no rules)."""

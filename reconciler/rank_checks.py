@@ -59,7 +59,7 @@ def _rule_indexes(queue: QueueSpec) -> list[tuple[int, Rule]]:
     """Each rule with its place in `rules:`, where ranks sit between them."""
     taken = {r.index for r in queue.ranks}
     free = (i for i in range(len(queue.rules) + len(queue.ranks)) if i not in taken)
-    return list(zip(free, queue.rules))
+    return list(zip(free, queue.rules, strict=False))  # free places beyond the rules: none to pair
 
 
 def wheres(queue: QueueSpec) -> list[tuple[int, Match]]:
@@ -96,9 +96,9 @@ def _reads_of_outputs(queue: QueueSpec) -> Iterator[SpecProblem]:
         for key in rank.where.tags:
             if key in owners:
                 yield loop(key, ("rules", rank.index, "where", "tags", key), "this condition reads")
-        for key, path in _key_paths(rank):
-            if not key.item and key.name in owners:
-                yield loop(key.name, path, "this rank orders by")
+        for rank_key, path in _key_paths(rank):
+            if not rank_key.item and rank_key.name in owners:
+                yield loop(rank_key.name, path, "this rank orders by")
 
 
 def _key_paths(rank: Rank) -> Iterator[tuple[RankKey, tuple[Any, ...]]]:

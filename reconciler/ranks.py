@@ -78,9 +78,9 @@ def sort_value(value: TagValue | Scalar | None, text: bool = False) -> SortValue
     orders as a number, so "10" comes after "9". Types tested exactly (bool is an int),
     most common first: this runs once per key per item."""
     if type(value) is tuple:
-        if len(value) != 1:  # type: ignore[arg-type]
+        if len(value) != 1:
             return None
-        value = value[0]  # type: ignore[index]
+        value = value[0]
     kind = type(value)
     if kind is float:
         return None if value != value else (_NUMBER, value)  # NaN is no value
