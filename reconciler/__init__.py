@@ -1,6 +1,6 @@
 """reconciler: infrastructure-as-code for evaluation queues.
 
-The names in `__all__` are the Python API (DESIGN §12, docs/python.md); everything else
+The names in `__all__` are the Python API (docs/python.md); everything else
 is internal. They load on first use (module `__getattr__`), so `import reconciler`, and
 with it the CLI's start, costs what it did before the API existed (BENCHMARKS.md).
 """

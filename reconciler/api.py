@@ -1,4 +1,4 @@
-"""The Python API (DESIGN §12, docs/python.md): load a spec, add rows from scoring code,
+"""The Python API (docs/python.md): load a spec, add rows from scoring code,
 plan, save, review and apply, without shelling out or writing YAML to disk.
 
 A thin layer over what the commands run (commands/inputs.py, commands/views.py,
@@ -58,7 +58,7 @@ def load_spec(path: str | Path) -> Spec:
 
 @dataclass(frozen=True)
 class Plan:
-    """A plan (the value a plan file holds, DESIGN §7) and what applying it needs.
+    """A plan (the value a plan file holds, docs/plan-file.md) and what applying it needs.
 
     Made by `reconciler.plan` or `Plan.load`; `problems` says why it would be refused."""
 

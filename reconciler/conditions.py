@@ -1,4 +1,4 @@
-"""Comparison conditions of `where:` (DESIGN §10 "Conditions", docs/spec.md "Conditions").
+"""Comparison conditions of `where:` (docs/spec.md, "Conditions").
 
 One module says what `{gt: 0.5}`, `{matches: "^lab-"}` or `{lt: now-7d}` mean, so that
 resolve (which tests items), validate (which refuses conditions that can never hold)

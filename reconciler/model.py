@@ -264,7 +264,7 @@ class RankKey:
 
 @dataclass(frozen=True)
 class Rank:
-    """A `rank:` rule (DESIGN §10 "Ranks"): computed by ranks.py over the whole queue's
+    """A `rank:` rule (docs/spec.md, "Ranks"): computed by ranks.py over the whole queue's
     desired state, after every other rule and entry."""
 
     name: str
@@ -420,7 +420,7 @@ class Spec:
         empty: str = "skip",
     ) -> Spec:
         """This spec with one row per record as explicit entries of `queue`, read as a
-        JSON source of DESIGN §10 (`id`, `status`, `locked` name keys of each record;
+        JSON source of docs/spec.md (`id`, `status`, `locked` name keys of each record;
         `tags` maps a tag to a key or `{key, type}`), with the same types, checks and
         one-place-per-id rule. Raises SpecError with each problem at
         `<display>:RECORD:COLUMN` (RECORD counts from 1)."""

@@ -1,4 +1,4 @@
-"""What `validate` refuses about ranks (DESIGN §10 "Ranks", docs/spec.md "Ranks"),
+"""What `validate` refuses about ranks (docs/spec.md, "Ranks"),
 offline, each at its line and column.
 
 - Two ranks writing one tag: whichever ran last would win, silently.

@@ -1,5 +1,5 @@
-"""Ranks: leaderboard positions computed over a whole queue (DESIGN §10 "Ranks",
-docs/spec.md "Ranks").
+"""Ranks: leaderboard positions computed over a whole queue (docs/spec.md,
+"Ranks").
 
 Unlike a rule, a rank cannot be decided one item at a time: an item's place depends on
 every other item's score. So the diff holds each item's desired state (after rules and

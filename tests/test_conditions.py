@@ -1,4 +1,4 @@
-"""`where:` conditions (issue 23, DESIGN §10): operators, kinds, relative times, the
+"""`where:` conditions (issue 23, docs/spec.md): operators, kinds, relative times, the
 refusals validate makes at line:column, and the range-aware oscillation check.
 
 Specs are loaded from YAML as users write them, then resolved: what is tested is the

@@ -1,4 +1,4 @@
-"""The Python API (DESIGN §12, docs/python.md): the documented examples run as written,
+"""The Python API (docs/python.md): the documented examples run as written,
 errors are exceptions carrying located problems, nothing prints, and `import
 reconciler` loads nothing more than it did."""
 from __future__ import annotations

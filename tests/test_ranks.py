@@ -1,4 +1,4 @@
-"""Ranks (DESIGN §10 "Ranks", docs/spec.md "Ranks"): the pure ranking, its place in the
+"""Ranks (docs/spec.md, "Ranks"): the pure ranking, its place in the
 plan (after rules and entries, entries win), validate's refusals at line:col, the
 leaderboard preview, and that a plan whose ranks already hold reads no more than one
 without ranks."""
