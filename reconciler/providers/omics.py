@@ -11,7 +11,8 @@ dependency, imported here only when an omics spec is opened. AWS serves batch op
 and tag operations on two hosts (`workflows-` and `tags-` host prefixes; two PrivateLink
 endpoint services), so a custom endpoint comes as a pair, `endpoint` and `tags_endpoint`.
 Retries are ours (reads and tag calls only, a bounded number within a bounded wait; a
-cancel is re-sent only after a re-read). Every botocore error, and every answer botocore
+cancel is re-sent only after a re-read). Each call, its retries and waits included, has
+the HTTP layer's deadline, and each answer its size cap (omics_transport.py). Every botocore error, and every answer botocore
 cannot parse, is turned into a ProviderError of one line naming the operation and the
 path, with anything that looks like a credential removed and control characters escaped.
 """
@@ -28,6 +29,8 @@ from datetime import date, datetime
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from .. import http
+from ..answer_bounds import AnswerDeadline, AnswerRefused, expired, watching
 from ..http import shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
 from ..netcheck import check_endpoint, is_loopback
@@ -145,7 +148,11 @@ class OmicsProvider(GuardedService, Provider):
     }
 
     def __init__(self, client: Any, tags_client: Any, region: str, profile: str | None,
-                 secrets: Sequence[str] = (), endpoints: tuple[str, str] | None = None) -> None:
+                 secrets: Sequence[str] = (), endpoints: tuple[str, str] | None = None, *,
+                 deadline: float | None = None, max_answer_bytes: int | None = None) -> None:
+        """`deadline` (seconds for one call, retries and waits included) and
+        `max_answer_bytes` default to the HTTP layer's REQUEST_DEADLINE and
+        MAX_ANSWER_BYTES, read when used."""
         self._client = client  # batch operations (workflows host); botocore retries off
         self._tags_client = tags_client  # tag operations (tags host); may be `client`
         self._region, self._profile = region, profile
@@ -155,8 +162,12 @@ class OmicsProvider(GuardedService, Provider):
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
         self._sent = 0  # every attempt botocore sends, retries included (the report's count)
         self._sent_lock = threading.Lock()
+        self._deadline, self._max_answer_bytes = deadline, max_answer_bytes
+        from .omics_transport import bound
+
         for each in {id(c): c for c in (client, tags_client)}.values():
             each.meta.events.register("before-send.omics", self._count_sent)
+            bound(each, lambda: self._max_answer_bytes or http.MAX_ANSWER_BYTES)
 
     def __repr__(self) -> str:
         return f"OmicsProvider(endpoint={self._endpoint!r}, region={self._region!r})"
@@ -260,7 +271,13 @@ class OmicsProvider(GuardedService, Provider):
             default = client.meta.endpoint_url.rstrip("/")
             check_endpoint(default)
             endpoints = (_prefixed(default, "workflows-"), _prefixed(default, "tags-"))
-        return cls(client, tags_client, region, profile, secrets, endpoints)
+        from .omics_transport import Unbounded
+
+        try:
+            return cls(client, tags_client, region, profile, secrets, endpoints)
+        except Unbounded as exc:
+            raise ConfigError(f"provider omics: botocore {botocore.__version__} cannot be used: {exc} "
+                              f"(its requests would have no deadline or size cap): {INSTALL_HINT}") from None
 
     @property
     def endpoint(self) -> str:
@@ -452,20 +469,34 @@ class OmicsProvider(GuardedService, Provider):
               **params: Any) -> dict[str, Any]:
         """One operation; a throttle, a 5xx or a lost answer is re-sent (with `retry`)
         up to RETRY_ATTEMPTS times while the waits stay within RETRY_BUDGET, whatever
-        the service says (botocore reads no `Retry-After`; a garbage one changes nothing)."""
+        the service says (botocore reads no `Retry-After`; a garbage one changes nothing).
+        All of it, every attempt and wait, within one deadline (answer_bounds' watchdog
+        shuts the socket of an answer still coming when it passes)."""
         waited = 0.0
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
-            try:
-                return self._call_once(client, operation, path, params)
-            except _Transient as exc:
-                delay = random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-                if not retry or attempt == RETRY_ATTEMPTS or waited + delay > RETRY_BUDGET:
-                    if retry:
-                        raise type(exc)(f"{exc} (after {attempt} attempts)") from None
-                    raise
-            time.sleep(delay)
-            waited += delay
+        with watching(self._deadline_seconds()) as watch:
+            for attempt in range(1, RETRY_ATTEMPTS + 1):
+                try:
+                    return self._call_once(client, operation, path, params)
+                except _Lost:
+                    raise  # final: the deadline passed, or the answer was refused whole
+                except _Transient as exc:
+                    delay = random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+                    if not retry or attempt == RETRY_ATTEMPTS or waited + delay > RETRY_BUDGET:
+                        if retry:
+                            raise type(exc)(f"{exc} (after {attempt} attempts)") from None
+                        raise
+                    if delay >= watch.remaining():  # a wait that would pass the deadline
+                        raise _Lost(f"{self._past_deadline(operation, path)}; last: {exc}") from None
+                time.sleep(delay)
+                waited += delay
         raise AssertionError("unreachable")
+
+    def _deadline_seconds(self) -> float:
+        return self._deadline or http.REQUEST_DEADLINE
+
+    def _past_deadline(self, operation: str, path: str) -> str:
+        return (f"omics {operation} {path}: no complete answer within the "
+                f"{self._deadline_seconds():g} s deadline of a request")
 
     def _call_once(self, client: Any, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -474,6 +505,10 @@ class OmicsProvider(GuardedService, Provider):
         method = getattr(client, _snake(operation))
         try:
             response = method(**params)
+        except AnswerDeadline:
+            raise _Lost(self._past_deadline(operation, path)) from None
+        except AnswerRefused as exc:  # over the size cap
+            raise _Lost(f"omics {operation} {path}: {exc}") from None
         except ClientError as exc:
             raw = exc.response if isinstance(exc.response, dict) else {}
             error = raw.get("Error") if isinstance(raw.get("Error"), dict) else {}
@@ -493,6 +528,8 @@ class OmicsProvider(GuardedService, Provider):
                 raise ProviderError(f"{text}; this endpoint does not serve {operation}: {_PAIR_HINT}") from None
             raise ProviderError(text) from None
         except (BotoConnectionError, HTTPClientError) as exc:  # no answer: it may have landed
+            if expired():  # the watchdog shut the socket
+                raise _Lost(self._past_deadline(operation, path)) from None
             raise _Transient(f"omics {operation} {path}: {self._shown(str(exc))}") from None
         except BotoCoreError as exc:
             raise ProviderError(f"omics {operation} {path}: {self._shown(str(exc))}") from None
@@ -527,6 +564,11 @@ class _Denied(ProviderError):
 
 class _Transient(ProviderError):
     pass
+
+
+class _Lost(_Transient):
+    """No whole answer (past the deadline, over the size cap): the call may have landed,
+    and it is not sent again."""
 
 
 def _answer(send: Any, once: bool) -> Answer:
