@@ -12,9 +12,10 @@ and tag operations on two hosts (`workflows-` and `tags-` host prefixes; two Pri
 endpoint services), so a custom endpoint comes as a pair, `endpoint` and `tags_endpoint`.
 Retries are ours (reads and tag calls only, a bounded number within a bounded wait; a
 cancel is re-sent only after a re-read). Each call, its retries and waits included, has
-the HTTP layer's deadline, and each answer its size cap (omics_transport.py). Every botocore error, and every answer botocore
-cannot parse, is turned into a ProviderError of one line naming the operation and the
-path, with anything that looks like a credential removed and control characters escaped.
+the HTTP layer's deadline, and each answer its size cap (omics_transport.py). Every
+botocore error, and every answer botocore cannot parse, is turned into a ProviderError of
+one line naming the operation and the path, with anything that looks like a credential
+removed and control characters escaped.
 """
 from __future__ import annotations
 
@@ -148,11 +149,7 @@ class OmicsProvider(GuardedService, Provider):
     }
 
     def __init__(self, client: Any, tags_client: Any, region: str, profile: str | None,
-                 secrets: Sequence[str] = (), endpoints: tuple[str, str] | None = None, *,
-                 deadline: float | None = None, max_answer_bytes: int | None = None) -> None:
-        """`deadline` (seconds for one call, retries and waits included) and
-        `max_answer_bytes` default to the HTTP layer's REQUEST_DEADLINE and
-        MAX_ANSWER_BYTES, read when used."""
+                 secrets: Sequence[str] = (), endpoints: tuple[str, str] | None = None) -> None:
         self._client = client  # batch operations (workflows host); botocore retries off
         self._tags_client = tags_client  # tag operations (tags host); may be `client`
         self._region, self._profile = region, profile
@@ -162,12 +159,11 @@ class OmicsProvider(GuardedService, Provider):
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
         self._sent = 0  # every attempt botocore sends, retries included (the report's count)
         self._sent_lock = threading.Lock()
-        self._deadline, self._max_answer_bytes = deadline, max_answer_bytes
         from .omics_transport import bound
 
         for each in {id(c): c for c in (client, tags_client)}.values():
             each.meta.events.register("before-send.omics", self._count_sent)
-            bound(each, lambda: self._max_answer_bytes or http.MAX_ANSWER_BYTES)
+            bound(each, lambda: http.MAX_ANSWER_BYTES)  # read when used: tests make it small
 
     def __repr__(self) -> str:
         return f"OmicsProvider(endpoint={self._endpoint!r}, region={self._region!r})"
@@ -473,7 +469,7 @@ class OmicsProvider(GuardedService, Provider):
         All of it, every attempt and wait, within one deadline (answer_bounds' watchdog
         shuts the socket of an answer still coming when it passes)."""
         waited = 0.0
-        with watching(self._deadline_seconds()) as watch:
+        with watching(http.REQUEST_DEADLINE) as watch:
             for attempt in range(1, RETRY_ATTEMPTS + 1):
                 try:
                     return self._call_once(client, operation, path, params)
@@ -486,17 +482,16 @@ class OmicsProvider(GuardedService, Provider):
                             raise type(exc)(f"{exc} (after {attempt} attempts)") from None
                         raise
                     if delay >= watch.remaining():  # a wait that would pass the deadline
-                        raise _Lost(f"{self._past_deadline(operation, path)}; last: {exc}") from None
+                        raise _Lost(f"{self._past_deadline(operation, path)} (after {attempt} attempts)") from None
                 time.sleep(delay)
                 waited += delay
         raise AssertionError("unreachable")
 
-    def _deadline_seconds(self) -> float:
-        return self._deadline or http.REQUEST_DEADLINE
-
-    def _past_deadline(self, operation: str, path: str) -> str:
+    @staticmethod
+    def _past_deadline(operation: str, path: str) -> str:
+        """The HTTP layer's words; REQUEST_DEADLINE is read when used (tests make it small)."""
         return (f"omics {operation} {path}: no complete answer within the "
-                f"{self._deadline_seconds():g} s deadline of a request")
+                f"{http.REQUEST_DEADLINE:g} s deadline of a request")
 
     def _call_once(self, client: Any, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
