@@ -127,10 +127,10 @@ def uses_clock(ops: Iterable[tuple[str, Operand]]) -> bool:
 
 
 def reads_clock(queue: Any) -> bool:
-    """Whether some rule of `queue` compares with a relative time."""
+    """Whether some rule or rank of `queue` compares with a relative time."""
     return any(
         uses_clock(cond.ops)
-        for rule in queue.rules
+        for rule in (*queue.rules, *queue.ranks)
         for cond in (*rule.where.tags.values(), *rule.where.item.values())
     )
 

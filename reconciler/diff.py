@@ -25,7 +25,8 @@ from .model import (
     tag_value_key,
 )
 from .notes import SpecWarning
-from .resolve import CompiledQueue
+from .ranks import Candidate, Ranked, rank_queue
+from .resolve import CompiledQueue, Settled
 
 
 # Spec mode's conflict handler: a fresh copy of a conflicting item → its new change
@@ -35,10 +36,14 @@ ANY_STATUS = StatusRules()
 
 
 def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
-           replace: frozenset[str] = frozenset(), now: datetime | None = None) -> Change | None:
+           replace: frozenset[str] = frozenset(), now: datetime | None = None,
+           ranked: Ranked | None = None) -> Change | None:
     """Resolve and diff one freshly read item (apply, after a conflict), on the plan's
-    clock `now`: relative times mean what they meant when the plan was made."""
+    clock `now`: relative times mean what they meant when the plan was made. Ranks need
+    the whole queue: the item keeps the places `ranked` gave it when the plan was made."""
     settled = CompiledQueue(queue, now).settle(item)
+    if ranked is not None:
+        settled = with_ranks(queue, item.id, settled, ranked)
     change = None if settled is None else _diff(item, *settled, _SharedFieldChanges(), rules, {})
     return replaced(change, replace, queue)
 
@@ -89,6 +94,10 @@ class QueueDiffer:
         self._rules = rules
         self._replace = replace
         self._settle = CompiledQueue(queue, now).settle
+        self._now = now
+        # With ranks, every item waits for the end of the listing (ranks.py)
+        self._held: list[tuple[Item, Settled | None]] | None = [] if queue.ranks else None
+        self.ranked: Ranked | None = None
         self._shared = _SharedFieldChanges()
         self._changes: list[Change] = []
         self._seen: set[str] = set()
@@ -96,8 +105,7 @@ class QueueDiffer:
         self._ended: dict[int, tuple[Setting, list[tuple[str, str]]]] = {}
 
     def add(self, items: Iterable[Item]) -> None:
-        seen, only, settle, shared, rules = self._seen, self._only, self._settle, self._shared, self._rules
-        changes = self._changes
+        seen, only, settle = self._seen, self._only, self._settle
         for item in items:
             if item.id in seen:
                 # Two records for one item would become two writes racing on one etag.
@@ -105,19 +113,40 @@ class QueueDiffer:
                     f"queue {self._queue.id}: the service listed item {item.id} twice; plan again"
                 )
             seen.add(item.id)
+            if self._held is not None:
+                self._held.append((item, settle(item)))
+                continue
             if only is not None and item.id not in only:
                 continue
             settled = settle(item)
             if settled is not None:
-                change = _diff(item, *settled, shared, rules, self._ended)
-                if change is not None:
-                    changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
+                self._record(item, settled)
 
     def plan(self) -> QueuePlan:
+        if self._held is not None and self.ranked is None:
+            self._rank()
         order = self._order
         changes = sorted(self._changes, key=lambda c: order(c.item_id))
         return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
-                         self._queue.lock_key, self._queue.managed_tags)
+                         self._queue.lock_key, self._queue.managed_tags,
+                         self.ranked.boards if self.ranked else ())
+
+    def _rank(self) -> None:
+        """The held items ranked over their desired states, then diffed."""
+        held, queue, only = self._held or [], self._queue, self._only
+        self.ranked = ranked = rank_queue(
+            queue.ranks, [_candidate(item, settled) for item, settled in held], self._order, self._now)
+        for item, settled in held:
+            if only is not None and item.id not in only:
+                continue
+            settled = with_ranks(queue, item.id, settled, ranked)
+            if settled is not None:
+                self._record(item, settled)
+
+    def _record(self, item: Item, settled: Settled) -> None:
+        change = _diff(item, *settled, self._shared, self._rules, self._ended)
+        if change is not None:
+            self._changes.append(replaced(change, self._replace, self._queue) if change.blocked else change)
 
     def ended(self) -> list[EndedOtherwise]:
         """Each status setting some items can no longer reach (StatusRules.ends), with
@@ -135,6 +164,41 @@ class QueueDiffer:
         the CLI warns."""
         live = self._seen
         return sorted((i for i in self._queue.submissions if i not in live), key=self._order)
+
+
+def _candidate(item: Item, settled: Settled | None) -> Candidate:
+    """The item as rules and entries leave it: what ranks rank."""
+    if settled is None:
+        return Candidate(item.id, item.status, item.locked, item.tags, item.fields)
+    status, locked, tags = settled
+    desired = dict(item.tags)
+    for key, setting in tags.items():
+        if setting.value is None:
+            desired.pop(key, None)
+        else:
+            desired[key] = setting.value
+    return Candidate(
+        item.id,
+        item.status if status is None else status.value,
+        item.locked if locked is None else locked.value,
+        desired,
+        item.fields,
+    )
+
+
+def with_ranks(queue: QueueSpec, item_id: str, settled: Settled | None, ranked: Ranked) -> Settled | None:
+    """`settled` plus the tags the ranks own; an explicit entry's own value of such a
+    tag wins, as it wins over any rule."""
+    owned = ranked.tags(item_id)
+    if not owned:
+        return settled
+    entry = queue.submissions.get(item_id)
+    status, locked, tags = settled if settled is not None else (None, None, {})
+    tags = dict(tags)
+    for key, setting in owned:
+        if entry is None or key not in entry.tags:
+            tags[key] = setting
+    return status, locked, tags
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,48 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class RankKey:
+    """One `by` or `per` key of a rank: a tag (`{tag: auc}`) or a read-only service
+    field (`{item: createdOn}`, Capabilities.fields)."""
+
+    name: str
+    item: bool = False  # True: a service field, not a tag
+    descending: bool = False  # `order: desc` (only `by` keys have an order)
+
+    def __str__(self) -> str:
+        return f"{'item' if self.item else 'tag'} {self.name}"
+
+
+@dataclass(frozen=True)
+class Rank:
+    """A `rank:` rule (DESIGN §10 "Ranks"): computed by ranks.py over the whole queue's
+    desired state, after every other rule and entry."""
+
+    name: str
+    where: Match
+    into: str | None  # the tag receiving 1, 2, 3…; None: only `top` is written
+    by: tuple[RankKey, ...]
+    ties: str  # "min" (1,1,3), "dense" (1,1,2) or "unique" (1,2,3, the id breaks ties)
+    source: Source
+    per: RankKey | None = None
+    top: str | None = None  # the tag that is true on each group's first `top_count`
+    top_count: int = 1
+    index: int = field(default=0, compare=False)  # its place in `rules:`, for errors
+    text: bool = False  # the service stores text only: ranks are written as "1", "true"
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The tag keys this rank owns on every item of its queue."""
+        return tuple(k for k in (self.into, self.top) if k is not None)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The service fields it reads (`where`, `by`, `per`): what a listing must carry."""
+        keys = (*self.by, self.per)
+        return frozenset(self.where.item) | {k.name for k in keys if k is not None and k.item}
+
+
+@dataclass(frozen=True)
 class Safety:
     max_change_percent: float = 30.0
     max_changes: int | None = None
@@ -282,6 +324,10 @@ class ManagedTags:
             named.update(rule.set.tags)
         for entry in queue.submissions.values():
             named.update(entry.tags)
+        for rank in queue.ranks:  # what it writes, and the tags it reads
+            named.update(rank.outputs)
+            named.update(rank.where.tags)
+            named.update(k.name for k in (*rank.by, rank.per) if k is not None and not k.item)
         ignore = queue.ignore if queue.tag_policy == "exact" else ()
         return cls(queue.tag_policy, frozenset(named), tuple(ignore))
 
@@ -318,6 +364,7 @@ class QueueSpec:
     safety: Safety = Safety()
     rules: tuple[Rule, ...] = ()
     submissions: Mapping[str, Assignment] = field(default_factory=dict)
+    ranks: tuple[Rank, ...] = ()  # the `rank:` rules, applied after everything else
     # What a plan file recorded (its queues carry no rules); None: derived from the rules
     recorded_tags: ManagedTags | None = None
 
@@ -468,6 +515,26 @@ class Desired:
 
 
 # -------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class BoardGroup:
+    """One group of a leaderboard preview: its first rows, (position, id, values)."""
+
+    label: str | None  # the `per` value, None when the rank has no `per`
+    rows: tuple[tuple[int, str, tuple[str, ...]], ...]
+    size: int  # items ranked in the group (rows holds the first few)
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """What a rank rule decided, shortened for people reviewing a plan."""
+
+    rule: str
+    source: Source
+    columns: tuple[str, ...]  # one per `by` key, e.g. "tag score (desc)"
+    groups: tuple[BoardGroup, ...]
+    hidden_groups: int = 0  # groups beyond those shown
+
+
 # The field a change changes: "status", "locked" or, for a tag, "tags.<key>" (as the plan
 # file's `sources` name it). Build and read tag fields with tag_field and tag_key_of.
 FieldName = str
@@ -549,6 +616,9 @@ class QueuePlan:
     safety: Safety = Safety()
     lock_key: str = "locked"  # where an advisory lock is stored (QueueSpec.lock_key)
     managed_tags: ManagedTags = ManagedTags()  # QueueSpec.managed_tags, for apply PLANFILE
+    # A preview of each rank's leaderboard (ranks.py); shown by text and markdown, not
+    # saved in plan files: the changes themselves are the plan.
+    leaderboards: tuple["Leaderboard", ...] = ()
 
     def as_queue(self, source: Source) -> QueueSpec:
         """The queue settings `apply PLANFILE` needs, from the plan alone (no rules)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -20,6 +20,7 @@ from .errors import UserError
 from .model import Assignment, Plan, QueueSpec, Spec, StatusRules, to_scalar
 from .notes import SpecWarning
 from .providers.base import RELISTED, Progress, Provider, bounded
+from .ranks import Ranked
 
 # Explicit entries missing from their queue that are each named at their spec line; the
 # rest are counted in one more warning (a spec pointed at the wrong queue has thousands).
@@ -41,16 +42,19 @@ class PlanResult:
     missing: tuple[SpecWarning, ...] = ()
     # status settings items can no longer reach (StatusRules.ends), located: notes
     ended: tuple[SpecWarning, ...] = ()
+    # queue id → what its ranks decided, which a re-diffed item keeps
+    ranked: Mapping[str, Ranked] = field(default_factory=dict)
 
     def rediffers(self, replace: frozenset[str] = frozenset()) -> dict[str, Rediff]:
         """Spec mode's conflict handler: re-diff one fresh item against its queue, on
-        the plan's clock."""
+        the plan's clock, keeping the places its ranks gave it."""
         now = self.plan.evaluated_at
-        return {qid: _rediffer(q, self.rules, replace, now) for qid, q in self.queues.items()}
+        return {qid: _rediffer(q, self.rules, replace, now, self.ranked.get(qid)) for qid, q in self.queues.items()}
 
 
-def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None) -> Rediff:
-    return lambda item: diff.rediff(queue, item, rules, replace, now)
+def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None,
+              ranked: Ranked | None) -> Rediff:
+    return lambda item: diff.rediff(queue, item, rules, replace, now, ranked)
 
 
 @contextmanager
@@ -140,9 +144,12 @@ def build_plan(
     unmatched = set(only or ())
     located: list[SpecWarning] = []
     ended: list[SpecWarning] = []
+    ranked: dict[str, Ranked] = {}
     for queue in spec.queues:
         differ = _read_and_diff(queue, provider, only, progress(queue) if progress else None, replace, evaluated_at)
         queue_plans.append(differ.plan())
+        if differ.ranked is not None:
+            ranked[queue.id] = differ.ranked
         ended += [e.note(provider.capabilities.status) for e in differ.ended()]
         unmatched = {i for i in unmatched if not differ.listed(i)}
         missing = differ.missing_ids()
@@ -167,7 +174,7 @@ def build_plan(
     return PlanResult(
         plan, {q.id: q for q in spec.queues}, tuple(warnings),
         provider.capabilities.status, tuple(sorted(unmatched, key=diff.item_order)), tuple(located),
-        tuple(ended),
+        tuple(ended), ranked,
     )
 
 

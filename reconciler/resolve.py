@@ -108,6 +108,13 @@ class _Step:
 
 
 _ALWAYS = Match()
+_NOTHING = Assignment()
+
+
+def where_test(where: Match, now: datetime | None = None) -> Callable[[Any, str, bool, Tags], bool]:
+    """`where`'s test of (item, status, locked, tags) on the plan's clock `now`, as rules
+    apply it: ranks select their items with it (the item needs `id` and `fields`)."""
+    return _Step(None, where, _NOTHING, now).matches
 
 
 class _Trace:

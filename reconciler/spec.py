@@ -33,6 +33,8 @@ from .model import (
     Match,
     ProviderConfig,
     QueueSpec,
+    Rank,
+    RankKey,
     Rule,
     Safety,
     Setting,
@@ -45,6 +47,7 @@ from .model import (
 from .planner import collector_paused
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
+from .rank_checks import rank_problems, wheres
 from .resolve import find_oscillations
 from .secret_keys import is_secret_key
 from .sources import (RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, parse_source,
@@ -338,12 +341,13 @@ class _Loader:
         options) and rule oscillation, in one round."""
         provider_cls = provider_class(service)
         problems = capability_problems(queue, provider_cls.capabilities, service)
+        problems += rank_problems(queue, provider_cls.capabilities, service)
         for problem in problems + provider_cls.check_queue(queue):
             self.errors.append(self.problem_error(root, index, origins, problem.path, problem.message))
         tag_types = _declared_tag_types(root.data["queues"][index])
-        for rule_index, rule in enumerate(queue.rules):
+        for rule_index, where in wheres(queue):
             for path, message in where_problems(
-                rule.where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
+                where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
                 provider_cls.capabilities.label_tags,
             ):
                 self.errors.append(root.error(("queues", index) + path, message, key=True))
@@ -516,6 +520,8 @@ class _Loader:
                     continue
                 origins[item_id] = (file, at)
                 submissions[item_id] = _assignment(file, at + (item_id,), entry, None)
+        rules = self.rules(root, base + ("rules",), data.get("rules", []),
+                           provider_class(service).capabilities.text_tags)
         queue = QueueSpec(
             id=self.id_text(root, base + ("id",), data["id"]),
             source=root.source(base),
@@ -526,8 +532,9 @@ class _Loader:
                 max_change_percent=float(safety.get("max_change_percent", Safety.max_change_percent)),
                 max_changes=safety.get("max_changes"),
             ),
-            rules=self.rules(root, base + ("rules",), data.get("rules", [])),
+            rules=tuple(r for r in rules if isinstance(r, Rule)),
             submissions=submissions,
+            ranks=tuple(r for r in rules if isinstance(r, Rank)),
         )
         return queue, origins
 
@@ -547,8 +554,10 @@ class _Loader:
             ))
         return key
 
-    def rules(self, root: _File, base: tuple, data: list[dict]) -> tuple[Rule, ...]:
-        rules: list[Rule] = []
+    def rules(self, root: _File, base: tuple, data: list[dict], text: bool) -> list[Rule | Rank]:
+        """The rules in order; a `rank:` rule is a Rank (QueueSpec keeps them apart);
+        `text`: the service stores tags as text."""
+        rules: list[Rule | Rank] = []
         named: dict[str, tuple] = {}  # name → path of its name (or of the unnamed rule)
         for index, rule in enumerate(data):
             at = base + (index,)
@@ -558,9 +567,7 @@ class _Loader:
             named.setdefault(name, at + ("name",) if "name" in rule else at)
             where = rule["where"]
             statuses = where.get("status")
-            rules.append(Rule(
-                name=name,
-                where=Match(
+            match = Match(
                     statuses=None if statuses is None else frozenset(
                         [statuses] if isinstance(statuses, str) else statuses
                     ),
@@ -570,11 +577,17 @@ class _Loader:
                     tags={k: _condition(v) for k, v in where.get("tags", {}).items()},
                     locked=where.get("locked"),
                     item={k: _condition(v, item=True) for k, v in where.get("item", {}).items()},
-                ),
+                )
+            if "rank" in rule:
+                rules.append(_rank(name, match, rule["rank"], root.source(at, name), index, text))
+                continue
+            rules.append(Rule(
+                name=name,
+                where=match,
                 set=_assignment(root, at + ("set",), rule["set"], name),
                 source=root.source(at, name),
             ))
-        return tuple(rules)
+        return rules
 
     def duplicate_rule(self, root: _File, name: str, first: tuple, at: tuple, explicit: bool) -> Located:
         line, column = root.doc.position(root.original(first))
@@ -677,6 +690,23 @@ def _valid_part(queue: Any) -> dict | None:
     kept = {**queue, "submissions": {k: v for k, v in entries.items()
                                      if isinstance(k, str) and k and entry.is_valid(v)}}
     return kept if _validator("queue").is_valid(kept) else None
+
+
+def _rank(name: str, where: Match, data: dict, source: Source, index: int, text: bool) -> Rank:
+    """A `rank:` block the schema accepted."""
+    top = data.get("top", {})
+    return Rank(
+        name=name, where=where, into=data.get("into"),
+        by=tuple(_rank_key(k) for k in data["by"]),
+        ties=data.get("ties", "min"), source=source,
+        per=_rank_key(data["per"]) if "per" in data else None,
+        top=top.get("tag"), top_count=top.get("count", 1), index=index, text=text,
+    )
+
+
+def _rank_key(data: dict) -> RankKey:
+    item = "item" in data
+    return RankKey(data["item" if item else "tag"], item, data.get("order") == "desc")
 
 
 def _condition(value: Any, item: bool = False) -> TagCondition:

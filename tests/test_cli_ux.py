@@ -245,16 +245,16 @@ def test_show_of_a_failing_plan_fails_as_plan_does(example, tmp_path):
 
 # ------------------------------------------------------- entries not in the queue
 def with_missing_entry(example):
-    """Adds an entry for 1234, which the queue does not have, at spec.yaml line 26."""
+    """Adds an entry for 1234, which the queue does not have, at spec.yaml line 32."""
     text = example.read_text().replace('      "9700004": {', '      "1234": {status: SCORED}\n      "9700004": {')
     example.write_text(text)
-    assert text.splitlines()[25].strip().startswith('"1234"')
+    assert text.splitlines()[31].strip().startswith('"1234"')
     return example
 
 
 MISSING = ("queue 9615000: submission 1234 is not in the queue (a mistyped id?); reconciler "
            "cannot create items, so this entry does nothing")
-AT = ":26:24"  # the entry's first field
+AT = ":32:24"  # the entry's first field
 
 
 @pytest.mark.parametrize("quiet", [[], ["-q"]])
@@ -279,11 +279,11 @@ def test_an_entry_not_in_the_queue_is_in_every_format(example, tmp_path):
     assert "**Errors:**" in markdown and f"`{spec}{AT}: {MISSING}`" in markdown
     assert "**This plan fails**" in markdown
     github = run_cli("plan", spec, "--format", "github").out
-    assert f"::error file={spec},line=26,col=24,title=not in the queue::{MISSING}" in github.splitlines()
+    assert f"::error file={spec},line=32,col=24,title=not in the queue::{MISSING}" in github.splitlines()
     allowed = run_cli("plan", spec, "--format", "github", "--allow-missing").out
-    assert f"::warning file={spec},line=26,col=24,title=not in the queue::{MISSING}" in allowed.splitlines()
+    assert f"::warning file={spec},line=32,col=24,title=not in the queue::{MISSING}" in allowed.splitlines()
     document = json.loads(run_cli("plan", spec, "--format", "json").out)
-    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 26, "column": 24}]
+    assert document["warnings"] == [{"message": MISSING, "file": str(spec), "line": 32, "column": 24}]
     saved = tmp_path / "plan.json"
     assert run_cli("plan", spec, "-o", saved, "--allow-missing").code == 0
     shown = run_cli("show", saved, "--format", "markdown")
@@ -415,7 +415,7 @@ def test_a_misspelt_field_is_one_error_with_did_you_mean(tmp_spec):
         """)
     assert result.code == 1
     assert result.err == (f"error: {spec}:6:9: unknown field 'wehre': did you mean 'where'? "
-                          "(allowed: name, set, where)\n")
+                          "(allowed: name, rank, set, where)\n")
 
 
 def test_a_status_in_the_wrong_case_suggests_the_right_one(tmp_spec):

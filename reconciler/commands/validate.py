@@ -32,7 +32,7 @@ def validate(opts: Options, specs: Sequence[str], fmt: str) -> int:
 def _counts(spec: Any) -> dict[str, int]:
     return {
         "queues": len(spec.queues),
-        "rules": sum(len(q.rules) for q in spec.queues),
+        "rules": sum(len(q.rules) + len(q.ranks) for q in spec.queues),  # a rank is a rule too
         "entries": sum(len(q.submissions) for q in spec.queues),
     }
 

@@ -32,6 +32,7 @@ class Capabilities:
     # and a `lock:` block is refused by validate.
     lock_option: str | None = None
     label_tags: bool = False  # tags are a set of names: `tags: [a, b]`, values true/null only
+    text_tags: bool = False  # tag values are text only: ranks write "1" and "true"
     guard: Guard = "etag"  # etag: the service refuses stale writes; compare: the engine re-reads
     atomic_batches: bool = True  # False: a failed write may have landed in part (WriteResult)
     status: StatusRules = StatusRules()

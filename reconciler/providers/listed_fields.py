@@ -51,8 +51,10 @@ class ListedFields(Mapping[str, Scalar]):
 
 
 def fields_read(queue: Any) -> frozenset[str]:
-    """The service fields some rule of `queue` tests (what a listing must carry)."""
-    return frozenset(name for rule in queue.rules for name in rule.where.item)
+    """The service fields some rule of `queue` tests, or a rank reads (what a listing
+    must carry)."""
+    ranked = frozenset().union(*(rank.fields for rank in queue.ranks))
+    return frozenset(name for rule in queue.rules for name in rule.where.item) | ranked
 
 
 def _typed(raw: Any, kind: str) -> Scalar | None:

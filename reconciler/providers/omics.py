@@ -113,7 +113,7 @@ class OmicsProvider(GuardedService, Provider):
     max_in_flight = MAX_IN_FLIGHT
     resend_wait = BACKOFF_BASE
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT,
+        batch_limit=BATCH_LIMIT, text_tags=True,
         lock_option="tag",
         guard="compare",
         atomic_batches=False,

@@ -95,7 +95,7 @@ class SuperviselyProvider(GuardedService, Provider):
     reads_back = True
     kept_why = "the server kept them (a deep merge keeps a removed meta key; an allow-list drops unknown keys)"
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT,
+        batch_limit=BATCH_LIMIT, text_tags=True,
         lock_option="key",
         guard="compare",
         atomic_batches=False,

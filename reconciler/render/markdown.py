@@ -15,9 +15,9 @@ import html
 import re
 from typing import Sequence
 
-from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan
+from ..model import DRIFT_REASON, Change, FieldChange, Leaderboard, Plan, QueuePlan
 from ..notes import SpecWarning
-from .text import blocked_reason, describe_value, guard_note, label_change, printable, summary_sentence
+from .text import blocked_reason, board_title, describe_value, guard_note, label_change, printable, summary_sentence
 
 TITLE = "### reconciler plan"
 _CLOSE = "\n</details>\n"
@@ -90,6 +90,9 @@ def render_plan_markdown(
                 break
             shown += 1
         out.force(_CLOSE)  # room reserved up front: a cut table is still closed
+    for queue in plan.queues:
+        for board in queue.leaderboards:
+            out.add(_board(queue, board) + _CLOSE)  # whole or not at all, within the limit
     if shown < total:
         out.force("\n" + _cut_note(total - shown, limit) + "\n")
     return out.text().rstrip("\n")
@@ -132,6 +135,22 @@ def _opening(queue: QueuePlan) -> str:
         lines.append(f"**Drift on locked items** ({html.escape(printable(DRIFT_REASON))}).\n")
     lines.append("| Item | Field | Before | After | Source |\n| --- | --- | --- | --- | --- |\n")
     return "\n".join(lines)
+
+
+def _board(queue: QueuePlan, board: Leaderboard) -> str:
+    """A rank's preview, folded: the first places of its first groups."""
+    heads = " | ".join(html.escape(printable(c)) for c in board.columns)
+    rows = [f"\n<details><summary>{html.escape(printable(board_title(queue, board)))}</summary>\n\n",
+            f"| Group | Place | Item | {heads} |\n| --- | ---: | --- |{' --- |' * len(board.columns)}\n"]
+    for group in board.groups:
+        label = cell_code(group.label or "")
+        for place, item_id, values in group.rows:
+            rows.append(f"| {label} | {place} | {cell_code(item_id)} | " + " | ".join(cell_code(v) for v in values) + " |\n")
+        if group.size > len(group.rows):
+            rows.append(f"| {label} | | … {group.size - len(group.rows)} more |{' |' * len(board.columns)}\n")
+    if board.hidden_groups:
+        rows.append(f"\n_… {board.hidden_groups} more groups_\n")
+    return "".join(rows)
 
 
 def _urgency(change: Change) -> int:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import DRIFT_REASON, Change, FieldChange, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of, to_scalar
+from ..model import (
+    DRIFT_REASON, Change, FieldChange, Leaderboard, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of,
+    to_scalar,
+)
 from ..untrusted_text import printable
 
 BLOCKED_REASON = (
@@ -148,13 +151,14 @@ def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = No
     top = [_paint(header, "dim", color)] if header else []
     note = guard_note(plan)
     if not plan.has_changes:
-        return "\n".join(top + [no_changes(ignored)])
+        return "\n".join(top + [no_changes(ignored)] + _boards(plan))
     lines: list[str] = top + [_paint(LEGEND, "dim", color), ""]
     for queue in plan.queues:
         header = f"Queue {printable(queue.queue_id)} ({queue.items_seen} items seen): {queue_counts(queue)}"
         lines.append(_paint(header, "bold", color))
         _queue_lines(queue, color, lines, plan.labels)
         lines.append("")
+    lines += _boards(plan)[1:] + [""] if any(q.leaderboards for q in plan.queues) else []
     lines.append(_paint(summary_sentence(plan), "bold", color))
     if note:
         lines.append(_paint(note, "dim", color))
@@ -185,3 +189,37 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
 
 
 _MAX_ALIGN = 60
+
+
+def board_title(queue: QueuePlan, board: Leaderboard) -> str:
+    return (f"Leaderboard {board.rule} of queue {queue.queue_id} ({board.source.file}:{board.source.line}), "
+            f"by {', '.join(board.columns)}")
+
+
+def board_lines(board: Leaderboard) -> list[str]:
+    """The preview of one rank: each shown group's first places, best first."""
+    lines: list[str] = []
+    for group in board.groups:
+        indent = "  "
+        if group.label is not None:
+            lines.append(f"  {printable(group.label)} ({group.size} ranked)")
+            indent = "    "
+        width = max(len(item_id) for _, item_id, _ in group.rows)
+        for place, item_id, values in group.rows:
+            lines.append(f"{indent}{place:>4}  {printable(item_id).ljust(width)}  {printable(', '.join(values))}")
+        if group.size > len(group.rows):
+            lines.append(f"{indent}   … {group.size - len(group.rows)} more")
+    if board.hidden_groups:
+        lines.append(f"  … {board.hidden_groups} more groups")
+    if not board.groups:
+        lines.append("  (nothing ranked)")
+    return lines
+
+
+def _boards(plan: Plan) -> list[str]:
+    """Every queue's leaderboard previews, after a blank line (none: nothing)."""
+    out: list[str] = []
+    for queue in plan.queues:
+        for board in queue.leaderboards:
+            out += ["", printable(board_title(queue, board))] + board_lines(board)
+    return out
