@@ -20,7 +20,6 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 MiB = 1024 * 1024
@@ -158,23 +157,18 @@ class _Watched:
         return super().getresponse(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPConnection(_Watched, HTTPConnection):
-    pass
+def watched_pools(http_pool: type, https_pool: type) -> dict[str, type]:
+    """A urllib3 pool manager's class map (`pool_classes_by_scheme`) from two pool
+    classes, subclassed so that their connections report their socket to the deadline
+    watch (urllib3's own here; botocore's in providers/omics_transport.py)."""
+    def watched(pool: type) -> type:
+        connection = type(f"Watched{pool.ConnectionCls.__name__}", (_Watched, pool.ConnectionCls), {})
+        return type(f"Watched{pool.__name__}", (pool,), {"ConnectionCls": connection})
+
+    return {"http": watched(http_pool), "https": watched(https_pool)}
 
 
-class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+_POOLS = watched_pools(HTTPConnectionPool, HTTPSConnectionPool)
 
 
 def arm(adapter: Any) -> None:
@@ -207,13 +201,16 @@ def read_capped(response: requests.Response, cap: int) -> None:
         for chunk in response.iter_content(CHUNK):
             size += len(chunk)
             if size > cap:
-                raise AnswerTooLarge(
-                    f"answer refused: its body is over the {cap // MiB} MiB cap once decoded "
-                    f"(HTTP {response.status_code}, Content-Encoding "
-                    f"{response.headers.get('Content-Encoding', 'none')!r})")
+                raise too_large(cap, response.status_code, response.headers.get("Content-Encoding"))
             chunks.append(chunk)
     except BaseException:
         response.close()
         raise
     response._content = b"".join(chunks)  # what requests itself does without stream=True
     response._content_consumed = True  # type: ignore[attr-defined]  # requests' private twin of _content
+
+
+def too_large(cap: int, status: int, encoding: str | None) -> AnswerTooLarge:
+    """The one-line refusal of a body over `cap` bytes (decoded, where it is decoded)."""
+    return AnswerTooLarge(f"answer refused: its body is over the {cap // MiB} MiB cap once decoded "
+                          f"(HTTP {status}, Content-Encoding {encoding or 'none'!r})")

@@ -11,9 +11,11 @@ dependency, imported here only when an omics spec is opened. AWS serves batch op
 and tag operations on two hosts (`workflows-` and `tags-` host prefixes; two PrivateLink
 endpoint services), so a custom endpoint comes as a pair, `endpoint` and `tags_endpoint`.
 Retries are ours (reads and tag calls only, a bounded number within a bounded wait; a
-cancel is re-sent only after a re-read). Every botocore error, and every answer botocore
-cannot parse, is turned into a ProviderError of one line naming the operation and the
-path, with anything that looks like a credential removed and control characters escaped.
+cancel is re-sent only after a re-read). Each call, its retries and waits included, has
+the HTTP layer's deadline, and each answer its size cap (omics_transport.py). Every
+botocore error, and every answer botocore cannot parse, is turned into a ProviderError of
+one line naming the operation and the path, with anything that looks like a credential
+removed and control characters escaped.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from .. import http
+from ..answer_bounds import AnswerDeadline, AnswerRefused, expired, watching
 from ..http import shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
 from ..netcheck import check_endpoint, is_loopback
@@ -156,8 +160,11 @@ class OmicsProvider(GuardedService, Provider):
         self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="omics")
         self._sent = 0  # every attempt botocore sends, retries included (the report's count)
         self._sent_lock = threading.Lock()
+        from .omics_transport import bound
+
         for each in {id(c): c for c in (client, tags_client)}.values():
             each.meta.events.register("before-send.omics", self._count_sent)
+            bound(each, lambda: http.MAX_ANSWER_BYTES)  # read when used: tests make it small
 
     def __repr__(self) -> str:
         return f"OmicsProvider(endpoint={self._endpoint!r}, region={self._region!r})"
@@ -261,7 +268,13 @@ class OmicsProvider(GuardedService, Provider):
             default = client.meta.endpoint_url.rstrip("/")
             check_endpoint(default)
             endpoints = (_prefixed(default, "workflows-"), _prefixed(default, "tags-"))
-        return cls(client, tags_client, region, profile, secrets, endpoints)
+        from .omics_transport import Unbounded
+
+        try:
+            return cls(client, tags_client, region, profile, secrets, endpoints)
+        except Unbounded as exc:
+            raise ConfigError(f"provider omics: botocore {botocore.__version__} cannot be used: {exc} "
+                              f"(its requests would have no deadline or size cap): {INSTALL_HINT}") from None
 
     @property
     def endpoint(self) -> str:
@@ -453,20 +466,33 @@ class OmicsProvider(GuardedService, Provider):
               **params: Any) -> dict[str, Any]:
         """One operation; a throttle, a 5xx or a lost answer is re-sent (with `retry`)
         up to RETRY_ATTEMPTS times while the waits stay within RETRY_BUDGET, whatever
-        the service says (botocore reads no `Retry-After`; a garbage one changes nothing)."""
+        the service says (botocore reads no `Retry-After`; a garbage one changes nothing).
+        All of it, every attempt and wait, within one deadline (answer_bounds' watchdog
+        shuts the socket of an answer still coming when it passes)."""
         waited = 0.0
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
-            try:
-                return self._call_once(client, operation, path, params)
-            except _Transient as exc:
-                delay = random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-                if not retry or attempt == RETRY_ATTEMPTS or waited + delay > RETRY_BUDGET:
-                    if retry:
-                        raise type(exc)(f"{exc} (after {attempt} attempts)") from None
-                    raise
-            time.sleep(delay)
-            waited += delay
+        with watching(http.REQUEST_DEADLINE) as watch:
+            for attempt in range(1, RETRY_ATTEMPTS + 1):
+                try:
+                    return self._call_once(client, operation, path, params)
+                except _Lost:
+                    raise  # final: the deadline passed, or the answer was refused whole
+                except _Transient as exc:
+                    delay = random.random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+                    if not retry or attempt == RETRY_ATTEMPTS or waited + delay > RETRY_BUDGET:
+                        if retry:
+                            raise type(exc)(f"{exc} (after {attempt} attempts)") from None
+                        raise
+                    if delay >= watch.remaining():  # a wait that would pass the deadline
+                        raise _Lost(f"{self._past_deadline(operation, path)} (after {attempt} attempts)") from None
+                time.sleep(delay)
+                waited += delay
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _past_deadline(operation: str, path: str) -> str:
+        """The HTTP layer's words; REQUEST_DEADLINE is read when used (tests make it small)."""
+        return (f"omics {operation} {path}: no complete answer within the "
+                f"{http.REQUEST_DEADLINE:g} s deadline of a request")
 
     def _call_once(self, client: Any, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -475,6 +501,10 @@ class OmicsProvider(GuardedService, Provider):
         method = getattr(client, _snake(operation))
         try:
             response = method(**params)
+        except AnswerDeadline:
+            raise _Lost(self._past_deadline(operation, path)) from None
+        except AnswerRefused as exc:  # over the size cap
+            raise _Lost(f"omics {operation} {path}: {exc}") from None
         except ClientError as exc:
             raw = _object(exc.response)
             error, meta = _object(raw.get("Error")), _object(raw.get("ResponseMetadata"))
@@ -493,6 +523,8 @@ class OmicsProvider(GuardedService, Provider):
                 raise ProviderError(f"{text}; this endpoint does not serve {operation}: {_PAIR_HINT}") from None
             raise ProviderError(text) from None
         except (BotoConnectionError, HTTPClientError) as exc:  # no answer: it may have landed
+            if expired():  # the watchdog shut the socket
+                raise _Lost(self._past_deadline(operation, path)) from None
             raise _Transient(f"omics {operation} {path}: {self._shown(str(exc))}") from None
         except BotoCoreError as exc:
             raise ProviderError(f"omics {operation} {path}: {self._shown(str(exc))}") from None
@@ -527,6 +559,11 @@ class _Denied(ProviderError):
 
 class _Transient(ProviderError):
     pass
+
+
+class _Lost(_Transient):
+    """No whole answer (past the deadline, over the size cap): the call may have landed,
+    and it is not sent again."""
 
 
 def _answer(send: Any, once: bool) -> Answer:
