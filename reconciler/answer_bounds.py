@@ -157,11 +157,11 @@ class _Watched:
         return super().getresponse(*args, **kwargs)  # type: ignore[misc]
 
 
-def watched_pools(http_pool: type, https_pool: type) -> dict[str, type]:
+def watched_pools(http_pool: type[HTTPConnectionPool], https_pool: type[HTTPConnectionPool]) -> dict[str, type]:
     """A urllib3 pool manager's class map (`pool_classes_by_scheme`) from two pool
     classes, subclassed so that their connections report their socket to the deadline
     watch (urllib3's own here; botocore's in providers/omics_transport.py)."""
-    def watched(pool: type) -> type:
+    def watched(pool: type[HTTPConnectionPool]) -> type:
         connection = type(f"Watched{pool.ConnectionCls.__name__}", (_Watched, pool.ConnectionCls), {})
         return type(f"Watched{pool.__name__}", (pool,), {"ConnectionCls": connection})
 

@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("botocore")
 
-from cli_helpers import run_cli  # noqa: E402
-from hostile_server import MiB, Answer  # noqa: E402
-from test_omics_hostile import BATCH, LISTED, aws_env, one_line_failure, spec  # noqa: E402,F401
+from cli_helpers import run_cli
+from hostile_server import MiB, Answer
+from test_omics_hostile import BATCH, LISTED, aws_env, one_line_failure, spec  # noqa: F401
 
-from reconciler import http  # noqa: E402
+from reconciler import http
 
 DEADLINE = 1.0
 
