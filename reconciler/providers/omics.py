@@ -34,7 +34,7 @@ from .. import http
 from ..answer_bounds import AnswerDeadline, AnswerRefused, expired, watching
 from ..http import shown_reason
 from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
-from ..netcheck import check_endpoint, is_loopback
+from ..netcheck import check_endpoint, is_loopback, shown_url
 from .listed_fields import ListedFields
 from .base import (
     Capabilities,
@@ -634,25 +634,21 @@ def _pair(endpoint: str | None, tags_endpoint: str | None, source: str) -> tuple
     endpoint = endpoint.rstrip("/")
     if tags_endpoint is None:
         if not is_loopback(urlsplit(endpoint).hostname or ""):
-            raise ConfigError(f"{source} {_without_userinfo(endpoint)!r} has no `tags_endpoint`: {_PAIR_HINT}")
+            raise ConfigError(f"{source} {shown_url(endpoint)!r} has no `tags_endpoint`: {_PAIR_HINT}")
         return endpoint, endpoint  # a loopback fake may serve both
     return endpoint, tags_endpoint.rstrip("/")
 
 
 def _endpoint_problem(value: object, name: str) -> str | None:
-    """check_endpoint's verdict, with no password of the URL in it."""
+    """check_endpoint's verdict (its messages show the URL through shown_url: no password)."""
     if not isinstance(value, str):
         return None
     try:
         check_endpoint(value.rstrip("/"))
     except ConfigError as exc:
-        text = _without_userinfo(str(exc))
+        text = str(exc)
         return text if name == "endpoint" else text.replace("endpoint", name, 1)
     return None
-
-
-def _without_userinfo(url: str) -> str:
-    return _USERINFO.sub("***@", url)
 
 
 def _prefixed(url: str, prefix: str) -> str:
