@@ -32,6 +32,13 @@ def refusals(tmp_path, body: str, provider: str = "local") -> list[str]:
     return [str(e) for e in error.errors] if isinstance(error, UserErrors) else [str(error)]
 
 
+def spec_refusals(path) -> list[str]:
+    """What validate refuses in the spec file at `path` (it must refuse something)."""
+    with pytest.raises(UserErrors) as caught:
+        load_spec(path)
+    return [str(e) for e in caught.value.errors]
+
+
 def matching(tmp_path, condition: str, values: list, *, field: str = "v", now=NOW) -> list:
     """Which of `values` (tag `field`'s value; None: absent) the condition matches."""
     spec = load(tmp_path, f"""\
@@ -185,9 +192,7 @@ def test_a_literal_that_can_never_compare_with_a_table_column_type_is_refused(tm
               - where: {tags: {auc: {gt: "high"}}}
                 set: {tags: {good: true}}
         """))
-    with pytest.raises(UserErrors) as caught:
-        load_spec(path)
-    assert [str(e) for e in caught.value.errors] == [
+    assert spec_refusals(path) == [
         f"{path}:9:30: tag 'auc': \"high\" is a text, and this key holds float values: "
         "the condition can never compare"]
 
@@ -410,9 +415,7 @@ def test_matches_on_a_field_that_is_not_text_is_refused(tmp_path):
               - where: {item: {statusVersion: {matches: "^1"}, createdOn: {between: [2026-01-01, now]}}}
                 set: {status: CLOSED}
         """))
-    with pytest.raises(UserErrors) as caught:
-        load_spec(path)
-    assert [str(e) for e in caught.value.errors] == [
+    assert spec_refusals(path) == [
         f"{path}:6:40: item field 'statusVersion': `matches` compares text, and this key holds "
         "integer values: it can never match"]
 

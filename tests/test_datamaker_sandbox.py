@@ -30,6 +30,17 @@ def post(sb, body, path="tasks/set_tags/"):
     return requests.post(f"{sb.url}/{path}", json=body, headers=headers(sb), timeout=10)
 
 
+def every_id(sb, page: dict) -> list:
+    """The ids of `page` and of every page its `next` links lead to, in order."""
+    seen = [r["id"] for r in page["results"]]
+    url = page["next"]
+    while url:
+        body = requests.get(url, headers=headers(sb), timeout=10).json()
+        seen += [r["id"] for r in body["results"]]
+        url = body["next"]
+    return seen
+
+
 def test_synthetic_makes_untagged_tasks_in_a_project_with_four_tags(dm):
     tags = get(dm, "task_tags/", project=PROJECT).json()
     assert [t["name"] for t in tags["results"]] == ["accepted", "rejected", "scored", "locked"]
@@ -46,12 +57,7 @@ def test_pages_are_drf_pages_with_absolute_next_links_and_a_maximum_size(dm):
     assert page["count"] == 25 and page["previous"] is None
     assert page["results"] == [{"id": i} for i in range(1001, 1011)]
     assert page["next"].startswith(dm.url + "/sdk/tasks/?") and "page=2" in page["next"]
-    seen = [r["id"] for r in page["results"]]
-    url = page["next"]
-    while url:
-        body = requests.get(url, headers=headers(dm), timeout=10).json()
-        seen += [r["id"] for r in body["results"]]
-        url = body["next"]
+    seen = every_id(dm, page)
     assert seen == list(range(1001, 1026))
     clamped = get(dm, "sdk/tasks/", page_size=1000).json()
     assert len(clamped["results"]) == 28 and clamped["next"] is None  # max 100, both projects
@@ -190,12 +196,7 @@ def test_cursor_pages_carry_no_count_and_follow_next_newest_first(dm):
     page = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", ordering="-id", page_size=10,
                fields="id").json()
     assert set(page) == {"next", "previous", "results"}
-    seen = [r["id"] for r in page["results"]]
-    url = page["next"]
-    while url:
-        body = requests.get(url, headers=headers(dm), timeout=10).json()
-        seen += [r["id"] for r in body["results"]]
-        url = body["next"]
+    seen = every_id(dm, page)
     assert seen == list(range(1025, 1000, -1))
     oldest_first = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", ordering="id", page_size=3).json()
     assert [r["id"] for r in oldest_first["results"]] == [1001, 1002, 1003]
