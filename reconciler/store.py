@@ -158,7 +158,11 @@ class Update:
 
 
 @dataclass(frozen=True)
-class WriteResult:
+class Written:
+    """What one committed `Store.write` left: the records as stored and the queue's new
+    token (the sandbox hands the token on as Synapse's `nextUploadToken`). Not the
+    provider contract's `WriteResult`, which says per change what a service did."""
+
     records: list[Record]
     queue_token: str  # the token this write left on the queue
 
@@ -336,7 +340,7 @@ class Store:
         updates: Sequence[Update],
         check: Check | None = None,
         token: str | None = None,
-    ) -> WriteResult:
+    ) -> Written:
         """Write a batch in ONE transaction, or nothing.
 
         Order of refusals: unknown queue, unknown ids, stale queue token (when `token`
@@ -379,7 +383,7 @@ class Store:
                 ],
             )
             new_token = self._rotate(queue)
-        return WriteResult(written, new_token)
+        return Written(written, new_token)
 
     # ---------------------------------------------------------------- helpers
     def _transaction(self) -> _Transaction:
