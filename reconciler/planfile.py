@@ -16,7 +16,7 @@ from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
 from itertools import islice
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
 from .fastschema import compile_predicate, inline_refs
@@ -38,6 +38,9 @@ from .model import (
 )
 from .notes import SpecWarning
 from .secret_keys import without_secrets
+
+if TYPE_CHECKING:
+    from .providers.base import Provider
 
 FORMAT_VERSION = 1
 # Enough for ~100,000 changes with Synapse-sized objects; more would take gigabytes
@@ -322,6 +325,7 @@ class _Reader:
             )
         options = dict(doc["provider"].get("options", {}))
         legacy = self.legacy_managed(doc["provider"]["type"], options)
+        self.check_options(provider_class(doc["provider"]["type"]), options)
         queues, seen = [], set()
         for qi, raw in enumerate(doc["queues"]):
             if raw["id"] in seen:
@@ -343,6 +347,17 @@ class _Reader:
             raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
         warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
         return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
+
+    def check_options(self, provider: type[Provider], options: Mapping[str, Any]) -> None:
+        """The recorded options against the provider's declaration, as a spec's are
+        (Provider.checked_options), each problem at its place in the file. The endpoint is
+        `provider.endpoint`, never an option here, and is checked before apply opens it
+        (Provider.for_plan), so `show` still prints a plan for a forbidden one."""
+        where = ("provider", "options")
+        if "endpoint" in options:
+            raise self.fail(where + ("endpoint",), "unknown field 'endpoint' (a plan file records it as provider.endpoint)")
+        provider.checked_options(
+            options, lambda path, message, key=False: located(self.display, self.text, where + path, message))
 
     def evaluated_at(self, doc: dict[str, Any]) -> datetime | None:
         if "evaluated_at" not in doc:

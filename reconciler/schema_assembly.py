@@ -14,7 +14,7 @@ import sys
 from importlib.resources import files
 from typing import Any
 
-from .providers import provider_class, provider_types
+from .providers import Provider, provider_class, provider_types
 
 
 def assemble(schema: dict[str, Any]) -> dict[str, Any]:
@@ -25,15 +25,13 @@ def assemble(schema: dict[str, Any]) -> dict[str, Any]:
     provider_defs: dict[str, Any] = {}
     for name in types:
         cls = provider_class(name)
-        options = cls.options_schema
+        block = options_definition(cls)
         provider_defs[f"{_ident(name)}_provider"] = {
-            "type": "object",
-            "additionalProperties": False,
+            **block,
             "properties": {
-                "type": {"description": options.get("description", name), "const": name},
-                **options.get("properties", {}),
+                "type": {"description": cls.options_schema.get("description", name), "const": name},
+                **block["properties"],
             },
-            **({"required": list(options["required"])} if options.get("required") else {}),
         }
     defs["provider"] = {
         "type": "object",
@@ -59,6 +57,20 @@ def assemble(schema: dict[str, Any]) -> dict[str, Any]:
         if key == "provider":
             ordered.update(provider_defs)
     return {**schema, "$defs": ordered}
+
+
+def options_definition(cls: type[Provider]) -> dict[str, Any]:
+    """A provider's options (its `options_schema`) as one object schema: what its
+    `provider:` block may hold besides `type`. The spec schema's definition of the block
+    is this plus `type`; a plan file's or a Python caller's options are checked against
+    this alone (providers/options.py), so every path has the one declaration."""
+    options = cls.options_schema
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": dict(options.get("properties", {})),
+        **({"required": list(options["required"])} if options.get("required") else {}),
+    }
 
 
 def _ident(name: str) -> str:

@@ -257,7 +257,7 @@ def test_credentials_and_endpoint_come_from_env_then_the_sdk_config_file(make_sa
     monkeypatch.setenv("SYNAPSE_HOST", "http://example.com")
     with pytest.raises(ConfigError, match="plain http://"):
         DatamakerProvider.from_config(config)
-    with pytest.raises(ConfigError, match=r"unknown datamaker provider option\(s\): path \(known: endpoint, tenant\)"):
+    with pytest.raises(ConfigError, match=r"^datamaker provider: unknown field 'path' \(allowed: endpoint, tenant\)$"):
         DatamakerProvider.from_config(ProviderConfig("datamaker", {"path": "x"}, "/"))
 
 

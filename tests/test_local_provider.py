@@ -83,7 +83,7 @@ def test_missing_seed_file_is_a_config_error(tmp_path):
 def test_unknown_option_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         provider(tmp_path, colour="blue")
-    assert str(err.value) == "provider local: unknown option(s) colour (allowed: path, seed)"
+    assert str(err.value) == "local provider: unknown field 'colour' (allowed: path, seed)"
 
 
 def test_custom_path_is_relative_to_the_spec_and_its_parents_are_created(spec_dir):

@@ -372,7 +372,7 @@ def test_faults_converge_and_no_cancel_is_sent_twice(make_sandbox, faults):
 
 # ----------------------------------------------------------------- opening
 def test_unknown_option_names_the_known_ones(sb):
-    with pytest.raises(ConfigError, match="known: endpoint, profile, region"):
+    with pytest.raises(ConfigError, match=r"allowed: endpoint, profile, region, tags_endpoint\)$"):
         open_provider(sb, colour="red")
 
 

@@ -248,7 +248,7 @@ def test_tags_key_is_an_option_recorded_for_plan_files(sb, monkeypatch):
     q = spec_queue()
     assert apply_plan(make_plan(again, q), again, {WS: q}).ok
     assert task(sb, FIRST + 1)["meta"] == {"rt": {"phase": "one"}}
-    with pytest.raises(ConfigError, match=r"unknown supervisely provider option\(s\): tag_key \(known: endpoint, max_in_flight, tags_key\)"):
+    with pytest.raises(ConfigError, match=r"^supervisely provider: unknown field 'tag_key': did you mean 'tags_key'\? \(allowed: endpoint, max_in_flight, tags_key\)$"):
         SuperviselyProvider.from_config(ProviderConfig("supervisely", {"tag_key": "x"}, "/"))
 
 

@@ -94,8 +94,8 @@ def test_from_config_strips_a_trailing_slash(monkeypatch):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"endpiont": "https://x"}, "unknown synapse provider option(s): endpiont (known: endpoint)"),
-    ({"endpoint": 5}, "synapse provider option `endpoint` must be a URL string"),
+    ({"endpiont": "https://x"}, "synapse provider: unknown field 'endpiont': did you mean 'endpoint'? (allowed: endpoint)"),
+    ({"endpoint": 5}, "synapse provider: endpoint: expected an http:// or https:// URL"),
     ({"endpoint": "http://10.255.255.1/repo/v1"},
      "endpoint 'http://10.255.255.1/repo/v1' uses plain http://, which is only allowed for a "
      "loopback address (127.0.0.1, ::1, localhost); use https://"),

@@ -139,7 +139,7 @@ def test_plain_http_only_to_loopback_and_unknown_options_refused(monkeypatch):
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", "http://frb.example.org")
     with pytest.raises(ConfigError, match="only allowed for a loopback"):
         WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/"))
-    with pytest.raises(ConfigError, match=r"option\(s\): path \(known: endpoint\)"):
+    with pytest.raises(ConfigError, match=r"unknown field 'path' \(allowed: endpoint\)$"):
         WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {"path": "x"}, "/"))
 
 

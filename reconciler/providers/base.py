@@ -14,9 +14,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Final, Generator, Iterable, Iterator, Literal, Mapping, Sequence
 
-from ..errors import ConfigError, ProviderError
+from ..errors import ConfigError, Located, Problem, ProviderError, UserErrors
+from ..jsonload import path_text
 from ..model import Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
 from ..netcheck import check_endpoint
+from .options import Locate
 
 Progress = Callable[[int], None]  # called with the number of items just read or written
 Guard = Literal["etag", "compare"]
@@ -223,6 +225,24 @@ class Provider(ABC):
         raise NotImplementedError
 
     @classmethod
+    def checked_options(cls, options: Mapping[str, Any], where: str | Locate | None = None) -> Mapping[str, Any]:
+        """`options`, if this provider's declaration (`options_schema`) accepts them: the one
+        check of options that come without a spec (a plan file's, a ProviderConfig built
+        in Python), in the spec's words (providers/options.py). Else every problem at once,
+        placed by `where`: a Locate for input with positions (a plan file), or a name
+        the problem follows (default: "<type> provider": "supervisely provider:
+        max_in_flight: expected an integer, got string")."""
+        from .options import option_errors
+
+        if where is None or isinstance(where, str):
+            errors = option_errors(cls, options, _Named(where or f"{cls.type} provider"))
+        else:
+            errors = option_errors(cls, options, where)
+        if errors:
+            raise errors[0] if len(errors) == 1 else UserErrors(errors)
+        return options
+
+    @classmethod
     def check_queue(cls, queue: QueueSpec) -> builtins.list[SpecProblem]:
         """Offline checks of what this service would refuse (id syntax, key syntax,
         value types); the status values of `capabilities.status` are checked by the
@@ -276,6 +296,26 @@ class Provider(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class OptionError(Located, ConfigError):
+    """A provider option its declaration refuses, from a source without positions: the
+    message names the option (`where: path: message`), and it is no place in a file."""
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return (Problem(None, None, None, str(self)),)
+
+
+class _Named:
+    """The Locate of options without positions: `where: option: message`."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> Located:
+        named = path[:-1] if key else path  # a key's message names it already
+        return OptionError(self.where, None, None, f"{path_text(named)}: {message}" if named else message)
 
 
 # ------------------------------------------------------------------ compare guard
@@ -421,24 +461,6 @@ def url_option_schema(description: str) -> dict[str, Any]:
         "pattern": "^https?://",
         "errorMessage": "expected an http:// or https:// URL",
     }
-
-
-def refuse_unknown_options(service: str, options: Mapping[str, Any], known: Iterable[str]) -> None:
-    """A provider block's options must all be `known` ones (a typo would be ignored)."""
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"unknown {service} provider option(s): {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(known))})"
-        )
-
-
-def endpoint_option(service: str, options: Mapping[str, Any]) -> str | None:
-    """The provider block's `endpoint`, a string if given (None: not given)."""
-    endpoint = options.get("endpoint")
-    if endpoint is not None and not isinstance(endpoint, str):
-        raise ConfigError(f"{service} provider option `endpoint` must be a URL string")
-    return endpoint
 
 
 def chunk(seq: Sequence[Any] | Iterable[Any], size: int) -> list[list[Any]]:

@@ -49,9 +49,7 @@ from .base import (
     WriteResult,
     chunk,
     digest_etag,
-    endpoint_option,
     read_twice,
-    refuse_unknown_options,
     url_option_schema,
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
@@ -82,7 +80,6 @@ CURSOR = {"pagination": "cursor", "ordering": "-id"}
 # Rows one listing may return at most: cursor pages carry no count to bound them by, and
 # a server that keeps handing out new rows must not keep a plan running (10,000 pages)
 MAX_ROWS = 1_000_000
-OPTIONS = frozenset({"endpoint", "tenant"})
 # `tags` is asked for only to cross-check a filtered answer where the server sends it
 FIELDS = "id,project,tags"
 _ID = re.compile(r"[0-9]+")
@@ -133,7 +130,8 @@ class DatamakerProvider(GuardedService, Provider):
             "tenant": {
                 "description": f"Tenant code sent as Synapse-Tenant. Default: {TENANT_ENV}, else none.",
                 "type": "string",
-                "minLength": 1,
+                "pattern": "^[\\x21-\\x7e]+$",  # _TOKEN_SHAPE: a header value sent as it is
+                "errorMessage": "expected a tenant code without spaces or control characters",
             },
         },
     }
@@ -163,15 +161,15 @@ class DatamakerProvider(GuardedService, Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> DatamakerProvider:
-        refuse_unknown_options("datamaker", config.options, OPTIONS)
+        options = cls.checked_options(config.options)
         environ = os.environ
         stored = _read_config(_config_path(environ))
-        endpoint = endpoint_option("datamaker", config.options) or environ.get(HOST_ENV) or stored.get("host") \
-            or DEFAULT_ENDPOINT
+        endpoint = options.get("endpoint") or environ.get(HOST_ENV) or stored.get("host") or DEFAULT_ENDPOINT
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
-        tenant = config.options.get("tenant") or environ.get(TENANT_ENV) or None
-        if tenant is not None and (not isinstance(tenant, str) or not _TOKEN_SHAPE.fullmatch(tenant)):
-            raise ConfigError("datamaker tenant must be a code without spaces or control characters")
+        tenant = options.get("tenant") or environ.get(TENANT_ENV) or None
+        if "tenant" not in options and tenant is not None and not _TOKEN_SHAPE.fullmatch(tenant):
+            # the environment's value; the option's shape is its schema's
+            raise ConfigError(f"{TENANT_ENV} must be a tenant code without spaces or control characters")
         return cls(endpoint, _find_token(environ, stored), tenant)
 
     @classmethod

@@ -34,7 +34,6 @@ from .base import (
 )
 
 DEFAULT_PATH = ".reconciler/state.db"
-_OPTIONS = {"path", "seed"}
 
 
 class LocalProvider(Provider):
@@ -61,17 +60,14 @@ class LocalProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> LocalProvider:
-        unknown = sorted(set(config.options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"provider local: unknown option(s) {', '.join(unknown)} "
-                              f"(allowed: {', '.join(sorted(_OPTIONS))})")
+        options = cls.checked_options(config.options)
         base = Path(config.base_dir)
-        path = base / _option(config, "path", DEFAULT_PATH)
-        seed = config.options.get("seed")
+        path = base / options.get("path", DEFAULT_PATH)
+        seed = options.get("seed")
         if not path.exists():
             seeded = {}
             if seed is not None:
-                seed_path = base / _option(config, "seed", "")
+                seed_path = base / seed
                 if not seed_path.is_file():
                     raise ConfigError(f"provider local: seed file {seed_path} not found")
                 seeded = load_seed(seed_path)
@@ -189,13 +185,6 @@ def _lock_check(relocked: Iterable[str]) -> Callable[[Record, Record], None]:
 def _item(record: Record) -> Item:
     return Item(id=record.id, etag=record.etag, status=record.status, tags=record.tags,
                 locked=record.locked, base=record.to_json())
-
-
-def _option(config: ProviderConfig, name: str, default: str) -> str:
-    value = config.options.get(name, default)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"provider local: option {name} must be a non-empty path")
-    return value
 
 
 PROVIDER = LocalProvider

@@ -48,12 +48,10 @@ from .base import (
     WriteResult,
     digest_etag,
     read_twice,
-    refuse_unknown_options,
     url_option_schema,
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
-OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
 INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
 REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
 PAGE_SIZE = 100  # ListBatch's maximum maxItems
@@ -172,15 +170,11 @@ class OmicsProvider(GuardedService, Provider):
     # ------------------------------------------------------------- opening
     @classmethod
     def from_config(cls, config: ProviderConfig) -> OmicsProvider:
-        refuse_unknown_options("omics", config.options, OPTIONS)
-        for name in OPTIONS:
-            value = config.options.get(name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigError(f"omics provider option `{name}` must be a non-empty string")
-        endpoints = _endpoints(config.options, os.environ)  # checked before anything is sent
-        profile = config.options.get("profile") or os.environ.get("AWS_PROFILE") \
+        options = cls.checked_options(config.options)
+        endpoints = _endpoints(options, os.environ)  # checked before anything is sent
+        profile = options.get("profile") or os.environ.get("AWS_PROFILE") \
             or os.environ.get("AWS_DEFAULT_PROFILE") or None
-        return cls.open(region=config.options.get("region"), profile=profile, endpoints=endpoints)
+        return cls.open(region=options.get("region"), profile=profile, endpoints=endpoints)
 
     @classmethod
     def endpoint_problem(cls, endpoint: object) -> str | None:
@@ -627,6 +621,10 @@ def _endpoints(options: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[
 
 
 def _pair(endpoint: str | None, tags_endpoint: str | None, source: str) -> tuple[str, str] | None:
+    """The options rule no schema states (`options_schema` checks each URL alone): a
+    non-loopback `endpoint` needs `tags_endpoint`, and `tags_endpoint` needs `endpoint`.
+    The one place it is written; `option_problems` (validate) and `_endpoints` (opening)
+    both ask it."""
     if endpoint is None:
         if tags_endpoint is not None:
             raise ConfigError(f"`tags_endpoint` without `endpoint`: {_PAIR_HINT}")

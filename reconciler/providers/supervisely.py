@@ -46,9 +46,7 @@ from .base import (
     SpecProblem,
     WriteResult,
     digest_etag,
-    endpoint_option,
     read_twice,
-    refuse_unknown_options,
     url_option_schema,
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
@@ -71,7 +69,6 @@ TIMEOUT = (10.0, 60.0)
 SDK_RETRY_STATUSES = frozenset({408, 429, 499, 500, 502, 503, 504, 509, 598, 599})
 # Writes are not re-sent after a lost answer: the task is re-read and the call judged
 WRITE_METHODS = ("tasks.status.update", "tasks.meta.update")
-OPTIONS = frozenset({"endpoint", "tags_key", "max_in_flight"})
 
 ADDRESS_ENV, TOKEN_ENV, MODE_ENV = "SERVER_ADDRESS", "API_TOKEN", "ENV"
 DOTENV_NAME = "supervisely.env"
@@ -115,6 +112,8 @@ class SuperviselyProvider(GuardedService, Provider):
                 "description": f"The task meta key holding the tags (a map of strings). Default: {DEFAULT_TAGS_KEY}.",
                 "type": "string",
                 "minLength": 1,
+                "not": {"const": "id"},  # a task's own `id`, which the server never stores in meta
+                "errorMessage": "expected a non-empty meta key other than `id`",
             },
             "max_in_flight": {
                 "description": f"Requests sent at once (there is no batch call). Default: {DEFAULT_MAX_IN_FLIGHT}.",
@@ -162,14 +161,10 @@ class SuperviselyProvider(GuardedService, Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> SuperviselyProvider:
-        refuse_unknown_options("supervisely", config.options, OPTIONS)
-        tags_key = config.options.get("tags_key", DEFAULT_TAGS_KEY)
-        if not isinstance(tags_key, str) or not tags_key or tags_key == "id":
-            raise ConfigError("supervisely provider option `tags_key` must be a non-empty meta key other than `id`")
-        in_flight = config.options.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
-        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or not 1 <= in_flight <= MAX_MAX_IN_FLIGHT:
-            raise ConfigError(f"supervisely provider option `max_in_flight` must be an integer from 1 to {MAX_MAX_IN_FLIGHT}")
-        endpoint = endpoint_option("supervisely", config.options)
+        options = cls.checked_options(config.options)
+        tags_key = options.get("tags_key", DEFAULT_TAGS_KEY)
+        in_flight = options.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+        endpoint = options.get("endpoint")
         found_address, token = find_credentials(os.environ)
         if endpoint is None:
             if found_address is None:

@@ -33,10 +33,8 @@ from .base import (
     SpecProblem,
     StaleEtag,
     WriteFailed,
-    endpoint_option,
     gather,
     read_twice,
-    refuse_unknown_options,
     url_option_schema,
 )
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
@@ -47,7 +45,6 @@ DEFAULT_ENDPOINT = "https://repo-prod.prod.sagebase.org/repo/v1"
 RETRIES = 5
 BACKOFF = 1.0  # seconds; waits 0, 2, 4, 8, 16 s (+ up to 1 s jitter each)
 TIMEOUT = (10.0, 120.0)  # connect, read: a 500-status batch can take a while
-OPTIONS = frozenset({"endpoint"})
 # Synapse counts concurrent requests per user and answers the fourth with 429
 # ("Allowed 3 concurrent connections at any time"). Staying at 3 means the limit is
 # never hit by this process, so retries are spent on real failures.
@@ -257,10 +254,7 @@ class SynapseProvider(Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> SynapseProvider:
-        refuse_unknown_options("synapse", config.options, OPTIONS)
-        endpoint = endpoint_option("synapse", config.options)
-        if endpoint is None:
-            endpoint = DEFAULT_ENDPOINT
+        endpoint = cls.checked_options(config.options).get("endpoint", DEFAULT_ENDPOINT)
         check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before asking for a token
         return cls(endpoint, find_token())
 

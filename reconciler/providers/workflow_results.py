@@ -40,9 +40,7 @@ from .base import (
     WriteResult,
     chunk,
     digest_etag,
-    endpoint_option,
     read_twice,
-    refuse_unknown_options,
     url_option_schema,
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
@@ -56,7 +54,6 @@ MAX_PUT_BYTES = 4 * 1024 * 1024  # one PUT body; docs/workflow-results.md caps a
 RETRIES = 5
 BACKOFF = 1.0  # seconds, doubled per retry (transport retries and re-sent PUTs alike)
 TIMEOUT = (10.0, 60.0)
-OPTIONS = frozenset({"endpoint"})
 # What a plan reads of a work: the managed fields, nothing else
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
 # Read-only work fields a `where: {item: …}` may test (docs/workflow-results.md); the
@@ -142,8 +139,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> WorkflowResultsProvider:
-        refuse_unknown_options("workflow-results", config.options, OPTIONS)
-        endpoint = endpoint_option("workflow-results", config.options)
+        endpoint = cls.checked_options(config.options).get("endpoint")
         if endpoint is None:
             endpoint = os.environ.get(ENDPOINT_ENV, "").strip()
             if not endpoint:
