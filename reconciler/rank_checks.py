@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from .model import Match, QueueSpec, Rank, RankKey, Rule
 from .providers.base import Capabilities, SpecProblem
+from .providers.checks import rule_places
 
 
 def rank_problems(queue: QueueSpec, caps: Capabilities, service: str) -> list[SpecProblem]:
@@ -57,15 +58,12 @@ def _shared_outputs(ranks: tuple[Rank, ...]) -> Iterator[SpecProblem]:
 
 def _rule_indexes(queue: QueueSpec) -> list[tuple[int, Rule]]:
     """Each rule with its place in `rules:`, where ranks sit between them."""
-    taken = {r.index for r in queue.ranks}
-    free = (i for i in range(len(queue.rules) + len(queue.ranks)) if i not in taken)
-    return list(zip(free, queue.rules, strict=False))  # free places beyond the rules: none to pair
+    return [(i, rule) for i, rule in rule_places(queue) if isinstance(rule, Rule)]
 
 
 def wheres(queue: QueueSpec) -> list[tuple[int, Match]]:
     """Every rule's and rank's `where` with its place in `rules:` (for located errors)."""
-    return sorted([(i, rule.where) for i, rule in _rule_indexes(queue)]
-                  + [(rank.index, rank.where) for rank in queue.ranks], key=lambda pair: pair[0])
+    return [(i, rule.where) for i, rule in rule_places(queue)]
 
 
 def _reads_of_outputs(queue: QueueSpec) -> Iterator[SpecProblem]:

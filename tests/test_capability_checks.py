@@ -47,11 +47,11 @@ def test_a_service_without_a_writable_status_refuses_status_anywhere():
 def test_labels_are_true_or_null_and_one_is_not_true():
     q = queue(rule("r", {"tags": {"a": 1}}, {"tags": {"b": 1, "c": None, "d": True}}),
               submissions={"1": {"tags": {"e": "yes"}}})
-    assert capability_problems(q, LABELS, "wr") == [
-        SpecProblem("tag 'b': wr tags are labels, set with `true` (or a list `tags: [a, b]`) and removed with `null`",
-                    ("rules", 0, "set", "tags", "b")),
+    assert capability_problems(q, LABELS, "wr") == [  # in spec order (providers/checks.spots): where, then set
         SpecProblem("tag 'a': wr tags are labels; match them with `true` or `{exists: false}`",
                     ("rules", 0, "where", "tags", "a")),
+        SpecProblem("tag 'b': wr tags are labels, set with `true` (or a list `tags: [a, b]`) and removed with `null`",
+                    ("rules", 0, "set", "tags", "b")),
         SpecProblem("tag 'e': wr tags are labels, set with `true` (or a list `tags: [a, b]`) and removed with `null`",
                     ("submissions", "1", "tags", "e")),
     ]

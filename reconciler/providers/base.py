@@ -245,8 +245,9 @@ class Provider(ABC):
     @classmethod
     def check_queue(cls, queue: QueueSpec) -> builtins.list[SpecProblem]:
         """Offline checks of what this service would refuse (id syntax, key syntax,
-        value types); the status values of `capabilities.status` are checked by the
-        spec loader itself."""
+        value types), read from `checks.spots` (every id, status and tag the queue
+        names, at its place) rather than by walking rules and entries; the status
+        values of `capabilities.status` are checked by the spec loader itself."""
         return []
 
     @classmethod

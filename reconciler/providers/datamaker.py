@@ -52,6 +52,7 @@ from .base import (
     read_twice,
     url_option_schema,
 )
+from .checks import spots
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
@@ -177,19 +178,12 @@ class DatamakerProvider(GuardedService, Provider):
         problems: list[SpecProblem] = []
         if not _ID.fullmatch(queue.id):
             problems.append(SpecProblem(f"queue id {queue.id!r} is not a datamaker project id (digits only)", ("id",)))
-        for index, rule in enumerate(queue.rules):
-            for item_id in sorted(rule.where.ids or ()):
-                if not _ID.fullmatch(item_id):
-                    problems.append(_bad_id(item_id, ("rules", index, "where", "ids", item_id)))
-            for name in rule.where.tags:
-                problems += _name_problems(name, queue.lock_key, ("rules", index, "where", "tags", name))
-            for name in rule.set.tags:
-                problems += _name_problems(name, queue.lock_key, ("rules", index, "set", "tags", name))
-        for item_id, entry in queue.submissions.items():
-            if not _ID.fullmatch(item_id):
-                problems.append(_bad_id(item_id, ("submissions", item_id)))
-            for name in entry.tags:
-                problems += _name_problems(name, queue.lock_key, ("submissions", item_id, "tags", name))
+        for spot in spots(queue):
+            if spot.kind == "id" and not _ID.fullmatch(spot.value):
+                problems.append(SpecProblem(f"task id {spot.value!r} is not a datamaker task id (digits only)",
+                                            spot.path))
+            elif spot.kind == "tag":
+                problems += _name_problems(spot.key, queue.lock_key, spot.path)
         return problems
 
     def close(self) -> None:
@@ -638,10 +632,6 @@ def _may_carry(row: Mapping[str, Any], tag_id: int) -> bool:
 def _json_or_none(response: requests.Response) -> Any:
     body = error_body(response)
     return body if isinstance(body, (dict, list)) else {}
-
-
-def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
-    return SpecProblem(f"task id {item_id!r} is not a datamaker task id (digits only)", path)
 
 
 def _name_problems(name: str, lock_key: str, path: tuple[Any, ...]) -> list[SpecProblem]:

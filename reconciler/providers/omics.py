@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 from .. import http
 from ..answer_bounds import AnswerDeadline, AnswerRefused, expired, watching
 from ..http import shown_reason
-from ..model import Change, Item, ProviderConfig, QueueSpec, Setting, StatusRules
+from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from ..netcheck import check_endpoint, is_loopback, shown_url
 from .listed_fields import ListedFields
 from .base import (
@@ -50,6 +50,7 @@ from .base import (
     read_twice,
     url_option_schema,
 )
+from .checks import spots
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
@@ -304,22 +305,13 @@ class OmicsProvider(GuardedService, Provider):
                 ("id",),
             ))
         problems += [SpecProblem(p, ("lock", "tag")) for p in _key_problems(queue.lock_key, None)]
-        for index, rule in enumerate(queue.rules):
-            base: tuple[Any, ...] = ("rules", index)
-            for item_id in sorted(rule.where.ids or ()):
-                if not _ID.fullmatch(item_id):
-                    problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
-            for key, condition in rule.where.tags.items():
-                where = base + ("where", "tags", key)
-                problems += [SpecProblem(p, where) for p in _key_problems(key, queue.lock_key)]
-                if condition.equals is not None:
-                    problems += [SpecProblem(p, where) for p in _value_problems(key, condition.equals)]
-            problems += _assignment_problems(rule.set.tags, queue.lock_key, base + ("set", "tags"))
-        for item_id, entry in queue.submissions.items():
-            base = ("submissions", item_id)
-            if not _ID.fullmatch(item_id):
-                problems.append(_bad_id(item_id, base))
-            problems += _assignment_problems(entry.tags, queue.lock_key, base + ("tags",))
+        for spot in spots(queue):
+            if spot.kind == "id" and not _ID.fullmatch(spot.value):
+                problems.append(_bad_id(spot.value, spot.path))
+            elif spot.kind == "tag":
+                problems += [SpecProblem(p, spot.path) for p in _key_problems(spot.key, queue.lock_key)]
+                if spot.value is not None:
+                    problems += [SpecProblem(p, spot.path) for p in _value_problems(spot.key, spot.value)]
         return problems
 
     # ------------------------------------------------------------- reading
@@ -731,16 +723,6 @@ def _value_problems(key: str, value: tuple[Any, ...]) -> list[str]:
     if len(value[0]) > MAX_VALUE_CHARS:
         return [f"tag {key!r} has {len(value[0])} characters; AWS allows at most {MAX_VALUE_CHARS}"]
     return []
-
-
-def _assignment_problems(tags: Mapping[str, Setting], lock_key: str, base: tuple[Any, ...]) -> list[SpecProblem]:
-    problems = []
-    for key, setting in tags.items():
-        path = base + (key,)
-        problems += [SpecProblem(p, path) for p in _key_problems(key, lock_key)]
-        if setting.value is not None:
-            problems += [SpecProblem(p, path) for p in _value_problems(key, setting.value)]
-    return problems
 
 
 PROVIDER = OmicsProvider

@@ -49,6 +49,7 @@ from .base import (
     read_twice,
     url_option_schema,
 )
+from .checks import spots
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
 
 # Read-only task fields a `where: {item: …}` may test, from the task rows the listing
@@ -565,31 +566,12 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
     if queue.lock_key == "id":
         problems.append(SpecProblem("the lock key cannot be `id` (tasks.meta.update takes the task id there)",
                                     ("lock", "key")))
-    for index, rule in enumerate(queue.rules):
-        base = ("rules", index)
-        for item_id in sorted(rule.where.ids or ()):
-            if not _DIGITS.fullmatch(item_id):
-                problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
-        for key, condition in rule.where.tags.items():
-            if condition.equals is not None:
-                problems += _value_problems(key, condition.equals, base + ("where", "tags", key))
-        problems += _tag_problems(rule.set.tags, base + ("set", "tags"))
-    for item_id, entry in queue.submissions.items():
-        if not _DIGITS.fullmatch(item_id):
-            problems.append(_bad_id(item_id, ("submissions", item_id)))
-        problems += _tag_problems(entry.tags, ("submissions", item_id, "tags"))
-    return problems
-
-
-def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
-    return SpecProblem(f"task id {item_id!r} is not a Supervisely task id (digits only)", path)
-
-
-def _tag_problems(tags: Mapping[str, Any], base: tuple[Any, ...]) -> list[SpecProblem]:
-    problems = []
-    for key, setting in tags.items():
-        if setting.value is not None:
-            problems += _value_problems(key, setting.value, base + (key,))
+    for spot in spots(queue):
+        if spot.kind == "id" and not _DIGITS.fullmatch(spot.value):
+            problems.append(SpecProblem(f"task id {spot.value!r} is not a Supervisely task id (digits only)",
+                                        spot.path))
+        elif spot.kind == "tag" and spot.value is not None:
+            problems += _value_problems(spot.key, spot.value, spot.path)
     return problems
 
 

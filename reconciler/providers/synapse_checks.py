@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-from ..model import Assignment, QueueSpec, Scalar, Setting, scalar_kind
+from ..model import QueueSpec, Rule, Scalar, Setting, scalar_kind
 from .base import SpecProblem
+from .checks import rule_places, spots
 from .synapse_facts import (
     KEY_PATTERN,
     LONG_MAX,
@@ -35,39 +36,14 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
             f"queue id {queue.id!r} is not a Synapse evaluation id (digits only)", ("id",)
         ))
     problems += _lock_key_problems(queue.lock_key)
-    for index, rule in enumerate(queue.rules):
-        base: tuple[Any, ...] = ("rules", index)
-        for item_id in sorted(rule.where.ids or ()):
-            if not _ID.fullmatch(item_id):
-                problems.append(_bad_id(item_id, base + ("where", "ids", item_id)))
-        for key, condition in rule.where.tags.items():
-            where = base + ("where", "tags", key)
-            problems += _key_problems(key, queue.lock_key, where)
-            if condition.equals is not None:
-                problems += _value_problems(key, condition.equals, where)
-        problems += _assignment_problems(rule.set, queue.lock_key, base + ("set",))
-    for item_id, entry in queue.submissions.items():
-        base = ("submissions", item_id)
-        if not _ID.fullmatch(item_id):
-            problems.append(_bad_id(item_id, base))
-        problems += _assignment_problems(entry, queue.lock_key, base)
+    for spot in spots(queue):
+        if spot.kind == "id" and not _ID.fullmatch(spot.value):
+            problems.append(SpecProblem(f"submission id {spot.value!r} is not a Synapse id (digits only)", spot.path))
+        elif spot.kind == "tag":
+            problems += _key_problems(spot.key, queue.lock_key, spot.path)
+            if spot.value is not None:
+                problems += _value_problems(spot.key, spot.value, spot.path)
     problems += _key_count_problems(queue)
-    return problems
-
-
-def _bad_id(item_id: str, path: tuple[Any, ...]) -> SpecProblem:
-    return SpecProblem(f"submission id {item_id!r} is not a Synapse id (digits only)", path)
-
-
-def _assignment_problems(
-    assignment: Assignment, lock_key: str, base: tuple[Any, ...]
-) -> list[SpecProblem]:
-    problems = []
-    for key, setting in assignment.tags.items():
-        path = base + ("tags", key)
-        problems += _key_problems(key, lock_key, path)
-        if setting.value is not None:
-            problems += _value_problems(key, setting.value, path)
     return problems
 
 
@@ -131,7 +107,9 @@ def _key_count_problems(queue: QueueSpec) -> list[SpecProblem]:
     so an item can end up with every rule's keys plus its explicit entry's keys."""
     problems = []
     rule_keys: set[str] = {queue.lock_key}
-    for index, rule in enumerate(queue.rules):
+    for index, rule in rule_places(queue):
+        if not isinstance(rule, Rule):
+            continue  # a rank's outputs are not counted (as before): its keys are one or two
         before = len(rule_keys)
         rule_keys |= set(_written_keys(rule.set.tags))
         if before <= MAX_KEYS < len(rule_keys):
