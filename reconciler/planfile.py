@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
 from .fastschema import compile_predicate, inline_refs
-from .jsonload import JsonPath, located, parse
+from .jsonload import JsonPath, located, parse, path_text
 from .model import (
     Change,
     FieldChange,
@@ -354,10 +354,18 @@ class _Reader:
         `provider.endpoint`, never an option here, and is checked before apply opens it
         (Provider.for_plan), so `show` still prints a plan for a forbidden one."""
         where = ("provider", "options")
+
+        def place(path: JsonPath, message: str, *, key: bool = False) -> Located:
+            """At the option's value, named by what holds it when the key is the problem
+            (`provider.options: unknown field 'tag_key'`), as a spec's errors are."""
+            at = where + tuple(path)
+            error = located(self.display, self.text, at, message, name_path=False)
+            return Located(error.file, error.line, error.column, f"{path_text(at[:-1] if key else at)}: {message}")
+
         if "endpoint" in options:
-            raise self.fail(where + ("endpoint",), "unknown field 'endpoint' (a plan file records it as provider.endpoint)")
-        provider.checked_options(
-            options, lambda path, message, key=False: located(self.display, self.text, where + path, message))
+            raise place(("endpoint",), "unknown field 'endpoint' (a plan file records it as provider.endpoint)",
+                        key=True)
+        provider.checked_options(options, place)
 
     def evaluated_at(self, doc: dict[str, Any]) -> datetime | None:
         if "evaluated_at" not in doc:

@@ -52,7 +52,7 @@ def test_an_unknown_option_in_a_plan_file_is_refused_with_the_spec_wording(hosti
     result = run_cli("apply", "plan.json", "--auto-approve", env={"API_TOKEN": "t" * 20})
     assert result.code == 1
     assert result.err.splitlines() == [
-        f"error: plan.json:{line_of(path, 'tag_key')}:18: provider.options.tag_key: unknown field 'tag_key': "
+        f"error: plan.json:{line_of(path, 'tag_key')}:18: provider.options: unknown field 'tag_key': "
         "did you mean 'tags_key'? (allowed: endpoint, max_in_flight, tags_key)"]
     assert hostile.seen == []
 
@@ -66,9 +66,9 @@ def test_an_unknown_option_in_a_plan_file_is_refused_with_the_spec_wording(hosti
     ("supervisely", {"tags_key": "id"}, "provider.options.tags_key: expected a non-empty meta key other than `id`"),
     ("supervisely", {"max_in_flight": 4.0}, "provider.options.max_in_flight: expected an integer, got number"),
     ("synapse", {"endpoint": "https://elsewhere.example.org"},
-     "provider.options.endpoint: unknown field 'endpoint' (a plan file records it as provider.endpoint)"),
+     "provider.options: unknown field 'endpoint' (a plan file records it as provider.endpoint)"),
     ("workflow-results", {"apiToken": "x" * 20},
-     "provider.options.apiToken: secrets do not belong in provider options: remove 'apiToken' "
+     "provider.options: secrets do not belong in provider options: remove 'apiToken' "
      "(credentials come from the environment)"),
 ])
 def test_plan_file_options_are_checked_by_the_declaration(tmp_path, provider, options, message):
