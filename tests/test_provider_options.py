@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import run_cli
 
 import reconciler
-from reconciler.errors import ConfigError, UserError
+from reconciler.errors import ConfigError, Located, UserError
 from reconciler.model import Change, FieldChange, Plan, ProviderConfig, QueuePlan, Source
 from reconciler.planfile import dump_plan, load_plan
 from reconciler.providers import open_provider, open_provider_for_plan, provider_class, provider_types
@@ -109,7 +109,7 @@ def test_options_built_in_python_are_checked_before_anything_is_opened(hostile, 
     with pytest.raises(ConfigError) as caught:
         open_provider(ProviderConfig("supervisely", {"endpoint": hostile.url, "max_in_flight": 99}, str(tmp_path)))
     assert str(caught.value) == "supervisely provider: max_in_flight: must be at most 16, got 99"
-    assert caught.value.problems[0].file is None  # a message with no place in a file
+    assert caught.value.problems[0].file is None and not isinstance(caught.value, Located)  # no place in a file
     # a plan that never went through a plan file (revert builds one from its journal)
     plan = Plan("supervisely", hostile.url, "0" * 64, (), provider_options={"max_in_flight": True})
     with pytest.raises(ConfigError, match=r"^supervisely provider: max_in_flight: expected an integer, got boolean$"):

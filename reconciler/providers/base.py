@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Final, Generator, Iterable, Iterator, Literal, Mapping, Sequence
 
-from ..errors import ConfigError, Located, Problem, ProviderError, UserErrors
+from ..errors import ConfigError, ProviderError, UserError, UserErrors
 from ..jsonload import path_text
 from ..model import Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
 from ..netcheck import check_endpoint
@@ -299,24 +299,16 @@ class Provider(ABC):
         self.close()
 
 
-class OptionError(Located, ConfigError):
-    """A provider option its declaration refuses, from a source without positions: the
-    message names the option (`where: path: message`), and it is no place in a file."""
-
-    @property
-    def problems(self) -> tuple[Problem, ...]:
-        return (Problem(None, None, None, str(self)),)
-
-
 class _Named:
-    """The Locate of options without positions: `where: option: message`."""
+    """The Locate of options without positions: a ConfigError `where: option: message`
+    (no place in a file, so no Located: annotations and per-file caps ignore it)."""
 
     def __init__(self, where: str) -> None:
         self.where = where
 
-    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> Located:
+    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> UserError:
         named = path[:-1] if key else path  # a key's message names it already
-        return OptionError(self.where, None, None, f"{path_text(named)}: {message}" if named else message)
+        return ConfigError(f"{self.where}: {path_text(named)}: {message}" if named else f"{self.where}: {message}")
 
 
 # ------------------------------------------------------------------ compare guard

@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, cast
 
-from ..errors import Located
+from ..errors import UserError
 from ..secret_keys import is_secret_key
 
 if TYPE_CHECKING:
@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 
 class Locate(Protocol):
     """Places a message at the value `path` (inside the options) leads to, at its key
-    with `key` (an unknown or secret-named option)."""
+    with `key` (an unknown or secret-named option): a Located where the options have a
+    place in a file, else a UserError naming them."""
 
-    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> Located: ...
+    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> UserError: ...
 
 
-def option_errors(cls: type[Provider], options: Mapping[str, Any], locate: Locate) -> list[Located]:
+def option_errors(cls: type[Provider], options: Mapping[str, Any], locate: Locate) -> list[UserError]:
     """Every problem of `options` under `cls.options_schema`, each placed by `locate`;
     none for options the declaration accepts. A secret-named option (`token:`) is refused
     as the spec refuses one, its value never looked at: credentials come from the
@@ -42,7 +43,7 @@ def option_errors(cls: type[Provider], options: Mapping[str, Any], locate: Locat
     return errors + _worded(_validator(cls), data, locate)
 
 
-def _secret(key: str, locate: Locate) -> Located:
+def _secret(key: str, locate: Locate) -> UserError:
     from ..spec import _quoted
 
     return locate((key,), f"secrets do not belong in provider options: remove {_quoted(key)} "
@@ -72,7 +73,7 @@ def _validator(cls: type[Provider]) -> Any:
     return _validator_class()(_schema(cls))
 
 
-def _worded(validator: Any, data: Any, locate: Locate) -> list[Located]:
+def _worded(validator: Any, data: Any, locate: Locate) -> list[UserError]:
     """jsonschema's errors in the spec's words: spec.py's explanation, given `locate`
     where it expects a YAML file (it reads only `.data` and `.error`). When the wording
     moves to a module of its own (issue 28), this is that module's entry point."""
@@ -88,5 +89,5 @@ class _Placed:
     def __init__(self, data: Any, locate: Locate) -> None:
         self.data, self._locate = data, locate
 
-    def error(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> Located:
+    def error(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> UserError:
         return self._locate(tuple(path), message, key=key)
