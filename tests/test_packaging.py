@@ -56,7 +56,7 @@ def test_readme_installs_the_distribution_and_keeps_the_checkout_blocks():
     blocks = re.findall(r"^```sh\n(.*?)^```", readme, flags=re.S | re.M)
     assert blocks[0] == ("python3 -m venv .venv && .venv/bin/pip install -q . && "
                          ".venv/bin/reconciler plan examples/challenge/spec.yaml\n")
-    assert blocks[1] == "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q\n"
+    assert blocks[1] == "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q -n 2 --cov\n"
     assert f"pip install {NAME}" in readme and f"pip install '{NAME}[omics]'" in readme
 
 
