@@ -146,7 +146,7 @@ def test_workflow_command_line_parses(where, line):
 
 
 def test_workflows_cover_plan_comment_apply_and_drift():
-    """The workflows run reconciler through the action (action.yml; tests/test_action.py
+    """The workflows run reconciler through the action (action.yml; tests/distribution/test_action.py
     runs its steps): plan with a comment and the plan kept as an artifact, apply of that
     reviewed plan file, and a drift plan whose exit code 2 opens an issue. Updated
     deliberately when the workflows moved their command lines into the action."""

@@ -1,5 +1,5 @@
 """Transport guarantees of the Synapse provider that test_http.py (the session) and
-test_synapse_provider.py (the provider's errors) leave open: a bounded wait on a server
+providers/test_synapse.py (the provider's errors) leave open: a bounded wait on a server
 that never answers, TLS verification that really refuses an unknown certificate, plain
 http:// to a remote host refused offline, and malformed responses reported by the CLI as
 one line, never a traceback."""

@@ -1,7 +1,7 @@
 """Renderers: golden outputs for representative plans, escaping, the markdown cap.
 
 Regenerate the golden files after an intended change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py` and review the diff.
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render/test_render.py` and review the diff.
 """
 from __future__ import annotations
 
