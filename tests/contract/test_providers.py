@@ -7,7 +7,6 @@ Each provider joins through one backend module in tests/backends/ (NAMES there).
 """
 from __future__ import annotations
 
-import importlib
 import re
 import threading
 import time
@@ -25,12 +24,6 @@ from reconciler.providers.base import Provider, gather
 from reconciler.providers.guarded import REREAD_FAILED, UNCONFIRMED
 
 EVERYTHING = Safety(max_change_percent=100.0)
-
-
-@pytest.fixture(params=NAMES)
-def backend(request, make_sandbox, tmp_path, monkeypatch) -> Backend:
-    module = importlib.import_module(f"backends.{request.param}")
-    return module.Backend(make_sandbox, tmp_path, monkeypatch)
 
 
 def every_backend(slow: frozenset[str] = frozenset(), known_failing: dict[str, str] | None = None) -> pytest.MarkDecorator:

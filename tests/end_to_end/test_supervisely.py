@@ -117,39 +117,6 @@ def test_validate_refuses_bad_values_at_their_line_and_sends_nothing(make_sandbo
 
 
 @pytest.mark.slow
-def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
-    import os
-    import subprocess
-    import sys
-    import time
-
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 400)])
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(write_spec(tmp_path, sb.url).read_text().replace("where: {status: finished}", "where: {}"))
-    env = dict(os.environ, API_TOKEN=sb.token, HOME=str(tmp_path))
-    # the plan's listing, the guard's re-read and 80 write calls are served, then every
-    # later request is held until the client is dead: a kill at a known point
-    sb.faults.hold_after(82)
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(sb.request_log()) < 82 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)  # the client has its next calls in flight, held by the sandbox
-    proc.kill()
-    proc.wait(timeout=30)
-    sb.faults.release()  # the held calls reach a closed connection; they may still land
-    time.sleep(0.5)
-    written = sum(sb.service.store.get(f"tasks:{WS}", str(FIRST + n))["status"] == "stopped" for n in range(400))
-    assert 0 < written < 400  # really interrupted
-    again = run_cli("apply", spec, "--auto-approve", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)})
-    assert again.code == 0, again.err + again.out
-    ok = collections.Counter(r["path"].rsplit("/", 1)[-1] for r in sb.request_log() if r["status"] == 200)
-    assert ok["tasks.status.update"] == 400 and ok["tasks.meta.update"] == 400  # each call landed once
-    assert run_cli("plan", spec, "--detailed-exitcode", env={"API_TOKEN": sb.token, "HOME": str(tmp_path)}).code == 0
-
-
-@pytest.mark.slow
 def test_a_thousand_tasks_without_workspace_id_plan_and_apply_and_no_session_token_shows(make_sandbox, tmp_path, env):
     """The fake in its realistic mode (list rows without workspaceId, a deep-merging
     meta update, app tasks with a meta.sessionToken): every command's output and every

@@ -196,39 +196,6 @@ def test_no_endpoint_and_no_token_are_one_clear_line_each(make_sandbox, monkeypa
            "WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT" in result.err
 
 
-@pytest.mark.slow
-def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, monkeypatch, tmp_path):
-    """The sandbox serves the plan's reads, the first re-read and the first PUT of 100,
-    then holds the next request until the client is dead: a kill at a known point,
-    whatever the timing."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    sb = served(make_sandbox, monkeypatch, 250)
-    spec = write_spec(tmp_path)
-    written = count_writes(sb)
-    reads = math.ceil(250 / 100) + 2  # count, pages, the listing's closing id read
-    sb.faults.hold_after(reads + 2)
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
-                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(sb.request_log()) < reads + 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)  # the client sends its next request, which the sandbox holds
-    proc.kill()  # SIGKILL: no cleanup, no report
-    proc.wait(timeout=30)
-    sb.faults.release()
-    time.sleep(0.3)
-    assert written.total() == 100  # exactly the first PUT landed
-    again = run_cli("apply", spec, "--auto-approve")
-    assert again.code == 0, again.out + again.err
-    assert "150 applied" in again.out
-    assert set(written) == {d["id"] for d in sb.store.all(PIPELINE)} and max(written.values()) == 1
-    assert run_cli("plan", spec, "--detailed-exitcode").code == 0
-
-
 def test_where_item_reads_work_fields_from_the_same_listing(make_sandbox, monkeypatch, tmp_path):
     """Issue 23: `creation`, `site`, `user`, `event` come from the /view pages the plan
     reads anyway (projected only when a rule reads one): no request per work."""

@@ -569,40 +569,6 @@ def test_cli_validate_refuses_statuses_other_than_cancelled(sb, tmp_path):
     assert result.code == 1 and "spec.yaml:8:" in result.err + result.out
 
 
-@pytest.mark.slow
-def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(make_sandbox, tmp_path):
-    """The first TagResource is served, every later request is held until the client is
-    dead: a kill at a known point, whatever the timing."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 60)])
-    spec = write_spec(tmp_path, sb, "    rules:\n      - name: own\n        where: {}\n"
-                                          "        set: {tags: {owner: lab}}\n")
-    sb.faults.hold_after(1, path_contains="/tags/")
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
-                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-
-    def tagged() -> list[int]:
-        return [r["status"] for r in sb.request_log() if r["method"] == "POST" and "/tags/" in r["path"]]
-
-    while not tagged() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)  # the client's next calls are in flight, held by the sandbox
-    proc.kill()
-    proc.wait(timeout=30)
-    sb.faults.release()
-    time.sleep(0.5)
-    assert 1 <= tagged().count(204) < 60  # really interrupted
-    again = run_cli("apply", spec, "--auto-approve")
-    assert again.code == 0, again.out + again.err
-    assert tagged().count(204) == 60  # one TagResource per batch in all: none written twice
-    assert run_cli("plan", spec, "--detailed-exitcode").code == 0
-
-
 # ----------------------------------------------------------------- two hosts (issue 20)
 def test_a_non_loopback_endpoint_without_tags_endpoint_is_refused_at_its_line(tmp_path):
     spec = tmp_path / "spec.yaml"
