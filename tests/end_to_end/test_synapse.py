@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from cli_helpers import run_cli
+from serve_process import serving
 
 QUEUE = "9615000"
 
@@ -57,26 +54,10 @@ def read_status(url: str, token: str, sub_id: str) -> dict:
 @pytest.fixture
 def served(tmp_path):
     """`reconciler serve --synthetic 9615000:1000` as a real separate process."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--token", "e2e-token",
-         "--synthetic", f"{QUEUE}:1000", "--db", str(tmp_path / "sandbox.db"),
-         "--log-requests", str(tmp_path / "requests.jsonl")],
-        stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-            match = re.search(r"(http://127\.0\.0\.1:\d+/repo/v1)", line)
-            url = match.group(1) if match else None
-        assert url, "the sandbox did not announce its URL"
-        yield url, "e2e-token", tmp_path / "requests.jsonl"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serving("--port", "0", "--token", "e2e-token", "--synthetic", f"{QUEUE}:1000",
+                 "--db", str(tmp_path / "sandbox.db"), "--log-requests", str(tmp_path / "requests.jsonl")) as sandbox:
+        assert sandbox.url.endswith("/repo/v1")
+        yield sandbox.url, "e2e-token", tmp_path / "requests.jsonl"
 
 
 def test_plan_apply_plan_on_a_served_sandbox(served, tmp_path):

@@ -8,6 +8,7 @@ import json
 from builders import item, queue, rule
 from cli_helpers import live_item as live
 from cli_helpers import run_cli
+from serve_process import serving
 
 from reconciler.diff import rediff
 from reconciler.store import Store, Update
@@ -464,21 +465,14 @@ def test_serve_port_0_writes_its_url_to_url_file(tmp_path):
     import requests
 
     url_file = tmp_path / "url"
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "serve", "--token", "t", "--port", "0",
-                             "--synthetic", "9615000:2", "--url-file", str(url_file)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not url_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = url_file.read_text().strip()
+    with serving("--token", "t", "--port", "0", "--synthetic", "9615000:2", "--url-file", str(url_file),
+                 stdout=subprocess.DEVNULL, deadline=30) as served:
+        url = url_file.read_text().strip()  # written before the announcement
         assert re.fullmatch(r"http://127\.0\.0\.1:[0-9]+/repo/v1", url) and not url.endswith(":0/repo/v1")
+        assert url == served.url
         answer = requests.get(f"{url}/evaluation/submission/9700001/status",
                               headers={"Authorization": "Bearer t"}, timeout=10)
         assert answer.status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_a_failing_plan_is_not_saved_and_says_so(example, tmp_path):

@@ -4,15 +4,12 @@ and the harness options."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import re
 
 import pytest
 import requests
 
 from datamaker_helpers import headers, tag_ids
+from serve_process import serving
 
 PROJECT = "7"
 
@@ -170,26 +167,11 @@ def test_db_persists_the_state_across_restarts(make_sandbox, tmp_path):
 
 
 def test_serve_service_datamaker_runs_as_a_process(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "serve", "--service", "datamaker", "--port", "0",
-         "--token", "proc-token", "--synthetic", f"{PROJECT}:5"],
-        stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline, url = time.monotonic() + 30, None
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-            match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-            url = match.group(1) if match else None
-        assert url, "the sandbox did not announce its URL"
-        got = requests.get(f"{url}/sdk/tasks/", params={"project": PROJECT},
+    with serving("--service", "datamaker", "--port", "0", "--token", "proc-token",
+                 "--synthetic", f"{PROJECT}:5", deadline=30) as served:
+        got = requests.get(f"{served.url}/sdk/tasks/", params={"project": PROJECT},
                            headers={"Synapse-Access-Token": "Token proc-token"}, timeout=10)
         assert got.json()["count"] == 5
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_cursor_pages_carry_no_count_and_follow_next_newest_first(dm):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ import pytest
 import requests
 
 from reconciler.sandbox import SandboxConfig, start
+from serve_process import serving
 from store_rows import queue_token
 
 SEED = {
@@ -589,38 +589,26 @@ def test_sandbox_files_live_where_configured(sb, tmp_path):
 def test_serve_forever_prints_its_url_and_stops_cleanly_on_interrupt(tmp_path):
     script = ("from reconciler.sandbox import SandboxConfig, serve_forever\n"
               "serve_forever(SandboxConfig(token='t', synthetic=[('1', 2)]))\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
-    try:
-        line = proc.stderr.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+/repo/v1) \(store: (.+)\)", line)
-        assert match, line
+    with serving(command=[sys.executable, "-c", script], stop=signal.SIGINT,
+                 cwd=Path(__file__).resolve().parents[2]) as served:
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+/repo/v1) \(store: (.+)\)", served.line)
+        assert match, served.line
         url, db = match.group(1), Path(match.group(2))
         response = requests.get(url + "/evaluation/1/submission/status/all",
                                 headers={"Authorization": "Bearer t"}, timeout=5)
         assert len(response.json()["results"]) == 2
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+    assert served.proc.returncode == 0, served.stderr
     assert not db.exists()
 
 
 def test_serve_deletes_its_temporary_store_on_sigterm_too(tmp_path):
     """A service manager or `kill` stops the sandbox with SIGTERM, not Ctrl-C; the
     temporary store must go all the same (docs/sandbox.md)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "serve", "--token", "t", "--port", "0",
-         "--synthetic", "1:2"],
-        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        line = proc.stderr.readline()
-        match = re.search(r"\(store: (.+)\)", line)
-        assert match, line
+    with serving("--token", "t", "--port", "0", "--synthetic", "1:2", stop=signal.SIGTERM,
+                 cwd=Path(__file__).resolve().parents[2]) as served:
+        match = re.search(r"\(store: (.+)\)", served.line)
+        assert match, served.line
         db = Path(match.group(1))
         assert db.exists()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        stderr = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 0, stderr
+    assert served.proc.returncode == 0, served.stderr
     assert not db.exists() and not db.parent.exists()

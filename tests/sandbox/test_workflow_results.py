@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
 
 from conftest import SANDBOX_TOKEN
+from serve_process import serving
 from reconciler.errors import UserError
 from reconciler.sandbox.workflow_results import MAX_WORK_BYTES
 
@@ -204,28 +202,14 @@ def test_synthetic_pipeline_names_and_seed_are_checked(make_sandbox, tmp_path):
 
 @pytest.mark.slow
 def test_serve_command_runs_the_fake_with_lock_refusal_off(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "serve", "--service", "workflow-results", "--port", "0",
-         "--token", "serve-token", "--synthetic", f"{PIPELINE}:2", "--no-lock-refusal"],
-        stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        url, deadline = None, time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                break
-            match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-            url = match.group(1) if match else None
-        assert url, "the sandbox did not announce its URL"
+    with serving("--service", "workflow-results", "--port", "0", "--token", "serve-token",
+                 "--synthetic", f"{PIPELINE}:2", "--no-lock-refusal") as served:
+        url = served.url
         h = {"x-access-token": "serve-token"}
         w = requests.post(url + "/view", json={"query": {"pipeline": PIPELINE}}, headers=h, timeout=10).json()[0]
         locked = {**w, "results": {"locked": True}}
         for _ in range(2):
             assert requests.put(url + "/results", json=[locked], headers=h, timeout=10).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_quirks_no_auth_and_falsy_put_answers(make_sandbox):
