@@ -283,12 +283,6 @@ def test_checks_refuse_bad_ids_and_the_lock_tag_used_as_a_tag():
     }
 
 
-def test_capabilities_declare_labels_no_status_and_an_advisory_tag_lock():
-    caps = DatamakerProvider.capabilities
-    assert caps.label_tags and caps.lock_option == "tag" and caps.status.values == ()
-    assert caps.guard == "compare" and not caps.atomic_batches
-
-
 # ------------------------------------------- what the real service does (issue 20, 29)
 def sdk_task_reads(sb, since: int = 0) -> list[dict]:
     return [r for r in sb.request_log()[since:] if r["path"] == "/sdk/tasks/"]
