@@ -80,3 +80,10 @@ def big_plan(n: int = 2_000) -> Plan:
         for i in range(n)
     )
     return Plan("synapse", ENDPOINT, DIGEST, (QueuePlan("9615002", n * 2, changes, Safety(100)),))
+
+
+def field_plan(value: object, item_id: str = "9700001", queue_id: str = "9615000") -> Plan:
+    """One change setting tag `note` to `value`: what a renderer must show safely."""
+    changed = change(item_id, "RECEIVED", FieldChange("tags.note", None, (value,), Source("spec.yaml", 7)))
+    return Plan("local", "db", "d", (QueuePlan(queue_id, 1, (changed,)),))
+

@@ -48,19 +48,6 @@ def test_json_format_prints_only_the_plan_document(example):
     assert document["summary"]["change"] > 0
 
 
-def test_apply_without_a_terminal_refuses_and_writes_nothing(example):
-    result = run_cli("apply", example)
-    assert result.code == 1
-    assert "refusing to apply without confirmation" in result.err
-    assert run_cli("plan", example, "--detailed-exitcode").code == 2
-
-
-def test_apply_asks_for_yes(example, monkeypatch):
-    monkeypatch.setattr("reconciler.commands.apply._confirm", lambda: None)  # a terminal answering yes
-    assert run_cli("apply", example).code == 0
-    assert run_cli("plan", example, "--detailed-exitcode").code == 0
-
-
 def test_invalid_spec_is_one_located_line_and_exit_1(tmp_path):
     bad = tmp_path / "spec.yaml"
     bad.write_text("version: 1\nqueues:\n  - id: '1'\n    bogus: true\n")

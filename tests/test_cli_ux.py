@@ -107,26 +107,11 @@ def test_terraform_single_dash_spellings_get_a_did_you_mean(example, typed, mean
     assert "No such option: -a" not in result.err and "No such option: -d" not in result.err
 
 
-# ------------------------------------------------------ prompt, help and docs
+# ------------------------------------------------------------------------ docs
+# (the apply prompt, its help, apply --only and a stale saved plan: tests/commands/test_apply.py)
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.mark.parametrize("answer", ["", "no\n"])
-def test_end_of_input_or_no_at_the_prompt_cancels_cleanly(example, monkeypatch, answer):
-    monkeypatch.setattr("reconciler.commands.apply.stdin_is_terminal", lambda: True)
-    result = run_cli("apply", example, input=answer)  # "": Ctrl-D, end of input
-    assert result.code == 1
-    assert "error: apply cancelled; nothing was written" in result.err
-    assert "Aborted" not in result.err
-    assert run_cli("plan", example, "--detailed-exitcode").code == 2
-
-
-def test_apply_help_documents_only_its_own_exit_codes():
-    helped = run_cli("apply", "--help")
-    assert helped.code == 0 and "Exit codes" in helped.out
-    assert "detailed-exitcode" not in helped.out
 
 
 def test_docs_stand_on_their_own():
@@ -138,37 +123,6 @@ def test_docs_stand_on_their_own():
             assert needle not in text, f"{page.name} refers to {needle}"
     helps = [run_cli(*cmd, "--help").out for cmd in ([], ["plan"], ["apply"], ["show"], ["export"], ["validate"])]
     assert not any("DESIGN" in h or "shared/" in h for h in helps)
-
-
-# ------------------------------------------------------------------ apply --only
-def test_apply_only_changes_just_the_named_items(example):
-    applied = run_cli("apply", example, "--only", "9700003,9700004", "--auto-approve")
-    assert applied.code == 0, applied.err
-    assert "9700005" not in applied.out
-    assert run_cli("plan", example, "--only", "9700003,9700004", "--detailed-exitcode").code == 0
-    assert run_cli("plan", example, "--only", "9700005", "--detailed-exitcode").code == 2
-
-
-def test_apply_only_refuses_a_plan_file(example, tmp_path):
-    plan_file = tmp_path / "plan.json"
-    assert run_cli("plan", example, "-o", plan_file).code == 0
-    result = run_cli("apply", plan_file, "--only", "9700003", "--auto-approve")
-    assert result.code == 1
-    assert "--only" in result.err and "plan --only" in result.err
-    assert run_cli("plan", example, "--detailed-exitcode").code == 2
-
-
-# ------------------------------------------------------------- stale saved plan
-def test_a_partly_stale_plan_file_says_to_plan_again(example, tmp_path):
-    reviewed = tmp_path / "reviewed.json"
-    assert run_cli("plan", example, "-o", reviewed).code == 0
-    example.write_text(example.read_text().replace('"9700004": {status: INVALID', '"9700004": {status: REJECTED'))
-    assert run_cli("apply", example, "--only", "9700004", "--auto-approve").code == 0
-    stale = run_cli("apply", reviewed, "--auto-approve")
-    assert stale.code == 1 and "1 stale" in stale.out
-    assert "run `reconciler plan` again to review the new state of the 1 stale item" in stale.out
-    as_json = run_cli("apply", reviewed, "--auto-approve", "--format", "json")
-    assert "run `reconciler plan` again" in as_json.err
 
 
 # ------------------------------------------------------------ counts and legend
@@ -200,15 +154,6 @@ def test_plan_and_show_say_which_service_and_tool_made_the_plan(example, tmp_pat
     assert run_cli("show", tmp_path / "plan.json").out.splitlines()[0] == saved
     assert f"`{saved}`" in run_cli("show", tmp_path / "plan.json", "--format", "markdown").out
     assert f"local:{store}" in run_cli("plan", example, "--format", "markdown").out
-
-
-def test_the_apply_prompt_is_preceded_by_the_target_service(example, tmp_path, monkeypatch):
-    monkeypatch.setattr("reconciler.commands.apply.stdin_is_terminal", lambda: True)
-    assert run_cli("plan", example, "-o", tmp_path / "plan.json").code == 0
-    for target in (example, tmp_path / "plan.json"):
-        result = run_cli("apply", target, input="no\n")
-        assert result.code == 1
-        assert result.out.startswith("Plan for local at local:"), result.out
 
 
 # --------------------------------------------------------------- failing plans

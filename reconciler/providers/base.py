@@ -12,13 +12,15 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Final, Generator, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Iterable, Iterator, Literal, Mapping, Sequence
 
-from ..errors import ConfigError, ProviderError, UserError, UserErrors
+from ..errors import ConfigError, Located, ProviderError, UserError, UserErrors
 from ..jsonload import path_text
 from ..model import Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, encode_tags, same_tag_value
 from ..netcheck import check_endpoint
-from .options import Locate
+
+if TYPE_CHECKING:
+    from ..schema_wording import Locate
 
 Progress = Callable[[int], None]  # called with the number of items just read or written
 Guard = Literal["etag", "compare"]
@@ -234,10 +236,12 @@ class Provider(ABC):
         max_in_flight: expected an integer, got string")."""
         from .options import option_errors
 
-        if where is None or isinstance(where, str):
-            errors = option_errors(cls, options, _Named(where or f"{cls.type} provider"))
+        errors: builtins.list[UserError]
+        if where is None or isinstance(where, str):  # no place in a file: no Located
+            name = where or f"{cls.type} provider"
+            errors = [ConfigError(f"{name}: {e.message}") for e in option_errors(cls, options, _named)]
         else:
-            errors = option_errors(cls, options, where)
+            errors = list(option_errors(cls, options, where))
         if errors:
             raise errors[0] if len(errors) == 1 else UserErrors(errors)
         return options
@@ -299,16 +303,11 @@ class Provider(ABC):
         self.close()
 
 
-class _Named:
-    """The Locate of options without positions: a ConfigError `where: option: message`
-    (no place in a file, so no Located: annotations and per-file caps ignore it)."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> UserError:
-        named = path[:-1] if key else path  # a key's message names it already
-        return ConfigError(f"{self.where}: {path_text(named)}: {message}" if named else f"{self.where}: {message}")
+def _named(path: tuple[Any, ...], message: str, *, key: bool = False) -> Located:
+    """The Locate of options without positions: the message after the option's name
+    (`max_in_flight: expected an integer`); a key's message names the key already."""
+    named = path[:-1] if key else path
+    return Located("", None, None, f"{path_text(named)}: {message}" if named else message)
 
 
 # ------------------------------------------------------------------ compare guard

@@ -13,41 +13,29 @@ finds in the environment).
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, cast
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..errors import UserError
+from ..errors import Located
+from ..schema_wording import Locate, located_errors, quoted, yaml_validator_class
 from ..secret_keys import is_secret_key
 
 if TYPE_CHECKING:
     from .base import Provider
 
 
-class Locate(Protocol):
-    """Places a message at the value `path` (inside the options) leads to, at its key
-    with `key` (an unknown or secret-named option): a Located where the options have a
-    place in a file, else a UserError naming them."""
-
-    def __call__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> UserError: ...
-
-
-def option_errors(cls: type[Provider], options: Mapping[str, Any], locate: Locate) -> list[UserError]:
-    """Every problem of `options` under `cls.options_schema`, each placed by `locate`;
-    none for options the declaration accepts. A secret-named option (`token:`) is refused
-    as the spec refuses one, its value never looked at: credentials come from the
-    environment, never from a spec or a plan file."""
-    errors = [_secret(key, locate) for key in options if is_secret_key(key)]
+def option_errors(cls: type[Provider], options: Mapping[str, Any], locate: Locate) -> list[Located]:
+    """Every problem of `options` under `cls.options_schema`, each placed by `locate`
+    (schema_wording's words); none for options the declaration accepts. A secret-named
+    option (`token:`) is refused as the spec refuses one, its value never looked at:
+    credentials come from the environment, never from a spec or a plan file."""
+    errors = [locate((key,), f"secrets do not belong in provider options: remove {quoted(key)} "
+                             "(credentials come from the environment)", key=True)
+              for key in options if is_secret_key(key)]
     data = {k: v for k, v in options.items() if not is_secret_key(k)}
-    # a float goes to jsonschema, which alone refuses 4.0 as an integer (spec.py's rule)
+    # a float goes to jsonschema, which alone refuses 4.0 as an integer (as for specs)
     if not any(isinstance(v, float) for v in data.values()) and _accepts(cls)(data):
         return errors
-    return errors + _worded(_validator(cls), data, locate)
-
-
-def _secret(key: str, locate: Locate) -> UserError:
-    from ..spec import _quoted
-
-    return locate((key,), f"secrets do not belong in provider options: remove {_quoted(key)} "
-                          "(credentials come from the environment)", key=True)
+    return errors + located_errors(_validator(cls), data, locate)
 
 
 @cache
@@ -68,26 +56,4 @@ def _accepts(cls: type[Provider]) -> Callable[[Any], bool]:
 
 @cache
 def _validator(cls: type[Provider]) -> Any:
-    from ..spec import _validator_class
-
-    return _validator_class()(_schema(cls))
-
-
-def _worded(validator: Any, data: Any, locate: Locate) -> list[UserError]:
-    """jsonschema's errors in the spec's words: spec.py's explanation, given `locate`
-    where it expects a YAML file (it reads only `.data` and `.error`). When the wording
-    moves to a module of its own (issue 28), this is that module's entry point."""
-    from ..spec import _explain, _typo_fixes
-
-    errors = list(validator.iter_errors(data))
-    typos = _typo_fixes(errors, validator.schema)
-    placed = cast(Any, _Placed(data, locate))  # duck-types spec._File (its .data and .error)
-    return [e for error in errors for e in _explain(error, placed, validator.schema, typos)]
-
-
-class _Placed:
-    def __init__(self, data: Any, locate: Locate) -> None:
-        self.data, self._locate = data, locate
-
-    def error(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> UserError:
-        return self._locate(tuple(path), message, key=key)
+    return yaml_validator_class()(_schema(cls))
