@@ -87,7 +87,7 @@ class Service:
     # operations the official way sends a fixed number of times whatever N (a lookup of
     # the project's tags): not scaled up when a sample is extrapolated
     once: frozenset[str] = frozenset()
-    # more `serve` options this fake needs (omics: --one-host, as the official loop has one URL)
+    # more `serve` options this fake needs (omics: --quirk one-host, as the official loop has one URL)
     serve_args: tuple[str, ...] = ()
 
 
