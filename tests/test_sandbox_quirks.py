@@ -2,6 +2,8 @@
 (QUIRKS), which the help, the errors and the in-process sandbox all read."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cli_helpers import run_cli
 
@@ -62,3 +64,11 @@ def test_the_in_process_sandbox_reads_the_same_declaration(make_sandbox):
     with pytest.raises(UserError, match=r"^--quirk one-host=1: expected no value \(the omics sandbox's quirks: one-host\)$"):
         make_sandbox(service="omics", quirks={"one-host": "1"})
 
+
+
+def test_docs_have_a_row_for_every_quirk():
+    """docs/sandbox.md: one table of quirks per service, a row per declared quirk."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "sandbox.md").read_text(encoding="utf-8")
+    for declared in DECLARED.values():
+        for quirk in declared:
+            assert f"| `{quirk.usage().replace('|', chr(92) + '|')}` |" in docs, quirk.name
