@@ -11,6 +11,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -21,7 +22,8 @@ from .faults import Faults
 from .harness import FakeService, Harness
 from .quirks import Quirk, resolve
 
-# `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
+# `serve --service TYPE`: the module of each fake, each exposing build(config, faults,
+# quirks) and QUIRKS, the declaration of its `--quirk` switches (quirks.py).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
     "datamaker": "reconciler.sandbox.datamaker",
@@ -170,18 +172,32 @@ def _close(servers: Sequence[BaseWSGIServer], app: Harness, config: SandboxConfi
         shutil.rmtree(Path(store.path).parent, ignore_errors=True)
 
 
-def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
+def build_fake(config: SandboxConfig) -> FakeService:
+    """The fake of `config.service` built in this process without serving it (a benchmark
+    prepares its store this way), its quirks read as `serve` reads them."""
+    module, quirks = _fake_module(config)
+    fake: FakeService = module.build(config, Faults(), quirks)
+    return fake
+
+
+def _fake_module(config: SandboxConfig) -> tuple[ModuleType, dict[str, Any]]:
+    """The fake's module and its quirks' values: everything wrong with the config that
+    can be said before a port is taken or a store made."""
     if not config.token:
         raise UserError("the sandbox needs a token (clients must send it with every request)")
     if config.service not in SERVICES:
         near = suggest(config.service, SERVICES, ignore_case=True)
         hint = f"did you mean {near!r}? " if near else ""
         raise UserError(f"unknown sandbox service {config.service!r}: {hint}(known: {', '.join(sorted(SERVICES))})")
+    module = importlib.import_module(SERVICES[config.service])
+    return module, resolve(config.service, module.QUIRKS, config.quirks)
+
+
+def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
+    module, quirks = _fake_module(config)
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
-    module = importlib.import_module(SERVICES[config.service])
-    quirks = resolve(config.service, module.QUIRKS, config.quirks)
     listeners = [_listen(config.host, config.port)]
     servers: list[BaseWSGIServer] = []
     app: Harness | None = None
