@@ -6,7 +6,7 @@ tags (accepted, locked, rejected, scored).
 
 The SDK's way (`synapse-sdk` 2026.2.17, which needs Python 3.12 and so cannot be
 installed here): its exact wire calls, replayed with plain `requests` as
-tests/test_datamaker_sdk_wire.py does: `list_task_tags(project)` for the tag id,
+tests/sandbox/test_datamaker_sdk_wire.py does: `list_task_tags(project)` for the tag id,
 `list_tasks(project, list_all=True)` for the task ids and `list_tasks(project,
 tags=<scored>, fields=id)` for who has it already (`page_size=100` on the first request,
 then DRF's `next` links), then one `set_tags_tasks({"ids": [task], "tags": [scored]})`

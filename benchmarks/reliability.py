@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import tempfile
 from reconciler.sandbox import SandboxConfig, start
 from cli_helpers import run_cli
-from test_synapse_end_to_end import write_spec
+from end_to_end.test_synapse import write_spec
 for faults in ({"fail_rate": 0.1, "drop_rate": 0.05, "random_seed": 7}, {"fail_rate": 0.2, "drop_rate": 0.1, "random_seed": 7}, {"max_concurrent": 1, "max_per_minute": 600}):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

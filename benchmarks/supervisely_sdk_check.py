@@ -27,7 +27,7 @@ def main() -> int:
     import requests
     import supervisely as sly
 
-    wire = []  # what the SDK sends, for tests/test_supervisely_sandbox.py's replay
+    wire = []  # what the SDK sends, for tests/sandbox/test_supervisely.py's replay
     real_post = requests.post
 
     def recording_post(url, *args, **kwargs):

@@ -8,7 +8,7 @@ which must survive.
 The SDK's way (`supervisely` 6.74.51): `api.task.get_list(workspace)`, then per task
 `api.task.update_status(id, STOPPED)` and `api.task.update_meta(id, {...meta, tags})`.
 The SDK is too heavy for CI (about 800 MB installed), so its exact wire calls are
-replayed with plain `requests`, as `tests/test_supervisely_sandbox.py` checks them
+replayed with plain `requests`, as `tests/sandbox/test_supervisely.py` checks them
 against a recording of the real SDK (benchmarks/supervisely_sdk_check.py): one
 `requests.post` per call (module-level, no session, as the SDK's `Api.post` does), the
 first `tasks.list` page without `page`/`per_page`, then pages 2.. with the answer's

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
 from .fastschema import compile_predicate, inline_refs
-from .jsonload import JsonPath, located, parse
+from .jsonload import JsonPath, all_positions, located, parse, path_text
 from .model import (
     Change,
     FieldChange,
@@ -37,6 +37,7 @@ from .model import (
     to_scalar,
 )
 from .notes import SpecWarning
+from .schema_wording import located_errors
 from .secret_keys import without_secrets
 
 FORMAT_VERSION = 1
@@ -269,30 +270,37 @@ def _fast_accepts() -> Callable[[Any], bool]:
 
 
 def _check_schema(doc: Any, text: str, display: str) -> None:
+    """Every schema violation (the first MAX_SCHEMA_ERRORS), in the spec's words
+    (schema_wording.py), at its line and column and named by its JSON path."""
     if _fast_accepts()(doc):
         return
-    errors = list(islice(_validator().iter_errors(doc), MAX_SCHEMA_ERRORS + 1))
+    validator = _validator()
+    errors = list(islice(validator.iter_errors(doc), MAX_SCHEMA_ERRORS + 1))
     if not errors:
         return
-    found = [
-        located(display, text, tuple(e.absolute_path), _schema_message(e))
-        for e in errors[:MAX_SCHEMA_ERRORS]
-    ]
+    found = located_errors(validator, doc, _Locator(display, text), errors=errors[:MAX_SCHEMA_ERRORS])
     found.sort(key=lambda e: (e.line or 0, e.column or 0))
     if len(errors) > MAX_SCHEMA_ERRORS:
         found.append(Located(display, None, None, f"(only the first {MAX_SCHEMA_ERRORS} schema errors are shown)"))
     raise found[0] if len(found) == 1 else UserErrors(list(found))
 
 
-def _schema_message(error: Any) -> str:
-    description = error.schema.get("description") if isinstance(error.schema, dict) else None
-    if error.validator in ("anyOf", "oneOf") and description:
-        message = f"{_short_json(error.instance)} is not {description}"
-    else:
-        message = error.message
-    if len(message) > 300:
-        message = message[:299] + "…"
-    return message
+class _Locator:
+    """schema_wording's `locate` for a plan file: a value's message at the value, a
+    key's (an unknown field) at the key, each named by the path of what holds it."""
+
+    def __init__(self, display: str, text: str) -> None:
+        self.display, self.text = display, text
+        self.keys: dict[JsonPath, tuple[int, int]] | None = None  # found on the first key error
+
+    def __call__(self, path: tuple, message: str, *, key: bool = False) -> Located:
+        if not key:
+            return located(self.display, self.text, path, message)
+        if self.keys is None:
+            self.keys = all_positions(self.text)[1]
+        where = path_text(path[:-1])
+        line, column = self.keys.get(path, (None, None))
+        return Located(self.display, line, column, f"{where}: {message}" if where else message)
 
 
 def _short_json(value: Any) -> str:

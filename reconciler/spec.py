@@ -2,9 +2,9 @@
 
 Every problem is reported at its file:line:column, and as many as can be found at once:
 all schema violations of all files, then all problems of the built spec. The JSON
-Schema (schemas/spec.schema.json) is the single description of the format; this module
-only rewrites jsonschema's wording into short messages and adds what a schema cannot
-say (unique names, includes, secrets, service rules).
+Schema (schemas/spec.schema.json) is the single description of the format; its
+violations are worded by schema_wording.py (as a plan file's are), and this module adds
+what a schema cannot say (unique names, includes, secrets, service rules).
 """
 from __future__ import annotations
 
@@ -19,14 +19,11 @@ from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
-
-if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import treeglob
 from .conditions import operand, where_problems
-from .errors import Located, SpecError, UserError, UserErrors, suggest
+from .errors import Located, SpecError, UserError, UserErrors
 from .fastschema import compile_predicate
 from .model import (
     Assignment,
@@ -41,7 +38,6 @@ from .model import (
     Source,
     Spec,
     TagCondition,
-    scalar_kind,
     to_tag_value,
 )
 from .planner import collector_paused
@@ -49,6 +45,9 @@ from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
 from .rank_checks import rank_problems, wheres
 from .resolve import find_oscillations
+from .schema_wording import located_errors, yaml_validator_class
+from .schema_wording import quoted as _quoted
+from .schema_wording import type_name as _type_name
 from .secret_keys import is_secret_key
 from .sources import (RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, parse_source,
                       read_source)
@@ -722,46 +721,12 @@ def _condition(value: Any, item: bool = False) -> TagCondition:
     return TagCondition(equals=to_tag_value(value))
 
 
-def _value_at(data: Any, path: tuple) -> Any:
-    for elem in path:
-        data = data[elem]
-    return data
-
-
 def _sort_key(error: Located, order: dict[str, int]) -> tuple:
     """Spec first, then included files in reading order, then by position."""
     return (order.get(error.file, len(order)), error.file, error.line or 0, error.column or 0, error.message)
 
 
 # ----------------------------------------------------------------------- schema
-def _type_allowing_timestamps(validator: Any, types: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
-    """YAML timestamps are valid exactly where the schema says `format: date-time`."""
-    import jsonschema
-
-    if isinstance(instance, datetime):
-        listed = [types] if isinstance(types, str) else types
-        if "string" not in listed or schema.get("format") != "date-time":
-            yield jsonschema.ValidationError(f"timestamp is not of type {types!r}")
-        return
-    yield from jsonschema.Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema)
-
-
-@cache
-def _validator_class() -> Any:
-    """jsonschema, imported only when a file fails the fast check: its import is a
-    large share of a command's start-up (BENCHMARKS.md), paid by every plan otherwise."""
-    import jsonschema
-
-    return jsonschema.validators.extend(
-        jsonschema.Draft202012Validator,
-        validators={"type": _type_allowing_timestamps},
-        # 5.0 is a number, not an integer: ids and counts must be written as integers.
-        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-            "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
-        ),
-    )
-
-
 def _definition_schema(definition: str) -> dict[str, Any]:
     schema = spec_schema()
     if definition == "spec":
@@ -771,7 +736,7 @@ def _definition_schema(definition: str) -> dict[str, Any]:
 
 @cache
 def _validator(definition: str) -> Any:
-    return _validator_class()(_definition_schema(definition))
+    return yaml_validator_class()(_definition_schema(definition))
 
 
 @cache
@@ -816,215 +781,7 @@ def _no_integral_floats(node: Any) -> Any:
 
 
 def _schema_errors(file: _File, definition: str) -> list[Located]:
+    """The file's schema violations in schema_wording's words (none of a secret-named key's)."""
     if _fast_accepts(definition, file.data):
         return []
-    validator = _validator(definition)
-    errors = list(validator.iter_errors(file.data))
-    typos = _typo_fixes(errors, validator.schema)
-    return [e for error in errors for e in _explain(error, file, validator.schema, typos)]
-
-
-def _parts(error: ValidationError) -> tuple[Any, Any, Any, Any]:
-    """An error's keyword, the keyword's value, the instance and the schema. jsonschema
-    sets all four on every error a validation yields; its stubs also allow `Unset`,
-    which only an error built by hand has."""
-    return error.validator, error.validator_value, error.instance, error.schema
-
-
-def _typo_fixes(errors: list[ValidationError], root: dict) -> dict[tuple, set[str]]:
-    """Per mapping, the allowed fields its unknown keys look like misspellings of: the
-    "missing required field 'where'" that `wehre:` also causes is the same mistake and
-    is left out, so one typo is one error."""
-    fixes: dict[tuple, set[str]] = {}
-    for error in errors:
-        for path, names in _typo_fixes(list(error.context or ()), root).items():
-            fixes.setdefault(path, set()).update(names)  # the branches of an anyOf
-        if error.validator != "additionalProperties" or _custom_message(error, root):
-            continue
-        _, _, instance, schema = _parts(error)
-        allowed = schema.get("properties", {})
-        for key in instance:
-            fix = suggest(str(key), allowed) if key not in allowed else None
-            if fix is not None:
-                fixes.setdefault(tuple(error.absolute_path), set()).add(fix)
-    return fixes
-
-
-def _explain(
-    error: ValidationError, file: _File, root: dict, typos: Mapping[tuple, set[str]] = {}
-) -> list[Located]:
-    path = tuple(error.absolute_path)
-    if _refused_secret(path):
-        return []  # already reported as a secret; its value is never looked at
-    keyword, value, instance, schema = _parts(error)
-    custom = _custom_message(error, root)
-    if keyword == "anyOf" and not custom:
-        fitting = [i for i, branch in enumerate(value) if _admits(branch, instance, root)]
-        if len(fitting) == 1:
-            return [
-                located
-                for sub in error.context or ()
-                if sub.relative_schema_path[0] == fitting[0]
-                for located in _explain(sub, file, root, typos)
-            ]
-        expected = schema.get("title") or _joined_with_or([_expected_of(b, root) for b in value])
-        return [file.error(path, f"expected {expected}, got {_type_name(instance)}")]
-    if keyword == "additionalProperties" and not custom:
-        allowed = sorted(schema.get("properties", {}))
-        return [
-            file.error(path + (key,), f"unknown field {_quoted(key)}{_did_you_mean(key, allowed)} "
-                       f"(allowed: {', '.join(allowed)})", key=True)
-            for key in instance
-            if key not in allowed and not _refused_secret(path + (key,))
-        ]
-    if keyword == "required" and not custom:
-        return [
-            file.error(path, f"missing required field {_quoted(name)}")
-            for name in value
-            if name not in instance and name not in typos.get(path, ())
-        ]
-    message = custom or _keyword_message(keyword, value, instance, schema)
-    if keyword == "type" and not custom and path and isinstance(path[-1], str):
-        message += _list_fix(path[-1], value, instance)
-    if "propertyNames" in error.absolute_schema_path:
-        return [file.error(path + (instance,), f"key {_quoted(instance)}: {message}", key=True)]
-    if "dependentSchemas" in error.absolute_schema_path:
-        schema_path = list(error.absolute_schema_path)
-        name = schema_path[schema_path.index("dependentSchemas") + 1]
-        while path and not (isinstance(_value_at(file.data, path), dict) and name in _value_at(file.data, path)):
-            path = path[:-1]
-        return [file.error(path + (name,), message, key=True)]
-    return [file.error(path, message)]
-
-
-def _keyword_message(keyword: str, expected: Any, instance: Any, schema: dict) -> str:
-    if keyword == "type":
-        types = [expected] if isinstance(expected, str) else expected
-        message = f"expected {_joined_with_or([_TYPE_WORDS[t] for t in types])}, got {_type_name(instance)}"
-        if "string" in types and isinstance(instance, datetime):
-            message += " (quote it to keep it as text)"
-        if "boolean" in types and isinstance(instance, str) and instance.lower() in _YAML11_BOOLEANS:
-            message += f" {_quoted(instance)} (only true and false are booleans)"
-        return message
-    if keyword == "enum":
-        words = [v for v in expected if isinstance(v, str)]
-        hint = _did_you_mean(instance, words) if isinstance(instance, str) else ""
-        return f"expected {_joined_with_or([_shown_value(v) for v in expected])}, got {_shown_value(instance)}{hint}"
-    if keyword == "const":
-        return f"expected {_shown_value(expected)}, got {_shown_value(instance)}"
-    if keyword == "minimum":
-        return f"must be at least {_shown_value(expected)}, got {_shown_value(instance)}"
-    if keyword == "maximum":
-        return f"must be at most {_shown_value(expected)}, got {_shown_value(instance)}"
-    if keyword == "minProperties" and schema.get("properties"):
-        return f"must not be empty (give at least one of: {', '.join(schema['properties'])})"
-    if keyword in ("minItems", "minLength", "minProperties"):
-        return "must not be empty"
-    return f"does not satisfy {keyword}: {json.dumps(expected)}"
-
-
-def _custom_message(error: ValidationError, root: dict) -> str | None:
-    """The deepest `errorMessage` on the schema path (the convention of ajv-errors and
-    yaml-language-server, so editors show the same words)."""
-    node: Any = root
-    found: Any = None
-    for elem in error.absolute_schema_path:
-        while isinstance(node, dict) and elem not in node and "$ref" in node:
-            node = root["$defs"][node["$ref"].rsplit("/", 1)[1]]
-            found = node.get("errorMessage", found)
-        node = node[elem]
-        if isinstance(node, dict) and "errorMessage" in node:
-            found = node["errorMessage"]
-    return found
-
-
-def _follow_ref(schema: dict, root: dict) -> dict:
-    while "$ref" in schema:
-        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-def _admits(schema: dict, instance: Any, root: dict) -> bool:
-    """Does the schema's type (through $ref and anyOf) allow this kind of value?"""
-    schema = _follow_ref(schema, root)
-    if "anyOf" in schema:
-        return any(_admits(branch, instance, root) for branch in schema["anyOf"])
-    types = schema.get("type")
-    if types is None:
-        return True
-    types = [types] if isinstance(types, str) else types
-    if isinstance(instance, datetime):
-        return "string" in types and schema.get("format") == "date-time"
-    return any(_validator_class().TYPE_CHECKER.is_type(instance, t) for t in types)
-
-
-def _expected_of(schema: dict, root: dict) -> str:
-    schema = _follow_ref(schema, root)
-    if "title" in schema:
-        return schema["title"]
-    types = schema.get("type", [])
-    return _joined_with_or([_TYPE_WORDS[t] for t in ([types] if isinstance(types, str) else types)])
-
-
-# ---------------------------------------------------------------------- wording
-_TYPE_WORDS = {
-    "string": "a string", "integer": "an integer", "number": "a number",
-    "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null",
-}
-# model.scalar_kind → how a YAML value's type is named in messages.
-_SCALAR_KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "number", "timestamp": "timestamp", "str": "string"}
-_YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return _SCALAR_KIND_NAMES[scalar_kind(value)]
-
-
-def _shown_value(value: Any) -> str:
-    if isinstance(value, str):
-        return _quoted(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (int, float)):
-        return f"{value:g}" if isinstance(value, float) and value.is_integer() else repr(value)
-    return f"a {_type_name(value)}"
-
-
-def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
-    """": did you mean 'where'?" when `word` looks like a misspelling of a choice."""
-    fix = suggest(str(word), choices)
-    return f": did you mean {_quoted(fix)}?" if fix is not None else ""
-
-
-_PLAIN_ITEM = re.compile(r"[\w./*?@+-]+")
-
-
-def _list_fix(key: str, types: Any, instance: Any) -> str:
-    """A single value where a list belongs: show the list to write (`include: a.yaml`
-    means `include: [a.yaml]`)."""
-    types = [types] if isinstance(types, str) else types
-    if "array" not in types or not isinstance(instance, (str, int, float)) or isinstance(instance, bool):
-        return ""
-    text = str(instance)
-    plain = isinstance(instance, str) and _PLAIN_ITEM.fullmatch(text) and re.search(r"[A-Za-z_/*]", text)
-    item = text if plain else json.dumps(instance)
-    return f" (write `{key}: [{item}]`)"
-
-
-def _quoted(text: Any) -> str:
-    text = str(text)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return "'" + json.dumps(text, ensure_ascii=False)[1:-1] + "'"
-
-
-def _joined_with_or(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return located_errors(_validator(definition), file.data, file.error, hidden=_refused_secret, yaml=True)

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from cli_helpers import run_cli
 from conftest import SANDBOX_TOKEN
 from reconciler.journal import read_journal, schema
-from test_synapse_end_to_end import QUEUE, write_spec
+from end_to_end.test_synapse import QUEUE, write_spec
 
 
 

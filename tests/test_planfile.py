@@ -283,18 +283,62 @@ def test_schema_violation_is_located_and_names_the_json_path():
     text = text_of(doc)
     line, column = position_of(text, '"etag": 5')
     assert load_error(text) == (
-        f"plan.json:{line}:{column + 8}: queues[0].changes[3].etag: 5 is not of type 'string'"
+        f"plan.json:{line}:{column + 8}: queues[0].changes[3].etag: expected a string, got integer"
     )
 
 
-def test_unknown_fields_are_refused():
+def test_a_wrong_type_under_a_choice_of_types_names_them_all():
     doc = document()
-    doc["queues"][0]["changes"][0]["token"] = "x"
+    doc["queues"][0]["safety"]["max_changes"] = "10"
     text = text_of(doc)
-    line, column = position_of(text, '"after"')  # the change's first key
+    line, column = position_of(text, '"max_changes": "10"')
     assert load_error(text) == (
-        f"plan.json:{line - 1}:{column - 2}: queues[0].changes[0]: "
-        "Additional properties are not allowed ('token' was unexpected)"
+        f"plan.json:{line}:{column + 15}: queues[0].safety.max_changes: expected an integer or null, got string"
+    )
+
+
+@pytest.mark.parametrize(
+    ("managed", "message"),
+    [
+        ({"policy": "exakt", "named": []},
+         "policy: expected 'merge' or 'exact', got 'exakt': did you mean 'exact'?"),
+        # JSON, not YAML: no "(write `named: [score]`)" as a spec's message has
+        ({"policy": "merge", "named": "score"}, "named: expected a list, got string"),
+        ({"policy": "merge", "named": ["a", "a"]}, "named: must not name an item twice"),
+    ],
+    ids=["choice", "not-a-list", "repeated"],
+)
+def test_a_wrong_value_is_said_in_the_spec_s_words(managed, message):
+    doc = document()
+    doc["queues"][0]["managed_tags"] = managed
+    assert load_error(text_of(doc)).endswith(f": queues[0].managed_tags.{message}")
+
+
+@pytest.mark.parametrize(
+    ("misspells", "key", "hint"),
+    [(None, "token", ""), ("etag", "etga", ": did you mean 'etag'?")],
+    ids=["unknown", "misspelt"],
+)
+def test_an_unknown_field_is_one_error_at_its_key_naming_the_fields_allowed(misspells, key, hint):
+    """A misspelt field is one error: its field is not also reported missing (as in a spec)."""
+    doc = document()
+    change = doc["queues"][0]["changes"][0]
+    change[key] = change.pop(misspells) if misspells else "x"
+    text = text_of(doc)
+    line, column = position_of(text, f'"{key}"')
+    assert load_error(text) == (
+        f"plan.json:{line}:{column}: queues[0].changes[0]: unknown field {key!r}{hint} "
+        "(allowed: after, base, before, blocked, drift, etag, id, lock, refused, relock, sources)"
+    )
+
+
+def test_a_misspelt_top_level_field_names_no_path():
+    doc = document()
+    doc["sumary"] = doc.pop("summary")
+    where, message = load_error(text_of(doc)).split(": ", 1)
+    assert where.startswith("plan.json:") and message == (
+        "unknown field 'sumary': did you mean 'summary'? (allowed: checksum, created_at, evaluated_at, "
+        "format_version, problems, provider, queues, spec_digest, summary, tool_version, warnings)"
     )
 
 
@@ -305,8 +349,8 @@ def test_a_malformed_tag_value_says_what_a_tag_value_is():
     line, column = position_of(text, '"score": {')
     assert load_error(text) == (
         f"plan.json:{line}:{column + 9}: queues[0].changes[0].after.tags.score: "
-        '{"when": "now"} is not a tag value (a scalar or a list of scalars) or null '
-        "(absent before, deleted after)"
+        'expected a scalar (a string, number, boolean, {"timestamp": "<ISO 8601>"} or '
+        '{"float": "nan"|"inf"|"-inf"}), got mapping'
     )
 
 
@@ -319,9 +363,9 @@ def test_all_schema_violations_are_reported_together_in_file_order():
         load_plan(text_of(doc), "plan.json")
     messages = [e.message for e in info.value.errors]
     assert messages == [
-        "provider.type: '' should be non-empty",
-        "queues[0].changes[0].lock: 'freeze' is not one of ['lock', 'unlock', None]",
-        "queues[0].changes[1]: 'blocked' is a required property",
+        "provider.type: must not be empty",
+        "queues[0].changes[0].lock: expected 'lock', 'unlock' or null, got 'freeze'",
+        "queues[0].changes[1]: missing required field 'blocked'",
     ]
     assert all(isinstance(e, Located) and e.line for e in info.value.errors)
 

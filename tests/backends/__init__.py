@@ -1,4 +1,4 @@
-"""One backend per provider for the shared contract suite (tests/test_provider_contract.py).
+"""One backend per provider for the shared contract suite (tests/contract/test_providers.py).
 
 A backend makes a queue of fresh items on its service's fake (or store) and opens the
 provider on it; everything the suite asserts goes through the provider itself, so a new

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -10,6 +11,22 @@ from builders import queue
 from reconciler.model import QueueSpec, TagValue
 from reconciler.providers.base import Provider
 from reconciler.sandbox import RunningSandbox
+
+
+@dataclass(frozen=True)
+class Kill9:
+    """A backend's part of the kill -9 contract test (tests/contract/test_kill_9.py): the
+    fake serves `served` requests (with `path`: `served` whose path holds it, and every
+    other one meanwhile) and then holds every later one, so the killed apply has had
+    exactly those served whatever the timing. The test waits until `reached(log)`, kills,
+    releases the fake, calls `interrupted(log served before the release)`, re-runs apply
+    and calls `converged(its stdout)`; the callables assert what the service shows."""
+    spec: Path
+    served: int
+    path: str | None
+    reached: Callable[[list[dict]], bool]
+    interrupted: Callable[[list[dict]], None]
+    converged: Callable[[str], None]
 
 
 class Backend(ABC):
@@ -43,6 +60,11 @@ class Backend(ABC):
         """Another writer replaces the item's tags with {other} behind the provider's
         back, straight in the fake's store (services whose writes are read back)."""
         raise NotImplementedError(f"{self.name}: no erase")
+
+    def kill_9(self) -> Kill9 | None:
+        """The fake, spec and environment (monkeypatch) of an apply that is killed
+        mid-run; None: the backend has no such scenario (tests/contract/test_kill_9.py)."""
+        return None
 
     def queue(self, queue_id: str, **settings: Any) -> QueueSpec:
         return queue(id=queue_id, **settings)

@@ -1,10 +1,13 @@
 """HealthOmics run batches through botocore against the omics fake: AWS tags (strings)."""
 from __future__ import annotations
 
+from providers.test_omics import write_spec
+
 from reconciler.model import ProviderConfig, QueueSpec
 from reconciler.providers.omics import OmicsProvider
 
 from .base import Backend as Base
+from .base import Kill9
 
 KEY = "AKIDCONTRACTSUITE"
 
@@ -16,7 +19,8 @@ class Backend(Base):
     max_items = 300  # one GetBatch per batch when planning
     write_path = "/tags/"  # TagResource, UntagResource (the cancel is not asked for here)
 
-    def make(self, n: int) -> tuple[OmicsProvider, QueueSpec]:
+    def aws_env(self) -> None:
+        """Credentials for the fake and nothing from this machine's AWS setup."""
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                      "AWS_ENDPOINT_URL_OMICS", "AWS_DEFAULT_REGION"):
             self.monkeypatch.delenv(name, raising=False)
@@ -25,8 +29,30 @@ class Backend(Base):
                             ("AWS_CONFIG_FILE", str(self.tmp_path / "none")),
                             ("AWS_SHARED_CREDENTIALS_FILE", str(self.tmp_path / "none"))):
             self.monkeypatch.setenv(name, value)
+
+    def make(self, n: int) -> tuple[OmicsProvider, QueueSpec]:
+        self.aws_env()
         self.fake = self.make_sandbox(service="omics", token=KEY, synthetic=[("4242", n)])
         # the fake as AWS serves it: batch and tag operations on two hosts (ports)
         options = {"endpoint": self.fake.roots["workflows"], "tags_endpoint": self.fake.roots["tags"]}
         provider = OmicsProvider.from_config(ProviderConfig("omics", options, "/"))
         return provider, self.queue("4242")
+
+    def kill_9(self) -> Kill9:
+        """60 batches to tag, one TagResource each: the first is served, every later
+        request is held until the client is dead."""
+        self.aws_env()
+        self.fake = fake = self.make_sandbox(service="omics", token=KEY, synthetic=[("4242", 60)])
+        spec = write_spec(self.tmp_path, fake, "    rules:\n      - name: own\n        where: {}\n"
+                                               "        set: {tags: {owner: lab}}\n")
+
+        def tagged() -> list[int]:
+            return [r["status"] for r in fake.request_log() if r["method"] == "POST" and "/tags/" in r["path"]]
+
+        def interrupted(served: list[dict]) -> None:
+            assert 1 <= tagged().count(204) < 60  # really interrupted
+
+        def converged(out: str) -> None:
+            assert tagged().count(204) == 60  # one TagResource per batch in all: none written twice
+
+        return Kill9(spec, 1, "/tags/", lambda log: bool(tagged()), interrupted, converged)

@@ -1,0 +1,1 @@
+"""benchmarks/ must not rot: each script's tiny run, asserting counts, never times."""

@@ -1,0 +1,1 @@
+"""Tests of reconciler/commands/: test_<command>.py per command module."""

@@ -1,0 +1,1 @@
+"""Hostile servers and answers (issue 29): every read bounded, every refusal one line."""

@@ -1,0 +1,1 @@
+"""Tests of reconciler/render/: one renderer per module."""

@@ -1,0 +1,1 @@
+"""Tests of reconciler/sandbox/ (the fakes over real HTTP), and the official clients against them."""
