@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from ..errors import UserError
+from ..errors import UserError, suggest
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,10 @@ def resolve(service: str, declared: Sequence[Quirk], given: Mapping[str, str]) -
     out = {quirk.name: False if quirk.is_flag else quirk.default for quirk in declared}
     for name, raw in given.items():
         if name not in by_name:
+            near = suggest(name, by_name, ignore_case=True)
+            hint = f"did you mean {near!r}? " if near else ""
             raise UserError(f"--quirk {name}: the {service} sandbox has no such quirk "
-                            f"(its quirks: {summary(declared)})")
+                            f"({hint}its quirks: {summary(declared)})")
         try:
             out[name] = by_name[name].parse(raw)
         except ValueError as e:
@@ -92,7 +94,7 @@ def resolve(service: str, declared: Sequence[Quirk], given: Mapping[str, str]) -
             raise UserError(f"--quirk {shown}: {e} (the {service} sandbox's quirks: {summary(declared)})") from None
     return out
 
+
 def summary(declared: Sequence[Quirk]) -> str:
     """The quirks as written on the command line, for one-line messages."""
     return ", ".join(quirk.usage() for quirk in declared) or "none"
-

@@ -44,6 +44,13 @@ def test_a_bad_value_is_refused_in_one_line_naming_the_service_and_what_it_accep
     assert result.err.endswith(f"(the {service} sandbox's quirks: {', '.join(q.usage() for q in DECLARED[service])})\n")
 
 
+def test_a_misspelt_quirk_gets_a_did_you_mean():
+    result = run_cli("serve", "--service", "supervisely", "--token", "t", "--port", "0", "--quirk", "meta_update=merge")
+    assert result.code == 1 and result.err == (
+        "error: --quirk meta_update: the supervisely sandbox has no such quirk (did you mean 'meta-update'? "
+        "its quirks: meta-update=deep-merge|merge|replace|allow-list, list-rows=short|full)\n")
+
+
 def test_a_quirk_without_a_name_is_refused_in_one_line():
     result = run_cli("serve", "--service", "omics", "--token", "t", "--port", "0", "--quirk", "=1")
     assert (result.code, result.err) == (1, "error: --quirk '=1': expected NAME[=VALUE]\n")
