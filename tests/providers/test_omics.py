@@ -613,7 +613,7 @@ def test_an_endpoint_from_the_environment_alone_does_not_reroute_tag_calls(monke
 
 
 def test_a_loopback_endpoint_alone_serves_both_operation_groups(make_sandbox):
-    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13)], one_host=True)
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13)], quirks={"one-host": ""})
     q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
     with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root}, "/")) as p:
         _, report = plan_and_apply(p, spec_of(q))

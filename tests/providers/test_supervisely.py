@@ -306,7 +306,7 @@ def tag_queue(name, tags, **fields):
 def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_refused(make_sandbox):
     """tasks.list rows as the SDK's example shows them (the fake's default): no
     workspaceId. Only a row naming another workspace is refused."""
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)], supervisely_list_rows="short")
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)], quirks={"list-rows": "short"})
     q = spec_queue(where={})
     with provider(sb) as p:
         assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 30
@@ -322,7 +322,7 @@ def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_
 
 @pytest.mark.parametrize("mode", ["deep-merge", "merge", "replace"])
 def test_every_meta_update_mode_converges_when_adding_and_keeps_the_apps_keys(make_sandbox, mode):
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 6)], supervisely_meta_update=mode)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 6)], quirks={"meta-update": mode})
     q = tag_queue("add", {"phase": "one"}, locked=True)
     with provider(sb) as p:
         assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 6
@@ -334,7 +334,7 @@ def test_every_meta_update_mode_converges_when_adding_and_keeps_the_apps_keys(ma
 
 @pytest.mark.parametrize("mode, removed", [("deep-merge", False), ("merge", True), ("replace", True)])
 def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_reason(make_sandbox, mode, removed):
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)], supervisely_meta_update=mode)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)], quirks={"meta-update": mode})
     for n in range(3):
         someone_else_writes(sb, FIRST + n, meta={"reconciler_tags": {"old": "x", "kept": "y"}})
     q = tag_queue("drop-old", {"old": None}, status="stopped")
@@ -351,7 +351,7 @@ def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_rea
 
 
 def test_keys_an_allow_list_drops_are_not_applied(make_sandbox):
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 2)], supervisely_meta_update="allow-list")
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 2)], quirks={"meta-update": "allow-list"})
     q = tag_queue("add", {"phase": "one"})
     with provider(sb) as p:
         report = apply_plan(make_plan(p, q), p, {WS: q})
@@ -367,7 +367,7 @@ def test_two_writers_at_once_never_both_report_applied_when_one_erased_the_other
     task keeps one tag: the run whose tag is gone reports it stale, with what changed,
     and a re-run of both converges. Under a deep merge both tags land."""
     n = 8
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, n)], supervisely_meta_update=mode, latency_ms=60)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, n)], quirks={"meta-update": mode}, latency_ms=60)
     specs = {"a": tag_queue("a", {"a": "yes"}), "b": tag_queue("b", {"b": "yes"})}
     reports = {}
     start = threading.Barrier(2)
