@@ -140,6 +140,6 @@ def test_provider_exceptions_carry_no_token_anywhere_in_their_chain(make_sandbox
     url = make_sandbox(token="another-token").url if case == "refused token" else UNREACHABLE
     provider = SynapseProvider(url, TOKEN, retries=1, backoff=0.0)
     with pytest.raises(ProviderError) as caught:
-        provider.list(queue())
+        provider.list_items(queue())
     assert_no_token(exception_texts(caught.value))
     assert_no_token(repr(vars(provider)))

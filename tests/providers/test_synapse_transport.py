@@ -60,7 +60,7 @@ def test_every_provider_request_gives_up_within_its_timeout_on_a_silent_server(c
         started = time.monotonic()
         with pytest.raises(ProviderError) as caught:
             if call == "list":
-                provider.list(QUEUE)
+                provider.list_items(QUEUE)
             elif call == "get":
                 provider.get(QUEUE, ["9700001"])
             else:
@@ -135,7 +135,7 @@ def test_an_untrusted_certificate_is_refused_and_nothing_is_sent(monkeypatch, en
         provider = SynapseProvider(url, "t", retries=2, backoff=0.0)
         assert provider._session.verify is True
         with pytest.raises(ProviderError) as caught:
-            provider.list(QUEUE)
+            provider.list_items(QUEUE)
         reachable = requests.get(url + "/x", verify=False, timeout=5)  # the control: it does answer
     assert str(caught.value) == f"GET {url}{LISTING}: no response after retries (SSLError)"
     assert reachable.status_code == 200
@@ -235,7 +235,7 @@ def test_a_deeply_nested_error_body_is_quoted_as_text(code):
     with serve(app) as url:
         provider = SynapseProvider(url, "t", retries=1, backoff=0.0)
         with pytest.raises(ProviderError) as caught:
-            provider.list(QUEUE)
+            provider.list_items(QUEUE)
     assert str(caught.value) == f"GET {url}{LISTING} failed (HTTP {code}): {'[' * 498} …"  # cut, with a mark
     assert len(app.seen) == (1 if code == 400 else 2)
 
@@ -245,7 +245,7 @@ def test_a_one_letter_token_does_not_mangle_the_servers_reason():
     with serve(app) as url:
         provider = SynapseProvider(url, "a", retries=0)
         with pytest.raises(ProviderError) as caught:
-            provider.list(QUEUE)
+            provider.list_items(QUEUE)
     assert str(caught.value) == f"GET {url}{LISTING} failed (HTTP 400): a bad request; Bearer ***"
 
 
