@@ -146,10 +146,11 @@ class Provider(ABC):
     def endpoint(self) -> str:
         """Identifies the service instance; a plan file only applies to the same one."""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A provider implements `list_items` or `pages` (or both); each default is the other."""
+    def __init_subclass__(cls, base: bool = False, **kwargs: Any) -> None:
+        """A provider implements `list_items` or `pages` (or both); each default is the
+        other. `base=True`: a base for providers (service_client.HttpProvider), not one."""
         super().__init_subclass__(**kwargs)
-        if cls.list_items is Provider.list_items and cls.pages is Provider.pages:
+        if not base and cls.list_items is Provider.list_items and cls.pages is Provider.pages:
             raise TypeError(f"{cls.__name__} must implement list_items() or pages()")
 
     def list_items(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:

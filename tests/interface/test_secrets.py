@@ -76,7 +76,7 @@ def test_token_never_leaks_through_any_cli_path(make_sandbox, tmp_path, caplog, 
     assert [name for name, r in runs.items() if r.code != 0] == [
         "plan, 401", "apply, 401", "unreachable", "remote http", "token in spec",
     ]
-    refused = ("error: Synapse refused the token (HTTP 401: invalid or expired); set SYNAPSE_AUTH_TOKEN "
+    refused = ("error: Synapse refused the token (HTTP 401: Invalid access token.); set SYNAPSE_AUTH_TOKEN "
                "or add `authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse "
                "personal access token with view and modify scopes)\n")
     assert runs["plan, 401"].err.endswith(refused) and runs["apply, 401"].err.endswith(refused)

@@ -253,7 +253,7 @@ def test_credentials_and_endpoint_come_from_env_then_the_sdk_config_file(make_sa
         with pytest.raises(ConfigError) as caught:
             prov.list_items(queue())
     assert "refused the token (HTTP 401: Invalid token.)" in str(caught.value)
-    assert "wrong-token-value" not in str(caught.value) and "wrong-token-value" not in repr(prov._session.auth)
+    assert "wrong-token-value" not in str(caught.value) and "wrong-token-value" not in repr(prov.client.session.auth)
     monkeypatch.setenv("SYNAPSE_HOST", "http://example.com")
     with pytest.raises(ConfigError, match="plain http://"):
         DatamakerProvider.from_config(config)

@@ -229,7 +229,7 @@ def test_a_wrong_token_is_one_clear_line_without_the_token(sb):
     with SuperviselyProvider(sb.url, secret) as p, pytest.raises(ConfigError) as caught:
         p.list_items(spec_queue())
     assert "refused the token" in str(caught.value) and secret not in str(caught.value)
-    assert secret not in repr(p._session.auth)
+    assert secret not in repr(p.client.session.auth)
 
 
 def test_a_malformed_answer_is_a_provider_error(sb):

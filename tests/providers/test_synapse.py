@@ -206,7 +206,7 @@ def test_a_refused_token_is_a_config_error_without_the_token(make_sandbox):
     with pytest.raises(ConfigError) as exc:
         provider(sb.url, token="wrong-secret-token").list_items(queue_spec())
     assert str(exc.value) == (
-        "Synapse refused the token (HTTP 401: invalid or expired); set SYNAPSE_AUTH_TOKEN or add "
+        "Synapse refused the token (HTTP 401: Invalid access token.); set SYNAPSE_AUTH_TOKEN or add "
         "`authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse personal "
         "access token with view and modify scopes)"
     )
@@ -215,7 +215,7 @@ def test_a_refused_token_is_a_config_error_without_the_token(make_sandbox):
 def after_each_response(p: SynapseProvider, act: Callable[[], None]) -> SynapseProvider:
     """Run `act` when a response arrives, before the next request is sent: pages are
     read ahead on a reader thread, so the progress callback would race with it."""
-    p._session.hooks["response"].append(lambda response, *args, **kwargs: act())
+    p.client.session.hooks["response"].append(lambda response, *args, **kwargs: act())
     return p
 
 
@@ -540,7 +540,7 @@ def test_a_refused_batch_is_write_failed_with_synapse_reason(make_sandbox, field
     (item,) = p.list_items(queue_spec())
     with pytest.raises(WriteFailed) as exc:
         p.write(queue_spec(), [change(item, *fields)])
-    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP 400): {message}"
+    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch failed (HTTP 400): {message}"
 
 
 def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
@@ -549,7 +549,7 @@ def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
     with pytest.raises(WriteFailed) as exc:
         provider(sb.url).write(queue_spec(), [change(ghost, ("status", "SCORED"))])
     assert str(exc.value) == (
-        f"evaluation {QUEUE}: statusBatch refused (HTTP 404): Submissions are not found in the system."
+        f"evaluation {QUEUE}: statusBatch failed (HTTP 404): Submissions are not found in the system."
     )
 
 
@@ -563,7 +563,7 @@ def test_other_refusals_are_write_failed(code, reason):
     app = Scripted(lambda r: json_response({"reason": reason}, code))
     with serve(app) as url, pytest.raises(WriteFailed) as exc:
         provider(url).write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
-    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP {code}): {reason}"
+    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch failed (HTTP {code}): {reason}"
     assert len(app.seen) == 1
 
 
@@ -574,7 +574,7 @@ def test_a_write_whose_answer_never_comes_may_have_been_written(make_sandbox):
     with pytest.raises(WriteFailed) as exc:
         provider(flaky.url, retries=1).write(queue_spec(), [change(item, ("status", "SCORED"))])
     assert str(exc.value) == (
-        f"evaluation {QUEUE}: statusBatch got no response (ProtocolError) after retries; it may "
+        f"evaluation {QUEUE}: statusBatch got no response (ProtocolError); it may "
         "or may not have been written, run plan again"
     )
 

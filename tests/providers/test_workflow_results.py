@@ -145,7 +145,7 @@ def test_endpoint_from_the_environment_and_the_token_never_shown(make_sandbox, m
     with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
         assert p.endpoint == sb.url
         assert len(p.list_items(queue())) == 3
-        assert SANDBOX_TOKEN not in repr(p._session.auth) + repr(vars(p))
+        assert SANDBOX_TOKEN not in repr(p.client.session.auth) + repr(vars(p))
     monkeypatch.setenv("GITHUB_TOKEN", "wrong-token-123")
     with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
           pytest.raises(ConfigError) as e):
