@@ -112,7 +112,13 @@ class ServiceClient:
 
     def unexpected(self, url: str, detail: str) -> ProviderError:
         """An answer of the wrong shape (or not JSON) from `url`."""
-        return ProviderError(self.redact(f"unexpected response from {url}: {detail}"))
+        return ProviderError(self.redact(unexpected_response(url, detail)))
+
+
+def unexpected_response(where: str, detail: str) -> str:
+    """The words for an answer of the wrong shape, or not JSON, from `where` (a URL, or
+    what a provider reached through another client calls the request: omics)."""
+    return f"unexpected response from {where}: {detail}"
 
 
 def first_text(body: Any, *keys: str) -> str | None:
