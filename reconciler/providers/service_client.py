@@ -18,6 +18,7 @@ same on every service (docs/RELIABILITY.md, "Errors users see"):
 Every message goes through the session's redaction. A provider supplies only how its
 service words an error (`reason_of`), its token help, and its calls.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
@@ -45,8 +46,16 @@ class ServiceClient:
     start or the status line stands in); `token_help` says where the token comes from;
     `token_sent` is False when the provider sends no token (a 401 then "needs" one)."""
 
-    def __init__(self, service: str, endpoint: str, session: Session, *, reason_of: Reason,
-                 token_help: str, token_sent: bool = True) -> None:
+    def __init__(
+        self,
+        service: str,
+        endpoint: str,
+        session: Session,
+        *,
+        reason_of: Reason,
+        token_help: str,
+        token_sent: bool = True,
+    ) -> None:
         self.service, self.endpoint, self.session = service, endpoint, session
         self._reason_of, self._token_help, self._token_sent = reason_of, token_help, token_sent
 
@@ -86,8 +95,9 @@ class ServiceClient:
     def no_answer(self, method: str, url: str, exc: requests.RequestException) -> ProviderError:
         """A read that got no answer: refused (with the hint), or none after retries."""
         if nothing_sent(exc) and connection_refused(exc):
-            return ProviderError(f"cannot connect to {self.endpoint}: connection refused; is the server "
-                                 "running, on that port?")
+            return ProviderError(
+                f"cannot connect to {self.endpoint}: connection refused; is the server running, on that port?"
+            )
         return ProviderError(self.redact(f"{method} {url}: no response after retries ({failure_name(exc)})"))
 
     def lost(self, what: str, exc: requests.RequestException) -> str:
@@ -107,8 +117,9 @@ class ServiceClient:
 
     def token_refused(self, response: requests.Response) -> ConfigError:
         verb = "refused the token" if self._token_sent else "needs a token"
-        return ConfigError(f"{self.service} {verb} (HTTP {response.status_code}: {self.reason(response)}); "
-                           f"{self._token_help}")
+        return ConfigError(
+            f"{self.service} {verb} (HTTP {response.status_code}: {self.reason(response)}); {self._token_help}"
+        )
 
     def unexpected(self, url: str, detail: str) -> ProviderError:
         """An answer of the wrong shape (or not JSON) from `url`."""
@@ -135,8 +146,9 @@ def open_endpoint(endpoint: str) -> str:
     return endpoint
 
 
-def configured_endpoint(service: str, options: Mapping[str, Any], *fallbacks: str | None,
-                        missing: str | None = None) -> str:
+def configured_endpoint(
+    service: str, options: Mapping[str, Any], *fallbacks: str | None, missing: str | None = None
+) -> str:
     """The `endpoint` option, else the first non-empty fallback (an environment
     variable, a config file's value, a default), checked before any token is looked
     for; `missing` is the error when there is none."""
