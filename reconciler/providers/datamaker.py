@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..auth import TOKEN_SHAPE as _TOKEN_SHAPE  # the tenant header is held to the token's shape
+from ..auth import checked_token
 from ..errors import suggest
 from ..http import HeaderAuth, REDACTED, error_body, make_session, nothing_sent, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
@@ -84,7 +86,6 @@ OPTIONS = frozenset({"endpoint", "tenant"})
 # `tags` is asked for only to cross-check a filtered answer where the server sends it
 FIELDS = "id,project,tags"
 _ID = re.compile(r"[0-9]+")
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
 
 class SynapseTokenAuth(HeaderAuth):
@@ -488,9 +489,7 @@ def _find_token(environ: Mapping[str, str], stored: Mapping[str, Any]) -> str:
         origin = f"~/{CONFIG_RELATIVE}"
     if not token:
         raise ConfigError(f"no datamaker token found: {HOW_TO}")
-    if not _TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError(f"the datamaker token in {origin} contains spaces or control characters")
-    return token
+    return checked_token(token, origin, "datamaker")
 
 
 # ------------------------------------------------------------------ the mapping

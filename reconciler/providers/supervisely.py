@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from ..auth import checked_token
 from ..http import HeaderAuth, error_body, make_session, nothing_sent
 from ..model import (
     Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value,
@@ -76,7 +77,6 @@ DOTENV_NAME = "supervisely.env"
 HOW_TO = (f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/{DOTENV_NAME}, "
           "as the Supervisely SDK reads them")
 _DIGITS = re.compile(r"[0-9]+")
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
 
 
@@ -488,8 +488,8 @@ def find_credentials(environ: Mapping[str, str]) -> tuple[str | None, str | None
             address = values.get(ADDRESS_ENV) or None
         if token is None and values.get(TOKEN_ENV):
             token, origin = values[TOKEN_ENV], str(path)
-    if token is not None and not _TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError(f"the Supervisely token in {origin} contains spaces or control characters")
+    if token is not None:
+        checked_token(token, origin, "Supervisely")
     return (None if address is None else normalize_address(address)), token
 
 

@@ -23,12 +23,12 @@ from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import requests
 
+from ..auth import checked_token
 from ..http import HeaderAuth, RETRY_STATUSES, error_body, make_session, shown_reason, written
 from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
 from .listed_fields import ListedFields, fields_read
 from .base import (
     Capabilities,
-    ConfigError,
     ListingMoved,
     Progress,
     QueueNotFound,
@@ -61,7 +61,6 @@ PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
 FIELDS = {"creation": "timestamp", "event": "integer", "site": "string", "user": "string",
           "pipeline": "string"}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
 
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
@@ -406,10 +405,7 @@ def find_token(environ: Mapping[str, str] | None = None) -> str | None:
     for name in TOKEN_ENVS:
         token = environ.get(name, "").strip()
         if token:
-            if not _TOKEN_SHAPE.fullmatch(token):
-                raise ConfigError(f"the {name} environment variable holds characters a token "
-                                  "cannot have (spaces or control characters)")
-            return token
+            return checked_token(token, f"the {name} environment variable", "workflow Results")
     return None
 
 

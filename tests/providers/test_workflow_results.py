@@ -122,7 +122,7 @@ def test_token_variables_are_read_in_the_clients_order():
     assert find_token(env) == "wf-cccccccc"
     assert find_token({**env, "WORKFLOW_HTTP_TOKEN": "http-dddddddd"}) == "http-dddddddd"
     assert find_token({"GITHUB_PAT": "pat-aaaaaaaa", "GITHUB_TOKEN": " "}) == "pat-aaaaaaaa"
-    with pytest.raises(ConfigError, match="WORKFLOW_TOKEN environment variable holds characters"):
+    with pytest.raises(ConfigError, match="workflow Results token in the WORKFLOW_TOKEN environment variable contains spaces or control characters"):
         find_token({"WORKFLOW_TOKEN": "two words"})
 
 
