@@ -33,11 +33,17 @@ HOW_TO = (
 )
 
 
+def in_home(environ: Mapping[str, str], relative: str | Path) -> Path:
+    """A credentials file under the home directory the environment names (HOME), as
+    each service's own client looks for it."""
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / relative
+
+
 def config_path(environ: Mapping[str, str]) -> Path:
     if environ.get(CONFIG_ENV):
         return Path(environ[CONFIG_ENV])
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / CONFIG_NAME
+    return in_home(environ, CONFIG_NAME)
 
 
 def find_token(environ: Mapping[str, str] | None = None) -> str:

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..auth import TOKEN_SHAPE as _TOKEN_SHAPE  # the tenant header is held to the token's shape
-from ..auth import checked_token
+from ..auth import checked_token, in_home
 from ..errors import suggest
 from ..http import HeaderAuth, REDACTED, error_body, make_session, nothing_sent, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
@@ -462,8 +462,7 @@ PROVIDER = DatamakerProvider
 
 # ------------------------------------------------------------------ credentials
 def _config_path(environ: Mapping[str, str]) -> Path:
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / CONFIG_RELATIVE
+    return in_home(environ, CONFIG_RELATIVE)
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..auth import checked_token
+from ..auth import checked_token, in_home
 from ..http import HeaderAuth, error_body, make_session, nothing_sent
 from ..model import (
     Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value,
@@ -494,8 +494,7 @@ def find_credentials(environ: Mapping[str, str]) -> tuple[str | None, str | None
 
 
 def dotenv_path(environ: Mapping[str, str]) -> Path:
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / DOTENV_NAME
+    return in_home(environ, DOTENV_NAME)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
