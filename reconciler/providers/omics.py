@@ -52,6 +52,7 @@ from .base import (
     url_option_schema,
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
+from .service_client import unexpected_response
 
 OPTIONS = frozenset({"region", "profile", "endpoint", "tags_endpoint"})
 INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
@@ -546,7 +547,7 @@ class OmicsProvider(GuardedService, Provider):
 
     @staticmethod
     def _unexpected(path: str, what: str) -> ProviderError:
-        return ProviderError(f"omics {path}: unexpected answer: {what}")
+        return ProviderError(unexpected_response(f"omics {path}", what))
 
 
 class _NotFound(ProviderError):
