@@ -116,7 +116,7 @@ def listing(n: int) -> None:
             provider = SynapseProvider(running.url, "bench", readers=1)
             before = len(running.request_log())
             start_time = time.perf_counter()
-            count = len(provider.list(queue))
+            count = len(provider.list_items(queue))
             elapsed = time.perf_counter() - start_time
             provider.close()
             print(f"| {name} | {count:,} | {len(running.request_log()) - before} | {elapsed:.2f} |")

@@ -128,7 +128,7 @@ SERVICE = Service(
     prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"AWS_ACCESS_KEY_ID": TOKEN, "AWS_SECRET_ACCESS_KEY": "bench-secret",
                      "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"},
-    official=official, operation=operation, minimum=minimum, check=check, serve_args=("--one-host",),
+    official=official, operation=operation, minimum=minimum, check=check, serve_args=("--quirk", "one-host"),
 )
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ class Service:
     # operations the official way sends a fixed number of times whatever N (a lookup of
     # the project's tags): not scaled up when a sample is extrapolated
     once: frozenset[str] = frozenset()
-    # more `serve` options this fake needs (omics: --one-host, as the official loop has one URL)
+    # more `serve` options this fake needs (omics: --quirk one-host, as the official loop has one URL)
     serve_args: tuple[str, ...] = ()
 
 
@@ -281,13 +281,12 @@ def table(rows: Sequence[Row]) -> str:
 def build_store(service: str, db: Path, queue: str, items: Sequence[Mapping[str, Any]]) -> None:
     """The fake's store file from seed items (`reconciler serve --seed`'s format), built by
     the fake's own `build` in this process, so it is ready before the clock starts."""
-    from reconciler.sandbox.faults import Faults
-    from reconciler.sandbox.server import SERVICES, SandboxConfig
+    from reconciler.sandbox.server import SandboxConfig, build_fake
 
     seed = db.with_suffix(".seed.json")
     seed.write_text(json.dumps({"queues": [{"id": queue, "items": list(items)}]}))
     config = SandboxConfig(token="prepare", service=service, db_path=db, seed=seed)
-    importlib.import_module(SERVICES[service]).build(config, Faults()).close()
+    build_fake(config).close()
     seed.unlink()
 
 

@@ -38,12 +38,10 @@ queues:
 
 
 def prepare(db: Path, n: int, drift: float) -> None:
-    from reconciler.sandbox.faults import Faults
-    from reconciler.sandbox.server import SandboxConfig
-    from reconciler.sandbox.workflow_results import build
+    from reconciler.sandbox.server import SandboxConfig, build_fake
 
-    fake = build(SandboxConfig(token=TOKEN, service="workflow-results", db_path=db,
-                               synthetic=[(PIPELINE, n)]), Faults())
+    fake = build_fake(SandboxConfig(token=TOKEN, service="workflow-results", db_path=db,
+                                    synthetic=[(PIPELINE, n)]))
     try:
         with fake.store.transaction():
             for i, work in enumerate(fake.store.all(PIPELINE)):

@@ -23,8 +23,9 @@ CONFIG_ENV = "SYNAPSE_CONFIG_FILE"  # overrides the file's location (tests, seve
 CONFIG_NAME = ".synapseConfig"
 
 # What an HTTP header value may hold. Anything else would make requests raise an
-# exception whose message quotes the header, i.e. the token.
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
+# exception whose message quotes the header, i.e. the token. Every service's token is
+# held to it (checked_token).
+TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
 HOW_TO = (
     f"set {TOKEN_ENV} or add `authtoken = <token>` under [authentication] in "
@@ -32,11 +33,17 @@ HOW_TO = (
 )
 
 
+def in_home(environ: Mapping[str, str], relative: str | Path) -> Path:
+    """A credentials file under the home directory the environment names (HOME), as
+    each service's own client looks for it."""
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / relative
+
+
 def config_path(environ: Mapping[str, str]) -> Path:
     if environ.get(CONFIG_ENV):
         return Path(environ[CONFIG_ENV])
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / CONFIG_NAME
+    return in_home(environ, CONFIG_NAME)
 
 
 def find_token(environ: Mapping[str, str] | None = None) -> str:
@@ -44,11 +51,11 @@ def find_token(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     token = environ.get(TOKEN_ENV, "").strip()
     if token:
-        return _checked(token, f"the {TOKEN_ENV} environment variable")
+        return checked_token(token, f"the {TOKEN_ENV} environment variable")
     path = config_path(environ)
     token = _read_config(path)
     if token:
-        return _checked(token, str(path))
+        return checked_token(token, str(path))
     raise ConfigError(f"no Synapse token found: {HOW_TO}")
 
 
@@ -74,9 +81,9 @@ def _read_config(path: Path) -> str:
     return parser.get("authentication", "authtoken", fallback="").strip()
 
 
-def _checked(token: str, origin: str) -> str:
-    if not _TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError(
-            f"the Synapse token in {origin} contains spaces or control characters"
-        )
+def checked_token(token: str, origin: str, service: str = "Synapse") -> str:
+    """`token` if an HTTP header can carry it as it is (TOKEN_SHAPE); else one line
+    naming where it came from (`origin`), never the token."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise ConfigError(f"the {service} token in {origin} contains spaces or control characters")
     return token

@@ -364,13 +364,26 @@ def schema(which: str) -> int:
     return run_schema(which)
 
 
+class _ServeCommand(click.Command):
+    """`serve --help` ends with each fake's quirks, read from the fakes' own declarations
+    (imported only when the help is shown, not on every start)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from .commands.serve import write_quirks_help
+
+        write_quirks_help(formatter)
+
+
 @global_options
 @cli.command(
+    cls=_ServeCommand,
     epilog="\b\nExamples:\n"
     "  reconciler serve --token dev --synthetic 9615000:1000\n"
     "  reconciler serve --service workflow-results --token dev --synthetic frb-search:500\n"
     "  reconciler serve --token dev --seed examples/challenge/live.yaml --port 8080\n"
-    "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3"
+    "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3\n"
+    "  reconciler serve --service supervisely --token dev --quirk meta-update=merge --quirk list-rows=full"
 )
 @click.option("--service", default="synapse", show_default=True, metavar="TYPE", shell_complete=_sandbox_services,
               help="Which service to fake: synapse, workflow-results, datamaker, supervisely or omics.")
@@ -387,14 +400,7 @@ def schema(which: str) -> int:
 @click.option("--max-concurrent", type=click.IntRange(1), default=None, help="429 beyond this many concurrent requests (Synapse: 3).")
 @click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
-@click.option("--no-lock-refusal", is_flag=True, help="workflow-results: accept updates that keep a locked work locked.")
-@click.option("--meta-update", type=click.Choice(["deep-merge", "merge", "replace", "allow-list"]),
-              default="deep-merge", show_default=True,
-              help="supervisely: what tasks.meta.update does with the keys sent (unverified on the real service).")
-@click.option("--list-rows", type=click.Choice(["short", "full"]), default="short", show_default=True,
-              help="supervisely: tasks.list rows without workspaceId (short, as the SDK shows them) or as tasks.info.")
-@click.option("--one-host", is_flag=True, help="omics: serve batch and tag operations on one port (AWS: two hosts).")
-@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's behaviour (repeatable; docs/sandbox.md lists each service's).")
+@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's own behaviour (repeatable); each service's are listed below.")
 @click.option("--url-file", type=click.Path(dir_okay=False),
               help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.")
 def serve(**config) -> int:

@@ -62,7 +62,7 @@ class MemoryProvider(Provider):
     def endpoint(self) -> str:
         return "memory://test"
 
-    def list(self, queue: QueueSpec, progress=None) -> list[Item]:
+    def list_items(self, queue: QueueSpec, progress=None) -> list[Item]:
         items = [self._item(d, queue) for d in self._queue(queue).values()]
         if progress:
             progress(len(items))

@@ -32,7 +32,7 @@ class Paged(Provider):
     def endpoint(self) -> str:
         return "paged://test"
 
-    def list(self, queue: QueueSpec, progress=None) -> list[Item]:
+    def list_items(self, queue: QueueSpec, progress=None) -> list[Item]:
         return gather(self.pages(queue, progress))
 
     def pages(self, queue: QueueSpec, progress=None) -> Iterator[Sequence[Item] | Relisted]:
@@ -108,7 +108,7 @@ def test_a_provider_without_pages_is_read_as_one_page():
     class OnePage(Paged):
         pages = Provider.pages
 
-        def list(self, queue: QueueSpec, progress=None) -> list[Item]:
+        def list_items(self, queue: QueueSpec, progress=None) -> list[Item]:
             return [item("1", "VALIDATED"), item("2")]
 
     (planned,) = build_plan(spec_of(queue(ACCEPT)), OnePage([])).plan.queues

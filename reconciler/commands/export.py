@@ -30,7 +30,7 @@ def export(opts: Options, spec_path: str, out: str, table: str | None = None, fo
     progress = opts.progress()
     with open_provider(spec.provider) as provider:
         try:
-            queues = [(q, provider.list(q, progress.line(f"Reading queue {q.id}"))) for q in spec.queues]
+            queues = [(q, provider.list_items(q, progress.line(f"Reading queue {q.id}"))) for q in spec.queues]
         finally:
             progress.close()
     if tables:

@@ -6,6 +6,7 @@ from typing import Sequence
 import click
 
 from ..error_handler import EXIT_OK
+from ..errors import UserError
 
 
 def synthetic_queues(entries: Sequence[str]) -> list[tuple[str, int]]:
@@ -25,9 +26,21 @@ def quirks(entries: Sequence[str]) -> dict[str, str]:
     for entry in entries:
         name, _, value = entry.partition("=")
         if not name.strip():
-            raise click.BadParameter(f"expected NAME[=VALUE], got {entry!r}", param_hint="--quirk")
+            raise UserError(f"--quirk {entry!r}: expected NAME[=VALUE]")
         out[name.strip()] = value.strip()
     return out
+
+
+def write_quirks_help(formatter: click.HelpFormatter) -> None:
+    """One section per service: what `--quirk` it accepts, from its fake's declaration."""
+    from ..sandbox.server import declared_quirks
+
+    for service, declared in declared_quirks().items():
+        with formatter.section(f"Quirks of --service {service}"):
+            if declared:
+                formatter.write_dl([(q.usage(), f"{q.help} (default: {q.shown_default()})") for q in declared])
+            else:
+                formatter.write_text("none")
 
 
 def serve(
@@ -46,10 +59,6 @@ def serve(
     max_concurrent: int | None,
     max_per_minute: int | None,
     random_seed: int | None,
-    no_lock_refusal: bool,
-    meta_update: str,
-    list_rows: str,
-    one_host: bool = False,
     quirk: Sequence[str] = (),
     url_file: str | None = None,
 ) -> int:
@@ -59,8 +68,6 @@ def serve(
         service=service, host=host, port=port, db_path=db, token=token, seed=seed,
         synthetic=synthetic_queues(synthetic), log_requests=log_requests, fail_rate=fail_rate,
         drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
-        max_per_minute=max_per_minute, random_seed=random_seed,
-        lock_refuses_updates=not no_lock_refusal, one_host=one_host,
-        supervisely_meta_update=meta_update, supervisely_list_rows=list_rows, quirks=quirks(quirk),
+        max_per_minute=max_per_minute, random_seed=random_seed, quirks=quirks(quirk),
     ), url_file=url_file)
     return EXIT_OK

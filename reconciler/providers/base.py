@@ -7,7 +7,6 @@ plug in later as one file each.
 """
 from __future__ import annotations
 
-import builtins
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -96,7 +95,7 @@ class WriteResult:
 
     applied: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already held the planned values
-    # refused by the guard: the fresh copy, its `base` in the shape `list` gives (the
+    # refused by the guard: the fresh copy, its `base` in the shape `list_items` gives (the
     # engine reports what changed by comparing it with the plan's base)
     stale: dict[str, Item] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -151,34 +150,33 @@ class Provider(ABC):
     def endpoint(self) -> str:
         """Identifies the service instance; a plan file only applies to the same one."""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A provider implements `list` or `pages` (or both); each default is the other."""
+    def __init_subclass__(cls, base: bool = False, **kwargs: Any) -> None:
+        """A provider implements `list_items` or `pages` (or both); each default is the
+        other. `base=True`: a base for providers (service_client.HttpProvider), not one."""
         super().__init_subclass__(**kwargs)
-        if cls.list is Provider.list and cls.pages is Provider.pages:
-            raise TypeError(f"{cls.__name__} must implement list() or pages()")
+        if not base and cls.list_items is Provider.list_items and cls.pages is Provider.pages:
+            raise TypeError(f"{cls.__name__} must implement list_items() or pages()")
 
-    # `list` is the verb a provider author knows; below it, in this class and in any provider
-    # that defines it, the builtin type is spelled `builtins.list`
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+    def list_items(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
         """Every item of the queue, each exactly once, as one consistent snapshot.
         Default: the `pages`, gathered (honouring RELISTED)."""
         return gather(self.pages(queue, progress), queue.id)
 
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
-        """The snapshot `list` returns, a page at a time as it is read, so that the
+        """The snapshot `list_items` returns, a page at a time as it is read, so that the
         planner diffs one page while the service prepares the next.
 
         A provider that finds its listing inconsistent part-way and reads the queue
         again yields RELISTED first: every page before it is void. Close the iterator
-        when stopping early (it may hold a reader thread). Default: `list` as one page.
+        when stopping early (it may hold a reader thread). Default: `list_items` as one page.
         """
-        yield self.list(queue, progress)
+        yield self.list_items(queue, progress)
 
     @abstractmethod
-    def get(self, queue: QueueSpec, ids: Sequence[str]) -> builtins.list[Item]:
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         """Fresh copies of some items (after a conflict); unknown ids are left out."""
 
-    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> builtins.list[Item]:
+    def reread(self, queue: QueueSpec, ids: Sequence[str], queue_size: int) -> list[Item]:
         """Fresh copies of every item still to be written after a conflict, read at once
         the cheapest way the service offers, so one conflict costs one re-read of the
         run rather than one per item (`queue_size`: items the plan listed). Default:
@@ -213,7 +211,7 @@ class Provider(ABC):
         providers return a WriteResult naming what happened to each change.
         """
 
-    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> builtins.list[Batch]:
+    def batches(self, queue: QueueSpec, changes: Sequence[Change]) -> list[Batch]:
         """Split changes into write batches, in order; providers with size limits refine
         this (the queue's settings, such as its lock annotation, shape what is written).
         The engine hands each batch to `write`, and after a conflict batches what is
@@ -236,7 +234,7 @@ class Provider(ABC):
         max_in_flight: expected an integer, got string")."""
         from .options import option_errors
 
-        errors: builtins.list[UserError]
+        errors: list[UserError]
         if where is None or isinstance(where, str):  # no place in a file: no Located
             name = where or f"{cls.type} provider"
             errors = [ConfigError(f"{name}: {e.message}") for e in option_errors(cls, options, _named)]
@@ -247,7 +245,7 @@ class Provider(ABC):
         return options
 
     @classmethod
-    def check_queue(cls, queue: QueueSpec) -> builtins.list[SpecProblem]:
+    def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
         """Offline checks of what this service would refuse (id syntax, key syntax,
         value types), read from `checks.spots` (every id, status and tag the queue
         names, at its place) rather than by walking rules and entries; the status
@@ -269,7 +267,7 @@ class Provider(ABC):
         return None
 
     @classmethod
-    def option_problems(cls, options: Mapping[str, Any]) -> builtins.list[tuple[str, str]]:
+    def option_problems(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(option name, why) for each provider option this provider would refuse,
         found offline so `validate` reports it at that option's line. Default: the
         endpoint (endpoint_problem)."""
@@ -435,7 +433,7 @@ def bounded(
 
 def gather(pages: Iterable[Sequence[Item] | Relisted], queue_id: str = "?") -> list[Item]:
     """The items of a `pages` iteration, honouring RELISTED and bounded (`bounded`):
-    `list` for providers that read page by page."""
+    `list_items` for providers that read page by page."""
     items: list[Item] = []
     for page in bounded(pages, queue_id):
         if page is RELISTED:

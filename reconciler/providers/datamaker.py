@@ -31,17 +31,17 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..auth import TOKEN_SHAPE as _TOKEN_SHAPE  # the tenant header is held to the token's shape
+from ..auth import checked_token, in_home
 from ..errors import suggest
-from ..http import HeaderAuth, REDACTED, error_body, failure_name, make_session, nothing_sent, shown_reason, written
+from ..http import HeaderAuth, REDACTED, error_body, make_session, nothing_sent, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
-from ..netcheck import check_endpoint
 from .base import (
     Batch,
     Capabilities,
     ConfigError,
     ListingMoved,
     Progress,
-    Provider,
     ProviderError,
     QueueNotFound,
     Relisted,
@@ -54,6 +54,7 @@ from .base import (
 )
 from .checks import spots
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
+from .service_client import HttpProvider, ServiceClient, configured_endpoint, open_endpoint
 
 DEFAULT_ENDPOINT = "https://api.synapse.sh"
 HOST_ENV = "SYNAPSE_HOST"
@@ -84,7 +85,6 @@ MAX_ROWS = 1_000_000
 # `tags` is asked for only to cross-check a filtered answer where the server sends it
 FIELDS = "id,project,tags"
 _ID = re.compile(r"[0-9]+")
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 
 
 class SynapseTokenAuth(HeaderAuth):
@@ -108,7 +108,7 @@ class SynapseTokenAuth(HeaderAuth):
         return re.sub(r"(Token\s+)\S+", rf"\g<1>{REDACTED}", text) if "Token" in text else text
 
 
-class DatamakerProvider(GuardedService, Provider):
+class DatamakerProvider(GuardedService, HttpProvider):
     type = "datamaker"
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT,
@@ -140,22 +140,17 @@ class DatamakerProvider(GuardedService, Provider):
     def __init__(self, endpoint: str, token: str, tenant: str | None = None, *,
                  retries: int = RETRIES, backoff: float = BACKOFF,
                  timeout: tuple[float, float] = TIMEOUT) -> None:
-        endpoint = endpoint.rstrip("/")
-        check_endpoint(endpoint)
-        self._endpoint, self._tenant = endpoint, tenant
+        self._tenant = tenant
         self.resend_wait = backoff
-        # Transport retries of GETs on RETRY_STATUSES, never of a POST (one is decided in
-        # `_set_tags` from the answer, or from a fresh read when the answer was ambiguous).
-        self._auth = SynapseTokenAuth(token, tenant)
-        self._session = make_session(
-            auth=self._auth, retries=retries, backoff=backoff, timeout=timeout,
+        # Transport retries of GETs on RETRY_STATUSES, never of a POST (one is decided
+        # from the answer, or from a fresh read when the answer was ambiguous: guarded.py).
+        session = make_session(
+            auth=SynapseTokenAuth(token, tenant), retries=retries, backoff=backoff, timeout=timeout,
             retry_statuses=RETRY_STATUSES,
         )
+        self.client = ServiceClient("datamaker", open_endpoint(endpoint), session, reason_of=_detail,
+                                    token_help=HOW_TO)
         self._tag_ids: dict[str, dict[str, int]] = {}  # project → tag name → id
-
-    @property
-    def endpoint(self) -> str:
-        return self._endpoint
 
     def plan_options(self) -> dict[str, Any]:
         return {"tenant": self._tenant} if self._tenant else {}
@@ -165,8 +160,9 @@ class DatamakerProvider(GuardedService, Provider):
         options = cls.checked_options(config.options)
         environ = os.environ
         stored = _read_config(_config_path(environ))
-        endpoint = options.get("endpoint") or environ.get(HOST_ENV) or stored.get("host") or DEFAULT_ENDPOINT
-        check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
+        host = stored.get("host")
+        endpoint = configured_endpoint("datamaker", options, environ.get(HOST_ENV),
+                                       host if isinstance(host, str) else None, DEFAULT_ENDPOINT)
         tenant = options.get("tenant") or environ.get(TENANT_ENV) or None
         if "tenant" not in options and tenant is not None and not _TOKEN_SHAPE.fullmatch(tenant):
             # the environment's value; the option's shape is its schema's
@@ -185,12 +181,6 @@ class DatamakerProvider(GuardedService, Provider):
             elif spot.kind == "tag":
                 problems += _name_problems(spot.key, queue.lock_key, spot.path)
         return problems
-
-    def close(self) -> None:
-        self._session.close()
-
-    def requests_sent(self) -> int:
-        return self._session.sent
 
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
@@ -271,7 +261,7 @@ class DatamakerProvider(GuardedService, Provider):
         """The most rows a task listing of this pass may hold: the project's task count
         (offset page 1 of one row, which is fast; cursor pages carry no count), plus
         room for tasks created while it is read. None if the server gives no count."""
-        url = f"{self._endpoint}/sdk/tasks/"
+        url = self._url("sdk/tasks/")
         body = self._page_body(url, {"project": queue.id, "page_size": 1, "fields": "id"}, "sdk/tasks/",
                                queue.id)
         count = body.get("count") if isinstance(body, dict) else None
@@ -377,21 +367,20 @@ class DatamakerProvider(GuardedService, Provider):
     def _post(self, path: str, body: dict[str, Any]) -> Answer:
         """A 5xx or no answer may have been applied (lost); a 4xx, or no connection
         made, was not (refused). Either failure stops the run."""
-        url = f"{self._endpoint}/{path}"
+        url = self._url(path)
         try:
-            response = self._session.post(url, json=body)
+            response = self.client.session.post(url, json=body)
         except requests.RequestException as exc:
             if nothing_sent(exc):
-                return Answer("refused", f"POST {url}: no connection ({failure_name(exc)}); not written", fatal=True)
-            return Answer("lost", f"POST {url} got no answer ({failure_name(exc)})")
+                return Answer("refused", f"{self.client.lost(f'POST {url}', exc)}; not written", fatal=True)
+            return Answer("lost", self.client.lost(f"POST {url}", exc))
         if written(response):
             return OK
         if response.status_code >= 500:
-            return Answer("lost", f"POST {url} failed (HTTP {response.status_code}): {self._detail(response)}")
+            return Answer("lost", self.client.status_text(f"POST {url}", response))
         if response.status_code == 401:
-            return Answer("refused", str(self._token_refused(response)), fatal=True)
-        return Answer("refused", f"POST {url} refused (HTTP {response.status_code}): {self._detail(response)}",
-                      fatal=True)
+            return Answer("refused", str(self.client.token_refused(response)), fatal=True)
+        return Answer("refused", self.client.status_text(f"POST {url}", response), fatal=True)
 
     # --------------------------------------------------------------- plumbing
     def _paged(self, path: str, params: Mapping[str, Any], most: int | None = None) -> Iterator[list[Any]]:
@@ -401,7 +390,7 @@ class DatamakerProvider(GuardedService, Provider):
         listed twice, more rows than `most` (the project's count, with room) or a page
         `count` that differs from the first one's raise ListingMoved; more than MAX_ROWS
         rows is an error whatever the server said."""
-        url: str | None = f"{self._endpoint}/{path}"
+        url: str | None = self._url(path)
         query: Mapping[str, Any] | None = params
         count = None
         visited: set[str] = set()
@@ -423,7 +412,7 @@ class DatamakerProvider(GuardedService, Provider):
             if most is not None and len(seen) > most:
                 raise ListingMoved(f"{path}: more rows listed than the project's tasks counted")
             if len(seen) > MAX_ROWS:
-                raise ProviderError(f"{self._endpoint}/{path}: more than {MAX_ROWS:,} rows listed; "
+                raise ProviderError(f"{self._url(path)}: more than {MAX_ROWS:,} rows listed; "
                                     "refusing to read further (a server that keeps listing new rows?)")
             yield results
             url, query = body.get("next"), None
@@ -435,55 +424,31 @@ class DatamakerProvider(GuardedService, Provider):
     def _page_body(self, url: str, query: Mapping[str, Any] | None, path: str, project: Any) -> Any:
         """One listing page's JSON; QueueNotFound when the server refuses the `project`
         filter's value (django-filter: "Select a valid choice")."""
-        response = self._get(url, query, path)
+        response = self.client.send("GET", url, params=query)
         if response.status_code == 400 and "project" in _json_or_none(response):
             raise QueueNotFound(f"datamaker project {project} not found or not "
-                                f"readable ({path}: {self._detail(response)})")
-        self._expect_ok(response, url)
-        return self._json(response, path)
+                                f"readable ({path}: {self.client.reason(response)})")
+        self.client.check(response, "GET " + url.split("?", 1)[0])
+        return self.client.json(response, self._url(path))
 
     def _ours(self, url: str) -> bool:
-        mine, theirs = urlsplit(self._endpoint), urlsplit(url)
+        mine, theirs = urlsplit(self.endpoint), urlsplit(url)
         return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
             theirs.path.startswith(mine.path.rstrip("/") + "/")
 
-    def _get(self, url: str, params: Mapping[str, Any] | None, path: str) -> requests.Response:
-        try:
-            return self._session.get(url, params=params)
-        except requests.RequestException as exc:
-            raise ProviderError(f"GET {self._endpoint}/{path}: no response after retries "
-                                f"({failure_name(exc)})") from None
-
-    def _expect_ok(self, response: requests.Response, url: str) -> None:
-        if response.status_code == 401:
-            raise self._token_refused(response)
-        if response.status_code != 200:
-            shown = self._auth.redact(url.split("?", 1)[0])
-            raise ProviderError(f"GET {shown} failed (HTTP {response.status_code}): {self._detail(response)}")
-
-    def _json(self, response: requests.Response, path: str) -> Any:
-        try:
-            return response.json()
-        except (ValueError, RecursionError):
-            raise self._unexpected(path, "the body is not JSON") from None
-
     def _unexpected(self, path: str, detail: str) -> ProviderError:
-        return ProviderError(f"unexpected response from {self._endpoint}/{path}: {detail}")
+        return self.client.unexpected(self._url(path), detail)
 
-    def _detail(self, response: requests.Response) -> str:
-        """DRF's `detail`, else the field errors, else the start of the body; one line,
-        redacted."""
-        body = _json_or_none(response)
-        if isinstance(body, dict) and isinstance(body.get("detail"), str):
-            text = body["detail"]
-        elif body:
-            text = json.dumps(body, ensure_ascii=False, sort_keys=True)
-        else:
-            text = None
-        return shown_reason(response, text, self._auth.redact)
+    def _url(self, path: str) -> str:
+        return f"{self.client.endpoint}/{path}"
 
-    def _token_refused(self, response: requests.Response) -> ConfigError:
-        return ConfigError(f"datamaker refused the token (HTTP 401: {self._detail(response)}); {HOW_TO}")
+
+def _detail(response: requests.Response) -> str | None:
+    """DRF's `detail`, else the field errors (the body as JSON)."""
+    body = _json_or_none(response)
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return body["detail"]
+    return json.dumps(body, ensure_ascii=False, sort_keys=True) if body else None
 
 
 PROVIDER = DatamakerProvider
@@ -491,8 +456,7 @@ PROVIDER = DatamakerProvider
 
 # ------------------------------------------------------------------ credentials
 def _config_path(environ: Mapping[str, str]) -> Path:
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / CONFIG_RELATIVE
+    return in_home(environ, CONFIG_RELATIVE)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -518,9 +482,7 @@ def _find_token(environ: Mapping[str, str], stored: Mapping[str, Any]) -> str:
         origin = f"~/{CONFIG_RELATIVE}"
     if not token:
         raise ConfigError(f"no datamaker token found: {HOW_TO}")
-    if not _TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError(f"the datamaker token in {origin} contains spaces or control characters")
-    return token
+    return checked_token(token, origin, "datamaker")
 
 
 # ------------------------------------------------------------------ the mapping

@@ -6,7 +6,6 @@ conflict and lock handling is exercised exactly as against a real service.
 """
 from __future__ import annotations
 
-import builtins
 from pathlib import Path
 from typing import Any, ClassVar, Callable, Iterable, Mapping, Sequence
 
@@ -113,14 +112,14 @@ class LocalProvider(Provider):
     def endpoint(self) -> str:
         return f"local:{self._store.path.resolve()}"
 
-    def list(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
+    def list_items(self, queue: QueueSpec, progress: Progress | None = None) -> list[Item]:
         self._require(queue)
         records = self._store.page(queue.id)
         if progress is not None:
             progress(len(records))
         return [_item(r) for r in records]
 
-    def get(self, queue: QueueSpec, ids: Sequence[str]) -> builtins.list[Item]:
+    def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         self._require(queue)
         found = self._store.get_many(ids)
         return [_item(found[i]) for i in dict.fromkeys(ids)

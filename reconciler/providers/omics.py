@@ -52,6 +52,7 @@ from .base import (
 )
 from .checks import spots
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
+from .service_client import unexpected_response
 
 INSTALL_HINT = "pip install 'evalqueue-reconciler[omics]'"
 REQUIRED_OPERATIONS = ("ListBatch", "GetBatch", "CancelRunBatch", "TagResource", "UntagResource")
@@ -532,7 +533,7 @@ class OmicsProvider(GuardedService, Provider):
 
     @staticmethod
     def _unexpected(path: str, what: str) -> ProviderError:
-        return ProviderError(f"omics {path}: unexpected answer: {what}")
+        return ProviderError(unexpected_response(f"omics {path}", what))
 
 
 class _NotFound(ProviderError):

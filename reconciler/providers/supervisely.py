@@ -28,19 +28,18 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..http import HeaderAuth, error_body, failure_name, make_session, nothing_sent, shown_reason
+from ..auth import checked_token, in_home
+from ..http import HeaderAuth, error_body, make_session, nothing_sent
 from ..model import (
     Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value,
 )
-from ..netcheck import check_endpoint, is_loopback
+from ..netcheck import is_loopback
 from .listed_fields import ListedFields
 from .base import (
     Capabilities,
     ConfigError,
     ListingMoved,
     Progress,
-    Provider,
-    ProviderError,
     QueueNotFound,
     Relisted,
     SpecProblem,
@@ -51,6 +50,7 @@ from .base import (
 )
 from .checks import spots
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
+from .service_client import HttpProvider, ServiceClient, configured_endpoint, open_endpoint
 
 # Read-only task fields a `where: {item: …}` may test, from the task rows the listing
 # already returns (docs/supervisely.md "Service fields"). `userId` is not among them:
@@ -76,7 +76,6 @@ DOTENV_NAME = "supervisely.env"
 HOW_TO = (f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/{DOTENV_NAME}, "
           "as the Supervisely SDK reads them")
 _DIGITS = re.compile(r"[0-9]+")
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
 
 
@@ -88,7 +87,7 @@ class _ItemFailed(Exception):
     """One call failed for this task only; the run goes on."""
 
 
-class SuperviselyProvider(GuardedService, Provider):
+class SuperviselyProvider(GuardedService, HttpProvider):
     type = "supervisely"
     reads_back = True
     kept_why = "the server kept them (a deep merge keeps a removed meta key; an allow-list drops unknown keys)"
@@ -136,26 +135,21 @@ class SuperviselyProvider(GuardedService, Provider):
         backoff: float = BACKOFF,
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
-        endpoint = endpoint.rstrip("/")
-        check_endpoint(endpoint)
-        self._endpoint = endpoint
+        endpoint = open_endpoint(endpoint)
         self._tags_key = tags_key
         self._max_in_flight = self.max_in_flight = max_in_flight
         self.resend_wait = backoff
-        self._session = make_session(
+        session = make_session(
             auth=HeaderAuth("x-api-key", token), retries=retries, backoff=backoff, timeout=timeout,
             retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
         )
+        self.client = ServiceClient("Supervisely", endpoint, session, reason_of=_error_text, token_help=HOW_TO)
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
         # landed, so the task is re-read and the call judged (guarded.py).
-        reads = cast(HTTPAdapter, self._session.get_adapter(endpoint + API)).max_retries  # make_session's
+        reads = cast(HTTPAdapter, session.get_adapter(endpoint + API)).max_retries  # make_session's
         writes = HTTPAdapter(max_retries=reads.new(read=0), pool_maxsize=max_in_flight)
         for method in WRITE_METHODS:
-            self._session.mount(self._url(method), writes)
-
-    @property
-    def endpoint(self) -> str:
-        return self._endpoint
+            session.mount(self._url(method), writes)
 
     def plan_options(self) -> dict[str, Any]:
         return {"tags_key": self._tags_key, "max_in_flight": self._max_in_flight}
@@ -165,13 +159,9 @@ class SuperviselyProvider(GuardedService, Provider):
         options = cls.checked_options(config.options)
         tags_key = options.get("tags_key", DEFAULT_TAGS_KEY)
         in_flight = options.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
-        endpoint = options.get("endpoint")
         found_address, token = find_credentials(os.environ)
-        if endpoint is None:
-            if found_address is None:
-                raise ConfigError(f"no Supervisely server address: set `endpoint` in the spec or {HOW_TO}")
-            endpoint = found_address
-        check_endpoint(endpoint.rstrip("/"))
+        endpoint = configured_endpoint("supervisely", options, found_address,
+                                       missing=f"no Supervisely server address: set `endpoint` in the spec or {HOW_TO}")
         if token is None:
             raise ConfigError(f"no Supervisely token found: {HOW_TO}")
         return cls(endpoint, token, tags_key=tags_key, max_in_flight=in_flight)
@@ -179,12 +169,6 @@ class SuperviselyProvider(GuardedService, Provider):
     @classmethod
     def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
         return check_queue(queue)
-
-    def close(self) -> None:
-        self._session.close()
-
-    def requests_sent(self) -> int:
-        return self._session.sent
 
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
@@ -251,7 +235,7 @@ class SuperviselyProvider(GuardedService, Provider):
         response = self._post("tasks.list", body)
         if response.status_code in (403, 404):
             raise QueueNotFound(f"workspace {queue.id} not found or not readable "
-                                f"(tasks.list: HTTP {response.status_code}: {self._reason(response)})")
+                                f"(tasks.list: HTTP {response.status_code}: {self.client.reason(response)})")
         answer = self._ok_json("tasks.list", response)
         if not isinstance(answer, dict):
             raise self._unexpected("tasks.list", "the answer is not an object")
@@ -397,17 +381,16 @@ class SuperviselyProvider(GuardedService, Provider):
     def _send_write(self, method: str, body: dict) -> Answer:
         """One write call; its answer lost, the guarded write re-reads the task."""
         try:
-            response = self._session.post(self._url(method), json=body)
+            response = self.client.session.post(self._url(method), json=body)
         except requests.RequestException as exc:
             if nothing_sent(exc):
-                return Answer("refused", f"{method} got no connection after retries ({failure_name(exc)})",
-                              fatal=True)
-            return Answer("lost", f"{method} got no response ({failure_name(exc)})")
+                return Answer("refused", self.client.lost(method, exc), fatal=True)
+            return Answer("lost", self.client.lost(method, exc))
         if response.status_code == 200:
             return OK
-        reason = f"{method} failed (HTTP {response.status_code}): {self._reason(response)}"
+        reason = self.client.status_text(method, response)
         if response.status_code == 401:
-            return Answer("refused", f"Supervisely refused the token ({reason}); {HOW_TO}", fatal=True)
+            return Answer("refused", str(self.client.token_refused(response)), fatal=True)
         if response.status_code == 404:
             return Answer("refused", f"the task no longer exists ({reason})")
         if response.status_code == 403 or response.status_code in SDK_RETRY_STATUSES:
@@ -423,43 +406,33 @@ class SuperviselyProvider(GuardedService, Provider):
             raise ConfigError(f"queue id {queue.id!r} is not a Supervisely workspace id (digits only)")
 
     def _url(self, method: str) -> str:
-        return self._endpoint + API + method
+        return self.client.endpoint + API + method
 
     def _post(self, method: str, body: dict) -> requests.Response:
-        try:
-            return self._session.post(self._url(method), json=body)
-        except requests.RequestException as exc:
-            raise ProviderError(f"POST {self._url(method)}: no response after retries ({failure_name(exc)})") from None
+        return self.client.send("POST", self._url(method), json=body)
 
     def _ok_json(self, method: str, response: requests.Response) -> Any:
-        if response.status_code == 401:
-            raise ConfigError(f"Supervisely refused the token ({method}: HTTP 401: {self._reason(response)}); {HOW_TO}")
-        if response.status_code != 200:
-            raise ProviderError(f"POST {self._url(method)} failed (HTTP {response.status_code}): "
-                                f"{self._reason(response)}")
-        try:
-            return response.json()
-        except (ValueError, RecursionError):
-            raise self._unexpected(method, "the body is not JSON") from None
+        self.client.check(response, f"POST {self._url(method)}")
+        return self.client.json(response, self._url(method))
 
-    def _unexpected(self, method: str, detail: str) -> ProviderError:
-        return ProviderError(f"unexpected response from {self._url(method)}: {self._session.redact(detail)}")
+    def _unexpected(self, method: str, detail: str) -> Exception:
+        return self.client.unexpected(self._url(method), detail)
 
-    def _reason(self, response: requests.Response) -> str:
-        """The error body's `details.message` (or its list's messages), else `error`,
-        else the start of the body; one line, redacted."""
-        text = None
-        body = error_body(response)
-        if isinstance(body, dict):
-            details = body.get("details")
-            if isinstance(details, dict) and isinstance(details.get("message"), str):
-                text = details["message"]
-            elif isinstance(details, list):
-                messages = [d.get("message") for d in details if isinstance(d, dict)]
-                text = "; ".join(m for m in messages if isinstance(m, str)) or None
-            if text is None and isinstance(body.get("error"), str):
-                text = body["error"]
-        return shown_reason(response, text, self._session.redact)
+
+def _error_text(response: requests.Response) -> str | None:
+    """The error body's `details.message` (or its list's messages), else `error`."""
+    body = error_body(response)
+    if not isinstance(body, dict):
+        return None
+    details = body.get("details")
+    if isinstance(details, dict) and isinstance(details.get("message"), str):
+        return details["message"]
+    if isinstance(details, list):
+        messages = [d.get("message") for d in details if isinstance(d, dict)]
+        text = "; ".join(m for m in messages if isinstance(m, str))
+        if text:
+            return text
+    return body["error"] if isinstance(body.get("error"), str) else None
 
 
 PROVIDER = SuperviselyProvider
@@ -512,14 +485,13 @@ def find_credentials(environ: Mapping[str, str]) -> tuple[str | None, str | None
             address = values.get(ADDRESS_ENV) or None
         if token is None and values.get(TOKEN_ENV):
             token, origin = values[TOKEN_ENV], str(path)
-    if token is not None and not _TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError(f"the Supervisely token in {origin} contains spaces or control characters")
+    if token is not None:
+        checked_token(token, origin, "Supervisely")
     return (None if address is None else normalize_address(address)), token
 
 
 def dotenv_path(environ: Mapping[str, str]) -> Path:
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / DOTENV_NAME
+    return in_home(environ, DOTENV_NAME)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -17,16 +17,13 @@ from urllib.parse import quote
 import requests
 
 from ..auth import HOW_TO, find_token
-from ..http import ThrottleDialect, connection_refused, error_body, failure_name, make_session, nothing_sent, shown_reason, written
-from ..netcheck import check_endpoint
+from ..http import ThrottleDialect, error_body, make_session, nothing_sent, written
 from ..model import Change, Item, ProviderConfig, QueueSpec, StatusRules
 from .base import (
     ListingMoved,
     Batch,
     Capabilities,
-    ConfigError,
     Progress,
-    Provider,
     ProviderError,
     QueueNotFound,
     Relisted,
@@ -37,6 +34,7 @@ from .base import (
     read_twice,
     url_option_schema,
 )
+from .service_client import HttpProvider, ServiceClient, configured_endpoint, open_endpoint
 from .synapse_annotations import MalformedStatus, status_for_write, status_to_item
 from .synapse_fields import FIELDS, fields_read, reads_bundles, row_to_item
 from .synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES, PAGE_LIMIT, STATUSES
@@ -213,7 +211,7 @@ class _Listing:
                 self._seen.add(sid)
 
 
-class SynapseProvider(Provider):
+class SynapseProvider(HttpProvider):
     type = "synapse"
     capabilities = Capabilities(
         batch_limit=BATCH_LIMIT, lock_option="annotation",
@@ -239,36 +237,24 @@ class SynapseProvider(Provider):
     ) -> None:
         if not 1 <= readers <= MAX_IN_FLIGHT:
             raise ValueError(f"readers must be between 1 and {MAX_IN_FLIGHT}, not {readers}")
-        endpoint = endpoint.rstrip("/")
         self._readers = readers
-        check_endpoint(endpoint)
-        self._endpoint = endpoint
-        self._session = make_session(
+        session = make_session(
             token=token, retries=retries, backoff=backoff, timeout=timeout,
             max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE,
         )
-
-    @property
-    def endpoint(self) -> str:
-        return self._endpoint
+        self.client = ServiceClient("Synapse", open_endpoint(endpoint), session, reason_of=reason_of,
+                                    token_help=HOW_TO)
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> SynapseProvider:
-        endpoint = cls.checked_options(config.options).get("endpoint", DEFAULT_ENDPOINT)
-        check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before asking for a token
-        return cls(endpoint, find_token())
+        options = cls.checked_options(config.options)
+        return cls(configured_endpoint("synapse", options, DEFAULT_ENDPOINT), find_token())
 
     @classmethod
     def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
         from .synapse_checks import check_queue
 
         return check_queue(queue)
-
-    def close(self) -> None:
-        self._session.close()
-
-    def requests_sent(self) -> int:
-        return self._session.sent
 
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
@@ -318,7 +304,7 @@ class SynapseProvider(Provider):
                 try:
                     items = [row_to_item(row, queue.lock_key, wanted, bundles) for row in results]
                 except MalformedStatus as exc:
-                    raise self._unexpected(path, str(exc)) from None
+                    raise self.client.unexpected(path, str(exc)) from None
                 if progress and results:
                     progress(len(results))
                 yield items
@@ -333,19 +319,19 @@ class SynapseProvider(Provider):
         most results its `totalNumberOfResults` allows the queue, if it says). With
         `bundles`, the same page of the bundle listing (synapse_fields.py)."""
         listing = "bundle" if bundles else "status"
-        path = f"/evaluation/{_segment(queue.id)}/submission/{listing}/all?limit={PAGE_LIMIT}&offset={offset}"
-        response = self._get(path)
+        url = self._url(f"/evaluation/{_segment(queue.id)}/submission/{listing}/all?limit={PAGE_LIMIT}&offset={offset}")
+        response = self.client.send("GET", url)
         if response.status_code == 403:
             raise QueueNotFound(f"evaluation {queue.id} not found or not readable")
-        self._expect_ok(response, "GET", path)
-        body = self._json(response, path)
+        self.client.check(response, f"GET {url}")
+        body = self.client.json(response, url)
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) > PAGE_LIMIT:
-            raise self._unexpected(path, "expected an object with a `results` array of at most 100")
+            raise self.client.unexpected(url, "expected an object with a `results` array of at most 100")
         total = body.get("totalNumberOfResults")
         if total is not None and (type(total) is not int or total < 0):
-            raise self._unexpected(path, "`totalNumberOfResults` is not a non-negative integer")
-        return path, results, _stated_total(offset, len(results), total)
+            raise self.client.unexpected(url, "`totalNumberOfResults` is not a non-negative integer")
+        return url, results, _stated_total(offset, len(results), total)
 
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         from concurrent.futures import ThreadPoolExecutor  # only conflict re-reads need it
@@ -356,21 +342,21 @@ class SynapseProvider(Provider):
             return [item for item in found if item is not None]
 
     def _get_one(self, queue: QueueSpec, submission_id: str) -> Item | None:
-        path = f"/evaluation/submission/{submission_id}/status"
-        response = self._get(path)
+        url = self._url(f"/evaluation/submission/{submission_id}/status")
+        response = self.client.send("GET", url)
         if response.status_code == 404:
             return None
         if response.status_code == 403:
             raise ProviderError(
                 f"evaluation {queue.id}: submission {submission_id} is not readable (HTTP 403)"
             )
-        self._expect_ok(response, "GET", path)
+        self.client.check(response, f"GET {url}")
         try:
-            item = row_to_item(self._json(response, path), queue.lock_key, fields_read(queue), False)
+            item = row_to_item(self.client.json(response, url), queue.lock_key, fields_read(queue), False)
         except MalformedStatus as exc:
-            raise self._unexpected(path, str(exc)) from None
+            raise self.client.unexpected(url, str(exc)) from None
         if item.id != submission_id:
-            raise self._unexpected(path, f"asked for submission {submission_id}, got {item.id}")
+            raise self.client.unexpected(url, f"asked for submission {submission_id}, got {item.id}")
         return item
 
     # ----------------------------------------------------------------- writing
@@ -428,84 +414,32 @@ class SynapseProvider(Provider):
                 f"evaluation {queue.id}: a batch of {len(changes)} statuses is {len(body)} bytes, "
                 f"over Synapse's {MAX_BODY_BYTES} byte request limit"
             )
-        path = f"/evaluation/{_segment(queue.id)}/statusBatch"
         try:
-            response = self._session.put(
-                self._endpoint + path, data=body,
+            response = self.client.session.put(
+                self._url(f"/evaluation/{_segment(queue.id)}/statusBatch"), data=body,
                 headers={"Content-Type": "application/json; charset=utf-8"},
             )
         except requests.RequestException as exc:
+            lost = self.client.lost("statusBatch", exc)
             if nothing_sent(exc):
-                raise WriteFailed(
-                    f"evaluation {queue.id}: statusBatch got no connection ({self._no_connection(exc)}); "
-                    "it was not written"
-                ) from None
+                raise WriteFailed(f"evaluation {queue.id}: {lost}; it was not written") from None
             raise WriteFailed(
-                f"evaluation {queue.id}: statusBatch got no response ({failure_name(exc)}) "
-                "after retries; it may or may not have been written, run plan again"
+                f"evaluation {queue.id}: {lost}; it may or may not have been written, run plan again"
             ) from None
         if written(response):
             return
         if response.status_code == 401:
-            raise self._token_refused()
-        reason = self._reason(response)
+            raise self.client.token_refused(response)
         if response.status_code == 412:
-            match = _STALE.search(reason)
+            match = _STALE.search(self.client.reason(response))
             if match and match.group(1) in {c.item_id for c in changes}:
                 raise StaleEtag(match.group(1))
             # A conflict we cannot pin on one item: nothing was written, but retrying
             # blindly could loop, so the batch fails with Synapse's words.
-        raise WriteFailed(
-            f"evaluation {queue.id}: statusBatch refused (HTTP {response.status_code}): {reason}"
-        )
+        raise WriteFailed(f"evaluation {queue.id}: {self.client.status_text('statusBatch', response)}")
 
-    # --------------------------------------------------------------- plumbing
-    def _get(self, path: str) -> requests.Response:
-        try:
-            return self._session.get(self._endpoint + path)
-        except requests.RequestException as exc:
-            if nothing_sent(exc) and connection_refused(exc):
-                raise ProviderError(
-                    f"cannot connect to {self._endpoint}: connection refused; is the server "
-                    "running, on that port?"
-                ) from None
-            raise ProviderError(
-                f"GET {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
-            ) from None
-
-    def _no_connection(self, exc: requests.RequestException) -> str:
-        """Why no attempt connected, with the fix when the connection was refused (it is
-        not retried: nothing listens there)."""
-        if connection_refused(exc):
-            return f"connection refused at {self._endpoint}; is the server running, on that port?"
-        return f"{failure_name(exc)} after retries"
-
-    def _expect_ok(self, response: requests.Response, method: str, path: str) -> None:
-        if response.status_code == 401:
-            raise self._token_refused()
-        if response.status_code != 200:
-            raise ProviderError(
-                f"{method} {self._endpoint}{path} failed (HTTP {response.status_code}): "
-                f"{self._reason(response)}"
-            )
-
-    def _json(self, response: requests.Response, path: str) -> Any:
-        try:
-            return response.json()
-        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
-            raise self._unexpected(path, "the body is not JSON") from None
-
-    def _unexpected(self, path: str, detail: str) -> ProviderError:
-        return ProviderError(f"unexpected response from {self._endpoint}{path}: {self._session.redact(detail)}")
-
-    def _reason(self, response: requests.Response) -> str:
-        """Synapse's `reason`, else the start of the body, on one line and redacted."""
-        text = reason_of(response)
-        return shown_reason(response, text, self._session.redact)
-
-    @staticmethod
-    def _token_refused() -> ConfigError:
-        return ConfigError(f"Synapse refused the token (HTTP 401: invalid or expired); {HOW_TO}")
+    def _url(self, path: str) -> str:
+        return self.client.endpoint + path
 
 
 PROVIDER = SynapseProvider

@@ -23,17 +23,14 @@ from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import requests
 
-from ..http import HeaderAuth, RETRY_STATUSES, error_body, failure_name, make_session, nothing_sent, shown_reason, written
+from ..auth import checked_token
+from ..http import HeaderAuth, RETRY_STATUSES, error_body, make_session, shown_reason, written
 from ..model import Change, FieldChange, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules
-from ..netcheck import check_endpoint
 from .listed_fields import ListedFields, fields_read
 from .base import (
     Capabilities,
-    ConfigError,
     ListingMoved,
     Progress,
-    Provider,
-    ProviderError,
     QueueNotFound,
     Relisted,
     SpecProblem,
@@ -44,6 +41,7 @@ from .base import (
     url_option_schema,
 )
 from .guarded import OK, Answer, Call, Calls, Fresh, GuardedService, guarded_write
+from .service_client import HttpProvider, ServiceClient, configured_endpoint, first_text, open_endpoint
 
 ENDPOINT_ENV = "WORKFLOW_HTTP_BASEURL"
 TOKEN_ENVS = ("WORKFLOW_HTTP_TOKEN", "WORKFLOW_TOKEN", "GITHUB_TOKEN", "GITHUB_PAT")
@@ -61,7 +59,6 @@ PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
 FIELDS = {"creation": "timestamp", "event": "integer", "site": "string", "user": "string",
           "pipeline": "string"}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")  # a header value requests can send without quoting it
 
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
@@ -80,7 +77,7 @@ class _Malformed(Exception):
     pass
 
 
-class WorkflowResultsProvider(GuardedService, Provider):
+class WorkflowResultsProvider(GuardedService, HttpProvider):
     type = "workflow-results"
     reads_back = True  # another writer's whole-document PUT can erase ours at once
     kept_why = "the server did not store the change; run plan again"
@@ -118,37 +115,32 @@ class WorkflowResultsProvider(GuardedService, Provider):
         backoff: float = BACKOFF,
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
-        endpoint = endpoint.rstrip("/")
-        check_endpoint(endpoint)
-        self._endpoint = endpoint
         self.resend_wait = backoff
         # No token: the official client then sends no header, and a server without auth
-        # accepts that; `_auth` still redacts (a bearer credential echoed in an error)
-        self._auth = HeaderAuth(TOKEN_HEADER, token or "")
-        self._has_token = bool(token)
-        self._session = make_session(
-            auth=self._auth if token else None, retries=retries, backoff=backoff, timeout=timeout,
+        # accepts that (the session still redacts a bearer credential echoed in an error)
+        session = make_session(
+            auth=HeaderAuth(TOKEN_HEADER, token) if token else None, retries=retries, backoff=backoff,
+            timeout=timeout,
             # /view and /view/count are reads; this provider never deposits (POST /results).
             # A PUT is not re-sent by the session: `write` re-reads first.
             retry_methods=frozenset({"GET", "HEAD", "POST"}),
         )
-
-    @property
-    def endpoint(self) -> str:
-        return self._endpoint
+        variables = ", ".join(TOKEN_ENVS)
+        self.client = ServiceClient(
+            "the workflow Results server", open_endpoint(endpoint), session, reason_of=_error_text,
+            token_help=f"set one of {variables} to a token it accepts" if token else f"set one of {variables}",
+            token_sent=bool(token),
+        )
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> WorkflowResultsProvider:
-        endpoint = cls.checked_options(config.options).get("endpoint")
-        if endpoint is None:
-            endpoint = os.environ.get(ENDPOINT_ENV, "").strip()
-            if not endpoint:
-                raise ConfigError(
-                    "workflow-results provider: no endpoint; set `endpoint:` in the spec's "
-                    f"provider block or the {ENDPOINT_ENV} environment variable "
-                    "(e.g. https://frb.chimenet.ca/workflow/results)"
-                )
-        check_endpoint(endpoint.rstrip("/"))  # refuse a bad endpoint before looking for a token
+        options = cls.checked_options(config.options)
+        endpoint = configured_endpoint(
+            "workflow-results", options, os.environ.get(ENDPOINT_ENV),
+            missing=("workflow-results provider: no endpoint; set `endpoint:` in the spec's "
+                     f"provider block or the {ENDPOINT_ENV} environment variable "
+                     "(e.g. https://frb.chimenet.ca/workflow/results)"),
+        )
         return cls(endpoint, find_token(), retries=RETRIES, backoff=BACKOFF, timeout=TIMEOUT)
 
     @classmethod
@@ -158,12 +150,6 @@ class WorkflowResultsProvider(GuardedService, Provider):
         return [SpecProblem(
             f"a workflow-results queue id is a pipeline name: 1 to 128 letters, digits or '-', "
             f"not {json.dumps(queue.id)}", ("id",))]
-
-    def close(self) -> None:
-        self._session.close()
-
-    def requests_sent(self) -> int:
-        return self._session.sent
 
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
@@ -222,7 +208,7 @@ class WorkflowResultsProvider(GuardedService, Provider):
             raise self._unexpected("/status", "expected an object of pipeline counts")
         if queue.id not in body:
             raise QueueNotFound(
-                f"pipeline {queue.id} has no works on {self._endpoint} (not in /status; "
+                f"pipeline {queue.id} has no works on {self.endpoint} (not in /status; "
                 "a typo in the queue id, or nothing deposited yet)"
             )
 
@@ -325,13 +311,12 @@ class WorkflowResultsProvider(GuardedService, Provider):
         Another refusal (4xx) names the work the server's words name, if any."""
         body = b"[" + b",".join(_encode(doc) for doc in docs) + b"]"
         try:
-            response = self._session.put(
-                self._endpoint + "/results", data=body,
+            response = self.client.session.put(
+                self._url("/results"), data=body,
                 headers={"Content-Type": "application/json; charset=utf-8"},
             )
         except requests.RequestException as exc:
-            what = "no connection" if nothing_sent(exc) else "no response"
-            return Answer("lost", f"PUT /results got {what} ({failure_name(exc)})")
+            return Answer("lost", self.client.lost("PUT /results", exc))
         code = response.status_code
         if written(response):
             answer = error_body(response)
@@ -340,11 +325,11 @@ class WorkflowResultsProvider(GuardedService, Provider):
             if answer is not None:
                 shown = json.dumps(answer)
             else:
-                shown = shown_reason(response, None, self._auth.redact) if response.content.strip() else ""
+                shown = shown_reason(response, None, self.client.redact) if response.content.strip() else ""
             return Answer("declined", f"PUT /results answered {shown or 'nothing'} (HTTP {code}): not updated")
         if code == 401:
-            return Answer("refused", self._token_refused(response), fatal=True)
-        reason = f"PUT /results failed (HTTP {code}): {self._reason(response)}"
+            return Answer("refused", str(self.client.token_refused(response)), fatal=True)
+        reason = self.client.status_text("PUT /results", response)
         if code in RETRY_STATUSES or code == 429:
             return Answer("lost", reason)
         ids = [str(doc.get("id")) for doc in docs]
@@ -384,33 +369,10 @@ class WorkflowResultsProvider(GuardedService, Provider):
         return found
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            response = self._session.request(
-                method, self._endpoint + path,
-                data=None if body is None else _encode(body),
-                headers={"Content-Type": "application/json; charset=utf-8"} if body is not None else None,
-            )
-        except requests.RequestException as exc:
-            raise ProviderError(
-                f"{method} {self._endpoint}{path}: no response after retries ({failure_name(exc)})"
-            ) from None
-        if response.status_code == 401:
-            raise ConfigError(self._token_refused(response))
-        if response.status_code != 200:
-            raise ProviderError(
-                f"{method} {self._endpoint}{path} failed (HTTP {response.status_code}): {self._reason(response)}"
-            )
-        try:
-            return response.json()
-        except (ValueError, RecursionError):
-            raise self._unexpected(path, "the body is not JSON") from None
-
-    def _token_refused(self, response: requests.Response) -> str:
-        if self._has_token:
-            return (f"the workflow Results server refused the token (HTTP 401: {self._reason(response)}); "
-                    f"set one of {', '.join(TOKEN_ENVS)} to a token it accepts")
-        return (f"the workflow Results server needs a token (HTTP 401: {self._reason(response)}); "
-                f"set one of {', '.join(TOKEN_ENVS)}")
+        if body is None:
+            return self.client.call(method, self._url(path))
+        return self.client.call(method, self._url(path), data=_encode(body),
+                                headers={"Content-Type": "application/json; charset=utf-8"})
 
     def _item(self, doc: dict[str, Any], path: str, managed: ManagedTags) -> Item:
         try:
@@ -418,16 +380,16 @@ class WorkflowResultsProvider(GuardedService, Provider):
         except _Malformed as exc:
             raise self._unexpected(path, str(exc)) from None
 
-    def _unexpected(self, path: str, detail: str) -> ProviderError:
-        return ProviderError(f"unexpected response from {self._endpoint}{path}: {self._auth.redact(detail)}")
+    def _unexpected(self, path: str, detail: str) -> Exception:
+        return self.client.unexpected(self._url(path), detail)
 
-    def _reason(self, response: requests.Response) -> str:
-        """The body's `error` (or `detail`, `message`), else its start; one line, redacted."""
-        text = None
-        body = error_body(response)
-        if isinstance(body, dict):
-            text = next((body[k] for k in ("error", "detail", "message") if isinstance(body.get(k), str)), None)
-        return shown_reason(response, text, self._auth.redact)
+    def _url(self, path: str) -> str:
+        return self.client.endpoint + path
+
+
+def _error_text(response: requests.Response) -> str | None:
+    """The error body's `error` (or `detail`, `message`)."""
+    return first_text(error_body(response), "error", "detail", "message")
 
 
 PROVIDER = WorkflowResultsProvider
@@ -441,10 +403,7 @@ def find_token(environ: Mapping[str, str] | None = None) -> str | None:
     for name in TOKEN_ENVS:
         token = environ.get(name, "").strip()
         if token:
-            if not _TOKEN_SHAPE.fullmatch(token):
-                raise ConfigError(f"the {name} environment variable holds characters a token "
-                                  "cannot have (spaces or control characters)")
-            return token
+            return checked_token(token, f"the {name} environment variable", "workflow Results")
     return None
 
 

@@ -30,6 +30,7 @@ from ..seed import load_seed
 from .docstore import DocStore
 from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, json_response, read_json
+from .quirks import Quirk
 
 SYNTHETIC_TAGS = ("accepted", "rejected", "scored", "locked")
 DEFAULT_PAGE_SIZE = 10  # DRF PAGE_SIZE when the client sends no page_size
@@ -43,17 +44,18 @@ CREATED = "2026-02-17T09:00:00.000000+09:00"  # every synthetic task's `created`
 
 # `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md). The defaults are the least
 # convenient behaviour the SDK's authors measured: deep offset pages slow and die.
-QUIRKS = {
-    "no-cursor": "ignore pagination=cursor, as a server without cursor paging would "
-                 "(it ignores unknown keys): page-number pages with a count",
-    "deep-page-524": "page-number pages of sdk/tasks/ numbered above N answer Cloudflare's 524 "
-                     "(default 300: 30,000 tasks at 100 a page; 0: never)",
-    "deep-page-ms": "a page-number page K of sdk/tasks/ first waits K x N ms (default 1, at most 2 s)",
-    "glitch-520": "share of GETs answered Cloudflare's 520 (default 0; seeded by --random-seed)",
-    "commit-then-500": "share of set_tags calls committed, then answered 500 (default 0)",
-}
-DEEP_PAGE_524 = 300
-DEEP_PAGE_MS = 1.0
+QUIRKS = (
+    Quirk("no-cursor", "ignore pagination=cursor, as a server without cursor paging would "
+                       "(it ignores unknown keys): page-number pages with a count"),
+    Quirk("deep-page-524", "page-number pages of sdk/tasks/ numbered above N answer Cloudflare's 524 "
+                           "(0: never); 300 pages hold 30,000 tasks at 100 a page", number=int, default=300),
+    Quirk("deep-page-ms", "a page-number page K of sdk/tasks/ first waits K x N ms (at most 2 s)",
+          number=float, default=1.0),
+    Quirk("glitch-520", "share of GETs answered Cloudflare's 520 (seeded by --random-seed)",
+          number=float, high=1, default=0.0, metavar="R"),
+    Quirk("commit-then-500", "share of set_tags calls committed, then answered 500",
+          number=float, high=1, default=0.0, metavar="R"),
+)
 MAX_DEEP_PAGE_WAIT = 2.0  # seconds
 CLOUDFLARE = ("<!DOCTYPE html><html><head><title>{host} | {code}: {title}</title></head><body>"
               "<h1>Error code {code}</h1><p>{title}</p><p>Cloudflare Ray ID: 8f0sandbox</p>"
@@ -98,9 +100,8 @@ def _detail(code: int, text: str) -> DrfError:
 class DatamakerFake(FakeService):
     title = "datamaker (synapse-sdk backend) sandbox"
 
-    def __init__(self, store: DocStore, token: str, faults: Faults, *, cursor_paging: bool = True,
-                 deep_page_524: int = DEEP_PAGE_524, deep_page_ms: float = DEEP_PAGE_MS,
-                 glitch_520: float = 0.0, commit_then_500: float = 0.0,
+    def __init__(self, store: DocStore, token: str, faults: Faults, *, cursor_paging: bool,
+                 deep_page_524: int, deep_page_ms: float, glitch_520: float, commit_then_500: float,
                  random_seed: int | None = None) -> None:
         self.store, self.faults = store, faults
         self._token = token.encode()
@@ -420,7 +421,7 @@ def _page_url(request: Request, page: int) -> str:
 
 
 # ------------------------------------------------------------------ building
-def build(config: SandboxConfig, faults: Faults) -> DatamakerFake:
+def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> DatamakerFake:
     for project, _ in config.synthetic:
         if not project.isdigit():
             raise UserError(f"--synthetic {project}: a datamaker project id is a number")
@@ -444,35 +445,10 @@ def build(config: SandboxConfig, faults: Faults) -> DatamakerFake:
             store.put_many(TASKS, ((str(t["id"]), t) for t in (
                 _task(store.next_value("task", FIRST_TASK_ID), int(project), []) for _ in range(count))))
 
-    return DatamakerFake(DocStore(config.db_path, fill), config.token, faults, **_quirks(config.quirks),
-                         random_seed=config.random_seed)
-
-
-def _quirks(quirks: Mapping[str, str]) -> dict[str, Any]:
-    """The fake's keyword arguments from `--quirk` values, each checked."""
-    def number(name: str, kind: type, low: float, high: float | None = None) -> Any:
-        raw = quirks[name]
-        try:
-            value = kind(raw)
-        except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            raise UserError(f"--quirk {name}={raw}: expected a number {bound}")
-        return value
-
-    out: dict[str, Any] = {}
-    if "no-cursor" in quirks:
-        if quirks["no-cursor"]:
-            raise UserError("--quirk no-cursor takes no value")
-        out["cursor_paging"] = False
-    for name, key, kind, low, high in (("deep-page-524", "deep_page_524", int, 0, None),
-                                       ("deep-page-ms", "deep_page_ms", float, 0, None),
-                                       ("glitch-520", "glitch_520", float, 0, 1),
-                                       ("commit-then-500", "commit_then_500", float, 0, 1)):
-        if name in quirks:
-            out[key] = number(name, kind, low, high)
-    return out
+    return DatamakerFake(DocStore(config.db_path, fill), config.token, faults,
+                         cursor_paging=not quirks["no-cursor"], deep_page_524=quirks["deep-page-524"],
+                         deep_page_ms=quirks["deep-page-ms"], glitch_520=quirks["glitch-520"],
+                         commit_then_500=quirks["commit-then-500"], random_seed=config.random_seed)
 
 
 def _make_project(store: DocStore, project: int, tag_names: Iterable[str]) -> dict[str, int]:

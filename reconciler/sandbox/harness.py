@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
+from ..errors import UserError
 from .faults import Faults, Throttled
 
 
@@ -59,14 +60,22 @@ class FakeService(ABC):
         """Release the fake's state (its store)."""
 
 
+def _opened_log(path: Path) -> Any:
+    """The request log, open for the server's life (closed by `Harness.close`: no `with`
+    spans that); a path that cannot be written is the user's mistake, said in one line."""
+    try:
+        return open(path, "a", encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"--log-requests {path}: cannot write there: {e.strerror or e}") from None
+
+
 class Harness:
     """The WSGI app `serve` runs: faults and logging around one FakeService."""
 
     def __init__(self, service: FakeService, faults: Faults, log_path: Path | None = None) -> None:
         self.service, self.faults = service, faults
         self._log_lock = threading.Lock()
-        # open for the server's life, closed by close(): no `with` spans that
-        self._log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
+        self._log = _opened_log(log_path) if log_path else None
 
     def close(self) -> None:
         if self._log:

@@ -9,7 +9,7 @@ id; the signature itself is not verified (the fake has no secret to check it wit
 AWS serves batch operations on the `workflows-` host and tag operations on the `tags-`
 host (two PrivateLink endpoint services); so does the fake, on two ports, and a call to
 the wrong one gets what AWS answers for a route it does not have: 404
-UnknownOperationException. `--one-host` serves both on one port (a plain botocore client
+UnknownOperationException. `--quirk one-host` serves both on one port (a plain botocore client
 with one `endpoint_url` and host prefixes off).
 
 A batch's status moves only by CancelRunBatch (to STOPPING) and then, as on AWS,
@@ -24,7 +24,7 @@ import binascii
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
@@ -36,6 +36,7 @@ from ..errors import UserError
 from .docstore import DocStore
 from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, read_json
+from .quirks import Quirk
 
 COLLECTION = "batches"
 WORKFLOWS, TAGS = "workflows", "tags"  # AWS's host prefixes: the fake's two hosts
@@ -49,6 +50,10 @@ STATUSES = (
 CANCELLABLE = frozenset({"PENDING", "SUBMITTING", "INPROGRESS"})
 BUSY = frozenset({"STOPPING", "RUNS_DELETING"})  # a cancel or delete already under way
 DEFAULT_SETTLE_READS = 3
+# `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md)
+QUIRKS = (
+    Quirk("one-host", "serve batch and tag operations on one port (AWS: two hosts), for a plain botocore client"),
+)
 MAX_ITEMS = 100
 DEFAULT_MAX_ITEMS = 100  # AWS documents ListBatch's default maxItems as 100
 MAX_TAG_KEYS = 50  # per TagResource / UntagResource call
@@ -83,7 +88,7 @@ class OmicsFake(FakeService):
     title = "AWS HealthOmics sandbox (run batches)"
 
     def __init__(self, store: DocStore, token: str, faults: Faults,
-                 settle_reads: int = DEFAULT_SETTLE_READS, one_host: bool = False) -> None:
+                 settle_reads: int = DEFAULT_SETTLE_READS, *, one_host: bool) -> None:
         self.store, self.faults = store, faults
         self._token = token
         self.hosts = ("",) if one_host else (WORKFLOWS, TAGS)
@@ -369,7 +374,7 @@ def _error(error: ApiError) -> Response:
 
 
 # ------------------------------------------------------------------ building
-def build(config: SandboxConfig, faults: Faults) -> OmicsFake:
+def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> OmicsFake:
     if config.seed is not None:
         raise UserError("the omics sandbox takes no --seed; use --synthetic RUNGROUP:N")
     for group, _ in config.synthetic:
@@ -385,7 +390,7 @@ def build(config: SandboxConfig, faults: Faults) -> OmicsFake:
                                                           "runGroupId": group})
                                         for n in range(count)))
 
-    return OmicsFake(DocStore(config.db_path, fill), config.token, faults, one_host=config.one_host)
+    return OmicsFake(DocStore(config.db_path, fill), config.token, faults, one_host=quirks["one-host"])
 
 
 def new_batch(batch_id: str, run_group: str, n: int = 0, status: str | None = None,

@@ -11,6 +11,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -19,8 +20,10 @@ from ..errors import UserError, suggest
 from ..netcheck import is_loopback
 from .faults import Faults
 from .harness import FakeService, Harness
+from .quirks import Quirk, resolve
 
-# `serve --service TYPE`: the module of each fake, each exposing build(config, faults).
+# `serve --service TYPE`: the module of each fake, each exposing build(config, faults,
+# quirks) and QUIRKS, the declaration of its `--quirk` switches (quirks.py).
 SERVICES = {
     "synapse": "reconciler.sandbox.synapse",
     "datamaker": "reconciler.sandbox.datamaker",
@@ -29,6 +32,11 @@ SERVICES = {
     "workflow-results": "reconciler.sandbox.workflow_results",
 }
 DEFAULT_SERVICE = "synapse"
+
+
+def declared_quirks() -> dict[str, tuple[Quirk, ...]]:
+    """Each service's quirks, as its fake declares them (`serve --help` lists them)."""
+    return {name: tuple(importlib.import_module(module).QUIRKS) for name, module in sorted(SERVICES.items())}
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,8 @@ class SandboxConfig:
     max_per_minute: int | None = None
     random_seed: int | None = None  # of the fault generator
     forbid_batches: Sequence[int] = ()  # these statusBatch requests (1-based) get a 403
-    lock_refuses_updates: bool = True  # workflow-results: a locked work takes no update keeping it locked
-    supervisely_meta_update: str = "deep-merge"  # supervisely: deep-merge | merge | replace | allow-list
-    supervisely_list_rows: str = "short"  # supervisely: short (no workspaceId) | full
-    one_host: bool = False  # omics: batch and tag operations on one port (AWS: two hosts)
-    # `--quirk NAME[=VALUE]`: a fake's own switches (its module's QUIRKS; docs/sandbox.md)
+    # `--quirk NAME[=VALUE]`: a fake's own switches, name → value ("" for a flag), read
+    # with the fake module's QUIRKS declaration (sandbox/quirks.py; docs/sandbox.md)
     quirks: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -167,27 +172,37 @@ def _close(servers: Sequence[BaseWSGIServer], app: Harness, config: SandboxConfi
         shutil.rmtree(Path(store.path).parent, ignore_errors=True)
 
 
-def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
+def build_fake(config: SandboxConfig) -> FakeService:
+    """The fake of `config.service` built in this process without serving it (a benchmark
+    prepares its store this way), its quirks read as `serve` reads them."""
+    module, quirks = _fake_module(config)
+    fake: FakeService = module.build(config, Faults(), quirks)
+    return fake
+
+
+def _fake_module(config: SandboxConfig) -> tuple[ModuleType, dict[str, Any]]:
+    """The fake's module and its quirks' values: everything wrong with the config that
+    can be said before a port is taken or a store made."""
     if not config.token:
         raise UserError("the sandbox needs a token (clients must send it with every request)")
     if config.service not in SERVICES:
         near = suggest(config.service, SERVICES, ignore_case=True)
         hint = f"did you mean {near!r}? " if near else ""
         raise UserError(f"unknown sandbox service {config.service!r}: {hint}(known: {', '.join(sorted(SERVICES))})")
+    module = importlib.import_module(SERVICES[config.service])
+    return module, resolve(config.service, module.QUIRKS, config.quirks)
+
+
+def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
+    module, quirks = _fake_module(config)
     faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
                     config.max_concurrent, config.max_per_minute, config.random_seed,
                     config.forbid_batches)
-    module = importlib.import_module(SERVICES[config.service])
-    known: Mapping[str, str] = getattr(module, "QUIRKS", {})
-    for name in config.quirks:
-        if name not in known:
-            raise UserError(f"--quirk {name}: the {config.service} sandbox has no such quirk "
-                            f"(known: {', '.join(sorted(known)) or 'none'})")
     listeners = [_listen(config.host, config.port)]
     servers: list[BaseWSGIServer] = []
     app: Harness | None = None
     try:
-        service = module.build(config, faults)
+        service = module.build(config, faults, quirks)
         app = Harness(service, faults, Path(config.log_requests) if config.log_requests else None)
         for n, name in enumerate(service.hosts):
             if n:  # another host of the same service: the next port, or any free one

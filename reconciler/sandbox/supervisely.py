@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import math
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 if TYPE_CHECKING:
     from .server import SandboxConfig
@@ -27,6 +27,7 @@ from ..seed import load_seed
 from .docstore import DocStore
 from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, json_response, read_json
+from .quirks import Quirk
 
 API = "/public/api/v3/"
 STATUSES = ("queued", "consumed", "started", "deployed", "error", "finished", "terminating", "stopped")
@@ -36,13 +37,14 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 500
 MAX_BODY_BYTES = 4 * 1024 * 1024
 INSTANCE_VERSION = "6.12.44"
-# `serve --meta-update`: what tasks.meta.update does with the keys sent (unverified)
-META_MODES = ("deep-merge", "merge", "replace", "allow-list")
-DEFAULT_META_MODE = "deep-merge"
-# `serve --list-rows`: `short` rows as the SDK's get_list example shows them (no
-# workspaceId); `full` rows as tasks.info answers
-LIST_ROWS = ("short", "full")
-DEFAULT_LIST_ROWS = "short"
+# `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md): what the real service does is
+# unverified, so each default is the least convenient behaviour its documentation allows
+QUIRKS = (
+    Quirk("meta-update", "what tasks.meta.update does with the keys sent (unverified on the real service)",
+          values=("deep-merge", "merge", "replace", "allow-list"), default="deep-merge"),
+    Quirk("list-rows", "tasks.list rows without workspaceId (short, as the SDK's example shows them) "
+                       "or as tasks.info answers (full)", values=("short", "full"), default="short"),
+)
 SHORT_ROW_FIELDS = ("id", "type", "status", "startedAt", "finishedAt", "meta", "description")
 # The seed's `tags` land here, the provider's default `tags_key` (docs/supervisely.md).
 SEED_TAGS_KEY = "reconciler_tags"
@@ -64,12 +66,7 @@ class SuperviselyFake(FakeService):
     prefix = ""  # clients are given the server address; the API is under /public/api/v3
     title = "Supervisely-compatible sandbox"
 
-    def __init__(self, store: DocStore, token: str, meta_update: str = DEFAULT_META_MODE,
-                 list_rows: str = DEFAULT_LIST_ROWS) -> None:
-        if meta_update not in META_MODES:
-            raise UserError(f"--meta-update must be one of {', '.join(META_MODES)}, not {meta_update!r}")
-        if list_rows not in LIST_ROWS:
-            raise UserError(f"--list-rows must be one of {', '.join(LIST_ROWS)}, not {list_rows!r}")
+    def __init__(self, store: DocStore, token: str, *, meta_update: str, list_rows: str) -> None:
         self.store = store
         self._token = token.encode()
         # switchable (tests set them while serving): the real behaviour is unverified
@@ -293,7 +290,7 @@ def _synthetic_meta(n: int) -> dict:
 
 
 # ------------------------------------------------------------------ building
-def build(config: SandboxConfig, faults: Faults) -> SuperviselyFake:
+def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> SuperviselyFake:
     for workspace, _ in config.synthetic:
         if not workspace.isdigit():
             raise UserError(f"--synthetic {workspace}: a Supervisely workspace id is a number")
@@ -313,7 +310,7 @@ def build(config: SandboxConfig, faults: Faults) -> SuperviselyFake:
                                          for n in range(first, first + count)))
 
     return SuperviselyFake(DocStore(config.db_path, fill), config.token,
-                           config.supervisely_meta_update, config.supervisely_list_rows)
+                           meta_update=quirks["meta-update"], list_rows=quirks["list-rows"])
 
 
 def _add(store: DocStore, workspace: int, tasks: Iterator[dict]) -> None:

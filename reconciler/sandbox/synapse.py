@@ -29,6 +29,7 @@ from ..store import NewItem, Record, StaleRecord, StaleToken, Store, Update, cre
 from ..providers.synapse_facts import BATCH_LIMIT, MAX_BODY_BYTES
 from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, read_json
+from .quirks import Quirk
 from .synapse_json import (
     SANDBOX_USER_ID,
     SUBMISSION_FIELDS,
@@ -44,6 +45,9 @@ from .synapse_json import (
 )
 
 PREFIX = "/repo/v1"
+# `reconciler serve --quirk`: none; Synapse's behaviour is documented and observed, so
+# the fake has one mode (its test-only faults are SandboxConfig fields, docs/sandbox.md)
+QUIRKS: tuple[Quirk, ...] = ()
 FIRST_SYNTHETIC_ID = 9700001
 # What a new Synapse submission's status carries besides the modelled fields.
 NEW_STATUS_EXTRA = {"canCancel": False, "cancelRequested": False}
@@ -328,7 +332,7 @@ def _defuse(match: re.Match) -> str:
 
 
 # ------------------------------------------------------------------ building
-def build(config: SandboxConfig, faults: Faults) -> SynapseFake:
+def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> SynapseFake:
     for eval_id, _ in config.synthetic:
         if not eval_id.isdigit():
             raise UserError(f"--synthetic {eval_id}: a Synapse evaluation id is a number")

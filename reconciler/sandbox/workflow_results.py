@@ -24,6 +24,7 @@ from ..errors import UserError
 from .docstore import DocStore
 from .faults import Faults
 from .harness import BadJson, BodyTooLarge, FakeService, json_response, read_json
+from .quirks import Quirk
 
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 STATUSES = ("success", "failure")
@@ -38,10 +39,12 @@ ID_COUNTER = "work-id"
 SYNTHETIC_CREATION = 1_700_000_000.0
 SYNTHETIC_EVENT = 9_000_000
 # `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md)
-QUIRKS = {
-    "no-auth": "need no token (a token sent is ignored), as a server without auth does",
-    "put-answer": "answer every PUT /results with this JSON (false, 0 or null) and write nothing",
-}
+QUIRKS = (
+    Quirk("no-lock-refusal", "accept updates and deletes that keep a locked work locked (else a 409)"),
+    Quirk("no-auth", "need no token (a token sent is ignored), as a server without auth does"),
+    Quirk("put-answer", "answer every PUT /results with this JSON value and write nothing",
+          values=("false", "0", "null"), default_text="true, after writing"),
+)
 FALSY_ANSWERS = {"false": False, "0": 0, "null": None}
 WRITES = object()  # put_answer: the normal answer (true, after writing)
 
@@ -56,8 +59,8 @@ class WorkflowResultsFake(FakeService):
     prefix = ""
     title = "workflow Results sandbox"
 
-    def __init__(self, store: DocStore, token: str, *, lock_refuses_updates: bool = True,
-                 needs_token: bool = True, put_answer: Any = WRITES) -> None:
+    def __init__(self, store: DocStore, token: str, *, lock_refuses_updates: bool,
+                 needs_token: bool, put_answer: Any) -> None:
         self.store = store
         self._token = token.encode()
         self.lock_refuses_updates = lock_refuses_updates
@@ -371,7 +374,7 @@ def synthetic_works(pipeline: str, numbers: list[int]) -> Iterator[tuple[str, di
         }
 
 
-def build(config: SandboxConfig, faults: Faults) -> WorkflowResultsFake:
+def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> WorkflowResultsFake:
     if config.seed is not None:
         raise UserError("the workflow-results sandbox takes no --seed: use --synthetic "
                         "PIPELINE:COUNT or deposit works with POST /results")
@@ -385,17 +388,8 @@ def build(config: SandboxConfig, faults: Faults) -> WorkflowResultsFake:
             numbers = [store.next_value(ID_COUNTER) for _ in range(count)]
             store.put_many(pipeline, synthetic_works(pipeline, numbers))
 
-    quirks = dict(config.quirks)
-    if quirks.get("no-auth", ""):
-        raise UserError("--quirk no-auth takes no value")
-    answer: Any = WRITES
-    if "put-answer" in quirks:
-        if quirks["put-answer"] not in FALSY_ANSWERS:
-            raise UserError(f"--quirk put-answer={quirks['put-answer']}: expected one of "
-                            f"{', '.join(FALSY_ANSWERS)}")
-        answer = FALSY_ANSWERS[quirks["put-answer"]]
+    answer = quirks["put-answer"]
     return WorkflowResultsFake(
-        DocStore(config.db_path, fill), config.token,
-        lock_refuses_updates=config.lock_refuses_updates,
-        needs_token="no-auth" not in quirks, put_answer=answer,
+        DocStore(config.db_path, fill), config.token, lock_refuses_updates=not quirks["no-lock-refusal"],
+        needs_token=not quirks["no-auth"], put_answer=WRITES if answer is None else FALSY_ANSWERS[answer],
     )

@@ -25,7 +25,7 @@ class Backend(Base):
 
     def make(self, n: int) -> tuple[SuperviselyProvider, QueueSpec]:
         self.fake = self.make_sandbox(service="supervisely", synthetic=[("7", n)],
-                                      supervisely_list_rows="short", supervisely_meta_update="deep-merge")
+                                      quirks={"list-rows": "short", "meta-update": "deep-merge"})
         provider = SuperviselyProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
         return provider, self.queue("7")
 

@@ -33,3 +33,13 @@ def test_serve_port_0_writes_its_url_to_url_file(tmp_path):
         answer = requests.get(f"{url}/evaluation/submission/9700001/status",
                               headers={"Authorization": "Bearer t"}, timeout=10)
         assert answer.status_code == 200
+
+
+def test_a_request_log_that_cannot_be_written_is_one_line_and_nothing_listens(tmp_path, capsys):
+    """It was "a bug in reconciler" (FileNotFoundError, exit 3)."""
+    from reconciler.cli import main
+
+    where = tmp_path / "no-such-dir" / "requests.jsonl"
+    assert main(["serve", "--service", "synapse", "--token", "t", "--port", "0", "--log-requests", str(where)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: --log-requests {where}: cannot write there: No such file or directory"

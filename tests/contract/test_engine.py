@@ -139,6 +139,6 @@ def test_a_provider_must_read_one_way_or_the_other():
 
     from reconciler.providers.base import Provider
 
-    with pytest.raises(TypeError, match="must implement list\\(\\) or pages\\(\\)"):
+    with pytest.raises(TypeError, match="must implement list_items\\(\\) or pages\\(\\)"):
         class Reads(Provider):
             type = "reads-nothing"

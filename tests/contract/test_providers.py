@@ -61,7 +61,7 @@ def someone_else_writes(provider: Provider, queue: QueueSpec, item_id: str, **ta
 
 
 def tags_of(provider: Provider, queue: QueueSpec) -> dict[str, dict]:
-    return {item.id: dict(item.tags) for item in provider.list(queue)}
+    return {item.id: dict(item.tags) for item in provider.list_items(queue)}
 
 
 # ------------------------------------------------------------------------- reading
@@ -70,7 +70,7 @@ def test_listing_names_each_item_exactly_once_page_by_page_and_whole(backend):
     provider, queue = backend.make(250)
     with provider:
         counted: list[int] = []
-        listed = provider.list(queue, counted.append)
+        listed = provider.list_items(queue, counted.append)
         paged = gather(provider.pages(queue))
     ids = [item.id for item in listed]
     assert len(ids) == len(set(ids)) == 250 and sum(counted) == 250
@@ -81,7 +81,7 @@ def test_listing_names_each_item_exactly_once_page_by_page_and_whole(backend):
 def test_get_returns_fresh_copies_and_leaves_unknown_ids_out(backend):
     provider, queue = backend.make(3)
     with provider:
-        ids = [item.id for item in provider.list(queue)]
+        ids = [item.id for item in provider.list_items(queue)]
         found = provider.get(queue, [ids[0], "999999999999999", ids[2]])
         assert sorted(item.id for item in found) == sorted([ids[0], ids[2]])
         assert provider.get(queue, []) == []
@@ -92,7 +92,7 @@ def test_apply_then_plan_is_empty_and_unmanaged_tags_survive(backend):
     provider, base_queue = backend.make(12)
     queue = review_queue(backend, base_queue)
     with provider:
-        first = provider.list(queue)[0].id
+        first = provider.list_items(queue)[0].id
         someone_else_writes(provider, queue, first, other=backend.tag_value)
         result = build_plan(spec_of(provider, queue), provider)
         assert len(result.plan.changes) == 12
@@ -307,7 +307,7 @@ def test_a_change_that_lands_in_part_says_what_was_written_and_what_not(backend)
     extra = {"status": backend.extra_call_status} if backend.extra_call_status else {}
     provider, queue = fresh_plan(backend, 1, **extra)
     with provider:
-        (item,) = provider.list(queue)
+        (item,) = provider.list_items(queue)
         someone_else_writes(provider, queue, item.id, held=backend.tag_value)  # two calls: -held, +reviewed
         result = build_plan(spec_of(provider, queue), provider)
         backend.fake.faults.refuse_after(1, backend.write_path)  # the first call lands, the second is refused

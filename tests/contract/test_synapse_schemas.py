@@ -165,7 +165,7 @@ def changes_for(items: list[Item]) -> list[Change]:
 
 
 def test_the_batch_the_provider_sends_matches_the_schema(sb):
-    items = provider(sb.url).list(queue())
+    items = provider(sb.url).list_items(queue())
     changes = changes_for(items)
     recorder = Scripted(lambda r: json_response({}))
     with serve(recorder) as url:
@@ -186,7 +186,7 @@ def test_the_batch_the_provider_sends_matches_the_schema(sb):
 
 def test_the_batch_the_provider_sends_is_accepted_and_reads_back(sb):
     p = provider(sb.url)
-    p.write(queue(), changes_for(p.list(queue())))
+    p.write(queue(), changes_for(p.list_items(queue())))
     fresh = {i.id: i for i in p.get(queue(), ["1", "9700001", "9700002"])}
     assert (fresh["1"].status, fresh["1"].locked) == ("ACCEPTED", False)
     assert fresh["1"].tags == {"rank": (3,), "when": (WHEN,), "who": ("a", "b"), "ok": (False,),

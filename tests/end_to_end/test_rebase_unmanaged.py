@@ -115,6 +115,6 @@ def test_local_rebases_an_unmanaged_tag_and_refuses_a_managed_one_in_three_calls
     assert results["item-3"]["outcome"] == "stale" and "phase" in results["item-3"]["detail"]
     assert report["summary"]["applied"] == 4 and report["requests"] == 3
     with LocalProvider(Store(tmp_path / "state.db")) as provider:
-        items = {i.id: i for i in provider.list(QueueSpec(id="q", source=Source("x", 1)))}
+        items = {i.id: i for i in provider.list_items(QueueSpec(id="q", source=Source("x", 1)))}
     assert items["item-1"].status == "VALIDATED" and dict(items["item-1"].tags) == {"owner": ("ops",), "phase": (1,)}
     assert items["item-3"].status == "RECEIVED" and dict(items["item-3"].tags) == {"phase": (2,)}

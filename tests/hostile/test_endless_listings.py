@@ -91,7 +91,7 @@ def test_a_results_server_listing_forever_is_bounded_by_its_own_count(hostile, k
 
     url, served = hostile(answer)
     with WorkflowResultsProvider(url, None, retries=0, backoff=0.0) as p:
-        message = ends_in_one_line(lambda: p.list(wfr_queue()))
+        message = ends_in_one_line(lambda: p.list_items(wfr_queue()))
     assert "kept changing while it was read" in message
     assert served[0] <= 10
 
@@ -133,6 +133,6 @@ def test_a_datamaker_cursor_that_never_ends_or_loops_is_bounded(hostile, kind):
     answer.url_of[0] = url  # type: ignore[attr-defined]
     q = dm_queue(label_rule("score", {"scored": True}))
     with DatamakerProvider(url, "token-for-the-hostile-server", retries=0, backoff=0.0) as p:
-        message = ends_in_one_line(lambda: p.list(q))
+        message = ends_in_one_line(lambda: p.list_items(q))
     assert "kept changing" in message or "not a new page" in message
     assert served[0] <= 30

@@ -1,6 +1,6 @@
 """Every listing ends (issue 29 item 5): at most MAX_PAGES pages per queue, and a page
 holding only items already listed (the same page again under a new link or offset) is
-refused, in one line, wherever pages are gathered (`Provider.list`) or planned."""
+refused, in one line, wherever pages are gathered (`Provider.list_items`) or planned."""
 from __future__ import annotations
 
 import itertools

@@ -194,7 +194,7 @@ def test_provider_errors_never_hold_the_secret_key(hostile):
 
     with (OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": hostile.url}, "/")) as p,
           pytest.raises(ProviderError) as caught):
-        p.list(queue(id="4242"))
+        p.list_items(queue(id="4242"))
     assert KEY not in str(caught.value) and SECRET not in str(caught.value)
     with pytest.raises(ConfigError):
         OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": "http://u:p4ssw0rd-x@[::1"}, "/"))

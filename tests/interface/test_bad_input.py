@@ -250,7 +250,7 @@ def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_chang
     before = [live.store.get(i) for i in ITEMS]
     result = run_cli("apply", "unknown-queue.json", "--auto-approve", env=env(live))
     assert (result.code, result.err) == (1, "")
-    refusal = ("evaluation 9999999: statusBatch refused (HTTP 400): Specified Evaluation ID does not "
+    refusal = ("evaluation 9999999: statusBatch failed (HTTP 400): Specified Evaluation ID does not "
                "match submissions in the batch.")
     # identical failures are folded into the first and a count (issue 27)
     assert f"  queue 9999999, item {ITEMS[0]}: {refusal}\n  … and 2 more with the same reason\n" in result.out

@@ -162,7 +162,7 @@ def crash_when_listing(monkeypatch, message: str) -> None:
     def listing_with_a_bug(self, queue, progress=None):
         raise RuntimeError(message)
 
-    monkeypatch.setattr(LocalProvider, "list", listing_with_a_bug)
+    monkeypatch.setattr(LocalProvider, "list_items", listing_with_a_bug)
 
 
 def test_a_bug_exits_3_with_one_line_naming_the_log_that_holds_its_traceback(example, tmp_path, monkeypatch):

@@ -217,7 +217,7 @@ def test_export_then_plan_is_empty_for_every_provider(name, table, make_sandbox,
     backend = importlib.import_module(f"backends.{name}").Backend(make_sandbox, tmp_path, monkeypatch)
     provider, base = backend.make(6)
     with provider:
-        ids = [i.id for i in provider.list(base)]
+        ids = [i.id for i in provider.list_items(base)]
         touched = _replace(base, safety=Safety(max_change_percent=100.0), rules=(
             rule("review", {"ids": ids[:3]}, {"tags": {"reviewed": backend.tag_value}}),
             rule("freeze", {"ids": ids[1:2]}, {"locked": True}),
@@ -226,7 +226,7 @@ def test_export_then_plan_is_empty_for_every_provider(name, table, make_sandbox,
         made = build_plan(spec, provider)
         assert apply_plan(made.plan, provider, made.queues, rediff=made.rediffers()).ok
         out = tmp_path / "exported.yaml"
-        live = [(touched, provider.list(touched))]
+        live = [(touched, provider.list_items(touched))]
         if table:  # `export --table`: the entries as a typed CSV the spec includes
             from reconciler.table_export import export_tables
 

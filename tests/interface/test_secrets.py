@@ -76,7 +76,7 @@ def test_token_never_leaks_through_any_cli_path(make_sandbox, tmp_path, caplog, 
     assert [name for name, r in runs.items() if r.code != 0] == [
         "plan, 401", "apply, 401", "unreachable", "remote http", "token in spec",
     ]
-    refused = ("error: Synapse refused the token (HTTP 401: invalid or expired); set SYNAPSE_AUTH_TOKEN "
+    refused = ("error: Synapse refused the token (HTTP 401: Invalid access token.); set SYNAPSE_AUTH_TOKEN "
                "or add `authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse "
                "personal access token with view and modify scopes)\n")
     assert runs["plan, 401"].err.endswith(refused) and runs["apply, 401"].err.endswith(refused)
@@ -140,6 +140,6 @@ def test_provider_exceptions_carry_no_token_anywhere_in_their_chain(make_sandbox
     url = make_sandbox(token="another-token").url if case == "refused token" else UNREACHABLE
     provider = SynapseProvider(url, TOKEN, retries=1, backoff=0.0)
     with pytest.raises(ProviderError) as caught:
-        provider.list(queue())
+        provider.list_items(queue())
     assert_no_token(exception_texts(caught.value))
     assert_no_token(repr(vars(provider)))

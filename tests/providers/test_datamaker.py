@@ -245,15 +245,15 @@ def test_credentials_and_endpoint_come_from_env_then_the_sdk_config_file(make_sa
     (tmp_path / ".synapse").mkdir()
     (tmp_path / ".synapse" / "config.json").write_text(json.dumps({"host": sb.url, "access_token": sb.token}))
     with DatamakerProvider.from_config(config) as prov:
-        assert prov.endpoint == sb.url and len(prov.list(queue())) == 1
+        assert prov.endpoint == sb.url and len(prov.list_items(queue())) == 1
     monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", "wrong-token-value")
     monkeypatch.setenv("SYNAPSE_PLUGIN_RUN_TENANT", "acme")
     with DatamakerProvider.from_config(config) as prov:
         assert prov.plan_options() == {"tenant": "acme"}
         with pytest.raises(ConfigError) as caught:
-            prov.list(queue())
+            prov.list_items(queue())
     assert "refused the token (HTTP 401: Invalid token.)" in str(caught.value)
-    assert "wrong-token-value" not in str(caught.value) and "wrong-token-value" not in repr(prov._session.auth)
+    assert "wrong-token-value" not in str(caught.value) and "wrong-token-value" not in repr(prov.client.session.auth)
     monkeypatch.setenv("SYNAPSE_HOST", "http://example.com")
     with pytest.raises(ConfigError, match="plain http://"):
         DatamakerProvider.from_config(config)

@@ -45,14 +45,14 @@ def change(item, *fields: tuple[str, object]) -> Change:
 
 
 def items_by_id(p: LocalProvider) -> dict:
-    return {i.id: i for i in p.list(Q)}
+    return {i.id: i for i in p.list_items(Q)}
 
 
 def test_store_is_created_under_base_dir_from_the_seed(spec_dir):
     with provider(spec_dir) as p:
         db = spec_dir / ".reconciler" / "state.db"
         assert p.endpoint == f"local:{db.resolve()}"
-        items = p.list(Q)
+        items = p.list_items(Q)
     assert [i.id for i in items] == ["9700001", "9700002", "9700003"]
     first = items[0]
     assert (first.status, dict(first.tags), first.locked) == (
@@ -70,7 +70,7 @@ def test_seed_is_read_only_when_the_store_does_not_exist(spec_dir):
         assert items_by_id(p)["9700001"].status == "SCORED"
     (spec_dir / "seed.json").unlink()
     with provider(spec_dir) as p:  # an existing store never needs the seed
-        assert len(p.list(Q)) == 3
+        assert len(p.list_items(Q)) == 3
 
 
 def test_missing_seed_file_is_a_config_error(tmp_path):
@@ -93,7 +93,7 @@ def test_custom_path_is_relative_to_the_spec_and_its_parents_are_created(spec_di
 
 def test_queue_missing_from_the_store_is_queue_not_found(spec_dir):
     with provider(spec_dir) as p, pytest.raises(QueueNotFound) as err:
-        p.list(QueueSpec(id="1234", source=Source("spec.yaml", 1)))
+        p.list_items(QueueSpec(id="1234", source=Source("spec.yaml", 1)))
     assert str(err.value) == (
         f"queue 1234 does not exist in the local store {spec_dir / '.reconciler/state.db'} "
         "(add it to the seed file before the store is first created)")
@@ -136,7 +136,7 @@ def test_stale_etag_refuses_the_batch_and_names_the_first_stale_item(spec_dir):
                         change(old["9700001"], ("status", "INVALID"))])
         assert err.value.item_id == "9700003"
         assert str(err.value) == "item 9700003 was changed since it was read"
-        assert {i.status for i in p.list(Q) if i.id != "9700002"} == {"SCORED"}
+        assert {i.status for i in p.list_items(Q) if i.id != "9700002"} == {"SCORED"}
 
 
 def test_locked_item_refuses_a_write_that_does_not_unlock_it(spec_dir):
@@ -178,7 +178,7 @@ def test_get_returns_fresh_copies_and_leaves_out_unknown_and_foreign_ids(spec_di
 
 def test_writes_go_in_batches_of_500(spec_dir):
     with provider(spec_dir) as p:
-        item = p.list(Q)[0]
+        item = p.list_items(Q)[0]
         assert [len(b) for b in p.batches(Q, [change(item)] * 1001)] == [500, 500, 1]
 
 

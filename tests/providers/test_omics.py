@@ -132,7 +132,7 @@ def set_live(sb, batch_id: str, **fields) -> None:
 def test_items_are_batches_with_their_tags_lock_and_json_base(sb):
     set_live(sb, BY_STATUS["PENDING"], tags={"owner": "ana", "locked": "true"})
     with open_provider(sb) as p:
-        items = {i.id: i for i in p.list(queue())}
+        items = {i.id: i for i in p.list_items(queue())}
     assert len(items) == 13
     item = items[BY_STATUS["PENDING"]]
     assert (item.status, item.tags, item.locked) == ("PENDING", {"owner": ("ana",)}, True)
@@ -143,8 +143,8 @@ def test_items_are_batches_with_their_tags_lock_and_json_base(sb):
 
 def test_queue_all_lists_every_batch_of_the_region(sb):
     with open_provider(sb) as p:
-        assert len(p.list(queue("all"))) == 16
-        assert len(p.list(queue("77"))) == 3
+        assert len(p.list_items(queue("all"))) == 16
+        assert len(p.list_items(queue("77"))) == 3
 
 
 def test_get_leaves_out_unknown_and_other_run_groups(sb):
@@ -156,7 +156,7 @@ def test_get_leaves_out_unknown_and_other_run_groups(sb):
 def test_plan_costs_one_list_per_100_and_one_get_per_batch(make_sandbox):
     sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 230)])
     with open_provider(sb) as p:
-        assert len(p.list(queue())) == 230
+        assert len(p.list_items(queue())) == 230
     counts = Counter(op for op, _, _ in operations(sb))
     assert counts == {"ListBatch": math.ceil(230 / 100), "GetBatch": 230}
 
@@ -385,7 +385,7 @@ def test_plain_http_is_refused_unless_loopback():
 def test_endpoint_from_aws_endpoint_url_omics(sb, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_OMICS", sb.root)
     with OmicsProvider.from_config(ProviderConfig("omics", {}, "/")) as p:
-        assert p.endpoint == sb.root and len(p.list(queue())) == 13
+        assert p.endpoint == sb.root and len(p.list_items(queue())) == 13
 
 
 def test_default_endpoints_are_aws_hosts_for_the_region_recorded_as_a_pair():
@@ -415,7 +415,7 @@ def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
     (tmp_path / "no-aws-credentials").write_text(
         f"[sandbox]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
     with open_provider(sb, profile="sandbox") as p:
-        assert len(p.list(queue())) == 13
+        assert len(p.list_items(queue())) == 13
         assert p.plan_options()["profile"] == "sandbox"
     with pytest.raises(ConfigError, match="could not be found"):
         open_provider(sb, profile="nope")
@@ -613,7 +613,7 @@ def test_an_endpoint_from_the_environment_alone_does_not_reroute_tag_calls(monke
 
 
 def test_a_loopback_endpoint_alone_serves_both_operation_groups(make_sandbox):
-    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13)], one_host=True)
+    sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 13)], quirks={"one-host": ""})
     q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
     with OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": sb.root}, "/")) as p:
         _, report = plan_and_apply(p, spec_of(q))
@@ -638,7 +638,7 @@ def test_a_batch_listed_for_its_run_group_is_kept_when_get_batch_omits_the_group
     sb.store.put(fake.COLLECTION, batch, doc)
     q = queue(submissions={batch: entry("CANCELLED", {"a": "b"})})
     with open_provider(sb) as p:
-        assert batch in {item.id for item in p.list(q)}
+        assert batch in {item.id for item in p.list_items(q)}
         _, report = plan_and_apply(p, spec_of(q))
     assert report.ok and live(sb, batch)["status"] == "STOPPING"
 

@@ -44,7 +44,7 @@ def provider(sb, **kwargs):
 
 
 def make_plan(p, q):
-    queue_plan = plan_queue(q, p.list(q), rules=p.capabilities.status)
+    queue_plan = plan_queue(q, p.list_items(q), rules=p.capabilities.status)
     return Plan("supervisely", p.endpoint, "digest", (queue_plan,), p.plan_options(), guard="compare")
 
 
@@ -209,7 +209,7 @@ def test_unknown_workspace_and_missing_tasks(sb):
 
     with provider(sb) as p:
         with pytest.raises(QueueNotFound, match="workspace 99 not found"):
-            p.list(spec_queue().__class__(**{**spec_queue().__dict__, "id": "99"}))
+            p.list_items(spec_queue().__class__(**{**spec_queue().__dict__, "id": "99"}))
         got = p.get(spec_queue(), [str(FIRST), "1", "abc", str(FIRST)])
     assert [i.id for i in got] == [str(FIRST)]
 
@@ -227,16 +227,16 @@ def test_a_task_deleted_before_the_write_fails_alone(sb):
 def test_a_wrong_token_is_one_clear_line_without_the_token(sb):
     secret = "not-the-sandbox-token-123"
     with SuperviselyProvider(sb.url, secret) as p, pytest.raises(ConfigError) as caught:
-        p.list(spec_queue())
+        p.list_items(spec_queue())
     assert "refused the token" in str(caught.value) and secret not in str(caught.value)
-    assert secret not in repr(p._session.auth)
+    assert secret not in repr(p.client.session.auth)
 
 
 def test_a_malformed_answer_is_a_provider_error(sb):
     someone_else_writes(sb, FIRST, meta={"reconciler_tags": ["not", "a", "map"]})
     with (provider(sb) as p,
           pytest.raises(ProviderError, match=r"tasks.list: task 50001: meta.reconciler_tags is not an object")):
-        p.list(spec_queue())
+        p.list_items(spec_queue())
 
 
 def test_tags_key_is_an_option_recorded_for_plan_files(sb, monkeypatch):
@@ -306,7 +306,7 @@ def tag_queue(name, tags, **fields):
 def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_refused(make_sandbox):
     """tasks.list rows as the SDK's example shows them (the fake's default): no
     workspaceId. Only a row naming another workspace is refused."""
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)], supervisely_list_rows="short")
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 30)], quirks={"list-rows": "short"})
     q = spec_queue(where={})
     with provider(sb) as p:
         assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 30
@@ -317,12 +317,12 @@ def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_
         sb.service.list_rows = "full"
         someone_else_writes(sb, FIRST + 7, workspaceId=8)
         with pytest.raises(ProviderError, match="task 50008 is in workspace 8, not 7"):
-            p.list(q)
+            p.list_items(q)
 
 
 @pytest.mark.parametrize("mode", ["deep-merge", "merge", "replace"])
 def test_every_meta_update_mode_converges_when_adding_and_keeps_the_apps_keys(make_sandbox, mode):
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 6)], supervisely_meta_update=mode)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 6)], quirks={"meta-update": mode})
     q = tag_queue("add", {"phase": "one"}, locked=True)
     with provider(sb) as p:
         assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 6
@@ -334,7 +334,7 @@ def test_every_meta_update_mode_converges_when_adding_and_keeps_the_apps_keys(ma
 
 @pytest.mark.parametrize("mode, removed", [("deep-merge", False), ("merge", True), ("replace", True)])
 def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_reason(make_sandbox, mode, removed):
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)], supervisely_meta_update=mode)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)], quirks={"meta-update": mode})
     for n in range(3):
         someone_else_writes(sb, FIRST + n, meta={"reconciler_tags": {"old": "x", "kept": "y"}})
     q = tag_queue("drop-old", {"old": None}, status="stopped")
@@ -351,7 +351,7 @@ def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_rea
 
 
 def test_keys_an_allow_list_drops_are_not_applied(make_sandbox):
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, 2)], supervisely_meta_update="allow-list")
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, 2)], quirks={"meta-update": "allow-list"})
     q = tag_queue("add", {"phase": "one"})
     with provider(sb) as p:
         report = apply_plan(make_plan(p, q), p, {WS: q})
@@ -367,7 +367,7 @@ def test_two_writers_at_once_never_both_report_applied_when_one_erased_the_other
     task keeps one tag: the run whose tag is gone reports it stale, with what changed,
     and a re-run of both converges. Under a deep merge both tags land."""
     n = 8
-    sb = make_sandbox(service="supervisely", synthetic=[(WS, n)], supervisely_meta_update=mode, latency_ms=60)
+    sb = make_sandbox(service="supervisely", synthetic=[(WS, n)], quirks={"meta-update": mode}, latency_ms=60)
     specs = {"a": tag_queue("a", {"a": "yes"}), "b": tag_queue("b", {"b": "yes"})}
     reports = {}
     start = threading.Barrier(2)
@@ -434,7 +434,7 @@ def test_a_listing_ends_where_the_server_said_it_would(page_of, error):
     app = hostile_listing(page_of)
     with (serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p,
           pytest.raises(ProviderError, match=re.escape(error))):
-        p.list(spec_queue())
+        p.list_items(spec_queue())
     assert len(app.seen) <= 2 * (2 + sv.DEFAULT_MAX_IN_FLIGHT)  # two passes, each stopped at once
 
 
@@ -442,5 +442,5 @@ def test_more_pages_than_the_total_fills_are_not_read():
     app = hostile_listing(lambda page: {"total": 10, "perPage": 500, "pagesCount": 11,
                                         "entities": rows(page * 1000, 10 if page == 1 else 0)})
     with serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p:
-        assert len(p.list(spec_queue())) == 10
+        assert len(p.list_items(spec_queue())) == 10
     assert len(app.seen) == 1

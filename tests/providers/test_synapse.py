@@ -128,7 +128,7 @@ def test_from_config_reads_the_token_and_talks_to_the_sandbox(make_sandbox, monk
     sb = make_sandbox(synthetic=[(QUEUE, 3)])
     monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", sb.token)
     with SynapseProvider.from_config(config(endpoint=sb.url)) as p:
-        assert [i.id for i in p.list(queue_spec())] == [str(FIRST + n) for n in range(3)]
+        assert [i.id for i in p.list_items(queue_spec())] == [str(FIRST + n) for n in range(3)]
 
 
 # ------------------------------------------------------------------- listing
@@ -136,7 +136,7 @@ def test_from_config_reads_the_token_and_talks_to_the_sandbox(make_sandbox, monk
 def test_one_reader_reads_pages_of_100_until_a_short_page(make_sandbox, count):
     sb = make_sandbox(synthetic=[(QUEUE, count)])
     seen: list[int] = []
-    items = provider(sb.url, readers=1).list(queue_spec(), progress=seen.append)
+    items = provider(sb.url, readers=1).list_items(queue_spec(), progress=seen.append)
     assert [i.id for i in items] == [str(FIRST + n) for n in range(count)]
     pages = requests_to(sb, "GET", "/submission/status/all")
     assert len(pages) == count // 100 + 1
@@ -170,7 +170,7 @@ def test_concurrent_readers_read_each_item_once_and_at_most_two_pages_past_the_e
 
 def test_concurrent_readers_keep_at_most_three_requests_in_flight(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 1000)], max_concurrent=3, latency_ms=30)
-    items = provider(sb.url, retries=0).list(queue_spec())
+    items = provider(sb.url, retries=0).list_items(queue_spec())
     assert len({i.id for i in items}) == len(items) == 1000
     log = sb.request_log()
     assert all(e["status"] == 200 for e in log)  # no 429 "Too many concurrent requests"
@@ -188,7 +188,7 @@ def test_listing_turns_annotations_into_tags_and_the_lock(make_sandbox):
                 extra={"canCancel": False}),
         NewItem(id="2", tags={"frozen": (True,)}),
     ])
-    one, two = provider(sb.url).list(queue_spec())
+    one, two = provider(sb.url).list_items(queue_spec())
     assert (one.status, one.locked) == ("SCORED", True)
     assert one.tags == {"auc": (0.91,), "rank": (2,), "when": (when,), "who": ("a", "b")}
     assert (two.locked, two.tags) == (False, {"frozen": (True,)})
@@ -197,16 +197,16 @@ def test_listing_turns_annotations_into_tags_and_the_lock(make_sandbox):
 
 def test_listing_an_unknown_or_unreadable_queue_is_queue_not_found(sandbox):
     with pytest.raises(QueueNotFound) as exc:
-        provider(sandbox.url).list(queue_spec("404404"))
+        provider(sandbox.url).list_items(queue_spec("404404"))
     assert str(exc.value) == "evaluation 404404 not found or not readable"
 
 
 def test_a_refused_token_is_a_config_error_without_the_token(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 1)])
     with pytest.raises(ConfigError) as exc:
-        provider(sb.url, token="wrong-secret-token").list(queue_spec())
+        provider(sb.url, token="wrong-secret-token").list_items(queue_spec())
     assert str(exc.value) == (
-        "Synapse refused the token (HTTP 401: invalid or expired); set SYNAPSE_AUTH_TOKEN or add "
+        "Synapse refused the token (HTTP 401: Invalid access token.); set SYNAPSE_AUTH_TOKEN or add "
         "`authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse personal "
         "access token with view and modify scopes)"
     )
@@ -215,7 +215,7 @@ def test_a_refused_token_is_a_config_error_without_the_token(make_sandbox):
 def after_each_response(p: SynapseProvider, act: Callable[[], None]) -> SynapseProvider:
     """Run `act` when a response arrives, before the next request is sent: pages are
     read ahead on a reader thread, so the progress callback would race with it."""
-    p._session.hooks["response"].append(lambda response, *args, **kwargs: act())
+    p.client.session.hooks["response"].append(lambda response, *args, **kwargs: act())
     return p
 
 
@@ -228,7 +228,7 @@ def test_a_queue_that_changes_during_listing_is_listed_again(make_sandbox):
             inserted.append("1000")
             sb.store.insert(QUEUE, [NewItem(id="1000")])
 
-    items = after_each_response(provider(sb.url), insert_before_the_listed_rows).list(queue_spec())
+    items = after_each_response(provider(sb.url), insert_before_the_listed_rows).list_items(queue_spec())
     ids = [i.id for i in items]
     assert len(ids) == len(set(ids)) == 251
     offsets = [e["query"] for e in requests_to(sb, "GET", "/submission/status/all")]
@@ -301,7 +301,7 @@ def test_a_429_mid_listing_slows_every_reader_and_the_listing_completes():
         return json_response({"results": [status(str(FIRST + n)) for n in range(offset, min(offset + 100, count))]})
 
     with serve(Scripted(respond)) as url:
-        items = provider(url, retries=5).list(queue_spec())
+        items = provider(url, retries=5).list_items(queue_spec())
     assert [i.id for i in items] == [str(FIRST + n) for n in range(count)]
     assert 1 <= answers.count(429) <= 3
     assert answers.count(200) <= count // 100 + 1 + 2
@@ -315,7 +315,7 @@ def test_a_queue_that_keeps_changing_during_listing_is_an_error(make_sandbox):
         sb.store.insert(QUEUE, [NewItem(id=str(next(ids)))])
 
     with pytest.raises(ProviderError) as exc:  # one reader: the interleaving below is exact
-        after_each_response(provider(sb.url, readers=1), insert_before_the_listed_rows).list(queue_spec())
+        after_each_response(provider(sb.url, readers=1), insert_before_the_listed_rows).list_items(queue_spec())
     # A row arrives after every page. The first listing repeats its 100th row; the
     # second starts with two new rows and a third shifts its second page, so its first
     # page ends at FIRST + 97 and the second page starts with that row again.
@@ -334,7 +334,7 @@ def test_concurrent_readers_detect_a_queue_that_keeps_changing(make_sandbox):
 
     with pytest.raises(ProviderError, match=rf"^evaluation {QUEUE}: submission \d+ was listed twice; "
                                             "the queue kept changing while it was read, try again$"):
-        after_each_response(provider(sb.url), insert_before_the_listed_rows).list(queue_spec())
+        after_each_response(provider(sb.url), insert_before_the_listed_rows).list_items(queue_spec())
     offsets = offsets_read(sb)
     assert offsets.count(0) == 2  # listed again once, then given up
     assert len(offsets) < 2 * 11  # neither listing read on to the end after its repeat
@@ -366,7 +366,7 @@ def test_concurrent_readers_relist_a_queue_changed_mid_read(make_sandbox):
 
 def test_listing_survives_injected_503s_and_dropped_connections(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 1000)], fail_rate=0.2, drop_rate=0.2, random_seed=11)
-    items = provider(sb.url, retries=10).list(queue_spec())
+    items = provider(sb.url, retries=10).list_items(queue_spec())
     assert len({i.id for i in items}) == 1000
     log = sb.request_log()
     assert any(e["status"] == 503 for e in log) and any(e.get("dropped") for e in log)
@@ -375,7 +375,7 @@ def test_listing_survives_injected_503s_and_dropped_connections(make_sandbox):
 def test_a_dead_service_is_a_provider_error(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 1)], fail_rate=1.0)
     with pytest.raises(ProviderError) as exc:
-        provider(sb.url, retries=1).list(queue_spec())
+        provider(sb.url, retries=1).list_items(queue_spec())
     assert str(exc.value) == (
         f"GET {sb.url}/evaluation/{QUEUE}/submission/status/all?limit=100&offset=0 failed "
         "(HTTP 503): Service temporarily unavailable, please try again later."
@@ -384,7 +384,7 @@ def test_a_dead_service_is_a_provider_error(make_sandbox):
 
 def test_an_unreachable_service_is_a_provider_error():
     with pytest.raises(ProviderError) as exc:
-        provider("http://127.0.0.1:9/repo/v1", retries=0).list(queue_spec())
+        provider("http://127.0.0.1:9/repo/v1", retries=0).list_items(queue_spec())
     assert str(exc.value) == (  # port 9 refuses: not retried, and the fix is named
         "cannot connect to http://127.0.0.1:9/repo/v1: connection refused; is the server running, on that port?"
     )
@@ -408,7 +408,7 @@ def status(sid: str, **extra: Any) -> dict[str, Any]:
 ])
 def test_a_malformed_listing_is_an_unexpected_response_error(body, detail):
     with serve(Scripted(lambda r: json_response(body))) as url, pytest.raises(ProviderError) as exc:
-        provider(url).list(queue_spec())
+        provider(url).list_items(queue_spec())
     assert str(exc.value) == (
         f"unexpected response from {url}/evaluation/{QUEUE}/submission/status/all"
         f"?limit=100&offset=0: {detail}"
@@ -434,7 +434,7 @@ def test_a_token_echoed_by_the_server_is_redacted_from_errors(caplog):
     with serve(Scripted(echo)) as url:
         p = provider(url, token=token)
         with pytest.raises(ProviderError) as listing:
-            p.list(queue_spec())
+            p.list_items(queue_spec())
         with pytest.raises(WriteFailed) as writing:
             p.write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
     for exc in (listing.value, writing.value):
@@ -469,7 +469,7 @@ def test_a_write_is_one_statusbatch_request_and_keeps_unmanaged_fields(make_sand
         for n in range(3)
     ])
     p = provider(sb.url)
-    items = p.list(queue_spec())
+    items = p.list_items(queue_spec())
     changes = [
         change(items[0], ("status", "SCORED"), ("tags.auc", (0.91,)), ("tags.old", None)),
         change(items[1], ("locked", True), lock="lock"),
@@ -477,7 +477,7 @@ def test_a_write_is_one_statusbatch_request_and_keeps_unmanaged_fields(make_sand
     p.write(queue_spec(), changes)
     puts = requests_to(sb, "PUT", "/statusBatch")
     assert [e["path"] for e in puts] == [f"/repo/v1/evaluation/{QUEUE}/statusBatch"]
-    fresh = {i.id: i for i in p.list(queue_spec())}
+    fresh = {i.id: i for i in p.list_items(queue_spec())}
     first, second, third = (fresh[i.id] for i in items)
     assert (first.status, first.tags) == ("SCORED", {"keep": ("x",), "auc": (0.91,)})
     assert (second.locked, second.tags) == (True, {"keep": ("x",), "old": (1,)})
@@ -490,14 +490,14 @@ def test_a_write_is_one_statusbatch_request_and_keeps_unmanaged_fields(make_sand
 def test_a_stale_etag_refuses_the_whole_batch_naming_the_item(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 3)])
     p = provider(sb.url)
-    items = p.list(queue_spec())
+    items = p.list_items(queue_spec())
     concurrent = dict(items[1].base, status="INVALID")
     assert put_status(sb, concurrent).status_code == 200
     with pytest.raises(StaleEtag) as exc:
         p.write(queue_spec(), [change(i, ("status", "ACCEPTED")) for i in items])
     assert exc.value.item_id == items[1].id
     assert str(exc.value) == f"item {items[1].id} was changed since it was read"
-    fresh = {i.id: i for i in p.list(queue_spec())}
+    fresh = {i.id: i for i in p.list_items(queue_spec())}
     assert fresh[items[0].id].etag == items[0].etag and fresh[items[0].id].status == "RECEIVED"
     assert fresh[items[1].id].status == "INVALID"
 
@@ -510,7 +510,7 @@ def bad_then_good_seed() -> int:
 def test_a_lost_response_is_retried_and_surfaces_as_stale_with_the_change_applied(make_sandbox):
     seed = bad_then_good_seed()
     sb = make_sandbox(synthetic=[(QUEUE, 2)])
-    items = provider(sb.url).list(queue_spec())
+    items = provider(sb.url).list_items(queue_spec())
     flaky = make_sandbox(db_path=sb.db_path, drop_rate=0.5, random_seed=seed)
     with pytest.raises(StaleEtag):
         provider(flaky.url).write(queue_spec(), [change(i, ("status", "ACCEPTED")) for i in items])
@@ -522,11 +522,11 @@ def test_a_lost_response_is_retried_and_surfaces_as_stale_with_the_change_applie
 
 def test_a_write_answered_503_is_retried(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 20)])
-    items = provider(sb.url).list(queue_spec())
+    items = provider(sb.url).list_items(queue_spec())
     flaky = make_sandbox(db_path=sb.db_path, fail_rate=0.5, random_seed=bad_then_good_seed())
     provider(flaky.url).write(queue_spec(), [change(i, ("status", "VALIDATED")) for i in items])
     assert [(e["method"], e["status"]) for e in flaky.request_log()] == [("PUT", 503), ("PUT", 200)]
-    assert {i.status for i in provider(sb.url).list(queue_spec())} == {"VALIDATED"}
+    assert {i.status for i in provider(sb.url).list_items(queue_spec())} == {"VALIDATED"}
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -537,10 +537,10 @@ def test_a_write_answered_503_is_retried(make_sandbox):
 def test_a_refused_batch_is_write_failed_with_synapse_reason(make_sandbox, fields, message):
     sb = make_sandbox(synthetic=[(QUEUE, 1)])
     p = provider(sb.url)
-    (item,) = p.list(queue_spec())
+    (item,) = p.list_items(queue_spec())
     with pytest.raises(WriteFailed) as exc:
         p.write(queue_spec(), [change(item, *fields)])
-    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP 400): {message}"
+    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch failed (HTTP 400): {message}"
 
 
 def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
@@ -549,7 +549,7 @@ def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
     with pytest.raises(WriteFailed) as exc:
         provider(sb.url).write(queue_spec(), [change(ghost, ("status", "SCORED"))])
     assert str(exc.value) == (
-        f"evaluation {QUEUE}: statusBatch refused (HTTP 404): Submissions are not found in the system."
+        f"evaluation {QUEUE}: statusBatch failed (HTTP 404): Submissions are not found in the system."
     )
 
 
@@ -563,18 +563,18 @@ def test_other_refusals_are_write_failed(code, reason):
     app = Scripted(lambda r: json_response({"reason": reason}, code))
     with serve(app) as url, pytest.raises(WriteFailed) as exc:
         provider(url).write(queue_spec(), [change(Item("1", "e1", "OPEN", base=status("1")), ("status", "SCORED"))])
-    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch refused (HTTP {code}): {reason}"
+    assert str(exc.value) == f"evaluation {QUEUE}: statusBatch failed (HTTP {code}): {reason}"
     assert len(app.seen) == 1
 
 
 def test_a_write_whose_answer_never_comes_may_have_been_written(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 1)])
-    (item,) = provider(sb.url).list(queue_spec())
+    (item,) = provider(sb.url).list_items(queue_spec())
     flaky = make_sandbox(db_path=sb.db_path, drop_rate=1.0)
     with pytest.raises(WriteFailed) as exc:
         provider(flaky.url, retries=1).write(queue_spec(), [change(item, ("status", "SCORED"))])
     assert str(exc.value) == (
-        f"evaluation {QUEUE}: statusBatch got no response (ProtocolError) after retries; it may "
+        f"evaluation {QUEUE}: statusBatch got no response (ProtocolError); it may "
         "or may not have been written, run plan again"
     )
 
@@ -636,7 +636,7 @@ def test_batches_stay_under_two_mebibytes_of_json():
 def test_large_batches_are_accepted_by_the_sandbox(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 500)])
     p = provider(sb.url)
-    items = p.list(queue_spec())
+    items = p.list_items(queue_spec())
     changes = [change(i, *((f"tags.k{j}", ("x" * 450,)) for j in range(10)), ("locked", True), lock="lock")
                for i in items]
     batches = p.batches(queue_spec(), changes)
@@ -646,7 +646,7 @@ def test_large_batches_are_accepted_by_the_sandbox(make_sandbox):
     puts = requests_to(sb, "PUT", "/statusBatch")
     assert [e["status"] for e in puts] == [200, 200]
     assert all(e["bytes_in"] < MAX_BODY_BYTES for e in puts)
-    assert all(i.locked and len(i.tags) == 10 for i in p.list(queue_spec()))
+    assert all(i.locked and len(i.tags) == 10 for i in p.list_items(queue_spec()))
 
 
 def test_a_batch_over_two_mebibytes_is_refused_before_sending(sandbox):

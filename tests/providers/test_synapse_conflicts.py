@@ -181,7 +181,7 @@ def endless(total: int | None, asked: list[int]):
 def test_a_listing_asks_nothing_past_the_total_the_service_stated():
     asked: list[int] = []
     with serve(endless(1_000, asked)) as url:
-        items = SynapseProvider(url, "t", retries=0).list(queue_spec())
+        items = SynapseProvider(url, "t", retries=0).list_items(queue_spec())
     assert len(items) == 1_000
     assert sorted(asked) == [100 * k for k in range(10)]  # no page at or past the total
 
@@ -191,7 +191,7 @@ def test_a_page_past_the_stated_total_is_a_queue_that_moved():
     listed again once, then one clear error."""
     asked: list[int] = []
     with serve(endless(150, asked)) as url, pytest.raises(ProviderError) as exc:
-        SynapseProvider(url, "t", retries=0).list(queue_spec())
+        SynapseProvider(url, "t", retries=0).list_items(queue_spec())
     message = str(exc.value)
     assert "the listing passed the 150 results Synapse said the queue has" in message
     assert sorted(asked) == [0, 0, 100, 100]  # twice through the two pages below 150, nothing past
@@ -200,7 +200,7 @@ def test_a_page_past_the_stated_total_is_a_queue_that_moved():
 def test_a_total_that_is_not_a_count_is_an_unexpected_response():
     with (serve(Scripted(lambda r: json_response({"totalNumberOfResults": "many", "results": []}))) as url,
           pytest.raises(ProviderError) as exc):
-        SynapseProvider(url, "t", retries=0).list(queue_spec())
+        SynapseProvider(url, "t", retries=0).list_items(queue_spec())
     message = str(exc.value)
     assert message.endswith("`totalNumberOfResults` is not a non-negative integer")
 

@@ -36,7 +36,7 @@ def listed(sb, tmp_path, where: str, readers: int = 1):
     queue = load_spec(spec_reading(tmp_path, sb.url, where)).queues[0]
     provider = SynapseProvider(sb.url, sb.token, retries=1, backoff=0.01, timeout=(2.0, 10.0), readers=readers)
     try:
-        return {i.id: i for i in provider.list(queue)}
+        return {i.id: i for i in provider.list_items(queue)}
     finally:
         provider.close()
 

@@ -60,7 +60,7 @@ def test_every_provider_request_gives_up_within_its_timeout_on_a_silent_server(c
         started = time.monotonic()
         with pytest.raises(ProviderError) as caught:
             if call == "list":
-                provider.list(QUEUE)
+                provider.list_items(QUEUE)
             elif call == "get":
                 provider.get(QUEUE, ["9700001"])
             else:
@@ -70,7 +70,7 @@ def test_every_provider_request_gives_up_within_its_timeout_on_a_silent_server(c
     expected = {
         "list": f"GET {url}{LISTING}: no response after retries (ReadTimeoutError)",
         "get": f"GET {url}/evaluation/submission/9700001/status: no response after retries (ReadTimeoutError)",
-        "write": "evaluation 9615000: statusBatch got no response (ReadTimeoutError) after retries; "
+        "write": "evaluation 9615000: statusBatch got no response (ReadTimeoutError); "
                  "it may or may not have been written, run plan again",
     }[call]
     assert str(caught.value) == expected
@@ -107,14 +107,14 @@ def test_a_write_sent_once_before_connects_were_refused_may_have_been_written():
     with pytest.raises(WriteFailed) as caught:
         provider.write(QUEUE, [a_change()])
     taker.join(5)
-    assert str(caught.value) == ("evaluation 9615000: statusBatch got no response (NewConnectionError) "
-                                 "after retries; it may or may not have been written, run plan again")
+    assert str(caught.value) == ("evaluation 9615000: statusBatch got no response (NewConnectionError); "
+                                 "it may or may not have been written, run plan again")
 
 
 def test_the_provider_a_spec_opens_has_a_finite_timeout(monkeypatch):
     monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", "t")
     provider = SynapseProvider.from_config(ProviderConfig("synapse", {}, "."))
-    assert provider._session.timeout == TIMEOUT
+    assert provider.client.session.timeout == TIMEOUT
     assert all(0 < t < math.inf for t in TIMEOUT)
 
 
@@ -133,9 +133,9 @@ def test_an_untrusted_certificate_is_refused_and_nothing_is_sent(monkeypatch, en
     app = Scripted(lambda r: json_response({"results": []}))
     with self_signed_server(app) as url:
         provider = SynapseProvider(url, "t", retries=2, backoff=0.0)
-        assert provider._session.verify is True
+        assert provider.client.session.verify is True
         with pytest.raises(ProviderError) as caught:
-            provider.list(QUEUE)
+            provider.list_items(QUEUE)
         reachable = requests.get(url + "/x", verify=False, timeout=5)  # the control: it does answer
     assert str(caught.value) == f"GET {url}{LISTING}: no response after retries (SSLError)"
     assert reachable.status_code == 200
@@ -235,7 +235,7 @@ def test_a_deeply_nested_error_body_is_quoted_as_text(code):
     with serve(app) as url:
         provider = SynapseProvider(url, "t", retries=1, backoff=0.0)
         with pytest.raises(ProviderError) as caught:
-            provider.list(QUEUE)
+            provider.list_items(QUEUE)
     assert str(caught.value) == f"GET {url}{LISTING} failed (HTTP {code}): {'[' * 498} …"  # cut, with a mark
     assert len(app.seen) == (1 if code == 400 else 2)
 
@@ -245,7 +245,7 @@ def test_a_one_letter_token_does_not_mangle_the_servers_reason():
     with serve(app) as url:
         provider = SynapseProvider(url, "a", retries=0)
         with pytest.raises(ProviderError) as caught:
-            provider.list(QUEUE)
+            provider.list_items(QUEUE)
     assert str(caught.value) == f"GET {url}{LISTING} failed (HTTP 400): a bad request; Bearer ***"
 
 
@@ -261,6 +261,6 @@ def test_a_failed_write_with_a_garbage_answer_is_reported_in_one_line_per_item(t
     with serve(app) as url:
         result = run_cli("apply", spec_for(tmp_path, url), "--auto-approve", "--force", env=ENV)
     assert result.code == 1 and result.err == ""
-    assert ("  queue 9615000, item 9700001: evaluation 9615000: statusBatch refused (HTTP 500): "
+    assert ("  queue 9615000, item 9700001: evaluation 9615000: statusBatch failed (HTTP 500): "
             "Internal error\n") in result.out  # an HTML page's words, not its markup
     assert [s.method for s in app.seen] == ["GET"] + ["PUT"] * 6  # the first try and 5 retries

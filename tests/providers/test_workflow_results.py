@@ -99,7 +99,7 @@ def test_no_token_works_with_a_server_that_needs_none(make_sandbox, monkeypatch)
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", closed.url)
     with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
           pytest.raises(ConfigError) as e):
-        p.list(queue())
+        p.list_items(queue())
     assert str(e.value) == (
         "the workflow Results server needs a token (HTTP 401: missing x-access-token header); "
         "set one of WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT")
@@ -113,7 +113,7 @@ def test_a_token_that_is_set_is_sent_to_a_server_that_needs_none(make_sandbox, m
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
     monkeypatch.setenv("GITHUB_PAT", SANDBOX_TOKEN)
     with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
-        assert len(p.list(queue())) == 2
+        assert len(p.list_items(queue())) == 2
     assert seen and set(seen) == {SANDBOX_TOKEN}
 
 
@@ -122,7 +122,7 @@ def test_token_variables_are_read_in_the_clients_order():
     assert find_token(env) == "wf-cccccccc"
     assert find_token({**env, "WORKFLOW_HTTP_TOKEN": "http-dddddddd"}) == "http-dddddddd"
     assert find_token({"GITHUB_PAT": "pat-aaaaaaaa", "GITHUB_TOKEN": " "}) == "pat-aaaaaaaa"
-    with pytest.raises(ConfigError, match="WORKFLOW_TOKEN environment variable holds characters"):
+    with pytest.raises(ConfigError, match="workflow Results token in the WORKFLOW_TOKEN environment variable contains spaces or control characters"):
         find_token({"WORKFLOW_TOKEN": "two words"})
 
 
@@ -144,12 +144,12 @@ def test_endpoint_from_the_environment_and_the_token_never_shown(make_sandbox, m
     monkeypatch.setenv("GITHUB_TOKEN", SANDBOX_TOKEN)
     with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
         assert p.endpoint == sb.url
-        assert len(p.list(queue())) == 3
-        assert SANDBOX_TOKEN not in repr(p._session.auth) + repr(vars(p))
+        assert len(p.list_items(queue())) == 3
+        assert SANDBOX_TOKEN not in repr(p.client.session.auth) + repr(vars(p))
     monkeypatch.setenv("GITHUB_TOKEN", "wrong-token-123")
     with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
           pytest.raises(ConfigError) as e):
-        p.list(queue())
+        p.list_items(queue())
     assert "refused the token (HTTP 401: invalid token)" in str(e.value)
     assert "wrong-token-123" not in str(e.value)
 
@@ -199,7 +199,7 @@ def test_locking_a_work_without_results_writes_results_locked():
 def test_a_listing_costs_ceil_n_over_100_plus_2_requests(make_sandbox, n):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, n), ("other", 1)])
     with open_provider(sb) as p:
-        items = p.list(queue())
+        items = p.list_items(queue())
     assert len(items) == n and len({i.id for i in items}) == n
     calls = log_calls(sb)
     assert calls == ["POST /view/count"] + ["POST /view"] * (math.ceil(n / 100) + 1)
@@ -209,7 +209,7 @@ def test_a_listing_costs_ceil_n_over_100_plus_2_requests(make_sandbox, n):
 def test_an_unknown_pipeline_is_queue_not_found(make_sandbox):
     sb = make_sandbox(service="workflow-results", synthetic=[("other", 1)])
     with open_provider(sb) as p, pytest.raises(QueueNotFound, match="pipeline frb-search has no works"):
-        p.list(queue())
+        p.list_items(queue())
     assert log_calls(sb) == ["POST /view/count", "GET /status"]  # an empty listing: is it a typo?
 
 

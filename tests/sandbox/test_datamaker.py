@@ -212,8 +212,8 @@ def test_glitches_and_a_commit_answered_500(make_sandbox):
 
 @pytest.mark.parametrize("quirks, message", [
     ({"glitch-520": "2"}, "--quirk glitch-520=2: expected a number between 0 and 1"),
-    ({"deep-page-524": "x"}, "--quirk deep-page-524=x: expected a number at least 0"),
-    ({"no-cursor": "yes"}, "--quirk no-cursor takes no value"),
+    ({"deep-page-524": "x"}, "--quirk deep-page-524=x: expected a whole number at least 0"),
+    ({"no-cursor": "yes"}, "--quirk no-cursor=yes: expected no value"),
     ({"put-answer": "false"}, "--quirk put-answer: the datamaker sandbox has no such quirk"),
 ])
 def test_bad_quirks_are_refused_in_one_line(make_sandbox, quirks, message):

@@ -26,9 +26,9 @@ def client(sb, key: str | None = None, **config):
 
 @pytest.fixture
 def sb(make_sandbox):
-    """One host for both operation groups (`--one-host`): the dialect tests need one
+    """One host for both operation groups (`--quirk one-host`): the dialect tests need one
     client; the two-host mode has tests of its own below."""
-    return make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 23), ("77", 2)], one_host=True)
+    return make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 23), ("77", 2)], quirks={"one-host": ""})
 
 
 def error_of(call, *args, **kwargs) -> tuple[str, int, str]:
@@ -177,11 +177,11 @@ def test_synthetic_needs_a_numeric_run_group(make_sandbox):
 
 def test_state_persists_in_the_db(make_sandbox, tmp_path):
     db = tmp_path / "omics.db"
-    first = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], one_host=True)
+    first = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], quirks={"one-host": ""})
     arn = client(first).get_batch(batchId="1000001")["arn"]
     client(first).tag_resource(resourceArn=arn, tags={"kept": "yes"})
     first.stop()
-    again = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], one_host=True)
+    again = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], quirks={"one-host": ""})
     assert client(again).get_batch(batchId="1000001")["tags"] == {"kept": "yes"}
     assert len(client(again).list_batch()["items"]) == 3
 
@@ -228,7 +228,7 @@ def test_a_call_to_the_wrong_host_is_an_unknown_operation_as_on_aws(make_sandbox
 
 
 def test_list_batch_default_page_is_100_as_documented(make_sandbox):
-    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 101)], one_host=True)
+    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 101)], quirks={"one-host": ""})
     page = client(sb).list_batch()
     assert len(page["items"]) == 100 and page["nextToken"]
 

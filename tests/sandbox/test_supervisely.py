@@ -136,7 +136,7 @@ def test_api_key_is_checked_but_the_address_probe_is_open(sb):
     ("allow-list", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}}),  # `new` dropped without a word
 ])
 def test_meta_update_modes(make_sandbox, mode, expected):
-    sb = make_sandbox(service="supervisely", synthetic=[(str(WS), 1)], supervisely_meta_update=mode)
+    sb = make_sandbox(service="supervisely", synthetic=[(str(WS), 1)], quirks={"meta-update": mode})
     ok(sb, "tasks.meta.update", {"id": FIRST, "app": {"id": 1}, "tags": {"a": "1", "b": "2"}})
     sb.service.meta_update = "replace"
     ok(sb, "tasks.meta.update", {"id": FIRST, "app": {"id": 1}, "tags": {"a": "1", "b": "2"}})
@@ -150,10 +150,10 @@ def test_list_rows_leave_workspace_id_out_by_default_and_full_when_switched(make
     short = make_sandbox(service="supervisely", synthetic=[(str(WS), 2)])
     rows = ok(short, "tasks.list", {"workspaceId": WS})["entities"]
     assert [set(r) for r in rows] == [set(SHORT_ROW_FIELDS)] * 2 and "workspaceId" not in rows[0]
-    full = make_sandbox(service="supervisely", synthetic=[(str(WS), 2)], supervisely_list_rows="full")
+    full = make_sandbox(service="supervisely", synthetic=[(str(WS), 2)], quirks={"list-rows": "full"})
     assert ok(full, "tasks.list", {"workspaceId": WS})["entities"][0]["workspaceId"] == WS
-    with pytest.raises(UserError, match="--meta-update must be one of deep-merge, merge, replace, allow-list"):
-        make_sandbox(service="supervisely", supervisely_meta_update="deep")
+    with pytest.raises(UserError, match="--quirk meta-update=deep: expected one of deep-merge, merge, replace, allow-list"):
+        make_sandbox(service="supervisely", quirks={"meta-update": "deep"})
 
 
 def test_meta_update_test_hook_fails_chosen_tasks_and_writes_nothing(sb):
@@ -215,8 +215,8 @@ def test_harness_faults_and_request_log(make_sandbox):
 def test_serve_offers_the_switches():
     from cli_helpers import run_cli
 
-    shown = run_cli("serve", "--help").out
-    assert "--meta-update [deep-merge|merge|replace|allow-list]" in shown
-    assert "--list-rows [short|full]" in shown
-    refused = run_cli("serve", "--service", "supervisely", "--token", "t", "--meta-update", "deep")
-    assert refused.code != 0 and "deep-merge" in refused.err
+    shown = run_cli("serve", "--help").out.split("Quirks of --service supervisely:", 1)[1]
+    assert "meta-update=deep-merge|merge|replace|allow-list" in shown
+    assert "list-rows=short|full" in shown
+    refused = run_cli("serve", "--service", "supervisely", "--token", "t", "--quirk", "meta-update=deep")
+    assert refused.code == 1 and "deep-merge" in refused.err

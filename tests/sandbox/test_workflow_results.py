@@ -140,7 +140,7 @@ def test_a_locked_work_refuses_an_update_that_keeps_it_locked(sb):
 
 
 def test_lock_refusal_can_be_switched_off(make_sandbox):
-    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 1)], lock_refuses_updates=False)
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 1)], quirks={"no-lock-refusal": ""})
     w = {**view(sb)[0], "results": {"locked": True}}
     for status in ("success", "failure"):
         assert requests.put(sb.url + "/results", json=[{**w, "status": status}], headers=H, timeout=10).status_code == 200
@@ -203,7 +203,7 @@ def test_synthetic_pipeline_names_and_seed_are_checked(make_sandbox, tmp_path):
 @pytest.mark.slow
 def test_serve_command_runs_the_fake_with_lock_refusal_off(tmp_path):
     with serving("--service", "workflow-results", "--port", "0", "--token", "serve-token",
-                 "--synthetic", f"{PIPELINE}:2", "--no-lock-refusal") as served:
+                 "--synthetic", f"{PIPELINE}:2", "--quirk", "no-lock-refusal") as served:
         url = served.url
         h = {"x-access-token": "serve-token"}
         w = requests.post(url + "/view", json={"query": {"pipeline": PIPELINE}}, headers=h, timeout=10).json()[0]
@@ -230,4 +230,4 @@ def test_unknown_quirks_and_bad_values_are_refused_in_one_line(make_sandbox):
                      "--quirk", "cursor-paging")
     assert result.code == 1 and result.err == (
         "error: --quirk cursor-paging: the workflow-results sandbox has no such quirk "
-        "(known: no-auth, put-answer)\n")
+        "(its quirks: no-lock-refusal, no-auth, put-answer=false|0|null)\n")
