@@ -211,8 +211,11 @@ class _File:
         return self.doc.position(self.original(path))[0]
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
-        line, column = self.doc.position(self.original(path))
-        return Source(self.display, line, rule, column)
+        """Located only when a plan or a message asks (model.Source.later)."""
+        return Source.later(self.display, rule, self.position, path)
+
+    def position(self, path: tuple) -> tuple[int, int]:
+        return self.doc.position(self.original(path))
 
 
 def _as_key_text(value: Any) -> Any:
@@ -233,6 +236,18 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
         return [_with_text_keys(doc, item, path + (i,), errors) for i, item in enumerate(value)]
     if not isinstance(value, dict):
         return value
+    if all(type(key) is str for key in value) and (_is_tag_mapping(path) or not any(map(is_secret_key, value))):
+        # the common case (every JSON file): nothing to refuse or rename here, so the
+        # mapping is kept as it is unless something inside it changes
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                new = _with_text_keys(doc, item, path + (key,), errors)
+                if new is not item:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[key] = new
+        return value if changed is None else changed
     out: dict[str, Any] = {}
     for key, item in value.items():
         here = path + (key,)

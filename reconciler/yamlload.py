@@ -174,10 +174,57 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
         )
     except (ValueError, RecursionError, BadToken):
         return None
-    values, keys = all_positions(text)
-    if max(map(len, values)) >= MAX_DEPTH:
-        return None
-    return Document(display, data, raw, values, keys, {})
+    if _nested_deeper_than(data, MAX_DEPTH - 1):
+        return None  # the YAML path refuses it, at the place
+    positions = _JsonPositions(text)
+    return Document(display, data, raw, positions.values, positions.keys, {})
+
+
+def _nested_deeper_than(data: Any, levels: int) -> bool:
+    """Whether some container of json-loaded `data` lies `levels` containers deep (a
+    value there would be MAX_DEPTH deep: conservatively, the YAML path decides), one
+    level at a time without positions."""
+    level = [data]
+    for _ in range(levels):
+        level = [v for c in level for v in (c.values() if type(c) is dict else c)
+                 if type(v) is dict or type(v) is list]
+        if not level:
+            return False
+    return True
+
+
+class _JsonPositions:
+    """Every position of a JSON file (jsonload.all_positions), found on first use: a
+    valid spec's `validate` asks for none, a plan for those its changes name, and the
+    one regex pass was a third of a large JSON include's load (BENCHMARKS.md)."""
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._found: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] = ({}, {})
+        self.values = _LazyMap(self, 0)
+        self.keys = _LazyMap(self, 1)
+
+    def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
+        if self._text is not None:
+            self._found, self._text = all_positions(self._text), None
+        return self._found[which]
+
+
+class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
+    def __init__(self, positions: _JsonPositions, which: int) -> None:
+        self._positions, self._which = positions, which
+
+    def __getitem__(self, path: JsonPath) -> tuple[int, int]:
+        return self._positions.found(self._which)[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._positions.found(self._which)
+
+    def __iter__(self) -> Iterator[JsonPath]:
+        return iter(self._positions.found(self._which))
+
+    def __len__(self) -> int:
+        return len(self._positions.found(self._which))
 
 
 def _plain_int(token: str) -> int:

@@ -1,0 +1,105 @@
+"""Positions are found when something names them, not while loading (issue 21 part 2).
+
+A valid spec's `validate` names no position, so a JSON include's positions are never
+searched for, and the sources of its settings are located on first use; what a plan or
+a message names is still at its exact file:line:column.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from reconciler import jsonload, yamlload
+from reconciler.errors import UserErrors
+from reconciler.model import Source
+from reconciler.spec import load_spec
+from reconciler.yamlload import MAX_DEPTH, read_yaml
+
+SPEC = (
+    "version: 1\n"
+    "queues:\n"
+    '  - id: "9615000"\n'
+    "    include: [scores.json]\n"
+)
+
+
+@pytest.fixture
+def position_passes(monkeypatch):
+    """How many times a JSON file's positions were searched for (one pass finds all)."""
+    calls = []
+    real = jsonload.all_positions
+
+    def counted(text: str):
+        calls.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(yamlload, "all_positions", counted)
+    return calls
+
+
+def write(tmp_path, entries: dict) -> None:
+    lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in entries.items())
+    (tmp_path / "scores.json").write_text('{"submissions": {\n' + lines + "\n}}\n")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+
+
+def test_a_valid_json_include_is_loaded_without_searching_positions(tmp_path, position_passes):
+    write(tmp_path, {str(9700001 + i): {"status": "SCORED", "tags": {"score": i / 10}} for i in range(50)})
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert len(spec.queues[0].submissions) == 50
+    assert position_passes == []
+    # a plan names an entry's source: found then, once for the whole file, at its line
+    entry = spec.queues[0].submissions["9700042"]
+    assert str(entry.status.source) == f"{tmp_path / 'scores.json'}:{42 + 1}"
+    assert entry.status.source.column == 25
+    assert str(entry.tags["score"].source) == f"{tmp_path / 'scores.json'}:{42 + 1}"
+    assert len(position_passes) == 1
+
+
+def test_an_error_in_a_json_include_is_still_located(tmp_path):
+    entries = {str(9700001 + i): {"status": "SCORED"} for i in range(20)}
+    entries["9700011"] = {"status": "SCORED", "tags": {"score": {"nested": 1}}}
+    write(tmp_path, entries)
+    with pytest.raises(UserErrors) as caught:
+        load_spec(tmp_path / "spec.yaml")
+    assert [(p.line, p.column) for p in caught.value.errors] == [(12, 53)]
+
+
+def test_a_lazy_source_is_the_source_it_locates():
+    asked = []
+
+    def locate(at):
+        asked.append(at)
+        return 17, 5
+
+    lazy = Source.later("scores.json", "accept", locate, ("submissions", "1"))
+    assert asked == []
+    eager = Source("scores.json", 17, "accept", 5)
+    assert lazy == eager and hash(lazy) == hash(eager)
+    assert (lazy.line, lazy.column, str(lazy), lazy.to_json()) == (17, 5, "scores.json:17 (rule accept)",
+                                                                   eager.to_json())
+    assert asked == [("submissions", "1")]  # once
+    assert pickle.loads(pickle.dumps(lazy)) == eager
+    assert repr(lazy) == repr(eager)
+    with pytest.raises(AttributeError):
+        lazy.line = 3  # type: ignore[misc]
+    assert Source("a", 1, column=1) == Source("a", 1, column=2)  # plans name the line only
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])
+def test_json_nesting_is_bounded_as_on_the_yaml_path(tmp_path, monkeypatch, depth):
+    path = tmp_path / "deep.json"
+    path.write_text('{"a": ' + "[" * depth + "1" + "]" * depth + "}\n")
+
+    def outcome():
+        try:
+            doc = read_yaml(path, "deep.json")
+        except Exception as exc:
+            return str(exc)
+        return doc.data, doc.position(("a",) + (0,) * depth)
+
+    json_path = outcome()
+    monkeypatch.setattr(yamlload, "READ_JSON", False)
+    assert json_path == outcome()
