@@ -44,7 +44,7 @@ from .model import (
     scalar_kind,
     to_tag_value,
 )
-from .planner import collector_paused
+from .gcpause import collector_paused
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
 from .rank_checks import rank_problems, wheres
@@ -215,7 +215,8 @@ class _File:
         return Source.later(self.display, rule, self.position, path)
 
     def position(self, path: tuple) -> tuple[int, int]:
-        return self.doc.position(self.original(path))
+        # a path recorded as it is leads where original() would (its keys are text)
+        return self.doc.recorded_position(path) or self.doc.position(self.original(path))
 
 
 def _as_key_text(value: Any) -> Any:

@@ -30,6 +30,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Located
+from .gcpause import collector_paused
 from .jsonload import BadToken, JsonPath, all_positions, no_duplicate_keys, reject_constant
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -90,6 +91,10 @@ class Document:
         while path not in self._values:
             path = path[:-1]
         return self._values[path]
+
+    def recorded_position(self, path: tuple) -> tuple[int, int] | None:
+        """The position of the value at exactly `path` if one was recorded (no ancestor)."""
+        return self._values.get(path)
 
     def key_position(self, path: JsonPath) -> tuple[int, int]:
         """Where the mapping key ending `path` is written (its value's place otherwise)."""
@@ -206,7 +211,8 @@ class _JsonPositions:
 
     def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
         if self._text is not None:
-            self._found, self._text = all_positions(self._text), None
+            with collector_paused():  # as while loading: many small objects, no cycle
+                self._found, self._text = all_positions(self._text), None
         return self._found[which]
 
 
@@ -216,6 +222,9 @@ class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
 
     def __getitem__(self, path: JsonPath) -> tuple[int, int]:
         return self._positions.found(self._which)[path]
+
+    def get(self, path: JsonPath, default: Any = None) -> Any:
+        return self._positions.found(self._which).get(path, default)
 
     def __contains__(self, path: object) -> bool:
         return path in self._positions.found(self._which)
