@@ -219,7 +219,7 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 # ------------------------------------------------------- every position at once
 _TOKEN = re.compile(  # a colon is skipped as space: the key before it said all it does
     r'[ \t\n\r:]*(?:(?P<open>[{\[])|(?P<close>[}\]])|(?P<comma>,)'
-    r'|"(?P<string>(?:[^"\\]|\\.)*)"|(?P<scalar>[^ \t\n\r{}\[\],:"]+))',
+    r'|"(?P<string>[^"\\]*(?:\\.[^"\\]*)*)"|(?P<scalar>[^ \t\n\r{}\[\],:"]+))',  # a string unrolled
     re.DOTALL,
 )
 
