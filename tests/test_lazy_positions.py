@@ -103,3 +103,22 @@ def test_json_nesting_is_bounded_as_on_the_yaml_path(tmp_path, monkeypatch, dept
     json_path = outcome()
     monkeypatch.setattr(yamlload, "READ_JSON", False)
     assert json_path == outcome()
+
+
+@pytest.mark.parametrize("key", ["k" * 499, "k" * 1000, 'k\\"' * 400, 'k\\"' * 200, "\\u00e9" * 300 + "k" * 999])
+def test_a_long_json_key_reads_as_on_the_yaml_path(tmp_path, monkeypatch, key):
+    """The JSON path looks for a key over YAML's limit only where a quick search says
+    a long string may be; the outcome is the YAML path's either way."""
+    path = tmp_path / "long.json"
+    path.write_text('{"a": 1,\n "' + key + '": 2}\n')
+
+    def outcome():
+        try:
+            doc = read_yaml(path, "long.json")
+        except Exception as exc:  # the outcome compared is the message
+            return str(exc)
+        return doc.data, sorted(doc._values.items()) if hasattr(doc._values, "items") else None
+
+    json_path = outcome()
+    monkeypatch.setattr(yamlload, "READ_JSON", False)
+    assert json_path == outcome()
