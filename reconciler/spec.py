@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
+from itertools import repeat
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
@@ -237,7 +238,7 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
         return [_with_text_keys(doc, item, path + (i,), errors) for i, item in enumerate(value)]
     if not isinstance(value, dict):
         return value
-    if all(type(key) is str for key in value) and (_is_tag_mapping(path) or not any(map(is_secret_key, value))):
+    if all(map(isinstance, value, repeat(str))) and (_is_tag_mapping(path) or not any(map(is_secret_key, value))):
         # the common case (every JSON file): nothing to refuse or rename here, so the
         # mapping is kept as it is unless something inside it changes
         changed: dict[str, Any] | None = None
@@ -819,6 +820,11 @@ def _no_integral_floats(node: Any) -> Any:
     if isinstance(node, dict):
         out = None
         for key, value in node.items():
+            # scalars inline: a call per value was most of this walk's time
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None or (
+                    kind is float and not value.is_integer()):
+                continue
             new = _no_integral_floats(value)
             if new is not value:
                 if out is None:
