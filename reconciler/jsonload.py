@@ -235,6 +235,7 @@ def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[Json
     newlines = [m.start() for m in re.finditer("\n", text)]
     newlines.append(len(text) + 1)  # past any token
     next_index, next_nl, line, line_start = 0, newlines[0], 1, 0
+    names: dict[str, str] = {}
     stack: list[list] = []  # per open container: [its path, is a mapping, index or key]
     here: JsonPath = ()
     expect_key = False
@@ -261,6 +262,7 @@ def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[Json
         if expect_key:  # a string: the key of the next value
             raw = match.group("string")
             key = raw if "\\" not in raw else json.loads(f'"{raw}"')
+            key = names.setdefault(key, key)  # one object per name: less memory, hashed once
             here = stack[-1][0] + (key,)
             keys[here] = (line, pos - line_start + 1)
             expect_key = False

@@ -214,6 +214,11 @@ class Source:
         _set(source, "_at", at)
         return source
 
+    def locate(self) -> None:
+        """Find the line and column now, if not found yet."""
+        if self._locate is not None:
+            self._located()
+
     def _located(self) -> None:
         line, column = self._locate(self._at)  # type: ignore[misc]  # only while it is set
         object.__setattr__(self, "_line", line)

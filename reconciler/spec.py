@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from itertools import repeat
@@ -176,6 +176,9 @@ class _File:
 
     doc: Document
     data: Any
+    # Sources handed out and not located yet (model.Source.later): the first one asked
+    # for locates them all, so the file's positions and data can go (_locate_pending).
+    pending: list[Source] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def display(self) -> str:
@@ -213,7 +216,24 @@ class _File:
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
         """Located only when a plan or a message asks (model.Source.later)."""
-        return Source.later(self.display, rule, self.position, path)
+        source = Source.later(self.doc.file, rule, self._locate_pending, path)
+        self.pending.append(source)
+        return source
+
+    def _locate_pending(self, path: tuple) -> tuple[int, int]:
+        """The position of `path`, the first time locating every source of the file
+        still pending: they are few or all (a plan names every changed entry), and once
+        each holds its line and column nothing keeps this file's positions and data
+        alive (held for a plan's whole run, they were a third of its peak memory)."""
+        pending = self.pending[:]
+        self.pending.clear()
+        for source in pending:
+            source.locate()  # calls back here, with nothing pending
+        return self.position(path)
+
+    def locate_pending(self) -> None:
+        if self.pending:
+            self.pending[0].locate()
 
     def position(self, path: tuple) -> tuple[int, int]:
         # a path recorded as it is leads where original() would (its keys are text)
@@ -343,6 +363,11 @@ class _Loader:
         digest = hashlib.sha256()
         for raw in [f.doc.raw for f in self.files.values()] + [s.raw for s in self.sources.values()]:
             digest.update(raw)
+        for file in self.files.values():
+            if not file.doc.positions_deferred:
+                # its positions exist already: located now (as cheap as later), the file
+                # need not outlive the load, as before sources were located lazily
+                file.locate_pending()
         return Spec(
             provider=provider,
             queues=queues,

@@ -92,6 +92,11 @@ class Document:
             path = path[:-1]
         return self._values[path]
 
+    @property
+    def positions_deferred(self) -> bool:
+        """Whether positions are found only when first asked (a JSON file's)."""
+        return isinstance(self._values, _LazyMap)
+
     def recorded_position(self, path: tuple) -> tuple[int, int] | None:
         """The position of the value at exactly `path` if one was recorded (no ancestor)."""
         return self._values.get(path)
@@ -190,7 +195,7 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
     if _nested_deeper_than(data, MAX_DEPTH - 1):
         return None  # the YAML path refuses it, at the place
     positions = _JsonPositions(text)
-    return Document(display, data, raw, positions.values, positions.keys, {})
+    return Document(display, data, raw, _LazyMap(positions, 0), _LazyMap(positions, 1), {})
 
 
 def _nested_deeper_than(data: Any, levels: int) -> bool:
@@ -213,9 +218,9 @@ class _JsonPositions:
 
     def __init__(self, text: str) -> None:
         self._text: str | None = text
+        # no reference back to the maps: a cycle would keep every position alive until a
+        # full collection
         self._found: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] = ({}, {})
-        self.values = _LazyMap(self, 0)
-        self.keys = _LazyMap(self, 1)
 
     def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
         if self._text is not None:

@@ -6,6 +6,7 @@ a message names is still at its exact file:line:column.
 """
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 
@@ -122,3 +123,31 @@ def test_a_long_json_key_reads_as_on_the_yaml_path(tmp_path, monkeypatch, key):
     json_path = outcome()
     monkeypatch.setattr(yamlload, "READ_JSON", False)
     assert json_path == outcome()
+
+
+def _documents_alive(name: str) -> int:
+    from reconciler.yamlload import Document
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is Document and o.file.endswith(name))
+
+
+@pytest.mark.parametrize("kind", ["json", "yaml"])
+def test_once_located_sources_keep_no_file_alive(tmp_path, kind):
+    """A plan runs with the spec loaded: its files' data and positions must not stay
+    alive through sources waiting to be located (they were a third of a plan's peak
+    memory). A YAML file's sources are located while loading, a JSON file's all at
+    once when the first is asked for."""
+    entries = {str(9700001 + i): {"status": "SCORED", "tags": {"score": i / 10}} for i in range(30)}
+    write(tmp_path, entries)
+    if kind == "yaml":
+        lines = [f'  "{k}": {{status: SCORED, tags: {{score: {v["tags"]["score"]}}}}}' for k, v in entries.items()]
+        (tmp_path / "scores.yaml").write_text("submissions:\n" + "\n".join(lines) + "\n")
+        (tmp_path / "spec.yaml").write_text(SPEC.replace("scores.json", "scores.yaml"))
+    spec = load_spec(tmp_path / "spec.yaml")
+    if kind == "json":
+        assert _documents_alive("scores.json") == 1  # nothing asked yet
+        assert spec.queues[0].submissions["9700003"].tags["score"].source.line == 4
+    assert _documents_alive(f"scores.{kind}") == 0
+    status = spec.queues[0].submissions["9700030"].status.source
+    assert (status.line, status.column) == ((31, 25) if kind == "json" else (31, 23))
