@@ -15,7 +15,10 @@ class Node:
 
 @pytest.fixture
 def collector_on():
+    """The collector on, nothing frozen: earlier tests in this process may have frozen
+    objects (sources._settle does after reading a table)."""
     was = gc.isenabled()
+    gc.unfreeze()
     gc.enable()
     yield
     (gc.enable if was else gc.disable)()
@@ -54,4 +57,47 @@ def test_objects_frozen_on_purpose_stay_frozen(collector_on):
         assert gc.get_freeze_count() > 0
         assert not _in_generation(rows[0], 2)
     finally:
+        gc.unfreeze()
+
+
+def _local_spec(tmp_path):
+    (tmp_path / "live.yaml").write_text(
+        'queues:\n  - id: "9615000"\n    items:\n      - {id: "1", status: VALIDATED}\n')
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\n"
+        'queues:\n  - id: "9615000"\n    submissions:\n      "1": {status: SCORED}\n')
+    return spec
+
+
+def test_a_plan_in_a_process_that_goes_on_freezes_nothing(tmp_path, collector_on):
+    from reconciler.cli import main
+
+    assert gc.get_freeze_count() == 0
+    assert main(["-q", "plan", str(_local_spec(tmp_path))]) == 0
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
+def test_a_plan_about_to_exit_freezes_what_it_built(tmp_path, collector_on, monkeypatch):
+    """Under `reconciler` (cli.run), the one command done: no full collection over
+    the spec and the plan on the way out."""
+    from reconciler import gcpause
+    from reconciler.cli import main
+
+    monkeypatch.setattr(gcpause, "_ONE_COMMAND", True)
+    full = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(gc.get_freeze_count())
+
+    gc.callbacks.append(count)
+    try:
+        assert main(["-q", "plan", str(_local_spec(tmp_path))]) == 0
+        assert gc.get_freeze_count() > 0
+        garbage = [[Node()] for _ in range(100_000)]  # young objects: collections run
+        assert garbage and all(frozen > 0 for frozen in full)  # any full one walks no spec
+    finally:
+        gc.callbacks.remove(count)
         gc.unfreeze()
