@@ -391,7 +391,7 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
                 raise _NotStreamable()
             items: list = []
             while type(child := parser.get_event()) is not yaml.SequenceEndEvent:
-                items.append(node(child, path + (len(items),), depth + 1))
+                items.append(node(child, path + (len(items),), depth + 1))  # noqa: F821 (deleted in `finally`, after the last call)
             return items
         if kind is not yaml.MappingStartEvent or resolved(event, MappingNode) != MAP:
             raise _NotStreamable()  # an alias
@@ -406,7 +406,7 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
             keep_int_text(key_event, key, here, True)
             key_mark: Any = key_event.start_mark  # a parser's events always carry their marks
             builder.keys[here] = (key_mark.line + 1, key_mark.column + 1)
-            out[key] = node(parser.get_event(), here, depth + 1)
+            out[key] = node(parser.get_event(), here, depth + 1)  # noqa: F821 (deleted in `finally`, after the last call)
         return out
 
     try:
@@ -422,6 +422,10 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
         return None
     finally:
         parser.dispose()
+        # `node` calls itself through its closure: a cycle that kept the builder, and
+        # every position it holds, alive until a full collection (the CLI pauses the
+        # collector and skips that collection: gcpause.py)
+        del node
     return data, builder
 
 

@@ -101,3 +101,24 @@ def test_a_plan_about_to_exit_freezes_what_it_built(tmp_path, collector_on, monk
     finally:
         gc.callbacks.remove(count)
         gc.unfreeze()
+
+
+def test_reading_a_yaml_file_leaves_no_cyclic_garbage(tmp_path):
+    """With the collector paused through a command (and what it built frozen), a
+    cycle would keep what it reaches until the process ends: the builder of a YAML
+    file's data holds every position of it."""
+    from reconciler.yamlload import _Builder, read_yaml
+
+    path = tmp_path / "scores.yaml"
+    path.write_text("submissions:\n" + "".join(f'  "{i}": {{status: SCORED}}\n' for i in range(50)))
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        doc = read_yaml(path, "scores.yaml")
+        assert len(doc.data["submissions"]) == 50
+        del doc
+        gc.collect()
+        assert [o for o in gc.garbage if isinstance(o, _Builder)] == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
