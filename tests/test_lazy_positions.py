@@ -151,3 +151,16 @@ def test_once_located_sources_keep_no_file_alive(tmp_path, kind):
     assert _documents_alive(f"scores.{kind}") == 0
     status = spec.queues[0].submissions["9700030"].status.source
     assert (status.line, status.column) == ((31, 25) if kind == "json" else (31, 23))
+
+
+def test_a_plan_locates_sources_before_reading_live_state(tmp_path):
+    """plan_spec locates the spec's sources first (spec.locate_sources), so a JSON
+    include's positions come and go before the listing and the plan are built."""
+    from reconciler.spec import locate_sources
+
+    write(tmp_path, {str(9700001 + i): {"tags": {"score": i / 10}} for i in range(30)})
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert _documents_alive("scores.json") == 1
+    locate_sources(spec)
+    assert _documents_alive("scores.json") == 0
+    assert spec.queues[0].submissions["9700030"].tags["score"].source.line == 31
