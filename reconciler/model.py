@@ -193,26 +193,23 @@ class Source:
 
     def __init__(self, file: str, line: int, rule: str | None = None, column: int | None = None,
                  cell: str | None = None) -> None:
-        _set = object.__setattr__
-        _set(self, "file", file)
-        _set(self, "rule", rule)
-        _set(self, "cell", cell)
-        _set(self, "_line", line)
-        _set(self, "_column", column)
-        _set(self, "_locate", None)
-        _set(self, "_at", None)
+        self._fill(file, rule, cell, line, column, None, None)
 
     @classmethod
     def later(cls, file: str, rule: str | None, locate: Callable[[Any], tuple[int, int]], at: Any) -> Source:
         """A source whose (line, column) is `locate(at)`, called once, when first asked."""
         source = cls.__new__(cls)
-        _set = object.__setattr__
-        _set(source, "file", file)
-        _set(source, "rule", rule)
-        _set(source, "cell", None)
-        _set(source, "_locate", locate)
-        _set(source, "_at", at)
+        source._fill(file, rule, None, 0, None, locate, at)  # line 0: never read while `locate` is set
         return source
+
+    def _fill(self, file: str, rule: str | None, cell: str | None, line: int, column: int | None,
+              locate: Callable[[Any], tuple[int, int]] | None, at: Any) -> None:
+        """Every slot, set once (assignment is refused: a Source is immutable); one call
+        each, no loop: a big include makes 60,000 sources."""
+        put = object.__setattr__
+        put(self, "file", file), put(self, "rule", rule), put(self, "cell", cell)
+        put(self, "_line", line), put(self, "_column", column)
+        put(self, "_locate", locate), put(self, "_at", at)
 
     def locate(self) -> None:
         """Find the line and column now, if not found yet."""
