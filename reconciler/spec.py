@@ -13,6 +13,7 @@ import json
 import os
 import posixpath
 import re
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -192,7 +193,9 @@ class _File:
     data: Any
     # Sources handed out and not located yet (model.Source.later): the first one asked
     # for locates them all, so the file's positions and data can go (_locate_pending).
-    pending: list[Source] = field(default_factory=list, compare=False, repr=False)
+    # Weak: each source refers to this file, and a cycle would outlive a dropped spec
+    # wherever the collector is paused or objects are frozen (gcpause.py).
+    pending: list[weakref.ref[Source]] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def display(self) -> str:
@@ -231,7 +234,7 @@ class _File:
     def source(self, path: tuple, rule: str | None = None) -> Source:
         """Located only when a plan or a message asks (model.Source.later)."""
         source = Source.later(self.doc.file, rule, self._locate_pending, path)
-        self.pending.append(source)
+        self.pending.append(weakref.ref(source))
         return source
 
     def _locate_pending(self, path: tuple) -> tuple[int, int]:
@@ -241,13 +244,14 @@ class _File:
         alive (held for a plan's whole run, they were a third of its peak memory)."""
         pending = self.pending[:]
         self.pending.clear()
-        for source in pending:
-            source.locate()  # calls back here, with nothing pending
+        for ref in pending:
+            source = ref()
+            if source is not None:
+                source.locate()  # calls back here, with nothing pending
         return self.position(path)
 
     def locate_pending(self) -> None:
-        if self.pending:
-            self.pending[0].locate()
+        self._locate_pending(())
 
     def position(self, path: tuple) -> tuple[int, int]:
         # a path recorded as it is leads where original() would (its keys are text)

@@ -125,11 +125,12 @@ def test_a_long_json_key_reads_as_on_the_yaml_path(tmp_path, monkeypatch, key):
     assert json_path == outcome()
 
 
-def _documents_alive(name: str) -> int:
+def _documents_alive(path) -> int:
+    """Documents alive of the file at `path` (other tests' files may be alive too)."""
     from reconciler.yamlload import Document
 
     gc.collect()
-    return sum(1 for o in gc.get_objects() if type(o) is Document and o.file.endswith(name))
+    return sum(1 for o in gc.get_objects() if type(o) is Document and o.file == str(path))
 
 
 @pytest.mark.parametrize("kind", ["json", "yaml"])
@@ -146,9 +147,9 @@ def test_once_located_sources_keep_no_file_alive(tmp_path, kind):
         (tmp_path / "spec.yaml").write_text(SPEC.replace("scores.json", "scores.yaml"))
     spec = load_spec(tmp_path / "spec.yaml")
     if kind == "json":
-        assert _documents_alive("scores.json") == 1  # nothing asked yet
+        assert _documents_alive(tmp_path / "scores.json") == 1  # nothing asked yet
         assert spec.queues[0].submissions["9700003"].tags["score"].source.line == 4
-    assert _documents_alive(f"scores.{kind}") == 0
+    assert _documents_alive(tmp_path / f"scores.{kind}") == 0
     status = spec.queues[0].submissions["9700030"].status.source
     assert (status.line, status.column) == ((31, 25) if kind == "json" else (31, 23))
 
@@ -160,7 +161,27 @@ def test_a_plan_locates_sources_before_reading_live_state(tmp_path):
 
     write(tmp_path, {str(9700001 + i): {"tags": {"score": i / 10}} for i in range(30)})
     spec = load_spec(tmp_path / "spec.yaml")
-    assert _documents_alive("scores.json") == 1
+    assert _documents_alive(tmp_path / "scores.json") == 1
     locate_sources(spec)
-    assert _documents_alive("scores.json") == 0
+    assert _documents_alive(tmp_path / "scores.json") == 0
     assert spec.queues[0].submissions["9700030"].tags["score"].source.line == 31
+
+
+def test_a_spec_dropped_unlocated_leaves_no_cycle(tmp_path):
+    """Sources waiting to be located refer to their file, which lists them weakly: no
+    cycle outlives a dropped spec where the collector is paused or objects are frozen
+    (gcpause.py)."""
+    from reconciler.spec import _File
+
+    write(tmp_path, {str(9700001 + i): {"status": "SCORED"} for i in range(20)})
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        spec = load_spec(tmp_path / "spec.yaml")
+        assert len(spec.queues[0].submissions) == 20
+        del spec
+        gc.collect()
+        assert [o for o in gc.garbage if isinstance(o, _File)] == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
