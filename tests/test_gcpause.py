@@ -7,6 +7,8 @@ import pytest
 
 from reconciler.gcpause import collector_paused
 
+from gc_helpers import cyclic_garbage
+
 
 class Node:
     def __init__(self) -> None:
@@ -111,14 +113,9 @@ def test_reading_a_yaml_file_leaves_no_cyclic_garbage(tmp_path):
 
     path = tmp_path / "scores.yaml"
     path.write_text("submissions:\n" + "".join(f'  "{i}": {{status: SCORED}}\n' for i in range(50)))
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cyclic_garbage() as garbage:
         doc = read_yaml(path, "scores.yaml")
         assert len(doc.data["submissions"]) == 50
         del doc
         gc.collect()
-        assert [o for o in gc.garbage if isinstance(o, _Builder)] == []
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
+        assert [o for o in garbage if isinstance(o, _Builder)] == []

@@ -18,6 +18,8 @@ from reconciler.model import Source
 from reconciler.spec import load_spec
 from reconciler.yamlload import MAX_DEPTH, read_yaml
 
+from gc_helpers import cyclic_garbage
+
 SPEC = (
     "version: 1\n"
     "queues:\n"
@@ -174,14 +176,9 @@ def test_a_spec_dropped_unlocated_leaves_no_cycle(tmp_path):
     from reconciler.spec import _File
 
     write(tmp_path, {str(9700001 + i): {"status": "SCORED"} for i in range(20)})
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cyclic_garbage() as garbage:
         spec = load_spec(tmp_path / "spec.yaml")
         assert len(spec.queues[0].submissions) == 20
         del spec
         gc.collect()
-        assert [o for o in gc.garbage if isinstance(o, _File)] == []
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
+        assert [o for o in garbage if isinstance(o, _File)] == []
