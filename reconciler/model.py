@@ -180,7 +180,7 @@ class Source:
     file at once) only when a plan or a message asks (BENCHMARKS.md, "Loading big
     specs")."""
 
-    __slots__ = ("__weakref__", "_at", "_column", "_line", "_locate", "cell", "file", "rule")
+    __slots__ = ("_at", "_column", "_line", "_locate", "cell", "file", "rule")
     file: str
     rule: str | None  # None: an explicit `submissions:` entry or queue setting
     # The table column or JSON key a value was read from (a row of a table source is

@@ -13,7 +13,6 @@ import json
 import os
 import posixpath
 import re
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -75,13 +74,13 @@ def locate_sources(spec: Spec) -> None:
     include's positions are found on first use: model.Source.later). Called before a
     plan reads live state: the file's positions, found in one pass, are gone again
     before the listing and the plan are built, instead of adding to their peak memory
-    (100 MB at 100,000 entries). One source per entry is enough: the first of a file
-    locates all of that file's."""
+    (100 MB at 100,000 entries): nothing refers to a file once its sources are
+    located."""
     for queue in spec.queues:
         for entry in queue.submissions.values():
-            setting = entry.status or entry.locked or next(iter(entry.tags.values()), None)
-            if setting is not None:
-                setting.source.locate()
+            for setting in (entry.status, entry.locked, *entry.tags.values()):
+                if setting is not None:
+                    setting.source.locate()
 
 
 @dataclass(frozen=True)
@@ -191,11 +190,11 @@ class _File:
 
     doc: Document
     data: Any
-    # Sources handed out and not located yet (model.Source.later): the first one asked
-    # for locates them all, so the file's positions and data can go (_locate_pending).
-    # Weak: each source refers to this file, and a cycle would outlive a dropped spec
-    # wherever the collector is paused or objects are frozen (gcpause.py).
-    pending: list[weakref.ref[Source]] = field(default_factory=list, compare=False, repr=False)
+    # The sources handed out while loading (model.Source.later), each referring to this
+    # file: located at the end of a load when the positions exist already, and the
+    # list emptied whatever happens (_Loader.load), so that no cycle outlives the load
+    # (the collector may be paused or objects frozen: gcpause.py).
+    pending: list[Source] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def display(self) -> str:
@@ -233,25 +232,19 @@ class _File:
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
         """Located only when a plan or a message asks (model.Source.later)."""
-        source = Source.later(self.doc.file, rule, self._locate_pending, path)
-        self.pending.append(weakref.ref(source))
+        source = Source.later(self.doc.file, rule, self.position, path)
+        self.pending.append(source)
         return source
 
-    def _locate_pending(self, path: tuple) -> tuple[int, int]:
-        """The position of `path`, the first time locating every source of the file
-        still pending: they are few or all (a plan names every changed entry), and once
-        each holds its line and column nothing keeps this file's positions and data
-        alive (held for a plan's whole run, they were a third of its peak memory)."""
-        pending = self.pending[:]
+    def settle_sources(self, locate: bool) -> None:
+        """Forget the sources handed out; with `locate` (a spec was built), locate them
+        first if the positions exist already (a YAML file's: as cheap now as later, and
+        the file need not outlive the load). A JSON file's stay lazy, each keeping the
+        file until located."""
+        if locate and not self.doc.positions_deferred:
+            for source in self.pending:
+                source.locate()
         self.pending.clear()
-        for ref in pending:
-            source = ref()
-            if source is not None:
-                source.locate()  # calls back here, with nothing pending
-        return self.position(path)
-
-    def locate_pending(self) -> None:
-        self._locate_pending(())
 
     def position(self, path: tuple) -> tuple[int, int]:
         # a path recorded as it is leads where original() would (its keys are text)
@@ -361,6 +354,15 @@ class _Loader:
         self.errors: list[Located] = []
 
     def load(self) -> Spec:
+        spec = None
+        try:
+            spec = self._load()
+            return spec
+        finally:
+            for file in self.files.values():
+                file.settle_sources(locate=spec is not None)
+
+    def _load(self) -> Spec:
         root, self.errors = _read(self.path, self.display, self.origin.raw)
         self.files[os.path.realpath(self.path)] = root
         self.errors += _schema_errors(root, "spec")
@@ -381,11 +383,6 @@ class _Loader:
         digest = hashlib.sha256()
         for raw in [f.doc.raw for f in self.files.values()] + [s.raw for s in self.sources.values()]:
             digest.update(raw)
-        for file in self.files.values():
-            if not file.doc.positions_deferred:
-                # its positions exist already: located now (as cheap as later), the file
-                # need not outlive the load, as before sources were located lazily
-                file.locate_pending()
         return Spec(
             provider=provider,
             queues=queues,

@@ -139,8 +139,8 @@ def _documents_alive(path) -> int:
 def test_once_located_sources_keep_no_file_alive(tmp_path, kind):
     """A plan runs with the spec loaded: its files' data and positions must not stay
     alive through sources waiting to be located (they were a third of a plan's peak
-    memory). A YAML file's sources are located while loading, a JSON file's all at
-    once when the first is asked for."""
+    memory). A YAML file's sources are located while loading, a JSON file's when
+    asked for (a plan asks for all first: spec.locate_sources)."""
     entries = {str(9700001 + i): {"status": "SCORED", "tags": {"score": i / 10}} for i in range(30)}
     write(tmp_path, entries)
     if kind == "yaml":
@@ -151,6 +151,10 @@ def test_once_located_sources_keep_no_file_alive(tmp_path, kind):
     if kind == "json":
         assert _documents_alive(tmp_path / "scores.json") == 1  # nothing asked yet
         assert spec.queues[0].submissions["9700003"].tags["score"].source.line == 4
+        assert _documents_alive(tmp_path / "scores.json") == 1  # others still wait
+        for entry in spec.queues[0].submissions.values():
+            entry.status.source.locate()
+            entry.tags["score"].source.locate()
     assert _documents_alive(tmp_path / f"scores.{kind}") == 0
     status = spec.queues[0].submissions["9700030"].status.source
     assert (status.line, status.column) == ((31, 25) if kind == "json" else (31, 23))
