@@ -18,6 +18,7 @@ from .commands.options import Options, configure_logging
 from .commands.views import FORMATS
 from .error_handler import run_command
 from .errors import UserError
+from .gcpause import one_command
 
 EPILOG_EXIT = """\b
 Exit codes:
@@ -429,7 +430,8 @@ def run() -> NoReturn:
     Frozen objects are skipped; everything else about exiting (flushing output, closing
     files and connections, atexit handlers) happens as usual.
     """
-    code = main()
+    with one_command():  # a command may freeze what it built once done (gcpause.freeze_if_exiting)
+        code = main()
     gc.freeze()
     sys.exit(code)
 

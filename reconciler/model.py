@@ -171,19 +171,95 @@ def decode_stored_tags(tags: Mapping[str, Any]) -> dict[str, TagValue]:
 
 
 # ---------------------------------------------------------------------- the spec
-@dataclass(frozen=True)
 class Source:
-    """Where a desired value came from: shown in plans so reviewers can find it."""
+    """Where a desired value came from: shown in plans so reviewers can find it.
 
+    Immutable data compared by (file, line, rule, cell). A spec's sources are located
+    lazily (`Source.later`): a 20,000-entry include holds 60,000 of them and a valid
+    spec's `validate` names none, so the line and column are found (for the whole
+    file at once) only when a plan or a message asks (BENCHMARKS.md, "Loading big
+    specs")."""
+
+    __slots__ = ("_at", "_column", "_line", "_locate", "cell", "file", "rule")
     file: str
-    line: int
-    rule: str | None = None  # None: an explicit `submissions:` entry or queue setting
-    # Where on the line, for error messages (`FILE:LINE:COLUMN`); plans and plan files
-    # name the line only, so two sources on one line are the same source.
-    column: int | None = field(default=None, compare=False)
+    rule: str | None  # None: an explicit `submissions:` entry or queue setting
     # The table column or JSON key a value was read from (a row of a table source is
     # an explicit entry, one line holding many values): `scores.csv:17 (auc)`.
-    cell: str | None = None
+    cell: str | None
+    _line: int
+    _column: int | None
+    _locate: Callable[[Any], tuple[int, int]] | None
+    _at: Any
+
+    def __init__(self, file: str, line: int, rule: str | None = None, column: int | None = None,
+                 cell: str | None = None) -> None:
+        self._fill(file, rule, cell, line, column, None, None)
+
+    @classmethod
+    def later(cls, file: str, rule: str | None, locate: Callable[[Any], tuple[int, int]], at: Any) -> Source:
+        """A source whose (line, column) is `locate(at)`, called once, when first asked."""
+        source = cls.__new__(cls)
+        source._fill(file, rule, None, 0, None, locate, at)  # line 0: never read while `locate` is set
+        return source
+
+    def _fill(self, file: str, rule: str | None, cell: str | None, line: int, column: int | None,
+              locate: Callable[[Any], tuple[int, int]] | None, at: Any) -> None:
+        """Every slot, set once (assignment is refused: a Source is immutable); one call
+        each, no loop: a big include makes 60,000 sources."""
+        put = object.__setattr__
+        put(self, "file", file), put(self, "rule", rule), put(self, "cell", cell)
+        put(self, "_line", line), put(self, "_column", column)
+        put(self, "_locate", locate), put(self, "_at", at)
+
+    def locate(self) -> None:
+        """Find the line and column now, if not found yet."""
+        if self._locate is not None:
+            self._located()
+
+    def _located(self) -> None:
+        line, column = self._locate(self._at)  # type: ignore[misc]  # only while it is set
+        object.__setattr__(self, "_line", line)
+        object.__setattr__(self, "_column", column)
+        object.__setattr__(self, "_locate", None)
+        object.__setattr__(self, "_at", None)
+
+    @property
+    def line(self) -> int:
+        if self._locate is not None:
+            self._located()
+        return self._line
+
+    @property
+    def column(self) -> int | None:
+        """Where on the line, for error messages (`FILE:LINE:COLUMN`); plans and plan
+        files name the line only, so two sources on one line are the same source."""
+        if self._locate is not None:
+            self._located()
+        return self._column
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Source is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Source is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple:
+        return (self.file, self.line, self.rule, self.cell)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Source):
+            return NotImplemented
+        return self is other or self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Source(file={self.file!r}, line={self.line!r}, rule={self.rule!r}, "
+                f"column={self.column!r}, cell={self.cell!r})")
+
+    def __reduce__(self) -> tuple:
+        return (Source, (self.file, self.line, self.rule, self.column, self.cell))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"

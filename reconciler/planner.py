@@ -6,17 +6,17 @@ plan file) covers them, which needs them to agree on the provider.
 """
 from __future__ import annotations
 
-import gc
 import hashlib
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from . import diff
 from .diff import Rediff
 from .conditions import reads_clock
 from .errors import UserError
+from .gcpause import collector_paused as collector_paused  # planner.collector_paused, as before
 from .model import Assignment, Plan, QueueSpec, Spec, StatusRules, to_scalar
 from .notes import SpecWarning
 from .providers.base import Progress, Provider, Relisted, bounded
@@ -55,26 +55,6 @@ class PlanResult:
 def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None,
               ranked: Ranked | None) -> Rediff:
     return lambda item: diff.rediff(queue, item, rules, replace, now, ranked)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause CPython's cycle collector while a queue is read and planned.
-
-    Reading and planning allocate a few small objects per item, none of them in a
-    reference cycle (a 100,000-item Synapse listing leaves nothing for gc.collect()),
-    and each allocation burst triggers full collections that walk every live item: at
-    large queues that was a large share of planning (BENCHMARKS.md, "cycle collector").
-    Only a retried request leaves a little cyclic garbage (its exception's traceback),
-    collected once the queue is read; the previous setting is restored.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def merge_specs(specs: Sequence[Spec]) -> Spec:

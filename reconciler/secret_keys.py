@@ -19,7 +19,12 @@ _SEPARATORS = re.compile(r"[\s_.\-]+")
 
 def is_secret_key(key: Any) -> bool:
     """True when `key` is a name that marks its value as a secret."""
-    return isinstance(key, str) and _SEPARATORS.sub("", key).lower().endswith(SECRET_ENDINGS)
+    if not isinstance(key, str):
+        return False
+    last = key[-1:]
+    if last and last not in "nNtTdDyY_.-" and not last.isspace():
+        return False  # no ending or separator: most keys (ids, field names) stop here
+    return _SEPARATORS.sub("", key).lower().endswith(SECRET_ENDINGS)
 
 
 def without_secrets(value: Any) -> Any:

@@ -37,7 +37,7 @@ from .errors import Located, suggest
 from .jsonload import parse as parse_json
 from .jsonload import scanstring
 from .model import Assignment, Setting, Source, to_scalar
-from .planner import collector_paused
+from .gcpause import collector_paused
 from .yamlload import _decode as decode_utf8
 
 MAX_BYTES = 64 * 1024 * 1024  # a table or JSON source larger than this is refused unread

@@ -14,9 +14,10 @@ import os
 import posixpath
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
+from itertools import repeat
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -40,7 +41,7 @@ from .model import (
     TagCondition,
     to_tag_value,
 )
-from .planner import collector_paused
+from .gcpause import collector_paused
 from .providers import DEFAULT_TYPE, provider_class
 from .providers.checks import capability_problems
 from .rank_checks import rank_problems, wheres
@@ -65,6 +66,20 @@ def load_spec(path: str | Path) -> Spec:
     set off made 100,000 entries cost 7x what 20,000 do instead of 5x."""
     with collector_paused():
         return _Loader(Origin(Path(path))).load()
+
+
+def locate_sources(spec: Spec) -> None:
+    """Every source of the spec located now rather than when a plan names it (a JSON
+    include's positions are found on first use: model.Source.later). Called before a
+    plan reads live state: the file's positions, found in one pass, are gone again
+    before the listing and the plan are built, instead of adding to their peak memory
+    (100 MB at 100,000 entries): nothing refers to a file once its sources are
+    located."""
+    for queue in spec.queues:
+        for entry in queue.submissions.values():
+            for setting in (entry.status, entry.locked, *entry.tags.values()):
+                if setting is not None:
+                    setting.source.locate()
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,11 @@ class _File:
 
     doc: Document
     data: Any
+    # The sources handed out while loading (model.Source.later), each referring to this
+    # file: located at the end of a load when the positions exist already, and the
+    # list emptied whatever happens (_Loader.load), so that no cycle outlives the load
+    # (the collector may be paused or objects frozen: gcpause.py).
+    pending: list[Source] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def display(self) -> str:
@@ -210,8 +230,24 @@ class _File:
         return self.doc.position(self.original(path))[0]
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
-        line, column = self.doc.position(self.original(path))
-        return Source(self.display, line, rule, column)
+        """Located only when a plan or a message asks (model.Source.later)."""
+        source = Source.later(self.doc.file, rule, self.position, path)
+        self.pending.append(source)
+        return source
+
+    def settle_sources(self, locate: bool) -> None:
+        """Forget the sources handed out; with `locate` (a spec was built), locate them
+        first if the positions exist already (a YAML file's: as cheap now as later, and
+        the file need not outlive the load). A JSON file's stay lazy, each keeping the
+        file until located."""
+        if locate and not self.doc.positions_deferred:
+            for source in self.pending:
+                source.locate()
+        self.pending.clear()
+
+    def position(self, path: tuple) -> tuple[int, int]:
+        # a path recorded as it is leads where original() would (its keys are text)
+        return self.doc.recorded_position(path) or self.doc.position(self.original(path))
 
 
 def _as_key_text(value: Any) -> Any:
@@ -232,6 +268,18 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
         return [_with_text_keys(doc, item, path + (i,), errors) for i, item in enumerate(value)]
     if not isinstance(value, dict):
         return value
+    if all(map(isinstance, value, repeat(str))) and (_is_tag_mapping(path) or not any(map(is_secret_key, value))):
+        # the common case (every JSON file): nothing to refuse or rename here, so the
+        # mapping is kept as it is unless something inside it changes
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                new = _with_text_keys(doc, item, path + (key,), errors)
+                if new is not item:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[key] = new
+        return value if changed is None else changed
     out: dict[str, Any] = {}
     for key, item in value.items():
         here = path + (key,)
@@ -305,6 +353,15 @@ class _Loader:
         self.errors: list[Located] = []
 
     def load(self) -> Spec:
+        spec = None
+        try:
+            spec = self._load()
+            return spec
+        finally:
+            for file in self.files.values():
+                file.settle_sources(locate=spec is not None)
+
+    def _load(self) -> Spec:
         root, self.errors = _read(self.path, self.display, self.origin.raw)
         self.files[os.path.realpath(self.path)] = root
         self.errors += _schema_errors(root, "spec")
@@ -768,6 +825,11 @@ def _no_integral_floats(node: Any) -> Any:
     if isinstance(node, dict):
         out = None
         for key, value in node.items():
+            # scalars inline: a call per value was most of this walk's time
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None or (
+                    kind is float and not value.is_integer()):
+                continue
             new = _no_integral_floats(value)
             if new is not value:
                 if out is None:

@@ -30,6 +30,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Located
+from .gcpause import collector_paused
 from .jsonload import BadToken, JsonPath, all_positions, no_duplicate_keys, reject_constant
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -91,6 +92,15 @@ class Document:
             path = path[:-1]
         return self._values[path]
 
+    @property
+    def positions_deferred(self) -> bool:
+        """Whether positions are found only when first asked (a JSON file's)."""
+        return isinstance(self._values, _LazyMap)
+
+    def recorded_position(self, path: tuple) -> tuple[int, int] | None:
+        """The position of the value at exactly `path` if one was recorded (no ancestor)."""
+        return self._values.get(path)
+
     def key_position(self, path: JsonPath) -> tuple[int, int]:
         """Where the mapping key ending `path` is written (its value's place otherwise)."""
         path = tuple(path)
@@ -151,19 +161,27 @@ def read_yaml(path: Path | None, display: str, raw: bytes | None = None) -> Docu
 # or escape YAML treats otherwise, too deep, not JSON at all) takes the YAML path,
 # which gives the data or the located error it always gave.
 _JSON_START = re.compile(r"[ \n\r]*[{\[]")
-_NOT_AS_IN_YAML = re.compile(
+# Searched one by one: as one alternation the four took 46 ms over a 1.5 MB file, apart
+# about 8 (the long-key pattern only where a cheap search says a long string may exist).
+_NOT_AS_IN_YAML = (
     # what YAML refuses, what it reads as a line break inside a string (NEL, LS, PS),
     # and an inner byte-order mark (not counted as a column)
-    "[^\n\r\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010ffff]"
-    "|\\\\u[dD][89a-fA-F]"  # a surrogate escape: one character in JSON, two in PyYAML
-    '|"[ \\r\\n]*\\n[ \\r\\n]*:'  # a key on another line than its ':', as YAML refuses
-    '|"(?:[^"\\\\]|\\\\.){1000,}"[ \\r\\n]*:'  # a key longer than YAML's 1,024 for a simple key
+    re.compile("[^\n\r\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010ffff]"),
+    re.compile("\\\\u[dD][89a-fA-F]"),  # a surrogate escape: one character in JSON, two in PyYAML
+    re.compile('"[ \\r\\n]*\\n[ \\r\\n]*:'),  # a key on another line than its ':', as YAML refuses
 )
+# a key near YAML's limit of 1,024 characters for a simple key (counted in characters
+# as written: an escape such as \\" is two, so 500 escapes or more may be over it)...
+_LONG_KEY = re.compile('"(?:[^"\\\\]|\\\\.){500,}"[ \\r\\n]*:')
+# ...needs 500 characters after a quote before the next one, unless a quote is escaped
+_LONG_RUN = re.compile('"[^"]{500}')
 READ_JSON = True  # tests turn it off to compare with the YAML path
 
 
 def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
-    if not READ_JSON or not _JSON_START.match(text) or _NOT_AS_IN_YAML.search(text):
+    if not READ_JSON or not _JSON_START.match(text) or any(p.search(text) for p in _NOT_AS_IN_YAML):
+        return None
+    if ('\\"' in text or _LONG_RUN.search(text)) and _LONG_KEY.search(text):
         return None
     if "\r" in text and text.count("\r") != text.count("\r\n"):
         return None  # a lone CR ends a line in YAML
@@ -174,10 +192,61 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
         )
     except (ValueError, RecursionError, BadToken):
         return None
-    values, keys = all_positions(text)
-    if max(map(len, values)) >= MAX_DEPTH:
-        return None
-    return Document(display, data, raw, values, keys, {})
+    if _nested_deeper_than(data, MAX_DEPTH - 1):
+        return None  # the YAML path refuses it, at the place
+    positions = _JsonPositions(text)
+    return Document(display, data, raw, _LazyMap(positions, 0), _LazyMap(positions, 1), {})
+
+
+def _nested_deeper_than(data: Any, levels: int) -> bool:
+    """Whether some container of json-loaded `data` lies `levels` containers deep (a
+    value there would be MAX_DEPTH deep: conservatively, the YAML path decides), one
+    level at a time without positions."""
+    level = [data]
+    for _ in range(levels):
+        level = [v for c in level for v in (c.values() if type(c) is dict else c)
+                 if type(v) is dict or type(v) is list]
+        if not level:
+            return False
+    return True
+
+
+class _JsonPositions:
+    """Every position of a JSON file (jsonload.all_positions), found on first use: a
+    valid spec's `validate` asks for none, a plan for those its changes name, and the
+    one regex pass was a third of a large JSON include's load (BENCHMARKS.md)."""
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        # no reference back to the maps: a cycle would keep every position alive until a
+        # full collection
+        self._found: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] = ({}, {})
+
+    def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
+        if self._text is not None:
+            with collector_paused():  # as while loading: many small objects, no cycle
+                self._found, self._text = all_positions(self._text), None
+        return self._found[which]
+
+
+class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
+    def __init__(self, positions: _JsonPositions, which: int) -> None:
+        self._positions, self._which = positions, which
+
+    def __getitem__(self, path: JsonPath) -> tuple[int, int]:
+        return self._positions.found(self._which)[path]
+
+    def get(self, path: JsonPath, default: Any = None) -> Any:
+        return self._positions.found(self._which).get(path, default)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._positions.found(self._which)
+
+    def __iter__(self) -> Iterator[JsonPath]:
+        return iter(self._positions.found(self._which))
+
+    def __len__(self) -> int:
+        return len(self._positions.found(self._which))
 
 
 def _plain_int(token: str) -> int:
@@ -322,7 +391,7 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
                 raise _NotStreamable()
             items: list = []
             while type(child := parser.get_event()) is not yaml.SequenceEndEvent:
-                items.append(node(child, path + (len(items),), depth + 1))
+                items.append(node(child, path + (len(items),), depth + 1))  # noqa: F821 (deleted in `finally`, after the last call)
             return items
         if kind is not yaml.MappingStartEvent or resolved(event, MappingNode) != MAP:
             raise _NotStreamable()  # an alias
@@ -337,7 +406,7 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
             keep_int_text(key_event, key, here, True)
             key_mark: Any = key_event.start_mark  # a parser's events always carry their marks
             builder.keys[here] = (key_mark.line + 1, key_mark.column + 1)
-            out[key] = node(parser.get_event(), here, depth + 1)
+            out[key] = node(parser.get_event(), here, depth + 1)  # noqa: F821 (deleted in `finally`, after the last call)
         return out
 
     try:
@@ -353,6 +422,10 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
         return None
     finally:
         parser.dispose()
+        # `node` calls itself through its closure: a cycle that kept the builder, and
+        # every position it holds, alive until a full collection (the CLI pauses the
+        # collector and skips that collection: gcpause.py)
+        del node
     return data, builder
 
 

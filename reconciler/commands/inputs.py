@@ -168,7 +168,9 @@ def plan_spec(spec: Spec, only: Sequence[str] = (), replace: Sequence[str] = (),
     the provider is returned open, for an apply to follow: the caller closes it."""
     from ..planner import build_plan
     from ..providers import open_provider
+    from ..spec import locate_sources
 
+    locate_sources(spec)
     replace_ids = frozenset(replace)
     provider = open_provider(spec.provider)
     try:

@@ -1,0 +1,71 @@
+"""Pausing CPython's cycle collector around bursts of small allocations, in one place
+(reading and planning a queue, loading a spec, locating a file's positions), a module
+of its own so that loaders need not import the planner."""
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Iterator
+
+_ONE_COMMAND = False  # cli.run: this process runs one command, then exits
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause CPython's cycle collector while a queue is read and planned.
+
+    Reading and planning allocate a few small objects per item, none of them in a
+    reference cycle (a 100,000-item Synapse listing leaves nothing for gc.collect()),
+    and each allocation burst triggers full collections that walk every live item: at
+    large queues that was a large share of planning (BENCHMARKS.md, "cycle collector").
+    Only a retried request leaves a little cyclic garbage (its exception's traceback),
+    freed by a later full collection (_age_all); the previous setting is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            _age_all()
+            gc.enable()
+
+
+def _age_all() -> None:
+    """Move every tracked object to the oldest generation without walking any.
+
+    What was allocated while paused (a spec, a listing, a plan) lives on; left young,
+    all of it was walked by the first collection after re-enabling: 0.1-0.2 s of a
+    plan of 20,000 entries (BENCHMARKS.md). gc.freeze() then gc.unfreeze() puts it in
+    the oldest generation, which full collections still visit, so cyclic garbage (a
+    retried request's traceback) is still freed in a long-running process. If objects
+    were frozen on purpose (sources._settle: a table's rows), they stay frozen and the
+    rest joins them, as sources.py does after reading a table."""
+    if gc.get_freeze_count():
+        gc.freeze()
+        return
+    gc.freeze()
+    gc.unfreeze()
+
+
+@contextmanager
+def one_command() -> Iterator[None]:
+    """Around the command of the `reconciler` entry point (cli.run), whose process
+    exits after it: see freeze_if_exiting."""
+    global _ONE_COMMAND
+    _ONE_COMMAND = True
+    try:
+        yield
+    finally:
+        _ONE_COMMAND = False
+
+
+def freeze_if_exiting() -> None:
+    """gc.freeze() everything alive when the process exits after this command: a
+    command's heavy work done, the first full collection after it would walk all it
+    built (a spec and a plan: 1.1 s at 100,000 entries) for nothing, the process being
+    about to end (cli.run freezes at exit for the same reason). Frozen objects are
+    still freed by reference counting. In a process that goes on (tests, the Python
+    API, `watch`), nothing is frozen: full collections stay free to run."""
+    if _ONE_COMMAND:
+        gc.freeze()
