@@ -23,6 +23,7 @@ compares it with the sliding window's floor computed from the raw floor's reques
 latency 0 and the same N (benchmarks/run.py `tail_seconds`): whole minutes for each full
 allowance of 600 requests plus what the requests after them cost in the raw run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,25 @@ def floor(workdir: Path, n: int, extra: list[str], *, list_only: bool) -> Row:
     server = Server(workdir, n, DRIFT, extra)
     try:
         mark, start = server.mark(), time.perf_counter()
-        done = subprocess.run([sys.executable, str(RAW_FLOOR), server.url, QUEUE, TOKEN,
-                               *(["--list-only"] if list_only else [])],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, str(RAW_FLOOR), server.url, QUEUE, TOKEN, *(["--list-only"] if list_only else [])],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         elapsed = time.perf_counter() - start
         log = server.since(mark)
         name = "floor: list (sequential)" if list_only else "floor: list + PUT (sequential)"
-        return Row(name, n, DRIFT, *counts(log), int(done.stdout), elapsed, throttled=refused(log),
-                   server_ms=tuple(float(r["ms"]) for r in log))
+        return Row(
+            name,
+            n,
+            DRIFT,
+            *counts(log),
+            int(done.stdout),
+            elapsed,
+            throttled=refused(log),
+            server_ms=tuple(float(r["ms"]) for r in log),
+        )
     finally:
         server.stop()
 
@@ -78,14 +90,25 @@ def reconciler(workdir: Path, n: int, extra: list[str], *, plan_only: bool, labe
     try:
         env = dict(os.environ, SYNAPSE_AUTH_TOKEN=TOKEN)
         spec = write_spec(workdir, server.url)
-        args = (["plan", str(spec), "-o", str(workdir / "plan.json")] if plan_only
-                else ["apply", str(spec), "--auto-approve"])
+        args = (
+            ["plan", str(spec), "-o", str(workdir / "plan.json")]
+            if plan_only
+            else ["apply", str(spec), "--auto-approve"]
+        )
         mark = server.mark()
         seconds, rss = run_cli(args, env)
         log = server.since(mark)
         name = "reconciler: plan" if plan_only else "reconciler: apply SPEC"
-        return Row(name + label, n, DRIFT, *counts(log), 0 if plan_only else server.changes,
-                   seconds, rss, throttled=refused(log))
+        return Row(
+            name + label,
+            n,
+            DRIFT,
+            *counts(log),
+            0 if plan_only else server.changes,
+            seconds,
+            rss,
+            throttled=refused(log),
+        )
     finally:
         server.stop()
 
@@ -106,19 +129,35 @@ def fresh(scenario, *args) -> Row:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--latency", type=lambda s: [int(x) for x in s.split(",")], default=[100, 0],
-                        help="sandbox latency per request in ms (default 100,0)")
+    parser.add_argument(
+        "--latency",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[100, 0],
+        help="sandbox latency per request in ms (default 100,0)",
+    )
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[20_000, 100_000])
-    parser.add_argument("--repeat", type=lambda s: [int(x) for x in s.split(",")], default=[1],
-                        help="rounds per (latency, N), one value or one per size (e.g. 2,1)")
-    parser.add_argument("--throttled", type=int, nargs="?", const=100_000, metavar="N",
-                        help="also N items (default 100,000) under Synapse's throttle, once")
+    parser.add_argument(
+        "--repeat",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1],
+        help="rounds per (latency, N), one value or one per size (e.g. 2,1)",
+    )
+    parser.add_argument(
+        "--throttled",
+        type=int,
+        nargs="?",
+        const=100_000,
+        metavar="N",
+        help="also N items (default 100,000) under Synapse's throttle, once",
+    )
     args = parser.parse_args(argv)
     compile_bytecode()
 
     rows: list[tuple[int, Row]] = []
-    ratio_lines = ["| latency ms | N | route | floor | best route s | best floor s | ratio of bests | per-round ratios |",
-                   "|---:|---:|---|---|---:|---:|---:|---|"]
+    ratio_lines = [
+        "| latency ms | N | route | floor | best route s | best floor s | ratio of bests | per-round ratios |",
+        "|---:|---:|---|---|---:|---:|---:|---|",
+    ]
     floors_at_zero: dict[int, Row] = {}
     for latency in args.latency:
         extra = ["--latency-ms", str(latency)] if latency else []
@@ -139,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                 best_route, best_floor = bests[route].seconds, bests[against].seconds
                 ratio_lines.append(
                     f"| {latency} | {n:,} | {route} | {against} | {best_route:.2f} | {best_floor:.2f} | "
-                    f"{best_route / best_floor:.2f}× | {', '.join(f'{x:.2f}×' for x in per_round)} |")
+                    f"{best_route / best_floor:.2f}× | {', '.join(f'{x:.2f}×' for x in per_round)} |"
+                )
 
     out = ["| latency ms " + table([]).splitlines()[0], "|---:" + table([]).splitlines()[1]]
     out += [f"| {latency} " + table([row]).splitlines()[2] for latency, row in rows]
@@ -158,14 +198,24 @@ def main(argv: list[str] | None = None) -> int:
             raw = fresh(SCENARIOS["floor: list + PUT"], n, [])
         full = (raw.requests - 1) // ALLOWANCE
         window = full * PERIOD + tail_seconds(raw, full * ALLOWANCE)
-        floor_row = Row("floor (sliding window): whole minutes + the rest as in the raw run", n, DRIFT,
-                        raw.requests, raw.reads, raw.writes, raw.rotated, window)
+        floor_row = Row(
+            "floor (sliding window): whole minutes + the rest as in the raw run",
+            n,
+            DRIFT,
+            raw.requests,
+            raw.reads,
+            raw.writes,
+            raw.rotated,
+            window,
+        )
         print()
         print(table([found, two, floor_row]))
         print()
-        print(f"apply SPEC (throttled) / sliding-window floor: {found.seconds / window:.3f}×; "
-              f"plan + apply (throttled) / floor: {two.seconds / window:.3f}× "
-              f"(raw floor at latency 0 used: {raw.seconds:.2f} s, {raw.requests:,} requests)")
+        print(
+            f"apply SPEC (throttled) / sliding-window floor: {found.seconds / window:.3f}×; "
+            f"plan + apply (throttled) / floor: {two.seconds / window:.3f}× "
+            f"(raw floor at latency 0 used: {raw.seconds:.2f} s, {raw.requests:,} requests)"
+        )
     return 0
 
 

@@ -9,6 +9,7 @@ The in-process part has no I/O and is the best of --repeat runs (the shared 2-co
 varies ±20 % run to run). The listing part starts the Synapse sandbox in-process on
 loopback with --synthetic items and reads the queue once per listing with one reader.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,11 +66,17 @@ def spec_of(rules: str):
 def items(n: int):
     old, new = datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 4, tzinfo=timezone.utc)
     return [
-        item(str(9700001 + i), "VALIDATED" if i % 10 == 0 else "SCORED", tags={
-            "score": 0.25 if i % 10 == 1 else 0.5, "team": f"t{i % 50}",
-            "round": 3 if i % 10 == 2 else 1, "submitted": old if i % 10 == 2 else new,
-            "lab": "lab-1" if i % 10 == 3 else "lab-2",
-        })
+        item(
+            str(9700001 + i),
+            "VALIDATED" if i % 10 == 0 else "SCORED",
+            tags={
+                "score": 0.25 if i % 10 == 1 else 0.5,
+                "team": f"t{i % 50}",
+                "round": 3 if i % 10 == 2 else 1,
+                "submitted": old if i % 10 == 2 else new,
+                "lab": "lab-1" if i % 10 == 3 else "lab-2",
+            },
+        )
         for i in range(n)
     ]
 
@@ -101,17 +108,19 @@ def listing(n: int) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-bundles-"))
     log = folder / "requests.jsonl"
-    running = start(SandboxConfig(token="bench", db_path=folder / "sandbox.db", log_requests=log,
-                                  synthetic=[("9615000", n)]))
+    running = start(
+        SandboxConfig(token="bench", db_path=folder / "sandbox.db", log_requests=log, synthetic=[("9615000", n)])
+    )
     try:
         print("\n| listing | items | requests | seconds |")
         print("|---|---:|---:|---:|")
-        for name, where in (("status/all", "{status: RECEIVED}"),
-                            ("bundle/all", "{item: {createdOn: {lt: now}}}")):
+        for name, where in (("status/all", "{status: RECEIVED}"), ("bundle/all", "{item: {createdOn: {lt: now}}}")):
             path = folder / f"{name.split('/')[0]}.yaml"
-            path.write_text(f"version: 1\nprovider: {{type: synapse, endpoint: \"{running.url}\"}}\n"
-                            f"queues:\n  - id: \"9615000\"\n    rules:\n      - where: {where}\n"
-                            "        set: {tags: {x: 1}}\n")
+            path.write_text(
+                f'version: 1\nprovider: {{type: synapse, endpoint: "{running.url}"}}\n'
+                f'queues:\n  - id: "9615000"\n    rules:\n      - where: {where}\n'
+                "        set: {tags: {x: 1}}\n"
+            )
             queue = load_spec(path).queues[0]
             provider = SynapseProvider(running.url, "bench", readers=1)
             before = len(running.request_log())

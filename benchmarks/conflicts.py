@@ -16,6 +16,7 @@ also on their own); "report" is the `requests` figure of the run's own JSON repo
     python benchmarks/conflicts.py --unthrottled
     PYTHONPATH=/path/to/other/checkout python benchmarks/conflicts.py   # another version
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,17 +51,31 @@ class Row:
         puts = sum(1 for r in log if r["method"] == "PUT")
         status = [r["status"] for r in log]
         uploaded = sum(r.get("bytes_in", 0) for r in log) / 1e6
-        return [self.scenario, f"{self.n:,}", f"{len(log):,}", f"{gets:,}", f"{puts:,}",
-                f"{status.count(412):,}", f"{status.count(429):,}", f"{uploaded:.1f}",
-                f"{self.seconds:.2f}", report]
+        return [
+            self.scenario,
+            f"{self.n:,}",
+            f"{len(log):,}",
+            f"{gets:,}",
+            f"{puts:,}",
+            f"{status.count(412):,}",
+            f"{status.count(429):,}",
+            f"{uploaded:.1f}",
+            f"{self.seconds:.2f}",
+            report,
+        ]
 
 
 HEADER = ["scenario", "N", "requests", "GET", "PUT", "412", "429", "MB up", "wall s", "report"]
 
 
 def start(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "reconciler", "-q", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "-q", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen, started: float) -> tuple[float, int | None]:
@@ -73,10 +88,15 @@ def finish(proc: subprocess.Popen, started: float) -> tuple[float, int | None]:
         report = None
     if proc.returncode not in (0, 2):
         summary = report.get("summary") if isinstance(report, dict) else out[-2000:]
-        details = sorted({r["detail"] for r in report["results"] if r["outcome"] == "failed"})[:3] \
-            if isinstance(report, dict) else []
-        print(f"note: reconciler exited {proc.returncode} after {seconds:.1f} s: {summary} {details} "
-              f"{err[-500:]}", file=sys.stderr)
+        details = (
+            sorted({r["detail"] for r in report["results"] if r["outcome"] == "failed"})[:3]
+            if isinstance(report, dict)
+            else []
+        )
+        print(
+            f"note: reconciler exited {proc.returncode} after {seconds:.1f} s: {summary} {details} {err[-500:]}",
+            file=sys.stderr,
+        )
     return seconds, report.get("requests") if isinstance(report, dict) else None
 
 
@@ -95,8 +115,10 @@ def reapply(workdir: Path, n: int, extra: list[str]) -> list[Row]:
         m2 = server.mark()
         again = timed(["apply", str(plan), "--auto-approve", "--format", "json"], env)
         first_log, again_log = server.since(m1)[: m2 - m1], server.since(m2)
-        return [Row("apply plan.json (first)", n, first_log, *first),
-                Row("apply plan.json again (all applied)", n, again_log, *again)]
+        return [
+            Row("apply plan.json (first)", n, first_log, *first),
+            Row("apply plan.json again (all applied)", n, again_log, *again),
+        ]
     finally:
         server.stop()
 
@@ -111,10 +133,11 @@ def two_at_once(workdir: Path, n: int, extra: list[str]) -> list[Row]:
         procs = [start(["apply", str(spec), "--auto-approve", "--format", "json"], env) for _ in range(2)]
         results = sorted(finish(p, started) for p in procs)
         log = server.since(mark)
-        return [Row("two apply SPEC at once: first done", n, None, *results[0]),
-                Row("two apply SPEC at once: second done", n, None, *results[1]),
-                Row("two apply SPEC at once: both (server log)", n, log, results[1][0],
-                    sum(r[1] or 0 for r in results))]
+        return [
+            Row("two apply SPEC at once: first done", n, None, *results[0]),
+            Row("two apply SPEC at once: second done", n, None, *results[1]),
+            Row("two apply SPEC at once: both (server log)", n, log, results[1][0], sum(r[1] or 0 for r in results)),
+        ]
     finally:
         server.stop()
 

@@ -8,6 +8,7 @@ No I/O: items are built in memory, so this measures the pure engine alone. Each 
 is the best of --repeat runs: on the shared 2-core VM the same CPU-bound loop varies by
 ±20 % from one run to the next.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,7 @@ from reconciler.diff import plan_queue  # noqa: E402
 def build(n: int, drift: float, policy: str):
     step = max(1, round(1 / drift))
     items = [
-        item(str(9700001 + i), "VALIDATED" if i % step == 0 else "SCORED",
-             tags={"score": 0.5, "team": f"t{i % 50}"})
+        item(str(9700001 + i), "VALIDATED" if i % step == 0 else "SCORED", tags={"score": 0.5, "team": f"t{i % 50}"})
         for i in range(n)
     ]
     spec = queue(
@@ -77,7 +77,9 @@ def main() -> int:
                 start = time.perf_counter()
                 plan = plan_queue(spec, items)
                 elapsed = min(elapsed, time.perf_counter() - start)
-            print(f"| {policy} | {drift:.0%} | {args.n:,} | {len(plan.changes):,} | {elapsed:.2f} | {args.n / elapsed:,.0f} |")
+            print(
+                f"| {policy} | {drift:.0%} | {args.n:,} | {len(plan.changes):,} | {elapsed:.2f} | {args.n / elapsed:,.0f} |"
+            )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {rss:.0f} MB")
     return 0

@@ -14,6 +14,7 @@ per task that lacks it: `POST tasks/set_tags/`, sequential.
 
     python benchmarks/datamaker_vs_sdk.py [--sizes 1000,10000] [--drifts 0.1,1] [--latencies 0,50]
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,12 @@ queues:
 
 
 def prepare(db: Path, n: int, drift: float) -> None:
-    build_store("datamaker", db, str(PROJECT), (
-        {"id": str(FIRST + i), **({} if drifted(i, drift) else {"tags": {"scored": True}})} for i in range(n)))
+    build_store(
+        "datamaker",
+        db,
+        str(PROJECT),
+        ({"id": str(FIRST + i), **({} if drifted(i, drift) else {"tags": {"scored": True}})} for i in range(n)),
+    )
 
 
 def minimum(n: int, drift: float) -> dict[str, int]:
@@ -49,9 +54,11 @@ def minimum(n: int, drift: float) -> dict[str, int]:
     c = changes(n, drift)
     guard = sum(ceil_div(min(1000, c - start), 100) * 3 for start in range(0, c, 1000))
     membership = max(1, ceil_div(n - c, 100)) + (TAG_COUNT - 1)
-    return {"task_tags": ceil_div(TAG_COUNT, 100),
-            "sdk/tasks": 1 + membership + max(1, ceil_div(n, 100)) + guard,
-            "tasks/set_tags": ceil_div(c, 200)}
+    return {
+        "task_tags": ceil_div(TAG_COUNT, 100),
+        "sdk/tasks": 1 + membership + max(1, ceil_div(n, 100)) + guard,
+        "tasks/set_tags": ceil_div(c, 200),
+    }
 
 
 def operation(entry: Mapping[str, Any]) -> str:
@@ -93,9 +100,12 @@ def official(url: str, sample: int):
         have = {row["id"] for row in list_all({"project": PROJECT, "tags": scored, "fields": "id"}, last)}
         for task_id in ids:
             if task_id not in have:  # set_tags_tasks: SetTagsRequest(ids, tags, action='add')
-                response = session.post(f"{base}/tasks/set_tags/", data=json.dumps(
-                    {"ids": [task_id], "tags": [scored], "action": "add"}),
-                    headers={**headers, "Content-Type": "application/json"}, timeout=(5, 60))
+                response = session.post(
+                    f"{base}/tasks/set_tags/",
+                    data=json.dumps({"ids": [task_id], "tags": [scored], "action": "add"}),
+                    headers={**headers, "Content-Type": "application/json"},
+                    timeout=(5, 60),
+                )
                 response.raise_for_status()
         return len(ids)
 
@@ -107,8 +117,7 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
     store = DocStore(db)
     try:
-        scored = next(t["id"] for t in store.iterate("task_tags") if t["name"] == "scored"
-                      and t["project"] == PROJECT)
+        scored = next(t["id"] for t in store.iterate("task_tags") if t["name"] == "scored" and t["project"] == PROJECT)
         problems = []
         for i in range(limit):
             task = store.get("tasks", str(FIRST + i))
@@ -120,11 +129,17 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="datamaker", token=TOKEN,
+    name="datamaker",
+    token=TOKEN,
     official_name="SDK set_tags per task (requests, sequential)",
-    prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
+    prepare=prepare,
+    spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"SYNAPSE_ACCESS_TOKEN": TOKEN},
-    official=official, operation=operation, minimum=minimum, check=check, once=frozenset({"task_tags"}),
+    official=official,
+    operation=operation,
+    minimum=minimum,
+    check=check,
+    once=frozenset({"task_tags"}),
 )
 
 if __name__ == "__main__":

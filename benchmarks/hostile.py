@@ -11,6 +11,7 @@ process against tests/hostile_server.py on loopback, so the peak RSS
 (resource.getrusage: ru_maxrss of the child) is that run's alone. Printed per scenario:
 exit code, wall seconds, peak RSS in MiB, requests the server saw, the error line.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -53,11 +54,19 @@ def scenario(name: str, server: HostileServer) -> str:
 def omics_run(url: str, tmp: Path) -> tuple[Path, dict[str, str]]:
     """A HealthOmics spec pointed at the server, and AWS variables that read nothing else."""
     spec = tmp / "spec.yaml"
-    spec.write_text(f'version: 1\nprovider: {{type: omics, region: us-east-1, endpoint: "{url}"}}\n'
-                    'queues:\n  - id: "4242"\n')
-    env = {"AWS_ACCESS_KEY_ID": "AKIDBENCHMARK", "AWS_SECRET_ACCESS_KEY": "benchmark", "AWS_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": str(tmp / "none"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"), "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None}
+    spec.write_text(
+        f'version: 1\nprovider: {{type: omics, region: us-east-1, endpoint: "{url}"}}\nqueues:\n  - id: "4242"\n'
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
+        "AWS_SECRET_ACCESS_KEY": "benchmark",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
+        "AWS_PROFILE": None,
+        "AWS_SESSION_TOKEN": None,
+    }
     return spec, env
 
 
@@ -73,7 +82,9 @@ def child(name: str, out: "multiprocessing.Queue[tuple]") -> None:
         result = run_cli("plan", spec, env=env)
         seconds = time.monotonic() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        out.put((result.code, seconds, peak, len(server.seen), (result.err or result.out).strip().splitlines()[-1][:160]))
+        out.put(
+            (result.code, seconds, peak, len(server.seen), (result.err or result.out).strip().splitlines()[-1][:160])
+        )
 
 
 def main(names: list[str]) -> None:

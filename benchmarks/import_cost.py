@@ -8,6 +8,7 @@ with `git archive`, bytecode compiled for both as `pip install` does): the cumul
 `-X importtime` of `import reconciler`, the reconciler modules it loads, and the best
 wall time of `python -m reconciler --version` and of `import reconciler` alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def _run(code: list[str], path: Path, extra: list[str] = ()) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(path)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return subprocess.run([sys.executable, *extra, *code], env=env, capture_output=True, text=True,
-                          timeout=60, check=True, cwd=tempfile.gettempdir())
+    return subprocess.run(
+        [sys.executable, *extra, *code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tempfile.gettempdir(),
+    )
 
 
 def measure(path: Path, repeat: int) -> dict[str, float]:
@@ -39,8 +47,9 @@ def measure(path: Path, repeat: int) -> dict[str, float]:
         done = _run(["-c", "import reconciler"], path, ["-X", "importtime"])
         line = next(x for x in done.stderr.splitlines() if re.search(r"\|\s*reconciler$", x))
         import_us.append(int(line.split("|")[1]))
-    modules = _run(["-c", "import sys, reconciler; print(sum(m.startswith('reconciler') for m in sys.modules))"],
-                   path).stdout.strip()
+    modules = _run(
+        ["-c", "import sys, reconciler; print(sum(m.startswith('reconciler') for m in sys.modules))"], path
+    ).stdout.strip()
     walls = {}
     for name, code in (("import", ["-c", "import reconciler"]), ("version", ["-m", "reconciler", "--version"])):
         best = float("inf")
@@ -49,13 +58,18 @@ def measure(path: Path, repeat: int) -> dict[str, float]:
             _run(code, path)
             best = min(best, time.perf_counter() - start)
         walls[name] = best
-    return {"importtime_ms": min(import_us) / 1000, "modules": int(modules),
-            "import_wall_ms": walls["import"] * 1000, "version_wall_ms": walls["version"] * 1000}
+    return {
+        "importtime_ms": min(import_us) / 1000,
+        "modules": int(modules),
+        "import_wall_ms": walls["import"] * 1000,
+        "version_wall_ms": walls["version"] * 1000,
+    }
 
 
 def extract(ref: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "reconciler"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "reconciler"], capture_output=True, check=True
+    ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return into
@@ -71,12 +85,16 @@ def main() -> None:
         if args.baseline:
             rows.append((args.baseline, measure(extract(args.baseline, Path(tmp)), args.repeat)))
         rows.append(("this checkout", measure(ROOT, args.repeat)))
-    print("| package | `import reconciler` (-X importtime, best) | reconciler modules loaded "
-          "| `import reconciler` wall (best) | `reconciler --version` wall (best) |")
+    print(
+        "| package | `import reconciler` (-X importtime, best) | reconciler modules loaded "
+        "| `import reconciler` wall (best) | `reconciler --version` wall (best) |"
+    )
     print("|---|---|---|---|---|")
     for name, m in rows:
-        print(f"| {name} | {m['importtime_ms']:.2f} ms | {m['modules']} | {m['import_wall_ms']:.0f} ms "
-              f"| {m['version_wall_ms']:.0f} ms |")
+        print(
+            f"| {name} | {m['importtime_ms']:.2f} ms | {m['modules']} | {m['import_wall_ms']:.0f} ms "
+            f"| {m['version_wall_ms']:.0f} ms |"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ cancellable; one call at a time, as a script does.
 
     python benchmarks/omics_vs_boto3.py [--sizes 1000,10000] [--drifts 0.1,1] [--latencies 0,50]
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,10 +47,20 @@ def prepare(db: Path, n: int, drift: float) -> None:
     from reconciler.sandbox.omics import COLLECTION, new_batch
 
     def fill(store: DocStore) -> None:
-        store.put_many(COLLECTION, (
-            (str(FIRST + i), {"batch": new_batch(str(FIRST + i), GROUP, i, status_of(i, drift),
-                                                 None if drifted(i, drift) else TAG)})
-            for i in range(n)))
+        store.put_many(
+            COLLECTION,
+            (
+                (
+                    str(FIRST + i),
+                    {
+                        "batch": new_batch(
+                            str(FIRST + i), GROUP, i, status_of(i, drift), None if drifted(i, drift) else TAG
+                        )
+                    },
+                )
+                for i in range(n)
+            ),
+        )
 
     DocStore(db, fill).close()
 
@@ -62,8 +73,12 @@ def minimum(n: int, drift: float) -> dict[str, int]:
     """plan: ceil(N/100) ListBatch + N GetBatch; apply: C GetBatch (the guard's re-read),
     1 TagResource per change (one key), 1 CancelRunBatch per cancel."""
     c = changes(n, drift)
-    return {"ListBatch": max(1, ceil_div(n, 100)), "GetBatch": n + c, "TagResource": c,
-            "CancelRunBatch": cancels(n, drift)}
+    return {
+        "ListBatch": max(1, ceil_div(n, 100)),
+        "GetBatch": n + c,
+        "TagResource": c,
+        "CancelRunBatch": cancels(n, drift),
+    }
 
 
 def operation(entry: Mapping[str, Any]) -> str:
@@ -83,9 +98,14 @@ def official(url: str, sample: int):
     import boto3
     from botocore.config import Config
 
-    client = boto3.client("omics", region_name="us-east-1", endpoint_url=url, aws_access_key_id=TOKEN,
-                          aws_secret_access_key="bench-secret",
-                          config=Config(inject_host_prefix=False, retries={"mode": "standard"}))
+    client = boto3.client(
+        "omics",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id=TOKEN,
+        aws_secret_access_key="bench-secret",
+        config=Config(inject_host_prefix=False, retries={"mode": "standard"}),
+    )
 
     def loop() -> int:
         done = 0
@@ -124,11 +144,22 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="omics", token=TOKEN, official_name="boto3 per-batch loop",
-    prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
-    env=lambda url: {"AWS_ACCESS_KEY_ID": TOKEN, "AWS_SECRET_ACCESS_KEY": "bench-secret",
-                     "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"},
-    official=official, operation=operation, minimum=minimum, check=check, serve_args=("--quirk", "one-host"),
+    name="omics",
+    token=TOKEN,
+    official_name="boto3 per-batch loop",
+    prepare=prepare,
+    spec=lambda url: SPEC.replace("{url}", url),
+    env=lambda url: {
+        "AWS_ACCESS_KEY_ID": TOKEN,
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    },
+    official=official,
+    operation=operation,
+    minimum=minimum,
+    check=check,
+    serve_args=("--quirk", "one-host"),
 )
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ n·log2(n) stays flat while N grows. The diff rows run `QueueDiffer` on the same
 with and without the rank (the items' ranks already hold, as on a re-plan), which is
 the cost a rank adds to `plan` beyond reading, which it does not change.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,15 @@ from reconciler.ranks import Candidate, positions, rank_queue
 
 SOURCE = Source("spec.yaml", 5, "leaderboard")
 RANK = Rank(
-    name="leaderboard", where=Match(statuses=frozenset({"SCORED"})), into="rank",
-    by=(RankKey("score", descending=True), RankKey("at")), ties="min", source=SOURCE,
-    per=RankKey("team"), top="best", top_count=3,
+    name="leaderboard",
+    where=Match(statuses=frozenset({"SCORED"})),
+    into="rank",
+    by=(RankKey("score", descending=True), RankKey("at")),
+    ties="min",
+    source=SOURCE,
+    per=RankKey("team"),
+    top="best",
+    top_count=3,
 )
 
 
@@ -38,11 +45,19 @@ def candidates(n: int) -> list[Candidate]:
     rng = random.Random(n)
     start = datetime(2026, 12, 1, tzinfo=timezone.utc)
     groups = max(1, n // 100)
-    out = [Candidate(str(9_700_000 + i), "SCORED", False, {
-        "score": (round(rng.random(), 3),),
-        "at": (start + timedelta(seconds=rng.randrange(86_400)),),
-        "team": (f"team-{rng.randrange(groups)}",),
-    }) for i in range(n)]
+    out = [
+        Candidate(
+            str(9_700_000 + i),
+            "SCORED",
+            False,
+            {
+                "score": (round(rng.random(), 3),),
+                "at": (start + timedelta(seconds=rng.randrange(86_400)),),
+                "team": (f"team-{rng.randrange(groups)}",),
+            },
+        )
+        for i in range(n)
+    ]
     rng.shuffle(out)  # listing order is not id order
     return out
 
@@ -60,9 +75,19 @@ def best_of(repeat: int, fn) -> float:
 def held_items(cands: list[Candidate]) -> list[Item]:
     """The candidates as live items whose ranks and tops already hold."""
     places = positions(RANK, cands, item_order)
-    return [Item(c.id, f"e{c.id}", c.status, {
-        **c.tags, "rank": (places[c.id],), **({"best": (True,)} if places[c.id] <= 3 else {}),
-    }) for c in cands]
+    return [
+        Item(
+            c.id,
+            f"e{c.id}",
+            c.status,
+            {
+                **c.tags,
+                "rank": (places[c.id],),
+                **({"best": (True,)} if places[c.id] <= 3 else {}),
+            },
+        )
+        for c in cands
+    ]
 
 
 def diff_time(items: list[Item], ranks: tuple[Rank, ...], repeat: int) -> float:
@@ -71,7 +96,7 @@ def diff_time(items: list[Item], ranks: tuple[Rank, ...], repeat: int) -> float:
     def run() -> None:
         differ = QueueDiffer(queue)
         for page in range(0, len(items), 100):
-            differ.add(items[page:page + 100])
+            differ.add(items[page : page + 100])
         assert differ.plan().changes == ()
 
     return best_of(repeat, run)
@@ -88,8 +113,9 @@ def main() -> None:
     for n in sizes:
         cands = candidates(n)
         seconds = best_of(args.repeat, lambda: rank_queue([RANK], cands, item_order))
-        rows.append({"n": n, "groups": max(1, n // 100), "seconds": seconds,
-                     "ns_per_nlogn": seconds * 1e9 / (n * math.log2(n))})
+        rows.append(
+            {"n": n, "groups": max(1, n // 100), "seconds": seconds, "ns_per_nlogn": seconds * 1e9 / (n * math.log2(n))}
+        )
     n = 100_000 if 100_000 in sizes else sizes[-1]
     items = held_items(candidates(n))
     plain = diff_time(items, (), args.repeat)

@@ -9,6 +9,7 @@ as the CLI it is compared with.
 
     python benchmarks/raw_floor.py URL QUEUE TOKEN [--naive | --list-only]
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,8 +20,9 @@ import requests
 def list_all(session: requests.Session, url: str, queue: str) -> list[dict]:
     statuses, offset = [], 0
     while True:
-        page = session.get(f"{url}/evaluation/{queue}/submission/status/all",
-                           params={"limit": 100, "offset": offset}, timeout=60).json()["results"]
+        page = session.get(
+            f"{url}/evaluation/{queue}/submission/status/all", params={"limit": 100, "offset": offset}, timeout=60
+        ).json()["results"]
         statuses += page
         offset += len(page)
         if len(page) < 100:

@@ -29,6 +29,7 @@ the issue's "requests ÷ 10/s", and the sliding window's own floor: whole minute
 each full allowance plus what the same requests after them took in the unthrottled
 floor's run (from its request log: deep pages cost the server more than early ones).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,17 +81,31 @@ class Server:
         seed = workdir / "seed.json"
         step = max(1, round(1 / drift)) if drift else 0
         items = [
-            {"id": str(FIRST_ID + i), "status": "VALIDATED" if step and i % step == 0 else "RECEIVED"}
-            for i in range(n)
+            {"id": str(FIRST_ID + i), "status": "VALIDATED" if step and i % step == 0 else "RECEIVED"} for i in range(n)
         ]
         seed.write_text(json.dumps({"queues": [{"id": QUEUE, "items": items}]}))
         self.changes = sum(1 for it in items if it["status"] == "VALIDATED")
         self.log = workdir / "requests.jsonl"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--token", TOKEN,
-             "--seed", str(seed), "--db", str(workdir / "sandbox.db"),
-             "--log-requests", str(self.log), *extra],
-            stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "serve",
+                "--port",
+                "0",
+                "--token",
+                TOKEN,
+                "--seed",
+                str(seed),
+                "--db",
+                str(workdir / "sandbox.db"),
+                "--log-requests",
+                str(self.log),
+                *extra,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
         )
         line = self.proc.stderr.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+/repo/v1)", line)
@@ -124,8 +139,9 @@ def refused(log: list[dict]) -> int:
 def run_cli(args: list[str], env: dict) -> tuple[float, float]:
     """Run the CLI as a child process; (wall seconds, peak RSS MB of that child)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "-q", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -157,12 +173,29 @@ def scenario_reconciler(workdir: Path, n: int, drift: float, extra: list[str] = 
         name = "reconciler (throttled)" if extra else "reconciler"
         total, reads, writes = counts(plan_log + apply_log)
         rows = [
-            Row(f"{name}: plan", n, drift, *counts(plan_log), 0, plan_s, plan_rss,
-                throttled=refused(plan_log)),
-            Row(f"{name}: apply plan.json", n, drift, *counts(apply_log), server.changes, apply_s,
-                apply_rss, throttled=refused(apply_log)),
-            Row(f"{name}: plan + apply", n, drift, total, reads, writes, server.changes,
-                plan_s + apply_s, max(plan_rss, apply_rss), throttled=refused(plan_log + apply_log)),
+            Row(f"{name}: plan", n, drift, *counts(plan_log), 0, plan_s, plan_rss, throttled=refused(plan_log)),
+            Row(
+                f"{name}: apply plan.json",
+                n,
+                drift,
+                *counts(apply_log),
+                server.changes,
+                apply_s,
+                apply_rss,
+                throttled=refused(apply_log),
+            ),
+            Row(
+                f"{name}: plan + apply",
+                n,
+                drift,
+                total,
+                reads,
+                writes,
+                server.changes,
+                plan_s + apply_s,
+                max(plan_rss, apply_rss),
+                throttled=refused(plan_log + apply_log),
+            ),
         ]
         return rows
     finally:
@@ -179,8 +212,16 @@ def scenario_apply_spec(workdir: Path, n: int, drift: float) -> Row:
         mark = server.mark()
         seconds, rss = run_cli(["apply", str(spec), "--auto-approve"], env)
         log = server.since(mark)
-        return Row("reconciler: apply SPEC (one process)", n, drift, *counts(log), server.changes,
-                   seconds, rss, throttled=refused(log))
+        return Row(
+            "reconciler: apply SPEC (one process)",
+            n,
+            drift,
+            *counts(log),
+            server.changes,
+            seconds,
+            rss,
+            throttled=refused(log),
+        )
     finally:
         server.stop()
 
@@ -193,16 +234,23 @@ def ratios(rows: list[Row], paired: dict[tuple[int, float, str], list[float]]) -
     best against the best, and the median (and range) of the ratios within each round,
     where the route and the floor ran back to back on the same state of the VM."""
     floors = {(r.n, r.drift): r.seconds for r in rows if r.scenario.startswith("floor: raw")}
-    out = ["| N | drift | route | best wall s | best floor s | ratio of bests | per-round ratio: median (range) |",
-           "|---:|---:|---|---:|---:|---:|---|"]
+    out = [
+        "| N | drift | route | best wall s | best floor s | ratio of bests | per-round ratio: median (range) |",
+        "|---:|---:|---|---:|---:|---:|---|",
+    ]
     for r in rows:
         floor = floors.get((r.n, r.drift))
         if floor and r.scenario in ROUTES:
             rounds = sorted(paired.get((r.n, r.drift, r.scenario), []))
-            spread = (f"{rounds[len(rounds) // 2]:.2f}× ({rounds[0]:.2f}–{rounds[-1]:.2f}, {len(rounds)} rounds)"
-                      if rounds else "")
-            out.append(f"| {r.n:,} | {r.drift:.0%} | {r.scenario.removeprefix('reconciler: ')} | "
-                       f"{r.seconds:.2f} | {floor:.2f} | {r.seconds / floor:.2f}× | {spread} |")
+            spread = (
+                f"{rounds[len(rounds) // 2]:.2f}× ({rounds[0]:.2f}–{rounds[-1]:.2f}, {len(rounds)} rounds)"
+                if rounds
+                else ""
+            )
+            out.append(
+                f"| {r.n:,} | {r.drift:.0%} | {r.scenario.removeprefix('reconciler: ')} | "
+                f"{r.seconds:.2f} | {floor:.2f} | {r.seconds / floor:.2f}× | {spread} |"
+            )
     return "\n".join(out)
 
 
@@ -217,14 +265,25 @@ def scenario_floor(workdir: Path, n: int, drift: float, *, naive: bool) -> Row:
     server = Server(workdir, n, drift)
     try:
         mark, start = server.mark(), time.perf_counter()
-        done = subprocess.run([sys.executable, str(RAW_FLOOR), server.url, QUEUE, TOKEN,
-                               *(["--naive"] if naive else [])],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, str(RAW_FLOOR), server.url, QUEUE, TOKEN, *(["--naive"] if naive else [])],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         elapsed = time.perf_counter() - start
         name = "naive: list all, write all" if naive else "floor: raw GET pages + PUT batches"
         log = server.since(mark)
-        return Row(name, n, drift, *counts(log), int(done.stdout), elapsed, throttled=refused(log),
-                   server_ms=tuple(float(r["ms"]) for r in log))
+        return Row(
+            name,
+            n,
+            drift,
+            *counts(log),
+            int(done.stdout),
+            elapsed,
+            throttled=refused(log),
+            server_ms=tuple(float(r["ms"]) for r in log),
+        )
     finally:
         server.stop()
 
@@ -239,12 +298,23 @@ def scenario_per_item(workdir: Path, n: int, drift: float) -> Row:
             for sub_id in sample:
                 status = session.get(f"{server.url}/evaluation/submission/{sub_id}/status", timeout=60).json()
                 status["status"] = "ACCEPTED"
-                session.put(f"{server.url}/evaluation/submission/{sub_id}/status", json=status, timeout=60).raise_for_status()
+                session.put(
+                    f"{server.url}/evaluation/submission/{sub_id}/status", json=status, timeout=60
+                ).raise_for_status()
         elapsed = time.perf_counter() - start
         scale = len(ids) / len(sample) if sample else 1
         total, reads, writes = counts(server.since(mark))
-        return Row("per-item GET + PUT loop", n, drift, round(total * scale), round(reads * scale),
-                   round(writes * scale), len(ids), elapsed * scale, extrapolated=scale > 1)
+        return Row(
+            "per-item GET + PUT loop",
+            n,
+            drift,
+            round(total * scale),
+            round(reads * scale),
+            round(writes * scale),
+            len(ids),
+            elapsed * scale,
+            extrapolated=scale > 1,
+        )
     finally:
         server.stop()
 
@@ -253,13 +323,19 @@ def throttled_floors(total: Row, unthrottled_floor: Row | None) -> list[Row]:
     """The two yardsticks for the throttled run, computed from its own request count."""
     r = total.requests - total.throttled  # the requests the work needs
     needed = (r, r - total.writes, total.writes, total.rotated)
-    rows = [Row("floor (issue's model): requests ÷ 10/s", total.n, total.drift, *needed,
-                r / (ALLOWANCE / PERIOD))]
+    rows = [Row("floor (issue's model): requests ÷ 10/s", total.n, total.drift, *needed, r / (ALLOWANCE / PERIOD))]
     if unthrottled_floor is not None:
         full = (r - 1) // ALLOWANCE  # allowances used up, each costing a whole period
         rest = tail_seconds(unthrottled_floor, full * ALLOWANCE)
-        rows.append(Row("floor (sliding window): whole minutes + the rest as in the raw run", total.n,
-                        total.drift, *needed, full * PERIOD + rest))
+        rows.append(
+            Row(
+                "floor (sliding window): whole minutes + the rest as in the raw run",
+                total.n,
+                total.drift,
+                *needed,
+                full * PERIOD + rest,
+            )
+        )
     return rows
 
 
@@ -285,13 +361,17 @@ def best(runs: list[list[Row]]) -> list[Row]:
 
 
 def table(rows: list[Row]) -> str:
-    out = ["| scenario | N | drift | requests | GET | PUT | 429 | etags rotated | wall s | peak RSS MB |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| scenario | N | drift | requests | GET | PUT | 429 | etags rotated | wall s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         star = "*" if r.extrapolated else ""
         rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else ""
-        out.append(f"| {r.scenario} | {r.n:,} | {r.drift:.0%} | {r.requests:,}{star} | {r.reads:,}{star} | "
-                   f"{r.writes:,}{star} | {r.throttled:,} | {r.rotated:,} | {r.seconds:.2f}{star} | {rss} |")
+        out.append(
+            f"| {r.scenario} | {r.n:,} | {r.drift:.0%} | {r.requests:,}{star} | {r.reads:,}{star} | "
+            f"{r.writes:,}{star} | {r.throttled:,} | {r.rotated:,} | {r.seconds:.2f}{star} | {rss} |"
+        )
     return "\n".join(out)
 
 
@@ -314,8 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="N = 2,000 and drift 10 %% unless given")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--drifts", type=lambda s: [float(x) for x in s.split(",")])
-    parser.add_argument("--throttled", type=int, nargs="?", const=100_000, metavar="N",
-                        help="also N items (default 100,000), drift 10 %%, under Synapse's throttle")
+    parser.add_argument(
+        "--throttled",
+        type=int,
+        nargs="?",
+        const=100_000,
+        metavar="N",
+        help="also N items (default 100,000), drift 10 %%, under Synapse's throttle",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per timed scenario; the best is kept")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
@@ -348,8 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs[name].append(scenario(n, drift))
             for i, floor_rows in enumerate(runs["floor"]):
                 for name, route in (("reconciler", ROUTES[0]), ("apply-spec", ROUTES[1])):
-                    paired.setdefault((n, drift, route), []).append(
-                        runs[name][i][-1].seconds / floor_rows[0].seconds)
+                    paired.setdefault((n, drift, route), []).append(runs[name][i][-1].seconds / floor_rows[0].seconds)
             for name in timed:
                 found = best(runs[name])
                 if name == "floor":
@@ -366,8 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(ratios(rows, paired))
     if args.json:
-        args.json.write_text(json.dumps([{k: v for k, v in r.__dict__.items() if k != "server_ms"}
-                                         for r in rows], indent=2))
+        args.json.write_text(
+            json.dumps([{k: v for k, v in r.__dict__.items() if k != "server_ms"} for r in rows], indent=2)
+        )
     return 0
 
 

@@ -27,6 +27,7 @@ cannot pass.
     python benchmarks/service_bench.py omics supervisely  # some services
     python benchmarks/omics_vs_boto3.py --sizes 1000 --latencies 0   # one service, one cell
 """
+
 from __future__ import annotations
 
 import argparse
@@ -124,10 +125,29 @@ class Fake:
     def __init__(self, service: Service, db: Path, workdir: Path, latency_ms: int) -> None:
         self.log = workdir / "requests.jsonl"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "serve", "--service", service.name, "--port", "0",
-             "--token", service.token, "--db", str(db), "--log-requests", str(self.log),
-             "--latency-ms", str(latency_ms), *service.serve_args],
-            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_child_env(),
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "serve",
+                "--service",
+                service.name,
+                "--port",
+                "0",
+                "--token",
+                service.token,
+                "--db",
+                str(db),
+                "--log-requests",
+                str(self.log),
+                "--latency-ms",
+                str(latency_ms),
+                *service.serve_args,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=_child_env(),
         )
         line = self.proc.stderr.readline()
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+\S*)", line)
@@ -194,9 +214,14 @@ def run_reconciler(service: Service, prepared: Prepared, n: int, drift: float, l
             spec = work / "spec.yaml"
             spec.write_text(service.spec(fake.url))
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
-                                  env=_child_env(service.env(fake.url)), cwd=work,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "reconciler", "-q", "apply", str(spec), "--auto-approve"],
+                env=_child_env(service.env(fake.url)),
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             seconds = time.perf_counter() - start
             entries = fake.entries()
         finally:
@@ -204,13 +229,23 @@ def run_reconciler(service: Service, prepared: Prepared, n: int, drift: float, l
         if done.returncode != 0:
             raise SystemExit(f"{service.name}: reconciler apply failed ({done.returncode}): {done.stderr}")
         minimum = service.minimum(n, drift)
-        return Row(service.name, "reconciler", n, drift, latency_ms, len(entries), tally(service, entries),
-                   seconds, n, minimum=sum(minimum.values()), server_seconds=served(entries),
-                   problems=service.check(db, n, drift, n))
+        return Row(
+            service.name,
+            "reconciler",
+            n,
+            drift,
+            latency_ms,
+            len(entries),
+            tally(service, entries),
+            seconds,
+            n,
+            minimum=sum(minimum.values()),
+            server_seconds=served(entries),
+            problems=service.check(db, n, drift, n),
+        )
 
 
-def run_official(service: Service, prepared: Prepared, n: int, drift: float, latency_ms: int,
-                 sample: int) -> Row:
+def run_official(service: Service, prepared: Prepared, n: int, drift: float, latency_ms: int, sample: int) -> Row:
     with tempfile.TemporaryDirectory(prefix=f"bench-{service.name}-official-") as tmp:
         work = Path(tmp)
         db = prepared.copy(service, n, drift, work)
@@ -225,23 +260,42 @@ def run_official(service: Service, prepared: Prepared, n: int, drift: float, lat
         finally:
             fake.stop()
         scale = n / processed if processed else 1.0
-        by_op = {op: count if op in service.once else round(count * scale)
-                 for op, count in tally(service, entries).items()}
+        by_op = {
+            op: count if op in service.once else round(count * scale) for op, count in tally(service, entries).items()
+        }
         requests = sum(count for op, count in by_op.items() if op != "(refused)")
-        return Row(service.name, service.official_name, n, drift, latency_ms, requests, by_op,
-                   seconds * scale, processed, extrapolated=processed < n,
-                   server_seconds=served(entries) * scale, problems=service.check(db, n, drift, processed))
+        return Row(
+            service.name,
+            service.official_name,
+            n,
+            drift,
+            latency_ms,
+            requests,
+            by_op,
+            seconds * scale,
+            processed,
+            extrapolated=processed < n,
+            server_seconds=served(entries) * scale,
+            problems=service.check(db, n, drift, processed),
+        )
 
 
-def run_service(service: Service, prepared: Prepared, sizes: Sequence[int], drifts: Sequence[float],
-                latencies: Sequence[int], sample: Mapping[int, int] | None = None) -> list[Row]:
+def run_service(
+    service: Service,
+    prepared: Prepared,
+    sizes: Sequence[int],
+    drifts: Sequence[float],
+    latencies: Sequence[int],
+    sample: Mapping[int, int] | None = None,
+) -> list[Row]:
     rows: list[Row] = []
     for latency in latencies:
         for n in sizes:
             for drift in drifts:
                 mine = run_reconciler(service, prepared, n, drift, latency)
-                theirs = run_official(service, prepared, n, drift, latency,
-                                      (sample or SAMPLE).get(latency, min(SAMPLE.values())))
+                theirs = run_official(
+                    service, prepared, n, drift, latency, (sample or SAMPLE).get(latency, min(SAMPLE.values()))
+                )
                 for row in (mine, theirs):
                     print(line(row, mine), file=sys.stderr, flush=True)
                 rows += [mine, theirs]
@@ -255,17 +309,24 @@ def _num(value: float, star: bool) -> str:
 def line(row: Row, mine: Row) -> str:
     star = row.extrapolated
     ops = " · ".join(f"{op} {_num(c, star)}" for op, c in row.by_operation.items())
-    minimum = "" if row.minimum is None else (
-        f"{row.minimum:,}" + (" ✓" if row.requests == row.minimum else f" (≠ {row.requests:,})"))
+    minimum = (
+        ""
+        if row.minimum is None
+        else (f"{row.minimum:,}" + (" ✓" if row.requests == row.minimum else f" (≠ {row.requests:,})"))
+    )
     ratio = "" if row is mine else f"{row.seconds / mine.seconds:.1f}×"
     problems = f" **{len(row.problems)} items wrong: {row.problems[0]}**" if row.problems else ""
-    return (f"| {row.side} | {row.n:,} | {row.drift:.0%} | {row.latency_ms} | {_num(row.requests, star)} | "
-            f"{minimum} | {ops} | {row.server_seconds:.1f}{'*' if star else ''} | "
-            f"{row.seconds:.2f}{'*' if star else ''} | {ratio} |{problems}")
+    return (
+        f"| {row.side} | {row.n:,} | {row.drift:.0%} | {row.latency_ms} | {_num(row.requests, star)} | "
+        f"{minimum} | {ops} | {row.server_seconds:.1f}{'*' if star else ''} | "
+        f"{row.seconds:.2f}{'*' if star else ''} | {ratio} |{problems}"
+    )
 
 
-HEADER = ("| side | N | drift | latency ms | requests | minimum | by operation | server s | wall s | "
-          "its wall ÷ reconciler's |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+HEADER = (
+    "| side | N | drift | latency ms | requests | minimum | by operation | server s | wall s | "
+    "its wall ÷ reconciler's |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+)
 
 
 def table(rows: Sequence[Row]) -> str:
@@ -310,12 +371,17 @@ def main(argv: Sequence[str] | None = None, services: Sequence[str] | None = Non
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     if services is None:
         parser.add_argument("services", nargs="*", help=f"default: all of {', '.join(SCRIPTS)} present")
-    csv = lambda kind: (lambda s: [kind(x) for x in s.split(",")])  # noqa: E731
+    csv = lambda kind: lambda s: [kind(x) for x in s.split(",")]  # noqa: E731
     parser.add_argument("--sizes", type=csv(int), default=list(SIZES))
     parser.add_argument("--drifts", type=csv(float), default=list(DRIFTS))
     parser.add_argument("--latencies", type=csv(int), default=list(LATENCIES), help="ms added per request")
-    parser.add_argument("--sample", type=int, help="items the official loop processes (default: "
-                        + ", ".join(f"{v} at {k} ms" for k, v in SAMPLE.items()) + ")")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        help="items the official loop processes (default: "
+        + ", ".join(f"{v} at {k} ms" for k, v in SAMPLE.items())
+        + ")",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     names = list(services if services is not None else (args.services or available()))

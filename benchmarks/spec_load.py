@@ -13,6 +13,7 @@ CPU time and peak RSS from that same run (os.wait4). The spec is a queue with on
 and `include: [scores.yaml]` (or `.json`), the include holds the N entries; `plan` runs
 against a local store seeded with the same N items (created before timing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def write_case(root: Path, n: int, kind: str) -> Path:
             out.write("submissions:\n")
             for item_id, e in subs.items():
                 tags = e["tags"]
-                out.write(f'  "{item_id}": {{status: {e["status"]}, tags: {{score: {tags["score"]}, '
-                          f'rank: {tags["rank"]}}}}}\n')
+                out.write(
+                    f'  "{item_id}": {{status: {e["status"]}, tags: {{score: {tags["score"]}, '
+                    f"rank: {tags['rank']}}}}}\n"
+                )
     seed = root / "live.yaml"
     if not seed.exists():
         with open(seed, "w") as out:
@@ -76,8 +79,10 @@ def rules_spec(root: Path, n: int) -> Path:
     with open(spec, "w") as out:
         out.write('version: 1\nqueues:\n  - id: "9615000"\n    rules:\n')
         for i in range(n):
-            out.write(f"      - name: r{i}\n        where: {{status: S{i}, tags: {{round: {i % 7}}}}}\n"
-                      f"        set: {{status: S{i + 1}, tags: {{round: {(i + 1) % 7}, stage: s{i}}}}}\n")
+            out.write(
+                f"      - name: r{i}\n        where: {{status: S{i}, tags: {{round: {i % 7}}}}}\n"
+                f"        set: {{status: S{i + 1}, tags: {{round: {(i + 1) % 7}, stage: s{i}}}}}\n"
+            )
     return spec
 
 
@@ -88,8 +93,10 @@ def chain_spec(root: Path, n: int) -> Path:
     seed.write_text('queues:\n  - id: "9615000"\n    items:\n      - {id: "1", status: S0}\n')
     spec = root / f"chain-{n}.yaml"
     with open(spec, "w") as out:
-        out.write(f"version: 1\nprovider: {{type: local, path: chain-{n}.db, seed: {seed.name}}}\n"
-                  'queues:\n  - id: "9615000"\n    rules:\n')
+        out.write(
+            f"version: 1\nprovider: {{type: local, path: chain-{n}.db, seed: {seed.name}}}\n"
+            'queues:\n  - id: "9615000"\n    rules:\n'
+        )
         for i in reversed(range(n)):
             out.write(f"      - {{name: r{i}, where: {{status: S{i}}}, set: {{status: S{i + 1}}}}}\n")
     return spec
@@ -102,8 +109,9 @@ def run(argv: list[str], checkout: str | None = None) -> tuple[float, float, flo
     start = time.perf_counter()
     # cwd elsewhere: `python -m` puts the working directory first on sys.path, which
     # would shadow the baseline checkout with this one
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                             cwd=tempfile.gettempdir())
+    child = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir()
+    )
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     err = child.stderr.read().decode() if child.stderr else ""
@@ -129,8 +137,10 @@ def best(samples: list[tuple[float, float, float]]) -> tuple[float, float, float
 
 
 def entries_table(sizes: list[int], repeat: int, work: Path, baseline: str | None) -> None:
-    print("| entries | include | checkout | bare load s (CPU) | validate s (CPU) | ratio wall (CPU) "
-          "| plan s (CPU) | plan / (validate + read) wall (CPU) | validate peak RSS MB | plan peak RSS MB |")
+    print(
+        "| entries | include | checkout | bare load s (CPU) | validate s (CPU) | ratio wall (CPU) "
+        "| plan s (CPU) | plan / (validate + read) wall (CPU) | validate peak RSS MB | plan peak RSS MB |"
+    )
     print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         root = work / f"n{n}"
@@ -154,10 +164,13 @@ def entries_table(sizes: list[int], repeat: int, work: Path, baseline: str | Non
             b, r = best(samples[("this", "bare")]), best(samples[("this", "read")])
             for label in checkouts:
                 v, p = best(samples[(label, "validate")]), best(samples[(label, "plan")])
-                print(f"| {n:,} | {kind} | {label} | {b[0]:.2f} ({b[1]:.2f}) | {v[0]:.2f} ({v[1]:.2f}) | "
-                      f"{v[0] / b[0]:.2f}× ({v[1] / b[1]:.2f}×) | {p[0]:.2f} ({p[1]:.2f}) | "
-                      f"{p[0] / (v[0] + r[0]):.2f}× ({p[1] / (v[1] + r[1]):.2f}×) | "
-                      f"{v[2]:.0f} | {p[2]:.0f} |", flush=True)
+                print(
+                    f"| {n:,} | {kind} | {label} | {b[0]:.2f} ({b[1]:.2f}) | {v[0]:.2f} ({v[1]:.2f}) | "
+                    f"{v[0] / b[0]:.2f}× ({v[1] / b[1]:.2f}×) | {p[0]:.2f} ({p[1]:.2f}) | "
+                    f"{p[0] / (v[0] + r[0]):.2f}× ({p[1] / (v[1] + r[1]):.2f}×) | "
+                    f"{v[2]:.0f} | {p[2]:.0f} |",
+                    flush=True,
+                )
 
 
 def rules_table(counts: list[int], work: Path, baseline: str | None) -> None:

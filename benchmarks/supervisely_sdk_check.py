@@ -10,6 +10,7 @@ It starts `reconciler serve --service supervisely` as a separate process (with t
 project's own interpreter, RECONCILER_PYTHON, default `python3`), drives it with
 `supervisely.Api` and prints one line per check; exit 0 when all pass.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,13 @@ def main() -> int:
     real_post = requests.post
 
     def recording_post(url, *args, **kwargs):
-        wire.append({"path": url.split("//", 1)[1].split("/", 1)[1], "json": kwargs.get("json"),
-                     "headers": sorted(kwargs.get("headers") or {})})
+        wire.append(
+            {
+                "path": url.split("//", 1)[1].split("/", 1)[1],
+                "json": kwargs.get("json"),
+                "headers": sorted(kwargs.get("headers") or {}),
+            }
+        )
         return real_post(url, *args, **kwargs)
 
     requests.post = recording_post
@@ -41,9 +47,25 @@ def main() -> int:
     log = tmp / "requests.jsonl"
     python = os.environ.get("RECONCILER_PYTHON", "python3")
     proc = subprocess.Popen(
-        [python, "-m", "reconciler", "serve", "--service", "supervisely", "--port", "0", "--token", TOKEN,
-         "--synthetic", f"{WORKSPACE}:45", "--log-requests", str(log)],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        [
+            python,
+            "-m",
+            "reconciler",
+            "serve",
+            "--service",
+            "supervisely",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            "--synthetic",
+            f"{WORKSPACE}:45",
+            "--log-requests",
+            str(log),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     failures = 0
     try:
@@ -62,8 +84,11 @@ def main() -> int:
 
         api = sly.Api(url, TOKEN, retry_count=2)
         tasks = api.task.get_list(WORKSPACE)  # 3 pages of 20: first without page/per_page
-        check("task.get_list(7) pages through all 45 tasks", len(tasks) == 45 and
-              [t["id"] for t in tasks] == sorted(t["id"] for t in tasks), len(tasks))
+        check(
+            "task.get_list(7) pages through all 45 tasks",
+            len(tasks) == 45 and [t["id"] for t in tasks] == sorted(t["id"] for t in tasks),
+            len(tasks),
+        )
         some = api.task.get_list(WORKSPACE, filters=[{"field": "id", "operator": "=", "value": tasks[3]["id"]}])
         check("task.get_list with an `=` id filter", [t["id"] for t in some] == [tasks[3]["id"]])
         task_id = tasks[4]["id"]
@@ -71,13 +96,19 @@ def main() -> int:
         check("task.get_info_by_id", info["id"] == task_id and info["status"] == "finished", info["status"])
         check("task.get_info_by_id of an unknown task is None", api.task.get_info_by_id(999) is None)
         api.task.update_status(task_id, api.task.Status.STOPPED)
-        check("task.update_status + get_status", api.task.get_status(task_id) == api.task.Status.STOPPED,
-              api.task.get_status(task_id))
+        check(
+            "task.update_status + get_status",
+            api.task.get_status(task_id) == api.task.Status.STOPPED,
+            api.task.get_status(task_id),
+        )
         before = api.task.get_info_by_id(tasks[0]["id"])["meta"]  # a task with an `app` key
         api.task.update_meta(tasks[0]["id"], {**before, "reconciler_tags": {"phase": "one"}})
         after = api.task.get_info_by_id(tasks[0]["id"])["meta"]
-        check("task.update_meta with the whole meta keeps the other keys",
-              after == {**before, "reconciler_tags": {"phase": "one"}}, after)
+        check(
+            "task.update_meta with the whole meta keeps the other keys",
+            after == {**before, "reconciler_tags": {"phase": "one"}},
+            after,
+        )
         check("instance_version", api.instance_version == "6.12.44", api.instance_version)
         try:
             sly.Api(url, "wrong-token-0123456789", retry_count=1).task.get_info_by_id(task_id)
@@ -85,8 +116,11 @@ def main() -> int:
         except Exception as exc:  # the SDK raises requests' HTTPError after its retries
             check("a wrong token is refused (HTTP 401)", "401" in str(exc), type(exc).__name__)
         paths = [line for line in log.read_text().splitlines()]
-        check("every API call was POST /public/api/v3/<method>",
-              all('"POST"' in p and "/public/api/v3/" in p for p in paths if '"/public/' in p), len(paths))
+        check(
+            "every API call was POST /public/api/v3/<method>",
+            all('"POST"' in p and "/public/api/v3/" in p for p in paths if '"/public/' in p),
+            len(paths),
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -16,6 +16,7 @@ first `tasks.list` page without `page`/`per_page`, then pages 2.. with the answe
 
     python benchmarks/supervisely_vs_sdk.py [--sizes 1000,10000] [--drifts 0.1,1] [--latencies 0,50]
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,10 +41,19 @@ queues:
 
 
 def prepare(db: Path, n: int, drift: float) -> None:
-    build_store("supervisely", db, str(WORKSPACE), (
-        {"id": str(FIRST + i), "status": "started" if drifted(i, drift) else "finished",
-         "extra": {"meta": APP} if i % 3 == 0 else {}}
-        for i in range(n)))
+    build_store(
+        "supervisely",
+        db,
+        str(WORKSPACE),
+        (
+            {
+                "id": str(FIRST + i),
+                "status": "started" if drifted(i, drift) else "finished",
+                "extra": {"meta": APP} if i % 3 == 0 else {},
+            }
+            for i in range(n)
+        ),
+    )
 
 
 def minimum(n: int, drift: float) -> dict[str, int]:
@@ -51,8 +61,11 @@ def minimum(n: int, drift: float) -> dict[str, int]:
     re-read and the read-back of what landed: the write answers say nothing), per
     change one tasks.status.update and one tasks.meta.update."""
     c = changes(n, drift)
-    return {"tasks.list": max(1, ceil_div(n, 500)) + 2 * ceil_div(c, 50), "tasks.status.update": c,
-            "tasks.meta.update": c}
+    return {
+        "tasks.list": max(1, ceil_div(n, 500)) + 2 * ceil_div(c, 50),
+        "tasks.status.update": c,
+        "tasks.meta.update": c,
+    }
 
 
 def operation(entry: Mapping[str, Any]) -> str:
@@ -109,11 +122,16 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="supervisely", token=TOKEN,
+    name="supervisely",
+    token=TOKEN,
     official_name="SDK calls (requests, sequential)",
-    prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
+    prepare=prepare,
+    spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"API_TOKEN": TOKEN, "ENV": "production"},
-    official=official, operation=operation, minimum=minimum, check=check,
+    official=official,
+    operation=operation,
+    minimum=minimum,
+    check=check,
 )
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ calls close their session after each request (`with self.session`), as it does.
 
     python benchmarks/workflow_results_vs_client.py [--sizes 1000,10000] [--drifts 0.1,1] [--latencies 0,50]
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,7 @@ queues:
 def prepare(db: Path, n: int, drift: float) -> None:
     from reconciler.sandbox.server import SandboxConfig, build_fake
 
-    fake = build_fake(SandboxConfig(token=TOKEN, service="workflow-results", db_path=db,
-                                    synthetic=[(PIPELINE, n)]))
+    fake = build_fake(SandboxConfig(token=TOKEN, service="workflow-results", db_path=db, synthetic=[(PIPELINE, n)]))
     try:
         with fake.store.transaction():
             for i, work in enumerate(fake.store.all(PIPELINE)):
@@ -56,8 +56,11 @@ def minimum(n: int, drift: float) -> dict[str, int]:
     re-read (the guard), one PUT (label and lock together) and one read-back (a
     concurrent whole-document PUT may have erased it)."""
     c = changes(n, drift)
-    return {"POST /view/count": 1, "POST /view": ceil_div(n, 100) + 1 + 2 * ceil_div(c, 100),
-            "PUT /results": ceil_div(c, 100)}
+    return {
+        "POST /view/count": 1,
+        "POST /view": ceil_div(n, 100) + 1 + 2 * ceil_div(c, 100),
+        "PUT /results": ceil_div(c, 100),
+    }
 
 
 def operation(entry: Mapping[str, Any]) -> str:
@@ -111,11 +114,16 @@ def check(db: Path, n: int, drift: float, limit: int) -> list[str]:
 
 
 SERVICE = Service(
-    name="workflow-results", token=TOKEN,
+    name="workflow-results",
+    token=TOKEN,
     official_name="workflow-core Results.update + lock per page",
-    prepare=prepare, spec=lambda url: SPEC.replace("{url}", url),
+    prepare=prepare,
+    spec=lambda url: SPEC.replace("{url}", url),
     env=lambda url: {"WORKFLOW_HTTP_TOKEN": TOKEN},
-    official=official, operation=operation, minimum=minimum, check=check,
+    official=official,
+    operation=operation,
+    minimum=minimum,
+    check=check,
 )
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ The names in `__all__` are the Python API (docs/python.md); everything else
 is internal. They load on first use (module `__getattr__`), so `import reconciler`, and
 with it the CLI's start, costs what it did before the API existed (BENCHMARKS.md).
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """`python -m reconciler`: the same as the `reconciler` command."""
+
 from .cli import run
 
 run()

@@ -8,6 +8,7 @@ it (every attempt, the headers and the body), enforced by a watchdog that shuts 
 request's socket when it passes, and its body is read in chunks, decoded, and counted
 against a cap. The session (http.py) applies both to every request.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -161,6 +162,7 @@ def watched_pools(http_pool: type[HTTPConnectionPool], https_pool: type[HTTPConn
     """A urllib3 pool manager's class map (`pool_classes_by_scheme`) from two pool
     classes, subclassed so that their connections report their socket to the deadline
     watch (urllib3's own here; botocore's in providers/omics_transport.py)."""
+
     def watched(pool: type[HTTPConnectionPool]) -> type:
         connection = type(f"Watched{pool.ConnectionCls.__name__}", (_Watched, pool.ConnectionCls), {})
         return type(f"Watched{pool.__name__}", (pool,), {"ConnectionCls": connection})
@@ -212,5 +214,7 @@ def read_capped(response: requests.Response, cap: int) -> None:
 
 def too_large(cap: int, status: int, encoding: str | None) -> AnswerTooLarge:
     """The one-line refusal of a body over `cap` bytes (decoded, where it is decoded)."""
-    return AnswerTooLarge(f"answer refused: its body is over the {cap // MiB} MiB cap once decoded "
-                          f"(HTTP {status}, Content-Encoding {encoding or 'none'!r})")
+    return AnswerTooLarge(
+        f"answer refused: its body is over the {cap // MiB} MiB cap once decoded "
+        f"(HTTP {status}, Content-Encoding {encoding or 'none'!r})"
+    )

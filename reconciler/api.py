@@ -7,6 +7,7 @@ plan fails, the same writes. Nothing here prints or exits; every failure is an
 exception (ReconcilerError and its kinds) whose `.problems` are located as the CLI
 prints them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -138,8 +139,9 @@ class Plan:
     def _view(self) -> Any:
         from .commands.views import make_view
 
-        return make_view(self.changes_plan, self.meta, saved=self.saved, force=self.force,
-                         allow_missing=self.allow_missing)
+        return make_view(
+            self.changes_plan, self.meta, saved=self.saved, force=self.force, allow_missing=self.allow_missing
+        )
 
 
 def plan(
@@ -159,13 +161,25 @@ def plan(
 
     provider, result = plan_spec(spec, tuple(only), tuple(replace))
     provider.close()
-    return Plan(result.plan, new_meta(result.missing), result.queues, provider=spec.provider,
-                rediff=result.rediffers(frozenset(replace)), force=force, allow_missing=allow_missing,
-                source=spec.files[0])
+    return Plan(
+        result.plan,
+        new_meta(result.missing),
+        result.queues,
+        provider=spec.provider,
+        rediff=result.rediffers(frozenset(replace)),
+        force=force,
+        allow_missing=allow_missing,
+        source=spec.files[0],
+    )
 
 
-def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool | None = None,
-          journal: str | Path | None = None) -> ApplyReport:
+def apply(
+    target: Plan | Spec,
+    *,
+    force: bool | None = None,
+    allow_missing: bool | None = None,
+    journal: str | Path | None = None,
+) -> ApplyReport:
     """Apply a plan (or plan a spec and apply that, as `reconciler apply SPEC
     --auto-approve` does) with guarded writes. A failing plan raises PlanError and
     nothing is written. The report says each item's outcome; `report.ok` is False when
@@ -174,8 +188,11 @@ def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool
     or plan file (`reconciler history`, `reconciler revert`)."""
     if isinstance(target, Spec):
         target = plan(target, force=bool(force), allow_missing=bool(allow_missing))
-    target = dataclasses.replace(target, force=target.force if force is None else force,
-                                 allow_missing=target.allow_missing if allow_missing is None else allow_missing)
+    target = dataclasses.replace(
+        target,
+        force=target.force if force is None else force,
+        allow_missing=target.allow_missing if allow_missing is None else allow_missing,
+    )
     if target.reasons:
         raise PlanError(target.reasons)
     from .providers import open_provider, open_provider_for_plan
@@ -188,14 +205,21 @@ def apply(target: Plan | Spec, *, force: bool | None = None, allow_missing: bool
         if not target.has_changes:
             return ApplyReport(results=(), requests=provider.requests_sent() or 0)
         report = write_plan(target.changes_plan, provider, target.queues, rediff=target.rediff)
-    record_apply(str(journal) if journal is not None else None, [target.source or "."], target.changes_plan,
-                 report, started)
+    record_apply(
+        str(journal) if journal is not None else None, [target.source or "."], target.changes_plan, report, started
+    )
     return report
 
 
-def write_plan(changes: Changes, provider: Provider, queues: Mapping[str, QueueSpec], *,
-               rediff: Mapping[str, Rediff] | None = None, progress: Callable[[int], None] | None = None,
-               stop: Callable[[], str | None] | None = None) -> ApplyReport:
+def write_plan(
+    changes: Changes,
+    provider: Provider,
+    queues: Mapping[str, QueueSpec],
+    *,
+    rediff: Mapping[str, Rediff] | None = None,
+    progress: Callable[[int], None] | None = None,
+    stop: Callable[[], str | None] | None = None,
+) -> ApplyReport:
     """Apply the plan's unblocked changes; the report counts every request the
     provider sent (a spec's listing too), as the CLI's report does."""
     from .apply import apply_plan

@@ -9,6 +9,7 @@ re-read at once (one listing, not one read per item), and each changed one is ei
 re-diffed against the spec (spec mode) or reported as stale with what changed
 (plan-file mode, which applies exactly what was reviewed).
 """
+
 from __future__ import annotations
 
 import re
@@ -56,6 +57,7 @@ class _Run:
         if self.interrupted is None and self.stop is not None:
             self.interrupted = self.stop()
         return self.interrupted is not None
+
     rebased: set[str] = field(default_factory=set)  # items rebased once by sort_out
 
     def record(self, queue: QueueSpec, item_id: str, outcome: str, detail: str = "") -> None:
@@ -104,7 +106,11 @@ class _Run:
         return conflicts
 
     def sort_out(
-        self, queue: QueueSpec, unwritten: Sequence[Change], culprit: Change, queue_size: int,
+        self,
+        queue: QueueSpec,
+        unwritten: Sequence[Change],
+        culprit: Change,
+        queue_size: int,
         conflicts: list[tuple[Change, Item]],
     ) -> list[Change]:
         """Re-read every unwritten change's item; the ones changed since they were read
@@ -115,8 +121,7 @@ class _Run:
         (a second move is a conflict, bounded by the engine's rounds)."""
         try:
             self.calls += 1
-            fresh = {item.id: item for item in self.provider.reread(
-                queue, [c.item_id for c in unwritten], queue_size)}
+            fresh = {item.id: item for item in self.provider.reread(queue, [c.item_id for c in unwritten], queue_size)}
         except ProviderError as exc:
             self.fail(queue, unwritten, f"could not re-read conflicting items: {exc}")
             return []
@@ -211,10 +216,16 @@ def apply_plan(
     for queue_plan in plan.queues:
         for change in queue_plan.changes:
             if (queue_plan.queue_id, change.item_id) not in run.results:
-                why = (f"not sent: apply was interrupted ({run.interrupted})" if run.interrupted
-                       else f"not attempted after an earlier failure ({run.failure})")
+                why = (
+                    f"not sent: apply was interrupted ({run.interrupted})"
+                    if run.interrupted
+                    else f"not attempted after an earlier failure ({run.failure})"
+                )
                 run.results[(queue_plan.queue_id, change.item_id)] = ItemResult(
-                    queue_plan.queue_id, change.item_id, "skipped", why,
+                    queue_plan.queue_id,
+                    change.item_id,
+                    "skipped",
+                    why,
                 )
     sent_after = provider.requests_sent()
     requests = run.calls if sent_before is None or sent_after is None else sent_after - sent_before
@@ -222,8 +233,12 @@ def apply_plan(
 
 
 def _settle_conflicts(
-    run: _Run, queue: QueueSpec, conflicts: Sequence[tuple[Change, Item]],
-    differ: Rediff | None, *, last: bool,
+    run: _Run,
+    queue: QueueSpec,
+    conflicts: Sequence[tuple[Change, Item]],
+    differ: Rediff | None,
+    *,
+    last: bool,
 ) -> list[Change]:
     """Decide each conflicting item from its fresh copy: done, stale, blocked or retry."""
     retry: list[Change] = []
@@ -235,12 +250,16 @@ def _settle_conflicts(
                 retry.append(rebased)  # moved again outside the managed fields after a rebase
             elif rebased is not None:
                 run.record(
-                    queue, change.item_id, "stale",
+                    queue,
+                    change.item_id,
+                    "stale",
                     f"still changing concurrently after {MAX_CONFLICT_ROUNDS} rounds; nothing was written to it",
                 )
             else:
                 run.record(
-                    queue, change.item_id, "stale",
+                    queue,
+                    change.item_id,
+                    "stale",
                     f"changed since the plan was made ({what_changed(change.base, item.base)}); "
                     "nothing was written to it",
                 )
@@ -249,11 +268,12 @@ def _settle_conflicts(
             if new is None:
                 run.record(queue, change.item_id, "unchanged", "matched the spec when re-read")
             elif new.blocked:
-                run.record(queue, change.item_id, "blocked",
-                           new.refused or "item was locked by a concurrent write")
+                run.record(queue, change.item_id, "blocked", new.refused or "item was locked by a concurrent write")
             elif last:
                 run.record(
-                    queue, change.item_id, "stale",
+                    queue,
+                    change.item_id,
+                    "stale",
                     f"still changing concurrently after {MAX_CONFLICT_ROUNDS} rounds; nothing was written to it",
                 )
             else:
@@ -288,8 +308,9 @@ def what_changed(base: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
 
     # threshold_to_diff_deeper=0: name each changed key even when most of them changed;
     # a secret's value is never shown (secret_keys.py), so neither side holds one
-    diff = DeepDiff(without_secrets(dict(base)), without_secrets(dict(fresh)), verbose_level=2,
-                    threshold_to_diff_deeper=0)
+    diff = DeepDiff(
+        without_secrets(dict(base)), without_secrets(dict(fresh)), verbose_level=2, threshold_to_diff_deeper=0
+    )
     lines: list[str] = []
     for kind in ("values_changed", "type_changes"):
         for path, change in diff.get(kind, {}).items():

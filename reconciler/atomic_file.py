@@ -1,5 +1,6 @@
 """Write a file so that readers (and a kill -9 mid-write) see the old file, no file, or
 the whole new one: never a torn one. Journal entries and watch's status file use it."""
+
 from __future__ import annotations
 
 import contextlib

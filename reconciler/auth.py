@@ -9,6 +9,7 @@ token in a developer's home must not shadow them.
 The token is only ever returned, never formatted: no message, repr, log line or
 exception raised here contains it or any line of the config file.
 """
+
 from __future__ import annotations
 
 import os

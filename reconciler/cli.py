@@ -4,6 +4,7 @@ function per command (commands/), whose exit code error_handler.py settles.
 Global options may come before or after the subcommand; Terraform's single-dash
 spellings are answered with the flag they mean.
 """
+
 from __future__ import annotations
 
 import gc
@@ -128,9 +129,14 @@ def _sandbox_services(ctx: click.Context, param: click.Parameter, incomplete: st
 @global_options
 @cli.command(epilog="Example:\n\n\b\n  reconciler validate specs/*.yaml")
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
-              help="github: report errors as workflow annotations (::error file=…,line=…::); "
-                   "json: one document with `valid` and every problem's file, line, column and message.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    help="github: report errors as workflow annotations (::error file=…,line=…::); "
+    "json: one document with `valid` and every problem's file, line, column and message.",
+)
 @click.pass_obj
 def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
     """Check spec files offline: YAML, schema, service rules, rule oscillation.
@@ -153,17 +159,38 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
     "  reconciler plan spec.yaml --replace 9700003   # correct a locked item, keep it locked\n\n" + EPILOG_EXIT
 )
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--out", type=OutPath(),
-              help="Save the plan as a JSON plan file for `apply PLANFILE` ('-': the plan file on stdout, the report on stderr).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="json: the plan file document only on stdout; markdown: for PR comments; github: workflow annotations.")
+@click.option(
+    "-o",
+    "--out",
+    type=OutPath(),
+    help="Save the plan as a JSON plan file for `apply PLANFILE` ('-': the plan file on stdout, the report on stderr).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="json: the plan file document only on stdout; markdown: for PR comments; github: workflow annotations.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option("--only", multiple=True, metavar="ID[,ID…]", help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.")
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="ID[,ID…]",
+    help="Plan only these submission ids (repeatable or comma-separated); an id no queue has is an error.",
+)
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
 @click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
-@click.option("--replace", multiple=True, metavar="ID[,ID…]",
-              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
-@click.option("--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished).")
+@click.option(
+    "--replace",
+    multiple=True,
+    metavar="ID[,ID…]",
+    help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished)."
+)
 @click.pass_obj
 def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_missing, replace, strict) -> int:
     """Show the smallest set of changes that makes live state match the spec.
@@ -173,8 +200,18 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
     """
     from .commands.plan import plan as run_plan
 
-    return run_plan(opts, specs, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, only=only,
-                    force=force, allow_missing=allow_missing, replace=replace, strict=strict)
+    return run_plan(
+        opts,
+        specs,
+        out=out,
+        fmt=fmt,
+        detailed_exitcode=detailed_exitcode,
+        only=only,
+        force=force,
+        allow_missing=allow_missing,
+        replace=replace,
+        strict=strict,
+    )
 
 
 @global_options
@@ -188,21 +225,49 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
 @click.argument("targets", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Do not fail on safety limits (max_change_percent, max_changes).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Format of the final report on stdout.")
-@click.option("--only", multiple=True, metavar="ID[,ID…]",
-              help="With SPEC files: change only these submission ids (repeatable or comma-separated).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the final report on stdout.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="ID[,ID…]",
+    help="With SPEC files: change only these submission ids (repeatable or comma-separated).",
+)
 @click.option("--allow-missing", is_flag=True, help=ALLOW_MISSING_HELP)
-@click.option("--replace", multiple=True, metavar="ID[,ID…]",
-              help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.")
-@click.option("--strict", is_flag=True, help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).")
-@click.option("--wait-lock", metavar="DURATION", default=None,
-              help="When another run holds the spec's or plan's lock, wait up to DURATION (30s, 5m) instead of refusing.")
-@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Record what was written in this journal folder (default: .reconciler/journal/ beside the first file).")
+@click.option(
+    "--replace",
+    multiple=True,
+    metavar="ID[,ID…]",
+    help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="With SPEC files: fail on entries settled otherwise (a cancel for a batch that already finished).",
+)
+@click.option(
+    "--wait-lock",
+    metavar="DURATION",
+    default=None,
+    help="When another run holds the spec's or plan's lock, wait up to DURATION (30s, 5m) instead of refusing.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Record what was written in this journal folder (default: .reconciler/journal/ beside the first file).",
+)
 @click.pass_obj
-def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict, wait_lock,
-          journal) -> int:
+def apply(
+    opts: Options, targets, auto_approve, force, fmt, only, allow_missing, replace, strict, wait_lock, journal
+) -> int:
     """Make live state match a spec, or apply a saved plan file.
 
     With SPEC files: plans, asks for confirmation, writes etag-guarded batches, and
@@ -218,8 +283,18 @@ def apply(opts: Options, targets, auto_approve, force, fmt, only, allow_missing,
     from .runlock import locked_targets
 
     with locked_targets(targets, "apply", wait_lock):
-        return run_apply(opts, targets, auto_approve=auto_approve, force=force, fmt=fmt, only=only,
-                         allow_missing=allow_missing, replace=replace, strict=strict, journal=journal)
+        return run_apply(
+            opts,
+            targets,
+            auto_approve=auto_approve,
+            force=force,
+            fmt=fmt,
+            only=only,
+            allow_missing=allow_missing,
+            replace=replace,
+            strict=strict,
+            journal=journal,
+        )
 
 
 @global_options
@@ -248,13 +323,26 @@ def show(opts: Options, planfile: str, fmt: str) -> int:
     "  reconciler export spec.yaml --table adopted.csv > adopted.yaml    # the same"
 )
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", default="-", type=OutPath(),
-              help="Where to write the exported spec (default '-': stdout). An existing file is refused without --force.")
-@click.option("--table", type=OutPath(), default=None, metavar="OUT.csv",
-              help="Write the entries as a CSV table the spec includes (one per queue: "
-                   "OUT-<queue>.csv when there are several), inside the spec's folder.")
-@click.option("--force", is_flag=True,
-              help="Replace existing output files (and a differing spec.schema.json beside them); never a file the spec reads.")
+@click.option(
+    "-o",
+    "--out",
+    default="-",
+    type=OutPath(),
+    help="Where to write the exported spec (default '-': stdout). An existing file is refused without --force.",
+)
+@click.option(
+    "--table",
+    type=OutPath(),
+    default=None,
+    metavar="OUT.csv",
+    help="Write the entries as a CSV table the spec includes (one per queue: "
+    "OUT-<queue>.csv when there are several), inside the spec's folder.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace existing output files (and a differing spec.schema.json beside them); never a file the spec reads.",
+)
 @click.pass_obj
 def export(opts: Options, spec_path: str, out: str, table: str | None, force: bool) -> int:
     """Write the live state of a spec's queues as a spec of explicit entries.
@@ -283,17 +371,47 @@ def export(opts: Options, spec_path: str, out: str, table: str | None, force: bo
 )
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--every", required=True, metavar="DURATION", help="Time between cycles (30s, 5m, 1h).")
-@click.option("--apply", "apply_", is_flag=True, help="Apply each cycle's plan when it is safe (never a blocked or over-limit one).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one JSON object per cycle (time, counts, outcome, duration, requests).")
-@click.option("--status-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Write the last cycle's record here as JSON (atomically), for a monitor.")
-@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Journal folder of the cycles that write (default: .reconciler/journal/ beside the first spec).")
-@click.option("--max-backoff", default="5m", show_default=True, metavar="DURATION",
-              help="Longest wait after failed cycles (the wait doubles from --every).")
-@click.option("--wait-lock", metavar="DURATION", default=None,
-              help="When another run holds a spec's lock, wait up to DURATION instead of refusing.")
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Apply each cycle's plan when it is safe (never a blocked or over-limit one).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per cycle (time, counts, outcome, duration, requests).",
+)
+@click.option(
+    "--status-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Write the last cycle's record here as JSON (atomically), for a monitor.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Journal folder of the cycles that write (default: .reconciler/journal/ beside the first spec).",
+)
+@click.option(
+    "--max-backoff",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="Longest wait after failed cycles (the wait doubles from --every).",
+)
+@click.option(
+    "--wait-lock",
+    metavar="DURATION",
+    default=None,
+    help="When another run holds a spec's lock, wait up to DURATION instead of refusing.",
+)
 @click.pass_obj
 def watch(opts: Options, specs, every, apply_, fmt, status_file, journal, max_backoff, wait_lock) -> int:
     """Plan, and with --apply apply, on a schedule until stopped; one line per cycle.
@@ -305,12 +423,23 @@ def watch(opts: Options, specs, every, apply_, fmt, status_file, journal, max_ba
     """
     from .commands.watch import watch as run_watch
 
-    return run_watch(opts, specs, every=every, apply=apply_, fmt=fmt, status_file=status_file,
-                     journal=journal, max_backoff=max_backoff, wait_lock=wait_lock)
+    return run_watch(
+        opts,
+        specs,
+        every=every,
+        apply=apply_,
+        fmt=fmt,
+        status_file=status_file,
+        journal=journal,
+        max_backoff=max_backoff,
+        wait_lock=wait_lock,
+    )
 
 
 @global_options
-@cli.command(epilog="\b\nExamples:\n  reconciler history\n  reconciler history examples/challenge/.reconciler/journal --format json")
+@cli.command(
+    epilog="\b\nExamples:\n  reconciler history\n  reconciler history examples/challenge/.reconciler/journal --format json"
+)
 @click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(directory: str | None, fmt: str) -> int:
@@ -332,11 +461,24 @@ def history(directory: str | None, fmt: str) -> int:
     "  reconciler apply revert.json"
 )
 @click.argument("entry")
-@click.option("-o", "--out", type=OutPath(), help="Save the revert plan as a plan file for `apply PLANFILE` ('-': on stdout).")
-@click.option("--journal", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Where to find ENTRY when it is an entry id (default: .reconciler/journal).")
-@click.option("--spec", "specs", multiple=True, type=click.Path(dir_okay=False), metavar="SPEC",
-              help="Refuse unless the entry applied this spec and the spec still names the entry's endpoint.")
+@click.option(
+    "-o", "--out", type=OutPath(), help="Save the revert plan as a plan file for `apply PLANFILE` ('-': on stdout)."
+)
+@click.option(
+    "--journal",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Where to find ENTRY when it is an entry id (default: .reconciler/journal).",
+)
+@click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="SPEC",
+    help="Refuse unless the entry applied this spec and the spec still names the entry's endpoint.",
+)
 @click.pass_obj
 def revert(opts: Options, entry: str, out: str | None, journal: str | None, specs: tuple[str, ...]) -> int:
     """Plan undoing a journal entry: restore the `before` values of the items it applied.
@@ -384,26 +526,74 @@ class _ServeCommand(click.Command):
     "  reconciler serve --service workflow-results --token dev --synthetic frb-search:500\n"
     "  reconciler serve --token dev --seed examples/challenge/live.yaml --port 8080\n"
     "  reconciler serve --token dev --fail-rate 0.1 --drop-rate 0.05 --max-concurrent 3\n"
-    "  reconciler serve --service supervisely --token dev --quirk meta-update=merge --quirk list-rows=full"
+    "  reconciler serve --service supervisely --token dev --quirk meta-update=merge --quirk list-rows=full",
 )
-@click.option("--service", default="synapse", show_default=True, metavar="TYPE", shell_complete=_sandbox_services,
-              help="Which service to fake: synapse, workflow-results, datamaker, supervisely or omics.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback must be asked for explicitly.")
+@click.option(
+    "--service",
+    default="synapse",
+    show_default=True,
+    metavar="TYPE",
+    shell_complete=_sandbox_services,
+    help="Which service to fake: synapse, workflow-results, datamaker, supervisely or omics.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback must be asked for explicitly.",
+)
 @click.option("--port", default=8080, show_default=True, type=int, help="Port (0: a free port).")
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite store (default: a temporary file).")
-@click.option("--token", required=True, envvar="RECONCILER_SANDBOX_TOKEN", help="Bearer token clients must send (or RECONCILER_SANDBOX_TOKEN).")
-@click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="Seed file (JSON or YAML) when the store is new.")
-@click.option("--synthetic", multiple=True, metavar="QUEUE:COUNT", help="COUNT new items in queue QUEUE (Synapse: RECEIVED submissions, ids from 9700001; docs/sandbox.md says what each fake makes).")
+@click.option(
+    "--token",
+    required=True,
+    envvar="RECONCILER_SANDBOX_TOKEN",
+    help="Bearer token clients must send (or RECONCILER_SANDBOX_TOKEN).",
+)
+@click.option(
+    "--seed", type=click.Path(exists=True, dir_okay=False), help="Seed file (JSON or YAML) when the store is new."
+)
+@click.option(
+    "--synthetic",
+    multiple=True,
+    metavar="QUEUE:COUNT",
+    help="COUNT new items in queue QUEUE (Synapse: RECEIVED submissions, ids from 9700001; docs/sandbox.md says what each fake makes).",
+)
 @click.option("--log-requests", type=click.Path(dir_okay=False), help="Append one JSON line per request to this file.")
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests answered 503 before processing.")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests processed, then dropped without a response.")
+@click.option(
+    "--fail-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of requests answered 503 before processing."
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction of requests processed, then dropped without a response.",
+)
 @click.option("--latency-ms", type=click.IntRange(0), default=0, help="Added latency per request.")
-@click.option("--max-concurrent", type=click.IntRange(1), default=None, help="429 beyond this many concurrent requests (Synapse: 3).")
-@click.option("--max-per-minute", type=click.IntRange(1), default=None, help="429 beyond this many requests a minute (Synapse: 600).")
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(1),
+    default=None,
+    help="429 beyond this many concurrent requests (Synapse: 3).",
+)
+@click.option(
+    "--max-per-minute",
+    type=click.IntRange(1),
+    default=None,
+    help="429 beyond this many requests a minute (Synapse: 600).",
+)
 @click.option("--random-seed", type=int, default=None, help="Seed of the fault generator, for reproducible runs.")
-@click.option("--quirk", multiple=True, metavar="NAME[=VALUE]", help="A switch of the chosen fake's own behaviour (repeatable); each service's are listed below.")
-@click.option("--url-file", type=click.Path(dir_okay=False),
-              help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.")
+@click.option(
+    "--quirk",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="A switch of the chosen fake's own behaviour (repeatable); each service's are listed below.",
+)
+@click.option(
+    "--url-file",
+    type=click.Path(dir_okay=False),
+    help="Write the base URL (one line) to this file once listening: with --port 0, how a script learns the port.",
+)
 def serve(**config) -> int:
     """Run a faithful fake of a service for rehearsals, tests and demos.
 
@@ -450,9 +640,8 @@ def _check_single_dash(args: Sequence[str]) -> None:
     for arg in args:
         if arg == "--":
             return
-        if (arg.startswith("-") and not arg.startswith("--") and len(arg) > 2
-                and f"-{arg.partition('=')[0]}" in names):
-                raise UserError(f"no such option {arg}: did you mean `-{arg}`?")
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2 and f"-{arg.partition('=')[0]}" in names:
+            raise UserError(f"no such option {arg}: did you mean `-{arg}`?")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ list, an absent key) makes the comparison false: a condition never raises at run
 Relative times (`now`, `now-7d`) are offsets from the plan's clock (`evaluated_at`),
 read once per plan and passed in: compiling a condition is pure.
 """
+
 from __future__ import annotations
 
 import operator
@@ -25,7 +26,10 @@ from .model import to_scalar
 
 # Ordering operators and the function each applies (value OP literal).
 ORDERED: Mapping[str, Callable[[Any, Any], bool]] = {
-    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
 }
 OPERATORS = ("eq", "ne", *ORDERED, "between", "in", "not_in", "matches", "exists")
 RELATIVE = re.compile(r"now(?:([+-])([0-9]{1,9})([smhdw]))?")
@@ -37,7 +41,11 @@ NUMBER, TEXT, TIME, BOOL = "number", "text", "timestamp", "boolean"
 _KIND: Mapping[type, str] = {int: NUMBER, float: NUMBER, str: TEXT, datetime: TIME, bool: BOOL}
 # A declared type (table column, service field) → the kind of value it holds.
 TYPE_KINDS: Mapping[str, str] = {
-    "integer": NUMBER, "float": NUMBER, "string": TEXT, "timestamp": TIME, "boolean": BOOL,
+    "integer": NUMBER,
+    "float": NUMBER,
+    "string": TEXT,
+    "timestamp": TIME,
+    "boolean": BOOL,
 }
 
 Predicate = Callable[[Any], bool]
@@ -122,8 +130,10 @@ def pattern(text: str) -> Any:
 
 def uses_clock(ops: Iterable[tuple[str, Operand]]) -> bool:
     """Whether some operand is a relative time (the plan must read its clock)."""
-    return any(isinstance(v, RelativeTime) or (isinstance(v, tuple) and any(
-        isinstance(x, RelativeTime) for x in v)) for _, v in ops)
+    return any(
+        isinstance(v, RelativeTime) or (isinstance(v, tuple) and any(isinstance(x, RelativeTime) for x in v))
+        for _, v in ops
+    )
 
 
 def reads_clock(queue: Any) -> bool:
@@ -189,8 +199,11 @@ def literal_problems(op: str, raw: Operand, declared: str | None) -> list[str]:
     if op == "exists":
         return []
     if op == "matches":
-        problems = [] if declared is None or TYPE_KINDS.get(declared) == TEXT else [
-            f"`matches` compares text, and this key holds {declared} values: it can never match"]
+        problems = (
+            []
+            if declared is None or TYPE_KINDS.get(declared) == TEXT
+            else [f"`matches` compares text, and this key holds {declared} values: it can never match"]
+        )
         try:
             pattern(raw)
         except ValueError as error:
@@ -205,14 +218,17 @@ def literal_problems(op: str, raw: Operand, declared: str | None) -> list[str]:
         if kinds[0] != kinds[1]:
             problems.append(f"`between` needs two values of one kind, got a {kinds[0]} and a {kinds[1]}")
         elif not any(isinstance(v, RelativeTime) for v in values) and values[0] > values[1]:
-            problems.append(f"`between: [lo, hi]` needs lo <= hi: nothing lies between "
-                            f"{_shown(values[0])} and {_shown(values[1])}")
+            problems.append(
+                f"`between: [lo, hi]` needs lo <= hi: nothing lies between {_shown(values[0])} and {_shown(values[1])}"
+            )
     want = TYPE_KINDS.get(declared) if declared is not None else None
     if want is not None:
         for value, kind in zip(values, kinds, strict=True):
             if kind != want:
-                problems.append(f"{_shown(value)} is a {kind}, and this key holds {declared} "
-                                "values: the condition can never compare")
+                problems.append(
+                    f"{_shown(value)} is a {kind}, and this key holds {declared} "
+                    "values: the condition can never compare"
+                )
                 break
     return problems
 
@@ -226,7 +242,11 @@ def _shown(value: Any) -> str:
 
 
 def where_problems(
-    where: Any, at: tuple, fields: Mapping[str, str], tag_types: Mapping[str, str], service: str,
+    where: Any,
+    at: tuple,
+    fields: Mapping[str, str],
+    tag_types: Mapping[str, str],
+    service: str,
     labels: bool = False,
 ) -> Iterable[tuple[tuple, str]]:
     """(path under the queue, message) for every condition of one rule's `where` that
@@ -246,8 +266,10 @@ def where_problems(
                 continue
             near = suggest(name, fields)
             hint = f": did you mean {near!r}?" if near else ""
-            yield at + ("item", name), (f"{service} items have no field {name!r}{hint} "
-                                        f"(fields: {', '.join(sorted(fields))})")
+            yield (
+                at + ("item", name),
+                (f"{service} items have no field {name!r}{hint} (fields: {', '.join(sorted(fields))})"),
+            )
             continue
         for op, value in cond.ops:
             for message in literal_problems(op, value, fields[name]):

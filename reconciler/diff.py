@@ -4,6 +4,7 @@ A change lists only the fields that really differ, compared typed (`model.tag_va
 an item that already matches never appears and `apply` never writes twice. Locks are
 judged here because only the diff knows whether a change touches more than the lock.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,9 +36,14 @@ Rediff = Callable[[Item], "Change | None"]
 ANY_STATUS = StatusRules()
 
 
-def rediff(queue: QueueSpec, item: Item, rules: StatusRules = ANY_STATUS,
-           replace: frozenset[str] = frozenset(), now: datetime | None = None,
-           ranked: Ranked | None = None) -> Change | None:
+def rediff(
+    queue: QueueSpec,
+    item: Item,
+    rules: StatusRules = ANY_STATUS,
+    replace: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+    ranked: Ranked | None = None,
+) -> Change | None:
     """Resolve and diff one freshly read item (apply, after a conflict), on the plan's
     clock `now`: relative times mean what they meant when the plan was made. Ranks need
     the whole queue: the item keeps the places `ranked` gave it when the plan was made."""
@@ -70,8 +76,11 @@ def replaced(change: Change | None, replace: frozenset[str], queue: QueueSpec | 
 
 
 def plan_queue(
-    queue: QueueSpec, items: Sequence[Item], only: frozenset[str] | None = None,
-    rules: StatusRules = ANY_STATUS, now: datetime | None = None,
+    queue: QueueSpec,
+    items: Sequence[Item],
+    only: frozenset[str] | None = None,
+    rules: StatusRules = ANY_STATUS,
+    now: datetime | None = None,
 ) -> QueuePlan:
     """Every item's change, in id order whatever order the provider listed them in.
 
@@ -89,8 +98,11 @@ class QueueDiffer:
     still working on the next, instead of all of them after the last one arrives."""
 
     def __init__(
-        self, queue: QueueSpec, only: frozenset[str] | None = None,
-        rules: StatusRules = ANY_STATUS, replace: frozenset[str] = frozenset(),
+        self,
+        queue: QueueSpec,
+        only: frozenset[str] | None = None,
+        rules: StatusRules = ANY_STATUS,
+        replace: frozenset[str] = frozenset(),
         order: Callable[[str], Any] | None = None,
         now: datetime | None = None,
     ) -> None:
@@ -115,9 +127,7 @@ class QueueDiffer:
         for item in items:
             if item.id in seen:
                 # Two records for one item would become two writes racing on one etag.
-                raise UserError(
-                    f"queue {self._queue.id}: the service listed item {item.id} twice; plan again"
-                )
+                raise UserError(f"queue {self._queue.id}: the service listed item {item.id} twice; plan again")
             seen.add(item.id)
             if self._held is not None:
                 self._held.append((item, settle(item)))
@@ -133,15 +143,22 @@ class QueueDiffer:
             self._rank()
         order = self._order
         changes = sorted(self._changes, key=lambda c: order(c.item_id))
-        return QueuePlan(self._queue.id, len(self._seen), tuple(changes), self._queue.safety,
-                         self._queue.lock_key, self._queue.managed_tags,
-                         self.ranked.boards if self.ranked else ())
+        return QueuePlan(
+            self._queue.id,
+            len(self._seen),
+            tuple(changes),
+            self._queue.safety,
+            self._queue.lock_key,
+            self._queue.managed_tags,
+            self.ranked.boards if self.ranked else (),
+        )
 
     def _rank(self) -> None:
         """The held items ranked over their desired states, then diffed."""
         held, queue, only = self._held or [], self._queue, self._only
         self.ranked = ranked = rank_queue(
-            queue.ranks, [_candidate(item, settled) for item, settled in held], self._order, self._now)
+            queue.ranks, [_candidate(item, settled) for item, settled in held], self._order, self._now
+        )
         for item, settled in held:
             if only is not None and item.id not in only:
                 continue
@@ -157,8 +174,12 @@ class QueueDiffer:
     def ended(self) -> list[EndedOtherwise]:
         """Each status setting some items can no longer reach (StatusRules.ends), with
         those items: settled otherwise, for a note (or a failure under --strict)."""
-        return [EndedOtherwise(self._queue.id, setting.value, setting.source, tuple(sorted(found, key=lambda f: item_order(f[0]))))
-                for setting, found in self._ended.values()]
+        return [
+            EndedOtherwise(
+                self._queue.id, setting.value, setting.source, tuple(sorted(found, key=lambda f: item_order(f[0])))
+            )
+            for setting, found in self._ended.values()
+        ]
 
     def listed(self, item_id: str) -> bool:
         """Whether the service listed this item: an `--only` id that no queue lists is
@@ -221,13 +242,20 @@ class EndedOtherwise:
     def note(self, rules: StatusRules) -> SpecWarning:
         shown = ", ".join(f"{i} is {s}" for i, s in self.items[:5]) + (" …" if len(self.items) > 5 else "")
         allowed = ", ".join(sorted(rules.allowed_from.get(self.desired, ())))
-        avoid = (f"; to ask only for what can still happen, set status {self.desired} in a rule "
-                 f"matching `where: {{status: [{allowed}]}}`") if allowed else ""
+        avoid = (
+            (
+                f"; to ask only for what can still happen, set status {self.desired} in a rule "
+                f"matching `where: {{status: [{allowed}]}}`"
+            )
+            if allowed
+            else ""
+        )
         many = f"{len(self.items)} items" if len(self.items) > 1 else "item"
         return SpecWarning(
             f"queue {self.queue_id}: settled otherwise, {many} in an end state that can no longer "
             f"become {self.desired} ({shown}); nothing to write{avoid}",
-            self.source.file, self.source.line,
+            self.source.file,
+            self.source.line,
         )
 
 
@@ -333,8 +361,13 @@ def _drifted(locked: Setting | None, fields: Sequence[FieldChange]) -> bool:
     return all(f.source is not None and f.source.rule == place for f in fields)
 
 
-def diff_fields(item: Item, status: Setting | None, locked: Setting | None, tags: Mapping[str, Setting],
-                rules: StatusRules = ANY_STATUS) -> Change | None:
+def diff_fields(
+    item: Item,
+    status: Setting | None,
+    locked: Setting | None,
+    tags: Mapping[str, Setting],
+    rules: StatusRules = ANY_STATUS,
+) -> Change | None:
     """One item's change towards explicit settings, judged exactly as a plan's (locks,
     refusals): for `revert`, whose desired values come from a journal entry, not a spec."""
     return _diff(item, status, locked, tags, _SharedFieldChanges(), rules, {})

@@ -1,4 +1,5 @@
 """Durations as people write them on a command line: `90s`, `5m`, `1h30m`, `250ms`."""
+
 from __future__ import annotations
 
 import re

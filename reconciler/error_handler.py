@@ -7,6 +7,7 @@ click's usual 2, so that a CI gate never mistakes a typo for "changes present"; 
 3, so it is never mistaken for a refused plan. A bug's traceback goes to a log file (as
 pre-commit's error_handler does), never to the terminal.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,10 @@ def run_command(command: Callable[[], int | None]) -> int:
     except Exception as exc:  # a bug: anything a command did not turn into a UserError
         log = write_bug_log(exc)
         where = f"the traceback is in {log}" if log else "the traceback could not be written"
-        echo_err(f"error: a bug in reconciler {__version__} ({_scrubbed(_first_line(exc), os.environ)}); "
-                 f"{where}; please report it")
+        echo_err(
+            f"error: a bug in reconciler {__version__} ({_scrubbed(_first_line(exc), os.environ)}); "
+            f"{where}; please report it"
+        )
         return EXIT_BUG
     return EXIT_OK if code is None else code
 
@@ -101,9 +104,8 @@ def _cache_dir(env: Mapping[str, str]) -> Path:
 
 
 def _report(exc: BaseException) -> str:
-    return (
-        f"reconciler {__version__}, Python {platform.python_version()} on {sys.platform}\n\n"
-        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return f"reconciler {__version__}, Python {platform.python_version()} on {sys.platform}\n\n" + "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__)
     )
 
 

@@ -5,6 +5,7 @@ one "did you mean …?" suggestion their messages use.
 Anything else that escapes is a bug: error_handler.py exits 3 and writes its traceback
 to a log file. Messages must never contain a secret.
 """
+
 from __future__ import annotations
 
 import difflib

@@ -5,6 +5,7 @@ YAML could read it as anything else, and only what a spec can say for the servic
 written (a status the service cannot set, such as HealthOmics' CREATING or datamaker's
 empty one, is left out), so the exported spec loads and plans to no changes.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,7 @@ class _Dumper(yaml.SafeDumper):
     plain, single-quoted and block styles fold a NEL or U+2028 into a space."""
 
 
-_YAML12_NUMBER = re.compile(
-    r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+|[0-9._]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN))"
-)
+_YAML12_NUMBER = re.compile(r"[-+]?(0o[0-7]+|0x[0-9a-fA-F]+|[0-9._]+([eE][-+]?[0-9]+)?|\.(inf|Inf|INF|nan|NaN|NAN))")
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -139,8 +138,10 @@ def spec_document(
         if safety:
             entry["safety"] = safety
         order = capabilities.order or item_order
-        entries = ((item.id, entry_of(item, capabilities.status, capabilities.label_tags))
-                   for item in sorted(items, key=lambda i: order(i.id)))
+        entries = (
+            (item.id, entry_of(item, capabilities.status, capabilities.label_tags))
+            for item in sorted(items, key=lambda i: order(i.id))
+        )
         # an item with nothing a spec can say about it (no settable status, no tags, not
         # locked) would be an empty entry, which the schema refuses
         entry["submissions"] = {item_id: fields for item_id, fields in entries if fields}
@@ -149,8 +150,5 @@ def spec_document(
 
 
 def dump_spec(doc: dict[str, Any]) -> str:
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
-                     default_flow_style=None)
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     return HEADER + body
-
-

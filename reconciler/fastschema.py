@@ -7,6 +7,7 @@ document the predicate refuses. That is sound only where the predicate is never 
 than jsonschema; tests/test_planfile_schema.py and tests/test_spec_schema.py check it
 on generated documents.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable

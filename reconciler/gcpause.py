@@ -1,6 +1,7 @@
 """Pausing CPython's cycle collector around bursts of small allocations, in one place
 (reading and planning a queue, loading a spec, locating a file's positions), a module
 of its own so that loaders need not import the planner."""
+
 from __future__ import annotations
 
 import gc

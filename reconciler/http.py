@@ -5,6 +5,7 @@ the endpoint policy, a default timeout, the bearer token, transport retries with
 backoff, a cap on requests in flight, and a log line per request that carries no
 secret. Call sites only say what to fetch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -224,8 +225,16 @@ class _Retry(Retry):
             last = self.history[-1]
             what = f"HTTP {last.status}" if last.status else type(last.error).__name__
             number = len(self.history)
-            LOG.warning("%s %s: %s; retry %d of %d in %.1f s%s", last.method, last.url, what,
-                        number, number + (self.total or 0), seconds, self._unannounced(number))
+            LOG.warning(
+                "%s %s: %s; retry %d of %d in %.1f s%s",
+                last.method,
+                last.url,
+                what,
+                number,
+                number + (self.total or 0),
+                seconds,
+                self._unannounced(number),
+            )
             self.announced = True
         return seconds
 
@@ -331,9 +340,16 @@ class _Window:
 class Session(requests.Session):
     """requests.Session that applies the module's policies to every request."""
 
-    def __init__(self, timeout: tuple[float, float], retries: int = 0, backoff: float = 0.0,
-                 max_in_flight: int = DEFAULT_IN_FLIGHT, dialect: ThrottleDialect = PLAIN,
-                 deadline: float | None = None, max_answer_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        timeout: tuple[float, float],
+        retries: int = 0,
+        backoff: float = 0.0,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
+        dialect: ThrottleDialect = PLAIN,
+        deadline: float | None = None,
+        max_answer_bytes: int | None = None,
+    ) -> None:
         super().__init__()
         self.timeout = timeout
         # None: the module's figures, read at each request
@@ -373,8 +389,9 @@ class Session(requests.Session):
             announced = False
             while paced := self._window.reserve():
                 if paced >= NOTICE_AFTER and not announced:
-                    LOG.warning("%s %s: keeping to the service's request allowance; waiting %.1f s",
-                                method, path, paced)
+                    LOG.warning(
+                        "%s %s: keeping to the service's request allowance; waiting %.1f s", method, path, paced
+                    )
                     announced = True
                 _sleep(paced)
             try:
@@ -396,8 +413,13 @@ class Session(requests.Session):
             if wait >= watch.remaining():
                 return response  # the 429 stands: waiting would pass the request's deadline
             if wait >= NOTICE_AFTER:
-                LOG.warning("%s %s: throttled (HTTP 429: %s); waiting %.1f s", method, path,
-                            one_line(self.redact(reason), 200) or "no reason given", wait)
+                LOG.warning(
+                    "%s %s: throttled (HTTP 429: %s); waiting %.1f s",
+                    method,
+                    path,
+                    one_line(self.redact(reason), 200) or "no reason given",
+                    wait,
+                )
             _sleep(wait)
 
     def _send(self, method: str, url: str, path: str, *args: Any, **kwargs: Any) -> requests.Response:
@@ -414,8 +436,9 @@ class Session(requests.Session):
                 raise requests.ConnectionError("cut at the deadline")
         except requests.RequestException as exc:
             if expired() and not isinstance(exc, AnswerRefused):
-                exc = AnswerDeadline(f"no complete answer within the {self.deadline or REQUEST_DEADLINE:g} s "
-                                     "deadline of a request")
+                exc = AnswerDeadline(
+                    f"no complete answer within the {self.deadline or REQUEST_DEADLINE:g} s deadline of a request"
+                )
             LOG.info("%s %s -> %s after %d ms", method, path, failure_name(exc), _ms(start))
             raise exc from None
         LOG.info("%s %s -> %d in %d ms", method, path, response.status_code, _ms(start))
@@ -527,8 +550,15 @@ def make_session(
         respect_retry_after_header=True,
         raise_on_status=False,  # the caller turns the final response into its own error
     )
-    session = Session(timeout, retries=retries, backoff=backoff, max_in_flight=max_in_flight,
-                      dialect=dialect, deadline=deadline, max_answer_bytes=max_answer_bytes)
+    session = Session(
+        timeout,
+        retries=retries,
+        backoff=backoff,
+        max_in_flight=max_in_flight,
+        dialect=dialect,
+        deadline=deadline,
+        max_answer_bytes=max_answer_bytes,
+    )
     retry.on_retry = session.count_sent
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max_in_flight)
     session.mount("https://", adapter)

@@ -8,6 +8,7 @@ endpoint loses any `user:password@`, only named CI variables are kept (never a t
 and every item value goes through secret_keys.py. Entries are written atomically
 (atomic_file.py), so a kill -9 leaves a complete entry or none.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,10 +39,23 @@ DEFAULT_DIR = Path(".reconciler") / "journal"
 # CI variables that say which run wrote (GitHub Actions, GitLab CI); an allow-list, so
 # a token the CI puts in the environment (GITHUB_TOKEN, CI_JOB_TOKEN) never enters
 CI_VARIABLES = (
-    "GITHUB_REPOSITORY", "GITHUB_WORKFLOW", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER",
-    "GITHUB_ACTOR", "GITHUB_SHA", "GITHUB_REF", "GITHUB_EVENT_NAME",
-    "CI_PROJECT_PATH", "CI_PIPELINE_ID", "CI_PIPELINE_URL", "CI_JOB_ID", "CI_JOB_URL", "CI_COMMIT_SHA",
-    "CI_COMMIT_REF_NAME", "GITLAB_USER_LOGIN",
+    "GITHUB_REPOSITORY",
+    "GITHUB_WORKFLOW",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_RUN_NUMBER",
+    "GITHUB_ACTOR",
+    "GITHUB_SHA",
+    "GITHUB_REF",
+    "GITHUB_EVENT_NAME",
+    "CI_PROJECT_PATH",
+    "CI_PIPELINE_ID",
+    "CI_PIPELINE_URL",
+    "CI_JOB_ID",
+    "CI_JOB_URL",
+    "CI_COMMIT_SHA",
+    "CI_COMMIT_REF_NAME",
+    "GITLAB_USER_LOGIN",
 )
 
 
@@ -82,8 +96,13 @@ def _now() -> datetime:
 
 
 def build_entry(
-    plan: Plan, report: ApplyReport, *, command: str, targets: Sequence[str],
-    started_at: datetime, env: Mapping[str, str] | None = None,
+    plan: Plan,
+    report: ApplyReport,
+    *,
+    command: str,
+    targets: Sequence[str],
+    started_at: datetime,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The journal entry of one apply of `plan` that ended with `report`."""
     from .planfile import change_values, plan_to_dict
@@ -100,15 +119,17 @@ def build_entry(
         for change in queue.changes:
             result = outcomes.get((queue.queue_id, change.item_id))
             before, after = change_values(change)
-            items.append({
-                "queue": queue.queue_id,
-                "id": change.item_id,
-                "outcome": result.outcome if result else "skipped",
-                "detail": result.detail if result else "not attempted",
-                "before": without_secrets(before),
-                "after": without_secrets(after),
-                "lock": change.lock,
-            })
+            items.append(
+                {
+                    "queue": queue.queue_id,
+                    "id": change.item_id,
+                    "outcome": result.outcome if result else "skipped",
+                    "detail": result.detail if result else "not attempted",
+                    "before": without_secrets(before),
+                    "after": without_secrets(after),
+                    "lock": change.lock,
+                }
+            )
     counts: dict[str, int] = {}
     for item in items:
         counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
@@ -123,13 +144,15 @@ def build_entry(
         "finished_at": finished.isoformat(),
         "tool_version": __version__,
         "who": who(env),
-        "plan": without_secrets({
-            "provider": {**doc["provider"], "endpoint": without_userinfo(plan.endpoint)},
-            "guard": plan.guard,
-            "spec_digest": doc["spec_digest"],
-            "queues": [{k: v for k, v in q.items() if k != "changes"} for q in doc["queues"]],
-            "summary": plan.summary(),
-        }),
+        "plan": without_secrets(
+            {
+                "provider": {**doc["provider"], "endpoint": without_userinfo(plan.endpoint)},
+                "guard": plan.guard,
+                "spec_digest": doc["spec_digest"],
+                "queues": [{k: v for k, v in q.items() if k != "changes"} for q in doc["queues"]],
+                "summary": plan.summary(),
+            }
+        ),
         "counts": counts,
         "requests": report.requests,
         "items": items,
@@ -163,8 +186,12 @@ def write_entry(directory: Path, entry: Mapping[str, Any]) -> Path:
 
 
 def record_apply(
-    journal: str | None, targets: Sequence[str], plan: Plan, report: ApplyReport,
-    started_at: datetime, command: str = "apply",
+    journal: str | None,
+    targets: Sequence[str],
+    plan: Plan,
+    report: ApplyReport,
+    started_at: datetime,
+    command: str = "apply",
 ) -> Path | None:
     """Journal an apply that wrote something (a run that wrote nothing records nothing,
     so a watcher idling on a converged queue does not fill the journal; its report
@@ -208,7 +235,7 @@ def read_entry(path: Path) -> Entry:
         raise Located(display, None, None, "larger than any journal entry")
     doc, text = parse(data, display)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise Located(display, 1, 1, f"not a reconciler journal entry (no \"format\": \"{FORMAT}\")")
+        raise Located(display, 1, 1, f'not a reconciler journal entry (no "format": "{FORMAT}")')
     error = next(iter(Draft202012Validator(schema()).iter_errors(doc)), None)
     if error is not None:
         raise located(display, text, tuple(error.absolute_path), f"not a valid journal entry: {error.message}")

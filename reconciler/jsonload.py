@@ -6,6 +6,7 @@ every error, its own and later ones (schema, model), at the line and column of t
 offending value, naming its path too: line and column alone are little help in a
 minified file.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,7 +77,7 @@ def _short_int(token: str) -> int:
 
 def _number_problem(token: str) -> str | None:
     if token in ("NaN", "Infinity", "-Infinity"):
-        return f"{token} is not valid JSON (a plan file writes it as {{\"float\": \"nan\"}} etc.)"
+        return f'{token} is not valid JSON (a plan file writes it as {{"float": "nan"}} etc.)'
     if re.fullmatch(r"-?\d+", token):
         return "number has too many digits" if len(token) > MAX_DIGITS else None
     return None if math.isfinite(float(token)) else f"number {token[:40]} is out of range"
@@ -177,6 +178,7 @@ def path_text(path: JsonPath) -> str:
 
 def _offset_of(text: str, path: JsonPath) -> int | None:
     """Offset of the value at `path` in a document that parsed; None if not found."""
+
     def skip(p: int) -> int:
         return _WS.match(text, p).end()  # type: ignore[union-attr]  # matches empty too
 
@@ -218,7 +220,7 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 
 # ------------------------------------------------------- every position at once
 _TOKEN = re.compile(  # a colon is skipped as space: the key before it said all it does
-    r'[ \t\n\r:]*(?:(?P<open>[{\[])|(?P<close>[}\]])|(?P<comma>,)'
+    r"[ \t\n\r:]*(?:(?P<open>[{\[])|(?P<close>[}\]])|(?P<comma>,)"
     r'|"(?P<string>[^"\\]*(?:\\.[^"\\]*)*)"|(?P<scalar>[^ \t\n\r{}\[\],:"]+))',  # a string unrolled
     re.DOTALL,
 )

@@ -4,6 +4,7 @@ Everything here is plain, immutable data plus the few pure helpers that define w
 "the same value" means, so that resolve, diff, the plan file and every provider compare
 tag values in exactly one way.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -191,8 +192,9 @@ class Source:
     _locate: Callable[[Any], tuple[int, int]] | None
     _at: Any
 
-    def __init__(self, file: str, line: int, rule: str | None = None, column: int | None = None,
-                 cell: str | None = None) -> None:
+    def __init__(
+        self, file: str, line: int, rule: str | None = None, column: int | None = None, cell: str | None = None
+    ) -> None:
         self._fill(file, rule, cell, line, column, None, None)
 
     @classmethod
@@ -202,8 +204,16 @@ class Source:
         source._fill(file, rule, None, 0, None, locate, at)  # line 0: never read while `locate` is set
         return source
 
-    def _fill(self, file: str, rule: str | None, cell: str | None, line: int, column: int | None,
-              locate: Callable[[Any], tuple[int, int]] | None, at: Any) -> None:
+    def _fill(
+        self,
+        file: str,
+        rule: str | None,
+        cell: str | None,
+        line: int,
+        column: int | None,
+        locate: Callable[[Any], tuple[int, int]] | None,
+        at: Any,
+    ) -> None:
         """Every slot, set once (assignment is refused: a Source is immutable); one call
         each, no loop: a big include makes 60,000 sources."""
         put = object.__setattr__
@@ -255,8 +265,10 @@ class Source:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return (f"Source(file={self.file!r}, line={self.line!r}, rule={self.rule!r}, "
-                f"column={self.column!r}, cell={self.cell!r})")
+        return (
+            f"Source(file={self.file!r}, line={self.line!r}, rule={self.rule!r}, "
+            f"column={self.column!r}, cell={self.cell!r})"
+        )
 
     def __reduce__(self) -> tuple:
         return (Source, (self.file, self.line, self.rule, self.column, self.cell))
@@ -505,9 +517,7 @@ class Spec:
         return with_entries(self, queue, records, id=id, status=status, locked=locked, tags=tags, empty=empty)
 
 
-def apply_tag_changes(
-    tags: Mapping[str, TagValue], changes: Mapping[str, TagValue | None]
-) -> dict[str, TagValue]:
+def apply_tag_changes(tags: Mapping[str, TagValue], changes: Mapping[str, TagValue | None]) -> dict[str, TagValue]:
     """Live tags with the changed keys replaced or (value None) removed."""
     out = dict(tags)
     for key, value in changes.items():
@@ -554,9 +564,7 @@ class StatusRules:
         allowed = self.allowed_from.get(desired)
         if allowed is None or live in allowed:
             return None
-        return (f"the service cannot set status {desired} from {live} "
-                f"(only from {', '.join(sorted(allowed))})")
-
+        return f"the service cannot set status {desired} from {live} (only from {', '.join(sorted(allowed))})"
 
 
 DRIFT_REASON = (
@@ -632,7 +640,7 @@ def tag_field(key: str) -> FieldName:
 
 def tag_key_of(field: FieldName) -> str | None:
     """The tag key `field` holds, or None for "status" and "locked"."""
-    return field[len(_TAG_FIELD_PREFIX):] if field.startswith(_TAG_FIELD_PREFIX) else None
+    return field[len(_TAG_FIELD_PREFIX) :] if field.startswith(_TAG_FIELD_PREFIX) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -706,8 +714,9 @@ class QueuePlan:
 
     def as_queue(self, source: Source) -> QueueSpec:
         """The queue settings `apply PLANFILE` needs, from the plan alone (no rules)."""
-        return QueueSpec(id=self.queue_id, source=source, lock_key=self.lock_key, safety=self.safety,
-                         recorded_tags=self.managed_tags)
+        return QueueSpec(
+            id=self.queue_id, source=source, lock_key=self.lock_key, safety=self.safety, recorded_tags=self.managed_tags
+        )
 
     @property
     def blocked(self) -> tuple[Change, ...]:

@@ -5,6 +5,7 @@ by default, warnings under --allow-missing.
 Plain data shared by the planner, the plan file and every renderer, so the warning
 reads the same in the terminal, a PR comment, an annotation and a saved plan.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,12 @@ class SpecWarning:
         return self.where + self.message
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "file": self.file, "line": self.line,
-                **({"column": self.column} if self.column else {})}
+        return {
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            **({"column": self.column} if self.column else {}),
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> SpecWarning:

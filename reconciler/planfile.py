@@ -6,6 +6,7 @@ duplicate keys, no NaN), a schema with no unknown fields, a checksum that catche
 and every error located at the line and column of the offending value.
 The format is described field by field in docs/plan-file.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -78,10 +79,8 @@ def dump_plan(
     on a large plan (BENCHMARKS.md) — one line per change keeps diffs per item and uses
     the C encoder.
     """
-    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings,
-                       problems=problems)
-    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False,
-                               "default": _json_default}
+    doc = plan_to_dict(plan, tool_version=tool_version, created_at=created_at, warnings=warnings, problems=problems)
+    options: dict[str, Any] = {"sort_keys": True, "ensure_ascii": True, "allow_nan": False, "default": _json_default}
     compact = json.JSONEncoder(separators=(",", ":"), **options).encode  # one encoder for all lines
     marker = f"changes-{uuid.uuid4().hex}"
     lines: dict[str, str] = {}
@@ -206,8 +205,9 @@ def _json_default(value: Any) -> Any:
 def _checksum(doc: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of everything but the checksum itself."""
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                           allow_nan=False, default=_json_default)
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_json_default
+    )
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
@@ -226,7 +226,9 @@ def load_plan(text: str | bytes, display: str) -> LoadedPlan:
 def _load(text: str | bytes, display: str) -> LoadedPlan:
     if len(text) > MAX_PLAN_BYTES:
         raise Located(
-            display, None, None,
+            display,
+            None,
+            None,
             f"plan file is larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB, the most a plan "
             "file may be; make smaller plans with `reconciler plan --only ID…`",
         )
@@ -234,14 +236,18 @@ def _load(text: str | bytes, display: str) -> LoadedPlan:
     if isinstance(doc, dict) and "format_version" in doc and doc["format_version"] != FORMAT_VERSION:
         version = json.dumps(doc["format_version"])[:40]
         raise located(
-            display, text, ("format_version",),
+            display,
+            text,
+            ("format_version",),
             f"unsupported plan format_version {version} (this reconciler reads {FORMAT_VERSION})",
             name_path=False,
         )
     _check_schema(doc, text, display)
     if _checksum(doc) != doc["checksum"]:
         raise located(
-            display, text, ("checksum",),
+            display,
+            text,
+            ("checksum",),
             "plan file was modified after it was written (checksum mismatch)",
             name_path=False,
         )
@@ -328,8 +334,7 @@ class _Reader:
         if doc["provider"]["type"] not in provider_types():
             raise self.fail(
                 ("provider", "type"),
-                f"unknown provider type {_short_json(doc['provider']['type'])} "
-                f"(known: {', '.join(provider_types())})",
+                f"unknown provider type {_short_json(doc['provider']['type'])} (known: {', '.join(provider_types())})",
             )
         options = dict(doc["provider"].get("options", {}))
         legacy = self.legacy_managed(doc["provider"]["type"], options)
@@ -352,7 +357,10 @@ class _Reader:
             shows_clock="evaluated_at" in doc,
         )
         if plan.summary() != doc["summary"]:
-            raise self.fail(("summary",), f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})")
+            raise self.fail(
+                ("summary",),
+                f"summary does not match the changes (they give {json.dumps(plan.summary(), sort_keys=True)})",
+            )
         warnings = tuple(SpecWarning.from_json(w) for w in doc.get("warnings", ()))
         return LoadedPlan(plan, doc["tool_version"], doc["created_at"], doc["checksum"], warnings)
 
@@ -368,8 +376,9 @@ class _Reader:
             return locate(where + tuple(path), message, key=key)
 
         if "endpoint" in options:
-            raise place(("endpoint",), "unknown field 'endpoint' (a plan file records it as provider.endpoint)",
-                        key=True)
+            raise place(
+                ("endpoint",), "unknown field 'endpoint' (a plan file records it as provider.endpoint)", key=True
+            )
         provider.checked_options(options, place)
 
     def evaluated_at(self, doc: dict[str, Any]) -> datetime | None:
@@ -388,12 +397,10 @@ class _Reader:
         if raw is None:
             return {}
         if not isinstance(raw, dict) or not all(
-            keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys))
-            for keys in raw.values()
+            keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys)) for keys in raw.values()
         ):
             raise self.fail(("provider", "options", "managed_tags"), "is not a map of queue ids to tag key lists")
-        return {q: ManagedTags() if keys is None else ManagedTags("merge", frozenset(keys))
-                for q, keys in raw.items()}
+        return {q: ManagedTags() if keys is None else ManagedTags("merge", frozenset(keys)) for q, keys in raw.items()}
 
     def queue(self, raw: dict[str, Any], path: JsonPath, legacy: ManagedTags | None = None) -> QueuePlan:
         seen: set[str] = set()
@@ -409,7 +416,8 @@ class _Reader:
             items_seen=int(raw["items_seen"]),
             changes=tuple(changes),
             lock_key=raw["lock_key"],
-            managed_tags=ManagedTags.from_json(raw["managed_tags"]) if "managed_tags" in raw
+            managed_tags=ManagedTags.from_json(raw["managed_tags"])
+            if "managed_tags" in raw
             else legacy or ManagedTags(),
             safety=Safety(
                 max_change_percent=float(safety["max_change_percent"]),
@@ -433,24 +441,30 @@ class _Reader:
         names = _field_names(before)
         if names != _field_names(after):
             only = sorted(names ^ _field_names(after))
-            raise self.fail(path + ("after",), f"before and after must name the same fields ({', '.join(only)} in only one)")
+            raise self.fail(
+                path + ("after",), f"before and after must name the same fields ({', '.join(only)} in only one)"
+            )
         sources: dict[str, Source] = {}
         for si, source in enumerate(raw["sources"]):
             name = source["field"]
             if name not in names or name in sources:
-                what = "a field the change does not change" if name not in names else "a field named by an earlier source"
+                what = (
+                    "a field the change does not change" if name not in names else "a field named by an earlier source"
+                )
                 raise self.fail(path + ("sources", si, "field"), f"source for {name} names {what}")
             sources[name] = Source(source["file"], int(source["line"]), source["rule"], cell=source.get("cell"))
         fields = []
         if "status" in before:
             fields.append(FieldChange("status", before["status"], after["status"], sources.get("status")))
         for key in sorted(before.get("tags", {})):
-            fields.append(FieldChange(
-                tag_field(key),
-                self.tag_value(before["tags"][key], path + ("before", "tags", key)),
-                self.tag_value(after["tags"][key], path + ("after", "tags", key)),
-                sources.get(tag_field(key)),
-            ))
+            fields.append(
+                FieldChange(
+                    tag_field(key),
+                    self.tag_value(before["tags"][key], path + ("before", "tags", key)),
+                    self.tag_value(after["tags"][key], path + ("after", "tags", key)),
+                    sources.get(tag_field(key)),
+                )
+            )
         if "locked" in before:
             fields.append(FieldChange("locked", before["locked"], after["locked"], sources.get("locked")))
         relock = raw.get("relock", False)
@@ -481,5 +495,3 @@ class _Reader:
 def _field_names(fields: Mapping[str, Any]) -> set[str]:
     names = {name for name in ("status", "locked") if name in fields}
     return names | {tag_field(key) for key in fields.get("tags", {})}
-
-

@@ -4,6 +4,7 @@ The only I/O here is `provider.pages`; everything it feeds is the pure resolve/d
 Several spec files given together are merged into one spec so that one plan (and one
 plan file) covers them, which needs them to agree on the provider.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,9 @@ class PlanResult:
         return {qid: _rediffer(q, self.rules, replace, now, self.ranked.get(qid)) for qid, q in self.queues.items()}
 
 
-def _rediffer(queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None,
-              ranked: Ranked | None) -> Rediff:
+def _rediffer(
+    queue: QueueSpec, rules: StatusRules, replace: frozenset[str], now: datetime | None, ranked: Ranked | None
+) -> Rediff:
     return lambda item: diff.rediff(queue, item, rules, replace, now, ranked)
 
 
@@ -65,7 +67,8 @@ def merge_specs(specs: Sequence[Spec]) -> Spec:
     seen: dict[str, str] = {}
     for spec in specs:
         if (spec.provider.type, dict(spec.provider.options)) != (
-            first.provider.type, dict(first.provider.options)
+            first.provider.type,
+            dict(first.provider.options),
         ) or spec.provider.base_dir != first.provider.base_dir:
             raise UserError(
                 f"{spec.files[0]}: its provider differs from {first.files[0]}'s; "
@@ -73,9 +76,7 @@ def merge_specs(specs: Sequence[Spec]) -> Spec:
             )
         for queue in spec.queues:
             if queue.id in seen:
-                raise UserError(
-                    f"{queue.source}: queue {queue.id} is also defined in {seen[queue.id]}"
-                )
+                raise UserError(f"{queue.source}: queue {queue.id} is also defined in {seen[queue.id]}")
             seen[queue.id] = str(queue.source)
     digest = hashlib.sha256("".join(s.digest for s in specs).encode()).hexdigest()
     return Spec(
@@ -152,9 +153,14 @@ def build_plan(
         shows_clock=any(reads_clock(q) for q in spec.queues),
     )
     return PlanResult(
-        plan, {q.id: q for q in spec.queues}, tuple(warnings),
-        provider.capabilities.status, tuple(sorted(unmatched, key=diff.item_order)), tuple(located),
-        tuple(ended), ranked,
+        plan,
+        {q.id: q for q in spec.queues},
+        tuple(warnings),
+        provider.capabilities.status,
+        tuple(sorted(unmatched, key=diff.item_order)),
+        tuple(located),
+        tuple(ended),
+        ranked,
     )
 
 
@@ -164,17 +170,25 @@ def missing_warnings(queue: QueueSpec, missing: Sequence[str]) -> list[SpecWarni
     out = []
     for item_id in missing[:MAX_LOCATED_MISSING]:
         source = _entry_source(queue.submissions[item_id]) or queue.source
-        out.append(SpecWarning(
-            f"queue {queue.id}: submission {item_id} is not in the queue (a mistyped id?); "
-            "reconciler cannot create items, so this entry does nothing",
-            source.file, source.line, source.column,
-        ))
+        out.append(
+            SpecWarning(
+                f"queue {queue.id}: submission {item_id} is not in the queue (a mistyped id?); "
+                "reconciler cannot create items, so this entry does nothing",
+                source.file,
+                source.line,
+                source.column,
+            )
+        )
     rest = len(missing) - MAX_LOCATED_MISSING
     if rest > 0:
-        out.append(SpecWarning(
-            f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue",
-            queue.source.file, queue.source.line, queue.source.column,
-        ))
+        out.append(
+            SpecWarning(
+                f"queue {queue.id}: {rest} more submission(s) in the spec are not in the queue",
+                queue.source.file,
+                queue.source.line,
+                queue.source.column,
+            )
+        )
     return out
 
 

@@ -3,6 +3,7 @@
 stdout carries the report alone (so `--format json` pipes cleanly) and CI logs must not
 fill with carriage-return noise, hence: TTY only, never with --quiet.
 """
+
 from __future__ import annotations
 
 import sys

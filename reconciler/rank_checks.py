@@ -13,6 +13,7 @@ offline, each at its line and column.
 
 Pure: a QueueSpec and Capabilities in, SpecProblems out (paths inside the queue).
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterator
@@ -49,9 +50,12 @@ def _shared_outputs(ranks: tuple[Rank, ...]) -> Iterator[SpecProblem]:
         for key, path in _output_paths(rank):
             first = owners.setdefault(key, rank)
             if first is not rank:
-                yield SpecProblem(f"tag {key!r} is already written by rank {first.name!r} "
-                                  f"({first.source.file}:{first.source.line}); two ranks cannot "
-                                  "write one tag", path)
+                yield SpecProblem(
+                    f"tag {key!r} is already written by rank {first.name!r} "
+                    f"({first.source.file}:{first.source.line}); two ranks cannot "
+                    "write one tag",
+                    path,
+                )
             elif rank.into == rank.top and path[-1] == "tag":
                 yield SpecProblem(f"tag {key!r} is this rank's `into` already; `top` needs a tag of its own", path)
 
@@ -76,7 +80,9 @@ def _reads_of_outputs(queue: QueueSpec) -> Iterator[SpecProblem]:
         rank = owners[key]
         return SpecProblem(
             f"{what} tag {key!r}, which rank {rank.name!r} ({rank.source.file}:{rank.source.line}) "
-            "writes after every rule: reading a rank's output would loop", path)
+            "writes after every rule: reading a rank's output would loop",
+            path,
+        )
 
     for index, rule in _rule_indexes(queue):
         for key in rule.where.tags:
@@ -89,7 +95,8 @@ def _reads_of_outputs(queue: QueueSpec) -> Iterator[SpecProblem]:
                     f"rule {rule.name!r} sets tag {key!r}, which rank {rank.name!r} "
                     f"({rank.source.file}:{rank.source.line}) writes on every item and would "
                     "override; pin one item's place with its explicit entry instead",
-                    ("rules", index, "set", "tags", key))
+                    ("rules", index, "set", "tags", key),
+                )
     for rank in queue.ranks:
         for key in rank.where.tags:
             if key in owners:
@@ -110,15 +117,18 @@ def _service_problems(ranks: tuple[Rank, ...], caps: Capabilities, service: str)
     fields = caps.fields
     for rank in ranks:
         if caps.label_tags and rank.into is not None:
-            yield SpecProblem(f"{service} tags are labels (present or absent), which cannot hold a "
-                              "place: a rank here can only mark each group's top with `top:`",
-                              _at(rank, "into"))
+            yield SpecProblem(
+                f"{service} tags are labels (present or absent), which cannot hold a "
+                "place: a rank here can only mark each group's top with `top:`",
+                _at(rank, "into"),
+            )
         for key, path in _key_paths(rank):
             if key.item and key.name not in fields:
                 known = ", ".join(sorted(fields)) or "none"
                 yield SpecProblem(f"{service} reports no field {key.name!r} (its fields: {known})", path)
             elif not key.item and caps.label_tags:
-                yield SpecProblem(f"{service} tags are labels, which have no order or group to rank "
-                                  "by; use a service field ({item: FIELD})", path)
-
-
+                yield SpecProblem(
+                    f"{service} tags are labels, which have no order or group to rank "
+                    "by; use a service field ({item: FIELD})",
+                    path,
+                )

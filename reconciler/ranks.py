@@ -14,6 +14,7 @@ The order is total and deterministic: numbers (ints and floats alike) before tim
 before text before booleans, each compared as such; the last resort is the item id in
 the service's natural order, applied first so that the stable sorts keep it among ties.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,8 +60,9 @@ class Ranked:
     """What a queue's ranks decided: per item, the value (or deletion) of every tag the
     ranks own; and one leaderboard preview per rank."""
 
-    def __init__(self, decided: list[tuple[dict[str, tuple[Tag, ...]], tuple[Tag, ...]]],
-                 boards: tuple[Leaderboard, ...]) -> None:
+    def __init__(
+        self, decided: list[tuple[dict[str, tuple[Tag, ...]], tuple[Tag, ...]]], boards: tuple[Leaderboard, ...]
+    ) -> None:
         self._decided = decided  # per rank: (ranked id → its tags, what every other item gets)
         self.boards = boards
 
@@ -97,8 +99,9 @@ def sort_value(value: TagValue | Scalar | None, text: bool = False) -> SortValue
     return None
 
 
-def rank_queue(ranks: Sequence[Rank], candidates: Sequence[Candidate],
-               order: Callable[[str], Any], now: datetime | None = None) -> Ranked:
+def rank_queue(
+    ranks: Sequence[Rank], candidates: Sequence[Candidate], order: Callable[[str], Any], now: datetime | None = None
+) -> Ranked:
     """Every rank of a queue over its items' desired states; `order` is the service's
     natural id order (the last resort among ties); `now` the plan's clock (conditions
     such as `{lt: now-7d}` in a rank's `where`)."""
@@ -112,8 +115,9 @@ def rank_queue(ranks: Sequence[Rank], candidates: Sequence[Candidate],
     return Ranked(decided, tuple(boards))
 
 
-def positions(rank: Rank, candidates: Iterable[Candidate],
-              order: Callable[[str], Any], now: datetime | None = None) -> dict[str, int]:
+def positions(
+    rank: Rank, candidates: Iterable[Candidate], order: Callable[[str], Any], now: datetime | None = None
+) -> dict[str, int]:
     """Item id → its place under `rank` (what `into` receives): for tests and docs."""
     rows = _sorted_rows(rank, sorted(candidates, key=lambda c: order(c.id)), now)
     return {row[_CANDIDATE].id: place for row, place in _numbered(rank, rows)}
@@ -184,8 +188,9 @@ def _numbered(rank: Rank, rows: list[_Row]) -> Iterable[tuple[_Row, int]]:
         yield row, counter[3] if dense else counter[2]
 
 
-def _rank_one(rank: Rank, candidates: Sequence[Candidate],
-              now: datetime | None) -> tuple[dict[str, tuple[Tag, ...]], Leaderboard]:
+def _rank_one(
+    rank: Rank, candidates: Sequence[Candidate], now: datetime | None
+) -> tuple[dict[str, tuple[Tag, ...]], Leaderboard]:
     rows = _sorted_rows(rank, candidates, now)
     per_place: dict[int, tuple[Tag, ...]] = {}  # the tags of a place, shared by its items
     ranked: dict[str, tuple[Tag, ...]] = {}
@@ -226,7 +231,8 @@ def _board(rank: Rank, labels: dict[Any, Candidate], shown: dict[Any, list], siz
         groups=tuple(
             BoardGroup(
                 None if per is None else f"{per} {_shown(_read(per, labels[g]))}",
-                tuple(shown[g]), sizes[g],
+                tuple(shown[g]),
+                sizes[g],
             )
             for g in groups
         ),

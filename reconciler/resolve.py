@@ -9,6 +9,7 @@ changes nothing, which is what makes `apply` then `plan` empty.
 Resolution runs once per item of every queue, so rules are compiled once per queue
 (`CompiledQueue`) and an item nothing applies to costs one `where` test per rule.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -61,25 +62,20 @@ class _Step:
         "set_status",
         "set_tags",
         "statuses",
-        "tag_tests"
+        "tag_tests",
     )
 
-    def __init__(
-        self, label: str | None, where: Match, assignment: Assignment, now: datetime | None = None
-    ) -> None:
+    def __init__(self, label: str | None, where: Match, assignment: Assignment, now: datetime | None = None) -> None:
         self.label = label  # None for an entry: each setting's own source names it
         self.statuses = where.statuses
         self.ids = where.ids
         self.locked = where.locked
         # (key, exists, typed key of the required value or None, predicate or None)
         self.tag_tests = tuple(
-            (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now))
-            for key, cond in where.tags.items()
+            (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now)) for key, cond in where.tags.items()
         )
         # (service field, exists, predicate or None): fields never change between passes
-        self.item_tests = tuple(
-            (name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items()
-        )
+        self.item_tests = tuple((name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items())
         self.set_status = assignment.status
         self.set_locked = assignment.locked
         self.set_tags = tuple(assignment.tags.items())
@@ -145,9 +141,7 @@ class CompiledQueue:
         """`now`: the plan's clock (`evaluated_at`), which relative times in conditions
         (`now-7d`) count from; read once per plan by the caller, so resolving is pure."""
         self.queue = queue
-        self.rules = tuple(
-            _Step(f"{r.name} ({_where(r.source)})", r.where, r.set, now) for r in queue.rules
-        )
+        self.rules = tuple(_Step(f"{r.name} ({_where(r.source)})", r.where, r.set, now) for r in queue.rules)
         self.entries = queue.submissions
         self.exact = queue.tag_policy == "exact"
         # Exact-policy deletions are attributed to the queue that declares the policy.
@@ -197,9 +191,7 @@ class CompiledQueue:
             # A final state repeats no earlier one: the pass after that one would have
             # changed nothing and ended the loop there. (A set, not a scan of the history:
             # a chain of n rules takes n passes, and the scan made that quadratic.)
-            if passes > 1 and (
-                passes >= self.max_passes or (not final and _state_key(state) in older)
-            ):
+            if passes > 1 and (passes >= self.max_passes or (not final and _state_key(state) in older)):
                 raise self._cycle_error(item, steps)
             if final:  # the confirming pass would change nothing and record nothing new
                 break
@@ -240,7 +232,7 @@ class CompiledQueue:
         box: list[str] | None = None  # the status so far, for `_indexed`
         if self._by_status is not None and trace is None:
             box = [status]
-            steps = self._indexed(box, steps[len(self.rules):])  # type: ignore[assignment]
+            steps = self._indexed(box, steps[len(self.rules) :])  # type: ignore[assignment]
         for step in steps:
             if not step.matches(item, status, locked, tags):
                 continue
@@ -276,8 +268,7 @@ class CompiledQueue:
         if self.exact:
             ignored = self._ignored
             doomed = [
-                k for k in tags
-                if k not in set_keys and not (ignored[k] if k in ignored else self._is_ignored(k))
+                k for k in tags if k not in set_keys and not (ignored[k] if k in ignored else self._is_ignored(k))
             ]
             if doomed:
                 # Nobody set these keys in this pass, so they were there when it started.
@@ -411,12 +402,16 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
         if queue.tag_policy == "exact":
             key = _self_undoing_tag(b, ignored)
             if key is not None:
-                problems.append(Located(
-                    b.source.file, b.source.line, b.source.column,
-                    f"rule '{b.name}' ({_where(b.source)}) can oscillate under "
-                    f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
-                    "requires absent, and exact deletes it once the rule stops matching",
-                ))
+                problems.append(
+                    Located(
+                        b.source.file,
+                        b.source.line,
+                        b.source.column,
+                        f"rule '{b.name}' ({_where(b.source)}) can oscillate under "
+                        f"`tags.policy: exact`: its `set` adds tag '{key}' that its own `where` "
+                        "requires absent, and exact deletes it once the rule stops matching",
+                    )
+                )
         # Only a rule whose `set` passes one of b's tests can enable b, and only one
         # testing something b sets can be enabled by b: look up the shorter of the two
         # lists instead of trying every earlier rule (validate was quadratic in rules).
@@ -437,11 +432,15 @@ def find_oscillations(queue: QueueSpec) -> list[Located]:
                 and _enables(b.set, a.where)
                 and _conflict(a.set, b.set)
             ):
-                problems.append(Located(
-                    b.source.file, b.source.line, b.source.column,
-                    f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
-                    "can oscillate: each one's `set` re-enables the other's `where`",
-                ))
+                problems.append(
+                    Located(
+                        b.source.file,
+                        b.source.line,
+                        b.source.column,
+                        f"rules '{a.name}' ({_where(a.source)}) and '{b.name}' ({_where(b.source)}) "
+                        "can oscillate: each one's `set` re-enables the other's `where`",
+                    )
+                )
         for fact in _set_facts(b.set):
             setters.setdefault(fact, []).append(j)
             if b.set.status is None:
@@ -536,8 +535,7 @@ def _conflict(a: Assignment, b: Assignment) -> bool:
     if a.locked is not None and b.locked is not None and a.locked.value != b.locked.value:
         return True
     return any(
-        key in b.tags and not same_tag_value(setting.value, b.tags[key].value)
-        for key, setting in a.tags.items()
+        key in b.tags and not same_tag_value(setting.value, b.tags[key].value) for key, setting in a.tags.items()
     )
 
 

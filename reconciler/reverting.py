@@ -6,6 +6,7 @@ field the entry wrote, what it wrote gets a change back to the `before` values; 
 that does not was changed since (by a person, a pipeline, a later apply): it is left
 out and named, never overwritten. So reverting is as safe as the entry was.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,14 @@ def queue_plan(settings: Mapping[str, Any], changes: Sequence[Change] = ()) -> Q
     """A queue of the entry's plan (its settings as recorded: lock key, safety limits,
     managed tags, which the guard's digests depend on) holding `changes`."""
     managed = settings.get("managed_tags")
-    return QueuePlan(settings["id"], settings["items_seen"], tuple(changes), Safety(**settings["safety"]),
-                     settings["lock_key"], ManagedTags.from_json(managed) if managed else ManagedTags())
+    return QueuePlan(
+        settings["id"],
+        settings["items_seen"],
+        tuple(changes),
+        Safety(**settings["safety"]),
+        settings["lock_key"],
+        ManagedTags.from_json(managed) if managed else ManagedTags(),
+    )
 
 
 def _differences(item: Item, after: Mapping[str, Any]) -> list[str]:
@@ -83,7 +90,10 @@ def _desired(before: Mapping[str, Any], source: Source) -> tuple[Setting | None,
 
 
 def revert_plan(
-    entry: Mapping[str, Any], entry_file: str, fresh: Mapping[str, Sequence[Item]], rules: StatusRules,
+    entry: Mapping[str, Any],
+    entry_file: str,
+    fresh: Mapping[str, Sequence[Item]],
+    rules: StatusRules,
 ) -> tuple[Plan, list[ChangedSince]]:
     """The plan restoring the `before` values of the items `entry` applied, given each
     queue's items as read now (`fresh`: queue id → items), and the items left out."""
@@ -117,5 +127,11 @@ def entry_plan(entry: Mapping[str, Any], queues: Sequence[QueuePlan] = ()) -> Pl
     opening its provider needs)."""
     plan_doc = entry["plan"]
     provider = plan_doc["provider"]
-    return Plan(provider["type"], provider["endpoint"], plan_doc["spec_digest"], tuple(queues),
-                provider.get("options", {}), plan_doc["guard"])
+    return Plan(
+        provider["type"],
+        provider["endpoint"],
+        plan_doc["spec_digest"],
+        tuple(queues),
+        provider.get("options", {}),
+        plan_doc["guard"],
+    )

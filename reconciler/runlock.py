@@ -11,6 +11,7 @@ the file's text only says who holds it. A file still naming a holder whose proce
 gone (it was killed before it could remove the file) is taken over with a note. Across
 machines nothing is locked (docs/semantics.md says what remains).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,7 +44,7 @@ def lock_path(target: str) -> Path:
 
 
 def _holder_text(raw: str) -> str:
-    """"pid 123 on HOST since TIME" from a lock file's text, or "another run"."""
+    """ "pid 123 on HOST since TIME" from a lock file's text, or "another run"."""
     try:
         info = json.loads(raw)
         return f"pid {int(info['pid'])} on {info['host']} (started {info['started']})"
@@ -158,7 +159,10 @@ def _sigterm_raises() -> Iterator[None]:
 
 @contextlib.contextmanager
 def run_lock(
-    targets: Sequence[str], command: str, *, wait: float | None = None,
+    targets: Sequence[str],
+    command: str,
+    *,
+    wait: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[None]:
     """Hold the lock of every file in `targets` (in a fixed order, so two runs naming

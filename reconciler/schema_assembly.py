@@ -7,6 +7,7 @@ a static file (read at start-up without importing any provider, and referenced b
 `$schema` comments); tests/test_spec_schema.py fails when it is out of step, and
 `python -m reconciler.schema_assembly` rewrites it.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,8 @@ def assemble(schema: dict[str, Any]) -> dict[str, Any]:
         "required": ["type"],
         "properties": {
             "type": {
-                "description": "Which service holds the queues: " + ", ".join(types)
+                "description": "Which service holds the queues: "
+                + ", ".join(types)
                 + " (each described in docs/<type>.md; local is the embedded store).",
                 "enum": types,
             },

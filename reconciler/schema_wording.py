@@ -12,6 +12,7 @@ knows positions, a JSON plan file finds them in its text); `located_errors` is t
 whole public surface besides the few word helpers spec.py's own messages share.
 jsonschema is imported only when a file fails its fast check (fastschema.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,10 @@ class Locate(Protocol):
 
 
 def located_errors(
-    validator: Any, data: Any, locate: Locate, *,
+    validator: Any,
+    data: Any,
+    locate: Locate,
+    *,
     errors: Sequence[ValidationError] | None = None,
     hidden: Callable[[tuple], bool] | None = None,
     yaml: bool = False,
@@ -114,8 +118,7 @@ class _Wording:
     """What explaining one file's errors needs at every step: the schema (its
     `$defs`, its `errorMessage`s), the data, how to place a message."""
 
-    def __init__(self, validator: Any, data: Any, locate: Locate, hidden: Callable[[tuple], bool],
-                 yaml: bool) -> None:
+    def __init__(self, validator: Any, data: Any, locate: Locate, hidden: Callable[[tuple], bool], yaml: bool) -> None:
         self.validator, self.root, self.data = validator, validator.schema, data
         self.locate, self.hidden, self.yaml = locate, hidden, yaml
 
@@ -141,8 +144,11 @@ class _Wording:
         if keyword == "additionalProperties" and not custom:
             allowed = sorted(schema.get("properties", {}))
             return [
-                locate(path + (key,), f"unknown field {quoted(key)}{_did_you_mean(key, allowed)} "
-                       f"(allowed: {', '.join(allowed)})", key=True)
+                locate(
+                    path + (key,),
+                    f"unknown field {quoted(key)}{_did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})",
+                    key=True,
+                )
                 for key in instance
                 if key not in allowed and not self.hidden(path + (key,))
             ]
@@ -243,8 +249,13 @@ def _value_at(data: Any, path: tuple) -> Any:
 
 # ---------------------------------------------------------------------- wording
 _TYPE_WORDS = {
-    "string": "a string", "integer": "an integer", "number": "a number",
-    "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
 }
 # model.scalar_kind → how a value's type is named in messages.
 _SCALAR_KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "number", "timestamp": "timestamp", "str": "string"}
@@ -275,7 +286,7 @@ def _shown_value(value: Any) -> str:
 
 
 def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
-    """": did you mean 'where'?" when `word` looks like a misspelling of a choice."""
+    """ ": did you mean 'where'?" when `word` looks like a misspelling of a choice."""
     fix = suggest(str(word), choices)
     return f": did you mean {quoted(fix)}?" if fix is not None else ""
 

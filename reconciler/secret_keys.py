@@ -8,6 +8,7 @@ functions, so no call site keeps its own list of names.
 A key names a secret when, ignoring case and any `_`, `-`, `.` or space, it ends in
 `token`, `secret`, `password` or `apikey` (`sessionToken`, `api_key`, `DB-Password`).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,4 +38,3 @@ def without_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [without_secrets(v) for v in value]
     return value
-

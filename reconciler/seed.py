@@ -9,6 +9,7 @@ queues:
 Each item may also carry `extra`, a mapping of native fields the engine does not manage
 (e.g. Synapse's `canCancel`), so demos can show that those survive writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,7 @@ def load_seed(path: str | Path) -> dict[str, list[NewItem]]:
         for ii, item in enumerate(items):
             new = _item(problems, where + ("items", ii), item)
             if new.id in owner:
-                problems.fail(where + ("items", ii, "id"),
-                              f"item {new.id} already appears in queue {owner[new.id]}")
+                problems.fail(where + ("items", ii, "id"), f"item {new.id} already appears in queue {owner[new.id]}")
             owner[new.id] = queue_id
             out[queue_id].append(new)
     return out
@@ -98,8 +98,7 @@ def _read(path: Path, display: str) -> tuple[Any, _Problems]:
 def _no_unknown_keys(problems: _Problems, where: tuple, obj: dict, allowed: set[str]) -> None:
     unknown = sorted(str(k) for k in set(obj) - allowed)
     if unknown:
-        problems.fail(where, f"unknown key(s) {', '.join(unknown)} (allowed: "
-                             f"{', '.join(sorted(allowed))})")
+        problems.fail(where, f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
 
 
 def _id(problems: _Problems, where: tuple, value: Any) -> str:
@@ -130,7 +129,10 @@ def _item(problems: _Problems, where: tuple, item: Any) -> NewItem:
     except (TypeError, ValueError):
         problems.fail(where + ("extra",), "must hold only JSON values")
     return NewItem(
-        id=item_id, status=status, locked=locked, extra=extra,
+        id=item_id,
+        status=status,
+        locked=locked,
+        extra=extra,
         tags={str(k): _tag_value(problems, where + ("tags", k), v) for k, v in tags.items()},
     )
 
@@ -151,5 +153,4 @@ def _scalar(problems: _Problems, where: tuple, value: Any) -> Scalar:
             return to_scalar(value)
     except ValueError as e:
         problems.fail(where, str(e))
-    problems.fail(where, f"not a tag value: {value!r} (use a string, number, boolean,"
-                         " timestamp or a list of them)")
+    problems.fail(where, f"not a tag value: {value!r} (use a string, number, boolean, timestamp or a list of them)")

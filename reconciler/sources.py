@@ -16,6 +16,7 @@ placed on the cell through `RowOrigin`.
 
 Pure but for reading the file itself (size-capped before it is read whole).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -75,8 +76,11 @@ class SourceConfig:
         kind = "table" if "table" in entry else "json"
         key = "column" if kind == "table" else "key"
         default_type = "string" if kind == "table" else None
-        columns = [Column(field, entry[field], t)
-                   for field, t in (("status", "string"), ("locked", "boolean")) if field in entry]
+        columns = [
+            Column(field, entry[field], t)
+            for field, t in (("status", "string"), ("locked", "boolean"))
+            if field in entry
+        ]
         for tag, declared in entry.get("tags", {}).items():
             if isinstance(declared, str):
                 columns.append(Column("tags." + tag, declared, default_type))
@@ -192,8 +196,15 @@ def capped(errors: list[Located], sources: Iterable[SourceFile]) -> list[Located
     for display, count in hidden.items():
         if count:
             last = max((i for i, e in enumerate(out) if e.file == display), default=len(out) - 1)
-            out.insert(last + 1, Located(display, None, None, f"... and {count} more problem(s) in this file "
-                                                              f"(the first {MAX_SHOWN} are shown)"))
+            out.insert(
+                last + 1,
+                Located(
+                    display,
+                    None,
+                    None,
+                    f"... and {count} more problem(s) in this file (the first {MAX_SHOWN} are shown)",
+                ),
+            )
     return out
 
 
@@ -222,24 +233,34 @@ def format_problem(config: SourceConfig, relative: str) -> str | None:
         return None
     if posixpath.splitext(relative)[1].lower() in FORMATS:
         return None
-    return (f"cannot tell the format of {relative!r} from its extension "
-            f"(.csv or .tsv): write `format: csv` or `format: tsv`")
+    return (
+        f"cannot tell the format of {relative!r} from its extension "
+        f"(.csv or .tsv): write `format: csv` or `format: tsv`"
+    )
 
 
 def _read_capped(path: Path, display: str) -> bytes:
     try:
         size = os.stat(path).st_size
         if size > MAX_BYTES:
-            raise Located(display, None, None,
-                          f"file is {size / 2**20:,.0f} MiB, larger than the {MAX_BYTES // 2**20} MiB "
-                          "a table or JSON source may be (split it)")
+            raise Located(
+                display,
+                None,
+                None,
+                f"file is {size / 2**20:,.0f} MiB, larger than the {MAX_BYTES // 2**20} MiB "
+                "a table or JSON source may be (split it)",
+            )
         with open(path, "rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise Located(display, None, None, f"cannot read file: {exc.strerror}") from None
     if len(raw) > MAX_BYTES:  # it grew while we looked
-        raise Located(display, None, None, f"file is larger than the {MAX_BYTES // 2**20} MiB "
-                      "a table or JSON source may be (split it)")
+        raise Located(
+            display,
+            None,
+            None,
+            f"file is larger than the {MAX_BYTES // 2**20} MiB a table or JSON source may be (split it)",
+        )
     return raw
 
 
@@ -290,7 +311,11 @@ def _timestamp(text: str) -> datetime:
 
 
 _TEXT_PARSERS: dict[str, Callable[[str], Any] | None] = {
-    "string": None, "integer": _integer, "float": _float, "boolean": _boolean, "timestamp": _timestamp,
+    "string": None,
+    "integer": _integer,
+    "float": _float,
+    "boolean": _boolean,
+    "timestamp": _timestamp,
 }
 
 
@@ -311,8 +336,13 @@ def _json_value(value: Any, declared: str | None) -> Any:
         return value
     if declared == "timestamp" and isinstance(value, str):
         return _timestamp(value)
-    word = {"string": "a string", "integer": "an integer", "float": "a number", "boolean": "true or false",
-            "timestamp": "an ISO 8601 timestamp string"}[declared]
+    word = {
+        "string": "a string",
+        "integer": "an integer",
+        "float": "a number",
+        "boolean": "true or false",
+        "timestamp": "an ISO 8601 timestamp string",
+    }[declared]
     raise _BadCell(f"expected {word}, got {_json_kind(value)}")
 
 
@@ -330,7 +360,7 @@ def _json_kind(value: Any) -> str:
 
 @lru_cache(maxsize=1024)
 def _tag_key(target: str) -> str:
-    return target[len("tags."):]
+    return target[len("tags.") :]
 
 
 def _assignment(display: str, values: list[tuple[str, Any, str, int]]) -> Assignment:
@@ -343,7 +373,9 @@ def _assignment(display: str, values: list[tuple[str, Any, str, int]]) -> Assign
         elif target == "locked":
             locked = Setting(value, Source(display, line, None, None, cell))
         else:  # the tag key, sliced once per column (_tag_key), not once per cell
-            tags[_tag_key(target)] = Setting(None if value is None else (value,), Source(display, line, None, None, cell))
+            tags[_tag_key(target)] = Setting(
+                None if value is None else (value,), Source(display, line, None, None, cell)
+            )
     return Assignment(status=status, locked=locked, tags=tags)
 
 
@@ -382,7 +414,7 @@ class _TableReader(_Reader):
             line = self.record_line
             message = str(exc)
             if "end of data" in message:  # csv's words for a quote never closed
-                message = "a quoted cell of this row is never closed (a quote inside a cell is written \"\")"
+                message = 'a quoted cell of this row is never closed (a quote inside a cell is written "")'
             self.add(lambda: Located(self.display, line, None, f"not valid {self._format_name()}: {message}"))
             return []
 
@@ -392,8 +424,15 @@ class _TableReader(_Reader):
     def _rows(self, reader: Any) -> list[tuple[str, Assignment, RowOrigin]]:
         header = next(reader, None)
         if not header:
-            self.add(lambda: Located(self.display, 1, 1, "the first line must be a header naming the columns"
-                                     + (" (the file is empty)" if not self.text else "")))
+            self.add(
+                lambda: Located(
+                    self.display,
+                    1,
+                    1,
+                    "the first line must be a header naming the columns"
+                    + (" (the file is empty)" if not self.text else ""),
+                )
+            )
             return []
         self.header = header
         indexes = self._header_indexes(header)
@@ -412,8 +451,11 @@ class _TableReader(_Reader):
                 continue  # a blank line
             if len(record) != width:
                 cells = len(record)
-                self.add(lambda line=line, n=cells: Located(
-                    display, line, 1, f"row has {n} cell(s), the header has {width} column(s)"))
+                self.add(
+                    lambda line=line, n=cells: Located(
+                        display, line, 1, f"row has {n} cell(s), the header has {width} column(s)"
+                    )
+                )
                 continue
             item_id = record[id_index]
             if not item_id:
@@ -448,11 +490,16 @@ class _TableReader(_Reader):
         None when the header itself is wrong (every problem of it reported)."""
         other = "\t" if self.delimiter == "," else ","
         if len(header) == 1 and other in header[0]:
-            self.add(lambda: Located(
-                self.display, 1, 1,
-                f"the header has no {_DELIMITER_NAMES[self.delimiter]} but has {_DELIMITER_NAMES[other]}: "
-                f"this looks like {'TSV' if other == chr(9) else 'CSV'}, not {self._format_name()} "
-                f"(rename the file or write `format: {'tsv' if other == chr(9) else 'csv'}`)"))
+            self.add(
+                lambda: Located(
+                    self.display,
+                    1,
+                    1,
+                    f"the header has no {_DELIMITER_NAMES[self.delimiter]} but has {_DELIMITER_NAMES[other]}: "
+                    f"this looks like {'TSV' if other == chr(9) else 'CSV'}, not {self._format_name()} "
+                    f"(rename the file or write `format: {'tsv' if other == chr(9) else 'csv'}`)",
+                )
+            )
             return None
         first: dict[str, int] = {}
         ok = True
@@ -461,21 +508,28 @@ class _TableReader(_Reader):
                 self.add(lambda index=index: self._at_cell(1, index, f"column {index + 1} has no name"))
                 ok = False
             elif name in first:
-                self.add(lambda index=index, name=name: self._at_cell(
-                    1, index, f"duplicate column name {name!r} (also column {first[name] + 1})"))
+                self.add(
+                    lambda index=index, name=name: self._at_cell(
+                        1, index, f"duplicate column name {name!r} (also column {first[name] + 1})"
+                    )
+                )
                 ok = False
             else:
                 first[name] = index
-        wanted = [("id", self.config.id_name or "", None)] + [
-            (c.target, c.name, c.type) for c in self.config.columns]
+        wanted = [("id", self.config.id_name or "", None)] + [(c.target, c.name, c.type) for c in self.config.columns]
         fields = []
         for target, name, declared in wanted:
             if name not in first:
                 near = suggest(name, [h for h in header if h])
                 hint = f": did you mean {near!r}?" if near is not None else ""
-                self.add(lambda name=name, hint=hint: Located(
-                    self.display, 1, 1,
-                    f"column {name!r} is not in the header{hint} (columns: {', '.join(map(repr, header))[:300]})"))
+                self.add(
+                    lambda name=name, hint=hint: Located(
+                        self.display,
+                        1,
+                        1,
+                        f"column {name!r} is not in the header{hint} (columns: {', '.join(map(repr, header))[:300]})",
+                    )
+                )
                 ok = False
             elif target != "id":
                 fields.append((target, first[name], _TEXT_PARSERS[declared or "string"], name))
@@ -485,8 +539,11 @@ class _TableReader(_Reader):
 
     # ------------------------------------------------------------ positions
     def cell_error(self, index: int, target: str | None, message: str) -> Located:
-        name = (self.config.id_name or "") if target is None else next(
-            c.name for c in self.config.columns if c.target == target)
+        name = (
+            (self.config.id_name or "")
+            if target is None
+            else next(c.name for c in self.config.columns if c.target == target)
+        )
         return self._cell_located(self.lines[index], self.header.index(name), message, name)
 
     def _cell_located(self, line: int, field: int, message: str, name: str | None = None) -> Located:
@@ -509,7 +566,7 @@ class _TableReader(_Reader):
                 pos += 1
                 while pos < len(text):
                     if text[pos] == '"':
-                        if text[pos + 1:pos + 2] == '"':
+                        if text[pos + 1 : pos + 2] == '"':
                             pos += 2
                             continue
                         pos += 1
@@ -568,12 +625,19 @@ class _JsonReader(_Reader):
         if self.config.id_path is not None:
             match = re.fullmatch(re.escape(self.config.id_path).replace(r"\{id\}", "([^/]+)"), self.relative)
             if match is None:
-                self.add(lambda: Located(self.display, None, None, f"its path does not fit the id path "
-                                         f"{self.config.id_path!r}, so it names no id"))
+                self.add(
+                    lambda: Located(
+                        self.display,
+                        None,
+                        None,
+                        f"its path does not fit the id path {self.config.id_path!r}, so it names no id",
+                    )
+                )
                 return []
             if not isinstance(data, dict):
-                self.add(lambda: self._at((), f"expected one object (its id is in the file's path), "
-                                          f"got {_json_kind(data)}"))
+                self.add(
+                    lambda: self._at((), f"expected one object (its id is in the file's path), got {_json_kind(data)}")
+                )
                 return []
             return [(match.group(1), (), (), data)]
         key = self.config.id_name or ""
@@ -585,8 +649,13 @@ class _JsonReader(_Reader):
         elif isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
             return [(k, (k,), (k,), v) for k, v in data.items()]
         else:
-            self.add(lambda: self._at((), f"expected an object with key {key!r}, a list of such objects, "
-                                      f"or an object of id → object, got {_json_kind(data)}"))
+            self.add(
+                lambda: self._at(
+                    (),
+                    f"expected an object with key {key!r}, a list of such objects, "
+                    f"or an object of id → object, got {_json_kind(data)}",
+                )
+            )
             return []
         out = []
         for path, obj in candidates:
@@ -597,10 +666,14 @@ class _JsonReader(_Reader):
             if isinstance(ident, int) and not isinstance(ident, bool):
                 ident = str(ident)
             if not isinstance(ident, str) or not ident:
-                self.add(lambda p=path, i=ident, has=key in obj: self._at(
-                    p + ((key,) if has else ()),
-                    f"key {key!r}: expected a non-empty id (text or integer), got {_json_kind(i)}"
-                    if has else f"the object has no id key {key!r}"))
+                self.add(
+                    lambda p=path, i=ident, has=key in obj: self._at(
+                        p + ((key,) if has else ()),
+                        f"key {key!r}: expected a non-empty id (text or integer), got {_json_kind(i)}"
+                        if has
+                        else f"the object has no id key {key!r}",
+                    )
+                )
                 continue
             out.append((ident, path, path + (key,), obj))
         return out

@@ -6,6 +6,7 @@ Schema (schemas/spec.schema.json) is the single description of the format; its
 violations are worded by schema_wording.py (as a plan file's are), and this module adds
 what a schema cannot say (unique names, includes, secrets, service rules).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,7 @@ from .schema_wording import located_errors, yaml_validator_class
 from .schema_wording import quoted as _quoted
 from .schema_wording import type_name as _type_name
 from .secret_keys import is_secret_key
-from .sources import (RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, parse_source,
-                      read_source)
+from .sources import RowOrigin, SourceConfig, SourceFile, capped, format_problem, is_source, parse_source, read_source
 from .yamlload import Document, read_yaml
 
 DEFAULT_LOCK_KEY = "locked"
@@ -127,23 +127,41 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | Path = ".") -> Spec:
         return _Loader(Origin(Path(base_dir, "<dict>"), text.encode("utf-8"))).load()
 
 
-def with_entries(spec: Spec, queue: str, records: Sequence[Mapping[str, Any]], *, id: str,
-                 status: str | None = None, locked: str | None = None,
-                 tags: Mapping[str, Any] | None = None, empty: str = "skip") -> Spec:
+def with_entries(
+    spec: Spec,
+    queue: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    id: str,
+    status: str | None = None,
+    locked: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    empty: str = "skip",
+) -> Spec:
     """Spec.with_entries: the spec built again from its origin with one more source."""
     origin = spec.origin
     display = f"<records for queue {queue}>"
     if not isinstance(origin, Origin):
-        raise SpecError([Located(display, None, None, "this spec was merged from several: "
-                                                      "add the records to one of them before merging")])
+        raise SpecError(
+            [
+                Located(
+                    display,
+                    None,
+                    None,
+                    "this spec was merged from several: add the records to one of them before merging",
+                )
+            ]
+        )
     if queue not in [q.id for q in spec.queues]:
         shown = ", ".join(q.id for q in spec.queues)
         raise SpecError([Located(display, None, None, f"the spec has no queue {queue!r} (its queues: {shown})")])
     entry: dict[str, Any] = {"json": display, "id": id}
     entry.update({k: v for k, v in (("status", status), ("locked", locked)) if v is not None})
     if tags:
-        entry["tags"] = {k: ({("key" if f == "column" else f): x for f, x in v.items()} if isinstance(v, Mapping) else v)
-                         for k, v in tags.items()}
+        entry["tags"] = {
+            k: ({("key" if f == "column" else f): x for f, x in v.items()} if isinstance(v, Mapping) else v)
+            for k, v in tags.items()
+        }
     if empty != "skip":
         entry["empty"] = empty
     with spec_errors():
@@ -284,10 +302,13 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
     for key, item in value.items():
         here = path + (key,)
         if is_secret_key(key) and not _is_tag_mapping(path):
-            errors.append(doc.error(
-                here, f"secrets do not belong in a spec: remove {_quoted(key)} (use SYNAPSE_AUTH_TOKEN)",
-                key=True,
-            ))
+            errors.append(
+                doc.error(
+                    here,
+                    f"secrets do not belong in a spec: remove {_quoted(key)} (use SYNAPSE_AUTH_TOKEN)",
+                    key=True,
+                )
+            )
             out[key] = None  # kept, so that its mapping is not reported as incomplete
             continue
         name = _key_text(doc, here, key, errors)
@@ -295,10 +316,13 @@ def _with_text_keys(doc: Document, value: Any, path: tuple, errors: list[Located
             continue
         if name in out:
             line, column = doc.key_position(path + (_first_key(value, name),))
-            errors.append(doc.error(
-                here, f"duplicate key {_quoted(name)} (first defined at line {line}, column {column})",
-                key=True,
-            ))
+            errors.append(
+                doc.error(
+                    here,
+                    f"duplicate key {_quoted(name)} (first defined at line {line}, column {column})",
+                    key=True,
+                )
+            )
             continue
         out[name] = _with_text_keys(doc, item, here, errors)
     return out
@@ -310,8 +334,11 @@ def _is_tag_mapping(path: tuple) -> bool:
     `token` is exported from the service and must load again, so the secret-key check
     skips them, also in a table or JSON source's `tags:` (a queue's own `tags:` policy
     is a settings mapping and is checked)."""
-    return len(path) >= 3 and path[-1] == "tags" and (
-        path[-3] in ("submissions", "include") or path[-2] in ("set", "where"))
+    return (
+        len(path) >= 3
+        and path[-1] == "tags"
+        and (path[-3] in ("submissions", "include") or path[-2] in ("set", "where"))
+    )
 
 
 def _refused_secret(path: tuple) -> bool:
@@ -372,7 +399,10 @@ class _Loader:
         self.raise_errors()
         provider = self.provider(root)
         lock_option = provider_class(provider.type).capabilities.lock_option
-        built = [self.queue(root, i, q, inc, provider.type, lock_option) for i, (q, inc) in enumerate(zip(root.data["queues"], includes, strict=True))]
+        built = [
+            self.queue(root, i, q, inc, provider.type, lock_option)
+            for i, (q, inc) in enumerate(zip(root.data["queues"], includes, strict=True))
+        ]
         queues = tuple(queue for queue, _ in built)
         self.check_unique_queues(root, queues)
         self.raise_errors()
@@ -385,14 +415,13 @@ class _Loader:
         return Spec(
             provider=provider,
             queues=queues,
-            files=tuple(f.display for f in self.files.values()) + tuple(
-                dict.fromkeys(s.display for s in self.sources.values())),
+            files=tuple(f.display for f in self.files.values())
+            + tuple(dict.fromkeys(s.display for s in self.sources.values())),
             digest=digest.hexdigest(),
             origin=self.origin,
         )
 
-    def check_queue(self, root: _File, index: int, queue: QueueSpec,
-                    origins: dict[str, _Origin], service: str) -> None:
+    def check_queue(self, root: _File, index: int, queue: QueueSpec, origins: dict[str, _Origin], service: str) -> None:
         """The checks that need a valid structure: the service's (statuses, tag values,
         options) and rule oscillation, in one round."""
         provider_cls = provider_class(service)
@@ -403,7 +432,11 @@ class _Loader:
         tag_types = _declared_tag_types(root.data["queues"][index])
         for rule_index, where in wheres(queue):
             for path, message in where_problems(
-                where, ("rules", rule_index, "where"), provider_cls.capabilities.fields, tag_types, service,
+                where,
+                ("rules", rule_index, "where"),
+                provider_cls.capabilities.fields,
+                tag_types,
+                service,
                 provider_cls.capabilities.label_tags,
             ):
                 self.errors.append(root.error(("queues", index) + path, message, key=True))
@@ -491,8 +524,9 @@ class _Loader:
             source = self.sources.get(key)
             if source is None:
                 try:
-                    source = read_source(Path(self.spec_dir, relative), self.display_of(relative),
-                                         relative.replace(os.sep, "/"), config)
+                    source = read_source(
+                        Path(self.spec_dir, relative), self.display_of(relative), relative.replace(os.sep, "/"), config
+                    )
                 except Located as error:
                     self.errors.append(error)
                     continue
@@ -522,10 +556,12 @@ class _Loader:
         for match in matches:
             real = os.path.realpath(os.path.join(self.spec_dir, match))
             if os.path.commonpath([self.real_dir, real]) != self.real_dir:
-                self.errors.append(root.error(
-                    where,
-                    f"include {_quoted(pattern)} leaves the spec's directory ({_quoted(match)} resolves outside it)",
-                ))
+                self.errors.append(
+                    root.error(
+                        where,
+                        f"include {_quoted(pattern)} leaves the spec's directory ({_quoted(match)} resolves outside it)",
+                    )
+                )
                 return []
             if real == os.path.realpath(self.path):
                 self.errors.append(root.error(where, f"include {_quoted(pattern)} matches the spec file itself"))
@@ -543,8 +579,13 @@ class _Loader:
         return ProviderConfig(block["type"], options, self.spec_dir, root.source(("provider",)))
 
     def queue(
-        self, root: _File, index: int, data: dict, includes: list[_File | SourceFile],
-        service: str, lock_option: str | None,
+        self,
+        root: _File,
+        index: int,
+        data: dict,
+        includes: list[_File | SourceFile],
+        service: str,
+        lock_option: str | None,
     ) -> tuple[QueueSpec, dict[str, _Origin]]:
         """The QueueSpec, and where each submission id was written (for positions)."""
         base = ("queues", index)
@@ -553,14 +594,21 @@ class _Loader:
         safety = data.get("safety", {})
         submissions: dict[str, Assignment] = {}
         origins: dict[str, _Origin] = {}
-        places: list[tuple[_File, tuple, dict] | SourceFile] = [(root, base + ("submissions",), data.get("submissions", {}))]
+        places: list[tuple[_File, tuple, dict] | SourceFile] = [
+            (root, base + ("submissions",), data.get("submissions", {}))
+        ]
         places += [f if isinstance(f, SourceFile) else (f, ("submissions",), f.data["submissions"]) for f in includes]
         for place in places:
             if isinstance(place, SourceFile):  # a table's or JSON file's rows (sources.py)
                 for item_id, assignment, row in place.entries:
                     if item_id in origins:
-                        self.errors.append(row.error((), f"submission {_quoted(item_id)} is already defined "
-                                                         f"at {_origin_text(origins[item_id], item_id)}"))
+                        self.errors.append(
+                            row.error(
+                                (),
+                                f"submission {_quoted(item_id)} is already defined "
+                                f"at {_origin_text(origins[item_id], item_id)}",
+                            )
+                        )
                         continue
                     origins[item_id] = row
                     submissions[item_id] = assignment
@@ -568,16 +616,19 @@ class _Loader:
             file, at, entries = place
             for item_id, entry in entries.items():
                 if item_id in origins:
-                    self.errors.append(file.error(
-                        at + (item_id,),
-                        f"submission {_quoted(item_id)} is already defined at {_origin_text(origins[item_id], item_id)}",
-                        key=True,
-                    ))
+                    self.errors.append(
+                        file.error(
+                            at + (item_id,),
+                            f"submission {_quoted(item_id)} is already defined at {_origin_text(origins[item_id], item_id)}",
+                            key=True,
+                        )
+                    )
                     continue
                 origins[item_id] = (file, at)
                 submissions[item_id] = _assignment(file, at + (item_id,), entry, None)
-        rules = self.rules(root, base + ("rules",), data.get("rules", []),
-                           provider_class(service).capabilities.text_tags)
+        rules = self.rules(
+            root, base + ("rules",), data.get("rules", []), provider_class(service).capabilities.text_tags
+        )
         queue = QueueSpec(
             id=self.id_text(root, base + ("id",), data["id"]),
             source=root.source(base),
@@ -600,14 +651,19 @@ class _Loader:
         nothing to configure."""
         if not lock:
             return DEFAULT_LOCK_KEY
-        (given, key), = lock.items()  # the schema allows exactly one
+        ((given, key),) = lock.items()  # the schema allows exactly one
         if option is None:
-            self.errors.append(root.error(base + ("lock",), f"{service} locks items natively; remove `lock:`", key=True))
+            self.errors.append(
+                root.error(base + ("lock",), f"{service} locks items natively; remove `lock:`", key=True)
+            )
         elif given != option:
-            self.errors.append(root.error(
-                base + ("lock", given),
-                f"{service} names where it keeps the lock `{option}`: write `lock: {{{option}: {key}}}`", key=True,
-            ))
+            self.errors.append(
+                root.error(
+                    base + ("lock", given),
+                    f"{service} names where it keeps the lock `{option}`: write `lock: {{{option}: {key}}}`",
+                    key=True,
+                )
+            )
         return key
 
     def rules(self, root: _File, base: tuple, data: list[dict], text: bool) -> list[Rule | Rank]:
@@ -624,37 +680,44 @@ class _Loader:
             where = rule["where"]
             statuses = where.get("status")
             match = Match(
-                    statuses=None if statuses is None else frozenset(
-                        [statuses] if isinstance(statuses, str) else statuses
-                    ),
-                    ids=None if "ids" not in where else frozenset(
-                        self.id_text(root, at + ("where", "ids", i), v) for i, v in enumerate(where["ids"])
-                    ),
-                    tags={k: _condition(v) for k, v in where.get("tags", {}).items()},
-                    locked=where.get("locked"),
-                    item={k: _condition(v, item=True) for k, v in where.get("item", {}).items()},
-                )
+                statuses=None if statuses is None else frozenset([statuses] if isinstance(statuses, str) else statuses),
+                ids=None
+                if "ids" not in where
+                else frozenset(self.id_text(root, at + ("where", "ids", i), v) for i, v in enumerate(where["ids"])),
+                tags={k: _condition(v) for k, v in where.get("tags", {}).items()},
+                locked=where.get("locked"),
+                item={k: _condition(v, item=True) for k, v in where.get("item", {}).items()},
+            )
             if "rank" in rule:
                 rules.append(_rank(name, match, rule["rank"], root.source(at, name), index, text))
                 continue
-            rules.append(Rule(
-                name=name,
-                where=match,
-                set=_assignment(root, at + ("set",), rule["set"], name),
-                source=root.source(at, name),
-            ))
+            rules.append(
+                Rule(
+                    name=name,
+                    where=match,
+                    set=_assignment(root, at + ("set",), rule["set"], name),
+                    source=root.source(at, name),
+                )
+            )
         return rules
 
     def duplicate_rule(self, root: _File, name: str, first: tuple, at: tuple, explicit: bool) -> Located:
         line, column = root.doc.position(root.original(first))
         if not explicit:
-            return root.error(at, f"this unnamed rule's default name {_quoted(name)} is already used at "
-                                  f"line {line}, column {column}; give it a name")
+            return root.error(
+                at,
+                f"this unnamed rule's default name {_quoted(name)} is already used at "
+                f"line {line}, column {column}; give it a name",
+            )
         if first[-1] != "name":
-            return root.error(at + ("name",), f"duplicate rule name {_quoted(name)} (the unnamed rule at "
-                                              f"line {line}, column {column} is called that by default)")
-        return root.error(at + ("name",), f"duplicate rule name {_quoted(name)} (first defined at line "
-                                          f"{line}, column {column})")
+            return root.error(
+                at + ("name",),
+                f"duplicate rule name {_quoted(name)} (the unnamed rule at "
+                f"line {line}, column {column} is called that by default)",
+            )
+        return root.error(
+            at + ("name",), f"duplicate rule name {_quoted(name)} (first defined at line {line}, column {column})"
+        )
 
     def id_text(self, file: _File, path: tuple, value: str | int) -> str:
         if isinstance(value, int):
@@ -669,15 +732,15 @@ class _Loader:
         for index, queue in enumerate(queues):
             if queue.id in seen:
                 line, column = root.doc.position(root.original(("queues", seen[queue.id], "id")))
-                self.errors.append(root.error(
-                    ("queues", index, "id"),
-                    f"duplicate queue id {_quoted(queue.id)} (first defined at line {line}, column {column})",
-                ))
+                self.errors.append(
+                    root.error(
+                        ("queues", index, "id"),
+                        f"duplicate queue id {_quoted(queue.id)} (first defined at line {line}, column {column})",
+                    )
+                )
             seen.setdefault(queue.id, index)
 
-    def problem_error(
-        self, root: _File, index: int, origins: dict[str, _Origin], path: tuple, message: str
-    ) -> Located:
+    def problem_error(self, root: _File, index: int, origins: dict[str, _Origin], path: tuple, message: str) -> Located:
         if len(path) >= 2 and path[0] == "submissions" and path[1] in origins:
             origin = origins[path[1]]
             if isinstance(origin, RowOrigin):
@@ -710,8 +773,7 @@ def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignm
         tag_settings = {label: setting((True,), ("tags", i)) for i, label in enumerate(tags)}
     else:
         tag_settings = {
-            key: setting(None if value is None else to_tag_value(value), ("tags", key))
-            for key, value in tags.items()
+            key: setting(None if value is None else to_tag_value(value), ("tags", key)) for key, value in tags.items()
         }
     return Assignment(
         status=setting(data["status"], ("status",)) if "status" in data else None,
@@ -729,7 +791,7 @@ def _declared_tag_types(queue: dict) -> dict[str, str]:
         if is_source(entry):
             for column in SourceConfig.of(entry).columns:
                 if column.target.startswith("tags.") and column.type is not None:
-                    types[column.target[len("tags."):]] = column.type
+                    types[column.target[len("tags.") :]] = column.type
     return types
 
 
@@ -743,8 +805,10 @@ def _valid_part(queue: Any) -> dict | None:
     if not isinstance(entries, dict):
         return None
     entry = _validator("entry")
-    kept = {**queue, "submissions": {k: v for k, v in entries.items()
-                                     if isinstance(k, str) and k and entry.is_valid(v)}}
+    kept = {
+        **queue,
+        "submissions": {k: v for k, v in entries.items() if isinstance(k, str) and k and entry.is_valid(v)},
+    }
     return kept if _validator("queue").is_valid(kept) else None
 
 
@@ -752,11 +816,17 @@ def _rank(name: str, where: Match, data: dict, source: Source, index: int, text:
     """A `rank:` block the schema accepted."""
     top = data.get("top", {})
     return Rank(
-        name=name, where=where, into=data.get("into"),
+        name=name,
+        where=where,
+        into=data.get("into"),
         by=tuple(_rank_key(k) for k in data["by"]),
-        ties=data.get("ties", "min"), source=source,
+        ties=data.get("ties", "min"),
+        source=source,
         per=_rank_key(data["per"]) if "per" in data else None,
-        top=top.get("tag"), top_count=top.get("count", 1), index=index, text=text,
+        top=top.get("tag"),
+        top_count=top.get("count", 1),
+        index=index,
+        text=text,
     )
 
 
@@ -827,8 +897,13 @@ def _no_integral_floats(node: Any) -> Any:
         for key, value in node.items():
             # scalars inline: a call per value was most of this walk's time
             kind = type(value)
-            if kind is str or kind is int or kind is bool or value is None or (
-                    kind is float and not value.is_integer()):
+            if (
+                kind is str
+                or kind is int
+                or kind is bool
+                or value is None
+                or (kind is float and not value.is_integer())
+            ):
                 continue
             new = _no_integral_floats(value)
             if new is not value:

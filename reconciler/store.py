@@ -6,6 +6,7 @@ nothing, the first stale etag in request order is the one reported) is implement
 One connection per Store guarded by a lock keeps threads safe; WAL plus a busy timeout
 lets several processes share the file.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,7 @@ CREATE INDEX IF NOT EXISTS items_by_queue ON items(queue, length(id), id);
 # by a reconciler from before APPLICATION_ID.
 _TABLES = {
     "queues": ["id", "token"],
-    "items": ["id", "queue", "etag", "version", "created_on", "modified_on", "status", "tags",
-              "locked", "extra"],
+    "items": ["id", "queue", "etag", "version", "created_on", "modified_on", "status", "tags", "locked", "extra"],
 }
 _COLUMNS = "id, queue, etag, version, created_on, modified_on, status, tags, locked, extra"
 # Numeric order for decimal ids (Synapse submission ids) without parsing them.
@@ -190,7 +190,10 @@ class Store:
             # mode=rw: an existing path is opened, never created in a race with its removal
             uri = f"{self.path.resolve().as_uri()}?mode={'rwc' if creating else 'rw'}"
             self._db = sqlite3.connect(
-                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                uri,
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
                 check_same_thread=False,
             )
             try:
@@ -233,8 +236,11 @@ class Store:
         }
         if tables != _TABLES or (app == 0 and version != SCHEMA_VERSION):
             found = (
-                f"tables {', '.join(sorted(tables))}" if tables
-                else "an empty file" if self.path.stat().st_size == 0 else "no tables"
+                f"tables {', '.join(sorted(tables))}"
+                if tables
+                else "an empty file"
+                if self.path.stat().st_size == 0
+                else "no tables"
             )
             raise StoreError(
                 f"{self.path}: not a reconciler state store ({found}); reconciler writes "
@@ -255,9 +261,7 @@ class Store:
     def create_queue(self, queue: str) -> None:
         """Idempotent, so a seed may name a queue that synthetic data also fills."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO queues (id, token) VALUES (?, ?)", (queue, _new_etag())
-            )
+            self._db.execute("INSERT OR IGNORE INTO queues (id, token) VALUES (?, ?)", (queue, _new_etag()))
 
     def has_queue(self, queue: str) -> bool:
         with self._lock:
@@ -265,9 +269,7 @@ class Store:
         return row is not None
 
     # ------------------------------------------------------------------- reads
-    def page(
-        self, queue: str, offset: int = 0, limit: int | None = None, status: str | None = None
-    ) -> list[Record]:
+    def page(self, queue: str, offset: int = 0, limit: int | None = None, status: str | None = None) -> list[Record]:
         """Items of a queue in id order; limit None reads the rest in one snapshot."""
         # The offset is skipped inside the covering index; only the page's rows are read.
         inner = "SELECT rowid FROM items WHERE queue = ?"
@@ -284,9 +286,7 @@ class Store:
 
     def count(self, queue: str) -> int:
         with self._lock:
-            return self._db.execute(
-                "SELECT count(*) FROM items WHERE queue = ?", (queue,)
-            ).fetchone()[0]
+            return self._db.execute("SELECT count(*) FROM items WHERE queue = ?", (queue,)).fetchone()[0]
 
     def get(self, item_id: str) -> Record | None:
         return self.get_many([item_id]).get(item_id)
@@ -302,9 +302,7 @@ class Store:
         for i in range(0, len(ids), _SQL_VARS):
             part = ids[i : i + _SQL_VARS]
             marks = ",".join("?" * len(part))
-            for row in self._db.execute(
-                f"SELECT {_COLUMNS} FROM items WHERE id IN ({marks})", part
-            ):
+            for row in self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE id IN ({marks})", part):
                 out[row[0]] = _record(row)
         return out
 
@@ -314,9 +312,15 @@ class Store:
         now = now_iso()
         rows = [
             (
-                item.id, queue, _new_etag(), now, now, item.status,
+                item.id,
+                queue,
+                _new_etag(),
+                now,
+                now,
+                item.status,
                 json.dumps(encode_tags(item.tags)) if item.tags else _EMPTY,
-                int(item.locked), json.dumps(dict(item.extra)) if item.extra else _EMPTY,
+                int(item.locked),
+                json.dumps(dict(item.extra)) if item.extra else _EMPTY,
             )
             for item in items
         ]
@@ -370,15 +374,21 @@ class Store:
                 new = u.applied_to(old)
                 if check is not None:
                     check(old, new)
-                written.append(replace(new, etag=_new_etag(), version=old.version + 1,
-                                       modified_on=now))
+                written.append(replace(new, etag=_new_etag(), version=old.version + 1, modified_on=now))
             self._db.executemany(
                 "UPDATE items SET etag = ?, version = ?, modified_on = ?, status = ?, tags = ?,"
                 " locked = ?, extra = ? WHERE id = ?",
                 [
-                    (r.etag, r.version, r.modified_on, r.status,
-                     json.dumps(encode_tags(r.tags)), int(r.locked), json.dumps(dict(r.extra)),
-                     r.id)
+                    (
+                        r.etag,
+                        r.version,
+                        r.modified_on,
+                        r.status,
+                        json.dumps(encode_tags(r.tags)),
+                        int(r.locked),
+                        json.dumps(dict(r.extra)),
+                        r.id,
+                    )
                     for r in written
                 ],
             )
@@ -428,9 +438,15 @@ def _decode_tags(text: str) -> dict[str, TagValue]:
 def _record(row: tuple) -> Record:
     item_id, queue, etag, version, created_on, modified_on, status, tags, locked, extra = row
     return Record(
-        queue=queue, id=item_id, etag=etag, version=version, created_on=created_on,
-        modified_on=modified_on, status=status,
-        tags=_decode_tags(tags), locked=bool(locked),
+        queue=queue,
+        id=item_id,
+        etag=etag,
+        version=version,
+        created_on=created_on,
+        modified_on=modified_on,
+        status=status,
+        tags=_decode_tags(tags),
+        locked=bool(locked),
         extra={} if extra == _EMPTY else json.loads(extra),
     )
 

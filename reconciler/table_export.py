@@ -10,6 +10,7 @@ string, text CSV or UTF-8 cannot carry) keeps its whole item in the spec's
 
 Pure: the CLI reads the items and writes the files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,7 @@ def export_tables(
     texts = []
     for entry, (_queue, items), table in zip(doc["queues"], queues, tables, strict=True):
         # only a status the service can set (export.entry_of); none: an empty cell
-        rows = {item.id: entry_of(item, capabilities.status)
-                for item in sorted(items, key=lambda i: order(i.id))}
+        rows = {item.id: entry_of(item, capabilities.status) for item in sorted(items, key=lambda i: order(i.id))}
         types = _column_types(rows.values())
         tabled = {i: row for i, row in rows.items() if _fits(i, row, types)}
         columns = _column_names(types)
@@ -63,7 +63,9 @@ def export_tables(
             del entry["submissions"]
         source: dict[str, Any] = {
             "table": posixpath.join(*os.path.relpath(table, out_dir).split(os.sep)),
-            "id": "id", "status": "status", "locked": "locked",
+            "id": "id",
+            "status": "status",
+            "locked": "locked",
         }
         if types:
             source["tags"] = {key: {"column": columns[key], "type": t} for key, t in types.items()}
@@ -124,8 +126,12 @@ def _table_text(rows: dict[str, dict[str, Any]], types: dict[str, str], columns:
     writer.writerow([*_FIXED, *(columns[key] for key in types)])
     for item_id, row in rows.items():
         tags = row.get("tags", {})
-        writer.writerow([
-            item_id, row.get("status", ""), "true" if row.get("locked") else "",
-            *(_cell(tags[key]) if key in tags else "" for key in types),
-        ])
+        writer.writerow(
+            [
+                item_id,
+                row.get("status", ""),
+                "true" if row.get("locked") else "",
+                *(_cell(tags[key]) if key in tags else "" for key in types),
+            ]
+        )
     return out.getvalue()

@@ -8,6 +8,7 @@ in, and it visits a bounded number of directories; anything else is refused in o
 Matching is glob's: `*`, `?`, `[abc]` within a name, `**` for any depth of directories,
 and names starting with `.` only for patterns that say so.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -59,7 +60,8 @@ class _Walker:
             names = [(literal, None)] if os.path.lexists(self.full(literal)) else []
         else:
             names = [
-                (name, is_dir) for name, is_dir in self.entries(here, hidden=part.startswith("."))
+                (name, is_dir)
+                for name, is_dir in self.entries(here, hidden=part.startswith("."))
                 if fnmatch.fnmatchcase(posixpath.basename(name), part)
             ]
         for name, known in names:
@@ -101,8 +103,7 @@ class _Walker:
         if recursive and real in chain:  # the chain holds every directory from the root down
             back = os.path.relpath(real, self.real_root)
             raise WalkRefused(
-                f"loops: '{name}' links back to '{'.' if back == '.' else back}', "
-                "which the walk is already in"
+                f"loops: '{name}' links back to '{'.' if back == '.' else back}', which the walk is already in"
             )
         return (*chain, real)
 

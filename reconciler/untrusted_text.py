@@ -8,6 +8,7 @@ terminal. What reaches a message is the reason alone (an HTML page's <title>), o
 line, every control written as a visible escape, and cut. Pure functions: the renderers
 and the HTTP layer share them.
 """
+
 from __future__ import annotations
 
 import html

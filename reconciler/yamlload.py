@@ -11,6 +11,7 @@ is read by the json module; otherwise libyaml's events are built into data direc
 when PyYAML has libyaml; anything unusual (an alias, an error, a construct the parsers
 treat differently) is composed into nodes, by libyaml or by PyYAML's pure-Python parser.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,7 @@ MAX_DEPTH = 100
 
 
 _TAG = "tag:yaml.org,2002:"
-STR, INT, FLOAT, BOOL, NULL, TIMESTAMP = (
-    _TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")
-)
+STR, INT, FLOAT, BOOL, NULL, TIMESTAMP = (_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp"))
 SEQ, MAP = _TAG + "seq", _TAG + "map"
 
 # YAML 1.2 core schema, plus timestamps (YAML 1.1 form) so dates can be tag values.
@@ -60,9 +59,16 @@ _DATETIME = (
     ),
 )
 _IMPLICIT = {
-    "": [_NULL], "~": [_NULL], "n": [_NULL], "N": [_NULL],
-    "t": [_BOOL], "T": [_BOOL], "f": [_BOOL], "F": [_BOOL],
-    "+": [_INT, _FLOAT, _SPECIAL_FLOAT], "-": [_INT, _FLOAT, _SPECIAL_FLOAT],
+    "": [_NULL],
+    "~": [_NULL],
+    "n": [_NULL],
+    "N": [_NULL],
+    "t": [_BOOL],
+    "T": [_BOOL],
+    "f": [_BOOL],
+    "F": [_BOOL],
+    "+": [_INT, _FLOAT, _SPECIAL_FLOAT],
+    "-": [_INT, _FLOAT, _SPECIAL_FLOAT],
     ".": [_FLOAT, _SPECIAL_FLOAT],
     **{digit: [_INT, _FLOAT, _DATE, _DATETIME] for digit in "0123456789"},
 }
@@ -139,9 +145,7 @@ def read_yaml(path: Path | None, display: str, raw: bytes | None = None) -> Docu
         root, aliased = _compose(text)
     except yaml.reader.ReaderError as exc:
         line, column = _line_col(text, exc.position)
-        raise Located(
-            display, line, column, f"character U+{exc.character:04X} is not allowed in YAML"
-        ) from None
+        raise Located(display, line, column, f"character U+{exc.character:04X} is not allowed in YAML") from None
     except yaml.MarkedYAMLError as exc:
         raise _located(display, exc) from None
     if root is None:
@@ -166,7 +170,7 @@ _JSON_START = re.compile(r"[ \n\r]*[{\[]")
 _NOT_AS_IN_YAML = (
     # what YAML refuses, what it reads as a line break inside a string (NEL, LS, PS),
     # and an inner byte-order mark (not counted as a column)
-    re.compile("[^\n\r\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010ffff]"),
+    re.compile("[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"),
     re.compile("\\\\u[dD][89a-fA-F]"),  # a surrogate escape: one character in JSON, two in PyYAML
     re.compile('"[ \\r\\n]*\\n[ \\r\\n]*:'),  # a key on another line than its ':', as YAML refuses
 )
@@ -187,7 +191,9 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
         return None  # a lone CR ends a line in YAML
     try:
         data = json.loads(
-            text, object_pairs_hook=no_duplicate_keys, parse_constant=reject_constant,
+            text,
+            object_pairs_hook=no_duplicate_keys,
+            parse_constant=reject_constant,
             parse_int=_plain_int,
         )
     except (ValueError, RecursionError, BadToken):
@@ -204,8 +210,7 @@ def _nested_deeper_than(data: Any, levels: int) -> bool:
     level at a time without positions."""
     level = [data]
     for _ in range(levels):
-        level = [v for c in level for v in (c.values() if type(c) is dict else c)
-                 if type(v) is dict or type(v) is list]
+        level = [v for c in level for v in (c.values() if type(c) is dict else c) if type(v) is dict or type(v) is list]
         if not level:
             return False
     return True
@@ -264,9 +269,7 @@ def _decode(raw: bytes, display: str) -> str:
         start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw.count(b"\n", 0, exc.start) + 1
         column = len(raw[start : exc.start].decode("utf-8")) + 1
-        raise Located(
-            display, line, column, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
-        ) from None
+        raise Located(display, line, column, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
@@ -473,9 +476,7 @@ def _same_as_pure_python(root: Node, text: str) -> bool | None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise yaml.composer.ComposerError(
-                None, None, f"nesting deeper than {MAX_DEPTH} levels", node.start_mark
-            )
+            raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
         if id(node) in seen:
             aliased = True
             continue
@@ -490,7 +491,10 @@ def _same_as_pure_python(root: Node, text: str) -> bool | None:
         lines = text.splitlines()
         for node in empty:
             line, column = node.start_mark.line, node.start_mark.column
-            if not (0 < column <= len(lines[line]) if line < len(lines) else False) or lines[line][column - 1] not in ":-":
+            if (
+                not (0 < column <= len(lines[line]) if line < len(lines) else False)
+                or lines[line][column - 1] not in ":-"
+            ):
                 return None
     return aliased
 
@@ -523,9 +527,7 @@ class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(
-                    None, None, f"nesting deeper than {MAX_DEPTH} levels", mark
-                )
+                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels", mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -545,9 +547,7 @@ class _Builder:
         self.int_texts: dict[tuple[JsonPath, bool], str] = {}
 
     def fail(self, node: Node, message: str) -> Located:
-        return Located(
-            self.display, node.start_mark.line + 1, node.start_mark.column + 1, message
-        )
+        return Located(self.display, node.start_mark.line + 1, node.start_mark.column + 1, message)
 
     def check_size(self, root: Node) -> None:
         """Refuse alias bombs before expanding anything: sizes are memoised per node,
@@ -652,7 +652,7 @@ class _Builder:
 
 
 def _show_tag(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
 def _tag_not_allowed(tag: str) -> str:

@@ -8,6 +8,7 @@ Shorthands follow the YAML: `where` takes status (str or list), ids, tags ({key:
 or {key: {"exists": bool}}), locked; `set` and entries take status, locked and tags
 ({key: value or None}). Values go through `model.to_tag_value`, like the spec loader.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Run the CLI in-process exactly as the console script does (through `main`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -10,6 +10,7 @@
 `sandbox` is an empty sandbox; queues and items come from `seed=`/`synthetic=` or are
 inserted through `sb.store` (`create_queue`, `insert`) before the test talks to it.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """Building datamaker queues and running the engine against the datamaker sandbox
 without the spec loader (plain QueueSpec data), for the provider's tests."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -19,8 +20,9 @@ def setting(value: Any) -> Setting:
     return Setting(value, SRC)
 
 
-def label_rule(name: str, tags: Mapping[str, bool | None], *, ids=None, where_tags=None,
-               locked: bool | None = None) -> Rule:
+def label_rule(
+    name: str, tags: Mapping[str, bool | None], *, ids=None, where_tags=None, locked: bool | None = None
+) -> Rule:
     return Rule(
         name=name,
         where=Match(ids=None if ids is None else frozenset(str(i) for i in ids), tags=where_tags or {}),
@@ -32,11 +34,22 @@ def label_rule(name: str, tags: Mapping[str, bool | None], *, ids=None, where_ta
     )
 
 
-def queue(*rules: Rule, project: str = PROJECT, policy: str = "merge", lock_key: str = "locked",
-          submissions: Mapping[str, Assignment] | None = None) -> QueueSpec:
-    return QueueSpec(id=project, source=SRC, tag_policy=policy, lock_key=lock_key,
-                     safety=Safety(max_change_percent=100), rules=tuple(rules),
-                     submissions=submissions or {})
+def queue(
+    *rules: Rule,
+    project: str = PROJECT,
+    policy: str = "merge",
+    lock_key: str = "locked",
+    submissions: Mapping[str, Assignment] | None = None,
+) -> QueueSpec:
+    return QueueSpec(
+        id=project,
+        source=SRC,
+        tag_policy=policy,
+        lock_key=lock_key,
+        safety=Safety(max_change_percent=100),
+        rules=tuple(rules),
+        submissions=submissions or {},
+    )
 
 
 def provider(sandbox, **kwargs) -> DatamakerProvider:
@@ -68,8 +81,12 @@ def tag_ids(sandbox, project: str = PROJECT) -> dict[str, int]:
 def set_tags(sandbox, ids, tags, action="add") -> None:
     """Someone else (the datamaker UI, a labelling pipeline) changes tags."""
     names = tag_ids(sandbox)
-    posted = requests.post(f"{sandbox.url}/tasks/set_tags/", headers=headers(sandbox), timeout=10,
-                           json={"ids": list(ids), "tags": [names[t] for t in tags], "action": action})
+    posted = requests.post(
+        f"{sandbox.url}/tasks/set_tags/",
+        headers=headers(sandbox),
+        timeout=10,
+        json={"ids": list(ids), "tags": [names[t] for t in tags], "action": action},
+    )
     posted.raise_for_status()
 
 

@@ -1,4 +1,5 @@
 """What the cycle collector finds unreachable, for tests of what a load leaves behind."""
+
 from __future__ import annotations
 
 import gc

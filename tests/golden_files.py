@@ -1,5 +1,6 @@
 """The renderers' golden outputs (tests/golden/): compare, or rewrite after an intended change
 with `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render` (then review the diff)."""
+
 from __future__ import annotations
 
 import os
@@ -20,4 +21,3 @@ def check_golden(name: str, actual: str) -> None:
         return
     assert path.exists(), f"missing golden file {path}; create it with UPDATE_GOLDEN=1"
     assert actual + "\n" == path.read_text(encoding="utf-8")
-

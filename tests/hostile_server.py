@@ -15,6 +15,7 @@ any status, headers and body per route. Real HTTP, no patched `requests`.
 Routes match by the longest path prefix (query strings ignored); anything else is 404.
 Each answer closes its connection.
 """
+
 from __future__ import annotations
 
 import socketserver
@@ -52,8 +53,12 @@ class Answer:
 
     def wire(self) -> bytes:
         body = self.encoded()
-        headers = {"Content-Type": self.content_type, "Content-Length": str(len(body)),
-                   "Connection": "close", **self.headers}
+        headers = {
+            "Content-Type": self.content_type,
+            "Content-Length": str(len(body)),
+            "Connection": "close",
+            **self.headers,
+        }
         head = f"HTTP/1.1 {self.status} {self.reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         return head.encode("latin-1") + b"\r\n" + body
 
@@ -129,7 +134,7 @@ class HostileServer:
             start = len(data) - len(answer.encoded()) if answer.trickle_body_only else answer.trickle_after
             handler.wfile.write(data[:start])
             for i in range(start, len(data)):
-                handler.wfile.write(data[i:i + 1])
+                handler.wfile.write(data[i : i + 1])
                 handler.wfile.flush()
                 if self._stopping.wait(answer.trickle):
                     return
@@ -164,5 +169,3 @@ def _read_request(rfile) -> Request | None:
         headers[name.strip().lower()] = value.strip()
     body = rfile.read(int(headers.get("content-length") or 0))
     return Request(method, path, headers, body)
-
-

@@ -1,5 +1,6 @@
 """A scripted HTTP server on 127.0.0.1 for responses the sandbox never sends on purpose
 (malformed JSON, odd headers, a 412 without an id): real HTTP, no mocked requests."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,7 @@ class Scripted:
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
-        self.seen.append(Seen(request.method, request.full_path.rstrip("?"),
-                              dict(request.headers), request.get_data()))
+        self.seen.append(Seen(request.method, request.full_path.rstrip("?"), dict(request.headers), request.get_data()))
         return self.respond(request)(environ, start_response)
 
 

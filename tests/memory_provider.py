@@ -8,6 +8,7 @@ its objects (as botocore does). Tests script it: `fail_at_call`, `before_write`.
     service = MemoryService({"q": [doc("1"), doc("2", status="RUNNING")]})
     provider = MemoryProvider(service)
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,7 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 def doc(item_id: str, status: str = "QUEUED", tags: dict | None = None, locked: bool = False, **extra: Any) -> dict:
     """One stored object: managed fields plus whatever else the service keeps."""
-    return {"id": item_id, "status": status, "tags": dict(tags or {}), "locked": locked,
-            "created": WHEN, **extra}
+    return {"id": item_id, "status": status, "tags": dict(tags or {}), "locked": locked, "created": WHEN, **extra}
 
 
 class MemoryService:
@@ -47,7 +47,10 @@ class MemoryService:
 class MemoryProvider(Provider):
     type = "memory"
     capabilities = Capabilities(
-        batch_limit=3, lock_option="tag", guard="compare", atomic_batches=False,
+        batch_limit=3,
+        lock_option="tag",
+        guard="compare",
+        atomic_batches=False,
         status=StatusRules(
             values=("QUEUED", "RUNNING", "DONE", "CANCELLED"),
             allowed_from={"CANCELLED": frozenset({"QUEUED", "RUNNING"})},
@@ -104,7 +107,9 @@ class MemoryProvider(Provider):
         return Item(
             id=stored["id"],
             etag=digest_etag(stored["status"], stored["tags"], stored["locked"], queue.managed_tags),
-            status=stored["status"], tags=dict(stored["tags"]), locked=stored["locked"],
+            status=stored["status"],
+            tags=dict(stored["tags"]),
+            locked=stored["locked"],
             base=copy.deepcopy(stored),
         )
 

@@ -1,5 +1,6 @@
 """Documents one or two edits away from a valid one, for checking that two validators
 of the same schema agree (tests/test_planfile_schema.py, tests/test_spec_schema.py)."""
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """Representative plans shared by the plan file and renderer tests (and their goldens)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -32,7 +33,9 @@ def change(item_id: str, status: str, *fields: FieldChange, **kwargs: object) ->
 
 def empty_plan() -> Plan:
     return Plan(
-        "synapse", ENDPOINT, DIGEST,
+        "synapse",
+        ENDPOINT,
+        DIGEST,
         (QueuePlan("9615000", 12, ()), QueuePlan("9615001", 40, (), Safety(10, 5), "frozen")),
     )
 
@@ -40,13 +43,15 @@ def empty_plan() -> Plan:
 def normal_plan() -> Plan:
     changes = (
         change(
-            "9700001", "VALIDATED",
+            "9700001",
+            "VALIDATED",
             FieldChange("status", "VALIDATED", "ACCEPTED", ACCEPT),
             FieldChange("tags.score", (0.5,), (0.91,), SCORES),
         ),
         change("9700002", "ACCEPTED", FieldChange("locked", False, True, FREEZE), lock="lock"),
         change(
-            "9700003", "SCORED",
+            "9700003",
+            "SCORED",
             FieldChange("status", "SCORED", "INVALID", EXPLICIT),
             FieldChange("tags.reason", None, ("wrong format",), EXPLICIT),
             FieldChange("tags.score", (0.2,), None, EXPLICIT),
@@ -54,7 +59,8 @@ def normal_plan() -> Plan:
             lock="unlock",
         ),
         change(
-            "9700004", "RECEIVED",
+            "9700004",
+            "RECEIVED",
             FieldChange("tags.labels", ("a", "b"), ("a", "b", 3, True), EXPLICIT),
             FieldChange("tags.metric", (float("nan"),), (float("inf"), float("-inf")), EXPLICIT),
             FieldChange("tags.note", ("a | b",), ("<script>alert(`x`)</script>",), EXPLICIT),
@@ -65,7 +71,9 @@ def normal_plan() -> Plan:
         change("9700006", "ACCEPTED", FieldChange("tags.stale", ("x",), None, None)),
     )
     return Plan(
-        "synapse", ENDPOINT, DIGEST,
+        "synapse",
+        ENDPOINT,
+        DIGEST,
         (QueuePlan("9615000", 12, changes), QueuePlan("9615001", 40, (), Safety(10, 5), "frozen")),
     )
 
@@ -73,7 +81,8 @@ def normal_plan() -> Plan:
 def big_plan(n: int = 2_000) -> Plan:
     changes = tuple(
         change(
-            str(9_800_000 + i), "VALIDATED",
+            str(9_800_000 + i),
+            "VALIDATED",
             FieldChange("status", "VALIDATED", "ACCEPTED", ACCEPT),
             FieldChange("tags.score", None, (i / 1000,), SCORES),
         )
@@ -86,4 +95,3 @@ def field_plan(value: object, item_id: str = "9700001", queue_id: str = "9615000
     """One change setting tag `note` to `value`: what a renderer must show safely."""
     changed = change(item_id, "RECEIVED", FieldChange("tags.note", None, (value,), Source("spec.yaml", 7)))
     return Plan("local", "db", "d", (QueuePlan(queue_id, 1, (changed,)),))
-

@@ -7,6 +7,7 @@ The one place that starts it, waits for its "listening on URL" line with a deadl
 server that never announces itself fails the test instead of hanging it) and always stops
 the process, whatever the test body raised, so no sandbox outlives its test.
 """
+
 from __future__ import annotations
 
 import queue
@@ -34,8 +35,9 @@ class Served:
 
 
 @contextmanager
-def serving(*args: str, command: Sequence[str] | None = None, stop: int = signal.SIGTERM,
-            deadline: float = 60.0, **popen) -> Iterator[Served]:
+def serving(
+    *args: str, command: Sequence[str] | None = None, stop: int = signal.SIGTERM, deadline: float = 60.0, **popen
+) -> Iterator[Served]:
     """Start `python -m reconciler serve ARGS` (or `command`, a program printing the same
     line), wait at most `deadline` seconds for its announcement, yield it; on the way out
     send `stop` (SIGTERM, as a service manager does; SIGINT as Ctrl-C does) and wait for
@@ -60,8 +62,9 @@ def serving(*args: str, command: Sequence[str] | None = None, stop: int = signal
             try:
                 line = lines.get(timeout=max(0.0, until - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"the sandbox did not announce its URL within {deadline} s: "
-                                     f"{''.join(seen)}") from None
+                raise AssertionError(
+                    f"the sandbox did not announce its URL within {deadline} s: {''.join(seen)}"
+                ) from None
             if not line:
                 raise AssertionError(f"the sandbox ended without announcing its URL: {''.join(seen)}")
             seen.append(line)

@@ -1,5 +1,6 @@
 """A store's queue table read directly, for tests of what the store keeps there: no
 code of reconciler's needs these reads (a write returns the token it leaves)."""
+
 from __future__ import annotations
 
 import sqlite3

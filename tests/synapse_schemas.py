@@ -15,6 +15,7 @@ generated Java parser ignores unknown keys, so an unknown key in a request is si
 lost and one in a response is a field no Synapse client knows. `format: date-time` is
 checked too.
 """
+
 from __future__ import annotations
 
 import json

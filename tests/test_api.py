@@ -1,6 +1,7 @@
 """The Python API (docs/python.md): the documented examples run as written,
 errors are exceptions carrying located problems, nothing prints, and `import
 reconciler` loads nothing more than it did."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,9 @@ DOC = ROOT / "docs" / "python.md"
 @pytest.fixture
 def challenge(tmp_path, monkeypatch):
     """A copy of examples/challenge (its local store seeded afresh) as the working directory."""
-    shutil.copytree(ROOT / "examples" / "challenge", tmp_path / "challenge",
-                    ignore=shutil.ignore_patterns(".reconciler"))
+    shutil.copytree(
+        ROOT / "examples" / "challenge", tmp_path / "challenge", ignore=shutil.ignore_patterns(".reconciler")
+    )
     monkeypatch.chdir(tmp_path / "challenge")
     return tmp_path / "challenge"
 
@@ -71,8 +73,13 @@ def test_import_reconciler_loads_no_other_module():
     code = "import sys, reconciler; print(sorted(m for m in sys.modules if m.startswith('reconciler')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "['reconciler']"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import reconciler"],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import reconciler"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert not re.search(r"\|\s+typing$", done.stderr, flags=re.M)  # typing alone is 10x the cost
 
 
@@ -113,8 +120,9 @@ def test_a_spec_that_does_not_load_raises_spec_error_with_located_problems(chall
 def test_with_entries_checks_as_a_json_source_does(challenge):
     spec = reconciler.load_spec("spec.yaml")
     with pytest.raises(reconciler.SpecError) as caught:  # an id the spec already places
-        spec.with_entries("9615000", [{"submission_id": "9700013", "auc": 0.5}], id="submission_id",
-                          tags={"score": "auc"})
+        spec.with_entries(
+            "9615000", [{"submission_id": "9700013", "auc": 0.5}], id="submission_id", tags={"score": "auc"}
+        )
     (problem,) = caught.value.problems
     assert problem.file == "<records for queue 9615000>" and problem.line == 1
     assert "already defined at scores/round-3.csv:2" in problem.message
@@ -122,8 +130,12 @@ def test_with_entries_checks_as_a_json_source_does(challenge):
         spec.with_entries("9615000", [], id="submission_id", tags={"score": {"key": "auc", "type": "floaty"}})
     with pytest.raises(reconciler.SpecError, match="no queue 'nope'"):
         spec.with_entries("nope", [], id="submission_id")
-    added = spec.with_entries("9615000", [{"submission_id": 9700005, "auc": 1}], id="submission_id",
-                              tags={"score": {"key": "auc", "type": "float"}})
+    added = spec.with_entries(
+        "9615000",
+        [{"submission_id": 9700005, "auc": 1}],
+        id="submission_id",
+        tags={"score": {"key": "auc", "type": "float"}},
+    )
     (queue,) = [q for q in added.queues if q.id == "9615000"]
     assert queue.submissions["9700005"].tags["score"].value == (1.0,)
     assert added.digest != spec.digest  # a plan file made from it names what it was made from
@@ -131,7 +143,8 @@ def test_with_entries_checks_as_a_json_source_does(challenge):
 
 def test_a_failing_plan_is_neither_saved_nor_applied(challenge):
     spec = reconciler.load_spec("spec.yaml").with_entries(
-        "9615000", [{"id": "9700010", "status": "SCORED"}], id="id", status="status")  # 9700010 is locked
+        "9615000", [{"id": "9700010", "status": "SCORED"}], id="id", status="status"
+    )  # 9700010 is locked
     plan = reconciler.plan(spec)
     assert not plan.ok and plan.reasons[0][0] == "blocked"
     with pytest.raises(reconciler.PlanError) as caught:
@@ -156,15 +169,22 @@ def test_saved_plan_round_trips_as_the_cli_reads_it(challenge):
 
 def test_import_cost_benchmark_runs():
     """benchmarks/import_cost.py (BENCHMARKS.md, import cost) must not rot: one round."""
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "import_cost.py"), "--repeat", "1"],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "import_cost.py"), "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert re.search(r"^\| this checkout \| [0-9.]+ ms \| 1 \|", done.stdout, flags=re.M), done.stdout
 
 
 def test_the_http_layers_notes_stay_off_the_callers_stderr():
     """The CLI prints retry notes through its own handler; a library user gets none on
     stderr from Python's last-resort handler (their own logging config still sees them)."""
-    code = ("import logging, reconciler; reconciler.plan; "
-            "logging.getLogger('reconciler.http').warning('note: retrying in 2 s')")
+    code = (
+        "import logging, reconciler; reconciler.plan; "
+        "logging.getLogger('reconciler.http').warning('note: retrying in 2 s')"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stderr == ""

@@ -1,4 +1,5 @@
 """The apply engine against the real local provider (SQLite store with real etags)."""
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,7 @@ QUEUE = "9615000"
 
 
 def seed_items(n: int, status: str = "VALIDATED", **extra_tags) -> list[dict]:
-    return [
-        {"id": str(9700001 + i), "status": status, "tags": dict(extra_tags), "locked": False}
-        for i in range(n)
-    ]
+    return [{"id": str(9700001 + i), "status": status, "tags": dict(extra_tags), "locked": False} for i in range(n)]
 
 
 def make_spec(tmp_path: Path, queue_body: str, items: list[dict]) -> Path:
@@ -31,9 +29,8 @@ def make_spec(tmp_path: Path, queue_body: str, items: list[dict]) -> Path:
         "version: 1\n"
         "provider: {type: local, path: state.db, seed: live.json}\n"
         "queues:\n"
-        f"  - id: \"{QUEUE}\"\n"
-        "    safety: {max_change_percent: 100}\n"
-        + textwrap.indent(textwrap.dedent(queue_body), "    ")
+        f'  - id: "{QUEUE}"\n'
+        "    safety: {max_change_percent: 100}\n" + textwrap.indent(textwrap.dedent(queue_body), "    ")
     )
     return spec
 
@@ -185,9 +182,12 @@ def test_a_failed_batch_stops_the_run_with_an_exact_report(tmp_path):
 
     outcome = {r.item_id: r.outcome for r in report.results}
     assert outcome == {
-        "9700001": "applied", "9700002": "applied",
-        "9700003": "failed", "9700004": "failed",
-        "9700005": "skipped", "9700006": "skipped",
+        "9700001": "applied",
+        "9700002": "applied",
+        "9700003": "failed",
+        "9700004": "failed",
+        "9700005": "skipped",
+        "9700006": "skipped",
     }
     assert "UPDATE_SUBMISSION" in report.by_outcome("failed")[0].detail
     assert not report.ok

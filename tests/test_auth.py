@@ -1,6 +1,7 @@
 """Where the Synapse token comes from (reconciler/auth.py): the environment first, then
 ~/.synapseConfig or the file SYNAPSE_CONFIG_FILE names; every refusal says how to set one
 and never shows the token or the file's content."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,9 @@ def test_the_config_file_location_can_be_overridden(tmp_path):
     assert find_token({"SYNAPSE_CONFIG_FILE": str(cfg), "HOME": "/nonexistent"}) == "elsewhere"
 
 
-@pytest.mark.parametrize("content", [None, "", "[authentication]\n", "[other]\nauthtoken = x\n",
-                                     "[authentication]\nauthtoken =\n"])
+@pytest.mark.parametrize(
+    "content", [None, "", "[authentication]\n", "[other]\nauthtoken = x\n", "[authentication]\nauthtoken =\n"]
+)
 def test_a_missing_token_says_how_to_set_one(tmp_path, content):
     if content is not None:
         (tmp_path / ".synapseConfig").write_text(content)
@@ -53,6 +55,5 @@ def test_a_token_with_whitespace_is_refused_without_showing_it(tmp_path):
     with pytest.raises(ConfigError) as exc:
         find_token({"SYNAPSE_AUTH_TOKEN": "abc def", "HOME": str(tmp_path)})
     assert str(exc.value) == (
-        "the Synapse token in the SYNAPSE_AUTH_TOKEN environment variable contains spaces or "
-        "control characters"
+        "the Synapse token in the SYNAPSE_AUTH_TOKEN environment variable contains spaces or control characters"
     )

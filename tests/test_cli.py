@@ -1,4 +1,5 @@
 """The command line end to end on the embedded local backend."""
+
 from __future__ import annotations
 
 import gc
@@ -12,7 +13,6 @@ import pytest
 
 from cli_helpers import run_cli
 from reconciler import __version__
-
 
 
 def test_example_plan_apply_plan_cycle(example):
@@ -108,12 +108,14 @@ def test_console_script_smoke(example):
     """The installed entry point (or `python -m reconciler`) runs outside the test process."""
     exe = shutil.which("reconciler", path=os.path.dirname(sys.executable))
     cmd = [exe] if exe else [sys.executable, "-m", "reconciler"]
-    done = subprocess.run(cmd + ["plan", str(example), "--detailed-exitcode"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        cmd + ["plan", str(example), "--detailed-exitcode"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2, done.stderr
     assert "Plan:" in done.stdout
-    version = subprocess.run([sys.executable, "-m", "reconciler", "--version"],
-                             capture_output=True, text=True, timeout=60)
+    version = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert version.returncode == 0 and __version__ in version.stdout
 
 

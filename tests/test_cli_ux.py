@@ -1,5 +1,6 @@
 """The command line as a demanding user finds it: flags that say what they do, errors
 that name the fix, output that says what it is about (one test per complaint)."""
+
 from __future__ import annotations
 
 from cli_helpers import live_item, run_cli
@@ -68,6 +69,7 @@ def test_plan_out_dash_with_json_format_prints_the_document_once(example, tmp_pa
 
 # ------------------------------------------------------------- global options
 
+
 @pytest.mark.parametrize("flag", ["-q", "--quiet", "-v", "-vv", "--no-color"])
 def test_global_options_work_after_the_subcommand_too(example, flag):
     result = run_cli("plan", example, flag)
@@ -81,24 +83,30 @@ def test_quiet_after_the_subcommand_silences_notes(example, tmp_path):
     assert run_cli("plan", example, "-o", saved, "-q").err == ""
 
 
-@pytest.mark.parametrize(("tty", "env", "no_color", "expected"), [
-    (True, {}, False, True),
-    (False, {}, False, False),
-    (True, {"NO_COLOR": "1"}, False, False),
-    (True, {"TERM": "dumb"}, False, False),
-    (True, {"TERM": "xterm-256color"}, True, False),
-])
+@pytest.mark.parametrize(
+    ("tty", "env", "no_color", "expected"),
+    [
+        (True, {}, False, True),
+        (False, {}, False, False),
+        (True, {"NO_COLOR": "1"}, False, False),
+        (True, {"TERM": "dumb"}, False, False),
+        (True, {"TERM": "xterm-256color"}, True, False),
+    ],
+)
 def test_colour_only_on_a_terminal_that_wants_it(tty, env, no_color, expected):
     from reconciler.commands.options import color_wanted
 
     assert color_wanted(tty, env, no_color) is expected
 
 
-@pytest.mark.parametrize(("typed", "meant"), [
-    ("-auto-approve", "--auto-approve"),
-    ("-detailed-exitcode", "--detailed-exitcode"),
-    ("-force", "--force"),
-])
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("-auto-approve", "--auto-approve"),
+        ("-detailed-exitcode", "--detailed-exitcode"),
+        ("-force", "--force"),
+    ],
+)
 def test_terraform_single_dash_spellings_get_a_did_you_mean(example, typed, meant):
     command = "apply" if typed == "-auto-approve" else "plan"
     result = run_cli(command, example, typed)
@@ -197,8 +205,10 @@ def with_missing_entry(example):
     return example
 
 
-MISSING = ("queue 9615000: submission 1234 is not in the queue (a mistyped id?); reconciler "
-           "cannot create items, so this entry does nothing")
+MISSING = (
+    "queue 9615000: submission 1234 is not in the queue (a mistyped id?); reconciler "
+    "cannot create items, so this entry does nothing"
+)
 AT = ":32:24"  # the entry's first field
 
 
@@ -322,15 +332,19 @@ def test_planning_a_plan_file_says_which_commands_take_it(example, tmp_path):
         args = [command, saved] + (["-o", "-"] if command == "export" else [])
         result = run_cli(*args)
         assert result.code == 1
-        assert result.err == (f"error: {saved} is a plan file, not a spec: print it with "
-                              f"`reconciler show {saved}` or apply it with `reconciler apply {saved}`\n")
+        assert result.err == (
+            f"error: {saved} is a plan file, not a spec: print it with "
+            f"`reconciler show {saved}` or apply it with `reconciler apply {saved}`\n"
+        )
 
 
 def test_showing_a_spec_says_to_plan_it(example):
     result = run_cli("show", example)
     assert result.code == 1
-    assert result.err == (f"error: {example} is a spec, not a plan file: plan it with "
-                          f"`reconciler plan {example}` (add `-o plan.json` to save the plan)\n")
+    assert result.err == (
+        f"error: {example} is a spec, not a plan file: plan it with "
+        f"`reconciler plan {example}` (add `-o plan.json` to save the plan)\n"
+    )
 
 
 def test_validating_an_include_file_says_to_validate_the_spec_that_includes_it(example):
@@ -338,8 +352,10 @@ def test_validating_an_include_file_says_to_validate_the_spec_that_includes_it(e
     for command in ("validate", "plan"):
         result = run_cli(command, include)
         assert result.code == 1
-        assert result.err == (f"error: {include} is an include file (only `submissions:`): "
-                              f"{command} the spec that lists it under `include:`\n")
+        assert result.err == (
+            f"error: {include} is an include file (only `submissions:`): "
+            f"{command} the spec that lists it under `include:`\n"
+        )
 
 
 # ------------------------------------------------------------ errors name the fix
@@ -349,7 +365,9 @@ def validate_text(tmp_spec, text: str):
 
 
 def test_a_misspelt_field_is_one_error_with_did_you_mean(tmp_spec):
-    spec, result = validate_text(tmp_spec, """\
+    spec, result = validate_text(
+        tmp_spec,
+        """\
         version: 1
         queues:
           - id: "1"
@@ -357,30 +375,40 @@ def test_a_misspelt_field_is_one_error_with_did_you_mean(tmp_spec):
               - name: a
                 wehre: {status: VALIDATED}
                 set: {status: ACCEPTED}
-        """)
+        """,
+    )
     assert result.code == 1
-    assert result.err == (f"error: {spec}:6:9: unknown field 'wehre': did you mean 'where'? "
-                          "(allowed: name, rank, set, where)\n")
+    assert result.err == (
+        f"error: {spec}:6:9: unknown field 'wehre': did you mean 'where'? (allowed: name, rank, set, where)\n"
+    )
 
 
 def test_a_status_in_the_wrong_case_suggests_the_right_one(tmp_spec):
-    spec, result = validate_text(tmp_spec, """\
+    spec, result = validate_text(
+        tmp_spec,
+        """\
         version: 1
         provider: {type: synapse}
         queues:
           - id: "1"
             submissions:
               "9": {status: scored}
-        """)
+        """,
+    )
     assert result.code == 1
-    assert result.err.startswith(f"error: {spec}:6:13: status 'scored' is not a Synapse submission "
-                                 "status: did you mean 'SCORED'? (one of: ACCEPTED, ")
+    assert result.err.startswith(
+        f"error: {spec}:6:13: status 'scored' is not a Synapse submission "
+        "status: did you mean 'SCORED'? (one of: ACCEPTED, "
+    )
 
 
-@pytest.mark.parametrize(("text", "line", "col"), [
-    ('version: 1\nqueues:\n  - id: "1"\n    submissions:\n      "9": {status: SCORED}\n     tags: {a: 1}\n', 6, 6),
-    ('version: 1\nqueues:\n  - id: "1"\n  tags: {policy: merge}\n', 4, 3),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "col"),
+    [
+        ('version: 1\nqueues:\n  - id: "1"\n    submissions:\n      "9": {status: SCORED}\n     tags: {a: 1}\n', 6, 6),
+        ('version: 1\nqueues:\n  - id: "1"\n  tags: {policy: merge}\n', 4, 3),
+    ],
+)
 def test_bad_indentation_is_said_in_plain_words(tmp_spec, text, line, col):
     spec, result = validate_text(tmp_spec, text)
     assert result.code == 1
@@ -398,7 +426,9 @@ def test_a_string_where_a_list_belongs_shows_the_list_to_write(tmp_spec):
 # ------------------------------------------------- --replace: change a locked item
 def with_locked_correction(example):
     """9700002 is locked in the seed (score 0.37); the spec corrects its score."""
-    text = example.read_text().replace('      "9700004": {', '      "9700002": {tags: {score: 0.4}}\n      "9700004": {')
+    text = example.read_text().replace(
+        '      "9700004": {', '      "9700002": {tags: {score: 0.4}}\n      "9700004": {'
+    )
     example.write_text(text)
     return example
 
@@ -450,7 +480,9 @@ def test_replace_on_synapse_writes_the_change_and_keeps_the_lock_annotation(make
 
     sb = make_sandbox(synthetic=[("9615000", 3)])
     env = {"SYNAPSE_AUTH_TOKEN": SANDBOX_TOKEN}
-    head = f'version: 1\nprovider: {{type: synapse, endpoint: "{sb.url}"}}\nqueues:\n  - id: "9615000"\n    submissions:\n'
+    head = (
+        f'version: 1\nprovider: {{type: synapse, endpoint: "{sb.url}"}}\nqueues:\n  - id: "9615000"\n    submissions:\n'
+    )
     spec = tmp_path / "spec.yaml"
     spec.write_text(head + '      "9700001": {locked: true}\n')
     assert run_cli("apply", spec, "--auto-approve", env=env).code == 0
@@ -460,8 +492,11 @@ def test_replace_on_synapse_writes_the_change_and_keeps_the_lock_annotation(make
     assert drifted.code == 2 and "≠ 9700001  DRIFT" in drifted.out, drifted.out + drifted.err
     applied = run_cli("apply", spec, "--replace", "9700001", "--auto-approve", env=env)
     assert applied.code == 0, applied.out + applied.err
-    status = requests.get(f"{sb.url}/evaluation/submission/9700001/status",
-                          headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}, timeout=10).json()
+    status = requests.get(
+        f"{sb.url}/evaluation/submission/9700001/status",
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+        timeout=10,
+    ).json()
     assert status["status"] == "SCORED"
     annotations = status["submissionAnnotations"]["annotations"]
     assert annotations["locked"]["value"] == ["true"] and annotations["score"]["value"] == ["0.9"]

@@ -1,4 +1,5 @@
 """Diff and queue plans: field-minimal typed changes, locks, ordering, safety limits."""
+
 from __future__ import annotations
 
 import gc
@@ -80,7 +81,8 @@ def test_unlock_and_change_is_one_unblocked_change():
     change = change_of(q, item("1", "ACCEPTED", locked=True))
     assert (change.blocked, change.lock) == (False, "unlock")
     assert [(f.field, f.before, f.after) for f in change.fields] == [
-        ("status", "ACCEPTED", "SCORED"), ("locked", True, False)
+        ("status", "ACCEPTED", "SCORED"),
+        ("locked", True, False),
     ]
 
 
@@ -125,9 +127,7 @@ def test_item_order_puts_numeric_ids_first():
 
 def test_item_order_handles_ids_of_any_length():
     huge = "9" * 5000
-    assert sorted([huge, "1" + "0" * 5000, "0", "00"], key=item_order) == [
-        "0", "00", huge, "1" + "0" * 5000
-    ]
+    assert sorted([huge, "1" + "0" * 5000, "0", "00"], key=item_order) == ["0", "00", huge, "1" + "0" * 5000]
 
 
 def test_plan_does_not_depend_on_listing_order():
@@ -220,9 +220,7 @@ def test_custom_change_percentage():
 
 def test_max_changes_applies_to_small_queues_too():
     assert plan_with(5, 2, max_changes=2).safety_violation() is None
-    assert plan_with(5, 3, max_changes=2).safety_violation() == (
-        "queue 9615000: 3 changes exceed max_changes 2"
-    )
+    assert plan_with(5, 3, max_changes=2).safety_violation() == ("queue 9615000: 3 changes exceed max_changes 2")
 
 
 def test_blocked_changes_count_towards_the_limits():

@@ -1,4 +1,5 @@
 """`reconciler export`: live state as a spec that plans to no changes."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,26 +17,107 @@ from reconciler.export import export_spec, unstatable_tags
 from reconciler.model import Item, ProviderConfig, QueueSpec, Source, same_tag_value, to_scalar
 from reconciler.spec import load_spec
 
-NASTY_STRINGS = ["NO", "yes", "on", "1.0", "0o17", "0x1F", "1_000", "2024-01-01", "", " lead", "a: b",
-                 "#x", "null", "~", "true", ".inf", "- x", "multi\nline", "émoji ✓", "[1]", "{a: 1}",
-                 "1e5", "+.5", "-1", "2024-01-01 10:00:00", "trailing ", "\ttab", "nel\x85x",
-                 "ls\u2028x", "'q'", '"dq"', "&anchor", "*alias", "!tag", "%dir", "@at", "`tick",
-                 "|", ">", "? q", "---", "...", "a #b", "\\", "\x00nul", "\ud800", "x" * 300]
-NASTY_VALUES = [(v,) for v in NASTY_STRINGS] + [
-    (1,), (-7,), (2**62,), (0.5,), (1.0,), (-0.0,), (1e300,), (1e-300,), (math.inf,), (-math.inf,),
-    (math.nan,), (True,), (False,), (datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=timezone.utc),),
-    (datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone.utc),), (1, 2), ("NO", 1, 1.0, True), ("", ""),
+NASTY_STRINGS = [
+    "NO",
+    "yes",
+    "on",
+    "1.0",
+    "0o17",
+    "0x1F",
+    "1_000",
+    "2024-01-01",
+    "",
+    " lead",
+    "a: b",
+    "#x",
+    "null",
+    "~",
+    "true",
+    ".inf",
+    "- x",
+    "multi\nline",
+    "émoji ✓",
+    "[1]",
+    "{a: 1}",
+    "1e5",
+    "+.5",
+    "-1",
+    "2024-01-01 10:00:00",
+    "trailing ",
+    "\ttab",
+    "nel\x85x",
+    "ls\u2028x",
+    "'q'",
+    '"dq"',
+    "&anchor",
+    "*alias",
+    "!tag",
+    "%dir",
+    "@at",
+    "`tick",
+    "|",
+    ">",
+    "? q",
+    "---",
+    "...",
+    "a #b",
+    "\\",
+    "\x00nul",
+    "\ud800",
+    "x" * 300,
 ]
-NASTY_KEYS = ["NO", "1", "1.0", "true", "null", "~", "a: b", "#x", " lead", "-", "?", "key.with.dots",
-              "2024-01-01", "x" * 100, "token", "authtoken", "auth_token", "password", "secret", "sessionToken", "api_key", "Token", "PASSWORD"]  # tag names are data
+NASTY_VALUES = [(v,) for v in NASTY_STRINGS] + [
+    (1,),
+    (-7,),
+    (2**62,),
+    (0.5,),
+    (1.0,),
+    (-0.0,),
+    (1e300,),
+    (1e-300,),
+    (math.inf,),
+    (-math.inf,),
+    (math.nan,),
+    (True,),
+    (False,),
+    (datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=timezone.utc),),
+    (datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone.utc),),
+    (1, 2),
+    ("NO", 1, 1.0, True),
+    ("", ""),
+]
+NASTY_KEYS = [
+    "NO",
+    "1",
+    "1.0",
+    "true",
+    "null",
+    "~",
+    "a: b",
+    "#x",
+    " lead",
+    "-",
+    "?",
+    "key.with.dots",
+    "2024-01-01",
+    "x" * 100,
+    "token",
+    "authtoken",
+    "auth_token",
+    "password",
+    "secret",
+    "sessionToken",
+    "api_key",
+    "Token",
+    "PASSWORD",
+]  # tag names are data
 
 
 def round_trip(tmp_path: Path, tags: dict) -> dict:
     """Export one item with these tags, read the text back with the spec loader."""
     item = Item(id="9700001", etag="e", status="SCORED", tags=tags, locked=True)
     queue = QueueSpec(id="9615000", source=Source("spec.yaml", 1))
-    text = export_spec(ProviderConfig("local", {"path": "state.db"}, str(tmp_path)), [(queue, [item])],
-                       str(tmp_path))
+    text = export_spec(ProviderConfig("local", {"path": "state.db"}, str(tmp_path)), [(queue, [item])], str(tmp_path))
     path = tmp_path / "exported.yaml"
     path.write_text(text, encoding="utf-8")
     entry = load_spec(path).queues[0].submissions["9700001"]
@@ -56,9 +138,13 @@ def test_nasty_values_and_keys_read_back_as_the_same_typed_values(tmp_path):
 
 
 scalars = st.one_of(
-    st.text(), st.integers(), st.floats(), st.booleans(),
-    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
-                 timezones=st.just(timezone.utc)).map(to_scalar),
+    st.text(),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc)).map(
+        to_scalar
+    ),
 )
 tag_values = st.one_of(scalars.map(lambda v: (v,)), st.lists(scalars, min_size=2, max_size=3).map(tuple))
 tag_keys = st.text(min_size=1).filter(str.isprintable)
@@ -73,12 +159,16 @@ def test_any_typed_tags_read_back_as_the_same_values(tmp_path_factory, tags):
 
 def test_header_names_the_schema_and_entries_are_sorted(tmp_path):
     items = [Item(id=i, etag="e", status="RECEIVED") for i in ("9700010", "a1", "9700002", "100")]
-    text = export_spec(ProviderConfig("synapse", {"endpoint": "http://127.0.0.1:1/repo/v1"}, str(tmp_path)),
-                       [(QueueSpec(id="9615000", source=Source("s", 1)), items)], str(tmp_path))
+    text = export_spec(
+        ProviderConfig("synapse", {"endpoint": "http://127.0.0.1:1/repo/v1"}, str(tmp_path)),
+        [(QueueSpec(id="9615000", source=Source("s", 1)), items)],
+        str(tmp_path),
+    )
     assert text.splitlines()[0] == "# yaml-language-server: $schema=spec.schema.json"
     assert "provider: {type: synapse, endpoint: 'http://127.0.0.1:1/repo/v1'}" in text
-    positions = [text.index(f'"{i}"') if i.isdigit() else text.index(f"{i}:")
-                 for i in ("100", "9700002", "9700010", "a1")]
+    positions = [
+        text.index(f'"{i}"') if i.isdigit() else text.index(f"{i}:") for i in ("100", "9700002", "9700010", "a1")
+    ]
     assert positions == sorted(positions)
 
 
@@ -95,16 +185,24 @@ def test_empty_list_tags_are_left_out_with_a_warning(tmp_path):
 def seed(tmp_path, items):
     (tmp_path / "live.json").write_text(json.dumps({"queues": [{"id": "9615000", "items": items}]}))
     spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nprovider: {type: local, path: state.db, seed: live.json}\n"
-                    "queues:\n  - id: \"9615000\"\n")
+    spec.write_text(
+        'version: 1\nprovider: {type: local, path: state.db, seed: live.json}\nqueues:\n  - id: "9615000"\n'
+    )
     return spec
 
 
 def test_exported_spec_plans_to_no_changes_with_nasty_values(tmp_path):
-    items = [{"id": str(9700001 + i), "status": "SCORED", "tags": {"v": value}, "locked": i % 2 == 0}
-             for i, value in enumerate(NASTY_STRINGS)]
-    items.append({"id": "9800001", "status": "RECEIVED",
-                  "tags": {"f": 1.0, "i": 1, "b": False, "lst": [1, 2], "big": 1e300, "neg": -0.5}})
+    items = [
+        {"id": str(9700001 + i), "status": "SCORED", "tags": {"v": value}, "locked": i % 2 == 0}
+        for i, value in enumerate(NASTY_STRINGS)
+    ]
+    items.append(
+        {
+            "id": "9800001",
+            "status": "RECEIVED",
+            "tags": {"f": 1.0, "i": 1, "b": False, "lst": [1, 2], "big": 1e300, "neg": -0.5},
+        }
+    )
     items.append({"id": "9800002", "status": "ACCEPTED", "tags": {}})
     spec = seed(tmp_path, items)
     out = tmp_path / "sub" / "exported.yaml"
@@ -119,10 +217,13 @@ def test_exported_spec_plans_to_no_changes_with_nasty_values(tmp_path):
 
 
 def test_exported_entries_are_sorted_and_minimal(tmp_path):
-    spec = seed(tmp_path, [
-        {"id": "9700010", "status": "SCORED", "tags": {}, "locked": False},
-        {"id": "9700002", "status": "RECEIVED", "tags": {"a": "x"}, "locked": True},
-    ])
+    spec = seed(
+        tmp_path,
+        [
+            {"id": "9700010", "status": "SCORED", "tags": {}, "locked": False},
+            {"id": "9700002", "status": "RECEIVED", "tags": {"a": "x"}, "locked": True},
+        ],
+    )
     result = run_cli("export", spec, "-o", "-")
     assert result.code == 0
     body = result.out
@@ -134,9 +235,11 @@ def test_exported_entries_are_sorted_and_minimal(tmp_path):
 def test_exported_timestamps_round_trip(tmp_path):
     spec = tmp_path / "spec.yaml"
     (tmp_path / "live.yaml").write_text(
-        "queues:\n- id: '9615000'\n  items:\n  - {id: '9700001', status: SCORED, tags: {when: 2024-05-01T10:00:00Z}}\n")
-    spec.write_text("version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\n"
-                    "queues:\n  - id: \"9615000\"\n")
+        "queues:\n- id: '9615000'\n  items:\n  - {id: '9700001', status: SCORED, tags: {when: 2024-05-01T10:00:00Z}}\n"
+    )
+    spec.write_text(
+        'version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\nqueues:\n  - id: "9615000"\n'
+    )
     out = tmp_path / "exported.yaml"
     assert run_cli("export", spec, "-o", out).code == 0
     assert run_cli("plan", out, "--detailed-exitcode").code == 0
@@ -170,8 +273,7 @@ def test_export_on_the_synapse_sandbox_round_trips(make_sandbox, tmp_path):
     assert entries["9700002"].locked.value is True and "9700001" in entries
     when = datetime(2024, 5, 1, 10, 0, 0, 250000, tzinfo=timezone.utc)
     assert entries["9700001"].tags["when"].value == (when,)
-    assert_same_tags({k: v.value for k, v in entries["9700003"].tags.items()},
-                     {k: (v,) for k, v in strings.items()})
+    assert_same_tags({k: v.value for k, v in entries["9700003"].tags.items()}, {k: (v,) for k, v in strings.items()})
 
 
 def test_export_to_stdout_writes_the_spec_alone(tmp_path):
@@ -186,8 +288,9 @@ def test_export_to_an_unwritable_place_is_one_line_and_exit_1(tmp_path):
     spec = seed(tmp_path, [{"id": "9700001", "status": "RECEIVED"}])
     result = run_cli("export", spec, "-o", tmp_path / "missing" / "out.yaml")
     assert result.code == 1
-    assert result.err == (f"error: {tmp_path / 'missing' / 'out.yaml'}: cannot write the exported spec: "
-                          "No such file or directory\n")
+    assert result.err == (
+        f"error: {tmp_path / 'missing' / 'out.yaml'}: cannot write the exported spec: No such file or directory\n"
+    )
 
 
 def test_export_without_an_output_writes_to_stdout(tmp_path):
@@ -204,8 +307,10 @@ def test_export_refuses_an_existing_file_without_force(tmp_path):
     out.write_text("mine\n")
     result = run_cli("export", spec, "-o", out)
     assert result.code == 1 and out.read_text() == "mine\n"
-    assert result.err == (f"error: {out}: already exists; pass --force to replace it, or export to "
-                          "another file (or to stdout: leave out -o)\n")
+    assert result.err == (
+        f"error: {out}: already exists; pass --force to replace it, or export to "
+        "another file (or to stdout: leave out -o)\n"
+    )
     assert run_cli("export", spec, "-o", out, "--force").code == 0
     assert "9700001" in out.read_text()
 
@@ -231,11 +336,26 @@ def test_export_keeps_a_users_own_spec_schema_json(tmp_path):
 
 
 def test_an_exported_table_plans_to_no_changes_with_nasty_values(tmp_path):
-    items = [{"id": str(9700001 + i), "status": "SCORED", "tags": {"v": value, "n": i}, "locked": i % 2 == 0}
-             for i, value in enumerate(NASTY_STRINGS)]
-    items.append({"id": "9800001", "status": "RECEIVED",
-                  "tags": {"f": 1.0, "i": 1, "b": False, "lst": [1, 2], "big": 1e300, "neg": -0.5,
-                           "status": "x", "when": {"timestamp": "2024-05-01T10:00:00.123Z"}}})
+    items = [
+        {"id": str(9700001 + i), "status": "SCORED", "tags": {"v": value, "n": i}, "locked": i % 2 == 0}
+        for i, value in enumerate(NASTY_STRINGS)
+    ]
+    items.append(
+        {
+            "id": "9800001",
+            "status": "RECEIVED",
+            "tags": {
+                "f": 1.0,
+                "i": 1,
+                "b": False,
+                "lst": [1, 2],
+                "big": 1e300,
+                "neg": -0.5,
+                "status": "x",
+                "when": {"timestamp": "2024-05-01T10:00:00.123Z"},
+            },
+        }
+    )
     items.append({"id": "9800002", "status": "ACCEPTED", "tags": {"f": 2, "nan": {"float": "nan"}}})
     items.append({"id": "9800003", "status": "ACCEPTED", "tags": {}})
     spec = seed(tmp_path, items)
@@ -261,8 +381,10 @@ def test_an_exported_table_outside_the_spec_folder_is_refused(tmp_path):
     (tmp_path / "sub").mkdir()
     result = run_cli("export", spec, "-o", tmp_path / "sub" / "out.yaml", "--table", tmp_path / "out.csv")
     assert (result.code, result.out) == (1, "")
-    assert result.err == (f"error: --table {tmp_path}/out.csv: the table must be inside the exported spec's "
-                          f"folder ({tmp_path}/sub), which the spec can include from\n")
+    assert result.err == (
+        f"error: --table {tmp_path}/out.csv: the table must be inside the exported spec's "
+        f"folder ({tmp_path}/sub), which the spec can include from\n"
+    )
     assert not (tmp_path / "sub" / "out.yaml").exists()
 
 

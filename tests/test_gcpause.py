@@ -1,4 +1,5 @@
 """collector_paused: what a pause allocated is aged, not walked, when it ends."""
+
 from __future__ import annotations
 
 import gc
@@ -64,11 +65,13 @@ def test_objects_frozen_on_purpose_stay_frozen(collector_on):
 
 def _local_spec(tmp_path):
     (tmp_path / "live.yaml").write_text(
-        'queues:\n  - id: "9615000"\n    items:\n      - {id: "1", status: VALIDATED}\n')
+        'queues:\n  - id: "9615000"\n    items:\n      - {id: "1", status: VALIDATED}\n'
+    )
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\n"
-        'queues:\n  - id: "9615000"\n    submissions:\n      "1": {status: SCORED}\n')
+        'queues:\n  - id: "9615000"\n    submissions:\n      "1": {status: SCORED}\n'
+    )
     return spec
 
 

@@ -1,4 +1,5 @@
 """The session factory: endpoint policy, auth, timeouts, retries, in-flight cap, logging."""
+
 from __future__ import annotations
 
 import logging
@@ -17,10 +18,10 @@ from reconciler.providers.base import ConfigError
 TOKEN = "sandbox-test-token"
 
 
-def session(token: str | None = TOKEN, retries: int = 3, backoff: float = 0.01,
-            timeout: tuple[float, float] = (2.0, 5.0)) -> http.Session:
-    return make_session(token=token, retries=retries, backoff=backoff, timeout=timeout,
-                        user_agent="reconciler-tests/1")
+def session(
+    token: str | None = TOKEN, retries: int = 3, backoff: float = 0.01, timeout: tuple[float, float] = (2.0, 5.0)
+) -> http.Session:
+    return make_session(token=token, retries=retries, backoff=backoff, timeout=timeout, user_agent="reconciler-tests/1")
 
 
 def list_url(sb, queue: str = "9615000") -> str:
@@ -28,28 +29,42 @@ def list_url(sb, queue: str = "9615000") -> str:
 
 
 # ------------------------------------------------------------------ endpoint policy
-@pytest.mark.parametrize("url", [
-    "https://repo-prod.prod.sagebase.org/repo/v1", "http://127.0.0.1:8080/repo/v1",
-    "http://127.9.9.9/repo/v1", "http://[::1]:9000/repo/v1", "http://LOCALHOST/repo/v1",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://repo-prod.prod.sagebase.org/repo/v1",
+        "http://127.0.0.1:8080/repo/v1",
+        "http://127.9.9.9/repo/v1",
+        "http://[::1]:9000/repo/v1",
+        "http://LOCALHOST/repo/v1",
+    ],
+)
 def test_https_anywhere_and_plain_http_on_loopback_are_allowed(url):
     check_endpoint(url)
 
 
-@pytest.mark.parametrize("url, message", [
-    ("http://10.255.255.1/repo/v1",
-     "endpoint 'http://10.255.255.1/repo/v1' uses plain http://, which is only allowed for a "
-     "loopback address (127.0.0.1, ::1, localhost); use https://"),
-    ("http://localhost.example.com/repo/v1",
-     "endpoint 'http://localhost.example.com/repo/v1' uses plain http://, which is only allowed "
-     "for a loopback address (127.0.0.1, ::1, localhost); use https://"),
-    ("ftp://127.0.0.1/repo/v1", "endpoint 'ftp://127.0.0.1/repo/v1' must be an https:// URL"),
-    ("repo-prod.prod.sagebase.org/repo/v1",
-     "endpoint 'repo-prod.prod.sagebase.org/repo/v1' must be an https:// URL"),
-    ("https://user:secret@example.org/repo/v1",
-     "endpoint must not contain credentials (user:password@)"),
-    ("https://example.org:port/repo/v1", "endpoint 'https://example.org:port/repo/v1' is not a valid URL"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        (
+            "http://10.255.255.1/repo/v1",
+            "endpoint 'http://10.255.255.1/repo/v1' uses plain http://, which is only allowed for a "
+            "loopback address (127.0.0.1, ::1, localhost); use https://",
+        ),
+        (
+            "http://localhost.example.com/repo/v1",
+            "endpoint 'http://localhost.example.com/repo/v1' uses plain http://, which is only allowed "
+            "for a loopback address (127.0.0.1, ::1, localhost); use https://",
+        ),
+        ("ftp://127.0.0.1/repo/v1", "endpoint 'ftp://127.0.0.1/repo/v1' must be an https:// URL"),
+        (
+            "repo-prod.prod.sagebase.org/repo/v1",
+            "endpoint 'repo-prod.prod.sagebase.org/repo/v1' must be an https:// URL",
+        ),
+        ("https://user:secret@example.org/repo/v1", "endpoint must not contain credentials (user:password@)"),
+        ("https://example.org:port/repo/v1", "endpoint 'https://example.org:port/repo/v1' is not a valid URL"),
+    ],
+)
 def test_other_endpoints_are_refused(url, message):
     with pytest.raises(ConfigError) as exc:
         check_endpoint(url)
@@ -172,9 +187,13 @@ def test_client_errors_are_not_retried(sandbox):
 
 def test_retry_after_is_honoured_but_capped(monkeypatch):
     monkeypatch.setattr(http, "MAX_RETRY_AFTER", 0.3)
-    answers = iter([json_response({"reason": "slow"}, 429, {"Retry-After": "3600"}),
-                    json_response({"reason": "slow"}, 503, {"Retry-After": "soon"}),
-                    json_response({})])
+    answers = iter(
+        [
+            json_response({"reason": "slow"}, 429, {"Retry-After": "3600"}),
+            json_response({"reason": "slow"}, 503, {"Retry-After": "soon"}),
+            json_response({}),
+        ]
+    )
     app = Scripted(lambda r: next(answers))
     started = time.monotonic()
     with serve(app) as url:
@@ -188,8 +207,7 @@ def test_at_most_three_requests_are_in_flight_per_session(make_sandbox):
     sb = make_sandbox(synthetic=[("9615000", 1)], max_concurrent=3, latency_ms=100)
     s = session(retries=0)
     codes: list[int] = []
-    threads = [threading.Thread(target=lambda: codes.append(s.get(list_url(sb)).status_code))
-               for _ in range(12)]
+    threads = [threading.Thread(target=lambda: codes.append(s.get(list_url(sb)).status_code)) for _ in range(12)]
     for t in threads:
         t.start()
     for t in threads:

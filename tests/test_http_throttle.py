@@ -1,5 +1,6 @@
 """Synapse's per-user request allowance (a sliding window, 429 without Retry-After):
 the session waits it out from its own request times instead of backing off blindly."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,15 @@ TOKEN = "sandbox-test-token"
 
 
 def session(retries: int) -> Session:
-    return make_session(token=TOKEN, retries=retries, backoff=0.01, timeout=(2.0, 5.0),
-                        user_agent="reconciler-tests/1", max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE)
+    return make_session(
+        token=TOKEN,
+        retries=retries,
+        backoff=0.01,
+        timeout=(2.0, 5.0),
+        user_agent="reconciler-tests/1",
+        max_in_flight=MAX_IN_FLIGHT,
+        dialect=THROTTLE,
+    )
 
 
 def sliding_window(count: int, period: float, reason: str | None = None, used: int = 0) -> Scripted:
@@ -114,8 +122,13 @@ def test_one_endpoints_own_limit_delays_only_the_refused_request():
     def respond(request):
         if request.path.endswith("/single") and not refused:
             refused.append(time.monotonic())
-            return json_response({"reason": "Requests are too frequent for API call: "
-                                  "/evaluation/submission/#/status. Allowed 2 requests every 1 seconds."}, 429)
+            return json_response(
+                {
+                    "reason": "Requests are too frequent for API call: "
+                    "/evaluation/submission/#/status. Allowed 2 requests every 1 seconds."
+                },
+                429,
+            )
         return json_response({"results": []})
 
     app = Scripted(respond)

@@ -1,5 +1,6 @@
 """The journal (issue 25, docs/operations.md): every apply that writes records one entry, which
 holds before and after values and no credential, and is never torn by a kill -9."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,7 @@ from reconciler.journal import read_journal, schema
 from end_to_end.test_synapse import QUEUE, write_spec
 
 
-
-SECRET_RULE = ("      - name: secret\n        where: {}\n"
-               "        set: {tags: {db_password: hunter2-secret}}\n")
+SECRET_RULE = "      - name: secret\n        where: {}\n        set: {tags: {db_password: hunter2-secret}}\n"
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The strict, located JSON reader plan files are read with (reconciler/jsonload.py);
 tests/test_planfile.py checks the same refusals through load_plan."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,12 +34,15 @@ def test_a_non_finite_number_is_located():
     )
 
 
-@pytest.mark.parametrize(("path", "text"), [
-    (("queues", 0, "changes", 3, "etag"), "queues[0].changes[3].etag"),
-    (("tags", "a.b"), 'tags["a.b"]'),
-    ((0, "x"), "[0].x"),
-    ((), ""),
-])
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (("queues", 0, "changes", 3, "etag"), "queues[0].changes[3].etag"),
+        (("tags", "a.b"), 'tags["a.b"]'),
+        ((0, "x"), "[0].x"),
+        ((), ""),
+    ],
+)
 def test_a_path_is_written_as_people_write_json_paths(path, text):
     assert path_text(path) == text
 

@@ -4,6 +4,7 @@ A valid spec's `validate` names no position, so a JSON include's positions are n
 searched for, and the sources of its settings are located on first use; what a plan or
 a message names is still at its exact file:line:column.
 """
+
 from __future__ import annotations
 
 import gc
@@ -20,12 +21,7 @@ from reconciler.yamlload import MAX_DEPTH, read_yaml
 
 from gc_helpers import cyclic_garbage
 
-SPEC = (
-    "version: 1\n"
-    "queues:\n"
-    '  - id: "9615000"\n'
-    "    include: [scores.json]\n"
-)
+SPEC = 'version: 1\nqueues:\n  - id: "9615000"\n    include: [scores.json]\n'
 
 
 @pytest.fixture
@@ -81,8 +77,12 @@ def test_a_lazy_source_is_the_source_it_locates():
     assert asked == []
     eager = Source("scores.json", 17, "accept", 5)
     assert lazy == eager and hash(lazy) == hash(eager)
-    assert (lazy.line, lazy.column, str(lazy), lazy.to_json()) == (17, 5, "scores.json:17 (rule accept)",
-                                                                   eager.to_json())
+    assert (lazy.line, lazy.column, str(lazy), lazy.to_json()) == (
+        17,
+        5,
+        "scores.json:17 (rule accept)",
+        eager.to_json(),
+    )
     assert asked == [("submissions", "1")]  # once
     assert pickle.loads(pickle.dumps(lazy)) == eager
     assert repr(lazy) == repr(eager)

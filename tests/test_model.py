@@ -2,6 +2,7 @@
 it: a scalar and its one-element list are one value; 1, 1.0, True and "1" are four;
 NaN equals NaN; timestamps are equal to the millisecond; lists keep order and length.
 Also the field names a change carries ("tags.<key>")."""
+
 from __future__ import annotations
 
 import math
@@ -36,19 +37,37 @@ def desired_tags(desired) -> dict:
 
 
 # --------------------------------------------------------------- the rules
-@pytest.mark.parametrize(("a", "b"), [
-    (0.9, [0.9]), (1, 1), ("x", "x"), (math.nan, math.nan), ([1, "a", False], [1, "a", False]),
-    (datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone.utc),
-     datetime(2024, 5, 1, 14, 0, 0, 123000, tzinfo=timezone(timedelta(hours=2)))),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (0.9, [0.9]),
+        (1, 1),
+        ("x", "x"),
+        (math.nan, math.nan),
+        ([1, "a", False], [1, "a", False]),
+        (
+            datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone.utc),
+            datetime(2024, 5, 1, 14, 0, 0, 123000, tzinfo=timezone(timedelta(hours=2))),
+        ),
+    ],
+)
 def test_same_tag_value_holds_for_equal_typed_values(a, b):
     assert same_tag_value(to_tag_value(a), to_tag_value(b))
     assert tag_value_key(to_tag_value(a)) == tag_value_key(to_tag_value(b))
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    (1, 1.0), (1, True), ("1", 1), (0, False), ([1, 2], [2, 1]), ([1], [1, 1]), ("", None),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (1, 1.0),
+        (1, True),
+        ("1", 1),
+        (0, False),
+        ([1, 2], [2, 1]),
+        ([1], [1, 1]),
+        ("", None),
+    ],
+)
 def test_same_tag_value_fails_for_another_type_order_or_length(a, b):
     assert not same_tag_value(to_tag_value(a), None if b is None else to_tag_value(b))
 

@@ -1,6 +1,7 @@
 """A reader of the package meets each class name once (issue 28, "Names"): two classes
 named `WriteResult` (the provider contract's and the local store's) made every import
 of one a question of which."""
+
 from __future__ import annotations
 
 import ast

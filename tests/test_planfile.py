@@ -1,4 +1,5 @@
 """The plan file: round trip, canonical form, and every way an untrusted file is refused."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,15 @@ from plan_samples import META, big_plan, empty_plan, normal_plan
 from reconciler import planfile
 from reconciler.errors import Located, UserErrors
 from reconciler.model import (
-    Change, FieldChange, ManagedTags, Plan, QueuePlan, Safety, Source, tag_key_of, tag_value_key,
+    Change,
+    FieldChange,
+    ManagedTags,
+    Plan,
+    QueuePlan,
+    Safety,
+    Source,
+    tag_key_of,
+    tag_value_key,
 )
 from reconciler.planfile import MAX_PLAN_BYTES, dump_plan, load_plan, plan_to_dict
 
@@ -28,15 +37,26 @@ def comparable(plan: Plan) -> Any:
         return tag_value_key(v) if tag_key_of(field) is not None else v
 
     return (
-        plan.provider_type, plan.endpoint, plan.spec_digest,
+        plan.provider_type,
+        plan.endpoint,
+        plan.spec_digest,
         tuple(
-            (q.queue_id, q.items_seen, q.safety, tuple(
-                (c.item_id, c.etag, c.lock, c.blocked, json.dumps(c.base, sort_keys=True), tuple(
-                    (f.field, value(f.field, f.before), value(f.field, f.after), f.source)
-                    for f in c.fields
-                ))
-                for c in q.changes
-            ))
+            (
+                q.queue_id,
+                q.items_seen,
+                q.safety,
+                tuple(
+                    (
+                        c.item_id,
+                        c.etag,
+                        c.lock,
+                        c.blocked,
+                        json.dumps(c.base, sort_keys=True),
+                        tuple((f.field, value(f.field, f.before), value(f.field, f.after), f.source) for f in c.fields),
+                    )
+                    for c in q.changes
+                ),
+            )
             for q in plan.queues
         ),
     )
@@ -101,14 +121,31 @@ def test_loaded_plan_carries_lock_keys_safety_and_metadata():
 
 
 def test_fields_come_back_in_status_tags_locked_order():
-    plan = Plan("local", "db", "d", (QueuePlan("q", 1, (Change(
-        "1", "e", (
-            FieldChange("locked", True, False, None),
-            FieldChange("tags.b", None, ("x",), None),
-            FieldChange("status", "A", "B", None),
-            FieldChange("tags.a", ("y",), None, None),
-        ), base={"id": "1", "etag": "e"}, lock="unlock",
-    ),)),))
+    plan = Plan(
+        "local",
+        "db",
+        "d",
+        (
+            QueuePlan(
+                "q",
+                1,
+                (
+                    Change(
+                        "1",
+                        "e",
+                        (
+                            FieldChange("locked", True, False, None),
+                            FieldChange("tags.b", None, ("x",), None),
+                            FieldChange("status", "A", "B", None),
+                            FieldChange("tags.a", ("y",), None, None),
+                        ),
+                        base={"id": "1", "etag": "e"},
+                        lock="unlock",
+                    ),
+                ),
+            ),
+        ),
+    )
     loaded = load_plan(dump_plan(plan, **META), "p")
     assert [f.field for f in loaded.plan.changes[0].fields] == ["status", "tags.a", "tags.b", "locked"]
 
@@ -118,9 +155,9 @@ scalars = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**63),
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
-    st.datetimes(
-        min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
-    ).map(lambda d: d.replace(microsecond=d.microsecond - d.microsecond % 1000)),
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)).map(
+        lambda d: d.replace(microsecond=d.microsecond - d.microsecond % 1000)
+    ),
 )
 tag_values = st.one_of(st.none(), scalars.map(lambda v: (v,)), st.lists(scalars, max_size=3).map(tuple))
 
@@ -130,7 +167,12 @@ tag_values = st.one_of(st.none(), scalars.map(lambda v: (v,)), st.lists(scalars,
 @given(st.dictionaries(st.text(min_size=1, max_size=6), st.tuples(tag_values, tag_values), max_size=4))
 def test_any_tag_values_survive_the_round_trip(tags):
     fields = tuple(FieldChange(f"tags.{k}", b, a, Source("s.yaml", 1)) for k, (b, a) in sorted(tags.items()))
-    plan = Plan("local", "db", "d", (QueuePlan("q", 3, (Change("1", "e", fields, base={"id": "1", "etag": "e", "k": [1, None]}),)),))
+    plan = Plan(
+        "local",
+        "db",
+        "d",
+        (QueuePlan("q", 3, (Change("1", "e", fields, base={"id": "1", "etag": "e", "k": [1, None]}),)),),
+    )
     meta = META
     loaded = load_plan(dump_plan(plan, **meta), "plan.json")
     assert comparable(loaded.plan) == comparable(plan)
@@ -140,8 +182,14 @@ def test_any_tag_values_survive_the_round_trip(tags):
 def test_document_has_the_documented_shape():
     doc = document()
     assert sorted(doc) == [
-        "checksum", "created_at", "format_version", "provider", "queues", "spec_digest",
-        "summary", "tool_version",
+        "checksum",
+        "created_at",
+        "format_version",
+        "provider",
+        "queues",
+        "spec_digest",
+        "summary",
+        "tool_version",
     ]
     assert doc["format_version"] == 1
     assert doc["provider"] == {"type": "synapse", "endpoint": "http://127.0.0.1:8080/repo/v1"}
@@ -169,9 +217,25 @@ def test_document_has_the_documented_shape():
 
 
 def test_dump_is_sorted_ascii_one_change_per_line_and_ends_with_a_newline():
-    plan = Plan("local", "db", "d", (QueuePlan("q", 1, (Change(
-        "1", "e", (FieldChange("tags.team", None, ("Équipe ☃",), None),), base={"z": 1, "a": 2},
-    ),)),))
+    plan = Plan(
+        "local",
+        "db",
+        "d",
+        (
+            QueuePlan(
+                "q",
+                1,
+                (
+                    Change(
+                        "1",
+                        "e",
+                        (FieldChange("tags.team", None, ("Équipe ☃",), None),),
+                        base={"z": 1, "a": 2},
+                    ),
+                ),
+            ),
+        ),
+    )
     text = dump_plan(plan, **META)
     assert text.endswith("}\n") and text.isascii()
     assert '"team":"\\u00c9quipe \\u2603"' in text
@@ -234,9 +298,7 @@ def test_invalid_json_is_located_at_the_syntax_error():
 
 
 def test_bytes_that_are_not_utf8_are_refused_with_their_position():
-    assert load_error(b'{\n  "a": "\xff"\n}') == (
-        "plan.json:2:9: plan file is not UTF-8 text (invalid byte 0xff)"
-    )
+    assert load_error(b'{\n  "a": "\xff"\n}') == ("plan.json:2:9: plan file is not UTF-8 text (invalid byte 0xff)")
 
 
 def test_a_byte_order_mark_is_accepted():
@@ -300,8 +362,7 @@ def test_a_wrong_type_under_a_choice_of_types_names_them_all():
 @pytest.mark.parametrize(
     ("managed", "message"),
     [
-        ({"policy": "exakt", "named": []},
-         "policy: expected 'merge' or 'exact', got 'exakt': did you mean 'exact'?"),
+        ({"policy": "exakt", "named": []}, "policy: expected 'merge' or 'exact', got 'exakt': did you mean 'exact'?"),
         # JSON, not YAML: no "(write `named: [score]`)" as a spec's message has
         ({"policy": "merge", "named": "score"}, "named: expected a list, got string"),
         ({"policy": "merge", "named": ["a", "a"]}, "named: must not name an item twice"),
@@ -383,7 +444,7 @@ def test_schema_errors_are_capped():
 def test_odd_keys_are_quoted_in_json_paths():
     doc = document()
     doc["queues"][0]["changes"][0]["after"]["tags"] = {"a.b": {"bad": 1}, "score": 0.91}
-    assert "queues[0].changes[0].after.tags[\"a.b\"]: " in load_error(text_of(doc))
+    assert 'queues[0].changes[0].after.tags["a.b"]: ' in load_error(text_of(doc))
 
 
 # Files with a valid checksum whose content still makes no sense (hand-made or buggy).
@@ -444,7 +505,10 @@ def with_managed(plan: Plan, *managed: ManagedTags) -> Plan:
 
 
 def test_each_queue_records_the_tag_keys_its_spec_manages():
-    merge, exact = ManagedTags("merge", frozenset({"score", "reason"})), ManagedTags("exact", frozenset({"score"}), ("pipeline_*",))
+    merge, exact = (
+        ManagedTags("merge", frozenset({"score", "reason"})),
+        ManagedTags("exact", frozenset({"score"}), ("pipeline_*",)),
+    )
     plan = with_managed(normal_plan(), merge, exact)
     doc = document(plan)
     assert doc["queues"][0]["managed_tags"] == {"policy": "merge", "named": ["reason", "score"]}
@@ -468,8 +532,11 @@ def test_an_older_omics_plan_file_s_managed_tags_option_becomes_each_queue_s_rec
     """Before queues recorded them, omics kept them in `provider.options.managed_tags`
     (queue id -> keys, null: every key); such a file still loads, the same keys managed."""
     doc = document()
-    doc["provider"] = {"type": "omics", "endpoint": "http://127.0.0.1:9/",
-                       "options": {"region": "us-east-1", "managed_tags": {"9615000": ["score"], "9615001": None}}}
+    doc["provider"] = {
+        "type": "omics",
+        "endpoint": "http://127.0.0.1:9/",
+        "options": {"region": "us-east-1", "managed_tags": {"9615000": ["score"], "9615001": None}},
+    }
     for queue in doc["queues"]:
         queue.pop("managed_tags")
         for change in queue["changes"]:

@@ -5,6 +5,7 @@ fails (planfile._check_schema). That is only sound if fastjsonschema never accep
 document jsonschema refuses, so documents near a valid plan file (one value, key or
 element changed) are generated and both checkers asked.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,9 +22,23 @@ from reconciler import planfile
 
 VALID = json.loads(planfile.dump_plan(normal_plan(), **META))
 VALUES = json_values(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, -1.0, 2.5])
-    | st.sampled_from(["", "x", "status", "tags.a", "lock", "nan", "2024-01-01T00:00:00Z",
-                       "sha256:" + "0" * 64, "sha256:" + "0" * 63 + "\n"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from([0.0, 1.0, -1.0, 2.5])
+    | st.sampled_from(
+        [
+            "",
+            "x",
+            "status",
+            "tags.a",
+            "lock",
+            "nan",
+            "2024-01-01T00:00:00Z",
+            "sha256:" + "0" * 64,
+            "sha256:" + "0" * 63 + "\n",
+        ]
+    ),
     ["timestamp", "float", "x", "id", "status", "tags"],
 )
 

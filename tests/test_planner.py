@@ -1,5 +1,6 @@
 """build_plan reads page by page: each page is diffed as it arrives, a RELISTED signal
 starts the diff over, and the cycle collector is paused for the whole reading."""
+
 from __future__ import annotations
 
 import gc

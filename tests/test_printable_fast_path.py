@@ -1,5 +1,6 @@
 """printable() returns printable text untouched without its regex: sound only if every
 character the regex escapes is one str.isprintable() refuses."""
+
 from __future__ import annotations
 
 import sys

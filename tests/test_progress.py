@@ -1,4 +1,5 @@
 """Progress lines: on a terminal's stderr only, never with --quiet or when piped."""
+
 from __future__ import annotations
 
 import io

@@ -2,6 +2,7 @@
 plan (after rules and entries, entries win), validate's refusals at line:col, the
 leaderboard preview, and that a plan whose ranks already hold reads no more than one
 without ranks."""
+
 from __future__ import annotations
 
 import random
@@ -32,14 +33,22 @@ QUEUE = "9615000"
 
 
 def rank(**kw) -> Rank:
-    defaults = dict(name="leaderboard", where=Match(), into="rank",
-                    by=(RankKey("score", descending=True),), ties="min", source=SOURCE)
+    defaults = dict(
+        name="leaderboard",
+        where=Match(),
+        into="rank",
+        by=(RankKey("score", descending=True),),
+        ties="min",
+        source=SOURCE,
+    )
     return Rank(**{**defaults, **kw})
 
 
 def scored(*scores, **tags) -> list[Candidate]:
-    return [Candidate(str(i + 1), "SCORED", False, {"score": (s,), **tags} if s is not None else dict(tags))
-            for i, s in enumerate(scores)]
+    return [
+        Candidate(str(i + 1), "SCORED", False, {"score": (s,), **tags} if s is not None else dict(tags))
+        for i, s in enumerate(scores)
+    ]
 
 
 def places(r: Rank, candidates) -> dict[str, int]:
@@ -83,8 +92,10 @@ def test_numbers_compare_as_numbers_and_text_numbers_only_on_text_services():
 
 
 def test_per_ranks_within_each_group():
-    items = [Candidate(str(i), "SCORED", False, {"score": (s,), "team": (t,)})
-             for i, (s, t) in enumerate([(0.5, "a"), (0.9, "b"), (0.7, "a"), (0.1, "b")], 1)]
+    items = [
+        Candidate(str(i), "SCORED", False, {"score": (s,), "team": (t,)})
+        for i, (s, t) in enumerate([(0.5, "a"), (0.9, "b"), (0.7, "a"), (0.1, "b")], 1)
+    ]
     items.append(Candidate("5", "SCORED", False, {"score": (0.99,)}))  # no team: no group
     assert places(rank(per=RankKey("team")), items) == {"3": 1, "1": 2, "2": 1, "4": 2}
 
@@ -110,25 +121,34 @@ def test_text_services_receive_text():
 
 def test_service_fields_rank_and_group():
     when = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    items = [Candidate(str(i), "SCORED", False, {"score": (0.5,)},
-                       {"submitterId": who, "createdOn": when + timedelta(minutes=m)})
-             for i, (who, m) in enumerate([("u1", 5), ("u1", 1), ("u2", 3)], 1)]
-    r = rank(by=(RankKey("score", descending=True), RankKey("createdOn", item=True)),
-             per=RankKey("submitterId", item=True), top="best")
+    items = [
+        Candidate(
+            str(i), "SCORED", False, {"score": (0.5,)}, {"submitterId": who, "createdOn": when + timedelta(minutes=m)}
+        )
+        for i, (who, m) in enumerate([("u1", 5), ("u1", 1), ("u2", 3)], 1)
+    ]
+    r = rank(
+        by=(RankKey("score", descending=True), RankKey("createdOn", item=True)),
+        per=RankKey("submitterId", item=True),
+        top="best",
+    )
     assert places(r, items) == {"2": 1, "1": 2, "3": 1}
 
 
 # ------------------------------------------------------------- property tests
-scores = st.lists(st.one_of(st.none(), st.integers(-3, 3), st.floats(-2, 2, allow_nan=False),
-                            st.sampled_from([0.5, 1.0, 1])), max_size=40)
+scores = st.lists(
+    st.one_of(st.none(), st.integers(-3, 3), st.floats(-2, 2, allow_nan=False), st.sampled_from([0.5, 1.0, 1])),
+    max_size=40,
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(scores, st.sampled_from(["min", "dense", "unique"]), st.booleans(), st.randoms(use_true_random=False))
 def test_rank_invariants(values, ties, grouped, rnd):
-    items = [Candidate(str(i), "SCORED", False,
-                       {**({"score": (v,)} if v is not None else {}), "team": (f"t{i % 3}",)})
-             for i, v in enumerate(values)]
+    items = [
+        Candidate(str(i), "SCORED", False, {**({"score": (v,)} if v is not None else {}), "team": (f"t{i % 3}",)})
+        for i, v in enumerate(values)
+    ]
     r = rank(ties=ties, per=RankKey("team") if grouped else None)
     got = places(r, items)
     shuffled = list(items)
@@ -168,10 +188,13 @@ def queue(**kw) -> QueueSpec:
 
 def test_a_score_set_in_the_same_spec_ranks_at_once_and_an_entry_wins():
     spec_source = Source("spec.yaml", 20)
-    q = queue(submissions={
-        "3": Assignment(tags={"score": Setting((0.99,), spec_source)}),
-        "2": Assignment(tags={"rank": Setting((7,), spec_source)}),
-    }, ranks=(rank(),))
+    q = queue(
+        submissions={
+            "3": Assignment(tags={"score": Setting((0.99,), spec_source)}),
+            "2": Assignment(tags={"rank": Setting((7,), spec_source)}),
+        },
+        ranks=(rank(),),
+    )
     plan = plan_queue(q, [item("1", score=0.5), item("2", score=0.9, rank=2), item("3")])
     after = {c.item_id: {f.field: (f.after, f.source) for f in c.fields} for c in plan.changes}
     assert after == {
@@ -179,8 +202,7 @@ def test_a_score_set_in_the_same_spec_ranks_at_once_and_an_entry_wins():
         "2": {"tags.rank": ((7,), spec_source)},  # the entry wins over the rank
         "3": {"tags.rank": ((1,), SOURCE), "tags.score": ((0.99,), spec_source)},
     }
-    assert plan.leaderboards[0].groups[0].rows[:2] == (
-        (1, "3", ("0.99",)), (2, "2", ("0.9",)))
+    assert plan.leaderboards[0].groups[0].rows[:2] == ((1, "3", ("0.99",)), (2, "2", ("0.9",)))
 
 
 def test_ranks_that_already_hold_plan_nothing_and_only_limits_the_changes_not_the_ranking():
@@ -195,6 +217,7 @@ def test_ranks_that_already_hold_plan_nothing_and_only_limits_the_changes_not_th
 def test_a_rediffed_item_keeps_the_place_of_the_plan():
     q = queue(ranks=(rank(),))
     from reconciler.diff import QueueDiffer
+
     differ = QueueDiffer(q)
     differ.add([item("1", score=0.5), item("2", score=0.9)])
     differ.plan()
@@ -206,7 +229,7 @@ def test_a_rediffed_item_keeps_the_place_of_the_plan():
 def test_the_plan_shows_the_leaderboard_in_text_and_markdown(tmp_path, tmp_spec):
     spec = tmp_spec(f"""
         version: 1
-        provider: {{type: local, path: {tmp_path / 'db.sqlite'}, seed: live.yaml}}
+        provider: {{type: local, path: {tmp_path / "db.sqlite"}, seed: live.yaml}}
         queues:
           - id: q
             rules:
@@ -216,11 +239,13 @@ def test_the_plan_shows_the_leaderboard_in_text_and_markdown(tmp_path, tmp_spec)
         """)
     (tmp_path / "live.yaml").write_text(
         "queues:\n- id: q\n  items:\n"
-        + "".join(f"  - {{id: '{i}', status: SCORED, tags: {{score: {i / 100}, team: t{i % 2}}}}}\n"
-                  for i in range(1, 31)))
+        + "".join(
+            f"  - {{id: '{i}', status: SCORED, tags: {{score: {i / 100}, team: t{i % 2}}}}}\n" for i in range(1, 31)
+        )
+    )
     out = run_cli("plan", str(spec)).out
     assert f"Leaderboard leaderboard of queue q ({spec}:7), by tag score (desc)" in out
-    assert "  tag team \"t0\" (15 ranked)\n       1  30  0.3\n       2  28  0.28\n" in out
+    assert '  tag team "t0" (15 ranked)\n       1  30  0.3\n       2  28  0.28\n' in out
     assert "     … 5 more\n" in out  # top 10 per group
     assert "tags.place: (absent) → 1" in out and "tags.best: (absent) → true" in out
     md = run_cli("plan", str(spec), "--format", "markdown").out
@@ -234,10 +259,10 @@ def test_the_plan_shows_the_leaderboard_in_text_and_markdown(tmp_path, tmp_spec)
 
 # ------------------------------------------------------------------- validate
 def errors(tmp_spec, body: str, provider: str = "{type: local}") -> list[str]:
-    path = tmp_spec(f"version: 1\nprovider: {provider}\nqueues:\n  - id: \"1\"\n    rules:\n{body}")
+    path = tmp_spec(f'version: 1\nprovider: {provider}\nqueues:\n  - id: "1"\n    rules:\n{body}')
     with pytest.raises(UserErrors) as caught:
         load_spec(path)
-    return [str(e)[len(str(path)) + 1:] for e in caught.value.errors]  # LINE:COL: message
+    return [str(e)[len(str(path)) + 1 :] for e in caught.value.errors]  # LINE:COL: message
 
 
 LEADERBOARD = """\
@@ -248,43 +273,55 @@ LEADERBOARD = """\
 
 
 def test_a_condition_reading_a_ranks_output_is_refused(tmp_spec):
-    body = LEADERBOARD + """\
+    body = (
+        LEADERBOARD
+        + """\
       - name: congratulate
         where: {tags: {best: true}}
         set: {tags: {note: well done}}
 """
+    )
     (message,) = errors(tmp_spec, body)
     assert message.startswith("10:24: this condition reads tag 'best', which rank 'leaderboard' (")
     assert message.endswith(":6) writes after every rule: reading a rank's output would loop")
 
 
 def test_a_rank_ordering_by_another_ranks_output_is_refused(tmp_spec):
-    body = LEADERBOARD + """\
+    body = (
+        LEADERBOARD
+        + """\
       - name: rank-of-rank
         where: {}
         rank: {into: rank2, by: [{tag: rank}]}
 """
+    )
     (message,) = errors(tmp_spec, body)
     assert message.startswith("11:35: this rank orders by tag 'rank', which rank 'leaderboard'")
 
 
 def test_two_ranks_writing_one_key_are_refused(tmp_spec):
-    body = LEADERBOARD + """\
+    body = (
+        LEADERBOARD
+        + """\
       - name: second
         where: {}
         rank: {into: best, by: [{tag: score}]}
 """
+    )
     (message,) = errors(tmp_spec, body)
     assert message.startswith("11:16: tag 'best' is already written by rank 'leaderboard' (")
     assert message.endswith(":6); two ranks cannot write one tag")
 
 
 def test_a_rule_setting_a_ranks_output_is_refused(tmp_spec):
-    body = """\
+    body = (
+        """\
       - name: pin
         where: {}
         set: {tags: {rank: 1}}
-""" + LEADERBOARD
+"""
+        + LEADERBOARD
+    )
     (message,) = errors(tmp_spec, body)
     assert message.startswith("8:22: rule 'pin' sets tag 'rank', which rank 'leaderboard' (")
 
@@ -295,7 +332,7 @@ def test_label_only_services_rank_only_into_top(tmp_spec):
         where: {}
         rank: {into: rank, by: [{tag: score}], top: {tag: best}}
 """
-    provider = "{type: datamaker, endpoint: \"https://datamaker.example\"}"
+    provider = '{type: datamaker, endpoint: "https://datamaker.example"}'
     got = errors(tmp_spec, body, provider)
     assert got[0].startswith("8:16: datamaker tags are labels (present or absent), which cannot hold a place")
     assert got[1].startswith("8:34: datamaker tags are labels, which have no order")
@@ -318,11 +355,14 @@ def test_a_rule_needs_set_or_rank_not_both(tmp_spec):
 
 # ------------------------------------------------------------- request counts
 
+
 def plan_on_synapse(sb, tmp_spec, rules: str, **kw):
     """Plan `rules` (YAML list items, dedented) for QUEUE against the Synapse sandbox."""
-    path = tmp_spec(f'version: 1\nprovider: {{type: synapse, endpoint: "{sb.url}"}}\nqueues:\n'
-                    f'  - id: "{QUEUE}"\n    safety: {{max_change_percent: 100}}\n    rules:\n'
-                    + textwrap.indent(textwrap.dedent(rules), "      "))
+    path = tmp_spec(
+        f'version: 1\nprovider: {{type: synapse, endpoint: "{sb.url}"}}\nqueues:\n'
+        f'  - id: "{QUEUE}"\n    safety: {{max_change_percent: 100}}\n    rules:\n'
+        + textwrap.indent(textwrap.dedent(rules), "      ")
+    )
     provider = SynapseProvider(sb.url, sb.token, retries=0, backoff=0.01, timeout=(2.0, 10.0), readers=1)
     return build_plan(load_spec(path), provider, **kw).plan
 
@@ -334,8 +374,9 @@ def test_a_plan_whose_ranks_hold_reads_exactly_what_a_plan_without_ranks_reads(m
     scores = [round(random.Random(7).random(), 3) for _ in range(n)]
     candidates = [Candidate(str(9_700_000 + i), "SCORED", False, {"score": (s,)}) for i, s in enumerate(scores)]
     held = positions(rank(), candidates, item_order)
-    sb.store.insert(QUEUE, [NewItem(c.id, "SCORED", {"score": c.tags["score"], "rank": (held[c.id],)})
-                            for c in candidates])
+    sb.store.insert(
+        QUEUE, [NewItem(c.id, "SCORED", {"score": c.tags["score"], "rank": (held[c.id],)}) for c in candidates]
+    )
 
     def plan(rules: str) -> tuple[int, int]:
         before = len(sb.request_log())
@@ -368,7 +409,7 @@ def test_the_worked_examples_of_the_docs_plan_as_documented(tmp_path, monkeypatc
     planned = 0
     for body, expected in blocks:
         if body.startswith("# file: "):
-            target = Path(body.splitlines()[0][len("# file: "):])
+            target = Path(body.splitlines()[0][len("# file: ") :])
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(body)
         elif expected and not body.startswith("# invalid"):
@@ -386,8 +427,11 @@ def test_the_example_challenge_plans_a_leaderboard_as_the_readme_shows(tmp_path,
     changes, so the plan's counts stay those of the example without it."""
     root = Path(__file__).parent.parent
     readme = (root / "README.md").read_text()
-    shutil.copytree(root / "examples" / "challenge", tmp_path / "examples" / "challenge",
-                    ignore=shutil.ignore_patterns(".reconciler"))
+    shutil.copytree(
+        root / "examples" / "challenge",
+        tmp_path / "examples" / "challenge",
+        ignore=shutil.ignore_patterns(".reconciler"),
+    )
     monkeypatch.chdir(tmp_path)  # the paths the README shows, in a private copy
     out = run_cli("plan", "examples/challenge/spec.yaml").out
     board = readme.split("ends with the board:\n\n```text\n", 1)[1].split("```", 1)[0]
@@ -408,14 +452,14 @@ def test_a_text_tag_service_ranks_numbers_written_as_text_and_converges(make_san
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"
-        f"provider: {{type: supervisely, endpoint: \"{sb.url}\"}}\n"
+        f'provider: {{type: supervisely, endpoint: "{sb.url}"}}\n'
         "queues:\n"
-        "  - id: \"7\"\n"
+        '  - id: "7"\n'
         "    safety: {max_change_percent: 100}\n"
         "    rules:\n"
-        "      - {name: a, where: {ids: [\"50001\"]}, set: {tags: {score: \"0.9\"}}}\n"
-        "      - {name: b, where: {ids: [\"50002\"]}, set: {tags: {score: \"10\"}}}\n"
-        "      - {name: c, where: {ids: [\"50003\"]}, set: {tags: {score: \"9.5\"}}}\n"
+        '      - {name: a, where: {ids: ["50001"]}, set: {tags: {score: "0.9"}}}\n'
+        '      - {name: b, where: {ids: ["50002"]}, set: {tags: {score: "10"}}}\n'
+        '      - {name: c, where: {ids: ["50003"]}, set: {tags: {score: "9.5"}}}\n'
         "      - name: board\n"
         "        where: {}\n"
         "        rank: {into: place, by: [{tag: score, order: desc}], top: {tag: best}}\n"
@@ -423,8 +467,10 @@ def test_a_text_tag_service_ranks_numbers_written_as_text_and_converges(make_san
     assert load_spec(spec).queues[0].ranks[0].text
     applied = run_cli("apply", str(spec), "--auto-approve")
     assert applied.code == 0, applied.err + applied.out
-    meta = {i: sb.service.store.get("tasks:7", i)["meta"].get(DEFAULT_TAGS_KEY, {})
-            for i in ("50001", "50002", "50003", "50004")}
+    meta = {
+        i: sb.service.store.get("tasks:7", i)["meta"].get(DEFAULT_TAGS_KEY, {})
+        for i in ("50001", "50002", "50003", "50004")
+    }
     assert meta == {
         "50001": {"score": "0.9", "place": "3"},
         "50002": {"score": "10", "place": "1", "best": "true"},
@@ -475,11 +521,20 @@ def test_per_submitter_ranks_on_synapse_break_ties_by_creation_time(make_sandbox
         created = (day + timedelta(hours=hour)).isoformat().replace("+00:00", "Z")
         return NewItem(sid, "SCORED", {"score": (score,)}, extra={"userId": user, "createdOn": created, **extra})
 
-    sb.store.insert(QUEUE, [
-        submission("11", "u1", 0.9, 10), submission("12", "u1", 0.9, 9), submission("13", "u1", 0.5, 1),
-        submission("14", "u2", 0.7, 8), submission("15", "u2", 0.95, 2, teamId="t9"),
-    ])
-    plan = plan_on_synapse(sb, tmp_spec, """\
+    sb.store.insert(
+        QUEUE,
+        [
+            submission("11", "u1", 0.9, 10),
+            submission("12", "u1", 0.9, 9),
+            submission("13", "u1", 0.5, 1),
+            submission("14", "u2", 0.7, 8),
+            submission("15", "u2", 0.95, 2, teamId="t9"),
+        ],
+    )
+    plan = plan_on_synapse(
+        sb,
+        tmp_spec,
+        """\
         - name: best-per-submitter
           where: {status: SCORED}
           rank:
@@ -487,7 +542,8 @@ def test_per_submitter_ranks_on_synapse_break_ties_by_creation_time(make_sandbox
             by: [{tag: score, order: desc}, {item: createdOn}]
             per: {item: submitterId}
             top: {tag: best}
-        """)
+        """,
+    )
     after = {c.item_id: c.tag_changes for c in plan.changes}
     assert after == {
         "11": {"rank": (2,)},
@@ -514,11 +570,14 @@ def test_a_rank_reading_a_field_the_service_lacks_is_refused_with_the_list(tmp_s
 
 def test_a_condition_after_a_rank_is_checked_at_its_own_place(tmp_spec):
     """Ranks sit between rules in `rules:`; a later rule's condition errors point at it."""
-    body = LEADERBOARD + """\
+    body = (
+        LEADERBOARD
+        + """\
       - name: late
         where: {tags: {score: {gt: "high"}}, item: {nope: 1}}
         set: {tags: {note: x}}
 """
+    )
     got = errors(tmp_spec, body, "{type: synapse}")
     assert got and all(e.startswith("10:") for e in got), got
 
@@ -527,16 +586,27 @@ def test_a_rank_selecting_by_a_relative_time_ranks_on_the_plans_clock_and_shows_
     sb = make_sandbox()
     sb.store.create_queue(QUEUE)
     now = datetime(2026, 12, 5, tzinfo=timezone.utc)
-    sb.store.insert(QUEUE, [
-        NewItem(sid, "SCORED", {"score": (s,)}, extra={"createdOn": (now - timedelta(days=d)).isoformat()})
-        for sid, s, d in [("21", 0.9, 10), ("22", 0.5, 1), ("23", 0.7, 2)]
-    ])
-    plan = plan_on_synapse(sb, tmp_spec, """\
+    sb.store.insert(
+        QUEUE,
+        [
+            NewItem(sid, "SCORED", {"score": (s,)}, extra={"createdOn": (now - timedelta(days=d)).isoformat()})
+            for sid, s, d in [("21", 0.9, 10), ("22", 0.5, 1), ("23", 0.7, 2)]
+        ],
+    )
+    plan = plan_on_synapse(
+        sb,
+        tmp_spec,
+        """\
         - name: this-week
           where: {item: {createdOn: {gt: now-7d}}}
           rank: {into: weekly_rank, by: [{tag: score, order: desc}]}
-        """, now=now)
-    assert {c.item_id: c.tag_changes for c in plan.changes} == {"22": {"weekly_rank": (2,)}, "23": {"weekly_rank": (1,)}}
+        """,
+        now=now,
+    )
+    assert {c.item_id: c.tag_changes for c in plan.changes} == {
+        "22": {"weekly_rank": (2,)},
+        "23": {"weekly_rank": (1,)},
+    }
     assert plan.shows_clock
 
 
@@ -555,7 +625,14 @@ def test_a_label_only_service_accepts_a_top_by_service_fields(tmp_spec):
         """)
     (rank_rule,) = load_spec(path).queues[0].ranks
     assert (rank_rule.into, rank_rule.top, rank_rule.top_count) == (None, "newest", 2)
-    ranked = rank_queue([rank_rule], [
-        Candidate(str(i), "success", False, {}, {"creation": float(i), "site": "chime"}) for i in range(4)
-    ], item_order)
-    assert {i: dict(ranked.tags(str(i)))["newest"].value for i in range(4)} == {0: None, 1: None, 2: (True,), 3: (True,)}
+    ranked = rank_queue(
+        [rank_rule],
+        [Candidate(str(i), "success", False, {}, {"creation": float(i), "site": "chime"}) for i in range(4)],
+        item_order,
+    )
+    assert {i: dict(ranked.tags(str(i)))["newest"].value for i in range(4)} == {
+        0: None,
+        1: None,
+        2: (True,),
+        3: (True,),
+    }

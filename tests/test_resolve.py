@@ -1,4 +1,5 @@
 """Resolution: rules and explicit entries → Desired, fixpoint, cycles, static oscillations."""
+
 from __future__ import annotations
 
 import pytest
@@ -137,12 +138,8 @@ def test_explicit_entry_overrides_every_rule():
         entry_line=20,
     )
     desired = CompiledQueue(q).resolve(item("1", "VALIDATED"))
-    assert values(desired) == {
-        "status": "INVALID", "tags.note": ("ok",), "tags.reason": ("wrong format",)
-    }
-    assert sources(desired) == {
-        "status": src(20), "tags.note": src(5, "accept"), "tags.reason": src(20)
-    }
+    assert values(desired) == {"status": "INVALID", "tags.note": ("ok",), "tags.reason": ("wrong format",)}
+    assert sources(desired) == {"status": src(20), "tags.note": src(5, "accept"), "tags.reason": src(20)}
 
 
 def test_explicit_entry_applies_when_no_rule_matches():
@@ -156,9 +153,7 @@ def test_explicit_entry_is_seen_by_rules_in_the_next_pass():
         rule("flag-invalid", {"status": "INVALID"}, {"tags": {"visible": False}}, line=5),
         submissions={"1": {"status": "INVALID"}},
     )
-    assert values(CompiledQueue(q).resolve(item("1", "SCORED"))) == {
-        "status": "INVALID", "tags.visible": (False,)
-    }
+    assert values(CompiledQueue(q).resolve(item("1", "SCORED"))) == {"status": "INVALID", "tags.visible": (False,)}
 
 
 def test_null_deletes_a_tag():
@@ -208,9 +203,7 @@ def test_exact_policy_keeps_only_tags_set_in_the_settled_state():
         rule("accept", {"status": "VALIDATED"}, {"status": "ACCEPTED", "tags": {"accepted_by": "bot"}}),
         policy="exact",
     )
-    assert values(CompiledQueue(q).resolve(item("1", "VALIDATED"))) == {
-        "status": "ACCEPTED", "tags.accepted_by": None
-    }
+    assert values(CompiledQueue(q).resolve(item("1", "VALIDATED"))) == {"status": "ACCEPTED", "tags.accepted_by": None}
 
 
 def test_exact_policy_deletion_can_enable_a_rule():
@@ -245,8 +238,7 @@ def test_cycle_names_the_rules_that_keep_changing_the_item_in_firing_order():
         CompiledQueue(q).resolve(item("9700001", "X"))
     # The cycle starts at the first state that comes back: Y (with `seen` set).
     assert str(exc.value) == (
-        "item 9700001: rules cycle: y-to-x (spec.yaml:9) → x-to-t (spec.yaml:5) → "
-        "t-to-y (spec.yaml:13)"
+        "item 9700001: rules cycle: y-to-x (spec.yaml:9) → x-to-t (spec.yaml:5) → t-to-y (spec.yaml:13)"
     )
     assert isinstance(exc.value, UserError)
 
@@ -299,7 +291,10 @@ def test_rules_that_do_not_settle_within_the_pass_limit_are_an_error():
 def test_a_long_but_finite_chain_is_not_a_cycle():
     q = queue(*counter_rules(3), policy="exact", ignore=("bit*",))
     assert values(CompiledQueue(q).resolve(item("5"))) == {
-        "tags.bit0": (1,), "tags.bit1": (1,), "tags.bit2": (1,), "tags.done": None
+        "tags.bit0": (1,),
+        "tags.bit1": (1,),
+        "tags.bit2": (1,),
+        "tags.done": None,
     }
 
 

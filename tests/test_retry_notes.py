@@ -1,5 +1,6 @@
 """A run that waits on the network says so: each retry that waits a second or more, and
 each throttle wait, is one "note:" line on stderr (none with -q); nothing else changes."""
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,9 @@ def test_a_throttle_wait_is_announced_with_the_servers_reason_on_one_line(caplog
     reason = "Requests are too frequent.\x1b[2J Allowed 1 requests every 1 seconds."
     app = failing_first(1, status=429, reason=reason)
     with serve(app) as url, caplog.at_level(logging.WARNING, logger="reconciler"):
-        session = make_session(token=TOKEN, retries=2, backoff=1.5, timeout=(2.0, 5.0), user_agent="t/1",
-                               dialect=THROTTLE)
+        session = make_session(
+            token=TOKEN, retries=2, backoff=1.5, timeout=(2.0, 5.0), user_agent="t/1", dialect=THROTTLE
+        )
         assert session.get(f"{url}/x").status_code == 200
     (note,) = [r.getMessage() for r in caplog.records]
     # a control is written as a visible escape, as in every message (untrusted_text.one_line)

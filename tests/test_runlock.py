@@ -1,6 +1,7 @@
 """One run per spec on a machine (issue 29 item 2, docs/operations.md): two `apply` processes
 on the same spec against the workflow-results fake, a lock left by a killed run taken
 over, and the lock released however a run ends."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,13 @@ def served(make_sandbox, monkeypatch, tmp_path):
 
 
 def start_apply(spec: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(spec), "--auto-approve", *extra],
-                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", str(spec), "--auto-approve", *extra],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_holder(spec: Path, proc: subprocess.Popen) -> dict:
@@ -60,8 +66,13 @@ def test_second_apply_refuses_then_one_that_waits_writes_nothing_twice(served):
     try:
         holder = wait_for_holder(spec, first)
         assert holder["pid"] == first.pid
-        refused = subprocess.run([sys.executable, "-m", "reconciler", "apply", str(spec), "--auto-approve"],
-                                 env=dict(os.environ), capture_output=True, text=True, timeout=60)
+        refused = subprocess.run(
+            [sys.executable, "-m", "reconciler", "apply", str(spec), "--auto-approve"],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert refused.returncode == 1
         lines = refused.stderr.strip().splitlines()
         assert len(lines) == 1 and f"pid {first.pid}" in lines[0] and holder["started"] in lines[0], lines

@@ -1,5 +1,6 @@
 """The one rule for keys named like secrets (reconciler/secret_keys.py) and the places
 that use it: plan files of compare-guard services, stale details in reports."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,24 +15,50 @@ from reconciler.secret_keys import is_secret_key, without_secrets
 SESSION = "sess-planted-1b2c3d4e5f"
 
 
-@pytest.mark.parametrize("key", ["sessionToken", "token", "TOKEN", "auth_token", "refresh-token", "apiKey",
-                                 "api_key", "X-API-KEY", "secret", "clientSecret", "password", "DB_Password",
-                                 "user.password"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sessionToken",
+        "token",
+        "TOKEN",
+        "auth_token",
+        "refresh-token",
+        "apiKey",
+        "api_key",
+        "X-API-KEY",
+        "secret",
+        "clientSecret",
+        "password",
+        "DB_Password",
+        "user.password",
+    ],
+)
 def test_keys_named_like_secrets(key):
     assert is_secret_key(key)
 
 
-@pytest.mark.parametrize("key", ["tokens", "token_count", "secretary", "passwords_checked", "key", "api",
-                                 "reconciler_tags", "locked", "", 3, None])
+@pytest.mark.parametrize(
+    "key",
+    ["tokens", "token_count", "secretary", "passwords_checked", "key", "api", "reconciler_tags", "locked", "", 3, None],
+)
 def test_keys_that_are_not(key):
     assert not is_secret_key(key)
 
 
 def test_without_secrets_leaves_them_out_at_any_depth_and_keeps_the_rest():
-    task = {"id": 1, "meta": {"sessionToken": SESSION, "app": {"id": 2, "apiKey": "k"},
-                              "runs": [{"password": "p", "n": 1}], "reconciler_tags": {"phase": "one"}}}
-    assert without_secrets(task) == {"id": 1, "meta": {"app": {"id": 2}, "runs": [{"n": 1}],
-                                                       "reconciler_tags": {"phase": "one"}}}
+    task = {
+        "id": 1,
+        "meta": {
+            "sessionToken": SESSION,
+            "app": {"id": 2, "apiKey": "k"},
+            "runs": [{"password": "p", "n": 1}],
+            "reconciler_tags": {"phase": "one"},
+        },
+    }
+    assert without_secrets(task) == {
+        "id": 1,
+        "meta": {"app": {"id": 2}, "runs": [{"n": 1}], "reconciler_tags": {"phase": "one"}},
+    }
     assert task["meta"]["sessionToken"] == SESSION  # the input is not changed
     plain = {"id": 1, "status": "finished"}
     assert without_secrets(plain) is plain
@@ -44,8 +71,10 @@ def with_base(plan, base_of):
 
 
 def test_a_compare_guard_plan_file_leaves_secrets_out_of_each_base():
-    plan = with_base(dataclasses.replace(normal_plan(), guard="compare"),
-                     lambda c: {**c.base, "meta": {"sessionToken": SESSION, "kept": 1}})
+    plan = with_base(
+        dataclasses.replace(normal_plan(), guard="compare"),
+        lambda c: {**c.base, "meta": {"sessionToken": SESSION, "kept": 1}},
+    )
     text = dump_plan(plan, **META)
     assert SESSION not in text and "sessionToken" not in text
     loaded = load_plan(text, "plan.json").plan

@@ -3,6 +3,7 @@
 BAD_SPECS is the manifest of the corpus in tests/specs/bad/: each file (or directory
 with a spec.yaml) and every error line it must produce, paths relative to that folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,222 +36,222 @@ GOOD = SPECS / "good"
 DOCS = Path(__file__).parent.parent / "docs" / "spec.md"
 
 BAD_SPECS = {
-    'bad-endpoint.yaml': [
-        'bad-endpoint.yaml:2:37: expected an http:// or https:// URL',
+    "bad-endpoint.yaml": [
+        "bad-endpoint.yaml:2:37: expected an http:// or https:// URL",
     ],
-    'bad-safety-percent.yaml': [
-        'bad-safety-percent.yaml:4:34: must be at most 100, got 150',
-        'bad-safety-percent.yaml:4:52: must be at least 0, got -1',
+    "bad-safety-percent.yaml": [
+        "bad-safety-percent.yaml:4:34: must be at most 100, got 150",
+        "bad-safety-percent.yaml:4:52: must be at least 0, got -1",
     ],
-    'bad-safety-type.yaml': [
-        'bad-safety-type.yaml:4:34: expected a number, got string',
-        'bad-safety-type.yaml:4:54: expected an integer, got number',
+    "bad-safety-type.yaml": [
+        "bad-safety-type.yaml:4:34: expected a number, got string",
+        "bad-safety-type.yaml:4:54: expected an integer, got number",
     ],
-    'bad-tag-policy.yaml': [
+    "bad-tag-policy.yaml": [
         "bad-tag-policy.yaml:4:20: expected 'merge' or 'exact', got 'mrege': did you mean 'merge'?",
     ],
-    'billion-laughs.yaml': [
-        'billion-laughs.yaml:12:14: alias expansion exceeds 100000 nodes',
+    "billion-laughs.yaml": [
+        "billion-laughs.yaml:12:14: alias expansion exceeds 100000 nodes",
     ],
-    'comments-only.yaml': [
-        'comments-only.yaml: file is empty (no YAML document)',
+    "comments-only.yaml": [
+        "comments-only.yaml: file is empty (no YAML document)",
     ],
-    'control-character.yaml': [
-        'control-character.yaml:5:30: character U+0007 is not allowed in YAML',
+    "control-character.yaml": [
+        "control-character.yaml:5:30: character U+0007 is not allowed in YAML",
     ],
-    'custom-tag.yaml': [
+    "custom-tag.yaml": [
         "custom-tag.yaml:5:27: tag '!upper' is not allowed (only the standard YAML tags)",
     ],
-    'default-rule-name-taken.yaml': [
+    "default-rule-name-taken.yaml": [
         "default-rule-name-taken.yaml:8:9: this unnamed rule's default name 'rule-2' is already used at line 5, column 15; give it a name",
     ],
-    'duplicate-id-quoted-and-unquoted.yaml': [
+    "duplicate-id-quoted-and-unquoted.yaml": [
         "duplicate-id-quoted-and-unquoted.yaml:6:7: duplicate key '9700001' (first defined at line 5, column 7)",
     ],
-    'duplicate-key-nested.yaml': [
+    "duplicate-key-nested.yaml": [
         "duplicate-key-nested.yaml:5:33: duplicate key 'status' (first defined at line 5, column 19)",
     ],
-    'duplicate-key-top-level.yaml': [
+    "duplicate-key-top-level.yaml": [
         "duplicate-key-top-level.yaml:4:1: duplicate key 'version' (first defined at line 1, column 1)",
     ],
-    'duplicate-queue-id.yaml': [
+    "duplicate-queue-id.yaml": [
         "duplicate-queue-id.yaml:4:9: duplicate queue id '9615000' (first defined at line 3, column 9)",
     ],
-    'duplicate-rule-name.yaml': [
+    "duplicate-rule-name.yaml": [
         "duplicate-rule-name.yaml:8:15: duplicate rule name 'lock' (first defined at line 5, column 15)",
     ],
-    'empty-list-tag-value.yaml': [
-        'empty-list-tag-value.yaml:5:37: an empty list is not a tag value (use null to delete the key)',
+    "empty-list-tag-value.yaml": [
+        "empty-list-tag-value.yaml:5:37: an empty list is not a tag value (use null to delete the key)",
     ],
-    'empty.yaml': [
-        'empty.yaml: file is empty (no YAML document)',
+    "empty.yaml": [
+        "empty.yaml: file is empty (no YAML document)",
     ],
-    'ignore-without-exact.yaml': [
+    "ignore-without-exact.yaml": [
         "ignore-without-exact.yaml:4:27: 'ignore' is only allowed with policy: exact",
     ],
-    'ignore-without-policy.yaml': [
+    "ignore-without-policy.yaml": [
         "ignore-without-policy.yaml:5:7: 'ignore' is only allowed with policy: exact",
     ],
-    'invalid-date.yaml': [
-        'invalid-date.yaml:5:31: invalid date or time (quote it to keep it as text)',
+    "invalid-date.yaml": [
+        "invalid-date.yaml:5:31: invalid date or time (quote it to keep it as text)",
     ],
-    'leading-zero-id.yaml': [
+    "leading-zero-id.yaml": [
         "leading-zero-id.yaml:3:9: quote '0615000': unquoted, it reads as the number 615000",
     ],
-    'leading-zero-key.yaml': [
+    "leading-zero-key.yaml": [
         "leading-zero-key.yaml:5:7: quote '0700001': unquoted, it reads as the number 700001",
     ],
-    'many-errors.yaml': [
+    "many-errors.yaml": [
         "many-errors.yaml:4:20: expected 'merge' or 'exact', got 'mrege': did you mean 'merge'?",
-        'many-errors.yaml:5:34: must be at most 100, got 150',
+        "many-errors.yaml:5:34: must be at most 100, got 150",
         "many-errors.yaml:7:17: unknown field 'staus': did you mean 'status'? (allowed: ids, item, locked, status, tags)",
         "many-errors.yaml:8:23: expected true or false, got string 'yes' (only true and false are booleans)",
     ],
-    'mapping-tag-value.yaml': [
-        'mapping-tag-value.yaml:5:33: expected a scalar, a list of scalars or null, got mapping',
-        'mapping-tag-value.yaml:5:56: expected a string, number, boolean or timestamp, got mapping',
+    "mapping-tag-value.yaml": [
+        "mapping-tag-value.yaml:5:33: expected a scalar, a list of scalars or null, got mapping",
+        "mapping-tag-value.yaml:5:56: expected a string, number, boolean or timestamp, got mapping",
     ],
-    'merge-key.yaml': [
+    "merge-key.yaml": [
         "merge-key.yaml:6:9: merge keys ('<<') are not supported (YAML 1.2); alias a whole mapping instead",
     ],
-    'missing-queue-id.yaml': [
+    "missing-queue-id.yaml": [
         "missing-queue-id.yaml:3:5: missing required field 'id'",
     ],
-    'missing-version.yaml': [
+    "missing-version.yaml": [
         "missing-version.yaml:1:1: missing required field 'version'",
     ],
-    'nesting-too-deep.yaml': [
-        'nesting-too-deep.yaml:5:120: nesting deeper than 100 levels',
+    "nesting-too-deep.yaml": [
+        "nesting-too-deep.yaml:5:120: nesting deeper than 100 levels",
     ],
-    'no-queues.yaml': [
-        'no-queues.yaml:2:9: must not be empty',
+    "no-queues.yaml": [
+        "no-queues.yaml:2:9: must not be empty",
     ],
-    'non-text-key.yaml': [
-        'non-text-key.yaml:5:26: a key must be text, got boolean (quote it)',
+    "non-text-key.yaml": [
+        "non-text-key.yaml:5:26: a key must be text, got boolean (quote it)",
     ],
-    'non-utf8.yaml': [
-        'non-utf8.yaml:5:36: not valid UTF-8 (byte 0xe9)',
+    "non-utf8.yaml": [
+        "non-utf8.yaml:5:36: not valid UTF-8 (byte 0xe9)",
     ],
-    'null-where-condition.yaml': [
-        'null-where-condition.yaml:5:31: expected a tag value or a condition ({exists: true|false}, {gt: 0.5} ...), got null',
+    "null-where-condition.yaml": [
+        "null-where-condition.yaml:5:31: expected a tag value or a condition ({exists: true|false}, {gt: 0.5} ...), got null",
         "null-where-condition.yaml:5:44: unknown field 'exist': did you mean 'exists'? (allowed: between, eq, exists, ge, gt, in, le, lt, matches, ne, not_in)",
     ],
-    'provider-without-type.yaml': [
+    "provider-without-type.yaml": [
         "provider-without-type.yaml:2:11: missing required field 'type'",
     ],
-    'python-tag.yaml': [
+    "python-tag.yaml": [
         "python-tag.yaml:4:18: tag '!!python/object/apply:os.system' is not allowed (only the standard YAML tags)",
     ],
-    'recursive-alias.yaml': [
-        'recursive-alias.yaml:4:12: an alias refers to a node that contains it',
+    "recursive-alias.yaml": [
+        "recursive-alias.yaml:4:12: an alias refers to a node that contains it",
     ],
-    'rule-empty-set.yaml': [
-        'rule-empty-set.yaml:7:14: must not be empty (give at least one of: status, tags, locked)',
+    "rule-empty-set.yaml": [
+        "rule-empty-set.yaml:7:14: must not be empty (give at least one of: status, tags, locked)",
     ],
-    'rule-without-where.yaml': [
+    "rule-without-where.yaml": [
         "rule-without-where.yaml:5:9: missing required field 'where'",
     ],
-    'secret-keys-anywhere.yaml': [
+    "secret-keys-anywhere.yaml": [
         "secret-keys-anywhere.yaml:4:5: secrets do not belong in a spec: remove 'Password' (use SYNAPSE_AUTH_TOKEN)",
         "secret-keys-anywhere.yaml:6:19: secrets do not belong in a spec: remove 'auth_token' (use SYNAPSE_AUTH_TOKEN)",
     ],
-    'synapse-bad-ids.yaml': [
+    "synapse-bad-ids.yaml": [
         "synapse-bad-ids.yaml:4:5: queue id 'syn9615000' is not a Synapse evaluation id (digits only)",
         "synapse-bad-ids.yaml:6:34: submission id 'syn9700002' is not a Synapse id (digits only)",
         "synapse-bad-ids.yaml:9:7: submission id '97-3' is not a Synapse id (digits only)",
     ],
-    'synapse-bad-status.yaml': [
+    "synapse-bad-status.yaml": [
         "synapse-bad-status.yaml:6:37: status 'DONE' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
         "synapse-bad-status.yaml:7:15: status 'FINISHED' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
         "synapse-bad-status.yaml:9:19: status 'scored' is not a Synapse submission status: did you mean 'SCORED'? (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
     ],
-    'synapse-bad-tag-key.yaml': [
+    "synapse-bad-tag-key.yaml": [
         "synapse-bad-tag-key.yaml:6:26: tag key 'team name' is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
         "synapse-bad-tag-key.yaml:6:45: tag key '_AccessRequirementIds' is reserved by Synapse",
     ],
-    'synapse-lock-annotation-as-tag.yaml': [
+    "synapse-lock-annotation-as-tag.yaml": [
         "synapse-lock-annotation-as-tag.yaml:7:24: 'frozen' is the lock annotation of this queue; use `locked:`",
         "synapse-lock-annotation-as-tag.yaml:8:22: 'frozen' is the lock annotation of this queue; use `locked:`",
     ],
-    'synapse-mixed-list-types.yaml': [
+    "synapse-mixed-list-types.yaml": [
         "synapse-mixed-list-types.yaml:6:26: tag 'scores' mixes float and integer values; Synapse stores one type per key (write floats as 1.0, quote strings)",
         "synapse-mixed-list-types.yaml:6:44: tag 'flags' mixes boolean and string values; Synapse stores one type per key (write floats as 1.0, quote strings)",
     ],
-    'synapse-too-long-strings.yaml': [
+    "synapse-too-long-strings.yaml": [
         "synapse-too-long-strings.yaml:6:26: tag 'note' has 501 characters of text; Synapse allows at most 500 across a key's values",
     ],
-    'synapse-too-many-tag-keys.yaml': [
+    "synapse-too-many-tag-keys.yaml": [
         "synapse-too-many-tag-keys.yaml:7:9: up to 101 tag keys on one submission (counting every rule's keys and the lock annotation); Synapse allows at most 100",
     ],
-    'synapse-too-many-values.yaml': [
+    "synapse-too-many-values.yaml": [
         "synapse-too-many-values.yaml:6:26: tag 'ranks' has 101 values; Synapse allows at most 100",
     ],
-    'syntax-error.yaml': [
+    "syntax-error.yaml": [
         "syntax-error.yaml:5:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 4, column 12)",
     ],
-    'tab-indentation.yaml': [
-        'tab-indentation.yaml:5:1: tab character where YAML expects spaces (indent with spaces only)',
+    "tab-indentation.yaml": [
+        "tab-indentation.yaml:5:1: tab character where YAML expects spaces (indent with spaces only)",
     ],
-    'timestamp-as-status.yaml': [
-        'timestamp-as-status.yaml:5:27: expected a string, got timestamp (quote it to keep it as text)',
+    "timestamp-as-status.yaml": [
+        "timestamp-as-status.yaml:5:27: expected a string, got timestamp (quote it to keep it as text)",
     ],
-    'token-key.yaml': [
+    "token-key.yaml": [
         "token-key.yaml:4:3: secrets do not belong in a spec: remove 'token' (use SYNAPSE_AUTH_TOKEN)",
     ],
-    'two-documents.yaml': [
+    "two-documents.yaml": [
         "two-documents.yaml:4:1: a second YAML document ('---') in the file; only one is allowed",
     ],
-    'unknown-nested-key.yaml': [
+    "unknown-nested-key.yaml": [
         "unknown-nested-key.yaml:5:17: unknown field 'staus': did you mean 'status'? (allowed: ids, item, locked, status, tags)",
     ],
-    'unknown-provider-option.yaml': [
+    "unknown-provider-option.yaml": [
         "unknown-provider-option.yaml:2:25: unknown field 'endpoint' (allowed: path, seed, type)",
     ],
-    'unknown-provider-type.yaml': [
+    "unknown-provider-type.yaml": [
         "unknown-provider-type.yaml:2:18: expected 'datamaker', 'local', 'omics', 'supervisely', 'synapse' or 'workflow-results', got 'aws'",
     ],
-    'unknown-top-level-key.yaml': [
+    "unknown-top-level-key.yaml": [
         "unknown-top-level-key.yaml:2:1: unknown field 'queus': did you mean 'queues'? (allowed: provider, queues, version)",
     ],
-    'wrong-type-list-for-mapping.yaml': [
-        'wrong-type-list-for-mapping.yaml:5:7: expected a mapping, got list',
+    "wrong-type-list-for-mapping.yaml": [
+        "wrong-type-list-for-mapping.yaml:5:7: expected a mapping, got list",
     ],
-    'wrong-type-string-for-list.yaml': [
-        'wrong-type-string-for-list.yaml:4:14: expected a list, got string (write `include: [scores/*.yaml]`)',
+    "wrong-type-string-for-list.yaml": [
+        "wrong-type-string-for-list.yaml:4:14: expected a list, got string (write `include: [scores/*.yaml]`)",
     ],
-    'wrong-version.yaml': [
-        'wrong-version.yaml:1:10: unsupported version (this reconciler reads version 1)',
+    "wrong-version.yaml": [
+        "wrong-version.yaml:1:10: unsupported version (this reconciler reads version 1)",
     ],
-    'yaml11-boolean.yaml': [
+    "yaml11-boolean.yaml": [
         "yaml11-boolean.yaml:5:27: expected true or false, got string 'yes' (only true and false are booleans)",
     ],
-    'include-absolute/spec.yaml': [
+    "include-absolute/spec.yaml": [
         "include-absolute/spec.yaml:4:15: include '/etc/*.yaml' leaves the spec's directory",
     ],
-    'include-bad-file/spec.yaml': [
+    "include-bad-file/spec.yaml": [
         "include-bad-file/scores/round-1.yaml:2:1: unknown field 'queues' (allowed: submissions, version)",
-        'include-bad-file/scores/round-1.yaml:4:45: an empty list is not a tag value (use null to delete the key)',
+        "include-bad-file/scores/round-1.yaml:4:45: an empty list is not a tag value (use null to delete the key)",
         "include-bad-file/scores/round-1.yaml:5:15: secrets do not belong in a spec: remove 'secret' (use SYNAPSE_AUTH_TOKEN)",
     ],
-    'include-broken-yaml/spec.yaml': [
+    "include-broken-yaml/spec.yaml": [
         "include-broken-yaml/scores/round-1.yaml:3:1: expected ',' or '}', but got '<stream end>' (while parsing a flow mapping at line 2, column 14)",
-        'include-broken-yaml/scores/round-2.yaml:2:1: tab character where YAML expects spaces (indent with spaces only)',
+        "include-broken-yaml/scores/round-2.yaml:2:1: tab character where YAML expects spaces (indent with spaces only)",
     ],
-    'include-dotdot/spec.yaml': [
+    "include-dotdot/spec.yaml": [
         "include-dotdot/spec.yaml:4:15: include '../shared/*.yaml' leaves the spec's directory",
     ],
-    'include-duplicate-id/spec.yaml': [
+    "include-duplicate-id/spec.yaml": [
         "include-duplicate-id/scores/round-2.yaml:2:3: submission '9700001' is already defined at include-duplicate-id/spec.yaml:5:7",
         "include-duplicate-id/scores/round-2.yaml:3:3: submission '9700003' is already defined at include-duplicate-id/scores/round-1.yaml:3:3",
     ],
-    'include-itself/spec.yaml': [
+    "include-itself/spec.yaml": [
         "include-itself/spec.yaml:4:15: include '*.yaml' matches the spec file itself",
     ],
-    'include-matches-nothing/spec.yaml': [
+    "include-matches-nothing/spec.yaml": [
         "include-matches-nothing/spec.yaml:4:15: include 'scores/*.yaml' matches no files",
         "include-matches-nothing/spec.yaml:4:30: include 'round-[0-9].yaml' matches no files",
     ],
-    'include-synapse-problem/spec.yaml': [
+    "include-synapse-problem/spec.yaml": [
         "include-synapse-problem/scores/round-1.yaml:4:5: status 'DONE' is not a Synapse submission status (one of: ACCEPTED, CLOSED, EVALUATION_IN_PROGRESS, INVALID, OPEN, RECEIVED, REJECTED, SCORED, VALIDATED)",
         "include-synapse-problem/scores/round-1.yaml:5:12: tag key 'bad key' is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
     ],
@@ -271,9 +272,7 @@ def test_bad_spec_fails_with_exact_messages_and_positions(name, monkeypatch):
 
 
 def test_every_bad_fixture_is_in_the_manifest():
-    on_disk = {p.name for p in BAD.glob("*.yaml")} | {
-        f"{p.parent.name}/spec.yaml" for p in BAD.glob("*/spec.yaml")
-    }
+    on_disk = {p.name for p in BAD.glob("*.yaml")} | {f"{p.parent.name}/spec.yaml" for p in BAD.glob("*/spec.yaml")}
     assert on_disk == set(BAD_SPECS)
 
 
@@ -313,8 +312,7 @@ def test_include_through_a_symlink_out_of_the_tree_is_refused(tmp_path, tmp_spec
     (spec.parent / "scores").mkdir()
     os.symlink(outside, spec.parent / "scores" / "evil.yaml")
     assert errors_of(spec) == [
-        f"{spec}:4:15: include 'scores/*.yaml' leaves the spec's directory "
-        "('scores/evil.yaml' resolves outside it)"
+        f"{spec}:4:15: include 'scores/*.yaml' leaves the spec's directory ('scores/evil.yaml' resolves outside it)"
     ]
 
 
@@ -363,8 +361,7 @@ def test_recursive_include_refuses_a_directory_link_out_of_the_tree(tmp_path, tm
     (spec.parent / "scores").mkdir()
     os.symlink(tmp_path / "elsewhere", spec.parent / "scores" / "ext")
     assert errors_of(spec) == [
-        f"{spec}:4:15: include 'scores/**/*.yaml' leaves the spec's directory "
-        "('scores/ext' resolves outside it)"
+        f"{spec}:4:15: include 'scores/**/*.yaml' leaves the spec's directory ('scores/ext' resolves outside it)"
     ]
 
 
@@ -387,23 +384,45 @@ def test_a_recursive_walk_is_bounded(tmp_spec, monkeypatch):
     assert errors_of(spec) == [f"{spec}:4:15: include 'scores/**/*.yaml' walks more than 5 directories"]
 
 
-@pytest.mark.parametrize("pattern", [
-    "**/*.yaml", "scores/**/*.yaml", "scores/*.yaml", "*/r?.yaml", "scores/**", "**/.hid*/*.yaml",
-    "scores/[ab]*/*.yaml", "scores/a/r1.yaml", ".hidden/*.yaml", "**/r1.yaml",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "**/*.yaml",
+        "scores/**/*.yaml",
+        "scores/*.yaml",
+        "*/r?.yaml",
+        "scores/**",
+        "**/.hid*/*.yaml",
+        "scores/[ab]*/*.yaml",
+        "scores/a/r1.yaml",
+        ".hidden/*.yaml",
+        "**/r1.yaml",
+    ],
+)
 def test_the_tree_walk_matches_what_glob_matches_in_a_tree_without_links(tmp_path, pattern):
     import glob
 
     from reconciler import treeglob
 
-    for name in ("scores/r1.yaml", "scores/a/r1.yaml", "scores/a/b/r2.yaml", "scores/b/r3.yml",
-                 ".hidden/r1.yaml", "scores/.hidden/r4.yaml", "top.yaml", "scores/a/.dot.yaml"):
+    for name in (
+        "scores/r1.yaml",
+        "scores/a/r1.yaml",
+        "scores/a/b/r2.yaml",
+        "scores/b/r3.yml",
+        ".hidden/r1.yaml",
+        "scores/.hidden/r4.yaml",
+        "top.yaml",
+        "scores/a/.dot.yaml",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
+
     def files(paths: list[str]) -> list[str]:  # includes read files only
         return sorted(p for p in paths if (tmp_path / p).is_file())
 
-    assert files(treeglob.expand(str(tmp_path), pattern)) == files(glob.glob(pattern, root_dir=tmp_path, recursive=True))
+    assert files(treeglob.expand(str(tmp_path), pattern)) == files(
+        glob.glob(pattern, root_dir=tmp_path, recursive=True)
+    )
 
 
 # ------------------------------------------------------------------------ secrets
@@ -451,7 +470,9 @@ def test_tag_names_that_look_like_secrets_are_data_and_load(tmp_spec):
     queue = load_spec(spec).queues[0]
     tags = queue.submissions["9700001"].tags
     assert {key: setting.value for key, setting in tags.items()} == {
-        "token": ("abc",), "Password": (1, 2), "AUTH_TOKEN": (True,)
+        "token": ("abc",),
+        "Password": (1, 2),
+        "AUTH_TOKEN": (True,),
     }
     assert list(queue.rules[0].where.tags) == ["secret"]
     assert list(queue.rules[0].set.tags) == ["authtoken"]
@@ -459,16 +480,12 @@ def test_tag_names_that_look_like_secrets_are_data_and_load(tmp_spec):
 
 def test_a_bad_value_of_a_tag_named_like_a_secret_is_still_reported(tmp_spec):
     spec = tmp_spec('version: 1\nqueues: [{id: "1", submissions: {"2": {tags: {token: []}}}}]\n')
-    assert errors_of(spec) == [
-        f"{spec}:2:54: an empty list is not a tag value (use null to delete the key)"
-    ]
+    assert errors_of(spec) == [f"{spec}:2:54: an empty list is not a tag value (use null to delete the key)"]
 
 
 def test_a_secret_named_queue_tag_policy_key_is_still_refused(tmp_spec):
     spec = tmp_spec('version: 1\nqueues: [{id: "1", tags: {policy: merge, token: DO-NOT-ECHO}}]\n')
-    assert errors_of(spec) == [
-        f"{spec}:2:42: secrets do not belong in a spec: remove 'token' (use SYNAPSE_AUTH_TOKEN)"
-    ]
+    assert errors_of(spec) == [f"{spec}:2:42: secrets do not belong in a spec: remove 'token' (use SYNAPSE_AUTH_TOKEN)"]
 
 
 def test_secrets_in_the_corpus_are_never_echoed():
@@ -486,7 +503,11 @@ def test_full_spec_converts_every_field(monkeypatch):
     )
     first, second = spec.queues
     assert (first.id, first.source, first.tag_policy, first.ignore, first.lock_key) == (
-        "9615000", Source(f, 5), "exact", ("pipeline_*", "qc.?"), "locked"
+        "9615000",
+        Source(f, 5),
+        "exact",
+        ("pipeline_*", "qc.?"),
+        "locked",
     )
     assert first.safety == Safety(max_change_percent=25.0, max_changes=40)
     accept, unnamed = first.rules
@@ -519,14 +540,19 @@ def test_full_spec_converts_every_field(monkeypatch):
             locked=Setting(True, Source(f, 21)),
             tags={"score": Setting((0.91,), Source(f, 21)), "rank": Setting((1,), Source(f, 21))},
         ),
-        "9700004": Assignment(tags={
-            "reviewed_on": Setting((datetime(2024, 3, 1, tzinfo=timezone.utc),), Source(f, 24)),
-            "seen_at": Setting((datetime(2024, 3, 1, 10, 0, 0, 123000, tzinfo=timezone.utc),), Source(f, 25)),
-            "reviewers": Setting(("ana", "bo"), Source(f, 26)),
-        }),
-        "9700005": Assignment(tags={
-            "flagged": Setting((True,), Source(f, 27)), "reviewed": Setting((True,), Source(f, 27)),
-        }),
+        "9700004": Assignment(
+            tags={
+                "reviewed_on": Setting((datetime(2024, 3, 1, tzinfo=timezone.utc),), Source(f, 24)),
+                "seen_at": Setting((datetime(2024, 3, 1, 10, 0, 0, 123000, tzinfo=timezone.utc),), Source(f, 25)),
+                "reviewers": Setting(("ana", "bo"), Source(f, 26)),
+            }
+        ),
+        "9700005": Assignment(
+            tags={
+                "flagged": Setting((True,), Source(f, 27)),
+                "reviewed": Setting((True,), Source(f, 27)),
+            }
+        ),
     }
     assert second.id == "9615001" and second.rules == () and second.submissions == {}
     assert (second.tag_policy, second.lock_key, second.safety) == ("merge", "locked", Safety())
@@ -571,9 +597,7 @@ def test_includes_are_read_once_in_sorted_order_and_digested(monkeypatch):
     assert spec.digest == hashlib.sha256(b"".join(Path(p).read_bytes() for p in spec.files)).hexdigest()
     main, other = spec.queues
     assert list(main.submissions) == ["9700001", "9700011", "9700012", "9700013"]
-    assert main.submissions["9700011"].status == Setting(
-        "SCORED", Source("includes/scores/round-1.yaml", 4)
-    )
+    assert main.submissions["9700011"].status == Setting("SCORED", Source("includes/scores/round-1.yaml", 4))
     assert list(other.submissions) == ["9700011"]
 
 
@@ -746,7 +770,7 @@ def test_every_yaml_example_in_the_docs_loads_as_documented(tmp_path, monkeypatc
     blocks = _doc_blocks()
     for body, _ in blocks:
         if body.startswith("# file: "):
-            target = Path(body.splitlines()[0][len("# file: "):])
+            target = Path(body.splitlines()[0][len("# file: ") :])
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(body)
     checked = 0
@@ -763,18 +787,52 @@ def test_every_yaml_example_in_the_docs_loads_as_documented(tmp_path, monkeypatc
 
 
 # ----------------------------------------------------------------------- fuzzing
-FIELDS = ["version", "provider", "type", "local", "synapse", "path", "seed", "endpoint", "queues",
-          "id", "tags", "policy", "merge", "exact", "ignore", "lock", "annotation", "safety",
-          "max_change_percent", "max_changes", "rules", "name", "where", "status", "ids",
-          "exists", "locked", "set", "submissions", "include", "9700001", "OPEN"]
+FIELDS = [
+    "version",
+    "provider",
+    "type",
+    "local",
+    "synapse",
+    "path",
+    "seed",
+    "endpoint",
+    "queues",
+    "id",
+    "tags",
+    "policy",
+    "merge",
+    "exact",
+    "ignore",
+    "lock",
+    "annotation",
+    "safety",
+    "max_change_percent",
+    "max_changes",
+    "rules",
+    "name",
+    "where",
+    "status",
+    "ids",
+    "exists",
+    "locked",
+    "set",
+    "submissions",
+    "include",
+    "9700001",
+    "OPEN",
+]
 
 
 def _spec_like():
     from hypothesis import strategies as st
 
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(-5, 10**20), st.floats(allow_nan=True),
-        st.sampled_from(FIELDS), st.text(max_size=5),
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 10**20),
+        st.floats(allow_nan=True),
+        st.sampled_from(FIELDS),
+        st.text(max_size=5),
         st.datetimes(timezones=st.just(timezone.utc)),
     )
     return st.recursive(
@@ -798,20 +856,33 @@ def _queue_like():
     )
     fields = {"status": st.sampled_from(["OPEN", "DONE"]), "tags": tags, "locked": st.booleans()}
     assignment = st.fixed_dictionaries({}, optional={k: st.one_of(v, any_value) for k, v in fields.items()})
-    where = st.fixed_dictionaries({}, optional={
-        "status": st.one_of(fields["status"], st.lists(fields["status"]), any_value),
-        "ids": st.one_of(st.lists(st.sampled_from(["1", 2, "x"]), min_size=1), any_value),
-        "tags": st.one_of(st.dictionaries(st.sampled_from(["k", "j"]), st.one_of(scalar, st.just({"exists": True}))), any_value),
-        "locked": st.one_of(st.booleans(), any_value),
-    })
-    rule = st.fixed_dictionaries({"where": where, "set": assignment},
-                                 optional={"name": st.sampled_from(["a", "b", "rule-2"])})
+    where = st.fixed_dictionaries(
+        {},
+        optional={
+            "status": st.one_of(fields["status"], st.lists(fields["status"]), any_value),
+            "ids": st.one_of(st.lists(st.sampled_from(["1", 2, "x"]), min_size=1), any_value),
+            "tags": st.one_of(
+                st.dictionaries(st.sampled_from(["k", "j"]), st.one_of(scalar, st.just({"exists": True}))), any_value
+            ),
+            "locked": st.one_of(st.booleans(), any_value),
+        },
+    )
+    rule = st.fixed_dictionaries(
+        {"where": where, "set": assignment}, optional={"name": st.sampled_from(["a", "b", "rule-2"])}
+    )
     return st.fixed_dictionaries(
         {"id": st.sampled_from(["1", 2, "x"])},
         optional={
-            "tags": st.fixed_dictionaries({}, optional={"policy": st.sampled_from(["merge", "exact"]),
-                                                        "ignore": st.lists(st.text(min_size=1), max_size=2)}),
-            "lock": any_value, "safety": any_value, "rules": st.lists(rule, max_size=3),
+            "tags": st.fixed_dictionaries(
+                {},
+                optional={
+                    "policy": st.sampled_from(["merge", "exact"]),
+                    "ignore": st.lists(st.text(min_size=1), max_size=2),
+                },
+            ),
+            "lock": any_value,
+            "safety": any_value,
+            "rules": st.lists(rule, max_size=3),
             "submissions": st.dictionaries(st.sampled_from(["9700001", 9700002, "x"]), assignment, max_size=3),
         },
     )
@@ -828,12 +899,19 @@ def test_any_yaml_either_loads_or_fails_with_located_user_errors(tmp_path, yaml_
     spec = tmp_path / "spec.yaml"
     outcomes = {"loaded": 0, "refused": 0}
 
-    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.fixed_dictionaries({
-        "version": st.just(1),
-        "provider": st.sampled_from([{"type": "local"}, {"type": "synapse"}]),
-        "queues": st.lists(_queue_like(), min_size=1, max_size=2),
-    }) | _spec_like())
+    @settings(
+        max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        st.fixed_dictionaries(
+            {
+                "version": st.just(1),
+                "provider": st.sampled_from([{"type": "local"}, {"type": "synapse"}]),
+                "queues": st.lists(_queue_like(), min_size=1, max_size=2),
+            }
+        )
+        | _spec_like()
+    )
     def check(data):
         spec.write_text(yaml.safe_dump(data))
         try:

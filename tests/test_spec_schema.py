@@ -6,6 +6,7 @@ the spec's own type rules) only when that fails or cannot be trusted
 refuses, so documents near valid specs and include files are generated, with YAML's
 own types among the values (timestamps, dates, integral floats), and both asked.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,16 +30,53 @@ def view(path: Path) -> object:
     return file.data
 
 
-SPECS = [view(ROOT / "examples/challenge/spec.yaml"), view(ROOT / "tests/specs/good/synapse.yaml"),
-         view(ROOT / "tests/specs/good/minimal.yaml")]
+SPECS = [
+    view(ROOT / "examples/challenge/spec.yaml"),
+    view(ROOT / "tests/specs/good/synapse.yaml"),
+    view(ROOT / "tests/specs/good/minimal.yaml"),
+]
 INCLUDE = view(ROOT / "examples/challenge/scores/round-2.yaml")
 VALUES = json_values(
-    st.none() | st.booleans() | st.integers(-2, 101) | st.sampled_from([0.0, 1.0, 5.0, 0.5, -1.5])
-    | st.sampled_from(["", "x", "9700001", "VALIDATED", "local", "synapse", "merge", "exact",
-                       "http://127.0.0.1:1/repo/v1", "pipeline_*", "2024-01-01T00:00:00Z"])
-    | st.just(datetime(2024, 1, 1, tzinfo=timezone.utc)) | st.just(date(2024, 1, 1)),
-    ["policy", "ignore", "exists", "status", "tags", "type", "path", "endpoint", "annotation",
-     "max_changes", "min_items", "ids", "locked", "set", "where", "name", "x"],
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 101)
+    | st.sampled_from([0.0, 1.0, 5.0, 0.5, -1.5])
+    | st.sampled_from(
+        [
+            "",
+            "x",
+            "9700001",
+            "VALIDATED",
+            "local",
+            "synapse",
+            "merge",
+            "exact",
+            "http://127.0.0.1:1/repo/v1",
+            "pipeline_*",
+            "2024-01-01T00:00:00Z",
+        ]
+    )
+    | st.just(datetime(2024, 1, 1, tzinfo=timezone.utc))
+    | st.just(date(2024, 1, 1)),
+    [
+        "policy",
+        "ignore",
+        "exists",
+        "status",
+        "tags",
+        "type",
+        "path",
+        "endpoint",
+        "annotation",
+        "max_changes",
+        "min_items",
+        "ids",
+        "locked",
+        "set",
+        "where",
+        "name",
+        "x",
+    ],
 )
 KEYS = ["x", "status", "tags", "locked", "include", "seed", "lock", "safety", "rules", "submissions", "9700009"]
 

@@ -1,4 +1,5 @@
 """The SQLite store: etags, versions, all-or-nothing batches, queue tokens, threads."""
+
 from __future__ import annotations
 
 import re
@@ -43,15 +44,13 @@ def test_inserted_items_start_at_version_1_with_a_uuid_etag(store):
     assert record.version == 1
     assert UUID.fullmatch(record.etag)
     assert ISO_MS_Z.fullmatch(record.modified_on)
-    assert (record.queue, record.status, record.tags, record.locked, record.extra) == (
-        "q1", "RECEIVED", {}, False, {})
+    assert (record.queue, record.status, record.tags, record.locked, record.extra) == ("q1", "RECEIVED", {}, False, {})
 
 
 def test_pages_are_in_numeric_id_order_with_offset_limit_and_status(tmp_path):
     with Store(tmp_path / "s.db") as s:
         s.create_queue("q")
-        s.insert("q", [NewItem(i, status="A" if int(i) % 2 else "B")
-                       for i in ("100", "9", "10", "11", "1000")])
+        s.insert("q", [NewItem(i, status="A" if int(i) % 2 else "B") for i in ("100", "9", "10", "11", "1000")])
         assert [r.id for r in s.page("q")] == ["9", "10", "11", "100", "1000"]
         assert [r.id for r in s.page("q", offset=1, limit=2)] == ["10", "11"]
         assert [r.id for r in s.page("q", offset=4, limit=10)] == ["1000"]
@@ -95,8 +94,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_stale_id_in_request_order(s
     store.write("q1", [Update("3", r3.etag)])  # 3 is now stale
     store.write("q1", [Update("2", r2.etag)])  # 2 is now stale
     with pytest.raises(StaleRecord) as err:
-        store.write("q1", [Update("1", r1.etag, status="X"), Update("3", r3.etag),
-                           Update("2", r2.etag)])
+        store.write("q1", [Update("1", r1.etag, status="X"), Update("3", r3.etag), Update("2", r2.etag)])
     assert err.value.item_id == "3"
     assert str(err.value) == "item 3 was changed since it was read"
     assert store.get("1") == r1
@@ -105,8 +103,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_stale_id_in_request_order(s
 def test_unknown_and_foreign_ids_refuse_the_whole_write(store):
     r1 = store.get("1")
     with pytest.raises(UnknownItems) as err:
-        store.write("q1", [Update("1", r1.etag), Update("10", store.get("10").etag),
-                           Update("404", "x")])
+        store.write("q1", [Update("1", r1.etag), Update("10", store.get("10").etag), Update("404", "x")])
     assert err.value.ids == ["10", "404"]
     assert store.get("1") == r1
     with pytest.raises(UnknownQueue):
@@ -121,8 +118,9 @@ def test_check_callback_can_refuse_the_batch_after_the_etags_pass(store):
             raise RuntimeError(f"refused {stored.id} → {new.status}")
 
     with pytest.raises(RuntimeError, match="refused 2 → DONE"):
-        store.write("q1", [Update("1", r1.etag, status="DONE"),
-                           Update("2", r2.etag, status="DONE")], check=refuse_scored)
+        store.write(
+            "q1", [Update("1", r1.etag, status="DONE"), Update("2", r2.etag, status="DONE")], check=refuse_scored
+        )
     assert (store.get("1"), store.get("2")) == (r1, r2)
 
 

@@ -1,4 +1,5 @@
 """The safe YAML reader: YAML 1.2 core scalars, positions, and refusals with file:line:col."""
+
 from __future__ import annotations
 
 import math
@@ -77,8 +78,16 @@ def test_integers(load, text, expected):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("0.5", 0.5), ("-1.25", -1.25), ("1e3", 1000.0), (".5", 0.5), ("1.", 1.0), ("+.inf", math.inf),
-     (".Inf", math.inf), ("-.INF", -math.inf)],
+    [
+        ("0.5", 0.5),
+        ("-1.25", -1.25),
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("1.", 1.0),
+        ("+.inf", math.inf),
+        (".Inf", math.inf),
+        ("-.INF", -math.inf),
+    ],
 )
 def test_floats(load, text, expected):
     got = value(load, text)
@@ -90,9 +99,7 @@ def test_nan(load, text):
     assert math.isnan(value(load, text))
 
 
-@pytest.mark.parametrize(
-    "text", ["0o8", "0x", "1_000", "1,5", "12abc", "0b101", ".inf.", "-.nan", "2024-1-1"]
-)
+@pytest.mark.parametrize("text", ["0o8", "0x", "1_000", "1,5", "12abc", "0b101", ".inf.", "-.nan", "2024-1-1"])
 def test_near_numbers_stay_strings(load, text):
     assert value(load, text) == text
 
@@ -121,9 +128,17 @@ def test_quoted_scalars_are_strings(load, text):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("!!str 12", "12"), ("!!str true", "true"), ('!!int "12"', 12), ("!!float 1", 1.0),
-     ('!!bool "false"', False), ('!!null ""', None), ("!!timestamp 2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),
-     ("!!seq [1]", [1]), ("!!map {a: 1}", {"a": 1})],
+    [
+        ("!!str 12", "12"),
+        ("!!str true", "true"),
+        ('!!int "12"', 12),
+        ("!!float 1", 1.0),
+        ('!!bool "false"', False),
+        ('!!null ""', None),
+        ("!!timestamp 2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("!!seq [1]", [1]),
+        ("!!map {a: 1}", {"a": 1}),
+    ],
 )
 def test_standard_tags_are_honoured(load, text, expected):
     got = value(load, text)
@@ -131,17 +146,21 @@ def test_standard_tags_are_honoured(load, text, expected):
 
 
 def test_block_scalars_are_strings(load):
-    assert load("v: |\n  line 1\n  true\nw: >-\n  folded\n  text\n").data == {
-        "v": "line 1\ntrue\n", "w": "folded text"
-    }
+    assert load("v: |\n  line 1\n  true\nw: >-\n  folded\n  text\n").data == {"v": "line 1\ntrue\n", "w": "folded text"}
 
 
 # ------------------------------------------------------------------------ refusals
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("v: !!python/object/apply:os.system [ls]\n", "f.yaml:1:4: tag '!!python/object/apply:os.system' is not allowed (only the standard YAML tags)"),
-        ("v: !!python/name:os.system\n", "f.yaml:1:4: tag '!!python/name:os.system' is not allowed (only the standard YAML tags)"),
+        (
+            "v: !!python/object/apply:os.system [ls]\n",
+            "f.yaml:1:4: tag '!!python/object/apply:os.system' is not allowed (only the standard YAML tags)",
+        ),
+        (
+            "v: !!python/name:os.system\n",
+            "f.yaml:1:4: tag '!!python/name:os.system' is not allowed (only the standard YAML tags)",
+        ),
         ("v: !foo bar\n", "f.yaml:1:4: tag '!foo' is not allowed (only the standard YAML tags)"),
         ("v: !foo {a: 1}\n", "f.yaml:1:4: tag '!foo' is not allowed (only the standard YAML tags)"),
         ("v: !foo [1]\n", "f.yaml:1:4: tag '!foo' is not allowed (only the standard YAML tags)"),
@@ -192,12 +211,21 @@ def test_tab_indentation_is_located(fails):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("a: [1, 2\n", "f.yaml:2:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 1, column 4)"),
-        ("a: b: c\n", "f.yaml:1:5: unexpected ':' (a value holding ': ' must be quoted, and a key must not be indented deeper than the keys beside it)"),
+        (
+            "a: [1, 2\n",
+            "f.yaml:2:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 1, column 4)",
+        ),
+        (
+            "a: b: c\n",
+            "f.yaml:1:5: unexpected ':' (a value holding ': ' must be quoted, and a key must not be indented deeper than the keys beside it)",
+        ),
         ("a: 'x\n", "f.yaml:2:1: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)"),
         ("a: *nope\n", "f.yaml:1:4: found undefined alias 'nope'"),
         ("a: 1\n---\nb: 2\n", "f.yaml:2:1: a second YAML document ('---') in the file; only one is allowed"),
-        ("a: 1\n- b\n", "f.yaml:2:1: bad indentation: this line does not line up with the mapping that starts at line 1, column 1 (the keys of one mapping, and the items of one list, start in the same column)"),
+        (
+            "a: 1\n- b\n",
+            "f.yaml:2:1: bad indentation: this line does not line up with the mapping that starts at line 1, column 1 (the keys of one mapping, and the items of one list, start in the same column)",
+        ),
     ],
 )
 def test_syntax_errors_are_located_one_based(fails, text, message):
@@ -326,8 +354,13 @@ def _outcome(path, use_libyaml: bool, monkeypatch) -> tuple:
         doc = read_yaml(path, "f.yaml")
     except Located as error:
         return ("error", str(error))
-    return ("data", repr(doc.data), sorted(doc._values.items(), key=repr), sorted(doc._keys.items(), key=repr),
-            sorted(doc._int_texts.items(), key=repr))
+    return (
+        "data",
+        repr(doc.data),
+        sorted(doc._values.items(), key=repr),
+        sorted(doc._keys.items(), key=repr),
+        sorted(doc._int_texts.items(), key=repr),
+    )
 
 
 @pytest.mark.slow
@@ -343,27 +376,68 @@ def test_libyaml_and_pure_python_paths_give_the_same_data_positions_and_errors(t
         pytest.skip("compares the two paths once")
     path = tmp_path / "f.yaml"
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(-10, 10**20), st.floats(allow_nan=False),
+        st.none(),
+        st.booleans(),
+        st.integers(-10, 10**20),
+        st.floats(allow_nan=False),
         st.sampled_from(["yes", "NO", "0o17", "0x1F", "007", "2024-01-01", "~", "1e3", ".inf", "<<", "a: b"]),
         st.text(max_size=6),
     )
     documents = st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4) | st.integers(0, 9), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4) | st.integers(0, 9), inner, max_size=4)
+        ),
         max_leaves=20,
     )
-    edits = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from([
-        "", "\t", ":", "&a ", "*a", "- ", "\n  ", "!!int ", "{", "]", "\x00", "'", '"', "#", "? ", "---\n",
-        "...\n", "%YAML 1.1\n", "|", ">-", "\r", "\ufeff", "\x85", "\u2028", "\\", "\x7f", ",", "é",
-    ])), max_size=3)
+    edits = st.lists(
+        st.tuples(
+            st.integers(0, 10_000),
+            st.sampled_from(
+                [
+                    "",
+                    "\t",
+                    ":",
+                    "&a ",
+                    "*a",
+                    "- ",
+                    "\n  ",
+                    "!!int ",
+                    "{",
+                    "]",
+                    "\x00",
+                    "'",
+                    '"',
+                    "#",
+                    "? ",
+                    "---\n",
+                    "...\n",
+                    "%YAML 1.1\n",
+                    "|",
+                    ">-",
+                    "\r",
+                    "\ufeff",
+                    "\x85",
+                    "\u2028",
+                    "\\",
+                    "\x7f",
+                    ",",
+                    "é",
+                ]
+            ),
+        ),
+        max_size=3,
+    )
 
-    @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(documents, st.booleans(), edits)
     def check(data, flow, changes):
         text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
         for at, insert in changes:
             at %= len(text) + 1
-            text = text[:at] + insert + text[at + (0 if insert else 1):]
+            text = text[:at] + insert + text[at + (0 if insert else 1) :]
         path.write_text(text, encoding="utf-8")
         assert _outcome(path, True, monkeypatch) == _outcome(path, False, monkeypatch), text
 
@@ -381,7 +455,11 @@ def test_json_files_read_with_the_json_module_give_what_the_yaml_path_gives(tmp_
 
     path = tmp_path / "f.yaml"
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(), st.text(max_size=8),
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**20), 10**20),
+        st.floats(),
+        st.text(max_size=8),
         st.sampled_from(["yes", "2024-01-01", "0x1F", "<<", "a: b", "\\/", "\u2028", "é", "\x85"]),
     )
     documents = st.recursive(
@@ -389,21 +467,35 @@ def test_json_files_read_with_the_json_module_give_what_the_yaml_path_gives(tmp_
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
         max_leaves=25,
     )
-    layouts = st.sampled_from([
-        {}, {"indent": 1}, {"indent": 2, "ensure_ascii": False}, {"separators": (",", ":")},
-        {"indent": "\t"}, {"indent": 0, "ensure_ascii": False},
-    ])
-    edits = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
-        ["", "\n", "\r", "\r\n", '"', ":", ",", "{", "]", "-0", "1e400", "\x7f", "\\ud83d", '"a": 1, ']
-    )), max_size=2)
+    layouts = st.sampled_from(
+        [
+            {},
+            {"indent": 1},
+            {"indent": 2, "ensure_ascii": False},
+            {"separators": (",", ":")},
+            {"indent": "\t"},
+            {"indent": 0, "ensure_ascii": False},
+        ]
+    )
+    edits = st.lists(
+        st.tuples(
+            st.integers(0, 10_000),
+            st.sampled_from(
+                ["", "\n", "\r", "\r\n", '"', ":", ",", "{", "]", "-0", "1e400", "\x7f", "\\ud83d", '"a": 1, ']
+            ),
+        ),
+        max_size=2,
+    )
 
-    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(documents, layouts, edits)
     def check(data, layout, changes):
         text = json.dumps(data, **layout)
         for at, insert in changes:
             at %= len(text) + 1
-            text = text[:at] + insert + text[at + (0 if insert else 1):]
+            text = text[:at] + insert + text[at + (0 if insert else 1) :]
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
         monkeypatch.setattr(yamlload, "READ_JSON", True)
         fast = _outcome(path, yamlload.USE_LIBYAML, monkeypatch)

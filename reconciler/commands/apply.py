@@ -1,5 +1,6 @@
 """`reconciler apply`: plan a spec and apply it after confirmation, or apply a saved
 plan file exactly as reviewed; prints the report."""
+
 from __future__ import annotations
 
 import json
@@ -47,14 +48,23 @@ def apply(
     else:
         _, provider, result = plan_from_specs(opts, targets, "apply", only, replace)
         plan, queues, rediff = result.plan, result.queues, result.rediffers(frozenset(id_list(replace)))
-        view = make_view(plan, new_meta(result.missing), saved=False, force=force, allow_missing=allow_missing,
-                         strict_notes=result.ended if strict else ())
+        view = make_view(
+            plan,
+            new_meta(result.missing),
+            saved=False,
+            force=force,
+            allow_missing=allow_missing,
+            strict_notes=result.ended if strict else (),
+        )
         echo_notes(result.ended)
     with provider:
         echo_warnings(view)
         # the plan is shown before a confirmation, and otherwise unless -q asks for quiet
         if not auto_approve or (fmt == "text" and not opts.quiet):
-            click.echo(render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings)), err=fmt != "text")
+            click.echo(
+                render_plan_text(plan, color=opts.color, header=view.header, ignored=len(view.warnings)),
+                err=fmt != "text",
+            )
         if view.problems:
             for problem in view.problems:
                 echo_err(f"error: {problem}")
@@ -72,8 +82,9 @@ def apply(
         started = datetime.now(timezone.utc)
         try:
             with stop_between_writes() as stop:  # the report counts apply SPEC's listing too
-                report = write_plan(plan, provider, queues, rediff=rediff,
-                                    progress=progress.line("Writing", total), stop=stop)
+                report = write_plan(
+                    plan, provider, queues, rediff=rediff, progress=progress.line("Writing", total), stop=stop
+                )
         finally:
             progress.close()
     _echo_report(report, fmt, opts)
@@ -91,8 +102,9 @@ def apply(
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _journal(opts: Options, journal: str | None, targets: Sequence[str], plan, report: ApplyReport,
-             started: datetime) -> None:
+def _journal(
+    opts: Options, journal: str | None, targets: Sequence[str], plan, report: ApplyReport, started: datetime
+) -> None:
     """Record the run in the journal (after the report: what was written is told first
     even if the journal cannot be written, which is then a UserError, exit 1)."""
     from ..journal import record_apply
@@ -126,7 +138,9 @@ def _confirm() -> None:
             "(review the plan, then pass --auto-approve)"
         )
     try:
-        answer = click.prompt("Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True)
+        answer = click.prompt(
+            "Apply these changes? Only 'yes' will be accepted", default="", show_default=False, err=True
+        )
     except click.Abort:
         echo_err("")  # the prompt's line was left open
         answer = ""

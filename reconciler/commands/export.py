@@ -1,5 +1,6 @@
 """`reconciler export`: write the live state of a spec's queues as a spec of explicit
 entries, and the spec schema beside it; reads each queue once, writes nothing to it."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,10 @@ def _table_paths(table: str | None, out_dir: str, queues: Sequence[QueueSpec]) -
     paths = [os.path.abspath(p) for p in table_paths(table, queues)]
     for path in paths:
         if os.path.commonpath([out_dir, path]) != out_dir:
-            raise UserError(f"--table {table}: the table must be inside the exported spec's folder "
-                            f"({out_dir}), which the spec can include from")
+            raise UserError(
+                f"--table {table}: the table must be inside the exported spec's folder "
+                f"({out_dir}), which the spec can include from"
+            )
     return paths
 
 
@@ -94,11 +97,14 @@ def _check_out(out: str, inputs: Sequence[str], force: bool) -> None:
     path = Path(out)
     same = _is_input(path, inputs)
     if same is not None:
-        raise UserError(f"{out}: is {'the spec being exported' if same == inputs[0] else 'a file the spec reads'}; "
-                        "export to another file (or to stdout: leave out -o)")
+        raise UserError(
+            f"{out}: is {'the spec being exported' if same == inputs[0] else 'a file the spec reads'}; "
+            "export to another file (or to stdout: leave out -o)"
+        )
     if path.exists() and not force:
-        raise UserError(f"{out}: already exists; pass --force to replace it, or export to another file "
-                        "(or to stdout: leave out -o)")
+        raise UserError(
+            f"{out}: already exists; pass --force to replace it, or export to another file (or to stdout: leave out -o)"
+        )
 
 
 def _write_schema_beside(out: str, inputs: Sequence[str], force: bool, quiet: bool) -> None:
@@ -115,7 +121,9 @@ def _write_schema_beside(out: str, inputs: Sequence[str], force: bool, quiet: bo
             if force and _is_input(path, inputs) is None and not os.path.samefile(path, out):
                 path.write_text(text, encoding="utf-8")
             elif not quiet:
-                echo_err(f"note: {path} exists and differs from this version's spec schema; left as it "
-                         "is (`reconciler schema > spec.schema.json` writes it, or export with --force)")
+                echo_err(
+                    f"note: {path} exists and differs from this version's spec schema; left as it "
+                    "is (`reconciler schema > spec.schema.json` writes it, or export with --force)"
+                )
     except OSError as exc:
         raise UserError(f"{path}: cannot write the spec schema: {exc.strerror}") from None

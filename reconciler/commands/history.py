@@ -1,5 +1,6 @@
 """`reconciler history [DIR]`: the journal's entries, newest first (when, where, who,
 counts). A file that is not an entry is one located error and the others are listed."""
+
 from __future__ import annotations
 
 import json
@@ -53,10 +54,12 @@ def history(directory: str | None, fmt: str) -> int:
     elif not rows:
         click.echo(f"No journal entries in {folder}.")
     for row in rows if fmt == "text" else ():
-        click.echo(printable(
-            f"{row['id']}  {row['when']}  {row['command']}  {row['provider']} {row['endpoint']}  "
-            f"{_who_text(row['who'])}  {counts_text(row['counts'])}"
-        ))
+        click.echo(
+            printable(
+                f"{row['id']}  {row['when']}  {row['command']}  {row['provider']} {row['endpoint']}  "
+                f"{_who_text(row['who'])}  {counts_text(row['counts'])}"
+            )
+        )
     for error in errors:
         echo_err(f"error: {printable(str(error))}")
     return EXIT_ERROR if errors else EXIT_OK

@@ -1,5 +1,6 @@
 """Reading what a command is given: spec files (with the oscillation check), id lists,
 plan files, and a file given to the wrong command named as such."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ _TOP_LEVEL_KEY = re.compile(rb"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
 
 
 def file_kind(path: str) -> str | None:
-    """"plan", "spec" or "include" from a file's first 64 KiB, or None when it is none
+    """ "plan", "spec" or "include" from a file's first 64 KiB, or None when it is none
     of them recognisably. Used only to say which command fits a file given to the wrong
     one, instead of a dozen errors about fields the file was never meant to have."""
     try:
@@ -52,8 +53,7 @@ def _wrong_kind_for_spec(path: str, command: str) -> UserError | None:
         )
     if kind == "include":
         return UserError(
-            f"{path} is an include file (only `submissions:`): {command} the spec that "
-            "lists it under `include:`"
+            f"{path} is an include file (only `submissions:`): {command} the spec that lists it under `include:`"
         )
     return None
 
@@ -107,8 +107,15 @@ def capped_per_file(errors: Sequence[UserError]) -> list[UserError]:
     for file, count in seen.items():
         if count > MAX_ERRORS_PER_FILE:
             more = count - MAX_ERRORS_PER_FILE
-            kept.append(Located(file, None, None, f"… and {more:,} more problem{'s' if more != 1 else ''} "
-                                                  "in this file (fix these and validate again)"))
+            kept.append(
+                Located(
+                    file,
+                    None,
+                    None,
+                    f"… and {more:,} more problem{'s' if more != 1 else ''} "
+                    "in this file (fix these and validate again)",
+                )
+            )
     return kept
 
 
@@ -155,15 +162,17 @@ def plan_from_specs(
     spec = merge_specs(load_specs(paths, command))
     progress = opts.progress()
     try:
-        provider, result = plan_spec(spec, id_list(only), id_list(replace),
-                                     lambda q: progress.line(f"Reading queue {q.id}"))
+        provider, result = plan_spec(
+            spec, id_list(only), id_list(replace), lambda q: progress.line(f"Reading queue {q.id}")
+        )
     finally:
         progress.close()
     return PlannedSpecs(spec, provider, result)
 
 
-def plan_spec(spec: Spec, only: Sequence[str] = (), replace: Sequence[str] = (),
-              progress: ProgressFactory | None = None) -> tuple[Provider, PlanResult]:
+def plan_spec(
+    spec: Spec, only: Sequence[str] = (), replace: Sequence[str] = (), progress: ProgressFactory | None = None
+) -> tuple[Provider, PlanResult]:
     """Plan one loaded spec against its service (the CLI's and reconciler.plan's way);
     the provider is returned open, for an apply to follow: the caller closes it."""
     from ..planner import build_plan
@@ -174,8 +183,9 @@ def plan_spec(spec: Spec, only: Sequence[str] = (), replace: Sequence[str] = (),
     replace_ids = frozenset(replace)
     provider = open_provider(spec.provider)
     try:
-        result = build_plan(spec, provider, only=frozenset(only) if only else None,
-                            progress=progress, replace=replace_ids)
+        result = build_plan(
+            spec, provider, only=frozenset(only) if only else None, progress=progress, replace=replace_ids
+        )
         _check_only(result.unmatched_only)
         _check_replace(replace_ids, result.plan)
     except BaseException:

@@ -5,6 +5,7 @@ never read: landed or not, nobody could say. Instead the first signal only asks 
 to stop between writes; apply then reports exactly what landed and what was not sent and
 exits 130. A second signal stops at once (a hung service must not hold the terminal).
 """
+
 from __future__ import annotations
 
 import signal
@@ -28,8 +29,9 @@ def stop_between_writes() -> Iterator[Callable[[], str | None]]:
         if received:
             raise KeyboardInterrupt
         received.append(signal.Signals(signum).name)
-        echo_err(f"\n{received[0]} received: finishing the write in flight, then stopping "
-                 "(send it again to stop at once)")
+        echo_err(
+            f"\n{received[0]} received: finishing the write in flight, then stopping (send it again to stop at once)"
+        )
 
     if threading.current_thread() is not threading.main_thread():
         yield lambda: None

@@ -1,5 +1,6 @@
 """What the global options (-q, -v, --no-color) mean for a command: progress, logging
 and colour."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """`reconciler plan`: read live state, show the smallest set of changes, optionally save
 them as a plan file; writes nothing to the service."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,15 +48,23 @@ def _plan(
     if to_stdout and fmt == "markdown":
         # the report goes to stderr when stdout holds the plan file: a PR comment there
         # would be lost in a log, so say so instead of quietly moving it
-        raise UserError("-o - writes the plan file to stdout, which leaves --format markdown nowhere "
-                        "to go: save the plan with -o plan.json and redirect the markdown, or leave out -o")
+        raise UserError(
+            "-o - writes the plan file to stdout, which leaves --format markdown nowhere "
+            "to go: save the plan with -o plan.json and redirect the markdown, or leave out -o"
+        )
     with annotated(fmt):
         _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
         provider.close()
         echo_notes(result.ended)
         meta = new_meta(result.missing)
-        view = make_view(result.plan, meta, saved=False, force=force, allow_missing=allow_missing,
-                         strict_notes=result.ended if strict else ())
+        view = make_view(
+            result.plan,
+            meta,
+            saved=False,
+            force=force,
+            allow_missing=allow_missing,
+            strict_notes=result.ended if strict else (),
+        )
         echo_warnings(view)
         # a failing plan is not saved: apply would refuse it, and a file that exists
         # reads as "ready to apply"
@@ -63,8 +72,10 @@ def _plan(
         if not (to_stdout and fmt == "json" and save):  # else the same document twice
             click.echo(render(result.plan, fmt, opts, view), err=to_stdout)
         if out is not None and not save:
-            echo_err(f"The plan fails, so it was not saved to {'stdout' if to_stdout else out}: "
-                     "apply would refuse it (the reasons follow).")
+            echo_err(
+                f"The plan fails, so it was not saved to {'stdout' if to_stdout else out}: "
+                "apply would refuse it (the reasons follow)."
+            )
         elif to_stdout:
             click.echo(dump_plan(result.plan, **meta, problems=view.problem_docs), nl=False)
         elif out:

@@ -2,6 +2,7 @@
 `before` values of what a journal entry applied (reverting.py); items changed since
 are named and left out. The result is an ordinary plan: shown, saved with -o, applied
 with `apply PLANFILE` (and journalled then)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,15 +36,19 @@ def check_same_spec(entry: Entry, specs: Sequence[str]) -> None:
     doc = entry.doc
     wanted = {str(Path(s).resolve()) for s in specs}
     if not wanted & set(doc["targets"]):
-        raise UserError(f"{entry.path}: this entry applied {', '.join(doc['targets'])}, not {', '.join(sorted(wanted))}; "
-                        "nothing was planned")
+        raise UserError(
+            f"{entry.path}: this entry applied {', '.join(doc['targets'])}, not {', '.join(sorted(wanted))}; "
+            "nothing was planned"
+        )
     spec = merge_specs(load_specs(specs, "revert"))
     with open_provider(spec.provider) as provider:
         endpoint = provider.endpoint
     recorded = doc["plan"]["provider"]
     if (spec.provider.type, endpoint) != (recorded["type"], recorded["endpoint"]):
-        raise UserError(f"{entry.path}: this entry was applied to {recorded['type']} {recorded['endpoint']}, "
-                        f"the spec now names {spec.provider.type} {endpoint}; nothing was planned")
+        raise UserError(
+            f"{entry.path}: this entry was applied to {recorded['type']} {recorded['endpoint']}, "
+            f"the spec now names {spec.provider.type} {endpoint}; nothing was planned"
+        )
 
 
 def revert(opts: Options, entry_ref: str, *, out: str | None, journal: str | None, specs: Sequence[str]) -> int:
@@ -65,16 +70,19 @@ def revert(opts: Options, entry_ref: str, *, out: str | None, journal: str | Non
     with open_provider_for_plan(entry_plan(doc)) as provider:
         for queue_id, item_ids in ids.items():
             recorded = queue_plan(settings[queue_id])
-            fresh[queue_id] = provider.reread(recorded.as_queue(Source(str(entry.path), 1)), item_ids,
-                                              recorded.items_seen)
+            fresh[queue_id] = provider.reread(
+                recorded.as_queue(Source(str(entry.path), 1)), item_ids, recorded.items_seen
+            )
         rules = provider.capabilities.status
     plan, changed = revert_plan(doc, str(entry.path), fresh, rules)
     meta = new_meta()
     view = make_view(plan, meta, saved=False, force=False)
     click.echo(render_plan_text(plan, color=opts.color, header=view.header), err=out == "-")
     for item in changed:
-        echo_err(f"note: queue {item.queue_id} item {item.item_id} changed since entry {doc['id']} "
-                 f"({item.what}): left out, not overwritten")
+        echo_err(
+            f"note: queue {item.queue_id} item {item.item_id} changed since entry {doc['id']} "
+            f"({item.what}): left out, not overwritten"
+        )
     if out == "-":
         click.echo(dump_plan(plan, **meta), nl=False)
     elif out:

@@ -1,4 +1,5 @@
 """`reconciler schema`: print the JSON Schema of spec files or plan files."""
+
 from __future__ import annotations
 
 from importlib.resources import files

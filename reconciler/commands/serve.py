@@ -1,4 +1,5 @@
 """`reconciler serve`: run a fake of a service (sandbox/) until interrupted."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -64,10 +65,24 @@ def serve(
 ) -> int:
     from ..sandbox.server import SandboxConfig, serve_forever
 
-    serve_forever(SandboxConfig(
-        service=service, host=host, port=port, db_path=db, token=token, seed=seed,
-        synthetic=synthetic_queues(synthetic), log_requests=log_requests, fail_rate=fail_rate,
-        drop_rate=drop_rate, latency_ms=latency_ms, max_concurrent=max_concurrent,
-        max_per_minute=max_per_minute, random_seed=random_seed, quirks=quirks(quirk),
-    ), url_file=url_file)
+    serve_forever(
+        SandboxConfig(
+            service=service,
+            host=host,
+            port=port,
+            db_path=db,
+            token=token,
+            seed=seed,
+            synthetic=synthetic_queues(synthetic),
+            log_requests=log_requests,
+            fail_rate=fail_rate,
+            drop_rate=drop_rate,
+            latency_ms=latency_ms,
+            max_concurrent=max_concurrent,
+            max_per_minute=max_per_minute,
+            random_seed=random_seed,
+            quirks=quirks(quirk),
+        ),
+        url_file=url_file,
+    )
     return EXIT_OK

@@ -1,4 +1,5 @@
 """`reconciler show`: print a saved plan file, validated first; nothing is sent."""
+
 from __future__ import annotations
 
 import click

@@ -1,5 +1,6 @@
 """`reconciler validate`: check spec files offline (YAML, schema, service rules, rule
 oscillation); reads nothing but the spec files and their includes, sends nothing."""
+
 from __future__ import annotations
 
 import json
@@ -50,4 +51,3 @@ def _validate_json(specs: Sequence[str]) -> int:
     doc = {"valid": True, "specs": [{"file": s.files[0], **_counts(s)} for s in loaded], "problems": []}
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
     return EXIT_OK
-

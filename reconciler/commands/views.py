@@ -1,5 +1,6 @@
 """What plan, show and apply print about a plan: its metadata, the problems that make
 it fail, the chosen renderer, warnings, and errors as GitHub annotations."""
+
 from __future__ import annotations
 
 import os
@@ -57,18 +58,29 @@ class View:
         return "warning" if self.allow_missing else "error"
 
 
-def make_view(plan: Plan, meta: Mapping, *, saved: bool, force: bool, allow_missing: bool = False,
-              strict_notes: Sequence[SpecWarning] = ()) -> View:
+def make_view(
+    plan: Plan,
+    meta: Mapping,
+    *,
+    saved: bool,
+    force: bool,
+    allow_missing: bool = False,
+    strict_notes: Sequence[SpecWarning] = (),
+) -> View:
     from ..render.text import plan_header
 
-    header = plan_header(
-        plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None
-    )
+    header = plan_header(plan, tool_version=meta["tool_version"], created_at=meta["created_at"] if saved else None)
     missing = () if allow_missing else meta.get("warnings", ())
     found = problems(plan, force, missing)
     if strict_notes:
-        found.insert(0, ("settled", f"{len(strict_notes)} spec setting(s) settled otherwise (--strict): "
-                                    "items ended in a state they can no longer leave"))
+        found.insert(
+            0,
+            (
+                "settled",
+                f"{len(strict_notes)} spec setting(s) settled otherwise (--strict): "
+                "items ended in a state they can no longer leave",
+            ),
+        )
     return View(meta, header, tuple(found), allow_missing)
 
 
@@ -91,25 +103,29 @@ def problems(plan: Plan, force: bool, missing: Sequence = ()) -> list[tuple[str,
     items, so such an entry is a mistyped or outdated id that would pass CI green)."""
     found = []
     if missing:
-        found.append(("missing",
-            f"{len(missing)} spec entr{'y names a submission' if len(missing) == 1 else 'ies name submissions'} "
-            "not in the queue: reconciler cannot create items; fix the id or pass --allow-missing "
-            "to ignore such entries"
-        ))
+        found.append(
+            (
+                "missing",
+                f"{len(missing)} spec entr{'y names a submission' if len(missing) == 1 else 'ies name submissions'} "
+                "not in the queue: reconciler cannot create items; fix the id or pass --allow-missing "
+                "to ignore such entries",
+            )
+        )
     locked = [c for c in plan.failing if c.refused is None]
     if locked:
         ids = ", ".join(c.item_id for c in locked[:10]) + (" …" if len(locked) > 10 else "")
-        found.append(("blocked",
-            f"{len(locked)} change(s) blocked by locks ({ids}): to change an item and keep it "
-            "locked add `replace: true` to its entry or pass --replace ID; to unlock it set "
-            "`locked: false`; or stop changing it"
-        ))
+        found.append(
+            (
+                "blocked",
+                f"{len(locked)} change(s) blocked by locks ({ids}): to change an item and keep it "
+                "locked add `replace: true` to its entry or pass --replace ID; to unlock it set "
+                "`locked: false`; or stop changing it",
+            )
+        )
     refused = [c for c in plan.failing if c.refused is not None]
     if refused:
         shown = "; ".join(f"{c.item_id}: {c.refused}" for c in refused[:5]) + (" …" if len(refused) > 5 else "")
-        found.append(("refused",
-            f"{len(refused)} change(s) the service would refuse ({shown}): stop asking for them"
-        ))
+        found.append(("refused", f"{len(refused)} change(s) the service would refuse ({shown}): stop asking for them"))
     if not force:
         found += [("safety", f"{v} (use --force to override)") for v in plan.safety_violations()]
     return found
@@ -123,8 +139,9 @@ def render(plan: Plan, fmt: str, opts: Options, view: View) -> str:
     if fmt == "markdown":
         from ..render.markdown import render_plan_markdown
 
-        return render_plan_markdown(plan, header=view.header, problems=view.problems, warnings=view.warnings,
-                                    level=view.level)
+        return render_plan_markdown(
+            plan, header=view.header, problems=view.problems, warnings=view.warnings, level=view.level
+        )
     if fmt == "github":
         from ..render.github import render_plan_github
 
@@ -143,10 +160,16 @@ def _write_step_summary(plan: Plan, view: View) -> None:
 
         try:
             with open(target, "a", encoding="utf-8") as fh:
-                fh.write(render_plan_markdown(
-                    plan, header=view.header, problems=view.problems, warnings=view.warnings,
-                    level=view.level,
-                ) + "\n")
+                fh.write(
+                    render_plan_markdown(
+                        plan,
+                        header=view.header,
+                        problems=view.problems,
+                        warnings=view.warnings,
+                        level=view.level,
+                    )
+                    + "\n"
+                )
         except OSError as exc:
             raise UserError(f"GITHUB_STEP_SUMMARY {target}: cannot append the plan: {exc.strerror}") from None
 

@@ -11,6 +11,7 @@ lets the cycle in flight finish its writes and report, then the watcher exits 0.
 watcher holds the specs' run lock (runlock.py) for its whole life, so an `apply` of the
 same spec on this machine waits for it or refuses.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,11 +47,12 @@ class Backoff:
         self.failures = self.failures + 1 if failed else 0
         if not self.failures:
             return self.every
-        return min(self.every * 2 ** self.failures, max(self.cap, self.every))
+        return min(self.every * 2**self.failures, max(self.cap, self.every))
 
 
-def cycle(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None,
-          stop: threading.Event | None = None) -> dict[str, Any]:
+def cycle(
+    opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None, stop: threading.Event | None = None
+) -> dict[str, Any]:
     """One cycle, as the record its line and the status file show. `outcome`: invalid
     (a spec does not load), failed (the service, or a write), refused (blocked or over
     a safety limit), changes (planned, not applied: no --apply), applied, no-changes,
@@ -69,12 +71,15 @@ def cycle(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | No
         return _done(record, started, "failed", message=str(exc))
     except Exception as exc:  # a bug must not end an unattended watcher either
         log = write_bug_log(exc)
-        return _done(record, started, "failed", message=f"a bug in reconciler ({type(exc).__name__}); traceback in {log}")
+        return _done(
+            record, started, "failed", message=f"a bug in reconciler ({type(exc).__name__}); traceback in {log}"
+        )
     return _done(record, started, record.pop("outcome"))
 
 
-def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None,
-                    stop: threading.Event) -> dict[str, Any]:
+def _plan_and_apply(
+    opts: Options, specs: Sequence[str], *, apply: bool, journal: str | None, stop: threading.Event
+) -> dict[str, Any]:
     from ..apply import apply_plan
     from ..journal import record_apply
     from .views import problems
@@ -84,8 +89,9 @@ def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal
     with provider:
         plan = result.plan
         summary = plan.summary()
-        out: dict[str, Any] = {"counts": {"items": summary["items_seen"], "changes": summary["change"],
-                                          "blocked": summary["blocked"]}}
+        out: dict[str, Any] = {
+            "counts": {"items": summary["items_seen"], "changes": summary["change"], "blocked": summary["blocked"]}
+        }
         found = problems(plan, False)
         if not plan.has_changes:
             out["outcome"] = "no-changes"
@@ -95,8 +101,13 @@ def _plan_and_apply(opts: Options, specs: Sequence[str], *, apply: bool, journal
             out["outcome"] = "changes"
         else:
             # a signal lets the write in flight finish; the rest waits for the next run
-            report = apply_plan(plan, provider, result.queues, rediff=result.rediffers(),
-                                stop=lambda: "signal" if stop.is_set() else None)
+            report = apply_plan(
+                plan,
+                provider,
+                result.queues,
+                rediff=result.rediffers(),
+                stop=lambda: "signal" if stop.is_set() else None,
+            )
             for outcome in ("applied", "unchanged", "stale", "failed", "skipped"):
                 if report.count(outcome):
                     out["counts"][outcome] = report.count(outcome)
@@ -143,8 +154,16 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def watch(
-    opts: Options, specs: Sequence[str], *, every: str, apply: bool, fmt: str, status_file: str | None,
-    journal: str | None, max_backoff: str, wait_lock: str | None,
+    opts: Options,
+    specs: Sequence[str],
+    *,
+    every: str,
+    apply: bool,
+    fmt: str,
+    status_file: str | None,
+    journal: str | None,
+    max_backoff: str,
+    wait_lock: str | None,
 ) -> int:
     from ..atomic_file import write_atomically
     from ..durations import parse_duration

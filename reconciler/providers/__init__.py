@@ -1,6 +1,7 @@
 """Provider registry: a spec's `provider.type` → the module of the class that talks to
 that service. Adding a service is one line here; everything else about it (options,
 credentials, endpoint policy, checks) belongs to its provider class."""
+
 from __future__ import annotations
 
 import importlib
@@ -28,9 +29,7 @@ def provider_class(type_name: str) -> type[Provider]:
     try:
         module = importlib.import_module(_MODULES[type_name])
     except KeyError:
-        raise ConfigError(
-            f"unknown provider type {type_name!r} (known: {', '.join(provider_types())})"
-        ) from None
+        raise ConfigError(f"unknown provider type {type_name!r} (known: {', '.join(provider_types())})") from None
     return module.PROVIDER
 
 

@@ -5,13 +5,26 @@ retries of conflicts and reporting belong to the engine (`apply.py`). Keeping pr
 this thin is what lets result stores with native locks, tag services and run batches
 plug in later as one file each.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Final,
+    Generator,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    Sequence,
+)
 
 from ..errors import ConfigError, Located, ProviderError, UserError, UserErrors
 from ..jsonload import path_text
@@ -287,9 +300,7 @@ class Provider(ABC):
         problem = cls.endpoint_problem(endpoint)
         if problem:
             raise ConfigError(f"plan file: {problem}")
-        return cls.from_config(
-            ProviderConfig(type=cls.type, options={**options, "endpoint": endpoint}, base_dir="/")
-        )
+        return cls.from_config(ProviderConfig(type=cls.type, options={**options, "endpoint": endpoint}, base_dir="/"))
 
     def close(self) -> None:  # noqa: B027 - optional: a provider with nothing open keeps it
         """Release connections or files."""
@@ -316,8 +327,13 @@ def digest_etag(status: str, tags: Mapping[str, Any], locked: bool, managed: Man
     changed item from an unchanged one. Unmanaged fields and tag keys are left out on
     purpose: a pipeline writing its own fields or tags must not make every planned change
     stale."""
-    canonical = json.dumps([status, encode_tags(managed.project(tags)), bool(locked)], sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=True, default=str)
+    canonical = json.dumps(
+        [status, encode_tags(managed.project(tags)), bool(locked)],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        default=str,
+    )
     return "d" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:23]
 
 
@@ -417,12 +433,16 @@ def bounded(
             else:
                 count += 1
                 if count > MAX_PAGES:
-                    raise ProviderError(f"queue {queue_id}: the listing did not end within {MAX_PAGES} pages "
-                                        "(reconciler's ceiling per queue); refused as endless")
+                    raise ProviderError(
+                        f"queue {queue_id}: the listing did not end within {MAX_PAGES} pages "
+                        "(reconciler's ceiling per queue); refused as endless"
+                    )
                 ids = [item.id for item in page]
                 if ids and seen.issuperset(ids):
-                    raise ProviderError(f"queue {queue_id}: page {count} of the listing holds only items it "
-                                        "had already listed (the same page again); refused as endless")
+                    raise ProviderError(
+                        f"queue {queue_id}: page {count} of the listing holds only items it "
+                        "had already listed (the same page again); refused as endless"
+                    )
                 seen.update(ids)
             yield page
     finally:

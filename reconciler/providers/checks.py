@@ -12,6 +12,7 @@ statuses, tag keys and values), each at its place: these checks and every provid
 `check_queue` read it rather than walking rules and entries themselves, so each
 problem points at the rule it is about even where ranks sit between rules.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterator, Literal, NamedTuple
@@ -83,8 +84,9 @@ def _status_problems(queue: QueueSpec, rules: StatusRules, service: str) -> Iter
         allowed = known if matching else rules.values
         if not allowed:
             verb = "match on" if matching else "set"
-            yield SpecProblem(f"{service} items have no writable status: a spec cannot {verb} "
-                              "`status` here; remove it", path)
+            yield SpecProblem(
+                f"{service} items have no writable status: a spec cannot {verb} `status` here; remove it", path
+            )
             continue
         if not isinstance(status, str) or status in allowed:
             continue
@@ -105,8 +107,12 @@ def _label_problems(queue: QueueSpec, service: str) -> Iterator[SpecProblem]:
         if spot.kind != "tag" or spot.value is None or same_tag_value(spot.value, (True,)):
             continue
         if spot.matching:
-            yield SpecProblem(f"tag {spot.key!r}: {service} tags are labels; match them with `true` or "
-                              "`{exists: false}`", spot.path)
+            yield SpecProblem(
+                f"tag {spot.key!r}: {service} tags are labels; match them with `true` or `{{exists: false}}`", spot.path
+            )
         else:
-            yield SpecProblem(f"tag {spot.key!r}: {service} tags are labels, set with `true` (or a list "
-                              "`tags: [a, b]`) and removed with `null`", spot.path)
+            yield SpecProblem(
+                f"tag {spot.key!r}: {service} tags are labels, set with `true` (or a list "
+                "`tags: [a, b]`) and removed with `null`",
+                spot.path,
+            )

@@ -20,6 +20,7 @@ sent by tag id). Tasks have no writable status, no version and no etag, so:
   (524), and 520/524 answers to a GET are retried. Every listing is bounded: a `next`
   seen before, a task listed twice, or more than MAX_ROWS rows end it.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,7 @@ HOST_ENV = "SYNAPSE_HOST"
 TOKEN_ENV = "SYNAPSE_ACCESS_TOKEN"
 TENANT_ENV = "SYNAPSE_PLUGIN_RUN_TENANT"
 CONFIG_RELATIVE = Path(".synapse") / "config.json"  # written by `synapse login`
-HOW_TO = (f"set {TOKEN_ENV} or log in with `synapse login` (it writes `access_token` to "
-          f"~/{CONFIG_RELATIVE})")
+HOW_TO = f"set {TOKEN_ENV} or log in with `synapse login` (it writes `access_token` to ~/{CONFIG_RELATIVE})"
 
 PAGE_SIZE = 100  # what synapse-sdk asks for; the server may clamp it, `next` is followed
 IDS_PER_CALL = 200  # set_tags declares no cap; this keeps one call's work bounded
@@ -137,19 +137,28 @@ class DatamakerProvider(GuardedService, HttpProvider):
         },
     }
 
-    def __init__(self, endpoint: str, token: str, tenant: str | None = None, *,
-                 retries: int = RETRIES, backoff: float = BACKOFF,
-                 timeout: tuple[float, float] = TIMEOUT) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        token: str,
+        tenant: str | None = None,
+        *,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
         self._tenant = tenant
         self.resend_wait = backoff
         # Transport retries of GETs on RETRY_STATUSES, never of a POST (one is decided
         # from the answer, or from a fresh read when the answer was ambiguous: guarded.py).
         session = make_session(
-            auth=SynapseTokenAuth(token, tenant), retries=retries, backoff=backoff, timeout=timeout,
+            auth=SynapseTokenAuth(token, tenant),
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
             retry_statuses=RETRY_STATUSES,
         )
-        self.client = ServiceClient("datamaker", open_endpoint(endpoint), session, reason_of=_detail,
-                                    token_help=HOW_TO)
+        self.client = ServiceClient("datamaker", open_endpoint(endpoint), session, reason_of=_detail, token_help=HOW_TO)
         self._tag_ids: dict[str, dict[str, int]] = {}  # project → tag name → id
 
     def plan_options(self) -> dict[str, Any]:
@@ -161,8 +170,9 @@ class DatamakerProvider(GuardedService, HttpProvider):
         environ = os.environ
         stored = _read_config(_config_path(environ))
         host = stored.get("host")
-        endpoint = configured_endpoint("datamaker", options, environ.get(HOST_ENV),
-                                       host if isinstance(host, str) else None, DEFAULT_ENDPOINT)
+        endpoint = configured_endpoint(
+            "datamaker", options, environ.get(HOST_ENV), host if isinstance(host, str) else None, DEFAULT_ENDPOINT
+        )
         tenant = options.get("tenant") or environ.get(TENANT_ENV) or None
         if "tenant" not in options and tenant is not None and not _TOKEN_SHAPE.fullmatch(tenant):
             # the environment's value; the option's shape is its schema's
@@ -176,8 +186,9 @@ class DatamakerProvider(GuardedService, HttpProvider):
             problems.append(SpecProblem(f"queue id {queue.id!r} is not a datamaker project id (digits only)", ("id",)))
         for spot in spots(queue):
             if spot.kind == "id" and not _ID.fullmatch(spot.value):
-                problems.append(SpecProblem(f"task id {spot.value!r} is not a datamaker task id (digits only)",
-                                            spot.path))
+                problems.append(
+                    SpecProblem(f"task id {spot.value!r} is not a datamaker task id (digits only)", spot.path)
+                )
             elif spot.kind == "tag":
                 problems += _name_problems(spot.key, queue.lock_key, spot.path)
         return problems
@@ -196,12 +207,15 @@ class DatamakerProvider(GuardedService, HttpProvider):
             lambda exc: f"project {queue.id}: the task listing kept changing while it was read; try again",
         )
 
-    def _pages_once(self, queue: QueueSpec, progress: Progress | None, tags: dict, watched: Any) -> Iterator[list[Item]]:
+    def _pages_once(
+        self, queue: QueueSpec, progress: Progress | None, tags: dict, watched: Any
+    ) -> Iterator[list[Item]]:
         most = self._bound(queue)
         members = {name: self._members(queue, tag_id, most) for name, tag_id in tags.items()}
         yielded = False
-        for rows in self._paged("sdk/tasks/", {"project": queue.id, **CURSOR, "page_size": PAGE_SIZE,
-                                               "fields": FIELDS}, most):
+        for rows in self._paged(
+            "sdk/tasks/", {"project": queue.id, **CURSOR, "page_size": PAGE_SIZE, "fields": FIELDS}, most
+        ):
             ids = self._task_ids(queue, rows)  # each once: _paged refuses a repeated row
             if progress and ids:
                 progress(len(ids))
@@ -230,8 +244,10 @@ class DatamakerProvider(GuardedService, HttpProvider):
                 if not _of_project(row, project):
                     continue  # the project filter was not applied: the tag is another project's
                 if row["name"] in names and names[row["name"]] != row["id"]:
-                    raise ProviderError(f"project {queue.id} has two tags named {row['name']!r} "
-                                        f"(ids {names[row['name']]} and {row['id']}); rename one")
+                    raise ProviderError(
+                        f"project {queue.id} has two tags named {row['name']!r} "
+                        f"(ids {names[row['name']]} and {row['id']}); rename one"
+                    )
                 names[row["name"]] = row["id"]
         self._tag_ids[queue.id] = names
         return names
@@ -247,8 +263,9 @@ class DatamakerProvider(GuardedService, HttpProvider):
             missing.append(queue.lock_key)
         if missing:
             known = ", ".join(sorted(tags)) or "none"
-            which = ", ".join(repr(n) + (f" (did you mean {near!r}?)" if (near := suggest(n, tags)) else "")
-                              for n in missing)
+            which = ", ".join(
+                repr(n) + (f" (did you mean {near!r}?)" if (near := suggest(n, tags)) else "") for n in missing
+            )
             raise ProviderError(
                 f"project {queue.id} has no tag {which} (its tags: {known}); datamaker tags "
                 "are created in the project's settings, reconciler only adds and removes them"
@@ -262,8 +279,7 @@ class DatamakerProvider(GuardedService, HttpProvider):
         (offset page 1 of one row, which is fast; cursor pages carry no count), plus
         room for tasks created while it is read. None if the server gives no count."""
         url = self._url("sdk/tasks/")
-        body = self._page_body(url, {"project": queue.id, "page_size": 1, "fields": "id"}, "sdk/tasks/",
-                               queue.id)
+        body = self._page_body(url, {"project": queue.id, "page_size": 1, "fields": "id"}, "sdk/tasks/", queue.id)
         count = body.get("count") if isinstance(body, dict) else None
         if type(count) is not int or count < 0:
             return None
@@ -272,12 +288,17 @@ class DatamakerProvider(GuardedService, HttpProvider):
     def _members(self, queue: QueueSpec, tag_id: int, most: int | None) -> set[int]:
         """Ids of the project's tasks carrying the tag."""
         held: set[int] = set()
-        for rows in self._paged("sdk/tasks/", {"project": queue.id, "tags": tag_id, **CURSOR,
-                                               "page_size": PAGE_SIZE, "fields": FIELDS}, most):
+        for rows in self._paged(
+            "sdk/tasks/",
+            {"project": queue.id, "tags": tag_id, **CURSOR, "page_size": PAGE_SIZE, "fields": FIELDS},
+            most,
+        ):
             held.update(self._task_ids(queue, rows, tag_id))
         return held
 
-    def _membership(self, queue: QueueSpec, ids: Sequence[int], tags: Mapping[str, int]) -> tuple[set[int], dict[str, set[int]]]:
+    def _membership(
+        self, queue: QueueSpec, ids: Sequence[int], tags: Mapping[str, int]
+    ) -> tuple[set[int], dict[str, set[int]]]:
         """Which of `ids` exist in the project, and which of them carry each tag; by
         `id__in` chunks, each answer filtered again to the ids asked for."""
         found: set[int] = set()
@@ -285,12 +306,23 @@ class DatamakerProvider(GuardedService, HttpProvider):
         for part in chunk(ids, IDS_PER_READ):
             asked = set(part)
             joined = ",".join(str(i) for i in part)
-            for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined, **CURSOR,
-                                                   "page_size": PAGE_SIZE, "fields": FIELDS}):
+            for rows in self._paged(
+                "sdk/tasks/",
+                {"project": queue.id, "id__in": joined, **CURSOR, "page_size": PAGE_SIZE, "fields": FIELDS},
+            ):
                 found.update(i for i in self._task_ids(queue, rows) if i in asked)
             for name, tag_id in tags.items():
-                for rows in self._paged("sdk/tasks/", {"project": queue.id, "id__in": joined, "tags": tag_id,
-                                                       **CURSOR, "page_size": PAGE_SIZE, "fields": FIELDS}):
+                for rows in self._paged(
+                    "sdk/tasks/",
+                    {
+                        "project": queue.id,
+                        "id__in": joined,
+                        "tags": tag_id,
+                        **CURSOR,
+                        "page_size": PAGE_SIZE,
+                        "fields": FIELDS,
+                    },
+                ):
                     members[name].update(i for i in self._task_ids(queue, rows, tag_id) if i in asked)
         return found, members
 
@@ -324,17 +356,24 @@ class DatamakerProvider(GuardedService, HttpProvider):
 
     def guard_reread(self, queue: QueueSpec, changes: Sequence[Change]) -> dict[str, Fresh | str]:
         """The tasks' membership of every tag the changes were read with or change."""
-        out: dict[str, Fresh | str] = {c.item_id: "not a datamaker task id" for c in changes
-                                       if not _ID.fullmatch(c.item_id)}
+        out: dict[str, Fresh | str] = {
+            c.item_id: "not a datamaker task id" for c in changes if not _ID.fullmatch(c.item_id)
+        }
         usable = [c for c in changes if c.item_id not in out]
         if not usable:
             return out
         tags = self._read_tags(queue)
         names = _names_involved(usable, queue.lock_key)
         found, members = self._membership(
-            queue, [int(c.item_id) for c in usable], {n: tags[n] for n in names if n in tags})
-        out.update({c.item_id: Fresh(_item(int(c.item_id), queue, _read_names(c, queue.lock_key), members))
-                    for c in usable if int(c.item_id) in found})
+            queue, [int(c.item_id) for c in usable], {n: tags[n] for n in names if n in tags}
+        )
+        out.update(
+            {
+                c.item_id: Fresh(_item(int(c.item_id), queue, _read_names(c, queue.lock_key), members))
+                for c in usable
+                if int(c.item_id) in found
+            }
+        )
         return out
 
     def guard_calls(self, queue: QueueSpec, pairs: Sequence[tuple[Change, Fresh]]) -> Calls:
@@ -354,15 +393,19 @@ class DatamakerProvider(GuardedService, HttpProvider):
             action, names = op
             body = {"tags": sorted(tags[n] for n in names), "action": action}
             what = f"tags {'+' if action == 'add' else '-'}{', '.join(sorted(names))}"
-            out.calls += [self._call(part, what, body, op, queue.lock_key)
-                          for part in chunk(groups[op], IDS_PER_CALL)]
+            out.calls += [self._call(part, what, body, op, queue.lock_key) for part in chunk(groups[op], IDS_PER_CALL)]
         return out
 
-    def _call(self, ids: list[str], what: str, body: dict[str, Any], op: tuple[str, frozenset[str]],
-              lock_key: str) -> Call:
+    def _call(
+        self, ids: list[str], what: str, body: dict[str, Any], op: tuple[str, frozenset[str]], lock_key: str
+    ) -> Call:
         """One set_tags call (a function of its own, so each closure keeps its own values)."""
-        return Call(ids, what, lambda ids, _: self._post("tasks/set_tags/", {"ids": [int(i) for i in ids], **body}),
-                    lambda _, fresh: _holds(fresh.item, op, lock_key))
+        return Call(
+            ids,
+            what,
+            lambda ids, _: self._post("tasks/set_tags/", {"ids": [int(i) for i in ids], **body}),
+            lambda _, fresh: _holds(fresh.item, op, lock_key),
+        )
 
     def _post(self, path: str, body: dict[str, Any]) -> Answer:
         """A 5xx or no answer may have been applied (lost); a 4xx, or no connection
@@ -406,14 +449,17 @@ class DatamakerProvider(GuardedService, HttpProvider):
                 count = body["count"]
             ids = [row["id"] for row in results if isinstance(row, dict) and type(row.get("id")) is int]
             if seen.intersection(ids) or len(set(ids)) < len(ids):
-                raise ListingMoved(f"{path}: a row was listed twice (the listing moved, or the "
-                                   "server repeats its pages)")
+                raise ListingMoved(
+                    f"{path}: a row was listed twice (the listing moved, or the server repeats its pages)"
+                )
             seen.update(ids)
             if most is not None and len(seen) > most:
                 raise ListingMoved(f"{path}: more rows listed than the project's tasks counted")
             if len(seen) > MAX_ROWS:
-                raise ProviderError(f"{self._url(path)}: more than {MAX_ROWS:,} rows listed; "
-                                    "refusing to read further (a server that keeps listing new rows?)")
+                raise ProviderError(
+                    f"{self._url(path)}: more than {MAX_ROWS:,} rows listed; "
+                    "refusing to read further (a server that keeps listing new rows?)"
+                )
             yield results
             url, query = body.get("next"), None
             if url is not None:
@@ -426,15 +472,17 @@ class DatamakerProvider(GuardedService, HttpProvider):
         filter's value (django-filter: "Select a valid choice")."""
         response = self.client.send("GET", url, params=query)
         if response.status_code == 400 and "project" in _json_or_none(response):
-            raise QueueNotFound(f"datamaker project {project} not found or not "
-                                f"readable ({path}: {self.client.reason(response)})")
+            raise QueueNotFound(
+                f"datamaker project {project} not found or not readable ({path}: {self.client.reason(response)})"
+            )
         self.client.check(response, "GET " + url.split("?", 1)[0])
         return self.client.json(response, self._url(path))
 
     def _ours(self, url: str) -> bool:
         mine, theirs = urlsplit(self.endpoint), urlsplit(url)
-        return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and \
-            theirs.path.startswith(mine.path.rstrip("/") + "/")
+        return (theirs.scheme, theirs.netloc) == (mine.scheme, mine.netloc) and theirs.path.startswith(
+            mine.path.rstrip("/") + "/"
+        )
 
     def _unexpected(self, path: str, detail: str) -> ProviderError:
         return self.client.unexpected(self._url(path), detail)
@@ -486,8 +534,13 @@ def _find_token(environ: Mapping[str, str], stored: Mapping[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------ the mapping
-def _item(task_id: int, queue: QueueSpec, names: Iterable[str], members: Mapping[str, set[int]],
-          managed: Iterable[str] | None = None) -> Item:
+def _item(
+    task_id: int,
+    queue: QueueSpec,
+    names: Iterable[str],
+    members: Mapping[str, set[int]],
+    managed: Iterable[str] | None = None,
+) -> Item:
     """A task as reconciler sees it: the tags read that it carries (the lock tag is
     `locked`). The etag digests only the managed tags (a pipeline's own tags must not
     make planned changes stale), and `base` records each managed tag and whether the
@@ -497,9 +550,14 @@ def _item(task_id: int, queue: QueueSpec, names: Iterable[str], members: Mapping
     tags = {name: (True,) for name, has in held.items() if has and name != queue.lock_key}
     locked = held.get(queue.lock_key, False)
     digested = {name: value for name, value in tags.items() if name in kept}
-    return Item(id=str(task_id), etag=digest_etag("", digested, locked, queue.managed_tags), status="", tags=tags,
-                locked=locked, base={"id": task_id, "project": int(queue.id),
-                                     "tags": {name: held.get(name, False) for name in sorted(kept)}})
+    return Item(
+        id=str(task_id),
+        etag=digest_etag("", digested, locked, queue.managed_tags),
+        status="",
+        tags=tags,
+        locked=locked,
+        base={"id": task_id, "project": int(queue.id), "tags": {name: held.get(name, False) for name in sorted(kept)}},
+    )
 
 
 def _read_names(change: Change, lock_key: str) -> list[str]:
@@ -518,7 +576,9 @@ def _names_involved(changes: Iterable[Change], lock_key: str) -> set[str]:
     return names
 
 
-def _operations(change: Change, fresh: Item, lock_key: str, tags: Mapping[str, int]) -> list[tuple[str, frozenset[str]]]:
+def _operations(
+    change: Change, fresh: Item, lock_key: str, tags: Mapping[str, int]
+) -> list[tuple[str, frozenset[str]]]:
     """The calls this change needs from the fresh task: (action, tag names)."""
     add, remove = set(), set()
     for name, value in change.tag_changes.items():

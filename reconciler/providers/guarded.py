@@ -21,6 +21,7 @@ which calls a change needs, so each event has one outcome and one text on every 
   erased by another writer: `WriteResult.overwritten` (reported stale with what changed);
   a read-back that fails: failed, "not confirmed".
 """
+
 from __future__ import annotations
 
 import threading
@@ -151,8 +152,7 @@ def guarded_write(service: GuardedService, queue: QueueSpec, changes: Sequence[C
     planned = service.guard_calls(queue, [(c, usable[c.item_id]) for c, _ in to_write])
     for item_id, reason in planned.unwritable.items():
         result.failed[item_id] = f"not written: {reason}"
-    run = _Run(service, queue, {c.item_id: c for c, _ in to_write if c.item_id not in result.failed},
-               usable, result)
+    run = _Run(service, queue, {c.item_id: c for c, _ in to_write if c.item_id not in result.failed}, usable, result)
     run.send_all(planned.calls)
     run.finish()
     return result
@@ -161,8 +161,14 @@ def guarded_write(service: GuardedService, queue: QueueSpec, changes: Sequence[C
 class _Run:
     """One guarded write's bookkeeping, item by item."""
 
-    def __init__(self, service: GuardedService, queue: QueueSpec, changes: dict[str, Change],
-                 fresh: dict[str, Fresh], result: WriteResult) -> None:
+    def __init__(
+        self,
+        service: GuardedService,
+        queue: QueueSpec,
+        changes: dict[str, Change],
+        fresh: dict[str, Fresh],
+        result: WriteResult,
+    ) -> None:
         self.service, self.queue, self.changes, self.fresh, self.result = service, queue, changes, fresh, result
         self.calls: dict[str, list[str]] = {i: [] for i in changes}  # item -> what of each call
         self.done: dict[str, list[str]] = {i: [] for i in changes}  # item -> what landed
@@ -289,7 +295,7 @@ class _Run:
     def fail(self, item_id: str, what: str, reason: str) -> None:
         with self.lock:
             done = self.done[item_id]
-            rest = self.calls[item_id][len(done) + 1:]
+            rest = self.calls[item_id][len(done) + 1 :]
             single = len(self.calls[item_id]) == 1
             self.result.failed[item_id] = f"not written: {reason}" if single else landing(done, what, reason, rest)
             self.settled.add(item_id)
@@ -313,8 +319,9 @@ class _Run:
             elif len(done) == len(whats):
                 answered.append(item_id)
             elif done:
-                self.result.failed[item_id] = landing(done, None, f"the run stopped ({self.result.error})",
-                                                      whats[len(done):])
+                self.result.failed[item_id] = landing(
+                    done, None, f"the run stopped ({self.result.error})", whats[len(done) :]
+                )
         if not self.service.reads_back:
             self.result.applied += answered
             return
@@ -339,8 +346,7 @@ class _Run:
             elif matches_after(change, now.item):
                 self.result.applied.append(item_id)
             else:
-                verdict, detail = judge_read_back(change, self.fresh[item_id].item, now.item,
-                                                  self.service.kept_why)
+                verdict, detail = judge_read_back(change, self.fresh[item_id].item, now.item, self.service.kept_why)
                 if verdict == "overwritten":
                     self.result.overwritten[item_id] = detail
                 else:
@@ -363,10 +369,14 @@ def judge_read_back(change: Change, before: Item, now: Item, kept_why: str) -> t
     if all(k in planned and _same(got.get(k), was.get(k)) for k in differ):
         landed = sorted({_part(f.field) for f in change.fields} - {_part(k) for k in differ})
         prefix = f"{' and '.join(landed)} written; " if landed else ""
-        return "not taken", (f"{prefix}not applied: the write was answered as done but the item read back still "
-                             f"holds its old values (written → read back: {changes}); {kept_why}")
-    return "overwritten", (f"written, then changed by another writer before it was read back (written → read "
-                           f"back: {changes}); not applied: run again to converge")
+        return "not taken", (
+            f"{prefix}not applied: the write was answered as done but the item read back still "
+            f"holds its old values (written → read back: {changes}); {kept_why}"
+        )
+    return "overwritten", (
+        f"written, then changed by another writer before it was read back (written → read "
+        f"back: {changes}); not applied: run again to converge"
+    )
 
 
 def _managed(item: Item) -> dict[str, Any]:

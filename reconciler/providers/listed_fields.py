@@ -6,6 +6,7 @@ no field parses none, so 100,000 listed items cost one small object each. A valu
 another JSON type than the field declares reads as absent, which no condition but
 `exists: false` matches (the service changed its shape; a plan must not crash on it).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -20,8 +21,9 @@ class ListedFields(Mapping[str, Scalar]):
 
     __slots__ = ("_declared", "_doc", "_paths")
 
-    def __init__(self, doc: Mapping[str, Any], declared: Mapping[str, str],
-                 paths: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(
+        self, doc: Mapping[str, Any], declared: Mapping[str, str], paths: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
         self._doc, self._declared, self._paths = doc, declared, paths or {}
 
     def __getitem__(self, name: str) -> Scalar:
@@ -71,7 +73,9 @@ def _typed(raw: Any, kind: str) -> Scalar | None:
     if kind == "float":
         return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
     if kind == "string":
-        return raw if isinstance(raw, str) else (str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else None)
+        return (
+            raw if isinstance(raw, str) else (str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else None)
+        )
     return None
 
 

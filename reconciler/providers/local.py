@@ -4,6 +4,7 @@ It needs no account or network, so specs can be tried, tested and demonstrated a
 and because it refuses stale etags and writes to locked items itself, the engine's
 conflict and lock handling is exercised exactly as against a real service.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -96,7 +97,7 @@ class LocalProvider(Provider):
         and creating an empty one would only fail item by item."""
         if not endpoint.startswith("local:"):
             raise ConfigError(f"plan file: local endpoint must start with 'local:', got {endpoint!r}")
-        path = Path(endpoint[len("local:"):])
+        path = Path(endpoint[len("local:") :])
         if not path.is_file():
             raise ConfigError(
                 f"plan file: the local store {path} does not exist (the plan was made "
@@ -122,14 +123,19 @@ class LocalProvider(Provider):
     def get(self, queue: QueueSpec, ids: Sequence[str]) -> list[Item]:
         self._require(queue)
         found = self._store.get_many(ids)
-        return [_item(found[i]) for i in dict.fromkeys(ids)
-                if i in found and found[i].queue == queue.id]
+        return [_item(found[i]) for i in dict.fromkeys(ids) if i in found and found[i].queue == queue.id]
 
     def item_of(self, queue: QueueSpec, base: Mapping[str, Any]) -> Item | None:
         """A plan's `base` is the record as read (Record.to_json)."""
         try:
-            return Item(id=base["id"], etag=base["etag"], status=base["status"],
-                        tags=decode_stored_tags(base["tags"]), locked=base["locked"] is True, base=base)
+            return Item(
+                id=base["id"],
+                etag=base["etag"],
+                status=base["status"],
+                tags=decode_stored_tags(base["tags"]),
+                locked=base["locked"] is True,
+                base=base,
+            )
         except (KeyError, TypeError, ValueError, AttributeError):  # a hand-made base: cannot tell
             return None
 
@@ -139,7 +145,8 @@ class LocalProvider(Provider):
         self._require(queue)
         updates = [
             Update(
-                id=c.item_id, etag=c.etag,
+                id=c.item_id,
+                etag=c.etag,
                 status=c.after_value("status") if c.changes_field("status") else None,
                 locked=c.after_value("locked") if c.changes_field("locked") else None,
                 tag_changes=c.tag_changes,
@@ -163,9 +170,11 @@ class LocalProvider(Provider):
             raise self._not_found(queue)
 
     def _not_found(self, queue: QueueSpec) -> QueueNotFound:
-        return QueueNotFound(f"queue {queue.id} does not exist in the local store "
-                             f"{self._store.path} (add it to the seed file before the "
-                             "store is first created)")
+        return QueueNotFound(
+            f"queue {queue.id} does not exist in the local store "
+            f"{self._store.path} (add it to the seed file before the "
+            "store is first created)"
+        )
 
 
 def _lock_check(relocked: Iterable[str]) -> Callable[[Record, Record], None]:
@@ -182,8 +191,14 @@ def _lock_check(relocked: Iterable[str]) -> Callable[[Record, Record], None]:
 
 
 def _item(record: Record) -> Item:
-    return Item(id=record.id, etag=record.etag, status=record.status, tags=record.tags,
-                locked=record.locked, base=record.to_json())
+    return Item(
+        id=record.id,
+        etag=record.etag,
+        status=record.status,
+        tags=record.tags,
+        locked=record.locked,
+        base=record.to_json(),
+    )
 
 
 PROVIDER = LocalProvider

@@ -17,6 +17,7 @@ botocore error, and every answer botocore cannot parse, is turned into a Provide
 one line naming the operation and the path, with anything that looks like a credential
 removed and control characters escaped.
 """
+
 from __future__ import annotations
 
 import html
@@ -68,42 +69,73 @@ TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60}
 CANCELLED = "CANCELLED"
 # Every batch status (the service model's RunBatchStatus), which a rule may match.
 BATCH_STATUSES = (
-    "CREATING", "PENDING", "SUBMITTING", "INPROGRESS", "STOPPING", "CANCELLED", "FAILED",
-    "PROCESSED", "RUNS_DELETING", "RUNS_DELETE_FAILED", "RUNS_DELETED",
+    "CREATING",
+    "PENDING",
+    "SUBMITTING",
+    "INPROGRESS",
+    "STOPPING",
+    "CANCELLED",
+    "FAILED",
+    "PROCESSED",
+    "RUNS_DELETING",
+    "RUNS_DELETE_FAILED",
+    "RUNS_DELETED",
 )
 CANCELLABLE = frozenset({"PENDING", "SUBMITTING", "INPROGRESS"})
 STOPPING = "STOPPING"
 LOCK_VALUE = "true"
 _ID = re.compile(r"[0-9]{1,18}")
 # Transient failures a cancel may be re-sent after (once a re-read shows it did not land).
-_TRANSIENT = frozenset({
-    "ThrottlingException", "TooManyRequestsException", "RequestTimeoutException",
-    "InternalServerException", "ServiceUnavailableException", "InternalFailure",
-})
+_TRANSIENT = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestTimeoutException",
+        "InternalServerException",
+        "ServiceUnavailableException",
+        "InternalFailure",
+    }
+)
 _SECRETISH = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b|Credential=[^,\s]+|Signature=[0-9a-f]+")
 _USERINFO = re.compile(r"(?<=://)[^\s'\"]*@")  # user:password@ of a URL, up to its last @
 # What botocore raises, beside its own errors, on an answer it cannot parse: a list or
 # null where an object belongs, JSON nested too deeply, a body that is not UTF-8.
 _UNPARSABLE = (ValueError, TypeError, AttributeError, LookupError, RecursionError)
 # Where the endpoint pair is explained (every refusal names the fix).
-_PAIR_HINT = ("HealthOmics serves tag operations on another host than batch operations "
-              "(`tags-` and `workflows-`; two VPC endpoints): give both `endpoint:` (workflows-omics) "
-              "and `tags_endpoint:` (tags-omics) in the provider block, or neither to use AWS's")
+_PAIR_HINT = (
+    "HealthOmics serves tag operations on another host than batch operations "
+    "(`tags-` and `workflows-`; two VPC endpoints): give both `endpoint:` (workflows-omics) "
+    "and `tags_endpoint:` (tags-omics) in the provider block, or neither to use AWS's"
+)
 
 
 # Read-only batch fields a `where: {item: …}` may test, all in the GetBatch answer the
 # listing already reads (docs/omics.md "Service fields"): name → type, and where it is.
-_RUN_COUNTS = ("pendingRunCount", "startingRunCount", "runningRunCount", "stoppingRunCount",
-               "completedRunCount", "failedRunCount", "cancelledRunCount", "deletedRunCount")
+_RUN_COUNTS = (
+    "pendingRunCount",
+    "startingRunCount",
+    "runningRunCount",
+    "stoppingRunCount",
+    "completedRunCount",
+    "failedRunCount",
+    "cancelledRunCount",
+    "deletedRunCount",
+)
 FIELD_PATHS = {
-    "creationTime": ("creationTime",), "submittedTime": ("submittedTime",),
-    "processedTime": ("processedTime",), "failedTime": ("failedTime",), "totalRuns": ("totalRuns",),
-    "name": ("defaultRunSetting", "name"), "workflowId": ("defaultRunSetting", "workflowId"),
+    "creationTime": ("creationTime",),
+    "submittedTime": ("submittedTime",),
+    "processedTime": ("processedTime",),
+    "failedTime": ("failedTime",),
+    "totalRuns": ("totalRuns",),
+    "name": ("defaultRunSetting", "name"),
+    "workflowId": ("defaultRunSetting", "workflowId"),
     **{f"runSummary.{n}": ("runSummary", n) for n in _RUN_COUNTS},
 }
 FIELDS = {
     **{n: "timestamp" for n in ("creationTime", "submittedTime", "processedTime", "failedTime")},
-    "totalRuns": "integer", "name": "string", "workflowId": "string",
+    "totalRuns": "integer",
+    "name": "string",
+    "workflowId": "string",
     **{f"runSummary.{n}": "integer" for n in _RUN_COUNTS},
 }
 
@@ -113,7 +145,8 @@ class OmicsProvider(GuardedService, Provider):
     max_in_flight = MAX_IN_FLIGHT
     resend_wait = BACKOFF_BASE
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT, text_tags=True,
+        batch_limit=BATCH_LIMIT,
+        text_tags=True,
         lock_option="tag",
         guard="compare",
         atomic_batches=False,
@@ -122,8 +155,7 @@ class OmicsProvider(GuardedService, Provider):
             allowed_from={CANCELLED: CANCELLABLE},
             settles={CANCELLED: frozenset({STOPPING})},
             # finished on its own: no cancel will ever apply (settled otherwise, a note)
-            ends={CANCELLED: frozenset({"PROCESSED", "FAILED", "RUNS_DELETING", "RUNS_DELETE_FAILED",
-                                        "RUNS_DELETED"})},
+            ends={CANCELLED: frozenset({"PROCESSED", "FAILED", "RUNS_DELETING", "RUNS_DELETE_FAILED", "RUNS_DELETED"})},
             known=BATCH_STATUSES,
             name="HealthOmics run batch status",
         ),
@@ -143,13 +175,24 @@ class OmicsProvider(GuardedService, Provider):
                 "type": "string",
                 "minLength": 1,
             },
-            "endpoint": url_option_schema("Endpoint URL of the batch operations instead of AWS's (the workflows-omics VPC endpoint, the sandbox); plain http only for loopback. Needs `tags_endpoint` too unless loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL (loopback only), else AWS's."),
-            "tags_endpoint": url_option_schema("Endpoint URL of the tag operations (the tags-omics VPC endpoint, the sandbox's tags port), given together with `endpoint`. Default: `endpoint` when that is loopback."),
+            "endpoint": url_option_schema(
+                "Endpoint URL of the batch operations instead of AWS's (the workflows-omics VPC endpoint, the sandbox); plain http only for loopback. Needs `tags_endpoint` too unless loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL (loopback only), else AWS's."
+            ),
+            "tags_endpoint": url_option_schema(
+                "Endpoint URL of the tag operations (the tags-omics VPC endpoint, the sandbox's tags port), given together with `endpoint`. Default: `endpoint` when that is loopback."
+            ),
         },
     }
 
-    def __init__(self, client: Any, tags_client: Any, region: str, profile: str | None,
-                 secrets: Sequence[str] = (), endpoints: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        tags_client: Any,
+        region: str,
+        profile: str | None,
+        secrets: Sequence[str] = (),
+        endpoints: tuple[str, str] | None = None,
+    ) -> None:
         self._client = client  # batch operations (workflows host); botocore retries off
         self._tags_client = tags_client  # tag operations (tags host); may be `client`
         self._region, self._profile = region, profile
@@ -174,8 +217,9 @@ class OmicsProvider(GuardedService, Provider):
     def from_config(cls, config: ProviderConfig) -> OmicsProvider:
         options = cls.checked_options(config.options)
         endpoints = _endpoints(options, os.environ)  # checked before anything is sent
-        profile = options.get("profile") or os.environ.get("AWS_PROFILE") \
-            or os.environ.get("AWS_DEFAULT_PROFILE") or None
+        profile = (
+            options.get("profile") or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or None
+        )
         return cls.open(region=options.get("region"), profile=profile, endpoints=endpoints)
 
     @classmethod
@@ -185,8 +229,9 @@ class OmicsProvider(GuardedService, Provider):
     @classmethod
     def option_problems(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
         """`validate`'s view of the endpoint pair, at the line of the option to fix."""
-        problems = [(name, p) for name in ("endpoint", "tags_endpoint")
-                    if (p := _endpoint_problem(options.get(name), name))]
+        problems = [
+            (name, p) for name in ("endpoint", "tags_endpoint") if (p := _endpoint_problem(options.get(name), name))
+        ]
         if not problems:
             try:
                 _pair(options.get("endpoint"), options.get("tags_endpoint"), "`endpoint`")
@@ -196,8 +241,7 @@ class OmicsProvider(GuardedService, Provider):
         return problems
 
     @classmethod
-    def open(cls, *, region: str | None, profile: str | None,
-             endpoints: tuple[str, str] | None) -> OmicsProvider:
+    def open(cls, *, region: str | None, profile: str | None, endpoints: tuple[str, str] | None) -> OmicsProvider:
         try:
             import botocore.session
             from botocore.config import Config
@@ -238,24 +282,37 @@ class OmicsProvider(GuardedService, Provider):
             )
         frozen = credentials.get_frozen_credentials()
         secrets = (frozen.access_key, frozen.secret_key, frozen.token or "")
-        for what, value in (("access key id", frozen.access_key), ("secret access key", frozen.secret_key),
-                            ("session token", frozen.token or "")):
+        for what, value in (
+            ("access key id", frozen.access_key),
+            ("secret access key", frozen.secret_key),
+            ("session token", frozen.token or ""),
+        ):
             if value != value.strip() or any(c in value for c in "\r\n\0"):
                 # botocore would send it anyway and quote it whole in its header error
-                raise ConfigError(f"provider omics: the AWS {what} has spaces or a line break in it "
-                                  f"(AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID and the rest come from "
-                                  f"the environment or the profile); remove them")
+                raise ConfigError(
+                    f"provider omics: the AWS {what} has spaces or a line break in it "
+                    f"(AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID and the rest come from "
+                    f"the environment or the profile); remove them"
+                )
         # Custom endpoints (the sandbox, VPC endpoints) are the hosts themselves:
         # botocore would otherwise prepend `workflows-` / `tags-` to them. An
         # `endpoint_url` in ~/.aws/config is not followed: it is one URL for both hosts.
-        config = Config(retries={"mode": "standard", "total_max_attempts": 1}, **TIMEOUTS,
-                        max_pool_connections=MAX_IN_FLIGHT, inject_host_prefix=endpoints is None,
-                        ignore_configured_endpoint_urls=True, user_agent_appid="reconciler")
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            **TIMEOUTS,
+            max_pool_connections=MAX_IN_FLIGHT,
+            inject_host_prefix=endpoints is None,
+            ignore_configured_endpoint_urls=True,
+            user_agent_appid="reconciler",
+        )
         workflows, tags = endpoints or (None, None)
         try:
             client = session.create_client("omics", region_name=region, endpoint_url=workflows, config=config)
-            tags_client = client if tags == workflows else session.create_client(
-                "omics", region_name=region, endpoint_url=tags, config=config)
+            tags_client = (
+                client
+                if tags == workflows
+                else session.create_client("omics", region_name=region, endpoint_url=tags, config=config)
+            )
         except BotoCoreError as exc:
             raise ConfigError(f"provider omics: {_scrub(str(exc), secrets)}") from None
         except ValueError as exc:  # botocore's own URL check, which repeats the URL
@@ -269,8 +326,10 @@ class OmicsProvider(GuardedService, Provider):
         try:
             return cls(client, tags_client, region, profile, secrets, endpoints)
         except Unbounded as exc:
-            raise ConfigError(f"provider omics: botocore {botocore.__version__} cannot be used: {exc} "
-                              f"(its requests would have no deadline or size cap): {INSTALL_HINT}") from None
+            raise ConfigError(
+                f"provider omics: botocore {botocore.__version__} cannot be used: {exc} "
+                f"(its requests would have no deadline or size cap): {INSTALL_HINT}"
+            ) from None
 
     @property
     def endpoint(self) -> str:
@@ -301,10 +360,12 @@ class OmicsProvider(GuardedService, Provider):
     def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
         problems: list[SpecProblem] = []
         if queue.id != "all" and not _ID.fullmatch(queue.id):
-            problems.append(SpecProblem(
-                f"queue id {queue.id!r} is not a HealthOmics run group id (1 to 18 digits) or `all`",
-                ("id",),
-            ))
+            problems.append(
+                SpecProblem(
+                    f"queue id {queue.id!r} is not a HealthOmics run group id (1 to 18 digits) or `all`",
+                    ("id",),
+                )
+            )
         problems += [SpecProblem(p, ("lock", "tag")) for p in _key_problems(queue.lock_key, None)]
         for spot in spots(queue):
             if spot.kind == "id" and not _ID.fullmatch(spot.value):
@@ -395,8 +456,15 @@ class OmicsProvider(GuardedService, Provider):
             raise self._unexpected(path, "tags is not a map of strings")
         locked = raw_tags.get(queue.lock_key) == LOCK_VALUE
         tags = {k: (v,) for k, v in raw_tags.items() if k != queue.lock_key}
-        return Item(id=batch_id, etag=digest_etag(status, tags, locked, queue.managed_tags), status=status, tags=tags,
-                    locked=locked, base=_json_safe(batch), fields=ListedFields(batch, FIELDS, FIELD_PATHS))
+        return Item(
+            id=batch_id,
+            etag=digest_etag(status, tags, locked, queue.managed_tags),
+            status=status,
+            tags=tags,
+            locked=locked,
+            base=_json_safe(batch),
+            fields=ListedFields(batch, FIELDS, FIELD_PATHS),
+        )
 
     # ------------------------------------------------------------- writing
     def write(self, queue: QueueSpec, changes: Sequence[Change]) -> WriteResult:
@@ -429,28 +497,62 @@ class OmicsProvider(GuardedService, Provider):
             lock_last = False
 
         def call(what: str, send: Any, landed: Any = None) -> Call:
-            return Call([change.item_id], what, lambda _ids, _fresh: _answer(send, landed is not None),
-                        landed or (lambda _id, _fresh: False))
+            return Call(
+                [change.item_id],
+                what,
+                lambda _ids, _fresh: _answer(send, landed is not None),
+                landed or (lambda _id, _fresh: False),
+            )
 
-        calls = [call(f"untag {', '.join(keys)}", lambda keys=keys: self._call(
-            self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys))
-            for keys in _chunks(sorted(removals))]
-        calls += [call(f"tag {', '.join(keys)}", lambda keys=keys: self._call(
-            self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
-            tags={k: upserts[k] for k in keys})) for keys in _chunks(sorted(upserts))]
+        calls = [
+            call(
+                f"untag {', '.join(keys)}",
+                lambda keys=keys: self._call(
+                    self._tags_client, "UntagResource", f"DELETE {tag_path}", resourceArn=arn, tagKeys=keys
+                ),
+            )
+            for keys in _chunks(sorted(removals))
+        ]
+        calls += [
+            call(
+                f"tag {', '.join(keys)}",
+                lambda keys=keys: self._call(
+                    self._tags_client,
+                    "TagResource",
+                    f"POST {tag_path}",
+                    resourceArn=arn,
+                    tags={k: upserts[k] for k in keys},
+                ),
+            )
+            for keys in _chunks(sorted(upserts))
+        ]
         if cancel:
-            calls.append(call("cancel", lambda: self._call(
-                self._client, "CancelRunBatch", "POST /runBatch/cancel", retry=False, batchId=change.item_id),
-                _cancel_landed))
+            calls.append(
+                call(
+                    "cancel",
+                    lambda: self._call(
+                        self._client, "CancelRunBatch", "POST /runBatch/cancel", retry=False, batchId=change.item_id
+                    ),
+                    _cancel_landed,
+                )
+            )
         if lock_last:
-            calls.append(call(f"lock tag {queue.lock_key}", lambda: self._call(
-                self._tags_client, "TagResource", f"POST {tag_path}", resourceArn=arn,
-                tags={queue.lock_key: LOCK_VALUE})))
+            calls.append(
+                call(
+                    f"lock tag {queue.lock_key}",
+                    lambda: self._call(
+                        self._tags_client,
+                        "TagResource",
+                        f"POST {tag_path}",
+                        resourceArn=arn,
+                        tags={queue.lock_key: LOCK_VALUE},
+                    ),
+                )
+            )
         return calls
 
     # ------------------------------------------------------------- transport
-    def _call(self, client: Any, operation: str, path: str, *, retry: bool = True,
-              **params: Any) -> dict[str, Any]:
+    def _call(self, client: Any, operation: str, path: str, *, retry: bool = True, **params: Any) -> dict[str, Any]:
         """One operation; a throttle, a 5xx or a lost answer is re-sent (with `retry`)
         up to RETRY_ATTEMPTS times while the waits stay within RETRY_BUDGET, whatever
         the service says (botocore reads no `Retry-After`; a garbage one changes nothing).
@@ -478,8 +580,9 @@ class OmicsProvider(GuardedService, Provider):
     @staticmethod
     def _past_deadline(operation: str, path: str) -> str:
         """The HTTP layer's words; REQUEST_DEADLINE is read when used (tests make it small)."""
-        return (f"omics {operation} {path}: no complete answer within the "
-                f"{http.REQUEST_DEADLINE:g} s deadline of a request")
+        return (
+            f"omics {operation} {path}: no complete answer within the {http.REQUEST_DEADLINE:g} s deadline of a request"
+        )
 
     def _call_once(self, client: Any, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -498,11 +601,19 @@ class OmicsProvider(GuardedService, Provider):
             code = self._shown(str(error.get("Code") or "Unknown"))[:100]
             message = self._shown(_reason(str(error.get("Message") or "")))
             status = meta.get("HTTPStatusCode")
-            text = f"omics {operation} {path}: {code}" + (f" ({status})" if status else "") + (f": {message}" if message else "")
+            text = (
+                f"omics {operation} {path}: {code}"
+                + (f" ({status})" if status else "")
+                + (f": {message}" if message else "")
+            )
             if code == "ResourceNotFoundException":
                 raise _NotFound(text) from None
-            if code in ("AccessDeniedException", "UnrecognizedClientException",
-                        "InvalidSignatureException", "ExpiredTokenException"):
+            if code in (
+                "AccessDeniedException",
+                "UnrecognizedClientException",
+                "InvalidSignatureException",
+                "ExpiredTokenException",
+            ):
                 raise _Denied(text) from None
             if code in _TRANSIENT or (isinstance(status, int) and status >= 500):
                 raise _Transient(text) from None
@@ -719,8 +830,9 @@ def _key_problems(key: str, lock_key: str | None) -> list[str]:
 
 def _value_problems(key: str, value: tuple[Any, ...]) -> list[str]:
     if len(value) != 1 or not isinstance(value[0], str):
-        return [f"tag {key!r} must be one string on HealthOmics (AWS tags are text; quote numbers "
-                "and booleans, no lists)"]
+        return [
+            f"tag {key!r} must be one string on HealthOmics (AWS tags are text; quote numbers and booleans, no lists)"
+        ]
     if len(value[0]) > MAX_VALUE_CHARS:
         return [f"tag {key!r} has {len(value[0])} characters; AWS allows at most {MAX_VALUE_CHARS}"]
     return []

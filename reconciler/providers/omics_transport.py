@@ -24,6 +24,7 @@ Both reach into botocore's client (`_endpoint.http_session` and the session's cl
 map); `bound` checks they are there and refuses to open the provider otherwise (a
 botocore that changed them), so no request is ever sent unbounded.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -48,8 +49,7 @@ def bound(client: Any, cap: Callable[[], int]) -> None:
     watch, and refuse an answer whose body is over `cap()` bytes (AnswerTooLarge)."""
     session = getattr(getattr(client, "_endpoint", None), "http_session", None)
     pools = getattr(session, "_pool_classes_by_scheme", None)
-    if not isinstance(session, URLLib3Session) or not isinstance(pools, dict) \
-            or set(pools) != {"http", "https"}:
+    if not isinstance(session, URLLib3Session) or not isinstance(pools, dict) or set(pools) != {"http", "https"}:
         raise Unbounded("its HTTP session is not the urllib3 one reconciler bounds")
     pools.update(_WATCHED)  # the very map the session's pool managers (proxied too) hold
 

@@ -10,6 +10,7 @@ schema cannot state (the endpoint policy, a rule across two options) stays in th
 provider's code (`Provider.option_problems`, and the provider's own checks of values it
 finds in the environment).
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -28,9 +29,15 @@ def option_errors(cls: type[Provider], options: Mapping[str, Any], locate: Locat
     (schema_wording's words); none for options the declaration accepts. A secret-named
     option (`token:`) is refused as the spec refuses one, its value never looked at:
     credentials come from the environment, never from a spec or a plan file."""
-    errors = [locate((key,), f"secrets do not belong in provider options: remove {quoted(key)} "
-                             "(credentials come from the environment)", key=True)
-              for key in options if is_secret_key(key)]
+    errors = [
+        locate(
+            (key,),
+            f"secrets do not belong in provider options: remove {quoted(key)} (credentials come from the environment)",
+            key=True,
+        )
+        for key in options
+        if is_secret_key(key)
+    ]
     data = {k: v for k, v in options.items() if not is_secret_key(k)}
     # a float goes to jsonschema, which alone refuses 4.0 as an integer (as for specs)
     if not any(isinstance(v, float) for v in data.values()) and _accepts(cls)(data):

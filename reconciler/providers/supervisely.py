@@ -15,6 +15,7 @@ write must send back unchanged is taken from the task as re-read at write time.
 Every response is untrusted: a wrong shape is a ProviderError naming the method, never a
 crash. The token travels in `x-api-key` and is never shown.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,7 +32,14 @@ from requests.adapters import HTTPAdapter
 from ..auth import checked_token, in_home
 from ..http import HeaderAuth, error_body, make_session, nothing_sent
 from ..model import (
-    Change, Item, ManagedTags, ProviderConfig, QueueSpec, StatusRules, scalar_kind, to_tag_value,
+    Change,
+    Item,
+    ManagedTags,
+    ProviderConfig,
+    QueueSpec,
+    StatusRules,
+    scalar_kind,
+    to_tag_value,
 )
 from ..netcheck import is_loopback
 from .listed_fields import ListedFields
@@ -73,8 +81,10 @@ WRITE_METHODS = ("tasks.status.update", "tasks.meta.update")
 
 ADDRESS_ENV, TOKEN_ENV, MODE_ENV = "SERVER_ADDRESS", "API_TOKEN", "ENV"
 DOTENV_NAME = "supervisely.env"
-HOW_TO = (f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/{DOTENV_NAME}, "
-          "as the Supervisely SDK reads them")
+HOW_TO = (
+    f"set {TOKEN_ENV} (and {ADDRESS_ENV}) or put {TOKEN_ENV}=<token> in ~/{DOTENV_NAME}, "
+    "as the Supervisely SDK reads them"
+)
 _DIGITS = re.compile(r"[0-9]+")
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
 
@@ -92,7 +102,8 @@ class SuperviselyProvider(GuardedService, HttpProvider):
     reads_back = True
     kept_why = "the server kept them (a deep merge keeps a removed meta key; an allow-list drops unknown keys)"
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT, text_tags=True,
+        batch_limit=BATCH_LIMIT,
+        text_tags=True,
         lock_option="key",
         guard="compare",
         atomic_batches=False,
@@ -101,8 +112,10 @@ class SuperviselyProvider(GuardedService, HttpProvider):
         fields=FIELDS,
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
-        "description": ("Supervisely tasks (queue: workspace id; item: task id); the token comes from "
-                        "API_TOKEN or ~/supervisely.env, never from the spec."),
+        "description": (
+            "Supervisely tasks (queue: workspace id; item: task id); the token comes from "
+            "API_TOKEN or ~/supervisely.env, never from the spec."
+        ),
         "properties": {
             "endpoint": url_option_schema(
                 "Server address, e.g. https://app.supervisely.com. Default: SERVER_ADDRESS, "
@@ -140,8 +153,13 @@ class SuperviselyProvider(GuardedService, HttpProvider):
         self._max_in_flight = self.max_in_flight = max_in_flight
         self.resend_wait = backoff
         session = make_session(
-            auth=HeaderAuth("x-api-key", token), retries=retries, backoff=backoff, timeout=timeout,
-            retry_statuses=SDK_RETRY_STATUSES, retry_methods=frozenset({"POST"}), max_in_flight=max_in_flight,
+            auth=HeaderAuth("x-api-key", token),
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+            retry_statuses=SDK_RETRY_STATUSES,
+            retry_methods=frozenset({"POST"}),
+            max_in_flight=max_in_flight,
         )
         self.client = ServiceClient("Supervisely", endpoint, session, reason_of=_error_text, token_help=HOW_TO)
         # A write whose answer was lost is not re-sent by urllib3 (read=0): it may have
@@ -160,8 +178,12 @@ class SuperviselyProvider(GuardedService, HttpProvider):
         tags_key = options.get("tags_key", DEFAULT_TAGS_KEY)
         in_flight = options.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
         found_address, token = find_credentials(os.environ)
-        endpoint = configured_endpoint("supervisely", options, found_address,
-                                       missing=f"no Supervisely server address: set `endpoint` in the spec or {HOW_TO}")
+        endpoint = configured_endpoint(
+            "supervisely",
+            options,
+            found_address,
+            missing=f"no Supervisely server address: set `endpoint` in the spec or {HOW_TO}",
+        )
         if token is None:
             raise ConfigError(f"no Supervisely token found: {HOW_TO}")
         return cls(endpoint, token, tags_key=tags_key, max_in_flight=in_flight)
@@ -198,12 +220,16 @@ class SuperviselyProvider(GuardedService, HttpProvider):
             nonlocal count, number
             number += 1
             if (page["total"], page["perPage"]) != (total, per_page):
-                raise ListingMoved(f"page {number} says total {page['total']}, perPage {page['perPage']}; "
-                                   f"page 1 said {total}, {per_page}")
+                raise ListingMoved(
+                    f"page {number} says total {page['total']}, perPage {page['perPage']}; "
+                    f"page 1 said {total}, {per_page}"
+                )
             expected = min(per_page, total - per_page * (number - 1))
             if len(page["entities"]) != expected:
-                raise ListingMoved(f"page {number} holds {len(page['entities'])} tasks where {expected} "
-                                   f"were due (total {total}, perPage {per_page})")
+                raise ListingMoved(
+                    f"page {number} holds {len(page['entities'])} tasks where {expected} "
+                    f"were due (total {total}, perPage {per_page})"
+                )
             items = [self._item(task, queue, "tasks.list") for task in page["entities"]]
             for item in items:
                 if item.id in seen:
@@ -230,12 +256,20 @@ class SuperviselyProvider(GuardedService, HttpProvider):
             raise ListingMoved(f"{count} tasks listed for a total of {total}")
 
     def _list_page(self, queue: QueueSpec, page: int, per_page: int) -> dict[str, Any]:
-        body = {"workspaceId": int(queue.id), "filter": [], "sort": "id", "sort_order": "asc",
-                "page": page, "per_page": per_page}
+        body = {
+            "workspaceId": int(queue.id),
+            "filter": [],
+            "sort": "id",
+            "sort_order": "asc",
+            "page": page,
+            "per_page": per_page,
+        }
         response = self._post("tasks.list", body)
         if response.status_code in (403, 404):
-            raise QueueNotFound(f"workspace {queue.id} not found or not readable "
-                                f"(tasks.list: HTTP {response.status_code}: {self.client.reason(response)})")
+            raise QueueNotFound(
+                f"workspace {queue.id} not found or not readable "
+                f"(tasks.list: HTTP {response.status_code}: {self.client.reason(response)})"
+            )
         answer = self._ok_json("tasks.list", response)
         if not isinstance(answer, dict):
             raise self._unexpected("tasks.list", "the answer is not an object")
@@ -281,9 +315,14 @@ class SuperviselyProvider(GuardedService, HttpProvider):
         `tasks.info` for any task the listing did not return (an ignored filter, a moved
         or deleted task). Each task as an Item and as read (what a write sends back)."""
         wanted = set(ids)
-        body = {"workspaceId": int(queue.id), "sort": "id", "sort_order": "asc", "page": 1,
-                "per_page": max(len(wanted), 1),
-                "filter": [{"field": "id", "operator": "in", "value": sorted(int(i) for i in wanted)}]}
+        body = {
+            "workspaceId": int(queue.id),
+            "sort": "id",
+            "sort_order": "asc",
+            "page": 1,
+            "per_page": max(len(wanted), 1),
+            "filter": [{"field": "id", "operator": "in", "value": sorted(int(i) for i in wanted)}],
+        }
         response = self._post("tasks.list", body)
         found: dict[str, tuple[Item, dict[str, Any]]] = {}
         if response.status_code != 400:  # 400: the filter is refused; read task by task
@@ -309,8 +348,9 @@ class SuperviselyProvider(GuardedService, HttpProvider):
         # List rows may leave workspaceId out (the request names the workspace); a row
         # that names another one is refused
         if method == "tasks.list" and "workspaceId" in task and task["workspaceId"] != int(queue.id):
-            raise self._unexpected(method, f"task {item.id} is in workspace {task.get('workspaceId')!r}, "
-                                           f"not {queue.id}")
+            raise self._unexpected(
+                method, f"task {item.id} is in workspace {task.get('workspaceId')!r}, not {queue.id}"
+            )
         return item
 
     # ----------------------------------------------------------------- writing
@@ -337,11 +377,11 @@ class SuperviselyProvider(GuardedService, HttpProvider):
 
     def _call(self, item_id: str, part: str, method: str, body: dict, landed: Callable[[Any], bool]) -> Call:
         """One task's call (a function of its own, so each closure keeps its own values)."""
-        return Call([item_id], part, lambda ids, fresh: self._send_write(method, body),
-                    lambda _, now: landed(now.raw))
+        return Call([item_id], part, lambda ids, fresh: self._send_write(method, body), lambda _, now: landed(now.raw))
 
-    def _calls(self, queue: QueueSpec, change: Change,
-               task: dict[str, Any]) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
+    def _calls(
+        self, queue: QueueSpec, change: Change, task: dict[str, Any]
+    ) -> list[tuple[str, str, dict, Callable[[Any], bool]]]:
         """The task's calls, built from the fresh task with only the planned fields
         changed: status first, except that an unlock is written before the change it
         allows. The meta sent is the whole meta wanted, every key the app owns
@@ -351,8 +391,14 @@ class SuperviselyProvider(GuardedService, HttpProvider):
         calls: list[tuple[str, str, dict, Callable[[Any], bool]]] = []
         if change.changes_field("status"):
             status = change.after_value("status")
-            calls.append(("status", "tasks.status.update", {"id": task_id, "status": status},
-                          lambda task: isinstance(task, dict) and task.get("status") == status))
+            calls.append(
+                (
+                    "status",
+                    "tasks.status.update",
+                    {"id": task_id, "status": status},
+                    lambda task: isinstance(task, dict) and task.get("status") == status,
+                )
+            )
         tag_changes = change.tag_changes
         if tag_changes or change.changes_field("locked"):
             meta = copy.deepcopy(task.get("meta") or {})
@@ -371,9 +417,18 @@ class SuperviselyProvider(GuardedService, HttpProvider):
             if change.changes_field("locked"):
                 meta[queue.lock_key] = bool(change.after_value("locked"))
             wanted = dict(meta)
-            calls.append(("meta", "tasks.meta.update", {**meta, "id": task_id},
-                          lambda task: isinstance(task, dict) and isinstance(task.get("meta"), dict)
-                          and all(task["meta"].get(k) == v for k, v in wanted.items())))
+            calls.append(
+                (
+                    "meta",
+                    "tasks.meta.update",
+                    {**meta, "id": task_id},
+                    lambda task: (
+                        isinstance(task, dict)
+                        and isinstance(task.get("meta"), dict)
+                        and all(task["meta"].get(k) == v for k, v in wanted.items())
+                    ),
+                )
+            )
             if change.lock == "unlock":
                 calls.reverse()
         return calls
@@ -400,8 +455,10 @@ class SuperviselyProvider(GuardedService, HttpProvider):
     # --------------------------------------------------------------- plumbing
     def _check_keys(self, queue: QueueSpec) -> None:
         if queue.lock_key == self._tags_key:
-            raise ConfigError(f"workspace {queue.id}: the lock key {queue.lock_key!r} is also the "
-                              "provider's `tags_key`; choose different meta keys")
+            raise ConfigError(
+                f"workspace {queue.id}: the lock key {queue.lock_key!r} is also the "
+                "provider's `tags_key`; choose different meta keys"
+            )
         if not _DIGITS.fullmatch(queue.id):
             raise ConfigError(f"queue id {queue.id!r} is not a Supervisely workspace id (digits only)")
 
@@ -464,9 +521,15 @@ def task_to_item(task: Any, tags_key: str, lock_key: str, managed_tags: ManagedT
             raise Malformed(f"task {task_id}: meta.{tags_key}.{key} is not a string") from None
     locked = meta.get(lock_key) is True
     managed = {key: meta[key] for key in (tags_key, lock_key) if key in meta}
-    return Item(id=str(task_id), etag=digest_etag(status, tags, locked, managed_tags), status=status,
-                tags=tags, locked=locked, base={"id": task_id, "status": status, "meta": managed},
-                fields=ListedFields(task, FIELDS))
+    return Item(
+        id=str(task_id),
+        etag=digest_etag(status, tags, locked, managed_tags),
+        status=status,
+        tags=tags,
+        locked=locked,
+        base={"id": task_id, "status": status, "meta": managed},
+        fields=ListedFields(task, FIELDS),
+    )
 
 
 # ------------------------------------------------------------------ credentials
@@ -536,12 +599,14 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
     if not _DIGITS.fullmatch(queue.id):
         problems.append(SpecProblem(f"queue id {queue.id!r} is not a Supervisely workspace id (digits only)", ("id",)))
     if queue.lock_key == "id":
-        problems.append(SpecProblem("the lock key cannot be `id` (tasks.meta.update takes the task id there)",
-                                    ("lock", "key")))
+        problems.append(
+            SpecProblem("the lock key cannot be `id` (tasks.meta.update takes the task id there)", ("lock", "key"))
+        )
     for spot in spots(queue):
         if spot.kind == "id" and not _DIGITS.fullmatch(spot.value):
-            problems.append(SpecProblem(f"task id {spot.value!r} is not a Supervisely task id (digits only)",
-                                        spot.path))
+            problems.append(
+                SpecProblem(f"task id {spot.value!r} is not a Supervisely task id (digits only)", spot.path)
+            )
         elif spot.kind == "tag" and spot.value is not None:
             problems += _value_problems(spot.key, spot.value, spot.path)
     return problems
@@ -555,6 +620,9 @@ def _value_problems(key: str, value: tuple[Any, ...], path: tuple[Any, ...]) -> 
         return [SpecProblem(f"tag {key!r} has {len(value)} values; a Supervisely task tag is one string", path)]
     kind = scalar_kind(value[0])
     if kind != "str":
-        return [SpecProblem(f"tag {key!r} is {_KIND_NAMES[kind]}; Supervisely task tags are strings "
-                            "(quote the value)", path)]
+        return [
+            SpecProblem(
+                f"tag {key!r} is {_KIND_NAMES[kind]}; Supervisely task tags are strings (quote the value)", path
+            )
+        ]
     return []

@@ -6,6 +6,7 @@ session (reconciler.http); this module turns what is left into the provider erro
 base.py. Every response is untrusted: a wrong shape is a ProviderError naming the URL,
 never a crash.
 """
+
 from __future__ import annotations
 
 import json
@@ -123,8 +124,7 @@ class _Listing:
             self._arrived(0, self._fetch(0))
             if self._end is None:  # a full first page: read the rest concurrently
                 self._threads = [
-                    threading.Thread(target=self._run, name="synapse-pages", daemon=True)
-                    for _ in range(self._readers)
+                    threading.Thread(target=self._run, name="synapse-pages", daemon=True) for _ in range(self._readers)
                 ]
                 for thread in self._threads:
                     thread.start()
@@ -153,8 +153,11 @@ class _Listing:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while (not self._stopped and self._end is None
-                       and (self._issued - self._taken >= self._ahead or not self._may_issue(self._issued))):
+                while (
+                    not self._stopped
+                    and self._end is None
+                    and (self._issued - self._taken >= self._ahead or not self._may_issue(self._issued))
+                ):
                     self._cond.wait()
                 if self._stopped or self._end is not None:
                     return  # every page before the end was issued before it was known
@@ -185,7 +188,8 @@ class _Listing:
                     self._bound = page[2] if self._bound is None else min(self._bound, page[2])
                 if self._bound is not None and listed > self._bound:
                     self._done[index] = ListingMoved(
-                        f"the listing passed the {self._bound} results Synapse said the queue has")
+                        f"the listing passed the {self._bound} results Synapse said the queue has"
+                    )
                 elif len(page[1]) == PAGE_LIMIT and (self._bound is None or listed < self._bound):
                     self._full.add(index)
             if index not in self._full:  # short, failed, inconsistent, or the stated total reached
@@ -214,14 +218,17 @@ class _Listing:
 class SynapseProvider(HttpProvider):
     type = "synapse"
     capabilities = Capabilities(
-        batch_limit=BATCH_LIMIT, lock_option="annotation",
+        batch_limit=BATCH_LIMIT,
+        lock_option="annotation",
         status=StatusRules(values=STATUSES, name="Synapse submission status"),
         fields=FIELDS,
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
         "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
         "properties": {
-            "endpoint": url_option_schema(f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback)."),
+            "endpoint": url_option_schema(
+                f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback)."
+            ),
         },
     }
 
@@ -239,11 +246,14 @@ class SynapseProvider(HttpProvider):
             raise ValueError(f"readers must be between 1 and {MAX_IN_FLIGHT}, not {readers}")
         self._readers = readers
         session = make_session(
-            token=token, retries=retries, backoff=backoff, timeout=timeout,
-            max_in_flight=MAX_IN_FLIGHT, dialect=THROTTLE,
+            token=token,
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+            max_in_flight=MAX_IN_FLIGHT,
+            dialect=THROTTLE,
         )
-        self.client = ServiceClient("Synapse", open_endpoint(endpoint), session, reason_of=reason_of,
-                                    token_help=HOW_TO)
+        self.client = ServiceClient("Synapse", open_endpoint(endpoint), session, reason_of=reason_of, token_help=HOW_TO)
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> SynapseProvider:
@@ -274,7 +284,9 @@ class SynapseProvider(HttpProvider):
         """
         return self._pages(queue, progress, None)
 
-    def _pages(self, queue: QueueSpec, progress: Progress | None, known: int | None) -> Iterator[Sequence[Item] | Relisted]:
+    def _pages(
+        self, queue: QueueSpec, progress: Progress | None, known: int | None
+    ) -> Iterator[Sequence[Item] | Relisted]:
         return read_twice(
             lambda: self._pages_once(queue, progress, known),
             lambda exc: f"evaluation {queue.id}: {exc}; the queue kept changing while it was read, try again",
@@ -347,9 +359,7 @@ class SynapseProvider(HttpProvider):
         if response.status_code == 404:
             return None
         if response.status_code == 403:
-            raise ProviderError(
-                f"evaluation {queue.id}: submission {submission_id} is not readable (HTTP 403)"
-            )
+            raise ProviderError(f"evaluation {queue.id}: submission {submission_id} is not readable (HTTP 403)")
         self.client.check(response, f"GET {url}")
         try:
             item = row_to_item(self.client.json(response, url), queue.lock_key, fields_read(queue), False)
@@ -416,7 +426,8 @@ class SynapseProvider(HttpProvider):
             )
         try:
             response = self.client.session.put(
-                self._url(f"/evaluation/{_segment(queue.id)}/statusBatch"), data=body,
+                self._url(f"/evaluation/{_segment(queue.id)}/statusBatch"),
+                data=body,
                 headers={"Content-Type": "application/json; charset=utf-8"},
             )
         except requests.RequestException as exc:

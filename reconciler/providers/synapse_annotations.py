@@ -9,6 +9,7 @@ floats as `repr` so every double survives the round trip bit for bit.
 A write is a full replacement on Synapse: whatever the object omits is cleared. So the
 object written is the fresh one that was read, with only the managed parts changed.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,12 @@ def status_to_item(status: Any, lock_key: str) -> Item:
     except MalformedStatus as exc:
         raise MalformedStatus(f"submission {status['id']}: {exc}") from None
     return Item(
-        id=status["id"], etag=status["etag"], status=status["status"],
-        tags=tags, locked=locked, base=status,
+        id=status["id"],
+        etag=status["etag"],
+        status=status["status"],
+        tags=tags,
+        locked=locked,
+        base=status,
     )
 
 
@@ -129,8 +134,11 @@ def _read_timestamp(raw: Any) -> Scalar | None:
 
 
 _READERS = {
-    STRING: _read_string, LONG: _read_long, DOUBLE: _read_double,
-    BOOLEAN: _read_boolean, TIMESTAMP_MS: _read_timestamp,
+    STRING: _read_string,
+    LONG: _read_long,
+    DOUBLE: _read_double,
+    BOOLEAN: _read_boolean,
+    TIMESTAMP_MS: _read_timestamp,
 }
 
 
@@ -162,9 +170,7 @@ def encode_value(value: TagValue) -> dict[str, Any]:
         raise MalformedStatus("a tag value needs at least one element (Synapse rejects [])")
     kinds = {_annotation_type(v) for v in value}
     if len(kinds) != 1:
-        raise MalformedStatus(
-            f"values of one tag must share a type, got {', '.join(sorted(kinds))}"
-        )
+        raise MalformedStatus(f"values of one tag must share a type, got {', '.join(sorted(kinds))}")
     return {"type": kinds.pop(), "value": [_text(v) for v in value]}
 
 
@@ -241,9 +247,7 @@ def _normalised(entry: Any) -> Any:
     if not isinstance(entry, dict) or not isinstance(entry.get("value"), list):
         return entry
     values = entry["value"]
-    if all(isinstance(v, str) for v in values) or not all(
-        isinstance(v, (str, bool, int, float)) for v in values
-    ):
+    if all(isinstance(v, str) for v in values) or not all(isinstance(v, (str, bool, int, float)) for v in values):
         return entry
     return {**entry, "value": [v if isinstance(v, str) else _text(v) for v in values]}
 
@@ -251,8 +255,15 @@ def _normalised(entry: Any) -> Any:
 # ------------------------------------------------------------------------ helpers
 def _kind(value: Any) -> str:
     """What a JSON value is, in JSON's words (looked up by exact type: True is not "a number")."""
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 

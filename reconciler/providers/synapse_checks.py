@@ -6,6 +6,7 @@ before a single request, with the file position of the offending value. Pure: a
 QueueSpec in, problems out. Each problem's path is relative to the queue's mapping and
 ends at the offending field (for tags, at the tag key).
 """
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,7 @@ _KIND_NAMES = {"bool": "boolean", "int": "integer", "float": "float", "timestamp
 def check_queue(queue: QueueSpec) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
     if not _ID.fullmatch(queue.id):
-        problems.append(SpecProblem(
-            f"queue id {queue.id!r} is not a Synapse evaluation id (digits only)", ("id",)
-        ))
+        problems.append(SpecProblem(f"queue id {queue.id!r} is not a Synapse evaluation id (digits only)", ("id",)))
     problems += _lock_key_problems(queue.lock_key)
     for spot in spots(queue):
         if spot.kind == "id" and not _ID.fullmatch(spot.value):
@@ -50,11 +49,13 @@ def check_queue(queue: QueueSpec) -> list[SpecProblem]:
 def _lock_key_problems(lock_key: str) -> list[SpecProblem]:
     path = ("lock", "annotation")
     if not KEY_PATTERN.fullmatch(lock_key):
-        return [SpecProblem(
-            f"lock annotation {lock_key!r} is not a valid Synapse annotation key "
-            "(letters, digits, ',', '_' and '.' only)",
-            path,
-        )]
+        return [
+            SpecProblem(
+                f"lock annotation {lock_key!r} is not a valid Synapse annotation key "
+                "(letters, digits, ',', '_' and '.' only)",
+                path,
+            )
+        ]
     if lock_key.lower() == RESERVED_KEY:
         return [SpecProblem(f"lock annotation {lock_key!r} is reserved by Synapse", path)]
     return []
@@ -62,14 +63,14 @@ def _lock_key_problems(lock_key: str) -> list[SpecProblem]:
 
 def _key_problems(key: str, lock_key: str, path: tuple[Any, ...]) -> list[SpecProblem]:
     if key == lock_key:
-        return [SpecProblem(
-            f"{key!r} is the lock annotation of this queue; use `locked:`", path
-        )]
+        return [SpecProblem(f"{key!r} is the lock annotation of this queue; use `locked:`", path)]
     if not KEY_PATTERN.fullmatch(key):
-        return [SpecProblem(
-            f"tag key {key!r} is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
-            path,
-        )]
+        return [
+            SpecProblem(
+                f"tag key {key!r} is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
+                path,
+            )
+        ]
     if key.lower() == RESERVED_KEY:
         return [SpecProblem(f"tag key {key!r} is reserved by Synapse", path)]
     return []
@@ -78,28 +79,28 @@ def _key_problems(key: str, lock_key: str, path: tuple[Any, ...]) -> list[SpecPr
 def _value_problems(key: str, value: tuple[Scalar, ...], path: tuple[Any, ...]) -> list[SpecProblem]:
     kinds = sorted({_KIND_NAMES[scalar_kind(v)] for v in value})
     if len(kinds) > 1:
-        return [SpecProblem(
-            f"tag {key!r} mixes {' and '.join(kinds)} values; Synapse stores one type per "
-            "key (write floats as 1.0, quote strings)",
-            path,
-        )]
+        return [
+            SpecProblem(
+                f"tag {key!r} mixes {' and '.join(kinds)} values; Synapse stores one type per "
+                "key (write floats as 1.0, quote strings)",
+                path,
+            )
+        ]
     if len(value) > MAX_VALUES:
-        return [SpecProblem(
-            f"tag {key!r} has {len(value)} values; Synapse allows at most {MAX_VALUES}", path
-        )]
+        return [SpecProblem(f"tag {key!r} has {len(value)} values; Synapse allows at most {MAX_VALUES}", path)]
     if kinds == ["string"]:
         chars = sum(len(str(v)) for v in value)  # strings: kinds says so
         if chars > MAX_STRING_CHARS:
-            return [SpecProblem(
-                f"tag {key!r} has {chars} characters of text; Synapse allows at most "
-                f"{MAX_STRING_CHARS} across a key's values",
-                path,
-            )]
+            return [
+                SpecProblem(
+                    f"tag {key!r} has {chars} characters of text; Synapse allows at most "
+                    f"{MAX_STRING_CHARS} across a key's values",
+                    path,
+                )
+            ]
     if kinds == ["integer"] and any(not LONG_MIN <= v <= LONG_MAX for v in value):  # type: ignore[operator]
         return [SpecProblem(f"tag {key!r} has an integer outside Synapse's 64-bit range", path)]
     return []
-
-
 
 
 def _key_count_problems(queue: QueueSpec) -> list[SpecProblem]:
@@ -133,4 +134,3 @@ def _too_many_keys(count: int, path: tuple[Any, ...]) -> SpecProblem:
         f"lock annotation); Synapse allows at most {MAX_KEYS}",
         path,
     )
-

@@ -5,6 +5,7 @@ The offline checks (synapse_checks), the provider and its annotation codec
 these numbers and names; the codec and the fake stay independent implementations of
 them, which is the point of a fake.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,15 @@ import re
 
 # org.sagebionetworks.evaluation.model.SubmissionStatusEnum
 STATUSES = (
-    "OPEN", "CLOSED", "SCORED", "INVALID", "VALIDATED", "EVALUATION_IN_PROGRESS",
-    "RECEIVED", "REJECTED", "ACCEPTED",
+    "OPEN",
+    "CLOSED",
+    "SCORED",
+    "INVALID",
+    "VALIDATED",
+    "EVALUATION_IN_PROGRESS",
+    "RECEIVED",
+    "REJECTED",
+    "ACCEPTED",
 )
 # Annotation keys: Java `matcher.matches()` against ^[a-zA-Z0-9,_.]+; one is reserved.
 KEY_PATTERN = re.compile(r"[a-zA-Z0-9,_.]+")
@@ -25,9 +33,15 @@ LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1  # a Java long (LONG and TIMESTAMP_MS v
 # Synapse's own spellings of the non-finite doubles (lib-utils AbstractDouble), lower-cased.
 NON_FINITE = {
     "nan": math.nan,
-    "inf": math.inf, "+inf": math.inf, "infinity": math.inf, "+infinity": math.inf,
-    "\u221e": math.inf, "+\u221e": math.inf,
-    "-inf": -math.inf, "-infinity": -math.inf, "-\u221e": -math.inf,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "\u221e": math.inf,
+    "+\u221e": math.inf,
+    "-inf": -math.inf,
+    "-infinity": -math.inf,
+    "-\u221e": -math.inf,
 }
 PAGE_LIMIT = 100  # most statuses one page of a listing holds
 BATCH_LIMIT = 500  # statusBatch refuses more ("Batch size cannot exceed 500")

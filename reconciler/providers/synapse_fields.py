@@ -9,6 +9,7 @@ number of requests, only bigger answers: the provider lists bundles only when a 
 reads a bundle field. Fields are parsed only when some rule reads them (a 100,000-item
 plan that reads none parses no dates).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -20,11 +21,16 @@ from .listed_fields import fields_read  # noqa: F401 (the provider's import)
 from .synapse_annotations import MalformedStatus, status_to_item
 
 STATUS_FIELDS = {
-    "modifiedOn": "timestamp", "canCancel": "boolean", "cancelRequested": "boolean",
+    "modifiedOn": "timestamp",
+    "canCancel": "boolean",
+    "cancelRequested": "boolean",
     "statusVersion": "integer",
 }
 BUNDLE_FIELDS = {
-    "createdOn": "timestamp", "submitterId": "string", "userId": "string", "teamId": "string",
+    "createdOn": "timestamp",
+    "submitterId": "string",
+    "userId": "string",
+    "teamId": "string",
     "name": "string",
 }
 FIELDS = {**STATUS_FIELDS, **BUNDLE_FIELDS}
@@ -43,13 +49,14 @@ def split_bundle(bundle: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     if not isinstance(submission, dict) or not isinstance(status, dict):
         raise MalformedStatus("a bundle lacks its `submission` or `submissionStatus` object")
     if submission.get("id") != status.get("id"):
-        raise MalformedStatus(f"bundle of submission {submission.get('id')!r} holds the status of "
-                              f"{status.get('id')!r}")
+        raise MalformedStatus(f"bundle of submission {submission.get('id')!r} holds the status of {status.get('id')!r}")
     return submission, status
 
 
 def read_fields(
-    wanted: frozenset[str], status: Mapping[str, Any], submission: Mapping[str, Any] | None = None,
+    wanted: frozenset[str],
+    status: Mapping[str, Any],
+    submission: Mapping[str, Any] | None = None,
 ) -> dict[str, Scalar]:
     """The `wanted` fields present in a status (and its submission); a field of the
     wrong JSON type is refused, since a condition would silently never match it."""

@@ -13,6 +13,7 @@ a lost answer; a PUT is never re-sent blindly: after a failure the works are rea
 and only those still as they were are sent again (guarded.py). Every response is
 untrusted: a wrong shape is a ProviderError naming the path, never a crash.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,7 @@ TIMEOUT = (10.0, 60.0)
 PROJECTION = {"id": True, "status": True, "tags": True, "results.locked": True}
 # Read-only work fields a `where: {item: …}` may test (docs/workflow-results.md); the
 # listing's projection asks for them only when a rule reads one.
-FIELDS = {"creation": "timestamp", "event": "integer", "site": "string", "user": "string",
-          "pipeline": "string"}
+FIELDS = {"creation": "timestamp", "event": "integer", "site": "string", "user": "string", "pipeline": "string"}
 PIPELINE = re.compile(r"[A-Za-z0-9-]{1,128}")
 
 
@@ -119,7 +119,9 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
         # No token: the official client then sends no header, and a server without auth
         # accepts that (the session still redacts a bearer credential echoed in an error)
         session = make_session(
-            auth=HeaderAuth(TOKEN_HEADER, token) if token else None, retries=retries, backoff=backoff,
+            auth=HeaderAuth(TOKEN_HEADER, token) if token else None,
+            retries=retries,
+            backoff=backoff,
             timeout=timeout,
             # /view and /view/count are reads; this provider never deposits (POST /results).
             # A PUT is not re-sent by the session: `write` re-reads first.
@@ -127,7 +129,10 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
         )
         variables = ", ".join(TOKEN_ENVS)
         self.client = ServiceClient(
-            "the workflow Results server", open_endpoint(endpoint), session, reason_of=_error_text,
+            "the workflow Results server",
+            open_endpoint(endpoint),
+            session,
+            reason_of=_error_text,
             token_help=f"set one of {variables} to a token it accepts" if token else f"set one of {variables}",
             token_sent=bool(token),
         )
@@ -136,10 +141,14 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
     def from_config(cls, config: ProviderConfig) -> WorkflowResultsProvider:
         options = cls.checked_options(config.options)
         endpoint = configured_endpoint(
-            "workflow-results", options, os.environ.get(ENDPOINT_ENV),
-            missing=("workflow-results provider: no endpoint; set `endpoint:` in the spec's "
-                     f"provider block or the {ENDPOINT_ENV} environment variable "
-                     "(e.g. https://frb.chimenet.ca/workflow/results)"),
+            "workflow-results",
+            options,
+            os.environ.get(ENDPOINT_ENV),
+            missing=(
+                "workflow-results provider: no endpoint; set `endpoint:` in the spec's "
+                f"provider block or the {ENDPOINT_ENV} environment variable "
+                "(e.g. https://frb.chimenet.ca/workflow/results)"
+            ),
         )
         return cls(endpoint, find_token(), retries=RETRIES, backoff=BACKOFF, timeout=TIMEOUT)
 
@@ -147,9 +156,13 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
     def check_queue(cls, queue: QueueSpec) -> list[SpecProblem]:
         if PIPELINE.fullmatch(queue.id):
             return []
-        return [SpecProblem(
-            f"a workflow-results queue id is a pipeline name: 1 to 128 letters, digits or '-', "
-            f"not {json.dumps(queue.id)}", ("id",))]
+        return [
+            SpecProblem(
+                f"a workflow-results queue id is a pipeline name: 1 to 128 letters, digits or '-', "
+                f"not {json.dumps(queue.id)}",
+                ("id",),
+            )
+        ]
 
     # ----------------------------------------------------------------- reading
     def pages(self, queue: QueueSpec, progress: Progress | None = None) -> Iterator[Sequence[Item] | Relisted]:
@@ -162,8 +175,7 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
         after RELISTED."""
         return read_twice(
             lambda: self._pages_once(queue, progress),
-            lambda exc: (f"pipeline {queue.id}: {exc}; the pipeline kept changing while it "
-                         "was read, try again"),
+            lambda exc: f"pipeline {queue.id}: {exc}; the pipeline kept changing while it was read, try again",
         )
 
     def _pages_once(self, queue: QueueSpec, progress: Progress | None) -> Iterator[list[Item]]:
@@ -198,8 +210,7 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
         now = [doc.get("id") for doc in self._view(queue, {}, {"id": True}, skip=0, limit=0)]
         if len(now) != len(seen) or set(now) != seen:
             gone, new = len(seen - set(now)), len(set(now) - seen)
-            raise ListingMoved(f"works changed while they were listed ({new} new, {gone} gone, "
-                           f"{len(now)} listed now)")
+            raise ListingMoved(f"works changed while they were listed ({new} new, {gone} gone, {len(now)} listed now)")
 
     def _require_known(self, queue: QueueSpec) -> None:
         """An empty listing: a pipeline the server knows of, or a typo in the spec?"""
@@ -264,8 +275,10 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
         change with the unlock, then the lock alone (guarded by the state the first one
         left). A work whose second write fails is reported failed, saying it was left
         unlocked, so nobody mistakes it for done."""
-        opened = [replace(c, fields=c.fields + (FieldChange("locked", True, False, None),),
-                          lock="unlock", relock=False) for c in changes]
+        opened = [
+            replace(c, fields=c.fields + (FieldChange("locked", True, False, None),), lock="unlock", relock=False)
+            for c in changes
+        ]
         first = self._write(queue, opened)
         result.stale.update(first.stale)
         result.failed.update(first.failed)
@@ -295,7 +308,8 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
             grows = len(_encode(doc)) + 1
             if grows + 1 > MAX_PUT_BYTES:
                 unwritable[change.item_id] = (
-                    f"the work is {grows - 1} bytes as JSON, over the {MAX_PUT_BYTES}-byte limit of one request")
+                    f"the work is {grows - 1} bytes as JSON, over the {MAX_PUT_BYTES}-byte limit of one request"
+                )
                 continue
             if not groups or size + grows > MAX_PUT_BYTES:
                 groups.append([])
@@ -312,7 +326,8 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
         body = b"[" + b",".join(_encode(doc) for doc in docs) + b"]"
         try:
             response = self.client.session.put(
-                self._url("/results"), data=body,
+                self._url("/results"),
+                data=body,
                 headers={"Content-Type": "application/json; charset=utf-8"},
             )
         except requests.RequestException as exc:
@@ -334,9 +349,10 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
             return Answer("lost", reason)
         ids = [str(doc.get("id")) for doc in docs]
         named = next((i for i in ids if i in reason), None)
-        others = (f"the request holding it was refused because of work {named} (HTTP {code}); run plan again")
-        return Answer("refused", reason, fatal=True,
-                      named={} if named is None else {i: others for i in ids if i != named})
+        others = f"the request holding it was refused because of work {named} (HTTP {code}); run plan again"
+        return Answer(
+            "refused", reason, fatal=True, named={} if named is None else {i: others for i in ids if i != named}
+        )
 
     # --------------------------------------------------------------- plumbing
     def _count(self, queue: QueueSpec) -> int:
@@ -345,18 +361,26 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
             raise self._unexpected("/view/count", "expected a non-negative integer")
         return body
 
-    def _view(self, queue: QueueSpec, query: dict[str, Any], projection: Mapping[str, bool] | None,
-              *, skip: int, limit: int) -> list[dict[str, Any]]:
-        body = self._call("POST", "/view", {
-            "query": {**query, "pipeline": queue.id}, "projection": dict(projection or {}),
-            "skip": skip, "limit": limit,
-        })
+    def _view(
+        self, queue: QueueSpec, query: dict[str, Any], projection: Mapping[str, bool] | None, *, skip: int, limit: int
+    ) -> list[dict[str, Any]]:
+        body = self._call(
+            "POST",
+            "/view",
+            {
+                "query": {**query, "pipeline": queue.id},
+                "projection": dict(projection or {}),
+                "skip": skip,
+                "limit": limit,
+            },
+        )
         if not isinstance(body, list) or not all(isinstance(d, dict) for d in body):
             raise self._unexpected("/view", "expected a list of works")
         return body
 
-    def _by_id(self, queue: QueueSpec, ids: Sequence[str],
-               projection: Mapping[str, bool] | None) -> dict[str, dict[str, Any]]:
+    def _by_id(
+        self, queue: QueueSpec, ids: Sequence[str], projection: Mapping[str, bool] | None
+    ) -> dict[str, dict[str, Any]]:
         """The works with these ids (None: whole documents), 100 ids a request; ids the
         server does not return are left out."""
         wanted = list(dict.fromkeys(ids))
@@ -371,8 +395,9 @@ class WorkflowResultsProvider(GuardedService, HttpProvider):
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         if body is None:
             return self.client.call(method, self._url(path))
-        return self.client.call(method, self._url(path), data=_encode(body),
-                                headers={"Content-Type": "application/json; charset=utf-8"})
+        return self.client.call(
+            method, self._url(path), data=_encode(body), headers={"Content-Type": "application/json; charset=utf-8"}
+        )
 
     def _item(self, doc: dict[str, Any], path: str, managed: ManagedTags) -> Item:
         try:
@@ -451,8 +476,15 @@ def _to_item(doc: Mapping[str, Any], managed: ManagedTags) -> Item:
         raise _Malformed(f"work {work_id}: tags is not a list of strings")
     locked = _locked(doc, work_id)
     tags = {label: (True,) for label in labels}
-    return Item(id=work_id, etag=digest_etag(status, tags, locked, managed), status=status, tags=tags,
-                locked=locked, base=_as_planned(doc), fields=ListedFields(doc, FIELDS))
+    return Item(
+        id=work_id,
+        etag=digest_etag(status, tags, locked, managed),
+        status=status,
+        tags=tags,
+        locked=locked,
+        base=_as_planned(doc),
+        fields=ListedFields(doc, FIELDS),
+    )
 
 
 def _projection(queue: QueueSpec) -> dict[str, bool]:
@@ -495,8 +527,7 @@ def _relocking(opened: Change, managed: ManagedTags) -> Change:
     """The lock-only change that follows `opened` (a change with its unlock): guarded by
     the digest of the state `opened` leaves."""
     after = _to_item(updated_work(opened.base, opened), managed)
-    return Change(opened.item_id, after.etag, (FieldChange("locked", False, True, None),),
-                  base=after.base, lock="lock")
+    return Change(opened.item_id, after.etag, (FieldChange("locked", False, True, None),), base=after.base, lock="lock")
 
 
 def updated_work(doc: Mapping[str, Any], change: Change) -> dict[str, Any]:
@@ -515,8 +546,7 @@ def updated_work(doc: Mapping[str, Any], change: Change) -> dict[str, Any]:
         labels = list(old) if isinstance(old, list) else []
         removed = {label for label, value in tag_changes.items() if value is None}
         kept = [t for t in labels if t not in removed]
-        added = sorted(label for label, value in tag_changes.items()
-                       if value is not None and label not in kept)
+        added = sorted(label for label, value in tag_changes.items() if value is not None and label not in kept)
         new = kept + added
         work["tags"] = new if (new or old is not None) else None
     if change.changes_field("locked"):
@@ -529,4 +559,3 @@ def updated_work(doc: Mapping[str, Any], change: Change) -> dict[str, Any]:
 
 def _encode(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-

@@ -5,6 +5,7 @@ diff. Values are escaped by GitHub's rules (`%`, CR and LF in the message; also 
 `,` in properties), so a tag value can neither end the command early nor start a
 second one.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -25,21 +26,29 @@ def escape_property(text: str) -> str:
 
 def command(name: str, message: str, **properties: object) -> str:
     """One workflow command line; properties whose value is None are left out."""
-    props = ",".join(
-        f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None
-    )
+    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
 def render_plan_github(
-    plan: Plan, problems: Sequence[str] = (), warnings: Sequence[SpecWarning] = (), *, level: str = "warning",
+    plan: Plan,
+    problems: Sequence[str] = (),
+    warnings: Sequence[SpecWarning] = (),
+    *,
+    level: str = "warning",
 ) -> str:
     """A warning per spec entry the queue lacks and an error per blocked change, each at
     the spec line that causes it, then the plan's summary: a notice, or an error saying
     why when the plan fails (`problems`)."""
     lines = [
-        command(level, printable(w.message),
-                file=printable(w.file) if w.file else None, line=w.line, col=w.column, title="not in the queue")
+        command(
+            level,
+            printable(w.message),
+            file=printable(w.file) if w.file else None,
+            line=w.line,
+            col=w.column,
+            title="not in the queue",
+        )
         for w in warnings
     ]
     for queue in plan.queues:
@@ -51,27 +60,38 @@ def render_plan_github(
             )
             if change.drift:
                 message = message.replace(" is blocked: ", " drifted: ", 1)
-            lines.append(command(
-                "warning" if change.drift else "error", message,
-                file=printable(source.file) if source else None,
-                line=source.line if source else None,
-                title="refused change" if change.refused else "drift on a locked item" if change.drift else "blocked change",
-            ))
+            lines.append(
+                command(
+                    "warning" if change.drift else "error",
+                    message,
+                    file=printable(source.file) if source else None,
+                    line=source.line if source else None,
+                    title="refused change"
+                    if change.refused
+                    else "drift on a locked item"
+                    if change.drift
+                    else "blocked change",
+                )
+            )
         for change in (c for c in queue.changes if c.relock):
             source = _first_source(change)
-            lines.append(command(
-                "warning",
-                f"queue {printable(queue.queue_id)}: {printable(change.item_id)} {REPLACED} "
-                f"({'; '.join(field_line(f, plan.labels) for f in change.fields)})",
-                file=printable(source.file) if source else None,
-                line=source.line if source else None,
-                title="locked item changed",
-            ))
+            lines.append(
+                command(
+                    "warning",
+                    f"queue {printable(queue.queue_id)}: {printable(change.item_id)} {REPLACED} "
+                    f"({'; '.join(field_line(f, plan.labels) for f in change.fields)})",
+                    file=printable(source.file) if source else None,
+                    line=source.line if source else None,
+                    title="locked item changed",
+                )
+            )
     if problems:
         message = f"the plan fails: {'; '.join(problems)}. {summary_sentence(plan)}{_evaluated(plan)}"
         lines.append(command("error", message, title="reconciler plan"))
     else:
-        lines.append(command("notice", summary_sentence(plan, len(warnings)) + _evaluated(plan), title="reconciler plan"))
+        lines.append(
+            command("notice", summary_sentence(plan, len(warnings)) + _evaluated(plan), title="reconciler plan")
+        )
     return "\n".join(lines)
 
 
@@ -93,10 +113,15 @@ def github_errors_for(errors: list[UserError]) -> str:
         if isinstance(error, UserErrors):
             lines.append(github_errors_for(error.errors))
         elif isinstance(error, Located):
-            lines.append(command(
-                "error", printable(error.message),
-                file=printable(error.file), line=error.line, col=error.column,
-            ))
+            lines.append(
+                command(
+                    "error",
+                    printable(error.message),
+                    file=printable(error.file),
+                    line=error.line,
+                    col=error.column,
+                )
+            )
         else:
             lines.append(command("error", printable(str(error))))
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """`--format json`: exactly the plan file document, so `plan --format json > plan.json`
 and `plan -o plan.json` produce the same file (docs/plan-file.md)."""
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -18,5 +19,6 @@ def render_plan_json(
     problems: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The plan file text without its final newline (the CLI's echo adds one)."""
-    return dump_plan(plan, tool_version=tool_version, created_at=created_at, warnings=warnings,
-                     problems=problems).removesuffix("\n")
+    return dump_plan(
+        plan, tool_version=tool_version, created_at=created_at, warnings=warnings, problems=problems
+    ).removesuffix("\n")

@@ -9,6 +9,7 @@ first in each queue, then drift on locked items, then locks and unlocks, so the 
 hides ordinary changes before anything about locks; a change of tags only is one row,
 so a 300-item score upload fits.
 """
+
 from __future__ import annotations
 
 import html
@@ -140,12 +141,16 @@ def _opening(queue: QueuePlan) -> str:
 def _board(queue: QueuePlan, board: Leaderboard) -> str:
     """A rank's preview, folded: the first places of its first groups."""
     heads = " | ".join(html.escape(printable(c)) for c in board.columns)
-    rows = [f"\n<details><summary>{html.escape(printable(board_title(queue, board)))}</summary>\n\n",
-            f"| Group | Place | Item | {heads} |\n| --- | ---: | --- |{' --- |' * len(board.columns)}\n"]
+    rows = [
+        f"\n<details><summary>{html.escape(printable(board_title(queue, board)))}</summary>\n\n",
+        f"| Group | Place | Item | {heads} |\n| --- | ---: | --- |{' --- |' * len(board.columns)}\n",
+    ]
     for group in board.groups:
         label = cell_code(group.label or "")
         for place, item_id, values in group.rows:
-            rows.append(f"| {label} | {place} | {cell_code(item_id)} | " + " | ".join(cell_code(v) for v in values) + " |\n")
+            rows.append(
+                f"| {label} | {place} | {cell_code(item_id)} | " + " | ".join(cell_code(v) for v in values) + " |\n"
+            )
         if group.size > len(group.rows):
             rows.append(f"| {label} | | … {group.size - len(group.rows)} more |{' |' * len(board.columns)}\n")
     if board.hidden_groups:
@@ -198,7 +203,8 @@ def _tags_row(fields: Sequence[FieldChange], labels: bool = False) -> str:
     if hows and all(hows):
         said = " · ".join(
             f"{how}: " + ", ".join(f.tag_key or "" for f, h in zip(fields, hows, strict=True) if h == how)
-            for how in ("added", "removed") if how in hows
+            for how in ("added", "removed")
+            if how in hows
         )
         return " | ".join((cell_code("labels"), "", cell_code(said), cell_code(sources)))
     keys = ", ".join(f.tag_key or "" for f in fields)

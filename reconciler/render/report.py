@@ -5,6 +5,7 @@ Items that were applied are only counted: the plan already listed them. Items wi
 same outcome and the same reason (300 writes refused for one wrong token) are folded
 into the first one and a count; the JSON report lists every item.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence

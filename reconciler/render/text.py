@@ -6,12 +6,21 @@ terminal, and a bidi override must not make the line say something it does not.
 The other renderers reuse `printable` and `describe_value` so a value reads the same
 everywhere.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from ..model import (
-    DRIFT_REASON, Change, FieldChange, Leaderboard, Plan, QueuePlan, format_scalar, format_tag_value, tag_key_of,
+    DRIFT_REASON,
+    Change,
+    FieldChange,
+    Leaderboard,
+    Plan,
+    QueuePlan,
+    format_scalar,
+    format_tag_value,
+    tag_key_of,
     to_scalar,
 )
 from ..untrusted_text import printable
@@ -29,8 +38,7 @@ GUARD_NOTE = (
 NO_CHANGES = "No changes. Live state matches the spec."
 # Never "matches the spec" while entries were ignored (--allow-missing).
 NO_CHANGES_IGNORED = (
-    "No changes to the submissions the queues have; {n} spec entr{ies} for submissions "
-    "not in their queue did nothing."
+    "No changes to the submissions the queues have; {n} spec entr{ies} for submissions not in their queue did nothing."
 )
 
 
@@ -38,7 +46,6 @@ def no_changes(ignored: int = 0) -> str:
     if not ignored:
         return NO_CHANGES
     return NO_CHANGES_IGNORED.format(n=ignored, ies="y" if ignored == 1 else "ies")
-
 
 
 def describe_value(field: str, value: Any) -> str:
@@ -96,8 +103,7 @@ def change_counts(counts: dict[str, int]) -> str:
     """Disjoint counts: every listed item is either to change or blocked; locks and
     unlocks are some of the changes, so they are said to be included, not added."""
     included = [
-        f"{counts[kind]} {kind}{'s' if counts[kind] != 1 else ''}"
-        for kind in ("lock", "unlock") if counts[kind]
+        f"{counts[kind]} {kind}{'s' if counts[kind] != 1 else ''}" for kind in ("lock", "unlock") if counts[kind]
     ]
     if counts.get("replace"):
         included.append(f"{counts['replace']} under --replace")
@@ -121,7 +127,7 @@ def queue_counts(queue: QueuePlan) -> str:
 
 
 def label_change(f: FieldChange) -> str | None:
-    """"added" or "removed" for a change of a label (a tag that is present, as true, or
+    """ "added" or "removed" for a change of a label (a tag that is present, as true, or
     absent), None for any other change: on a label service `tags.rfi: (absent) → true`
     reads as a value, while the service only has the name `rfi` or not."""
     if f.tag_key is None or {f.before, f.after} != {None, (True,)}:
@@ -192,8 +198,10 @@ _MAX_ALIGN = 60
 
 
 def board_title(queue: QueuePlan, board: Leaderboard) -> str:
-    return (f"Leaderboard {board.rule} of queue {queue.queue_id} ({board.source.file}:{board.source.line}), "
-            f"by {', '.join(board.columns)}")
+    return (
+        f"Leaderboard {board.rule} of queue {queue.queue_id} ({board.source.file}:{board.source.line}), "
+        f"by {', '.join(board.columns)}"
+    )
 
 
 def board_lines(board: Leaderboard) -> list[str]:

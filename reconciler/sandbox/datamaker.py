@@ -8,6 +8,7 @@ ignored (the real server widens a typo'd filter to the whole project). Where the
 facts say *unverified* the fake makes one plain choice and docs/sandbox.md names it:
 task rows carry `tags` (a list of tag ids), set_tags answers `{"updated": N}`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,32 +46,64 @@ CREATED = "2026-02-17T09:00:00.000000+09:00"  # every synthetic task's `created`
 # `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md). The defaults are the least
 # convenient behaviour the SDK's authors measured: deep offset pages slow and die.
 QUIRKS = (
-    Quirk("no-cursor", "ignore pagination=cursor, as a server without cursor paging would "
-                       "(it ignores unknown keys): page-number pages with a count"),
-    Quirk("deep-page-524", "page-number pages of sdk/tasks/ numbered above N answer Cloudflare's 524 "
-                           "(0: never); 300 pages hold 30,000 tasks at 100 a page", number=int, default=300),
-    Quirk("deep-page-ms", "a page-number page K of sdk/tasks/ first waits K x N ms (at most 2 s)",
-          number=float, default=1.0),
-    Quirk("glitch-520", "share of GETs answered Cloudflare's 520 (seeded by --random-seed)",
-          number=float, high=1, default=0.0, metavar="R"),
-    Quirk("commit-then-500", "share of set_tags calls committed, then answered 500",
-          number=float, high=1, default=0.0, metavar="R"),
+    Quirk(
+        "no-cursor",
+        "ignore pagination=cursor, as a server without cursor paging would "
+        "(it ignores unknown keys): page-number pages with a count",
+    ),
+    Quirk(
+        "deep-page-524",
+        "page-number pages of sdk/tasks/ numbered above N answer Cloudflare's 524 "
+        "(0: never); 300 pages hold 30,000 tasks at 100 a page",
+        number=int,
+        default=300,
+    ),
+    Quirk(
+        "deep-page-ms",
+        "a page-number page K of sdk/tasks/ first waits K x N ms (at most 2 s)",
+        number=float,
+        default=1.0,
+    ),
+    Quirk(
+        "glitch-520",
+        "share of GETs answered Cloudflare's 520 (seeded by --random-seed)",
+        number=float,
+        high=1,
+        default=0.0,
+        metavar="R",
+    ),
+    Quirk(
+        "commit-then-500",
+        "share of set_tags calls committed, then answered 500",
+        number=float,
+        high=1,
+        default=0.0,
+        metavar="R",
+    ),
 )
 MAX_DEEP_PAGE_WAIT = 2.0  # seconds
-CLOUDFLARE = ("<!DOCTYPE html><html><head><title>{host} | {code}: {title}</title></head><body>"
-              "<h1>Error code {code}</h1><p>{title}</p><p>Cloudflare Ray ID: 8f0sandbox</p>"
-              "</body></html>")
+CLOUDFLARE = (
+    "<!DOCTYPE html><html><head><title>{host} | {code}: {title}</title></head><body>"
+    "<h1>Error code {code}</h1><p>{title}</p><p>Cloudflare Ray ID: 8f0sandbox</p>"
+    "</body></html>"
+)
 CLOUDFLARE_TITLES = {520: "Web server is returning an unknown error", 524: "A timeout occurred"}
-DJANGO_500 = "<!doctype html><html lang=\"en\"><head><title>Server Error (500)</title></head>" \
-             "<body><h1>Server Error (500)</h1><p></p></body></html>"
+DJANGO_500 = (
+    '<!doctype html><html lang="en"><head><title>Server Error (500)</title></head>'
+    "<body><h1>Server Error (500)</h1><p></p></body></html>"
+)
 
-URLS = Map([
-    Rule("/sdk/tasks/", endpoint="list_tasks", methods=["GET"]),
-    Rule("/tasks/<int:task_id>/", endpoint="get_task", methods=["GET"]),
-    Rule("/tasks/set_tags/", endpoint="set_tags", methods=["POST"]),
-    Rule("/task_tags/", endpoint="list_tags", methods=["GET"]),
-    Rule("/task_tags/<int:tag_id>/", endpoint="get_tag", methods=["GET"]),
-], strict_slashes=True, merge_slashes=False)
+URLS = Map(
+    [
+        Rule("/sdk/tasks/", endpoint="list_tasks", methods=["GET"]),
+        Rule("/tasks/<int:task_id>/", endpoint="get_task", methods=["GET"]),
+        Rule("/tasks/set_tags/", endpoint="set_tags", methods=["POST"]),
+        Rule("/task_tags/", endpoint="list_tags", methods=["GET"]),
+        Rule("/task_tags/<int:tag_id>/", endpoint="get_tag", methods=["GET"]),
+    ],
+    strict_slashes=True,
+    merge_slashes=False,
+)
 
 
 class DrfError(Exception):
@@ -100,9 +133,19 @@ def _detail(code: int, text: str) -> DrfError:
 class DatamakerFake(FakeService):
     title = "datamaker (synapse-sdk backend) sandbox"
 
-    def __init__(self, store: DocStore, token: str, faults: Faults, *, cursor_paging: bool,
-                 deep_page_524: int, deep_page_ms: float, glitch_520: float, commit_then_500: float,
-                 random_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        store: DocStore,
+        token: str,
+        faults: Faults,
+        *,
+        cursor_paging: bool,
+        deep_page_524: int,
+        deep_page_ms: float,
+        glitch_520: float,
+        commit_then_500: float,
+        random_seed: int | None = None,
+    ) -> None:
         self.store, self.faults = store, faults
         self._token = token.encode()
         # the quirks (QUIRKS); tests may change them while the fake serves
@@ -187,13 +230,16 @@ class DatamakerFake(FakeService):
         if raw_tag is not None:
             tag = _int_value(raw_tag)
             if tag is None or self.store.get(TAGS, str(tag)) is None:
-                raise DrfError(400, {"tags": [
-                    f"Select a valid choice. {raw_tag} is not one of the available choices."]})
+                raise DrfError(
+                    400, {"tags": [f"Select a valid choice. {raw_tag} is not one of the available choices."]}
+                )
 
         def keep(task: Mapping[str, Any]) -> bool:
-            return ((project is None or task["project"] == project)
-                    and (wanted is None or task["id"] in wanted)
-                    and (tag is None or tag in task["tags"]))
+            return (
+                (project is None or task["project"] == project)
+                and (wanted is None or task["id"] in wanted)
+                and (tag is None or tag in task["tags"])
+            )
 
         if self.cursor_paging and request.args.get("pagination") == "cursor":
             return self._cursor_page(request, keep, wanted, tag is not None)
@@ -219,13 +265,15 @@ class DatamakerFake(FakeService):
         if filtered:  # a tag filter: read the rows once, in bulk (few match)
             order = sorted((t["id"] for t in self.store.iterate(TASKS) if keep(t)), reverse=descending)
         else:  # the ids alone, then only the page's rows are read
-            order = sorted((int(i) for i in self.store.ids(TASKS) if i.isdigit()
-                            and (wanted is None or int(i) in wanted)), reverse=descending)
+            order = sorted(
+                (int(i) for i in self.store.ids(TASKS) if i.isdigit() and (wanted is None or int(i) in wanted)),
+                reverse=descending,
+            )
         if after is not None:
             if descending:
-                order = order[bisect.bisect_right(order, -after, key=lambda i: -i):]
+                order = order[bisect.bisect_right(order, -after, key=lambda i: -i) :]
             else:
-                order = order[bisect.bisect_right(order, after):]
+                order = order[bisect.bisect_right(order, after) :]
         page: list[dict] = []
         more = False
         for task_id in order:
@@ -276,8 +324,9 @@ class DatamakerFake(FakeService):
         except BadJson as e:
             raise _detail(400, f"JSON parse error - {e}") from None
         if not isinstance(body, dict):
-            raise DrfError(400, {"non_field_errors": ["Invalid data. Expected a dictionary, but got "
-                                                      f"{type(body).__name__}."]})
+            raise DrfError(
+                400, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {type(body).__name__}."]}
+            )
         errors: dict[str, list[str]] = {}
         for key in sorted(set(body) - SET_TAGS_KEYS):
             errors[key] = ["Extra inputs are not permitted."]
@@ -309,8 +358,9 @@ class DatamakerFake(FakeService):
             for task in tasks:
                 for tag in tags:
                     if tag["project"] != task["project"]:
-                        raise DrfError(400, {"tags": [
-                            f"Tag {tag['id']} does not belong to the project of task {task['id']}."]})
+                        raise DrfError(
+                            400, {"tags": [f"Tag {tag['id']} does not belong to the project of task {task['id']}."]}
+                        )
             for task in tasks:
                 held = [t for t in task["tags"] if t not in {tag["id"] for tag in tags}]
                 if action == "add":
@@ -329,8 +379,7 @@ def _project_filter(request: Request, store: DocStore) -> int | None:
         return None
     project = _int_value(raw)
     if project is None or store.get(PROJECTS, str(project)) is None:
-        raise DrfError(400, {"project": [
-            "Select a valid choice. That choice is not one of the available choices."]})
+        raise DrfError(400, {"project": ["Select a valid choice. That choice is not one of the available choices."]})
     return project
 
 
@@ -408,7 +457,7 @@ def _page(request: Request, rows: list[dict], fields: list[str] | None) -> dict:
         "count": len(rows),
         "next": _page_url(request, page + 1) if page < last else None,
         "previous": _page_url(request, page - 1) if page > 1 else None,
-        "results": [_sparse(r, fields) for r in rows[start:start + size]],
+        "results": [_sparse(r, fields) for r in rows[start : start + size]],
     }
 
 
@@ -442,13 +491,25 @@ def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> D
                 _put_task(store, task_id, int(project), sorted(tag_ids[n] for n in names))
         for project, count in config.synthetic:
             _make_project(store, int(project), list(SYNTHETIC_TAGS))
-            store.put_many(TASKS, ((str(t["id"]), t) for t in (
-                _task(store.next_value("task", FIRST_TASK_ID), int(project), []) for _ in range(count))))
+            store.put_many(
+                TASKS,
+                (
+                    (str(t["id"]), t)
+                    for t in (_task(store.next_value("task", FIRST_TASK_ID), int(project), []) for _ in range(count))
+                ),
+            )
 
-    return DatamakerFake(DocStore(config.db_path, fill), config.token, faults,
-                         cursor_paging=not quirks["no-cursor"], deep_page_524=quirks["deep-page-524"],
-                         deep_page_ms=quirks["deep-page-ms"], glitch_520=quirks["glitch-520"],
-                         commit_then_500=quirks["commit-then-500"], random_seed=config.random_seed)
+    return DatamakerFake(
+        DocStore(config.db_path, fill),
+        config.token,
+        faults,
+        cursor_paging=not quirks["no-cursor"],
+        deep_page_524=quirks["deep-page-524"],
+        deep_page_ms=quirks["deep-page-ms"],
+        glitch_520=quirks["glitch-520"],
+        commit_then_500=quirks["commit-then-500"],
+        random_seed=config.random_seed,
+    )
 
 
 def _make_project(store: DocStore, project: int, tag_names: Iterable[str]) -> dict[str, int]:
@@ -459,19 +520,25 @@ def _make_project(store: DocStore, project: int, tag_names: Iterable[str]) -> di
     for name in tag_names:
         if name not in existing:
             tag_id = store.next_value("tag", FIRST_TAG_ID)
-            store.put(TAGS, str(tag_id), {
-                "id": tag_id, "name": name, "category": "project", "description": "",
-                "meta": {}, "project": project,
-            })
+            store.put(
+                TAGS,
+                str(tag_id),
+                {
+                    "id": tag_id,
+                    "name": name,
+                    "category": "project",
+                    "description": "",
+                    "meta": {},
+                    "project": project,
+                },
+            )
             existing[name] = tag_id
     return existing
 
 
 def _task(task_id: int, project: int, tags: list[int]) -> dict[str, Any]:
-    return {"id": task_id, "project": project, "tags": tags, "data": {}, "is_discarded": False,
-            "created": CREATED}
+    return {"id": task_id, "project": project, "tags": tags, "data": {}, "is_discarded": False, "created": CREATED}
 
 
 def _put_task(store: DocStore, task_id: int, project: int, tags: list[int]) -> None:
     store.put(TASKS, str(task_id), _task(task_id, project, tags))
-

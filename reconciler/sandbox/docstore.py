@@ -7,6 +7,7 @@ same way, documents come back in a stable insertion order (as MongoDB's natural 
 and DRF's default ordering do), and a test can inspect or change the state behind the
 fake's back (the "someone else" of a concurrency test).
 """
+
 from __future__ import annotations
 
 import json
@@ -69,9 +70,7 @@ class DocStore:
 
     def iterate(self, collection: str) -> Iterator[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM docs WHERE collection = ? ORDER BY seq", (collection,)
-            ).fetchall()
+            rows = self._db.execute("SELECT body FROM docs WHERE collection = ? ORDER BY seq", (collection,)).fetchall()
         for (body,) in rows:
             yield json.loads(body)
 
@@ -89,9 +88,7 @@ class DocStore:
         """The ids of the collection, oldest first, without decoding any document (a
         fake that orders or pages a large collection by id looks up only the page)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM docs WHERE collection = ? ORDER BY seq", (collection,)
-            ).fetchall()
+            rows = self._db.execute("SELECT id FROM docs WHERE collection = ? ORDER BY seq", (collection,)).fetchall()
         return [doc_id for (doc_id,) in rows]
 
     def collections(self) -> dict[str, int]:
@@ -110,8 +107,9 @@ class DocStore:
         with self._lock:
             start = 0
             if after is not None:
-                row = self._db.execute("SELECT seq FROM docs WHERE collection = ? AND id = ?",
-                                       (collection, after)).fetchone()
+                row = self._db.execute(
+                    "SELECT seq FROM docs WHERE collection = ? AND id = ?", (collection, after)
+                ).fetchone()
                 if row is None:
                     raise KeyError(after)
                 start = row[0]
@@ -144,9 +142,7 @@ class DocStore:
                 "UPDATE docs SET body = ? WHERE collection = ? AND id = ?", (body, collection, doc_id)
             ).rowcount
             if not updated:
-                self._db.execute(
-                    "INSERT INTO docs (collection, id, body) VALUES (?, ?, ?)", (collection, doc_id, body)
-                )
+                self._db.execute("INSERT INTO docs (collection, id, body) VALUES (?, ?, ?)", (collection, doc_id, body))
 
     def put_many(self, collection: str, docs: Iterator[tuple[str, Any]] | list[tuple[str, Any]]) -> None:
         """Insert many new documents fast (synthetic data of 100,000 items)."""
@@ -158,9 +154,9 @@ class DocStore:
 
     def delete(self, collection: str, doc_id: str) -> bool:
         with self._lock:
-            return bool(self._db.execute(
-                "DELETE FROM docs WHERE collection = ? AND id = ?", (collection, doc_id)
-            ).rowcount)
+            return bool(
+                self._db.execute("DELETE FROM docs WHERE collection = ? AND id = ?", (collection, doc_id)).rowcount
+            )
 
     def next_value(self, name: str, start: int = 1) -> int:
         """A persistent counter (ids the fake hands out): start, start+1, ..."""

@@ -6,6 +6,7 @@ generators are seeded, so a single-threaded test sees the same faults on every r
 (the Synapse provider's page readers) changes which read meets which fault, never which
 write does.
 """
+
 from __future__ import annotations
 
 import random
@@ -176,14 +177,12 @@ class Faults:
                     self._recent.popleft()
                 if len(self._recent) >= self.max_per_minute:
                     raise Throttled(
-                        f"Requests are too frequent. Allowed {self.max_per_minute} requests"
-                        " every 60 seconds."
+                        f"Requests are too frequent. Allowed {self.max_per_minute} requests every 60 seconds."
                     )
                 self._recent.append(now)
             if self.max_concurrent is not None and self._in_flight >= self.max_concurrent:
                 raise Throttled(
-                    f"Too many concurrent requests. Allowed {self.max_concurrent} concurrent"
-                    " connections at any time."
+                    f"Too many concurrent requests. Allowed {self.max_concurrent} concurrent connections at any time."
                 )
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)

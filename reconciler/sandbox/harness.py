@@ -8,6 +8,7 @@ request is served; the fake decides *what* it answers. Keeping the two apart is 
 one set of `serve` options (faults, latency, throttles, request log) mean the same thing
 for every service.
 """
+
 from __future__ import annotations
 
 import json
@@ -121,8 +122,7 @@ class Harness:
         except Throttled as e:
             return self.service.throttled(str(e))
 
-    def _write_log(self, request: Request, response: Response, started: float,
-                   dropped: bool) -> None:
+    def _write_log(self, request: Request, response: Response, started: float, dropped: bool) -> None:
         """One JSON line per request; never a header, so never the token."""
         if self._log is None:
             return

@@ -17,6 +17,7 @@ asynchronously to CANCELLED: here after `settle_reads` reads of the batch (GetBa
 ListBatch page showing it), so tests can hold a batch in STOPPING or watch it settle
 without waiting on a clock.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,8 +45,17 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FIRST_SYNTHETIC_ID = 1000001
 STATUSES = (
-    "CREATING", "PENDING", "SUBMITTING", "INPROGRESS", "STOPPING", "CANCELLED", "FAILED",
-    "PROCESSED", "RUNS_DELETING", "RUNS_DELETE_FAILED", "RUNS_DELETED",
+    "CREATING",
+    "PENDING",
+    "SUBMITTING",
+    "INPROGRESS",
+    "STOPPING",
+    "CANCELLED",
+    "FAILED",
+    "PROCESSED",
+    "RUNS_DELETING",
+    "RUNS_DELETE_FAILED",
+    "RUNS_DELETED",
 )
 CANCELLABLE = frozenset({"PENDING", "SUBMITTING", "INPROGRESS"})
 BUSY = frozenset({"STOPPING", "RUNS_DELETING"})  # a cancel or delete already under way
@@ -64,11 +74,17 @@ _ID = re.compile(r"[0-9]{1,18}")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
 _FILTERS = ("status", "name", "runGroupId")
 _ERROR_NAMES = {
-    400: "ValidationException", 402: "ServiceQuotaExceededException",
-    403: "AccessDeniedException", 404: "ResourceNotFoundException",
-    405: "ValidationException", 408: "RequestTimeoutException", 409: "ConflictException",
-    413: "ValidationException", 429: "ThrottlingException",
-    500: "InternalServerException", 503: "ServiceUnavailableException",
+    400: "ValidationException",
+    402: "ServiceQuotaExceededException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    405: "ValidationException",
+    408: "RequestTimeoutException",
+    409: "ConflictException",
+    413: "ValidationException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
 }
 
 
@@ -87,8 +103,9 @@ class OmicsFake(FakeService):
     prefix = ""
     title = "AWS HealthOmics sandbox (run batches)"
 
-    def __init__(self, store: DocStore, token: str, faults: Faults,
-                 settle_reads: int = DEFAULT_SETTLE_READS, *, one_host: bool) -> None:
+    def __init__(
+        self, store: DocStore, token: str, faults: Faults, settle_reads: int = DEFAULT_SETTLE_READS, *, one_host: bool
+    ) -> None:
         self.store, self.faults = store, faults
         self._token = token
         self.hosts = ("",) if one_host else (WORKFLOWS, TAGS)
@@ -113,10 +130,14 @@ class OmicsFake(FakeService):
         key_id, service = found.groups()
         if key_id != self._token or service != "omics":
             # Never echo the key id: it is the sandbox's credential.
-            return _error(ApiError(
-                403, "The security token included in the request is invalid."
-                if key_id != self._token else "Credential should be scoped to correct service: 'omics'."
-            ))
+            return _error(
+                ApiError(
+                    403,
+                    "The security token included in the request is invalid."
+                    if key_id != self._token
+                    else "Credential should be scoped to correct service: 'omics'.",
+                )
+            )
         return None
 
     # ------------------------------------------------------------- routing
@@ -126,8 +147,7 @@ class OmicsFake(FakeService):
         try:
             host = request.environ.get("sandbox.host", "")
             if host and host != (TAGS if path.startswith("/tags/") else WORKFLOWS):
-                raise ApiError(404, f"No operation at {method} {path} on the {host} host",
-                               "UnknownOperationException")
+                raise ApiError(404, f"No operation at {method} {path} on the {host} host", "UnknownOperationException")
             if path == "/runBatch":
                 if method != "GET":
                     raise ApiError(405, f"{method} is not supported on /runBatch")
@@ -140,9 +160,9 @@ class OmicsFake(FakeService):
             if path.startswith("/runBatch/") and path.count("/") == 2:
                 if method != "GET":
                     raise ApiError(405, f"{method} is not supported on /runBatch/{{batchId}}")
-                return _json(200, self.get_batch(unquote(path[len("/runBatch/"):])))
+                return _json(200, self.get_batch(unquote(path[len("/runBatch/") :])))
             if path.startswith("/tags/") and path.count("/") == 2:
-                arn = unquote(path[len("/tags/"):])
+                arn = unquote(path[len("/tags/") :])
                 if method == "GET":
                     return _json(200, {"tags": self._by_arn(arn)["tags"]})
                 if method == "POST":
@@ -188,9 +208,10 @@ class OmicsFake(FakeService):
                     more = True
                     break
                 batch = self._read(doc)
-                items.append({k: batch[k] for k in ("id", "name", "status", "totalRuns") if k in batch}
-                             | {"createdAt": batch["creationTime"],
-                                "workflowId": batch["defaultRunSetting"]["workflowId"]})
+                items.append(
+                    {k: batch[k] for k in ("id", "name", "status", "totalRuns") if k in batch}
+                    | {"createdAt": batch["creationTime"], "workflowId": batch["defaultRunSetting"]["workflowId"]}
+                )
         body: dict[str, Any] = {"items": items}
         if more:
             body["nextToken"] = _make_token(filter_name, filter_value, items[-1]["id"])
@@ -218,8 +239,9 @@ class OmicsFake(FakeService):
             if status in BUSY:
                 raise ApiError(409, f"Batch {batch_id} already has a cancel or delete in progress ({status})")
             if status not in CANCELLABLE:  # AWS: a ConflictException, like a busy batch
-                raise ApiError(409, "The operation cannot be applied to the target resource in its "
-                                    f"current state ({status})")
+                raise ApiError(
+                    409, f"The operation cannot be applied to the target resource in its current state ({status})"
+                )
             doc["batch"]["status"] = "STOPPING"
             doc["readsUntilCancelled"] = self.settle_reads
             self.store.put(COLLECTION, batch_id, doc)
@@ -239,7 +261,9 @@ class OmicsFake(FakeService):
             doc = self._doc_by_arn(arn)
             merged = {**doc["batch"]["tags"], **tags}
             if len(merged) > MAX_TAGS_PER_RESOURCE:
-                raise _validation(f"A resource may have at most {MAX_TAGS_PER_RESOURCE} tags; this request would make {len(merged)}")
+                raise _validation(
+                    f"A resource may have at most {MAX_TAGS_PER_RESOURCE} tags; this request would make {len(merged)}"
+                )
             doc["batch"]["tags"] = merged
             self.store.put(COLLECTION, doc["batch"]["id"], doc)
 
@@ -361,8 +385,7 @@ def _check_key(key: Any) -> None:
 
 
 def _json(code: int, body: Any) -> Response:
-    response = Response(json.dumps(body, ensure_ascii=False), status=code,
-                        content_type="application/json")
+    response = Response(json.dumps(body, ensure_ascii=False), status=code, content_type="application/json")
     response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
     return response
 
@@ -386,15 +409,20 @@ def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> O
             first = store.next_value("batch", FIRST_SYNTHETIC_ID)
             for _ in range(count - 1):
                 store.next_value("batch", FIRST_SYNTHETIC_ID)
-            store.put_many(COLLECTION, ((str(first + n), {"batch": new_batch(str(first + n), group, n),
-                                                          "runGroupId": group})
-                                        for n in range(count)))
+            store.put_many(
+                COLLECTION,
+                (
+                    (str(first + n), {"batch": new_batch(str(first + n), group, n), "runGroupId": group})
+                    for n in range(count)
+                ),
+            )
 
     return OmicsFake(DocStore(config.db_path, fill), config.token, faults, one_host=quirks["one-host"])
 
 
-def new_batch(batch_id: str, run_group: str, n: int = 0, status: str | None = None,
-              tags: dict[str, str] | None = None) -> dict:
+def new_batch(
+    batch_id: str, run_group: str, n: int = 0, status: str | None = None, tags: dict[str, str] | None = None
+) -> dict:
     """A GetBatch body; synthetic batches rotate through every status."""
     status = status or STATUSES[n % len(STATUSES)]
     runs = 3
@@ -409,11 +437,15 @@ def new_batch(batch_id: str, run_group: str, n: int = 0, status: str | None = No
         "tags": dict(tags or {}),
         "totalRuns": runs,
         "defaultRunSetting": {
-            "workflowId": "1234567", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/OmicsRunner",
-            "runGroupId": run_group, "name": f"batch-{batch_id}", "outputUri": "s3://omics-out/",
+            "workflowId": "1234567",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/OmicsRunner",
+            "runGroupId": run_group,
+            "name": f"batch-{batch_id}",
+            "outputUri": "s3://omics-out/",
         },
         "submissionSummary": {
-            "successfulStartSubmissionCount": started, "failedStartSubmissionCount": 0,
+            "successfulStartSubmissionCount": started,
+            "failedStartSubmissionCount": 0,
             "pendingStartSubmissionCount": runs - started,
         },
         "runSummary": {"pendingRunCount": runs - started, "runningRunCount": 0, "completedRunCount": 0},

@@ -10,6 +10,7 @@ A default is the LEAST convenient behaviour the real service is documented or ob
 to have (docs/sandbox.md): a client tested against the defaults meets the hard case
 first; a quirk turns on a gentler or a rarer behaviour.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,9 @@ def resolve(service: str, declared: Sequence[Quirk], given: Mapping[str, str]) -
         if name not in by_name:
             near = suggest(name, by_name, ignore_case=True)
             hint = f"did you mean {near!r}? " if near else ""
-            raise UserError(f"--quirk {name}: the {service} sandbox has no such quirk "
-                            f"({hint}its quirks: {summary(declared)})")
+            raise UserError(
+                f"--quirk {name}: the {service} sandbox has no such quirk ({hint}its quirks: {summary(declared)})"
+            )
         try:
             out[name] = by_name[name].parse(raw)
         except ValueError as e:

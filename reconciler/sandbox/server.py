@@ -1,5 +1,6 @@
 """Run a sandbox: a threaded werkzeug server around one fake service (SERVICES), in the
 background for tests (`start`) or in the foreground for `reconciler serve`."""
+
 from __future__ import annotations
 
 import importlib
@@ -75,14 +76,21 @@ class RunningSandbox:
         self.log_path = Path(config.log_requests) if config.log_requests else None
         self.port: int = servers[0].port
         #: the URL of each host the service answers on (`hosts` of the fake), first = root
-        self.roots = {name: f"http://{_url_host(config.host)}:{s.port}"
-                      for name, s in zip(app.service.hosts, servers, strict=True)}
+        self.roots = {
+            name: f"http://{_url_host(config.host)}:{s.port}"
+            for name, s in zip(app.service.hosts, servers, strict=True)
+        }
         self.root = self.roots[app.service.hosts[0]]
         self.url = self.root + app.service.prefix
-        self._threads = [threading.Thread(
-            target=s.serve_forever, kwargs={"poll_interval": 0.02},  # fast stop()
-            name=f"sandbox:{s.port}", daemon=True,
-        ) for s in servers]
+        self._threads = [
+            threading.Thread(
+                target=s.serve_forever,
+                kwargs={"poll_interval": 0.02},  # fast stop()
+                name=f"sandbox:{s.port}",
+                daemon=True,
+            )
+            for s in servers
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -120,8 +128,11 @@ def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
     servers, app = _build(config)
     server, extra = servers[0], servers[1:]
     if not is_loopback(config.host):
-        print(f"warning: listening on {config.host}: anyone who can reach this address and "
-              "knows the token can change the sandbox's data", file=sys.stderr)
+        print(
+            f"warning: listening on {config.host}: anyone who can reach this address and "
+            "knows the token can change the sandbox's data",
+            file=sys.stderr,
+        )
     # SIGTERM (a service manager, `kill`) must clean up like Ctrl-C: the temporary store
     # is deleted on exit (docs/sandbox.md); installed before the "listening" line, which
     # is what a supervisor waits for
@@ -131,8 +142,9 @@ def serve_forever(config: SandboxConfig, url_file: str | None = None) -> None:
     for other in extra:
         threading.Thread(target=other.serve_forever, name=f"sandbox:{other.port}", daemon=True).start()
     names = app.service.hosts
-    also = "".join(f", {name} host on http://{_url_host(config.host)}:{s.port}"
-                   for name, s in zip(names[1:], extra, strict=True))
+    also = "".join(
+        f", {name} host on http://{_url_host(config.host)}:{s.port}" for name, s in zip(names[1:], extra, strict=True)
+    )
     first = f" ({names[0]} host)" if also else ""
     url = f"http://{_url_host(config.host)}:{server.port}{app.service.prefix}"
     try:
@@ -195,9 +207,15 @@ def _fake_module(config: SandboxConfig) -> tuple[ModuleType, dict[str, Any]]:
 
 def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
     module, quirks = _fake_module(config)
-    faults = Faults(config.fail_rate, config.drop_rate, config.latency_ms,
-                    config.max_concurrent, config.max_per_minute, config.random_seed,
-                    config.forbid_batches)
+    faults = Faults(
+        config.fail_rate,
+        config.drop_rate,
+        config.latency_ms,
+        config.max_concurrent,
+        config.max_per_minute,
+        config.random_seed,
+        config.forbid_batches,
+    )
     listeners = [_listen(config.host, config.port)]
     servers: list[BaseWSGIServer] = []
     app: Harness | None = None
@@ -207,9 +225,16 @@ def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
         for n, name in enumerate(service.hosts):
             if n:  # another host of the same service: the next port, or any free one
                 listeners.append(_listen(config.host, config.port + n if config.port else 0))
-            servers.append(make_server(config.host, listeners[n].getsockname()[1], _on_host(app, name),
-                                       threaded=True, request_handler=_QuietHandler,
-                                       fd=listeners[n].fileno()))
+            servers.append(
+                make_server(
+                    config.host,
+                    listeners[n].getsockname()[1],
+                    _on_host(app, name),
+                    threaded=True,
+                    request_handler=_QuietHandler,
+                    fd=listeners[n].fileno(),
+                )
+            )
     except BaseException:  # e.g. the next port is taken: nothing may stay open
         if app is None:
             for server in servers:
@@ -225,9 +250,11 @@ def _build(config: SandboxConfig) -> tuple[list[BaseWSGIServer], Harness]:
 
 def _on_host(app: Harness, name: str) -> Callable[[dict, Callable], Any]:
     """The harness, told which of the service's hosts a request came to."""
+
     def serve(environ: dict, start_response: Callable) -> Any:
         environ["sandbox.host"] = name
         return app(environ, start_response)
+
     return serve
 
 

@@ -8,6 +8,7 @@ SDK's own example shows them) and `tasks.meta.update` deep-merges (a key removed
 nested map stays). An unknown workspace is a 404, the default page size is 20 and
 `per_page` is capped at 500.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,18 +41,29 @@ INSTANCE_VERSION = "6.12.44"
 # `reconciler serve --quirk NAME[=VALUE]` (docs/sandbox.md): what the real service does is
 # unverified, so each default is the least convenient behaviour its documentation allows
 QUIRKS = (
-    Quirk("meta-update", "what tasks.meta.update does with the keys sent (unverified on the real service)",
-          values=("deep-merge", "merge", "replace", "allow-list"), default="deep-merge"),
-    Quirk("list-rows", "tasks.list rows without workspaceId (short, as the SDK's example shows them) "
-                       "or as tasks.info answers (full)", values=("short", "full"), default="short"),
+    Quirk(
+        "meta-update",
+        "what tasks.meta.update does with the keys sent (unverified on the real service)",
+        values=("deep-merge", "merge", "replace", "allow-list"),
+        default="deep-merge",
+    ),
+    Quirk(
+        "list-rows",
+        "tasks.list rows without workspaceId (short, as the SDK's example shows them) or as tasks.info answers (full)",
+        values=("short", "full"),
+        default="short",
+    ),
 )
 SHORT_ROW_FIELDS = ("id", "type", "status", "startedAt", "finishedAt", "meta", "description")
 # The seed's `tags` land here, the provider's default `tags_key` (docs/supervisely.md).
 SEED_TAGS_KEY = "reconciler_tags"
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b, "eq": lambda a, b: a == b,
-    "!=": lambda a, b: a != b, "not": lambda a, b: a != b,
-    "in": lambda a, b: a in b, "!in": lambda a, b: a not in b,
+    "=": lambda a, b: a == b,
+    "eq": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "not": lambda a, b: a != b,
+    "in": lambda a, b: a in b,
+    "!in": lambda a, b: a not in b,
 }
 _FILTER_FIELDS = ("id", "status", "workspaceId")
 
@@ -99,7 +111,7 @@ class SuperviselyFake(FakeService):
             return self.error(404, f"No API at {request.path}")
         if request.method != "POST":
             return self.error(405, f"{request.method} is not supported; the API takes POST")
-        method = request.path[len(API):]
+        method = request.path[len(API) :]
         handler = _METHODS.get(method)
         if handler is None:
             return self.error(404, f"Unknown API method {method!r}")
@@ -138,11 +150,15 @@ class SuperviselyFake(FakeService):
         rows = [t for t in self.store.iterate(_tasks(workspace)) if all(test(t) for test in tests)]
         rows.sort(key=lambda t: t["id"], reverse=order == "desc")
         start = (page - 1) * per_page
-        shown = rows[start:start + per_page]
+        shown = rows[start : start + per_page]
         if self.list_rows == "short":
             shown = [{k: t.get(k) for k in SHORT_ROW_FIELDS} for t in shown]
-        return {"total": len(rows), "perPage": per_page,
-                "pagesCount": math.ceil(len(rows) / per_page), "entities": shown}
+        return {
+            "total": len(rows),
+            "perPage": per_page,
+            "pagesCount": math.ceil(len(rows) / per_page),
+            "entities": shown,
+        }
 
     def tasks_info(self, body: dict) -> dict:
         return self._task(_int_field(body, "id"))[1]
@@ -261,14 +277,25 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def new_task(task_id: int, workspace: int, status: str = "finished", meta: dict | None = None,
-             **fields: Any) -> dict:
+def new_task(task_id: int, workspace: int, status: str = "finished", meta: dict | None = None, **fields: Any) -> dict:
     """A task as `tasks.info` returns it (the field list in docs/supervisely.md)."""
     stamp = "2024-01-01T00:00:00.000Z"
-    task = {"id": task_id, "workspaceId": workspace, "description": "", "type": "app",
-            "status": status, "startedAt": stamp, "finishedAt": stamp if status in FINAL else None,
-            "userId": 1, "meta": meta or {}, "settings": {}, "agentName": None,
-            "userLogin": "sandbox", "teamId": 1, "agentId": None}
+    task = {
+        "id": task_id,
+        "workspaceId": workspace,
+        "description": "",
+        "type": "app",
+        "status": status,
+        "startedAt": stamp,
+        "finishedAt": stamp if status in FINAL else None,
+        "userId": 1,
+        "meta": meta or {},
+        "settings": {},
+        "agentName": None,
+        "userLogin": "sandbox",
+        "teamId": 1,
+        "agentId": None,
+    }
     task.update(fields)
     return task
 
@@ -306,11 +333,15 @@ def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> S
         for workspace, count in config.synthetic:
             first = next_id
             next_id += count
-            _add(store, int(workspace), (new_task(n, int(workspace), meta=_synthetic_meta(n))
-                                         for n in range(first, first + count)))
+            _add(
+                store,
+                int(workspace),
+                (new_task(n, int(workspace), meta=_synthetic_meta(n)) for n in range(first, first + count)),
+            )
 
-    return SuperviselyFake(DocStore(config.db_path, fill), config.token,
-                           meta_update=quirks["meta-update"], list_rows=quirks["list-rows"])
+    return SuperviselyFake(
+        DocStore(config.db_path, fill), config.token, meta_update=quirks["meta-update"], list_rows=quirks["list-rows"]
+    )
 
 
 def _add(store: DocStore, workspace: int, tasks: Iterator[dict]) -> None:
@@ -325,8 +356,9 @@ def _seeded(workspace: int, item: Any) -> dict:
     as meta `locked: true`, `extra` as task fields (its `meta` joins the task's meta)."""
     status = "finished" if item.status == "RECEIVED" else item.status  # RECEIVED: the seed's default
     if status not in STATUSES:
-        raise UserError(f"seed: task {item.id}: status {status!r} is not a Supervisely task status "
-                        f"(one of: {', '.join(STATUSES)})")
+        raise UserError(
+            f"seed: task {item.id}: status {status!r} is not a Supervisely task status (one of: {', '.join(STATUSES)})"
+        )
     extra = dict(item.extra)
     meta = dict(extra.pop("meta", {}) or {})
     if item.tags:

@@ -5,6 +5,7 @@ Synapse"): filters first (injected 503, bearer token, throttles: the harness), t
 endpoint's own validation in the order the server performs it, so a client sees the same
 error Synapse would send.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -64,18 +65,17 @@ _RETRY_MARKERS = re.compile(
     re.IGNORECASE,
 )
 
-URLS = Map([
-    Rule(f"{PREFIX}/userProfile", endpoint="user_profile", methods=["GET"]),
-    Rule(f"{PREFIX}/evaluation/submission/<sub_id>/status", endpoint="get_status",
-         methods=["GET"]),
-    Rule(f"{PREFIX}/evaluation/submission/<sub_id>/status", endpoint="put_status",
-         methods=["PUT"]),
-    Rule(f"{PREFIX}/evaluation/<eval_id>/submission/status/all", endpoint="list_statuses",
-         methods=["GET"]),
-    Rule(f"{PREFIX}/evaluation/<eval_id>/submission/bundle/all", endpoint="list_bundles",
-         methods=["GET"]),
-    Rule(f"{PREFIX}/evaluation/<eval_id>/statusBatch", endpoint="put_batch", methods=["PUT"]),
-], strict_slashes=False)
+URLS = Map(
+    [
+        Rule(f"{PREFIX}/userProfile", endpoint="user_profile", methods=["GET"]),
+        Rule(f"{PREFIX}/evaluation/submission/<sub_id>/status", endpoint="get_status", methods=["GET"]),
+        Rule(f"{PREFIX}/evaluation/submission/<sub_id>/status", endpoint="put_status", methods=["PUT"]),
+        Rule(f"{PREFIX}/evaluation/<eval_id>/submission/status/all", endpoint="list_statuses", methods=["GET"]),
+        Rule(f"{PREFIX}/evaluation/<eval_id>/submission/bundle/all", endpoint="list_bundles", methods=["GET"]),
+        Rule(f"{PREFIX}/evaluation/<eval_id>/statusBatch", endpoint="put_batch", methods=["PUT"]),
+    ],
+    strict_slashes=False,
+)
 
 
 class ApiError(Exception):
@@ -116,9 +116,7 @@ class SynapseFake(FakeService):
         header = request.headers.get("Authorization")
         if header is None:
             reason = "Missing access token: send an 'Authorization: Bearer' header."
-        elif header.startswith("Bearer ") and hmac.compare_digest(
-            header[len("Bearer "):].encode(), self._token
-        ):
+        elif header.startswith("Bearer ") and hmac.compare_digest(header[len("Bearer ") :].encode(), self._token):
             return None
         else:
             reason = "Invalid access token."
@@ -210,17 +208,13 @@ class SynapseFake(FakeService):
         for status, (tags, fields) in zip(present, contents, strict=True):
             sub_id, etag = require_fields(status)
             if sub_id in seen:
-                raise InvalidStatus(
-                    f"Submission status {sub_id} occurs more than once in the batch."
-                )
+                raise InvalidStatus(f"Submission status {sub_id} occurs more than once in the batch.")
             seen.add(sub_id)
             updates.append(self._update(status, sub_id, etag, tags, fields, records[sub_id].extra))
         try:
             result = self.store.write(eval_id, updates, token=None if first else token)
         except StaleToken:
-            raise ApiError(
-                412, "Your batch token is out of date.  You must restart upload from first batch."
-            ) from None
+            raise ApiError(412, "Your batch token is out of date.  You must restart upload from first batch.") from None
         except StaleRecord as e:
             raise ApiError(412, _stale_message(e.item_id)) from None
         return {} if last else {"nextUploadToken": result.queue_token}
@@ -251,17 +245,20 @@ class SynapseFake(FakeService):
         return records
 
     @staticmethod
-    def _update(status: StatusIn, sub_id: str, etag: str, tags: dict[str, TagValue], fields: dict[str, Any],
-                stored_extra: Mapping[str, Any]) -> Update:
+    def _update(
+        status: StatusIn,
+        sub_id: str,
+        etag: str,
+        tags: dict[str, TagValue],
+        fields: dict[str, Any],
+        stored_extra: Mapping[str, Any],
+    ) -> Update:
         """Full replacement of the status, except what Synapse takes from the Submission."""
         extra = dict(fields)
         extra.update({k: stored_extra[k] for k in SUBMISSION_FIELDS + SUBMITTER_FIELDS if k in stored_extra})
-        return Update(id=sub_id, etag=etag, status=status.status, tags=tags,
-                      extra=extra)
+        return Update(id=sub_id, etag=etag, status=status.status, tags=tags, extra=extra)
 
-    def _page(
-        self, request: Request, eval_id: str, access: str
-    ) -> tuple[list[Record], int, int]:
+    def _page(self, request: Request, eval_id: str, access: str) -> tuple[list[Record], int, int]:
         status = request.args.get("status")
         if status is not None:
             status = parse_status_filter(status)
@@ -285,8 +282,9 @@ class SynapseFake(FakeService):
 
 
 def _stale_message(item_id: str) -> str:
-    return (f"Submission Status: {item_id} was updated since you last fetched it, retrieve it"
-            " again and reapply the update")
+    return (
+        f"Submission Status: {item_id} was updated since you last fetched it, retrieve it again and reapply the update"
+    )
 
 
 def _too_large() -> str:
@@ -301,8 +299,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
         return int(raw.strip())
     except ValueError:
         raise InvalidStatus(
-            f"Failed to convert value of type 'java.lang.String' to required type 'long'; "
-            f'For input string: "{raw}"'
+            f"Failed to convert value of type 'java.lang.String' to required type 'long'; For input string: \"{raw}\""
         ) from None
 
 
@@ -313,8 +310,7 @@ def _paginated(results: list, limit: int, offset: int) -> dict:
 
 
 def _json(code: int, body: Any) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=code,
-                    content_type="application/json;charset=UTF-8")
+    return Response(json.dumps(body, ensure_ascii=False), status=code, content_type="application/json;charset=UTF-8")
 
 
 def _error(code: int, reason: str) -> Response:
@@ -347,16 +343,23 @@ def open_store(config: SandboxConfig) -> Store:
         for queue_id, items in seeded.items():
             store.create_queue(queue_id)
             store.insert(queue_id, [_as_submission(item) for item in items])
-        next_id = max([FIRST_SYNTHETIC_ID - 1] + [
-            int(item.id) for items in seeded.values() for item in items if item.id.isdigit()
-        ]) + 1
+        next_id = (
+            max(
+                [FIRST_SYNTHETIC_ID - 1]
+                + [int(item.id) for items in seeded.values() for item in items if item.id.isdigit()]
+            )
+            + 1
+        )
         for eval_id, count in config.synthetic:
             store.create_queue(eval_id)
             store.insert(eval_id, _synthetic(next_id, count))
             next_id += count
 
-    path = Path(config.db_path) if config.db_path is not None else Path(
-        tempfile.mkdtemp(prefix="reconciler-sandbox-")) / "sandbox.db"
+    path = (
+        Path(config.db_path)
+        if config.db_path is not None
+        else Path(tempfile.mkdtemp(prefix="reconciler-sandbox-")) / "sandbox.db"
+    )
     create_new(path, fill)
     return Store(path)
 
@@ -366,8 +369,7 @@ def _as_submission(item: NewItem) -> NewItem:
     tags = dict(item.tags)
     if item.locked:
         tags["locked"] = (True,)
-    return NewItem(id=item.id, status=item.status, tags=tags,
-                   extra={**NEW_STATUS_EXTRA, **item.extra})
+    return NewItem(id=item.id, status=item.status, tags=tags, extra={**NEW_STATUS_EXTRA, **item.extra})
 
 
 def _synthetic(first: int, count: int) -> Iterator[NewItem]:
@@ -375,8 +377,11 @@ def _synthetic(first: int, count: int) -> Iterator[NewItem]:
     every third one on behalf of one of 40 teams, a few asking for cancellation."""
     start = datetime.now(timezone.utc) - timedelta(days=30)
     for n in range(first, first + count):
-        extra = {**NEW_STATUS_EXTRA, "userId": str(3350000 + n * 7919 % 300),
-                 "createdOn": format_scalar(to_scalar(start + timedelta(seconds=(n - first) * 30 * 86400 // max(count, 1))))}
+        extra = {
+            **NEW_STATUS_EXTRA,
+            "userId": str(3350000 + n * 7919 % 300),
+            "createdOn": format_scalar(to_scalar(start + timedelta(seconds=(n - first) * 30 * 86400 // max(count, 1)))),
+        }
         if n % 3 == 0:
             team = n * 104729 % 40
             extra.update(teamId=str(3460000 + team), submitterAlias=f"team-{team}")

@@ -4,6 +4,7 @@ Kept free of HTTP so the mapping (store tags ↔ v2 `submissionAnnotations`, eve
 else of a SubmissionStatus ↔ `extra`) can be read and tested on its own. Facts and
 messages follow Synapse's own (docs/sandbox.md, "What is faithful to Synapse").
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,11 @@ SANDBOX_USER_ID = "3350000"
 # Status fields the sandbox keeps in the store's `extra`; unknown keys are dropped as
 # Synapse drops them (its generated parser reads only schema fields).
 EXTRA_FIELDS: tuple[tuple[str, type], ...] = (
-    ("score", float), ("report", str), ("annotations", dict), ("canCancel", bool), ("cancelRequested", bool),
+    ("score", float),
+    ("report", str),
+    ("annotations", dict),
+    ("canCancel", bool),
+    ("cancelRequested", bool),
 )
 # Read from the Submission on every GET, so a client cannot change them (Synapse's
 # SubmissionDAOImpl).
@@ -71,8 +76,12 @@ def submission_json(record: Record) -> dict[str, Any]:
 
 
 def status_json(record: Record) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": record.id, "etag": record.etag,
-                           "modifiedOn": record.modified_on, "status": record.status}
+    out: dict[str, Any] = {
+        "id": record.id,
+        "etag": record.etag,
+        "modifiedOn": record.modified_on,
+        "status": record.status,
+    }
     out.update({k: v for k, v in record.extra.items() if k not in out and k not in SUBMITTER_FIELDS})
     submission = submission_json(record)
     for name in SUBMISSION_FIELDS:
@@ -80,7 +89,8 @@ def status_json(record: Record) -> dict[str, Any]:
     out["statusVersion"] = record.version
     if record.tags:
         out["submissionAnnotations"] = {
-            "id": record.id, "etag": record.etag,
+            "id": record.id,
+            "etag": record.etag,
             "annotations": {k: annotation_value(v) for k, v in record.tags.items()},
         }
     return out
@@ -99,8 +109,6 @@ def annotation_value(value: TagValue) -> dict[str, Any]:
     if kind == "DOUBLE":
         return {"type": kind, "value": [java_double(float(v)) for v in value]}
     return {"type": kind, "value": [_wire(v) for v in value]}
-
-
 
 
 def _wire(value: Scalar) -> str:
@@ -154,8 +162,11 @@ def parse_status(body: Any) -> StatusIn:
             fields[name] = value
     annotations = _typed(obj, "submissionAnnotations", dict)
     return StatusIn(
-        id=_typed(obj, "id", str), etag=_typed(obj, "etag", str), status=status,
-        status_version=_typed(obj, "statusVersion", int), fields=fields,
+        id=_typed(obj, "id", str),
+        etag=_typed(obj, "etag", str),
+        status=status,
+        status_version=_typed(obj, "statusVersion", int),
+        fields=fields,
         submission_annotations=annotations,
     )
 
@@ -165,9 +176,7 @@ def validate_content(status: StatusIn, eval_id: str) -> tuple[dict[str, TagValue
     fields = dict(status.fields)
     score = fields.get("score")
     if score is not None and not 0.0 <= score <= 1.0:
-        raise InvalidStatus(
-            f"Scores must be between 0 and 1. Received score = {java_double(float(score))}"
-        )
+        raise InvalidStatus(f"Scores must be between 0 and 1. Received score = {java_double(float(score))}")
     if "annotations" in fields:
         fields["annotations"] = _legacy_annotations(fields["annotations"], status.id, eval_id)
     tags: dict[str, TagValue] = {}
@@ -179,9 +188,12 @@ def validate_content(status: StatusIn, eval_id: str) -> tuple[dict[str, TagValue
 def require_fields(status: StatusIn) -> tuple[str, str]:
     """The DAO's non-null checks, after content validation (Synapse's SubmissionStatusDAOImpl); the id and
     etag, now known to be there."""
-    for value, name in ((status.id, "Submission ID"), (status.etag, "eTag"),
-                        (status.status, "Submission status"),
-                        (status.status_version, "Status version")):
+    for value, name in (
+        (status.id, "Submission ID"),
+        (status.etag, "eTag"),
+        (status.status, "Submission status"),
+        (status.status_version, "Status version"),
+    ):
         if value is None:
             raise InvalidStatus(f"{name} is required.")
     return str(status.id), str(status.etag)
@@ -207,14 +219,10 @@ def _check_key(key: str) -> None:
         raise InvalidStatus("Annotation names cannot be empty strings")
     if not KEY_PATTERN.fullmatch(name):
         raise InvalidStatus(
-            f"Invalid annotation name: '{name}'. Annotation names may only contain; letters,"
-            " numbers, '_' and '.'"
+            f"Invalid annotation name: '{name}'. Annotation names may only contain; letters, numbers, '_' and '.'"
         )
     if name.lower() == RESERVED_KEY:
-        raise InvalidStatus(
-            f"Invalid annotation name: '{name}'. The annotation name is a system reserved"
-            " annotation."
-        )
+        raise InvalidStatus(f"Invalid annotation name: '{name}'. The annotation name is a system reserved annotation.")
 
 
 def _annotation_values(key: str, entry: Mapping[str, Any]) -> TagValue:
@@ -224,18 +232,13 @@ def _annotation_values(key: str, entry: Mapping[str, Any]) -> TagValue:
     if not isinstance(values, list):
         raise InvalidStatus('JSONObject["value"] is not a JSONArray.')
     if len(values) > MAX_VALUES_PER_KEY:
-        raise InvalidStatus(
-            f"key={key} has exceeded the maximum number of values allowed: {MAX_VALUES_PER_KEY}"
-        )
+        raise InvalidStatus(f"key={key} has exceeded the maximum number of values allowed: {MAX_VALUES_PER_KEY}")
     kind = entry.get("type")
     if kind is None:
-        raise InvalidStatus(
-            f"a value or a value type must be set for values associated with key={key}"
-        )
+        raise InvalidStatus(f"a value or a value type must be set for values associated with key={key}")
     if kind not in ANNOTATION_TYPES:
         raise InvalidStatus(
-            f"No enum constant org.sagebionetworks.repo.model.annotation.v2."
-            f"AnnotationsValueType.{kind}"
+            f"No enum constant org.sagebionetworks.repo.model.annotation.v2.AnnotationsValueType.{kind}"
         )
     texts = []
     for value in values:
@@ -245,8 +248,7 @@ def _annotation_values(key: str, entry: Mapping[str, Any]) -> TagValue:
     if kind == "STRING":
         if sum(len(t) for t in texts) > MAX_STRING_CHARS:
             raise InvalidStatus(
-                f"The sum of all string values for annotation '{key}' cannot exceed "
-                f"{MAX_STRING_CHARS} characters."
+                f"The sum of all string values for annotation '{key}' cannot exceed {MAX_STRING_CHARS} characters."
             )
         return tuple(texts)
     return tuple(_typed_value(key, kind, t) for t in texts)
@@ -318,8 +320,14 @@ def _legacy_annotations(annos: dict, sub_id: str | None, eval_id: str) -> dict:
 
 
 # ------------------------------------------------------------------ helpers
-_JSON_NAMES = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
-               dict: "a JSONObject", list: "a JSONArray"}
+_JSON_NAMES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    dict: "a JSONObject",
+    list: "a JSONArray",
+}
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ choice, written down in docs/sandbox.md: the `{"error": ...}` bodies and their s
 codes, the MongoDB filter subset, the size caps, all-or-nothing updates, the ids, and
 the refusal of updates that keep a locked work locked (switchable).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -42,8 +43,12 @@ SYNTHETIC_EVENT = 9_000_000
 QUIRKS = (
     Quirk("no-lock-refusal", "accept updates and deletes that keep a locked work locked (else a 409)"),
     Quirk("no-auth", "need no token (a token sent is ignored), as a server without auth does"),
-    Quirk("put-answer", "answer every PUT /results with this JSON value and write nothing",
-          values=("false", "0", "null"), default_text="true, after writing"),
+    Quirk(
+        "put-answer",
+        "answer every PUT /results with this JSON value and write nothing",
+        values=("false", "0", "null"),
+        default_text="true, after writing",
+    ),
 )
 FALSY_ANSWERS = {"false": False, "0": 0, "null": None}
 WRITES = object()  # put_answer: the normal answer (true, after writing)
@@ -59,8 +64,9 @@ class WorkflowResultsFake(FakeService):
     prefix = ""
     title = "workflow Results sandbox"
 
-    def __init__(self, store: DocStore, token: str, *, lock_refuses_updates: bool,
-                 needs_token: bool, put_answer: Any) -> None:
+    def __init__(
+        self, store: DocStore, token: str, *, lock_refuses_updates: bool, needs_token: bool, put_answer: Any
+    ) -> None:
         self.store = store
         self._token = token.encode()
         self.lock_refuses_updates = lock_refuses_updates
@@ -105,8 +111,7 @@ class WorkflowResultsFake(FakeService):
             return self.error(404, f"no route {path}")
         handler = methods.get(request.method)
         if handler is None:
-            return self.error(405, f"{request.method} is not allowed on {path} "
-                                   f"(allowed: {', '.join(methods)})")
+            return self.error(405, f"{request.method} is not allowed on {path} (allowed: {', '.join(methods)})")
         try:
             return json_response(200, handler(request))
         except ApiError as e:
@@ -142,11 +147,13 @@ class WorkflowResultsFake(FakeService):
                     raise ApiError(400, f"work {n}: an update needs the work's id")
                 stored = self.store.get(work["pipeline"], work_id)
                 if stored is None:
-                    raise ApiError(404, f"work {work_id} not found in pipeline {work['pipeline']}",
-                                   id=work_id)
+                    raise ApiError(404, f"work {work_id} not found in pipeline {work['pipeline']}", id=work_id)
                 if self.lock_refuses_updates and _locked(stored) and _locked(work):
-                    raise ApiError(409, f"work {work_id} is locked: unlock it (results.locked: "
-                                        "false) before updating it", id=work_id)
+                    raise ApiError(
+                        409,
+                        f"work {work_id} is locked: unlock it (results.locked: false) before updating it",
+                        id=work_id,
+                    )
             for work in works:
                 self.store.put(work["pipeline"], work["id"], work)
         return True
@@ -160,8 +167,7 @@ class WorkflowResultsFake(FakeService):
             for pipeline, work_id in pairs:
                 stored = self.store.get(pipeline, work_id)
                 if stored is not None and self.lock_refuses_updates and _locked(stored):
-                    raise ApiError(409, f"work {work_id} is locked: unlock it before deleting it",
-                                   id=work_id)
+                    raise ApiError(409, f"work {work_id} is locked: unlock it before deleting it", id=work_id)
             for pipeline, work_id in pairs:
                 self.store.delete(pipeline, work_id)
                 done[pipeline] = True
@@ -178,7 +184,7 @@ class WorkflowResultsFake(FakeService):
         limit = _count_arg(body, "limit", DEFAULT_LIMIT) or None  # 0: no limit
         if query:
             docs = [d for d in self._candidates(pipeline, query) if _matches(d, query)]
-            docs = docs[skip:] if limit is None else docs[skip:skip + limit]
+            docs = docs[skip:] if limit is None else docs[skip : skip + limit]
         else:  # the listing of a whole pipeline: page in the store, not in Python
             docs = self.store.page(pipeline, skip, limit)
         return [_project(d, fields) for d in docs]
@@ -225,8 +231,11 @@ class WorkflowResultsFake(FakeService):
         for n, work in enumerate(works):
             size = len(json.dumps(work, ensure_ascii=False).encode("utf-8"))
             if size > MAX_WORK_BYTES:
-                raise ApiError(413, f"work {n} ({work.get('id') or 'new'}) is {size} bytes, over "
-                                    f"the {MAX_WORK_BYTES}-byte limit per work")
+                raise ApiError(
+                    413,
+                    f"work {n} ({work.get('id') or 'new'}) is {size} bytes, over "
+                    f"the {MAX_WORK_BYTES}-byte limit per work",
+                )
         return works
 
     def _new_id(self) -> str:
@@ -296,14 +305,18 @@ def _equals(value: Any, wanted: Any) -> bool:
         return wanted is None
     if (value == wanted and type(value) is type(wanted)) or _same_number(value, wanted):
         return True
-    return isinstance(value, list) and not isinstance(wanted, list) and any(
-        _equals(v, wanted) for v in value)
+    return isinstance(value, list) and not isinstance(wanted, list) and any(_equals(v, wanted) for v in value)
 
 
 def _same_number(a: Any, b: Any) -> bool:
     numbers = (int, float)
-    return (isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool)
-            and not isinstance(b, bool) and a == b)
+    return (
+        isinstance(a, numbers)
+        and isinstance(b, numbers)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and a == b
+    )
 
 
 def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
@@ -365,23 +378,37 @@ def _count_arg(body: Mapping[str, Any], name: str, default: int) -> int:
 def synthetic_works(pipeline: str, numbers: list[int]) -> Iterator[tuple[str, dict[str, Any]]]:
     for n in numbers:
         work_id = f"{ID_PREFIX}{n:016x}"
-        yield work_id, {
-            "id": work_id, "pipeline": pipeline, "site": "local", "user": "sandbox",
-            "function": "sandbox.synthetic", "parameters": {"n": n}, "status": "success",
-            "tags": None, "results": {"locked": False}, "event": [SYNTHETIC_EVENT + n],
-            "creation": SYNTHETIC_CREATION + n,
-            "attempt": 1, "retries": 2, "timeout": 3600, "priority": 3,
-        }
+        yield (
+            work_id,
+            {
+                "id": work_id,
+                "pipeline": pipeline,
+                "site": "local",
+                "user": "sandbox",
+                "function": "sandbox.synthetic",
+                "parameters": {"n": n},
+                "status": "success",
+                "tags": None,
+                "results": {"locked": False},
+                "event": [SYNTHETIC_EVENT + n],
+                "creation": SYNTHETIC_CREATION + n,
+                "attempt": 1,
+                "retries": 2,
+                "timeout": 3600,
+                "priority": 3,
+            },
+        )
 
 
 def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> WorkflowResultsFake:
     if config.seed is not None:
-        raise UserError("the workflow-results sandbox takes no --seed: use --synthetic "
-                        "PIPELINE:COUNT or deposit works with POST /results")
+        raise UserError(
+            "the workflow-results sandbox takes no --seed: use --synthetic "
+            "PIPELINE:COUNT or deposit works with POST /results"
+        )
     for pipeline, _ in config.synthetic:
         if not PIPELINE.fullmatch(pipeline):
-            raise UserError(f"--synthetic {pipeline}: a pipeline name is 1 to 128 letters, "
-                            "digits or '-'")
+            raise UserError(f"--synthetic {pipeline}: a pipeline name is 1 to 128 letters, digits or '-'")
 
     def fill(store: DocStore) -> None:
         for pipeline, count in config.synthetic:
@@ -390,6 +417,9 @@ def build(config: SandboxConfig, faults: Faults, quirks: Mapping[str, Any]) -> W
 
     answer = quirks["put-answer"]
     return WorkflowResultsFake(
-        DocStore(config.db_path, fill), config.token, lock_refuses_updates=not quirks["no-lock-refusal"],
-        needs_token=not quirks["no-auth"], put_answer=WRITES if answer is None else FALSY_ANSWERS[answer],
+        DocStore(config.db_path, fill),
+        config.token,
+        lock_refuses_updates=not quirks["no-lock-refusal"],
+        needs_token=not quirks["no-auth"],
+        put_answer=WRITES if answer is None else FALSY_ANSWERS[answer],
     )

@@ -9,6 +9,7 @@ provider joins the suite with one small module here and one line in NAMES.
         name = "synapse"
         def make(self, n): ...  -> (provider, queue spec)
 """
+
 from __future__ import annotations
 
 # module names under tests/backends/, one per provider

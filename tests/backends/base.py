@@ -1,4 +1,5 @@
 """What the contract suite needs of a provider's backend."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -21,6 +22,7 @@ class Kill9:
     exactly those served whatever the timing. The test waits until `reached(log)`, kills,
     releases the fake, calls `interrupted(log served before the release)`, re-runs apply
     and calls `converged(its stdout)`; the callables assert what the service shows."""
+
     spec: Path
     served: int
     path: str | None

@@ -1,6 +1,7 @@
 """datamaker through its sandbox in its realistic mode: tags are labels that must exist
 in the project, no etag (compare guard), writes are several set_tags calls that may land
 in part, deep offset pages fail and reads meet Cloudflare's 520s."""
+
 from __future__ import annotations
 
 from datamaker_helpers import set_tags_calls
@@ -23,8 +24,12 @@ class Backend(Base):
     def make(self, n: int) -> tuple[DatamakerProvider, QueueSpec]:
         # the realistic mode: offset pages past page 2 die with Cloudflare's 524 (the
         # listings must use cursor pages) and one GET in 20 meets a 520 (retried)
-        self.fake = self.make_sandbox(service="datamaker", synthetic=[(PROJECT, n)], random_seed=7,
-                                      quirks={"deep-page-524": "2", "glitch-520": "0.05"})
+        self.fake = self.make_sandbox(
+            service="datamaker",
+            synthetic=[(PROJECT, n)],
+            random_seed=7,
+            quirks={"deep-page-524": "2", "glitch-520": "0.05"},
+        )
         # the suite's tags: datamaker only adds and removes tags the project already has
         # (`other` and `owner`: the keys other writers add, which the spec does not manage)
         self.fake.service.add_tags(int(PROJECT), ["reviewed", "held", "other", "owner"])
@@ -45,5 +50,11 @@ class Backend(Base):
             # three successful calls in all, whichever run made them: no task tagged twice
             assert [c["status"] for c in set_tags_calls(fake)].count(200) == 3
 
-        return Kill9(write_spec(self.tmp_path, fake.url, SCORE_ALL), 1, "set_tags",
-                     lambda log: bool(set_tags_calls(fake)), lambda served: None, converged)
+        return Kill9(
+            write_spec(self.tmp_path, fake.url, SCORE_ALL),
+            1,
+            "set_tags",
+            lambda log: bool(set_tags_calls(fake)),
+            lambda served: None,
+            converged,
+        )

@@ -1,4 +1,5 @@
 """The embedded store: no HTTP, so the suite's fault tests skip it."""
+
 from __future__ import annotations
 
 from reconciler.model import QueueSpec

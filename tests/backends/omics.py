@@ -1,4 +1,5 @@
 """HealthOmics run batches through botocore against the omics fake: AWS tags (strings)."""
+
 from __future__ import annotations
 
 from reconciler.model import ProviderConfig, QueueSpec
@@ -19,13 +20,23 @@ class Backend(Base):
 
     def aws_env(self) -> None:
         """Credentials for the fake and nothing from this machine's AWS setup."""
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
-                     "AWS_ENDPOINT_URL_OMICS", "AWS_DEFAULT_REGION"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_OMICS",
+            "AWS_DEFAULT_REGION",
+        ):
             self.monkeypatch.delenv(name, raising=False)
-        for name, value in (("AWS_ACCESS_KEY_ID", KEY), ("AWS_SECRET_ACCESS_KEY", "secret"),
-                            ("AWS_REGION", "us-east-1"), ("AWS_EC2_METADATA_DISABLED", "true"),
-                            ("AWS_CONFIG_FILE", str(self.tmp_path / "none")),
-                            ("AWS_SHARED_CREDENTIALS_FILE", str(self.tmp_path / "none"))):
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", KEY),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", str(self.tmp_path / "none")),
+            ("AWS_SHARED_CREDENTIALS_FILE", str(self.tmp_path / "none")),
+        ):
             self.monkeypatch.setenv(name, value)
 
     def make(self, n: int) -> tuple[OmicsProvider, QueueSpec]:
@@ -45,8 +56,9 @@ class Backend(Base):
 
         self.aws_env()
         self.fake = fake = self.make_sandbox(service="omics", token=KEY, synthetic=[("4242", 60)])
-        spec = write_spec(self.tmp_path, fake, "    rules:\n      - name: own\n        where: {}\n"
-                                               "        set: {tags: {owner: lab}}\n")
+        spec = write_spec(
+            self.tmp_path, fake, "    rules:\n      - name: own\n        where: {}\n        set: {tags: {owner: lab}}\n"
+        )
 
         def tagged() -> list[int]:
             return [r["status"] for r in fake.request_log() if r["method"] == "POST" and "/tags/" in r["path"]]

@@ -2,6 +2,7 @@
 without workspaceId and a deep-merging tasks.meta.update (the fake's defaults, named
 here so the suite keeps them); the compare guard, up to two calls per change read back,
 string tags in the task meta, batches of 50."""
+
 from __future__ import annotations
 
 import collections
@@ -24,8 +25,9 @@ class Backend(Base):
     extra_call_status = "stopped"
 
     def make(self, n: int) -> tuple[SuperviselyProvider, QueueSpec]:
-        self.fake = self.make_sandbox(service="supervisely", synthetic=[("7", n)],
-                                      quirks={"list-rows": "short", "meta-update": "deep-merge"})
+        self.fake = self.make_sandbox(
+            service="supervisely", synthetic=[("7", n)], quirks={"list-rows": "short", "meta-update": "deep-merge"}
+        )
         provider = SuperviselyProvider(self.fake.url, self.fake.token, retries=1, backoff=0.0)
         return provider, self.queue("7")
 
@@ -45,8 +47,9 @@ class Backend(Base):
         self.monkeypatch.setenv("HOME", str(self.tmp_path))  # no ~/supervisely.env of the developer's
 
         def interrupted(served: list[dict]) -> None:
-            written = sum(fake.service.store.get(f"tasks:{WS}", str(FIRST + n))["status"] == "stopped"
-                          for n in range(400))
+            written = sum(
+                fake.service.store.get(f"tasks:{WS}", str(FIRST + n))["status"] == "stopped" for n in range(400)
+            )
             assert 0 < written < 400  # really interrupted
 
         def converged(out: str) -> None:

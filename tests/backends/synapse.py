@@ -1,4 +1,5 @@
 """Synapse through its sandbox: etags, all-or-nothing batches of 500."""
+
 from __future__ import annotations
 
 from end_to_end.test_synapse import QUEUE, write_spec
@@ -43,11 +44,19 @@ class Backend(Base):
             for i in range(KILL_ITEMS):
                 record = fake.store.get(str(9700001 + i))
                 assert (record.version, record.status, dict(record.tags)) in (
-                    (1, "RECEIVED", {}), (2, "VALIDATED", {"phase": (1,)}))
+                    (1, "RECEIVED", {}),
+                    (2, "VALIDATED", {"phase": (1,)}),
+                )
 
         def converged(out: str) -> None:
             assert f"{KILL_ITEMS - written[0]} applied" in out
             assert set(versions()) == {2}
 
-        return Kill9(write_spec(self.tmp_path, fake.url), 1, "/statusBatch",
-                     lambda log: any(r["path"].endswith("/statusBatch") for r in log), interrupted, converged)
+        return Kill9(
+            write_spec(self.tmp_path, fake.url),
+            1,
+            "/statusBatch",
+            lambda log: any(r["path"].endswith("/statusBatch") for r in log),
+            interrupted,
+            converged,
+        )

@@ -1,6 +1,7 @@
 """workflow Results through its fake in its default (realistic) mode: a token required,
 locked works refusing updates; labels, native results.locked, compare guard, writes of
 100 works (one re-read, one PUT, one read-back)."""
+
 from __future__ import annotations
 
 import math
@@ -51,5 +52,6 @@ class Backend(Base):
             assert "150 applied" in out
             assert set(written) == {d["id"] for d in fake.store.all(PIPELINE)} and max(written.values()) == 1
 
-        return Kill9(write_spec(self.tmp_path), reads + 2, None, lambda log: len(log) >= reads + 2,
-                     interrupted, converged)
+        return Kill9(
+            write_spec(self.tmp_path), reads + 2, None, lambda log: len(log) >= reads + 2, interrupted, converged
+        )

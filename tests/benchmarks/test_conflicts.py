@@ -1,4 +1,5 @@
 """benchmarks/conflicts.py must not rot: a tiny run, asserting request counts, not times."""
+
 from __future__ import annotations
 
 import importlib.util

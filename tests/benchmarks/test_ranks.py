@@ -1,5 +1,6 @@
 """benchmarks/ranks.py must not rot: a tiny in-process run, asserting its figures exist,
 not times."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """The benchmark script must not rot: a tiny run, asserting request counts, not times."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -46,7 +47,10 @@ def test_the_quick_run_prints_a_table_and_counts_every_scenario(tmp_path):
     out = tmp_path / "rows.json"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--sizes", "300", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=SCRIPT.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=SCRIPT.parent.parent,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("| scenario | N | drift | requests | GET | PUT | 429 |")
@@ -62,8 +66,7 @@ def test_the_quick_run_prints_a_table_and_counts_every_scenario(tmp_path):
 
 
 def test_the_throttled_floors_are_computed_from_the_runs_own_requests(bench):
-    total = bench.Row("reconciler (throttled): plan + apply", 100_000, 0.1, 1_022, 1_002, 20, 10_000,
-                      70.0, throttled=1)
+    total = bench.Row("reconciler (throttled): plan + apply", 100_000, 0.1, 1_022, 1_002, 20, 10_000, 70.0, throttled=1)
     floor = bench.Row("floor: raw GET pages + PUT batches", 100_000, 0.1, 1_021, 1_001, 20, 10_000, 10.21)
     rate, window = bench.throttled_floors(total, floor)
     assert (rate.requests, rate.seconds) == (1_021, 102.1)
@@ -75,8 +78,7 @@ def test_the_sliding_window_floor_counts_what_the_later_requests_cost_the_raw_ru
     # the raw run: 1,021 requests in 10 s; the first 600 took 1 ms of server time each, the
     # 421 after them 10 ms (deep pages, then the PUTs)
     ms = (1.0,) * 600 + (10.0,) * 421
-    floor = bench.Row("floor: raw GET pages + PUT batches", 100_000, 0.1, 1_021, 1_001, 20, 10_000, 10.0,
-                      server_ms=ms)
+    floor = bench.Row("floor: raw GET pages + PUT batches", 100_000, 0.1, 1_021, 1_001, 20, 10_000, 10.0, server_ms=ms)
     _, window = bench.throttled_floors(total, floor)
     other = (10_000 - sum(ms)) / 1_021  # client time and start-up, spread evenly
     assert window.seconds == pytest.approx(60 + 421 * (10 + other) / 1000)

@@ -1,6 +1,7 @@
 """The per-service benchmarks (benchmarks/service_bench.py) must not rot, and reconciler
 must send exactly the request-count minimum BENCHMARKS.md gives per service: the
 smallest scenarios, counts from the fake's request log (never times)."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,11 @@ def prepared(tmp_path_factory):
 
 def test_every_service_on_main_has_a_benchmark_script():
     providers = {p.stem for p in (BENCH.parent / "reconciler" / "providers").glob("*.py")}
-    missing = [name for name in service_bench.SCRIPTS if name.replace("-", "_") in providers
-               and not (BENCH / f"{service_bench.SCRIPTS[name]}.py").exists()]
+    missing = [
+        name
+        for name in service_bench.SCRIPTS
+        if name.replace("-", "_") in providers and not (BENCH / f"{service_bench.SCRIPTS[name]}.py").exists()
+    ]
     assert missing == []
     assert {"omics", "supervisely"} <= set(SERVICES)
 

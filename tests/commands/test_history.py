@@ -1,5 +1,6 @@
 """`reconciler history`: entries newest first; a corrupt or foreign file in the journal
 is one located error for it, never a crash."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """`reconciler revert` (issue 25): a plan restoring what a journal entry changed, leaving
 out (and naming) an item someone changed since; refused for another spec or endpoint."""
+
 from __future__ import annotations
 
 import json

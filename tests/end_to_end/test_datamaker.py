@@ -1,6 +1,7 @@
 """The datamaker provider end to end through the CLI (reconciler.cli.main), against the
 datamaker sandbox over loopback, with the token and endpoint in the environment; and
 what `validate` refuses in a datamaker spec (status, non-label tag values) at its line."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ def write_spec(tmp_path: Path, url: str, rules: str, extra: str = "") -> Path:
         "queues:\n"
         f'  - id: "{PROJECT}"\n'
         "    lock: {tag: locked}\n"
-        "    safety: {max_change_percent: 100}\n" + extra +
-        "    rules:\n" + rules
+        "    safety: {max_change_percent: 100}\n" + extra + "    rules:\n" + rules
     )
     return spec
 
@@ -39,6 +39,7 @@ def env(monkeypatch, tmp_path):
 
     def use(sandbox):
         monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", sandbox.token)
+
     return use
 
 
@@ -61,8 +62,11 @@ def test_plan_apply_plan_is_empty_over_loopback(make_sandbox, tmp_path, env):
 def test_a_concurrent_writer_between_plan_and_apply_planfile_is_stale(make_sandbox, tmp_path, env):
     sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 10)])
     env(sb)
-    spec = write_spec(tmp_path, sb.url, "      - name: accept\n        where: {}\n"
-                                        "        set: {tags: {accepted: true, rejected: null}}\n")
+    spec = write_spec(
+        tmp_path,
+        sb.url,
+        "      - name: accept\n        where: {}\n        set: {tags: {accepted: true, rejected: null}}\n",
+    )
     plan_file = tmp_path / "plan.json"
     assert run_cli("plan", spec, "-o", plan_file).code == 0
     assert sb.token not in plan_file.read_text()
@@ -81,13 +85,19 @@ def test_an_unknown_tag_name_fails_the_plan_and_sends_nothing_else(make_sandbox,
     spec = write_spec(tmp_path, sb.url, "      - name: s\n        where: {}\n        set: {tags: [scord]}\n")
     result = run_cli("apply", spec, "--auto-approve")
     assert result.code == 1
-    assert "project 7 has no tag 'scord' (did you mean 'scored'?) (its tags: accepted, locked, rejected, scored)" in result.err
+    assert (
+        "project 7 has no tag 'scord' (did you mean 'scored'?) (its tags: accepted, locked, rejected, scored)"
+        in result.err
+    )
     assert [r["path"] for r in sb.request_log()] == ["/task_tags/"]
 
 
 def test_status_in_a_datamaker_spec_is_refused_by_validate(tmp_path):
-    spec = write_spec(tmp_path, "http://127.0.0.1:9",
-                      "      - name: s\n        where: {status: ACCEPTED}\n        set: {status: SCORED}\n")
+    spec = write_spec(
+        tmp_path,
+        "http://127.0.0.1:9",
+        "      - name: s\n        where: {status: ACCEPTED}\n        set: {status: SCORED}\n",
+    )
     result = run_cli("validate", spec)
     assert result.code == 1
     assert f"{spec}:9:" in result.err and f"{spec}:10:" in result.err  # where, then set, at their lines
@@ -95,8 +105,9 @@ def test_status_in_a_datamaker_spec_is_refused_by_validate(tmp_path):
 
 
 def test_a_tag_value_that_is_not_a_label_is_refused_by_validate(tmp_path):
-    spec = write_spec(tmp_path, "http://127.0.0.1:9",
-                      "      - name: s\n        where: {}\n        set: {tags: {score: 0.9}}\n")
+    spec = write_spec(
+        tmp_path, "http://127.0.0.1:9", "      - name: s\n        where: {}\n        set: {tags: {score: 0.9}}\n"
+    )
     result = run_cli("validate", spec)
     assert result.code == 1 and f"{spec}:10:" in result.err
 

@@ -4,6 +4,7 @@ gets our batch refused (412). The engine re-reads the run once, sees that only k
 spec does not manage moved, rebases the reviewed change onto the fresh item and writes
 it: one 412, one re-read, one more batch. A managed key that moved is still stale.
 Through the CLI, so the plan file's recorded managed tags are what decides."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,5 @@
-"""The Supervisely provider through the CLI (reconciler.cli.main) against the fake.
-"""
+"""The Supervisely provider through the CLI (reconciler.cli.main) against the fake."""
+
 from __future__ import annotations
 
 import collections
@@ -18,9 +18,9 @@ def write_spec(tmp_path, endpoint, status="stopped", tag='"one"'):
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"
-        f"provider: {{type: supervisely, endpoint: \"{endpoint}\"}}\n"
+        f'provider: {{type: supervisely, endpoint: "{endpoint}"}}\n'
         "queues:\n"
-        f"  - id: \"{WS}\"\n"
+        f'  - id: "{WS}"\n'
         "    lock: {key: frozen}\n"
         "    safety: {max_change_percent: 100}\n"
         "    rules:\n"
@@ -28,7 +28,7 @@ def write_spec(tmp_path, endpoint, status="stopped", tag='"one"'):
         "        where: {status: finished}\n"
         f"        set: {{status: {status}, tags: {{phase: {tag}}}}}\n"
         "    submissions:\n"
-        f"      \"{FIRST + 1}\": {{locked: true}}\n"
+        f'      "{FIRST + 1}": {{locked: true}}\n'
     )
     return spec
 
@@ -39,6 +39,7 @@ def env(monkeypatch, tmp_path):
         monkeypatch.setenv("API_TOKEN", sb.token)
         monkeypatch.setenv("HOME", str(tmp_path))  # no ~/supervisely.env of the developer's
         return {"API_TOKEN": sb.token}
+
     return setenv
 
 
@@ -82,8 +83,9 @@ def test_plan_file_applies_with_the_same_tags_key_and_a_concurrent_writer_is_sta
     sb = make_sandbox(service="supervisely", synthetic=[(WS, 12)])
     variables = env(sb)
     spec = tmp_path / "spec.yaml"
-    spec.write_text(write_spec(tmp_path, sb.url).read_text().replace(
-        "type: supervisely,", "type: supervisely, tags_key: rt,"))
+    spec.write_text(
+        write_spec(tmp_path, sb.url).read_text().replace("type: supervisely,", "type: supervisely, tags_key: rt,")
+    )
     plan_file = tmp_path / "plan.json"
     assert run_cli("plan", spec, "-o", plan_file, env=variables).code == 0
     assert json.loads(plan_file.read_text())["provider"]["options"]["tags_key"] == "rt"
@@ -100,11 +102,16 @@ def test_plan_file_applies_with_the_same_tags_key_and_a_concurrent_writer_is_sta
     assert during == {"tasks.list": 2, "tasks.status.update": 11, "tasks.meta.update": 11}
 
 
-@pytest.mark.parametrize("status,tag,message,where", [
-    ("Stopped", '"one"', "'Stopped'", ":10:"),  # the spec loader: closest value `stopped`
-    ("stopped", "1", "tag 'phase' is an integer; Supervisely task tags are strings", ":10:"),
-])
-def test_validate_refuses_bad_values_at_their_line_and_sends_nothing(make_sandbox, tmp_path, env, status, tag, message, where):
+@pytest.mark.parametrize(
+    "status,tag,message,where",
+    [
+        ("Stopped", '"one"', "'Stopped'", ":10:"),  # the spec loader: closest value `stopped`
+        ("stopped", "1", "tag 'phase' is an integer; Supervisely task tags are strings", ":10:"),
+    ],
+)
+def test_validate_refuses_bad_values_at_their_line_and_sends_nothing(
+    make_sandbox, tmp_path, env, status, tag, message, where
+):
     sb = make_sandbox(service="supervisely", synthetic=[(WS, 3)])
     variables = env(sb)
     spec = write_spec(tmp_path, sb.url, status=status, tag=tag)
@@ -130,8 +137,12 @@ def test_a_thousand_tasks_without_workspace_id_plan_and_apply_and_no_session_tok
     spec = write_spec(tmp_path, sb.url)
     plan_file, exported = tmp_path / "plan.json", tmp_path / "exported.yaml"
     runs = {"plan -o": run_cli("-vv", "plan", spec, "-o", plan_file, env=variables)}
-    runs.update({f"plan {f}": run_cli("plan", spec, "--format", f, env=variables) for f in ("json", "markdown", "github")})
-    runs.update({f"show {f}": run_cli("show", plan_file, "--format", f, env=variables) for f in ("text", "json", "markdown")})
+    runs.update(
+        {f"plan {f}": run_cli("plan", spec, "--format", f, env=variables) for f in ("json", "markdown", "github")}
+    )
+    runs.update(
+        {f"show {f}": run_cli("show", plan_file, "--format", f, env=variables) for f in ("text", "json", "markdown")}
+    )
     runs["export"] = run_cli("export", spec, "-o", exported, env=variables)
     # between plan and apply, another client changes an app task's status and session
     victim = next(t for t in tasks if "sessionToken" in t["meta"] and t["id"] != FIRST + 1)
@@ -147,12 +158,18 @@ def test_a_thousand_tasks_without_workspace_id_plan_and_apply_and_no_session_tok
     assert applied.code == 1 and "999 applied" in applied.out and "1 stale" in applied.out, applied.out[-800:]
     assert f"{victim['id']}" in applied.out and "status" in applied.out
     assert runs["apply spec"].code == 0 and runs["plan again"].code == 0, runs["plan again"].out
-    assert all(t["meta"].get("sessionToken") == s for t, s in
-               ((sb.service.store.get(f"tasks:{WS}", str(t["id"])), t["meta"].get("sessionToken"))
-                for t in tasks if t["id"] != victim["id"]))  # sent back exactly as read
+    assert all(
+        t["meta"].get("sessionToken") == s
+        for t, s in (
+            (sb.service.store.get(f"tasks:{WS}", str(t["id"])), t["meta"].get("sessionToken"))
+            for t in tasks
+            if t["id"] != victim["id"]
+        )
+    )  # sent back exactly as read
     shown = "\n".join(r.out + r.err for r in runs.values())
-    files = "\n".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
-                      and not p.name.endswith(".db"))
+    files = "\n".join(
+        p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(".db")
+    )
     assert "sessionToken" not in plan_file.read_text()
     assert [s for s in secrets if s in shown or s in files] == []
 
@@ -166,9 +183,12 @@ def test_where_item_reads_task_fields_from_the_listed_rows(make_sandbox, tmp_pat
     baseline = run_cli("plan", spec, env=variables)
     assert baseline.code == 0, baseline.err
     count = len(sb.request_log())
-    spec.write_text(spec.read_text().replace(
-        "where: {status: finished}",
-        "where: {status: finished, item: {startedAt: {lt: now}, finishedAt: {exists: true}}}"))
+    spec.write_text(
+        spec.read_text().replace(
+            "where: {status: finished}",
+            "where: {status: finished, item: {startedAt: {lt: now}, finishedAt: {exists: true}}}",
+        )
+    )
     planned = run_cli("plan", spec, env=variables)
     assert planned.code == 0, planned.err
     assert planned.out.count("phase") == baseline.out.count("phase") > 0

@@ -1,4 +1,5 @@
 """The Synapse provider end to end through the CLI, against the sandbox over HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,9 @@ def write_spec(tmp_path: Path, endpoint: str, body: str = "") -> Path:
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\n"
-        f"provider: {{type: synapse, endpoint: \"{endpoint}\"}}\n"
+        f'provider: {{type: synapse, endpoint: "{endpoint}"}}\n'
         "queues:\n"
-        f"  - id: \"{QUEUE}\"\n"
+        f'  - id: "{QUEUE}"\n'
         "    safety: {max_change_percent: 100}\n"
         "    rules:\n"
         "      - name: validate-received\n"
@@ -37,7 +38,9 @@ def external_update(url: str, token: str, sub_id: str, status: str, annotations:
     got.raise_for_status()
     status_obj = got.json()
     status_obj["status"] = status
-    annos = status_obj.setdefault("submissionAnnotations", {"id": sub_id, "etag": status_obj["etag"], "annotations": {}})
+    annos = status_obj.setdefault(
+        "submissionAnnotations", {"id": sub_id, "etag": status_obj["etag"], "annotations": {}}
+    )
     annos.setdefault("annotations", {}).update(annotations)
     put = requests.put(f"{url}/evaluation/submission/{sub_id}/status", json=status_obj, headers=headers, timeout=10)
     put.raise_for_status()
@@ -45,8 +48,9 @@ def external_update(url: str, token: str, sub_id: str, status: str, annotations:
 
 
 def read_status(url: str, token: str, sub_id: str) -> dict:
-    got = requests.get(f"{url}/evaluation/submission/{sub_id}/status",
-                       headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    got = requests.get(
+        f"{url}/evaluation/submission/{sub_id}/status", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     got.raise_for_status()
     return got.json()
 
@@ -54,8 +58,18 @@ def read_status(url: str, token: str, sub_id: str) -> dict:
 @pytest.fixture
 def served(tmp_path):
     """`reconciler serve --synthetic 9615000:1000` as a real separate process."""
-    with serving("--port", "0", "--token", "e2e-token", "--synthetic", f"{QUEUE}:1000",
-                 "--db", str(tmp_path / "sandbox.db"), "--log-requests", str(tmp_path / "requests.jsonl")) as sandbox:
+    with serving(
+        "--port",
+        "0",
+        "--token",
+        "e2e-token",
+        "--synthetic",
+        f"{QUEUE}:1000",
+        "--db",
+        str(tmp_path / "sandbox.db"),
+        "--log-requests",
+        str(tmp_path / "requests.jsonl"),
+    ) as sandbox:
         assert sandbox.url.endswith("/repo/v1")
         yield sandbox.url, "e2e-token", tmp_path / "requests.jsonl"
 
@@ -97,8 +111,9 @@ def test_concurrent_writer_is_never_overwritten(make_sandbox, tmp_path):
     assert run_cli("plan", spec, "-o", plan_file, env=env).code == 0
 
     # A scoring pipeline writes between review and apply.
-    theirs = external_update(sandbox.url, sandbox.token, "9700007", "SCORED",
-                             {"score": {"type": "DOUBLE", "value": ["0.83"]}})
+    theirs = external_update(
+        sandbox.url, sandbox.token, "9700007", "SCORED", {"score": {"type": "DOUBLE", "value": ["0.83"]}}
+    )
 
     applied = run_cli("apply", plan_file, "--auto-approve", env=env)
     assert applied.code == 1
@@ -118,8 +133,7 @@ def test_concurrent_writer_is_never_overwritten(make_sandbox, tmp_path):
 def test_unmanaged_annotations_and_fields_survive_a_write(make_sandbox, tmp_path):
     sandbox = make_sandbox(synthetic=[(QUEUE, 3)])
     env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
-    external_update(sandbox.url, sandbox.token, "9700001", "RECEIVED",
-                    {"team": {"type": "STRING", "value": ["owls"]}})
+    external_update(sandbox.url, sandbox.token, "9700001", "RECEIVED", {"team": {"type": "STRING", "value": ["owls"]}})
     before = read_status(sandbox.url, sandbox.token, "9700001")
     spec = write_spec(tmp_path, sandbox.url)
     assert run_cli("apply", spec, "--auto-approve", env=env).code == 0
@@ -145,10 +159,13 @@ def test_apply_of_a_plan_file_reads_nothing(make_sandbox, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("faults", [
-    {"fail_rate": 0.2, "drop_rate": 0.1, "random_seed": 7},
-    {"max_concurrent": 1, "max_per_minute": 600},
-])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"fail_rate": 0.2, "drop_rate": 0.1, "random_seed": 7},
+        {"max_concurrent": 1, "max_per_minute": 600},
+    ],
+)
 def test_apply_converges_under_faults_and_writes_each_change_once(make_sandbox, tmp_path, faults):
     sandbox = make_sandbox(synthetic=[(QUEUE, 300)], **faults)
     env = {"SYNAPSE_AUTH_TOKEN": sandbox.token}
@@ -182,15 +199,17 @@ def test_writer_running_during_apply_loses_nothing_and_apply_converges(make_sand
             n = 0
             while not done.is_set():
                 sub_id = str(9700001 + rng.randrange(2000))
-                status = http.get(f"{sandbox.url}/evaluation/submission/{sub_id}/status",
-                                  headers=headers, timeout=10).json()
+                status = http.get(
+                    f"{sandbox.url}/evaluation/submission/{sub_id}/status", headers=headers, timeout=10
+                ).json()
                 key = f"ext{n}"
                 n += 1
                 annos = status.setdefault("submissionAnnotations", {"id": sub_id, "etag": status["etag"]})
                 annos.setdefault("annotations", {})[key] = {"type": "STRING", "value": ["x"]}
                 status["status"] = rng.choice(["RECEIVED", "SCORED"])
-                put = http.put(f"{sandbox.url}/evaluation/submission/{sub_id}/status",
-                               json=status, headers=headers, timeout=10)
+                put = http.put(
+                    f"{sandbox.url}/evaluation/submission/{sub_id}/status", json=status, headers=headers, timeout=10
+                )
                 (landed if put.status_code == 200 else refused).append((sub_id, key))
 
     thread = threading.Thread(target=writer)
@@ -202,8 +221,10 @@ def test_writer_running_during_apply_loses_nothing_and_apply_converges(make_sand
         thread.join(timeout=30)
     assert result.code == 0, result.out[-2000:] + result.err
     assert landed, "the writer never got a write in"
-    print(f"\nwriter: {len(landed)} writes landed, {len(refused)} refused (412); "
-          f"apply: {result.out.strip().splitlines()[-1]}")
+    print(
+        f"\nwriter: {len(landed)} writes landed, {len(refused)} refused (412); "
+        f"apply: {result.out.strip().splitlines()[-1]}"
+    )
     for sub_id, key in landed:  # no external write was lost
         assert key in sandbox.store.get(sub_id).tags
     again = run_cli("apply", spec, "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": sandbox.token})

@@ -1,5 +1,6 @@
 """The workflow-results provider end to end through the CLI, against the Results fake over
 HTTP; endpoint and token come from the client's environment variables."""
+
 from __future__ import annotations
 
 import json
@@ -116,8 +117,12 @@ def test_a_writer_between_plan_and_apply_is_named_stale_and_keeps_its_fields(mak
     report = result.out + result.err
     assert a["id"] in report and 'status: "success" → "failure"' in report
     assert sb.store.get(PIPELINE, a["id"]) == {**a, "status": "failure", "results": {"locked": False, "snr": 3.0}}
-    assert sb.store.get(PIPELINE, b["id"]) == {**b, "results": {"locked": False, "snr": 12.0},
-                                              "plots": ["b.png"], "tags": ["reviewed"]}
+    assert sb.store.get(PIPELINE, b["id"]) == {
+        **b,
+        "results": {"locked": False, "snr": 12.0},
+        "plots": ["b.png"],
+        "tags": ["reviewed"],
+    }
     assert sb.store.get(PIPELINE, c["id"])["tags"] == ["reviewed"]
     no_secret(result)
 
@@ -128,8 +133,10 @@ def test_apply_converges_under_503s_and_dropped_answers_writing_each_work_once(m
     written = count_writes(sb)
     spec = write_spec(tmp_path)
     for _ in range(6):
-        if run_cli("apply", spec, "--auto-approve").code == 0 and \
-                run_cli("plan", spec, "--detailed-exitcode").code == 0:
+        if (
+            run_cli("apply", spec, "--auto-approve").code == 0
+            and run_cli("plan", spec, "--detailed-exitcode").code == 0
+        ):
             break
     else:
         pytest.fail("apply did not converge in 6 runs")
@@ -149,6 +156,7 @@ def test_an_interrupted_apply_of_a_plan_file_finishes_on_the_second_run(make_san
         puts.append(1)
         if len(puts) >= 2 and sb.service.update is not update:
             from reconciler.sandbox.workflow_results import ApiError
+
             raise ApiError(503, "Service temporarily unavailable")
         return update(request)
 
@@ -164,14 +172,25 @@ def test_an_interrupted_apply_of_a_plan_file_finishes_on_the_second_run(make_san
     no_secret(first, second)
 
 
-@pytest.mark.parametrize("body, where, message", [
-    ('    submissions:\n      "660000000000000000000001": {status: running}\n',
-     "11:36", "status 'running' is not a status (one of: failure, success)"),
-    ('    submissions:\n      "660000000000000000000001": {tags: {reviewed: "yes"}}\n',
-     "11:43", "tag 'reviewed': workflow-results tags are labels, set with `true` (or a list "
-              "`tags: [a, b]`) and removed with `null`"),
-])
-def test_bad_input_is_refused_at_its_line_and_nothing_is_sent(make_sandbox, monkeypatch, tmp_path, body, where, message):
+@pytest.mark.parametrize(
+    "body, where, message",
+    [
+        (
+            '    submissions:\n      "660000000000000000000001": {status: running}\n',
+            "11:36",
+            "status 'running' is not a status (one of: failure, success)",
+        ),
+        (
+            '    submissions:\n      "660000000000000000000001": {tags: {reviewed: "yes"}}\n',
+            "11:43",
+            "tag 'reviewed': workflow-results tags are labels, set with `true` (or a list "
+            "`tags: [a, b]`) and removed with `null`",
+        ),
+    ],
+)
+def test_bad_input_is_refused_at_its_line_and_nothing_is_sent(
+    make_sandbox, monkeypatch, tmp_path, body, where, message
+):
     sb = served(make_sandbox, monkeypatch, 3)
     spec = write_spec(tmp_path, SPEC + body)
     for command in ("validate", "plan"):
@@ -192,19 +211,25 @@ def test_no_endpoint_and_no_token_are_one_clear_line_each(make_sandbox, monkeypa
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
     result = run_cli("plan", spec)
     assert result.code == 1 and "Traceback" not in result.err
-    assert "needs a token (HTTP 401: missing x-access-token header); set one of WORKFLOW_HTTP_TOKEN, " \
-           "WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT" in result.err
+    assert (
+        "needs a token (HTTP 401: missing x-access-token header); set one of WORKFLOW_HTTP_TOKEN, "
+        "WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT" in result.err
+    )
 
 
 def test_where_item_reads_work_fields_from_the_same_listing(make_sandbox, monkeypatch, tmp_path):
     """Issue 23: `creation`, `site`, `user`, `event` come from the /view pages the plan
     reads anyway (projected only when a rule reads one): no request per work."""
     sb = served(make_sandbox, monkeypatch, 250)
-    spec = write_spec(tmp_path, SPEC.replace(
-        "where: {status: success}",
-        # synthetic works are created at 1_700_000_000 + n seconds, event 9000000 + n
-        "where: {status: success, item: {creation: {lt: 2023-11-14T22:15:00Z}, site: local, "
-        "user: sandbox, event: {ge: 9000010}}}"))
+    spec = write_spec(
+        tmp_path,
+        SPEC.replace(
+            "where: {status: success}",
+            # synthetic works are created at 1_700_000_000 + n seconds, event 9000000 + n
+            "where: {status: success, item: {creation: {lt: 2023-11-14T22:15:00Z}, site: local, "
+            "user: sandbox, event: {ge: 9000010}}}",
+        ),
+    )
     planned = run_cli("plan", spec, "--detailed-exitcode")
     assert planned.code == 2, planned.err
     assert "90 to change" in planned.out  # n from 10 to 99: 1_700_000_100 is 22:15:00Z

@@ -1,5 +1,6 @@
 """Every answer is bounded in size and time, whatever the server does (issue 29 items 4,
 6 and 11), at the session every HTTP provider uses; against HostileServer on loopback."""
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,7 @@ GZIP = {"Content-Encoding": "gzip"}
 
 
 def session(retries: int = 2, deadline: float | None = None, cap: int | None = None):
-    return make_session(retries=retries, backoff=0.01, timeout=(2.0, 10.0), deadline=deadline,
-                        max_answer_bytes=cap)
+    return make_session(retries=retries, backoff=0.01, timeout=(2.0, 10.0), deadline=deadline, max_answer_bytes=cap)
 
 
 # ------------------------------------------------------------------ size cap
@@ -48,6 +48,7 @@ def test_an_error_answer_is_capped_as_well(hostile):
 
 def test_answers_under_the_cap_are_read_whole_and_decoded(hostile):
     import gzip
+
     hostile.route("/ok", Answer(body=gzip.compress(b'{"results": [1, 2, 3]}'), headers=GZIP))
     s = session(cap=MiB)
     for _ in range(3):
@@ -66,8 +67,15 @@ def test_the_default_cap_refuses_a_2_gib_bomb(hostile):
 def test_an_answer_that_trickles_ends_at_the_request_deadline(hostile, where):
     # "headers": the status line whole, then a byte at a time (a cut there looks like the
     # end of the headers to http.client, and an empty body to a provider)
-    hostile.route("/slow", Answer(body=b'{"a": "' + b"x" * 100 + b'"}', trickle=0.2, trickle_body_only=where == "body",
-                                  trickle_after=30 if where == "headers" else 0))
+    hostile.route(
+        "/slow",
+        Answer(
+            body=b'{"a": "' + b"x" * 100 + b'"}',
+            trickle=0.2,
+            trickle_body_only=where == "body",
+            trickle_after=30 if where == "headers" else 0,
+        ),
+    )
     started = time.monotonic()
     with pytest.raises(AnswerDeadline) as late:
         session(deadline=1.0).get(hostile.url + "/slow")  # read timeout 10 s: never met
@@ -146,8 +154,9 @@ def test_every_provider_ends_a_hostile_answer_in_one_line(hostile, tmp_path, sma
     hostile.route("/", body)
     service = SERVICES[name]
     started = time.monotonic()
-    result = run_cli("plan", write_spec(service, hostile.url, tmp_path),
-                     env=service.env(hostile.url, "token-1234567890", tmp_path))
+    result = run_cli(
+        "plan", write_spec(service, hostile.url, tmp_path), env=service.env(hostile.url, "token-1234567890", tmp_path)
+    )
     assert time.monotonic() - started < 5
     assert result.code == 1 and len(result.err.splitlines()) == 1, result.err
     assert words in result.err, result.err

@@ -2,6 +2,7 @@
 a server that keeps handing out new rows, or the same page under new links, must not
 keep `plan` running. workflow-results is bounded by its own `/view/count`; datamaker's
 cursor pages (which carry no count) by the project's count, repeated rows and links."""
+
 from __future__ import annotations
 
 import base64
@@ -102,12 +103,15 @@ def dm_answer(kind: str) -> Answer:
 
     def answer(method, path, query, body):
         if path == "/task_tags/":
-            return {"count": 1, "next": None, "previous": None,
-                    "results": [{"id": 51, "name": "scored", "project": 7}]}
+            return {"count": 1, "next": None, "previous": None, "results": [{"id": 51, "name": "scored", "project": 7}]}
         if kind == "numbered pages":  # an old server: page numbers, a steady count, new rows
             page = int(query.get("page", ["1"])[0])
-            return {"count": 250, "next": f"{url_of[0]}/sdk/tasks/?page={page + 1}", "previous": None,
-                    "results": [{"id": next(counter), "project": 7} for _ in range(100)]}
+            return {
+                "count": 250,
+                "next": f"{url_of[0]}/sdk/tasks/?page={page + 1}",
+                "previous": None,
+                "results": [{"id": next(counter), "project": 7} for _ in range(100)],
+            }
         if "cursor" not in query.get("pagination", []):  # the project's count
             return {"count": 250, "next": None, "previous": None, "results": [{"id": 1, "project": 7}]}
         if kind == "loop":  # the same `next` again

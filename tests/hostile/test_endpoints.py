@@ -1,6 +1,7 @@
 """An endpoint holding a user and password is refused, and no message prints the
 password, wherever the endpoint came from (issue 29 item 8): the spec, or each HTTP
 provider's environment variable; in validate and in plan."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """Every listing ends (issue 29 item 5): at most MAX_PAGES pages per queue, and a page
 holding only items already listed (the same page again under a new link or offset) is
 refused, in one line, wherever pages are gathered (`Provider.list_items`) or planned."""
+
 from __future__ import annotations
 
 import itertools
@@ -57,8 +58,12 @@ def test_an_endless_datamaker_listing_ends_in_one_line(hostile, tmp_path, few_pa
     is always new: the provider's own checks all pass, the ceiling ends it."""
     hostile.route("/", datamaker_pages(hostile, endless=True))
     service = SERVICES["datamaker"]
-    result = run_cli("plan", write_spec(service, hostile.url, tmp_path),
-                     env=service.env(hostile.url, "token-1234567890", tmp_path))
+    result = run_cli(
+        "plan", write_spec(service, hostile.url, tmp_path), env=service.env(hostile.url, "token-1234567890", tmp_path)
+    )
     assert result.code == 1
-    assert result.err == "error: queue 7: the listing did not end within 30 pages (reconciler's ceiling per queue); refused as endless\n"
+    assert (
+        result.err
+        == "error: queue 7: the listing did not end within 30 pages (reconciler's ceiling per queue); refused as endless\n"
+    )
     assert len(hostile.seen) < 40

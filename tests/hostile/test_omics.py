@@ -1,6 +1,7 @@
 """The omics provider against a hostile HTTP server on loopback (botocore talks to it
 through `endpoint`): malformed, huge, mis-encoded or flooding answers, and secrets that
 must never reach a message. A bad answer is one line and exit 1, never a crash (exit 3)."""
+
 from __future__ import annotations
 
 import gzip
@@ -23,8 +24,13 @@ from reconciler.providers.omics import OmicsProvider
 KEY = "AKIDHOSTILETEST1"
 SECRET = "hostile-secret-never-shown"
 JSON = {"Content-Type": "application/json"}
-BATCH = {"id": "1000001", "arn": "arn:aws:omics:us-east-1:123456789012:runBatch/1000001",
-         "status": "PENDING", "tags": {}, "defaultRunSetting": {"runGroupId": "4242"}}
+BATCH = {
+    "id": "1000001",
+    "arn": "arn:aws:omics:us-east-1:123456789012:runBatch/1000001",
+    "status": "PENDING",
+    "tags": {},
+    "defaultRunSetting": {"runGroupId": "4242"},
+}
 LISTED = {"items": [{"id": "1000001", "status": "PENDING"}]}
 
 
@@ -45,8 +51,13 @@ class Hostile:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 hostile.requests.append((self.command, self.path, dict(self.headers)))
-                kind = "list" if self.path.startswith("/runBatch?") or self.path == "/runBatch" else \
-                    "get" if self.path.startswith("/runBatch/") else "tags"
+                kind = (
+                    "list"
+                    if self.path.startswith("/runBatch?") or self.path == "/runBatch"
+                    else "get"
+                    if self.path.startswith("/runBatch/")
+                    else "tags"
+                )
                 status, headers, body = hostile.answers.get(kind, (200, JSON, b"{}"))
                 self.send_response(status)
                 for name, value in headers.items():
@@ -77,20 +88,32 @@ def hostile():
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
-                 "AWS_ENDPOINT_URL_OMICS", "AWS_DEFAULT_REGION"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_OMICS",
+        "AWS_DEFAULT_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
-    for name, value in (("AWS_ACCESS_KEY_ID", KEY), ("AWS_SECRET_ACCESS_KEY", SECRET),
-                        ("AWS_REGION", "us-east-1"), ("AWS_EC2_METADATA_DISABLED", "true"),
-                        ("AWS_CONFIG_FILE", str(tmp_path / "none")),
-                        ("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", str(tmp_path / "none")),
+        ("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none")),
+    ):
         monkeypatch.setenv(name, value)
 
 
 def spec(tmp_path: Path, endpoint: str) -> Path:
     path = tmp_path / "spec.yaml"
-    path.write_text(f'version: 1\nprovider: {{type: omics, region: us-east-1, endpoint: "{endpoint}"}}\n'
-                    'queues:\n  - id: "4242"\n    rules:\n      - {name: r, where: {}, set: {tags: {a: b}}}\n')
+    path.write_text(
+        f'version: 1\nprovider: {{type: omics, region: us-east-1, endpoint: "{endpoint}"}}\n'
+        'queues:\n  - id: "4242"\n    rules:\n      - {name: r, where: {}, set: {tags: {a: b}}}\n'
+    )
     return path
 
 
@@ -112,8 +135,13 @@ MALFORMED = {
     "deeply nested JSON": {"get": (200, JSON, DEEP)},
     "a non-UTF-8 body": {"get": (200, JSON, b'{"id": "\xff\xfe"}')},
     "a gzip body": {"get": (200, {**JSON, "Content-Encoding": "gzip"}, gzip.compress(json.dumps(BATCH).encode()))},
-    "a Latin-1 error page": {"get": (400, {"Content-Type": "text/html; charset=latin-1"},
-                                     "<html><body><h1>Requête refusée</h1>\n<p>é</p></body></html>".encode("latin-1"))},
+    "a Latin-1 error page": {
+        "get": (
+            400,
+            {"Content-Type": "text/html; charset=latin-1"},
+            "<html><body><h1>Requête refusée</h1>\n<p>é</p></body></html>".encode("latin-1"),
+        )
+    },
 }
 
 
@@ -125,18 +153,22 @@ def test_a_malformed_answer_is_one_line_and_exit_1_never_a_crash(hostile, tmp_pa
 
 
 def test_an_html_error_page_is_one_line_with_its_title(hostile, tmp_path):
-    page = ("<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
-            "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n" * 3)
-    hostile.answers = {"list": (400, {"Content-Type": "text/html", "x-amzn-ErrorType": "ValidationException"},
-                                page.encode())}
+    page = (
+        "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
+        "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n" * 3
+    )
+    hostile.answers = {
+        "list": (400, {"Content-Type": "text/html", "x-amzn-ErrorType": "ValidationException"}, page.encode())
+    }
     line = one_line_failure(run_cli("plan", spec(tmp_path, hostile.url)))
     assert "ValidationException (400): 502 Bad Gateway" in line and "<" not in line
 
 
 def test_a_multi_line_message_with_control_characters_is_one_escaped_line(hostile, tmp_path):
     message = "first line\nsecond line\r\n\x1b[2J\x1b[32mApply complete! Resources: 0 added\x1b[0m\n" * 5
-    hostile.answers = {"list": (400, {**JSON, "x-amzn-ErrorType": "ValidationException"},
-                                json.dumps({"message": message}).encode())}
+    hostile.answers = {
+        "list": (400, {**JSON, "x-amzn-ErrorType": "ValidationException"}, json.dumps({"message": message}).encode())
+    }
     line = one_line_failure(run_cli("plan", spec(tmp_path, hostile.url)))
     assert "\x1b" not in line and "\\u001b[2J" in line and "first line second line" in line
     assert len(line) < 700
@@ -145,9 +177,18 @@ def test_a_multi_line_message_with_control_characters_is_one_escaped_line(hostil
 @pytest.mark.slow
 @pytest.mark.parametrize("retry_after", ["-5", "garbage", "99999999999999999999"])
 def test_a_429_with_a_bad_retry_after_fails_within_the_stated_bound(hostile, tmp_path, retry_after):
-    hostile.answers = {"list": (429, {**JSON, "x-amzn-ErrorType": "ThrottlingException",
-                                      "Retry-After": retry_after, "x-amz-retry-after": retry_after},
-                                b'{"message": "Rate exceeded"}')}
+    hostile.answers = {
+        "list": (
+            429,
+            {
+                **JSON,
+                "x-amzn-ErrorType": "ThrottlingException",
+                "Retry-After": retry_after,
+                "x-amz-retry-after": retry_after,
+            },
+            b'{"message": "Rate exceeded"}',
+        )
+    }
     started = time.monotonic()
     line = one_line_failure(run_cli("plan", spec(tmp_path, hostile.url)))
     elapsed = time.monotonic() - started
@@ -165,9 +206,14 @@ def test_a_password_in_a_malformed_spec_endpoint_is_never_shown(tmp_path):
         assert "***@127.0.0.1:99999" in result.err
 
 
-@pytest.mark.parametrize("url", ["http://user:hunter2-password@127.0.0.1:99999",
-                                 "http://user:hunter2-password@[::1",
-                                 "https://user:hunter2-password@example.com"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:hunter2-password@127.0.0.1:99999",
+        "http://user:hunter2-password@[::1",
+        "https://user:hunter2-password@example.com",
+    ],
+)
 def test_a_password_in_aws_endpoint_url_omics_is_never_shown(tmp_path, monkeypatch, url):
     path = tmp_path / "spec.yaml"
     path.write_text('version: 1\nprovider: {type: omics, region: us-east-1}\nqueues:\n  - id: "4242"\n')
@@ -186,14 +232,21 @@ def test_a_session_token_ending_in_a_newline_is_never_shown(hostile, tmp_path, m
 
 
 def test_provider_errors_never_hold_the_secret_key(hostile):
-    hostile.answers = {"list": (403, {**JSON, "x-amzn-ErrorType": "AccessDeniedException"},
-                                json.dumps({"message": f"denied for {KEY} / {SECRET}"}).encode())}
+    hostile.answers = {
+        "list": (
+            403,
+            {**JSON, "x-amzn-ErrorType": "AccessDeniedException"},
+            json.dumps({"message": f"denied for {KEY} / {SECRET}"}).encode(),
+        )
+    }
     from reconciler.errors import ProviderError
 
     from builders import queue
 
-    with (OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": hostile.url}, "/")) as p,
-          pytest.raises(ProviderError) as caught):
+    with (
+        OmicsProvider.from_config(ProviderConfig("omics", {"endpoint": hostile.url}, "/")) as p,
+        pytest.raises(ProviderError) as caught,
+    ):
         p.list_items(queue(id="4242"))
     assert KEY not in str(caught.value) and SECRET not in str(caught.value)
     with pytest.raises(ConfigError):

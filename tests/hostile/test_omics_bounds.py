@@ -3,6 +3,7 @@ one deadline per call, retries and waits included, and a cap on an answer's size
 refused in one line. Against tests/hostile_server.py on loopback, botocore talking to it
 through `endpoint`; the bounds made small as for the other providers (http.REQUEST_DEADLINE,
 http.MAX_ANSWER_BYTES)."""
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,13 @@ def test_a_trickling_answer_ends_at_the_deadline_in_one_line(hostile, tmp_path, 
 
 def test_the_deadline_covers_retries_and_their_waits(hostile, tmp_path):
     # a 500 (retried after a wait), then an answer that trickles past the deadline
-    hostile.route("/runBatch", [Answer(500, body=b'{"message": "later"}',
-                                       headers={"x-amzn-ErrorType": "InternalServerException"}),
-                                Answer(body=LISTING, trickle=0.05)])
+    hostile.route(
+        "/runBatch",
+        [
+            Answer(500, body=b'{"message": "later"}', headers={"x-amzn-ErrorType": "InternalServerException"}),
+            Answer(body=LISTING, trickle=0.05),
+        ],
+    )
     line, elapsed = plan(tmp_path, hostile)
     assert "no complete answer within the 1 s deadline of a request" in line
     assert elapsed < DEADLINE + 1, elapsed
@@ -73,8 +78,10 @@ class Chunked(Answer):
 
     def wire(self) -> bytes:
         body = self.encoded()
-        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-                b"Connection: close\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        )
 
 
 @pytest.mark.parametrize("kind", [Answer, Chunked], ids=["with Content-Length", "chunked"])

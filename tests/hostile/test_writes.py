@@ -1,6 +1,7 @@
 """A write answered outside 2xx (a proxy's redirect, a cache's "Not Modified") with
 nothing written is never reported applied (issue 29 item 1): through the CLI, against
 each HTTP fake told to answer its write requests with a bare status (answer_unserved)."""
+
 from __future__ import annotations
 
 import re

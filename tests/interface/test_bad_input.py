@@ -9,6 +9,7 @@ named first on the command line (and each bad spec with `provider: {type: synaps
 pointed at it too), and each plan file records the sandbox's URL as its endpoint (the
 corpus writes `@ENDPOINT@` and an `@`-filled checksum, both filled in per run).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,9 +79,7 @@ SPEC_COMMANDS = [("validate",), ("plan",), ("apply", "--auto-approve")]
 
 @pytest.mark.parametrize("name", sorted(BAD_SPECS))
 @pytest.mark.parametrize("command", SPEC_COMMANDS, ids=lambda c: c[0])
-def test_bad_spec_is_refused_with_exact_messages_before_anything_is_sent(
-    sandbox, tmp_path, monkeypatch, name, command
-):
+def test_bad_spec_is_refused_with_exact_messages_before_anything_is_sent(sandbox, tmp_path, monkeypatch, name, command):
     good = tmp_path / "good.yaml"
     good.write_text(GOOD_SYNAPSE.format(url=sandbox.url))
     root = tmp_path / "bad"
@@ -117,14 +116,14 @@ PLAN_ERRORS = {
     "bad-lock-value.json": "12:338: queues[0].changes[0].lock: expected 'lock', 'unlock' or null, got 'yes'",
     "bad-timestamp.json": "12:55: queues[0].changes[0].after.tags.score: not a valid tag value: month must be in 1..12",
     "base-empty.json": "12:66: queues[0].changes[0].base: must be the object the change was computed "
-                       'from, with the change\'s id "9700001" and etag "etag-9700001"',
+    'from, with the change\'s id "9700001" and etag "etag-9700001"',
     "base-not-object.json": "12:66: queues[0].changes[0].base: expected a mapping, got list",
     "base-of-another-item.json": "12:66: queues[0].changes[0].base: must be the object the change was "
-                                 'computed from, with the change\'s id "9700001" and etag "etag-9700001"',
+    'computed from, with the change\'s id "9700001" and etag "etag-9700001"',
     "base-of-another-version.json": "12:66: queues[0].changes[0].base: must be the object the change was "
-                                    'computed from, with the change\'s id "9700001" and etag "etag-9700001"',
+    'computed from, with the change\'s id "9700001" and etag "etag-9700001"',
     "before-after-mismatch.json": "12:18: queues[0].changes[0].after: before and after must name the same "
-                                  "fields (status in only one)",
+    "fields (status in only one)",
     "comment.json": "2:3: not valid JSON: Expecting property name enclosed in double quotes",
     "deep-nesting.json": "plan file nests too deeply",
     "duplicate-item.json": "13:321: queues[0].changes[1].id: item 9700001 appears twice in queue 9615000",
@@ -139,8 +138,8 @@ PLAN_ERRORS = {
     "malformed-checksum.json": "2:15: checksum: expected sha256: and 64 lowercase hexadecimal digits",
     "max-changes-text.json": "21:24: queues[0].safety.max_changes: expected an integer or null, got string",
     "misspelt-change-field.json": "12:294: queues[0].changes[0]: unknown field 'etga': did you mean 'etag'? "
-                                  "(allowed: after, base, before, blocked, drift, etag, id, lock, refused, relock, "
-                                  "sources)",
+    "(allowed: after, base, before, blocked, drift, etag, id, lock, refused, relock, "
+    "sources)",
     "missing-checksum.json": "1:1: missing required field 'checksum'",
     "missing-queues.json": "1:1: missing required field 'queues'",
     "nan.json": '12:55: NaN is not valid JSON (a plan file writes it as {"float": "nan"} etc.)',
@@ -149,12 +148,12 @@ PLAN_ERRORS = {
     "provider-not-object.json": "5:15: provider: expected a mapping, got string",
     "single-quotes.json": "4:3: not valid JSON: Expecting property name enclosed in double quotes",
     "source-for-unchanged-field.json": "12:493: queues[0].changes[0].sources[2].field: source for locked "
-                                       "names a field the change does not change",
+    "names a field the change does not change",
     "status-not-string.json": "12:28: queues[0].changes[0].after.status: expected a string, got list",
     "summary-mismatch.json": '27:14: summary: summary does not match the changes (they give {"blocked": 0, '
-                             '"change": 3, "items_seen": 3, "lock": 0, "unlock": 0})',
+    '"change": 3, "items_seen": 3, "lock": 0, "unlock": 0})',
     "tag-value-mapping.json": "12:55: queues[0].changes[0].after.tags.score: expected a scalar (a string, number, "
-                              'boolean, {"timestamp": "<ISO 8601>"} or {"float": "nan"|"inf"|"-inf"}), got mapping',
+    'boolean, {"timestamp": "<ISO 8601>"} or {"float": "nan"|"inf"|"-inf"}), got mapping',
     "tampered.json": "2:15: plan file was modified after it was written (checksum mismatch)",
     "too-many-digits.json": "17:21: number has too many digits",
     "top-level-array.json": "1:1: expected a mapping, got list",
@@ -163,16 +162,18 @@ PLAN_ERRORS = {
     "trailing-garbage.json": "36:1: not valid JSON: Extra data",
     "truncated.json": "13:321: not valid JSON: Unterminated string",
     "unknown-change-field.json": "12:316: queues[0].changes[0]: unknown field 'force': did you mean 'before'? "
-                                 "(allowed: after, base, before, blocked, drift, etag, id, lock, refused, relock, "
-                                 "sources)",
+    "(allowed: after, base, before, blocked, drift, etag, id, lock, refused, relock, "
+    "sources)",
     "unknown-provider.json": '7:13: provider.type: unknown provider type "ftp" (known: datamaker, local, omics, supervisely, synapse, workflow-results)',
     "unknown-top-level-field.json": "2:3: unknown field 'apply_to' (allowed: checksum, created_at, evaluated_at, "
-                                    "format_version, problems, provider, queues, spec_digest, summary, tool_version, "
-                                    "warnings)",
+    "format_version, problems, provider, queues, spec_digest, summary, tool_version, "
+    "warnings)",
     "whitespace-only.json": "3:1: not valid JSON: Expecting value",
     "wrong-format-version.json": "4:21: unsupported plan format_version 2 (this reconciler reads 1)",
 }
-_PLAIN_HTTP = "uses plain http://, which is only allowed for a loopback address (127.0.0.1, ::1, localhost); use https://"
+_PLAIN_HTTP = (
+    "uses plain http://, which is only allowed for a loopback address (127.0.0.1, ::1, localhost); use https://"
+)
 # A well-formed file whose recorded endpoint apply must not send to (the token would go
 # in clear text, or to a place no plan could have been made against). `show` prints it.
 ENDPOINT_ERRORS = {
@@ -240,9 +241,7 @@ def test_the_valid_plan_file_does_reach_the_sandbox(live, tmp_path, monkeypatch)
     assert sent[-1]["path"] == "/repo/v1/evaluation/9615000/statusBatch" and sent[-1]["status"] == 200
 
 
-def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_changes_nothing(
-    live, tmp_path, monkeypatch
-):
+def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_changes_nothing(live, tmp_path, monkeypatch):
     """Which queues exist only the service knows, and applying a plan file reads
     nothing first: the one batch is refused whole and reported; nothing is written."""
     monkeypatch.chdir(tmp_path)
@@ -250,13 +249,13 @@ def test_a_plan_file_for_a_queue_the_service_lacks_fails_its_one_write_and_chang
     before = [live.store.get(i) for i in ITEMS]
     result = run_cli("apply", "unknown-queue.json", "--auto-approve", env=env(live))
     assert (result.code, result.err) == (1, "")
-    refusal = ("evaluation 9999999: statusBatch failed (HTTP 400): Specified Evaluation ID does not "
-               "match submissions in the batch.")
+    refusal = (
+        "evaluation 9999999: statusBatch failed (HTTP 400): Specified Evaluation ID does not "
+        "match submissions in the batch."
+    )
     # identical failures are folded into the first and a count (issue 27)
     assert f"  queue 9999999, item {ITEMS[0]}: {refusal}\n  … and 2 more with the same reason\n" in result.out
-    assert result.out.endswith(
-        "Apply complete: 0 applied, 0 unchanged, 0 stale, 0 blocked, 3 failed, 0 skipped.\n"
-    )
+    assert result.out.endswith("Apply complete: 0 applied, 0 unchanged, 0 stale, 0 blocked, 3 failed, 0 skipped.\n")
     assert [(e["method"], e["path"], e["status"]) for e in live.request_log()] == [
         ("PUT", "/repo/v1/evaluation/9999999/statusBatch", 400)
     ]
@@ -269,8 +268,10 @@ def test_a_huge_plan_file_is_refused_unparsed(live, tmp_path, monkeypatch, comma
     with open("huge.json", "wb") as fh:  # sparse: costs no disk, only the read
         fh.write(b"{")
         fh.truncate(MAX_PLAN_BYTES + 1)
-    message = ("huge.json: plan file is larger than 200 MiB, the most a plan file may be; "
-               "make smaller plans with `reconciler plan --only ID…`")
+    message = (
+        "huge.json: plan file is larger than 200 MiB, the most a plan file may be; "
+        "make smaller plans with `reconciler plan --only ID…`"
+    )
     assert_refused(run_cli(*command, "huge.json", env=env(live)), [message], live)
 
 
@@ -289,8 +290,10 @@ def test_a_huge_plan_file_is_read_only_up_to_one_byte_past_the_cap(tmp_path, mon
     monkeypatch.setattr(planfile, "load_plan", load_plan)
     result = run_cli(*command, "huge.json", env={"SYNAPSE_AUTH_TOKEN": None})
     assert (result.code, result.out) == (1, "")
-    assert result.err == ("error: huge.json: plan file is larger than 200 MiB, the most a plan file may be; "
-                          "make smaller plans with `reconciler plan --only ID…`\n")
+    assert result.err == (
+        "error: huge.json: plan file is larger than 200 MiB, the most a plan file may be; "
+        "make smaller plans with `reconciler plan --only ID…`\n"
+    )
     assert given == [MAX_PLAN_BYTES + 1]
 
 
@@ -308,7 +311,9 @@ def test_a_plan_file_applies_only_to_the_endpoint_it_records(make_sandbox, tmp_p
     before = [b.store.get(i) for i in ITEMS]
     result = run_cli("apply", plan, "--auto-approve", env=env(b))
     assert result.code == 1 and "Traceback" not in result.err
-    assert (f"statusBatch got no connection (connection refused at {a.url}; is the server running, "
-            "on that port?); it was not written") in result.out
+    assert (
+        f"statusBatch got no connection (connection refused at {a.url}; is the server running, "
+        "on that port?); it was not written"
+    ) in result.out
     assert b.request_log() == []
     assert [b.store.get(i) for i in ITEMS] == before

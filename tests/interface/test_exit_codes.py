@@ -1,6 +1,7 @@
 """Exit codes are part of the interface (docs/architecture.md, "Exit codes and bugs"): 0 ok, 2 changes (plan
 --detailed-exitcode only), 1 every error, including usage errors, so that a CI gate can
 never read a typo or a failure as "changes present"; 3 a bug, never read as a refusal."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,23 +41,27 @@ def unchanged(spec: Path) -> Path:
     return spec
 
 
-@pytest.mark.parametrize("prepare, args, code", [
-    (unchanged, [], 0),
-    (unchanged, ["--detailed-exitcode"], 2),
-    (converged, [], 0),
-    (converged, ["--detailed-exitcode"], 0),
-    (blocking, [], 1),
-    (blocking, ["--detailed-exitcode"], 1),
-    (strict_safety, ["--detailed-exitcode"], 1),
-    (strict_safety, ["--detailed-exitcode", "--force"], 2),
-    (invalid, [], 1),
-    (invalid, ["--detailed-exitcode"], 1),
-    (unchanged, ["--detailed-exitcode", "--format", "json"], 2),
-    (unchanged, ["--detailed-exitcode", "--format", "markdown"], 2),
-    (unchanged, ["--detailed-exitcode", "--format", "github"], 2),
-    (unchanged, ["--detailed-exitcode", "--format", "yaml"], 1),
-    (unchanged, ["--detailed-exitcode", "--no-such-option"], 1),
-], ids=lambda v: getattr(v, "__name__", " ".join(v) if isinstance(v, list) else str(v)))
+@pytest.mark.parametrize(
+    "prepare, args, code",
+    [
+        (unchanged, [], 0),
+        (unchanged, ["--detailed-exitcode"], 2),
+        (converged, [], 0),
+        (converged, ["--detailed-exitcode"], 0),
+        (blocking, [], 1),
+        (blocking, ["--detailed-exitcode"], 1),
+        (strict_safety, ["--detailed-exitcode"], 1),
+        (strict_safety, ["--detailed-exitcode", "--force"], 2),
+        (invalid, [], 1),
+        (invalid, ["--detailed-exitcode"], 1),
+        (unchanged, ["--detailed-exitcode", "--format", "json"], 2),
+        (unchanged, ["--detailed-exitcode", "--format", "markdown"], 2),
+        (unchanged, ["--detailed-exitcode", "--format", "github"], 2),
+        (unchanged, ["--detailed-exitcode", "--format", "yaml"], 1),
+        (unchanged, ["--detailed-exitcode", "--no-such-option"], 1),
+    ],
+    ids=lambda v: getattr(v, "__name__", " ".join(v) if isinstance(v, list) else str(v)),
+)
 def test_plan_exit_code(example, prepare, args, code):
     result = run_cli("plan", prepare(example), *args)
     assert result.code == code, result.err
@@ -70,21 +75,24 @@ def test_plan_of_a_missing_spec_or_without_one_exits_1(tmp_path):
 def test_plan_refused_by_the_service_exits_1(make_sandbox, tmp_path):
     sandbox = make_sandbox(synthetic=[("9615000", 3)])
     spec = tmp_path / "spec.yaml"
-    spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{sandbox.url}"}}\n'
-                    'queues:\n  - id: "9615000"\n')
+    spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{sandbox.url}"}}\nqueues:\n  - id: "9615000"\n')
     result = run_cli("plan", spec, "--detailed-exitcode", env={"SYNAPSE_AUTH_TOKEN": "wrong"})
     assert result.code == 1
     assert result.err.startswith("error: ") and "Traceback" not in result.err
 
 
-@pytest.mark.parametrize("prepare, args, code", [
-    (unchanged, [], 0),
-    (converged, [], 0),
-    (blocking, [], 1),
-    (strict_safety, [], 1),
-    (strict_safety, ["--force"], 0),
-    (invalid, [], 1),
-], ids=lambda v: getattr(v, "__name__", " ".join(v) if isinstance(v, list) else str(v)))
+@pytest.mark.parametrize(
+    "prepare, args, code",
+    [
+        (unchanged, [], 0),
+        (converged, [], 0),
+        (blocking, [], 1),
+        (strict_safety, [], 1),
+        (strict_safety, ["--force"], 0),
+        (invalid, [], 1),
+    ],
+    ids=lambda v: getattr(v, "__name__", " ".join(v) if isinstance(v, list) else str(v)),
+)
 def test_apply_spec_exit_code(example, prepare, args, code):
     result = run_cli("apply", prepare(example), "--auto-approve", *args)
     assert result.code == code, result.err
@@ -126,8 +134,9 @@ def test_apply_plan_file_with_a_blocked_change_exits_1(example, tmp_path):
     assert result.code == 1 and "Nothing was applied" in result.err
 
 
-@pytest.mark.parametrize("prepare, code", [(unchanged, 0), (blocking, 0), (invalid, 1)],
-                         ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    "prepare, code", [(unchanged, 0), (blocking, 0), (invalid, 1)], ids=lambda v: getattr(v, "__name__", str(v))
+)
 @pytest.mark.parametrize("fmt", ["text", "github"])
 def test_validate_exit_code(example, prepare, code, fmt):
     """A blocked change needs live data to exist, so validate (offline) accepts it."""
@@ -170,8 +179,12 @@ def test_a_bug_exits_3_with_one_line_naming_the_log_that_holds_its_traceback(exa
     line on stderr, nothing on stdout, and the traceback in the user's cache dir."""
     crash_when_listing(monkeypatch, "listing fell over")
     cache = tmp_path / "cache"
-    result = run_cli("plan", example, "--detailed-exitcode",
-                     env={"XDG_CACHE_HOME": str(cache), "RECONCILER_TEST_MARKER": "marker-7f3a"})
+    result = run_cli(
+        "plan",
+        example,
+        "--detailed-exitcode",
+        env={"XDG_CACHE_HOME": str(cache), "RECONCILER_TEST_MARKER": "marker-7f3a"},
+    )
     log = cache / "reconciler" / "reconciler.log"
     assert result.code == 3
     assert result.out == ""

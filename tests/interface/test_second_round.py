@@ -1,6 +1,7 @@
 """What a second round of new users tripped over (issue 27): drift on locked items,
 entries for missing ids, `replace: true`, interrupted applies, JSON that says why,
 export's output file. One test per complaint, each through the command line."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,7 @@ def test_a_locked_item_whose_value_moved_away_from_its_entry_is_drift_not_blocke
 
 
 def test_a_spec_changing_an_item_a_rule_froze_is_blocked_not_drift():
-    q = queue(rule("freeze", {"ids": ["1"]}, {"locked": True}),
-              submissions={"1": {"status": "INVALID"}})
+    q = queue(rule("freeze", {"ids": ["1"]}, {"locked": True}), submissions={"1": {"status": "INVALID"}})
     change = rediff(q, item("1", "SCORED", locked=True))
     assert change.blocked and not change.drift
 
@@ -78,8 +78,7 @@ def test_drift_survives_the_plan_file(example, tmp_path):
     shown = run_cli("show", saved, "--format", "markdown")
     assert shown.code == 0 and "`9700003` **drift (locked)**" in shown.out
     # the nightly drift workflow's own command line (examples/ci/drift-check.yml)
-    nightly = run_cli("-q", "plan", example, "-o", tmp_path / "drift.json", "--format", "github",
-                      "--detailed-exitcode")
+    nightly = run_cli("-q", "plan", example, "-o", tmp_path / "drift.json", "--format", "github", "--detailed-exitcode")
     assert nightly.code == 2 and (tmp_path / "drift.json").exists()
 
 
@@ -139,7 +138,7 @@ def synapse_spec(tmp_path, url):
     spec.write_text(
         f'version: 1\nprovider: {{type: synapse, endpoint: "{url}"}}\nqueues:\n'
         '  - id: "9615000"\n    safety: {max_change_percent: 100}\n    rules:\n'
-        '      - name: validate\n        where: {status: RECEIVED}\n        set: {status: VALIDATED}\n'
+        "      - name: validate\n        where: {status: RECEIVED}\n        set: {status: VALIDATED}\n"
     )
     return spec
 
@@ -180,8 +179,10 @@ def test_apply_json_on_a_refused_plan_still_prints_a_report_saying_why(example, 
 
 def test_validate_json_lists_every_problem_with_its_place(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nqueues:\n  - id: q\n    submissions:\n"
-                    "      \"1\": {statos: A}\n      \"2\": {status: 3, tags: {a: {b: 1}}}\n")
+    spec.write_text(
+        "version: 1\nqueues:\n  - id: q\n    submissions:\n"
+        '      "1": {statos: A}\n      "2": {status: 3, tags: {a: {b: 1}}}\n'
+    )
     result = run_cli("validate", spec, "--format", "json")
     assert result.code == 1
     doc = json.loads(result.out)
@@ -190,10 +191,9 @@ def test_validate_json_lists_every_problem_with_its_place(tmp_path):
     assert (first["file"], first["line"], first["column"]) == (str(spec), 5, 13)
     assert "statos" in first["message"]
     ok = tmp_path / "ok.yaml"
-    ok.write_text("version: 1\nqueues:\n  - id: q\n    submissions:\n      \"1\": {status: A}\n")
+    ok.write_text('version: 1\nqueues:\n  - id: q\n    submissions:\n      "1": {status: A}\n')
     valid = json.loads(run_cli("validate", ok, "--format", "json").out)
-    assert valid == {"valid": True, "problems": [],
-                     "specs": [{"file": str(ok), "queues": 1, "rules": 0, "entries": 1}]}
+    assert valid == {"valid": True, "problems": [], "specs": [{"file": str(ok), "queues": 1, "rules": 0, "entries": 1}]}
 
 
 # ------------------------------------------ 5. export writes loadable specs, everywhere
@@ -218,10 +218,14 @@ def test_export_then_plan_is_empty_for_every_provider(name, table, make_sandbox,
     provider, base = backend.make(6)
     with provider:
         ids = [i.id for i in provider.list_items(base)]
-        touched = _replace(base, safety=Safety(max_change_percent=100.0), rules=(
-            rule("review", {"ids": ids[:3]}, {"tags": {"reviewed": backend.tag_value}}),
-            rule("freeze", {"ids": ids[1:2]}, {"locked": True}),
-        ))
+        touched = _replace(
+            base,
+            safety=Safety(max_change_percent=100.0),
+            rules=(
+                rule("review", {"ids": ids[:3]}, {"tags": {"reviewed": backend.tag_value}}),
+                rule("freeze", {"ids": ids[1:2]}, {"locked": True}),
+            ),
+        )
         spec = Spec(ProviderConfig(provider.type, {}, str(tmp_path)), (touched,), ("spec.yaml",), "d")
         made = build_plan(spec, provider)
         assert apply_plan(made.plan, provider, made.queues, rediff=made.rediffers()).ok
@@ -256,13 +260,16 @@ def upload_plan() -> Plan:
     scores = Source("scores/round-3.yaml", 3)
     changes = []
     for i in range(300):
-        fields = [FieldChange("tags.rank", None, (i + 1,), scores),
-                  FieldChange("tags.score", None, (round(1 - i / 1000, 3),), scores)]
+        fields = [
+            FieldChange("tags.rank", None, (i + 1,), scores),
+            FieldChange("tags.score", None, (round(1 - i / 1000, 3),), scores),
+        ]
         if i >= 250:
             fields.append(FieldChange("locked", False, True, scores))
         changes.append(sample_change(str(9_700_001 + i), "SCORED", *fields, lock="lock" if i >= 250 else None))
-    return Plan("synapse", "https://repo-prod.prod.sagebase.org/repo/v1", "d" * 64,
-                (QueuePlan("9615000", 300, tuple(changes)),))
+    return Plan(
+        "synapse", "https://repo-prod.prod.sagebase.org/repo/v1", "d" * 64, (QueuePlan("9615000", 300, tuple(changes)),)
+    )
 
 
 def test_the_pr_comment_lists_locks_before_other_changes_and_tag_changes_in_one_row():
@@ -271,9 +278,12 @@ def test_the_pr_comment_lists_locks_before_other_changes_and_tag_changes_in_one_
     assert len(locks) == 50  # none fell past the cap
     assert md.index("`9700251` (lock)") < md.index("| `9700001` |")
     row = next(line for line in md.splitlines() if line.startswith("| `9700001` |"))
-    assert row.startswith("| `9700001` | `tags: rank, score` | `rank: (absent) · score: (absent)` | `rank: 1 · score: 1.0` |")
-    assert md.endswith("every change is in the saved plan file (in CI the `reconciler-plan` artifact): "
-                       "`reconciler show plan.json`")
+    assert row.startswith(
+        "| `9700001` | `tags: rank, score` | `rank: (absent) · score: (absent)` | `rank: 1 · score: 1.0` |"
+    )
+    assert md.endswith(
+        "every change is in the saved plan file (in CI the `reconciler-plan` artifact): `reconciler show plan.json`"
+    )
 
 
 # ------------------------------------------------ 8. a wrong token on apply PLANFILE
@@ -340,9 +350,11 @@ def workflow_results(make_sandbox, monkeypatch, tmp_path, n=20):
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
     monkeypatch.setenv("WORKFLOW_HTTP_TOKEN", SANDBOX_TOKEN)
     spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nprovider: {type: workflow-results}\nqueues:\n  - id: frb\n"
-                    "    safety: {max_change_percent: 100}\n    rules:\n      - name: rfi\n"
-                    "        where: {}\n        set: {tags: [rfi]}\n")
+    spec.write_text(
+        "version: 1\nprovider: {type: workflow-results}\nqueues:\n  - id: frb\n"
+        "    safety: {max_change_percent: 100}\n    rules:\n      - name: rfi\n"
+        "        where: {}\n        set: {tags: [rfi]}\n"
+    )
     return spec
 
 
@@ -387,10 +399,26 @@ def test_o_dash_with_markdown_is_refused_before_anything_is_read(example):
 def test_stale_reports_name_the_managed_fields_before_bookkeeping():
     from reconciler.apply import what_changed
 
-    base = {"id": "1", "etag": "e1", "modifiedOn": "t1", "statusVersion": 1, "versionNumber": 1,
-            "updatedAt": "u1", "status": "SCORED", "annotations": {"score": 0.4}}
-    fresh = {"id": "1", "etag": "e2", "modifiedOn": "t2", "statusVersion": 2, "versionNumber": 2,
-             "updatedAt": "u2", "status": "INVALID", "annotations": {"score": 0.5}}
+    base = {
+        "id": "1",
+        "etag": "e1",
+        "modifiedOn": "t1",
+        "statusVersion": 1,
+        "versionNumber": 1,
+        "updatedAt": "u1",
+        "status": "SCORED",
+        "annotations": {"score": 0.4},
+    }
+    fresh = {
+        "id": "1",
+        "etag": "e2",
+        "modifiedOn": "t2",
+        "statusVersion": 2,
+        "versionNumber": 2,
+        "updatedAt": "u2",
+        "status": "INVALID",
+        "annotations": {"score": 0.5},
+    }
     said = what_changed(base, fresh)
     assert said.startswith('annotations.score: 0.4 → 0.5; status: "SCORED" → "INVALID"; ')
     assert said.endswith("; and 2 more")
@@ -423,8 +451,8 @@ def test_validate_shows_every_problem_the_structure_allows_in_one_round(tmp_path
     spec.write_text(
         'version: 1\nprovider: {type: synapse}\nqueues:\n  - id: "1"\n    submissions:\n'
         '      "1": {status: SCORD}\n      "2": {statos: SCORED}\n'
-        '    rules:\n      - name: a\n        where: {status: VALIDATED}\n        set: {status: ACCEPTED}\n'
-        '      - name: b\n        where: {status: ACCEPTED}\n        set: {status: VALIDATED}\n'
+        "    rules:\n      - name: a\n        where: {status: VALIDATED}\n        set: {status: ACCEPTED}\n"
+        "      - name: b\n        where: {status: ACCEPTED}\n        set: {status: VALIDATED}\n"
     )
     result = run_cli("validate", spec)
     assert result.code == 1
@@ -440,8 +468,10 @@ def test_export_never_writes_over_a_table_the_spec_reads(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("id,status\n1,A\n")
     spec = tmp_path / "spec.yaml"
-    spec.write_text("version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\nqueues:\n"
-                    "  - id: q\n    include:\n      - table: t.csv\n        id: id\n        status: status\n")
+    spec.write_text(
+        "version: 1\nprovider: {type: local, path: state.db, seed: live.yaml}\nqueues:\n"
+        "  - id: q\n    include:\n      - table: t.csv\n        id: id\n        status: status\n"
+    )
     result = run_cli("export", spec, "-o", tmp_path / "adopted.yaml", "--table", table, "--force")
     assert result.code == 1 and "is a file the spec reads" in result.err
     assert table.read_text() == "id,status\n1,A\n" and not (tmp_path / "adopted.yaml").exists()

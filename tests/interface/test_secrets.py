@@ -1,5 +1,6 @@
 """A distinctive token never appears in stdout, stderr, plan files, request logs, log
 records or exceptions, in clear or encoded, on any path through the CLI."""
+
 from __future__ import annotations
 
 import base64
@@ -37,7 +38,7 @@ def spec_for(directory, url):
     spec.write_text(
         f'version: 1\nprovider: {{type: synapse, endpoint: "{url}"}}\n'
         'queues:\n  - id: "9615000"\n    safety: {max_change_percent: 100}\n'
-        '    rules:\n      - {name: accept, where: {status: RECEIVED}, set: {status: ACCEPTED, tags: {k: 1}}}\n'
+        "    rules:\n      - {name: accept, where: {status: RECEIVED}, set: {status: ACCEPTED, tags: {k: 1}}}\n"
     )
     return spec
 
@@ -63,7 +64,10 @@ def test_token_never_leaks_through_any_cli_path(make_sandbox, tmp_path, caplog, 
         "plan -v": run_cli("-v", "plan", spec, env=env),
         "plan -vv -o": run_cli("-vv", "plan", spec, "-o", plan_file, env=env),
         **{f"plan --format {f}": run_cli("plan", spec, "--format", f, env=env) for f in ("json", "markdown", "github")},
-        **{f"show --format {f}": run_cli("show", plan_file, "--format", f, env=env) for f in ("text", "json", "markdown")},
+        **{
+            f"show --format {f}": run_cli("show", plan_file, "--format", f, env=env)
+            for f in ("text", "json", "markdown")
+        },
         "apply plan file": run_cli("-v", "apply", plan_file, "--auto-approve", env=env),
         "apply spec": run_cli("-vv", "apply", spec, "--auto-approve", env=env),
         "plan, 401": run_cli("-v", "plan", wrong_token, env=env),
@@ -74,11 +78,17 @@ def test_token_never_leaks_through_any_cli_path(make_sandbox, tmp_path, caplog, 
     }
     json_plan.write_text(runs["plan --format json"].out)
     assert [name for name, r in runs.items() if r.code != 0] == [
-        "plan, 401", "apply, 401", "unreachable", "remote http", "token in spec",
+        "plan, 401",
+        "apply, 401",
+        "unreachable",
+        "remote http",
+        "token in spec",
     ]
-    refused = ("error: Synapse refused the token (HTTP 401: Invalid access token.); set SYNAPSE_AUTH_TOKEN "
-               "or add `authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse "
-               "personal access token with view and modify scopes)\n")
+    refused = (
+        "error: Synapse refused the token (HTTP 401: Invalid access token.); set SYNAPSE_AUTH_TOKEN "
+        "or add `authtoken = <token>` under [authentication] in ~/.synapseConfig (a Synapse "
+        "personal access token with view and modify scopes)\n"
+    )
     assert runs["plan, 401"].err.endswith(refused) and runs["apply, 401"].err.endswith(refused)
     assert runs["unreachable"].err.endswith(  # refused: not retried, and the fix is named
         f"error: cannot connect to {UNREACHABLE}: connection refused; is the server running, on that port?\n"
@@ -89,21 +99,21 @@ def test_token_never_leaks_through_any_cli_path(make_sandbox, tmp_path, caplog, 
     )
     assert "Apply complete: 120 applied," in runs["apply plan file"].out
     haystacks = {f"{name} stdout+stderr": r.out + r.err for name, r in runs.items()}
-    haystacks.update({
-        "plan file": plan_file.read_text(),
-        "plan --format json": json_plan.read_text(),
-        "request log (good token)": good.log_path.read_text(),
-        "request log (other token)": other.log_path.read_text(),
-        "log records": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records),
-    })
+    haystacks.update(
+        {
+            "plan file": plan_file.read_text(),
+            "plan --format json": json_plan.read_text(),
+            "request log (good token)": good.log_path.read_text(),
+            "request log (other token)": other.log_path.read_text(),
+            "log records": "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records),
+        }
+    )
     for name, text in haystacks.items():
         assert text, name
         assert_no_token(text)
 
 
-def test_verbose_logs_say_method_path_status_and_time_and_nothing_of_the_credential(
-    sandbox, tmp_path
-):
+def test_verbose_logs_say_method_path_status_and_time_and_nothing_of_the_credential(sandbox, tmp_path):
     spec = spec_for(tmp_path, sandbox.url)
     sandbox.store.create_queue("9615000")
     result = run_cli("-v", "plan", spec, env={"SYNAPSE_AUTH_TOKEN": sandbox.token})

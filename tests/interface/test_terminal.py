@@ -1,6 +1,7 @@
 """What a person at a terminal sees on stderr: progress lines on a real TTY only, never
 with -q; with -v one log line per HTTP request and urllib3's retry warnings, which stay
 silent without -v."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_with_tty_stderr(*args: str) -> tuple[int, str, str]:
     """Run the CLI in a child process whose stderr is a pseudo-terminal."""
     master, slave = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdout=subprocess.PIPE,
-                             stderr=slave, stdin=subprocess.DEVNULL, cwd=ROOT)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -67,8 +73,10 @@ def test_no_progress_when_stderr_is_not_a_terminal(example):
 
 def synapse_spec(tmp_path: Path, url: str) -> Path:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{url}"}}\n'
-                    'queues:\n  - id: "9615000"\n    submissions:\n      "9700001": {status: SCORED}\n')
+    spec.write_text(
+        f'version: 1\nprovider: {{type: synapse, endpoint: "{url}"}}\n'
+        'queues:\n  - id: "9615000"\n    submissions:\n      "9700001": {status: SCORED}\n'
+    )
     return spec
 
 
@@ -101,8 +109,7 @@ def test_urllib3_retry_warnings_only_with_verbose(make_sandbox, tmp_path):
     runs = {}
     for flags in ((), ("-v",)):
         sandbox = make_sandbox(synthetic=[("9615000", 3)], drop_rate=0.5, random_seed=3)
-        result = run_cli(*flags, "plan", synapse_spec(tmp_path, sandbox.url),
-                         env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
+        result = run_cli(*flags, "plan", synapse_spec(tmp_path, sandbox.url), env={"SYNAPSE_AUTH_TOKEN": sandbox.token})
         assert result.code == 0, result.err
         runs[flags] = result.err
     assert runs[()] == ""

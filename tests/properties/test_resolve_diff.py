@@ -4,6 +4,7 @@ Specs draw rules, entries and values from one small vocabulary so that rules rea
 match, chain, override and (sometimes) cycle. A spec whose rules cycle for some item is
 checked against a naive reference and then discarded.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,20 @@ STATUSES = ["RECEIVED", "VALIDATED", "ACCEPTED", "SCORED", "INVALID"]
 KEYS = ["a", "b", "c", "pipeline_x"]
 IDS = [str(n) for n in (1, 2, 3, 9, 10, 11, 100)] + ["a1", "b2"]
 VALUES = [
-    (1,), (1.0,), (True,), ("1",), (0,), (False,), (2,), (0.5,), ("x",), (1, 2), (2, 1), (),
-    (math.nan,), (datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone.utc),),
+    (1,),
+    (1.0,),
+    (True,),
+    ("1",),
+    (0,),
+    (False,),
+    (2,),
+    (0.5,),
+    ("x",),
+    (1, 2),
+    (2, 1),
+    (),
+    (math.nan,),
+    (datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone.utc),),
 ]
 SPEC_FILE = "spec.yaml"
 
@@ -82,9 +95,9 @@ def assignments(draw, source: Source) -> Assignment:
     return Assignment(
         status=draw(st.none() | st.sampled_from(STATUSES).map(lambda s: Setting(s, source))),
         locked=draw(st.none() | st.booleans().map(lambda b: Setting(b, source))),
-        tags=draw(st.dictionaries(
-            st.sampled_from(KEYS), (st.none() | values).map(lambda v: Setting(v, source)), max_size=2
-        )),
+        tags=draw(
+            st.dictionaries(st.sampled_from(KEYS), (st.none() | values).map(lambda v: Setting(v, source)), max_size=2)
+        ),
     )
 
 
@@ -95,9 +108,7 @@ def queue_specs(draw) -> QueueSpec:
         source = Source(SPEC_FILE, 10 + 4 * n, f"r{n}")
         rules.append(Rule(f"r{n}", draw(matches()), draw(assignments(source)), source))
     entry_ids = draw(st.lists(st.sampled_from(IDS), unique=True, max_size=3))
-    submissions = {
-        i: draw(assignments(Source(SPEC_FILE, 100 + n))) for n, i in enumerate(entry_ids)
-    }
+    submissions = {i: draw(assignments(Source(SPEC_FILE, 100 + n))) for n, i in enumerate(entry_ids)}
     return QueueSpec(
         id="q",
         source=Source(SPEC_FILE, 3),
@@ -109,9 +120,7 @@ def queue_specs(draw) -> QueueSpec:
 
 
 # ------------------------------------------------------ a naive reference model
-def reference_pass(
-    queue: QueueSpec, item_id: str, state: tuple, sources: dict[str, Source] | None = None
-) -> tuple:
+def reference_pass(queue: QueueSpec, item_id: str, state: tuple, sources: dict[str, Source] | None = None) -> tuple:
     """One pass; `sources` (if given) records who set each field last, by field name."""
     sources = {} if sources is None else sources
     status, locked, tags = state[0], state[1], dict(state[2])
@@ -153,9 +162,7 @@ def reference_pass(
 
 
 def same_state(a: tuple, b: tuple) -> bool:
-    return (a[0], a[1], {k: typed(v) for k, v in a[2].items()}) == (
-        b[0], b[1], {k: typed(v) for k, v in b[2].items()}
-    )
+    return (a[0], a[1], {k: typed(v) for k, v in a[2].items()}) == (b[0], b[1], {k: typed(v) for k, v in b[2].items()})
 
 
 def reference_settle(queue: QueueSpec, item: Item) -> tuple | None:
@@ -212,9 +219,7 @@ def test_applying_the_unblocked_changes_leaves_only_the_blocked_ones(queue, item
     changes = {c.item_id: c for c in plan.changes if not c.blocked}
     applied = [apply_change(i, changes[i.id]) if i.id in changes else i for i in items]
     again = plan_queue(queue, applied)
-    assert [change_data(c) for c in again.changes] == [
-        change_data(c) for c in plan.changes if c.blocked
-    ]
+    assert [change_data(c) for c in again.changes] == [change_data(c) for c in plan.changes if c.blocked]
 
 
 @common
@@ -272,8 +277,10 @@ def reference_oscillations(queue: QueueSpec) -> list[tuple[int, str, str]]:
         (b.source.line, a.name, b.name)
         for j, b in enumerate(queue.rules)
         for a in queue.rules[:j]
-        if _ids_overlap(a.where, b.where) and _enables(a.set, b.where)
-        and _enables(b.set, a.where) and _conflict(a.set, b.set)
+        if _ids_overlap(a.where, b.where)
+        and _enables(a.set, b.where)
+        and _enables(b.set, a.where)
+        and _conflict(a.set, b.set)
     ]
 
 

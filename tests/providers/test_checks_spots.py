@@ -1,6 +1,7 @@
 """Every provider's offline checks read one walk over a queue's rules, ranks and entries
 (providers/checks.spots), so a problem points at the rule it is about, also where a
 rank sits before it in `rules:`, and a rank's `where:` is checked as a rule's is."""
+
 from __future__ import annotations
 
 import textwrap
@@ -13,19 +14,42 @@ from reconciler.spec import spec_from_dict
 
 # (provider block, queue id, a rule's `set:` with one bad tag, its message, bad id message)
 SERVICES = {
-    "synapse": ("{type: synapse}", "9615000", '{tags: {"bad key!": 1}}',
-                "tag key 'bad key!' is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
-                "submission id 'abc' is not a Synapse id (digits only)"),
-    "datamaker": ("{type: datamaker}", "12", '{tags: {"  ": true}}',
-                  "a datamaker tag name must not be empty", "task id 'abc' is not a datamaker task id (digits only)"),
-    "supervisely": ("{type: supervisely}", "12", "{tags: {phase: 1}}",
-                    "tag 'phase' is an integer; Supervisely task tags are strings (quote the value)",
-                    "task id 'abc' is not a Supervisely task id (digits only)"),
-    "omics": ("{type: omics}", "1234", "{tags: {phase: [a, b]}}", None,
-              "batch id 'abc' is not a HealthOmics run batch id (1 to 18 digits)"),
-    "workflow-results": ("{type: workflow-results, endpoint: 'https://results.example.org'}", "pipe", "{tags: {seen: 1}}",
-                         "tag 'seen': workflow-results tags are labels, set with `true` (or a list `tags: [a, b]`) "
-                         "and removed with `null`", None),
+    "synapse": (
+        "{type: synapse}",
+        "9615000",
+        '{tags: {"bad key!": 1}}',
+        "tag key 'bad key!' is not allowed on Synapse (letters, digits, ',', '_' and '.' only)",
+        "submission id 'abc' is not a Synapse id (digits only)",
+    ),
+    "datamaker": (
+        "{type: datamaker}",
+        "12",
+        '{tags: {"  ": true}}',
+        "a datamaker tag name must not be empty",
+        "task id 'abc' is not a datamaker task id (digits only)",
+    ),
+    "supervisely": (
+        "{type: supervisely}",
+        "12",
+        "{tags: {phase: 1}}",
+        "tag 'phase' is an integer; Supervisely task tags are strings (quote the value)",
+        "task id 'abc' is not a Supervisely task id (digits only)",
+    ),
+    "omics": (
+        "{type: omics}",
+        "1234",
+        "{tags: {phase: [a, b]}}",
+        None,
+        "batch id 'abc' is not a HealthOmics run batch id (1 to 18 digits)",
+    ),
+    "workflow-results": (
+        "{type: workflow-results, endpoint: 'https://results.example.org'}",
+        "pipe",
+        "{tags: {seen: 1}}",
+        "tag 'seen': workflow-results tags are labels, set with `true` (or a list `tags: [a, b]`) "
+        "and removed with `null`",
+        None,
+    ),
 }
 
 
@@ -71,7 +95,8 @@ def test_a_status_after_a_rank_is_refused_at_its_rule(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.yaml").write_text(
         spec_text("{type: synapse}", "9615000", "{status: ACCEPTD}").replace('{ids: ["abc"]}', "{status: SCORD}"),
-        "utf-8")
+        "utf-8",
+    )
     errors = run_cli("validate", "spec.yaml").err.splitlines()
     assert [(e.split(":")[2], e.split(": ")[2].split(":")[0]) for e in errors if "status '" in e] == [
         ("7", "status 'SCORD' is not a Synapse submission status"),  # the rank's `where:`, unchecked before
@@ -80,12 +105,27 @@ def test_a_status_after_a_rank_is_refused_at_its_rule(tmp_path, monkeypatch):
 
 
 def test_spots_walks_rules_and_ranks_in_their_order_then_the_entries(tmp_path):
-    spec = spec_from_dict({"version": 1, "queues": [{"id": "q", "rules": [
-        {"name": "first", "where": {"status": "A", "tags": {"k": 1}}, "set": {"tags": {"out": "x"}}},
-        {"name": "board", "where": {"ids": ["7"], "tags": {"t": {"exists": True}}},
-         "rank": {"into": "place", "by": [{"tag": "k"}]}},
-        {"name": "last", "where": {}, "set": {"status": "B", "tags": {"gone": None}}},
-    ], "submissions": {"9": {"tags": {"k": 2}}}}]}, tmp_path)
+    spec = spec_from_dict(
+        {
+            "version": 1,
+            "queues": [
+                {
+                    "id": "q",
+                    "rules": [
+                        {"name": "first", "where": {"status": "A", "tags": {"k": 1}}, "set": {"tags": {"out": "x"}}},
+                        {
+                            "name": "board",
+                            "where": {"ids": ["7"], "tags": {"t": {"exists": True}}},
+                            "rank": {"into": "place", "by": [{"tag": "k"}]},
+                        },
+                        {"name": "last", "where": {}, "set": {"status": "B", "tags": {"gone": None}}},
+                    ],
+                    "submissions": {"9": {"tags": {"k": 2}}},
+                }
+            ],
+        },
+        tmp_path,
+    )
     (queue,) = spec.queues
     assert [(i, r.name) for i, r in rule_places(queue)] == [(0, "first"), (1, "board"), (2, "last")]
     assert list(spots(queue)) == [

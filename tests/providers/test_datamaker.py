@@ -1,6 +1,7 @@
 """The datamaker provider against the datamaker sandbox over HTTP, through the engine
 (planner and apply) with queues built as data: call counts, the compare guard, partial
 writes, faults, unknown tag names, credentials and the token's secrecy."""
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,7 @@ def test_request_counts_follow_the_documented_formula(make_sandbox):
         # 4 tags, all empty: 1 page each
         assert Counter(r["path"] for r in log) == {"/task_tags/": 1, "/sdk/tasks/": 1 + 5 + 4}
         plan_and_apply(prov, q)
-        log = sb.request_log()[len(log):]
+        log = sb.request_log()[len(log) :]
         # plan again (10 + 1) + guard: ceil(450/100) chunks x (1 + |W|=2, W={scored, locked})
         # + 3 calls
         assert Counter(r["path"] for r in log) == {"/task_tags/": 1, "/sdk/tasks/": 10 + 5 * 3, "/tasks/set_tags/": 3}
@@ -152,8 +153,7 @@ def test_a_task_with_one_of_two_calls_landed_says_which(make_sandbox):
 
 
 def test_faults_converge_and_nothing_is_written_twice(make_sandbox):
-    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 1000)], fail_rate=0.25,
-                      drop_rate=0.25, random_seed=4)
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 1000)], fail_rate=0.25, drop_rate=0.25, random_seed=4)
     q = queue(label_rule("score", {"scored": True}), label_rule("lock", {}, ids=range(1001, 1101), locked=True))
     with provider(sb, backoff=0, retries=10) as prov:
         _, report = plan_and_apply(prov, q)
@@ -292,10 +292,15 @@ def sdk_task_reads(sb, since: int = 0) -> list[dict]:
 def test_a_project_of_30000_tasks_plans_through_cursor_pages_while_deep_offset_pages_die(make_sandbox):
     """Offset pages past 50 answer Cloudflare's 524 (the SDK's authors met it past ~600):
     the provider reads tasks through cursor pages, which carry no count."""
-    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 30_000)],
-                      quirks={"deep-page-524": "50", "deep-page-ms": "0"})
-    deep = requests.get(f"{sb.url}/sdk/tasks/", params={"project": PROJECT, "page": 51, "page_size": 100},
-                        headers=headers(sb), timeout=30)
+    sb = make_sandbox(
+        service="datamaker", synthetic=[(PROJECT, 30_000)], quirks={"deep-page-524": "50", "deep-page-ms": "0"}
+    )
+    deep = requests.get(
+        f"{sb.url}/sdk/tasks/",
+        params={"project": PROJECT, "page": 51, "page_size": 100},
+        headers=headers(sb),
+        timeout=30,
+    )
     assert deep.status_code == 524
     q = queue(label_rule("score", {"scored": True}, ids=range(1001, 1101)))
     with provider(sb, backoff=0) as prov:
@@ -316,8 +321,7 @@ def test_cursor_pages_without_a_count_and_old_servers_with_page_numbers_both_lis
 
 
 def test_520s_on_reads_are_retried(make_sandbox):
-    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 450)], random_seed=3,
-                      quirks={"glitch-520": "0.2"})
+    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 450)], random_seed=3, quirks={"glitch-520": "0.2"})
     q = queue(label_rule("score", {"scored": True}))
     with provider(sb, backoff=0, retries=5) as prov:
         _, report = plan_and_apply(prov, q)
@@ -351,6 +355,7 @@ def test_a_set_tags_answered_500_without_committing_is_sent_again_after_a_re_rea
         calls.append(1)
         if len(calls) == 1:
             from reconciler.sandbox.datamaker import DJANGO_500, HtmlError
+
             raise HtmlError(500, DJANGO_500)
         return set_tags_route(request)
 

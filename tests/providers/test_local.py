@@ -1,4 +1,5 @@
 """The embedded `local` provider: seeding, etag guards, native locks, unmanaged data."""
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,14 @@ from reconciler.store import Store, Update
 
 SEED = {
     "queues": [
-        {"id": "9615000", "items": [
-            {"id": "9700001", "status": "RECEIVED", "tags": {"score": 0.5, "team": "owls"}},
-            {"id": "9700002", "status": "SCORED", "tags": {"score": 0.7}, "locked": True},
-            {"id": "9700003", "status": "VALIDATED",
-             "extra": {"canCancel": True, "report": "pipeline v2"}},
-        ]},
+        {
+            "id": "9615000",
+            "items": [
+                {"id": "9700001", "status": "RECEIVED", "tags": {"score": 0.5, "team": "owls"}},
+                {"id": "9700002", "status": "SCORED", "tags": {"score": 0.7}, "locked": True},
+                {"id": "9700003", "status": "VALIDATED", "extra": {"canCancel": True, "report": "pipeline v2"}},
+            ],
+        },
         {"id": "9615001", "items": [{"id": "9700010"}]},
     ]
 }
@@ -40,8 +43,9 @@ def provider(base: Path, **options) -> LocalProvider:
 
 
 def change(item, *fields: tuple[str, object]) -> Change:
-    return Change(item_id=item.id, etag=item.etag, base=item.base,
-                  fields=tuple(FieldChange(f, None, v, None) for f, v in fields))
+    return Change(
+        item_id=item.id, etag=item.etag, base=item.base, fields=tuple(FieldChange(f, None, v, None) for f, v in fields)
+    )
 
 
 def items_by_id(p: LocalProvider) -> dict:
@@ -55,8 +59,7 @@ def test_store_is_created_under_base_dir_from_the_seed(spec_dir):
         items = p.list_items(Q)
     assert [i.id for i in items] == ["9700001", "9700002", "9700003"]
     first = items[0]
-    assert (first.status, dict(first.tags), first.locked) == (
-        "RECEIVED", {"score": (0.5,), "team": ("owls",)}, False)
+    assert (first.status, dict(first.tags), first.locked) == ("RECEIVED", {"score": (0.5,), "team": ("owls",)}, False)
     assert items[1].locked is True
     json.dumps(first.base)  # plan files store it
 
@@ -96,16 +99,20 @@ def test_queue_missing_from_the_store_is_queue_not_found(spec_dir):
         p.list_items(QueueSpec(id="1234", source=Source("spec.yaml", 1)))
     assert str(err.value) == (
         f"queue 1234 does not exist in the local store {spec_dir / '.reconciler/state.db'} "
-        "(add it to the seed file before the store is first created)")
+        "(add it to the seed file before the store is first created)"
+    )
 
 
 def test_write_changes_only_the_given_fields_and_keeps_unmanaged_data(spec_dir):
     with provider(spec_dir) as p:
         live = items_by_id(p)
-        p.write(Q, [
-            change(live["9700001"], ("tags.score", None), ("tags.rank", (1,))),
-            change(live["9700003"], ("status", "ACCEPTED"), ("locked", True)),
-        ])
+        p.write(
+            Q,
+            [
+                change(live["9700001"], ("tags.score", None), ("tags.rank", (1,))),
+                change(live["9700003"], ("status", "ACCEPTED"), ("locked", True)),
+            ],
+        )
         after = items_by_id(p)
     assert dict(after["9700001"].tags) == {"team": ("owls",), "rank": (1,)}
     assert after["9700001"].status == "RECEIVED"
@@ -119,8 +126,7 @@ def test_fields_are_applied_to_the_stored_record_not_to_an_edited_base(spec_dir)
     with provider(spec_dir) as p:
         item = items_by_id(p)["9700003"]
         forged = dict(item.base, extra={"canCancel": False}, tags={"evil": 1})
-        p.write(Q, [Change(item.id, item.etag, (FieldChange("status", None, "SCORED", None),),
-                           base=forged)])
+        p.write(Q, [Change(item.id, item.etag, (FieldChange("status", None, "SCORED", None),), base=forged)])
         after = items_by_id(p)["9700003"]
     assert after.base["extra"] == {"canCancel": True, "report": "pipeline v2"}
     assert dict(after.tags) == {}
@@ -132,8 +138,7 @@ def test_stale_etag_refuses_the_batch_and_names_the_first_stale_item(spec_dir):
         p.write(Q, [change(old["9700003"], ("status", "SCORED"))])
         p.write(Q, [change(old["9700001"], ("status", "SCORED"))])
         with pytest.raises(StaleEtag) as err:
-            p.write(Q, [change(old["9700003"], ("status", "INVALID")),
-                        change(old["9700001"], ("status", "INVALID"))])
+            p.write(Q, [change(old["9700003"], ("status", "INVALID")), change(old["9700001"], ("status", "INVALID"))])
         assert err.value.item_id == "9700003"
         assert str(err.value) == "item 9700003 was changed since it was read"
         assert {i.status for i in p.list_items(Q) if i.id != "9700002"} == {"SCORED"}
@@ -143,8 +148,9 @@ def test_locked_item_refuses_a_write_that_does_not_unlock_it(spec_dir):
     with provider(spec_dir) as p:
         live = items_by_id(p)
         with pytest.raises(LockedItem) as err:
-            p.write(Q, [change(live["9700001"], ("status", "ACCEPTED")),
-                        change(live["9700002"], ("tags.score", (0.9,)))])
+            p.write(
+                Q, [change(live["9700001"], ("status", "ACCEPTED")), change(live["9700002"], ("tags.score", (0.9,)))]
+            )
         assert str(err.value) == "item 9700002 is locked"
         assert items_by_id(p) == live  # nothing written, not even the unlocked item
 
@@ -213,26 +219,42 @@ def test_yaml_seed_reads_typed_tags_and_defaults(tmp_path):
     assert first.tags == {
         "when": (datetime(2024, 5, 1, 12, tzinfo=timezone.utc),),
         "day": (datetime(2024, 5, 2, tzinfo=timezone.utc),),
-        "n": (3,), "x": (1.5,), "ok": (True,), "names": ("a", "b"),
+        "n": (3,),
+        "x": (1.5,),
+        "ok": (True,),
+        "names": ("a", "b"),
     }
     assert (second.status, second.locked) == ("SCORED", True)
 
 
-@pytest.mark.parametrize("seed, message", [
-    ({"queues": [{"id": 1}]}, "queues[0].id: must be a non-empty string (quote numeric ids)"),
-    ({"queues": [{"id": "1", "items": [{"id": "5"}]}, {"id": "2", "items": [{"id": "5"}]}]},
-     "queues[1].items[0].id: item 5 already appears in queue 1"),
-    ({"queues": [{"id": "1", "items": [{"id": "5", "tags": {"a": None}}]}]},
-     "queues[0].items[0].tags.a: a seed cannot hold a null tag; leave the key out"),
-    ({"queues": [{"id": "1", "items": [{"id": "5", "tags": {"a": {"b": 1}}}]}]},
-     "queues[0].items[0].tags.a: unknown encoded scalar {'b': 1}"),
-    ({"queues": [{"id": "1", "items": [{"id": "5", "locked": "yes"}]}]},
-     "queues[0].items[0].locked: must be true or false"),
-    ({"queues": [{"id": "1", "items": [{"id": "5", "colour": "red"}]}]},
-     "queues[0].items[0]: unknown key(s) colour (allowed: extra, id, locked, status, tags)"),
-    ({"queues": [{"id": "1"}, {"id": "1"}]}, "queues[1].id: queue 1 is listed twice"),
-    ({"items": []}, "must be a mapping with one key, `queues`"),
-])
+@pytest.mark.parametrize(
+    "seed, message",
+    [
+        ({"queues": [{"id": 1}]}, "queues[0].id: must be a non-empty string (quote numeric ids)"),
+        (
+            {"queues": [{"id": "1", "items": [{"id": "5"}]}, {"id": "2", "items": [{"id": "5"}]}]},
+            "queues[1].items[0].id: item 5 already appears in queue 1",
+        ),
+        (
+            {"queues": [{"id": "1", "items": [{"id": "5", "tags": {"a": None}}]}]},
+            "queues[0].items[0].tags.a: a seed cannot hold a null tag; leave the key out",
+        ),
+        (
+            {"queues": [{"id": "1", "items": [{"id": "5", "tags": {"a": {"b": 1}}}]}]},
+            "queues[0].items[0].tags.a: unknown encoded scalar {'b': 1}",
+        ),
+        (
+            {"queues": [{"id": "1", "items": [{"id": "5", "locked": "yes"}]}]},
+            "queues[0].items[0].locked: must be true or false",
+        ),
+        (
+            {"queues": [{"id": "1", "items": [{"id": "5", "colour": "red"}]}]},
+            "queues[0].items[0]: unknown key(s) colour (allowed: extra, id, locked, status, tags)",
+        ),
+        ({"queues": [{"id": "1"}, {"id": "1"}]}, "queues[1].id: queue 1 is listed twice"),
+        ({"items": []}, "must be a mapping with one key, `queues`"),
+    ],
+)
 def test_invalid_seed_is_one_clear_user_error(tmp_path, seed, message):
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed))

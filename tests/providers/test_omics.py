@@ -1,5 +1,6 @@
 """The omics provider against the HealthOmics fake over loopback: through the engine
 (planner, apply) and through the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,16 @@ from cli_helpers import run_cli
 from reconciler.apply import apply_plan
 from reconciler.errors import ConfigError
 from reconciler.model import (
-    Assignment, Match, ProviderConfig, QueueSpec, Rule, Safety, Setting, Source, Spec, TagCondition,
+    Assignment,
+    Match,
+    ProviderConfig,
+    QueueSpec,
+    Rule,
+    Safety,
+    Setting,
+    Source,
+    Spec,
+    TagCondition,
 )
 from reconciler.planfile import dump_plan, load_plan
 from reconciler.planner import build_plan
@@ -39,8 +49,14 @@ BY_STATUS = {status: str(FIRST + n) for n, status in enumerate(fake.STATUSES)}
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
     """Credentials for the sandbox and nothing from this machine's AWS setup."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
-                 "AWS_ENDPOINT_URL_OMICS", "AWS_DEFAULT_REGION"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_OMICS",
+        "AWS_DEFAULT_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
@@ -67,14 +83,24 @@ def open_provider(sb, **options) -> OmicsProvider:
 def botocore_client(sb, host: str = "workflows"):
     """Another client of the fake: one botocore client per AWS host, as with VPC endpoints."""
     return botocore.session.get_session().create_client(
-        "omics", region_name="us-east-1", endpoint_url=sb.roots[host], aws_access_key_id=KEY,
-        aws_secret_access_key="x", config=Config(inject_host_prefix=False),
+        "omics",
+        region_name="us-east-1",
+        endpoint_url=sb.roots[host],
+        aws_access_key_id=KEY,
+        aws_secret_access_key="x",
+        config=Config(inject_host_prefix=False),
     )
 
 
 def queue(queue_id: str = GROUP, rules=(), submissions=None, lock_key: str = "locked") -> QueueSpec:
-    return QueueSpec(id=queue_id, source=SRC, rules=tuple(rules), submissions=submissions or {},
-                     lock_key=lock_key, safety=Safety(max_change_percent=100))
+    return QueueSpec(
+        id=queue_id,
+        source=SRC,
+        rules=tuple(rules),
+        submissions=submissions or {},
+        lock_key=lock_key,
+        safety=Safety(max_change_percent=100),
+    )
 
 
 def entry(status=None, tags=None, locked=None) -> Assignment:
@@ -95,8 +121,7 @@ def spec_of(*queues: QueueSpec) -> Spec:
 
 def plan_and_apply(provider, spec, rediff=True):
     result = build_plan(spec, provider)
-    report = apply_plan(result.plan, provider, result.queues,
-                        rediff=result.rediffers() if rediff else None)
+    report = apply_plan(result.plan, provider, result.queues, rediff=result.rediffers() if rediff else None)
     return result, report
 
 
@@ -164,24 +189,34 @@ def test_plan_costs_one_list_per_100_and_one_get_per_batch(make_sandbox):
 # ----------------------------------------------------------------- writing
 def test_plan_apply_plan_is_empty_with_cancels_still_stopping(sb):
     sb.service.settle_reads = 1000  # the cancels stay STOPPING throughout
-    q = queue(rules=[cancel_rule(tags={"cancelled-by": "reconciler"})],
-              submissions={BY_STATUS["CREATING"]: entry(tags={"owner": "ana"})})
+    q = queue(
+        rules=[cancel_rule(tags={"cancelled-by": "reconciler"})],
+        submissions={BY_STATUS["CREATING"]: entry(tags={"owner": "ana"})},
+    )
     with open_provider(sb) as p:
         result, report = plan_and_apply(p, spec_of(q))
         assert {c.item_id for c in result.plan.changes} == {
-            BY_STATUS["PENDING"], BY_STATUS["SUBMITTING"], BY_STATUS["INPROGRESS"], BY_STATUS["CREATING"],
-            str(FIRST + 12)}  # the 13th batch is PENDING again
+            BY_STATUS["PENDING"],
+            BY_STATUS["SUBMITTING"],
+            BY_STATUS["INPROGRESS"],
+            BY_STATUS["CREATING"],
+            str(FIRST + 12),
+        }  # the 13th batch is PENDING again
         assert report.ok and report.count("applied") == 5
         again = build_plan(spec_of(q), p)
     assert not again.plan.has_changes
     assert live(sb, BY_STATUS["PENDING"])["status"] == "STOPPING"
     assert live(sb, BY_STATUS["PENDING"])["tags"] == {"cancelled-by": "reconciler"}
-    assert live(sb, BY_STATUS["CREATING"]) ["tags"] == {"owner": "ana"}
+    assert live(sb, BY_STATUS["CREATING"])["tags"] == {"owner": "ana"}
 
 
 def test_apply_writes_guard_reads_tags_and_cancels_and_nothing_else(sb):
-    q = queue(submissions={BY_STATUS["PENDING"]: entry("CANCELLED", {"a": "1"}),
-                           BY_STATUS["CREATING"]: entry(tags={"b": "2"})})
+    q = queue(
+        submissions={
+            BY_STATUS["PENDING"]: entry("CANCELLED", {"a": "1"}),
+            BY_STATUS["CREATING"]: entry(tags={"b": "2"}),
+        }
+    )
     with open_provider(sb) as p:
         result = build_plan(spec_of(q), p)
         before = len(sb.request_log())
@@ -257,8 +292,7 @@ def test_a_cancel_for_a_batch_that_finished_is_settled_otherwise_not_a_failure(s
 
 
 def test_already_cancelled_or_stopping_batches_converge(sb):
-    q = queue(submissions={BY_STATUS["CANCELLED"]: entry("CANCELLED"),
-                           BY_STATUS["STOPPING"]: entry("CANCELLED")})
+    q = queue(submissions={BY_STATUS["CANCELLED"]: entry("CANCELLED"), BY_STATUS["STOPPING"]: entry("CANCELLED")})
     with open_provider(sb) as p:
         assert not build_plan(spec_of(q), p).plan.has_changes
 
@@ -347,10 +381,13 @@ def test_a_cancel_whose_answer_is_lost_is_re_read_not_re_sent(sb):
     assert [op for op, _, _ in operations(sb)[before:]] == ["GetBatch", "CancelRunBatch", "GetBatch"]
 
 
-@pytest.mark.parametrize("faults", [
-    pytest.param({"fail_rate": 0.2}, id="503s", marks=pytest.mark.slow),  # botocore's backoff
-    pytest.param({"drop_rate": 0.15}, id="drops"),
-])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param({"fail_rate": 0.2}, id="503s", marks=pytest.mark.slow),  # botocore's backoff
+        pytest.param({"drop_rate": 0.15}, id="drops"),
+    ],
+)
 def test_faults_converge_and_no_cancel_is_sent_twice(make_sandbox, faults):
     sb = make_sandbox(service="omics", token=KEY, synthetic=[(GROUP, 33)], random_seed=7, **faults)
     q = queue(rules=[cancel_rule(tags={"owner": "ana"})])
@@ -366,8 +403,11 @@ def test_faults_converge_and_no_cancel_is_sent_twice(make_sandbox, faults):
     assert 409 not in cancels and 400 not in cancels  # never re-sent after it landed
     key = "dropped" if "drop_rate" in faults else "status"
     assert any(e.get(key) in (True, 503) for e in sb.request_log())  # the faults did happen
-    assert all(live(sb, str(FIRST + n))["tags"] == {"owner": "ana"}
-               for n in range(33) if fake.STATUSES[n % 11] in ("PENDING", "SUBMITTING", "INPROGRESS"))
+    assert all(
+        live(sb, str(FIRST + n))["tags"] == {"owner": "ana"}
+        for n in range(33)
+        if fake.STATUSES[n % 11] in ("PENDING", "SUBMITTING", "INPROGRESS")
+    )
 
 
 # ----------------------------------------------------------------- opening
@@ -392,8 +432,10 @@ def test_default_endpoints_are_aws_hosts_for_the_region_recorded_as_a_pair():
     """The plan file names the two hosts botocore's prefixes make (workflows-, tags-)."""
     with OmicsProvider.from_config(ProviderConfig("omics", {"region": "eu-west-1"}, "/")) as p:
         assert p.endpoint == "https://workflows-omics.eu-west-1.amazonaws.com"
-        assert p.plan_options() == {"region": "eu-west-1",
-                                    "tags_endpoint": "https://tags-omics.eu-west-1.amazonaws.com"}
+        assert p.plan_options() == {
+            "region": "eu-west-1",
+            "tags_endpoint": "https://tags-omics.eu-west-1.amazonaws.com",
+        }
     with OmicsProvider.for_plan(p.endpoint, p.plan_options()) as again:
         assert (again.endpoint, again.plan_options()) == (p.endpoint, p.plan_options())
 
@@ -413,7 +455,8 @@ def test_a_profile_from_the_aws_config_files(sb, tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     (tmp_path / "no-aws-credentials").write_text(
-        f"[sandbox]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
+        f"[sandbox]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"
+    )
     with open_provider(sb, profile="sandbox") as p:
         assert len(p.list_items(queue())) == 13
         assert p.plan_options()["profile"] == "sandbox"
@@ -429,14 +472,17 @@ def test_without_botocore_the_error_says_how_to_install(sb, monkeypatch):
 
 
 # ----------------------------------------------------------------- offline checks
-@pytest.mark.parametrize("tags, message", [
-    ({"n": 1}, "must be one string"),
-    ({"n": True}, "must be one string"),
-    ({"k" * 129: "v"}, "129 characters; AWS allows 1 to 128"),
-    ({"n": "v" * 257}, "257 characters; AWS allows at most 256"),
-    ({"aws:owner": "v"}, "begins with `aws:`"),
-    ({"locked": "true"}, "lock tag of this queue"),
-])
+@pytest.mark.parametrize(
+    "tags, message",
+    [
+        ({"n": 1}, "must be one string"),
+        ({"n": True}, "must be one string"),
+        ({"k" * 129: "v"}, "129 characters; AWS allows 1 to 128"),
+        ({"n": "v" * 257}, "257 characters; AWS allows at most 256"),
+        ({"aws:owner": "v"}, "begins with `aws:`"),
+        ({"locked": "true"}, "lock tag of this queue"),
+    ],
+)
 def test_check_queue_refuses_what_aws_would(tags, message):
     value = {k: Setting(v if isinstance(v, tuple) else (v,), SRC) for k, v in tags.items()}
     q = QueueSpec(id=GROUP, source=SRC, submissions={"1000001": Assignment(tags=value)})
@@ -446,12 +492,21 @@ def test_check_queue_refuses_what_aws_would(tags, message):
 
 
 def test_check_queue_paths_for_ids_rules_and_where():
-    rule = Rule("r", Match(ids=frozenset({"x1"}), tags={"n": TagCondition(equals=(3,))}),
-                Assignment(tags={"aws:x": Setting(("v",), SRC)}), SRC)
+    rule = Rule(
+        "r",
+        Match(ids=frozenset({"x1"}), tags={"n": TagCondition(equals=(3,))}),
+        Assignment(tags={"aws:x": Setting(("v",), SRC)}),
+        SRC,
+    )
     q = QueueSpec(id="rg-1", source=SRC, rules=(rule,), submissions={"abc": Assignment()})
     paths = {p.path for p in OmicsProvider.check_queue(q)}
-    assert paths == {("id",), ("rules", 0, "where", "ids", "x1"), ("rules", 0, "where", "tags", "n"),
-                     ("rules", 0, "set", "tags", "aws:x"), ("submissions", "abc")}
+    assert paths == {
+        ("id",),
+        ("rules", 0, "where", "ids", "x1"),
+        ("rules", 0, "where", "tags", "n"),
+        ("rules", 0, "set", "tags", "aws:x"),
+        ("submissions", "abc"),
+    }
 
 
 # ----------------------------------------------------------------- the CLI
@@ -479,15 +534,19 @@ CANCEL_RUNNING = (
 
 def test_cli_plan_apply_plan_is_empty(sb, tmp_path):
     sb.service.settle_reads = 1000  # the cancels are still STOPPING at the second plan
-    spec = write_spec(tmp_path, sb, (
-        "    rules:\n"
-        "      - name: tag-all\n"
-        "        where: {}\n"
-        "        set: {tags: {project: demo}}\n"
-        "    submissions:\n"
-        f'      "{BY_STATUS["PENDING"]}": {{status: CANCELLED, locked: true}}\n'
-        f'      "{BY_STATUS["INPROGRESS"]}": {{status: CANCELLED, tags: {{project: null}}}}\n'
-    ))
+    spec = write_spec(
+        tmp_path,
+        sb,
+        (
+            "    rules:\n"
+            "      - name: tag-all\n"
+            "        where: {}\n"
+            "        set: {tags: {project: demo}}\n"
+            "    submissions:\n"
+            f'      "{BY_STATUS["PENDING"]}": {{status: CANCELLED, locked: true}}\n'
+            f'      "{BY_STATUS["INPROGRESS"]}": {{status: CANCELLED, tags: {{project: null}}}}\n'
+        ),
+    )
     planned = run_cli("plan", spec, "--detailed-exitcode")
     assert planned.code == 2, planned.err
     applied = run_cli("apply", spec, "--auto-approve")
@@ -516,8 +575,7 @@ def test_cli_a_rule_may_match_statuses_it_cannot_set(sb, tmp_path):
 
 
 def test_cli_refused_cancel_fails_the_plan_with_batch_and_status(sb, tmp_path):
-    spec = write_spec(tmp_path, sb,
-                      f'    submissions:\n      "{BY_STATUS["CREATING"]}": {{status: CANCELLED}}\n')
+    spec = write_spec(tmp_path, sb, f'    submissions:\n      "{BY_STATUS["CREATING"]}": {{status: CANCELLED}}\n')
     planned = run_cli("plan", spec)
     assert planned.code == 1
     assert BY_STATUS["CREATING"] in planned.out and "CREATING" in planned.out
@@ -553,8 +611,7 @@ def test_cli_plan_file_stale_after_a_concurrent_tag_change(sb, tmp_path):
     assert live(sb, batch)["tags"] == {"owner": "bob"}
 
 
-@pytest.mark.parametrize("tag, message", [
-    ("rank: 1", "must be one string"), ('"aws:x": v', "begins with `aws:`")])
+@pytest.mark.parametrize("tag, message", [("rank: 1", "must be one string"), ('"aws:x": v', "begins with `aws:`")])
 def test_cli_validate_refuses_bad_tags_at_their_line(sb, tmp_path, tag, message):
     spec = write_spec(tmp_path, sb, f'    submissions:\n      "{FIRST}": {{tags: {{{tag}}}}}\n')
     result = run_cli("validate", spec)
@@ -572,9 +629,11 @@ def test_cli_validate_refuses_statuses_other_than_cancelled(sb, tmp_path):
 # ----------------------------------------------------------------- two hosts (issue 20)
 def test_a_non_loopback_endpoint_without_tags_endpoint_is_refused_at_its_line(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text('version: 1\nprovider: {type: omics, region: us-east-1,\n'
-                    '  endpoint: "https://vpce-1.workflows-omics.us-east-1.vpce.amazonaws.com"}\n'
-                    'queues:\n  - id: "4242"\n')
+    spec.write_text(
+        "version: 1\nprovider: {type: omics, region: us-east-1,\n"
+        '  endpoint: "https://vpce-1.workflows-omics.us-east-1.vpce.amazonaws.com"}\n'
+        'queues:\n  - id: "4242"\n'
+    )
     result = run_cli("validate", spec)
     assert result.code == 1 and result.err.count("\n") == 1, result.err
     assert "spec.yaml:3:13:" in result.err
@@ -584,9 +643,11 @@ def test_a_non_loopback_endpoint_without_tags_endpoint_is_refused_at_its_line(tm
 
 def test_tags_endpoint_without_endpoint_is_refused_at_its_line(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text('version: 1\nprovider: {type: omics, region: us-east-1,\n'
-                    '  tags_endpoint: "https://vpce-2.tags-omics.us-east-1.vpce.amazonaws.com"}\n'
-                    'queues:\n  - id: "4242"\n')
+    spec.write_text(
+        "version: 1\nprovider: {type: omics, region: us-east-1,\n"
+        '  tags_endpoint: "https://vpce-2.tags-omics.us-east-1.vpce.amazonaws.com"}\n'
+        'queues:\n  - id: "4242"\n'
+    )
     result = run_cli("validate", spec)
     assert result.code == 1 and "spec.yaml:3:18:" in result.err and "`endpoint`" in result.err
 
@@ -647,7 +708,8 @@ def test_a_profile_from_aws_profile_is_recorded_in_the_plan_file(sb, tmp_path, m
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     (tmp_path / "no-aws-credentials").write_text(
-        f"[lab]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n")
+        f"[lab]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"
+    )
     monkeypatch.setenv("AWS_PROFILE", "lab")
     q = queue(submissions={BY_STATUS["PENDING"]: entry(tags={"a": "b"})})
     with open_provider(sb) as p:
@@ -693,12 +755,16 @@ def test_cli_where_item_reads_batch_fields_from_the_getbatch_already_made(sb, tm
     plain = write_spec(tmp_path, sb, "    rules:\n      - where: {}\n        set: {tags: {seen: x}}\n")
     assert run_cli("plan", plain).code == 0
     baseline = len(sb.request_log())
-    spec = write_spec(tmp_path, sb, (
-        "    rules:\n"
-        "      - where: {item: {creationTime: {lt: 2025-01-05}, runSummary.pendingRunCount: {ge: 0}, "
-        "totalRuns: 3}}\n"
-        "        set: {tags: {early: yes}}\n"
-    ))
+    spec = write_spec(
+        tmp_path,
+        sb,
+        (
+            "    rules:\n"
+            "      - where: {item: {creationTime: {lt: 2025-01-05}, runSummary.pendingRunCount: {ge: 0}, "
+            "totalRuns: 3}}\n"
+            "        set: {tags: {early: yes}}\n"
+        ),
+    )
     planned = run_cli("plan", spec, "--detailed-exitcode")
     assert planned.code == 2, planned.err
     assert "4 to change" in planned.out  # synthetic batches 0-3 were created on 1-4 January

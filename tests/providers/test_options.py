@@ -1,6 +1,7 @@
 """Provider options are checked once, by each provider's declaration (`options_schema`),
 on every path they arrive by: a spec (the assembled spec schema), a plan file (untrusted:
 edited, or made elsewhere) and the Python API, in the same words (issue 28)."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,10 @@ SPEC_LINE = Source("spec.yaml", 3)
 
 def plan_file(directory: Path, endpoint: str, provider: str = "supervisely", /, **options: object) -> Path:
     """A sealed plan file (valid checksum) for one tag change, recording `options`."""
-    change = Change("101", "d" + "0" * 23, (FieldChange("tags.phase", None, ("one",), SPEC_LINE),),
-                    base={"id": 101})
-    plan = Plan(provider, endpoint, "0" * 64, (QueuePlan("7", 1, (change,)),), provider_options=options,
-                guard="compare")
+    change = Change("101", "d" + "0" * 23, (FieldChange("tags.phase", None, ("one",), SPEC_LINE),), base={"id": 101})
+    plan = Plan(
+        provider, endpoint, "0" * 64, (QueuePlan("7", 1, (change,)),), provider_options=options, guard="compare"
+    )
     path = directory / "plan.json"
     path.write_text(dump_plan(plan, tool_version="0.1.0", created_at="2026-12-05T00:00:00Z"), "utf-8")
     return path
@@ -35,14 +36,16 @@ def line_of(path: Path, text: str) -> int:
 
 @pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("show",)], ids=lambda c: c[0])
 def test_a_wrongly_typed_option_in_a_plan_file_is_one_located_line_and_nothing_is_sent(
-        hostile, tmp_path, monkeypatch, command):
+    hostile, tmp_path, monkeypatch, command
+):
     monkeypatch.chdir(tmp_path)
     path = plan_file(tmp_path, hostile.url, max_in_flight="3")
     result = run_cli(*command, "plan.json", env={"API_TOKEN": "t" * 20})
     line = line_of(path, '"max_in_flight"')
     assert result.code == 1
     assert result.err.splitlines() == [
-        f"error: plan.json:{line}:24: provider.options.max_in_flight: expected an integer, got string"]
+        f"error: plan.json:{line}:24: provider.options.max_in_flight: expected an integer, got string"
+    ]
     assert hostile.seen == []
 
 
@@ -53,24 +56,40 @@ def test_an_unknown_option_in_a_plan_file_is_refused_with_the_spec_wording(hosti
     assert result.code == 1
     assert result.err.splitlines() == [
         f"error: plan.json:{line_of(path, 'tag_key')}:7: provider.options: unknown field 'tag_key': "
-        "did you mean 'tags_key'? (allowed: endpoint, max_in_flight, tags_key)"]
+        "did you mean 'tags_key'? (allowed: endpoint, max_in_flight, tags_key)"
+    ]
     assert hostile.seen == []
 
 
-@pytest.mark.parametrize("provider, options, message", [
-    # what the hand checks in from_config let through before: none of them knew the pattern
-    ("omics", {"region": "Mars", "tags_endpoint": "http://127.0.0.1:1"},
-     "provider.options.region: expected an AWS region such as us-east-1"),
-    ("datamaker", {"tenant": "two words"},
-     "provider.options.tenant: expected a tenant code without spaces or control characters"),
-    ("supervisely", {"tags_key": "id"}, "provider.options.tags_key: expected a non-empty meta key other than `id`"),
-    ("supervisely", {"max_in_flight": 4.0}, "provider.options.max_in_flight: expected an integer, got number"),
-    ("synapse", {"endpoint": "https://elsewhere.example.org"},
-     "provider.options: unknown field 'endpoint' (a plan file records it as provider.endpoint)"),
-    ("workflow-results", {"apiToken": "x" * 20},
-     "provider.options: secrets do not belong in provider options: remove 'apiToken' "
-     "(credentials come from the environment)"),
-])
+@pytest.mark.parametrize(
+    "provider, options, message",
+    [
+        # what the hand checks in from_config let through before: none of them knew the pattern
+        (
+            "omics",
+            {"region": "Mars", "tags_endpoint": "http://127.0.0.1:1"},
+            "provider.options.region: expected an AWS region such as us-east-1",
+        ),
+        (
+            "datamaker",
+            {"tenant": "two words"},
+            "provider.options.tenant: expected a tenant code without spaces or control characters",
+        ),
+        ("supervisely", {"tags_key": "id"}, "provider.options.tags_key: expected a non-empty meta key other than `id`"),
+        ("supervisely", {"max_in_flight": 4.0}, "provider.options.max_in_flight: expected an integer, got number"),
+        (
+            "synapse",
+            {"endpoint": "https://elsewhere.example.org"},
+            "provider.options: unknown field 'endpoint' (a plan file records it as provider.endpoint)",
+        ),
+        (
+            "workflow-results",
+            {"apiToken": "x" * 20},
+            "provider.options: secrets do not belong in provider options: remove 'apiToken' "
+            "(credentials come from the environment)",
+        ),
+    ],
+)
 def test_plan_file_options_are_checked_by_the_declaration(tmp_path, provider, options, message):
     path = plan_file(tmp_path, "http://127.0.0.1:1", provider, **options)
     with pytest.raises(UserError) as caught:
@@ -98,9 +117,14 @@ def test_the_python_api_refuses_the_plan_file_and_the_spec_in_the_same_words(tmp
     assert (problem.file, problem.line) == (str(path), line_of(path, "max_in_flight"))
     assert problem.message == "provider.options.max_in_flight: expected an integer, got string"
     with pytest.raises(reconciler.SpecError) as from_dict:
-        reconciler.Spec.from_dict({"version": 1, "provider": {"type": "supervisely", "max_in_flight": "3"},
-                                   "queues": [{"id": "7", "submissions": {"101": {"tags": {"a": "b"}}}}]},
-                                  tmp_path)
+        reconciler.Spec.from_dict(
+            {
+                "version": 1,
+                "provider": {"type": "supervisely", "max_in_flight": "3"},
+                "queues": [{"id": "7", "submissions": {"101": {"tags": {"a": "b"}}}}],
+            },
+            tmp_path,
+        )
     assert [p.message for p in from_dict.value.problems] == ["expected an integer, got string"]
 
 

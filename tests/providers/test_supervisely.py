@@ -1,6 +1,7 @@
 """The Supervisely provider against the fake over loopback HTTP: reading (pages,
 RELISTED), the compare guard, writes of up to two calls reported per item, faults,
 credentials and offline checks."""
+
 from __future__ import annotations
 
 import collections
@@ -49,8 +50,7 @@ def make_plan(p, q):
 
 
 def counts(sb, since=0):
-    return collections.Counter(
-        (r["path"].removeprefix(API), r["status"]) for r in sb.request_log()[since:])
+    return collections.Counter((r["path"].removeprefix(API), r["status"]) for r in sb.request_log()[since:])
 
 
 def task(sb, task_id):
@@ -86,9 +86,12 @@ def test_plan_apply_plan_converges_and_keeps_unrelated_meta(sb, monkeypatch):
         assert not make_plan(p, q).has_changes
     app = task(sb, FIRST)  # 50001 carries an app's meta
     assert app["status"] == "stopped"
-    assert app["meta"] == {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"},
-                           "sessionToken": session_token(FIRST),
-                           "reconciler_tags": {"phase": "one"}, "locked": True}
+    assert app["meta"] == {
+        "app": {"id": 10370, "name": "Sandbox App", "version": "v1"},
+        "sessionToken": session_token(FIRST),
+        "reconciler_tags": {"phase": "one"},
+        "locked": True,
+    }
 
 
 def test_merge_semantics_converge_too_and_unlock_writes_false(make_sandbox):
@@ -97,8 +100,10 @@ def test_merge_semantics_converge_too_and_unlock_writes_false(make_sandbox):
     with provider(sb) as p:
         lock = spec_queue(tags={"phase": "one"}, locked=True)
         assert apply_plan(make_plan(p, lock), p, {WS: lock}).ok
-        unlock = dataclasses.replace(queue(rule("all", {}, {"locked": False, "tags": {"phase": None}}), id=WS),
-                                     safety=Safety(max_change_percent=100))
+        unlock = dataclasses.replace(
+            queue(rule("all", {}, {"locked": False, "tags": {"phase": None}}), id=WS),
+            safety=Safety(max_change_percent=100),
+        )
         assert apply_plan(make_plan(p, unlock), p, {WS: unlock}).ok
         assert not make_plan(p, unlock).has_changes
     assert task(sb, FIRST)["meta"]["locked"] is False
@@ -135,7 +140,8 @@ def test_a_failed_second_call_is_reported_per_item_exactly(sb):
     failed = {r.item_id: r.detail for r in report.by_outcome("failed")}
     assert set(failed) == {str(FIRST + 2), str(FIRST + 9)}
     assert failed[str(FIRST + 2)].startswith(
-        "status written; meta not written: tasks.meta.update failed (HTTP 400): Meta of task 50003 cannot be updated")
+        "status written; meta not written: tasks.meta.update failed (HTTP 400): Meta of task 50003 cannot be updated"
+    )
     assert report.count("applied") == 43 and report.count("skipped") == 0
     assert task(sb, FIRST + 2)["status"] == "stopped" and task(sb, FIRST + 2)["meta"] == {}
 
@@ -147,7 +153,8 @@ def test_a_fatal_failure_stops_the_run_and_a_rerun_converges_writing_nothing_twi
         first = apply_plan(make_plan(p, q), p, {WS: q})
         assert not first.ok
         assert dict((r.item_id, r.detail) for r in first.by_outcome("failed"))[str(FIRST + 5)].startswith(
-            "status written; meta not written: tasks.meta.update failed (HTTP 403)")
+            "status written; meta not written: tasks.meta.update failed (HTTP 403)"
+        )
         assert first.count("skipped") > 0  # not attempted after the failure
         del sb.service.fail_meta_update[FIRST + 5]
         second = apply_plan(make_plan(p, q), p, {WS: q})
@@ -157,11 +164,14 @@ def test_a_fatal_failure_stops_the_run_and_a_rerun_converges_writing_nothing_twi
     assert writes[("tasks.meta.update", 200)] == 45
 
 
-@pytest.mark.parametrize("faults", [
-    {"fail_rate": 0.2, "random_seed": 3},
-    {"drop_rate": 0.15, "random_seed": 5},
-    {"fail_rate": 0.1, "drop_rate": 0.1, "random_seed": 11},
-])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"fail_rate": 0.2, "random_seed": 3},
+        {"drop_rate": 0.15, "random_seed": 5},
+        {"fail_rate": 0.1, "drop_rate": 0.1, "random_seed": 11},
+    ],
+)
 def test_faults_converge_with_each_call_landing_once(make_sandbox, faults):
     sb = make_sandbox(service="supervisely", synthetic=[(WS, 60)], **faults)
     q = spec_queue(where={})
@@ -199,8 +209,11 @@ def test_a_listing_that_keeps_changing_is_a_clear_error(sb, monkeypatch):
             next(pages)
             sb.service.store.put(f"tasks:{WS}", str(60000 + n), dict(task(sb, FIRST), id=60000 + n))
             assert next(pages) is RELISTED if n == 0 else True
-        with pytest.raises(ProviderError, match=r"workspace 7: the task listing kept changing .*page 2 says total 47.*"
-                                                r"page 1 said 46"):
+        with pytest.raises(
+            ProviderError,
+            match=r"workspace 7: the task listing kept changing .*page 2 says total 47.*"
+            r"page 1 said 46",
+        ):
             list(pages)
 
 
@@ -234,8 +247,10 @@ def test_a_wrong_token_is_one_clear_line_without_the_token(sb):
 
 def test_a_malformed_answer_is_a_provider_error(sb):
     someone_else_writes(sb, FIRST, meta={"reconciler_tags": ["not", "a", "map"]})
-    with (provider(sb) as p,
-          pytest.raises(ProviderError, match=r"tasks.list: task 50001: meta.reconciler_tags is not an object")):
+    with (
+        provider(sb) as p,
+        pytest.raises(ProviderError, match=r"tasks.list: task 50001: meta.reconciler_tags is not an object"),
+    ):
         p.list_items(spec_queue())
 
 
@@ -248,7 +263,10 @@ def test_tags_key_is_an_option_recorded_for_plan_files(sb, monkeypatch):
     q = spec_queue()
     assert apply_plan(make_plan(again, q), again, {WS: q}).ok
     assert task(sb, FIRST + 1)["meta"] == {"rt": {"phase": "one"}}
-    with pytest.raises(ConfigError, match=r"^supervisely provider: unknown field 'tag_key': did you mean 'tags_key'\? \(allowed: endpoint, max_in_flight, tags_key\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^supervisely provider: unknown field 'tag_key': did you mean 'tags_key'\? \(allowed: endpoint, max_in_flight, tags_key\)$",
+    ):
         SuperviselyProvider.from_config(ProviderConfig("supervisely", {"tag_key": "x"}, "/"))
 
 
@@ -258,7 +276,8 @@ def test_endpoint_and_token_from_env_then_dotenv(tmp_path, monkeypatch):
     home.mkdir()
     (home / "supervisely.env").write_text(
         '# comment\nexport SERVER_ADDRESS="127.0.0.1:8080"\nAPI_TOKEN=file-token-1234 # trailing\n'
-        'BROKEN LINE $(rm -rf /)\n')
+        "BROKEN LINE $(rm -rf /)\n"
+    )
     env = {"HOME": str(home)}
     assert find_credentials(env) == ("http://127.0.0.1:8080", "file-token-1234")
     assert find_credentials({**env, "API_TOKEN": "env-token-5678"})[1] == "env-token-5678"
@@ -284,23 +303,45 @@ def test_plain_http_is_refused_off_loopback_before_the_token_is_asked_for(monkey
 # ------------------------------------------------------------------ offline checks
 def test_check_queue_refuses_non_string_tags_and_non_numeric_ids():
     q = dataclasses.replace(
-        queue(rule("r", {"tags": {"score": 1}}, {"tags": {"rank": 2, "ok": "yes", "gone": None}}),
-              submissions={"abc": {"tags": {"flag": True}}, "50001": {"tags": {"many": ["a", "b"]}}}, id="ws"))
+        queue(
+            rule("r", {"tags": {"score": 1}}, {"tags": {"rank": 2, "ok": "yes", "gone": None}}),
+            submissions={"abc": {"tags": {"flag": True}}, "50001": {"tags": {"many": ["a", "b"]}}},
+            id="ws",
+        )
+    )
     problems = {p.path: p.message for p in SuperviselyProvider.check_queue(q)}
     assert problems == {
         ("id",): "queue id 'ws' is not a Supervisely workspace id (digits only)",
-        ("rules", 0, "where", "tags", "score"): "tag 'score' is an integer; Supervisely task tags are strings (quote the value)",
-        ("rules", 0, "set", "tags", "rank"): "tag 'rank' is an integer; Supervisely task tags are strings (quote the value)",
+        (
+            "rules",
+            0,
+            "where",
+            "tags",
+            "score",
+        ): "tag 'score' is an integer; Supervisely task tags are strings (quote the value)",
+        (
+            "rules",
+            0,
+            "set",
+            "tags",
+            "rank",
+        ): "tag 'rank' is an integer; Supervisely task tags are strings (quote the value)",
         ("submissions", "abc"): "task id 'abc' is not a Supervisely task id (digits only)",
-        ("submissions", "abc", "tags", "flag"): "tag 'flag' is a boolean; Supervisely task tags are strings (quote the value)",
+        (
+            "submissions",
+            "abc",
+            "tags",
+            "flag",
+        ): "tag 'flag' is a boolean; Supervisely task tags are strings (quote the value)",
         ("submissions", "50001", "tags", "many"): "tag 'many' has 2 values; a Supervisely task tag is one string",
     }
 
 
 # ------------------------------------------------------------------ the real service's variations
 def tag_queue(name, tags, **fields):
-    return dataclasses.replace(queue(rule(name, {}, {"tags": tags, **fields}), id=WS),
-                               safety=Safety(max_change_percent=100))
+    return dataclasses.replace(
+        queue(rule(name, {}, {"tags": tags, **fields}), id=WS), safety=Safety(max_change_percent=100)
+    )
 
 
 def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_refused(make_sandbox):
@@ -311,9 +352,12 @@ def test_list_rows_without_workspace_id_plan_and_apply_and_another_workspace_is_
     with provider(sb) as p:
         assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 30
         assert not make_plan(p, q).has_changes
-        assert all("workspaceId" not in row for row in
-                   requests.post(f"{sb.url}{API}tasks.list", json={"workspaceId": int(WS)},
-                                 headers={"x-api-key": sb.token}, timeout=10).json()["entities"])
+        assert all(
+            "workspaceId" not in row
+            for row in requests.post(
+                f"{sb.url}{API}tasks.list", json={"workspaceId": int(WS)}, headers={"x-api-key": sb.token}, timeout=10
+            ).json()["entities"]
+        )
         sb.service.list_rows = "full"
         someone_else_writes(sb, FIRST + 7, workspaceId=8)
         with pytest.raises(ProviderError, match="task 50008 is in workspace 8, not 7"):
@@ -327,9 +371,12 @@ def test_every_meta_update_mode_converges_when_adding_and_keeps_the_apps_keys(ma
     with provider(sb) as p:
         assert apply_plan(make_plan(p, q), p, {WS: q}).count("applied") == 6
         assert not make_plan(p, q).has_changes
-    assert task(sb, FIRST)["meta"] == {"app": {"id": 10370, "name": "Sandbox App", "version": "v1"},
-                                       "sessionToken": session_token(FIRST),
-                                       "reconciler_tags": {"phase": "one"}, "locked": True}
+    assert task(sb, FIRST)["meta"] == {
+        "app": {"id": 10370, "name": "Sandbox App", "version": "v1"},
+        "sessionToken": session_token(FIRST),
+        "reconciler_tags": {"phase": "one"},
+        "locked": True,
+    }
 
 
 @pytest.mark.parametrize("mode, removed", [("deep-merge", False), ("merge", True), ("replace", True)])
@@ -343,8 +390,10 @@ def test_a_removed_tag_that_stays_under_a_deep_merge_is_not_applied_with_the_rea
         assert report.ok == removed and report.count("applied") == (3 if removed else 0), report
         if not removed:
             detail = report.by_outcome("failed")[0].detail
-            assert detail.startswith("status written; not applied: the write was answered as done but the item "
-                                     "read back still holds its old values (written → read back: tag 'old': (absent) → \"x\")")
+            assert detail.startswith(
+                "status written; not applied: the write was answered as done but the item "
+                "read back still holds its old values (written → read back: tag 'old': (absent) → \"x\")"
+            )
             assert "a deep merge keeps a removed meta key" in detail
             assert make_plan(p, q).summary()["change"] == 3  # still planned: the next run says so again
     assert all(task(sb, FIRST + n)["status"] == "stopped" for n in range(3))
@@ -389,8 +438,11 @@ def test_two_writers_at_once_never_both_report_applied_when_one_erased_the_other
         for item_id, tags in final.items():
             if name not in tags:
                 assert outcomes[item_id].outcome == "stale", (name, item_id, outcomes[item_id])
-                assert "changed by another writer before it was read back (written → read back: " in \
-                    outcomes[item_id].detail and f"tag {name!r}: \"yes\" → (absent)" in outcomes[item_id].detail
+                assert (
+                    "changed by another writer before it was read back (written → read back: "
+                    in outcomes[item_id].detail
+                    and f'tag {name!r}: "yes" → (absent)' in outcomes[item_id].detail
+                )
             else:
                 assert outcomes[item_id].outcome == "applied", (name, item_id, outcomes[item_id])
     lost = sum(len(final) - reports[name].count("applied") for name in specs)
@@ -405,11 +457,13 @@ def test_two_writers_at_once_never_both_report_applied_when_one_erased_the_other
 def hostile_listing(page_of):
     """A server whose tasks.list answers `page_of(page number)`; 500 after 300 requests,
     so a client that follows it does not run forever in the test."""
+
     def respond(request):
         if len(app.seen) > 300:
             return json_response({"error": "enough"}, 500)
         body = json.loads(request.get_data() or b"{}")
         return json_response(page_of(body.get("page", 1)))
+
     app = Scripted(respond)
     return app
 
@@ -418,29 +472,51 @@ def rows(first, count):
     return [{"id": first + n, "status": "finished", "meta": {}} for n in range(count)]
 
 
-@pytest.mark.parametrize("page_of, error", [
-    # short pages of new ids for ever (10 million tasks claimed)
-    (lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(page * 1000, 2)},
-     "page 1 holds 2 tasks where 500 were due"),
-    # the same full page under every page number
-    (lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(1, 500)},
-     "task 1 was listed twice"),
-    # later pages that change what page 1 said
-    (lambda page: {"total": 1000 if page == 1 else 1500, "perPage": 500, "pagesCount": 2 if page == 1 else 3,
-                   "entities": rows(page * 1000, 500)},
-     "page 2 says total 1500, perPage 500; page 1 said 1000, 500"),
-])
+@pytest.mark.parametrize(
+    "page_of, error",
+    [
+        # short pages of new ids for ever (10 million tasks claimed)
+        (
+            lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(page * 1000, 2)},
+            "page 1 holds 2 tasks where 500 were due",
+        ),
+        # the same full page under every page number
+        (
+            lambda page: {"total": 10_000_000, "perPage": 500, "pagesCount": 20_000, "entities": rows(1, 500)},
+            "task 1 was listed twice",
+        ),
+        # later pages that change what page 1 said
+        (
+            lambda page: {
+                "total": 1000 if page == 1 else 1500,
+                "perPage": 500,
+                "pagesCount": 2 if page == 1 else 3,
+                "entities": rows(page * 1000, 500),
+            },
+            "page 2 says total 1500, perPage 500; page 1 said 1000, 500",
+        ),
+    ],
+)
 def test_a_listing_ends_where_the_server_said_it_would(page_of, error):
     app = hostile_listing(page_of)
-    with (serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p,
-          pytest.raises(ProviderError, match=re.escape(error))):
+    with (
+        serve(app) as url,
+        SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p,
+        pytest.raises(ProviderError, match=re.escape(error)),
+    ):
         p.list_items(spec_queue())
     assert len(app.seen) <= 2 * (2 + sv.DEFAULT_MAX_IN_FLIGHT)  # two passes, each stopped at once
 
 
 def test_more_pages_than_the_total_fills_are_not_read():
-    app = hostile_listing(lambda page: {"total": 10, "perPage": 500, "pagesCount": 11,
-                                        "entities": rows(page * 1000, 10 if page == 1 else 0)})
+    app = hostile_listing(
+        lambda page: {
+            "total": 10,
+            "perPage": 500,
+            "pagesCount": 11,
+            "entities": rows(page * 1000, 10 if page == 1 else 0),
+        }
+    )
     with serve(app) as url, SuperviselyProvider(url.removesuffix("/repo/v1"), "t", retries=0) as p:
         assert len(p.list_items(spec_queue())) == 10
     assert len(app.seen) == 1

@@ -1,5 +1,6 @@
 """The Synapse provider over real HTTP: against the sandbox, and against a scripted
 server for the responses a healthy Synapse never sends."""
+
 from __future__ import annotations
 
 import logging
@@ -54,10 +55,14 @@ def config(**options: Any) -> ProviderConfig:
 def change(item: Item, *fields: tuple[str, Any], lock: str | None = None) -> Change:
     before = {"status": item.status, "locked": item.locked}
     return Change(
-        item_id=item.id, etag=item.etag, base=item.base, lock=lock,  # type: ignore[arg-type]
+        item_id=item.id,
+        etag=item.etag,
+        base=item.base,
+        lock=lock,  # type: ignore[arg-type]
         fields=tuple(
-            FieldChange(name, item.tags.get(key) if (key := tag_key_of(name)) is not None else before[name],
-                        after, None)
+            FieldChange(
+                name, item.tags.get(key) if (key := tag_key_of(name)) is not None else before[name], after, None
+            )
             for name, after in fields
         ),
     )
@@ -69,8 +74,12 @@ def requests_to(sb, method: str, path_part: str) -> list[dict]:
 
 def put_status(sb, status: dict) -> requests.Response:
     """Another writer: a single-status PUT, straight over HTTP."""
-    return requests.put(f"{sb.url}/evaluation/submission/{status['id']}/status", json=status,
-                        headers={"Authorization": f"Bearer {sb.token}"}, timeout=10)
+    return requests.put(
+        f"{sb.url}/evaluation/submission/{status['id']}/status",
+        json=status,
+        headers={"Authorization": f"Bearer {sb.token}"},
+        timeout=10,
+    )
 
 
 # -------------------------------------------------------------------- config
@@ -90,13 +99,21 @@ def test_from_config_strips_a_trailing_slash(monkeypatch):
     assert p.endpoint == "https://repo-staging.prod.sagebase.org/repo/v1"
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"endpiont": "https://x"}, "synapse provider: unknown field 'endpiont': did you mean 'endpoint'? (allowed: endpoint)"),
-    ({"endpoint": 5}, "synapse provider: endpoint: expected an http:// or https:// URL"),
-    ({"endpoint": "http://10.255.255.1/repo/v1"},
-     "endpoint 'http://10.255.255.1/repo/v1' uses plain http://, which is only allowed for a "
-     "loopback address (127.0.0.1, ::1, localhost); use https://"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            {"endpiont": "https://x"},
+            "synapse provider: unknown field 'endpiont': did you mean 'endpoint'? (allowed: endpoint)",
+        ),
+        ({"endpoint": 5}, "synapse provider: endpoint: expected an http:// or https:// URL"),
+        (
+            {"endpoint": "http://10.255.255.1/repo/v1"},
+            "endpoint 'http://10.255.255.1/repo/v1' uses plain http://, which is only allowed for a "
+            "loopback address (127.0.0.1, ::1, localhost); use https://",
+        ),
+    ],
+)
 def test_bad_options_are_config_errors_before_any_token_lookup(options, message, monkeypatch, tmp_path):
     monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -140,9 +157,7 @@ def test_one_reader_reads_pages_of_100_until_a_short_page(make_sandbox, count):
     assert [i.id for i in items] == [str(FIRST + n) for n in range(count)]
     pages = requests_to(sb, "GET", "/submission/status/all")
     assert len(pages) == count // 100 + 1
-    assert [e["query"] for e in pages] == [
-        f"limit=100&offset={100 * n}" for n in range(count // 100 + 1)
-    ]
+    assert [e["query"] for e in pages] == [f"limit=100&offset={100 * n}" for n in range(count // 100 + 1)]
     assert sum(seen) == count
 
 
@@ -182,12 +197,18 @@ def test_listing_turns_annotations_into_tags_and_the_lock(make_sandbox):
     sb = make_sandbox()
     sb.store.create_queue(QUEUE)
     when = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
-    sb.store.insert(QUEUE, [
-        NewItem(id="1", status="SCORED", tags={"auc": (0.91,), "rank": (2,), "when": (when,),
-                                               "who": ("a", "b"), "locked": (True,)},
-                extra={"canCancel": False}),
-        NewItem(id="2", tags={"frozen": (True,)}),
-    ])
+    sb.store.insert(
+        QUEUE,
+        [
+            NewItem(
+                id="1",
+                status="SCORED",
+                tags={"auc": (0.91,), "rank": (2,), "when": (when,), "who": ("a", "b"), "locked": (True,)},
+                extra={"canCancel": False},
+            ),
+            NewItem(id="2", tags={"frozen": (True,)}),
+        ],
+    )
     one, two = provider(sb.url).list_items(queue_spec())
     assert (one.status, one.locked) == ("SCORED", True)
     assert one.tags == {"auc": (0.91,), "rank": (2,), "when": (when,), "who": ("a", "b")}
@@ -332,8 +353,11 @@ def test_concurrent_readers_detect_a_queue_that_keeps_changing(make_sandbox):
     def insert_before_the_listed_rows() -> None:
         sb.store.insert(QUEUE, [NewItem(id=str(next(ids)))])
 
-    with pytest.raises(ProviderError, match=rf"^evaluation {QUEUE}: submission \d+ was listed twice; "
-                                            "the queue kept changing while it was read, try again$"):
+    with pytest.raises(
+        ProviderError,
+        match=rf"^evaluation {QUEUE}: submission \d+ was listed twice; "
+        "the queue kept changing while it was read, try again$",
+    ):
         after_each_response(provider(sb.url), insert_before_the_listed_rows).list_items(queue_spec())
     offsets = offsets_read(sb)
     assert offsets.count(0) == 2  # listed again once, then given up
@@ -356,10 +380,9 @@ def test_concurrent_readers_relist_a_queue_changed_mid_read(make_sandbox):
             if len(answered) == 2:  # page 0, then the first of 100/200/300
                 sb.store.insert(QUEUE, [NewItem(id="1000")])
 
-    pages = list(after_each_response(provider(sb.url), insert_when_the_second_page_is_answered)
-                 .pages(queue_spec()))
+    pages = list(after_each_response(provider(sb.url), insert_when_the_second_page_is_answered).pages(queue_spec()))
     assert pages.count(RELISTED) == 1
-    after = [i.id for page in pages[pages.index(RELISTED) + 1:] for i in page]
+    after = [i.id for page in pages[pages.index(RELISTED) + 1 :] for i in page]
     assert len(after) == len(set(after)) == 1001 and after[0] == "1000"
     assert offsets_read(sb).count(0) == 2
 
@@ -395,23 +418,26 @@ def status(sid: str, **extra: Any) -> dict[str, Any]:
     return {"id": sid, "etag": f"e{sid}", "status": "RECEIVED", "statusVersion": 1, **extra}
 
 
-@pytest.mark.parametrize("body, detail", [
-    ("<html>maintenance</html>", "the body is not JSON"),
-    ([], "expected an object with a `results` array of at most 100"),
-    ({"results": {"id": "1"}}, "expected an object with a `results` array of at most 100"),
-    ({"results": [status(str(n)) for n in range(101)]},
-     "expected an object with a `results` array of at most 100"),
-    ({"results": ["1"]}, "a status is a string, not an object"),
-    ({"results": [{"id": "1", "status": "OPEN"}]}, "status '1' has no string 'etag'"),
-    ({"results": [status("1", submissionAnnotations={"annotations": {"k": {"type": "LONG", "value": ["x"]}}})]},
-     "submission 1: LONG annotation value 'x' is not valid"),
-])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ("<html>maintenance</html>", "the body is not JSON"),
+        ([], "expected an object with a `results` array of at most 100"),
+        ({"results": {"id": "1"}}, "expected an object with a `results` array of at most 100"),
+        ({"results": [status(str(n)) for n in range(101)]}, "expected an object with a `results` array of at most 100"),
+        ({"results": ["1"]}, "a status is a string, not an object"),
+        ({"results": [{"id": "1", "status": "OPEN"}]}, "status '1' has no string 'etag'"),
+        (
+            {"results": [status("1", submissionAnnotations={"annotations": {"k": {"type": "LONG", "value": ["x"]}}})]},
+            "submission 1: LONG annotation value 'x' is not valid",
+        ),
+    ],
+)
 def test_a_malformed_listing_is_an_unexpected_response_error(body, detail):
     with serve(Scripted(lambda r: json_response(body))) as url, pytest.raises(ProviderError) as exc:
         provider(url).list_items(queue_spec())
     assert str(exc.value) == (
-        f"unexpected response from {url}/evaluation/{QUEUE}/submission/status/all"
-        f"?limit=100&offset=0: {detail}"
+        f"unexpected response from {url}/evaluation/{QUEUE}/submission/status/all?limit=100&offset=0: {detail}"
     )
 
 
@@ -419,8 +445,7 @@ def test_a_malformed_single_status_is_an_unexpected_response_error():
     with serve(Scripted(lambda r: json_response(status("2")))) as url, pytest.raises(ProviderError) as exc:
         provider(url).get(queue_spec(), ["1"])
     assert str(exc.value) == (
-        f"unexpected response from {url}/evaluation/submission/1/status: "
-        "asked for submission 1, got 2"
+        f"unexpected response from {url}/evaluation/submission/1/status: asked for submission 1, got 2"
     )
 
 
@@ -463,11 +488,17 @@ def test_get_keeps_at_most_three_requests_in_flight(make_sandbox):
 def test_a_write_is_one_statusbatch_request_and_keeps_unmanaged_fields(make_sandbox):
     sb = make_sandbox()
     sb.store.create_queue(QUEUE)
-    sb.store.insert(QUEUE, [
-        NewItem(id=str(FIRST + n), tags={"keep": ("x",), "old": (1,)},
-                extra={"canCancel": True, "cancelRequested": True, "score": 0.5})
-        for n in range(3)
-    ])
+    sb.store.insert(
+        QUEUE,
+        [
+            NewItem(
+                id=str(FIRST + n),
+                tags={"keep": ("x",), "old": (1,)},
+                extra={"canCancel": True, "cancelRequested": True, "score": 0.5},
+            )
+            for n in range(3)
+        ],
+    )
     p = provider(sb.url)
     items = p.list_items(queue_spec())
     changes = [
@@ -514,9 +545,7 @@ def test_a_lost_response_is_retried_and_surfaces_as_stale_with_the_change_applie
     flaky = make_sandbox(db_path=sb.db_path, drop_rate=0.5, random_seed=seed)
     with pytest.raises(StaleEtag):
         provider(flaky.url).write(queue_spec(), [change(i, ("status", "ACCEPTED")) for i in items])
-    assert [(e["status"], e.get("dropped", False)) for e in flaky.request_log()] == [
-        (200, True), (412, False)
-    ]
+    assert [(e["status"], e.get("dropped", False)) for e in flaky.request_log()] == [(200, True), (412, False)]
     assert {i.status for i in provider(flaky.url).get(queue_spec(), [i.id for i in items])} == {"ACCEPTED"}
 
 
@@ -529,11 +558,16 @@ def test_a_write_answered_503_is_retried(make_sandbox):
     assert {i.status for i in provider(sb.url).list_items(queue_spec())} == {"VALIDATED"}
 
 
-@pytest.mark.parametrize("fields, message", [
-    ((("status", "BOGUS"),), "No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.BOGUS"),
-    ((("tags.bad key", ("x",)),), "Invalid annotation name: 'bad key'. Annotation names may only "
-                                  "contain; letters, numbers, '_' and '.'"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ((("status", "BOGUS"),), "No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.BOGUS"),
+        (
+            (("tags.bad key", ("x",)),),
+            "Invalid annotation name: 'bad key'. Annotation names may only contain; letters, numbers, '_' and '.'",
+        ),
+    ],
+)
 def test_a_refused_batch_is_write_failed_with_synapse_reason(make_sandbox, fields, message):
     sb = make_sandbox(synthetic=[(QUEUE, 1)])
     p = provider(sb.url)
@@ -553,12 +587,15 @@ def test_a_batch_of_unknown_submissions_is_write_failed(make_sandbox):
     )
 
 
-@pytest.mark.parametrize("code, reason", [
-    (403, "User lacks UPDATE_SUBMISSION access to Evaluation 9615000"),
-    (413, "Request body exceeds the maximum allowed size of 2097152 bytes."),
-    (412, "Your batch token is out of date.  You must restart upload from first batch."),
-    (412, "Submission Status: 999 was updated since you last fetched it"),  # not in the batch
-])
+@pytest.mark.parametrize(
+    "code, reason",
+    [
+        (403, "User lacks UPDATE_SUBMISSION access to Evaluation 9615000"),
+        (413, "Request body exceeds the maximum allowed size of 2097152 bytes."),
+        (412, "Your batch token is out of date.  You must restart upload from first batch."),
+        (412, "Submission Status: 999 was updated since you last fetched it"),  # not in the batch
+    ],
+)
 def test_other_refusals_are_write_failed(code, reason):
     app = Scripted(lambda r: json_response({"reason": reason}, code))
     with serve(app) as url, pytest.raises(WriteFailed) as exc:
@@ -597,10 +634,13 @@ def test_the_body_sent_is_a_single_batch_series():
     item = Item("1", "e1", "OPEN", base=status("1", modifiedOn="2024-01-01T00:00:00.000Z"))
     with serve(app) as url:
         provider(url).write(queue_spec(), [change(item, ("status", "SCORED"))])
-    assert app.seen[0].body == encode_body({
-        "statuses": [{"id": "1", "etag": "e1", "status": "SCORED", "statusVersion": 1}],
-        "isFirstBatch": True, "isLastBatch": True,
-    })
+    assert app.seen[0].body == encode_body(
+        {
+            "statuses": [{"id": "1", "etag": "e1", "status": "SCORED", "statusVersion": 1}],
+            "isFirstBatch": True,
+            "isLastBatch": True,
+        }
+    )
 
 
 # ------------------------------------------------------------------- batches
@@ -637,8 +677,9 @@ def test_large_batches_are_accepted_by_the_sandbox(make_sandbox):
     sb = make_sandbox(synthetic=[(QUEUE, 500)])
     p = provider(sb.url)
     items = p.list_items(queue_spec())
-    changes = [change(i, *((f"tags.k{j}", ("x" * 450,)) for j in range(10)), ("locked", True), lock="lock")
-               for i in items]
+    changes = [
+        change(i, *((f"tags.k{j}", ("x" * 450,)) for j in range(10)), ("locked", True), lock="lock") for i in items
+    ]
     batches = p.batches(queue_spec(), changes)
     assert len(batches) == 2
     for batch in batches:
@@ -652,9 +693,7 @@ def test_large_batches_are_accepted_by_the_sandbox(make_sandbox):
 def test_a_batch_over_two_mebibytes_is_refused_before_sending(sandbox):
     with pytest.raises(WriteFailed) as exc:
         provider(sandbox.url).write(queue_spec(), big_changes(500))
-    assert str(exc.value).startswith(
-        f"evaluation {QUEUE}: a batch of 500 statuses is "
-    )
+    assert str(exc.value).startswith(f"evaluation {QUEUE}: a batch of 500 statuses is ")
     assert str(exc.value).endswith(" bytes, over Synapse's 2097152 byte request limit")
     assert sandbox.request_log() == []
 

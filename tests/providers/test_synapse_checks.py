@@ -1,4 +1,5 @@
 """Offline Synapse checks: what Synapse would refuse, with the path of the offending field."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,11 +19,22 @@ T1 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 def test_a_valid_queue_has_no_problems():
     q = queue(
-        rule("accept", {"status": ["VALIDATED", "RECEIVED"], "ids": ["9700001"],
-                        "tags": {"team": "owls", "score": {"exists": False}}},
-             {"status": "ACCEPTED", "tags": {"stage": "review", "note.v2,x": ["a", "b"]}}),
-        submissions={"9700003": {"status": "SCORED", "locked": True,
-                                 "tags": {"score": 0.9, "rank": 1, "ok": True, "at": T1, "gone": None}}},
+        rule(
+            "accept",
+            {
+                "status": ["VALIDATED", "RECEIVED"],
+                "ids": ["9700001"],
+                "tags": {"team": "owls", "score": {"exists": False}},
+            },
+            {"status": "ACCEPTED", "tags": {"stage": "review", "note.v2,x": ["a", "b"]}},
+        ),
+        submissions={
+            "9700003": {
+                "status": "SCORED",
+                "locked": True,
+                "tags": {"score": 0.9, "rank": 1, "ok": True, "at": T1, "gone": None},
+            }
+        },
     )
     assert check_queue(q) == []
 
@@ -43,18 +55,27 @@ def test_statuses_outside_the_enum_are_reported_where_they_appear():
     )
     assert check_queue(q) == []
     assert capability_problems(q, SynapseProvider.capabilities, "synapse") == [
-        SpecProblem(f"status 'DONE' is not a Synapse submission status (one of: {STATUS_LIST})",
-                    ("rules", 0, "where", "status", "DONE")),
-        SpecProblem(f"status 'FINISHED' is not a Synapse submission status (one of: {STATUS_LIST})",
-                    ("rules", 0, "set", "status")),
-        SpecProblem(f"status 'scored' is not a Synapse submission status: did you mean 'SCORED'? (one of: {STATUS_LIST})",
-                    ("submissions", "1", "status")),
+        SpecProblem(
+            f"status 'DONE' is not a Synapse submission status (one of: {STATUS_LIST})",
+            ("rules", 0, "where", "status", "DONE"),
+        ),
+        SpecProblem(
+            f"status 'FINISHED' is not a Synapse submission status (one of: {STATUS_LIST})",
+            ("rules", 0, "set", "status"),
+        ),
+        SpecProblem(
+            f"status 'scored' is not a Synapse submission status: did you mean 'SCORED'? (one of: {STATUS_LIST})",
+            ("submissions", "1", "status"),
+        ),
     ]
 
 
 def test_ids_must_be_digits():
-    q = queue(rule("r", {"ids": ["9700001", "syn9"]}, {"locked": True}),
-              submissions={"97-3": {"locked": True}}, id="syn9615000")
+    q = queue(
+        rule("r", {"ids": ["9700001", "syn9"]}, {"locked": True}),
+        submissions={"97-3": {"locked": True}},
+        id="syn9615000",
+    )
     assert check_queue(q) == [
         SpecProblem("queue id 'syn9615000' is not a Synapse evaluation id (digits only)", ("id",)),
         SpecProblem("submission id 'syn9' is not a Synapse id (digits only)", ("rules", 0, "where", "ids", "syn9")),
@@ -84,8 +105,10 @@ def test_keys_in_where_are_checked_too():
 
 def test_the_lock_key_cannot_be_used_as_a_tag():
     q = replace(
-        queue(rule("r", {"tags": {"frozen": True}}, {"tags": {"frozen": False}}),
-              submissions={"1": {"tags": {"frozen": None}}}),
+        queue(
+            rule("r", {"tags": {"frozen": True}}, {"tags": {"frozen": False}}),
+            submissions={"1": {"tags": {"frozen": None}}},
+        ),
         lock_key="frozen",
     )
     message = "'frozen' is the lock annotation of this queue; use `locked:`"
@@ -98,13 +121,13 @@ def test_the_lock_key_cannot_be_used_as_a_tag():
 
 @pytest.mark.parametrize(
     "annotation, message",
-    [("my lock", f"lock annotation 'my lock' is not a valid Synapse annotation key {KEY_RULE}"),
-     ("_accessrequirementids", "lock annotation '_accessrequirementids' is reserved by Synapse")],
+    [
+        ("my lock", f"lock annotation 'my lock' is not a valid Synapse annotation key {KEY_RULE}"),
+        ("_accessrequirementids", "lock annotation '_accessrequirementids' is reserved by Synapse"),
+    ],
 )
 def test_the_lock_key_must_be_a_valid_key(annotation, message):
-    assert check_queue(replace(queue(), lock_key=annotation)) == [
-        SpecProblem(message, ("lock", "annotation"))
-    ]
+    assert check_queue(replace(queue(), lock_key=annotation)) == [SpecProblem(message, ("lock", "annotation"))]
 
 
 def test_one_hundred_keys_with_the_lock_key_is_the_limit():
@@ -112,8 +135,11 @@ def test_one_hundred_keys_with_the_lock_key_is_the_limit():
     assert check_queue(queue(submissions={"1": {"tags": tags}})) == []
     tags["k99"] = 99
     assert check_queue(queue(submissions={"1": {"tags": tags}})) == [
-        SpecProblem("up to 101 tag keys on one submission (counting every rule's keys and the lock "
-                    "annotation); Synapse allows at most 100", ("submissions", "1", "tags"))
+        SpecProblem(
+            "up to 101 tag keys on one submission (counting every rule's keys and the lock "
+            "annotation); Synapse allows at most 100",
+            ("submissions", "1", "tags"),
+        )
     ]
 
 
@@ -127,8 +153,11 @@ def test_rule_keys_count_for_every_entry_and_deletions_do_not():
         },
     )
     assert check_queue(q) == [
-        SpecProblem("up to 101 tag keys on one submission (counting every rule's keys and the lock "
-                    "annotation); Synapse allows at most 100", ("submissions", "2", "tags"))
+        SpecProblem(
+            "up to 101 tag keys on one submission (counting every rule's keys and the lock "
+            "annotation); Synapse allows at most 100",
+            ("submissions", "2", "tags"),
+        )
     ]
 
 
@@ -139,8 +168,11 @@ def test_rules_alone_exceeding_the_key_limit_are_reported_once_at_the_rule():
         submissions={"1": {"tags": {"x": 1}}},
     )
     assert check_queue(q) == [
-        SpecProblem("up to 121 tag keys on one submission (counting every rule's keys and the lock "
-                    "annotation); Synapse allows at most 100", ("rules", 1, "set", "tags"))
+        SpecProblem(
+            "up to 121 tag keys on one submission (counting every rule's keys and the lock "
+            "annotation); Synapse allows at most 100",
+            ("rules", 1, "set", "tags"),
+        )
     ]
 
 
@@ -154,20 +186,29 @@ def test_one_hundred_values_per_key_is_the_limit():
 def test_five_hundred_characters_across_a_string_key_is_the_limit():
     assert check_queue(queue(submissions={"1": {"tags": {"n": ["x" * 300, "y" * 200]}}})) == []
     assert check_queue(queue(submissions={"1": {"tags": {"n": ["x" * 300, "y" * 201]}}})) == [
-        SpecProblem("tag 'n' has 501 characters of text; Synapse allows at most 500 across a key's values",
-                    ("submissions", "1", "tags", "n"))
+        SpecProblem(
+            "tag 'n' has 501 characters of text; Synapse allows at most 500 across a key's values",
+            ("submissions", "1", "tags", "n"),
+        )
     ]
 
 
 @pytest.mark.parametrize(
     "values, kinds",
-    [([1, 2.5], "float and integer"), ([True, 1], "boolean and integer"), (["a", 1], "integer and string"),
-     ([T1, "2024"], "string and timestamp"), ([1.0, False], "boolean and float")],
+    [
+        ([1, 2.5], "float and integer"),
+        ([True, 1], "boolean and integer"),
+        (["a", 1], "integer and string"),
+        ([T1, "2024"], "string and timestamp"),
+        ([1.0, False], "boolean and float"),
+    ],
 )
 def test_a_key_holds_one_type(values, kinds):
     assert check_queue(queue(submissions={"1": {"tags": {"m": values}}})) == [
-        SpecProblem(f"tag 'm' mixes {kinds} values; Synapse stores one type per key "
-                    "(write floats as 1.0, quote strings)", ("submissions", "1", "tags", "m"))
+        SpecProblem(
+            f"tag 'm' mixes {kinds} values; Synapse stores one type per key (write floats as 1.0, quote strings)",
+            ("submissions", "1", "tags", "m"),
+        )
     ]
 
 

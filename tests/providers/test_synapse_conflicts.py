@@ -1,6 +1,7 @@
 """Conflicts at bulk scale on Synapse (issue 21): a conflict costs one listing, not one
 round trip per item, and the report counts every request sent. Request counts are read
 from the sandbox's request log."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,8 +83,7 @@ def in_process(sandbox, tmp_path: Path):
 def only(result, ids: set[str]):
     """The plan of `result` cut down to the changes of `ids` (another run's share)."""
     plan = result.plan
-    queues = tuple(dataclasses.replace(q, changes=tuple(c for c in q.changes if c.item_id in ids))
-                   for q in plan.queues)
+    queues = tuple(dataclasses.replace(q, changes=tuple(c for c in q.changes if c.item_id in ids)) for q in plan.queues)
     return dataclasses.replace(plan, queues=queues)
 
 
@@ -168,13 +168,16 @@ def endless(total: int | None, asked: list[int]):
     """A server that answers every offset with a full page of new ids, stating `total`
     (None: Synapse's own estimate, offset + 101). It gives up at offset 5,000 with an
     empty page, so that a client ignoring the total fails the test instead of hanging."""
+
     def respond(request):
         offset = int(request.args["offset"])
         asked.append(offset)
         stated = offset + 101 if total is None else total
         count = 100 if offset < 5_000 else 0
-        return json_response({"totalNumberOfResults": stated,
-                              "results": [status(str(FIRST + offset + k)) for k in range(count)]})
+        return json_response(
+            {"totalNumberOfResults": stated, "results": [status(str(FIRST + offset + k)) for k in range(count)]}
+        )
+
     return Scripted(respond)
 
 
@@ -198,8 +201,10 @@ def test_a_page_past_the_stated_total_is_a_queue_that_moved():
 
 
 def test_a_total_that_is_not_a_count_is_an_unexpected_response():
-    with (serve(Scripted(lambda r: json_response({"totalNumberOfResults": "many", "results": []}))) as url,
-          pytest.raises(ProviderError) as exc):
+    with (
+        serve(Scripted(lambda r: json_response({"totalNumberOfResults": "many", "results": []}))) as url,
+        pytest.raises(ProviderError) as exc,
+    ):
         SynapseProvider(url, "t", retries=0).list_items(queue_spec())
     message = str(exc.value)
     assert message.endswith("`totalNumberOfResults` is not a non-negative integer")

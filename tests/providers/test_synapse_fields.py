@@ -1,6 +1,7 @@
 """Synapse service fields (`where: {item: …}`, issue 23) against the sandbox over HTTP:
 which listing is read, at what request count, what each field holds, and the
 organiser's cancellation recipe end to end."""
+
 from __future__ import annotations
 
 import textwrap
@@ -19,7 +20,8 @@ FIRST = 9700001  # the sandbox's first synthetic id
 
 def spec_reading(tmp_path, url: str, where: str, set_: str = "{tags: {hit: true}}"):
     path = tmp_path / "spec.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         version: 1
         provider: {{type: synapse, endpoint: "{url}"}}
         queues:
@@ -28,7 +30,8 @@ def spec_reading(tmp_path, url: str, where: str, set_: str = "{tags: {hit: true}
             rules:
               - where: {where}
                 set: {set_}
-        """))
+        """)
+    )
     return path
 
 
@@ -64,9 +67,11 @@ def test_status_fields_alone_keep_the_status_listing(make_sandbox, tmp_path):
 
 def test_every_field_is_read_with_its_type(make_sandbox, tmp_path):
     sb = make_sandbox(synthetic=[(QUEUE, 200)])
-    where = ("{item: {modifiedOn: {exists: true}, canCancel: {exists: true}, cancelRequested: {exists: true}, "
-             "statusVersion: {exists: true}, createdOn: {exists: true}, submitterId: {exists: true}, "
-             "userId: {exists: true}, teamId: {exists: true}, name: {exists: true}}}")
+    where = (
+        "{item: {modifiedOn: {exists: true}, canCancel: {exists: true}, cancelRequested: {exists: true}, "
+        "statusVersion: {exists: true}, createdOn: {exists: true}, submitterId: {exists: true}, "
+        "userId: {exists: true}, teamId: {exists: true}, name: {exists: true}}}"
+    )
     items = listed(sb, tmp_path, where, readers=3)
     for item in items.values():
         f = item.fields
@@ -103,8 +108,9 @@ def test_cancellation_recipe_end_to_end(make_sandbox, tmp_path):
     applied = run_cli("apply", tmp_path / "plan.json", "--auto-approve", env=env)
     assert applied.code == 0, applied.err + applied.out
     for sid in wanted:
-        got = requests.get(f"{sb.url}/evaluation/submission/{sid}/status",
-                           headers={"Authorization": f"Bearer {sb.token}"}, timeout=10).json()
+        got = requests.get(
+            f"{sb.url}/evaluation/submission/{sid}/status", headers={"Authorization": f"Bearer {sb.token}"}, timeout=10
+        ).json()
         assert got["status"] == "CLOSED" and got["cancelRequested"] is True
     assert run_cli("plan", spec, "--detailed-exitcode", env=env).code == 0
 
@@ -116,7 +122,8 @@ def test_a_field_synapse_lacks_is_refused_with_the_list_and_the_closest_name(tmp
     assert result.err.strip() == (
         f"error: {spec}:7:24: synapse items have no field 'submiterId': did you mean 'submitterId'? "
         "(fields: canCancel, cancelRequested, createdOn, modifiedOn, name, statusVersion, submitterId, "
-        "teamId, userId)")
+        "teamId, userId)"
+    )
 
 
 def test_the_recipes_in_docs_synapse_md_load(tmp_path, monkeypatch):
@@ -143,12 +150,21 @@ def test_apply_spec_re_reads_a_conflicting_item_with_its_bundle_fields(make_sand
 
     def racing(request, eval_id):
         if not raced:  # another writer touches one item right before our first batch lands
-            raced.append(requests.put(
-                f"{sb.url}/evaluation/submission/{FIRST}/status",
-                json={**requests.get(f"{sb.url}/evaluation/submission/{FIRST}/status",
-                                     headers={"Authorization": f"Bearer {sb.token}"}, timeout=10).json(),
-                      "status": "SCORED"},
-                headers={"Authorization": f"Bearer {sb.token}"}, timeout=10).status_code)
+            raced.append(
+                requests.put(
+                    f"{sb.url}/evaluation/submission/{FIRST}/status",
+                    json={
+                        **requests.get(
+                            f"{sb.url}/evaluation/submission/{FIRST}/status",
+                            headers={"Authorization": f"Bearer {sb.token}"},
+                            timeout=10,
+                        ).json(),
+                        "status": "SCORED",
+                    },
+                    headers={"Authorization": f"Bearer {sb.token}"},
+                    timeout=10,
+                ).status_code
+            )
         return put_batch(request, eval_id)
 
     fake.put_batch = racing
@@ -177,12 +193,17 @@ def test_a_few_ids_re_read_after_a_conflict_carry_their_bundle_fields(make_sandb
         provider.close()
 
 
-@pytest.mark.parametrize("bundle, message", [
-    ([], "a bundle is not an object"),
-    ({"submission": {"id": "1"}}, "lacks its `submission` or `submissionStatus`"),
-    ({"submission": {"id": "1"}, "submissionStatus": {"id": "2", "etag": "e", "status": "OPEN"}},
-     "bundle of submission '1' holds the status of '2'"),
-])
+@pytest.mark.parametrize(
+    "bundle, message",
+    [
+        ([], "a bundle is not an object"),
+        ({"submission": {"id": "1"}}, "lacks its `submission` or `submissionStatus`"),
+        (
+            {"submission": {"id": "1"}, "submissionStatus": {"id": "2", "etag": "e", "status": "OPEN"}},
+            "bundle of submission '1' holds the status of '2'",
+        ),
+    ],
+)
 def test_a_malformed_bundle_is_refused(bundle, message):
     from reconciler.providers.synapse_annotations import MalformedStatus
     from reconciler.providers.synapse_fields import row_to_item

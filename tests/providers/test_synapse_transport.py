@@ -3,6 +3,7 @@ providers/test_synapse.py (the provider's errors) leave open: a bounded wait on 
 that never answers, TLS verification that really refuses an unknown certificate, plain
 http:// to a remote host refused offline, and malformed responses reported by the CLI as
 one line, never a traceback."""
+
 from __future__ import annotations
 
 import math
@@ -71,7 +72,7 @@ def test_every_provider_request_gives_up_within_its_timeout_on_a_silent_server(c
         "list": f"GET {url}{LISTING}: no response after retries (ReadTimeoutError)",
         "get": f"GET {url}/evaluation/submission/9700001/status: no response after retries (ReadTimeoutError)",
         "write": "evaluation 9615000: statusBatch got no response (ReadTimeoutError); "
-                 "it may or may not have been written, run plan again",
+        "it may or may not have been written, run plan again",
     }[call]
     assert str(caught.value) == expected
     assert isinstance(caught.value, WriteFailed) == (call == "write")
@@ -85,8 +86,10 @@ def test_a_write_refused_at_every_connect_says_it_was_not_written():
         with pytest.raises(WriteFailed) as caught:
             provider.write(QUEUE, [a_change()])
     # refused connections are not retried (nothing listens there), so the message names the fix
-    assert str(caught.value) == (f"evaluation 9615000: statusBatch got no connection (connection refused "
-                                 f"at {url}; is the server running, on that port?); it was not written")
+    assert str(caught.value) == (
+        f"evaluation 9615000: statusBatch got no connection (connection refused "
+        f"at {url}; is the server running, on that port?); it was not written"
+    )
 
 
 def test_a_write_sent_once_before_connects_were_refused_may_have_been_written():
@@ -107,8 +110,10 @@ def test_a_write_sent_once_before_connects_were_refused_may_have_been_written():
     with pytest.raises(WriteFailed) as caught:
         provider.write(QUEUE, [a_change()])
     taker.join(5)
-    assert str(caught.value) == ("evaluation 9615000: statusBatch got no response (NewConnectionError); "
-                                 "it may or may not have been written, run plan again")
+    assert str(caught.value) == (
+        "evaluation 9615000: statusBatch got no response (NewConnectionError); "
+        "it may or may not have been written, run plan again"
+    )
 
 
 def test_the_provider_a_spec_opens_has_a_finite_timeout(monkeypatch):
@@ -125,8 +130,9 @@ def self_signed_server(app):
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the control request
-@pytest.mark.parametrize("environment", [{}, {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": ""}],
-                         ids=["default", "empty-ca-bundle-variables"])
+@pytest.mark.parametrize(
+    "environment", [{}, {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": ""}], ids=["default", "empty-ca-bundle-variables"]
+)
 def test_an_untrusted_certificate_is_refused_and_nothing_is_sent(monkeypatch, environment):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
@@ -143,15 +149,20 @@ def test_an_untrusted_certificate_is_refused_and_nothing_is_sent(monkeypatch, en
 
 
 # --------------------------------------------------------- plain http, remote
-PLAIN_HTTP = "uses plain http://, which is only allowed for a loopback address (127.0.0.1, ::1, localhost); use https://"
+PLAIN_HTTP = (
+    "uses plain http://, which is only allowed for a loopback address (127.0.0.1, ::1, localhost); use https://"
+)
 
 
-@pytest.mark.parametrize("url", [
-    "http://10.255.255.1/repo/v1",
-    "http://localhost.example.com/repo/v1",
-    "http://[::ffff:10.0.0.1]/repo/v1",
-    "http://0.0.0.0:8080/repo/v1",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.255.255.1/repo/v1",
+        "http://localhost.example.com/repo/v1",
+        "http://[::ffff:10.0.0.1]/repo/v1",
+        "http://0.0.0.0:8080/repo/v1",
+    ],
+)
 @pytest.mark.parametrize("command", ["validate", "plan", "export"])
 def test_plain_http_to_a_remote_host_is_refused_at_its_spec_line_before_any_request(
     tmp_path, monkeypatch, url, command
@@ -175,27 +186,48 @@ NOT_JSON = "the body is not JSON"
 NOT_A_PAGE = "expected an object with a `results` array of at most 100"
 
 
-@pytest.mark.parametrize("body, detail", [
-    ("<html><body>Down for maintenance</body></html>", NOT_JSON),
-    ("", NOT_JSON),
-    (b"\xff\xfe\x00 not text", NOT_JSON),
-    ('{"results": [', NOT_JSON),
-    ("null", NOT_A_PAGE),
-    ("[]", NOT_A_PAGE),
-    ('{"results": "9700001"}', NOT_A_PAGE),
-    ('{"totalNumberOfResults": 1}', NOT_A_PAGE),
-    ('{"results": [1]}', "a status is a number, not an object"),
-    ('{"results": [1.5]}', "a status is a number, not an object"),
-    ('{"results": [true]}', "a status is a boolean, not an object"),
-    ('{"results": [null]}', "a status is null, not an object"),
-    ('{"results": [[]]}', "a status is an array, not an object"),
-    ('{"results": [{"id": 9700001, "etag": "e1", "status": "RECEIVED"}]}', "status 9700001 has no string 'id'"),
-    ('{"results": [{"id": "9700001", "status": "RECEIVED"}]}', "status '9700001' has no string 'etag'"),
-    ('{"results": [{"id": "9700001", "etag": "e1", "status": ["RECEIVED"]}]}',
-     "status '9700001' has no string 'status'"),
-], ids=["html", "empty", "binary", "truncated", "null", "array", "results-string", "no-results",
-        "status-number", "status-float", "status-boolean", "status-null", "status-array",
-        "id-number", "no-etag", "status-list"])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ("<html><body>Down for maintenance</body></html>", NOT_JSON),
+        ("", NOT_JSON),
+        (b"\xff\xfe\x00 not text", NOT_JSON),
+        ('{"results": [', NOT_JSON),
+        ("null", NOT_A_PAGE),
+        ("[]", NOT_A_PAGE),
+        ('{"results": "9700001"}', NOT_A_PAGE),
+        ('{"totalNumberOfResults": 1}', NOT_A_PAGE),
+        ('{"results": [1]}', "a status is a number, not an object"),
+        ('{"results": [1.5]}', "a status is a number, not an object"),
+        ('{"results": [true]}', "a status is a boolean, not an object"),
+        ('{"results": [null]}', "a status is null, not an object"),
+        ('{"results": [[]]}', "a status is an array, not an object"),
+        ('{"results": [{"id": 9700001, "etag": "e1", "status": "RECEIVED"}]}', "status 9700001 has no string 'id'"),
+        ('{"results": [{"id": "9700001", "status": "RECEIVED"}]}', "status '9700001' has no string 'etag'"),
+        (
+            '{"results": [{"id": "9700001", "etag": "e1", "status": ["RECEIVED"]}]}',
+            "status '9700001' has no string 'status'",
+        ),
+    ],
+    ids=[
+        "html",
+        "empty",
+        "binary",
+        "truncated",
+        "null",
+        "array",
+        "results-string",
+        "no-results",
+        "status-number",
+        "status-float",
+        "status-boolean",
+        "status-null",
+        "status-array",
+        "id-number",
+        "no-etag",
+        "status-list",
+    ],
+)
 def test_a_malformed_listing_is_one_error_line_through_the_cli(tmp_path, body, detail):
     app = Scripted(lambda r: Response(body, 200, content_type="application/json"))
     with serve(app) as url:
@@ -205,13 +237,16 @@ def test_a_malformed_listing_is_one_error_line_through_the_cli(tmp_path, body, d
     assert len(app.seen) == 1
 
 
-@pytest.mark.parametrize("code, body, reason", [
-    # an HTML page is reduced to its title, else its visible text (issue 29 item 10)
-    (404, "<html>\n<h1>Not Found</h1>\n</html>", "Not Found"),
-    (400, '{"reason": "Bad\\nrequest"}', "Bad request"),
-    (302, "", "FOUND"),
-    (418, "x" * 5000, "x" * 498 + " …"),  # cut at MAX_REASON_CHARS, with a mark
-])
+@pytest.mark.parametrize(
+    "code, body, reason",
+    [
+        # an HTML page is reduced to its title, else its visible text (issue 29 item 10)
+        (404, "<html>\n<h1>Not Found</h1>\n</html>", "Not Found"),
+        (400, '{"reason": "Bad\\nrequest"}', "Bad request"),
+        (302, "", "FOUND"),
+        (418, "x" * 5000, "x" * 498 + " …"),  # cut at MAX_REASON_CHARS, with a mark
+    ],
+)
 def test_an_unexpected_status_is_one_error_line_through_the_cli(tmp_path, code, body, reason):
     app = Scripted(lambda r: Response(body, code, content_type="text/html"))
     with serve(app) as url:
@@ -261,6 +296,7 @@ def test_a_failed_write_with_a_garbage_answer_is_reported_in_one_line_per_item(t
     with serve(app) as url:
         result = run_cli("apply", spec_for(tmp_path, url), "--auto-approve", "--force", env=ENV)
     assert result.code == 1 and result.err == ""
-    assert ("  queue 9615000, item 9700001: evaluation 9615000: statusBatch failed (HTTP 500): "
-            "Internal error\n") in result.out  # an HTML page's words, not its markup
+    assert (
+        "  queue 9615000, item 9700001: evaluation 9615000: statusBatch failed (HTTP 500): Internal error\n"
+    ) in result.out  # an HTML page's words, not its markup
     assert [s.method for s in app.seen] == ["GET"] + ["PUT"] * 6  # the first try and 5 retries

@@ -1,5 +1,6 @@
 """The workflow-results provider against the Results fake over HTTP: configuration,
 mapping, paging and its request count, the compare guard, partial and failed writes."""
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,17 @@ from conftest import SANDBOX_TOKEN
 from reconciler.apply import apply_plan
 from reconciler.errors import ConfigError, ProviderError
 from reconciler.model import (
-    Assignment, Change, FieldChange, ManagedTags, Match, ProviderConfig, QueueSpec, Rule, Safety, Setting, Source,
+    Assignment,
+    Change,
+    FieldChange,
+    ManagedTags,
+    Match,
+    ProviderConfig,
+    QueueSpec,
+    Rule,
+    Safety,
+    Setting,
+    Source,
     Spec,
 )
 from reconciler.planner import build_plan
@@ -21,7 +32,11 @@ from reconciler.providers import provider_class
 from reconciler.providers.base import RELISTED, QueueNotFound, digest_etag
 from reconciler.sandbox.workflow_results import WRITES
 from reconciler.providers.workflow_results import (
-    TOKEN_ENVS, WorkflowResultsProvider, _to_item, find_token, updated_work,
+    TOKEN_ENVS,
+    WorkflowResultsProvider,
+    _to_item,
+    find_token,
+    updated_work,
 )
 
 PIPELINE = "frb-search"
@@ -36,26 +51,42 @@ def clean_env(monkeypatch):
 
 
 def open_provider(sb, **kw) -> WorkflowResultsProvider:
-    return WorkflowResultsProvider(sb.url, SANDBOX_TOKEN, retries=kw.pop("retries", 3),
-                                   backoff=kw.pop("backoff", 0.01), timeout=(2.0, 10.0))
+    return WorkflowResultsProvider(
+        sb.url, SANDBOX_TOKEN, retries=kw.pop("retries", 3), backoff=kw.pop("backoff", 0.01), timeout=(2.0, 10.0)
+    )
 
 
 def queue(*rules: Rule, submissions=None, policy="merge") -> QueueSpec:
-    return QueueSpec(id=PIPELINE, source=SRC, tag_policy=policy, rules=tuple(rules),
-                     submissions=submissions or {}, safety=Safety(max_change_percent=100))
+    return QueueSpec(
+        id=PIPELINE,
+        source=SRC,
+        tag_policy=policy,
+        rules=tuple(rules),
+        submissions=submissions or {},
+        safety=Safety(max_change_percent=100),
+    )
 
 
 def rule(name: str, where: Match, status=None, labels=(), locked=None) -> Rule:
-    return Rule(name=name, where=where, source=SRC, set=Assignment(
-        status=None if status is None else Setting(status, SRC),
-        locked=None if locked is None else Setting(locked, SRC),
-        tags={label: Setting((True,), SRC) for label in labels},
-    ))
+    return Rule(
+        name=name,
+        where=where,
+        source=SRC,
+        set=Assignment(
+            status=None if status is None else Setting(status, SRC),
+            locked=None if locked is None else Setting(locked, SRC),
+            tags={label: Setting((True,), SRC) for label in labels},
+        ),
+    )
 
 
 def spec_of(sb, q: QueueSpec) -> Spec:
-    return Spec(provider=ProviderConfig("workflow-results", {"endpoint": sb.url}, "/"), queues=(q,),
-                files=("spec.yaml",), digest="0" * 64)
+    return Spec(
+        provider=ProviderConfig("workflow-results", {"endpoint": sb.url}, "/"),
+        queues=(q,),
+        files=("spec.yaml",),
+        digest="0" * 64,
+    )
 
 
 def plan_and_apply(sb, provider, q):
@@ -82,14 +113,14 @@ def test_no_endpoint_anywhere_is_one_clear_config_error(monkeypatch):
         WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/"))
     assert str(e.value) == (
         "workflow-results provider: no endpoint; set `endpoint:` in the spec's provider block or "
-        "the WORKFLOW_HTTP_BASEURL environment variable (e.g. https://frb.chimenet.ca/workflow/results)")
+        "the WORKFLOW_HTTP_BASEURL environment variable (e.g. https://frb.chimenet.ca/workflow/results)"
+    )
 
 
 def test_no_token_works_with_a_server_that_needs_none(make_sandbox, monkeypatch):
     """The official client allows no token (it then sends no header): so does the
     provider, and a server that needs one says so in one line naming the variables."""
-    open_server = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)],
-                               quirks={"no-auth": ""})
+    open_server = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)], quirks={"no-auth": ""})
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", open_server.url)
     with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
         _plan, report = plan_and_apply(open_server, p, queue(rule("review", Match(), labels=("reviewed",))))
@@ -97,19 +128,24 @@ def test_no_token_works_with_a_server_that_needs_none(make_sandbox, monkeypatch)
     assert all(d["tags"] == ["reviewed"] for d in docs(open_server))
     closed = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 3)])
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", closed.url)
-    with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
-          pytest.raises(ConfigError) as e):
+    with (
+        WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
+        pytest.raises(ConfigError) as e,
+    ):
         p.list_items(queue())
     assert str(e.value) == (
         "the workflow Results server needs a token (HTTP 401: missing x-access-token header); "
-        "set one of WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT")
+        "set one of WORKFLOW_HTTP_TOKEN, WORKFLOW_TOKEN, GITHUB_TOKEN, GITHUB_PAT"
+    )
 
 
 def test_a_token_that_is_set_is_sent_to_a_server_that_needs_none(make_sandbox, monkeypatch):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 2)], quirks={"no-auth": ""})
     seen = []
     authenticate = sb.service.authenticate
-    sb.service.authenticate = lambda request: seen.append(request.headers.get("x-access-token")) or authenticate(request)
+    sb.service.authenticate = lambda request: (
+        seen.append(request.headers.get("x-access-token")) or authenticate(request)
+    )
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", sb.url)
     monkeypatch.setenv("GITHUB_PAT", SANDBOX_TOKEN)
     with WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p:
@@ -122,7 +158,10 @@ def test_token_variables_are_read_in_the_clients_order():
     assert find_token(env) == "wf-cccccccc"
     assert find_token({**env, "WORKFLOW_HTTP_TOKEN": "http-dddddddd"}) == "http-dddddddd"
     assert find_token({"GITHUB_PAT": "pat-aaaaaaaa", "GITHUB_TOKEN": " "}) == "pat-aaaaaaaa"
-    with pytest.raises(ConfigError, match="workflow Results token in the WORKFLOW_TOKEN environment variable contains spaces or control characters"):
+    with pytest.raises(
+        ConfigError,
+        match="workflow Results token in the WORKFLOW_TOKEN environment variable contains spaces or control characters",
+    ):
         find_token({"WORKFLOW_TOKEN": "two words"})
 
 
@@ -130,7 +169,8 @@ def test_plain_http_only_to_loopback_and_unknown_options_refused(monkeypatch):
     monkeypatch.setenv("WORKFLOW_HTTP_TOKEN", "t" * 20)
     with pytest.raises(ConfigError, match="plain http://, which is only allowed for a loopback"):
         WorkflowResultsProvider.from_config(
-            ProviderConfig("workflow-results", {"endpoint": "http://frb.example.org"}, "/"))
+            ProviderConfig("workflow-results", {"endpoint": "http://frb.example.org"}, "/")
+        )
     monkeypatch.setenv("WORKFLOW_HTTP_BASEURL", "http://frb.example.org")
     with pytest.raises(ConfigError, match="only allowed for a loopback"):
         WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/"))
@@ -147,8 +187,10 @@ def test_endpoint_from_the_environment_and_the_token_never_shown(make_sandbox, m
         assert len(p.list_items(queue())) == 3
         assert SANDBOX_TOKEN not in repr(p.client.session.auth) + repr(vars(p))
     monkeypatch.setenv("GITHUB_TOKEN", "wrong-token-123")
-    with (WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
-          pytest.raises(ConfigError) as e):
+    with (
+        WorkflowResultsProvider.from_config(ProviderConfig("workflow-results", {}, "/")) as p,
+        pytest.raises(ConfigError) as e,
+    ):
         p.list_items(queue())
     assert "refused the token (HTTP 401: invalid token)" in str(e.value)
     assert "wrong-token-123" not in str(e.value)
@@ -158,13 +200,16 @@ def test_queue_ids_are_pipeline_names():
     assert WorkflowResultsProvider.check_queue(queue()) == []
     (problem,) = WorkflowResultsProvider.check_queue(QueueSpec(id="frb search", source=SRC))
     assert problem.path == ("id",)
-    assert problem.message == ('a workflow-results queue id is a pipeline name: 1 to 128 letters, '
-                               'digits or \'-\', not "frb search"')
+    assert problem.message == (
+        "a workflow-results queue id is a pipeline name: 1 to 128 letters, digits or '-', not \"frb search\""
+    )
 
 
 # -------------------------------------------------------------------- mapping
 def test_a_work_reads_as_an_item_with_labels_and_its_native_lock():
-    item = _to_item({"id": "a1", "status": "failure", "tags": ["rfi", "b"], "results": {"locked": True, "snr": 3}}, EVERY_KEY)
+    item = _to_item(
+        {"id": "a1", "status": "failure", "tags": ["rfi", "b"], "results": {"locked": True, "snr": 3}}, EVERY_KEY
+    )
     assert (item.status, item.tags, item.locked) == ("failure", {"rfi": (True,), "b": (True,)}, True)
     assert item.etag == digest_etag("failure", {"b": (True,), "rfi": (True,)}, True, EVERY_KEY)
     for results in (None, {}, {"snr": 1}, {"locked": None}):
@@ -178,9 +223,15 @@ def change(work_id="a1", *fields: FieldChange) -> Change:
 
 def test_a_write_keeps_old_labels_in_order_and_appends_new_ones_sorted():
     doc = {"id": "a1", "status": "success", "tags": ["z", "keep", "gone"], "results": None, "event": [1]}
-    out = updated_work(doc, change("a1", FieldChange("tags.gone", (True,), None, SRC),
-                                   FieldChange("tags.c", None, (True,), SRC),
-                                   FieldChange("tags.b", None, (True,), SRC)))
+    out = updated_work(
+        doc,
+        change(
+            "a1",
+            FieldChange("tags.gone", (True,), None, SRC),
+            FieldChange("tags.c", None, (True,), SRC),
+            FieldChange("tags.b", None, (True,), SRC),
+        ),
+    )
     assert out == {**doc, "tags": ["z", "keep", "b", "c"]}
     assert doc["tags"] == ["z", "keep", "gone"]  # the read document is not changed
     assert updated_work({**doc, "tags": None}, change("a1", FieldChange("tags.x", None, None, SRC)))["tags"] is None
@@ -225,8 +276,10 @@ def test_a_listing_that_changed_is_read_again_once(make_sandbox):
 
     with open_provider(sb) as p:
         pages = p.pages(queue())
-        with pytest.raises(ProviderError, match="more works were listed than the 152 counted; "
-                                                "the pipeline kept changing while it was read"):
+        with pytest.raises(
+            ProviderError,
+            match="more works were listed than the 152 counted; the pipeline kept changing while it was read",
+        ):
             for page in pages:
                 n = sb.store.count(PIPELINE)
                 if page is not RELISTED and len(page) == 100:
@@ -262,8 +315,10 @@ def test_plan_apply_plan_converges_with_three_requests_per_batch(make_sandbox):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 250)])
     ids = [d["id"] for d in docs(sb)]
     sb.store.put(PIPELINE, ids[0], {**docs(sb)[0], "results": None, "tags": ["old"]})
-    q = queue(rule("review", Match(statuses=frozenset({"success"})), status="failure", labels=("reviewed",)),
-              submissions={ids[0]: Assignment(locked=Setting(True, SRC))})
+    q = queue(
+        rule("review", Match(statuses=frozenset({"success"})), status="failure", labels=("reviewed",)),
+        submissions={ids[0]: Assignment(locked=Setting(True, SRC))},
+    )
     with open_provider(sb) as p:
         plan, report = plan_and_apply(sb, p, q)
         assert len(plan.changes) == 250 and report.ok
@@ -290,12 +345,17 @@ def test_a_writer_after_the_plan_is_never_overwritten_and_unmanaged_fields_survi
         report = apply_plan(result.plan, p, result.queues)
     outcomes = {r.item_id: (r.outcome, r.detail) for r in report.results}
     assert outcomes[a["id"]][0] == "stale"
-    assert outcomes[a["id"]][1] == ('changed since the plan was made (status: "success" → "failure"); '
-                                    'nothing was written to it')  # the managed fields only
+    assert outcomes[a["id"]][1] == (
+        'changed since the plan was made (status: "success" → "failure"); nothing was written to it'
+    )  # the managed fields only
     assert outcomes[b["id"]][0] == outcomes[c["id"]][0] == "applied"
     assert sb.store.get(PIPELINE, a["id"]) == {**a, "status": "failure"}
-    assert sb.store.get(PIPELINE, b["id"]) == {**b, "results": {"locked": False, "snr": 11.5},
-                                              "plots": ["p.png"], "tags": ["reviewed"]}
+    assert sb.store.get(PIPELINE, b["id"]) == {
+        **b,
+        "results": {"locked": False, "snr": 11.5},
+        "plots": ["p.png"],
+        "tags": ["reviewed"],
+    }
 
 
 def test_a_work_already_holding_the_planned_values_is_unchanged(make_sandbox):
@@ -348,8 +408,7 @@ def test_a_work_locked_in_the_window_fails_its_request_and_stops_the_run(make_sa
         writer = threading.Thread(target=lambda: reports.append(apply_plan(result.plan, p, result.queues)))
         writer.start()
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and \
-                sum(e["path"] == "/view" for e in sb.request_log()[before:]) < 3:
+        while time.monotonic() < deadline and sum(e["path"] == "/view" for e in sb.request_log()[before:]) < 3:
             time.sleep(0.02)
         victim = sb.store.get(PIPELINE, ids[150])
         sb.store.put(PIPELINE, ids[150], {**victim, "results": {"locked": True}})
@@ -360,17 +419,19 @@ def test_a_work_locked_in_the_window_fails_its_request_and_stops_the_run(make_sa
     assert Counter(r.outcome for r in report.results) == {"applied": 100, "failed": 100, "skipped": 50}
     assert outcome[ids[150]].detail == (
         f"not written: PUT /results failed (HTTP 409): work {ids[150]} is locked: unlock it "
-        "(results.locked: false) before updating it")
+        "(results.locked: false) before updating it"
+    )
     assert outcome[ids[100]].detail == (
-        f"not written: the request holding it was refused because of work {ids[150]} (HTTP 409); "
-        "run plan again")
+        f"not written: the request holding it was refused because of work {ids[150]} (HTTP 409); run plan again"
+    )
     assert all(sb.store.get(PIPELINE, i)["tags"] is None for i in ids[100:])
     assert all(sb.store.get(PIPELINE, i)["tags"] == ["reviewed"] for i in ids[:100])
 
 
 def test_faults_converge_and_no_work_is_written_twice(make_sandbox):
-    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 300)],
-                      fail_rate=0.2, drop_rate=0.15, random_seed=7)
+    sb = make_sandbox(
+        service="workflow-results", synthetic=[(PIPELINE, 300)], fail_rate=0.2, drop_rate=0.15, random_seed=7
+    )
     fake, written = sb.service, Counter()
     update = fake.update
 
@@ -425,15 +486,16 @@ def test_a_put_answered_falsy_is_not_applied_and_the_next_run_converges(make_san
     """The official client returns PUT /results' answer as the outcome: a 2xx saying
     `false` (or 0, null) did not update, so nothing is applied, the works are re-read
     (not re-sent blindly), and the next run writes them."""
-    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 5)],
-                      quirks={"put-answer": answer})
+    sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 5)], quirks={"put-answer": answer})
     q = queue(rule("review", Match(), labels=("reviewed",)))
     with open_provider(sb) as p:
         _plan, report = plan_and_apply(sb, p, q)
         assert not report.ok and report.count("applied") == 0
         assert Counter(r.outcome for r in report.results) == {"failed": 5}
-        assert all(r.detail == f"not written: PUT /results answered {answer} (HTTP 200): not updated; "
-                               "run plan again" for r in report.results)
+        assert all(
+            r.detail == f"not written: PUT /results answered {answer} (HTTP 200): not updated; run plan again"
+            for r in report.results
+        )
         assert all(d["tags"] is None for d in docs(sb))
         assert log_calls(sb)[-3:] == ["POST /view", "PUT /results", "POST /view"]
         sb.service.put_answer = WRITES  # the server updates again
@@ -479,8 +541,7 @@ def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox, spec_m
         with open_provider(sb) as p:
             result = build_plan(spec_of(sb, q), p)
             barrier.wait()
-            reports[label] = apply_plan(result.plan, p, result.queues,
-                                        rediff=result.rediffers() if spec_mode else None)
+            reports[label] = apply_plan(result.plan, p, result.queues, rediff=result.rediffers() if spec_mode else None)
 
     threads = [threading.Thread(target=run, args=(label,)) for label in "ab"]
     for t in threads:
@@ -493,8 +554,9 @@ def test_two_writers_at_once_never_both_claim_a_lost_update(make_sandbox, spec_m
         assert all(label in stored[i] for i in claimed), (label, report)
         lost = [r for r in report.results if r.outcome != "applied"]
         # erased by the other writer: stale, saying which tag was lost (guarded.py)
-        assert all(r.outcome == "stale" and "changed by another writer" in r.detail
-                   and "tag '" in r.detail for r in lost), lost
+        assert all(
+            r.outcome == "stale" and "changed by another writer" in r.detail and "tag '" in r.detail for r in lost
+        ), lost
     assert len(reports) == 2
     for label in "ab":  # each spec applied again: both labels everywhere
         with open_provider(sb) as p:
@@ -510,5 +572,6 @@ def test_a_put_answered_true_that_wrote_nothing_is_not_applied(make_sandbox):
         _, report = plan_and_apply(sb, p, queue(rule("review", Match(), labels=("reviewed",))))
     assert Counter(r.outcome for r in report.results) == {"failed": 3}
     # the read-back's "not taken" text, the same on every service (guarded.py)
-    assert report.results[0].detail.startswith("not applied: the write was answered as done but the item "
-                                               "read back still holds its old values")
+    assert report.results[0].detail.startswith(
+        "not applied: the write was answered as done but the item read back still holds its old values"
+    )

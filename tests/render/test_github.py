@@ -1,5 +1,6 @@
 """The GitHub renderer (reconciler/render/github.py): workflow commands, escaped; the CLI's
 `--format github` end to end is tests/render/test_github_output.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,8 @@ def test_github_annotates_each_blocked_change_at_its_source_and_summarises():
 
 def test_github_escapes_message_data_and_properties():
     blocked = change(
-        "1%0A::warning::x", "A",
+        "1%0A::warning::x",
+        "A",
         FieldChange("status", "A", "B\r\n::error::injected", Source("dir,a:b/spec%.yaml", 3)),
         blocked=True,
     )

@@ -1,12 +1,12 @@
 """`--format github`: annotations on stdout, the markdown plan in $GITHUB_STEP_SUMMARY,
 and the same exit codes as every other format."""
+
 from __future__ import annotations
 
 
 import pytest
 
 from cli_helpers import run_cli
-
 
 
 def test_plan_appends_the_markdown_plan_to_the_step_summary(example, tmp_path):
@@ -17,8 +17,9 @@ def test_plan_appends_the_markdown_plan_to_the_step_summary(example, tmp_path):
     assert result.code == 0, result.err
     assert summary.read_text() == "earlier step\n" + markdown
     assert result.out.startswith("::notice title=reconciler plan::Plan: 11 to change")
-    again = run_cli("plan", example, "--format", "github", "--detailed-exitcode",
-                    env={"GITHUB_STEP_SUMMARY": str(summary)})
+    again = run_cli(
+        "plan", example, "--format", "github", "--detailed-exitcode", env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
     assert again.code == 2
     assert summary.read_text() == "earlier step\n" + markdown + markdown
 
@@ -47,8 +48,7 @@ def test_unwritable_step_summary_is_one_line_and_exit_1(example, tmp_path):
     target = tmp_path / "missing" / "summary.md"
     result = run_cli("plan", example, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(target)})
     assert result.code == 1
-    assert result.err == (f"error: GITHUB_STEP_SUMMARY {target}: cannot append the plan: "
-                          "No such file or directory\n")
+    assert result.err == (f"error: GITHUB_STEP_SUMMARY {target}: cannot append the plan: No such file or directory\n")
 
 
 def test_invalid_spec_under_plan_github_is_annotated_at_file_line_col(tmp_path):
@@ -57,8 +57,10 @@ def test_invalid_spec_under_plan_github_is_annotated_at_file_line_col(tmp_path):
     result = run_cli("plan", "--format", "github", bad, "--detailed-exitcode")
     assert result.code == 1
     lines = result.out.splitlines()
-    assert lines[0] == (f"::error file={bad},line=4,col=5::unknown field 'bogus' "
-                        "(allowed: id, include, lock, rules, safety, submissions, tags)")
+    assert lines[0] == (
+        f"::error file={bad},line=4,col=5::unknown field 'bogus' "
+        "(allowed: id, include, lock, rules, safety, submissions, tags)"
+    )
     assert lines[1] == f"::error file={bad},line=5,col=20::expected 'merge' or 'exact', got 'lax'"
     assert len(lines) == 2
     assert result.err.startswith(f"error: {bad}:4:5: unknown field 'bogus'")
@@ -75,12 +77,11 @@ def test_yaml_syntax_error_under_plan_github_is_annotated(tmp_path):
 def test_provider_error_under_plan_github_is_an_unplaced_annotation(make_sandbox, tmp_path):
     sandbox = make_sandbox(synthetic=[("9615000", 1)])
     spec = tmp_path / "spec.yaml"
-    spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{sandbox.url}"}}\n'
-                    'queues:\n  - id: "9615000"\n')
+    spec.write_text(f'version: 1\nprovider: {{type: synapse, endpoint: "{sandbox.url}"}}\nqueues:\n  - id: "9615000"\n')
     result = run_cli("plan", "--format", "github", spec, env={"SYNAPSE_AUTH_TOKEN": "wrong"})
     assert result.code == 1
     assert result.out.startswith("::error::") and result.out.count("\n") == 1
-    assert result.err == "error: " + result.out[len("::error::"):]
+    assert result.err == "error: " + result.out[len("::error::") :]
     assert "wrong" not in result.out
 
 
@@ -108,9 +109,7 @@ def test_unwritable_plan_file_under_plan_github_is_annotated(example, tmp_path):
     target = tmp_path / "missing" / "plan.json"
     result = run_cli("plan", example, "--format", "github", "-o", target)
     assert result.code == 1
-    assert result.out.splitlines()[-1] == (
-        f"::error::{target}: cannot write the plan file: No such file or directory"
-    )
+    assert result.out.splitlines()[-1] == (f"::error::{target}: cannot write the plan file: No such file or directory")
 
 
 def test_validate_with_github_format_annotates_errors(tmp_path):

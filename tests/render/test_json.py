@@ -1,4 +1,5 @@
 """The JSON renderer (reconciler/render/json.py): the plan file's document."""
+
 from __future__ import annotations
 
 import pytest

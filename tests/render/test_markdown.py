@@ -4,6 +4,7 @@ under the comment cap, blocked changes first.
 Regenerate the golden files after an intended change with
 `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render` and review the diff.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,7 @@ def test_markdown_values_cannot_break_the_table_or_inject_markup(value):
     value_cell = cells[3]
     fence = re.match("`+", value_cell).group()
     assert value_cell.endswith(fence)
-    inner = value_cell[len(fence):-len(fence)]
+    inner = value_cell[len(fence) : -len(fence)]
     if inner.startswith(" ") and inner.endswith(" "):
         inner = inner[1:-1]
     assert inner.replace("\\|", "|") == printable(json.dumps(value, ensure_ascii=False))
@@ -90,8 +91,15 @@ def test_markdown_within_the_cap_has_no_note():
 def test_blocked_changes_come_first_so_the_cap_never_hides_them():
     plan = big_plan(3_000)
     queue = plan.queues[0]
-    blocked = change("9899999", "SCORED", FieldChange("status", "SCORED", "INVALID", Source("spec.yaml", 40)), blocked=True)
-    plan = Plan(plan.provider_type, plan.endpoint, plan.spec_digest, (QueuePlan(queue.queue_id, queue.items_seen, queue.changes + (blocked,)),))
+    blocked = change(
+        "9899999", "SCORED", FieldChange("status", "SCORED", "INVALID", Source("spec.yaml", 40)), blocked=True
+    )
+    plan = Plan(
+        plan.provider_type,
+        plan.endpoint,
+        plan.spec_digest,
+        (QueuePlan(queue.queue_id, queue.items_seen, queue.changes + (blocked,)),),
+    )
     md = render_plan_markdown(plan)
     assert "| `9899999` **blocked** | `status` |" in md
     assert md.index("9899999") < md.index("9800000")

@@ -1,5 +1,6 @@
 """The text renderer (reconciler/render/text.py): the terminal's plan, markers, colour only when
 asked, control characters escaped."""
+
 from __future__ import annotations
 
 import re

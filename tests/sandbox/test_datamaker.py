@@ -1,6 +1,7 @@
 """The datamaker fake over HTTP: DRF pages and errors, the task filters (unknown keys
 ignored, as the real server does), set_tags' body model, auth headers, --synthetic,
 and the harness options."""
+
 from __future__ import annotations
 
 import json
@@ -74,7 +75,8 @@ def test_filters_and_unknown_keys_are_ignored_as_the_server_does(dm):
     assert typo["count"] == 25
     assert get(dm, "sdk/tasks/", project="999").status_code == 400
     assert get(dm, "sdk/tasks/", project="999").json() == {
-        "project": ["Select a valid choice. That choice is not one of the available choices."]}
+        "project": ["Select a valid choice. That choice is not one of the available choices."]
+    }
     assert get(dm, "sdk/tasks/", id__in="1,x").json() == {"id__in": ["Enter a number."]}
     assert get(dm, "sdk/tasks/", tags="9999").status_code == 400
 
@@ -86,20 +88,25 @@ def test_set_tags_adds_and_removes_and_keeps_other_tags(dm):
     assert get(dm, "tasks/1001/").json()["tags"] == [names["scored"]]
     assert get(dm, "tasks/1002/").json()["tags"] == sorted([names["accepted"], names["scored"]])
     again = post(dm, {"ids": [1002], "tags": [names["scored"]], "action": "add"})
-    assert again.status_code == 200 and get(dm, "tasks/1002/").json()["tags"] == sorted([names["accepted"], names["scored"]])
+    assert again.status_code == 200 and get(dm, "tasks/1002/").json()["tags"] == sorted(
+        [names["accepted"], names["scored"]]
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"task_ids": [1001], "tag_ids": [51], "replace": True}, "task_ids"),  # the old form
-    ({"ids": [1001], "tags": [51], "action": "add", "replace": True}, "replace"),
-    ({"ids": ["1001"], "tags": [51]}, "ids"),
-    ({"ids": [1001], "tags": [True]}, "tags"),
-    ({"ids": [1001], "tags": [9999]}, "tags"),  # unknown tag id
-    ({"ids": [5], "tags": [51]}, "ids"),  # unknown task
-    ({"ids": [1001], "tags": [51], "action": "replace"}, "action"),
-    ({"ids": [1001]}, "tags"),
-    ({"ids": [1026], "tags": [51]}, "tags"),  # a tag of another project
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"task_ids": [1001], "tag_ids": [51], "replace": True}, "task_ids"),  # the old form
+        ({"ids": [1001], "tags": [51], "action": "add", "replace": True}, "replace"),
+        ({"ids": ["1001"], "tags": [51]}, "ids"),
+        ({"ids": [1001], "tags": [True]}, "tags"),
+        ({"ids": [1001], "tags": [9999]}, "tags"),  # unknown tag id
+        ({"ids": [5], "tags": [51]}, "ids"),  # unknown task
+        ({"ids": [1001], "tags": [51], "action": "replace"}, "action"),
+        ({"ids": [1001]}, "tags"),
+        ({"ids": [1026], "tags": [51]}, "tags"),  # a tag of another project
+    ],
+)
 def test_set_tags_refuses_what_the_model_forbids_and_changes_nothing(dm, body, field):
     before = dm.store.all("tasks")
     refused = post(dm, body)
@@ -128,7 +135,9 @@ def test_routes_are_exact_and_errors_are_json(dm):
     assert get(dm, "tasks/99/").json() == {"detail": "Not found."}
     wrong = requests.delete(f"{dm.url}/tasks/set_tags/", headers=headers(dm), timeout=10)
     assert wrong.status_code == 405 and wrong.json() == {"detail": 'Method "DELETE" not allowed.'}
-    bad = requests.post(f"{dm.url}/tasks/set_tags/", data=b"{", headers={**headers(dm), "Content-Type": "application/json"}, timeout=10)
+    bad = requests.post(
+        f"{dm.url}/tasks/set_tags/", data=b"{", headers={**headers(dm), "Content-Type": "application/json"}, timeout=10
+    )
     assert bad.status_code == 400 and "detail" in bad.json()
 
 
@@ -152,7 +161,9 @@ def test_harness_options_fail_drop_throttle_log_and_forbid(make_sandbox):
     assert sb.store.get("tasks", "1002")["tags"] == []
     log = sb.request_log()
     assert [(r["method"], r["path"], r["status"]) for r in log] == [
-        ("POST", "/tasks/set_tags/", 200), ("POST", "/tasks/set_tags/", 403)]
+        ("POST", "/tasks/set_tags/", 200),
+        ("POST", "/tasks/set_tags/", 403),
+    ]
     assert sb.token not in json.dumps(log)
 
 
@@ -167,16 +178,20 @@ def test_db_persists_the_state_across_restarts(make_sandbox, tmp_path):
 
 
 def test_serve_service_datamaker_runs_as_a_process(tmp_path):
-    with serving("--service", "datamaker", "--port", "0", "--token", "proc-token",
-                 "--synthetic", f"{PROJECT}:5", deadline=30) as served:
-        got = requests.get(f"{served.url}/sdk/tasks/", params={"project": PROJECT},
-                           headers={"Synapse-Access-Token": "Token proc-token"}, timeout=10)
+    with serving(
+        "--service", "datamaker", "--port", "0", "--token", "proc-token", "--synthetic", f"{PROJECT}:5", deadline=30
+    ) as served:
+        got = requests.get(
+            f"{served.url}/sdk/tasks/",
+            params={"project": PROJECT},
+            headers={"Synapse-Access-Token": "Token proc-token"},
+            timeout=10,
+        )
         assert got.json()["count"] == 5
 
 
 def test_cursor_pages_carry_no_count_and_follow_next_newest_first(dm):
-    page = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", ordering="-id", page_size=10,
-               fields="id").json()
+    page = get(dm, "sdk/tasks/", project=PROJECT, pagination="cursor", ordering="-id", page_size=10, fields="id").json()
     assert set(page) == {"next", "previous", "results"}
     seen = every_id(dm, page)
     assert seen == list(range(1025, 1000, -1))
@@ -199,8 +214,9 @@ def test_deep_offset_pages_slow_down_then_answer_cloudflares_524(make_sandbox):
 
 
 def test_glitches_and_a_commit_answered_500(make_sandbox):
-    sb = make_sandbox(service="datamaker", synthetic=[(PROJECT, 3)], random_seed=1,
-                      quirks={"glitch-520": "1", "commit-then-500": "1"})
+    sb = make_sandbox(
+        service="datamaker", synthetic=[(PROJECT, 3)], random_seed=1, quirks={"glitch-520": "1", "commit-then-500": "1"}
+    )
     glitch = get(sb, "task_tags/", project=PROJECT)
     assert glitch.status_code == 520 and "Web server is returning an unknown error" in glitch.text
     sb.service.glitch_520 = 0.0
@@ -210,12 +226,15 @@ def test_glitches_and_a_commit_answered_500(make_sandbox):
     assert sb.store.get("tasks", "1001")["tags"] == [scored]  # committed all the same
 
 
-@pytest.mark.parametrize("quirks, message", [
-    ({"glitch-520": "2"}, "--quirk glitch-520=2: expected a number between 0 and 1"),
-    ({"deep-page-524": "x"}, "--quirk deep-page-524=x: expected a whole number at least 0"),
-    ({"no-cursor": "yes"}, "--quirk no-cursor=yes: expected no value"),
-    ({"put-answer": "false"}, "--quirk put-answer: the datamaker sandbox has no such quirk"),
-])
+@pytest.mark.parametrize(
+    "quirks, message",
+    [
+        ({"glitch-520": "2"}, "--quirk glitch-520=2: expected a number between 0 and 1"),
+        ({"deep-page-524": "x"}, "--quirk deep-page-524=x: expected a whole number at least 0"),
+        ({"no-cursor": "yes"}, "--quirk no-cursor=yes: expected no value"),
+        ({"put-answer": "false"}, "--quirk put-answer: the datamaker sandbox has no such quirk"),
+    ],
+)
 def test_bad_quirks_are_refused_in_one_line(make_sandbox, quirks, message):
     from reconciler.errors import UserError
 

@@ -12,6 +12,7 @@ Each helper below is the SDK's code path reduced to what reaches the wire:
 - paging: `_list(list_all=True)` adds `page_size=100` to the params of the first
   request only and then follows `response['next']` as given.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """The fakes' document store: insertion order, in-place replacement, persistence,
 atomic transactions, temporary files removed on close."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The HealthOmics fake against the official client (botocore), over HTTP on loopback."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -18,8 +19,11 @@ GROUP = "4242"
 
 def client(sb, key: str | None = None, **config):
     return botocore.session.get_session().create_client(
-        "omics", region_name="us-east-1", endpoint_url=sb.root,
-        aws_access_key_id=key or sb.token, aws_secret_access_key="x",
+        "omics",
+        region_name="us-east-1",
+        endpoint_url=sb.root,
+        aws_access_key_id=key or sb.token,
+        aws_secret_access_key="x",
         config=Config(inject_host_prefix=False, **config),
     )
 
@@ -28,7 +32,9 @@ def client(sb, key: str | None = None, **config):
 def sb(make_sandbox):
     """One host for both operation groups (`--quirk one-host`): the dialect tests need one
     client; the two-host mode has tests of its own below."""
-    return make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 23), ("77", 2)], quirks={"one-host": ""})
+    return make_sandbox(
+        service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 23), ("77", 2)], quirks={"one-host": ""}
+    )
 
 
 def error_of(call, *args, **kwargs) -> tuple[str, int, str]:
@@ -159,8 +165,7 @@ def test_throttles_answer_as_botocore_parses_them(make_sandbox):
 
 
 def test_injected_503s_are_retried_by_botocore(make_sandbox):
-    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 3)],
-                      fail_rate=0.5, random_seed=3)
+    sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 3)], fail_rate=0.5, random_seed=3)
     c = client(sb, retries={"mode": "standard", "total_max_attempts": 10})
     for _ in range(5):
         assert c.get_batch(batchId="1000001")["id"] == "1000001"
@@ -177,28 +182,41 @@ def test_synthetic_needs_a_numeric_run_group(make_sandbox):
 
 def test_state_persists_in_the_db(make_sandbox, tmp_path):
     db = tmp_path / "omics.db"
-    first = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], quirks={"one-host": ""})
+    first = make_sandbox(
+        service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], quirks={"one-host": ""}
+    )
     arn = client(first).get_batch(batchId="1000001")["arn"]
     client(first).tag_resource(resourceArn=arn, tags={"kept": "yes"})
     first.stop()
-    again = make_sandbox(service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], quirks={"one-host": ""})
+    again = make_sandbox(
+        service="omics", token="AKIDSANDBOX", db_path=db, synthetic=[(GROUP, 3)], quirks={"one-host": ""}
+    )
     assert client(again).get_batch(batchId="1000001")["tags"] == {"kept": "yes"}
     assert len(client(again).list_batch()["items"]) == 3
 
 
 def signed_headers(sb) -> dict:
     """What a SigV4 client sends in Authorization (the fake does not check signatures)."""
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={sb.token}/20250101/us-east-1/omics/aws4_request, "
-                             "SignedHeaders=host;x-amz-date, Signature=00"}
+    return {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={sb.token}/20250101/us-east-1/omics/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=00"
+    }
 
 
 # ------------------------------------------------------------------ two hosts (default)
 def two_clients(sb):
     """One botocore client per AWS host, as with the two VPC endpoints."""
-    return (botocore.session.get_session().create_client(
-        "omics", region_name="us-east-1", endpoint_url=sb.roots[host], aws_access_key_id=sb.token,
-        aws_secret_access_key="x", config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1}),
-    ) for host in ("workflows", "tags"))
+    return (
+        botocore.session.get_session().create_client(
+            "omics",
+            region_name="us-east-1",
+            endpoint_url=sb.roots[host],
+            aws_access_key_id=sb.token,
+            aws_secret_access_key="x",
+            config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1}),
+        )
+        for host in ("workflows", "tags")
+    )
 
 
 def test_by_default_batch_and_tag_operations_are_served_on_two_ports(make_sandbox):
@@ -216,11 +234,13 @@ def test_a_call_to_the_wrong_host_is_an_unknown_operation_as_on_aws(make_sandbox
     sb = make_sandbox(service="omics", token="AKIDSANDBOX", synthetic=[(GROUP, 2)])
     workflows, tags = two_clients(sb)
     arn = workflows.get_batch(batchId="1000001")["arn"]
-    for call, params in ((workflows.tag_resource, {"resourceArn": arn, "tags": {"a": "b"}}),
-                         (workflows.untag_resource, {"resourceArn": arn, "tagKeys": ["a"]}),
-                         (tags.get_batch, {"batchId": "1000001"}),
-                         (tags.list_batch, {}),
-                         (tags.cancel_run_batch, {"batchId": "1000002"})):
+    for call, params in (
+        (workflows.tag_resource, {"resourceArn": arn, "tags": {"a": "b"}}),
+        (workflows.untag_resource, {"resourceArn": arn, "tagKeys": ["a"]}),
+        (tags.get_batch, {"batchId": "1000001"}),
+        (tags.list_batch, {}),
+        (tags.cancel_run_batch, {"batchId": "1000002"}),
+    ):
         code, status, _ = error_of(call, **params)
         assert (code, status) == ("UnknownOperationException", 404), call
     assert fake.batches(sb.store).__next__()["tags"] == {}

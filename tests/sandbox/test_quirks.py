@@ -1,5 +1,6 @@
 """`serve --quirk NAME[=VALUE]`: every fake's switches come from its one declaration
 (QUIRKS), which the help, the errors and the in-process sandbox all read."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +32,8 @@ def test_an_unknown_quirk_is_refused_in_one_line_naming_the_service_and_what_it_
     result = run_cli("serve", "--service", service, "--token", "t", "--port", "0", "--quirk", "no-such-switch")
     accepted = ", ".join(q.usage() for q in DECLARED[service]) or "none"
     assert result.code == 1 and result.err == (
-        f"error: --quirk no-such-switch: the {service} sandbox has no such quirk (its quirks: {accepted})\n")
+        f"error: --quirk no-such-switch: the {service} sandbox has no such quirk (its quirks: {accepted})\n"
+    )
 
 
 @pytest.mark.parametrize("service", WITH_QUIRKS)
@@ -48,7 +50,8 @@ def test_a_misspelt_quirk_gets_a_did_you_mean():
     result = run_cli("serve", "--service", "supervisely", "--token", "t", "--port", "0", "--quirk", "meta_update=merge")
     assert result.code == 1 and result.err == (
         "error: --quirk meta_update: the supervisely sandbox has no such quirk (did you mean 'meta-update'? "
-        "its quirks: meta-update=deep-merge|merge|replace|allow-list, list-rows=short|full)\n")
+        "its quirks: meta-update=deep-merge|merge|replace|allow-list, list-rows=short|full)\n"
+    )
 
 
 def test_a_quirk_without_a_name_is_refused_in_one_line():
@@ -68,9 +71,10 @@ def test_the_in_process_sandbox_reads_the_same_declaration(make_sandbox):
     sb = make_sandbox(service="supervisely", quirks={"meta-update": "merge", "list-rows": "full"})
     assert (sb.service.meta_update, sb.service.list_rows) == ("merge", "full")
     assert make_sandbox(service="omics", token="AKIDSANDBOX", quirks={"one-host": ""}).service.hosts == ("",)
-    with pytest.raises(UserError, match=r"^--quirk one-host=1: expected no value \(the omics sandbox's quirks: one-host\)$"):
+    with pytest.raises(
+        UserError, match=r"^--quirk one-host=1: expected no value \(the omics sandbox's quirks: one-host\)$"
+    ):
         make_sandbox(service="omics", quirks={"one-host": "1"})
-
 
 
 def test_docs_have_a_row_for_every_quirk():

@@ -1,6 +1,7 @@
 """The Supervisely fake over real HTTP: the task RPC methods, their bodies, codes and
 errors (docs/supervisely.md), the SDK's exact wire calls, and the harness
 options."""
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ def test_sdk_wire_calls_replayed_verbatim(sb):
     headers; the first tasks.list page without page/per_page, then page 2.. with the
     answer's perPage."""
     headers = {"x-api-key": sb.token}  # the SDK's whole header dict
+
     def post(method: str, body: dict) -> requests.Response:
         return requests.post(f"{sb.url}/public/api/v3/{method}", json=body, headers=headers, timeout=10)
 
@@ -46,16 +48,38 @@ def test_sdk_wire_calls_replayed_verbatim(sb):
     assert (page1["total"], page1["perPage"], page1["pagesCount"], len(page1["entities"])) == (45, 20, 3, 20)
     rows = page1["entities"]
     for page in (2, 3):
-        rows += post("tasks.list", {"workspaceId": WS, "filter": [], "sort": "id", "sort_order": "asc",
-                                    "page": page, "per_page": 20}).json()["entities"]
+        rows += post(
+            "tasks.list",
+            {"workspaceId": WS, "filter": [], "sort": "id", "sort_order": "asc", "page": page, "per_page": 20},
+        ).json()["entities"]
     assert [t["id"] for t in rows] == list(range(FIRST, FIRST + 45))
-    one = post("tasks.list", {"workspaceId": WS, "filter": [{"field": "id", "operator": "=", "value": 50004}],
-                              "sort": "id", "sort_order": "asc"}).json()
+    one = post(
+        "tasks.list",
+        {
+            "workspaceId": WS,
+            "filter": [{"field": "id", "operator": "=", "value": 50004}],
+            "sort": "id",
+            "sort_order": "asc",
+        },
+    ).json()
     assert [t["id"] for t in one["entities"]] == [50004]
     info = post("tasks.info", {"id": 50005})
-    assert set(info.json()) == {"id", "workspaceId", "description", "type", "status", "startedAt",
-                                "finishedAt", "userId", "meta", "settings", "agentName", "userLogin",
-                                "teamId", "agentId"}
+    assert set(info.json()) == {
+        "id",
+        "workspaceId",
+        "description",
+        "type",
+        "status",
+        "startedAt",
+        "finishedAt",
+        "userId",
+        "meta",
+        "settings",
+        "agentName",
+        "userLogin",
+        "teamId",
+        "agentId",
+    }
     missing = post("tasks.info", {"id": 999})
     assert missing.status_code == 404 and missing.json()["error"]
     assert post("instance.version", {}).json() == {"version": "6.12.44"}
@@ -81,28 +105,44 @@ def test_synthetic_tasks_are_finished_with_unrelated_meta_on_some(sb):
 
 def test_filters_in_and_status_and_sort_order(sb):
     ok(sb, "tasks.status.update", {"id": 50010, "status": "error"})
-    listed = ok(sb, "tasks.list", {"workspaceId": WS, "filter": [
-        {"field": "id", "operator": "in", "value": [50012, 50010, 1]}]})
+    listed = ok(
+        sb, "tasks.list", {"workspaceId": WS, "filter": [{"field": "id", "operator": "in", "value": [50012, 50010, 1]}]}
+    )
     assert [t["id"] for t in listed["entities"]] == [50010, 50012] and listed["total"] == 2
-    errors = ok(sb, "tasks.list", {"workspaceId": WS, "filter": [{"field": "status", "operator": "=", "value": "error"}]})
+    errors = ok(
+        sb, "tasks.list", {"workspaceId": WS, "filter": [{"field": "status", "operator": "=", "value": "error"}]}
+    )
     assert [t["id"] for t in errors["entities"]] == [50010]
     desc = ok(sb, "tasks.list", {"workspaceId": WS, "sort": "id", "sort_order": "desc", "per_page": 2})
     assert [t["id"] for t in desc["entities"]] == [50045, 50044] and desc["pagesCount"] == 23
 
 
-@pytest.mark.parametrize("method,body,code,text", [
-    ("tasks.list", {}, 400, "workspaceId is required"),
-    ("tasks.list", {"workspaceId": 99}, 404, "Workspace with id 99 not found"),
-    ("tasks.list", {"workspaceId": WS, "filter": [{"field": "name", "operator": "=", "value": 1}]}, 400, "not supported"),
-    ("tasks.list", {"workspaceId": WS, "filter": [{"field": "id", "operator": "~", "value": 1}]}, 400, "Unknown filter operator"),
-    ("tasks.list", {"workspaceId": WS, "filter": [{"field": "id", "operator": "in", "value": 1}]}, 400, "array"),
-    ("tasks.list", {"workspaceId": WS, "sort": "name"}, 400, "only id"),
-    ("tasks.info", {"id": "50001"}, 400, "id must be an integer"),
-    ("tasks.status.update", {"id": 50001, "status": "Finished"}, 400, "Invalid status 'Finished'"),
-    ("tasks.status.update", {"id": 1, "status": "stopped"}, 404, "Task with id 1 not found"),
-    ("tasks.meta.update", {"id": 1, "a": 1}, 404, "Task with id 1 not found"),
-    ("tasks.nope", {}, 404, "Unknown API method"),
-])
+@pytest.mark.parametrize(
+    "method,body,code,text",
+    [
+        ("tasks.list", {}, 400, "workspaceId is required"),
+        ("tasks.list", {"workspaceId": 99}, 404, "Workspace with id 99 not found"),
+        (
+            "tasks.list",
+            {"workspaceId": WS, "filter": [{"field": "name", "operator": "=", "value": 1}]},
+            400,
+            "not supported",
+        ),
+        (
+            "tasks.list",
+            {"workspaceId": WS, "filter": [{"field": "id", "operator": "~", "value": 1}]},
+            400,
+            "Unknown filter operator",
+        ),
+        ("tasks.list", {"workspaceId": WS, "filter": [{"field": "id", "operator": "in", "value": 1}]}, 400, "array"),
+        ("tasks.list", {"workspaceId": WS, "sort": "name"}, 400, "only id"),
+        ("tasks.info", {"id": "50001"}, 400, "id must be an integer"),
+        ("tasks.status.update", {"id": 50001, "status": "Finished"}, 400, "Invalid status 'Finished'"),
+        ("tasks.status.update", {"id": 1, "status": "stopped"}, 404, "Task with id 1 not found"),
+        ("tasks.meta.update", {"id": 1, "a": 1}, 404, "Task with id 1 not found"),
+        ("tasks.nope", {}, 404, "Unknown API method"),
+    ],
+)
 def test_refusals_are_error_bodies(sb, method, body, code, text):
     response = call(sb, method, body)
     assert response.status_code == code
@@ -111,8 +151,12 @@ def test_refusals_are_error_bodies(sb, method, body, code, text):
 
 
 def test_body_must_be_a_json_object_and_methods_are_post(sb):
-    assert requests.post(f"{sb.url}/public/api/v3/tasks.info", data=b"{", timeout=10,
-                         headers={"x-api-key": sb.token}).status_code == 400
+    assert (
+        requests.post(
+            f"{sb.url}/public/api/v3/tasks.info", data=b"{", timeout=10, headers={"x-api-key": sb.token}
+        ).status_code
+        == 400
+    )
     assert call(sb, "tasks.info", [1]).status_code == 400
     get = requests.get(f"{sb.url}/public/api/v3/tasks.info", headers={"x-api-key": sb.token}, timeout=10)
     assert get.status_code == 405
@@ -122,19 +166,26 @@ def test_api_key_is_checked_but_the_address_probe_is_open(sb):
     assert call(sb, "tasks.info", {"id": FIRST}, token="wrong").status_code == 401
     bare = requests.post(f"{sb.url}/public/api/v3/tasks.info", json={"id": FIRST}, timeout=10)
     assert bare.status_code == 401 and "x-api-key" in bare.json()["error"]
-    with_bearer = requests.post(f"{sb.url}/public/api/v3/tasks.info", json={"id": FIRST}, timeout=10,
-                                headers={"Authorization": f"Bearer {sb.token}"})
+    with_bearer = requests.post(
+        f"{sb.url}/public/api/v3/tasks.info",
+        json={"id": FIRST},
+        timeout=10,
+        headers={"Authorization": f"Bearer {sb.token}"},
+    )
     assert with_bearer.status_code == 401
     assert requests.get(sb.url + "/", timeout=10).status_code == 200  # the SDK's GET <server>
 
 
-@pytest.mark.parametrize("mode, expected", [
-    # the default: maps merged at every depth, so `b` removed from the nested map stays
-    ("deep-merge", {"app": {"id": 1}, "tags": {"a": "1", "b": "2", "c": "3"}, "new": 1}),
-    ("merge", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}, "new": 1}),
-    ("replace", {"tags": {"a": "1", "c": "3"}, "new": 1}),
-    ("allow-list", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}}),  # `new` dropped without a word
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        # the default: maps merged at every depth, so `b` removed from the nested map stays
+        ("deep-merge", {"app": {"id": 1}, "tags": {"a": "1", "b": "2", "c": "3"}, "new": 1}),
+        ("merge", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}, "new": 1}),
+        ("replace", {"tags": {"a": "1", "c": "3"}, "new": 1}),
+        ("allow-list", {"app": {"id": 1}, "tags": {"a": "1", "c": "3"}}),  # `new` dropped without a word
+    ],
+)
 def test_meta_update_modes(make_sandbox, mode, expected):
     sb = make_sandbox(service="supervisely", synthetic=[(str(WS), 1)], quirks={"meta-update": mode})
     ok(sb, "tasks.meta.update", {"id": FIRST, "app": {"id": 1}, "tags": {"a": "1", "b": "2"}})
@@ -152,7 +203,9 @@ def test_list_rows_leave_workspace_id_out_by_default_and_full_when_switched(make
     assert [set(r) for r in rows] == [set(SHORT_ROW_FIELDS)] * 2 and "workspaceId" not in rows[0]
     full = make_sandbox(service="supervisely", synthetic=[(str(WS), 2)], quirks={"list-rows": "full"})
     assert ok(full, "tasks.list", {"workspaceId": WS})["entities"][0]["workspaceId"] == WS
-    with pytest.raises(UserError, match="--quirk meta-update=deep: expected one of deep-merge, merge, replace, allow-list"):
+    with pytest.raises(
+        UserError, match="--quirk meta-update=deep: expected one of deep-merge, merge, replace, allow-list"
+    ):
         make_sandbox(service="supervisely", quirks={"meta-update": "deep"})
 
 
@@ -186,9 +239,11 @@ def test_state_persists_in_the_db_and_synthetic_needs_numeric_workspaces(make_sa
 
 def test_seed_tasks_carry_tags_and_lock_in_meta(make_sandbox, tmp_path):
     seed = tmp_path / "seed.yaml"
-    seed.write_text('queues:\n  - id: "4"\n    items:\n'
-                    '      - {id: "10", status: started, tags: {team: owls}, locked: true, extra: {meta: {app: {id: 1}}}}\n'
-                    '      - {id: "11"}\n')
+    seed.write_text(
+        'queues:\n  - id: "4"\n    items:\n'
+        '      - {id: "10", status: started, tags: {team: owls}, locked: true, extra: {meta: {app: {id: 1}}}}\n'
+        '      - {id: "11"}\n'
+    )
     sb = make_sandbox(service="supervisely", seed=seed, synthetic=[("5", 1)])
     tasks = ok(sb, "tasks.list", {"workspaceId": 4})["entities"]
     assert tasks[0]["status"] == "started" and tasks[1]["status"] == "finished"

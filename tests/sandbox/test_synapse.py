@@ -1,4 +1,5 @@
 """The Synapse-compatible sandbox over real HTTP: every endpoint, error and fault."""
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,18 @@ from store_rows import queue_token
 
 SEED = {
     "queues": [
-        {"id": "9615000", "items": [
-            {"id": "9700001", "status": "RECEIVED", "tags": {"score": 0.5, "team": "owls"}},
-            {"id": "9700002", "status": "SCORED", "locked": True},
-            {"id": "9700003", "status": "SCORED", "extra": {"score": 0.3, "canCancel": True}},
-        ]},
+        {
+            "id": "9615000",
+            "items": [
+                {"id": "9700001", "status": "RECEIVED", "tags": {"score": 0.5, "team": "owls"}},
+                {"id": "9700002", "status": "SCORED", "locked": True},
+                {"id": "9700003", "status": "SCORED", "extra": {"score": 0.3, "canCancel": True}},
+            ],
+        },
         {"id": "9615001", "items": [{"id": "9700010"}]},
     ]
 }
-STALE = ("Submission Status: {} was updated since you last fetched it, retrieve it again and"
-         " reapply the update")
+STALE = "Submission Status: {} was updated since you last fetched it, retrieve it again and reapply the update"
 ERROR_TYPE = "org.sagebionetworks.repo.model.ErrorResponse"
 
 
@@ -68,12 +71,10 @@ def reason(response: requests.Response) -> str:
 # ----------------------------------------------------------------- auth, probes
 def test_requests_without_the_bearer_token_get_401_with_www_authenticate(sb):
     bare = requests.get(sb.url + "/evaluation/submission/9700001/status", timeout=5)
-    wrong = call(sb, "GET", "/evaluation/submission/9700001/status",
-                 headers={"Authorization": "Bearer nope"})
+    wrong = call(sb, "GET", "/evaluation/submission/9700001/status", headers={"Authorization": "Bearer nope"})
     for response in (bare, wrong):
         assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"] == (
-            'Bearer realm="Synapse Repository Services"')
+        assert response.headers["WWW-Authenticate"] == ('Bearer realm="Synapse Repository Services"')
     assert reason(bare) == "Missing access token: send an 'Authorization: Bearer' header."
     assert reason(wrong) == "Invalid access token."
 
@@ -100,15 +101,16 @@ def test_get_status_has_synapse_fields_and_typed_string_annotations(sb):
     assert body["canCancel"] is False and body["cancelRequested"] is False
     assert body["modifiedOn"].endswith("Z")
     assert body["submissionAnnotations"] == {
-        "id": "9700001", "etag": body["etag"],
-        "annotations": {"score": {"type": "DOUBLE", "value": ["0.5"]},
-                        "team": {"type": "STRING", "value": ["owls"]}},
+        "id": "9700001",
+        "etag": body["etag"],
+        "annotations": {"score": {"type": "DOUBLE", "value": ["0.5"]}, "team": {"type": "STRING", "value": ["owls"]}},
     }
 
 
 def test_seeded_lock_is_a_boolean_annotation_and_empty_annotations_are_omitted(sb):
     assert status(sb, "9700002")["submissionAnnotations"]["annotations"] == {
-        "locked": {"type": "BOOLEAN", "value": ["true"]}}
+        "locked": {"type": "BOOLEAN", "value": ["true"]}
+    }
     third = status(sb, "9700003")
     assert "submissionAnnotations" not in third
     assert third["score"] == 0.3 and third["canCancel"] is True
@@ -117,8 +119,10 @@ def test_seeded_lock_is_a_boolean_annotation_and_empty_annotations_are_omitted(s
 def test_unknown_submission_is_404(sb):
     response = call(sb, "GET", "/evaluation/submission/123/status")
     assert response.status_code == 404
-    assert response.json() == {"concreteType": ERROR_TYPE, "reason":
-                               "The resource you are attempting to access cannot be found"}
+    assert response.json() == {
+        "concreteType": ERROR_TYPE,
+        "reason": "The resource you are attempting to access cannot be found",
+    }
 
 
 # ------------------------------------------------------------------ single PUT
@@ -139,13 +143,21 @@ def test_a_no_op_put_still_changes_etag_and_version(sb):
     new = put(sb, old).json()
     assert new["etag"] != old["etag"] and new["statusVersion"] == old["statusVersion"] + 1
     assert {k: v for k, v in new.items() if k not in ("etag", "statusVersion", "modifiedOn")} == {
-        k: v for k, v in old.items() if k not in ("etag", "statusVersion", "modifiedOn")}
+        k: v for k, v in old.items() if k not in ("etag", "statusVersion", "modifiedOn")
+    }
 
 
 def test_put_is_full_replacement_but_submission_fields_and_unknown_keys_are_not_stored(sb):
     old = status(sb, "9700003")
-    sent = {"id": "9700003", "etag": old["etag"], "statusVersion": 1, "status": "SCORED",
-            "entityId": "syn1", "versionNumber": 7, "mystery": 1}
+    sent = {
+        "id": "9700003",
+        "etag": old["etag"],
+        "statusVersion": 1,
+        "status": "SCORED",
+        "entityId": "syn1",
+        "versionNumber": 7,
+        "mystery": 1,
+    }
     new = put(sb, sent).json()
     assert "score" not in new and "canCancel" not in new  # omitted → cleared, as Synapse
     assert (new["entityId"], new["versionNumber"]) == ("syn9700003", 1)
@@ -154,14 +166,19 @@ def test_put_is_full_replacement_but_submission_fields_and_unknown_keys_are_not_
 
 def test_put_accepts_json_numbers_and_returns_strings(sb):
     old = status(sb, "9700003")
-    sent = dict(old, submissionAnnotations={"annotations": {
-        "auc": {"type": "DOUBLE", "value": [0.75, 1]},
-        "rank": {"type": "LONG", "value": [3]},
-        "ok": {"type": "BOOLEAN", "value": [True, "FALSE"]},
-        "when": {"type": "TIMESTAMP_MS", "value": ["1700000000123"]},
-        "inf": {"type": "DOUBLE", "value": ["nan", "-Infinity", "∞"]},
-        "tags": {"type": "STRING", "value": ["a", "b"]},
-    }})
+    sent = dict(
+        old,
+        submissionAnnotations={
+            "annotations": {
+                "auc": {"type": "DOUBLE", "value": [0.75, 1]},
+                "rank": {"type": "LONG", "value": [3]},
+                "ok": {"type": "BOOLEAN", "value": [True, "FALSE"]},
+                "when": {"type": "TIMESTAMP_MS", "value": ["1700000000123"]},
+                "inf": {"type": "DOUBLE", "value": ["nan", "-Infinity", "∞"]},
+                "tags": {"type": "STRING", "value": ["a", "b"]},
+            }
+        },
+    )
     annotations = put(sb, sent).json()["submissionAnnotations"]["annotations"]
     assert annotations == {
         "auc": {"type": "DOUBLE", "value": ["0.75", "1.0"]},
@@ -197,55 +214,71 @@ def test_put_to_an_unknown_submission_is_404(sb):
     assert put(sb, dict(old, id="42")).status_code == 404
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"etag": None}, "eTag is required."),
-    ({"status": None}, "Submission status is required."),
-    ({"statusVersion": None}, "Status version is required."),
-    ({"status": "DONE"},
-     "No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.DONE"),
-    ({"statusVersion": "1"}, 'JSONObject["statusVersion"] is not a number.'),
-    ({"modifiedOn": "yesterday"}, "Unable to parse date-time: yesterday"),
-    ({"score": 1.5}, "Scores must be between 0 and 1. Received score = 1.5"),
-    ({"annotations": {"stringAnnos": [{"key": "a", "value": "x"}],
-                      "longAnnos": [{"key": "a", "value": 1}]}},
-     "Duplicate annotations found for key: a"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"etag": None}, "eTag is required."),
+        ({"status": None}, "Submission status is required."),
+        ({"statusVersion": None}, "Status version is required."),
+        ({"status": "DONE"}, "No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.DONE"),
+        ({"statusVersion": "1"}, 'JSONObject["statusVersion"] is not a number.'),
+        ({"modifiedOn": "yesterday"}, "Unable to parse date-time: yesterday"),
+        ({"score": 1.5}, "Scores must be between 0 and 1. Received score = 1.5"),
+        (
+            {"annotations": {"stringAnnos": [{"key": "a", "value": "x"}], "longAnnos": [{"key": "a", "value": 1}]}},
+            "Duplicate annotations found for key: a",
+        ),
+    ],
+)
 def test_invalid_status_fields_are_400_with_synapse_messages(sb, change, message):
     response = put(sb, dict(status(sb, "9700001"), **change))
     assert response.status_code == 400
     assert reason(response) == message
 
 
-@pytest.mark.parametrize("annotations, message", [
-    ({"n": {"type": "LONG", "value": ["1.5"]}},
-     "Value associated with key=n is not valid for type=LONG: 1.5"),
-    ({"n": {"type": "DOUBLE", "value": ["abc"]}},
-     "Value associated with key=n is not valid for type=DOUBLE: abc"),
-    ({"n": {"type": "BOOLEAN", "value": ["yes"]}},
-     "Value associated with key=n is not valid for type=BOOLEAN: yes"),
-    ({"n": {"type": "TIMESTAMP_MS", "value": ["2024-01-01"]}},
-     "Value associated with key=n is not valid for type=TIMESTAMP_MS: 2024-01-01"),
-    ({"n": {"type": "INTEGER", "value": ["1"]}},
-     "No enum constant org.sagebionetworks.repo.model.annotation.v2.AnnotationsValueType.INTEGER"),
-    ({"n": {"value": ["1"]}},
-     "a value or a value type must be set for values associated with key=n"),
-    ({"n": {"type": "STRING"}}, "value list for key=n can not be null"),
-    ({"n": {"type": "STRING", "value": ["a", None]}},
-     "null is not allowed. To indicate no values, use an empty list."),
-    ({"bad key": {"type": "STRING", "value": ["a"]}},
-     "Invalid annotation name: 'bad key'. Annotation names may only contain; letters, numbers,"
-     " '_' and '.'"),
-    ({" ": {"type": "STRING", "value": ["a"]}}, "Annotation names cannot be empty strings"),
-    ({"_AccessRequirementIds": {"type": "STRING", "value": ["a"]}},
-     "Invalid annotation name: '_AccessRequirementIds'. The annotation name is a system"
-     " reserved annotation."),
-    ({"n": {"type": "STRING", "value": ["x" * 300, "y" * 201]}},
-     "The sum of all string values for annotation 'n' cannot exceed 500 characters."),
-    ({"n": {"type": "LONG", "value": ["1"] * 101}},
-     "key=n has exceeded the maximum number of values allowed: 100"),
-    ({f"k{i}": {"type": "LONG", "value": ["1"]} for i in range(101)},
-     "Exceeded maximum number of annotation keys: 100"),
-])
+@pytest.mark.parametrize(
+    "annotations, message",
+    [
+        ({"n": {"type": "LONG", "value": ["1.5"]}}, "Value associated with key=n is not valid for type=LONG: 1.5"),
+        ({"n": {"type": "DOUBLE", "value": ["abc"]}}, "Value associated with key=n is not valid for type=DOUBLE: abc"),
+        (
+            {"n": {"type": "BOOLEAN", "value": ["yes"]}},
+            "Value associated with key=n is not valid for type=BOOLEAN: yes",
+        ),
+        (
+            {"n": {"type": "TIMESTAMP_MS", "value": ["2024-01-01"]}},
+            "Value associated with key=n is not valid for type=TIMESTAMP_MS: 2024-01-01",
+        ),
+        (
+            {"n": {"type": "INTEGER", "value": ["1"]}},
+            "No enum constant org.sagebionetworks.repo.model.annotation.v2.AnnotationsValueType.INTEGER",
+        ),
+        ({"n": {"value": ["1"]}}, "a value or a value type must be set for values associated with key=n"),
+        ({"n": {"type": "STRING"}}, "value list for key=n can not be null"),
+        (
+            {"n": {"type": "STRING", "value": ["a", None]}},
+            "null is not allowed. To indicate no values, use an empty list.",
+        ),
+        (
+            {"bad key": {"type": "STRING", "value": ["a"]}},
+            "Invalid annotation name: 'bad key'. Annotation names may only contain; letters, numbers, '_' and '.'",
+        ),
+        ({" ": {"type": "STRING", "value": ["a"]}}, "Annotation names cannot be empty strings"),
+        (
+            {"_AccessRequirementIds": {"type": "STRING", "value": ["a"]}},
+            "Invalid annotation name: '_AccessRequirementIds'. The annotation name is a system reserved annotation.",
+        ),
+        (
+            {"n": {"type": "STRING", "value": ["x" * 300, "y" * 201]}},
+            "The sum of all string values for annotation 'n' cannot exceed 500 characters.",
+        ),
+        ({"n": {"type": "LONG", "value": ["1"] * 101}}, "key=n has exceeded the maximum number of values allowed: 100"),
+        (
+            {f"k{i}": {"type": "LONG", "value": ["1"]} for i in range(101)},
+            "Exceeded maximum number of annotation keys: 100",
+        ),
+    ],
+)
 def test_invalid_annotations_are_400(sb, annotations, message):
     body = dict(status(sb, "9700001"), submissionAnnotations={"annotations": annotations})
     response = put(sb, body)
@@ -255,30 +288,38 @@ def test_invalid_annotations_are_400(sb, annotations, message):
 
 
 def test_a_comma_in_a_key_and_exactly_500_string_chars_are_accepted(sb):
-    body = dict(status(sb, "9700001"), submissionAnnotations={"annotations": {
-        "a,b": {"type": "STRING", "value": ["x" * 250, "y" * 250]}}})
+    body = dict(
+        status(sb, "9700001"),
+        submissionAnnotations={"annotations": {"a,b": {"type": "STRING", "value": ["x" * 250, "y" * 250]}}},
+    )
     assert put(sb, body).status_code == 200
 
 
 def test_legacy_annotations_default_to_private_and_get_object_and_scope_ids(sb):
-    body = dict(status(sb, "9700001"), annotations={
-        "stringAnnos": [{"key": "a", "value": "x"}],
-        "doubleAnnos": [{"key": "d", "value": 0.5, "isPrivate": False}]})
+    body = dict(
+        status(sb, "9700001"),
+        annotations={
+            "stringAnnos": [{"key": "a", "value": "x"}],
+            "doubleAnnos": [{"key": "d", "value": 0.5, "isPrivate": False}],
+        },
+    )
     stored = put(sb, body).json()["annotations"]
     assert stored == {
         "stringAnnos": [{"key": "a", "value": "x", "isPrivate": True}],
         "doubleAnnos": [{"key": "d", "value": 0.5, "isPrivate": False}],
-        "objectId": "9700001", "scopeId": "9615000",
+        "objectId": "9700001",
+        "scopeId": "9615000",
     }
 
 
 def test_reasons_never_carry_words_the_official_client_retries_on(sb):
-    body = dict(status(sb, "9700001"), submissionAnnotations={"annotations": {
-        "timeout": {"type": "LONG", "value": ["try again"]}}})
+    body = dict(
+        status(sb, "9700001"),
+        submissionAnnotations={"annotations": {"timeout": {"type": "LONG", "value": ["try again"]}}},
+    )
     response = put(sb, body)
     assert response.status_code == 400
-    assert reason(response) == (
-        "Value associated with key=time-out is not valid for type=LONG: try-again")
+    assert reason(response) == ("Value associated with key=time-out is not valid for type=LONG: try-again")
 
 
 def test_request_bodies_over_2_mib_are_413(sb):
@@ -294,35 +335,36 @@ def test_status_listing_pages_with_synapse_total_estimate(sb):
     assert len(first["results"]) == 10  # default limit
     assert first["totalNumberOfResults"] == 11  # a full page: offset + n + 1
     assert [r["id"] for r in first["results"]] == [str(9700011 + i) for i in range(10)]
-    last = call(sb, "GET", "/evaluation/9615002/submission/status/all",
-                params={"limit": 10, "offset": 20}).json()
+    last = call(sb, "GET", "/evaluation/9615002/submission/status/all", params={"limit": 10, "offset": 20}).json()
     assert len(last["results"]) == 5 and last["totalNumberOfResults"] == 25
-    empty = call(sb, "GET", "/evaluation/9615002/submission/status/all",
-                 params={"limit": 0, "offset": 3}).json()
+    empty = call(sb, "GET", "/evaluation/9615002/submission/status/all", params={"limit": 0, "offset": 3}).json()
     assert empty == {"totalNumberOfResults": 4, "results": []}
-    everything = call(sb, "GET", "/evaluation/9615002/submission/status/all",
-                      params={"limit": 100}).json()
+    everything = call(sb, "GET", "/evaluation/9615002/submission/status/all", params={"limit": 100}).json()
     assert len(everything["results"]) == 25
     assert {r["statusVersion"] for r in everything["results"]} == {1}
 
 
 def test_status_filter_is_trimmed_and_case_insensitive(sb):
-    listed = call(sb, "GET", "/evaluation/9615000/submission/status/all",
-                  params={"status": " scored "}).json()
+    listed = call(sb, "GET", "/evaluation/9615000/submission/status/all", params={"status": " scored "}).json()
     assert [r["id"] for r in listed["results"]] == ["9700002", "9700003"]
     bad = call(sb, "GET", "/evaluation/9615000/submission/status/all", params={"status": "nope"})
     assert bad.status_code == 400
-    assert reason(bad) == (
-        "No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.NOPE")
+    assert reason(bad) == ("No enum constant org.sagebionetworks.evaluation.model.SubmissionStatusEnum.NOPE")
 
 
-@pytest.mark.parametrize("params, code, message", [
-    ({"limit": 101}, 400, "limit must be between 0 and 100"),
-    ({"limit": -1}, 400, "limit must be between 0 and 100"),
-    ({"offset": -1}, 400, "'offset' may not be negative"),
-    ({"limit": "ten"}, 400, "Failed to convert value of type 'java.lang.String' to required type"
-                            " 'long'; For input string: \"ten\""),
-])
+@pytest.mark.parametrize(
+    "params, code, message",
+    [
+        ({"limit": 101}, 400, "limit must be between 0 and 100"),
+        ({"limit": -1}, 400, "limit must be between 0 and 100"),
+        ({"offset": -1}, 400, "'offset' may not be negative"),
+        (
+            {"limit": "ten"},
+            400,
+            "Failed to convert value of type 'java.lang.String' to required type 'long'; For input string: \"ten\"",
+        ),
+    ],
+)
 def test_bad_paging_parameters_are_400(sb, params, code, message):
     response = call(sb, "GET", "/evaluation/9615000/submission/status/all", params=params)
     assert response.status_code == code
@@ -338,8 +380,7 @@ def test_unknown_evaluation_is_403_on_both_listings(sb):
 
 
 def test_bundle_listing_pairs_submission_and_status(sb):
-    page = call(sb, "GET", "/evaluation/9615000/submission/bundle/all",
-                params={"limit": 2}).json()
+    page = call(sb, "GET", "/evaluation/9615000/submission/bundle/all", params={"limit": 2}).json()
     assert page["totalNumberOfResults"] == 3
     first = page["results"][0]
     assert first["submissionStatus"] == status(sb, "9700001")
@@ -352,8 +393,7 @@ def test_bundle_listing_pairs_submission_and_status(sb):
 
 # ------------------------------------------------------------------ statusBatch
 def listed(sb, eval_id: str) -> list[dict]:
-    return call(sb, "GET", f"/evaluation/{eval_id}/submission/status/all",
-                params={"limit": 100}).json()["results"]
+    return call(sb, "GET", f"/evaluation/{eval_id}/submission/status/all", params={"limit": 100}).json()["results"]
 
 
 def test_single_batch_writes_all_and_answers_without_a_token(sb):
@@ -371,8 +411,7 @@ def test_batch_series_threads_the_evaluation_token(sb):
     token = one.json()["nextUploadToken"]
     assert token == queue_token(sb.store.path, "9615002")
     two = batch(sb, "9615002", statuses[10:20], first=False, last=False, token=token)
-    three = batch(sb, "9615002", statuses[20:], first=False, last=True,
-                  token=two.json()["nextUploadToken"])
+    three = batch(sb, "9615002", statuses[20:], first=False, last=True, token=two.json()["nextUploadToken"])
     assert three.status_code == 200 and three.json() == {}
     assert {s["status"] for s in listed(sb, "9615002")} == {"ACCEPTED"}
 
@@ -384,8 +423,7 @@ def test_any_write_to_the_evaluation_breaks_a_series_but_not_a_first_batch(sb):
     assert put(sb, dict(single, status="SCORED")).status_code == 200
     stale = batch(sb, "9615002", statuses[1:2], first=False, last=True, token=token)
     assert stale.status_code == 412
-    assert reason(stale) == (
-        "Your batch token is out of date.  You must restart upload from first batch.")
+    assert reason(stale) == ("Your batch token is out of date.  You must restart upload from first batch.")
     assert status(sb, statuses[1]["id"])["statusVersion"] == 1
     restarted = batch(sb, "9615002", statuses[1:2], first=True, last=True, token="ignored")
     assert restarted.status_code == 200
@@ -410,17 +448,20 @@ def test_one_stale_etag_refuses_the_whole_batch_naming_the_first_in_request_orde
     assert status(sb, statuses[0]["id"])["status"] == "RECEIVED"
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"isLastBatch": True, "statuses": [{}]}, "isFirstBatch is required."),
-    ({"isFirstBatch": True, "statuses": [{}]}, "isLastBatch is required."),
-    ({"isFirstBatch": True, "isLastBatch": True}, "statuses is required."),
-    ({"isFirstBatch": True, "isLastBatch": True, "statuses": []},
-     "statuses is required and must not be empty."),
-    ({"isFirstBatch": True, "isLastBatch": True, "statuses": [None]},
-     "SubmissionStatus is required."),
-    ({"isFirstBatch": True, "isLastBatch": True, "statuses": [{"status": "RECEIVED"}]},
-     "SubmissionStatus batch has no Submission Ids."),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"isLastBatch": True, "statuses": [{}]}, "isFirstBatch is required."),
+        ({"isFirstBatch": True, "statuses": [{}]}, "isLastBatch is required."),
+        ({"isFirstBatch": True, "isLastBatch": True}, "statuses is required."),
+        ({"isFirstBatch": True, "isLastBatch": True, "statuses": []}, "statuses is required and must not be empty."),
+        ({"isFirstBatch": True, "isLastBatch": True, "statuses": [None]}, "SubmissionStatus is required."),
+        (
+            {"isFirstBatch": True, "isLastBatch": True, "statuses": [{"status": "RECEIVED"}]},
+            "SubmissionStatus batch has no Submission Ids.",
+        ),
+    ],
+)
 def test_batch_required_fields(sb, body, message):
     response = call(sb, "PUT", "/evaluation/9615002/statusBatch", json=body)
     assert response.status_code == 400
@@ -437,16 +478,16 @@ def test_batch_over_500_statuses_is_400(sb):
 def test_batch_rejects_duplicates_mismatched_and_unknown_ids(sb):
     own = listed(sb, "9615002")
     cases = [
-        ("9615002", [own[0], own[1], own[0]], 400,
-         f"Submission status {own[0]['id']} occurs more than once in the batch."),
-        ("9615000", own[:2], 400,
-         "Specified Evaluation ID does not match submissions in the batch."),
-        ("9615002", [own[0], status(sb, "9700010")], 400,
-         "Submission batch must be for a single Evaluation queue."),
-        ("9615002", [dict(own[0], id="1"), dict(own[1], id="2")], 404,
-         "Submissions are not found in the system."),
-        ("9615002", [own[0], dict(own[1], id="2")], 404,
-         "Submission could not be found with id :2"),
+        (
+            "9615002",
+            [own[0], own[1], own[0]],
+            400,
+            f"Submission status {own[0]['id']} occurs more than once in the batch.",
+        ),
+        ("9615000", own[:2], 400, "Specified Evaluation ID does not match submissions in the batch."),
+        ("9615002", [own[0], status(sb, "9700010")], 400, "Submission batch must be for a single Evaluation queue."),
+        ("9615002", [dict(own[0], id="1"), dict(own[1], id="2")], 404, "Submissions are not found in the system."),
+        ("9615002", [own[0], dict(own[1], id="2")], 404, "Submission could not be found with id :2"),
         ("9615002", [dict(own[0], etag=None)], 400, "eTag is required."),
     ]
     for eval_id, statuses, code, message in cases:
@@ -505,8 +546,7 @@ def test_too_many_concurrent_requests_get_429_with_synapse_reason(make_sandbox):
     first.join()
     assert results[0].status_code == 200
     assert second.status_code == 429
-    assert second.json() == {
-        "reason": "Too many concurrent requests. Allowed 1 concurrent connections at any time."}
+    assert second.json() == {"reason": "Too many concurrent requests. Allowed 1 concurrent connections at any time."}
 
 
 def test_too_frequent_requests_get_429_with_synapse_reason(make_sandbox):
@@ -514,7 +554,8 @@ def test_too_frequent_requests_get_429_with_synapse_reason(make_sandbox):
     codes = [call(sb, "GET", "/userProfile").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert reason(call(sb, "GET", "/userProfile")) == (
-        "Requests are too frequent. Allowed 3 requests every 60 seconds.")
+        "Requests are too frequent. Allowed 3 requests every 60 seconds."
+    )
 
 
 def test_latency_is_added_to_each_request(make_sandbox):
@@ -569,8 +610,7 @@ def test_binding_a_busy_port_is_a_user_error(sandbox, tmp_path):
 @pytest.mark.slow
 def test_100k_synthetic_submissions_are_served_to_the_last_page(make_sandbox):
     sb = make_sandbox(synthetic=[("9615000", 100_000)])
-    page = call(sb, "GET", "/evaluation/9615000/submission/status/all",
-                params={"limit": 100, "offset": 99_950}).json()
+    page = call(sb, "GET", "/evaluation/9615000/submission/status/all", params={"limit": 100, "offset": 99_950}).json()
     assert len(page["results"]) == 50 and page["results"][-1]["id"] == "9800000"
 
 
@@ -587,15 +627,19 @@ def test_sandbox_files_live_where_configured(sb, tmp_path):
 
 
 def test_serve_forever_prints_its_url_and_stops_cleanly_on_interrupt(tmp_path):
-    script = ("from reconciler.sandbox import SandboxConfig, serve_forever\n"
-              "serve_forever(SandboxConfig(token='t', synthetic=[('1', 2)]))\n")
-    with serving(command=[sys.executable, "-c", script], stop=signal.SIGINT,
-                 cwd=Path(__file__).resolve().parents[2]) as served:
+    script = (
+        "from reconciler.sandbox import SandboxConfig, serve_forever\n"
+        "serve_forever(SandboxConfig(token='t', synthetic=[('1', 2)]))\n"
+    )
+    with serving(
+        command=[sys.executable, "-c", script], stop=signal.SIGINT, cwd=Path(__file__).resolve().parents[2]
+    ) as served:
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+/repo/v1) \(store: (.+)\)", served.line)
         assert match, served.line
         url, db = match.group(1), Path(match.group(2))
-        response = requests.get(url + "/evaluation/1/submission/status/all",
-                                headers={"Authorization": "Bearer t"}, timeout=5)
+        response = requests.get(
+            url + "/evaluation/1/submission/status/all", headers={"Authorization": "Bearer t"}, timeout=5
+        )
         assert len(response.json()["results"]) == 2
     assert served.proc.returncode == 0, served.stderr
     assert not db.exists()
@@ -604,8 +648,16 @@ def test_serve_forever_prints_its_url_and_stops_cleanly_on_interrupt(tmp_path):
 def test_serve_deletes_its_temporary_store_on_sigterm_too(tmp_path):
     """A service manager or `kill` stops the sandbox with SIGTERM, not Ctrl-C; the
     temporary store must go all the same (docs/sandbox.md)."""
-    with serving("--token", "t", "--port", "0", "--synthetic", "1:2", stop=signal.SIGTERM,
-                 cwd=Path(__file__).resolve().parents[2]) as served:
+    with serving(
+        "--token",
+        "t",
+        "--port",
+        "0",
+        "--synthetic",
+        "1:2",
+        stop=signal.SIGTERM,
+        cwd=Path(__file__).resolve().parents[2],
+    ) as served:
         match = re.search(r"\(store: (.+)\)", served.line)
         assert match, served.line
         db = Path(match.group(1))

@@ -1,4 +1,5 @@
 """Many concurrent clients (bounded, loopback only) never corrupt the sandbox's store."""
+
 from __future__ import annotations
 
 import collections
@@ -28,13 +29,21 @@ def test_concurrent_clients_leave_a_consistent_store(make_sandbox):
                 if time.monotonic() > deadline:
                     return
                 offset = rng.randrange(0, ITEMS, 10)
-                page = http.get(f"{sandbox.url}/evaluation/{QUEUE}/submission/status/all",
-                                params={"limit": 10, "offset": offset}, headers=headers, timeout=30)
+                page = http.get(
+                    f"{sandbox.url}/evaluation/{QUEUE}/submission/status/all",
+                    params={"limit": 10, "offset": offset},
+                    headers=headers,
+                    timeout=30,
+                )
                 statuses = rng.sample(page.json()["results"], k=3)
                 for status in statuses:
                     status["status"] = rng.choice(["SCORED", "VALIDATED"])
-                put = http.put(f"{sandbox.url}/evaluation/{QUEUE}/statusBatch", headers=headers, timeout=30,
-                               json={"statuses": statuses, "isFirstBatch": True, "isLastBatch": True})
+                put = http.put(
+                    f"{sandbox.url}/evaluation/{QUEUE}/statusBatch",
+                    headers=headers,
+                    timeout=30,
+                    json={"statuses": statuses, "isFirstBatch": True, "isLastBatch": True},
+                )
                 with lock:
                     codes[put.status_code] += 1
                     if put.status_code == 200:

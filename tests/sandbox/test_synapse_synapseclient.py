@@ -4,6 +4,7 @@ Both of its stacks are exercised: the legacy `syn.*` methods (requests) and the
 `synapseclient.models` API (httpx). Its retries are capped (docs/synapse.md, "Retries and backoff") so that a
 sandbox failure fails the test in seconds instead of after 30 minutes of retries.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -36,10 +37,15 @@ def sb(make_sandbox):
 def syn(sb, tmp_path):
     origin = sb.url[: -len("/repo/v1")]
     client = synapseclient.Synapse(
-        repoEndpoint=sb.url, authEndpoint=f"{origin}/auth/v1",
-        fileHandleEndpoint=f"{origin}/file/v1", portalEndpoint=f"{origin}/",
-        skip_checks=True, cache_client=False, configPath=str(tmp_path / "missing.synapseConfig"),
-        cache_root_dir=str(tmp_path / "cache"), silent=True,
+        repoEndpoint=sb.url,
+        authEndpoint=f"{origin}/auth/v1",
+        fileHandleEndpoint=f"{origin}/file/v1",
+        portalEndpoint=f"{origin}/",
+        skip_checks=True,
+        cache_client=False,
+        configPath=str(tmp_path / "missing.synapseConfig"),
+        cache_root_dir=str(tmp_path / "cache"),
+        silent=True,
     )
     client.login(authToken=sb.token, silent=True)
     return client
@@ -97,7 +103,8 @@ def test_model_get_store_and_list(sb, syn):
     tags = sb.store.get("9700003").tags
     assert tags == {"auc": (0.91,), "rank": (3,), "note": ("ok",)}
     page = SubmissionStatus.get_all_submission_statuses(
-        evaluation_id=EVAL, status="VALIDATED", limit=10, synapse_client=syn)
+        evaluation_id=EVAL, status="VALIDATED", limit=10, synapse_client=syn
+    )
     assert [s.id for s in page] == ["9700003"]
     assert page[0].submission_annotations["rank"] == [3]
 
@@ -110,32 +117,34 @@ def test_model_store_without_changes_sends_nothing(sb, syn):
 
 
 def test_model_batch_series_with_tokens(sb, syn):
-    statuses = SubmissionStatus.get_all_submission_statuses(
-        evaluation_id=EVAL, limit=100, synapse_client=syn)
+    statuses = SubmissionStatus.get_all_submission_statuses(evaluation_id=EVAL, limit=100, synapse_client=syn)
     for status in statuses:
         status.status = "ACCEPTED"
     first = SubmissionStatus.batch_update_submission_statuses(
-        evaluation_id=EVAL, statuses=statuses[:6], is_first_batch=True, is_last_batch=False,
-        synapse_client=syn)
+        evaluation_id=EVAL, statuses=statuses[:6], is_first_batch=True, is_last_batch=False, synapse_client=syn
+    )
     last = SubmissionStatus.batch_update_submission_statuses(
-        evaluation_id=EVAL, statuses=statuses[6:], is_first_batch=False, is_last_batch=True,
-        batch_token=first["nextUploadToken"], synapse_client=syn)
+        evaluation_id=EVAL,
+        statuses=statuses[6:],
+        is_first_batch=False,
+        is_last_batch=True,
+        batch_token=first["nextUploadToken"],
+        synapse_client=syn,
+    )
     assert last == {}
     assert {r.status for r in sb.store.page(EVAL)} == {"ACCEPTED"}
     assert {r.version for r in sb.store.page(EVAL)} == {2}
 
 
 def test_model_batch_with_a_stale_etag_is_412_and_writes_nothing(sb, syn):
-    statuses = SubmissionStatus.get_all_submission_statuses(
-        evaluation_id=EVAL, limit=3, synapse_client=syn)
+    statuses = SubmissionStatus.get_all_submission_statuses(evaluation_id=EVAL, limit=3, synapse_client=syn)
     fresh = SubmissionStatus(id=statuses[1].id).get(synapse_client=syn)
     fresh.status = "SCORED"
     fresh.store(synapse_client=syn)
     for status in statuses:
         status.status = "REJECTED"
     with pytest.raises(SynapseHTTPError) as err:
-        SubmissionStatus.batch_update_submission_statuses(
-            evaluation_id=EVAL, statuses=statuses, synapse_client=syn)
+        SubmissionStatus.batch_update_submission_statuses(evaluation_id=EVAL, statuses=statuses, synapse_client=syn)
     assert err.value.response.status_code == 412
     assert f"{statuses[1].id} was updated since you last fetched it" in str(err.value)
     assert sb.store.get(statuses[0].id).status == "RECEIVED"
@@ -146,8 +155,7 @@ def test_model_store_of_a_fresh_object_with_an_old_etag_is_412(sb, syn):
     current = SubmissionStatus(id="9700005").get(synapse_client=syn)
     current.status = "SCORED"
     current.store(synapse_client=syn)
-    stale = SubmissionStatus(id="9700005", etag=old.etag, status_version=old.status_version,
-                             status="INVALID")
+    stale = SubmissionStatus(id="9700005", etag=old.etag, status_version=old.status_version, status="INVALID")
     with pytest.raises(SynapseHTTPError) as err:
         stale.store(synapse_client=syn)
     assert err.value.response.status_code == 412
@@ -158,8 +166,13 @@ def test_injected_503s_are_retried_by_the_client_within_the_cap(make_sandbox, tm
 
     sb = make_sandbox(synthetic=[(EVAL, 1)], fail_rate=1.0)
     client = synapseclient.Synapse(
-        repoEndpoint=sb.url, skip_checks=True, cache_client=False, silent=True,
-        configPath=str(tmp_path / "missing.synapseConfig"), cache_root_dir=str(tmp_path / "c"))
+        repoEndpoint=sb.url,
+        skip_checks=True,
+        cache_client=False,
+        silent=True,
+        configPath=str(tmp_path / "missing.synapseConfig"),
+        cache_root_dir=str(tmp_path / "c"),
+    )
     client.credentials = SynapseAuthTokenCredentials(sb.token)  # login without a request
     with pytest.raises(SynapseHTTPError) as err:
         client.getSubmissionStatus("9700001")

@@ -1,5 +1,6 @@
 """The workflow Results fake over HTTP: routes, bodies, errors and harness options
 (docs/sandbox.md, docs/workflow-results.md)."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,12 @@ def sb(make_sandbox):
 
 
 def view(sb, query=None, projection=None, skip=0, limit=100, pipeline=PIPELINE):
-    body = {"query": {**(query or {}), "pipeline": pipeline}, "projection": projection or {},
-            "skip": skip, "limit": limit}
+    body = {
+        "query": {**(query or {}), "pipeline": pipeline},
+        "projection": projection or {},
+        "skip": skip,
+        "limit": limit,
+    }
     r = requests.post(sb.url + "/view", json=body, headers=H, timeout=10)
     assert r.status_code == 200, r.text
     return r.json()
@@ -39,14 +44,23 @@ def test_version_answers_head_and_get_without_a_token(sb):
     assert got.status_code == 200 and got.json()["service"] == "workflow-results"
 
 
-@pytest.mark.parametrize("headers, message", [
-    ({}, "missing x-access-token header"),
-    ({"x-access-token": "wrong"}, "invalid token"),
-    ({"Authorization": f"Bearer {SANDBOX_TOKEN}"}, "missing x-access-token header"),
-])
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "missing x-access-token header"),
+        ({"x-access-token": "wrong"}, "invalid token"),
+        ({"Authorization": f"Bearer {SANDBOX_TOKEN}"}, "missing x-access-token header"),
+    ],
+)
 def test_every_other_route_needs_the_access_token(sb, headers, message):
-    for method, path in [("GET", "/status"), ("POST", "/view"), ("POST", "/view/count"),
-                         ("POST", "/results"), ("PUT", "/results"), ("DELETE", "/results")]:
+    for method, path in [
+        ("GET", "/status"),
+        ("POST", "/view"),
+        ("POST", "/view/count"),
+        ("POST", "/results"),
+        ("PUT", "/results"),
+        ("DELETE", "/results"),
+    ]:
         r = requests.request(method, sb.url + path, headers=headers, json={}, timeout=10)
         assert r.status_code == 401, (method, path)
         assert r.json() == {"error": message}
@@ -77,13 +91,13 @@ def test_view_pages_in_insertion_order_and_limit_0_means_all(sb):
 
 def test_view_filters_by_equality_dotted_paths_and_in(sb):
     ids = [w["id"] for w in view(sb, limit=5)]
-    sb.store.put(PIPELINE, ids[1], {**sb.store.get(PIPELINE, ids[1]), "results": {"locked": True},
-                                    "tags": ["a", "b"]})
+    sb.store.put(PIPELINE, ids[1], {**sb.store.get(PIPELINE, ids[1]), "results": {"locked": True}, "tags": ["a", "b"]})
     assert [w["id"] for w in view(sb, {"results.locked": True})] == [ids[1]]
     assert [w["id"] for w in view(sb, {"tags": "b"})] == [ids[1]]  # an array matches a value it holds
     assert [w["id"] for w in view(sb, {"id": {"$in": [ids[3], ids[0], "nope"]}}, limit=0)] == [ids[0], ids[3]]
-    count = requests.post(sb.url + "/view/count", json={"query": {"pipeline": PIPELINE, "results.locked": False}},
-                          headers=H, timeout=10)
+    count = requests.post(
+        sb.url + "/view/count", json={"query": {"pipeline": PIPELINE, "results.locked": False}}, headers=H, timeout=10
+    )
     assert count.json() == 149
 
 
@@ -93,8 +107,7 @@ def test_projection_keeps_the_id_and_the_named_paths_only(sb):
     second = view(sb, limit=2)[1]["id"]
     sb.store.put(PIPELINE, second, {**sb.store.get(PIPELINE, second), "results": None})
     got = view(sb, projection={"status": True, "results.locked": True}, limit=2)
-    assert got == [{"id": wid, "status": "success", "results": {"locked": True}},
-                   {"id": second, "status": "success"}]
+    assert got == [{"id": wid, "status": "success", "results": {"locked": True}}, {"id": second, "status": "success"}]
 
 
 def test_deposit_sets_ids_and_checks_each_work(sb):
@@ -130,8 +143,7 @@ def test_a_locked_work_refuses_an_update_that_keeps_it_locked(sb):
     assert requests.put(sb.url + "/results", json=[locked], headers=H, timeout=10).status_code == 200
     r = requests.put(sb.url + "/results", json=[{**locked, "status": "failure"}], headers=H, timeout=10)
     assert r.status_code == 409
-    assert r.json()["error"] == (f"work {w['id']} is locked: unlock it (results.locked: false) "
-                                 "before updating it")
+    assert r.json()["error"] == (f"work {w['id']} is locked: unlock it (results.locked: false) before updating it")
     r = requests.delete(sb.url + "/results", params={PIPELINE: [w["id"]]}, headers=H, timeout=10)
     assert r.status_code == 409
     unlock = {**locked, "status": "failure", "results": {"locked": False}}
@@ -143,7 +155,9 @@ def test_lock_refusal_can_be_switched_off(make_sandbox):
     sb = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 1)], quirks={"no-lock-refusal": ""})
     w = {**view(sb)[0], "results": {"locked": True}}
     for status in ("success", "failure"):
-        assert requests.put(sb.url + "/results", json=[{**w, "status": status}], headers=H, timeout=10).status_code == 200
+        assert (
+            requests.put(sb.url + "/results", json=[{**w, "status": status}], headers=H, timeout=10).status_code == 200
+        )
 
 
 def test_delete_takes_pipeline_id_pairs(sb):
@@ -162,14 +176,19 @@ def test_oversized_bodies_are_refused_with_413(sb):
     assert r.status_code == 413 and r.json() == {"error": "request body over the 16777216-byte limit"}
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"query": {}}, "query.pipeline must name a pipeline (1 to 128 letters, digits or '-')"),
-    ({"query": {"pipeline": PIPELINE, "$or": []}}, "unsupported query operator $or"),
-    ({"query": {"pipeline": PIPELINE, "n": {"$gt": 1}}}, "unsupported query operator $gt on n"),
-    ({"query": {"pipeline": PIPELINE}, "projection": {"site": False}},
-     "only inclusion projections are supported (got site: false)"),
-    ({"query": {"pipeline": PIPELINE}, "skip": -1}, "skip must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"query": {}}, "query.pipeline must name a pipeline (1 to 128 letters, digits or '-')"),
+        ({"query": {"pipeline": PIPELINE, "$or": []}}, "unsupported query operator $or"),
+        ({"query": {"pipeline": PIPELINE, "n": {"$gt": 1}}}, "unsupported query operator $gt on n"),
+        (
+            {"query": {"pipeline": PIPELINE}, "projection": {"site": False}},
+            "only inclusion projections are supported (got site: false)",
+        ),
+        ({"query": {"pipeline": PIPELINE}, "skip": -1}, "skip must be a non-negative integer"),
+    ],
+)
 def test_bad_view_requests_get_400_with_the_reason(sb, body, message):
     r = requests.post(sb.url + "/view", json=body, headers=H, timeout=10)
     assert r.status_code == 400 and r.json() == {"error": message}
@@ -202,8 +221,18 @@ def test_synthetic_pipeline_names_and_seed_are_checked(make_sandbox, tmp_path):
 
 @pytest.mark.slow
 def test_serve_command_runs_the_fake_with_lock_refusal_off(tmp_path):
-    with serving("--service", "workflow-results", "--port", "0", "--token", "serve-token",
-                 "--synthetic", f"{PIPELINE}:2", "--quirk", "no-lock-refusal") as served:
+    with serving(
+        "--service",
+        "workflow-results",
+        "--port",
+        "0",
+        "--token",
+        "serve-token",
+        "--synthetic",
+        f"{PIPELINE}:2",
+        "--quirk",
+        "no-lock-refusal",
+    ) as served:
         url = served.url
         h = {"x-access-token": "serve-token"}
         w = requests.post(url + "/view", json={"query": {"pipeline": PIPELINE}}, headers=h, timeout=10).json()[0]
@@ -213,8 +242,9 @@ def test_serve_command_runs_the_fake_with_lock_refusal_off(tmp_path):
 
 
 def test_quirks_no_auth_and_falsy_put_answers(make_sandbox):
-    open_fake = make_sandbox(service="workflow-results", synthetic=[(PIPELINE, 2)],
-                             quirks={"no-auth": "", "put-answer": "0"})
+    open_fake = make_sandbox(
+        service="workflow-results", synthetic=[(PIPELINE, 2)], quirks={"no-auth": "", "put-answer": "0"}
+    )
     w = requests.post(open_fake.url + "/view", json={"query": {"pipeline": PIPELINE}}, timeout=10).json()[0]
     answer = requests.put(open_fake.url + "/results", json=[{**w, "tags": ["x"]}], timeout=10)
     assert (answer.status_code, answer.json()) == (200, 0)
@@ -226,8 +256,10 @@ def test_unknown_quirks_and_bad_values_are_refused_in_one_line(make_sandbox):
 
     with pytest.raises(UserError, match=r"put-answer=yes: expected one of false, 0, null"):
         make_sandbox(service="workflow-results", quirks={"put-answer": "yes"})
-    result = run_cli("serve", "--service", "workflow-results", "--token", "t", "--port", "0",
-                     "--quirk", "cursor-paging")
+    result = run_cli(
+        "serve", "--service", "workflow-results", "--token", "t", "--port", "0", "--quirk", "cursor-paging"
+    )
     assert result.code == 1 and result.err == (
         "error: --quirk cursor-paging: the workflow-results sandbox has no such quirk "
-        "(its quirks: no-lock-refusal, no-auth, put-answer=false|0|null)\n")
+        "(its quirks: no-lock-refusal, no-auth, put-answer=false|0|null)\n"
+    )

@@ -1,6 +1,7 @@
 """The official CHIME/FRB client, workflow-core 1.12.3 (`workflow.http.results.Results`),
 against the Results fake, unchanged: every Results call it makes, at its own paths,
 headers and bodies."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,16 @@ def test_info_status_count_and_view(client):
 
 def test_deposit_get_by_id_update_and_delete(client):
     results, sb = client
-    payload = {"pipeline": PIPELINE, "site": "chime", "user": "tester", "status": "failure",
-               "tags": ["rfi"], "results": {"snr": 12.5}, "event": [9386707], "parameters": {"dm": 50}}
+    payload = {
+        "pipeline": PIPELINE,
+        "site": "chime",
+        "user": "tester",
+        "status": "failure",
+        "tags": ["rfi"],
+        "results": {"snr": 12.5},
+        "event": [9386707],
+        "parameters": {"dm": 50},
+    }
     assert results.deposit([payload]) == {PIPELINE: True}
     (stored,) = results.get_by_event(PIPELINE, 9386707)
     assert stored["results"] == {"snr": 12.5} and stored["tags"] == ["rfi"]
@@ -64,7 +73,10 @@ def test_deposit_get_by_id_update_and_delete(client):
     assert results.delete_ids(PIPELINE, [stored["id"]]) == {PIPELINE: True}
     assert results.get_by_id(PIPELINE, [stored["id"]]) == []
     assert [e["method"] + " " + e["path"] for e in sb.request_log()[-3:]] == [
-        "POST /view", "DELETE /results", "POST /view"]
+        "POST /view",
+        "DELETE /results",
+        "POST /view",
+    ]
 
 
 def test_lock_and_forced_unlock(client):
