@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from service_bench import Service, ceil_div, changes, drifted, main
 

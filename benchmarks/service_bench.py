@@ -44,7 +44,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

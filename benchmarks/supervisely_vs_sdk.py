@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from service_bench import Service, build_store, ceil_div, changes, drifted, main
 

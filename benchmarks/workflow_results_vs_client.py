@@ -21,7 +21,8 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from service_bench import Service, ceil_div, changes, drifted, main
 

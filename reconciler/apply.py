@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .diff import Rediff
 from .model import ApplyReport, Change, Item, ItemResult, Plan, QueueSpec

@@ -10,7 +10,8 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
+from collections.abc import Sequence
 
 import click
 

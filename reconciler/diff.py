@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, overload
+from typing import Any, Literal, overload
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .model import (

@@ -9,7 +9,8 @@ to a log file. Messages must never contain a secret.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple
+from collections.abc import Iterable, Sequence
 
 
 class Problem(NamedTuple):

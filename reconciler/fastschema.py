@@ -10,7 +10,8 @@ on generated documents.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 _ONE_COMMAND = False  # cli.run: this process runs one command, then exits
 

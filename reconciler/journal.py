@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__

@@ -13,7 +13,8 @@ import json
 import json.decoder
 import math
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .errors import Located
 

@@ -15,7 +15,8 @@ from functools import cached_property
 from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping, Sequence, overload
+from typing import Any, Literal, overload
+from collections.abc import Callable, Mapping, Sequence
 
 Scalar = str | int | float | bool | datetime
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.

@@ -9,7 +9,8 @@ reads the same in the terminal, a PR comment, an annotation and a saved plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 
 @dataclass(frozen=True)

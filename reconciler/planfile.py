@@ -17,7 +17,8 @@ from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
 
 from .errors import Located, UserError, UserErrors
 from .fastschema import compile_predicate, inline_refs

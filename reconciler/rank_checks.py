@@ -16,7 +16,8 @@ Pure: a QueueSpec and Capabilities in, SpecProblems out (paths inside the queue)
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from .model import Match, QueueSpec, Rank, RankKey, Rule
 from .providers.base import Capabilities, SpecProblem

@@ -15,7 +15,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from .conditions import compile_ops, scalar_of, uses_clock
 from .errors import Located, UserError

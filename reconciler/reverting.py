@@ -10,7 +10,8 @@ out and named, never overwritten. So reverting is as safe as the entry was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from .diff import diff_fields
 from .model import (

@@ -19,7 +19,8 @@ import json
 import re
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

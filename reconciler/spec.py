@@ -21,7 +21,8 @@ from functools import cache
 from itertools import repeat
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from . import treeglob
 from .conditions import operand, where_problems

@@ -17,7 +17,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .model import TagValue, apply_tag_changes, decode_stored_tags, encode_tags

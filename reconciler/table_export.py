@@ -19,7 +19,8 @@ import os
 import posixpath
 import re
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .diff import item_order
 from .export import dump_spec, entry_of, spec_document

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, cast
+from typing import Any, cast
+from collections.abc import Iterator, Mapping
 
 import yaml
 from yaml.composer import Composer

@@ -16,7 +16,8 @@ from __future__ import annotations
 import shutil
 import textwrap
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 import yaml

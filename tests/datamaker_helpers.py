@@ -3,7 +3,8 @@ without the spec loader (plain QueueSpec data), for the provider's tests."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import requests
 

@@ -23,7 +23,7 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

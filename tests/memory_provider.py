@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from reconciler.model import Change, Item, QueueSpec, StatusRules, apply_tag_changes
 from reconciler.providers.base import (

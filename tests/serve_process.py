@@ -19,7 +19,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 # the line every fake prints once it listens (sandbox/server.py serve_forever); the
 # first URL is the base URL: Synapse's holds /repo/v1, omics names a second host after it

@@ -4,7 +4,7 @@ starts the diff over, and the cycle collector is paused for the whole reading.""
 from __future__ import annotations
 
 import gc
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 

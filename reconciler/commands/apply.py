@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
 
 import click
 

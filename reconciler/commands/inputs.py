@@ -4,7 +4,8 @@ plan files, and a file given to the wrong command named as such."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping, Sequence
 
 from ..errors import UserError, UserErrors
 from .options import Options

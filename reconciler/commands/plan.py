@@ -4,7 +4,8 @@ them as a plan file; writes nothing to the service."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import click
 

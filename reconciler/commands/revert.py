@@ -6,7 +6,7 @@ with `apply PLANFILE` (and journalled then)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import click
 

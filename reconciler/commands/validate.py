@@ -4,7 +4,8 @@ oscillation); reads nothing but the spec files and their includes, sends nothing
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import click
 

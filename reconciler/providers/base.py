@@ -15,16 +15,11 @@ from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
     ClassVar,
     Final,
-    Generator,
-    Iterable,
-    Iterator,
     Literal,
-    Mapping,
-    Sequence,
 )
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError, Located, ProviderError, UserError, UserErrors
 from ..jsonload import path_text

@@ -15,7 +15,8 @@ problem points at the rule it is about even where ranks sit between rules.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+from collections.abc import Iterator
 
 from ..errors import suggest
 from ..model import Assignment, QueueSpec, Rank, Rule, StatusRules, same_tag_value

@@ -29,7 +29,8 @@ import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
 
 from ..model import Change, Item, QueueSpec, format_tag_value, same_tag_value, tag_field, tag_key_of
 from .base import ProviderError, WriteResult, compare_guard, matches_after

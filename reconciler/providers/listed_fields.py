@@ -10,7 +10,8 @@ another JSON type than the field declares reads as absent, which no condition bu
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from ..model import Scalar, to_scalar
 

@@ -8,7 +8,8 @@ conflict and lock handling is exercised exactly as against a real service.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
 from ..model import Change, Item, ProviderConfig, QueueSpec, decode_stored_tags

@@ -28,7 +28,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date, datetime
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 from .. import http

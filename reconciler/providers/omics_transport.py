@@ -27,7 +27,8 @@ botocore that changed them), so no request is ever sent unbounded.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from botocore.exceptions import ConnectionClosedError

@@ -14,7 +14,8 @@ finds in the environment).
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
 
 from ..errors import Located
 from ..schema_wording import Locate, located_errors, quoted, yaml_validator_class

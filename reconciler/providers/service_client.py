@@ -21,7 +21,8 @@ service words an error (`reason_of`), its token help, and its calls.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import requests
 

@@ -23,7 +23,8 @@ import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar, Callable, Iterator, Mapping, Sequence, cast
+from typing import Any, ClassVar, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any, ClassVar, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import requests

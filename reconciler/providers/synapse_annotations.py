@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..model import Change, Item, Scalar, TagValue, from_timestamp_ms, scalar_kind, timestamp_ms
 from .synapse_facts import LONG_MAX, LONG_MIN, NON_FINITE

@@ -10,7 +10,8 @@ ends at the offending field (for tags, at the tag key).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from ..model import QueueSpec, Rule, Scalar, Setting, scalar_kind
 from .base import SpecProblem

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..model import Item, Scalar, to_scalar
 from .listed_fields import fields_read  # noqa: F401 (the provider's import)

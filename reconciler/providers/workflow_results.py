@@ -20,7 +20,8 @@ import json
 import os
 import re
 from dataclasses import replace
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
 
 import requests
 

@@ -8,7 +8,7 @@ second one.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import Located, UserError, UserErrors
 from ..model import Change, Plan, Source, format_scalar, to_scalar

@@ -3,7 +3,7 @@ and `plan -o plan.json` produce the same file (docs/plan-file.md)."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..model import Plan
 from ..notes import SpecWarning

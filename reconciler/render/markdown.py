@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..model import DRIFT_REASON, Change, FieldChange, Leaderboard, Plan, QueuePlan
 from ..notes import SpecWarning

@@ -8,7 +8,8 @@ into the first one and a count; the JSON report lists every item.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from ..model import ApplyReport, ItemResult, Outcome
 from .text import printable

@@ -16,7 +16,8 @@ import bisect
 import hmac
 import random
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ import sqlite3
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (

@@ -25,7 +25,8 @@ import binascii
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response

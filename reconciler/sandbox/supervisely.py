@@ -15,7 +15,8 @@ import hashlib
 import hmac
 import math
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
 
 if TYPE_CHECKING:
     from .server import SandboxConfig

@@ -11,7 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..model import Scalar, TagValue, scalar_kind, timestamp_ms
 from ..providers.synapse_annotations import ANNOTATION_TYPES as TYPE_OF_KIND

@@ -8,7 +8,8 @@ import random
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 import requests

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
