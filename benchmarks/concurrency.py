@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (  # noqa: E402  (the sibling script's harness)
+from run import (
     ALLOWANCE,
     PERIOD,
     QUEUE,
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             if latency == 0:
                 floors_at_zero[n] = bests["floor: list + PUT"]
             for route, against in PAIRS:
-                per_round = sorted(r.seconds / f.seconds for r, f in zip(runs[route], runs[against]))
+                per_round = sorted(r.seconds / f.seconds for r, f in zip(runs[route], runs[against], strict=False))
                 best_route, best_floor = bests[route].seconds, bests[against].seconds
                 ratio_lines.append(
                     f"| {latency} | {n:,} | {route} | {against} | {best_route:.2f} | {best_floor:.2f} | "

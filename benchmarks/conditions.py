@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from builders import item  # noqa: E402
+from builders import item
 
-from reconciler.diff import plan_queue  # noqa: E402
-from reconciler.spec import load_spec  # noqa: E402
+from reconciler.diff import plan_queue
+from reconciler.spec import load_spec
 
 NOW = datetime(2026, 12, 5, tzinfo=timezone.utc)
 # Five rules each way; each pair selects the same items (10 % of them change).

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import THROTTLE, TOKEN, Server, compile_bytecode, write_spec  # noqa: E402
+from run import THROTTLE, TOKEN, Server, compile_bytecode, write_spec
 
 
 @dataclass

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from builders import item, queue, rule  # noqa: E402  (test builders: YAML-like shorthand)
+from builders import item, queue, rule
 
-from reconciler.diff import plan_queue  # noqa: E402
+from reconciler.diff import plan_queue
 
 
 def build(n: int, drift: float, policy: str):
@@ -78,7 +78,8 @@ def main() -> int:
                 plan = plan_queue(spec, items)
                 elapsed = min(elapsed, time.perf_counter() - start)
             print(
-                f"| {policy} | {drift:.0%} | {args.n:,} | {len(plan.changes):,} | {elapsed:.2f} | {args.n / elapsed:,.0f} |"
+                f"| {policy} | {drift:.0%} | {args.n:,} | {len(plan.changes):,} | {elapsed:.2f} "
+                f"| {args.n / elapsed:,.0f} |"
             )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {rss:.0f} MB")

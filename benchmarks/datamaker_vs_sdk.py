@@ -50,8 +50,9 @@ def prepare(db: Path, n: int, drift: float) -> None:
 
 def minimum(n: int, drift: float) -> dict[str, int]:
     """plan: ceil(T/100) tag pages + 1 count (offset page 1 of one row) + per tag
-    max(1, ceil(n_t/100)) membership pages + ceil(N/100) cursor pages of tasks; apply: per 1,000 changes ceil(b/100) × (1 + 2) guard pages
-    (existence, `scored`, the lock tag) + ceil(C/200) set_tags (one group: add scored)."""
+    max(1, ceil(n_t/100)) membership pages + ceil(N/100) cursor pages of tasks; apply: per
+    1,000 changes ceil(b/100) × (1 + 2) guard pages (existence, `scored`, the lock tag) +
+    ceil(C/200) set_tags (one group: add scored)."""
     c = changes(n, drift)
     guard = sum(ceil_div(min(1000, c - start), 100) * 3 for start in range(0, c, 1000))
     membership = max(1, ceil_div(n - c, 100)) + (TAG_COUNT - 1)

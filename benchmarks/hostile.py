@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cli_helpers import run_cli  # noqa: E402
-from hostile_server import GiB, MiB, Answer, HostileServer, gzip_bomb  # noqa: E402
-from service_cli import SERVICES, datamaker_pages, write_spec  # noqa: E402
+from cli_helpers import run_cli
+from hostile_server import GiB, MiB, Answer, HostileServer, gzip_bomb
+from service_cli import SERVICES, datamaker_pages, write_spec
 
 TOKEN = "token-1234567890"
 
@@ -70,7 +70,7 @@ def omics_run(url: str, tmp: Path) -> tuple[Path, dict[str, str]]:
     return spec, env
 
 
-def child(name: str, out: "multiprocessing.Queue[tuple]") -> None:
+def child(name: str, out: multiprocessing.Queue[tuple]) -> None:
     with HostileServer() as server, tempfile.TemporaryDirectory() as tmp:
         provider = scenario(name, server)
         if provider == "omics":

@@ -64,7 +64,7 @@ def main() -> None:
             t = time.perf_counter()
             json.dumps(entry, indent=1, sort_keys=True, ensure_ascii=True)
             best["json.dumps(indent=1)"] = min(best["json.dumps(indent=1)"], time.perf_counter() - t)
-    print(f"| N | build and write the entry | json.dumps(indent=1) alone | entry size |")
+    print("| N | build and write the entry | json.dumps(indent=1) alone | entry size |")
     print("|---|---|---|---|")
     print(
         f"| {args.n:,} | {best['entry (one line per item)']:.2f} s | {best['json.dumps(indent=1)']:.2f} s "

@@ -29,7 +29,7 @@ for faults in (
             SandboxConfig(token="t", synthetic=[("9615000", 3000)], log_requests=str(tmp / "log.jsonl"), **faults)
         ) as sb:
             r = run_cli("apply", write_spec(tmp, sb.url), "--auto-approve", env={"SYNAPSE_AUTH_TOKEN": "t"})
-            log = [json.loads(l) for l in (tmp / "log.jsonl").read_text().splitlines()]
+            log = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
             st = collections.Counter(e["status"] for e in log)
             dropped = sum(1 for e in log if e.get("dropped"))
             versions = collections.Counter(sb.store.get(str(9700001 + i)).version for i in range(3000))

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
-import math
 import os
 import re
 import subprocess

@@ -55,7 +55,7 @@ def write_case(root: Path, n: int, kind: str) -> Path:
     seed = root / "live.yaml"
     if not seed.exists():
         with open(seed, "w") as out:
-            out.write(f'queues:\n  - id: "9615000"\n    items:\n')
+            out.write('queues:\n  - id: "9615000"\n    items:\n')
             for i in range(n):
                 out.write(f'      - {{id: "{FIRST_ID + i}", status: VALIDATED, tags: {{score: 0.1}}}}\n')
     spec = root / f"spec-{kind}.yaml"

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         None
         if opts.table_only
         else statistics.median(
-            t[0] / y[0] for t, y in zip(rounds["plan: table spec"], rounds["plan: same entries as YAML"])
+            t[0] / y[0] for t, y in zip(rounds["plan: table spec"], rounds["plan: same entries as YAML"], strict=False)
         )
     )
     print(

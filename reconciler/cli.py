@@ -187,7 +187,8 @@ def validate(opts: Options, specs: tuple[str, ...], fmt: str) -> int:
     "--replace",
     multiple=True,
     metavar="ID[,ID…]",
-    help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.",
+    help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); "
+    "in a spec, `replace: true` in the entry.",
 )
 @click.option(
     "--strict", is_flag=True, help="Fail on entries settled otherwise (a cancel for a batch that already finished)."
@@ -245,7 +246,8 @@ def plan(opts: Options, specs, out, fmt, detailed_exitcode, only, force, allow_m
     "--replace",
     multiple=True,
     metavar="ID[,ID…]",
-    help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); in a spec, `replace: true` in the entry.",
+    help="Change these locked items anyway: unlock, change and relock in one write (shown with `!`); "
+    "in a spec, `replace: true` in the entry.",
 )
 @click.option(
     "--strict",
@@ -439,7 +441,8 @@ def watch(opts: Options, specs, every, apply_, fmt, status_file, journal, max_ba
 
 @global_options
 @cli.command(
-    epilog="\b\nExamples:\n  reconciler history\n  reconciler history examples/challenge/.reconciler/journal --format json"
+    epilog="\b\nExamples:\n  reconciler history\n"
+    "  reconciler history examples/challenge/.reconciler/journal --format json"
 )
 @click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -558,7 +561,8 @@ class _ServeCommand(click.Command):
     "--synthetic",
     multiple=True,
     metavar="QUEUE:COUNT",
-    help="COUNT new items in queue QUEUE (Synapse: RECEIVED submissions, ids from 9700001; docs/sandbox.md says what each fake makes).",
+    help="COUNT new items in queue QUEUE (Synapse: RECEIVED submissions, ids from 9700001; "
+    "docs/sandbox.md says what each fake makes).",
 )
 @click.option("--log-requests", type=click.Path(dir_okay=False), help="Append one JSON line per request to this file.")
 @click.option(

@@ -2,10 +2,11 @@
 
 jsonschema stays the judge: its errors carry the paths that located messages need, but
 it is slow to validate a large plan and slow to import on every start-up (BENCHMARKS.md,
-"Plan-file validation" and "Schemas compiled terse"). So spec.py and planfile.py ask a compiled predicate first and run jsonschema only on a
-document the predicate refuses. That is sound only where the predicate is never looser
-than jsonschema; tests/test_planfile_schema.py and tests/test_spec_schema.py check it
-on generated documents.
+"Plan-file validation" and "Schemas compiled terse"). So spec.py and planfile.py ask a
+compiled predicate first and run jsonschema only on a document the predicate refuses.
+That is sound only where the predicate is never looser than jsonschema;
+tests/test_planfile_schema.py and tests/test_spec_schema.py check it on generated
+documents.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The one place HTTP sessions are made (docs/architecture.md, docs/RELIABILITY.md "Secrets and transport"): no provider hand-rolls transport.
+"""The one place HTTP sessions are made (docs/architecture.md, docs/RELIABILITY.md
+"Secrets and transport"): no provider hand-rolls transport.
 
 Every policy that must hold for *every* request lives on the session, not at call sites:
 the endpoint policy, a default timeout, the bearer token, transport retries with

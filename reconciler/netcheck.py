@@ -1,6 +1,7 @@
 """Where a token may be sent: the one endpoint policy every provider, plan file and
-sandbox applies (docs/RELIABILITY.md, "Secrets and transport"). Pure, and free of HTTP machinery, so `validate` can check an
-endpoint at its spec line without importing requests."""
+sandbox applies (docs/RELIABILITY.md, "Secrets and transport"). Pure, and free of HTTP
+machinery, so `validate` can check an endpoint at its spec line without importing
+requests."""
 
 from __future__ import annotations
 

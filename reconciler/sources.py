@@ -1,4 +1,5 @@
-"""Table (CSV, TSV) and JSON sources of a queue's `include:` → explicit entries (docs/spec.md, "Table and JSON sources").
+"""Table (CSV, TSV) and JSON sources of a queue's `include:` → explicit entries
+(docs/spec.md, "Table and JSON sources").
 
 Scoring pipelines end with a table of scores or one `results.json` per submission; a
 spec names such a file and says which column (or key) holds the id, the status, the

@@ -560,7 +560,8 @@ class _Loader:
                 self.errors.append(
                     root.error(
                         where,
-                        f"include {_quoted(pattern)} leaves the spec's directory ({_quoted(match)} resolves outside it)",
+                        f"include {_quoted(pattern)} leaves the spec's directory "
+                        f"({_quoted(match)} resolves outside it)",
                     )
                 )
                 return []
@@ -620,7 +621,8 @@ class _Loader:
                     self.errors.append(
                         file.error(
                             at + (item_id,),
-                            f"submission {_quoted(item_id)} is already defined at {_origin_text(origins[item_id], item_id)}",
+                            f"submission {_quoted(item_id)} is already defined at "
+                            f"{_origin_text(origins[item_id], item_id)}",
                             key=True,
                         )
                     )

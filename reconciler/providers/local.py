@@ -44,12 +44,17 @@ class LocalProvider(Provider):
         "description": "The embedded local store (no account, no network).",
         "properties": {
             "path": {
-                "description": "SQLite file of the store, relative to the spec's directory. Default: .reconciler/state.db.",
+                "description": (
+                    "SQLite file of the store, relative to the spec's directory. Default: .reconciler/state.db."
+                ),
                 "type": "string",
                 "minLength": 1,
             },
             "seed": {
-                "description": "YAML or JSON file with the live state to start from when the store does not exist yet, relative to the spec's directory.",
+                "description": (
+                    "YAML or JSON file with the live state to start from when the store does not exist yet, "
+                    "relative to the spec's directory."
+                ),
                 "type": "string",
                 "minLength": 1,
             },

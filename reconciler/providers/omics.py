@@ -163,7 +163,10 @@ class OmicsProvider(GuardedService, Provider):
         fields=FIELDS,
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
-        "description": "AWS HealthOmics run batches (needs the omics extra: pip install 'evalqueue-reconciler[omics]'); credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec.",
+        "description": (
+            "AWS HealthOmics run batches (needs the omics extra: pip install 'evalqueue-reconciler[omics]'); "
+            "credentials come from the AWS chain (environment, AWS_PROFILE, ~/.aws/config, SSO), never from the spec."
+        ),
         "properties": {
             "region": {
                 "description": "AWS region. Default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region.",
@@ -172,15 +175,20 @@ class OmicsProvider(GuardedService, Provider):
                 "errorMessage": "expected an AWS region such as us-east-1",
             },
             "profile": {
-                "description": "Profile of ~/.aws/config and ~/.aws/credentials. Default: AWS_PROFILE, else the default chain.",
+                "description": (
+                    "Profile of ~/.aws/config and ~/.aws/credentials. Default: AWS_PROFILE, else the default chain."
+                ),
                 "type": "string",
                 "minLength": 1,
             },
             "endpoint": url_option_schema(
-                "Endpoint URL of the batch operations instead of AWS's (the workflows-omics VPC endpoint, the sandbox); plain http only for loopback. Needs `tags_endpoint` too unless loopback. Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL (loopback only), else AWS's."
+                "Endpoint URL of the batch operations instead of AWS's (the workflows-omics VPC endpoint, "
+                "the sandbox); plain http only for loopback. Needs `tags_endpoint` too unless loopback. "
+                "Default: AWS_ENDPOINT_URL_OMICS, AWS_ENDPOINT_URL (loopback only), else AWS's."
             ),
             "tags_endpoint": url_option_schema(
-                "Endpoint URL of the tag operations (the tags-omics VPC endpoint, the sandbox's tags port), given together with `endpoint`. Default: `endpoint` when that is loopback."
+                "Endpoint URL of the tag operations (the tags-omics VPC endpoint, the sandbox's tags port), "
+                "given together with `endpoint`. Default: `endpoint` when that is loopback."
             ),
         },
     }

@@ -13,8 +13,8 @@ How botocore is made to take them, the least intrusive way found:
 - Its connections report their socket to the watchdog: the client's URLLib3Session
   builds every connection pool (proxied ones too) from one class map, whose entries are
   swapped for botocore's own pool and connection classes made to report their socket
-  (answer_bounds.watched_pools, as the HTTP layer's urllib3 pools are). TLS, proxies, client certificates and timeouts stay
-  exactly as botocore configured them.
+  (answer_bounds.watched_pools, as the HTTP layer's urllib3 pools are). TLS, proxies,
+  client certificates and timeouts stay exactly as botocore configured them.
 - The body is read here, counted: a `before-send` handler (botocore's documented way to
   answer a request in its place) sends the request through that same session asking for
   the headers only (`stream_output`), reads the body in chunks against the cap, and

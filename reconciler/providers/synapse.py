@@ -225,7 +225,10 @@ class SynapseProvider(HttpProvider):
         fields=FIELDS,
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
-        "description": "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, never from the spec.",
+        "description": (
+            "Synapse evaluation queues; the token comes from SYNAPSE_AUTH_TOKEN or ~/.synapseConfig, "
+            "never from the spec."
+        ),
         "properties": {
             "endpoint": url_option_schema(
                 f"Synapse REST endpoint. Default: {DEFAULT_ENDPOINT} (plain http only for loopback)."

@@ -1,5 +1,5 @@
-"""The provider contract (docs/architecture.md, CONTRIBUTING.md "Adding a service"), asserted the same way for every provider against
-its own fake: each item listed exactly once, `get` leaving unknown ids out, apply then
+"""The provider contract (docs/architecture.md, CONTRIBUTING.md "Adding a service"),
+asserted the same way for every provider against its own fake: each item listed exactly once, `get` leaving unknown ids out, apply then
 plan empty with unmanaged data kept, a concurrent write refused as stale and never
 overwritten, and a write that fails part-way reported exactly as it landed.
 
