@@ -13,6 +13,7 @@ inserted through `sb.store` (`create_queue`, `insert`) before the test talks to 
 
 from __future__ import annotations
 
+import gc
 import shutil
 import textwrap
 from pathlib import Path
@@ -25,6 +26,15 @@ import yaml
 from reconciler.sandbox import RunningSandbox, SandboxConfig, start
 
 SANDBOX_TOKEN = "sandbox-test-token"
+
+
+@pytest.fixture(autouse=True)
+def nothing_frozen() -> None:
+    """Each test starts with no object frozen. A table source freezes what is alive
+    (sources._settle), and a later pause then freezes what it builds too (gcpause.py);
+    gc.get_objects() does not list frozen objects, so a test counting what stays alive
+    after another worker's test read a table would count nothing."""
+    gc.unfreeze()
 
 
 @pytest.fixture
