@@ -40,7 +40,7 @@ def _age_all() -> None:
     plan of 20,000 entries (BENCHMARKS.md). gc.freeze() then gc.unfreeze() puts it in
     the oldest generation, which full collections still visit, so cyclic garbage (a
     retried request's traceback) is still freed in a long-running process. If objects
-    were frozen on purpose (sources._settle: a table's rows), they stay frozen and the
+    were frozen on purpose (settle, in a one-command process), they stay frozen and the
     rest joins them, as sources.py does after reading a table."""
     if gc.get_freeze_count():
         gc.freeze()
@@ -59,6 +59,20 @@ def one_command() -> Iterator[None]:
         yield
     finally:
         _ONE_COMMAND = False
+
+
+def settle() -> None:
+    """Put what is alive (a table's rows just read, a few million small objects in no
+    cycle) out of the way of the collections to come. In a process that exits after
+    its command it is frozen: the first collections would otherwise walk it all, which
+    cost more than reading the table (BENCHMARKS.md "Table sources"). In a process
+    that goes on (`watch`, the Python API, tests) it only joins the oldest generation:
+    frozen objects are never collected, so every table read by a long-running watch
+    would keep the cyclic garbage alive at that moment for good."""
+    if _ONE_COMMAND:
+        gc.freeze()
+    else:
+        _age_all()
 
 
 def freeze_if_exiting() -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import gc
 import io
 import json
 import math
@@ -40,7 +39,7 @@ from .errors import Located, suggest
 from .jsonload import parse as parse_json
 from .jsonload import scanstring
 from .model import Assignment, Setting, Source, to_scalar
-from .gcpause import collector_paused
+from .gcpause import collector_paused, settle
 from .yamlload import _decode as decode_utf8
 
 MAX_BYTES = 64 * 1024 * 1024  # a table or JSON source larger than this is refused unread
@@ -381,16 +380,6 @@ def _assignment(display: str, values: list[tuple[str, Any, str, int]]) -> Assign
     return Assignment(status=status, locked=locked, tags=tags)
 
 
-def _settle() -> None:
-    """Move what is alive, the rows just built above all, out of the cycle collector's
-    reach (gc.freeze). A table of 100,000 rows is a few million small objects, none in
-    a cycle, that live as long as the spec: built with the collector paused, the first
-    collection after would walk them all (and again when they age), which cost more
-    than reading the file (BENCHMARKS.md "Table sources"). Frozen objects are still
-    freed by reference counting when the spec goes."""
-    gc.freeze()
-
-
 # ------------------------------------------------------------------------ tables
 class _TableReader(_Reader):
     """RFC 4180 CSV (or TSV) with a header line; rows are records, so a quoted cell
@@ -410,7 +399,7 @@ class _TableReader(_Reader):
         try:
             with collector_paused():
                 entries = self._rows(reader)
-                _settle()
+                settle()
                 return entries
         except csv.Error as exc:
             line = self.record_line
@@ -595,7 +584,7 @@ class _JsonReader(_Reader):
         data, _ = parse_json(self.text, self.display)
         with collector_paused():  # as for tables: many small objects, none in a cycle
             entries = self._entries(data)
-            _settle()
+            settle()
             return entries
 
     def _entries(self, data: Any) -> list[tuple[str, Assignment, RowOrigin]]:

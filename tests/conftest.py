@@ -30,10 +30,10 @@ SANDBOX_TOKEN = "sandbox-test-token"
 
 @pytest.fixture(autouse=True)
 def nothing_frozen() -> None:
-    """Each test starts with no object frozen. A table source freezes what is alive
-    (sources._settle), and a later pause then freezes what it builds too (gcpause.py);
-    gc.get_objects() does not list frozen objects, so a test counting what stays alive
-    after another worker's test read a table would count nothing."""
+    """Each test starts with no object frozen. Code meant for a command about to exit
+    freezes what is alive (gcpause.py), and a later pause then freezes what it builds
+    too; gc.get_objects() does not list frozen objects, so a test counting what stays
+    alive after such a test in the same worker would count nothing."""
     gc.unfreeze()
 
 

@@ -19,7 +19,7 @@ class Node:
 @pytest.fixture
 def collector_on():
     """The collector on, nothing frozen: earlier tests in this process may have frozen
-    objects (sources._settle does after reading a table)."""
+    objects (gcpause.settle does after a command reads a table)."""
     was = gc.isenabled()
     gc.unfreeze()
     gc.enable()
@@ -55,7 +55,7 @@ def test_objects_frozen_on_purpose_stay_frozen(collector_on):
     try:
         with collector_paused():
             rows = [Node() for _ in range(10)]
-            gc.freeze()  # as sources._settle does after reading a table
+            gc.freeze()  # as gcpause.settle does after a command reads a table
             assert gc.get_freeze_count() > 0
         assert gc.get_freeze_count() > 0
         assert not _in_generation(rows[0], 2)
@@ -122,3 +122,35 @@ def test_reading_a_yaml_file_leaves_no_cyclic_garbage(tmp_path):
         del doc
         gc.collect()
         assert [o for o in garbage if isinstance(o, _Builder)] == []
+
+
+def _table_spec(tmp_path):
+    (tmp_path / "scores.csv").write_text("id,status,score\n1,SCORED,0.5\n2,SCORED,0.7\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\nqueues:\n  - id: q\n    include:\n"
+        "      - {table: scores.csv, id: id, status: status, tags: {score: {type: float}}}\n"
+    )
+    return spec
+
+
+def test_a_table_read_in_a_process_that_goes_on_freezes_nothing(tmp_path, collector_on):
+    """`watch` and the Python API read tables again and again: frozen objects are never
+    collected, so freezing there would keep each read's cyclic garbage for good."""
+    from reconciler.spec import load_spec
+
+    spec = load_spec(_table_spec(tmp_path))
+    assert len(spec.queues[0].submissions) == 2
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_table_read_by_a_command_about_to_exit_is_frozen(tmp_path, collector_on, monkeypatch):
+    from reconciler import gcpause
+    from reconciler.spec import load_spec
+
+    monkeypatch.setattr(gcpause, "_ONE_COMMAND", True)
+    try:
+        load_spec(_table_spec(tmp_path))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
