@@ -227,8 +227,8 @@ _TOKEN = re.compile(
     # a document that parsed, only a key is followed by one) and an array item by the
     # array it is in, so each mapping entry is one token with its value's first part
     r"[ \t\n\r:,]*(?:"
-    rf'"(?P<key>{_STR})"[ \t\n\r]*:[ \t\n\r]*(?:(?P<kopen>[{{\[])|"(?P<kstring>{_STR})"|(?P<kscalar>{_SCALAR_TOKEN}))'
-    rf'|(?P<close>[}}\]])|(?P<open>[{{\[])|"(?P<string>{_STR})"|(?P<scalar>{_SCALAR_TOKEN}))',
+    rf'"(?P<key>{_STR})"[ \t\n\r]*:[ \t\n\r]*(?:(?P<kopen>[{{\[])|(?P<kstring>"{_STR}")|(?P<kscalar>{_SCALAR_TOKEN}))'
+    rf'|(?P<close>[}}\]])|(?P<open>[{{\[])|(?P<string>"{_STR}")|(?P<scalar>{_SCALAR_TOKEN}))',
     re.DOTALL,
 )
 _KEYED = frozenset(("kopen", "kstring", "kscalar"))  # a mapping entry's token, by its value's kind
@@ -247,12 +247,15 @@ def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[Json
     newlines.append(len(text) + 1)  # past any token
     next_index, next_nl, line, line_start = 0, newlines[0], 1, 0
     names: dict[str, str] = {}
-    stack: list[list] = []  # per open container: [its path, is a mapping, last index]
+    stack: list[list] = []  # per open container: [its path, its last item's index]
+    top: list = []  # stack[-1]
     for match in _TOKEN.finditer(text):
         # every alternative of _TOKEN ends in a named group (no cast(): a call per token)
         kind: str = match.lastgroup  # type: ignore[assignment]
         if kind == "close":
             stack.pop()
+            if stack:
+                top = stack[-1]
             continue
         if kind in _KEYED:
             pos = match.start("key") - 1
@@ -263,21 +266,21 @@ def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[Json
             raw = match.group("key")
             key = raw if "\\" not in raw else json.loads(f'"{raw}"')
             key = names.setdefault(key, key)  # one object per name: less memory, hashed once
-            here = stack[-1][0] + (key,)
+            here = top[0] + (key,)
             keys[here] = (line, pos - line_start + 1)
         else:  # an array's item, or the document
             if stack:
-                top = stack[-1]
-                top[2] += 1
-                here = top[0] + (top[2],)
+                top[1] += 1
+                here = top[0] + (top[1],)
             else:
                 here = ()
-        pos = match.start(kind) - (kind == "string" or kind == "kstring")  # a string starts at its quote
+        pos = match.start(kind)  # a string's group holds its quotes: it starts at the first
         while next_nl < pos:
             next_index += 1
             line, line_start = line + 1, next_nl + 1
             next_nl = newlines[next_index]
         values[here] = (line, pos - line_start + 1)
         if kind == "kopen" or kind == "open":
-            stack.append([here, match.group(kind) == "{", -1])
+            top = [here, -1]
+            stack.append(top)
     return values, keys

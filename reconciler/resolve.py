@@ -72,11 +72,18 @@ class _Step:
         self.ids = where.ids
         self.locked = where.locked
         # (key, exists, typed key of the required value or None, predicate or None)
-        self.tag_tests = tuple(
-            (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now)) for key, cond in where.tags.items()
+        self.tag_tests = (
+            tuple(
+                (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now))
+                for key, cond in where.tags.items()
+            )
+            if where.tags
+            else ()  # an entry's step, one per managed item: no generator for nothing
         )
         # (service field, exists, predicate or None): fields never change between passes
-        self.item_tests = tuple((name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items())
+        self.item_tests = (
+            tuple((name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items()) if where.item else ()
+        )
         self.set_status = assignment.status
         self.set_locked = assignment.locked
         self.set_tags = tuple(assignment.tags.items())

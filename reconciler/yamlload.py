@@ -243,7 +243,11 @@ class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
         return self._positions.found(self._which)[path]
 
     def get(self, path: JsonPath, default: Any = None) -> Any:
-        return self._positions.found(self._which).get(path, default)
+        found = self._positions.found(self._which)
+        # the found map's own get from now on (an instance attribute hides this method):
+        # a plan asks once for each of a big include's 300,000 sources
+        self.get = found.get  # type: ignore[method-assign]
+        return found.get(path, default)
 
     def __contains__(self, path: object) -> bool:
         return path in self._positions.found(self._which)
