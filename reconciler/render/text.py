@@ -48,12 +48,17 @@ def no_changes(ignored: int = 0) -> str:
     return NO_CHANGES_IGNORED.format(n=ignored, ies="y" if ignored == 1 else "ies")
 
 
+_NUMBERS = frozenset((int, float))  # exactly: a bool is written true/false
+
+
 def describe_value(field: str, value: Any) -> str:
     """A field's value for people; a missing tag (before) or deleted one (after) is `(absent)`."""
     return _described(tag_key_of(field) is not None, value)
 
 
 def _described(is_tag: bool, value: Any) -> str:
+    if is_tag and type(value) is tuple and len(value) == 1 and type(value[0]) in _NUMBERS:
+        return repr(value[0])  # what format_scalar writes for a plain number, printable as it is
     if is_tag or value is None:
         return printable(format_tag_value(value))
     return printable(format_scalar(value))
