@@ -234,13 +234,16 @@ _TOKEN = re.compile(
 _KEYED = frozenset(("kopen", "kstring", "kscalar"))  # a mapping entry's token, by its value's kind
 
 
-def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+def all_positions(
+    text: str, *, with_keys: bool = True
+) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
     """Line and column (1-based, in characters) of every value and of every mapping key
     of a JSON document that parsed, by path, in one pass over its tokens: what a YAML
     reader records while building, for the JSON files it reads with the json module.
     (A plan of a 100,000-entry include pays it: a mapping entry is one token, key and
     value's start together, and commas are skipped as space, which halved the
-    iterations; BENCHMARKS.md "Third round".)"""
+    iterations; BENCHMARKS.md "Third round".) Without `with_keys` the keys' map stays
+    empty: a plan's sources name values only, and skipping the keys is a sixth of the pass."""
     values: dict[JsonPath, tuple[int, int]] = {}
     keys: dict[JsonPath, tuple[int, int]] = {}
     newlines = [m.start() for m in re.finditer("\n", text)]
@@ -258,16 +261,17 @@ def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[Json
                 top = stack[-1]
             continue
         if kind in _KEYED:
-            pos = match.start("key") - 1
-            while next_nl < pos:
-                next_index += 1
-                line, line_start = line + 1, next_nl + 1
-                next_nl = newlines[next_index]
             raw = match.group("key")
             key = raw if "\\" not in raw else json.loads(f'"{raw}"')
             key = names.setdefault(key, key)  # one object per name: less memory, hashed once
             here = top[0] + (key,)
-            keys[here] = (line, pos - line_start + 1)
+            if with_keys:
+                pos = match.start("key") - 1
+                while next_nl < pos:
+                    next_index += 1
+                    line, line_start = line + 1, next_nl + 1
+                    next_nl = newlines[next_index]
+                keys[here] = (line, pos - line_start + 1)
         else:  # an array's item, or the document
             if stack:
                 top[1] += 1
