@@ -186,7 +186,7 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
     pushes its own comment right."""
     bodies = [[field_line(f, labels) for f in change.fields] for change in queue.changes]
     width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
-    comments: dict[str, str] = {}  # by where: the fields of one entry share its line
+    last_where, comment = "", ""  # the fields of one entry follow each other and share its line
     for change, lines in zip(queue.changes, bodies, strict=True):
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
@@ -202,9 +202,8 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
                 out.append(f"      {body}")
             else:
                 where = str(f.source)
-                comment = comments.get(where)
-                if comment is None:
-                    comment = comments[where] = _paint(f"# {printable(where)}", "dim", color)
+                if where != last_where:
+                    last_where, comment = where, _paint(f"# {printable(where)}", "dim", color)
                 out.append(f"      {body.ljust(width)}    {comment}")
 
 
