@@ -23,6 +23,7 @@ from .model import (
     Setting,
     Source,
     StatusRules,
+    TagValue,
     tag_field,
     tag_value_key,
 )
@@ -331,7 +332,7 @@ def _diff(
                 continue
             if before is None:
                 fields.append(shared.added_tag(key, setting))
-            elif after is None or tag_value_key(before) != tag_value_key(after):
+            elif after is None or _plainly_different(before, after) or tag_value_key(before) != tag_value_key(after):
                 fields.append(FieldChange(tag_field(key), before, after, setting.source))
     lock: Literal["lock", "unlock"] | None = None
     if locked is not None and locked.value != item.locked:
@@ -345,6 +346,20 @@ def _diff(
     blocked = frozen or refused is not None
     drift = frozen and refused is None and _drifted(locked, fields)
     return Change(item.id, item.etag, tuple(fields), item.base, lock, blocked, refused, drift=drift)
+
+
+_PLAIN = frozenset((str, int, float, bool))
+
+
+def _plainly_different(before: TagValue, after: TagValue) -> bool:
+    """Whether two one-value tags differ, told without their typed keys for the usual
+    case (a changed score): values of one plain type that are unequal and each equal
+    to itself (not NaN) have different keys too; for anything else (0.0 and -0.0,
+    timestamps, lists) False, and tag_value_key decides."""
+    if len(before) != 1 or len(after) != 1:
+        return False
+    b, a = before[0], after[0]
+    return type(b) is type(a) and type(b) in _PLAIN and b != a and b == b and a == a  # b == b: not NaN
 
 
 def _drifted(locked: Setting | None, fields: Sequence[FieldChange]) -> bool:

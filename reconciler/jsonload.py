@@ -220,60 +220,71 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 
 
 # ------------------------------------------------------- every position at once
-_TOKEN = re.compile(  # a colon is skipped as space: the key before it said all it does
-    r"[ \t\n\r:]*(?:(?P<open>[{\[])|(?P<close>[}\]])|(?P<comma>,)"
-    r'|"(?P<string>[^"\\]*(?:\\.[^"\\]*)*)"|(?P<scalar>[^ \t\n\r{}\[\],:"]+))',  # a string unrolled
+_STR = r'[^"\\]*(?:\\.[^"\\]*)*'  # a string's inside, unrolled
+_SCALAR_TOKEN = r'[^ \t\n\r{}\[\],:"]+'
+_TOKEN = re.compile(
+    # commas and colons are skipped as space: a key is known by the colon after it (in
+    # a document that parsed, only a key is followed by one) and an array item by the
+    # array it is in, so each mapping entry is one token with its value's first part
+    r"[ \t\n\r:,]*(?:"
+    rf'"(?P<key>{_STR})"[ \t\n\r]*:[ \t\n\r]*(?:(?P<kopen>[{{\[])|(?P<kstring>"{_STR}")|(?P<kscalar>{_SCALAR_TOKEN}))'
+    rf'|(?P<close>[}}\]])|(?P<open>[{{\[])|(?P<string>"{_STR}")|(?P<scalar>{_SCALAR_TOKEN}))',
     re.DOTALL,
 )
+_KEYED = frozenset(("kopen", "kstring", "kscalar"))  # a mapping entry's token, by its value's kind
 
 
-def all_positions(text: str) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+def all_positions(
+    text: str, *, with_keys: bool = True
+) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
     """Line and column (1-based, in characters) of every value and of every mapping key
     of a JSON document that parsed, by path, in one pass over its tokens: what a YAML
     reader records while building, for the JSON files it reads with the json module.
-    (A plan of a 20,000-entry include pays it: commas and closing brackets, which
-    record nothing, are handled before the line count is brought up to date.)"""
+    (A plan of a 100,000-entry include pays it: a mapping entry is one token, key and
+    value's start together, and commas are skipped as space, which halved the
+    iterations; BENCHMARKS.md "Third round".) Without `with_keys` the keys' map stays
+    empty: a plan's sources name values only, and skipping the keys is a sixth of the pass."""
     values: dict[JsonPath, tuple[int, int]] = {}
     keys: dict[JsonPath, tuple[int, int]] = {}
     newlines = [m.start() for m in re.finditer("\n", text)]
     newlines.append(len(text) + 1)  # past any token
     next_index, next_nl, line, line_start = 0, newlines[0], 1, 0
     names: dict[str, str] = {}
-    stack: list[list] = []  # per open container: [its path, is a mapping, index or key]
-    here: JsonPath = ()
-    expect_key = False
+    stack: list[list] = []  # per open container: [its path, its last item's index]
+    top: list = []  # stack[-1]
     for match in _TOKEN.finditer(text):
-        # every alternative of _TOKEN is a named group (no cast(): a call per token)
+        # every alternative of _TOKEN ends in a named group (no cast(): a call per token)
         kind: str = match.lastgroup  # type: ignore[assignment]
-        if kind == "comma":
-            top = stack[-1]
-            if top[1]:
-                expect_key = True
-            else:
-                top[2] += 1
-                here = top[0] + (top[2],)
-            continue
         if kind == "close":
             stack.pop()
-            expect_key = False
+            if stack:
+                top = stack[-1]
             continue
-        pos = match.start(kind) - (kind == "string")  # a string starts at its quote
+        if kind in _KEYED:
+            raw = match.group("key")
+            key = raw if "\\" not in raw else json.loads(f'"{raw}"')
+            key = names.setdefault(key, key)  # one object per name: less memory, hashed once
+            here = top[0] + (key,)
+            if with_keys:
+                pos = match.start("key") - 1
+                while next_nl < pos:
+                    next_index += 1
+                    line, line_start = line + 1, next_nl + 1
+                    next_nl = newlines[next_index]
+                keys[here] = (line, pos - line_start + 1)
+        else:  # an array's item, or the document
+            if stack:
+                top[1] += 1
+                here = top[0] + (top[1],)
+            else:
+                here = ()
+        pos = match.start(kind)  # a string's group holds its quotes: it starts at the first
         while next_nl < pos:
             next_index += 1
             line, line_start = line + 1, next_nl + 1
             next_nl = newlines[next_index]
-        if expect_key:  # a string: the key of the next value
-            raw = match.group("string")
-            key = raw if "\\" not in raw else json.loads(f'"{raw}"')
-            key = names.setdefault(key, key)  # one object per name: less memory, hashed once
-            here = stack[-1][0] + (key,)
-            keys[here] = (line, pos - line_start + 1)
-            expect_key = False
-            continue
         values[here] = (line, pos - line_start + 1)
-        if kind == "open":
-            is_map = match.group("open") == "{"
-            stack.append([here, is_map, 0])
-            expect_key = is_map
-            here = here + (0,)
+        if kind == "kopen" or kind == "open":
+            top = [here, -1]
+            stack.append(top)
     return values, keys

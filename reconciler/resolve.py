@@ -72,11 +72,18 @@ class _Step:
         self.ids = where.ids
         self.locked = where.locked
         # (key, exists, typed key of the required value or None, predicate or None)
-        self.tag_tests = tuple(
-            (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now)) for key, cond in where.tags.items()
+        self.tag_tests = (
+            tuple(
+                (key, cond.exists, tag_value_key(cond.equals), _predicate(cond, now))
+                for key, cond in where.tags.items()
+            )
+            if where.tags
+            else ()  # an entry's step, one per managed item: no generator for nothing
         )
         # (service field, exists, predicate or None): fields never change between passes
-        self.item_tests = tuple((name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items())
+        self.item_tests = (
+            tuple((name, cond.exists, _predicate(cond, now)) for name, cond in where.item.items()) if where.item else ()
+        )
         self.set_status = assignment.status
         self.set_locked = assignment.locked
         self.set_tags = tuple(assignment.tags.items())
@@ -188,15 +195,23 @@ class CompiledQueue:
             return None
         passes, latest = 1, initial
         older: set[tuple] = set()  # every state a pass started from but the latest, hashed
+        unhashed: list[State] = []  # ...those not in `older` yet: most items take two passes,
+        # and the second never looks in `older`, so their states are never hashed
         while changed:
             # A final state repeats no earlier one: the pass after that one would have
             # changed nothing and ended the loop there. (A set, not a scan of the history:
             # a chain of n rules takes n passes, and the scan made that quadratic.)
-            if passes > 1 and (passes >= self.max_passes or (not final and _state_key(state) in older)):
-                raise self._cycle_error(item, steps)
+            if passes > 1:
+                if passes >= self.max_passes:
+                    raise self._cycle_error(item, steps)
+                if not final:
+                    older.update(map(_state_key, unhashed))
+                    unhashed.clear()
+                    if _state_key(state) in older:
+                        raise self._cycle_error(item, steps)
             if final:  # the confirming pass would change nothing and record nothing new
                 break
-            older.add(_state_key(latest))
+            unhashed.append(latest)
             passes, latest = passes + 1, state
             state, changed, final = self._pass(item, state, steps, touched, tag_touched, None)
         return touched.get("status"), touched.get("locked"), tag_touched

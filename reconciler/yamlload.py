@@ -223,15 +223,22 @@ class _JsonPositions:
     one regex pass was a third of a large JSON include's load (BENCHMARKS.md)."""
 
     def __init__(self, text: str) -> None:
-        self._text: str | None = text
+        self._text = text
         # no reference back to the maps: a cycle would keep every position alive until a
         # full collection
         self._found: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] = ({}, {})
+        self._searched = (False, False)  # values, keys
 
     def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
-        if self._text is not None:
+        """`which` 0: the values' positions (all a plan's sources name: the pass skips
+        the keys), 1: the keys' (a message about a key; the values' too, if not yet)."""
+        if not self._searched[which]:
             with collector_paused():  # as while loading: many small objects, no cycle
-                self._found, self._text = all_positions(self._text), None
+                values, keys = all_positions(self._text, with_keys=which == 1)
+            self._found = (self._found[0] if self._searched[0] else values, keys)
+            self._searched = (True, which == 1)
+            if which == 1:
+                self._text = ""  # nothing left to search for
         return self._found[which]
 
 
@@ -243,7 +250,11 @@ class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
         return self._positions.found(self._which)[path]
 
     def get(self, path: JsonPath, default: Any = None) -> Any:
-        return self._positions.found(self._which).get(path, default)
+        found = self._positions.found(self._which)
+        # the found map's own get from now on (an instance attribute hides this method):
+        # a plan asks once for each of a big include's 300,000 sources
+        self.get = found.get  # type: ignore[method-assign,assignment]
+        return found.get(path, default)
 
     def __contains__(self, path: object) -> bool:
         return path in self._positions.found(self._which)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from builders import item, plan_data, queue, rule, src
 
-from reconciler.diff import QueueDiffer, item_order, plan_queue, rediff
+from reconciler.diff import QueueDiffer, _plainly_different, item_order, plan_queue, rediff
 from reconciler.errors import UserError
-from reconciler.model import Change, FieldChange, Safety
+from reconciler.model import Change, FieldChange, Safety, tag_value_key
 
 
 def change_of(q, live):
@@ -228,3 +229,36 @@ def test_blocked_changes_count_towards_the_limits():
     plan = plan_queue(q, [item("1", locked=True), item("2", locked=True)])
     assert [c.blocked for c in plan.changes] == [True, True]
     assert plan.safety_violation() == "queue 9615000: 2 changes exceed max_changes 1"
+
+
+_NAN = float("nan")
+_WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ((0.1,), (0.2,)),
+        ((0.0,), (-0.0,)),  # equal keys: no change
+        ((_NAN,), (float("nan"),)),  # NaN equals NaN for tags
+        ((1,), (1.0,)),
+        ((1,), (True,)),
+        (("1",), (1,)),
+        (("a",), ("a",)),
+        ((True,), (False,)),
+        ((_WHEN,), (_WHEN.astimezone(timezone(timedelta(hours=2))),)),  # the same instant
+        ((1, 2), (1, 3)),
+        ((1,), (1, 1)),
+    ],
+)
+def test_a_plainly_different_tag_is_one_whose_typed_keys_differ(before, after):
+    """The shortcut that spares a changed score its typed keys never says "different"
+    where tag_value_key says the same (0.0 and -0.0, NaN, one instant in two zones)."""
+    if _plainly_different(before, after):
+        assert tag_value_key(before) != tag_value_key(after)
+    assert not _plainly_different(before, before)
+
+
+def test_a_changed_score_is_told_without_typed_keys():
+    assert _plainly_different((0.1,), (0.2,)) and _plainly_different(("VALIDATED",), ("SCORED",))
+    assert not _plainly_different((0.0,), (-0.0,)) and not _plainly_different((_NAN,), (_NAN,))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import Located
-from reconciler.jsonload import located, parse, path_text
+from reconciler.jsonload import _line_col, _offset_of, all_positions, located, parse, path_text
 
 
 def error_of(text: str | bytes) -> str:
@@ -57,3 +57,28 @@ def test_an_error_at_a_path_names_its_line_column_and_path_even_minified():
 def test_an_error_at_a_path_the_document_lacks_has_no_position():
     error = located("f.json", '{"a": 1}', ("b",), "is required", name_path=False)
     assert (error.line, error.column, str(error)) == (None, None, "f.json: is required")
+
+
+_ODD_LAYOUTS = [
+    '{"a": 1, "b": [1, "x", [2, {"c": null}], {}], "d": {"e": "f:g,h"}}',
+    '{\n "a"\n :\n [\n1\n,\n"z"\n]\n, "b" : {"c": {}}, "d": [], "e\\"f": "\\"}\\",:"}',
+    '[[], [[1, 2], {"k": [true, false]}], "s", -1.5e3]',
+    '  \r\n{"é": {"ü": ["\\u00e9", {"": 0}]}}  ',
+    '"just a string"',
+    "7",
+]
+
+
+@pytest.mark.parametrize("text", _ODD_LAYOUTS)
+def test_every_position_found_in_one_pass_is_where_the_slow_reader_finds_it(text):
+    """all_positions (one regex pass, commas skipped as space, a mapping entry one
+    token) against _offset_of, which walks to each path with the json module's own
+    scanner: the same line and column for every value, and every key just before it."""
+    values, keys = all_positions(text)
+    assert () in values
+    for path, at in values.items():
+        assert at == _line_col(text, _offset_of(text, path)), path
+    assert keys.keys() == {p for p in values if p and isinstance(p[-1], str)}
+    for path, (line, column) in keys.items():
+        assert (line, column) <= values[path]
+        assert text.splitlines()[line - 1][column - 1] == '"'

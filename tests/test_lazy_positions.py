@@ -30,9 +30,9 @@ def position_passes(monkeypatch):
     calls = []
     real = jsonload.all_positions
 
-    def counted(text: str):
+    def counted(text: str, **options):
         calls.append(len(text))
-        return real(text)
+        return real(text, **options)
 
     monkeypatch.setattr(yamlload, "all_positions", counted)
     return calls
@@ -186,3 +186,16 @@ def test_a_spec_dropped_unlocated_leaves_no_cycle(tmp_path):
         del spec
         gc.collect()
         assert [o for o in garbage if isinstance(o, _File)] == []
+
+
+def test_keys_asked_after_the_values_are_found_by_a_second_pass(position_passes):
+    """A plan's sources name values only, so their pass skips the keys; a message about a
+    key asked later still gets its place, from one more pass (and the values stay)."""
+    text = '{"submissions": {\n  "9700001": {"status": "SCORED"},\n  "9700002": {"status": "X"}}}\n'
+    positions = yamlload._JsonPositions(text)
+    values = positions.found(0)
+    assert values[("submissions", "9700002", "status")] == (3, 25)
+    assert positions.found(1) == jsonload.all_positions(text)[1]
+    assert positions.found(1)[("submissions", "9700002")] == (3, 3)
+    assert positions.found(0) is values
+    assert len(position_passes) == 2

@@ -48,9 +48,18 @@ def no_changes(ignored: int = 0) -> str:
     return NO_CHANGES_IGNORED.format(n=ignored, ies="y" if ignored == 1 else "ies")
 
 
+_NUMBERS = frozenset((int, float))  # exactly: a bool is written true/false
+
+
 def describe_value(field: str, value: Any) -> str:
     """A field's value for people; a missing tag (before) or deleted one (after) is `(absent)`."""
-    if tag_key_of(field) is not None or value is None:
+    return _described(tag_key_of(field) is not None, value)
+
+
+def _described(is_tag: bool, value: Any) -> str:
+    if is_tag and type(value) is tuple and len(value) == 1 and type(value[0]) in _NUMBERS:
+        return repr(value[0])  # what format_scalar writes for a plain number, printable as it is
+    if is_tag or value is None:
         return printable(format_tag_value(value))
     return printable(format_scalar(value))
 
@@ -139,7 +148,8 @@ def field_line(f: FieldChange, labels: bool = False) -> str:
     """`field: before → after`, or `label rfi: added` on a label service."""
     if labels and (how := label_change(f)):
         return f"label {printable(f.tag_key or '')}: {how}"
-    return f"{printable(f.field)}: {describe_value(f.field, f.before)} → {describe_value(f.field, f.after)}"
+    is_tag = tag_key_of(f.field) is not None  # once for both values
+    return f"{printable(f.field)}: {_described(is_tag, f.before)} → {_described(is_tag, f.after)}"
 
 
 # --------------------------------------------------------------------------- colour
@@ -176,6 +186,7 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
     pushes its own comment right."""
     bodies = [[field_line(f, labels) for f in change.fields] for change in queue.changes]
     width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
+    last_where, comment = "", ""  # the fields of one entry follow each other and share its line
     for change, lines in zip(queue.changes, bodies, strict=True):
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
@@ -190,7 +201,9 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
             if f.source is None:
                 out.append(f"      {body}")
             else:
-                comment = _paint(f"# {printable(str(f.source))}", "dim", color)
+                where = str(f.source)
+                if where != last_where:
+                    last_where, comment = where, _paint(f"# {printable(where)}", "dim", color)
                 out.append(f"      {body.ljust(width)}    {comment}")
 
 
