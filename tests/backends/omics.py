@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_env import isolate_aws
 from reconciler.model import ProviderConfig, QueueSpec
 from reconciler.providers.omics import OmicsProvider
 
@@ -20,24 +21,7 @@ class Backend(Base):
 
     def aws_env(self) -> None:
         """Credentials for the fake and nothing from this machine's AWS setup."""
-        for name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_OMICS",
-            "AWS_DEFAULT_REGION",
-        ):
-            self.monkeypatch.delenv(name, raising=False)
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", KEY),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", str(self.tmp_path / "none")),
-            ("AWS_SHARED_CREDENTIALS_FILE", str(self.tmp_path / "none")),
-        ):
-            self.monkeypatch.setenv(name, value)
+        isolate_aws(self.monkeypatch, self.tmp_path, KEY, "secret")
 
     def make(self, n: int) -> tuple[OmicsProvider, QueueSpec]:
         self.aws_env()

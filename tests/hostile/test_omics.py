@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("botocore")
 
+from aws_env import isolate_aws
 from cli_helpers import run_cli
 from reconciler.errors import ConfigError
 from reconciler.model import ProviderConfig
@@ -88,24 +89,7 @@ def hostile():
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_OMICS",
-        "AWS_DEFAULT_REGION",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", str(tmp_path / "none")),
-        ("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none")),
-    ):
-        monkeypatch.setenv(name, value)
+    isolate_aws(monkeypatch, tmp_path, KEY, SECRET)
 
 
 def spec(tmp_path: Path, endpoint: str) -> Path:

@@ -16,6 +16,7 @@ pytest.importorskip("botocore")
 import botocore.session
 from botocore.config import Config
 
+from aws_env import isolate_aws
 from builders import through_plan_file
 from cli_helpers import run_cli
 from reconciler.apply import apply_plan
@@ -49,21 +50,7 @@ BY_STATUS = {status: str(FIRST + n) for n, status in enumerate(fake.STATUSES)}
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
     """Credentials for the sandbox and nothing from this machine's AWS setup."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_OMICS",
-        "AWS_DEFAULT_REGION",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws(monkeypatch, tmp_path, KEY, SECRET)
 
 
 @pytest.fixture
