@@ -18,10 +18,8 @@ class Node:
 
 @pytest.fixture
 def collector_on():
-    """The collector on, nothing frozen: earlier tests in this process may have frozen
-    objects (gcpause.settle does after a command reads a table)."""
+    """The collector on (nothing is frozen: conftest's autouse `nothing_frozen`)."""
     was = gc.isenabled()
-    gc.unfreeze()
     gc.enable()
     yield
     (gc.enable if was else gc.disable)()

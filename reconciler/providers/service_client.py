@@ -34,9 +34,12 @@ from .base import Provider
 Reason = Callable[[requests.Response], "str | None"]
 
 
+# what to check when nothing listens at the endpoint, a read's or a write's
+RUNNING_HINT = "is the server running, on that port?"
+
+
 def refused_hint(endpoint: str) -> str:
-    """What to check when nothing listens at the endpoint."""
-    return f"connection refused at {endpoint}; is the server running, on that port?"
+    return f"connection refused at {endpoint}; {RUNNING_HINT}"
 
 
 class ServiceClient:
@@ -96,9 +99,7 @@ class ServiceClient:
     def no_answer(self, method: str, url: str, exc: requests.RequestException) -> ProviderError:
         """A read that got no answer: refused (with the hint), or none after retries."""
         if nothing_sent(exc) and connection_refused(exc):
-            return ProviderError(
-                f"cannot connect to {self.endpoint}: connection refused; is the server running, on that port?"
-            )
+            return ProviderError(f"cannot connect to {self.endpoint}: connection refused; {RUNNING_HINT}")
         return ProviderError(self.redact(f"{method} {url}: no response after retries ({failure_name(exc)})"))
 
     def lost(self, what: str, exc: requests.RequestException) -> str:
