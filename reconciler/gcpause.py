@@ -61,6 +61,19 @@ def one_command() -> Iterator[None]:
         _ONE_COMMAND = False
 
 
+@contextmanager
+def going_on() -> Iterator[None]:
+    """Around a command that runs until stopped (`watch`), inside the entry point's
+    one_command: its cycles are not the last work of the process, so nothing they
+    build may be frozen (settle, freeze_if_exiting)."""
+    global _ONE_COMMAND
+    was, _ONE_COMMAND = _ONE_COMMAND, False
+    try:
+        yield
+    finally:
+        _ONE_COMMAND = was
+
+
 def settle() -> None:
     """Put what is alive (a table's rows just read, a few million small objects in no
     cycle) out of the way of the collections to come. In a process that exits after

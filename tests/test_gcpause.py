@@ -152,3 +152,16 @@ def test_a_table_read_by_a_command_about_to_exit_is_frozen(tmp_path, collector_o
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_table_read_by_watch_under_the_console_script_is_not_frozen(tmp_path, collector_on, monkeypatch):
+    """`reconciler watch` runs inside cli.run's one_command but goes on: its cycles
+    re-read tables, and nothing they build may be frozen for good."""
+    from reconciler import gcpause
+    from reconciler.spec import load_spec
+
+    monkeypatch.setattr(gcpause, "_ONE_COMMAND", True)
+    with gcpause.going_on():
+        load_spec(_table_spec(tmp_path))
+        assert gc.get_freeze_count() == 0
+    assert gcpause._ONE_COMMAND

@@ -168,6 +168,7 @@ def watch(
 ) -> int:
     from ..atomic_file import write_atomically
     from ..durations import parse_duration
+    from ..gcpause import going_on
     from ..runlock import locked_targets
 
     interval = parse_duration(every, "--every")
@@ -176,7 +177,7 @@ def watch(
     backoff = Backoff(interval, parse_duration(max_backoff, "--max-backoff"))
     stop = threading.Event()
     _stop_on_signals(stop)
-    with locked_targets(specs, "watch", wait_lock):
+    with locked_targets(specs, "watch", wait_lock), going_on():
         while True:
             record = cycle(opts, specs, apply=apply, journal=journal, stop=stop)
             # a spec that does not load is the user's to fix: it is re-read on schedule
