@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, Literal, overload
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 Scalar = str | int | float | bool | datetime
 # A tag value is always a tuple: `score: 0.9` and `score: [0.9]` are the same value.
@@ -303,6 +303,75 @@ class Assignment:
     # An entry's `replace: true`: its change to a locked item is made anyway, as under
     # `--replace ID` (the reviewed, in-the-spec way to correct a locked item)
     replace: bool = False
+
+
+class Unbuilt:
+    """Where entries read but not yet built are written: `build(item_id)` makes the
+    Assignment of one of them. Shared by every entry of one file's mapping."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[str], Assignment]) -> None:
+        self.build = build
+
+
+class Submissions(Mapping[str, Assignment]):
+    """A queue's explicit entries by id, each Assignment built when first used.
+
+    A valid spec's `validate` needs their ids and count only; building 20,000 entries'
+    Assignments, Settings and Sources was a third of a large JSON include's validate
+    (BENCHMARKS.md, "Loading big specs"), and a plan builds them all anyway. The ids and
+    their order are fixed when loaded; a value is an Assignment or the `Unbuilt` that
+    makes it."""
+
+    __slots__ = ("_items", "_unbuilt")
+
+    def __init__(self, items: dict[str, Assignment | Unbuilt]) -> None:
+        self._items = items
+        self._unbuilt = any(type(v) is Unbuilt for v in items.values())
+
+    def __getitem__(self, item_id: str) -> Assignment:
+        value = self._items[item_id]
+        if type(value) is Unbuilt:
+            value = self._items[item_id] = value.build(item_id)
+        return value  # type: ignore[return-value]  # built above
+
+    def get(self, item_id: str, default: Any = None) -> Any:
+        return self[item_id] if item_id in self._items else default
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _built(self) -> dict[str, Assignment]:
+        if self._unbuilt:
+            items = self._items
+            for item_id, value in items.items():
+                if type(value) is Unbuilt:
+                    items[item_id] = value.build(item_id)  # a value replaced, not a key added
+            self._unbuilt = False
+        return self._items  # type: ignore[return-value]  # every value built above
+
+    def values(self) -> ValuesView[Assignment]:
+        return self._built().values()
+
+    def items(self) -> ItemsView[str, Assignment]:
+        return self._built().items()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._built() == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping, as a dict is
+
+    def __repr__(self) -> str:
+        return f"Submissions({self._built()!r})"
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ from .model import (
     Setting,
     Source,
     Spec,
+    Submissions,
     TagCondition,
+    Unbuilt,
     to_tag_value,
 )
 from .gcpause import collector_paused
@@ -211,7 +213,8 @@ class _File:
     # The sources handed out while loading (model.Source.later), each referring to this
     # file: located at the end of a load when the positions exist already, and the
     # list emptied whatever happens (_Loader.load), so that no cycle outlives the load
-    # (the collector may be paused or objects frozen: gcpause.py).
+    # (the collector may be paused or objects frozen: gcpause.py). A JSON file's are
+    # not listed: they stay lazy, and its entries are built after the load.
     pending: list[Source] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -251,15 +254,15 @@ class _File:
     def source(self, path: tuple, rule: str | None = None) -> Source:
         """Located only when a plan or a message asks (model.Source.later)."""
         source = Source.later(self.doc.file, rule, self.position, path)
-        self.pending.append(source)
+        if not self.doc.positions_deferred:  # a JSON file's stay lazy (settle_sources)
+            self.pending.append(source)
         return source
 
     def settle_sources(self, locate: bool) -> None:
         """Forget the sources handed out; with `locate` (a spec was built), locate them
-        first if the positions exist already (a YAML file's: as cheap now as later, and
-        the file need not outlive the load). A JSON file's stay lazy, each keeping the
-        file until located."""
-        if locate and not self.doc.positions_deferred:
+        first (a YAML file's: as cheap now as later, and the file need not outlive the
+        load)."""
+        if locate:
             for source in self.pending:
                 source.locate()
         self.pending.clear()
@@ -594,7 +597,7 @@ class _Loader:
         lock_key = self.lock_key(root, base, data.get("lock", {}), service, lock_option)
         policy = data.get("tags", {})
         safety = data.get("safety", {})
-        submissions: dict[str, Assignment] = {}
+        submissions: dict[str, Assignment | Unbuilt] = {}
         origins: dict[str, _Origin] = {}
         places: list[tuple[_File, tuple, dict] | SourceFile] = [
             (root, base + ("submissions",), data.get("submissions", {}))
@@ -616,6 +619,11 @@ class _Loader:
                     submissions[item_id] = assignment
                 continue
             file, at, entries = place
+            if file.doc.positions_deferred and not origins.keys() & entries.keys():
+                # a JSON file's entries: built when first used (model.Submissions)
+                origins.update(dict.fromkeys(entries, (file, at)))
+                submissions.update(dict.fromkeys(entries, _unbuilt(file, at, entries)))
+                continue
             for item_id, entry in entries.items():
                 if item_id in origins:
                     self.errors.append(
@@ -643,7 +651,7 @@ class _Loader:
                 max_changes=safety.get("max_changes"),
             ),
             rules=tuple(r for r in rules if isinstance(r, Rule)),
-            submissions=submissions,
+            submissions=Submissions(submissions),
             ranks=tuple(r for r in rules if isinstance(r, Rank)),
         )
         return queue, origins
@@ -765,6 +773,11 @@ def _origin_text(origin: _Origin, item_id: str) -> str:
     file, at = origin
     line, column = file.doc.key_position(file.original(at + (item_id,)))
     return f"{file.display}:{line}:{column}"
+
+
+def _unbuilt(file: _File, at: tuple, entries: dict[str, Any]) -> Unbuilt:
+    """The entries of `file` at `at`, each built as `_assignment` when first used."""
+    return Unbuilt(lambda item_id: _assignment(file, at + (item_id,), entries[item_id], None))
 
 
 def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignment:

@@ -199,3 +199,70 @@ def test_keys_asked_after_the_values_are_found_by_a_second_pass(position_passes)
     assert positions.found(1)[("submissions", "9700002")] == (3, 3)
     assert positions.found(0) is values
     assert len(position_passes) == 2
+
+
+def _assignments_alive() -> int:
+    from reconciler.model import Assignment
+
+    return sum(1 for o in gc.get_objects() if type(o) is Assignment)
+
+
+def test_a_json_include_s_entries_are_built_when_first_used(tmp_path):
+    """`validate` needs a JSON include's ids and count, not its Assignments (a third of
+    its time for 20,000 entries); what is built later is what was written, in file order."""
+    entries = {str(9700001 + i): {"status": "SCORED", "tags": {"score": i / 10, "rank": i}} for i in range(40)}
+    write(tmp_path, entries)
+    before = _assignments_alive()
+    submissions = load_spec(tmp_path / "spec.yaml").queues[0].submissions
+    assert (len(submissions), "9700040" in submissions, list(submissions)) == (40, True, list(entries))
+    assert _assignments_alive() == before
+    one = submissions["9700007"]
+    assert _assignments_alive() == before + 1
+    assert submissions["9700007"] is one and submissions.get("9700007") is one
+    assert submissions.get("9700999") is None
+    built = {k: (a.status.value, {t: s.value for t, s in a.tags.items()}) for k, a in submissions.items()}
+    assert built == {k: (v["status"], {t: (x,) for t, x in v["tags"].items()}) for k, v in entries.items()}
+    assert _assignments_alive() == before + 40
+    assert submissions["9700040"].status.source.line == 41
+    # the same entries written as YAML are built while loading, and compare equal
+    lines = [f'  "{k}": {json.dumps(v)}' for k, v in entries.items()]
+    (tmp_path / "scores.yaml").write_text("submissions:\n" + "\n".join(lines) + "\n")
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("scores.json", "scores.yaml"))
+    eager = load_spec(tmp_path / "spec.yaml").queues[0].submissions
+    assert [(k, a.status.value, a.tags["rank"].value) for k, a in eager.items()] == [
+        (k, a.status.value, a.tags["rank"].value) for k, a in submissions.items()
+    ]
+
+
+def test_entries_keep_their_order_and_their_first_place_across_files(tmp_path):
+    """The spec's own entries first, then each include's; an id written twice is
+    still refused at both places, JSON include or not."""
+    write(tmp_path, {"9700002": {"status": "SCORED"}, "9700003": {"status": "SCORED"}})
+    (tmp_path / "spec.yaml").write_text(SPEC + '    submissions:\n      "9700001": {status: ACCEPTED}\n')
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert [(k, a.status.value) for k, a in spec.queues[0].submissions.items()] == [
+        ("9700001", "ACCEPTED"),
+        ("9700002", "SCORED"),
+        ("9700003", "SCORED"),
+    ]
+    (tmp_path / "spec.yaml").write_text(SPEC + '    submissions:\n      "9700003": {status: ACCEPTED}\n')
+    with pytest.raises(UserErrors) as caught:
+        load_spec(tmp_path / "spec.yaml")
+    assert [str(e) for e in caught.value.errors] == [
+        f"{tmp_path / 'scores.json'}:3:3: submission '9700003' is already defined at {tmp_path / 'spec.yaml'}:6:7"
+    ]
+
+
+def test_entries_built_after_the_load_leave_no_cycle(tmp_path):
+    """Entries built after the load hand out sources the file does not list: nothing
+    links the file back to them (the collector may be paused: gcpause.py)."""
+    from reconciler.spec import _File
+
+    write(tmp_path, {str(9700001 + i): {"status": "SCORED", "tags": {"s": 1}} for i in range(20)})
+    with cyclic_garbage() as garbage:
+        spec = load_spec(tmp_path / "spec.yaml")
+        assert spec.queues[0].submissions["9700005"].status.source.line == 6
+        assert sum(1 for _ in spec.queues[0].submissions.values()) == 20
+        del spec
+        gc.collect()
+        assert [o for o in garbage if isinstance(o, _File)] == []

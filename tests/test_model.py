@@ -145,3 +145,25 @@ def test_where_tag_value_is_compared_typed():
     for other in (1.0, True, "1", [1, 1]):
         assert desired_tags(CompiledQueue(q).resolve(item("3", tags={"rank": other}))) == {}, other
     assert desired_tags(CompiledQueue(q).resolve(item("4"))) == {}
+
+
+def test_submissions_build_each_entry_once_and_compare_as_a_mapping():
+    from reconciler.model import Assignment, Setting, Source, Submissions, Unbuilt
+
+    built = []
+
+    def build(item_id: str) -> Assignment:
+        built.append(item_id)
+        return Assignment(status=Setting(item_id, Source("s.json", 1)))
+
+    done = Assignment()
+    lazy = Submissions({"a": done, "b": Unbuilt(build), "c": Unbuilt(build)})
+    assert (len(lazy), list(lazy), "b" in lazy, built) == (3, ["a", "b", "c"], True, [])
+    assert lazy["c"].status.value == "c" and lazy["c"] is lazy["c"]
+    assert built == ["c"]
+    eager = {"a": done, "b": build("b"), "c": lazy["c"]}
+    assert lazy == eager and lazy != {"a": done} and lazy.__eq__(1) is NotImplemented
+    assert built == ["c", "b", "b"]  # comparing built the rest once
+    assert list(lazy.values()) == list(eager.values()) and repr(lazy).startswith("Submissions({'a': Assignment(")
+    with pytest.raises(TypeError):
+        hash(lazy)
