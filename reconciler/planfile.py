@@ -257,7 +257,7 @@ def _load(text: str | bytes, display: str) -> LoadedPlan:
 
 # ------------------------------------------------------------------ schema checking
 @cache
-def _schema() -> dict[str, Any]:
+def plan_schema() -> dict[str, Any]:
     return json.loads((files("reconciler") / "schemas" / "plan.schema.json").read_text("utf-8"))
 
 
@@ -265,7 +265,7 @@ def _schema() -> dict[str, Any]:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    schema = _schema()
+    schema = plan_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(inline_refs(schema))
 
@@ -276,7 +276,7 @@ def _fast_accepts() -> Callable[[Any], bool]:
     magnitude slower on a large plan and would run before the first write (BENCHMARKS.md,
     "Plan-file validation"). A file it refuses is validated again by jsonschema, whose
     verdict and messages count."""
-    return compile_predicate(_schema())
+    return compile_predicate(plan_schema(), shipped="plan")
 
 
 def _check_schema(doc: Any, text: str, display: str) -> None:

@@ -18,6 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
@@ -33,7 +34,7 @@ from yaml.scanner import Scanner
 
 from .errors import Located
 from .gcpause import collector_paused
-from .jsonload import BadToken, JsonPath, all_positions, no_duplicate_keys, reject_constant
+from .jsonload import BadToken, JsonPath, all_positions, reject_constant
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
@@ -91,6 +92,11 @@ class Document:
     _values: Mapping[JsonPath, tuple[int, int]] = field(repr=False)
     _keys: Mapping[JsonPath, tuple[int, int]] = field(repr=False)
     _int_texts: Mapping[tuple[JsonPath, bool], str] = field(repr=False)
+    # Known of a file the json module read (None: not known, a YAML file): every key
+    # name in it (all text), and whether a float in it is integral (`5.0`). What spares
+    # a spec's load its walks over the data (spec._read, spec._fast_accepts).
+    key_names: frozenset[str] | None = field(default=None, repr=False)
+    integral_floats: bool | None = field(default=None, repr=False)
 
     def position(self, path: JsonPath) -> tuple[int, int]:
         """Line and column of the value at `path`, or of its nearest known ancestor."""
@@ -169,12 +175,20 @@ _JSON_START = re.compile(r"[ \n\r]*[{\[]")
 # Searched one by one: as one alternation the four took 46 ms over a 1.5 MB file, apart
 # about 8 (the long-key pattern only where a cheap search says a long string may exist).
 _NOT_AS_IN_YAML = (
-    # what YAML refuses, what it reads as a line break inside a string (NEL, LS, PS),
-    # and an inner byte-order mark (not counted as a column)
-    re.compile("[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"),
     re.compile("\\\\u[dD][89a-fA-F]"),  # a surrogate escape: one character in JSON, two in PyYAML
     re.compile('"[ \\r\\n]*\\n[ \\r\\n]*:'),  # a key on another line than its ':', as YAML refuses
 )
+# What YAML refuses, what it reads as a line break inside a string (NEL, LS, PS), and an
+# inner byte-order mark (not counted as a column); of ASCII text, the control characters
+_ASCII_NOT_AS_IN_YAML = re.compile("[^\n\r\x20-\x7e]")
+
+
+@cache
+def _not_as_in_yaml() -> re.Pattern[str]:
+    """The same for any text, compiled when first needed (3 ms: most files are ASCII)."""
+    return re.compile("[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
 # a key near YAML's limit of 1,024 characters for a simple key (counted in characters
 # as written: an escape such as \\" is two, so 500 escapes or more may be over it)...
 _LONG_KEY = re.compile('"(?:[^"\\\\]|\\\\.){500,}"[ \\r\\n]*:')
@@ -186,23 +200,60 @@ READ_JSON = True  # tests turn it off to compare with the YAML path
 def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
     if not READ_JSON or not _JSON_START.match(text) or any(p.search(text) for p in _NOT_AS_IN_YAML):
         return None
+    if (_ASCII_NOT_AS_IN_YAML if text.isascii() else _not_as_in_yaml()).search(text):
+        return None
     if ('\\"' in text or _LONG_RUN.search(text)) and _LONG_KEY.search(text):
         return None
     if "\r" in text and text.count("\r") != text.count("\r\n"):
         return None  # a lone CR ends a line in YAML
+    facts = _JsonFacts()
     try:
         data = json.loads(
             text,
-            object_pairs_hook=no_duplicate_keys,
+            object_pairs_hook=facts.mapping,
             parse_constant=reject_constant,
-            parse_int=_plain_int,
+            parse_float=facts.number,
+            # -0 is refused (YAML keeps its text): only a file holding "-0" can have it
+            parse_int=_plain_int if "-0" in text else None,
         )
     except (ValueError, RecursionError, BadToken):
         return None
     if _nested_deeper_than(data, MAX_DEPTH - 1):
         return None  # the YAML path refuses it, at the place
     positions = _JsonPositions(text)
-    return Document(display, data, raw, _LazyMap(positions, 0), _LazyMap(positions, 1), {})
+    return Document(
+        display,
+        data,
+        raw,
+        _LazyMap(positions, 0),
+        _LazyMap(positions, 1),
+        {},
+        frozenset(facts.keys),
+        facts.integral_floats,
+    )
+
+
+class _JsonFacts:
+    """What the json module's hooks see while reading, noted on the way: each key name
+    and whether a float is integral. Walking 20,000 entries again for either cost more
+    than reading them (BENCHMARKS.md, "Loading big specs")."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.integral_floats = False
+
+    def mapping(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):  # a duplicate key: the YAML path refuses it, at its place
+            raise BadToken()
+        self.keys.update(obj)
+        return obj
+
+    def number(self, token: str) -> float:
+        value = float(token)
+        if value.is_integer():
+            self.integral_floats = True
+        return value
 
 
 def _nested_deeper_than(data: Any, levels: int) -> bool:

@@ -66,3 +66,38 @@ def test_the_check_never_fills_in_defaults():
         }
     )(document)
     assert document == {"entries": [{"v": 1}]}
+
+
+def test_the_shipped_checks_are_generated_from_todays_schemas():
+    """compiled_schemas.py is generated (`python -m reconciler.fastschema`): a schema
+    changed without regenerating it fails here (and the stale check is not used)."""
+    import fastjsonschema
+
+    from reconciler import compiled_schemas
+    from reconciler.fastschema import SHIPPED, digest, shipped_module, shipped_schemas
+
+    schemas = shipped_schemas()
+    assert {name: digest(schema) for name, schema in schemas.items()} == compiled_schemas.DIGESTS
+    if f"fastjsonschema {fastjsonschema.VERSION}" == compiled_schemas.GENERATOR:
+        assert SHIPPED.read_text(encoding="utf-8") == shipped_module(schemas)
+
+
+def test_a_shipped_check_is_used_only_for_the_schema_it_was_generated_from():
+    from reconciler import compiled_schemas, spec
+
+    schema = spec.definition_schema("include_file")
+    shipped = compile_predicate(schema, shipped="include_file")
+    entry = {"submissions": {"9700001": {"status": "SCORED"}}}
+    assert shipped(entry) and not shipped({"submissions": {"9700001": {"status": ""}}})
+    assert compiled_schemas.CHECKS["include_file"](entry) == entry  # the generated function returns what it checked
+    changed = {**schema, "$ref": "#/$defs/entry"}  # another schema under the same name
+    assert not compile_predicate(changed, shipped="include_file")(entry)
+    assert compile_predicate(changed, shipped="include_file")({"status": "SCORED"})
+
+
+def test_the_shipped_patterns_are_compiled_when_first_used():
+    from reconciler import compiled_schemas
+
+    patterns = compiled_schemas.REGEX_PATTERNS
+    pattern = patterns["^https?://"]
+    assert pattern.match("https://x") and patterns["^https?://"] is pattern
