@@ -373,6 +373,9 @@ class Submissions(Mapping[str, Assignment]):
     def __repr__(self) -> str:
         return f"Submissions({self._built()!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Submissions, (dict(self._built()),))  # built: an Unbuilt holds a closure
+
 
 @dataclass(frozen=True)
 class TagCondition:

@@ -6,6 +6,7 @@ Also the field names a change carries ("tags.<key>")."""
 from __future__ import annotations
 
 import math
+import pickle
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -167,3 +168,5 @@ def test_submissions_build_each_entry_once_and_compare_as_a_mapping():
     assert list(lazy.values()) == list(eager.values()) and repr(lazy).startswith("Submissions({'a': Assignment(")
     with pytest.raises(TypeError):
         hash(lazy)
+    again = Submissions({"d": Unbuilt(build)})
+    assert pickle.loads(pickle.dumps(again)) == {"d": build("d")}
