@@ -288,3 +288,91 @@ def all_positions(
             top = [here, -1]
             stack.append(top)
     return values, keys
+
+
+# ------------------------------------------------------- lines of one-line values
+_scan_value: Callable[[str, int], tuple[Any, int]] = _PLAIN_DECODER.scan_once  # type: ignore[attr-defined]
+_LINE_CAP = 1024  # a container tried within its first line only when that is shorter
+
+
+def value_lines(text: str) -> dict[JsonPath, int] | None:
+    """The line of every mapping entry whose value lies on one line, by path, for a
+    JSON document that parsed: everything inside such a value is on that line too, so
+    a plan's `# scores.json:17` needs no token pass (BENCHMARKS.md "Fourth round").
+
+    One walk with json's C scanner: a key by `scanstring`, a value by `scan_once`
+    (tried on its first line alone, so a value spread over lines is found so at that
+    line's cost), lines counted incrementally between values. A mapping spread over
+    lines is walked into; an array spread over lines is skipped (nothing under it is
+    recorded: its paths are located by all_positions). None where a quick walk does
+    not fit (a container on a line over _LINE_CAP that turns out to span lines, or a
+    root that is no mapping): every path then goes to all_positions."""
+    lines: dict[JsonPath, int] = {}
+    start = _WS.match(text).end()  # type: ignore[union-attr]  # matches empty too
+    if not text.startswith("{", start):
+        return None
+    counted = [0, 1]  # [offset, line there]
+    try:
+        if _walk(text, start, (), lines, counted) is None:
+            return None
+    except (ValueError, StopIteration, IndexError, RecursionError):  # pragma: no cover - it parsed
+        return None
+    return lines
+
+
+def _walk(text: str, pos: int, path: JsonPath, lines: dict[JsonPath, int], counted: list[int]) -> int | None:
+    """Record the one-line entries of the mapping opening at `pos`; the offset after
+    it, or None if the walk gives up (value_lines). Space is skipped by a regex only
+    where there is some (a call per entry less in the usual `"key": value`)."""
+    ws, scan, count, find = _WS.match, _scan_value, text.count, text.find
+    pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+    if text[pos] == "}":
+        return pos + 1
+    offset, line = counted
+    while True:
+        key, pos = scanstring(text, pos + 1)  # pos: at the key's opening quote
+        if text[pos] != ":":
+            pos = ws(text, pos).end()  # type: ignore[union-attr]
+        pos += 1
+        if text[pos] in _SPACE:
+            pos = ws(text, pos).end()  # type: ignore[union-attr]
+        line += count("\n", offset, pos)
+        offset = pos
+        first = text[pos]
+        if first == "{" or first == "[":
+            eol = find("\n", pos)
+            if eol < 0:
+                eol = len(text)
+            if eol - pos <= _LINE_CAP:
+                try:
+                    end = pos + scan(text[pos:eol], 0)[1]
+                    lines[path + (key,)] = line
+                except (StopIteration, ValueError):  # it goes on past this line
+                    if first == "[":
+                        end = scan(text, pos)[1]
+                    else:
+                        counted[0], counted[1] = offset, line
+                        found = _walk(text, pos, path + (key,), lines, counted)
+                        if found is None:
+                            return None
+                        end = found
+                        offset, line = counted
+            else:
+                end = scan(text, pos)[1]
+                if find("\n", pos, end) >= 0:
+                    return None
+                lines[path + (key,)] = line
+        else:  # a string or scalar: never over a line break
+            end = scan(text, pos)[1]
+            lines[path + (key,)] = line
+        if text[end] in _SPACE:
+            end = ws(text, end).end()  # type: ignore[union-attr]
+        if text[end] == "}":
+            counted[0], counted[1] = offset, line
+            return end + 1
+        pos = end + 1  # past the comma
+        if text[pos] in _SPACE:
+            pos = ws(text, pos).end()  # type: ignore[union-attr]
+
+
+_SPACE = frozenset(" \t\n\r")

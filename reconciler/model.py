@@ -188,9 +188,9 @@ class Source:
     # The table column or JSON key a value was read from (a row of a table source is
     # an explicit entry, one line holding many values): `scores.csv:17 (auc)`.
     cell: str | None
-    _line: int
+    _line: int | None  # None: not found yet
     _column: int | None
-    _locate: Callable[[Any], tuple[int, int]] | None
+    _locate: Callable[[Any], tuple[int, Any]] | None  # set while the column is not found
     _at: Any
 
     def __init__(
@@ -199,10 +199,14 @@ class Source:
         self._fill(file, rule, cell, line, column, None, None)
 
     @classmethod
-    def later(cls, file: str, rule: str | None, locate: Callable[[Any], tuple[int, int]], at: Any) -> Source:
-        """A source whose (line, column) is `locate(at)`, called once, when first asked."""
+    def later(cls, file: str, rule: str | None, locate: Callable[[Any], tuple[int, Any]], at: Any) -> Source:
+        """A source whose (line, column) is `locate(at)`, called once, when first asked.
+        `locate` may give the line alone, with a function in the column's place: that
+        function's `(line, column)` for `at` is asked for when the column is (a plan
+        names lines only, and a JSON file finds them quicker than its positions:
+        yamlload.Document.line_first)."""
         source = cls.__new__(cls)
-        source._fill(file, rule, None, 0, None, locate, at)  # line 0: never read while `locate` is set
+        source._fill(file, rule, None, None, None, locate, at)
         return source
 
     def _fill(
@@ -210,9 +214,9 @@ class Source:
         file: str,
         rule: str | None,
         cell: str | None,
-        line: int,
+        line: int | None,
         column: int | None,
-        locate: Callable[[Any], tuple[int, int]] | None,
+        locate: Callable[[Any], tuple[int, Any]] | None,
         at: Any,
     ) -> None:
         """Every slot, set once (assignment is refused: a Source is immutable); one call
@@ -223,29 +227,38 @@ class Source:
         put(self, "_locate", locate), put(self, "_at", at)
 
     def locate(self) -> None:
-        """Find the line and column now, if not found yet."""
-        if self._locate is not None:
+        """Find the line now, if not found yet (and the column, unless it comes later)."""
+        if self._line is None:
             self._located()
 
     def _located(self) -> None:
-        line, column = self._locate(self._at)  # type: ignore[misc]  # only while it is set
-        object.__setattr__(self, "_line", line)
-        object.__setattr__(self, "_column", column)
-        object.__setattr__(self, "_locate", None)
-        object.__setattr__(self, "_at", None)
+        line, column = self._locate(self._at)  # type: ignore[misc]  # set until the line is found
+        put = object.__setattr__
+        put(self, "_line", line)
+        if column is None or type(column) is int:
+            put(self, "_column", column)
+            put(self, "_locate", None)
+            put(self, "_at", None)
+        else:  # the line alone: the column from this, when asked
+            put(self, "_locate", column)
 
     @property
     def line(self) -> int:
-        if self._locate is not None:
+        if self._line is None:
             self._located()
-        return self._line
+        return self._line  # type: ignore[return-value]  # found
 
     @property
     def column(self) -> int | None:
         """Where on the line, for error messages (`FILE:LINE:COLUMN`); plans and plan
         files name the line only, so two sources on one line are the same source."""
         if self._locate is not None:
-            self._located()
+            if self._line is None:
+                self._located()
+            if self._locate is not None:
+                column = self._locate(self._at)[1]
+                put = object.__setattr__
+                put(self, "_column", column), put(self, "_locate", None), put(self, "_at", None)
         return self._column
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -253,7 +253,7 @@ class _File:
 
     def source(self, path: tuple, rule: str | None = None) -> Source:
         """Located only when a plan or a message asks (model.Source.later)."""
-        source = Source.later(self.doc.file, rule, self.position, path)
+        source = Source.later(self.doc.file, rule, self.place, path)
         if not self.doc.positions_deferred:  # a JSON file's stay lazy (settle_sources)
             self.pending.append(source)
         return source
@@ -270,6 +270,11 @@ class _File:
     def position(self, path: tuple) -> tuple[int, int]:
         # a path recorded as it is leads where original() would (its keys are text)
         return self.doc.recorded_position(path) or self.doc.position(self.original(path))
+
+    def place(self, path: tuple) -> tuple[int, Any]:
+        """A source's locator (model.Source.later): `position`, or a JSON file's line
+        with where to find the column when asked (Document.line_first)."""
+        return self.doc.line_first(path) or self.position(path)
 
 
 def _as_key_text(value: Any) -> Any:

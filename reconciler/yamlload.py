@@ -22,7 +22,7 @@ from functools import cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import yaml
 from yaml.composer import Composer
@@ -34,7 +34,7 @@ from yaml.scanner import Scanner
 
 from .errors import Located
 from .gcpause import collector_paused
-from .jsonload import BadToken, JsonPath, all_positions, reject_constant
+from .jsonload import BadToken, JsonPath, all_positions, reject_constant, value_lines
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
@@ -113,6 +113,16 @@ class Document:
     def recorded_position(self, path: tuple) -> tuple[int, int] | None:
         """The position of the value at exactly `path` if one was recorded (no ancestor)."""
         return self._values.get(path)
+
+    def __post_init__(self) -> None:
+        if type(self._values) is _LazyMap:  # a JSON file's: line_first is its positions' (a call less)
+            object.__setattr__(self, "line_first", self._values.line_first)
+
+    def line_first(self, path: JsonPath) -> tuple[int, Callable[[JsonPath], tuple[int, int]]] | None:
+        """The line of the value at `path` (or of its nearest ancestor, as `position`)
+        and where to ask for the column later, when a JSON file finds lines without
+        its positions pass (jsonload.value_lines); None otherwise: ask `position`."""
+        return None
 
     def key_position(self, path: JsonPath) -> tuple[int, int]:
         """Where the mapping key ending `path` is written (its value's place otherwise)."""
@@ -279,6 +289,9 @@ class _JsonPositions:
         # full collection
         self._found: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] = ({}, {})
         self._searched = (False, False)  # values, keys
+        self._lines: dict[JsonPath, int] | None = None  # value_lines, when first asked
+        self._depths: list[int] = []  # the lengths of its paths
+        self._columns: _Columns | None = None
 
     def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
         """`which` 0: the values' positions (all a plan's sources name: the pass skips
@@ -292,10 +305,55 @@ class _JsonPositions:
                 self._text = ""  # nothing left to search for
         return self._found[which]
 
+    def line_first(self, path: JsonPath) -> tuple[int, Callable[[JsonPath], tuple[int, int]]] | None:
+        """Document.line_first: a plan names 300,000 sources of a 100,000-entry include
+        by their lines, found by one walk with json's C scanner (0.18 s) instead of the
+        positions pass (0.46 s) and its 300,000 paths (BENCHMARKS.md "Fourth round").
+        The column, which only messages need, comes from that pass when asked
+        (`_Columns`: it keeps the file's text alone, not the file)."""
+        lines = self._lines
+        if lines is None:
+            if self._searched[0]:
+                return None  # the positions are there: `position` answers exactly
+            with collector_paused():
+                lines = self._lines = value_lines(self._text) or {}
+            self._depths = sorted({len(p) for p in lines})
+            self._columns = _Columns(self._text)
+        # one-line values do not nest, so at most one depth holds a prefix of `path`;
+        # an include's entries are all at one depth: one lookup
+        for depth in self._depths:
+            if depth > len(path):
+                break
+            line = lines.get(path[:depth])
+            if line is not None:
+                return line, self._columns.position  # type: ignore[union-attr]  # set with the lines
+        return None  # not inside a value on one line: all_positions decides
+
+
+class _Columns:
+    """Where the values of a JSON file are, from its positions pass, when a message asks
+    for a column after a plan found the lines alone (_JsonPositions.line_first); as
+    Document.position, of the nearest recorded ancestor."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._values: dict[JsonPath, tuple[int, int]] | None = None
+
+    def position(self, path: JsonPath) -> tuple[int, int]:
+        if self._values is None:
+            with collector_paused():
+                self._values = all_positions(self._text, with_keys=False)[0]
+            self._text = ""
+        values = self._values
+        while path not in values:
+            path = path[:-1]
+        return values[path]
+
 
 class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
     def __init__(self, positions: _JsonPositions, which: int) -> None:
         self._positions, self._which = positions, which
+        self.line_first = positions.line_first
 
     def __getitem__(self, path: JsonPath) -> tuple[int, int]:
         return self._positions.found(self._which)[path]
