@@ -165,3 +165,39 @@ def test_a_table_read_by_watch_under_the_console_script_is_not_frozen(tmp_path, 
         load_spec(_table_spec(tmp_path))
         assert gc.get_freeze_count() == 0
     assert gcpause._ONE_COMMAND
+
+
+def test_what_a_command_about_to_exit_keeps_is_never_freed(collector_on, monkeypatch):
+    """keep_until_exit: a plan's spec and result are not freed one object at a time as
+    the one command returns (0.2 s at 100,000 entries), nor by a collection once
+    frozen (freeze_if_exiting, cli.run); the process exits with them."""
+    import weakref
+
+    from reconciler import gcpause
+
+    monkeypatch.setattr(gcpause, "_ONE_COMMAND", True)
+    kept = Node()
+    alive = weakref.ref(kept)
+    try:
+        gcpause.keep_until_exit(kept)
+        del kept
+        assert alive() is not None  # not by reference counting
+        gc.freeze()
+        gc.collect()
+        assert alive() is not None  # nor by the collections at exit
+    finally:
+        gc.unfreeze()
+    gc.collect()
+    assert alive() is None  # unfrozen (this process goes on), the cycle holding it is garbage
+
+
+def test_a_process_that_goes_on_keeps_nothing_until_exit():
+    import weakref
+
+    from reconciler.gcpause import keep_until_exit
+
+    kept = Node()
+    alive = weakref.ref(kept)
+    keep_until_exit(kept)
+    del kept
+    assert alive() is None

@@ -11,7 +11,7 @@ import click
 
 from ..error_handler import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, echo_err
 from ..errors import UserError
-from ..gcpause import collector_paused, freeze_if_exiting
+from ..gcpause import collector_paused, freeze_if_exiting, keep_until_exit
 from .inputs import plan_from_specs
 from .options import Options
 from .views import annotated, echo_notes, echo_warnings, make_view, new_meta, render, report_problems
@@ -54,8 +54,9 @@ def _plan(
             "to go: save the plan with -o plan.json and redirect the markdown, or leave out -o"
         )
     with annotated(fmt):
-        _, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
+        spec, provider, result = plan_from_specs(opts, specs, "plan", only, replace)
         provider.close()
+        keep_until_exit(spec, result)
         echo_notes(result.ended)
         meta = new_meta(result.missing)
         view = make_view(
