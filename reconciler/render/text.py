@@ -10,6 +10,7 @@ everywhere.
 from __future__ import annotations
 
 from typing import Any
+from collections.abc import Callable
 
 from ..model import (
     DRIFT_REASON,
@@ -184,9 +185,11 @@ def render_plan_text(plan: Plan, *, color: bool = False, header: str | None = No
 def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = False) -> None:
     """Provenance comments line up in one column per queue; an overlong value only
     pushes its own comment right."""
-    bodies = [[field_line(f, labels) for f in change.fields] for change in queue.changes]
+    line_of = _field_lines(labels)
+    bodies = [[line_of(f) for f in change.fields] for change in queue.changes]
     width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
-    last_where, comment = "", ""  # the fields of one entry follow each other and share its line
+    last_source: object = None  # the fields of one entry follow each other and share its line
+    last_where, comment = "", ""
     for change, lines in zip(queue.changes, bodies, strict=True):
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
@@ -198,13 +201,52 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
             head += f"  {REPLACED}"
         out.append(_paint(head, sign, color))
         for body, f in zip(lines, change.fields, strict=True):
-            if f.source is None:
+            source = f.source
+            if source is None:
                 out.append(f"      {body}")
-            else:
-                where = str(f.source)
+                continue
+            if source is not last_source:  # a rule's setting is one object for every item
+                last_source, where = source, str(source)
                 if where != last_where:
                     last_where, comment = where, _paint(f"# {printable(where)}", "dim", color)
-                out.append(f"      {body.ljust(width)}    {comment}")
+            out.append(f"      {body.ljust(width)}    {comment}")
+
+
+_ABSENT = format_tag_value(None)  # None as _described shows it, field or tag
+
+
+def _field_lines(labels: bool) -> Callable[[FieldChange], str]:
+    """field_line for the many lines of one plan, remembering what repeats between
+    them: each field's name as shown, and each status value (a few statuses over
+    100,000 changes), told with no call for a one-number tag (BENCHMARKS.md "Fourth
+    round"). The same text as field_line (tests/render)."""
+    names: dict[str, tuple[str, bool]] = {}  # field -> (`field: ` shown, is a tag)
+    texts: dict[str, str] = {}  # a status value (a str outside tags) as _described shows it
+
+    def shown(is_tag: bool, value: Any) -> str:
+        if value is None:
+            return _ABSENT
+        kind = type(value)
+        if kind is tuple:
+            if is_tag and len(value) == 1 and type(value[0]) in _NUMBERS:
+                return repr(value[0])
+        elif kind is str and not is_tag:
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = _described(False, value)
+            return text
+        return _described(is_tag, value)
+
+    def line_of(f: FieldChange) -> str:
+        if labels and (how := label_change(f)):
+            return f"label {printable(f.tag_key or '')}: {how}"
+        named = names.get(f.field)
+        if named is None:
+            named = names[f.field] = (f"{printable(f.field)}: ", tag_key_of(f.field) is not None)
+        head, is_tag = named
+        return f"{head}{shown(is_tag, f.before)} → {shown(is_tag, f.after)}"
+
+    return line_of
 
 
 _MAX_ALIGN = 60

@@ -79,3 +79,42 @@ def test_text_rendering_is_linear_in_the_number_of_changes():
     text = render_plan_text(big_plan(10_000))
     # legend, blank, queue header, 3 lines a change, blank, summary
     assert text.count("\n") == 3 * 10_000 + 4
+
+
+def test_a_plan_renders_each_line_as_field_line_does():
+    """_queue_lines tells its lines by a per-plan helper that remembers field names and
+    status values and writes one-number tags itself (BENCHMARKS.md "Fourth round"):
+    the very text of field_line, for every kind of value, labels or not."""
+    from datetime import datetime, timezone
+
+    from reconciler.model import FieldChange
+    from reconciler.render.text import _field_lines, field_line
+
+    values = [
+        None,
+        (True,),
+        (False,),
+        (1,),
+        (-0.0,),
+        (float("nan"),),
+        (float("inf"),),
+        (1.5, 2),
+        ("x",),
+        ('a"b\x1b',),
+        (datetime(2026, 1, 2, tzinfo=timezone.utc),),
+        (10**30,),
+        (),
+    ]
+    changes = [
+        FieldChange(f, b, a, None) for f in ("tags.score", "tags.\x1bx", "tags.rfi") for b in values for a in values
+    ]
+    changes += [
+        FieldChange(f, b, a, None)
+        for f in ("status", "locked")
+        for b in ("VALIDATED", "é\u202e", True, False, None, 1)
+        for a in ("SCORED", "VALIDATED", True, None)
+    ]
+    for labels in (False, True):
+        line_of = _field_lines(labels)
+        for f in changes + changes:  # the second time from what it remembered
+            assert line_of(f) == field_line(f, labels), f
