@@ -55,6 +55,7 @@ class _Step:
     """A rule, or an explicit entry (which always applies), flattened for speed."""
 
     __slots__ = (
+        "always",
         "ids",
         "item_tests",
         "label",
@@ -67,6 +68,7 @@ class _Step:
     )
 
     def __init__(self, label: str | None, where: Match, assignment: Assignment, now: datetime | None = None) -> None:
+        self.always = False  # an entry's step (`entry`) matches every state: no test
         self.label = label  # None for an entry: each setting's own source names it
         self.statuses = where.statuses
         self.ids = where.ids
@@ -87,6 +89,18 @@ class _Step:
         self.set_status = assignment.status
         self.set_locked = assignment.locked
         self.set_tags = tuple(assignment.tags.items())
+
+    @classmethod
+    def entry(cls, assignment: Assignment) -> _Step:
+        """An explicit entry's step, which always applies (an empty `where`), with no
+        `where` to compile: one is made per managed item of a plan."""
+        step = cls.__new__(cls)
+        step.always, step.label = True, None
+        step.statuses = step.ids = step.locked = None
+        step.tag_tests = step.item_tests = ()
+        step.set_status, step.set_locked = assignment.status, assignment.locked
+        step.set_tags = tuple(assignment.tags.items())
+        return step
 
     def matches(self, item: Item, status: str, locked: bool, tags: Tags) -> bool:
         if self.statuses is not None and status not in self.statuses:
@@ -119,7 +133,6 @@ class _Step:
         return self.label or _where(setting.source)
 
 
-_ALWAYS = Match()
 _NOTHING = Assignment()
 
 
@@ -186,7 +199,7 @@ class CompiledQueue:
         """`resolve` without building a Desired, and None when nothing manages the item
         (the common case): what a whole-queue plan needs per item, nothing more."""
         entry = self.entries.get(item.id)
-        steps = self.rules if entry is None else (*self.rules, _Step(None, _ALWAYS, entry))
+        steps = self.rules if entry is None else (*self.rules, _Step.entry(entry))
         touched: dict[str, Setting] = {}
         tag_touched: dict[str, Setting] = {}
         initial: State = (item.status, item.locked, item.tags)
@@ -250,7 +263,7 @@ class CompiledQueue:
             box = [status]
             steps = self._indexed(box, steps[len(self.rules) :])  # type: ignore[assignment]
         for step in steps:
-            if not step.matches(item, status, locked, tags):
+            if not step.always and not step.matches(item, status, locked, tags):
                 continue
             setting = step.set_status
             if setting is not None:
