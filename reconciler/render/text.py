@@ -186,11 +186,12 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
     """Provenance comments line up in one column per queue; an overlong value only
     pushes its own comment right."""
     line_of = _field_lines(labels)
-    bodies = [[line_of(f) for f in change.fields] for change in queue.changes]
-    width = min(max((len(b) for lines in bodies for b in lines), default=0), _MAX_ALIGN)
+    bodies = [line_of(f) for change in queue.changes for f in change.fields]  # one list, not one a change
+    width = min(max(map(len, bodies), default=0), _MAX_ALIGN)
+    body_of = iter(bodies)
     last_source: object = None  # the fields of one entry follow each other and share its line
     last_where, comment = "", ""
-    for change, lines in zip(queue.changes, bodies, strict=True):
+    for change in queue.changes:
         sign = marker(change)
         head = f"  {sign} {printable(change.item_id)}"
         if change.drift:
@@ -200,8 +201,8 @@ def _queue_lines(queue: QueuePlan, color: bool, out: list[str], labels: bool = F
         elif change.relock:
             head += f"  {REPLACED}"
         out.append(_paint(head, sign, color))
-        for body, f in zip(lines, change.fields, strict=True):
-            source = f.source
+        for f in change.fields:
+            body, source = next(body_of), f.source
             if source is None:
                 out.append(f"      {body}")
                 continue
