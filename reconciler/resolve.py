@@ -215,6 +215,8 @@ class CompiledQueue:
         state, changed, final = self._pass(item, initial, steps, touched, tag_touched, None)
         if not touched and not tag_touched:
             return None
+        if final or not changed:  # settled in one pass (most items): no history to keep
+            return touched.get("status"), touched.get("locked"), tag_touched
         passes, latest = 1, initial
         older: set[tuple] = set()  # every state a pass started from but the latest, hashed
         unhashed: list[State] = []  # ...those not in `older` yet: most items take two passes,
