@@ -77,7 +77,9 @@ def locate_sources(spec: Spec) -> None:
     plan reads live state: the file's positions, found in one pass, are gone again
     before the listing and the plan are built, instead of adding to their peak memory
     (100 MB at 100,000 entries): nothing refers to a file once its sources are
-    located."""
+    located. (A JSON file's sources mostly get their lines alone, from one walk over
+    its entries; the column, for a message, then comes from its text, which is all
+    they keep: yamlload.Document.line_first.)"""
     for queue in spec.queues:
         for entry in queue.submissions.values():
             for setting in (entry.status, entry.locked, *entry.tags.values()):
