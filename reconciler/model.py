@@ -209,6 +209,16 @@ class Source:
         source._fill(file, rule, None, None, None, locate, at)
         return source
 
+    @classmethod
+    def on_line(
+        cls, file: str, rule: str | None, line: int, column_of: Callable[[Any], tuple[int, int]], at: Any
+    ) -> Source:
+        """A source whose line is known and whose column is `column_of(at)[1]`, asked
+        for when first needed (as `later`'s when its locator gives the line alone)."""
+        source = cls.__new__(cls)
+        source._fill(file, rule, None, line, None, column_of, at)
+        return source
+
     def _fill(
         self,
         file: str,

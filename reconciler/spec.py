@@ -785,13 +785,32 @@ def _origin_text(origin: _Origin, item_id: str) -> str:
 
 
 def _unbuilt(file: _File, at: tuple, entries: dict[str, Any]) -> Unbuilt:
-    """The entries of `file` at `at`, each built as `_assignment` when first used."""
-    return Unbuilt(lambda item_id: _assignment(file, at + (item_id,), entries[item_id], None))
+    """The entries of `file` at `at`, each built as `_assignment` when first used, with
+    its line found once for all its values when it is written on one line."""
+
+    def build(item_id: str) -> Assignment:
+        path = at + (item_id,)
+        return _assignment(file, path, entries[item_id], None, file.doc.line_first(path))
+
+    return Unbuilt(build)
 
 
-def _assignment(file: _File, at: tuple, data: dict, rule: str | None) -> Assignment:
-    def setting(value: Any, path: tuple) -> Setting:
-        return Setting(value, file.source(at + path, rule))
+def _assignment(
+    file: _File, at: tuple, data: dict, rule: str | None, on_line: tuple[int, Any] | None = None
+) -> Assignment:
+    """`on_line`: the line every value of the entry is on, and where to find a value's
+    column when asked (Document.line_first): its sources are made located, one lookup
+    for the entry instead of one per value (300,000 for a 100,000-entry plan)."""
+    if on_line is None:
+
+        def setting(value: Any, path: tuple) -> Setting:
+            return Setting(value, file.source(at + path, rule))
+
+    else:
+        display, (line, column_of) = file.display, on_line
+
+        def setting(value: Any, path: tuple) -> Setting:
+            return Setting(value, Source.on_line(display, rule, line, column_of, at + path))
 
     tags = data.get("tags", {})
     if isinstance(tags, list):

@@ -266,3 +266,38 @@ def test_entries_built_after_the_load_leave_no_cycle(tmp_path):
         del spec
         gc.collect()
         assert [o for o in garbage if isinstance(o, _File)] == []
+
+
+def test_entries_built_on_their_line_name_each_value_as_the_yaml_path_does(tmp_path, monkeypatch):
+    """An entry written on one line is built with its line found once for all its
+    values (spec._unbuilt); each value's column, asked later, is still its own. An entry
+    spread over lines takes each value's own position. Both as the YAML path gives them."""
+    (tmp_path / "scores.json").write_text(
+        '{"submissions": {\n'
+        '  "9700001": {"status": "SCORED", "tags": {"score": 0.5, "rank": 1}},\n'
+        '  "9700002": {\n    "status": "SCORED",\n    "tags": {"score": 0.25}\n  }\n}}\n'
+    )
+    (tmp_path / "spec.yaml").write_text(SPEC)
+
+    def places() -> list:
+        entries = load_spec(tmp_path / "spec.yaml").queues[0].submissions
+        return [
+            (item_id, name, setting.source.line, setting.source.column)
+            for item_id, entry in entries.items()
+            for name, setting in [("status", entry.status), *entry.tags.items()]
+        ]
+
+    on_line = []
+    real = Source.on_line.__func__
+
+    def counted(cls, *args):
+        on_line.append(args[-1])
+        return real(cls, *args)
+
+    monkeypatch.setattr(Source, "on_line", classmethod(counted))
+    json_path = places()
+    assert sorted(path[-1] for path in on_line) == ["rank", "score", "status"]  # the one-line entry's
+    assert json_path[:3] == [("9700001", "status", 2, 25), ("9700001", "score", 2, 53), ("9700001", "rank", 2, 66)]
+    assert json_path[3:] == [("9700002", "status", 4, 15), ("9700002", "score", 5, 23)]
+    monkeypatch.setattr(yamlload, "READ_JSON", False)
+    assert places() == json_path
