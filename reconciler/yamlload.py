@@ -278,47 +278,64 @@ def _nested_deeper_than(data: Any, levels: int) -> bool:
     return True
 
 
-class _JsonPositions:
+class _PositionsPass:
     """Every position of a JSON file (jsonload.all_positions), found on first use: a
     valid spec's `validate` asks for none, a plan for those its changes name, and the
-    one regex pass was a third of a large JSON include's load (BENCHMARKS.md)."""
+    one regex pass was a third of a large JSON include's load (BENCHMARKS.md). Shared by
+    the file's position maps and the sources that found their lines without it (one
+    pass, whoever asks first); it keeps the file's text alone, not the file."""
 
     def __init__(self, text: str) -> None:
         self._text = text
         # no reference back to the maps: a cycle would keep every position alive until a
         # full collection
         self._found: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] = ({}, {})
-        self._searched = (False, False)  # values, keys
-        self._lines: dict[JsonPath, int] | None = None  # value_lines, when first asked
-        self._depths: list[int] = []  # the lengths of its paths
-        self._columns: _Columns | None = None
+        self.searched = (False, False)  # values, keys
 
     def found(self, which: int) -> Mapping[JsonPath, tuple[int, int]]:
         """`which` 0: the values' positions (all a plan's sources name: the pass skips
         the keys), 1: the keys' (a message about a key; the values' too, if not yet)."""
-        if not self._searched[which]:
+        if not self.searched[which]:
             with collector_paused():  # as while loading: many small objects, no cycle
                 values, keys = all_positions(self._text, with_keys=which == 1)
-            self._found = (self._found[0] if self._searched[0] else values, keys)
-            self._searched = (True, which == 1)
+            self._found = (self._found[0] if self.searched[0] else values, keys)
+            self.searched = (True, which == 1)
             if which == 1:
                 self._text = ""  # nothing left to search for
         return self._found[which]
+
+    def value_position(self, path: JsonPath) -> tuple[int, int]:
+        """As Document.position: of the value at `path`, or of its nearest ancestor (a
+        source's column, asked after its line was found without this pass)."""
+        values = self.found(0)
+        while path not in values:
+            path = path[:-1]
+        return values[path]
+
+
+class _JsonPositions:
+    """A JSON file's positions (_PositionsPass), and the lines of its one-line values
+    found without that pass (jsonload.value_lines) for the sources a plan names."""
+
+    def __init__(self, text: str) -> None:
+        self.passes = _PositionsPass(text)
+        self._text = text  # for value_lines, once
+        self._lines: dict[JsonPath, int] | None = None  # value_lines, when first asked
+        self._depths: list[int] = []  # the lengths of its paths
 
     def line_first(self, path: JsonPath) -> tuple[int, Callable[[JsonPath], tuple[int, int]]] | None:
         """Document.line_first: a plan names 300,000 sources of a 100,000-entry include
         by their lines, found by one walk with json's C scanner (0.18 s) instead of the
         positions pass (0.46 s) and its 300,000 paths (BENCHMARKS.md "Fourth round").
-        The column, which only messages need, comes from that pass when asked
-        (`_Columns`: it keeps the file's text alone, not the file)."""
+        The column, which only messages need, comes from that pass when asked."""
         lines = self._lines
         if lines is None:
-            if self._searched[0]:
+            if self.passes.searched[0]:
                 return None  # the positions are there: `position` answers exactly
             with collector_paused():
                 lines = self._lines = value_lines(self._text) or {}
+            self._text = ""
             self._depths = sorted({len(p) for p in lines})
-            self._columns = _Columns(self._text)
         # one-line values do not nest, so at most one depth holds a prefix of `path`;
         # an include's entries are all at one depth: one lookup
         for depth in self._depths:
@@ -326,28 +343,8 @@ class _JsonPositions:
                 break
             line = lines.get(path[:depth])
             if line is not None:
-                return line, self._columns.position  # type: ignore[union-attr]  # set with the lines
+                return line, self.passes.value_position
         return None  # not inside a value on one line: all_positions decides
-
-
-class _Columns:
-    """Where the values of a JSON file are, from its positions pass, when a message asks
-    for a column after a plan found the lines alone (_JsonPositions.line_first); as
-    Document.position, of the nearest recorded ancestor."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._values: dict[JsonPath, tuple[int, int]] | None = None
-
-    def position(self, path: JsonPath) -> tuple[int, int]:
-        if self._values is None:
-            with collector_paused():
-                self._values = all_positions(self._text, with_keys=False)[0]
-            self._text = ""
-        values = self._values
-        while path not in values:
-            path = path[:-1]
-        return values[path]
 
 
 class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
@@ -356,23 +353,23 @@ class _LazyMap(Mapping[JsonPath, tuple[int, int]]):
         self.line_first = positions.line_first
 
     def __getitem__(self, path: JsonPath) -> tuple[int, int]:
-        return self._positions.found(self._which)[path]
+        return self._positions.passes.found(self._which)[path]
 
     def get(self, path: JsonPath, default: Any = None) -> Any:
-        found = self._positions.found(self._which)
+        found = self._positions.passes.found(self._which)
         # the found map's own get from now on (an instance attribute hides this method):
         # a plan asks once for each of a big include's 300,000 sources
         self.get = found.get  # type: ignore[method-assign,assignment]
         return found.get(path, default)
 
     def __contains__(self, path: object) -> bool:
-        return path in self._positions.found(self._which)
+        return path in self._positions.passes.found(self._which)
 
     def __iter__(self) -> Iterator[JsonPath]:
-        return iter(self._positions.found(self._which))
+        return iter(self._positions.passes.found(self._which))
 
     def __len__(self) -> int:
-        return len(self._positions.found(self._which))
+        return len(self._positions.passes.found(self._which))
 
 
 def _plain_int(token: str) -> int:

@@ -192,7 +192,7 @@ def test_keys_asked_after_the_values_are_found_by_a_second_pass(position_passes)
     """A plan's sources name values only, so their pass skips the keys; a message about a
     key asked later still gets its place, from one more pass (and the values stay)."""
     text = '{"submissions": {\n  "9700001": {"status": "SCORED"},\n  "9700002": {"status": "X"}}}\n'
-    positions = yamlload._JsonPositions(text)
+    positions = yamlload._PositionsPass(text)
     values = positions.found(0)
     assert values[("submissions", "9700002", "status")] == (3, 25)
     assert positions.found(1) == jsonload.all_positions(text)[1]
@@ -301,3 +301,21 @@ def test_entries_built_on_their_line_name_each_value_as_the_yaml_path_does(tmp_p
     assert json_path[3:] == [("9700002", "status", 4, 15), ("9700002", "score", 5, 23)]
     monkeypatch.setattr(yamlload, "READ_JSON", False)
     assert places() == json_path
+
+
+def test_a_file_s_positions_pass_runs_once_for_lines_and_columns_alike(tmp_path, position_passes):
+    """A label list spread over lines is located by the positions pass; a one-line
+    entry's column, asked later, comes from that same pass, not from another."""
+    from reconciler.spec import locate_sources
+
+    (tmp_path / "scores.json").write_text(
+        '{"submissions": {\n  "9700001": {"status": "SCORED"},\n  "9700002": {"tags": [\n    "gold"\n  ]}\n}}\n'
+    )
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    spec = load_spec(tmp_path / "spec.yaml")
+    locate_sources(spec)
+    entries = spec.queues[0].submissions
+    assert len(position_passes) == 1
+    assert (entries["9700002"].tags["gold"].source.line, entries["9700002"].tags["gold"].source.column) == (4, 5)
+    assert (entries["9700001"].status.source.line, entries["9700001"].status.source.column) == (2, 25)
+    assert len(position_passes) == 1
