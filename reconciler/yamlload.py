@@ -34,7 +34,7 @@ from yaml.scanner import Scanner
 
 from .errors import Located
 from .gcpause import collector_paused
-from .jsonload import BadToken, JsonPath, all_positions, reject_constant, value_lines
+from .jsonload import BadToken, JsonPath, all_positions, no_duplicate_keys, reject_constant, value_lines
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000  # nodes that aliases may add on top of the file's own
@@ -253,9 +253,7 @@ class _JsonFacts:
         self.integral_floats = False
 
     def mapping(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj = dict(pairs)
-        if len(obj) != len(pairs):  # a duplicate key: the YAML path refuses it, at its place
-            raise BadToken()
+        obj = no_duplicate_keys(pairs)  # a duplicate: the YAML path refuses it, at its place
         self.keys.update(obj)
         return obj
 
