@@ -468,7 +468,7 @@ class _NotStreamable(Exception):
 def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
     """The data and positions built straight from libyaml's events, never holding the
     node graph (two Marks per node: most of a big file's peak memory). Only the common
-    case: any alias, error, nesting over MAX_DEPTH or placement the parsers disagree on
+    case: any anchor or alias, error, nesting over MAX_DEPTH or placement the parsers disagree on
     (see `_same_as_pure_python`) returns None, and the graph path then gives what it
     always gave, its error in its order included."""
     parser = _CLoader(text)
@@ -496,8 +496,8 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
             builder.int_texts[(path, key)] = event.value
 
     def node(event: Any, path: JsonPath, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise _NotStreamable()
+        if depth > MAX_DEPTH or getattr(event, "anchor", None) is not None:
+            raise _NotStreamable()  # an anchor: the graph path checks it as PyYAML does
         mark = event.start_mark
         builder.values[path] = (mark.line + 1, mark.column + 1)
         kind = type(event)
@@ -516,7 +516,7 @@ def _build_streaming(text: str, display: str) -> tuple[Any, _Builder] | None:
             raise _NotStreamable()  # an alias
         out: dict = {}
         while type(key_event := parser.get_event()) is not yaml.MappingEndEvent:
-            if type(key_event) is not yaml.ScalarEvent or depth >= MAX_DEPTH:
+            if type(key_event) is not yaml.ScalarEvent or depth >= MAX_DEPTH or key_event.anchor is not None:
                 raise _NotStreamable()
             key = scalar(key_event)
             if key in out or (key == "<<" and not key_event.style):

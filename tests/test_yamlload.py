@@ -363,6 +363,20 @@ def _outcome(path, use_libyaml: bool, monkeypatch) -> tuple:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["&a '0': &a []\n", "{&a k: 1, &a j: 2}\n", "a: &x 1\nb: [&y 2]\n", "&r {a: 1}\n"],
+    ids=["value-anchor-twice", "key-anchor-twice", "anchors-unused", "root-anchor"],
+)
+def test_an_anchor_reads_the_same_on_both_paths(tmp_path, monkeypatch, text):
+    """An anchor without an alias once took libyaml's streaming path, which never
+    looked at anchors: a duplicate anchor was data there and an error on the pure-Python
+    path (found by the comparison below)."""
+    path = tmp_path / "f.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert _outcome(path, True, monkeypatch) == _outcome(path, False, monkeypatch)
+
+
 @pytest.mark.slow
 def test_libyaml_and_pure_python_paths_give_the_same_data_positions_and_errors(tmp_path, monkeypatch, yaml_parser):
     """Random documents, dumped in block and flow style and then mangled (characters
