@@ -915,14 +915,13 @@ def _compiled(definition: str) -> Callable[[Any], bool]:
     return compile_predicate(definition_schema(definition), shipped=definition)
 
 
-def _fast_accepts(definition: str, data: Any, integral_floats: bool | None = None) -> bool:
+def _fast_accepts(definition: str, data: Any) -> bool:
     """The compiled check (fastschema.py) where it can be trusted. Where it is stricter
     than our jsonschema (a YAML timestamp is not a string to it) a valid file only costs
-    the slow path; where it is looser (5.0 passes as an integer) it sees `_Fraction`s
-    (`integral_floats`: whether `data` can hold such a float; None: not known)."""
+    the slow path; where it is looser (5.0 passes as an integer) it sees `_Fraction`s,
+    if the definition types anything `integer`."""
     data = _without_plain_entries(definition, data)
-    plain = integral_floats is False or not _has_integers(definition)
-    return _compiled(definition)(data if plain else _no_integral_floats(data))
+    return _compiled(definition)(_no_integral_floats(data) if _has_integers(definition) else data)
 
 
 def _without_plain_entries(definition: str, data: Any) -> Any:
@@ -992,6 +991,6 @@ def _no_integral_floats(node: Any) -> Any:
 
 def _schema_errors(file: _File, definition: str) -> list[Located]:
     """The file's schema violations in schema_wording's words (none of a secret-named key's)."""
-    if _fast_accepts(definition, file.data, file.doc.integral_floats):
+    if _fast_accepts(definition, file.data):
         return []
     return located_errors(_validator(definition), file.data, file.error, hidden=_refused_secret, yaml=True)

@@ -92,11 +92,9 @@ class Document:
     _values: Mapping[JsonPath, tuple[int, int]] = field(repr=False)
     _keys: Mapping[JsonPath, tuple[int, int]] = field(repr=False)
     _int_texts: Mapping[tuple[JsonPath, bool], str] = field(repr=False)
-    # Known of a file the json module read (None: not known, a YAML file): every key
-    # name in it (all text), and whether a float in it is integral (`5.0`). What spares
-    # a spec's load its walks over the data (spec._read, spec._fast_accepts).
+    # Every key name of a file the json module read, all text (None: not known, a YAML
+    # file): what spares a spec's load its walk over the data's keys (spec._read).
     key_names: frozenset[str] | None = field(default=None, repr=False)
-    integral_floats: bool | None = field(default=None, repr=False)
 
     def position(self, path: JsonPath) -> tuple[int, int]:
         """Line and column of the value at `path`, or of its nearest known ancestor."""
@@ -222,7 +220,6 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
             text,
             object_pairs_hook=facts.mapping,
             parse_constant=reject_constant,
-            parse_float=facts.number,
             # -0 is refused (YAML keeps its text): only a file holding "-0" can have it
             parse_int=_plain_int if "-0" in text else None,
         )
@@ -239,29 +236,21 @@ def _read_as_json(text: str, display: str, raw: bytes) -> Document | None:
         _LazyMap(positions, 1),
         {},
         frozenset(facts.keys),
-        facts.integral_floats,
     )
 
 
 class _JsonFacts:
-    """What the json module's hooks see while reading, noted on the way: each key name
-    and whether a float is integral. Walking 20,000 entries again for either cost more
-    than reading them (BENCHMARKS.md, "Loading big specs")."""
+    """What the json module's hook sees while reading, noted on the way: each key name.
+    Walking 20,000 entries again for it cost more than reading them (BENCHMARKS.md,
+    "Loading big specs")."""
 
     def __init__(self) -> None:
         self.keys: set[str] = set()
-        self.integral_floats = False
 
     def mapping(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = no_duplicate_keys(pairs)  # a duplicate: the YAML path refuses it, at its place
         self.keys.update(obj)
         return obj
-
-    def number(self, token: str) -> float:
-        value = float(token)
-        if value.is_integer():
-            self.integral_floats = True
-        return value
 
 
 def _nested_deeper_than(data: Any, levels: int) -> bool:
